@@ -1,0 +1,110 @@
+"""Command line: ``cxanalysis sample | validate | report``.
+
+Exit codes: 0 success; 2 a problem with the input, config or arguments (a readable message, no
+traceback); 1 a notebook failed while the report ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cxanalysis", description="What customer experience is worth.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("sample", help="write synthetic customers with known true effects")
+    s.add_argument("--customers", type=int, default=5000, help="customers per quarter (default 5000)")
+    s.add_argument("--quarters", type=int, default=4, help="number of quarters (default 4)")
+    s.add_argument("--start", default="2025Q4", help="first quarter (default 2025Q4)")
+    s.add_argument("--seed", type=int, default=20260101)
+    s.add_argument("--effects", type=float, default=1.0,
+                   help="scale of the true CX effects; 0 = CX has no effect (default 1)")
+    s.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    s.add_argument("--out", default="data/generated", help="output folder")
+
+    for name, text in (("validate", "check an export; exit 0 when clean, 2 with the problems"),
+                       ("report", "run the quarterly report and render HTML")):
+        r = sub.add_parser(name, help=text)
+        r.add_argument("data", help="export file, folder, or database URL")
+        r.add_argument("--config", help="cx.yaml")
+        r.add_argument("--quarter", help="the report's quarter, e.g. 2026Q3")
+        r.add_argument("--query", help="SQL query for a database source")
+        if name == "report":
+            r.add_argument("--out", default="reports", help="reports root (default reports/)")
+            r.add_argument("--with-code", action="store_true", help="show code in the HTML")
+            r.add_argument("--workers", type=int, default=2, help="notebooks run in parallel")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from .config import ConfigError
+    from .io import DataError
+    from .schema import ValidationError
+
+    try:
+        if args.command == "sample":
+            return _sample(args)
+        if args.command == "validate":
+            return _validate(args)
+        return _report(args)
+    except (ConfigError, DataError, ValidationError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _sample(args) -> int:
+    from .sample import Truth, make_customers
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    df = make_customers(args.customers, args.quarters, start=args.start, random_state=args.seed,
+                        truth=Truth(effect_scale=args.effects))
+    path = out / f"customers.{args.format}"
+    if args.format == "csv":
+        df.to_csv(path, index=False)
+    else:
+        df.to_parquet(path, index=False)
+    print(f"wrote {len(df):,} rows to {path}")
+    return 0
+
+
+def _validate(args) -> int:
+    from .config import load_config
+    from .io import load
+
+    cfg = load_config(args.config)
+    loaded = load(args.data, cfg, quarter=args.quarter, query=args.query)
+    rep = loaded.report
+    print(f"OK: {rep.rows_in:,} rows read, {rep.rows_out:,} kept, "
+          f"quarters {', '.join(sorted(set(loaded.data['quarter'])))}.")
+    for step in rep.steps:
+        print(f"  dropped {step['rows_dropped']:,} row(s): {step['rule']} (e.g. {', '.join(step['example_ids'][:3])})")
+    for note in rep.notes:
+        print(f"  note: {note}")
+    return 0
+
+
+def _report(args) -> int:
+    from .report import ReportError, run_report
+
+    try:
+        root = run_report(args.data, config=args.config, quarter=args.quarter, out=args.out,
+                          query=args.query, with_code=args.with_code, workers=args.workers)
+    except ReportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"Report ready: {(root / 'index.html').resolve()}")
+    print(f"Results:      {(root / 'results.json').resolve()}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,249 @@
+"""The run configuration (``cx.yaml``): load, validate, fill defaults.
+
+Every key is optional. Unknown keys are an error with a "did you mean" hint, so a typo never
+silently falls back to a default. The defaults are listed in :data:`DEFAULTS` and in the README.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["Config", "ConfigError", "DEFAULTS", "load_config"]
+
+
+class ConfigError(ValueError):
+    """A problem in ``cx.yaml``: the message names the key, the rule and the fix."""
+
+
+#: Every key the config knows, with its default. Nested mappings are merged key by key.
+DEFAULTS: dict[str, Any] = {
+    # canonical column name -> name in your export
+    "columns": {},
+    # quarter of the export when the file has no quarter column, e.g. "2026Q3"
+    "quarter": None,
+    # adjusted for in every outcome model; None = those of plan, region, tenure_months present
+    "covariates": None,
+    "categories": {"score": "nps_score", "promoter_min": 9, "detractor_max": 6},
+    "scales": {"nps_score": [0, 10], "csat": [1, 5], "ces": [1, 7]},
+    # what to do with rows that break a validation rule: "error" (stop, list them) or "drop"
+    # (remove them and count them in the cleaning report)
+    "cleaning": {"invalid_rows": "error"},
+    # NPS interval: "adjusted-wald" (Rocks 2016; good at small n) or "wald"
+    "nps_ci": "adjusted-wald",
+    "alpha": 0.05,
+    "seed": 20260101,
+    "segments": {
+        # business segments profiled in 02-segments; missing columns are skipped with a note
+        "dimensions": ["plan", "region", "job_title", "contract_value", "visits_per_month", "age"],
+        # numeric columns are cut into bands: explicit edges, or quantile bands when absent
+        "bands": {"age": [18, 25, 35, 45, 55, 65, 120]},
+        "quantile_bands": 4,
+        "min_size": 30,
+    },
+    "health_score": {
+        "weights": {"cx": 0.4, "visits_per_month": 0.2, "support_tickets": 0.2, "tenure_months": 0.2}
+    },
+    "clusters": {
+        "columns": [
+            "spend", "orders", "returns", "visits_per_month", "tenure_months",
+            "support_tickets", "nps_score",
+        ],
+        "k": None,  # None = chosen over k_range by silhouette (k-means) and BIC (mixture)
+        "k_range": [2, 10],
+        "method": "kmeans",
+    },
+    "drivers": {"n_boot": 200},
+    "themes": {"n_themes": 6},
+    "roi": {
+        "share_of_passives_moved": 0.10,
+        "customers_moved": None,
+        "horizon_years": 3,
+        "discount_rate": 0.08,
+        "gross_margin": 0.35,
+        "cost_per_return": 12.0,
+        "program_cost_per_year": 50000.0,
+        "team_cost_per_year": 120000.0,
+        "n_draws": 1000,
+        "retained_per_month": [1, 5, 10],
+        "scenario_horizons_years": [0.25, 1, 3, 5, 10],
+    },
+}
+
+_CHOICES = {
+    ("cleaning", "invalid_rows"): {"error", "drop"},
+    ("nps_ci",): {"adjusted-wald", "wald"},
+    ("clusters", "method"): {"kmeans", "gmm"},
+}
+
+# Keys whose value is a free-form mapping (their own keys are not checked against DEFAULTS).
+_FREE_MAPPINGS = {("columns",), ("scales",), ("segments", "bands"), ("health_score", "weights")}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The applied configuration: defaults merged with the user's file.
+
+    Access sections as attributes (``cfg.roi["gross_margin"]``); :meth:`to_dict` gives the
+    whole mapping, as written to ``results.json``.
+    """
+
+    data: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULTS))
+    source: str | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["data"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as applied (a deep copy)."""
+        return copy.deepcopy(self.data)
+
+    def with_overrides(self, **sections: Any) -> Config:
+        """A new Config with some sections replaced or merged, validated like a file."""
+        return Config(_merge(self.data, sections, ()), self.source)
+
+    @property
+    def score(self) -> str:
+        """The canonical column that defines promoter / passive / detractor."""
+        return self.data["categories"]["score"]
+
+
+def _hint(key: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(key, options, n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else f" Known keys: {', '.join(sorted(options))}."
+
+
+def _merge(base: Mapping[str, Any], user: Mapping[str, Any], path: tuple[str, ...]) -> dict:
+    out = copy.deepcopy(dict(base))
+    for key, value in user.items():
+        where = ".".join((*path, str(key)))
+        if path in _FREE_MAPPINGS:
+            out[key] = value
+            continue
+        if key not in base:
+            raise ConfigError(f"Unknown config key {where!r}.{_hint(str(key), list(base))}")
+        default = base[key]
+        if (*path, key) in _FREE_MAPPINGS:
+            if value is not None and not isinstance(value, Mapping):
+                raise ConfigError(f"Config key {where!r} must be a mapping; got {value!r}.")
+            merged = dict(default)
+            merged.update(value or {})
+            out[key] = merged
+        elif isinstance(default, dict):
+            if not isinstance(value, Mapping):
+                raise ConfigError(
+                    f"Config key {where!r} must be a mapping of settings; got {value!r}."
+                )
+            out[key] = _merge(default, value, (*path, key))
+        else:
+            out[key] = value
+    return out
+
+
+def _check(data: dict[str, Any]) -> None:
+    """Type and range checks that a merge alone cannot express."""
+    for keys, options in _CHOICES.items():
+        value = data
+        for k in keys:
+            value = value[k]
+        if value not in options:
+            raise ConfigError(
+                f"Config key {'.'.join(keys)!r} must be one of {sorted(options)}; got {value!r}."
+            )
+    cats = data["categories"]
+    if not isinstance(cats["score"], str):
+        raise ConfigError(f"'categories.score' must be a column name; got {cats['score']!r}.")
+    if not cats["detractor_max"] < cats["promoter_min"]:
+        raise ConfigError(
+            "'categories.detractor_max' must be below 'categories.promoter_min'; got "
+            f"{cats['detractor_max']} and {cats['promoter_min']}."
+        )
+    for name, scale in data["scales"].items():
+        if not (isinstance(scale, list | tuple) and len(scale) == 2 and scale[0] < scale[1]):
+            raise ConfigError(
+                f"'scales.{name}' must be [low, high] with low < high, e.g. [1, 5]; got {scale!r}."
+            )
+    if data["quarter"] is not None:
+        from .io import parse_quarter  # local import: io imports config
+
+        parsed = parse_quarter(str(data["quarter"]))
+        if parsed is None:
+            raise ConfigError(
+                f"'quarter' must look like 2026Q3, 'Q3 2026' or 2026-Q3; got {data['quarter']!r}."
+            )
+        data["quarter"] = parsed
+    cov = data["covariates"]
+    if cov is not None and not (isinstance(cov, list) and all(isinstance(c, str) for c in cov)):
+        raise ConfigError(f"'covariates' must be a list of column names; got {cov!r}.")
+    if not 0 < data["alpha"] < 0.5:
+        raise ConfigError(f"'alpha' must be between 0 and 0.5; got {data['alpha']!r}.")
+    roi = data["roi"]
+    for key in ("gross_margin", "share_of_passives_moved"):
+        if not 0 <= float(roi[key]) <= 1:
+            raise ConfigError(f"'roi.{key}' must be a fraction between 0 and 1; got {roi[key]!r}.")
+    for key in ("discount_rate", "cost_per_return", "program_cost_per_year", "team_cost_per_year"):
+        if float(roi[key]) < 0:
+            raise ConfigError(f"'roi.{key}' must be zero or more; got {roi[key]!r}.")
+    if not (isinstance(roi["horizon_years"], int) and roi["horizon_years"] >= 1):
+        raise ConfigError(
+            f"'roi.horizon_years' must be a whole number of years, 1 or more; got {roi['horizon_years']!r}."
+        )
+    if roi["customers_moved"] is not None and int(roi["customers_moved"]) < 0:
+        raise ConfigError(f"'roi.customers_moved' must be zero or more; got {roi['customers_moved']!r}.")
+    lo, hi = data["clusters"]["k_range"]
+    if not 2 <= lo <= hi:
+        raise ConfigError(f"'clusters.k_range' must be [low, high] with 2 <= low <= high; got {[lo, hi]}.")
+
+
+def load_config(path: str | Path | Mapping[str, Any] | None = None) -> Config:
+    """Load ``cx.yaml`` (or a mapping), merge it with :data:`DEFAULTS` and validate it.
+
+    Parameters
+    ----------
+    path : str, Path, mapping or None
+        A YAML file, an already-parsed mapping, or None for the defaults.
+
+    Returns
+    -------
+    Config
+        The applied configuration.
+
+    Raises
+    ------
+    ConfigError
+        Unknown key (with a "did you mean" hint), wrong type or out-of-range value.
+
+    Examples
+    --------
+    >>> cfg = load_config({"roi": {"gross_margin": 0.4}})
+    >>> cfg.roi["gross_margin"], cfg.roi["horizon_years"]
+    (0.4, 3)
+    """
+    source = None
+    if path is None:
+        user: Mapping[str, Any] = {}
+    elif isinstance(path, Mapping):
+        user = path
+    else:
+        source = str(path)
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"Config file {source!r} does not exist.")
+        try:
+            user = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"Config file {source!r} is not valid YAML: {exc}") from None
+        if not isinstance(user, Mapping):
+            raise ConfigError(f"Config file {source!r} must hold a mapping of keys at the top level.")
+    data = _merge(DEFAULTS, user, ())
+    _check(data)
+    return Config(data, source)

@@ -1,0 +1,505 @@
+"""Read a quarterly export, map it onto the canonical table, parse, validate and clean it.
+
+:func:`load` is the single entry point: it reads CSV, Parquet, Excel, a SQL query (SQLAlchemy URL
+or DuckDB file) or a folder of quarterly files, and returns the clean canonical frame together
+with a :class:`CleaningReport` (rows in, rows out, rows dropped per rule with example ids).
+Input files are only ever opened for reading.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .config import Config, load_config
+from .schema import (
+    BINARY,
+    CANONICAL,
+    CATEGORICAL,
+    CX_SCORES,
+    NUMERIC_KINDS,
+    Problem,
+    ValidationError,
+    check_rules,
+    format_examples,
+)
+
+__all__ = [
+    "CleaningReport",
+    "LoadResult",
+    "DataError",
+    "load",
+    "read_source",
+    "parse_quarter",
+    "parse_binary",
+    "file_sha256",
+]
+
+READABLE = {".csv", ".txt", ".tsv", ".parquet", ".pq", ".xlsx", ".xls", ".xlsm"}
+# Cells read as missing. "n/a" and "N/A" are deliberately *not* here: in a score column they are
+# usually a mistaken answer code and are reported, with the hint to leave such cells empty.
+NA_VALUES = ["", "NA", "NaN", "nan", "NULL", "null", "None", "#N/A"]
+_TRUE = {"1", "1.0", "true", "t", "yes", "y"}
+_FALSE = {"0", "0.0", "false", "f", "no", "n"}
+
+
+class DataError(ValueError):
+    """The export cannot be read or mapped (missing file, missing required column, ...)."""
+
+
+@dataclass
+class CleaningReport:
+    """What loading did to the export: rows in and out, and every row dropped, by rule."""
+
+    rows_in: int = 0
+    rows_out: int = 0
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+
+    def drop(self, rule: str, ids: pd.Series, n: int) -> None:
+        """Record ``n`` rows dropped under ``rule`` with a few example ids."""
+        examples = [str(x) for x in ids.dropna().head(5)]
+        self.steps.append({"rule": rule, "rows_dropped": int(n), "example_ids": examples})
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per cleaning rule: ``rule, rows_dropped, example_ids``."""
+        cols = ["rule", "rows_dropped", "example_ids"]
+        rows = [{**s, "example_ids": ", ".join(s["example_ids"])} for s in self.steps]
+        return pd.DataFrame(rows, columns=cols)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows_in": self.rows_in,
+            "rows_out": self.rows_out,
+            "steps": self.steps,
+            "notes": self.notes,
+            "inputs": self.inputs,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CleaningReport:
+        return cls(d["rows_in"], d["rows_out"], list(d["steps"]), list(d["notes"]), list(d["inputs"]))
+
+
+@dataclass
+class LoadResult:
+    """The clean canonical table and the report of how it was obtained."""
+
+    data: pd.DataFrame
+    report: CleaningReport
+
+
+# --------------------------------------------------------------------------------------------
+# small parsers
+
+
+_Q_PATTERNS = [
+    re.compile(r"^(?P<y>\d{4})\s*[-_ ]?\s*Q(?P<q>[1-4])$", re.I),  # 2026Q3, 2026-Q3, 2026 Q3
+    re.compile(r"^Q(?P<q>[1-4])\s*[-_ /]?\s*(?P<y>\d{4})$", re.I),  # Q3 2026, Q3-2026
+]
+
+
+def parse_quarter(value: object) -> str | None:
+    """Parse one quarter label to ``YYYYQn``; None when it is not recognised.
+
+    Accepts ``2026Q3``, ``2026-Q3``, ``2026 Q3``, ``Q3 2026``, ``Q3-2026`` and ISO dates
+    (``2026-08-15`` is in 2026Q3).
+
+    Examples
+    --------
+    >>> parse_quarter("Q3 2026"), parse_quarter("2026-08-15"), parse_quarter("Q3")
+    ('2026Q3', '2026Q3', None)
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return f"{value.year}Q{value.quarter}"
+    text = str(value).strip()
+    for pat in _Q_PATTERNS:
+        m = pat.match(text)
+        if m:
+            return f"{m['y']}Q{m['q']}"
+    if re.match(r"^\d{4}-\d{1,2}(-\d{1,2})?([ T].*)?$", text) or re.match(
+        r"^\d{1,2}/\d{1,2}/\d{4}$", text
+    ):
+        ts = pd.to_datetime(text, errors="coerce")
+        if not pd.isna(ts):
+            return f"{ts.year}Q{ts.quarter}"
+    return None
+
+
+def _quarter_in_name(path: Path) -> str | None:
+    m = re.search(r"(\d{4})[-_ ]?Q([1-4])|Q([1-4])[-_ ]?(\d{4})", path.stem, re.I)
+    if not m:
+        return None
+    return f"{m[1]}Q{m[2]}" if m[1] else f"{m[4]}Q{m[3]}"
+
+
+def parse_binary(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Parse flags written 0/1, true/false, yes/no, y/n (any case) to float 0/1.
+
+    Returns the parsed series (NaN where missing) and a mask of cells that were present but not
+    recognised.
+    """
+    if pd.api.types.is_bool_dtype(series):
+        return series.astype(float), np.zeros(len(series), dtype=bool)
+    if pd.api.types.is_numeric_dtype(series):
+        values = series.astype(float)
+        bad = values.notna() & ~values.isin([0.0, 1.0])
+        return values.where(~bad), bad.to_numpy()
+    text = series.astype("string").str.strip().str.lower()
+    uniques = text.dropna().unique()
+    mapping = {u: 1.0 if u in _TRUE else 0.0 if u in _FALSE else np.nan for u in uniques}
+    out = text.map(mapping).astype(float)
+    bad = (text.notna() & out.isna()).to_numpy()
+    return out, bad
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes (read in chunks; the file is opened read-only)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# reading
+
+
+def read_source(source: str | Path, *, query: str | None = None) -> tuple[pd.DataFrame, list[dict]]:
+    """Read one export into a raw frame (no mapping or validation).
+
+    Parameters
+    ----------
+    source : str or Path
+        A CSV / TSV / Parquet / Excel file, a folder of such files (stacked; each file's quarter
+        comes from a ``quarter`` column or from its name, e.g. ``2026Q3.csv``), a DuckDB file
+        (``.duckdb``) or a SQLAlchemy URL such as ``sqlite:///crm.db`` (``query`` required).
+    query : str, optional
+        SQL query for database sources.
+
+    Returns
+    -------
+    frame : DataFrame
+        The raw rows, plus ``_source`` (file name) and, for folders, ``_file_quarter``.
+    inputs : list of dict
+        ``path``, ``sha256`` (files only) and ``rows`` for each input read.
+    """
+    text = str(source)
+    if "://" in text or text.endswith((".duckdb", ".ddb")):
+        return _read_sql(text, query)
+    path = Path(source)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in READABLE and p.is_file())
+        if not files:
+            raise DataError(
+                f"Folder {text!r} holds no CSV, Parquet or Excel file. Point DATA at the export."
+            )
+        frames, inputs = [], []
+        for f in files:
+            frame, info = read_source(f)
+            frame["_file_quarter"] = _quarter_in_name(f)
+            frames.append(frame)
+            inputs += info
+        return pd.concat(frames, ignore_index=True), inputs
+    if not path.is_file():
+        raise DataError(f"Input {text!r} does not exist. Check the path (relative to {Path.cwd()}).")
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".txt", ".tsv"):
+        sep = {".csv": ",", ".tsv": "\t"}.get(suffix)  # .txt: delimiter sniffed
+        try:
+            frame = pd.read_csv(
+                path,
+                sep=sep,
+                engine="c" if sep else "python",
+                keep_default_na=False,
+                na_values=NA_VALUES,
+                **({"low_memory": False} if sep else {}),
+            )
+        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+            raise DataError(f"Could not read {text!r} as CSV: {exc}") from None
+    elif suffix in (".parquet", ".pq"):
+        frame = pd.read_parquet(path)
+    elif suffix in (".xlsx", ".xls", ".xlsm"):
+        frame = pd.read_excel(path, keep_default_na=False, na_values=NA_VALUES)
+    else:
+        raise DataError(
+            f"Input {text!r} has an unknown file type {suffix!r}; use CSV, Parquet or Excel."
+        )
+    frame["_source"] = path.name
+    return frame, [{"path": str(path), "sha256": file_sha256(path), "rows": int(len(frame))}]
+
+
+def _read_sql(url: str, query: str | None) -> tuple[pd.DataFrame, list[dict]]:
+    if not query:
+        raise DataError(f"Database source {url!r} needs a query: pass --query or set 'query'.")
+    if url.startswith("duckdb:///") or url.endswith((".duckdb", ".ddb")):
+        import duckdb
+
+        path = url.removeprefix("duckdb:///")
+        with duckdb.connect(path, read_only=True) as con:
+            frame = con.execute(query).df()
+    else:
+        import sqlalchemy
+
+        engine = sqlalchemy.create_engine(url)
+        try:
+            with engine.connect() as con:
+                frame = pd.read_sql(sqlalchemy.text(query), con)
+        finally:
+            engine.dispose()
+    frame["_source"] = "sql"
+    return frame, [{"path": url, "query": query, "rows": int(len(frame))}]
+
+
+# --------------------------------------------------------------------------------------------
+# mapping and parsing
+
+
+def _apply_mapping(raw: pd.DataFrame, config: Config) -> pd.DataFrame:
+    mapping: dict[str, str] = dict(config.columns)
+    available = [c for c in raw.columns if not str(c).startswith("_")]
+    for canonical, source in mapping.items():
+        if canonical not in CANONICAL and not canonical.startswith("driver_"):
+            hint = difflib.get_close_matches(canonical, list(CANONICAL), n=1)
+            raise DataError(
+                f"'columns.{canonical}' in cx.yaml is not a canonical column."
+                + (f" Did you mean {hint[0]!r}?" if hint else "")
+            )
+        if source not in raw.columns:
+            hint = difflib.get_close_matches(str(source), [str(c) for c in available], n=1)
+            raise DataError(
+                f"cx.yaml maps {canonical!r} to column {source!r}, which the export does not have."
+                + (f" Did you mean {hint[0]!r}?" if hint else f" Columns are: {', '.join(map(str, available[:30]))}.")
+            )
+    rename = {source: canonical for canonical, source in mapping.items()}
+    # a canonical name present in the file but mapped from another column loses to the mapping
+    clash = [c for c in raw.columns if c in mapping and c not in rename]
+    frame = raw.drop(columns=clash).rename(columns=rename)
+    return frame
+
+
+def _parse_columns(frame: pd.DataFrame, problems: list[Problem]) -> pd.DataFrame:
+    """Coerce canonical columns to their types, reporting unparseable cells."""
+    for col in list(frame.columns):
+        kind = CANONICAL.get(col, "driver" if str(col).startswith("driver_") else None)
+        if kind is None or col == "quarter":
+            continue
+        s = frame[col]
+        if kind == "id":
+            frame[col] = s.astype("string").str.strip().replace("", pd.NA)
+        elif kind == "binary":
+            parsed, bad = parse_binary(s)
+            if bad.any():
+                frame[f"_raw_{col}"] = s
+                problems.append(
+                    Problem(col, "must be a yes/no flag (1/0, true/false, yes/no, y/n)", int(bad.sum()),
+                            format_examples(frame, bad, col),
+                            "Use one of those spellings, or leave the cell empty when unknown.",
+                            np.flatnonzero(bad))
+                )
+            frame[col] = parsed
+        elif kind in NUMERIC_KINDS or kind == "driver":
+            if pd.api.types.is_numeric_dtype(s):
+                frame[col] = s.astype(float)
+                continue
+            stripped = s.astype("string").str.strip()
+            parsed = pd.to_numeric(stripped, errors="coerce")
+            bad = (stripped.notna() & (stripped != "") & parsed.isna()).to_numpy()
+            if bad.any():
+                frame[f"_raw_{col}"] = s
+                problems.append(
+                    Problem(col, "must hold numbers", int(bad.sum()),
+                            format_examples(frame, bad, col),
+                            "Replace text such as 'n/a' with an empty cell (missing) or a number.",
+                            np.flatnonzero(bad))
+                )
+            frame[col] = parsed.astype(float)
+        elif kind == "category":
+            frame[col] = s.astype("string").str.strip().replace("", pd.NA).astype("category")
+        elif kind == "text":
+            frame[col] = s.astype("string")
+    return frame
+
+
+def _parse_quarters(frame: pd.DataFrame, quarter: str | None, problems: list[Problem]) -> pd.DataFrame:
+    if "quarter" in frame:
+        raw = frame["quarter"]
+        uniques = pd.unique(raw.dropna())
+        mapping = {u: parse_quarter(u) for u in uniques}
+        parsed = raw.map(mapping)
+        bad = (raw.notna() & parsed.isna()).to_numpy()
+        missing = raw.isna().to_numpy()
+        if quarter is not None:  # fill blanks with the given quarter
+            parsed = parsed.fillna(quarter)
+            missing[:] = False
+        if bad.any():
+            frame["_raw_quarter"] = raw
+            problems.append(
+                Problem("quarter", "must look like 2026Q3, 'Q3 2026', 2026-Q3 or a date",
+                        int(bad.sum()), format_examples(frame, bad, "quarter"),
+                        "A quarter without a year (e.g. 'Q3') is ambiguous: give the year, or drop "
+                        "the mapping and pass --quarter.", np.flatnonzero(bad))
+            )
+        if missing.any():
+            problems.append(
+                Problem("quarter", "must not be empty", int(missing.sum()),
+                        format_examples(frame, missing, None),
+                        "Fill the quarter, or pass --quarter for a single-quarter export.",
+                        np.flatnonzero(missing))
+            )
+        frame["quarter"] = parsed
+    elif "_file_quarter" in frame and frame["_file_quarter"].notna().all():
+        frame["quarter"] = frame["_file_quarter"]
+    elif quarter is not None:
+        frame["quarter"] = quarter
+    else:
+        raise DataError(
+            "The export has no 'quarter' column and no quarter was given. Add `quarter: 2026Q3` "
+            "to cx.yaml, pass --quarter 2026Q3, or map a quarter/date column in 'columns'."
+        )
+    frame["quarter"] = frame["quarter"].astype("string")
+    return frame
+
+
+def load(
+    source: str | Path,
+    config: Config | str | Path | dict | None = None,
+    *,
+    quarter: str | None = None,
+    query: str | None = None,
+) -> LoadResult:
+    """Load an export into the clean canonical table.
+
+    Parameters
+    ----------
+    source : str or Path
+        File, folder or database source (see :func:`read_source`).
+    config : Config, path or mapping, optional
+        Column mapping, scales and the cleaning mode (``cleaning.invalid_rows``).
+    quarter : str, optional
+        Quarter of a single-quarter export without a quarter column (overrides ``config.quarter``).
+    query : str, optional
+        SQL query for database sources.
+
+    Returns
+    -------
+    LoadResult
+        ``data``: canonical columns (plus any extra columns of the export, kept unvalidated) and
+        ``_row``, the row number in the export; ``report``: the :class:`CleaningReport`.
+
+    Raises
+    ------
+    DataError
+        The export cannot be read or a required column is missing.
+    ValidationError
+        Values break rules and ``cleaning.invalid_rows`` is ``"error"`` (the default). Each
+        problem names the column, the rule, how many rows, example rows and the fix.
+
+    Notes
+    -----
+    Cleaning steps, always applied and counted in the report: rows without a customer id; rows
+    that repeat another row exactly; rows with none of the CX scores (non-respondents). With
+    ``cleaning.invalid_rows: drop``, rows breaking a validation rule are also dropped and
+    counted per rule instead of stopping the run.
+    """
+    cfg = config if isinstance(config, Config) else load_config(config)
+    q = parse_quarter(quarter) if quarter is not None else cfg.quarter
+    if quarter is not None and q is None:
+        raise DataError(f"--quarter must look like 2026Q3, 'Q3 2026' or 2026-Q3; got {quarter!r}.")
+    raw, inputs = read_source(source, query=query or cfg.data.get("query"))
+    report = CleaningReport(rows_in=len(raw), inputs=inputs)
+    frame = _apply_mapping(raw, cfg)
+    frame.insert(0, "_row", np.arange(1, len(frame) + 1))
+
+    if "customer_id" not in frame:
+        raise DataError(
+            "Required column 'customer_id' is missing. Map it in cx.yaml, e.g.\n"
+            "  columns:\n    customer_id: <the id column in your export>"
+        )
+    present_scores = [c for c in CX_SCORES if c in frame]
+    if not present_scores:
+        raise DataError(
+            "None of the CX scores (nps_score, csat, ces) is in the export. Map at least one in "
+            "cx.yaml, e.g.\n  columns:\n    nps_score: <your 0-10 recommend column>"
+        )
+    if cfg.score not in frame:
+        raise DataError(
+            f"'categories.score' is {cfg.score!r}, but the export has no such column "
+            f"(it has {', '.join(present_scores)}). Set 'categories.score' to one of those."
+        )
+
+    problems: list[Problem] = []
+    frame = _parse_columns(frame, problems)
+    frame = _parse_quarters(frame, q, problems)
+
+    # always-on cleaning, counted
+    missing_id = frame["customer_id"].isna().to_numpy()
+    if missing_id.any():
+        report.drop("no customer_id", frame.loc[missing_id, "_row"].astype(str).radd("row "),
+                    int(missing_id.sum()))
+    keep = ~missing_id
+    value_cols = [c for c in frame.columns if not str(c).startswith("_")]
+    dup = frame[value_cols].duplicated(keep="first").to_numpy() & keep
+    if dup.any():
+        report.drop("exact duplicate of an earlier row", frame.loc[dup, "customer_id"], int(dup.sum()))
+    keep &= ~dup
+    no_score = frame[present_scores].isna().all(axis=1).to_numpy() & keep
+    if no_score.any():
+        report.drop("no CX score (did not answer the survey)", frame.loc[no_score, "customer_id"],
+                    int(no_score.sum()))
+    keep &= ~no_score
+    # parse problems refer to positions before this filter; map them through
+    if not keep.all():
+        positions = np.cumsum(keep) - 1
+        problems = [_subset_problem(p, keep, positions) for p in problems]
+        problems = [p for p in problems if p.n_rows]
+        frame = frame.loc[keep].reset_index(drop=True)
+
+    problems += check_rules(frame, cfg.scales)
+    if problems:
+        if cfg.cleaning["invalid_rows"] == "error":
+            raise ValidationError(problems)
+        bad = np.zeros(len(frame), dtype=bool)
+        for p in problems:
+            new = np.zeros(len(frame), dtype=bool)
+            new[p.rows] = True
+            new &= ~bad
+            report.drop(f"{p.column} {p.rule}", frame.loc[new, "customer_id"], int(new.sum()))
+            bad |= new
+        frame = frame.loc[~bad].reset_index(drop=True)
+
+    frame = frame.drop(columns=[c for c in frame.columns if str(c).startswith(("_raw_", "_file_"))])
+    for col in ("nps_score", "orders", "returns", "support_tickets"):
+        if col in frame and frame[col].notna().all():
+            frame[col] = frame[col].astype(np.int64)
+    extras = [c for c in frame.columns if c not in CANONICAL and not str(c).startswith(("_", "driver_"))]
+    if extras:
+        report.notes.append(
+            f"{len(extras)} column(s) not in the canonical table kept as they are (usable as "
+            f"covariates or segments): {', '.join(map(str, extras[:12]))}"
+            + (" ..." if len(extras) > 12 else "")
+        )
+    absent = [c for c in CANONICAL if c not in frame and c not in ("quarter",)]
+    if absent:
+        report.notes.append(f"Absent optional columns (their analyses are skipped): {', '.join(absent)}")
+    for col in CATEGORICAL:
+        if col in frame:
+            frame[col] = frame[col].cat.remove_unused_categories()
+    report.rows_out = len(frame)
+    return LoadResult(frame, report)
+
+
+def _subset_problem(p: Problem, keep: np.ndarray, positions: np.ndarray) -> Problem:
+    rows = p.rows[keep[p.rows]]
+    return Problem(p.column, p.rule, len(rows), p.examples, p.fix, positions[rows])

@@ -1,0 +1,481 @@
+"""The classic CX metrics, each with its uncertainty.
+
+Every function takes a tidy frame and column names and returns a tidy frame (one row per group
+when ``by`` is given). Intervals are two-sided at level ``1 - alpha``.
+
+Methods
+-------
+* NPS: trinomial variance ``(p_P + p_D - (p_P - p_D)^2) / n``; adjusted-Wald (Rocks 2016: add
+  3/4 promoter, 3/4 detractor, 3/2 passive, i.e. n + 3) by default, plain Wald on request.
+* Means (CSAT, CES, spend...): t interval. Proportions (churn, FCR...): Wilson score interval.
+* Ratios of totals (average transaction size, retention cost): delta method.
+* With a ``weight`` column, shares and means are weighted and the variance uses Kish's
+  effective sample size ``n_eff = (sum w)^2 / sum w^2``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = [
+    "nps",
+    "nps_from_counts",
+    "nps_difference",
+    "mean_score",
+    "proportion",
+    "ratio_of_totals",
+    "clv_simple",
+    "clv_discounted",
+    "health_score",
+    "cx_metrics",
+    "wilson_interval",
+]
+
+
+def _z(alpha: float) -> float:
+    return float(stats.norm.ppf(1 - alpha / 2))
+
+
+def _weights(data: pd.DataFrame, weight: str | None) -> np.ndarray:
+    if weight is None:
+        return np.ones(len(data))
+    return data[weight].to_numpy(float)
+
+
+def _grouped(data: pd.DataFrame, by: str | Sequence[str] | None):
+    if by is None:
+        yield (), data
+        return
+    keys = [by] if isinstance(by, str) else list(by)
+    for key, part in data.groupby(keys, observed=True, sort=True):
+        yield (key if isinstance(key, tuple) else (key,)), part
+
+
+def nps_from_counts(
+    promoters: float, passives: float, detractors: float, *, ci: str = "adjusted-wald",
+    alpha: float = 0.05, n_eff: float | None = None,
+) -> dict[str, float]:
+    """NPS and its interval from (possibly weighted) category totals.
+
+    Parameters
+    ----------
+    promoters, passives, detractors : float
+        Counts, or sums of weights.
+    ci : {"adjusted-wald", "wald"}
+        Interval method (see module notes).
+    n_eff : float, optional
+        Effective sample size; defaults to the total (unweighted data).
+
+    Returns
+    -------
+    dict
+        ``n, n_eff, promoters, passives, detractors`` (shares), ``nps`` (points, -100..100),
+        ``se`` (points), ``ci_low, ci_high`` (points).
+
+    Notes
+    -----
+    Adjusted-Wald: ``p* = (n_eff p + 3/4) / (n_eff + 3)`` for promoters and detractors,
+    ``NPS* = p*_P - p*_D``, ``se = sqrt((p*_P + p*_D - NPS*^2) / (n_eff + 3))`` and the
+    interval ``NPS* +- z se``; the point estimate reported is the plain ``p_P - p_D``.
+    """
+    total = promoters + passives + detractors
+    if total <= 0:
+        nan = float("nan")
+        return dict(n=0, n_eff=0.0, promoters=nan, passives=nan, detractors=nan, nps=nan,
+                    se=nan, ci_low=nan, ci_high=nan)
+    n_eff = float(total if n_eff is None else n_eff)
+    pp, pd_, pa = promoters / total, detractors / total, passives / total
+    if ci == "adjusted-wald":
+        m = n_eff + 3
+        ap, ad = (n_eff * pp + 0.75) / m, (n_eff * pd_ + 0.75) / m
+    elif ci == "wald":
+        m, ap, ad = n_eff, pp, pd_
+    else:
+        raise ValueError(f"ci must be 'adjusted-wald' or 'wald'; got {ci!r}.")
+    centre = ap - ad
+    se = np.sqrt(max(ap + ad - centre**2, 0.0) / m)
+    z = _z(alpha)
+    return dict(
+        n=float(total), n_eff=n_eff, promoters=pp, passives=pa, detractors=pd_,
+        nps=100 * (pp - pd_), se=100 * se,
+        ci_low=100 * max(centre - z * se, -1.0), ci_high=100 * min(centre + z * se, 1.0),
+    )
+
+
+def nps(
+    data: pd.DataFrame,
+    *,
+    score: str = "nps_score",
+    by: str | Sequence[str] | None = None,
+    promoter_min: float = 9,
+    detractor_max: float = 6,
+    weight: str | None = None,
+    ci: str = "adjusted-wald",
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Net Promoter Score with a confidence interval, optionally by group.
+
+    Parameters
+    ----------
+    data : DataFrame
+    score : str
+        Column holding the score (0-10 for NPS; another score with its own thresholds gives the
+        same net score on that scale).
+    by : str or list of str, optional
+        Grouping columns.
+    promoter_min, detractor_max : float
+        Category thresholds: promoter if score >= promoter_min, detractor if <= detractor_max.
+    weight : str, optional
+        Survey-weight column; shares are weighted and the interval uses Kish's n_eff.
+    ci : {"adjusted-wald", "wald"}
+    alpha : float
+
+    Returns
+    -------
+    DataFrame
+        ``[by...], n, n_eff, promoters, passives, detractors, nps, se, ci_low, ci_high, method``.
+        Shares are fractions; ``nps``, ``se`` and the limits are in points (-100..100).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"nps_score": [10, 9, 8, 7, 3, 10]})
+    >>> round(nps(df)["nps"].iloc[0], 2)
+    33.33
+    """
+    rows = []
+    keys = [] if by is None else ([by] if isinstance(by, str) else list(by))
+    for key, part in _grouped(data, by):
+        s = part[score].to_numpy(float)
+        ok = ~np.isnan(s)
+        w = _weights(part, weight)[ok]
+        s = s[ok]
+        p, d = w[s >= promoter_min].sum(), w[s <= detractor_max].sum()
+        res = nps_from_counts(p, w.sum() - p - d, d, ci=ci, alpha=alpha,
+                              n_eff=(w.sum() ** 2 / (w**2).sum()) if len(w) else 0)
+        res["n"] = int(len(s))
+        rows.append({**dict(zip(keys, key, strict=True)), **res, "method": ci})
+    return pd.DataFrame(rows)
+
+
+def nps_difference(
+    a: pd.DataFrame,
+    b: pd.DataFrame,
+    *,
+    score: str = "nps_score",
+    promoter_min: float = 9,
+    detractor_max: float = 6,
+    weight: str | None = None,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Difference in NPS between two independent samples (``a`` minus ``b``), with a z-test.
+
+    Returns
+    -------
+    DataFrame
+        One row: ``nps_a, nps_b, difference, se, ci_low, ci_high, z, p_value`` (points).
+
+    Notes
+    -----
+    ``se = sqrt(var_a + var_b)`` with each variance the Wald trinomial variance
+    ``(p_P + p_D - NPS^2) / n_eff``; the test statistic ``z = difference / se`` is referred to the
+    standard normal. The samples must be independent (two groups, or two quarters' independent
+    survey samples); for the same customers measured twice the test is conservative when their
+    answers are positively correlated.
+    """
+    ra = nps(a, score=score, promoter_min=promoter_min, detractor_max=detractor_max,
+             weight=weight, ci="wald").iloc[0]
+    rb = nps(b, score=score, promoter_min=promoter_min, detractor_max=detractor_max,
+             weight=weight, ci="wald").iloc[0]
+    diff = ra["nps"] - rb["nps"]
+    se = float(np.hypot(ra["se"], rb["se"]))
+    z = diff / se if se > 0 else np.nan
+    p = 2 * stats.norm.sf(abs(z)) if se > 0 else np.nan
+    q = _z(alpha)
+    return pd.DataFrame([dict(nps_a=ra["nps"], nps_b=rb["nps"], difference=diff, se=se,
+                              ci_low=diff - q * se, ci_high=diff + q * se, z=z, p_value=p)])
+
+
+def mean_score(
+    data: pd.DataFrame,
+    *,
+    score: str,
+    scale: Sequence[float],
+    by: str | Sequence[str] | None = None,
+    weight: str | None = None,
+    box: int = 2,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Mean of a rating (CSAT, CES) with a t interval, and top-/bottom-box shares.
+
+    Parameters
+    ----------
+    scale : (low, high)
+        The rating scale, e.g. (1, 5).
+    box : int
+        Width of the boxes: with ``box=2`` on 1-5, top box is 4-5 and bottom box 1-2.
+
+    Returns
+    -------
+    DataFrame
+        ``[by...], n, n_eff, mean, ci_low, ci_high, top_box, bottom_box``.
+    """
+    lo, hi = scale
+    keys = [] if by is None else ([by] if isinstance(by, str) else list(by))
+    rows = []
+    for key, part in _grouped(data, by):
+        s = part[score].to_numpy(float)
+        ok = ~np.isnan(s)
+        s, w = s[ok], _weights(part, weight)[ok]
+        n = len(s)
+        if n == 0:
+            rows.append({**dict(zip(keys, key, strict=True)), "n": 0})
+            continue
+        sw = w.sum()
+        mean = float((w * s).sum() / sw)
+        n_eff = sw**2 / (w**2).sum()
+        var = float((w * (s - mean) ** 2).sum() / sw) * (n_eff / (n_eff - 1) if n_eff > 1 else np.nan)
+        half = stats.t.ppf(1 - alpha / 2, max(n_eff - 1, 1)) * np.sqrt(var / n_eff)
+        rows.append({
+            **dict(zip(keys, key, strict=True)), "n": n, "n_eff": n_eff, "mean": mean,
+            "ci_low": mean - half, "ci_high": mean + half,
+            "top_box": float(w[s > hi - box].sum() / sw), "bottom_box": float(w[s < lo + box].sum() / sw),
+        })
+    return pd.DataFrame(rows)
+
+
+def wilson_interval(successes: float, n: float, alpha: float = 0.05) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion."""
+    if n <= 0:
+        return (np.nan, np.nan)
+    z = _z(alpha)
+    p = successes / n
+    denom = 1 + z**2 / n
+    centre = (p + z**2 / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
+    return (float(centre - half), float(centre + half))
+
+
+def proportion(
+    data: pd.DataFrame, *, column: str, by: str | Sequence[str] | None = None, alpha: float = 0.05
+) -> pd.DataFrame:
+    """Share of 1s in a 0/1 column (missing values left out), with a Wilson interval.
+
+    Returns
+    -------
+    DataFrame
+        ``[by...], n, rate, ci_low, ci_high``.
+    """
+    keys = [] if by is None else ([by] if isinstance(by, str) else list(by))
+    rows = []
+    for key, part in _grouped(data, by):
+        s = part[column].dropna().to_numpy(float)
+        lo, hi = wilson_interval(s.sum(), len(s), alpha)
+        rows.append({**dict(zip(keys, key, strict=True)), "n": len(s),
+                     "rate": s.mean() if len(s) else np.nan, "ci_low": lo, "ci_high": hi})
+    return pd.DataFrame(rows)
+
+
+def ratio_of_totals(y: np.ndarray, x: np.ndarray, alpha: float = 0.05) -> dict[str, float]:
+    """``sum(y) / sum(x)`` with a delta-method (linearisation) interval.
+
+    Notes
+    -----
+    ``R = ybar / xbar``, ``var(R) = var(y - R x) / (n xbar^2)``.
+    """
+    ok = ~(np.isnan(y) | np.isnan(x))
+    y, x = y[ok], x[ok]
+    n = len(y)
+    if n < 2 or x.sum() == 0:
+        return dict(n=n, value=np.nan, ci_low=np.nan, ci_high=np.nan)
+    r = y.sum() / x.sum()
+    se = np.sqrt(np.var(y - r * x, ddof=1) / (n * x.mean() ** 2))
+    z = _z(alpha)
+    return dict(n=n, value=float(r), ci_low=float(r - z * se), ci_high=float(r + z * se))
+
+
+def _mean_ci(s: np.ndarray, alpha: float) -> dict[str, float]:
+    s = s[~np.isnan(s)]
+    n = len(s)
+    if n < 2:
+        return dict(n=n, value=float(s.mean()) if n else np.nan, ci_low=np.nan, ci_high=np.nan)
+    m = s.mean()
+    half = stats.t.ppf(1 - alpha / 2, n - 1) * s.std(ddof=1) / np.sqrt(n)
+    return dict(n=n, value=float(m), ci_low=float(m - half), ci_high=float(m + half))
+
+
+def clv_simple(spend: float, churn: float, *, margin: float) -> float:
+    """Simple CLV: margin x quarterly spend x expected lifetime in quarters (1 / churn).
+
+    The expected lifetime of a customer who leaves each quarter with probability ``churn``
+    (geometric) is ``1 / churn`` quarters; no discounting and no horizon.
+    """
+    return float(margin * spend / churn) if churn > 0 else float("inf")
+
+
+def clv_discounted(
+    spend: float | np.ndarray,
+    churn: float | np.ndarray,
+    returns: float | np.ndarray = 0.0,
+    *,
+    margin: float,
+    cost_per_return: float,
+    discount_rate: float,
+    horizon_years: float,
+) -> np.ndarray | float:
+    """Discounted survival CLV over ``horizon_years`` (DESIGN.md).
+
+    ``CLV = sum_{q=1..4H} (m s - k r) (1 - c)^(q-1) / (1 + d)^(q/4)``: quarter ``q``'s margin is
+    earned if the customer survived the ``q - 1`` earlier quarters, discounted at the annual rate
+    ``d`` to the end of that quarter. Vectorised over ``spend``, ``churn``, ``returns``.
+    """
+    q = np.arange(1, int(round(4 * horizon_years)) + 1)
+    s, c, r = (np.asarray(v, float)[..., None] for v in (spend, churn, returns))
+    flows = (margin * s - cost_per_return * r) * (1 - c) ** (q - 1) / (1 + discount_rate) ** (q / 4)
+    out = flows.sum(axis=-1)
+    return float(out) if out.ndim == 0 else out
+
+
+def health_score(
+    data: pd.DataFrame, *, weights: dict[str, float], score: str, scale: Sequence[float]
+) -> pd.Series:
+    """Customer health score, 0-100: a weighted composite of CX, usage, support and tenure.
+
+    Parameters
+    ----------
+    weights : dict
+        Component -> weight. ``"cx"`` is the CX score rescaled to 0-1 on ``scale``; any other key
+        is a column, turned into its percentile rank (0-1). ``support_tickets`` counts against
+        health (1 - rank). Components absent from ``data`` are left out and the remaining weights
+        renormalised; a customer missing a component gets the renormalised score of the others.
+
+    Returns
+    -------
+    Series
+        Health, 0 (worst) to 100 (best), aligned with ``data``.
+    """
+    parts, ws = [], []
+    lo, hi = scale
+    for name, w in weights.items():
+        if name == "cx":
+            if score not in data:
+                continue
+            comp = (data[score].astype(float) - lo) / (hi - lo)
+        elif name in data:
+            comp = data[name].astype(float).rank(pct=True)
+            if name == "support_tickets":
+                comp = 1 - comp
+        else:
+            continue
+        parts.append(comp.to_numpy())
+        ws.append(float(w))
+    if not parts:
+        return pd.Series(np.nan, index=data.index, name="health_score")
+    m = np.column_stack(parts)
+    w = np.broadcast_to(np.asarray(ws), m.shape) * ~np.isnan(m)
+    num = np.nansum(m * w, axis=1)
+    den = w.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return pd.Series(100 * num / den, index=data.index, name="health_score")
+
+
+def cx_metrics(data: pd.DataFrame, config) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The metrics dashboard: every classic CX metric the data allows, with its interval.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One quarter of the canonical table.
+    config : Config
+
+    Returns
+    -------
+    table : DataFrame
+        ``metric, value, ci_low, ci_high, n, unit, method``.
+    skipped : dict
+        Metric -> why it was skipped (a missing column).
+    """
+    alpha = config.alpha
+    weight = "weight" if "weight" in data else None
+    rows: list[dict] = []
+    skipped: dict[str, str] = {}
+
+    def add(metric, res, unit, method):
+        rows.append({"metric": metric, "value": res["value"], "ci_low": res["ci_low"],
+                     "ci_high": res["ci_high"], "n": res["n"], "unit": unit, "method": method})
+
+    def need(metric, *cols):
+        missing = [c for c in cols if c not in data or data[c].notna().sum() == 0]
+        if missing:
+            skipped[metric] = f"no {', '.join(missing)} column"
+        return not missing
+
+    cats = config.categories
+    if need("NPS", "nps_score"):
+        r = nps(data, score="nps_score", weight=weight, ci=config.nps_ci, alpha=alpha,
+                promoter_min=cats["promoter_min"] if cats["score"] == "nps_score" else 9,
+                detractor_max=cats["detractor_max"] if cats["score"] == "nps_score" else 6).iloc[0]
+        add("NPS", {"value": r["nps"], **r}, "points", f"{config.nps_ci} (trinomial)")
+    if cats["score"] != "nps_score" and cats["score"] in data:
+        r = nps(data, score=cats["score"], weight=weight, ci=config.nps_ci, alpha=alpha,
+                promoter_min=cats["promoter_min"], detractor_max=cats["detractor_max"]).iloc[0]
+        add(f"Net score ({cats['score']})", {"value": r["nps"], **r}, "points",
+            f"{config.nps_ci}; promoter >= {cats['promoter_min']}, detractor <= {cats['detractor_max']}")
+    for col, label in (("csat", "CSAT"), ("ces", "CES")):
+        if need(label, col):
+            r = mean_score(data, score=col, scale=config.scales[col], weight=weight, alpha=alpha).iloc[0]
+            add(f"{label} (mean)", {"value": r["mean"], **r}, f"{config.scales[col][0]}-{config.scales[col][1]}", "t interval")
+            add(f"{label} top-2-box", {"value": r["top_box"], "ci_low": np.nan, "ci_high": np.nan, "n": r["n"]}, "share", "weighted share" if weight else "share")
+    for col, label in (("churned", "Churn rate"), ("first_contact_resolved", "First-contact resolution"),
+                       ("renewed", "Renewal rate"), ("trial_converted", "Trial conversion")):
+        if need(label, col):
+            r = proportion(data, column=col, alpha=alpha).iloc[0]
+            add(label, {"value": r["rate"], **r}, "share", "Wilson")
+    if need("Average transaction size", "spend", "orders"):
+        add("Average transaction size", ratio_of_totals(data["spend"].to_numpy(float), data["orders"].to_numpy(float), alpha),
+            "money per order", "ratio of totals, delta method")
+    if need("Average spend per customer", "spend"):
+        add("Average spend per customer", _mean_ci(data["spend"].to_numpy(float), alpha), "money per quarter", "t interval")
+    if need("Average contract value", "contract_value"):
+        add("Average contract value", _mean_ci(data["contract_value"].to_numpy(float), alpha), "money", "t interval")
+    if need("Support cost per customer", "support_cost"):
+        add("Support cost per customer", _mean_ci(data["support_cost"].to_numpy(float), alpha), "money per quarter", "t interval")
+    if need("Retention cost per retained customer", "support_cost", "churned"):
+        fixed = (config.roi["program_cost_per_year"] + config.roi["team_cost_per_year"]) / 4
+        y = data["support_cost"].to_numpy(float) + fixed / len(data)
+        add("Retention cost per retained customer", ratio_of_totals(y, 1 - data["churned"].to_numpy(float), alpha),
+            "money per quarter", "(support cost + quarter of program and team cost) / retained; delta method")
+    if need("MRR", "mrr"):
+        total = float(np.nansum(data["mrr"].to_numpy(float)))
+        add("MRR (total)", {"value": total, "ci_low": np.nan, "ci_high": np.nan, "n": int(data["mrr"].notna().sum())},
+            "money per month", "census total (no sampling error)")
+        add("MRR per customer", _mean_ci(data["mrr"].to_numpy(float), alpha), "money per month", "t interval")
+    if need("CLV", "spend", "churned"):
+        s = data["spend"].to_numpy(float)
+        c = data["churned"].to_numpy(float)
+        ok = ~(np.isnan(s) | np.isnan(c))
+        s, c = s[ok], c[ok]
+        m = config.roi["gross_margin"]
+        value = clv_simple(s.mean(), c.mean(), margin=m)
+        # delta method on log CLV = log m + log sbar - log cbar, with their covariance
+        n = len(s)
+        cov = np.cov(s, c, ddof=1) / n
+        g = np.array([1 / s.mean(), -1 / c.mean()]) if c.mean() > 0 else np.array([np.nan, np.nan])
+        se_log = float(np.sqrt(g @ cov @ g))
+        z = _z(alpha)
+        add("CLV (simple)", {"value": value, "ci_low": value * np.exp(-z * se_log),
+                             "ci_high": value * np.exp(z * se_log), "n": n},
+            "money", "margin x spend / churn; delta method on the log")
+        disc = clv_discounted(s.mean(), c.mean(), margin=m, cost_per_return=0.0,
+                              discount_rate=config.roi["discount_rate"], horizon_years=config.roi["horizon_years"])
+        add(f"CLV (discounted, {config.roi['horizon_years']} years)",
+            {"value": disc, "ci_low": np.nan, "ci_high": np.nan, "n": n}, "money",
+            "survival form of DESIGN.md at average spend and churn")
+    health = health_score(data, weights=config.health_score["weights"], score=config.score,
+                          scale=config.scales.get(config.score, [0, 10]))
+    if health.notna().any():
+        add("Health score (mean)", _mean_ci(health.to_numpy(float), alpha), "0-100", "t interval; weights in config")
+    return pd.DataFrame(rows), skipped

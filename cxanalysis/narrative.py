@@ -1,0 +1,76 @@
+"""Sentences and display tables for the notebooks, built from computed results.
+
+Notebooks hold no logic: where a narrative cell states a number, it calls a function here, so
+the number comes from the analysis, never typed by hand.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .io import CleaningReport
+
+__all__ = ["cleaning_summary", "nps_summary", "segments_summary", "metrics_summary", "trend_summary", "styled"]
+
+
+def cleaning_summary(report: CleaningReport) -> str:
+    """Markdown: rows in, rows out, and each cleaning rule with its count."""
+    lines = [f"**{report.rows_in:,} rows read, {report.rows_out:,} kept** "
+             f"({report.rows_in - report.rows_out:,} dropped)."]
+    if report.steps:
+        lines.append("")
+        lines += [f"- {s['rows_dropped']:,} dropped: {s['rule']} (e.g. {', '.join(s['example_ids'][:3])})"
+                  for s in report.steps]
+    else:
+        lines.append(" No row was dropped.")
+    for note in report.notes:
+        lines.append(f"\n*Note:* {note}")
+    return "\n".join(lines)
+
+
+def nps_summary(row: pd.Series, label: str = "NPS") -> str:
+    """Markdown sentence for one NPS row of :func:`cxanalysis.metrics.nps`."""
+    return (f"**{label} = {row['nps']:.1f}** (95% CI {row['ci_low']:.1f} to {row['ci_high']:.1f}, "
+            f"{row['method']} interval) from {int(row['n']):,} respondents: "
+            f"{row['promoters']:.0%} promoters, {row['passives']:.0%} passives, {row['detractors']:.0%} detractors.")
+
+
+def segments_summary(table: pd.DataFrame) -> str:
+    """Markdown: how many segments differ from the rest, and the highest and lowest."""
+    if table.empty:
+        return "No segment dimension is available in this export."
+    differs = table[table["differs"].fillna(False)]
+    hi = table.loc[table["nps"].idxmax()]
+    lo = table.loc[table["nps"].idxmin()]
+    return (f"{len(differs)} of {len(table)} segments have an NPS that differs from the rest of the customers "
+            f"(Holm-corrected over all {len(table)} tests, 5% level). Highest: **{hi['dimension']} = {hi['segment']}** "
+            f"at {hi['nps']:.1f} (95% CI {hi['ci_low']:.1f} to {hi['ci_high']:.1f}); lowest: "
+            f"**{lo['dimension']} = {lo['segment']}** at {lo['nps']:.1f} ({lo['ci_low']:.1f} to {lo['ci_high']:.1f}).")
+
+
+def metrics_summary(skipped: dict[str, str]) -> str:
+    """Markdown list of the metrics that could not be computed and why."""
+    if not skipped:
+        return "Every metric could be computed from this export."
+    return "Not computed (column absent): " + "; ".join(f"**{k}** ({v})" for k, v in skipped.items()) + "."
+
+
+def trend_summary(table: pd.DataFrame) -> str:
+    """Markdown: the latest quarter-over-quarter change and its significance."""
+    if len(table) < 2:
+        return "Only one quarter is loaded: no trend to show yet. Earlier quarters' exports add it."
+    last, prev = table.iloc[-1], table.iloc[-2]
+    sig = "statistically significant" if last["p_value"] < 0.05 else "not statistically significant"
+    return (f"NPS moved from {prev['nps']:.1f} in {prev['quarter']} to {last['nps']:.1f} in {last['quarter']}: "
+            f"a change of {last['change']:+.1f} points (95% CI {last['change_ci_low']:+.1f} to "
+            f"{last['change_ci_high']:+.1f}, p = {last['p_value']:.3f}), {sig} at the 5% level.")
+
+
+def styled(table: pd.DataFrame, digits: int = 2, percent: tuple[str, ...] = ()):
+    """A Styler that rounds numbers for display (full precision stays in the data)."""
+    fmt = {c: f"{{:.{digits}f}}" for c in table.select_dtypes("number").columns}
+    fmt.update({c: "{:.1%}" for c in percent if c in table})
+    for c in ("n", "rows_dropped", "non_missing", "unique"):
+        if c in table:
+            fmt[c] = "{:,.0f}"
+    return table.style.format(fmt, na_rep="–").hide(axis="index")

@@ -1,0 +1,231 @@
+"""The house charts. Each function draws one chart from an already computed table and returns
+the Axes (or Figure); none computes a statistic. Colours are the Okabe-Ito colour-blind-safe set,
+titles state the finding when the caller passes one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+__all__ = [
+    "set_theme",
+    "CATEGORY_COLORS",
+    "score_histogram",
+    "distributions",
+    "segment_nps",
+    "category_heatmap",
+    "trend",
+    "forest",
+    "predicted_by_category",
+    "waterfall",
+    "tornado",
+    "k_selection",
+    "cluster_projection",
+    "profile_heatmap",
+    "driver_quadrant",
+]
+
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+CATEGORY_COLORS = {"detractor": "#D55E00", "passive": "#E69F00", "promoter": "#0072B2"}
+
+
+def set_theme() -> None:
+    """Apply the house theme (white grid, colour-blind-safe palette, print-readable sizes)."""
+    sns.set_theme(style="whitegrid", palette=OKABE_ITO, rc={
+        "figure.figsize": (8, 4.5), "figure.dpi": 100, "axes.titlesize": 12, "axes.titleweight": "bold",
+        "axes.labelsize": 10, "xtick.labelsize": 9, "ytick.labelsize": 9, "legend.fontsize": 9,
+        "figure.autolayout": True,
+    })
+
+
+def _ax(ax):
+    return ax if ax is not None else plt.subplots()[1]
+
+
+def score_histogram(counts: pd.DataFrame, *, title: str | None = None, ax=None):
+    """Bars of respondents per score value, coloured by category.
+
+    ``counts``: ``score, n, category`` (one row per score value).
+    """
+    ax = _ax(ax)
+    colors = [CATEGORY_COLORS.get(c, "#999999") for c in counts["category"]]
+    ax.bar(counts["score"].astype(str), counts["n"], color=colors)
+    ax.set(xlabel="Score", ylabel="Customers", title=title or "Distribution of the CX score")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in CATEGORY_COLORS.values()]
+    ax.legend(handles, list(CATEGORY_COLORS), loc="upper left", frameon=False)
+    return ax
+
+
+def distributions(data: pd.DataFrame, columns: Sequence[str], *, ncols: int = 4, max_levels: int = 12):
+    """One small histogram (numbers) or bar chart (categories) per column; returns the Figure."""
+    columns = list(columns)
+    nrows = max(1, int(np.ceil(len(columns) / ncols)))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.4 * nrows), squeeze=False)
+    for ax, col in zip(axes.ravel(), columns, strict=False):
+        s = data[col].dropna()
+        if pd.api.types.is_numeric_dtype(s) and s.nunique() > max_levels:
+            ax.hist(s.clip(upper=s.quantile(0.995)), bins=30, color=OKABE_ITO[0])
+        else:
+            vc = s.astype(str).value_counts().head(max_levels)
+            ax.barh(vc.index[::-1], vc.to_numpy()[::-1], color=OKABE_ITO[0])
+        ax.set_title(col, fontsize=9)
+        ax.tick_params(labelsize=7)
+    for ax in axes.ravel()[len(columns):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def segment_nps(table: pd.DataFrame, *, overall: float | None = None, title: str | None = None, ax=None):
+    """Horizontal NPS bars with 95% CI error bars for the segments of one dimension.
+
+    ``table``: ``segment, nps, ci_low, ci_high`` and optionally ``differs`` (bold label).
+    """
+    ax = _ax(ax)
+    t = table.reset_index(drop=True)
+    y = np.arange(len(t))
+    err = np.vstack([t["nps"] - t["ci_low"], t["ci_high"] - t["nps"]])
+    colors = [OKABE_ITO[3] if d else OKABE_ITO[0] for d in t.get("differs", pd.Series(False, index=t.index)).fillna(False)]
+    ax.barh(y, t["nps"], xerr=err, color=colors, capsize=3, error_kw={"elinewidth": 1})
+    ax.set_yticks(y, t["segment"])
+    if overall is not None:
+        ax.axvline(overall, color="black", lw=1, ls="--", label=f"all customers {overall:.1f}")
+        ax.legend(frameon=False, loc="lower right")
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set(xlabel="NPS (95% CI)", title=title or "NPS by segment")
+    return ax
+
+
+def category_heatmap(shares: pd.DataFrame, *, title: str | None = None, ax=None):
+    """Heatmap of category shares (rows: segments, columns: detractor/passive/promoter)."""
+    ax = _ax(ax)
+    sns.heatmap(shares, annot=True, fmt=".0%", cmap="Blues", vmin=0, vmax=1, cbar=False, ax=ax)
+    ax.set(xlabel="", ylabel="", title=title or "Share of each NPS category by segment")
+    return ax
+
+
+def trend(table: pd.DataFrame, *, value: str = "nps", title: str | None = None, ax=None):
+    """A metric by quarter with its 95% CI band (``quarter, value, ci_low, ci_high``)."""
+    ax = _ax(ax)
+    x = np.arange(len(table))
+    ax.plot(x, table[value], marker="o", color=OKABE_ITO[0])
+    if "ci_low" in table:
+        ax.fill_between(x, table["ci_low"].astype(float), table["ci_high"].astype(float), alpha=0.2, color=OKABE_ITO[0])
+    for xi, v in zip(x, table[value], strict=True):
+        ax.annotate(f"{v:.1f}", (xi, v), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+    ax.set_xticks(x, table["quarter"])
+    ax.set(xlabel="Quarter", ylabel=value.upper() if value == "nps" else value, title=title or f"{value} by quarter")
+    return ax
+
+
+def forest(effects: pd.DataFrame, *, title: str | None = None, ax=None):
+    """Forest plot of effects (``label, estimate, ci_low, ci_high, null``): a dot and CI per row,
+    with the no-effect line at ``null`` (1 for ratios, 0 for differences)."""
+    ax = _ax(ax)
+    t = effects.reset_index(drop=True)
+    y = np.arange(len(t))[::-1]
+    ax.errorbar(t["estimate"], y, xerr=[t["estimate"] - t["ci_low"], t["ci_high"] - t["estimate"]],
+                fmt="o", color=OKABE_ITO[0], capsize=3)
+    for null in t["null"].unique():
+        ax.axvline(null, color="grey", ls="--", lw=1)
+    ax.set_yticks(y, t["label"])
+    ax.set(title=title or "Effects with 95% CIs", xlabel="effect (ratio, or percentage points)")
+    return ax
+
+
+def predicted_by_category(table: pd.DataFrame, *, ylabel: str, title: str | None = None, ax=None):
+    """Predicted outcome for current passives as each category (``category, estimate, ci_low, ci_high``)."""
+    ax = _ax(ax)
+    t = table.reset_index(drop=True)
+    x = np.arange(len(t))
+    colors = [CATEGORY_COLORS.get(c, OKABE_ITO[0]) for c in t["category"]]
+    ax.bar(x, t["estimate"], yerr=[t["estimate"] - t["ci_low"], t["ci_high"] - t["estimate"]],
+           color=colors, capsize=4)
+    ax.set_xticks(x, t["category"])
+    ax.set(ylabel=ylabel, title=title or ylabel)
+    return ax
+
+
+def waterfall(steps: pd.DataFrame, *, title: str | None = None, ax=None):
+    """Waterfall from contributions to a total (``label, value``; the last row is the total)."""
+    ax = _ax(ax)
+    vals = steps["value"].to_numpy(float)
+    starts = np.concatenate([[0], np.cumsum(vals[:-1])])
+    starts[-1] = 0
+    colors = [OKABE_ITO[2] if v >= 0 else OKABE_ITO[3] for v in vals[:-1]] + [OKABE_ITO[0]]
+    ax.bar(steps["label"], vals, bottom=starts, color=colors)
+    for i, (s, v) in enumerate(zip(starts, vals, strict=True)):
+        ax.annotate(f"{v:,.0f}", (i, s + v), textcoords="offset points", xytext=(0, 4 if v >= 0 else -12),
+                    ha="center", fontsize=8)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set(title=title or "Contributions to net value", ylabel="money")
+    ax.tick_params(axis="x", rotation=15)
+    return ax
+
+
+def tornado(table: pd.DataFrame, *, base: float, title: str | None = None, ax=None):
+    """Tornado chart: ROI at the low and high value of each assumption
+    (``assumption, low_label, high_label, roi_low, roi_high``), widest bar on top."""
+    ax = _ax(ax)
+    t = table.assign(width=(table["roi_high"] - table["roi_low"]).abs()).sort_values("width")
+    y = np.arange(len(t))
+    ax.barh(y, t["roi_low"] - base, left=base, color=OKABE_ITO[3], label="assumption lower")
+    ax.barh(y, t["roi_high"] - base, left=base, color=OKABE_ITO[0], label="assumption higher")
+    ax.set_yticks(y, [f"{a} ({lo} / {hi})" for a, lo, hi in zip(t["assumption"], t["low_label"], t["high_label"], strict=True)])
+    ax.axvline(base, color="black", lw=1)
+    ax.axvline(0, color="grey", ls="--", lw=1)
+    ax.set(xlabel="ROI", title=title or "Sensitivity of ROI to each assumption")
+    ax.legend(frameon=False, loc="lower right")
+    return ax
+
+
+def k_selection(table: pd.DataFrame, *, chosen: int, title: str | None = None):
+    """Silhouette and BIC against k (``k, silhouette, bic``); returns the Figure."""
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.5))
+    a1.plot(table["k"], table["silhouette"], marker="o", color=OKABE_ITO[0])
+    a1.axvline(chosen, color=OKABE_ITO[3], ls="--")
+    a1.set(xlabel="k", ylabel="silhouette (higher is better)", title="Silhouette")
+    if "bic" in table and table["bic"].notna().any():
+        a2.plot(table["k"], table["bic"], marker="o", color=OKABE_ITO[2])
+        a2.axvline(chosen, color=OKABE_ITO[3], ls="--")
+    a2.set(xlabel="k", ylabel="BIC (lower is better)", title="Gaussian mixture BIC")
+    fig.suptitle(title or f"Choice of k: {chosen}", fontweight="bold")
+    return fig
+
+
+def cluster_projection(points: pd.DataFrame, *, title: str | None = None, ax=None):
+    """Scatter of a 2-D projection (``pc1, pc2, cluster``)."""
+    ax = _ax(ax)
+    sns.scatterplot(data=points, x="pc1", y="pc2", hue="cluster", palette=OKABE_ITO[: points["cluster"].nunique()],
+                    s=8, linewidth=0, alpha=0.6, ax=ax)
+    ax.set(title=title or "Clusters on the first two principal components", xlabel="PC 1", ylabel="PC 2")
+    return ax
+
+
+def profile_heatmap(z: pd.DataFrame, *, title: str | None = None, ax=None):
+    """Heatmap of standardised cluster means (rows: clusters, columns: features)."""
+    ax = _ax(ax)
+    sns.heatmap(z, annot=True, fmt=".1f", cmap="RdBu_r", center=0, cbar=False, ax=ax)
+    ax.set(title=title or "What sets each cluster apart (standardised means)", xlabel="", ylabel="")
+    return ax
+
+
+def driver_quadrant(table: pd.DataFrame, *, title: str | None = None, ax=None):
+    """Importance x performance quadrant (``driver, importance, ci_low, ci_high, performance``)."""
+    ax = _ax(ax)
+    ax.errorbar(table["performance"], table["importance"],
+                yerr=[table["importance"] - table["ci_low"], table["ci_high"] - table["importance"]],
+                fmt="o", color=OKABE_ITO[0], capsize=3)
+    for _, r in table.iterrows():
+        ax.annotate(str(r["driver"]).removeprefix("driver_"), (r["performance"], r["importance"]),
+                    textcoords="offset points", xytext=(5, 4), fontsize=8)
+    ax.axvline(table["performance"].mean(), color="grey", ls="--", lw=1)
+    ax.axhline(table["importance"].mean(), color="grey", ls="--", lw=1)
+    ax.set(xlabel="performance (mean rating)", ylabel="importance (share of R²)",
+           title=title or "Key drivers: fix what is important and under-performing (top left)")
+    return ax

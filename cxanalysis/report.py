@@ -1,0 +1,335 @@
+"""Run the quarterly report: load once, execute the notebooks, render HTML, write results.json.
+
+Data flow (DESIGN.md): the export is loaded and validated once by :func:`run_report`, which
+writes the clean table to ``<out>/<quarter>/_data/customers.parquet``. Each notebook opens a
+:class:`RunContext` on that table, shows its part, and saves a JSON fragment; the fragments are
+merged into ``results.json`` and the HTML pages are rendered with code hidden.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import math
+import os
+import pickle
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .config import Config, load_config
+from .io import CleaningReport, load, parse_quarter
+
+__all__ = ["RunContext", "run_report", "notebook_paths", "to_jsonable", "ReportError"]
+
+NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+HIDDEN_TAGS = ("parameters", "injected-parameters", "remove")
+
+
+class ReportError(RuntimeError):
+    """A notebook failed while the report ran."""
+
+
+def to_jsonable(value: Any) -> Any:
+    """Convert numpy / pandas scalars and containers to plain JSON values (NaN -> None)."""
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, pd.DataFrame):
+        return to_jsonable(value.to_dict(orient="records"))
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, np.bool_ | bool):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        v = float(value)
+        return None if math.isnan(v) or math.isinf(v) else v
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+@dataclass
+class RunContext:
+    """What a notebook needs: the clean table, the config, the quarter, and where to save.
+
+    Open it with :meth:`open` from a notebook's parameters; it accepts either the clean Parquet
+    written by a report run or a raw export (loaded and validated on the spot, for interactive
+    use in JupyterLab).
+    """
+
+    data: pd.DataFrame
+    config: Config
+    quarter: str
+    cleaning: CleaningReport
+    fragment_path: Path | None = None
+    cache_dir: Path | None = None
+    fragment: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def open(
+        cls,
+        data_path: str,
+        config_path: str | None = None,
+        quarter: str | None = None,
+        fragment_path: str | None = None,
+    ) -> RunContext:
+        """Open the run's data (``.parquet`` from a run, or any export) and config."""
+        path = Path(data_path)
+        run_dir = path.parent if path.name == "customers.parquet" else None
+        if run_dir is not None and (run_dir / "config.json").is_file() and config_path is None:
+            config_path = str(run_dir / "config.json")
+        cfg = load_config(json.loads(Path(config_path).read_text()) if config_path and
+                          config_path.endswith(".json") else config_path)
+        if run_dir is not None:
+            data = pd.read_parquet(path)
+            cleaning = CleaningReport.from_dict(json.loads((run_dir / "cleaning.json").read_text()))
+        else:
+            loaded = load(data_path, cfg, quarter=quarter if quarter and "quarter" not in cfg.columns else None)
+            data, cleaning = loaded.data, loaded.report
+        q = parse_quarter(quarter) if quarter else str(max(data["quarter"]))
+        frag = Path(fragment_path) if fragment_path else None
+        cache = run_dir.parent / "_cache" if run_dir is not None else None
+        return cls(data, cfg, q, cleaning, frag, cache)
+
+    @property
+    def current(self) -> pd.DataFrame:
+        """The rows of the report's quarter."""
+        return self.data[self.data["quarter"] == self.quarter].reset_index(drop=True)
+
+    @property
+    def n_quarters(self) -> int:
+        return int(self.data["quarter"].nunique())
+
+    def skip(self, analysis: str, reason: str) -> None:
+        """Record an analysis that could not run, with the reason shown in the report."""
+        self.fragment.setdefault("analyses_skipped", {})[analysis] = reason
+
+    def save(self, key: str, value: Any) -> None:
+        """Add ``key`` to this notebook's results fragment and write the fragment."""
+        self.fragment[key] = to_jsonable(value)
+        if self.fragment_path is not None:
+            self.fragment_path.parent.mkdir(parents=True, exist_ok=True)
+            self.fragment_path.write_text(json.dumps(self.fragment, indent=1))
+
+    def cached(self, name: str, key: Any, compute: Callable[[], Any]) -> Any:
+        """Compute once per run: pickle ``compute()`` under ``_cache`` keyed by ``key``."""
+        if self.cache_dir is None:
+            return compute()
+        digest = hashlib.sha256(repr(key).encode()).hexdigest()[:16]
+        path = self.cache_dir / f"{name}-{digest}.pkl"
+        if path.is_file():
+            with open(path, "rb") as fh:
+                return pickle.load(fh)
+        value = compute()
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with open(tmp, "wb") as fh:
+            pickle.dump(value, fh)
+        tmp.replace(path)
+        return value
+
+
+def notebook_paths(folder: Path | None = None) -> list[Path]:
+    """The report's notebooks, ``NN-topic.ipynb``, in reading order."""
+    folder = folder or NOTEBOOKS_DIR
+    return sorted(p for p in folder.glob("[0-9][0-9]-*.ipynb"))
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for pkg in ("cxanalysis", "pandas", "numpy", "statsmodels", "scikit-learn", "scipy", "matplotlib"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    out["python"] = sys.version.split()[0]
+    return out
+
+
+def _render_html(executed: Path, html_path: Path, with_code: bool) -> None:
+    import nbformat
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
+    nb = nbformat.read(executed, as_version=4)
+    exporter = HTMLExporter(template_name="lab")
+    tags = TagRemovePreprocessor(remove_cell_tags=HIDDEN_TAGS, enabled=True)
+    exporter.register_preprocessor(tags, enabled=True)
+    if not with_code:
+        exporter.exclude_input = True
+        exporter.exclude_input_prompt = True
+        exporter.exclude_output_prompt = True
+    body, _ = exporter.from_notebook_node(nb)
+    html_path.write_text(body, encoding="utf-8")
+
+
+def _execute(args: tuple) -> tuple[str, float, str | None]:
+    """Execute one notebook with papermill and render it (runs in a worker process)."""
+    import papermill as pm
+
+    src, executed, html, params, with_code, cwd = args
+    t0 = time.perf_counter()
+    error = None
+    # the kernel inherits this worker's stderr: keep its log next to the executed notebook
+    log = open(Path(executed).with_suffix(".log"), "w")  # noqa: SIM115
+    os.dup2(log.fileno(), 2)
+    try:
+        pm.execute_notebook(str(src), str(executed), parameters=params, kernel_name="python3",
+                            progress_bar=False, cwd=str(cwd), log_output=False)
+    except Exception as exc:  # papermill wraps cell errors; keep the message, render anyway
+        error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
+    if Path(executed).is_file():
+        _render_html(Path(executed), Path(html), with_code)
+    return Path(src).stem, time.perf_counter() - t0, error
+
+
+def _merge_fragments(base: dict[str, Any], fragments: list[dict[str, Any]]) -> dict[str, Any]:
+    out = dict(base)
+    for frag in fragments:
+        for key, value in frag.items():
+            if key == "analyses_skipped":
+                out["analyses_skipped"].update(value)
+            elif isinstance(value, dict) and isinstance(out.get(key), dict):
+                out[key] = {**out[key], **value}
+            else:
+                out[key] = value
+    return out
+
+
+def run_report(
+    data: str | Path,
+    *,
+    config: str | Path | Config | None = None,
+    quarter: str | None = None,
+    out: str | Path = "reports",
+    query: str | None = None,
+    with_code: bool = False,
+    notebooks: list[Path] | None = None,
+    progress: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr, flush=True),
+    workers: int = 2,
+) -> Path:
+    """Run the full quarterly report.
+
+    Parameters
+    ----------
+    data : str or Path
+        The export (file, folder, database URL). Earlier quarters in the same file or folder, or
+        in sibling ``YYYYQn`` folders next to a quarter folder, feed the trends.
+    config : path or Config, optional
+    quarter : str, optional
+        The report's quarter; default the latest quarter in the data.
+    out : str or Path
+        Reports root; the run writes only inside ``<out>/<quarter>/``.
+    with_code : bool
+        Render the analyst version with code shown.
+
+    Returns
+    -------
+    Path
+        The quarter's report folder (with ``index.html`` and ``results.json``).
+    """
+    from concurrent.futures import ProcessPoolExecutor
+
+    from .summary import write_index
+
+    started = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    cfg = config if isinstance(config, Config) else load_config(config)
+    progress(f"Loading {data} ...")
+    loaded = _load_with_history(data, cfg, quarter, query)
+    frame, cleaning = loaded.data, loaded.report
+    q = parse_quarter(quarter) if quarter else str(max(frame["quarter"]))
+    if q not in set(frame["quarter"]):
+        from .io import DataError
+
+        raise DataError(f"Quarter {q} is not in the data (it has {', '.join(sorted(set(frame['quarter'])))}).")
+    root = Path(out) / q
+    for sub in ("_data", "_fragments", "_executed", "_cache"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for stale in [*(root / "_fragments").glob("*.json"), *(root / "_cache").glob("*.pkl")]:
+        stale.unlink()
+    frame.drop(columns=["_row"], errors="ignore").to_parquet(root / "_data" / "customers.parquet", index=False)
+    (root / "_data" / "cleaning.json").write_text(json.dumps(to_jsonable(cleaning.to_dict()), indent=1))
+    (root / "_data" / "config.json").write_text(json.dumps(to_jsonable(cfg.to_dict()), indent=1))
+    progress(f"  {cleaning.rows_in:,} rows read, {cleaning.rows_out:,} kept; report quarter {q}")
+
+    paths = notebooks or notebook_paths()
+    data_path = (root / "_data" / "customers.parquet").resolve()
+    jobs = []
+    for nb in paths:
+        params = {"data_path": str(data_path), "quarter": q,
+                  "fragment_path": str((root / "_fragments" / f"{nb.stem}.json").resolve())}
+        jobs.append((nb, root / "_executed" / nb.name, root / f"{nb.stem}.html", params, with_code, root.resolve()))
+    errors = []
+    # the first notebook alone (it is quick), then the rest in parallel; model fits are cached
+    # by 04 for 05, so those two run in order within one worker.
+    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+        done = 0
+        for name, secs, err in pool.map(_execute, jobs):
+            done += 1
+            progress(f"  [{done}/{len(jobs)}] {name} {'FAILED' if err else 'done'} ({secs:.1f} s)")
+            if err:
+                errors.append(f"{name}: {err}")
+
+    fragments = [json.loads(p.read_text()) for p in sorted((root / "_fragments").glob("*.json"))]
+    from .metrics import nps as nps_fn
+
+    cur = frame[frame["quarter"] == q]
+    cats = cfg.categories
+    head = nps_fn(cur, score=cats["score"], promoter_min=cats["promoter_min"], detractor_max=cats["detractor_max"],
+                  weight="weight" if "weight" in cur else None, ci=cfg.nps_ci, alpha=cfg.alpha).iloc[0]
+    base = {
+        "quarter": q,
+        "n_customers": int(len(cur)),
+        "analyses_skipped": {},
+        "run": {"inputs": cleaning.inputs, "versions": _versions(), "seed": cfg.seed,
+                "config": cfg.to_dict(), "started": started,
+                "cleaning": {"rows_in": cleaning.rows_in, "rows_out": cleaning.rows_out,
+                             "steps": cleaning.steps},
+                "notebooks": [p.stem for p in paths], "with_code": with_code},
+        "nps": {"value": head["nps"], "ci_low": head["ci_low"], "ci_high": head["ci_high"],
+                "promoters": head["promoters"], "passives": head["passives"], "detractors": head["detractors"],
+                "n": int(head["n"]), "method": cfg.nps_ci, "score": cats["score"]},
+    }
+    results = to_jsonable(_merge_fragments(base, fragments))
+    if errors:
+        results["run"]["errors"] = errors
+    (root / "results.json").write_text(json.dumps(results, indent=1))
+    write_index(root, results, [p.stem for p in paths])
+    if errors:
+        raise ReportError("Notebook(s) failed:\n  " + "\n  ".join(errors)
+                          + f"\nThe rendered pages in {root} show the failing cell.")
+    return root
+
+
+def _load_with_history(data, cfg: Config, quarter: str | None, query: str | None):
+    """Load the export and, for a ``.../YYYYQn/`` folder, earlier sibling quarter folders."""
+    path = Path(str(data))
+    q_self = parse_quarter(path.name) if path.is_dir() else None
+    if q_self is None:
+        return load(data, cfg, quarter=quarter, query=query)
+    loaded = load(data, cfg, quarter=q_self)
+    frames, report = [loaded.data], loaded.report
+    for sib in sorted(path.parent.iterdir()):
+        q_sib = parse_quarter(sib.name) if sib.is_dir() else None
+        if q_sib is None or sib == path or q_sib > q_self:
+            continue
+        earlier = load(sib, cfg, quarter=q_sib)
+        frames.append(earlier.data)
+        report.inputs += earlier.report.inputs
+        report.notes.append(f"Earlier quarter {q_sib} loaded from {sib} for trends "
+                            f"({earlier.report.rows_out:,} rows kept of {earlier.report.rows_in:,}).")
+    out = pd.concat(frames, ignore_index=True)
+    loaded.data = out
+    return loaded

@@ -1,0 +1,363 @@
+"""Synthetic customers with known true effects, for the sample data and the tests.
+
+The generator is a small structural model, documented in ``data/README.md``:
+
+* plan, region, tenure drive both the CX latent score and the outcomes (confounding), so a naive
+  comparison of promoters and passives is biased and the covariate-adjusted one is not;
+* five touchpoint items ``driver_*`` drive the latent score with known weights;
+* spend, churn and returns depend on the NPS *category* with known effects (:class:`Truth`),
+  on the scales the models report: spend ratio, churn log-odds shift, returns rate ratio.
+
+Every outcome model is correctly specified for the default covariates (plan, region,
+tenure_months), so recovery tests can compare estimates with :func:`true_effects`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+
+__all__ = [
+    "Truth",
+    "TRUTH",
+    "make_customers",
+    "make_clustered",
+    "true_effects",
+    "true_outcomes",
+    "TOPICS",
+    "truth_table",
+]
+
+PLANS = np.array(["Basic", "Plus", "Pro"])
+REGIONS = np.array(["North", "South", "East", "West"])
+JOBS = np.array(["Analyst", "Engineer", "Manager", "Director", "Owner"])
+DRIVERS = ("driver_delivery", "driver_support", "driver_product", "driver_price", "driver_website")
+
+
+@dataclass(frozen=True)
+class Truth:
+    """The generator's true parameters. Effects are relative to passives.
+
+    ``effect_scale`` multiplies every CX effect on the model scale (log or logit); 0 gives data
+    in which CX has no effect on any outcome.
+    """
+
+    spend_ratio_promoter: float = 1.20
+    spend_ratio_detractor: float = 0.85
+    churn_logodds_promoter: float = -0.60
+    churn_logodds_detractor: float = 0.55
+    returns_ratio_promoter: float = 0.75
+    returns_ratio_detractor: float = 1.30
+    effect_scale: float = 1.0
+    # baseline (passive, Basic, North, tenure 0)
+    spend_base: float = 300.0
+    spend_plan: tuple[float, float, float] = (0.0, 0.4, 0.9)  # log scale, Basic/Plus/Pro
+    spend_region: tuple[float, float, float, float] = (0.0, 0.05, -0.05, 0.10)
+    spend_tenure: float = 0.004  # per month, log scale
+    spend_gamma_shape: float = 2.0
+    spend_zero_prob: float = 0.03  # dormant accounts, independent of everything
+    churn_base: float = -1.6
+    churn_plan: tuple[float, float, float] = (0.0, -0.3, -0.6)
+    churn_region: tuple[float, float, float, float] = (0.0, 0.1, 0.0, -0.1)
+    churn_tenure: float = -0.015
+    returns_base: float = 0.08  # probability that an order is returned
+    returns_plan: tuple[float, float, float] = (0.0, -0.1, -0.2)
+    returns_frailty_var: float = 1 / 3  # gamma frailty: overdispersion
+    cx_plan: tuple[float, float, float] = (0.0, 0.35, 0.6)
+    cx_tenure: float = 0.008
+    cx_quarter_trend: float = 0.06  # latent shift per quarter
+    driver_weights: tuple[float, ...] = (0.5, 0.4, 0.3, 0.2, 0.1)  # order of DRIVERS
+
+    def coef(self, name: str) -> float:
+        """Effect on the model scale (log or logit), after ``effect_scale``."""
+        values = {
+            "spend_promoter": np.log(self.spend_ratio_promoter),
+            "spend_detractor": np.log(self.spend_ratio_detractor),
+            "churn_promoter": self.churn_logodds_promoter,
+            "churn_detractor": self.churn_logodds_detractor,
+            "returns_promoter": np.log(self.returns_ratio_promoter),
+            "returns_detractor": np.log(self.returns_ratio_detractor),
+        }
+        return float(values[name] * self.effect_scale)
+
+
+TRUTH = Truth()
+
+# Planted comment topics: (name, vocabulary). Comments mix 4-7 topic words with filler words.
+TOPICS: dict[str, list[str]] = {
+    "late delivery": ["late", "delivery", "arrived", "waited", "shipping", "delayed", "parcel"],
+    "rude support": ["rude", "support", "agent", "unhelpful", "hold", "ticket", "call"],
+    "high prices": ["expensive", "price", "pricing", "fees", "cheaper", "cost", "overpriced"],
+    "friendly service": ["friendly", "helpful", "staff", "excellent", "service", "kind", "quick"],
+    "product quality": ["quality", "durable", "reliable", "product", "sturdy", "perfectly", "works"],
+    "app problems": ["app", "crashes", "login", "website", "bug", "checkout", "freezes"],
+}
+_TOPIC_NAMES = list(TOPICS)
+# P(topic | category): promoters / passives / detractors
+_TOPIC_PROBS = {
+    "promoter": [0.04, 0.04, 0.08, 0.42, 0.36, 0.06],
+    "passive": [0.15, 0.12, 0.25, 0.18, 0.15, 0.15],
+    "detractor": [0.30, 0.28, 0.20, 0.03, 0.04, 0.15],
+}
+_FILLER = ["the", "really", "very", "was", "my", "and", "it", "so", "again", "always"]
+_ODD = ["ok", "fine", "good", "meh", "no comment", "muy bueno", "sehr schlecht", "très bien",
+        "非常好", "👍", "..."]
+
+
+def _cx_category(score: np.ndarray) -> np.ndarray:
+    return np.where(score >= 9, "promoter", np.where(score <= 6, "detractor", "passive"))
+
+
+def _design_values(t: Truth, plan_idx, region_idx, tenure):
+    """Linear predictors for a passive (CX effects added by the caller)."""
+    spend = (np.log(t.spend_base) + np.asarray(t.spend_plan)[plan_idx]
+             + np.asarray(t.spend_region)[region_idx] + t.spend_tenure * tenure)
+    churn = (t.churn_base + np.asarray(t.churn_plan)[plan_idx]
+             + np.asarray(t.churn_region)[region_idx] + t.churn_tenure * tenure)
+    returns = np.log(t.returns_base) + np.asarray(t.returns_plan)[plan_idx]
+    return spend, churn, returns
+
+
+def _comment_bank(rng: np.random.Generator, per_topic: int = 300) -> dict[str, np.ndarray]:
+    bank = {}
+    for name, vocab in TOPICS.items():
+        texts = []
+        for _ in range(per_topic):
+            k = rng.integers(4, 8)
+            words = list(rng.choice(vocab, size=k, replace=True))
+            for _ in range(rng.integers(0, 3)):
+                words.insert(int(rng.integers(0, len(words) + 1)), str(rng.choice(_FILLER)))
+            texts.append(" ".join(words).capitalize())
+        bank[name] = np.array(texts, dtype=object)
+    return bank
+
+
+def make_customers(
+    n_customers: int = 5000,
+    n_quarters: int = 4,
+    *,
+    start: str = "2025Q4",
+    truth: Truth = TRUTH,
+    random_state: int = 20260101,
+    include_truth: bool = False,
+) -> pd.DataFrame:
+    """Simulate ``n_customers`` customers over ``n_quarters`` quarters.
+
+    Parameters
+    ----------
+    n_customers : int
+        Customers per quarter. Customers who churn are replaced the next quarter by new ones.
+    n_quarters : int
+        Number of consecutive quarters, starting at ``start``.
+    start : str
+        First quarter, ``YYYYQn``.
+    truth : Truth
+        True parameters (``Truth(effect_scale=0)`` for data where CX has no effect).
+    random_state : int
+        Seed; the output is a deterministic function of all arguments.
+    include_truth : bool
+        Add ``_topic`` (planted comment topic, "" when none) and ``_latent`` (CX latent).
+
+    Returns
+    -------
+    DataFrame
+        One row per customer per quarter, in the canonical columns (DESIGN.md).
+
+    Examples
+    --------
+    >>> df = make_customers(200, 2, random_state=1)
+    >>> df.groupby("quarter").size().tolist()
+    [200, 200]
+    """
+    rng = np.random.default_rng(random_state)
+    t = truth
+    n = n_customers
+    year, q = int(start[:4]), int(start[-1])
+    bank = _comment_bank(rng)
+
+    def new_customers(m: int, first_id: int, tenure_max: float = 120):
+        return {
+            "id": np.arange(first_id, first_id + m),
+            "plan": rng.choice(3, size=m, p=[0.5, 0.3, 0.2]),
+            "region": rng.choice(4, size=m),
+            "job": rng.choice(len(JOBS), size=m, p=[0.3, 0.25, 0.25, 0.1, 0.1]),
+            "age": np.clip(np.rint(rng.normal(41, 12, size=m)), 18, 85),
+            "tenure": np.minimum(np.floor(rng.exponential(20, size=m)), tenure_max),
+            "cv_noise": rng.lognormal(0, 0.3, size=m),
+        }
+
+    cust = new_customers(n, 100001)
+    next_id = 100001 + n
+    frames = []
+    for k in range(n_quarters):
+        quarter = f"{year}Q{q}"
+        plan, region, tenure = cust["plan"], cust["region"], cust["tenure"]
+        # touchpoint items and the CX latent
+        g = rng.normal(size=n)
+        z = 0.5 * g[:, None] + np.sqrt(0.75) * rng.normal(size=(n, len(DRIVERS)))
+        drivers = np.clip(np.rint(7 + 1.5 * z), 1, 10)
+        latent = (np.asarray(t.cx_plan)[plan] + t.cx_tenure * tenure + t.cx_quarter_trend * k
+                  + z @ np.asarray(t.driver_weights) + rng.normal(0, 0.8, size=n))
+        nps = np.clip(np.floor(7.7 + 1.55 * latent), 0, 10).astype(int)
+        cat = _cx_category(nps)
+        is_p, is_d = (cat == "promoter").astype(float), (cat == "detractor").astype(float)
+        csat = np.clip(np.rint(3.5 + 0.75 * latent + rng.normal(0, 0.6, size=n)), 1, 5)
+        ces = np.clip(np.rint(4.8 + 0.9 * latent + rng.normal(0, 0.9, size=n)), 1, 7)
+        # outcomes
+        eta_s, eta_c, eta_r = _design_values(t, plan, region, tenure)
+        mu = np.exp(eta_s + t.coef("spend_promoter") * is_p + t.coef("spend_detractor") * is_d)
+        spend = rng.gamma(t.spend_gamma_shape, mu / t.spend_gamma_shape)
+        spend = np.where(rng.random(n) < t.spend_zero_prob, 0.0, np.round(spend, 2))
+        p_churn = expit(eta_c + t.coef("churn_promoter") * is_p + t.coef("churn_detractor") * is_d)
+        churned = (rng.random(n) < p_churn).astype(int)
+        orders = 1 + rng.poisson(2.0 + np.array([0.0, 1.0, 2.0])[plan])
+        frailty = rng.gamma(1 / t.returns_frailty_var, t.returns_frailty_var, size=n)
+        p_ret = np.minimum(
+            np.exp(eta_r + t.coef("returns_promoter") * is_p + t.coef("returns_detractor") * is_d)
+            * frailty, 0.9)
+        returns = rng.binomial(orders, p_ret)
+        tickets = rng.poisson(0.6 + 0.8 * is_d + 0.2 * (plan == 0))
+        support_cost = np.round(tickets * 25 * rng.lognormal(0, 0.2, size=n), 2)
+        contract_value = np.round(4 * t.spend_base * np.exp(np.asarray(t.spend_plan)[plan])
+                                  * cust["cv_noise"], -1)
+        visits = rng.poisson(np.exp(1.0 + 0.3 * plan + 0.15 * latent))
+        fcr = np.where(tickets > 0, (rng.random(n) < 0.55 + 0.2 * (latent > 0)).astype(float), np.nan)
+        due = (tenure % 12) < 3
+        renewed = np.where(due, 1.0 - churned, np.nan)
+        trial = np.where(tenure < 3, (rng.random(n) < 0.35 + 0.2 * is_p).astype(float), np.nan)
+        # comments: 70% answer; a few are very short or not English
+        probs = np.array([_TOPIC_PROBS[c] for c in ("promoter", "passive", "detractor")])
+        cat_idx = np.where(cat == "promoter", 0, np.where(cat == "passive", 1, 2))
+        u = rng.random(n)[:, None]
+        topic_idx = (u > np.cumsum(probs, axis=1)[cat_idx]).sum(axis=1)
+        has = rng.random(n) < 0.70
+        odd = rng.random(n) < 0.05
+        comment = np.full(n, "", dtype=object)
+        topic_name = np.full(n, "", dtype=object)
+        for j, name in enumerate(_TOPIC_NAMES):
+            sel = has & ~odd & (topic_idx == j)
+            comment[sel] = bank[name][rng.integers(0, len(bank[name]), size=sel.sum())]
+            topic_name[sel] = name
+        sel = has & odd
+        comment[sel] = np.array(_ODD, dtype=object)[rng.integers(0, len(_ODD), size=sel.sum())]
+        frame = pd.DataFrame({
+            "customer_id": np.char.add("C", cust["id"].astype(str)),
+            "quarter": quarter,
+            "nps_score": nps,
+            "csat": csat.astype(int),
+            "ces": ces.astype(int),
+            "spend": spend,
+            "churned": churned,
+            "orders": orders,
+            "returns": returns,
+            "support_tickets": tickets,
+            "support_cost": support_cost,
+            "plan": PLANS[plan],
+            "region": REGIONS[region],
+            "job_title": JOBS[cust["job"]],
+            "contract_value": contract_value,
+            "tenure_months": tenure.astype(int),
+            "visits_per_month": visits,
+            "age": cust["age"].astype(int),
+            "first_contact_resolved": fcr,
+            "renewed": renewed,
+            "trial_converted": trial,
+            "mrr": np.round(spend / 3, 2),
+            "comment": comment,
+        })
+        for j, d in enumerate(DRIVERS):
+            frame[d] = drivers[:, j].astype(int)
+        if include_truth:
+            frame["_topic"] = topic_name
+            frame["_latent"] = latent
+        frames.append(frame)
+        # next quarter: survivors age by 3 months; churned customers are replaced
+        gone = churned.astype(bool)
+        repl = new_customers(int(gone.sum()), next_id, tenure_max=2)
+        next_id += int(gone.sum())
+        for key in cust:
+            cust[key] = cust[key].copy()
+            cust[key][gone] = repl[key]
+        cust["tenure"] = np.where(gone, cust["tenure"], cust["tenure"] + 3)
+        q += 1
+        if q == 5:
+            year, q = year + 1, 1
+    return pd.concat(frames, ignore_index=True)
+
+
+def true_outcomes(frame: pd.DataFrame, category: str, truth: Truth = TRUTH) -> pd.DataFrame:
+    """Expected quarterly spend, churn probability and returns of each row *as if* ``category``.
+
+    Uses the generator's true parameters and the rows' plan, region, tenure and orders.
+
+    Returns
+    -------
+    DataFrame
+        ``spend, churn, returns`` (expected values), index aligned with ``frame``.
+    """
+    plan = pd.Categorical(frame["plan"], categories=PLANS).codes
+    region = pd.Categorical(frame["region"], categories=REGIONS).codes
+    tenure = frame["tenure_months"].to_numpy(float)
+    eta_s, eta_c, eta_r = _design_values(truth, plan, region, tenure)
+    p = 1.0 if category == "promoter" else 0.0
+    d = 1.0 if category == "detractor" else 0.0
+    spend = (1 - truth.spend_zero_prob) * np.exp(
+        eta_s + truth.coef("spend_promoter") * p + truth.coef("spend_detractor") * d)
+    churn = expit(eta_c + truth.coef("churn_promoter") * p + truth.coef("churn_detractor") * d)
+    returns = frame["orders"].to_numpy(float) * np.exp(
+        eta_r + truth.coef("returns_promoter") * p + truth.coef("returns_detractor") * d)
+    return pd.DataFrame({"spend": spend, "churn": churn, "returns": returns}, index=frame.index)
+
+
+def true_effects(frame: pd.DataFrame, truth: Truth = TRUTH, *, score: str = "nps_score") -> dict:
+    """The true counterfactual effects averaged over the frame's current passives.
+
+    Same estimands and scales as :func:`cxanalysis.models.counterfactual_effects`: spend and
+    returns as ratios, churn as a difference in percentage points.
+    """
+    passives = frame[_cx_category(frame[score].to_numpy()) == "passive"]
+    base = true_outcomes(passives, "passive", truth).mean()
+    out = {}
+    for cat in ("promoter", "detractor"):
+        alt = true_outcomes(passives, cat, truth).mean()
+        out[f"{cat}_vs_passive"] = {
+            "spend": alt["spend"] / base["spend"],
+            "churn": 100 * (alt["churn"] - base["churn"]),
+            "returns": alt["returns"] / base["returns"],
+        }
+    return out
+
+
+def make_clustered(
+    n_customers: int = 3000, k: int = 4, *, random_state: int = 0, separation: float = 4.0
+) -> pd.DataFrame:
+    """Customers drawn from ``k`` planted behavioural segments (for clustering tests).
+
+    Each segment has its own centre in the behavioural columns; ``_cluster`` holds the truth.
+    """
+    rng = np.random.default_rng(random_state)
+    cols = ["spend", "orders", "visits_per_month", "tenure_months", "support_tickets", "nps_score"]
+    scale = np.array([120.0, 1.5, 1.2, 8.0, 0.6, 0.8])
+    base = np.array([400.0, 4.0, 4.0, 24.0, 1.0, 7.0])
+    centres = base + separation * scale * rng.choice([-1.0, 0.0, 1.0], size=(k, len(cols)))
+    while len({tuple(c) for c in centres}) < k:  # distinct centres
+        centres = base + separation * scale * rng.choice([-1.0, 0.0, 1.0], size=(k, len(cols)))
+    label = rng.integers(0, k, size=n_customers)
+    values = centres[label] + rng.normal(size=(n_customers, len(cols))) * scale
+    frame = pd.DataFrame(values, columns=cols)
+    frame["spend"] = frame["spend"].clip(lower=0).round(2)
+    for c in ("orders", "support_tickets", "tenure_months", "visits_per_month"):
+        frame[c] = frame[c].clip(lower=0)
+    frame["nps_score"] = frame["nps_score"].round().clip(0, 10).astype(int)
+    frame.insert(0, "customer_id", [f"K{i:06d}" for i in range(n_customers)])
+    frame["quarter"] = "2026Q1"
+    frame["_cluster"] = label
+    return frame
+
+
+def truth_table(truth: Truth = TRUTH) -> pd.DataFrame:
+    """The documented true parameters as a two-column table (for data/README.md)."""
+    return pd.DataFrame({"parameter": list(asdict(truth)), "value": list(asdict(truth).values())})

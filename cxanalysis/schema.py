@@ -1,0 +1,245 @@
+"""The canonical customer table and its validation rules.
+
+Each rule is vectorised (one pass over a column) and reports, when broken, the column, the rule,
+how many rows break it, example rows (row number in the export, customer id, value) and how to
+fix it. The rules are declared once here; :mod:`cxanalysis.io` applies them after parsing.
+
+The checks are written with pandas rather than pandera: the messages must name example rows and a
+fix in the house format, invalid rows can be dropped and counted instead of raising, and the
+whole table is checked in one vectorised pass (about a second on 1M customers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "CANONICAL",
+    "CX_SCORES",
+    "BINARY",
+    "CATEGORICAL",
+    "COUNTS",
+    "MONEY",
+    "Problem",
+    "ValidationError",
+    "check_rules",
+    "format_examples",
+    "column_summary",
+]
+
+#: Canonical column -> kind. ``driver_*`` columns (numeric) and ``quarter`` are handled apart.
+CANONICAL: dict[str, str] = {
+    "customer_id": "id",
+    "quarter": "quarter",
+    "nps_score": "score",
+    "csat": "score",
+    "ces": "score",
+    "spend": "money",
+    "churned": "binary",
+    "orders": "count",
+    "returns": "count",
+    "support_tickets": "count",
+    "support_cost": "money",
+    "plan": "category",
+    "region": "category",
+    "job_title": "category",
+    "contract_value": "money",
+    "tenure_months": "nonneg",
+    "visits_per_month": "nonneg",
+    "age": "age",
+    "first_contact_resolved": "binary",
+    "renewed": "binary",
+    "trial_converted": "binary",
+    "mrr": "money",
+    "comment": "text",
+    "weight": "weight",
+}
+CX_SCORES = ("nps_score", "csat", "ces")
+BINARY = tuple(c for c, k in CANONICAL.items() if k == "binary")
+CATEGORICAL = tuple(c for c, k in CANONICAL.items() if k == "category")
+COUNTS = tuple(c for c, k in CANONICAL.items() if k == "count")
+MONEY = tuple(c for c, k in CANONICAL.items() if k == "money")
+NUMERIC_KINDS = {"score", "money", "count", "nonneg", "age", "weight", "binary"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One broken rule: which column, which rule, how many rows, examples and the fix."""
+
+    column: str
+    rule: str
+    n_rows: int
+    examples: str
+    fix: str
+    rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64), repr=False)
+
+    def message(self) -> str:
+        s = "" if self.n_rows == 1 else "s"
+        ex = f" (e.g. {self.examples})" if self.examples else ""
+        return f"Column {self.column!r} {self.rule}; {self.n_rows} row{s} do not{ex}. {self.fix}"
+
+
+class ValidationError(ValueError):
+    """The export breaks one or more rules; ``problems`` lists each."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        lines = [f"- {p.message()}" for p in problems]
+        super().__init__(
+            f"The data has {len(problems)} problem{'s' if len(problems) != 1 else ''}:\n"
+            + "\n".join(lines)
+        )
+
+
+def format_examples(frame: pd.DataFrame, mask: np.ndarray, column: str | None, k: int = 3) -> str:
+    """'row 12 (id A-7): 11, row 40 (id B-2): -1' for the first ``k`` rows where ``mask``."""
+    idx = np.flatnonzero(mask)[:k]
+    parts = []
+    for i in idx:
+        row = int(frame["_row"].iat[i]) if "_row" in frame else int(i) + 1
+        cid = frame["customer_id"].iat[i] if "customer_id" in frame else None
+        label = f"row {row}" + (f" (id {cid})" if cid is not None and not pd.isna(cid) else "")
+        if column is not None:
+            raw = f"_raw_{column}"
+            value = frame[raw].iat[i] if raw in frame else frame[column].iat[i]
+            label += f": {value!r}" if isinstance(value, str) else f": {_fmt(value)}"
+        parts.append(label)
+    return ", ".join(parts)
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    columns: tuple[str, ...]
+    rule: str
+    fix: str
+    bad: Callable[[pd.DataFrame], np.ndarray]
+    show: str | None = None
+
+
+def _rules(scales: dict[str, list[float]]) -> list[_Rule]:
+    rules: list[_Rule] = []
+    nps_lo, nps_hi = scales.get("nps_score", [0, 10])
+    for col in CX_SCORES:
+        lo, hi = scales.get(col, [nps_lo, nps_hi] if col == "nps_score" else [1, 5])
+        integer = col == "nps_score"
+        what = "integers" if integer else "numbers"
+        rules.append(
+            _Rule(
+                (col,),
+                f"must hold {what} from {_fmt(lo)} to {_fmt(hi)}",
+                f"Fix the values or set 'scales.{col}' in cx.yaml if your scale differs.",
+                lambda d, c=col, lo=lo, hi=hi, integer=integer: _notna(d[c])
+                & ((d[c] < lo) | (d[c] > hi) | (integer & (d[c] % 1 != 0))),
+                col,
+            )
+        )
+    for col, kind in CANONICAL.items():
+        if kind in ("money", "count", "nonneg"):
+            integer = kind == "count"
+            rules.append(
+                _Rule(
+                    (col,),
+                    "must hold whole numbers of 0 or more" if integer else "must be 0 or more",
+                    "Negative values are usually refunds or data-entry errors: correct or remove them.",
+                    lambda d, c=col, integer=integer: _notna(d[c])
+                    & ((d[c] < 0) | (integer & (d[c] % 1 != 0))),
+                    col,
+                )
+            )
+    rules.append(
+        _Rule(
+            ("age",),
+            "must be between 0 and 120",
+            "Fix the ages or leave the cell empty when unknown.",
+            lambda d: _notna(d["age"]) & ((d["age"] < 0) | (d["age"] > 120)),
+            "age",
+        )
+    )
+    rules.append(
+        _Rule(
+            ("weight",),
+            "must be a survey weight above 0",
+            "Weights must be positive; drop the column to analyse unweighted.",
+            lambda d: _notna(d["weight"]) & (d["weight"] <= 0),
+            "weight",
+        )
+    )
+    rules.append(
+        _Rule(
+            ("returns", "orders"),
+            "must not exceed 'orders' (returns <= orders)",
+            "Returns are counted per order in the same quarter: check both columns.",
+            lambda d: _notna(d["returns"]) & _notna(d["orders"]) & (d["returns"] > d["orders"]),
+            "returns",
+        )
+    )
+    rules.append(
+        _Rule(
+            ("customer_id", "quarter"),
+            "must be unique within a quarter",
+            "Each customer appears once per quarter: remove or merge the duplicate rows.",
+            lambda d: d.duplicated(["customer_id", "quarter"], keep=False).to_numpy(),
+            "customer_id",
+        )
+    )
+    return rules
+
+
+def _notna(s: pd.Series) -> np.ndarray:
+    return s.notna().to_numpy()
+
+
+def check_rules(frame: pd.DataFrame, scales: dict[str, list[float]]) -> list[Problem]:
+    """Apply every rule whose columns are present; return the broken ones.
+
+    ``frame`` holds parsed canonical columns, a ``_row`` column (row number in the export) and,
+    for columns that failed to parse, ``_raw_<column>`` with the original text.
+    """
+    problems = []
+    for rule in _rules(scales):
+        if not all(c in frame for c in rule.columns):
+            continue
+        mask = np.asarray(rule.bad(frame), dtype=bool)
+        n = int(mask.sum())
+        if n:
+            problems.append(
+                Problem(
+                    column=rule.columns[0],
+                    rule=rule.rule,
+                    n_rows=n,
+                    examples=format_examples(frame, mask, rule.show),
+                    fix=rule.fix,
+                    rows=np.flatnonzero(mask),
+                )
+            )
+    return problems
+
+
+def column_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per column: ``column, kind, non_missing, missing_share, unique, min, max``."""
+    rows = []
+    for col in frame.columns:
+        if str(col).startswith("_"):
+            continue
+        s = frame[col]
+        numeric = pd.api.types.is_numeric_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype)
+        rows.append({
+            "column": col,
+            "kind": CANONICAL.get(col, "driver" if str(col).startswith("driver_") else "extra"),
+            "non_missing": int(s.notna().sum()),
+            "missing_share": float(s.isna().mean()),
+            "unique": int(s.nunique()),
+            "min": float(s.min()) if numeric and s.notna().any() else None,
+            "max": float(s.max()) if numeric and s.notna().any() else None,
+        })
+    return pd.DataFrame(rows)

@@ -1,0 +1,157 @@
+"""The executive summary page, ``index.html``, written from ``results.json`` alone.
+
+Every number on the page is read from the results; none is typed by hand. Sentences are built by
+the small functions here so that tests can check them against ``results.json``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+__all__ = ["write_index", "headline_sentences", "effect_sentence", "fmt_points"]
+
+TITLES = {
+    "01-data-quality": "Data quality: what was loaded, cleaned and dropped",
+    "02-segments": "Segments: who our customers are",
+    "03-metrics-and-trends": "CX metrics and quarter-over-quarter trends",
+    "04-cx-and-outcomes": "Does CX move money? Spend, churn and returns",
+    "05-roi": "ROI of moving passives to promoters",
+    "06-clusters-and-drivers": "Behavioural clusters, key drivers and comment themes",
+}
+
+
+def fmt_points(x: float | None, signed: bool = False) -> str:
+    if x is None:
+        return "n/a"
+    return f"{x:+.1f}" if signed else f"{x:.1f}"
+
+
+def effect_sentence(outcome: str, contrast: str, eff: dict[str, Any]) -> str:
+    """One plain sentence for an effect of ``results.json``.
+
+    Examples
+    --------
+    >>> effect_sentence("spend", "promoter_vs_passive",
+    ...                 {"estimate": 1.18, "ci_low": 1.15, "ci_high": 1.21, "scale": "ratio"})
+    'Promoters spend 18% more than comparable passives (95% CI +15% to +21%).'
+    """
+    who = "Promoters" if contrast.startswith("promoter") else "Detractors"
+    est, lo, hi = eff["estimate"], eff["ci_low"], eff["ci_high"]
+    if eff["scale"] == "ratio":
+        pct, plo, phi = ((v - 1) * 100 for v in (est, lo, hi))
+        if outcome == "spend":
+            what = f"spend {abs(pct):.0f}% {'more' if pct >= 0 else 'less'}"
+        else:
+            what = f"return {abs(pct):.0f}% {'more' if pct >= 0 else 'fewer'} items per order"
+        return f"{who} {what} than comparable passives (95% CI {plo:+.0f}% to {phi:+.0f}%)."
+    direction = "higher" if est >= 0 else "lower"
+    return (f"{who} churn {abs(est):.1f} percentage points {direction} than comparable passives "
+            f"(95% CI {lo:+.1f} to {hi:+.1f} pp).")
+
+
+def headline_sentences(results: dict[str, Any]) -> list[str]:
+    """The summary's sentences, in reading order, from ``results.json``."""
+    out = []
+    n = results.get("nps", {})
+    if n:
+        label = "NPS" if n.get("score", "nps_score") == "nps_score" else f"Net score ({n.get('score')})"
+        out.append(f"{label} this quarter ({results['quarter']}) is {fmt_points(n['value'])} "
+                   f"(95% CI {fmt_points(n['ci_low'])} to {fmt_points(n['ci_high'])}), from "
+                   f"{results['n_customers']:,} customers: {n['promoters']:.0%} promoters, "
+                   f"{n['passives']:.0%} passives, {n['detractors']:.0%} detractors.")
+    trends = results.get("trends") or []
+    if len(trends) >= 2 and trends[-1].get("change") is not None:
+        last = trends[-1]
+        sig = "a significant change" if last["p_value"] is not None and last["p_value"] < 0.05 else "not a significant change"
+        out.append(f"Since last quarter ({trends[-2]['quarter']}) NPS moved {fmt_points(last['change'], True)} points "
+                   f"(95% CI {fmt_points(last['change_ci_low'], True)} to {fmt_points(last['change_ci_high'], True)}; "
+                   f"p = {last['p_value']:.3f}): {sig}.")
+    for outcome, effs in (results.get("effects") or {}).items():
+        eff = effs.get("promoter_vs_passive")
+        if eff:
+            out.append(effect_sentence(outcome, "promoter_vs_passive", eff))
+    roi = (results.get("roi") or {}).get("passive_to_promoter")
+    if roi:
+        out.append(
+            f"Moving {roi['customers_moved']:,} passives to promoters is worth {roi['value_per_customer']:,.0f} "
+            f"per customer over {roi['horizon_years']} years: benefit {roi['benefit']:,.0f} against cost "
+            f"{roi['cost']:,.0f}, net {roi['net']:,.0f}, ROI {roi['roi']:.0%} "
+            f"(95% interval {roi['roi_ci_low']:.0%} to {roi['roi_ci_high']:.0%})."
+        )
+    return out
+
+
+def _table(rows: list[dict[str, Any]], cols: list[tuple[str, str]]) -> str:
+    head = "".join(f"<th>{html.escape(label)}</th>" for _, label in cols)
+    body = []
+    for r in rows:
+        cells = []
+        for key, _ in cols:
+            v = r.get(key)
+            if isinstance(v, float):
+                v = f"{v:,.1f}" if abs(v) >= 1 or v == 0 else f"{v:.3f}"
+            cells.append(f"<td>{html.escape('' if v is None else str(v))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:60rem;margin:2rem auto;
+padding:0 1rem;color:#1b1b1b;line-height:1.5}
+h1{font-size:1.6rem;margin-bottom:.2rem} h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
+.kpi{display:flex;gap:1rem;flex-wrap:wrap}.kpi div{border:1px solid #ddd;border-radius:6px;padding:.6rem 1rem}
+.kpi b{display:block;font-size:1.6rem}.muted{color:#555;font-size:.9rem}
+table{border-collapse:collapse;font-size:.9rem}td,th{border-bottom:1px solid #eee;padding:.25rem .6rem;text-align:right}
+td:first-child,th:first-child{text-align:left} li{margin:.3rem 0}
+"""
+
+
+def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
+    """Write ``index.html`` in ``root`` from ``results`` and link every notebook page."""
+    q = results["quarter"]
+    n = results.get("nps", {})
+    sentences = "".join(f"<li>{html.escape(s)}</li>" for s in headline_sentences(results))
+    kpis = ""
+    if n:
+        kpis = (f"<div>NPS<b>{fmt_points(n['value'])}</b><span class='muted'>95% CI "
+                f"{fmt_points(n['ci_low'])} to {fmt_points(n['ci_high'])}</span></div>"
+                f"<div>Customers<b>{results['n_customers']:,}</b></div>")
+    seg = results.get("segments") or []
+    seg_html = ""
+    if seg:
+        worst = sorted(seg, key=lambda r: (r.get("nps") is None, r.get("nps") or 0))[:5]
+        seg_html = "<h2>Segments at risk (lowest NPS)</h2>" + _table(
+            worst, [("dimension", "Dimension"), ("segment", "Segment"), ("n", "Customers"),
+                    ("nps", "NPS"), ("ci_low", "CI low"), ("ci_high", "CI high")])
+    skipped = results.get("analyses_skipped") or {}
+    skip_html = ""
+    if skipped:
+        skip_html = "<h2>Analyses skipped</h2><ul>" + "".join(
+            f"<li><b>{html.escape(k)}</b>: {html.escape(str(v))}</li>" for k, v in sorted(skipped.items())) + "</ul>"
+    links = "".join(
+        f"<li><a href='{html.escape(p)}.html'>{html.escape(TITLES.get(p, p))}</a></li>" for p in pages)
+    errors = results.get("run", {}).get("errors")
+    err_html = ("<h2>Problems in this run</h2><ul>" + "".join(f"<li>{html.escape(e)}</li>" for e in errors)
+                + "</ul>") if errors else ""
+    clean = results.get("run", {}).get("cleaning", {})
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>CX report {html.escape(q)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head>
+<body><h1>Customer experience report, {html.escape(q)}</h1>
+<p class="muted">Rows read {clean.get('rows_in', 0):,}; kept after cleaning {clean.get('rows_out', 0):,}
+(see the data-quality page). Intervals are 95%.</p>
+<div class="kpi">{kpis}</div>
+<h2>Summary</h2><ul>{sentences}</ul>{err_html}{seg_html}{skip_html}
+<h2>Detailed reports</h2><ol>{links}</ol>
+<p class="muted">Generated from results.json ({html.escape(results.get('run', {}).get('started', ''))}).</p>
+</body></html>"""
+    path = root / "index.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def load_results(root: Path) -> dict[str, Any]:
+    return json.loads((root / "results.json").read_text())
