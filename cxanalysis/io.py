@@ -282,10 +282,11 @@ def _apply_mapping(raw: pd.DataFrame, config: Config) -> pd.DataFrame:
                 f"cx.yaml maps {canonical!r} to column {source!r}, which the export does not have."
                 + (f" Did you mean {hint[0]!r}?" if hint else f" Columns are: {', '.join(map(str, available[:30]))}.")
             )
-    rename = {source: canonical for canonical, source in mapping.items()}
-    # a canonical name present in the file but mapped from another column loses to the mapping
-    clash = [c for c in raw.columns if c in mapping and c not in rename]
-    frame = raw.drop(columns=clash).rename(columns=rename)
+    # copy rather than rename: one export column may feed two canonical ones (spend and mrr)
+    mapped = {canonical: raw[source] for canonical, source in mapping.items()}
+    sources = set(mapping.values())
+    frame = raw.drop(columns=[c for c in raw.columns if c in sources or c in mapping])
+    frame = pd.concat([pd.DataFrame(mapped, index=raw.index), frame], axis=1)
     return frame
 
 
@@ -454,7 +455,10 @@ def load(
     if dup.any():
         report.drop("exact duplicate of an earlier row", frame.loc[dup, "customer_id"], int(dup.sum()))
     keep &= ~dup
-    no_score = frame[present_scores].isna().all(axis=1).to_numpy() & keep
+    # a score cell holding unparseable text is a problem to report, not a non-response
+    empty = [frame[c].isna() & (frame[f"_raw_{c}"].isna() if f"_raw_{c}" in frame else True)
+             for c in present_scores]
+    no_score = np.logical_and.reduce([e.to_numpy() for e in empty]) & keep
     if no_score.any():
         report.drop("no CX score (did not answer the survey)", frame.loc[no_score, "customer_id"],
                     int(no_score.sum()))

@@ -115,10 +115,14 @@ class RunContext:
     def skip(self, analysis: str, reason: str) -> None:
         """Record an analysis that could not run, with the reason shown in the report."""
         self.fragment.setdefault("analyses_skipped", {})[analysis] = reason
+        self._write()
 
     def save(self, key: str, value: Any) -> None:
         """Add ``key`` to this notebook's results fragment and write the fragment."""
         self.fragment[key] = to_jsonable(value)
+        self._write()
+
+    def _write(self) -> None:
         if self.fragment_path is not None:
             self.fragment_path.parent.mkdir(parents=True, exist_ok=True)
             self.fragment_path.write_text(json.dumps(self.fragment, indent=1))

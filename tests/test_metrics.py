@@ -1,0 +1,157 @@
+"""Every metric against an independent computation: a hand-worked example, scipy or statsmodels."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from statsmodels.stats.proportion import proportion_confint
+
+from cxanalysis import metrics
+from cxanalysis.config import load_config
+
+Z = 1.959963984540054
+
+
+def _scores(n_p, n_pa, n_d):
+    return pd.DataFrame({"nps_score": [10] * n_p + [8] * n_pa + [3] * n_d})
+
+
+def test_nps_wald_hand_worked():
+    """9 promoters, 6 passives, 5 detractors (n = 20).
+
+    NPS = (9 - 5) / 20 = 0.20 -> 20 points.
+    var = (p_P + p_D - NPS^2) / n = (0.45 + 0.25 - 0.04) / 20 = 0.033; se = 0.181659
+    CI = 0.20 +- 1.959964 x 0.181659 = [-0.156045, 0.556045] -> [-15.60, 55.60] points.
+    """
+    r = metrics.nps(_scores(9, 6, 5), ci="wald").iloc[0]
+    assert r["nps"] == pytest.approx(20.0, abs=1e-12)
+    assert (r["promoters"], r["passives"], r["detractors"]) == pytest.approx((0.45, 0.30, 0.25))
+    assert r["se"] == pytest.approx(18.1659, abs=1e-4)
+    assert r["ci_low"] == pytest.approx(-15.6045, abs=1e-4)
+    assert r["ci_high"] == pytest.approx(55.6045, abs=1e-4)
+
+
+def test_nps_adjusted_wald_hand_worked():
+    """Same 9/6/5 sample, adjusted-Wald (Rocks 2016): n' = 23, p_P' = 9.75/23 = 0.423913,
+    p_D' = 5.75/23 = 0.25, NPS' = 0.173913, var = (0.423913 + 0.25 - 0.030246) / 23 = 0.0279855,
+    se = 0.167289, CI = 0.173913 +- 0.327881 = [-15.397, 50.179] points; the point estimate stays 20.
+    """
+    r = metrics.nps(_scores(9, 6, 5)).iloc[0]
+    assert r["nps"] == pytest.approx(20.0)
+    assert r["method"] == "adjusted-wald"
+    assert r["ci_low"] == pytest.approx(-15.397, abs=1e-3)
+    assert r["ci_high"] == pytest.approx(50.179, abs=1e-3)
+
+
+def test_nps_difference_hand_worked():
+    """A: 9/6/5 (NPS 20, var 0.033). B: 30/40/30 (NPS 0, var (0.3 + 0.3 - 0) / 100 = 0.006).
+    diff = 20 points, se = sqrt(0.039) = 0.197484 -> 19.7484 points, z = 1.012739,
+    p = 2 (1 - Phi(1.012739)) = 0.31118; CI = 20 +- 1.959964 x 19.7484 = [-18.706, 58.706].
+    """
+    r = metrics.nps_difference(_scores(9, 6, 5), _scores(30, 40, 30)).iloc[0]
+    assert r["difference"] == pytest.approx(20.0)
+    assert r["se"] == pytest.approx(19.7484, abs=1e-4)
+    assert r["z"] == pytest.approx(1.012739, abs=1e-6)
+    assert r["p_value"] == pytest.approx(0.31118, abs=1e-5)
+    assert (r["ci_low"], r["ci_high"]) == pytest.approx((-18.706, 58.706), abs=1e-3)
+
+
+def test_nps_by_group_and_custom_thresholds():
+    df = pd.DataFrame({"csat": [5, 5, 4, 3, 1, 5, 4, 4], "g": list("aaaaabbb")})
+    r = metrics.nps(df, score="csat", by="g", promoter_min=5, detractor_max=3)
+    assert r["g"].tolist() == ["a", "b"]
+    assert r["nps"].tolist() == pytest.approx([0.0, 100 / 3])
+
+
+def test_weighted_nps_uses_kish_effective_n():
+    """Weights 1,1,2,4 on P, Pa, D, P: shares P = 5/8, D = 2/8; n_eff = 8^2 / (1+1+4+16) = 64/22."""
+    df = pd.DataFrame({"nps_score": [10, 8, 2, 9], "weight": [1.0, 1.0, 2.0, 4.0]})
+    r = metrics.nps(df, weight="weight", ci="wald").iloc[0]
+    n_eff = 64 / 22
+    assert r["n_eff"] == pytest.approx(n_eff)
+    assert r["nps"] == pytest.approx(100 * (5 / 8 - 2 / 8))
+    se = np.sqrt((5 / 8 + 2 / 8 - (3 / 8) ** 2) / n_eff)
+    assert r["se"] == pytest.approx(100 * se)
+
+
+@pytest.mark.parametrize("n", [50, 5000])
+def test_nps_ci_coverage(n):
+    """Coverage study: 1,000 samples from a trinomial with known NPS = 20 (45/30/25%). The 95%
+    adjusted-Wald interval must cover the truth 92-98% of the time."""
+    rng = np.random.default_rng(n)
+    hits = 0
+    draws = 1000
+    for _ in range(draws):
+        cats = rng.choice([10, 8, 3], size=n, p=[0.45, 0.30, 0.25])
+        r = metrics.nps(pd.DataFrame({"nps_score": cats})).iloc[0]
+        hits += r["ci_low"] <= 20.0 <= r["ci_high"]
+    assert 0.92 <= hits / draws <= 0.98
+
+
+def test_mean_score_against_scipy():
+    s = pd.DataFrame({"csat": [1, 2, 3, 4, 5, 5, 4, 4, 2, 5]})
+    r = metrics.mean_score(s, score="csat", scale=(1, 5)).iloc[0]
+    lo, hi = stats.t.interval(0.95, df=9, loc=s["csat"].mean(), scale=stats.sem(s["csat"]))
+    assert (r["mean"], r["ci_low"], r["ci_high"]) == pytest.approx((3.5, lo, hi))
+    assert r["top_box"] == pytest.approx(6 / 10)  # 4s and 5s
+    assert r["bottom_box"] == pytest.approx(3 / 10)  # 1s and 2s
+
+
+def test_proportion_is_wilson_as_in_statsmodels():
+    df = pd.DataFrame({"churned": [1, 0, 0, 0, 1, 0, 0, 0, 0, np.nan]})
+    r = metrics.proportion(df, column="churned").iloc[0]
+    lo, hi = proportion_confint(2, 9, method="wilson")
+    assert (r["n"], r["rate"]) == (9, pytest.approx(2 / 9))
+    assert (r["ci_low"], r["ci_high"]) == pytest.approx((lo, hi), rel=1e-10)
+
+
+def test_ratio_of_totals_delta_method():
+    """R = sum y / sum x; var = (s_y^2 + R^2 s_x^2 - 2 R s_xy) / (n xbar^2), written out."""
+    y = np.array([10.0, 30, 20, 50, 0, 40])
+    x = np.array([1.0, 3, 1, 4, 1, 2])
+    r = metrics.ratio_of_totals(y, x)
+    R = y.sum() / x.sum()
+    c = np.cov(y, x, ddof=1)
+    se = np.sqrt((c[0, 0] + R**2 * c[1, 1] - 2 * R * c[0, 1]) / (len(y) * x.mean() ** 2))
+    assert r["value"] == pytest.approx(150 / 12)
+    assert (r["ci_low"], r["ci_high"]) == pytest.approx((R - Z * se, R + Z * se))
+
+
+def test_clv_simple_and_discounted_hand_worked():
+    """Simple: 0.35 x 300 / 0.1 = 1050.
+    Discounted (DESIGN.md), m = 0.5, s = 100, c = 0.1, k = 5, r = 2, d = 0.08, H = 1 year:
+    each quarter's margin is 0.5 x 100 - 5 x 2 = 40; q = 1..4 weights 0.9^(q-1) / 1.08^(q/4):
+    40 x (0.980944 + 0.866025 + 0.764570 + 0.675000) = 40 x 3.286539 = 131.4616.
+    """
+    assert metrics.clv_simple(300, 0.1, margin=0.35) == pytest.approx(1050)
+    v = metrics.clv_discounted(100, 0.1, 2, margin=0.5, cost_per_return=5, discount_rate=0.08, horizon_years=1)
+    by_hand = 40 * (1 / 1.08**0.25 + 0.9 / 1.08**0.5 + 0.81 / 1.08**0.75 + 0.729 / 1.08)
+    assert v == pytest.approx(by_hand, rel=1e-12)
+    assert v == pytest.approx(131.4616, abs=1e-3)
+    vec = metrics.clv_discounted(np.array([100.0, 200.0]), np.array([0.1, 0.1]), margin=0.5,
+                                 cost_per_return=0, discount_rate=0.0, horizon_years=2)
+    assert vec[1] == pytest.approx(2 * vec[0])
+    assert vec[0] == pytest.approx(50 * (1 - 0.9**8) / 0.1)  # geometric sum without discounting
+
+
+def test_health_score_hand_worked():
+    """Weights cx 0.5, tickets 0.5. CX on 0-10: 10 -> 1, 0 -> 0. Tickets' percentile ranks of
+    [0, 2] are [0.5, 1] and count against health: [0.5, 0]. Health = 100 x (0.5 x [1, 0] +
+    0.5 x [0.5, 0]) = [75, 0]."""
+    df = pd.DataFrame({"nps_score": [10, 0], "support_tickets": [0, 2]})
+    h = metrics.health_score(df, weights={"cx": 0.5, "support_tickets": 0.5, "absent": 1.0},
+                             score="nps_score", scale=(0, 10))
+    assert h.tolist() == pytest.approx([75.0, 0.0])
+
+
+def test_cx_metrics_table_and_skips(sample_frame):
+    cfg = load_config()
+    cur = sample_frame[sample_frame["quarter"] == sample_frame["quarter"].max()]
+    table, skipped = metrics.cx_metrics(cur.drop(columns=["mrr", "trial_converted"]), cfg)
+    by = table.set_index("metric")
+    assert by.loc["NPS", "value"] == pytest.approx(metrics.nps(cur).iloc[0]["nps"])
+    assert by.loc["Churn rate", "value"] == pytest.approx(cur["churned"].mean())
+    assert by.loc["Average transaction size", "value"] == pytest.approx(cur["spend"].sum() / cur["orders"].sum())
+    assert by.loc["Renewal rate", "n"] == cur["renewed"].notna().sum()
+    assert set(skipped) == {"MRR", "Trial conversion"}
+    assert (table["ci_low"].dropna() <= table.loc[table["ci_low"].notna(), "value"]).all()
