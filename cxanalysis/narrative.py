@@ -10,7 +10,7 @@ import pandas as pd
 
 from .io import CleaningReport
 
-__all__ = ["cleaning_summary", "nps_summary", "segments_summary", "metrics_summary", "trend_summary", "styled"]
+__all__ = ["effects_summary", "warnings_block", "roi_summary", "roi_verdict", "cleaning_summary", "nps_summary", "segments_summary", "metrics_summary", "trend_summary", "styled"]
 
 
 def cleaning_summary(report: CleaningReport) -> str:
@@ -74,3 +74,48 @@ def styled(table: pd.DataFrame, digits: int = 2, percent: tuple[str, ...] = ()):
         if c in table:
             fmt[c] = "{:,.0f}"
     return table.style.format(fmt, na_rep="–").hide(axis="index")
+
+
+def warnings_block(warnings: list[str]) -> str:
+    """Markdown call-out of what a reader must know before trusting a table."""
+    if not warnings:
+        return ""
+    return "**Read before using these numbers:**\n\n" + "\n".join(f"- {w}" for w in warnings)
+
+
+def effects_summary(effects: pd.DataFrame) -> str:
+    """Markdown: one sentence per effect, with the CI and the E-value, plus the estimand."""
+    from .summary import effect_sentence
+
+    lines = []
+    for r in effects[effects["contrast"] != "per_point"].itertuples():
+        s = effect_sentence(r.outcome, r.contrast, {"estimate": r.estimate, "ci_low": r.ci_low,
+                                                    "ci_high": r.ci_high, "scale": r.scale})
+        ev = (f" E-value {r.evalue:.2f} (CI limit {r.evalue_ci:.2f}): an unmeasured confounder would need a risk-ratio "
+              f"association of at least {r.evalue:.2f} with both being a {r.contrast.split('_')[0]} and the outcome "
+              "to explain the estimate away.")
+        flag = " *(separation: penalised fit, indicative only)*" if r.flagged else ""
+        lines.append(f"- {s}{flag}{ev}")
+    return "\n".join(lines)
+
+
+def roi_verdict(roi_low: float, roi_high: float) -> str:
+    """Plain statement of whether the program pays for itself on this evidence."""
+    if roi_low > 0:
+        return "The program pays for itself: even the low end of the 95% interval for ROI is above break-even."
+    if roi_high < 0:
+        return "The program does not pay for itself: even the high end of the 95% interval for ROI is below break-even."
+    return ("On this evidence the program does not pay for itself: the 95% interval for ROI includes break-even "
+            "(ROI = 0), so a loss is as consistent with the data as a gain.")
+
+
+def roi_summary(result) -> str:
+    """Markdown headline of a :class:`cxanalysis.roi.PassiveToPromoter` result."""
+    lo, hi = result.intervals["roi"]
+    vlo, vhi = result.intervals["value_per_customer"]
+    a = result.assumptions
+    return (f"Moving **{result.customers_moved:,} of {result.n_passives:,} passives** to promoters is worth "
+            f"**{result.value_per_customer:,.0f} per customer** over {a.horizon_years} years (95% interval "
+            f"{vlo:,.0f} to {vhi:,.0f}). Benefit {result.benefit:,.0f} against a discounted program and team cost of "
+            f"{result.cost:,.0f}: net **{result.net:,.0f}**, **ROI {result.roi:.0%}** (95% interval {lo:.0%} to {hi:.0%}).\n\n"
+            + roi_verdict(lo, hi))

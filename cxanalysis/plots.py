@@ -28,6 +28,9 @@ __all__ = [
     "cluster_projection",
     "profile_heatmap",
     "driver_quadrant",
+    "calibration",
+    "residuals",
+    "scenarios",
 ]
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
@@ -228,4 +231,38 @@ def driver_quadrant(table: pd.DataFrame, *, title: str | None = None, ax=None):
     ax.axhline(table["importance"].mean(), color="grey", ls="--", lw=1)
     ax.set(xlabel="performance (mean rating)", ylabel="importance (share of R²)",
            title=title or "Key drivers: fix what is important and under-performing (top left)")
+    return ax
+
+
+def calibration(table: pd.DataFrame, *, title: str | None = None, ax=None):
+    """Predicted vs observed rate by bin of predicted risk (``predicted, observed``)."""
+    ax = _ax(ax)
+    hi = float(max(table["predicted"].max(), table["observed"].max())) * 1.05
+    ax.plot([0, hi], [0, hi], color="grey", ls="--", lw=1, label="perfect calibration")
+    ax.plot(table["predicted"], table["observed"], marker="o", color=OKABE_ITO[0], label="model")
+    ax.set(xlabel="predicted churn", ylabel="observed churn", title=title or "Churn model calibration by decile")
+    ax.legend(frameon=False)
+    return ax
+
+
+def residuals(table: pd.DataFrame, *, title: str | None = None, ax=None):
+    """Pearson residuals against fitted values (``fitted, pearson_residual``)."""
+    ax = _ax(ax)
+    ax.scatter(table["fitted"], table["pearson_residual"], s=5, alpha=0.3, color=OKABE_ITO[0])
+    ax.axhline(0, color="grey", lw=1)
+    ax.set_xscale("log")
+    ax.set(xlabel="fitted value (log scale)", ylabel="Pearson residual", title=title or "Residuals against fitted values")
+    return ax
+
+
+def scenarios(table: pd.DataFrame, *, title: str | None = None, ax=None):
+    """Net value of retention scenarios by horizon, one line per customers-retained-a-month
+    (``retained_per_month, horizon_years, net, net_ci_low, net_ci_high``)."""
+    ax = _ax(ax)
+    for i, (n, part) in enumerate(table.groupby("retained_per_month")):
+        ax.plot(part["horizon_years"], part["net"], marker="o", color=OKABE_ITO[i], label=f"{n} more a month")
+        ax.fill_between(part["horizon_years"], part["net_ci_low"], part["net_ci_high"], color=OKABE_ITO[i], alpha=0.2)
+    ax.axhline(0, color="grey", ls="--", lw=1)
+    ax.set(xlabel="horizon (years)", ylabel="net value (margin - costs)", title=title or "Retention scenarios, net of costs")
+    ax.legend(frameon=False)
     return ax

@@ -127,6 +127,21 @@ class RunContext:
             self.fragment_path.parent.mkdir(parents=True, exist_ok=True)
             self.fragment_path.write_text(json.dumps(self.fragment, indent=1))
 
+    def outcome_models(self):
+        """The outcome models of the report's quarter, fitted once per run and cached.
+
+        Returns
+        -------
+        OutcomeModels or None
+            None when the data cannot support them (no passives, no covariate-complete rows); the
+            reason is then in :attr:`models_error`.
+        """
+        from .models import fit_outcome_models
+
+        key = ("outcome_models", self.quarter, self.config.covariates, self.config.categories,
+               self.config.alpha, len(self.current))
+        return self.cached("outcome_models", key, lambda: fit_outcome_models(self.current, self.config))
+
     def cached(self, name: str, key: Any, compute: Callable[[], Any]) -> Any:
         """Compute once per run: pickle ``compute()`` under ``_cache`` keyed by ``key``."""
         if self.cache_dir is None:
@@ -270,6 +285,10 @@ def run_report(
 
     paths = notebooks or notebook_paths()
     data_path = (root / "_data" / "customers.parquet").resolve()
+    # models needed by several notebooks are fitted once here and read from the run's cache
+    t0 = time.perf_counter()
+    RunContext.open(str(data_path), quarter=q).outcome_models()
+    progress(f"  outcome models fitted ({time.perf_counter() - t0:.1f} s)")
     jobs = []
     for nb in paths:
         params = {"data_path": str(data_path), "quarter": q,
