@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .io import CleaningReport
+from .summary import fmt_p
 
 __all__ = ["effects_summary", "warnings_block", "roi_summary", "roi_verdict", "cleaning_summary", "nps_summary", "segments_summary", "metrics_summary", "trend_summary", "styled"]
 
@@ -63,7 +64,7 @@ def trend_summary(table: pd.DataFrame) -> str:
     sig = "statistically significant" if last["p_value"] < 0.05 else "not statistically significant"
     return (f"NPS moved from {prev['nps']:.1f} in {prev['quarter']} to {last['nps']:.1f} in {last['quarter']}: "
             f"a change of {last['change']:+.1f} points (95% CI {last['change_ci_low']:+.1f} to "
-            f"{last['change_ci_high']:+.1f}, p = {last['p_value']:.3f}), {sig} at the 5% level.")
+            f"{last['change_ci_high']:+.1f}, {fmt_p(last['p_value'])}), {sig} at the 5% level.")
 
 
 def styled(table: pd.DataFrame, digits: int = 2, percent: tuple[str, ...] = ()):

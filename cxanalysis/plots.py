@@ -127,17 +127,35 @@ def trend(table: pd.DataFrame, *, value: str = "nps", title: str | None = None, 
 
 
 def forest(effects: pd.DataFrame, *, title: str | None = None, ax=None):
-    """Forest plot of effects (``label, estimate, ci_low, ci_high, null``): a dot and CI per row,
-    with the no-effect line at ``null`` (1 for ratios, 0 for differences)."""
-    ax = _ax(ax)
-    t = effects.reset_index(drop=True)
+    """Forest plot of effects (``label, estimate, ci_low, ci_high, null`` and optionally
+    ``scale``): a dot and CI per row with the no-effect line at ``null``. Ratios and percentage
+    points get a panel each (ratios on a log axis); returns the Figure when there are two."""
+    scales = list(dict.fromkeys(effects["scale"])) if "scale" in effects else [None]
+    if ax is not None or len(scales) == 1:
+        return _forest_panel(effects, title or "Effects with 95% CIs", _ax(ax), log=scales == ["ratio"])
+    fig, axes = plt.subplots(1, len(scales), figsize=(11, 0.6 * len(effects) + 1.5))
+    for a, sc in zip(axes, scales, strict=True):
+        part = effects[effects["scale"] == sc]
+        _forest_panel(part, "ratio (1 = no difference)" if sc == "ratio" else "percentage points (0 = no difference)",
+                      a, log=sc == "ratio")
+    fig.suptitle(title or "Effects with 95% CIs", fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def _forest_panel(t: pd.DataFrame, title: str, ax, log: bool):
+    t = t.reset_index(drop=True)
     y = np.arange(len(t))[::-1]
     ax.errorbar(t["estimate"], y, xerr=[t["estimate"] - t["ci_low"], t["ci_high"] - t["estimate"]],
                 fmt="o", color=OKABE_ITO[0], capsize=3)
     for null in t["null"].unique():
         ax.axvline(null, color="grey", ls="--", lw=1)
+    if log:
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.2f}"))
+        ax.xaxis.set_minor_formatter(plt.NullFormatter())
     ax.set_yticks(y, t["label"])
-    ax.set(title=title or "Effects with 95% CIs", xlabel="effect (ratio, or percentage points)")
+    ax.set(title=title, xlabel="effect")
     return ax
 
 

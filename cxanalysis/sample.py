@@ -341,10 +341,17 @@ def make_clustered(
     rng = np.random.default_rng(random_state)
     cols = ["spend", "orders", "visits_per_month", "tenure_months", "support_tickets", "nps_score"]
     scale = np.array([120.0, 1.5, 1.2, 8.0, 0.6, 0.8])
-    base = np.array([400.0, 4.0, 4.0, 24.0, 1.0, 7.0])
-    centres = base + separation * scale * rng.choice([-1.0, 0.0, 1.0], size=(k, len(cols)))
-    while len({tuple(c) for c in centres}) < k:  # distinct centres
-        centres = base + separation * scale * rng.choice([-1.0, 0.0, 1.0], size=(k, len(cols)))
+    # baselines far enough from 0 (and 10 for the score) that no centre is clipped
+    base = np.array([600.0, 8.0, 8.0, 40.0, 4.0, 5.0])
+
+    def draw():
+        return rng.choice([-1.0, 0.0, 1.0], size=(k, len(cols)))
+
+    offsets = draw()
+    # every pair of centres differs in at least two columns
+    while min((np.abs(offsets[i] - offsets[j]) > 0).sum() for i in range(k) for j in range(i + 1, k)) < 2:
+        offsets = draw()
+    centres = base + separation * scale * offsets
     label = rng.integers(0, k, size=n_customers)
     values = centres[label] + rng.normal(size=(n_customers, len(cols))) * scale
     frame = pd.DataFrame(values, columns=cols)

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_index", "headline_sentences", "effect_sentence", "fmt_points"]
+__all__ = ["write_index", "headline_sentences", "effect_sentence", "fmt_points", "fmt_p"]
 
 TITLES = {
     "01-data-quality": "Data quality: what was loaded, cleaned and dropped",
@@ -21,6 +21,13 @@ TITLES = {
     "05-roi": "ROI of moving passives to promoters",
     "06-clusters-and-drivers": "Behavioural clusters, key drivers and comment themes",
 }
+
+
+def fmt_p(p: float | None) -> str:
+    """``p = 0.031``, or ``p < 0.001``."""
+    if p is None:
+        return "p n/a"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
 def fmt_points(x: float | None, signed: bool = False) -> str:
@@ -68,7 +75,7 @@ def headline_sentences(results: dict[str, Any]) -> list[str]:
         sig = "a significant change" if last["p_value"] is not None and last["p_value"] < 0.05 else "not a significant change"
         out.append(f"Since last quarter ({trends[-2]['quarter']}) NPS moved {fmt_points(last['change'], True)} points "
                    f"(95% CI {fmt_points(last['change_ci_low'], True)} to {fmt_points(last['change_ci_high'], True)}; "
-                   f"p = {last['p_value']:.3f}): {sig}.")
+                   f"{fmt_p(last['p_value'])}): {sig}.")
     for outcome, effs in (results.get("effects") or {}).items():
         eff = effs.get("promoter_vs_passive")
         if eff:

@@ -1,0 +1,140 @@
+"""Time every stage of a quarterly run on N synthetic customers, against the plain approach.
+
+    python benchmarks/run.py --customers 1000000
+
+Stages: generate, load (read + map + validate + clean), metrics, segment profiles (3 dimensions),
+the outcome models, the ROI interval, clustering, and the full ``cxanalysis report``. The plain
+approach is what an analyst would hand-write: ``smf.glm`` / ``smf.logit`` formula fits per model
+(robust errors), and a bootstrap of those formula fits, timed on a few replications and
+extrapolated to 200. Results: a Markdown table on stdout and ``benchmarks/out/results.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from cxanalysis.clusters import CustomerClusters  # noqa: E402
+from cxanalysis.config import load_config  # noqa: E402
+from cxanalysis.io import load  # noqa: E402
+from cxanalysis.metrics import cx_metrics  # noqa: E402
+from cxanalysis.models import fit_outcome_models  # noqa: E402
+from cxanalysis.roi import passive_to_promoter  # noqa: E402
+from cxanalysis.sample import make_customers  # noqa: E402
+from cxanalysis.segments import add_segments, profile  # noqa: E402
+
+RHS = "C(cx_category, Treatment('passive')) + C(plan) + C(region) + tenure_months"
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed(results: dict, name: str, fn, *args, **kw):
+    t0 = time.perf_counter()
+    out = fn(*args, **kw)
+    results[name] = time.perf_counter() - t0
+    print(f"  {name:<36} {results[name]:8.2f} s   (peak {peak_mb():,.0f} MB)", flush=True)
+    return out
+
+
+def plain_models(df: pd.DataFrame) -> None:
+    """The three formula fits an analyst would write (robust errors)."""
+    import statsmodels.api as sm
+    import statsmodels.formula.api as smf
+
+    smf.glm(f"spend ~ {RHS}", df[df["spend"] > 0], family=sm.families.Gamma(sm.families.links.Log())).fit(cov_type="HC1")
+    smf.logit(f"churned ~ {RHS}", df).fit(disp=0, cov_type="HC1")
+    smf.glm(f"returns ~ {RHS}", df, family=sm.families.Poisson(), offset=np.log(df["orders"])).fit(cov_type="HC1")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--customers", type=int, default=1_000_000)
+    p.add_argument("--plain-reps", type=int, default=2, help="bootstrap refits timed for the plain ROI (extrapolated to 200)")
+    p.add_argument("--skip-report", action="store_true", help="leave out the full report run")
+    p.add_argument("--out", default=str(ROOT / "benchmarks" / "out"))
+    args = p.parse_args(argv)
+    n = args.customers
+    cfg = load_config()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ours, plain = {}, {}
+    print(f"cxanalysis benchmark: {n:,} customers, {platform.processor() or platform.machine()}, "
+          f"python {platform.python_version()}", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        df = timed(ours, "generate (cxanalysis.sample)", make_customers, n, 1, random_state=1)
+        csv = Path(tmp) / "customers.csv"
+        df.to_csv(csv, index=False)
+        parquet = Path(tmp) / "customers.parquet"
+        df.to_parquet(parquet, index=False)
+        loaded = timed(ours, "load + validate + clean (CSV)", load, csv, cfg)
+        timed(ours, "load + validate + clean (Parquet)", load, parquet, cfg)
+        data = loaded.data
+        timed(ours, "metrics dashboard", cx_metrics, data, cfg)
+        seg_cfg = cfg.with_overrides(segments={"dimensions": ["plan", "region", "job_title"]})
+
+        def segment_profiles():
+            seg, dims, _ = add_segments(data, seg_cfg)
+            return profile(seg, dims, seg_cfg)
+
+        timed(ours, "segment profiles (3 dimensions)", segment_profiles)
+        models = timed(ours, "outcome models (3 + per-point)", fit_outcome_models, data, cfg)
+        timed(ours, "ROI interval (1,000 joint draws)", passive_to_promoter, models, cfg)
+        timed(ours, "clustering (k = 2..10)", lambda: CustomerClusters(columns=cfg.clusters["columns"]).fit(data))
+
+        print("plain approach (formula fits):", flush=True)
+        df2 = data.assign(cx_category=np.where(data["nps_score"] >= 9, "promoter",
+                                               np.where(data["nps_score"] <= 6, "detractor", "passive")))
+        timed(plain, "plain: 3 formula models", plain_models, df2)
+        rng = np.random.default_rng(0)
+        reps = max(1, args.plain_reps)
+
+        def plain_boot():
+            for _ in range(reps):
+                plain_models(df2.iloc[rng.integers(0, len(df2), len(df2))])
+
+        timed(plain, "plain: bootstrap refits (timed reps)", plain_boot)
+        plain["plain: ROI, 200 bootstrap refits (extrapolated)"] = plain["plain: bootstrap refits (timed reps)"] / reps * 200
+
+        if not args.skip_report:
+            t0 = time.perf_counter()
+            proc = subprocess.run([sys.executable, "-m", "cxanalysis.cli", "report", str(csv), "--out", str(Path(tmp) / "reports")],
+                                  capture_output=True, text=True, cwd=ROOT)
+            ours["full cxanalysis report"] = time.perf_counter() - t0
+            child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            print(f"  {'full cxanalysis report':<36} {ours['full cxanalysis report']:8.2f} s   (peak of a child {child:,.0f} MB)")
+            if proc.returncode != 0:
+                print(proc.stderr[-3000:])
+                return 1
+    result = {"customers": n, "ours_s": ours, "plain_s": plain, "peak_mb": peak_mb(),
+              "peak_child_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+              "machine": {"cpu_count": __import__("os").cpu_count(), "platform": platform.platform(),
+                          "python": platform.python_version()},
+              "ratios": {"models": plain["plain: 3 formula models"] / ours["outcome models (3 + per-point)"],
+                         "roi": plain["plain: ROI, 200 bootstrap refits (extrapolated)"] / ours["ROI interval (1,000 joint draws)"]}}
+    (out / f"results_{n}.json").write_text(json.dumps(result, indent=1))
+    print("\n| stage | seconds |\n|---|---|")
+    for k, v in {**ours, **plain}.items():
+        print(f"| {k} | {v:.2f} |")
+    print(f"\nmodels: {result['ratios']['models']:.1f}x faster than the formula fits; "
+          f"ROI interval: {result['ratios']['roi']:.0f}x faster than 200 bootstrap refits; "
+          f"peak memory {result['peak_mb']:,.0f} MB in this process.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""Themes in verbatim comments, and how often each comes up among promoters and detractors.
+
+TF-IDF on English words (stop words removed) and non-negative matrix factorisation (NMF) into
+``n_themes`` themes; each comment belongs to its highest-weight theme. Comments with no word in
+the vocabulary — empty, a single word such as "ok", emoji, most non-English ones — get no theme
+and are counted as such, not forced into one. For large exports the themes are learnt on a sample
+of comments and every comment is then assigned.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.decomposition import NMF
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+__all__ = ["CommentThemes"]
+
+
+class CommentThemes:
+    """Comment themes by TF-IDF + NMF.
+
+    Parameters
+    ----------
+    n_themes : int
+    n_terms : int
+        Top terms listed per theme.
+    min_words : int
+        Comments with fewer vocabulary words get no theme.
+    max_comments : int
+        Themes are learnt on at most this many comments (a random sample).
+    random_state : int
+
+    Attributes
+    ----------
+    themes_ : DataFrame
+        ``theme, name, top_terms, n, share, examples``.
+    by_category_ : DataFrame
+        ``theme, name, share_promoters, share_passives, share_detractors, diff, diff_ci_low,
+        diff_ci_high, p_value`` — ``diff`` is detractors minus promoters (two-proportion z).
+    assigned_ : Series
+        Theme of every comment (-1 for none), aligned with the input.
+    """
+
+    def __init__(self, *, n_themes: int = 6, n_terms: int = 8, min_words: int = 2, max_comments: int = 50_000,
+                 random_state: int = 0, alpha: float = 0.05):
+        self.n_themes = n_themes
+        self.n_terms = n_terms
+        self.min_words = min_words
+        self.max_comments = max_comments
+        self.random_state = random_state
+        self.alpha = alpha
+
+    def fit(self, data: pd.DataFrame, *, comment: str = "comment", category: str = "cx_category") -> CommentThemes:
+        text = data[comment].astype("string").fillna("").str.strip()
+        has = (text.str.len() > 0).to_numpy()
+        texts = text[has].tolist()
+        if len(texts) < 5 * self.n_themes:
+            raise ValueError(f"Too few comments ({len(texts)}) for {self.n_themes} themes.")
+        rng = np.random.default_rng(self.random_state)
+        learn = texts if len(texts) <= self.max_comments else [texts[i] for i in rng.choice(len(texts), self.max_comments, replace=False)]
+        self.vectorizer_ = TfidfVectorizer(stop_words="english", token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z]+\b",
+                                           min_df=max(2, int(0.001 * len(learn))), max_df=0.5, sublinear_tf=True)
+        V = self.vectorizer_.fit_transform(learn)
+        self.nmf_ = NMF(self.n_themes, init="nndsvda", random_state=self.random_state, max_iter=400).fit(V)
+        terms = np.array(self.vectorizer_.get_feature_names_out())
+        Vall = self.vectorizer_.transform(texts)
+        W = self.nmf_.transform(Vall)
+        n_words = np.asarray((Vall > 0).sum(axis=1)).ravel()
+        theme = np.where((n_words >= self.min_words) & (W.max(axis=1) > 0), W.argmax(axis=1), -1)
+        assigned = np.full(len(data), -1)
+        assigned[np.flatnonzero(has)] = theme
+        self.assigned_ = pd.Series(assigned, index=data.index, name="theme")
+        rows = []
+        for k in range(self.n_themes):
+            top = terms[np.argsort(-self.nmf_.components_[k])[: self.n_terms]].tolist()
+            members = np.flatnonzero(theme == k)
+            ex = members[np.argsort(-W[members, k])[:3]]
+            rows.append(dict(theme=k, name=" / ".join(top[:3]), top_terms=top, n=len(members),
+                             share=len(members) / len(texts), examples=[texts[i] for i in ex]))
+        rows.append(dict(theme=-1, name="(no theme: empty, very short or unrecognised)", top_terms=[],
+                         n=int((assigned == -1).sum()), share=float((assigned == -1).mean()), examples=[]))
+        self.themes_ = pd.DataFrame(rows)
+        self.n_comments_ = len(texts)
+        if category in data:
+            self.by_category_ = self._by_category(data[category].astype(str).to_numpy(), has, assigned)
+        return self
+
+    def _by_category(self, cat: np.ndarray, has: np.ndarray, assigned: np.ndarray) -> pd.DataFrame:
+        z = stats.norm.ppf(1 - self.alpha / 2)
+        rows = []
+        counts = {c: int(((cat == c) & has).sum()) for c in ("promoter", "passive", "detractor")}
+        for t in self.themes_.itertuples():
+            share = {c: ((cat == c) & has & (assigned == t.theme)).sum() / counts[c] if counts[c] else np.nan
+                     for c in counts}
+            pd_, pp = share["detractor"], share["promoter"]
+            nd, np_ = counts["detractor"], counts["promoter"]
+            diff = pd_ - pp
+            se = np.sqrt(pd_ * (1 - pd_) / nd + pp * (1 - pp) / np_) if nd and np_ else np.nan
+            pooled = (pd_ * nd + pp * np_) / (nd + np_) if nd + np_ else np.nan
+            se0 = np.sqrt(pooled * (1 - pooled) * (1 / nd + 1 / np_)) if nd and np_ else np.nan
+            rows.append(dict(theme=t.theme, name=t.name, share_promoters=pp, share_passives=share["passive"],
+                             share_detractors=pd_, diff=diff, diff_ci_low=diff - z * se, diff_ci_high=diff + z * se,
+                             p_value=2 * stats.norm.sf(abs(diff / se0)) if se0 and se0 > 0 else np.nan))
+        return pd.DataFrame(rows)
+
+    def to_results(self) -> list[dict]:
+        """``themes`` of results.json (DESIGN.md keys)."""
+        by = self.by_category_.set_index("theme") if hasattr(self, "by_category_") else None
+        out = []
+        for t in self.themes_[self.themes_["theme"] >= 0].itertuples():
+            row = dict(theme=t.name, top_terms=t.top_terms, n=t.n, share=t.share, examples=t.examples)
+            if by is not None:
+                row.update(share_promoters=by.loc[t.theme, "share_promoters"], share_detractors=by.loc[t.theme, "share_detractors"],
+                           diff=by.loc[t.theme, "diff"], diff_ci_low=by.loc[t.theme, "diff_ci_low"],
+                           diff_ci_high=by.loc[t.theme, "diff_ci_high"])
+            out.append(row)
+        return out
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return self.themes_
+
+    def _repr_html_(self) -> str:
+        return self.themes_.drop(columns=["examples"]).to_html(index=False)

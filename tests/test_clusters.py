@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from cxanalysis.clusters import CustomerClusters
+from cxanalysis.config import load_config
+from cxanalysis.io import load
+from cxanalysis.sample import make_clustered
+
+from .conftest import real_export
+
+COLS = ["spend", "orders", "visits_per_month", "tenure_months", "support_tickets", "nps_score"]
+
+
+@pytest.mark.parametrize("k", [3, 4, 5])
+def test_recovers_planted_clusters(k):
+    """make_clustered plants k segments; the silhouette picks k and the labels agree (ARI >= 0.9)."""
+    d = make_clustered(3000, k, random_state=0)
+    c = CustomerClusters(columns=COLS, n_boot=5).fit(d)
+    assert c.k_ == k
+    assert adjusted_rand_score(d["_cluster"], c.labels_) >= 0.9
+    assert c.stability_["ari_mean"] >= 0.9
+    assert list(np.bincount(c.labels_)) == sorted(np.bincount(c.labels_), reverse=True)  # largest first
+
+
+def test_gmm_chooses_by_bic_and_profiles_name_the_difference():
+    d = make_clustered(2000, 3, random_state=1)
+    c = CustomerClusters(columns=COLS, method="gmm", k_range=(2, 6), n_boot=3).fit(d)
+    assert c.k_ == int(c.selection_.loc[c.selection_["bic"].idxmin(), "k"]) == 3
+    prof = c.profile_
+    assert prof["n"].sum() == len(d) and prof["share"].sum() == pytest.approx(1)
+    for r in prof.itertuples():  # the profile's means are the cluster's own means
+        assert r.spend == pytest.approx(d.loc[c.labels_ == r.cluster, "spend"].mean())
+    assert all(isinstance(n, str) and n for n in prof["name"])
+    assert set(c.projection(500).columns) == {"pc1", "pc2", "cluster"}
+
+
+def test_missing_columns_are_skipped_and_fixed_k_is_honoured():
+    d = make_clustered(800, 2, random_state=2).drop(columns=["orders"])
+    c = CustomerClusters(columns=COLS, k=3, n_boot=2).fit(d)
+    assert c.k_ == 3 and c.skipped_ == {"orders": "no orders column"}
+    with pytest.raises(ValueError, match="at least two behavioural columns"):
+        CustomerClusters(columns=["spend", "absent"], n_boot=1).fit(d)
+
+
+@pytest.mark.parametrize("name", ["telco", "ecommerce"])
+def test_real_exports_cluster(name):
+    data, cfg = real_export(name)
+    config = load_config(cfg)
+    df = load(data, config).data
+    c = CustomerClusters(columns=config.clusters["columns"], k_range=(2, 6), n_boot=3, score="csat",
+                         promoter_min=5, detractor_max=3).fit(df)
+    assert 2 <= c.k_ <= 6 and len(c.labels_) == len(df)
+    assert c.profile_["nps"].between(-100, 100).all()

@@ -1,0 +1,55 @@
+from itertools import combinations
+from math import factorial
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.formula.api as smf
+
+from cxanalysis.drivers import KeyDrivers, shapley_r2
+from cxanalysis.sample import DRIVERS, make_customers
+
+
+def test_shapley_equals_brute_force_over_all_subsets():
+    """Brute force: fit an OLS (statsmodels) for every subset of drivers, covariates always in,
+    and apply the Shapley formula; the importances must agree to 1e-8 and, with the covariates'
+    R², sum to the full model's R²."""
+    df = make_customers(600, 1, random_state=4)
+    drivers = list(DRIVERS[:4])
+    covs = "C(plan) + tenure_months"
+
+    def r2(subset):
+        rhs = " + ".join([*subset, covs])
+        return smf.ols(f"nps_score ~ {rhs}", df).fit().rsquared
+
+    table = {frozenset(s): r2(list(s)) for k in range(len(drivers) + 1) for s in combinations(drivers, k)}
+    p = len(drivers)
+    brute = {}
+    for j in drivers:
+        others = [d for d in drivers if d != j]
+        brute[j] = sum(factorial(len(s)) * factorial(p - len(s) - 1) / factorial(p)
+                       * (table[frozenset(s) | {j}] - table[frozenset(s)])
+                       for k in range(p) for s in combinations(others, k))
+    t = shapley_r2(df, target="nps_score", drivers=drivers, covariates=["plan", "tenure_months"]).set_index("driver")
+    for j in drivers:
+        assert t.loc[j, "importance"] == pytest.approx(brute[j], abs=1e-8)
+    assert t.loc["covariates (always in)", "importance"] == pytest.approx(table[frozenset()], abs=1e-8)
+    assert t["importance"].sum() == pytest.approx(table[frozenset(drivers)], abs=1e-8)
+
+
+def test_key_drivers_rank_the_generators_weights_with_intervals():
+    """The generator weights delivery 0.5 > support 0.4 > product 0.3 > price 0.2 > website 0.1."""
+    df = make_customers(4000, 1, random_state=6)
+    kd = KeyDrivers(covariates=["plan", "tenure_months"], n_boot=100).fit(df)
+    t = kd.importance_
+    assert t["driver"].tolist()[:5] == list(DRIVERS)
+    assert (t["sign"].iloc[:5] == "+").all()
+    assert ((t["ci_low"] <= t["importance"]) & (t["importance"] <= t["ci_high"])).all()
+    assert t["importance"].sum() == pytest.approx(kd.r2_)
+    assert len(kd.to_results()) == 5
+
+
+def test_no_driver_columns_is_a_clear_error():
+    df = pd.DataFrame({"nps_score": np.arange(20) % 11, "x": np.arange(20.0)})
+    with pytest.raises(ValueError, match="No driver_\\* columns"):
+        KeyDrivers().fit(df)
