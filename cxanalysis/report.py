@@ -32,6 +32,7 @@ __all__ = ["RunContext", "run_report", "notebook_paths", "to_jsonable", "ReportE
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 HIDDEN_TAGS = ("parameters", "injected-parameters", "remove")
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 class ReportError(RuntimeError):
@@ -183,7 +184,7 @@ def _render_html(executed: Path, html_path: Path, with_code: bool) -> None:
     from nbconvert.preprocessors import TagRemovePreprocessor
 
     nb = nbformat.read(executed, as_version=4)
-    exporter = HTMLExporter(template_name="lab")
+    exporter = HTMLExporter(template_name="cxreport", extra_template_basedirs=[str(TEMPLATES)])
     tags = TagRemovePreprocessor(remove_cell_tags=HIDDEN_TAGS, enabled=True)
     exporter.register_preprocessor(tags, enabled=True)
     if not with_code:

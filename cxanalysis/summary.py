@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_index", "headline_sentences", "effect_sentence", "fmt_points", "fmt_p"]
+__all__ = ["write_index", "headline_sentences", "assumptions_sentence", "effect_sentence", "fmt_points", "fmt_p"]
 
 TITLES = {
     "01-data-quality": "Data quality: what was loaded, cleaned and dropped",
@@ -88,7 +88,22 @@ def headline_sentences(results: dict[str, Any]) -> list[str]:
             f"{roi['cost']:,.0f}, net {roi['net']:,.0f}, ROI {roi['roi']:.0%} "
             f"(95% interval {roi['roi_ci_low']:.0%} to {roi['roi_ci_high']:.0%})."
         )
+        from .narrative import roi_verdict
+
+        out.append(roi_verdict(roi["roi_ci_low"], roi["roi_ci_high"]))
     return out
+
+
+def assumptions_sentence(results: dict[str, Any]) -> str:
+    """The ROI assumptions, printed next to the ROI figure."""
+    a = (results.get("roi") or {}).get("passive_to_promoter", {}).get("assumptions")
+    if not a:
+        return ""
+    moved = (f"{a['customers_moved']:,} customers moved" if a.get("customers_moved") is not None
+             else f"{a['share_of_passives_moved']:.0%} of passives moved")
+    return (f"Assumptions (cx.yaml): gross margin {a['gross_margin']:.0%}, cost per return {a['cost_per_return']:,.2f}, "
+            f"discount rate {a['discount_rate']:.0%} a year, horizon {a['horizon_years']} years, program cost "
+            f"{a['program_cost_per_year']:,.0f} and team cost {a['team_cost_per_year']:,.0f} a year, {moved}.")
 
 
 def _table(rows: list[dict[str, Any]], cols: list[tuple[str, str]]) -> str:
@@ -126,13 +141,36 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
         kpis = (f"<div>NPS<b>{fmt_points(n['value'])}</b><span class='muted'>95% CI "
                 f"{fmt_points(n['ci_low'])} to {fmt_points(n['ci_high'])}</span></div>"
                 f"<div>Customers<b>{results['n_customers']:,}</b></div>")
+        trends = results.get("trends") or []
+        if len(trends) >= 2 and trends[-1].get("change") is not None:
+            t = trends[-1]
+            kpis += (f"<div>Since {html.escape(trends[-2]['quarter'])}<b>{fmt_points(t['change'], True)}</b>"
+                     f"<span class='muted'>{fmt_p(t['p_value'])}</span></div>")
+    roi = (results.get("roi") or {}).get("passive_to_promoter")
+    if roi:
+        kpis += (f"<div>ROI, passives to promoters<b>{roi['roi']:.0%}</b><span class='muted'>95% interval "
+                 f"{roi['roi_ci_low']:.0%} to {roi['roi_ci_high']:.0%}</span></div>")
     seg = results.get("segments") or []
     seg_html = ""
     if seg:
-        worst = sorted(seg, key=lambda r: (r.get("nps") is None, r.get("nps") or 0))[:5]
-        seg_html = "<h2>Segments at risk (lowest NPS)</h2>" + _table(
-            worst, [("dimension", "Dimension"), ("segment", "Segment"), ("n", "Customers"),
-                    ("nps", "NPS"), ("ci_low", "CI low"), ("ci_high", "CI high")])
+        overall = n.get("value", 0) if n else 0
+        risky = [r for r in seg if r.get("differs") and (r.get("nps") or 0) < overall] or seg
+        worst = sorted(risky, key=lambda r: (r.get("nps") is None, r.get("nps") or 0))[:5]
+        seg_html = ("<h2>Segments at risk</h2><p class='muted'>Lowest NPS among the segments that differ from the "
+                    "rest after Holm's correction.</p>" + _table(
+                        worst, [("dimension", "Dimension"), ("segment", "Segment"), ("n", "Customers"),
+                                ("nps", "NPS"), ("ci_low", "CI low"), ("ci_high", "CI high")]))
+    clusters = (results.get("clusters") or {}).get("profile") or []
+    if clusters:
+        worst = sorted(clusters, key=lambda r: (r.get("nps") is None, r.get("nps") or 0))[:3]
+        seg_html += ("<h2>Behavioural clusters at risk</h2><p class='muted'>Lowest NPS clusters; passives are the "
+                     "customers a program could move.</p>" + _table(
+                         worst, [("name", "Cluster"), ("n", "Customers"), ("nps", "NPS"), ("nps_ci_low", "CI low"),
+                                 ("nps_ci_high", "CI high"), ("passives", "Passives")]))
+    warnings = [w for w in (results.get("models") or {}).get("warnings", []) if "separation" in w]
+    warn_html = ("<h2>Read before acting</h2><ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in warnings)
+                 + "</ul>") if warnings else ""
+    assumptions = assumptions_sentence(results)
     skipped = results.get("analyses_skipped") or {}
     skip_html = ""
     if skipped:
@@ -151,7 +189,8 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
 <p class="muted">Rows read {clean.get('rows_in', 0):,}; kept after cleaning {clean.get('rows_out', 0):,}
 (see the data-quality page). Intervals are 95%.</p>
 <div class="kpi">{kpis}</div>
-<h2>Summary</h2><ul>{sentences}</ul>{err_html}{seg_html}{skip_html}
+<h2>Summary</h2><ul>{sentences}</ul><p class="muted">{html.escape(assumptions)}</p>
+{err_html}{warn_html}{seg_html}{skip_html}
 <h2>Detailed reports</h2><ol>{links}</ol>
 <p class="muted">Generated from results.json ({html.escape(results.get('run', {}).get('started', ''))}).</p>
 </body></html>"""

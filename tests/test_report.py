@@ -11,6 +11,7 @@ from cxanalysis.report import notebook_paths, run_report
 from cxanalysis.sample import make_customers
 from cxanalysis.summary import headline_sentences
 
+from .browser import check_pages
 from .conftest import real_export
 
 pytestmark = pytest.mark.slow
@@ -79,13 +80,76 @@ def test_sample_report_is_complete(sample_report):
         assert sentence.replace("'", "&#x27;") in index
 
 
+@pytest.mark.browser
+def test_sample_report_pages_pass_in_a_real_browser(sample_report):
+    pages = [sample_report / "index.html", *sorted(sample_report.glob("[0-9][0-9]-*.html"))]
+    problems = check_pages(pages, sample_report / "_screenshots")
+    assert problems == {p.name: [] for p in pages}
+
+
 @pytest.mark.parametrize("name", ["telco", "ecommerce"])
 def test_real_export_reports_without_traceback(tmp_path, name):
+    """Each real export, with its config in tests/configs: a complete summary naming the skipped
+    analyses, no error cell, and (where a browser exists) pages that load cleanly."""
     data, cfg = real_export(name)
     root = run_report(data, config=cfg, out=tmp_path, progress=lambda m: None)
     results = json.loads((root / "results.json").read_text())
     assert _errors_in(root / "_executed") == []
     assert results["nps"]["score"] == "csat"  # categories from the 1-5 scale, via the config
     skipped = results["analyses_skipped"]
-    assert "metric CES" in skipped and "trends" in skipped
+    assert "metric CES" in skipped and "trends" in skipped and "returns" in skipped
+    assert "churn" in results["effects"]
+    index = (root / "index.html").read_text(encoding="utf-8")
+    assert "Analyses skipped" in index and "metric CES" in index
+    if name == "telco":  # scores 1-2 always churned, 4-5 never: separation, flagged on the summary
+        assert "Read before acting" in index and "separation" in index
+        assert results["effects"]["churn"]["detractor_vs_passive"]["flagged"] is True
     assert list(_check_html(root, [p.stem for p in notebook_paths()]))
+    try:
+        from .browser import chromium_path
+
+        chromium_path()
+    except pytest.skip.Exception:
+        return
+    pages = [root / "index.html", *sorted(root.glob("[0-9][0-9]-*.html"))]
+    assert check_pages(pages, root / "_screenshots") == {p.name: [] for p in pages}
+
+
+def test_quarterly_rerun_uses_earlier_quarters_and_is_reproducible(tmp_path):
+    """data/2026Q2/ and data/2026Q3/ side by side: the 2026Q3 report's trend has both quarters,
+    its "since last quarter" figures equal cxanalysis.trends exactly, a re-run reproduces every
+    number, and nothing is written outside reports/2026Q3/."""
+    from cxanalysis.config import load_config
+    from cxanalysis.io import load
+    from cxanalysis.trends import quarterly
+
+    both = make_customers(1200, 2, start="2026Q2", random_state=31)
+    for q in ("2026Q2", "2026Q3"):
+        (tmp_path / "data" / q).mkdir(parents=True)
+        both[both["quarter"] == q].drop(columns="quarter").to_csv(tmp_path / "data" / q / "export.csv", index=False)
+    quick = [p for p in notebook_paths() if p.stem.startswith(("01", "03"))]
+    out = tmp_path / "reports"
+    root = run_report(tmp_path / "data" / "2026Q3", out=out, progress=lambda m: None, notebooks=quick)
+    first = json.loads((root / "results.json").read_text())
+    assert [t["quarter"] for t in first["trends"]] == ["2026Q2", "2026Q3"]
+    expected = quarterly(load(tmp_path / "data" / "2026Q2", quarter="2026Q2").data.pipe(
+        lambda a: __import__("pandas").concat([a, load(tmp_path / "data" / "2026Q3", quarter="2026Q3").data])), load_config())
+    last = first["trends"][-1]
+    assert last["change"] == expected.iloc[-1]["change"]
+    assert last["p_value"] == expected.iloc[-1]["p_value"]
+    assert f"NPS moved {last['change']:+.1f} points" in (root / "index.html").read_text(encoding="utf-8")
+    again = json.loads((run_report(tmp_path / "data" / "2026Q3", out=out, progress=lambda m: None,
+                                   notebooks=quick) / "results.json").read_text())
+    for r in (first, again):
+        r["run"].pop("started")
+    assert again == first
+    assert sorted(p.name for p in out.iterdir()) == ["2026Q3"]
+
+
+def test_with_code_shows_the_code(tmp_path):
+    make_customers(400, 1, random_state=2).to_csv(tmp_path / "c.csv", index=False)
+    nb = [p for p in notebook_paths() if p.stem.startswith("01")]
+    hidden = run_report(tmp_path / "c.csv", out=tmp_path / "a", notebooks=nb, progress=lambda m: None)
+    shown = run_report(tmp_path / "c.csv", out=tmp_path / "b", notebooks=nb, progress=lambda m: None, with_code=True)
+    assert "RunContext" not in (hidden / "01-data-quality.html").read_text(encoding="utf-8")
+    assert "RunContext" in (shown / "01-data-quality.html").read_text(encoding="utf-8")  # highlighted code
