@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.cluster import KMeans, MiniBatchKMeans
+from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.mixture import GaussianMixture
@@ -45,6 +45,8 @@ class CustomerClusters:
         k-means chooses k by the highest silhouette; the mixture by the lowest BIC.
     sample_size : int
         Customers used to choose k and for the stability bootstrap (all when fewer).
+    fit_rows : int
+        Customers the final model is fitted on (all when fewer); every customer is then assigned.
     n_boot : int
         Bootstrap refits for stability.
     random_state : int
@@ -67,13 +69,14 @@ class CustomerClusters:
     """
 
     def __init__(self, *, columns: Sequence[str], k: int | None = None, k_range=(2, 10), method: str = "kmeans",
-                 sample_size: int = 20000, n_boot: int = 20, random_state: int = 0, score: str = "nps_score",
+                 sample_size: int = 10000, n_boot: int = 10, fit_rows: int = 50000, random_state: int = 0, score: str = "nps_score",
                  promoter_min: float = 9, detractor_max: float = 6):
         self.columns = list(columns)
         self.k = k
         self.k_range = tuple(k_range)
         self.method = method
         self.sample_size = sample_size
+        self.fit_rows = fit_rows
         self.n_boot = n_boot
         self.random_state = random_state
         self.score = score
@@ -106,12 +109,10 @@ class CustomerClusters:
         self.features_ = names
         return np.hstack(parts) if parts else np.empty((len(data), 0))
 
-    def _model(self, k: int, n: int):
+    def _model(self, k: int):
         rs = self.random_state
         if self.method == "gmm":
             return GaussianMixture(k, covariance_type="full", random_state=rs, n_init=2)
-        if n > 100_000:
-            return MiniBatchKMeans(k, random_state=rs, n_init=3, batch_size=4096)
         return KMeans(k, random_state=rs, n_init=4)
 
     def fit(self, data: pd.DataFrame) -> CustomerClusters:
@@ -124,16 +125,16 @@ class CustomerClusters:
         n = len(X)
         sample = np.sort(rng.choice(n, size=min(n, self.sample_size), replace=False))
         Xs = X[sample]
-        sil_idx = rng.choice(len(Xs), size=min(len(Xs), 5000), replace=False)
+        sil_idx = rng.choice(len(Xs), size=min(len(Xs), 3000), replace=False)
         lo, hi = self.k_range
         ks = [self.k] if self.k is not None else list(range(lo, min(hi, len(Xs) - 1) + 1))
         rows = []
         for k in ks:
-            km = (MiniBatchKMeans(k, random_state=self.random_state, n_init=3, batch_size=4096) if len(Xs) > 100_000
-                  else KMeans(k, random_state=self.random_state, n_init=4)).fit(Xs)
+            km = KMeans(k, random_state=self.random_state, n_init=4).fit(Xs)
             sil = silhouette_score(Xs[sil_idx], km.labels_[sil_idx]) if len(set(km.labels_[sil_idx])) > 1 else np.nan
-            gm = GaussianMixture(k, covariance_type="full", random_state=self.random_state).fit(Xs[: min(len(Xs), 10000)])
-            rows.append(dict(k=k, silhouette=sil, bic=gm.bic(Xs[: min(len(Xs), 10000)]), inertia=km.inertia_))
+            gm_rows = Xs[: min(len(Xs), 5000)]
+            gm = GaussianMixture(k, covariance_type="full", random_state=self.random_state).fit(gm_rows)
+            rows.append(dict(k=k, silhouette=sil, bic=gm.bic(gm_rows), inertia=km.inertia_))
         self.selection_ = pd.DataFrame(rows)
         if self.k is not None:
             self.k_ = self.k
@@ -141,7 +142,10 @@ class CustomerClusters:
             self.k_ = int(self.selection_.loc[self.selection_["bic"].idxmin(), "k"])
         else:
             self.k_ = int(self.selection_.loc[self.selection_["silhouette"].idxmax(), "k"])
-        model = self._model(self.k_, n).fit(X)
+        # the final model is fitted on up to fit_rows customers, then every customer is assigned to
+        # its nearest centre (k-means) or most likely component (mixture)
+        fit_rows = np.sort(rng.choice(n, size=min(n, self.fit_rows), replace=False))
+        model = self._model(self.k_).fit(X[fit_rows])
         raw = model.predict(X)
         order = np.argsort(-np.bincount(raw, minlength=self.k_))  # largest cluster first
         relabel = np.empty_like(order)

@@ -20,7 +20,6 @@ import pandas as pd
 
 from .config import Config, load_config
 from .schema import (
-    BINARY,
     CANONICAL,
     CATEGORICAL,
     CX_SCORES,

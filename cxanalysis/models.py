@@ -172,6 +172,8 @@ class OutcomeModels:
         1 - confidence level.
     keep_scores : bool
         Keep per-row scores for :meth:`joint_covariance` (needed by the ROI).
+    per_point : bool
+        Also fit the models with the score as a number (the ``per_point`` effects).
 
     Attributes
     ----------
@@ -191,8 +193,9 @@ class OutcomeModels:
 
     def __init__(self, *, covariates=DEFAULT_COVARIATES, score: str = "nps_score",
                  promoter_min: float = 9, detractor_max: float = 6, alpha: float = 0.05,
-                 keep_scores: bool = False):
+                 keep_scores: bool = False, per_point: bool = True):
         self.covariates = list(covariates)
+        self.per_point = per_point
         self.score = score
         self.promoter_min = promoter_min
         self.detractor_max = detractor_max
@@ -216,9 +219,11 @@ class OutcomeModels:
             else:
                 covs.append(c)
         self.covariates_ = covs
-        self.data_ = data
+        needed = {"cx_category", self.score, *covs, "spend", "churned", "returns", "orders"}
+        self.data_ = data[[c for c in data.columns if c in needed]]
         self.design_ = self._full_rank(build_design(data, covariates=covs))
-        self.score_design_ = self._full_rank(build_design(data, covariates=covs, cx="score", score=self.score))
+        self.score_design_ = (self._full_rank(build_design(data, covariates=covs, cx="score", score=self.score))
+                              if self.per_point else None)
         if self.design_.n_dropped:
             self.warnings_.append(
                 f"{self.design_.n_dropped:,} customers lack the CX score or a covariate and are left out of the models.")
@@ -235,7 +240,13 @@ class OutcomeModels:
                 self.skipped_[outcome] = "no passives in the data: nothing to compare with"
                 continue
             self.outcomes_[outcome] = self._fit_one(outcome, self.design_)
-            self.per_point_[outcome] = self._fit_one(outcome, self.score_design_)
+            if self.per_point:
+                self.per_point_[outcome] = self._fit_one(outcome, self.score_design_)
+        if self.keep_scores and self.outcomes_:
+            self.joint_cov_ = self.joint_covariance()
+            for fit in [*self.outcomes_.values(), *self.per_point_.values()]:
+                for part in fit.parts.values():
+                    part.score_obs = part.hessian = None
         return self
 
     def _full_rank(self, design: Design) -> Design:
@@ -387,6 +398,8 @@ class OutcomeModels:
                     estimand=(f"Among the {len(self.passives_):,} current passives, the average {_PHRASE[outcome]} "
                               f"if they were {cat}s, against as passives, holding {covs} fixed."),
                 ))
+            if outcome not in self.per_point_:
+                continue
             pp = self.per_point_[outcome]
             X, mult = self._contrast_rows(self.score_design_, pp, np.arange(len(self.score_design_.rows)))
             X1 = X.copy()
@@ -503,7 +516,11 @@ class OutcomeModels:
         -------
         parts : list of (outcome, part)
         V : ndarray
+
+        Computed once, at the end of :meth:`fit` (the per-row scores are then released).
         """
+        if getattr(self, "joint_cov_", None) is not None:
+            return self.joint_cov_
         parts, blocks_S, blocks_Hinv, sizes, firth = [], [], [], [], []
         n = len(self.design_.rows)
         for name, fit in self.outcomes_.items():

@@ -64,9 +64,17 @@ def score_histogram(counts: pd.DataFrame, *, title: str | None = None, ax=None):
     return ax
 
 
-def distributions(data: pd.DataFrame, columns: Sequence[str], *, ncols: int = 4, max_levels: int = 12):
-    """One small histogram (numbers) or bar chart (categories) per column; returns the Figure."""
+def distributions(data: pd.DataFrame, columns: Sequence[str], *, ncols: int = 4, max_levels: int = 12,
+                  max_rows: int = 100_000, random_state: int = 0):
+    """One small histogram (numbers) or bar chart (categories) per column; returns the Figure.
+
+    Above ``max_rows`` customers the shapes are drawn from a random sample of that many (said in
+    the figure's title); the tables beside them use every row.
+    """
     columns = list(columns)
+    sampled = len(data) > max_rows
+    if sampled:
+        data = data.sample(max_rows, random_state=random_state)
     nrows = max(1, int(np.ceil(len(columns) / ncols)))
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.4 * nrows), squeeze=False)
     for ax, col in zip(axes.ravel(), columns, strict=False):
@@ -80,6 +88,8 @@ def distributions(data: pd.DataFrame, columns: Sequence[str], *, ncols: int = 4,
         ax.tick_params(labelsize=7)
     for ax in axes.ravel()[len(columns):]:
         ax.set_visible(False)
+    if sampled:
+        fig.suptitle(f"Distributions (random sample of {max_rows:,} customers)", fontweight="bold")
     fig.tight_layout()
     return fig
 

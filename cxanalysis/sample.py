@@ -14,7 +14,7 @@ tenure_months), so recovery tests can compare estimates with :func:`true_effects
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd

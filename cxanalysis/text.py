@@ -40,7 +40,10 @@ class CommentThemes:
         ``theme, name, share_promoters, share_passives, share_detractors, diff, diff_ci_low,
         diff_ci_high, p_value`` — ``diff`` is detractors minus promoters (two-proportion z).
     assigned_ : Series
-        Theme of every comment (-1 for none), aligned with the input.
+        Theme of every comment (-1 for none, or not in the sample), aligned with the input.
+    sampled_ : bool
+        True when the export held more than ``max_comments`` comments and a random sample of
+        that many was used.
     """
 
     def __init__(self, *, n_themes: int = 6, n_terms: int = 8, min_words: int = 2, max_comments: int = 50_000,
@@ -59,7 +62,18 @@ class CommentThemes:
         if len(texts) < 5 * self.n_themes:
             raise ValueError(f"Too few comments ({len(texts)}) for {self.n_themes} themes.")
         rng = np.random.default_rng(self.random_state)
-        learn = texts if len(texts) <= self.max_comments else [texts[i] for i in rng.choice(len(texts), self.max_comments, replace=False)]
+        if len(texts) > self.max_comments:
+            # learn and measure on a random sample of comments; shares from 50,000 comments are
+            # precise to about half a percentage point
+            keep = np.sort(rng.choice(len(texts), self.max_comments, replace=False))
+            positions = np.flatnonzero(has)[keep]
+            has = np.zeros(len(data), dtype=bool)
+            has[positions] = True
+            texts = [texts[i] for i in keep]
+            self.sampled_ = True
+        else:
+            self.sampled_ = False
+        learn = texts
         self.vectorizer_ = TfidfVectorizer(stop_words="english", token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z]+\b",
                                            min_df=max(2, int(0.001 * len(learn))), max_df=0.5, sublinear_tf=True)
         V = self.vectorizer_.fit_transform(learn)

@@ -53,3 +53,14 @@ def test_no_driver_columns_is_a_clear_error():
     df = pd.DataFrame({"nps_score": np.arange(20) % 11, "x": np.arange(20.0)})
     with pytest.raises(ValueError, match="No driver_\\* columns"):
         KeyDrivers().fit(df)
+
+
+def test_m_out_of_n_bootstrap_matches_the_full_bootstrap():
+    """For large exports each resample draws m rows and its deviation is scaled by sqrt(m/n):
+    the intervals must be about as wide as the full bootstrap's (within 30%)."""
+    df = make_customers(20000, 1, random_state=7)
+    full = KeyDrivers(covariates=["plan"], n_boot=120, max_boot_rows=10**9, random_state=1).fit(df).importance_
+    sub = KeyDrivers(covariates=["plan"], n_boot=120, max_boot_rows=4000, random_state=1).fit(df).importance_
+    wf, ws = full["ci_high"] - full["ci_low"], sub["ci_high"] - sub["ci_low"]
+    np.testing.assert_allclose(ws.to_numpy(), wf.to_numpy(), rtol=0.3)
+    np.testing.assert_allclose(sub["importance"], full["importance"], rtol=1e-12)
