@@ -98,6 +98,7 @@ def test_real_export_reports_without_traceback(tmp_path, name):
     assert results["nps"]["score"] == "csat"  # categories from the 1-5 scale, via the config
     skipped = results["analyses_skipped"]
     assert "metric CES" in skipped and "trends" in skipped and "returns" in skipped
+    assert skipped["drivers"] == "no driver_* columns" and skipped["themes"] == "no comment column"
     assert "churn" in results["effects"]
     index = (root / "index.html").read_text(encoding="utf-8")
     assert "Analyses skipped" in index and "metric CES" in index
