@@ -289,6 +289,14 @@ def _apply_mapping(raw: pd.DataFrame, config: Config) -> pd.DataFrame:
     return frame
 
 
+def _unparsed(frame: pd.DataFrame, col: str, raw: pd.Series, bad: np.ndarray, problems: list[Problem],
+              rule: str, fix: str) -> None:
+    """Record cells of ``col`` that could not be parsed, keeping their text for the message."""
+    if bad.any():
+        frame[f"_raw_{col}"] = raw
+        problems.append(Problem(col, rule, int(bad.sum()), format_examples(frame, bad, col), fix, np.flatnonzero(bad)))
+
+
 def _parse_columns(frame: pd.DataFrame, problems: list[Problem]) -> pd.DataFrame:
     """Coerce canonical columns to their types, reporting unparseable cells."""
     for col in list(frame.columns):
@@ -300,14 +308,8 @@ def _parse_columns(frame: pd.DataFrame, problems: list[Problem]) -> pd.DataFrame
             frame[col] = s.astype("string").str.strip().replace("", pd.NA)
         elif kind == "binary":
             parsed, bad = parse_binary(s)
-            if bad.any():
-                frame[f"_raw_{col}"] = s
-                problems.append(
-                    Problem(col, "must be a yes/no flag (1/0, true/false, yes/no, y/n)", int(bad.sum()),
-                            format_examples(frame, bad, col),
-                            "Use one of those spellings, or leave the cell empty when unknown.",
-                            np.flatnonzero(bad))
-                )
+            _unparsed(frame, col, s, bad, problems, "must be a yes/no flag (1/0, true/false, yes/no, y/n)",
+                      "Use one of those spellings, or leave the cell empty when unknown.")
             frame[col] = parsed
         elif kind in NUMERIC_KINDS or kind == "driver":
             if pd.api.types.is_numeric_dtype(s):
@@ -316,14 +318,8 @@ def _parse_columns(frame: pd.DataFrame, problems: list[Problem]) -> pd.DataFrame
             stripped = s.astype("string").str.strip()
             parsed = pd.to_numeric(stripped, errors="coerce")
             bad = (stripped.notna() & (stripped != "") & parsed.isna()).to_numpy()
-            if bad.any():
-                frame[f"_raw_{col}"] = s
-                problems.append(
-                    Problem(col, "must hold numbers", int(bad.sum()),
-                            format_examples(frame, bad, col),
-                            "Replace text such as 'n/a' with an empty cell (missing) or a number.",
-                            np.flatnonzero(bad))
-                )
+            _unparsed(frame, col, s, bad, problems, "must hold numbers",
+                      "Replace text such as 'n/a' with an empty cell (missing) or a number.")
             frame[col] = parsed.astype(float)
         elif kind == "category":
             frame[col] = s.astype("string").str.strip().replace("", pd.NA).astype("category")

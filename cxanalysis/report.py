@@ -215,6 +215,17 @@ def _execute(args: tuple) -> tuple[str, float, str | None]:
     return Path(src).stem, time.perf_counter() - t0, error
 
 
+def _prefit(data_path: str, quarter: str) -> float:
+    """Fit the run's shared outcome models into its cache (runs in a worker process)."""
+    t0 = time.perf_counter()
+    RunContext.open(data_path, quarter=quarter).outcome_models()
+    return time.perf_counter() - t0
+
+
+def _needs_models(notebook: Path) -> bool:
+    return "outcome_models(" in Path(notebook).read_text(encoding="utf-8")
+
+
 def _merge_fragments(base: dict[str, Any], fragments: list[dict[str, Any]]) -> dict[str, Any]:
     out = dict(base)
     for frag in fragments:
@@ -260,7 +271,7 @@ def run_report(
     Path
         The quarter's report folder (with ``index.html`` and ``results.json``).
     """
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     from .summary import write_index
 
@@ -286,22 +297,25 @@ def run_report(
 
     paths = notebooks or notebook_paths()
     data_path = (root / "_data" / "customers.parquet").resolve()
-    # models needed by several notebooks are fitted once here and read from the run's cache
-    t0 = time.perf_counter()
-    RunContext.open(str(data_path), quarter=q).outcome_models()
-    progress(f"  outcome models fitted ({time.perf_counter() - t0:.1f} s)")
     jobs = []
     for nb in paths:
         params = {"data_path": str(data_path), "quarter": q,
                   "fragment_path": str((root / "_fragments" / f"{nb.stem}.json").resolve())}
         jobs.append((nb, root / "_executed" / nb.name, root / f"{nb.stem}.html", params, with_code, root.resolve()))
     errors = []
-    # the first notebook alone (it is quick), then the rest in parallel; model fits are cached
-    # by 04 for 05, so those two run in order within one worker.
     with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-        done = 0
-        for name, secs, err in pool.map(_execute, jobs):
-            done += 1
+        # the models several notebooks need are fitted once, in a worker, while the notebooks that
+        # do not need them run; those that do are queued once the fit is in the run's cache
+        prefit = pool.submit(_prefit, str(data_path), q)
+        needs = [j for j in jobs if _needs_models(j[0])]
+        futures = [pool.submit(_execute, j) for j in jobs if j not in needs]
+        try:
+            progress(f"  outcome models fitted ({prefit.result():.1f} s)")
+        except Exception as exc:  # the notebooks that need them will show the error
+            progress(f"  outcome models could not be fitted in advance: {exc}")
+        futures += [pool.submit(_execute, j) for j in needs]
+        for done, fut in enumerate(as_completed(futures), start=1):
+            name, secs, err = fut.result()
             progress(f"  [{done}/{len(jobs)}] {name} {'FAILED' if err else 'done'} ({secs:.1f} s)")
             if err:
                 errors.append(f"{name}: {err}")

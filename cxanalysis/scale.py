@@ -172,16 +172,25 @@ class LargeExport:
         s = _q(cats["score"])
         stratum = (f"quarter || ':' || CASE WHEN {s} >= {cats['promoter_min']} THEN 'promoter' "
                    f"WHEN {s} <= {cats['detractor_max']} THEN 'detractor' ELSE 'passive' END")
-        # a seeded hash of the id orders customers at random, reproducibly
-        key = f"hash(CAST(customer_id AS VARCHAR) || ':' || quarter || ':{int(seed)}')"
-        frame = self.sql(
-            f"SELECT * FROM (SELECT *, {stratum} AS _stratum, "
-            f"ROW_NUMBER() OVER (PARTITION BY {stratum} ORDER BY {key}) AS _rank, "
-            f"COUNT(*) OVER (PARTITION BY {stratum}) AS _size FROM customers) WHERE _rank <= {int(per_stratum)} "
-            "ORDER BY _stratum, _rank")
-        drawn = frame.groupby("_stratum")["_rank"].transform("size")
-        frame["_sampling_weight"] = frame["_size"] / drawn
-        return frame.drop(columns=["_rank", "_size"])
+        sizes = self.sql(f"SELECT {stratum} AS _stratum, COUNT(*) AS _size FROM customers "
+                         f"WHERE {s} IS NOT NULL GROUP BY 1 ORDER BY 1")
+        # one reservoir sample per stratum: memory bounded by the sample, not the export;
+        # single-threaded so that the seed reproduces the same customers
+        self.con.execute("SET threads=1")
+        parts = []
+        try:
+            for name, size in zip(sizes["_stratum"], sizes["_size"], strict=True):
+                take = min(int(per_stratum), int(size))
+                literal = "'" + str(name).replace("'", "''") + "'"
+                part = self.sql(
+                    f"SELECT * FROM (SELECT * FROM customers WHERE {stratum} = {literal}) "
+                    f"USING SAMPLE reservoir({take} ROWS) REPEATABLE ({int(seed)})")
+                part["_stratum"] = name
+                part["_sampling_weight"] = size / take
+                parts.append(part.sort_values("customer_id", kind="stable"))
+        finally:
+            self.con.execute("PRAGMA threads=2")
+        return pd.concat(parts, ignore_index=True)
 
     def close(self) -> None:
         self.con.close()
