@@ -131,11 +131,12 @@ class RunContext:
     def outcome_models(self):
         """The outcome models of the report's quarter, fitted once per run and cached.
 
+        Outcomes whose columns are absent are listed in the result's ``skipped_``, not raised.
+
         Returns
         -------
-        OutcomeModels or None
-            None when the data cannot support them (no passives, no covariate-complete rows); the
-            reason is then in :attr:`models_error`.
+        OutcomeModels
+            Fitted with the per-row scores' joint covariance kept (for the ROI).
         """
         from .models import fit_outcome_models
 

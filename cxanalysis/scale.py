@@ -165,6 +165,9 @@ class LargeExport:
     def stratified_sample(self, per_stratum: int = 50_000, *, seed: int = 0) -> pd.DataFrame:
         """Up to ``per_stratum`` random customers per quarter x NPS category, with weights.
 
+        A reservoir sample (simple random sampling without replacement) is drawn in each stratum;
+        the same ``seed`` draws the same customers.
+
         Returns the sampled rows plus ``_stratum`` and ``_sampling_weight`` (stratum size /
         rows drawn): weighted sums over the sample estimate totals over the export.
         """
