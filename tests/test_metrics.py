@@ -155,3 +155,20 @@ def test_cx_metrics_table_and_skips(sample_frame):
     assert by.loc["Renewal rate", "n"] == cur["renewed"].notna().sum()
     assert set(skipped) == {"MRR", "Trial conversion"}
     assert (table["ci_low"].dropna() <= table.loc[table["ci_low"].notna(), "value"]).all()
+
+
+def test_weighted_mean_score_uses_kish_effective_n():
+    """Weights 1, 1, 2, 4 on CSAT 5, 4, 2, 5: weighted mean = (5 + 4 + 4 + 20) / 8 = 4.125;
+    n_eff = 64 / 22; variance = sum w (x - m)^2 / sum w x n_eff / (n_eff - 1); t interval on
+    n_eff - 1 degrees of freedom; top-2 box = (1 + 1 + 4) / 8."""
+    df = pd.DataFrame({"csat": [5, 4, 2, 5], "weight": [1.0, 1.0, 2.0, 4.0]})
+    r = metrics.mean_score(df, score="csat", scale=(1, 5), weight="weight").iloc[0]
+    w, x = df["weight"].to_numpy(), df["csat"].to_numpy(float)
+    m = 33 / 8
+    n_eff = 64 / 22
+    var = (w * (x - m) ** 2).sum() / 8 * n_eff / (n_eff - 1)
+    half = stats.t.ppf(0.975, n_eff - 1) * np.sqrt(var / n_eff)
+    assert r["mean"] == pytest.approx(4.125)
+    assert r["n_eff"] == pytest.approx(n_eff)
+    assert (r["ci_low"], r["ci_high"]) == pytest.approx((m - half, m + half))
+    assert r["top_box"] == pytest.approx(6 / 8) and r["bottom_box"] == pytest.approx(2 / 8)
