@@ -207,6 +207,7 @@ class OutcomeModels:
         """Fit every outcome whose columns are present. Returns ``self``."""
         self.warnings_: list[str] = []
         self.skipped_: dict[str, str] = {}
+        self._effects = None
         data = data.reset_index(drop=True)
         data = data.assign(cx_category=nps_category(data[self.score], promoter_min=self.promoter_min,
                                                     detractor_max=self.detractor_max))
@@ -382,6 +383,8 @@ class OutcomeModels:
             ``ratio`` (spend, returns) or ``pp`` (churn). ``rr`` is the risk ratio behind the
             E-value (for churn, mean churn as promoter / as passive).
         """
+        if self._effects is not None:
+            return self._effects.copy()
         rows = []
         covs = ", ".join(self.covariates_) or "nothing"
         for outcome, fit in self.outcomes_.items():
@@ -404,8 +407,9 @@ class OutcomeModels:
             X, mult = self._contrast_rows(self.score_design_, pp, np.arange(len(self.score_design_.rows)))
             X1 = X.copy()
             X1[:, self.score_design_.col(self.score)] += 1
-            est, lo, hi, p = self._contrast(pp, _mean_and_grad(pp, X1, mult), _mean_and_grad(pp, X, mult), scale)
-            rr, rr_lo, rr_hi, _ = self._contrast(pp, _mean_and_grad(pp, X1, mult), _mean_and_grad(pp, X, mult), "ratio")
+            plus_one, as_is = _mean_and_grad(pp, X1, mult), _mean_and_grad(pp, X, mult)
+            est, lo, hi, p = self._contrast(pp, plus_one, as_is, scale)
+            rr, rr_lo, rr_hi, _ = self._contrast(pp, plus_one, as_is, "ratio")
             ev, ev_ci = evalue(rr, rr_lo, rr_hi)
             rows.append(dict(
                 outcome=outcome, contrast="per_point", estimate=est, ci_low=lo, ci_high=hi, scale=scale,
@@ -414,7 +418,8 @@ class OutcomeModels:
                 estimand=(f"Over all customers, the average change in {_PHRASE[outcome]} for one more point of "
                           f"{self.score}, holding {covs} fixed."),
             ))
-        return pd.DataFrame(rows)
+        self._effects = pd.DataFrame(rows)  # computed once per fit; callers get a copy
+        return self._effects.copy()
 
     @property
     def summary(self) -> pd.DataFrame:
