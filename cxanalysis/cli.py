@@ -78,13 +78,13 @@ def _sample(args) -> int:
 
 def _validate(args) -> int:
     from .config import load_config
-    from .io import load
+    from .io import load, quarters
 
     cfg = load_config(args.config)
     loaded = load(args.data, cfg, quarter=args.quarter, query=args.query)
     rep = loaded.report
     print(f"OK: {rep.rows_in:,} rows read, {rep.rows_out:,} kept, "
-          f"quarters {', '.join(sorted(set(loaded.data['quarter'])))}.")
+          f"quarters {', '.join(quarters(loaded.data))}.")
     for step in rep.steps:
         print(f"  dropped {step['rows_dropped']:,} row(s): {step['rule']} (e.g. {', '.join(step['example_ids'][:3])})")
     for note in rep.notes:

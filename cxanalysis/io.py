@@ -37,6 +37,8 @@ __all__ = [
     "load",
     "read_source",
     "parse_quarter",
+    "quarters",
+    "latest_quarter",
     "parse_binary",
     "file_sha256",
 ]
@@ -104,6 +106,16 @@ _Q_PATTERNS = [
     re.compile(r"^(?P<y>\d{4})\s*[-_ ]?\s*Q(?P<q>[1-4])$", re.I),  # 2026Q3, 2026-Q3, 2026 Q3
     re.compile(r"^Q(?P<q>[1-4])\s*[-_ /]?\s*(?P<y>\d{4})$", re.I),  # Q3 2026, Q3-2026
 ]
+
+
+def quarters(frame: pd.DataFrame) -> list[str]:
+    """The quarters present in a canonical table, oldest first (``YYYYQn`` sorts as text)."""
+    return sorted(str(q) for q in frame["quarter"].dropna().unique())
+
+
+def latest_quarter(frame: pd.DataFrame) -> str:
+    """The newest quarter of a canonical table."""
+    return quarters(frame)[-1]
 
 
 def parse_quarter(value: object) -> str | None:

@@ -23,6 +23,7 @@ from scipy import stats
 
 __all__ = [
     "nps",
+    "configured_nps",
     "nps_from_counts",
     "nps_difference",
     "mean_score",
@@ -159,6 +160,15 @@ def nps(
         res["n"] = int(len(s))
         rows.append({**dict(zip(keys, key, strict=True)), **res, "method": ci})
     return pd.DataFrame(rows)
+
+
+def configured_nps(data: pd.DataFrame, config, *, by: str | Sequence[str] | None = None) -> pd.DataFrame:
+    """:func:`nps` as the configuration defines it: its score column and thresholds
+    (``categories``), a ``weight`` column when present, its interval method and ``alpha``."""
+    cats = config.categories
+    return nps(data, score=cats["score"], by=by, promoter_min=cats["promoter_min"],
+               detractor_max=cats["detractor_max"], weight="weight" if "weight" in data else None,
+               ci=config.nps_ci, alpha=config.alpha)
 
 
 def nps_difference(

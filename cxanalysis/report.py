@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .config import Config, load_config
-from .io import CleaningReport, load, parse_quarter
+from .io import CleaningReport, latest_quarter, load, parse_quarter, quarters
 
 __all__ = ["RunContext", "run_report", "notebook_paths", "to_jsonable", "ReportError"]
 
@@ -99,7 +99,7 @@ class RunContext:
         else:
             loaded = load(data_path, cfg, quarter=quarter if quarter and "quarter" not in cfg.columns else None)
             data, cleaning = loaded.data, loaded.report
-        q = parse_quarter(quarter) if quarter else str(max(data["quarter"]))
+        q = parse_quarter(quarter) if quarter else latest_quarter(data)
         frag = Path(fragment_path) if fragment_path else None
         cache = run_dir.parent / "_cache" if run_dir is not None else None
         return cls(data, cfg, q, cleaning, frag, cache)
@@ -160,6 +160,26 @@ class RunContext:
             pickle.dump(value, fh)
         tmp.replace(path)
         return value
+
+
+def _init_worker(threads: int) -> None:
+    """Worker initializer: limit threads, then import what executing a notebook needs.
+
+    With one worker per core, numerical libraries that also start one thread per core would
+    oversubscribe the machine (on two cores that made the report about 40% slower), so each
+    worker and the kernels it starts get ``threads`` BLAS / OpenMP threads; limits the user has
+    set in the environment are kept. The imports run while the parent loads the export.
+    ``rfc3987_syntax`` is kept out: ``jsonschema`` (through ``nbformat``) builds a grammar from it
+    at import, about 2.6 s per process, for a URI format check no notebook schema uses.
+    """
+    from threadpoolctl import threadpool_limits
+
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, str(threads))
+    threadpool_limits(int(os.environ["OPENBLAS_NUM_THREADS"]))
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+    import nbconvert  # noqa: F401
+    import papermill  # noqa: F401
 
 
 def notebook_paths(folder: Path | None = None) -> list[Path]:
@@ -227,6 +247,13 @@ def _needs_models(notebook: Path) -> bool:
     return "outcome_models(" in Path(notebook).read_text(encoding="utf-8")
 
 
+def _starts_early(notebook: Path) -> bool:
+    """Notebook metadata ``{"cxanalysis": {"start_early": true}}`` marks the slow notebooks, which
+    are started first so that the workers finish together."""
+    meta = json.loads(Path(notebook).read_text(encoding="utf-8")).get("metadata", {})
+    return bool(meta.get("cxanalysis", {}).get("start_early", False))
+
+
 def _merge_fragments(base: dict[str, Any], fragments: list[dict[str, Any]]) -> dict[str, Any]:
     out = dict(base)
     for frag in fragments:
@@ -238,6 +265,35 @@ def _merge_fragments(base: dict[str, Any], fragments: list[dict[str, Any]]) -> d
             else:
                 out[key] = value
     return out
+
+
+def _run_notebooks(pool, jobs: list[tuple], data_path: str, quarter: str,
+                   progress: Callable[[str], None]) -> tuple[list[str], dict[str, float]]:
+    """Execute the notebooks on ``pool``; returns the errors and each notebook's seconds.
+
+    The models several notebooks need are fitted once, in a worker, while the notebooks that do
+    not need them run (those marked ``start_early`` first); the others are queued once the fit
+    is in the run's cache.
+    """
+    from concurrent.futures import as_completed
+
+    errors, seconds = [], {}
+    prefit = pool.submit(_prefit, data_path, quarter)
+    needs = [j for j in jobs if _needs_models(j[0])]
+    ready = sorted((j for j in jobs if j not in needs), key=lambda j: not _starts_early(j[0]))
+    futures = [pool.submit(_execute, j) for j in ready]
+    try:
+        progress(f"  outcome models fitted ({prefit.result():.1f} s)")
+    except Exception as exc:  # the notebooks that need them will show the error
+        progress(f"  outcome models could not be fitted in advance: {exc}")
+    futures += [pool.submit(_execute, j) for j in needs]
+    for done, fut in enumerate(as_completed(futures), start=1):
+        name, secs, err = fut.result()
+        seconds[name] = round(secs, 1)
+        progress(f"  [{done}/{len(jobs)}] {name} {'FAILED' if err else 'done'} ({secs:.1f} s)")
+        if err:
+            errors.append(f"{name}: {err}")
+    return errors, seconds
 
 
 def run_report(
@@ -272,71 +328,41 @@ def run_report(
     Path
         The quarter's report folder (with ``index.html`` and ``results.json``).
     """
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import ProcessPoolExecutor
 
     from .summary import write_index
 
     started = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     cfg = config if isinstance(config, Config) else load_config(config)
-    progress(f"Loading {data} ...")
-    loaded = _load_with_history(data, cfg, quarter, query)
-    frame, cleaning = loaded.data, loaded.report
-    q = parse_quarter(quarter) if quarter else str(max(frame["quarter"]))
-    if q not in set(frame["quarter"]):
-        from .io import DataError
-
-        raise DataError(f"Quarter {q} is not in the data (it has {', '.join(sorted(set(frame['quarter'])))}).")
-    root = Path(out) / q
-    for sub in ("_data", "_fragments", "_executed", "_cache"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-    for stale in [*(root / "_fragments").glob("*.json"), *(root / "_cache").glob("*.pkl")]:
-        stale.unlink()
-    frame.drop(columns=["_row"], errors="ignore").to_parquet(root / "_data" / "customers.parquet", index=False)
-    (root / "_data" / "cleaning.json").write_text(json.dumps(to_jsonable(cleaning.to_dict()), indent=1))
-    (root / "_data" / "config.json").write_text(json.dumps(to_jsonable(cfg.to_dict()), indent=1))
-    progress(f"  {cleaning.rows_in:,} rows read, {cleaning.rows_out:,} kept; report quarter {q}")
-
-    paths = notebooks or notebook_paths()
-    data_path = (root / "_data" / "customers.parquet").resolve()
-    jobs = []
-    for nb in paths:
-        params = {"data_path": str(data_path), "quarter": q,
-                  "fragment_path": str((root / "_fragments" / f"{nb.stem}.json").resolve())}
-        jobs.append((nb, root / "_executed" / nb.name, root / f"{nb.stem}.html", params, with_code, root.resolve()))
-    errors = []
-    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-        # the models several notebooks need are fitted once, in a worker, while the notebooks that
-        # do not need them run; those that do are queued once the fit is in the run's cache
-        prefit = pool.submit(_prefit, str(data_path), q)
-        needs = [j for j in jobs if _needs_models(j[0])]
-        futures = [pool.submit(_execute, j) for j in jobs if j not in needs]
-        try:
-            progress(f"  outcome models fitted ({prefit.result():.1f} s)")
-        except Exception as exc:  # the notebooks that need them will show the error
-            progress(f"  outcome models could not be fitted in advance: {exc}")
-        futures += [pool.submit(_execute, j) for j in needs]
-        for done, fut in enumerate(as_completed(futures), start=1):
-            name, secs, err = fut.result()
-            progress(f"  [{done}/{len(jobs)}] {name} {'FAILED' if err else 'done'} ({secs:.1f} s)")
-            if err:
-                errors.append(f"{name}: {err}")
+    workers = max(1, workers)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(threads,)) as pool:
+        for _ in range(workers):  # start the workers now: their imports overlap the loading
+            pool.submit(int)
+        frame, cleaning, q, root = _prepare(data, cfg, quarter, query, Path(out), progress)
+        paths = notebooks or notebook_paths()
+        data_path = (root / "_data" / "customers.parquet").resolve()
+        jobs = [(nb, root / "_executed" / nb.name, root / f"{nb.stem}.html",
+                 {"data_path": str(data_path), "quarter": q,
+                  "fragment_path": str((root / "_fragments" / f"{nb.stem}.json").resolve())},
+                 with_code, root.resolve()) for nb in paths]
+        errors, seconds = _run_notebooks(pool, jobs, str(data_path), q, progress)
 
     fragments = [json.loads(p.read_text()) for p in sorted((root / "_fragments").glob("*.json"))]
-    from .metrics import nps as nps_fn
+    from .metrics import configured_nps
 
-    cur = frame[frame["quarter"] == q]
     cats = cfg.categories
-    head = nps_fn(cur, score=cats["score"], promoter_min=cats["promoter_min"], detractor_max=cats["detractor_max"],
-                  weight="weight" if "weight" in cur else None, ci=cfg.nps_ci, alpha=cfg.alpha).iloc[0]
+    head = configured_nps(frame[frame["quarter"] == q], cfg).iloc[0]
     base = {
         "quarter": q,
-        "n_customers": int(len(cur)),
+        "n_customers": int((frame["quarter"] == q).sum()),
         "analyses_skipped": {},
         "run": {"inputs": cleaning.inputs, "versions": _versions(), "seed": cfg.seed,
                 "config": cfg.to_dict(), "started": started,
                 "cleaning": {"rows_in": cleaning.rows_in, "rows_out": cleaning.rows_out,
                              "steps": cleaning.steps},
-                "notebooks": [p.stem for p in paths], "with_code": with_code},
+                "notebooks": [p.stem for p in paths], "with_code": with_code,
+                "notebook_seconds": {p.stem: seconds.get(p.stem) for p in paths}},
         "nps": {"value": head["nps"], "ci_low": head["ci_low"], "ci_high": head["ci_high"],
                 "promoters": head["promoters"], "passives": head["passives"], "detractors": head["detractors"],
                 "n": int(head["n"]), "method": cfg.nps_ci, "score": cats["score"]},
@@ -350,6 +376,30 @@ def run_report(
         raise ReportError("Notebook(s) failed:\n  " + "\n  ".join(errors)
                           + f"\nThe rendered pages in {root} show the failing cell.")
     return root
+
+
+def _prepare(data, cfg: Config, quarter: str | None, query: str | None, out: Path,
+             progress: Callable[[str], None]) -> tuple[pd.DataFrame, CleaningReport, str, Path]:
+    """Load and validate the export once; write the clean table, cleaning report and config
+    under ``<out>/<quarter>/_data`` for the notebooks (stale fragments and cache removed)."""
+    progress(f"Loading {data} ...")
+    loaded = _load_with_history(data, cfg, quarter, query)
+    frame, cleaning = loaded.data, loaded.report
+    q = parse_quarter(quarter) if quarter else latest_quarter(frame)
+    if q not in (present := quarters(frame)):
+        from .io import DataError
+
+        raise DataError(f"Quarter {q} is not in the data (it has {', '.join(present)}).")
+    root = out / q
+    for sub in ("_data", "_fragments", "_executed", "_cache"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for stale in [*(root / "_fragments").glob("*.json"), *(root / "_cache").glob("*.pkl")]:
+        stale.unlink()
+    frame.drop(columns=["_row"], errors="ignore").to_parquet(root / "_data" / "customers.parquet", index=False)
+    (root / "_data" / "cleaning.json").write_text(json.dumps(to_jsonable(cleaning.to_dict()), indent=1))
+    (root / "_data" / "config.json").write_text(json.dumps(to_jsonable(cfg.to_dict()), indent=1))
+    progress(f"  {cleaning.rows_in:,} rows read, {cleaning.rows_out:,} kept; report quarter {q}")
+    return frame, cleaning, q, root
 
 
 def _load_with_history(data, cfg: Config, quarter: str | None, query: str | None):

@@ -21,6 +21,7 @@ __all__ = [
 ]
 
 CATEGORY_ORDER = ["detractor", "passive", "promoter"]
+CATEGORY_ORDER_PLURAL = ["detractors", "passives", "promoters"]
 
 
 def nps_category(score: pd.Series, *, promoter_min: float = 9, detractor_max: float = 6) -> pd.Series:
@@ -115,8 +116,10 @@ def profile(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFra
     Returns
     -------
     DataFrame
-        ``dimension, segment, n, share, nps, ci_low, ci_high, csat, spend, churn_rate,
-        returns_rate, clv, health, diff_vs_rest, p_value, p_holm, differs`` — ``differs`` is True
+        ``dimension, segment, n, share, nps, ci_low, ci_high, promoters, passives, detractors,
+        csat, spend, churn_rate, returns_rate, clv, health, diff_vs_rest, p_value, p_holm,
+        differs`` — the category columns are shares of the segment's scored (weighted)
+        customers, so ``nps = 100 * (promoters - detractors)``; ``differs`` is True
         when the segment's NPS differs from the rest at ``alpha`` after Holm's correction over all
         segments in the table; segments smaller than ``segments.min_size`` are not tested.
 
@@ -170,6 +173,7 @@ def profile(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFra
                 "dimension": dim.removesuffix("_band"), "segment": str(seg), "n": n,
                 "share": a["_a"] / total_w if total_w else np.nan,
                 "nps": r["nps"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
+                "promoters": r["promoters"], "passives": r["passives"], "detractors": r["detractors"],
                 "csat": m.get("csat", np.nan), "spend": spend, "churn_rate": churn,
                 "returns_rate": (sums.loc[seg, "returns"] / sums.loc[seg, "orders"])
                 if sums is not None and "orders" in sums and sums.loc[seg, "orders"] > 0 else np.nan,
@@ -196,7 +200,12 @@ def score_counts(data: pd.DataFrame, config) -> pd.DataFrame:
     return frame
 
 
-def category_shares(data: pd.DataFrame, dimension: str) -> pd.DataFrame:
-    """Share of each NPS category within each segment (rows sum to 1)."""
-    return pd.crosstab(data[dimension], data["cx_category"], normalize="index").reindex(
-        columns=CATEGORY_ORDER, fill_value=0.0)
+def category_shares(table: pd.DataFrame, dimension: str | None = None) -> pd.DataFrame:
+    """Share of each NPS category within each segment (rows sum to 1), from a :func:`profile` table.
+
+    With ``dimension`` the rows are that dimension's segments; without, every segment, labelled
+    ``"dimension: segment"``.
+    """
+    t = table if dimension is None else table[table["dimension"] == dimension.removesuffix("_band")]
+    labels = t["segment"] if dimension is not None else t["dimension"] + ": " + t["segment"]
+    return pd.DataFrame(t[CATEGORY_ORDER_PLURAL].to_numpy(), index=labels.to_numpy(), columns=CATEGORY_ORDER)

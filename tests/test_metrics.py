@@ -74,6 +74,21 @@ def test_weighted_nps_uses_kish_effective_n():
     assert r["se"] == pytest.approx(100 * se)
 
 
+def test_configured_nps_follows_the_config():
+    """A 1-5 CSAT scored with top-box thresholds, Wald interval at alpha 0.10, weights used:
+    P = 5/8, D = 2/8 as in the weighted example above, z = 1.645; the upper end is cut at 100."""
+    df = pd.DataFrame({"csat": [5, 4, 1, 5], "weight": [1.0, 1.0, 2.0, 4.0], "g": list("abab")})
+    cfg = load_config({"categories": {"score": "csat", "promoter_min": 5, "detractor_max": 3},
+                       "nps_ci": "wald", "alpha": 0.10})
+    r = metrics.configured_nps(df, cfg).iloc[0]
+    se = 100 * np.sqrt((5 / 8 + 2 / 8 - (3 / 8) ** 2) / (64 / 22))
+    assert r["nps"] == pytest.approx(37.5)
+    assert (r["ci_low"], r["ci_high"]) == pytest.approx((37.5 - stats.norm.ppf(0.95) * se, 100.0))
+    assert 37.5 + stats.norm.ppf(0.95) * se > 100
+    by = metrics.configured_nps(df, cfg, by="g")
+    assert by["nps"].tolist() == pytest.approx([100 * (1 / 3 - 2 / 3), 100 * 4 / 5])  # a: P w1, D w2; b: Pa w1, P w4
+
+
 @pytest.mark.parametrize("n", [50, 5000])
 def test_nps_ci_coverage(n):
     """Coverage study: 1,000 samples from a trinomial with known NPS = 20 (45/30/25%). The 95%

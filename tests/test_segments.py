@@ -50,6 +50,23 @@ def test_profile_matches_direct_computation(sample_frame):
     assert table["p_holm"].to_numpy() == pytest.approx(segments.holm(table["p_value"].to_numpy()), nan_ok=True)
 
 
+def test_category_shares_match_a_crosstab(sample_frame):
+    """The shares drawn in the segment heatmap come from the profile; they must equal a plain
+    crosstab of the categories (unweighted sample) and reproduce each segment's NPS."""
+    cfg = load_config()
+    cur = sample_frame[sample_frame["quarter"] == sample_frame["quarter"].max()]
+    seg, dims, _ = segments.add_segments(cur, cfg)
+    table = segments.profile(seg, dims, cfg)
+    for dim in dims:
+        direct = pd.crosstab(seg[dim], seg["cx_category"], normalize="index")[segments.CATEGORY_ORDER]
+        shares = segments.category_shares(table, dim)
+        np.testing.assert_allclose(shares.loc[direct.index.astype(str)].to_numpy(), direct.to_numpy(), rtol=1e-12)
+    every = segments.category_shares(table)
+    assert len(every) == len(table) and every.index[0] == f"{table['dimension'].iloc[0]}: {table['segment'].iloc[0]}"
+    np.testing.assert_allclose(100 * (every["promoter"] - every["detractor"]).to_numpy(), table["nps"].to_numpy(), atol=1e-9)
+    np.testing.assert_allclose(every.sum(axis=1).to_numpy(), 1.0, rtol=1e-12)
+
+
 def test_sample_segments_match_generator_composition():
     """The generator draws plan Basic/Plus/Pro with 50/30/20%, four equal regions, and raises the
     CX latent by 0.35 (Plus) and 0.6 (Pro) over Basic: the profile must show those shares (within

@@ -1,0 +1,78 @@
+"""The charts draw what their tables say: bar lengths, panels, colours and labels."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.colors import to_hex  # noqa: E402
+
+from cxanalysis import plots  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    yield
+    plt.close("all")
+
+
+def _frame(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "spend": rng.gamma(2, 100, n),
+        "orders": rng.poisson(4, n) + 1 + (np.arange(n) % 40),  # whole numbers, > 12 levels
+        "csat": rng.integers(1, 6, n).astype(float),
+        "churned": rng.binomial(1, 0.2, n).astype(float),
+        "renewed": rng.binomial(1, 0.7, n).astype(float),
+        "plan": pd.Categorical(rng.choice(["Basic", "Plus", "A very long plan name indeed"], n)),
+    })
+
+
+def test_distributions_panels_and_yes_no_shares():
+    df = _frame(2_000)
+    fig = plots.distributions(df, list(df.columns))
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in visible] == ["spend", "orders", "csat", "plan", "yes/no columns: share of 1"]
+    shares = visible[-1]
+    widths = [p.get_width() for p in shares.patches]  # drawn bottom-up: last column first
+    assert widths == pytest.approx([df["renewed"].mean(), df["churned"].mean()])
+    csat = visible[2]
+    assert [t.get_text() for t in csat.get_yticklabels()] == ["5", "4", "3", "2", "1"]
+    assert sorted(p.get_width() for p in csat.patches) == sorted(df["csat"].value_counts().tolist())
+    assert "A very long plan …" in [t.get_text() for t in visible[3].get_yticklabels()]
+    assert fig._suptitle is None  # every row drawn
+
+
+def test_distributions_whole_numbers_get_whole_bins_and_large_data_a_sample():
+    df = _frame(3_000)
+    fig = plots.distributions(df, ["orders"], max_rows=1_000)
+    stairs = fig.axes[0].patches[0]
+    edges = stairs.get_data().edges
+    assert np.allclose(edges % 1, 0.5)
+    assert stairs.get_data().values.sum() == 1_000  # the sample, all within the clipped range or on its edge
+    assert "random sample of 1,000" in fig._suptitle.get_text()
+
+
+def test_segment_nps_bars_colours_and_groups():
+    table = pd.DataFrame({
+        "dimension": ["plan", "plan", "region", "region"], "segment": ["Basic", "Pro", "North", "South"],
+        "nps": [10.0, 30.0, 15.0, 20.0], "ci_low": [5.0, 20.0, 10.0, 12.0], "ci_high": [15.0, 40.0, 20.0, 28.0],
+        "differs": [True, True, False, False],
+    })
+    ax = plots.segment_nps(table, overall=18.0)
+    bars = [p for p in ax.patches if p.get_height() == pytest.approx(0.8)]
+    assert [b.get_width() for b in bars] == table["nps"].tolist()
+    assert [to_hex(b.get_facecolor()) for b in bars] == [plots.OKABE_ITO[3].lower()] * 2 + [plots.OKABE_ITO[0].lower()] * 2
+    top_down = [t.get_text() for t in sorted(ax.get_yticklabels(), key=lambda t: -t.get_position()[1])]
+    assert top_down == ["plan: Basic", "plan: Pro", "region: North", "region: South"]  # the table's order
+    assert any(line.get_xdata()[0] == 18.0 for line in ax.get_lines())
+
+
+def test_category_heatmap_annotates_the_shares():
+    shares = pd.DataFrame([[0.2, 0.3, 0.5], [0.6, 0.1, 0.3]], index=["plan: Basic", "plan: Pro"],
+                          columns=["detractor", "passive", "promoter"])
+    ax = plots.category_heatmap(shares)
+    assert [t.get_text() for t in ax.texts] == ["20%", "30%", "50%", "60%", "10%", "30%"]
