@@ -172,6 +172,7 @@ class CustomerClusters:
     def _profile(self, data: pd.DataFrame, X: np.ndarray) -> None:
         labels = self.labels_
         num = [c for c in self.used_ if c in self.features_]
+        data = data[list(dict.fromkeys(c for c in (*num, self.score, "churned", "spend") if c in data))]
         z = pd.DataFrame(X[:, [self.features_.index(c) for c in num]], columns=num).groupby(labels).mean()
         self.zscores_ = z
         rows = []

@@ -41,12 +41,14 @@ def _columns(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[np.ndarray,
     return (np.hstack(parts) if parts else np.empty((len(data), 0))), names
 
 
-def _cross(Z: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
-    """Weighted covariance-type cross-products of the columns of Z (centred)."""
-    w = np.ones(len(Z)) if w is None else w
-    mean = (w @ Z) / w.sum()
-    Zc = Z - mean
-    return (Zc * w[:, None]).T @ Zc
+def _cross(Z: np.ndarray) -> np.ndarray:
+    """Centred cross-products of the columns of Z, ``(Z - mean)' (Z - mean)``.
+
+    Computed as ``Z'Z - n mean mean'`` (one matrix product); callers pass columns already
+    centred on their full-data means, so the subtraction loses no precision.
+    """
+    mean = Z.mean(axis=0)
+    return Z.T @ Z - len(Z) * np.outer(mean, mean)
 
 
 def _r2_table(C: np.ndarray, n_drivers: int, n_cov: int) -> dict[frozenset, float]:
@@ -104,7 +106,7 @@ def shapley_r2(data: pd.DataFrame, *, target: str, drivers: Sequence[str], covar
     d = data[[target, *drivers, *covariates]].dropna()
     Xc, _ = _columns(d, covariates)
     Z = np.column_stack([d[target].to_numpy(float), d[drivers].to_numpy(float), Xc])
-    r2 = _r2_table(_cross(Z), len(drivers), Xc.shape[1])
+    r2 = _r2_table(_cross(Z - Z.mean(axis=0)), len(drivers), Xc.shape[1])
     imp = _shapley(r2, len(drivers))
     full = r2[frozenset(range(len(drivers)))]
     base = r2[frozenset()]
@@ -163,13 +165,14 @@ class KeyDrivers:
         self.dropped_ = int(len(data) - len(d))
         Xc, _ = _columns(d, covs)
         Z = np.column_stack([d[self.target].to_numpy(float), d[drivers].to_numpy(float), Xc])
+        Z -= Z.mean(axis=0)  # R² and slopes do not depend on the centre
         p = len(drivers)
-        r2 = _r2_table(_cross(Z), p, Xc.shape[1])
+        C = _cross(Z)
+        r2 = _r2_table(C, p, Xc.shape[1])
         point = _shapley(r2, p)
         self.r2_ = r2[frozenset(range(p))]
         base = r2[frozenset()]
         # signs: full-model coefficients
-        C = _cross(Z)
         idx = list(range(1, Z.shape[1]))
         coef = np.linalg.lstsq(C[np.ix_(idx, idx)], C[idx, 0], rcond=None)[0][:p]
         rng = np.random.default_rng(self.random_state)

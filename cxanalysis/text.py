@@ -41,6 +41,8 @@ class CommentThemes:
         diff_ci_high, p_value`` — ``diff`` is detractors minus promoters (two-proportion z).
     assigned_ : Series
         Theme of every comment (-1 for none, or not in the sample), aligned with the input.
+    analysed_ : Series
+        True for the customers whose comment was analysed (non-empty, and in the sample).
     sampled_ : bool
         True when the export held more than ``max_comments`` comments and a random sample of
         that many was used.
@@ -57,35 +59,30 @@ class CommentThemes:
 
     def fit(self, data: pd.DataFrame, *, comment: str = "comment", category: str = "cx_category") -> CommentThemes:
         text = data[comment].astype("string").fillna("").str.strip()
-        has = (text.str.len() > 0).to_numpy()
-        texts = text[has].tolist()
-        if len(texts) < 5 * self.n_themes:
-            raise ValueError(f"Too few comments ({len(texts)}) for {self.n_themes} themes.")
+        positions = np.flatnonzero((text.str.len() > 0).to_numpy())
+        if len(positions) < 5 * self.n_themes:
+            raise ValueError(f"Too few comments ({len(positions)}) for {self.n_themes} themes.")
         rng = np.random.default_rng(self.random_state)
-        if len(texts) > self.max_comments:
+        self.sampled_ = len(positions) > self.max_comments
+        if self.sampled_:
             # learn and measure on a random sample of comments; shares from 50,000 comments are
             # precise to about half a percentage point
-            keep = np.sort(rng.choice(len(texts), self.max_comments, replace=False))
-            positions = np.flatnonzero(has)[keep]
-            has = np.zeros(len(data), dtype=bool)
-            has[positions] = True
-            texts = [texts[i] for i in keep]
-            self.sampled_ = True
-        else:
-            self.sampled_ = False
-        learn = texts
+            positions = positions[np.sort(rng.choice(len(positions), self.max_comments, replace=False))]
+        has = np.zeros(len(data), dtype=bool)
+        has[positions] = True
+        texts = text.iloc[positions].tolist()
         self.vectorizer_ = TfidfVectorizer(stop_words="english", token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z]+\b",
-                                           min_df=max(2, int(0.001 * len(learn))), max_df=0.5, sublinear_tf=True)
-        V = self.vectorizer_.fit_transform(learn)
-        self.nmf_ = NMF(self.n_themes, init="nndsvda", random_state=self.random_state, max_iter=400).fit(V)
+                                           min_df=max(2, int(0.001 * len(texts))), max_df=0.5, sublinear_tf=True)
+        Vall = self.vectorizer_.fit_transform(texts)
+        self.nmf_ = NMF(self.n_themes, init="nndsvda", random_state=self.random_state, max_iter=400).fit(Vall)
         terms = np.array(self.vectorizer_.get_feature_names_out())
-        Vall = self.vectorizer_.transform(texts)
         W = self.nmf_.transform(Vall)
         n_words = np.asarray((Vall > 0).sum(axis=1)).ravel()
         theme = np.where((n_words >= self.min_words) & (W.max(axis=1) > 0), W.argmax(axis=1), -1)
         assigned = np.full(len(data), -1)
         assigned[np.flatnonzero(has)] = theme
         self.assigned_ = pd.Series(assigned, index=data.index, name="theme")
+        self.analysed_ = pd.Series(has, index=data.index, name="analysed")
         rows = []
         for k in range(self.n_themes):
             top = terms[np.argsort(-self.nmf_.components_[k])[: self.n_terms]].tolist()
@@ -93,20 +90,21 @@ class CommentThemes:
             ex = members[np.argsort(-W[members, k])[:3]]
             rows.append(dict(theme=k, name=" / ".join(top[:3]), top_terms=top, n=len(members),
                              share=len(members) / len(texts), examples=[texts[i] for i in ex]))
-        rows.append(dict(theme=-1, name="(no theme: empty, very short or unrecognised)", top_terms=[],
-                         n=int((assigned == -1).sum()), share=float((assigned == -1).mean()), examples=[]))
+        rows.append(dict(theme=-1, name="(no theme: very short or unrecognised)", top_terms=[],
+                         n=int((theme == -1).sum()), share=float((theme == -1).mean()), examples=[]))
         self.themes_ = pd.DataFrame(rows)
         self.n_comments_ = len(texts)
         if category in data:
-            self.by_category_ = self._by_category(data[category].astype(str).to_numpy(), has, assigned)
+            self.by_category_ = self._by_category(data[category].to_numpy(object)[has], theme)
         return self
 
-    def _by_category(self, cat: np.ndarray, has: np.ndarray, assigned: np.ndarray) -> pd.DataFrame:
+    def _by_category(self, cat: np.ndarray, theme: np.ndarray) -> pd.DataFrame:
+        """Theme shares by category among the analysed comments (``cat``, ``theme`` aligned)."""
         z = stats.norm.ppf(1 - self.alpha / 2)
         rows = []
-        counts = {c: int(((cat == c) & has).sum()) for c in ("promoter", "passive", "detractor")}
+        counts = {c: int((cat == c).sum()) for c in ("promoter", "passive", "detractor")}
         for t in self.themes_.itertuples():
-            share = {c: ((cat == c) & has & (assigned == t.theme)).sum() / counts[c] if counts[c] else np.nan
+            share = {c: ((cat == c) & (theme == t.theme)).sum() / counts[c] if counts[c] else np.nan
                      for c in counts}
             pd_, pp = share["detractor"], share["promoter"]
             nd, np_ = counts["detractor"], counts["promoter"]

@@ -35,3 +35,21 @@ def test_empty_short_and_foreign_comments_get_no_theme():
     assert (th.assigned_.iloc[: len(base)] >= 0).all()
     with pytest.raises(ValueError, match="Too few comments"):
         CommentThemes(n_themes=6).fit(df.head(10))
+
+
+def test_shares_add_up_and_match_a_direct_count_on_the_sample():
+    """With a sample of 1,500 of the comments: theme shares (with the no-theme row) add up to 1
+    over the analysed comments, and the by-category shares equal a plain crosstab of them."""
+    df = make_customers(3000, 1, random_state=5)
+    df["cx_category"] = nps_category(df["nps_score"])
+    df.loc[df.index[::7], "comment"] = ""  # customers without a comment are never analysed
+    th = CommentThemes(n_themes=6, max_comments=1500).fit(df)
+    assert th.sampled_ and th.n_comments_ == 1500 and th.analysed_.sum() == 1500
+    assert not df.loc[th.analysed_, "comment"].str.strip().eq("").any()
+    assert (th.assigned_[~th.analysed_] == -1).all()
+    assert th.themes_["n"].sum() == 1500 and th.themes_["share"].sum() == pytest.approx(1.0)
+    analysed = df[th.analysed_].assign(theme=th.assigned_[th.analysed_])
+    direct = pd.crosstab(analysed["theme"], analysed["cx_category"], normalize="columns")
+    by = th.by_category_.set_index("theme")
+    for col, cat in (("share_promoters", "promoter"), ("share_passives", "passive"), ("share_detractors", "detractor")):
+        assert by[col].to_numpy() == pytest.approx(direct.loc[by.index, cat].to_numpy(), abs=1e-12)
