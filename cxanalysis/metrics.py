@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import ndtr, ndtri, stdtrit  # normal and t, without importing scipy.stats
 
 __all__ = [
     "nps",
@@ -38,7 +38,7 @@ __all__ = [
 
 
 def _z(alpha: float) -> float:
-    return float(stats.norm.ppf(1 - alpha / 2))
+    return float(ndtri(1 - alpha / 2))
 
 
 def _weights(data: pd.DataFrame, weight: str | None) -> np.ndarray:
@@ -203,7 +203,7 @@ def nps_difference(
     diff = ra["nps"] - rb["nps"]
     se = float(np.hypot(ra["se"], rb["se"]))
     z = diff / se if se > 0 else np.nan
-    p = 2 * stats.norm.sf(abs(z)) if se > 0 else np.nan
+    p = 2 * ndtr(-abs(z)) if se > 0 else np.nan
     q = _z(alpha)
     return pd.DataFrame([dict(nps_a=ra["nps"], nps_b=rb["nps"], difference=diff, se=se,
                               ci_low=diff - q * se, ci_high=diff + q * se, z=z, p_value=p)])
@@ -248,7 +248,7 @@ def mean_score(
         mean = float((w * s).sum() / sw)
         n_eff = sw**2 / (w**2).sum()
         var = float((w * (s - mean) ** 2).sum() / sw) * (n_eff / (n_eff - 1) if n_eff > 1 else np.nan)
-        half = stats.t.ppf(1 - alpha / 2, max(n_eff - 1, 1)) * np.sqrt(var / n_eff)
+        half = stdtrit(max(n_eff - 1, 1), 1 - alpha / 2) * np.sqrt(var / n_eff)
         rows.append({
             **dict(zip(keys, key, strict=True)), "n": n, "n_eff": n_eff, "mean": mean,
             "ci_low": mean - half, "ci_high": mean + half,
@@ -313,7 +313,7 @@ def _mean_ci(s: np.ndarray, alpha: float) -> dict[str, float]:
     if n < 2:
         return dict(n=n, value=float(s.mean()) if n else np.nan, ci_low=np.nan, ci_high=np.nan)
     m = s.mean()
-    half = stats.t.ppf(1 - alpha / 2, n - 1) * s.std(ddof=1) / np.sqrt(n)
+    half = stdtrit(n - 1, 1 - alpha / 2) * s.std(ddof=1) / np.sqrt(n)
     return dict(n=n, value=float(m), ci_low=float(m - half), ci_high=float(m + half))
 
 

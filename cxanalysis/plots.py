@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 
 __all__ = [
     "set_theme",
@@ -37,13 +36,33 @@ OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "
 CATEGORY_COLORS = {"detractor": "#D55E00", "passive": "#E69F00", "promoter": "#0072B2"}
 
 
+# seaborn's "whitegrid" style in its "notebook" context, as ``sns.set_theme(style="whitegrid")``
+# sets them; written out so that drawing a chart does not import seaborn and, through it,
+# scipy.stats (about a second in every notebook's kernel). tests/test_plots.py checks them
+# against seaborn.
+WHITEGRID = {
+    "axes.axisbelow": True, "axes.edgecolor": ".8", "axes.grid": True, "axes.labelcolor": ".15",
+    "axes.labelsize": 12.0, "axes.linewidth": 1.25, "axes.titlesize": 12.0, "font.size": 12.0,
+    "font.sans-serif": ["Arial", "DejaVu Sans", "Liberation Sans", "Bitstream Vera Sans", "sans-serif"],
+    "grid.color": ".8", "grid.linewidth": 1.0, "legend.fontsize": 11.0, "legend.title_fontsize": 12.0,
+    "lines.solid_capstyle": "round", "patch.edgecolor": "w", "patch.force_edgecolor": True,
+    "text.color": ".15", "xtick.bottom": False, "xtick.color": ".15", "xtick.labelsize": 11.0,
+    "xtick.major.size": 6.0, "xtick.major.width": 1.25, "xtick.minor.size": 4.0, "xtick.minor.width": 1.0,
+    "ytick.color": ".15", "ytick.labelsize": 11.0, "ytick.left": False, "ytick.major.size": 6.0,
+    "ytick.major.width": 1.25, "ytick.minor.size": 4.0, "ytick.minor.width": 1.0,
+}
+HOUSE = {
+    "figure.figsize": (8, 4.5), "figure.dpi": 100, "axes.titlesize": 12, "axes.titleweight": "bold",
+    "axes.labelsize": 10, "xtick.labelsize": 9, "ytick.labelsize": 9, "legend.fontsize": 9,
+    "figure.autolayout": True,
+}
+
+
 def set_theme() -> None:
     """Apply the house theme (white grid, colour-blind-safe palette, print-readable sizes)."""
-    sns.set_theme(style="whitegrid", palette=OKABE_ITO, rc={
-        "figure.figsize": (8, 4.5), "figure.dpi": 100, "axes.titlesize": 12, "axes.titleweight": "bold",
-        "axes.labelsize": 10, "xtick.labelsize": 9, "ytick.labelsize": 9, "legend.fontsize": 9,
-        "figure.autolayout": True,
-    })
+    from cycler import cycler
+
+    plt.rcParams.update({**WHITEGRID, **HOUSE, "axes.prop_cycle": cycler(color=OKABE_ITO)})
 
 
 def _ax(ax):
@@ -168,10 +187,33 @@ def _shade_groups(ax, groups: np.ndarray, y: np.ndarray) -> None:
 def category_heatmap(shares: pd.DataFrame, *, title: str | None = None, ax=None):
     """Heatmap of category shares (rows: segments, columns: detractor/passive/promoter)."""
     ax = ax if ax is not None else plt.subplots(figsize=(6, max(2.5, 0.28 * len(shares) + 1.2)))[1]
-    sns.heatmap(shares, annot=True, fmt=".0%", cmap="Blues", vmin=0, vmax=1, cbar=False, ax=ax,
-                annot_kws={"fontsize": 8})
+    _heatmap(shares, ax, cmap="Blues", vmin=0, vmax=1, fmt="{:.0%}", fontsize=8)
     ax.set(xlabel="", ylabel="", title=title or "Share of each NPS category by segment")
     return ax
+
+
+def _heatmap(table: pd.DataFrame, ax, *, cmap: str, vmin: float, vmax: float, fmt: str, fontsize: float = 10):
+    """Annotated heatmap of ``table`` (rows top to bottom), text dark or white by cell luminance."""
+    from matplotlib.colors import Normalize, to_rgb
+
+    values = table.to_numpy(float)
+    cm = plt.get_cmap(cmap)
+    norm = Normalize(vmin, vmax)
+    ax.imshow(values, cmap=cm, norm=norm, aspect="auto", interpolation="nearest")
+    ax.set_xticks(np.arange(values.shape[1]), [str(c) for c in table.columns])
+    ax.set_yticks(np.arange(values.shape[0]), [str(i) for i in table.index])
+    if sum(len(str(c)) for c in table.columns) > 40:  # long column names would overlap
+        plt.setp(ax.get_xticklabels(), rotation=30, ha="right", rotation_mode="anchor")
+    ax.grid(False)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    for (i, j), v in np.ndenumerate(values):
+        if np.isnan(v):
+            continue
+        rgb = np.array(to_rgb(cm(norm(v))))
+        lin = np.where(rgb <= 0.03928, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+        dark_cell = lin @ [0.2126, 0.7152, 0.0722] <= 0.408  # seaborn's rule
+        ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=fontsize, color="w" if dark_cell else ".15")
 
 
 def trend(table: pd.DataFrame, *, value: str = "nps", title: str | None = None, ax=None):
@@ -284,16 +326,19 @@ def k_selection(table: pd.DataFrame, *, chosen: int, title: str | None = None):
 def cluster_projection(points: pd.DataFrame, *, title: str | None = None, ax=None):
     """Scatter of a 2-D projection (``pc1, pc2, cluster``)."""
     ax = _ax(ax)
-    sns.scatterplot(data=points, x="pc1", y="pc2", hue="cluster", palette=OKABE_ITO[: points["cluster"].nunique()],
-                    s=8, linewidth=0, alpha=0.6, ax=ax)
+    for i, (name, part) in enumerate(points.groupby("cluster", sort=True)):
+        ax.scatter(part["pc1"], part["pc2"], s=8, linewidths=0, alpha=0.6,
+                   color=OKABE_ITO[i % len(OKABE_ITO)], label=str(name))
+    ax.legend(title="cluster", frameon=False, markerscale=2)
     ax.set(title=title or "Clusters on the first two principal components", xlabel="PC 1", ylabel="PC 2")
     return ax
 
 
 def profile_heatmap(z: pd.DataFrame, *, title: str | None = None, ax=None):
-    """Heatmap of standardised cluster means (rows: clusters, columns: features)."""
+    """Heatmap of standardised cluster means (rows: clusters, columns: features), centred on 0."""
     ax = _ax(ax)
-    sns.heatmap(z, annot=True, fmt=".1f", cmap="RdBu_r", center=0, cbar=False, ax=ax)
+    m = float(np.nanmax(np.abs(z.to_numpy(float)))) if z.size else 1.0
+    _heatmap(z, ax, cmap="RdBu_r", vmin=-m, vmax=m, fmt="{:.1f}")
     ax.set(title=title or "What sets each cluster apart (standardised means)", xlabel="", ylabel="")
     return ax
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import ndtr  # normal tail without importing scipy.stats
 
 from .metrics import clv_simple, health_score, nps_from_counts
 
@@ -165,7 +165,7 @@ def profile(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFra
             diff = wald["nps"] - rest["nps"]
             n = int(counts[seg])
             testable = n >= config.segments["min_size"] and se > 0
-            p = 2 * stats.norm.sf(abs(diff / se)) if testable else np.nan
+            p = 2 * ndtr(-abs(diff / se)) if testable else np.nan
             m = means.loc[seg] if len(means.columns) else {}
             churn = m.get("churned", np.nan)
             spend = m.get("spend", np.nan)

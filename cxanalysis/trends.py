@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import ndtr  # normal tail without importing scipy.stats
 
 from .metrics import mean_score, nps, nps_difference, proportion
 
@@ -62,7 +62,7 @@ def quarterly(data: pd.DataFrame, config) -> pd.DataFrame:
                 pooled = (c["rate"] * c["n"] + c0["rate"] * c0["n"]) / (c["n"] + c0["n"])
                 se = np.sqrt(pooled * (1 - pooled) * (1 / c["n"] + 1 / c0["n"]))
                 row["churn_change"] = c["rate"] - c0["rate"]
-                row["churn_p_value"] = float(2 * stats.norm.sf(abs(row["churn_change"] / se))) if se > 0 else None
+                row["churn_p_value"] = float(2 * ndtr(-abs(row["churn_change"] / se))) if se > 0 else None
         rows.append(row)
         prev = q
     return pd.DataFrame(rows)

@@ -76,3 +76,29 @@ def test_category_heatmap_annotates_the_shares():
                           columns=["detractor", "passive", "promoter"])
     ax = plots.category_heatmap(shares)
     assert [t.get_text() for t in ax.texts] == ["20%", "30%", "50%", "60%", "10%", "30%"]
+
+
+def test_house_theme_is_seaborns_whitegrid():
+    """The theme is written out (no seaborn import when drawing); it must stay seaborn's: every
+    setting but the colour map and the palette (ours is Okabe-Ito) equal after either."""
+    import seaborn as sns
+
+    with matplotlib.rc_context():
+        sns.set_theme(style="whitegrid")
+        ref = dict(matplotlib.rcParams)
+    with matplotlib.rc_context():
+        matplotlib.rcParams.update(plots.WHITEGRID)
+        ours = dict(matplotlib.rcParams)
+    assert {k for k in ref if str(ref[k]) != str(ours[k])} == {"image.cmap", "axes.prop_cycle"}
+
+
+def test_profile_heatmap_is_centred_and_projection_has_a_colour_per_cluster():
+    z = pd.DataFrame([[1.5, -0.5], [-2.0, 0.25]], index=["a", "b"], columns=["spend", "visits"])
+    ax = plots.profile_heatmap(z)
+    image = ax.images[0]
+    assert image.norm.vmin == -2.0 and image.norm.vmax == 2.0
+    assert [t.get_text() for t in ax.texts] == ["1.5", "-0.5", "-2.0", "0.2"]
+    pts = pd.DataFrame({"pc1": [0.0, 1.0, 2.0, 3.0], "pc2": [0.0, 1.0, 0.0, 1.0], "cluster": ["0", "1", "1", "2"]})
+    ax = plots.cluster_projection(pts)
+    assert [c.get_offsets().shape[0] for c in ax.collections] == [1, 2, 1]
+    assert len({to_hex(c.get_facecolor()[0]) for c in ax.collections}) == 3
