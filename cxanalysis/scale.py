@@ -21,13 +21,12 @@ import pandas as pd
 
 from .config import Config, load_config
 from .metrics import nps_from_counts
-from .schema import Problem
+from .schema import Problem, rules, sql_name
 
 __all__ = ["LargeExport", "aggregate_sql"]
 
 
-def _q(name: str) -> str:
-    return '"' + str(name).replace('"', '""') + '"'
+_q = sql_name
 
 
 def aggregate_sql(table: str, config: Config, by: Sequence[str] = ()) -> str:
@@ -94,37 +93,18 @@ class LargeExport:
         return int(self.con.execute("SELECT COUNT(*) FROM customers").fetchone()[0])
 
     def validate(self) -> list[Problem]:
-        """The validation rules of :mod:`cxanalysis.schema`, each as one SQL count with examples."""
-        scales = self.config.scales
-        rules: list[tuple[str, str, str, str]] = []
-        for col in ("nps_score", "csat", "ces"):
-            if col in self.columns:
-                lo, hi = scales.get(col, [0, 10])
-                integer = " OR " + _q(col) + " <> FLOOR(" + _q(col) + ")" if col == "nps_score" else ""
-                rules.append((col, f"must hold {'integers' if integer else 'numbers'} from {lo} to {hi}",
-                              f"{_q(col)} < {lo} OR {_q(col)} > {hi}{integer}",
-                              f"Fix the values or set 'scales.{col}' in cx.yaml if your scale differs."))
-        for col in ("spend", "support_cost", "contract_value", "mrr", "orders", "returns", "support_tickets",
-                    "tenure_months", "visits_per_month"):
-            if col in self.columns:
-                rules.append((col, "must be 0 or more", f"{_q(col)} < 0",
-                              "Negative values are usually refunds or data-entry errors: correct or remove them."))
-        if {"returns", "orders"} <= set(self.columns):
-            rules.append(("returns", "must not exceed 'orders' (returns <= orders)", '"returns" > "orders"',
-                          "Returns are counted per order in the same quarter: check both columns."))
+        """The validation rules of :mod:`cxanalysis.schema` (the same rule table as in memory),
+        each as one SQL count with up to three example customers."""
         problems = []
-        for col, rule, cond, fix in rules:
-            n = int(self.con.execute(f"SELECT COUNT(*) FROM customers WHERE {cond}").fetchone()[0])
+        for rule in rules(self.config.scales):
+            if not all(c in self.columns for c in rule.columns):
+                continue
+            n = int(self.con.execute(f"SELECT COUNT(*) FROM customers WHERE {rule.sql}").fetchone()[0])
             if n:
-                ex = self.con.execute(f"SELECT customer_id, {_q(col)} FROM customers WHERE {cond} LIMIT 3").fetchall()
-                problems.append(Problem(col, rule, n, ", ".join(f"id {i}: {v}" for i, v in ex), fix))
-        dup = self.con.execute(
-            "SELECT customer_id, quarter, COUNT(*) AS k FROM customers GROUP BY customer_id, quarter HAVING COUNT(*) > 1"
-        ).df()
-        if len(dup):
-            problems.append(Problem("customer_id", "must be unique within a quarter", int(dup["k"].sum()),
-                                    ", ".join(f"id {i}" for i in dup["customer_id"].head(3)),
-                                    "Each customer appears once per quarter: remove or merge the duplicate rows."))
+                show = rule.show or rule.columns[0]
+                ex = self.con.execute(f"SELECT customer_id, {_q(show)} FROM customers WHERE {rule.sql} "
+                                      "ORDER BY customer_id LIMIT 3").fetchall()
+                problems.append(Problem(rule.columns[0], rule.rule, n, ", ".join(f"id {i}: {v}" for i, v in ex), rule.fix))
         return problems
 
     def nps(self, by: Sequence[str] = ()) -> pd.DataFrame:

@@ -25,6 +25,9 @@ __all__ = [
     "COUNTS",
     "MONEY",
     "Problem",
+    "Rule",
+    "rules",
+    "sql_name",
     "ValidationError",
     "check_rules",
     "format_examples",
@@ -118,81 +121,104 @@ def _fmt(value: object) -> str:
 
 
 @dataclass(frozen=True)
-class _Rule:
+class Rule:
+    """One validation rule, stated once for both engines.
+
+    ``bad`` marks the rows that break it in a pandas frame; ``sql`` is the same test as a SQL
+    condition on a table named ``customers`` (used by :mod:`cxanalysis.scale`). NULLs never
+    break a rule in either.
+    """
+
     columns: tuple[str, ...]
     rule: str
     fix: str
     bad: Callable[[pd.DataFrame], np.ndarray]
+    sql: str
     show: str | None = None
 
 
-def _rules(scales: dict[str, list[float]]) -> list[_Rule]:
-    rules: list[_Rule] = []
+def sql_name(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def rules(scales: dict[str, list[float]]) -> list[Rule]:
+    """Every validation rule, for the configured score scales."""
+    out: list[Rule] = []
     nps_lo, nps_hi = scales.get("nps_score", [0, 10])
     for col in CX_SCORES:
         lo, hi = scales.get(col, [nps_lo, nps_hi] if col == "nps_score" else [1, 5])
         integer = col == "nps_score"
         what = "integers" if integer else "numbers"
-        rules.append(
-            _Rule(
+        c = sql_name(col)
+        out.append(
+            Rule(
                 (col,),
                 f"must hold {what} from {_fmt(lo)} to {_fmt(hi)}",
                 f"Fix the values or set 'scales.{col}' in cx.yaml if your scale differs.",
                 lambda d, c=col, lo=lo, hi=hi, integer=integer: _notna(d[c])
                 & ((d[c] < lo) | (d[c] > hi) | (integer & (d[c] % 1 != 0))),
+                f"{c} < {lo} OR {c} > {hi}" + (f" OR {c} <> FLOOR({c})" if integer else ""),
                 col,
             )
         )
     for col, kind in CANONICAL.items():
         if kind in ("money", "count", "nonneg"):
             integer = kind == "count"
-            rules.append(
-                _Rule(
+            c = sql_name(col)
+            out.append(
+                Rule(
                     (col,),
                     "must hold whole numbers of 0 or more" if integer else "must be 0 or more",
                     "Negative values are usually refunds or data-entry errors: correct or remove them.",
                     lambda d, c=col, integer=integer: _notna(d[c])
                     & ((d[c] < 0) | (integer & (d[c] % 1 != 0))),
+                    f"{c} < 0" + (f" OR {c} <> FLOOR({c})" if integer else ""),
                     col,
                 )
             )
-    rules.append(
-        _Rule(
+    out.append(
+        Rule(
             ("age",),
             "must be between 0 and 120",
             "Fix the ages or leave the cell empty when unknown.",
             lambda d: _notna(d["age"]) & ((d["age"] < 0) | (d["age"] > 120)),
+            '"age" < 0 OR "age" > 120',
             "age",
         )
     )
-    rules.append(
-        _Rule(
+    out.append(
+        Rule(
             ("weight",),
             "must be a survey weight above 0",
             "Weights must be positive; drop the column to analyse unweighted.",
             lambda d: _notna(d["weight"]) & (d["weight"] <= 0),
+            '"weight" <= 0',
             "weight",
         )
     )
-    rules.append(
-        _Rule(
+    out.append(
+        Rule(
             ("returns", "orders"),
             "must not exceed 'orders' (returns <= orders)",
             "Returns are counted per order in the same quarter: check both columns.",
             lambda d: _notna(d["returns"]) & _notna(d["orders"]) & (d["returns"] > d["orders"]),
+            '"returns" > "orders"',
             "returns",
         )
     )
-    rules.append(
-        _Rule(
+    out.append(
+        Rule(
             ("customer_id", "quarter"),
             "must be unique within a quarter",
             "Each customer appears once per quarter: remove or merge the duplicate rows.",
             lambda d: d.duplicated(["customer_id", "quarter"], keep=False).to_numpy(),
+            '("customer_id", "quarter") IN (SELECT "customer_id", "quarter" FROM customers '
+            'GROUP BY "customer_id", "quarter" HAVING COUNT(*) > 1)',
             "customer_id",
         )
     )
-    return rules
+    return out
 
 
 def _notna(s: pd.Series) -> np.ndarray:
@@ -206,7 +232,7 @@ def check_rules(frame: pd.DataFrame, scales: dict[str, list[float]]) -> list[Pro
     for columns that failed to parse, ``_raw_<column>`` with the original text.
     """
     problems = []
-    for rule in _rules(scales):
+    for rule in rules(scales):
         if not all(c in frame for c in rule.columns):
             continue
         mask = np.asarray(rule.bad(frame), dtype=bool)

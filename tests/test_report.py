@@ -5,6 +5,7 @@ import json
 import re
 
 import nbformat
+import papermill
 import pytest
 
 from cxanalysis.report import notebook_paths, run_report
@@ -53,6 +54,10 @@ def test_notebooks_follow_the_house_rules():
         nb = nbformat.read(path, as_version=4)
         tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
         assert len(tagged) == 1, path.name
+        # papermill reads every parameter with its type and help (``papermill --help-notebook``)
+        params = papermill.inspect_notebook(str(path))
+        assert list(params) == ["data_path", "config_path", "quarter", "fragment_path"], path.name
+        assert all(p["help"] for p in params.values()), path.name
         code = [c for c in nb.cells if c.cell_type == "code"]
         assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), path.name
         assert not any(re.search(r"^\s*(def|class|lambda)\b", c.source, re.M) for c in code), path.name

@@ -63,6 +63,30 @@ def test_sql_validation_reports_problems(tmp_path):
     assert problems[("customer_id", "must be unique within a quarter")].n_rows == 2
 
 
+def test_sql_and_in_memory_validation_find_the_same_problems(tmp_path):
+    """One rule table serves both engines: every rule broken once or twice, the same problems
+    (column, rule, rows) come back from DuckDB and from pandas."""
+    from cxanalysis.schema import check_rules
+
+    df = make_customers(300, 1, random_state=2).astype({"orders": float, "nps_score": float})
+    df["weight"] = 1.0
+    df.loc[0, "nps_score"], df.loc[5, "nps_score"] = 11, 7.5
+    df.loc[6, "csat"], df.loc[7, "ces"] = 6, 0
+    df.loc[1, "spend"], df.loc[9, "tenure_months"] = -3.0, -1.0
+    df.loc[8, ["orders", "returns"]] = [2.5, 0]
+    df.loc[2, "returns"] = df.loc[2, "orders"] + 1
+    df.loc[10, "age"], df.loc[11, "weight"] = 130, 0.0
+    df.loc[4, "customer_id"] = df.loc[3, "customer_id"]
+    df.to_parquet(tmp_path / "bad.parquet", index=False)
+    cfg = load_config()
+    in_memory = {(p.column, p.rule, p.n_rows) for p in check_rules(df, cfg.scales)}
+    in_sql = {(p.column, p.rule, p.n_rows) for p in LargeExport(tmp_path / "bad.parquet", cfg).validate()}
+    assert in_sql == in_memory
+    assert {c for c, _, _ in in_memory} == {"nps_score", "csat", "ces", "spend", "orders", "tenure_months",
+                                            "age", "weight", "returns", "customer_id"}
+    assert ("nps_score", "must hold integers from 0 to 10", 2) in in_memory
+
+
 def test_stratified_sample_weights_add_up(export):
     path, df = export
     s = LargeExport(path).stratified_sample(per_stratum=1000, seed=3)
