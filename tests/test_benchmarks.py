@@ -19,4 +19,6 @@ def test_benchmark_script_smoke(tmp_path):
     res = json.loads((tmp_path / "results_20000.json").read_text())
     assert {"outcome models (3 + per-point)", "ROI interval (1,000 joint draws)", "segment profiles (3 dimensions)"} <= set(res["ours_s"])
     assert res["ratios"]["models"] > 0 and res["peak_mb"] > 0
+    assert res["targets"]["full report < 60 s"] is None  # not run here
+    assert isinstance(res["targets"]["models >= 5x faster than formula fits"], bool)
     assert "| stage | seconds |" in r.stdout
