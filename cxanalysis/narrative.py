@@ -70,6 +70,7 @@ def trend_summary(table: pd.DataFrame) -> str:
 def styled(table: pd.DataFrame, digits: int = 2, percent: tuple[str, ...] = ()):
     """A Styler that rounds numbers for display (full precision stays in the data)."""
     fmt = {c: f"{{:.{digits}f}}" for c in table.select_dtypes("number").columns}
+    fmt.update({c: "{:,.0f}" for c in table.select_dtypes("integer").columns})  # counts, ids
     fmt.update({c: "{:.1%}" for c in percent if c in table})
     for c in ("n", "rows_dropped", "non_missing", "unique"):
         if c in table:

@@ -99,7 +99,9 @@ def distributions(data: pd.DataFrame, columns: Sequence[str], *, ncols: int = 4,
     nrows = max(1, int(np.ceil(len(panels) / ncols)))
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.4 * nrows), squeeze=False)
     for ax, col in zip(axes.ravel(), panels, strict=False):
+        whole = True  # x axis of counts, or of whole-number values
         if col not in data:
+            whole = False
             shares = data[binary].mean()
             ax.barh([_short(c) for c in binary[::-1]], shares.to_numpy()[::-1], color=OKABE_ITO[2])
             ax.set_xlim(0, 1)
@@ -107,7 +109,9 @@ def distributions(data: pd.DataFrame, columns: Sequence[str], *, ncols: int = 4,
             s = data[col].dropna()
             numeric = pd.api.types.is_numeric_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype)
             if numeric and s.nunique() > max_levels:
-                counts, edges = np.histogram(s.clip(upper=s.quantile(0.995)), bins=_bins(s))
+                bins = _bins(s)
+                whole = not np.isscalar(bins)
+                counts, edges = np.histogram(s.clip(upper=s.quantile(0.995)), bins=bins)
                 ax.stairs(counts, edges, fill=True, color=OKABE_ITO[0])
             else:  # levels: numbers in their order, categories by frequency
                 vc = s.value_counts()
@@ -116,7 +120,7 @@ def distributions(data: pd.DataFrame, columns: Sequence[str], *, ncols: int = 4,
                 ax.barh(labels[::-1], vc.to_numpy()[::-1], color=OKABE_ITO[0])
         ax.set_title(col, fontsize=9)
         ax.tick_params(labelsize=7)
-        ax.xaxis.set_major_locator(plt.MaxNLocator(4))  # fewer tick labels: quicker to draw, as readable
+        ax.xaxis.set_major_locator(plt.MaxNLocator(4, integer=whole))  # few labels: quicker to draw, as readable
     for ax in axes.ravel()[len(panels):]:
         ax.set_visible(False)
     height = 2.4 * nrows
