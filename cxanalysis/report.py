@@ -352,10 +352,11 @@ def run_report(
     from .metrics import configured_nps
 
     cats = cfg.categories
-    head = configured_nps(frame[frame["quarter"] == q], cfg).iloc[0]
+    current = frame[frame["quarter"] == q]
+    head = configured_nps(current, cfg).iloc[0]
     base = {
         "quarter": q,
-        "n_customers": int((frame["quarter"] == q).sum()),
+        "n_customers": len(current),
         "analyses_skipped": {},
         "run": {"inputs": cleaning.inputs, "versions": _versions(), "seed": cfg.seed,
                 "config": cfg.to_dict(), "started": started,
