@@ -430,8 +430,7 @@ def cx_metrics(data: pd.DataFrame, config) -> tuple[pd.DataFrame, dict[str, str]
                 detractor_max=cats["detractor_max"] if cats["score"] == "nps_score" else 6).iloc[0]
         add("NPS", {"value": r["nps"], **r}, "points", f"{config.nps_ci} (trinomial)")
     if cats["score"] != "nps_score" and cats["score"] in data:
-        r = nps(data, score=cats["score"], weight=weight, ci=config.nps_ci, alpha=alpha,
-                promoter_min=cats["promoter_min"], detractor_max=cats["detractor_max"]).iloc[0]
+        r = configured_nps(data, config).iloc[0]
         add(f"Net score ({cats['score']})", {"value": r["nps"], **r}, "points",
             f"{config.nps_ci}; promoter >= {cats['promoter_min']}, detractor <= {cats['detractor_max']}")
     for col, label in (("csat", "CSAT"), ("ces", "CES")):

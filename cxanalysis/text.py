@@ -80,7 +80,7 @@ class CommentThemes:
         n_words = np.asarray((Vall > 0).sum(axis=1)).ravel()
         theme = np.where((n_words >= self.min_words) & (W.max(axis=1) > 0), W.argmax(axis=1), -1)
         assigned = np.full(len(data), -1)
-        assigned[np.flatnonzero(has)] = theme
+        assigned[positions] = theme
         self.assigned_ = pd.Series(assigned, index=data.index, name="theme")
         self.analysed_ = pd.Series(has, index=data.index, name="analysed")
         rows = []

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr  # normal tail without importing scipy.stats
 
-from .metrics import mean_score, nps, nps_difference, proportion
+from .metrics import configured_nps, mean_score, nps_difference, proportion
 
 __all__ = ["quarterly"]
 
@@ -44,7 +44,7 @@ def quarterly(data: pd.DataFrame, config) -> pd.DataFrame:
     prev = None
     for q in quarters:
         part = parts[q]
-        r = nps(part, weight=weight, ci=config.nps_ci, alpha=config.alpha, **kw).iloc[0]
+        r = configured_nps(part, config).iloc[0]
         row = {"quarter": q, "n": int(r["n"]), "nps": r["nps"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
                "change": None, "change_ci_low": None, "change_ci_high": None, "p_value": None}
         if prev is not None:
