@@ -24,7 +24,7 @@ from scipy.special import ndtr, ndtri  # normal tail and quantile without import
 from .metrics import configured_nps, mean_score, proportion
 from .segments import nps_category
 
-__all__ = ["quarterly", "change"]
+__all__ = ["quarterly", "change", "nps_change_decomposition", "shift_share"]
 
 
 def change(
@@ -138,3 +138,148 @@ def quarterly(data: pd.DataFrame, config) -> pd.DataFrame:
         rows.append(row)
         prev = q
     return pd.DataFrame(rows)
+
+
+def _influence(frame: pd.DataFrame, Z: np.ndarray, weight: str | None, id_col: str):
+    """Means of the columns of ``Z`` over ``frame`` and each customer's influence on them."""
+    w = np.ones(len(frame)) if weight is None else frame[weight].to_numpy(float)
+    W = w.sum()
+    m = (w[:, None] * Z).sum(axis=0) / W
+    infl = w[:, None] * (Z - m) / W
+    ids = frame[id_col].astype(str).to_numpy() if id_col in frame else np.arange(len(frame)).astype(str)
+    return m, pd.DataFrame(infl, index=ids).groupby(level=0).sum()
+
+
+def shift_share(
+    current: pd.DataFrame,
+    previous: pd.DataFrame,
+    *,
+    value: str,
+    segment: str,
+    weight: str | None = None,
+    id_col: str = "customer_id",
+    alpha: float = 0.05,
+) -> dict[str, float]:
+    """Split the change of a mean between two quarters into segment mix and change within segments.
+
+    With segment shares ``w_s`` and segment means ``N_s`` (0: previous quarter, 1: current)::
+
+        mix    = sum_s (w1_s - w0_s) N0_s        (changed shares at the old segment means)
+        within = sum_s w1_s (N1_s - N0_s)        (changed means inside segments)
+
+    so ``mix + within = change`` exactly. A segment absent in the previous quarter takes the
+    previous overall mean as its old mean (its customers count as mix at the old average, their
+    difference from it as within); a segment absent now contributes ``-w0_s N0_s`` to mix.
+
+    Parameters
+    ----------
+    current, previous : DataFrame
+        One quarter each, with ``value`` (rows with it missing are left out) and ``segment``
+        (missing values form their own segment, "(missing)").
+    value, segment : str
+    weight : str, optional
+    id_col : str
+        Customers present in both quarters are paired (see :func:`change`).
+    alpha : float
+
+    Returns
+    -------
+    dict
+        ``change, mix, within`` and ``*_ci_low, *_ci_high, *_se`` for each.
+
+    Notes
+    -----
+    Both parts are smooth functions of the quarters' moment means ``a_s = mean(1[s])`` and
+    ``b_s = mean(y 1[s])`` (``w_s = a_s``, ``N_s = b_s / a_s``). Intervals by the delta method:
+    each customer's influence on the moments (customer-clustered across the two quarters, as in
+    :func:`change`) is mapped through the analytic gradient and ``Var = sum_i u_i^2``.
+    """
+    cur = current[current[value].notna()]
+    prev = previous[previous[value].notna()]
+    seg_c = cur[segment].astype(object).where(cur[segment].notna(), "(missing)").astype(str).to_numpy()
+    seg_p = prev[segment].astype(object).where(prev[segment].notna(), "(missing)").astype(str).to_numpy()
+    levels = sorted(set(seg_c) | set(seg_p))
+    k = len(levels)
+
+    def moments(frame, seg):
+        ind = (seg[:, None] == np.array(levels)[None, :]).astype(float)
+        Z = np.hstack([ind, ind * frame[value].to_numpy(float)[:, None]])
+        return _influence(frame, Z, weight, id_col)
+
+    m1, u1 = moments(cur, seg_c)
+    m0, u0 = moments(prev, seg_p)
+    a1, b1, a0, b0 = m1[:k], m1[k:], m0[:k], m0[k:]
+    ybar0 = b0.sum()
+    old = a0 > 0
+    N0 = np.where(old, b0 / np.where(old, a0, 1.0), ybar0)
+    mix = float(np.sum((a1 - a0) * N0))
+    within = float(np.sum(b1 - a1 * N0))
+    # gradients with respect to (a1, b1) and (a0, b0)
+    g_mix1 = np.r_[N0, np.zeros(k)]
+    g_within1 = np.r_[-N0, np.ones(k)]
+    r = np.where(old, a1 / np.where(old, a0, 1.0), 0.0)
+    g_mix0_a = np.where(old, -N0 * r, 0.0)
+    g_mix0_b = np.where(old, (a1 - a0) / np.where(old, a0, 1.0), 0.0) + a1[~old].sum()
+    g_within0_a = np.where(old, N0 * r, 0.0)
+    g_within0_b = -r - a1[~old].sum()
+    g_mix0, g_within0 = np.r_[g_mix0_a, g_mix0_b], np.r_[g_within0_a, g_within0_b]
+    ids = u1.index.union(u0.index)
+    U1 = u1.reindex(ids, fill_value=0.0).to_numpy()
+    U0 = u0.reindex(ids, fill_value=0.0).to_numpy()
+    q = float(ndtri(1 - alpha / 2))
+    out: dict[str, float] = {}
+    for name, est, g1, g0 in (("mix", mix, g_mix1, g_mix0), ("within", within, g_within1, g_within0),
+                              ("change", mix + within, g_mix1 + g_within1, g_mix0 + g_within0)):
+        se = float(np.sqrt(np.sum((U1 @ g1 + U0 @ g0) ** 2)))
+        out.update({name: est, f"{name}_se": se, f"{name}_ci_low": est - q * se, f"{name}_ci_high": est + q * se})
+    return out
+
+
+def nps_change_decomposition(
+    data: pd.DataFrame,
+    config,
+    *,
+    current: str,
+    previous: str,
+    dimensions: list[str] | None = None,
+) -> dict:
+    """What moved NPS from ``previous`` to ``current``: customer mix or change within segments.
+
+    Parameters
+    ----------
+    data : DataFrame
+        The canonical table with both quarters.
+    config : Config
+        Categories, weights (a ``weight`` column), ``alpha`` and the segment dimensions (numeric
+        ones cut into bands over both quarters together, so both quarters share the bands).
+    current, previous : str
+        Quarters.
+    dimensions : list of str, optional
+        Segment columns (default: the configured ``segments.dimensions`` present in the data).
+
+    Returns
+    -------
+    dict
+        The ``nps_change`` block of results.json: ``from, to, change, ci_low, ci_high, by`` with
+        one row per dimension: ``dimension, mix, mix_ci_low, mix_ci_high, within, within_ci_low,
+        within_ci_high``; ``mix + within = change`` exactly, per dimension.
+    """
+    from .segments import add_segments
+
+    both = data[data["quarter"].isin([current, previous])]
+    if dimensions is not None:
+        config = config.with_overrides(segments={"dimensions": list(dimensions)})
+    seg, dims, _ = add_segments(both, config)
+    y = np.where(seg["cx_category"].isna(), np.nan,
+                 100.0 * (seg["cx_category"] == "promoter") - 100.0 * (seg["cx_category"] == "detractor"))
+    seg = seg.assign(_y=y)
+    cur, prev = seg[seg["quarter"] == current], seg[seg["quarter"] == previous]
+    weight = "weight" if "weight" in seg else None
+    total = change(cur, prev, value="_y", weight=weight, alpha=config.alpha)
+    rows = []
+    for dim in dims:
+        r = shift_share(cur, prev, value="_y", segment=dim, weight=weight, alpha=config.alpha)
+        rows.append({"dimension": dim.removesuffix("_band"), **{k: v for k, v in r.items()
+                                                                if not k.startswith("change") and not k.endswith("_se")}})
+    return {"from": previous, "to": current, "change": total["change"], "ci_low": total["ci_low"],
+            "ci_high": total["ci_high"], "by": rows}
