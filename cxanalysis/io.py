@@ -42,6 +42,8 @@ __all__ = [
     "parse_quarter",
     "quarters",
     "latest_quarter",
+    "check_report_quarter",
+    "respondents_by_quarter",
     "parse_binary",
     "file_sha256",
 ]
@@ -119,6 +121,80 @@ def quarters(frame: pd.DataFrame) -> list[str]:
 def latest_quarter(frame: pd.DataFrame) -> str:
     """The newest quarter of a canonical table."""
     return quarters(frame)[-1]
+
+
+def respondents_by_quarter(frame: pd.DataFrame, score: str) -> pd.Series:
+    """Respondents (rows with ``score``) per quarter, oldest first; quarters without any count 0."""
+    counts = frame.loc[frame[score].notna(), "quarter"].astype(str).value_counts()
+    return pd.Series({q: int(counts.get(q, 0)) for q in quarters(frame)}, dtype="int64")
+
+
+def check_report_quarter(data: pd.DataFrame, quarter: str | None = None,
+                         config: Config | None = None) -> str:
+    """The report's quarter, after checking it is in the data and large enough.
+
+    Parameters
+    ----------
+    data : DataFrame
+        The clean canonical table (from :func:`load`).
+    quarter : str, optional
+        The quarter asked for (``--quarter``); default the latest quarter in the data.
+    config : Config, optional
+        Gives ``categories.score`` (respondents are the rows with that score) and
+        ``min_quarter_respondents`` (default 100).
+
+    Returns
+    -------
+    str
+        The quarter as ``YYYYQn``.
+
+    Raises
+    ------
+    DataError
+        No rows; a quarter that is not in the data (the message lists those present, with their
+        sizes); a quarter with fewer respondents than ``min_quarter_respondents`` (the message
+        names the quarters large enough and how to pick one).
+
+    Examples
+    --------
+    >>> from cxanalysis.sample import make_customers
+    >>> check_report_quarter(make_customers(200, 2, start="2026Q1", random_state=1))
+    '2026Q2'
+    """
+    cfg = config if isinstance(config, Config) else load_config(config)
+    score, minimum = cfg.score, int(cfg.min_quarter_respondents)
+    if len(data) == 0 or "quarter" not in data or data["quarter"].isna().all():
+        raise DataError("No customer rows are left after cleaning, so there is no quarter to report on. "
+                        "Check the cleaning steps listed by `cxanalysis validate`.")
+    sizes = respondents_by_quarter(data, score)
+    listing = ", ".join(f"{q} ({n:,})" for q, n in sizes.items())
+    if quarter is None:
+        q, how = str(sizes.index[-1]), " (the latest in the data)"
+    else:
+        q, how = parse_quarter(quarter), ""
+        if q is None:
+            raise DataError(f"--quarter must look like 2026Q3, 'Q3 2026' or 2026-Q3; got {quarter!r}.")
+        if q not in sizes.index:
+            raise DataError(
+                f"--quarter {q} is not in the data. Quarters present, with their respondents: "
+                f"{listing}. Pick one of them, e.g. --quarter {sizes.index[-1]}."
+            )
+    n = int(sizes[q])
+    if n >= minimum:
+        return q
+    large = sizes[sizes >= minimum]
+    msg = (f"Report quarter {q}{how} has {n:,} respondent{'s' if n != 1 else ''} (rows with "
+           f"{score!r}); a report needs at least {minimum:,} ('min_quarter_respondents' in cx.yaml), "
+           "or its intervals are too wide to act on and most analyses are skipped.")
+    if len(large):
+        best = large.index[-1]
+        msg += (" Quarters large enough: " + ", ".join(f"{k} ({v:,})" for k, v in large.items())
+                + f". Report on one of them with --quarter {best}, e.g.\n  cxanalysis report DATA "
+                f"--quarter {best}")
+    else:
+        msg += (f" No quarter has that many (quarters: {listing}). To report on this data anyway, "
+                f"lower the minimum in cx.yaml, e.g.\n  min_quarter_respondents: {max(1, n)}")
+    raise DataError(msg)
 
 
 def parse_quarter(value: object) -> str | None:
