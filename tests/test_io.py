@@ -241,3 +241,185 @@ def test_na_markers_are_missing_but_na_text_is_not(tmp_path):
     p.write_text("customer_id,nps_score,spend\nA,9,NA\nB,8,\nC,7,NULL\n")
     d = load(p, quarter="2026Q3").data
     assert d["spend"].isna().all()
+
+
+# --- issue 12: --quarter on a file with a quarter column (pandas 3 read-only arrays) -----------
+
+
+def test_quarter_given_for_a_file_with_a_quarter_column(tmp_path):
+    """Regression: ``missing[:] = False`` wrote into the read-only array pandas 3 returns."""
+    f = _frame().assign(quarter=["2026Q3", "2026Q3", None, "2026Q2", "2026Q2", None])
+    p = tmp_path / "e.csv"
+    f.to_csv(p, index=False)
+    d = load(p, quarter="2026Q3").data
+    assert d["quarter"].tolist() == ["2026Q3", "2026Q3", "2026Q3", "2026Q2", "2026Q2", "2026Q3"]
+    with pytest.raises(ValidationError, match="'quarter' must not be empty; 2 rows"):
+        load(p)
+
+
+def test_quarter_given_for_the_bundled_sample():
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parent.parent / "data" / "sample"
+    d = load(sample, quarter="2026Q3").data
+    assert d.groupby("quarter").size().to_dict() == {q: 5000 for q in ["2025Q4", "2026Q1", "2026Q2", "2026Q3"]}
+
+
+# --- issue 12: empty and header-only files -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "match"),
+    [("e.csv", b"", r"Input 'e.csv' is empty \(0 bytes\)\. Expected an export with a header row"),
+     ("e.csv", b"\xef\xbb\xbf \r\n\n", r"Input 'e.csv' is empty"),
+     ("e.xlsx", b"", r"Input 'e.xlsx' is empty \(0 bytes\)"),
+     ("e.parquet", b"", r"Input 'e.parquet' is empty"),
+     ("e.csv", b"customer_id,nps_score,spend\n", r"'e.csv' has a header but no rows \(columns: customer_id, nps_score, spend\)"),
+     ("e.csv", b"customer_id;nps_score\r\n", r"has a header but no rows")],
+)
+def test_empty_and_header_only_files_are_data_errors(tmp_path, name, content, match):
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(DataError, match=match):
+        load(tmp_path / name, quarter="2026Q3")
+
+
+def test_header_only_parquet_and_empty_query(tmp_path):
+    _frame().iloc[:0].to_parquet(tmp_path / "e.parquet")
+    with pytest.raises(DataError, match="has a header but no rows"):
+        load(tmp_path / "e.parquet", quarter="2026Q3")
+    db = tmp_path / "crm.db"
+    with sqlite3.connect(db) as con:
+        _frame().to_sql("customers", con, index=False)
+    with pytest.raises(DataError, match="returned no rows"):
+        load(f"sqlite:///{db}", quarter="2026Q3", query="select * from customers where 1 = 0")
+
+
+# --- issue 12: European / Latin-American spreadsheet exports -------------------------------------
+
+
+EU_ROWS = [
+    ("A1", 9, "1.234,5", "Señor", "São Paulo", "0"),
+    ("A2", 6, "12,5", "Básico", "Córdoba", "1"),
+    ("A3", 10, "0,75", "Señor", "Ñuñoa", "0"),
+    ("A4", 7, "2.000", "Básico", "São Paulo", "1"),
+]
+
+
+def _eu_file(tmp_path, *, sep=";", encoding="cp1252", rows=EU_ROWS, name="eu.csv", header=None):
+    header = header or ["customer_id", "nps_score", "spend", "plan", "region", "churned"]
+    text = "\r\n".join(sep.join(map(str, r)) for r in [header, *rows]) + "\r\n"
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_semicolon_decimal_comma_cp1252_export(tmp_path):
+    path = _eu_file(tmp_path)
+    before = path.read_bytes()
+    res = load(path, quarter="2026Q3")
+    d = res.data
+    assert d["spend"].tolist() == [1234.5, 12.5, 0.75, 2000.0]  # thousands dot and decimal comma
+    assert d["plan"].tolist() == ["Señor", "Básico", "Señor", "Básico"]
+    assert d["region"].tolist() == ["São Paulo", "Córdoba", "Ñuñoa", "São Paulo"]
+    assert d["churned"].tolist() == [0.0, 1.0, 0.0, 1.0]
+    assert "Read as semicolon-separated, decimal comma, encoding cp1252 (detected)." in res.report.notes
+    assert res.report.inputs[0]["format"]["encoding"] == "cp1252"
+    assert path.read_bytes() == before  # never modified
+
+
+@pytest.mark.parametrize(
+    ("sep", "encoding", "note"),
+    [("\t", "utf-8-sig", "tab-separated, decimal comma, encoding utf-8-sig"),
+     ("|", "utf-8", "pipe-separated, decimal comma, encoding utf-8"),
+     ("\t", "utf-16", "tab-separated, decimal comma, encoding utf-16")],  # Excel "Unicode text"
+)
+def test_other_delimiters_and_encodings(tmp_path, sep, encoding, note):
+    res = load(_eu_file(tmp_path, sep=sep, encoding=encoding, name="e.txt"), quarter="2026Q3")
+    assert res.data["spend"].tolist() == [1234.5, 12.5, 0.75, 2000.0]
+    assert res.data["region"].tolist()[0] == "São Paulo"
+    assert any(note in n for n in res.report.notes)
+
+
+def test_plain_csv_gets_no_format_note(csv):
+    assert not any(n.startswith("Read ") for n in load(csv, quarter="2026Q3").report.notes)
+
+
+def test_decimal_point_with_thousands_commas_in_a_semicolon_file(tmp_path):
+    rows = [("A1", 9, "1,234.5"), ("A2", 6, "12.5"), ("A3", 7, "3")]
+    res = load(_eu_file(tmp_path, rows=rows, header=["customer_id", "nps_score", "spend"]), quarter="2026Q3")
+    assert res.data["spend"].tolist() == [1234.5, 12.5, 3.0]
+
+
+def test_decimal_comma_column_with_a_bad_cell_reports_the_cell(tmp_path):
+    rows = [(*r[:2], "n/a" if r[0] == "A2" else r[2], *r[3:]) for r in EU_ROWS]
+    with pytest.raises(ValidationError, match=r"'spend' must hold numbers; 1 row do not \(e.g. row 2 \(id A2\): 'n/a'\)"):
+        load(_eu_file(tmp_path, rows=rows), quarter="2026Q3")
+    d = load(_eu_file(tmp_path, rows=rows), {"cleaning": {"invalid_rows": "drop"}}, quarter="2026Q3").data
+    assert d["spend"].tolist() == [1234.5, 0.75, 2000.0]
+
+
+def test_ids_and_labels_that_look_like_numbers_stay_text(tmp_path):
+    rows = [("1.234", 9, "12,5", "1.000"), ("2.345", 6, "3,5", "2.000")]
+    d = load(_eu_file(tmp_path, rows=rows, header=["customer_id", "nps_score", "spend", "plan"]),
+             quarter="2026Q3").data
+    assert d["customer_id"].tolist() == ["1.234", "2.345"]
+    assert d["plan"].tolist() == ["1.000", "2.000"]
+
+
+def test_cp1252_after_the_first_megabyte(tmp_path):
+    """UTF-8-looking start, a Latin-1 name near the end: read again as cp1252."""
+    rows = [(f"A{i}", 9, "1.5", "Gold", "North", "0") for i in range(40_000)]
+    rows.append(("Z1", 7, "2.5", "Gold", "São Paulo", "1"))
+    path = _eu_file(tmp_path, sep=",", rows=rows)
+    assert path.stat().st_size > 1 << 20
+    res = load(path, quarter="2026Q3")
+    assert res.data["region"].iat[-1] == "São Paulo"
+    assert any("encoding cp1252" in n for n in res.report.notes)
+
+
+@pytest.mark.parametrize(
+    ("io_options", "expected_spend", "note"),
+    [({"delimiter": ";", "decimal": ",", "encoding": "latin-1"}, [1234.5, 12.5, 0.75, 2000.0],
+      "(from 'io' in cx.yaml)"),
+     ({"encoding": "cp1252"}, [1234.5, 12.5, 0.75, 2000.0], "(delimiter and decimal detected, the rest from 'io' in cx.yaml)")],
+)
+def test_io_options_in_config_are_used(tmp_path, io_options, expected_spend, note):
+    res = load(_eu_file(tmp_path), {"io": io_options}, quarter="2026Q3")
+    assert res.data["spend"].tolist() == expected_spend
+    assert res.data["plan"].tolist()[0] == "Señor"
+    assert any(n.endswith(note + ".") for n in res.report.notes)
+
+
+@pytest.mark.parametrize(
+    ("rows", "sep", "encoding", "io_options", "match"),
+    [
+        # '1,234' alone: decimal comma or thousands separator?
+        ([("A1", 9, "1,234"), ("A2", 6, "2,500")], ";", "utf-8", {},
+         r"(?s)could be a decimal comma \(1.234\) or a thousands separator \(1234\).*io:\n    decimal:"),
+        ([("A1", 9, "12,5"), ("A2", 6, "3.25")], ";", "utf-8", {},
+         r"(?s)both decimal marks \(e.g. '12,5' and '3.25'\).*io:\n    decimal"),
+        # Cyrillic saved in cp1251 reads as accented gibberish in cp1252: refused
+        ([("A1", 9, "Привет"), ("A2", 6, "Москва"), ("A3", 7, "Санкт-Петербург"), ("A4", 8, "Новосибирск")],
+         ";", "cp1251", {}, r"(?s)looks garbled.*io:\n    encoding: cp1251"),
+        ([("A1", 9, "São Paulo")], ";", "cp1252", {"encoding": "utf-8"},
+         r"cannot be read as utf-8 \('io.encoding'\): byte 0xe3"),
+    ],
+)
+def test_ambiguous_or_unreadable_format_names_the_io_option(tmp_path, rows, sep, encoding, io_options, match):
+    path = _eu_file(tmp_path, rows=rows, sep=sep, encoding=encoding, header=["customer_id", "nps_score", "x"])
+    with pytest.raises(DataError, match=match):
+        load(path, {"io": io_options}, quarter="2026Q3")
+
+
+def test_no_delimiter_and_two_delimiters(tmp_path):
+    p = tmp_path / "one.csv"
+    p.write_text("customer_id nps_score\nA1 9\n")
+    with pytest.raises(DataError, match=r"(?s)no comma, semicolon, tab or pipe splits the header.*io:\n    delimiter"):
+        load(p, quarter="2026Q3")
+    p.write_text("customer_id;nps_score,spend\nA1;9,1\nA2;8,2\n")
+    with pytest.raises(DataError, match=r"(?s)delimiter is ambiguous.*io:\n    delimiter"):
+        load(p, quarter="2026Q3")
+    p.write_text("customer_id;nps_score,x\nA1;9,1\nA2;8,2\n")
+    d = load(p, {"io": {"delimiter": ";", "decimal": "."}, "columns": {"nps_score": "nps_score,x"},
+                 "cleaning": {"invalid_rows": "drop"}}, quarter="2026Q3").data
+    assert d["customer_id"].tolist() == []  # read with the delimiter given; '9,1' is not a score
