@@ -6,6 +6,8 @@ import sqlite3
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cxanalysis.io import DataError, load, parse_binary, parse_quarter
 from cxanalysis.schema import ValidationError
@@ -423,3 +425,35 @@ def test_no_delimiter_and_two_delimiters(tmp_path):
     d = load(p, {"io": {"delimiter": ";", "decimal": "."}, "columns": {"nps_score": "nps_score,x"},
                  "cleaning": {"invalid_rows": "drop"}}, quarter="2026Q3").data
     assert d["customer_id"].tolist() == []  # read with the delimiter given; '9,1' is not a score
+
+
+PLACES = ["São Paulo", "Córdoba", "Ñuñoa", "Zürich", "Île-de-France", "Bogotá, D.C.", "Señor Plan",
+          "Gold", "Köln", "Málaga", "Curaçao", "Lodz", "O'Higgins", 'Plan "Plus"']
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.lists(st.tuples(st.integers(0, 10), st.floats(0, 999_999, allow_nan=False).map(lambda x: round(x, 2)),
+                            st.sampled_from(PLACES), st.sampled_from(PLACES)), min_size=1, max_size=12),
+    sep=st.sampled_from([",", ";", "\t", "|"]),
+    comma=st.booleans(),
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "cp1252"]),
+)
+def test_spreadsheet_round_trip(tmp_path, rows, sep, comma, encoding):
+    """Frames written with a random delimiter, decimal mark and encoding load back unchanged."""
+    decimal = "," if comma and sep != "," else "."
+    f = pd.DataFrame(rows, columns=["nps_score", "spend", "plan", "region"])
+    f.insert(0, "customer_id", [f"C{i:03d}" for i in range(len(f))])
+    path = tmp_path / f"rt_{abs(hash((sep, decimal, encoding, len(rows))))}.csv"
+    f.to_csv(path, sep=sep, decimal=decimal, encoding=encoding, index=False)
+    res = load(path, quarter="2026Q3")
+    d = res.data
+    assert d["customer_id"].tolist() == f["customer_id"].tolist()
+    assert d["nps_score"].tolist() == f["nps_score"].tolist()
+    assert d["spend"].tolist() == f["spend"].tolist()
+    assert d["plan"].astype(str).tolist() == f["plan"].tolist()
+    assert d["region"].astype(str).tolist() == f["region"].tolist()
+    fmt = res.report.inputs[0]["format"]
+    assert (fmt["delimiter"], fmt["decimal"]) == (sep, decimal)
+    ascii_only = all(str(v).isascii() for v in [*f["plan"], *f["region"]])
+    assert fmt["encoding"] == ("utf-8" if encoding == "cp1252" and ascii_only else encoding)
