@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cxanalysis.io import DataError, load, parse_binary, parse_quarter
+from cxanalysis.io import DataError, check_report_quarter, load, parse_binary, parse_quarter
 from cxanalysis.schema import ValidationError
 
 
@@ -457,3 +457,59 @@ def test_spreadsheet_round_trip(tmp_path, rows, sep, comma, encoding):
     assert (fmt["delimiter"], fmt["decimal"]) == (sep, decimal)
     ascii_only = all(str(v).isascii() for v in [*f["plan"], *f["region"]])
     assert fmt["encoding"] == ("utf-8" if encoding == "cp1252" and ascii_only else encoding)
+
+
+# --- issue 12: the report quarter must be present and large enough -------------------------------
+
+
+def _quarters(sizes, start="2026Q1", seed=5):
+    """A clean canonical table with ``sizes[i]`` customers in the i-th quarter from ``start``."""
+    from cxanalysis.sample import make_customers
+
+    q0 = parse_quarter(start)
+    frames = []
+    for i, n in enumerate(sizes):
+        y, q = divmod(int(q0[:4]) * 4 + int(q0[-1]) - 1 + i, 4)
+        frames.append(make_customers(n, 1, start=f"{y}Q{q + 1}", random_state=seed + i))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_report_quarter_defaults_to_the_latest():
+    assert check_report_quarter(_quarters([120, 150])) == "2026Q2"
+    assert check_report_quarter(_quarters([120, 150]), "Q1 2026") == "2026Q1"
+
+
+def test_tiny_latest_quarter_names_the_large_ones_and_how_to_pick():
+    data = _quarters([150, 130, 4])
+    with pytest.raises(DataError) as info:
+        check_report_quarter(data)
+    msg = str(info.value)
+    assert "Report quarter 2026Q3 (the latest in the data) has 4 respondents" in msg
+    assert "at least 100 ('min_quarter_respondents' in cx.yaml)" in msg
+    assert "Quarters large enough: 2026Q1 (150), 2026Q2 (130)" in msg
+    assert "--quarter 2026Q2" in msg and "quarter:" not in msg
+    with pytest.raises(DataError, match="Report quarter 2026Q3 has 4 respondents"):
+        check_report_quarter(data, "2026Q3")
+    assert check_report_quarter(data, config={"min_quarter_respondents": 4}) == "2026Q3"
+
+
+def test_respondents_are_rows_with_the_categories_score():
+    """Rows with a CSAT but no NPS are customers, not NPS respondents."""
+    data = _quarters([150])
+    data.loc[data.index[:60], "nps_score"] = np.nan
+    with pytest.raises(DataError, match=r"has 90 respondents \(rows with 'nps_score'\)"):
+        check_report_quarter(data)
+    assert check_report_quarter(data, config={"categories": {"score": "csat", "promoter_min": 5,
+                                                             "detractor_max": 3}}) == "2026Q1"
+
+
+def test_no_quarter_large_enough_suggests_lowering_the_minimum():
+    with pytest.raises(DataError, match=r"(?s)No quarter has that many \(quarters: 2026Q1 \(30\), 2026Q2 \(20\)\).*min_quarter_respondents: 20"):
+        check_report_quarter(_quarters([30, 20]))
+
+
+def test_absent_quarter_lists_the_quarters_present():
+    with pytest.raises(DataError, match=r"--quarter 2027Q1 is not in the data. Quarters present, with their respondents: 2026Q1 \(120\), 2026Q2 \(110\)"):
+        check_report_quarter(_quarters([120, 110]), "2027Q1")
+    with pytest.raises(DataError, match="No customer rows are left"):
+        check_report_quarter(_quarters([120]).iloc[:0])
