@@ -268,6 +268,9 @@ def fix_thousands(frame: pd.DataFrame, decimal: str, *, keep: set[str] | frozens
         s = frame[col]
         if pd.api.types.is_numeric_dtype(s) or str(col).startswith("_") or col in keep:
             continue
+        head = s.head(5000).dropna().astype(str).str.strip()
+        if not (head.str.match(pattern) & head.str.contains(f"[{re.escape(marks)}]")).any():
+            continue  # cheap look first: most text columns (comments, labels) stop here
         text = s.astype("string").str.strip()
         present = text.notna() & (text != "")
         match = present & text.str.match(pattern).fillna(False).astype(bool)
