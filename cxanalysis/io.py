@@ -166,6 +166,9 @@ def check_report_quarter(data: pd.DataFrame, quarter: str | None = None,
     if len(data) == 0 or "quarter" not in data or data["quarter"].isna().all():
         raise DataError("No customer rows are left after cleaning, so there is no quarter to report on. "
                         "Check the cleaning steps listed by `cxanalysis validate`.")
+    if score not in data:
+        raise DataError(f"'categories.score' is {score!r}, but the data have no such column. Set "
+                        "'categories.score' in cx.yaml to one of nps_score, csat, ces that is present.")
     sizes = respondents_by_quarter(data, score)
     listing = ", ".join(f"{q} ({n:,})" for q, n in sizes.items())
     if quarter is None:

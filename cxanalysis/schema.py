@@ -327,6 +327,7 @@ def readiness_warnings(data: pd.DataFrame, config, quarter: str) -> list[str]:
 
         - the report quarter has fewer than twice the minimum respondents, or an earlier quarter
           fewer than the minimum;
+        - a configured covariate is not in the export;
         - a CX category (promoter, passive, detractor) is absent in the quarter;
         - a column present in the export is empty in the quarter;
         - an outcome or covariate has a single value in the quarter;
@@ -342,6 +343,11 @@ def readiness_warnings(data: pd.DataFrame, config, quarter: str) -> list[str]:
     if covariates is None:
         covariates = [c for c in ("plan", "region", "tenure_months") if c in data]
     out: list[str] = []
+    for c in covariates:
+        if c not in data:
+            out.append(f"Covariate {c!r} (from 'covariates' in cx.yaml) is not in the export: the "
+                       "outcome models will not adjust for it. Map it under 'columns' or remove it.")
+    covariates = [c for c in covariates if c in data]
 
     resp = data[data[score].notna()]
     sizes = resp["quarter"].astype(str).value_counts()

@@ -120,3 +120,9 @@ def test_works_on_a_frame_with_only_the_required_columns():
     assert warnings_for(d, "2026Q1") == [
         "Report quarter 2026Q1 has 3 respondents, under twice the minimum of 100: intervals will be "
         "wide and small segments will not be tested."]
+
+
+def test_configured_covariate_absent(data):
+    assert warnings_for(data, covariates=["plan", "segment"]) == [
+        "Covariate 'segment' (from 'covariates' in cx.yaml) is not in the export: the outcome models "
+        "will not adjust for it. Map it under 'columns' or remove it."]
