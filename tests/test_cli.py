@@ -10,6 +10,8 @@ import pytest
 
 from cxanalysis.sample import make_customers
 
+from .conftest import real_export
+
 
 def cli(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "cxanalysis.cli", *map(str, args)],
@@ -169,3 +171,13 @@ def test_european_export_validates_with_a_note(tmp_path):
     assert r.returncode == 2
     assert "could be a decimal comma (1.250) or a thousands separator (1250)" in r.stderr
     assert "io:\n    decimal:" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("name", ["telco", "ecommerce"])
+def test_real_exports_validate_and_name_the_report_quarter(name):
+    data, config = real_export(name)
+    r = cli("validate", data, "--config", config)
+    assert r.returncode == 0, r.stderr
+    assert "Report quarter 2026Q3:" in r.stdout
+    if name == "telco":  # satisfaction 3 (passive) customers never churn in the IBM sample
+        assert "customers with CX category = passive have churned = 0" in r.stdout
