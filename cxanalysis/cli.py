@@ -83,8 +83,6 @@ def _load(args, cfg):
     path = Path(str(args.data))
     q_folder = parse_quarter(path.name) if path.is_dir() else None
     quarter = args.quarter if q_folder is None else q_folder
-    if quarter and "quarter" in cfg.columns:
-        quarter = None  # the mapped quarter column says it; --quarter only picks the report's
     return load(args.data, cfg, quarter=quarter, query=args.query)
 
 

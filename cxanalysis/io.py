@@ -402,7 +402,7 @@ def _read_text(path: Path, options: Mapping[str, Any], keep: frozenset[str]) -> 
             raise DataError(f"Input {path.name!r} is empty: it has no header row.") from None
         except pd.errors.ParserError as exc:
             raise DataError(
-                f"Could not read {path.name!r} as CSV ({fmt.note().removeprefix('Read ')[:-1]}): {exc}. "
+                f"Could not read {path.name!r} {fmt.note().removeprefix('Read ')[:-1]}: {exc}. "
                 "If the delimiter is wrong, set it in cx.yaml, e.g.\n  io:\n    delimiter: \";\""
             ) from None
     fix_thousands(frame, fmt.decimal, keep=keep)

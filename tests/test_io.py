@@ -513,3 +513,11 @@ def test_absent_quarter_lists_the_quarters_present():
         check_report_quarter(_quarters([120, 110]), "2027Q1")
     with pytest.raises(DataError, match="No customer rows are left"):
         check_report_quarter(_quarters([120]).iloc[:0])
+
+
+def test_ragged_rows_name_the_line_and_the_delimiter_option(tmp_path):
+    p = tmp_path / "e.csv"
+    p.write_text("customer_id;nps_score;spend\n" + "".join(f"A{i};9;1\n" for i in range(30)) + "B;9;1;extra\n")
+    with pytest.raises(DataError, match=r"(?s)Could not read 'e.csv' as semicolon-separated, decimal point, "
+                       r"encoding utf-8 \(detected\): .*line 32.*io:\n    delimiter"):
+        load(p, quarter="2026Q3")
