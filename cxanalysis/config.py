@@ -239,11 +239,6 @@ def _check_io(io: dict[str, Any]) -> None:
     if io["decimal"] is not None:
         if io["decimal"] not in (".", ","):
             raise ConfigError(f"'io.decimal' must be '.' or ','; got {io['decimal']!r}.")
-        if io["decimal"] == "," and io["delimiter"] == ",":
-            raise ConfigError(
-                "'io.decimal' is ',' and 'io.delimiter' is ',' too: a decimal comma needs another "
-                "delimiter, e.g. io: {delimiter: ';', decimal: ','}."
-            )
     enc = io["encoding"]
     if enc is not None:
         try:

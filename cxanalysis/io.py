@@ -490,8 +490,13 @@ def _parse_columns(frame: pd.DataFrame, problems: list[Problem]) -> pd.DataFrame
             stripped = s.astype("string").str.strip()
             parsed = pd.to_numeric(stripped, errors="coerce")
             bad = (stripped.notna() & (stripped != "") & parsed.isna()).to_numpy()
-            _unparsed(frame, col, s, bad, problems, "must hold numbers",
-                      "Replace text such as 'n/a' with an empty cell (missing) or a number.")
+            fix = "Replace text such as 'n/a' with an empty cell (missing) or a number."
+            comma = stripped[bad].str.fullmatch(r"[-+]?[\d.]*\d,\d+")
+            if bad.any() and comma.mean() > 0.5:
+                example = stripped[bad][comma.to_numpy(dtype=bool)].iat[0]
+                fix = (f"Values such as {example!r} use a decimal comma: say so in cx.yaml, e.g.\n"
+                       "  io:\n    decimal: \",\"")
+            _unparsed(frame, col, s, bad, problems, "must hold numbers", fix)
             frame[col] = parsed.astype(float)
         elif kind == "category":
             frame[col] = s.astype("string").str.strip().replace("", pd.NA).astype("category")

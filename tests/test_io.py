@@ -521,3 +521,26 @@ def test_ragged_rows_name_the_line_and_the_delimiter_option(tmp_path):
     with pytest.raises(DataError, match=r"(?s)Could not read 'e.csv' as semicolon-separated, decimal point, "
                        r"encoding utf-8 \(detected\): .*line 32.*io:\n    delimiter"):
         load(p, quarter="2026Q3")
+
+
+def test_quoted_decimal_commas_in_a_comma_file(tmp_path):
+    """Comma-separated with quoted "12,5" (e.g. a pt-BR Google Sheets export): not guessed, but
+    the error says which io option reads it, and that option does."""
+    p = tmp_path / "e.csv"
+    p.write_text('customer_id,nps_score,spend\nA1,9,"12,5"\nA2,7,"1.234,75"\nA3,3,4\n')
+    with pytest.raises(ValidationError, match=r"(?s)'spend' must hold numbers; 2 rows do not.*"
+                       r"Values such as '12,5' use a decimal comma.*io:\n    decimal: \",\""):
+        load(p, quarter="2026Q3")
+    d = load(p, {"io": {"decimal": ","}}, quarter="2026Q3").data
+    assert d["spend"].tolist() == [12.5, 1234.75, 4.0]
+
+
+def test_notebook_context_with_quarter_on_the_sample():
+    """Regression: a notebook run with ``quarter`` set (RunContext.open) hit the read-only array."""
+    from pathlib import Path
+
+    from cxanalysis.report import RunContext
+
+    sample = Path(__file__).resolve().parent.parent / "data" / "sample" / "customers.csv"
+    ctx = RunContext.open(str(sample), quarter="2026Q3")
+    assert ctx.quarter == "2026Q3" and len(ctx.current) == 5000
