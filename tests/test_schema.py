@@ -3,6 +3,8 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cxanalysis.config import load_config
 from cxanalysis.sample import make_customers
@@ -126,3 +128,44 @@ def test_configured_covariate_absent(data):
     assert warnings_for(data, covariates=["plan", "segment"]) == [
         "Covariate 'segment' (from 'covariates' in cx.yaml) is not in the export: the outcome models "
         "will not adjust for it. Map it under 'columns' or remove it."]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 40),
+    n_quarters=st.integers(1, 3),
+    data=st.data(),
+)
+def test_readiness_never_raises_on_messy_tables(n, n_quarters, data):
+    """Tiny groups, all-missing and constant columns, absent categories: always a list of sentences."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    quarter = [f"2026Q{1 + i % n_quarters}" for i in range(n)]
+    frame = pd.DataFrame({"customer_id": [f"C{i}" for i in range(n)], "quarter": quarter,
+                          "nps_score": rng.integers(0, 11, n).astype(float)})
+    optional = {
+        "churned": lambda: rng.integers(0, 2, n).astype(float),
+        "spend": lambda: rng.choice([0.0, 10.0, 55.5], n),
+        "orders": lambda: rng.integers(0, 3, n).astype(float),
+        "plan": lambda: pd.Categorical(rng.choice(["Gold", "Basic"], n)),
+        "region": lambda: rng.choice(["North", "São Paulo"], n).astype(object),
+        "tenure_months": lambda: rng.integers(0, 60, n).astype(float),
+        "comment": lambda: rng.choice(["late", "great"], n).astype(object),
+    }
+    for col, make in optional.items():
+        kind = data.draw(st.sampled_from(["absent", "values", "missing", "constant", "holes"]))
+        if kind == "absent":
+            continue
+        values = pd.Series(make())
+        if kind == "missing":
+            values[:] = np.nan
+        elif kind == "constant":
+            values[:] = values.iloc[0]
+        elif kind == "holes":
+            values = values.where(rng.random(n) > 0.5)
+        frame[col] = values.to_numpy() if not isinstance(values.dtype, pd.CategoricalDtype) else values.array
+    if "orders" in frame:
+        frame["returns"] = np.minimum(frame["orders"], rng.integers(0, 2, n))
+    frame.loc[rng.random(n) < 0.2, "nps_score"] = np.nan
+    covs = data.draw(st.sampled_from([None, ["plan", "region"], ["tenure_months", "missing_col"]]))
+    out = readiness_warnings(frame, load_config({"covariates": covs}), "2026Q1")
+    assert isinstance(out, list) and all(isinstance(w, str) and w for w in out)
