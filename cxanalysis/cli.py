@@ -76,12 +76,23 @@ def _sample(args) -> int:
     return 0
 
 
+def _load(args, cfg):
+    """Load DATA as the report does: a ``.../2026Q3/`` folder gives its files' quarter."""
+    from .io import load, parse_quarter
+
+    path = Path(str(args.data))
+    q_folder = parse_quarter(path.name) if path.is_dir() else None
+    quarter = args.quarter if q_folder is None else q_folder
+    return load(args.data, cfg, quarter=quarter, query=args.query)
+
+
 def _validate(args) -> int:
     from .config import load_config
-    from .io import load, quarters
+    from .io import check_report_quarter, quarters, respondents_by_quarter
+    from .schema import readiness_warnings
 
     cfg = load_config(args.config)
-    loaded = load(args.data, cfg, quarter=args.quarter, query=args.query)
+    loaded = _load(args, cfg)
     rep = loaded.report
     print(f"OK: {rep.rows_in:,} rows read, {rep.rows_out:,} kept, "
           f"quarters {', '.join(quarters(loaded.data))}.")
@@ -89,12 +100,26 @@ def _validate(args) -> int:
         print(f"  dropped {step['rows_dropped']:,} row(s): {step['rule']} (e.g. {', '.join(step['example_ids'][:3])})")
     for note in rep.notes:
         print(f"  note: {note}")
+    sys.stdout.flush()
+    q = check_report_quarter(loaded.data, args.quarter, cfg)
+    n = int(respondents_by_quarter(loaded.data, cfg.score)[q])
+    print(f"Report quarter {q}: {n:,} respondents.")
+    warnings = readiness_warnings(loaded.data, cfg, q)
+    if warnings:
+        print("Warnings:")
+        for w in warnings:
+            print(f"  - {w}")
     return 0
 
 
 def _report(args) -> int:
+    from .config import load_config
+    from .io import check_report_quarter
     from .report import ReportError, run_report
 
+    # the report quarter must be in the data and large enough: stop before any notebook runs
+    cfg = load_config(args.config)
+    check_report_quarter(_load(args, cfg).data, args.quarter, cfg)
     try:
         root = run_report(args.data, config=args.config, quarter=args.quarter, out=args.out,
                           query=args.query, with_code=args.with_code, workers=args.workers)

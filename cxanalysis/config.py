@@ -32,6 +32,12 @@ DEFAULTS: dict[str, Any] = {
     "covariates": None,
     "categories": {"score": "nps_score", "promoter_min": 9, "detractor_max": 6},
     "scales": {"nps_score": [0, 10], "csat": [1, 5], "ces": [1, 7]},
+    # how a CSV / text export is read; None = detected (see cxanalysis.sniff). E.g. a European
+    # spreadsheet export: {delimiter: ";", decimal: ",", encoding: "cp1252"}
+    "io": {"delimiter": None, "decimal": None, "encoding": None},
+    # the report's quarter (the latest by default, or --quarter) must have at least this many
+    # respondents (rows with the categories' score); smaller quarters stop validate and report
+    "min_quarter_respondents": 100,
     # what to do with rows that break a validation rule: "error" (stop, list them) or "drop"
     # (remove them and count them in the cleaning report)
     "cleaning": {"invalid_rows": "error"},
@@ -181,6 +187,12 @@ def _check(data: dict[str, Any]) -> None:
                 f"'quarter' must look like 2026Q3, 'Q3 2026' or 2026-Q3; got {data['quarter']!r}."
             )
         data["quarter"] = parsed
+    _check_io(data["io"])
+    mq = data["min_quarter_respondents"]
+    if isinstance(mq, bool) or not isinstance(mq, int) or mq < 1:
+        raise ConfigError(
+            f"'min_quarter_respondents' must be a whole number of 1 or more, e.g. 100; got {mq!r}."
+        )
     cov = data["covariates"]
     if cov is not None and not (isinstance(cov, list) and all(isinstance(c, str) for c in cov)):
         raise ConfigError(f"'covariates' must be a list of column names; got {cov!r}.")
@@ -202,6 +214,42 @@ def _check(data: dict[str, Any]) -> None:
     lo, hi = data["clusters"]["k_range"]
     if not 2 <= lo <= hi:
         raise ConfigError(f"'clusters.k_range' must be [low, high] with 2 <= low <= high; got {[lo, hi]}.")
+
+
+#: Spellings accepted for ``io.delimiter`` besides the character itself.
+_DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+#: Encodings suggested when ``io.encoding`` is not one Python knows.
+_ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "cp1252", "latin-1", "iso-8859-15", "cp1250",
+              "cp1251", "mac-roman", "cp437", "cp850"]
+
+
+def _check_io(io: dict[str, Any]) -> None:
+    """Normalise and check the ``io`` section (delimiter, decimal, encoding)."""
+    import codecs
+
+    delim = io["delimiter"]
+    if delim is not None:
+        delim = _DELIMITER_NAMES.get(str(delim).lower(), delim)
+        if not (isinstance(delim, str) and len(delim) == 1 and delim not in "\"\r\n"):
+            raise ConfigError(
+                "'io.delimiter' must be one character such as ',', ';', '|' or tab (write \"\\t\" "
+                f"or tab); got {io['delimiter']!r}."
+            )
+        io["delimiter"] = delim
+    if io["decimal"] is not None:
+        if io["decimal"] not in (".", ","):
+            raise ConfigError(f"'io.decimal' must be '.' or ','; got {io['decimal']!r}.")
+    enc = io["encoding"]
+    if enc is not None:
+        try:
+            io["encoding"] = codecs.lookup(str(enc)).name
+        except LookupError:
+            close = difflib.get_close_matches(str(enc).lower(), _ENCODINGS, n=1, cutoff=0.5)
+            raise ConfigError(
+                f"'io.encoding' {enc!r} is not an encoding Python knows."
+                + (f" Did you mean {close[0]!r}?" if close else
+                   f" Common ones: {', '.join(_ENCODINGS)}.")
+            ) from None
 
 
 def load_config(path: str | Path | Mapping[str, Any] | None = None) -> Config:

@@ -8,9 +8,11 @@ Input files are only ever opened for reading.
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ from .schema import (
     check_rules,
     format_examples,
 )
+from .sniff import FALLBACK_ENCODING, FormatError, TextFormat, detect_format, fix_thousands
 
 __all__ = [
     "CleaningReport",
@@ -39,6 +42,8 @@ __all__ = [
     "parse_quarter",
     "quarters",
     "latest_quarter",
+    "check_report_quarter",
+    "respondents_by_quarter",
     "parse_binary",
     "file_sha256",
 ]
@@ -118,6 +123,83 @@ def latest_quarter(frame: pd.DataFrame) -> str:
     return quarters(frame)[-1]
 
 
+def respondents_by_quarter(frame: pd.DataFrame, score: str) -> pd.Series:
+    """Respondents (rows with ``score``) per quarter, oldest first; quarters without any count 0."""
+    counts = frame.loc[frame[score].notna(), "quarter"].astype(str).value_counts()
+    return pd.Series({q: int(counts.get(q, 0)) for q in quarters(frame)}, dtype="int64")
+
+
+def check_report_quarter(data: pd.DataFrame, quarter: str | None = None,
+                         config: Config | None = None) -> str:
+    """The report's quarter, after checking it is in the data and large enough.
+
+    Parameters
+    ----------
+    data : DataFrame
+        The clean canonical table (from :func:`load`).
+    quarter : str, optional
+        The quarter asked for (``--quarter``); default the latest quarter in the data.
+    config : Config, optional
+        Gives ``categories.score`` (respondents are the rows with that score) and
+        ``min_quarter_respondents`` (default 100).
+
+    Returns
+    -------
+    str
+        The quarter as ``YYYYQn``.
+
+    Raises
+    ------
+    DataError
+        No rows; a quarter that is not in the data (the message lists those present, with their
+        sizes); a quarter with fewer respondents than ``min_quarter_respondents`` (the message
+        names the quarters large enough and how to pick one).
+
+    Examples
+    --------
+    >>> from cxanalysis.sample import make_customers
+    >>> check_report_quarter(make_customers(200, 2, start="2026Q1", random_state=1))
+    '2026Q2'
+    """
+    cfg = config if isinstance(config, Config) else load_config(config)
+    score, minimum = cfg.score, int(cfg.min_quarter_respondents)
+    if len(data) == 0 or "quarter" not in data or data["quarter"].isna().all():
+        raise DataError("No customer rows are left after cleaning, so there is no quarter to report on. "
+                        "Check the cleaning steps listed by `cxanalysis validate`.")
+    if score not in data:
+        raise DataError(f"'categories.score' is {score!r}, but the data have no such column. Set "
+                        "'categories.score' in cx.yaml to one of nps_score, csat, ces that is present.")
+    sizes = respondents_by_quarter(data, score)
+    listing = ", ".join(f"{q} ({n:,})" for q, n in sizes.items())
+    if quarter is None:
+        q, how = str(sizes.index[-1]), " (the latest in the data)"
+    else:
+        q, how = parse_quarter(quarter), ""
+        if q is None:
+            raise DataError(f"--quarter must look like 2026Q3, 'Q3 2026' or 2026-Q3; got {quarter!r}.")
+        if q not in sizes.index:
+            raise DataError(
+                f"--quarter {q} is not in the data. Quarters present, with their respondents: "
+                f"{listing}. Pick one of them, e.g. --quarter {sizes.index[-1]}."
+            )
+    n = int(sizes[q])
+    if n >= minimum:
+        return q
+    large = sizes[sizes >= minimum]
+    msg = (f"Report quarter {q}{how} has {n:,} respondent{'s' if n != 1 else ''} (rows with "
+           f"{score!r}); a report needs at least {minimum:,} ('min_quarter_respondents' in cx.yaml), "
+           "or its intervals are too wide to act on and most analyses are skipped.")
+    if len(large):
+        best = large.index[-1]
+        msg += (" Quarters large enough: " + ", ".join(f"{k} ({v:,})" for k, v in large.items())
+                + f". Report on one of them with --quarter {best}, e.g.\n  cxanalysis report DATA "
+                f"--quarter {best}")
+    else:
+        msg += (f" No quarter has that many (quarters: {listing}). To report on this data anyway, "
+                f"lower the minimum in cx.yaml, e.g.\n  min_quarter_respondents: {max(1, n)}")
+    raise DataError(msg)
+
+
 def parse_quarter(value: object) -> str | None:
     """Parse one quarter label to ``YYYYQn``; None when it is not recognised.
 
@@ -187,7 +269,13 @@ def file_sha256(path: Path) -> str:
 # reading
 
 
-def read_source(source: str | Path, *, query: str | None = None) -> tuple[pd.DataFrame, list[dict]]:
+def read_source(
+    source: str | Path,
+    *,
+    query: str | None = None,
+    io_options: Mapping[str, Any] | None = None,
+    keep: frozenset[str] = frozenset(),
+) -> tuple[pd.DataFrame, list[dict]]:
     """Read one export into a raw frame (no mapping or validation).
 
     Parameters
@@ -198,13 +286,25 @@ def read_source(source: str | Path, *, query: str | None = None) -> tuple[pd.Dat
         (``.duckdb``) or a SQLAlchemy URL such as ``sqlite:///crm.db`` (``query`` required).
     query : str, optional
         SQL query for database sources.
+    io_options : mapping, optional
+        ``delimiter``, ``decimal``, ``encoding`` of text files (the ``io`` section of cx.yaml);
+        each one missing or None is detected (:func:`cxanalysis.sniff.detect_format`).
+    keep : set of str, optional
+        Columns never converted from text to numbers (ids, labels), whatever they look like.
 
     Returns
     -------
     frame : DataFrame
         The raw rows, plus ``_source`` (file name) and, for folders, ``_file_quarter``.
     inputs : list of dict
-        ``path``, ``sha256`` (files only) and ``rows`` for each input read.
+        ``path``, ``sha256`` (files only) and ``rows`` for each input read; text files add
+        ``format`` (delimiter, decimal, encoding, which were detected, and a note).
+
+    Raises
+    ------
+    DataError
+        Missing, empty or header-only file; a format that cannot be detected (the message names
+        the ``io`` option that settles it); unreadable CSV.
     """
     text = str(source)
     if "://" in text or text.endswith((".duckdb", ".ddb")):
@@ -218,7 +318,7 @@ def read_source(source: str | Path, *, query: str | None = None) -> tuple[pd.Dat
             )
         frames, inputs = [], []
         for f in files:
-            frame, info = read_source(f)
+            frame, info = read_source(f, io_options=io_options, keep=keep)
             frame["_file_quarter"] = _quarter_in_name(f)
             frames.append(frame)
             inputs += info
@@ -226,19 +326,15 @@ def read_source(source: str | Path, *, query: str | None = None) -> tuple[pd.Dat
     if not path.is_file():
         raise DataError(f"Input {text!r} does not exist. Check the path (relative to {Path.cwd()}).")
     suffix = path.suffix.lower()
+    if _is_empty(path):
+        raise DataError(
+            f"Input {path.name!r} is empty ({path.stat().st_size} bytes). Expected an export with a "
+            "header row naming the columns (at least a customer id and a CX score such as "
+            "nps_score) and one row per customer. Re-export it, or point DATA at the right file."
+        )
+    fmt = None
     if suffix in (".csv", ".txt", ".tsv"):
-        sep = {".csv": ",", ".tsv": "\t"}.get(suffix)  # .txt: delimiter sniffed
-        try:
-            frame = pd.read_csv(
-                path,
-                sep=sep,
-                engine="c" if sep else "python",
-                keep_default_na=False,
-                na_values=NA_VALUES,
-                **({"low_memory": False} if sep else {}),
-            )
-        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise DataError(f"Could not read {text!r} as CSV: {exc}") from None
+        frame, fmt = _read_text(path, io_options or {}, keep)
     elif suffix in (".parquet", ".pq"):
         frame = pd.read_parquet(path)
     elif suffix in (".xlsx", ".xls", ".xlsm"):
@@ -247,8 +343,70 @@ def read_source(source: str | Path, *, query: str | None = None) -> tuple[pd.Dat
         raise DataError(
             f"Input {text!r} has an unknown file type {suffix!r}; use CSV, Parquet or Excel."
         )
+    if len(frame) == 0:
+        cols = ", ".join(map(str, list(frame.columns)[:12]))
+        raise DataError(
+            f"Input {path.name!r} has a header but no rows (columns: {cols}). Expected one row per "
+            "customer; the export may have been cut off or filtered to nothing. Re-export it."
+        )
     frame["_source"] = path.name
-    return frame, [{"path": str(path), "sha256": file_sha256(path), "rows": int(len(frame))}]
+    info = {"path": str(path), "sha256": file_sha256(path), "rows": int(len(frame))}
+    if fmt is not None:
+        info["format"] = {"delimiter": fmt.delimiter, "decimal": fmt.decimal,
+                          "encoding": fmt.encoding, "detected": list(fmt.detected),
+                          "note": fmt.note(), "plain": fmt.is_plain}
+    return frame, [info]
+
+
+def _format_note(f: dict[str, Any], name: str | None = None) -> str:
+    return TextFormat(f["delimiter"], f["decimal"], f["encoding"], tuple(f["detected"])).note(name)
+
+
+def _is_empty(path: Path) -> bool:
+    """0 bytes, or nothing but a byte-order mark and blank space."""
+    size = path.stat().st_size
+    if size == 0:
+        return True
+    if size > 4096:
+        return False
+    return not path.read_bytes().lstrip(codecs.BOM_UTF8).strip()
+
+
+def _read_text(path: Path, options: Mapping[str, Any], keep: frozenset[str]) -> tuple[pd.DataFrame, TextFormat]:
+    """Read a CSV / TSV / TXT export with its detected (or configured) format.
+
+    The file is read as cp1252 instead of UTF-8 only when UTF-8 fails (see
+    :data:`cxanalysis.sniff.FALLBACK_ENCODING` for why cp1252); the choice is recorded in the
+    returned :class:`~cxanalysis.sniff.TextFormat`.
+    """
+    try:
+        fmt = detect_format(path, delimiter=options.get("delimiter"), decimal=options.get("decimal"),
+                            encoding=options.get("encoding"))
+    except FormatError as exc:
+        raise DataError(str(exc)) from None
+    for attempt in (0, 1):
+        try:
+            frame = pd.read_csv(path, sep=fmt.delimiter, decimal=fmt.decimal, encoding=fmt.encoding,
+                                engine="c", keep_default_na=False, na_values=NA_VALUES, low_memory=False)
+            break
+        except UnicodeDecodeError as exc:
+            if attempt == 0 and "encoding" in fmt.detected and fmt.encoding == "utf-8":
+                # UTF-8 in the first megabyte, not further on: a cp1252 file with a plain start
+                fmt = TextFormat(fmt.delimiter, fmt.decimal, FALLBACK_ENCODING, fmt.detected)
+                continue
+            raise DataError(
+                f"{path.name!r} cannot be read as {fmt.encoding}: {exc.reason} at byte {exc.start:,}. "
+                "Save it as UTF-8, or set its encoding in cx.yaml, e.g.\n  io:\n    encoding: cp1252"
+            ) from None
+        except pd.errors.EmptyDataError:
+            raise DataError(f"Input {path.name!r} is empty: it has no header row.") from None
+        except pd.errors.ParserError as exc:
+            raise DataError(
+                f"Could not read {path.name!r} {fmt.note().removeprefix('Read ')[:-1]}: {exc}. "
+                "If the delimiter is wrong, set it in cx.yaml, e.g.\n  io:\n    delimiter: \";\""
+            ) from None
+    fix_thousands(frame, fmt.decimal, keep=keep)
+    return frame, fmt
 
 
 def _read_sql(url: str, query: str | None) -> tuple[pd.DataFrame, list[dict]]:
@@ -269,6 +427,8 @@ def _read_sql(url: str, query: str | None) -> tuple[pd.DataFrame, list[dict]]:
                 frame = pd.read_sql(sqlalchemy.text(query), con)
         finally:
             engine.dispose()
+    if len(frame) == 0:
+        raise DataError(f"The query on {url!r} returned no rows. Check the query: {query}")
     frame["_source"] = "sql"
     return frame, [{"path": url, "query": query, "rows": int(len(frame))}]
 
@@ -330,8 +490,13 @@ def _parse_columns(frame: pd.DataFrame, problems: list[Problem]) -> pd.DataFrame
             stripped = s.astype("string").str.strip()
             parsed = pd.to_numeric(stripped, errors="coerce")
             bad = (stripped.notna() & (stripped != "") & parsed.isna()).to_numpy()
-            _unparsed(frame, col, s, bad, problems, "must hold numbers",
-                      "Replace text such as 'n/a' with an empty cell (missing) or a number.")
+            fix = "Replace text such as 'n/a' with an empty cell (missing) or a number."
+            comma = stripped[bad].str.fullmatch(r"[-+]?[\d.]*\d,\d+")
+            if bad.any() and comma.mean() > 0.5:
+                example = stripped[bad][comma.to_numpy(dtype=bool)].iat[0]
+                fix = (f"Values such as {example!r} use a decimal comma: say so in cx.yaml, e.g.\n"
+                       "  io:\n    decimal: \",\"")
+            _unparsed(frame, col, s, bad, problems, "must hold numbers", fix)
             frame[col] = parsed.astype(float)
         elif kind == "category":
             frame[col] = s.astype("string").str.strip().replace("", pd.NA).astype("category")
@@ -347,10 +512,10 @@ def _parse_quarters(frame: pd.DataFrame, quarter: str | None, problems: list[Pro
         mapping = {u: parse_quarter(u) for u in uniques}
         parsed = raw.map(mapping)
         bad = (raw.notna() & parsed.isna()).to_numpy()
-        missing = raw.isna().to_numpy()
+        # a new array, never written in place: pandas 3 hands out read-only views
+        missing = raw.isna().to_numpy() if quarter is None else np.zeros(len(raw), dtype=bool)
         if quarter is not None:  # fill blanks with the given quarter
             parsed = parsed.fillna(quarter)
-            missing[:] = False
         if bad.any():
             frame["_raw_quarter"] = raw
             problems.append(
@@ -425,8 +590,15 @@ def load(
     q = parse_quarter(quarter) if quarter is not None else cfg.quarter
     if quarter is not None and q is None:
         raise DataError(f"--quarter must look like 2026Q3, 'Q3 2026' or 2026-Q3; got {quarter!r}.")
-    raw, inputs = read_source(source, query=query or cfg.data.get("query"))
+    keep = frozenset(str(cfg.columns.get(c, c)) for c, kind in CANONICAL.items()
+                     if kind in ("id", "quarter", "category", "text"))
+    raw, inputs = read_source(source, query=query or cfg.data.get("query"), io_options=cfg.io, keep=keep)
     report = CleaningReport(rows_in=len(raw), inputs=inputs)
+    formats = [i["format"] for i in inputs if "format" in i]
+    if formats and len({f["note"] for f in formats}) > 1:  # files written differently: one note each
+        report.notes += [f"{_format_note(f, Path(i['path']).name)}" for i in inputs if (f := i.get("format"))]
+    elif formats and not formats[0]["plain"]:
+        report.notes.append(_format_note(formats[0]))
     frame = _apply_mapping(raw, cfg)
     frame.insert(0, "_row", np.arange(1, len(frame) + 1))
 

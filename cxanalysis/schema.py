@@ -32,6 +32,7 @@ __all__ = [
     "check_rules",
     "format_examples",
     "column_summary",
+    "readiness_warnings",
 ]
 
 #: Canonical column -> kind. ``driver_*`` columns (numeric) and ``quarter`` are handled apart.
@@ -269,3 +270,161 @@ def column_summary(frame: pd.DataFrame) -> pd.DataFrame:
             "max": float(s.max()) if numeric and s.notna().any() else None,
         })
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# readiness: what will make an analysis skip or flag, found before the run
+
+#: What is lost when a column is empty or constant in the report quarter.
+_CONSEQUENCE = {
+    "churned": "churn analyses will be skipped",
+    "spend": "spend effects and the ROI will be skipped",
+    "returns": "returns analyses will be skipped",
+    "orders": "returns analyses (returns per order) will be skipped",
+    "comment": "comment themes will be skipped",
+    "weight": "respondents will not be weighted",
+}
+_CATEGORY_LOSS = {
+    "passive": "effects against passives and the passive-to-promoter ROI will be skipped",
+    "promoter": "promoter-vs-passive effects and the passive-to-promoter ROI will be skipped",
+    "detractor": "detractor-vs-passive effects will be skipped",
+}
+
+
+def _consequence(col: str, covariates: list[str]) -> str:
+    if col in _CONSEQUENCE:
+        return _CONSEQUENCE[col]
+    if col in covariates:
+        return "it will not be adjusted for in the outcome models"
+    if col.startswith("driver_"):
+        return "key-driver analysis will leave it out"
+    return "analyses that use it will skip it"
+
+
+def _label(value: object) -> str:
+    return _fmt(value) if isinstance(value, float | int | np.number) else str(value)
+
+
+def readiness_warnings(data: pd.DataFrame, config, quarter: str) -> list[str]:
+    """What will make an analysis of ``quarter`` skip or be flagged, in plain sentences.
+
+    Cheap counts (one group-by per covariate and outcome) on the clean canonical table, for
+    ``cxanalysis validate`` to print before a run.
+
+    Parameters
+    ----------
+    data : DataFrame
+        The clean canonical table (every quarter: earlier ones feed the trends).
+    config : Config
+        ``categories`` (score and thresholds), ``covariates`` and ``min_quarter_respondents``.
+    quarter : str
+        The report quarter (from :func:`cxanalysis.io.check_report_quarter`).
+
+    Returns
+    -------
+    list of str
+        One sentence per finding, naming the column, the quarter and what will happen:
+
+        - the report quarter has fewer than twice the minimum respondents, or an earlier quarter
+          fewer than the minimum;
+        - a configured covariate is not in the export;
+        - a CX category (promoter, passive, detractor) is absent in the quarter;
+        - a column present in the export is empty in the quarter;
+        - an outcome or covariate has a single value in the quarter;
+        - separation: a binary outcome (``churned``; "spent anything" when some spend is 0; any
+          return among customers with orders) is the same for every customer of a CX category
+          or of a level of a categorical covariate, so the model falls back to Firth's
+          correction (or, for returns, is flagged).
+    """
+    cats = config.categories
+    score = cats["score"]
+    minimum = int(config.min_quarter_respondents)
+    covariates = config.covariates
+    if covariates is None:
+        covariates = [c for c in ("plan", "region", "tenure_months") if c in data]
+    out: list[str] = []
+    for c in covariates:
+        if c not in data:
+            out.append(f"Covariate {c!r} (from 'covariates' in cx.yaml) is not in the export: the "
+                       "outcome models will not adjust for it. Map it under 'columns' or remove it.")
+    covariates = [c for c in covariates if c in data]
+
+    resp = data[data[score].notna()]
+    sizes = resp["quarter"].astype(str).value_counts()
+    n_q = int(sizes.get(quarter, 0))
+    if n_q < 2 * minimum:
+        out.append(f"Report quarter {quarter} has {n_q:,} respondents, under twice the minimum of "
+                   f"{minimum:,}: intervals will be wide and small segments will not be tested.")
+    for q in sorted(sizes.index):
+        if q < quarter and sizes[q] < minimum:
+            out.append(f"Earlier quarter {q} has only {int(sizes[q]):,} respondents (minimum "
+                       f"{minimum:,}): its point in the trends will have a wide interval.")
+
+    cur = resp[resp["quarter"].astype(str) == quarter]
+    s = cur[score].astype(float)
+    cx = pd.Series(np.where(s >= cats["promoter_min"], "promoter",
+                            np.where(s <= cats["detractor_max"], "detractor", "passive")), index=cur.index)
+    for cat, loss in _CATEGORY_LOSS.items():
+        if len(cur) and not (cx == cat).any():
+            out.append(f"No {cat}s in {quarter} ({score} {_range(cat, cats)}): {loss}.")
+
+    checked = [c for c in data.columns if not str(c).startswith("_")
+               and c not in ("customer_id", "quarter", score)
+               and (c in CANONICAL or str(c).startswith("driver_") or c in covariates)]
+    empty = [c for c in checked if cur[c].isna().all()]
+    for c in empty:
+        out.append(f"{c!r} is in the export but empty in {quarter}: {_consequence(c, covariates)}.")
+    for c in [c for c in (*_CONSEQUENCE, *covariates) if c in checked and c not in empty
+              and c not in ("comment", "weight")]:
+        values = cur[c].dropna().unique()
+        if len(values) == 1:
+            out.append(f"{c!r} has one value ({_label(values[0])}) for every respondent in {quarter}: "
+                       f"{_consequence(c, covariates)}.")
+
+    out += _separation(cur.assign(_cx=cx), covariates, quarter)
+    return out
+
+
+def _range(cat: str, cats: dict) -> str:
+    return {"promoter": f">= {cats['promoter_min']}", "detractor": f"<= {cats['detractor_max']}",
+            "passive": f"between {cats['detractor_max']} and {cats['promoter_min']}, exclusive"}[cat]
+
+
+def _separation(cur: pd.DataFrame, covariates: list[str], quarter: str) -> list[str]:
+    """Binary outcomes that are constant within a CX category or a covariate level."""
+    outcomes = []  # (flag series, what happens, words for 1, words for 0)
+    if "churned" in cur and cur["churned"].nunique() == 2:
+        outcomes.append((cur["churned"], "the churn model will fall back to Firth's correction and flag its effects",
+                         "have churned = 1", "have churned = 0"))
+    if "spend" in cur:
+        spent = (cur["spend"] > 0).astype(float).where(cur["spend"].notna())
+        if spent.nunique() == 2:
+            outcomes.append((spent, "the any-spend part of the spend model will fall back to Firth's "
+                             "correction and flag its effects", "spent more than 0", "spent nothing"))
+    if "returns" in cur and "orders" in cur:
+        ordered = cur["orders"] > 0
+        returned = (cur["returns"] > 0).astype(float).where(cur["returns"].notna() & ordered)
+        if returned.nunique() == 2:
+            outcomes.append((returned, "the returns model's effects will be flagged",
+                             "returned something", "returned nothing"))
+    groupings = [("_cx", "CX category")]
+    for c in covariates:
+        if c in cur and (isinstance(cur[c].dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(cur[c])
+                         or cur[c].nunique() <= 2):
+            groupings.append((c, c))
+    out = []
+    for flag, consequence, yes, no in outcomes:
+        hits = []
+        for col, name in groupings:
+            g = pd.DataFrame({"level": cur[col], "y": flag}).dropna()
+            if g.empty or g["level"].nunique() < 2:
+                continue
+            t = g.groupby("level", observed=True)["y"].agg(["size", "mean"])
+            t = t[(t["mean"] == 0) | (t["mean"] == 1)]
+            hits += [(int(r["size"]), name, lvl, r["mean"] == 1) for lvl, r in t.iterrows()]
+        if hits:
+            n, name, lvl, one = max(hits, key=lambda h: h[0])
+            more = f" ({len(hits)} such groups)" if len(hits) > 1 else ""
+            out.append(f"Separation in {quarter}: {consequence}: e.g. all {n:,} "
+                       f"customers with {name} = {_label(lvl)} {yes if one else no}{more}.")
+    return out

@@ -2,11 +2,15 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from cxanalysis.sample import make_customers
+
+from .conftest import real_export
 
 
 def cli(*args, cwd=None):
@@ -69,3 +73,111 @@ def test_user_mistakes_exit_2_without_traceback(tmp_path, args, match):
     assert r.returncode == 2
     assert match in r.stderr
     assert "Traceback" not in r.stderr
+
+
+# --- issue 12 --------------------------------------------------------------------------------------
+
+SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
+
+
+def test_validate_bundled_sample_with_quarter():
+    """Regression: --quarter on a file with a quarter column raised 'assignment destination is
+    read-only' (pandas 3)."""
+    r = cli("validate", SAMPLE, "--quarter", "2026Q3")
+    assert r.returncode == 0, r.stderr
+    assert "Report quarter 2026Q3: 5,000 respondents." in r.stdout
+    assert "Warnings" not in r.stdout
+
+
+@pytest.mark.parametrize("command", ["validate", "report"])
+def test_quarter_absent_from_the_data_exits_2(tmp_path, command):
+    r = cli(command, SAMPLE, "--quarter", "2027Q1", "--out", tmp_path) if command == "report" else \
+        cli(command, SAMPLE, "--quarter", "2027Q1")
+    assert r.returncode == 2, r.stderr
+    assert ("--quarter 2027Q1 is not in the data. Quarters present, with their respondents: 2025Q4 "
+            "(5,000), 2026Q1 (5,000), 2026Q2 (5,000), 2026Q3 (5,000)") in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "2027Q1").exists()
+
+
+@pytest.fixture
+def tiny_last_quarter(tmp_path):
+    """150 and 120 customers in 2026Q1-Q2, then a partial 2026Q3 of 4."""
+    frames = [make_customers(n, 1, start=q, random_state=i)
+              for i, (n, q) in enumerate([(150, "2026Q1"), (120, "2026Q2"), (4, "2026Q3")])]
+    path = tmp_path / "export.csv"
+    pd.concat(frames).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("command", ["validate", "report"])
+def test_tiny_latest_quarter_exits_2_naming_the_large_ones(tmp_path, tiny_last_quarter, command):
+    extra = ["--out", tmp_path / "reports"] if command == "report" else []
+    r = cli(command, tiny_last_quarter, *extra)
+    assert r.returncode == 2, r.stderr
+    assert "Report quarter 2026Q3 (the latest in the data) has 4 respondents" in r.stderr
+    assert "Quarters large enough: 2026Q1 (150), 2026Q2 (120)" in r.stderr
+    assert "cxanalysis report DATA --quarter 2026Q2" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "reports").exists()  # stopped before any notebook ran
+
+
+def test_validate_small_quarter_chosen_warns_about_the_tiny_one(tiny_last_quarter):
+    r = cli("validate", tiny_last_quarter, "--quarter", "2026Q2")
+    assert r.returncode == 0, r.stderr
+    assert "Report quarter 2026Q2: 120 respondents." in r.stdout
+    warnings = r.stdout.split("Warnings:\n", 1)[1]
+    assert "  - Report quarter 2026Q2 has 120 respondents, under twice the minimum of 100" in warnings
+    (tiny_last_quarter.parent / "cx.yaml").write_text("min_quarter_respondents: 4\n")
+    r = cli("validate", tiny_last_quarter, "--config", tiny_last_quarter.parent / "cx.yaml")
+    assert r.returncode == 0 and "Report quarter 2026Q3: 4 respondents." in r.stdout
+
+
+def test_validate_warns_about_separation_and_empty_columns(tmp_path):
+    f = make_customers(300, 1, start="2026Q3", random_state=2)
+    f.loc[f["plan"] == "Pro", "churned"] = 0
+    f["returns"] = np.nan
+    f.to_csv(tmp_path / "e.csv", index=False)
+    r = cli("validate", tmp_path / "e.csv")
+    assert r.returncode == 0, r.stderr
+    assert "Warnings:\n" in r.stdout
+    assert "'returns' is in the export but empty in 2026Q3: returns analyses will be skipped." in r.stdout
+    assert "the churn model will fall back to Firth's correction" in r.stdout
+    assert "customers with plan = Pro have churned = 0" in r.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [(b"", "Input 'e.csv' is empty (0 bytes)"),
+     (b"customer_id,quarter,nps_score\n", "Input 'e.csv' has a header but no rows")],
+)
+def test_empty_and_header_only_files_exit_2(tmp_path, content, match):
+    (tmp_path / "e.csv").write_bytes(content)
+    r = cli("validate", tmp_path / "e.csv")
+    assert r.returncode == 2
+    assert match in r.stderr and "Traceback" not in r.stderr
+
+
+def test_european_export_validates_with_a_note(tmp_path):
+    f = make_customers(120, 1, start="2026Q3", random_state=4)
+    f["region"] = f["region"].replace({"North": "São Paulo", "South": "Córdoba"})
+    path = tmp_path / "e.csv"
+    f.to_csv(path, sep=";", decimal=",", encoding="cp1252", index=False)
+    r = cli("validate", path)
+    assert r.returncode == 0, r.stderr
+    assert "note: Read as semicolon-separated, decimal comma, encoding cp1252 (detected)." in r.stdout
+    path.write_bytes(b"customer_id;quarter;nps_score;spend\nA;2026Q3;9;1,250\nB;2026Q3;7;2,500\n")
+    r = cli("validate", path)
+    assert r.returncode == 2
+    assert "could be a decimal comma (1.250) or a thousands separator (1250)" in r.stderr
+    assert "io:\n    decimal:" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("name", ["telco", "ecommerce"])
+def test_real_exports_validate_and_name_the_report_quarter(name):
+    data, config = real_export(name)
+    r = cli("validate", data, "--config", config)
+    assert r.returncode == 0, r.stderr
+    assert "Report quarter 2026Q3:" in r.stdout
+    if name == "telco":  # satisfaction 3 (passive) customers never churn in the IBM sample
+        assert "customers with CX category = passive have churned = 0" in r.stdout

@@ -33,6 +33,13 @@ def test_user_values_merge_key_by_key(tmp_path):
         ({"scales": {"csat": [5, 1]}}, r"'scales.csat' must be \[low, high\]"),
         ({"quarter": "Q3"}, "'quarter' must look like 2026Q3"),
         ({"roi": 3}, "must be a mapping"),
+        ({"io": {"delimitr": ";"}}, r"Unknown config key 'io.delimitr'. Did you mean 'delimiter'\?"),
+        ({"io": {"delimiter": ";;"}}, r"'io.delimiter' must be one character"),
+        ({"io": {"decimal": "·"}}, r"'io.decimal' must be '.' or ','; got '·'"),
+        ({"io": {"encoding": "latn1"}}, r"'io.encoding' 'latn1' is not an encoding Python knows. Did you mean 'latin-1'\?"),
+        ({"min_quarter_respondents": 0}, r"'min_quarter_respondents' must be a whole number of 1 or more"),
+        ({"min_quarter_respondents": 50.5}, r"'min_quarter_respondents' must be a whole number"),
+        ({"min_quarter_respondnts": 50}, r"Did you mean 'min_quarter_respondents'\?"),
     ],
 )
 def test_bad_config_is_a_clear_error(user, match):
@@ -47,3 +54,13 @@ def test_missing_file_and_bad_yaml(tmp_path):
     bad.write_text("roi: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(bad)
+
+
+def test_io_options_are_normalised(tmp_path):
+    path = tmp_path / "cx.yaml"
+    path.write_text('io:\n  delimiter: tab\n  decimal: ","\n  encoding: Latin-1\nmin_quarter_respondents: 30\n')
+    cfg = load_config(path)
+    assert cfg.io == {"delimiter": "\t", "decimal": ",", "encoding": "iso8859-1"}
+    assert cfg.min_quarter_respondents == 30
+    assert load_config().io == {"delimiter": None, "decimal": None, "encoding": None}
+    assert load_config().min_quarter_respondents == 100

@@ -6,8 +6,10 @@ import sqlite3
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from cxanalysis.io import DataError, load, parse_binary, parse_quarter
+from cxanalysis.io import DataError, check_report_quarter, load, parse_binary, parse_quarter
 from cxanalysis.schema import ValidationError
 
 
@@ -241,3 +243,304 @@ def test_na_markers_are_missing_but_na_text_is_not(tmp_path):
     p.write_text("customer_id,nps_score,spend\nA,9,NA\nB,8,\nC,7,NULL\n")
     d = load(p, quarter="2026Q3").data
     assert d["spend"].isna().all()
+
+
+# --- issue 12: --quarter on a file with a quarter column (pandas 3 read-only arrays) -----------
+
+
+def test_quarter_given_for_a_file_with_a_quarter_column(tmp_path):
+    """Regression: ``missing[:] = False`` wrote into the read-only array pandas 3 returns."""
+    f = _frame().assign(quarter=["2026Q3", "2026Q3", None, "2026Q2", "2026Q2", None])
+    p = tmp_path / "e.csv"
+    f.to_csv(p, index=False)
+    d = load(p, quarter="2026Q3").data
+    assert d["quarter"].tolist() == ["2026Q3", "2026Q3", "2026Q3", "2026Q2", "2026Q2", "2026Q3"]
+    with pytest.raises(ValidationError, match="'quarter' must not be empty; 2 rows"):
+        load(p)
+
+
+def test_quarter_given_for_the_bundled_sample():
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parent.parent / "data" / "sample"
+    d = load(sample, quarter="2026Q3").data
+    assert d.groupby("quarter").size().to_dict() == {q: 5000 for q in ["2025Q4", "2026Q1", "2026Q2", "2026Q3"]}
+
+
+# --- issue 12: empty and header-only files -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "match"),
+    [("e.csv", b"", r"Input 'e.csv' is empty \(0 bytes\)\. Expected an export with a header row"),
+     ("e.csv", b"\xef\xbb\xbf \r\n\n", r"Input 'e.csv' is empty"),
+     ("e.xlsx", b"", r"Input 'e.xlsx' is empty \(0 bytes\)"),
+     ("e.parquet", b"", r"Input 'e.parquet' is empty"),
+     ("e.csv", b"customer_id,nps_score,spend\n", r"'e.csv' has a header but no rows \(columns: customer_id, nps_score, spend\)"),
+     ("e.csv", b"customer_id;nps_score\r\n", r"has a header but no rows")],
+)
+def test_empty_and_header_only_files_are_data_errors(tmp_path, name, content, match):
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(DataError, match=match):
+        load(tmp_path / name, quarter="2026Q3")
+
+
+def test_header_only_parquet_and_empty_query(tmp_path):
+    _frame().iloc[:0].to_parquet(tmp_path / "e.parquet")
+    with pytest.raises(DataError, match="has a header but no rows"):
+        load(tmp_path / "e.parquet", quarter="2026Q3")
+    db = tmp_path / "crm.db"
+    with sqlite3.connect(db) as con:
+        _frame().to_sql("customers", con, index=False)
+    with pytest.raises(DataError, match="returned no rows"):
+        load(f"sqlite:///{db}", quarter="2026Q3", query="select * from customers where 1 = 0")
+
+
+# --- issue 12: European / Latin-American spreadsheet exports -------------------------------------
+
+
+EU_ROWS = [
+    ("A1", 9, "1.234,5", "Señor", "São Paulo", "0"),
+    ("A2", 6, "12,5", "Básico", "Córdoba", "1"),
+    ("A3", 10, "0,75", "Señor", "Ñuñoa", "0"),
+    ("A4", 7, "2.000", "Básico", "São Paulo", "1"),
+]
+
+
+def _eu_file(tmp_path, *, sep=";", encoding="cp1252", rows=EU_ROWS, name="eu.csv", header=None):
+    header = header or ["customer_id", "nps_score", "spend", "plan", "region", "churned"]
+    text = "\r\n".join(sep.join(map(str, r)) for r in [header, *rows]) + "\r\n"
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_semicolon_decimal_comma_cp1252_export(tmp_path):
+    path = _eu_file(tmp_path)
+    before = path.read_bytes()
+    res = load(path, quarter="2026Q3")
+    d = res.data
+    assert d["spend"].tolist() == [1234.5, 12.5, 0.75, 2000.0]  # thousands dot and decimal comma
+    assert d["plan"].tolist() == ["Señor", "Básico", "Señor", "Básico"]
+    assert d["region"].tolist() == ["São Paulo", "Córdoba", "Ñuñoa", "São Paulo"]
+    assert d["churned"].tolist() == [0.0, 1.0, 0.0, 1.0]
+    assert "Read as semicolon-separated, decimal comma, encoding cp1252 (detected)." in res.report.notes
+    assert res.report.inputs[0]["format"]["encoding"] == "cp1252"
+    assert path.read_bytes() == before  # never modified
+
+
+@pytest.mark.parametrize(
+    ("sep", "encoding", "note"),
+    [("\t", "utf-8-sig", "tab-separated, decimal comma, encoding utf-8-sig"),
+     ("|", "utf-8", "pipe-separated, decimal comma, encoding utf-8"),
+     ("\t", "utf-16", "tab-separated, decimal comma, encoding utf-16")],  # Excel "Unicode text"
+)
+def test_other_delimiters_and_encodings(tmp_path, sep, encoding, note):
+    res = load(_eu_file(tmp_path, sep=sep, encoding=encoding, name="e.txt"), quarter="2026Q3")
+    assert res.data["spend"].tolist() == [1234.5, 12.5, 0.75, 2000.0]
+    assert res.data["region"].tolist()[0] == "São Paulo"
+    assert any(note in n for n in res.report.notes)
+
+
+def test_plain_csv_gets_no_format_note(csv):
+    assert not any(n.startswith("Read ") for n in load(csv, quarter="2026Q3").report.notes)
+
+
+def test_decimal_point_with_thousands_commas_in_a_semicolon_file(tmp_path):
+    rows = [("A1", 9, "1,234.5"), ("A2", 6, "12.5"), ("A3", 7, "3")]
+    res = load(_eu_file(tmp_path, rows=rows, header=["customer_id", "nps_score", "spend"]), quarter="2026Q3")
+    assert res.data["spend"].tolist() == [1234.5, 12.5, 3.0]
+
+
+def test_decimal_comma_column_with_a_bad_cell_reports_the_cell(tmp_path):
+    rows = [(*r[:2], "n/a" if r[0] == "A2" else r[2], *r[3:]) for r in EU_ROWS]
+    with pytest.raises(ValidationError, match=r"'spend' must hold numbers; 1 row do not \(e.g. row 2 \(id A2\): 'n/a'\)"):
+        load(_eu_file(tmp_path, rows=rows), quarter="2026Q3")
+    d = load(_eu_file(tmp_path, rows=rows), {"cleaning": {"invalid_rows": "drop"}}, quarter="2026Q3").data
+    assert d["spend"].tolist() == [1234.5, 0.75, 2000.0]
+
+
+def test_ids_and_labels_that_look_like_numbers_stay_text(tmp_path):
+    rows = [("1.234", 9, "12,5", "1.000"), ("2.345", 6, "3,5", "2.000")]
+    d = load(_eu_file(tmp_path, rows=rows, header=["customer_id", "nps_score", "spend", "plan"]),
+             quarter="2026Q3").data
+    assert d["customer_id"].tolist() == ["1.234", "2.345"]
+    assert d["plan"].tolist() == ["1.000", "2.000"]
+
+
+def test_cp1252_after_the_first_megabyte(tmp_path):
+    """UTF-8-looking start, a Latin-1 name near the end: read again as cp1252."""
+    rows = [(f"A{i}", 9, "1.5", "Gold", "North", "0") for i in range(40_000)]
+    rows.append(("Z1", 7, "2.5", "Gold", "São Paulo", "1"))
+    path = _eu_file(tmp_path, sep=",", rows=rows)
+    assert path.stat().st_size > 1 << 20
+    res = load(path, quarter="2026Q3")
+    assert res.data["region"].iat[-1] == "São Paulo"
+    assert any("encoding cp1252" in n for n in res.report.notes)
+
+
+@pytest.mark.parametrize(
+    ("io_options", "expected_spend", "note"),
+    [({"delimiter": ";", "decimal": ",", "encoding": "latin-1"}, [1234.5, 12.5, 0.75, 2000.0],
+      "(from 'io' in cx.yaml)"),
+     ({"encoding": "cp1252"}, [1234.5, 12.5, 0.75, 2000.0], "(delimiter and decimal detected, the rest from 'io' in cx.yaml)")],
+)
+def test_io_options_in_config_are_used(tmp_path, io_options, expected_spend, note):
+    res = load(_eu_file(tmp_path), {"io": io_options}, quarter="2026Q3")
+    assert res.data["spend"].tolist() == expected_spend
+    assert res.data["plan"].tolist()[0] == "Señor"
+    assert any(n.endswith(note + ".") for n in res.report.notes)
+
+
+@pytest.mark.parametrize(
+    ("rows", "sep", "encoding", "io_options", "match"),
+    [
+        # '1,234' alone: decimal comma or thousands separator?
+        ([("A1", 9, "1,234"), ("A2", 6, "2,500")], ";", "utf-8", {},
+         r"(?s)could be a decimal comma \(1.234\) or a thousands separator \(1234\).*io:\n    decimal:"),
+        ([("A1", 9, "12,5"), ("A2", 6, "3.25")], ";", "utf-8", {},
+         r"(?s)both decimal marks \(e.g. '12,5' and '3.25'\).*io:\n    decimal"),
+        # Cyrillic saved in cp1251 reads as accented gibberish in cp1252: refused
+        ([("A1", 9, "Привет"), ("A2", 6, "Москва"), ("A3", 7, "Санкт-Петербург"), ("A4", 8, "Новосибирск")],
+         ";", "cp1251", {}, r"(?s)looks garbled.*io:\n    encoding: cp1251"),
+        ([("A1", 9, "São Paulo")], ";", "cp1252", {"encoding": "utf-8"},
+         r"cannot be read as utf-8 \('io.encoding'\): byte 0xe3"),
+    ],
+)
+def test_ambiguous_or_unreadable_format_names_the_io_option(tmp_path, rows, sep, encoding, io_options, match):
+    path = _eu_file(tmp_path, rows=rows, sep=sep, encoding=encoding, header=["customer_id", "nps_score", "x"])
+    with pytest.raises(DataError, match=match):
+        load(path, {"io": io_options}, quarter="2026Q3")
+
+
+def test_no_delimiter_and_two_delimiters(tmp_path):
+    p = tmp_path / "one.csv"
+    p.write_text("customer_id nps_score\nA1 9\n")
+    with pytest.raises(DataError, match=r"(?s)no comma, semicolon, tab or pipe splits the header.*io:\n    delimiter"):
+        load(p, quarter="2026Q3")
+    p.write_text("customer_id;nps_score,spend\nA1;9,1\nA2;8,2\n")
+    with pytest.raises(DataError, match=r"(?s)delimiter is ambiguous.*io:\n    delimiter"):
+        load(p, quarter="2026Q3")
+    p.write_text("customer_id;nps_score,x\nA1;9,1\nA2;8,2\n")
+    d = load(p, {"io": {"delimiter": ";", "decimal": "."}, "columns": {"nps_score": "nps_score,x"},
+                 "cleaning": {"invalid_rows": "drop"}}, quarter="2026Q3").data
+    assert d["customer_id"].tolist() == []  # read with the delimiter given; '9,1' is not a score
+
+
+PLACES = ["São Paulo", "Córdoba", "Ñuñoa", "Zürich", "Île-de-France", "Bogotá, D.C.", "Señor Plan",
+          "Gold", "Köln", "Málaga", "Curaçao", "Lodz", "O'Higgins", 'Plan "Plus"']
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.lists(st.tuples(st.integers(0, 10), st.floats(0, 999_999, allow_nan=False).map(lambda x: round(x, 2)),
+                            st.sampled_from(PLACES), st.sampled_from(PLACES)), min_size=1, max_size=12),
+    sep=st.sampled_from([",", ";", "\t", "|"]),
+    comma=st.booleans(),
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "cp1252"]),
+)
+def test_spreadsheet_round_trip(tmp_path, rows, sep, comma, encoding):
+    """Frames written with a random delimiter, decimal mark and encoding load back unchanged."""
+    decimal = "," if comma and sep != "," else "."
+    f = pd.DataFrame(rows, columns=["nps_score", "spend", "plan", "region"])
+    f.insert(0, "customer_id", [f"C{i:03d}" for i in range(len(f))])
+    path = tmp_path / f"rt_{abs(hash((sep, decimal, encoding, len(rows))))}.csv"
+    f.to_csv(path, sep=sep, decimal=decimal, encoding=encoding, index=False)
+    res = load(path, quarter="2026Q3")
+    d = res.data
+    assert d["customer_id"].tolist() == f["customer_id"].tolist()
+    assert d["nps_score"].tolist() == f["nps_score"].tolist()
+    assert d["spend"].tolist() == f["spend"].tolist()
+    assert d["plan"].astype(str).tolist() == f["plan"].tolist()
+    assert d["region"].astype(str).tolist() == f["region"].tolist()
+    fmt = res.report.inputs[0]["format"]
+    assert (fmt["delimiter"], fmt["decimal"]) == (sep, decimal)
+    ascii_only = all(str(v).isascii() for v in [*f["plan"], *f["region"]])
+    assert fmt["encoding"] == ("utf-8" if encoding == "cp1252" and ascii_only else encoding)
+
+
+# --- issue 12: the report quarter must be present and large enough -------------------------------
+
+
+def _quarters(sizes, start="2026Q1", seed=5):
+    """A clean canonical table with ``sizes[i]`` customers in the i-th quarter from ``start``."""
+    from cxanalysis.sample import make_customers
+
+    q0 = parse_quarter(start)
+    frames = []
+    for i, n in enumerate(sizes):
+        y, q = divmod(int(q0[:4]) * 4 + int(q0[-1]) - 1 + i, 4)
+        frames.append(make_customers(n, 1, start=f"{y}Q{q + 1}", random_state=seed + i))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_report_quarter_defaults_to_the_latest():
+    assert check_report_quarter(_quarters([120, 150])) == "2026Q2"
+    assert check_report_quarter(_quarters([120, 150]), "Q1 2026") == "2026Q1"
+
+
+def test_tiny_latest_quarter_names_the_large_ones_and_how_to_pick():
+    data = _quarters([150, 130, 4])
+    with pytest.raises(DataError) as info:
+        check_report_quarter(data)
+    msg = str(info.value)
+    assert "Report quarter 2026Q3 (the latest in the data) has 4 respondents" in msg
+    assert "at least 100 ('min_quarter_respondents' in cx.yaml)" in msg
+    assert "Quarters large enough: 2026Q1 (150), 2026Q2 (130)" in msg
+    assert "--quarter 2026Q2" in msg and "quarter:" not in msg
+    with pytest.raises(DataError, match="Report quarter 2026Q3 has 4 respondents"):
+        check_report_quarter(data, "2026Q3")
+    assert check_report_quarter(data, config={"min_quarter_respondents": 4}) == "2026Q3"
+
+
+def test_respondents_are_rows_with_the_categories_score():
+    """Rows with a CSAT but no NPS are customers, not NPS respondents."""
+    data = _quarters([150])
+    data.loc[data.index[:60], "nps_score"] = np.nan
+    with pytest.raises(DataError, match=r"has 90 respondents \(rows with 'nps_score'\)"):
+        check_report_quarter(data)
+    assert check_report_quarter(data, config={"categories": {"score": "csat", "promoter_min": 5,
+                                                             "detractor_max": 3}}) == "2026Q1"
+
+
+def test_no_quarter_large_enough_suggests_lowering_the_minimum():
+    with pytest.raises(DataError, match=r"(?s)No quarter has that many \(quarters: 2026Q1 \(30\), 2026Q2 \(20\)\).*min_quarter_respondents: 20"):
+        check_report_quarter(_quarters([30, 20]))
+
+
+def test_absent_quarter_lists_the_quarters_present():
+    with pytest.raises(DataError, match=r"--quarter 2027Q1 is not in the data. Quarters present, with their respondents: 2026Q1 \(120\), 2026Q2 \(110\)"):
+        check_report_quarter(_quarters([120, 110]), "2027Q1")
+    with pytest.raises(DataError, match="No customer rows are left"):
+        check_report_quarter(_quarters([120]).iloc[:0])
+
+
+def test_ragged_rows_name_the_line_and_the_delimiter_option(tmp_path):
+    p = tmp_path / "e.csv"
+    p.write_text("customer_id;nps_score;spend\n" + "".join(f"A{i};9;1\n" for i in range(30)) + "B;9;1;extra\n")
+    with pytest.raises(DataError, match=r"(?s)Could not read 'e.csv' as semicolon-separated, decimal point, "
+                       r"encoding utf-8 \(detected\): .*line 32.*io:\n    delimiter"):
+        load(p, quarter="2026Q3")
+
+
+def test_quoted_decimal_commas_in_a_comma_file(tmp_path):
+    """Comma-separated with quoted "12,5" (e.g. a pt-BR Google Sheets export): not guessed, but
+    the error says which io option reads it, and that option does."""
+    p = tmp_path / "e.csv"
+    p.write_text('customer_id,nps_score,spend\nA1,9,"12,5"\nA2,7,"1.234,75"\nA3,3,4\n')
+    with pytest.raises(ValidationError, match=r"(?s)'spend' must hold numbers; 2 rows do not.*"
+                       r"Values such as '12,5' use a decimal comma.*io:\n    decimal: \",\""):
+        load(p, quarter="2026Q3")
+    d = load(p, {"io": {"decimal": ","}}, quarter="2026Q3").data
+    assert d["spend"].tolist() == [12.5, 1234.75, 4.0]
+
+
+def test_notebook_context_with_quarter_on_the_sample():
+    """Regression: a notebook run with ``quarter`` set (RunContext.open) hit the read-only array."""
+    from pathlib import Path
+
+    from cxanalysis.report import RunContext
+
+    sample = Path(__file__).resolve().parent.parent / "data" / "sample" / "customers.csv"
+    ctx = RunContext.open(str(sample), quarter="2026Q3")
+    assert ctx.quarter == "2026Q3" and len(ctx.current) == 5000
