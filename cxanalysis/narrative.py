@@ -37,16 +37,29 @@ def nps_summary(row: pd.Series, label: str = "NPS") -> str:
 
 
 def segments_summary(table: pd.DataFrame) -> str:
-    """Markdown: how many segments differ from the rest, and the highest and lowest."""
+    """Markdown: how many segments differ from the rest, and the highest and lowest tested ones.
+
+    Only segments large enough to be tested (``tested`` of :func:`cxanalysis.segments.profile`)
+    are named as highest or lowest; when none is, the sentence says so.
+    """
     if table.empty:
         return "No segment dimension is available in this export."
-    differs = table[table["differs"].fillna(False)]
-    hi = table.loc[table["nps"].idxmax()]
-    lo = table.loc[table["nps"].idxmin()]
-    return (f"{len(differs)} of {len(table)} segments have an NPS that differs from the rest of the customers "
-            f"(Holm-corrected over all {len(table)} tests, 5% level). Highest: **{hi['dimension']} = {hi['segment']}** "
-            f"at {hi['nps']:.1f} (95% CI {hi['ci_low']:.1f} to {hi['ci_high']:.1f}); lowest: "
-            f"**{lo['dimension']} = {lo['segment']}** at {lo['nps']:.1f} ({lo['ci_low']:.1f} to {lo['ci_high']:.1f}).")
+    tested = table["tested"].fillna(False).astype(bool) if "tested" in table else pd.Series(True, index=table.index)
+    t = table[tested & table["nps"].notna()]
+    n_small = int((~tested).sum())
+    small = (f" {n_small} segment{'s are' if n_small != 1 else ' is'} too small to test and shown for "
+             "information only." if n_small else "")
+    if t.empty:
+        return (f"No segment is large enough to be tested against the rest (all {len(table)} are below the "
+                "minimum size), so none is named as highest or lowest.")
+    differs = t[t["differs"].fillna(False).astype(bool)]
+    hi = t.loc[t["nps"].idxmax()]
+    lo = t.loc[t["nps"].idxmin()]
+    return (f"{len(differs)} of {len(t)} tested segments have an NPS that differs from the rest of the customers "
+            f"(Holm-corrected over all {len(t)} tests, 5% level).{small} Highest tested: "
+            f"**{hi['dimension']} = {hi['segment']}** at {hi['nps']:.1f} (95% CI {hi['ci_low']:.1f} to "
+            f"{hi['ci_high']:.1f}); lowest: **{lo['dimension']} = {lo['segment']}** at {lo['nps']:.1f} "
+            f"({lo['ci_low']:.1f} to {lo['ci_high']:.1f}).")
 
 
 def metrics_summary(skipped: dict[str, str]) -> str:
