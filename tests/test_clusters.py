@@ -76,3 +76,33 @@ def test_real_exports_cluster(name):
                          promoter_min=5, detractor_max=3).fit(df)
     assert 2 <= c.k_ <= 6 and len(c.labels_) == len(df)
     assert c.profile_["nps"].between(-100, 100).all()
+
+
+# --- messy exports: a result or a skip reason, never an exception (issue 12) ------------------
+
+import warnings  # noqa: E402
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+
+from .messy import interval_contains, messy_exports  # noqa: E402
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(messy_exports(max_rows=250))
+def test_clustering_messy_exports_gives_a_result_or_a_skip(case):
+    df, cfg, score = case
+    cats = cfg.categories
+    for method in ("kmeans", "gmm"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            c = CustomerClusters(columns=[*cfg.clusters["columns"], "plan"], k_range=(2, 4), method=method, n_boot=1,
+                                 score=score, promoter_min=cats["promoter_min"],
+                                 detractor_max=cats["detractor_max"]).fit(df)
+        if c.skip_reason_ is not None:
+            assert isinstance(c.skip_reason_, str) and c.skip_reason_
+            assert c.to_results() == {"skipped": c.skip_reason_}
+            continue
+        assert len(c.labels_) == len(df) and c.profile_["n"].sum() == len(df)
+        if "nps" in c.profile_:
+            p = c.profile_
+            assert interval_contains(p["nps"], p["nps_ci_low"], p["nps_ci_high"])

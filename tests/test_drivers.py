@@ -92,3 +92,23 @@ def test_m_out_of_n_bootstrap_matches_the_full_bootstrap():
     wf, ws = full["ci_high"] - full["ci_low"], sub["ci_high"] - sub["ci_low"]
     np.testing.assert_allclose(ws.to_numpy(), wf.to_numpy(), rtol=0.3)
     np.testing.assert_allclose(sub["importance"], full["importance"], rtol=1e-12)
+
+
+# --- messy exports: a result or a skip reason, never an exception (issue 12) ------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+
+from .messy import interval_contains, messy_exports  # noqa: E402
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(messy_exports())
+def test_key_drivers_on_messy_exports_give_a_result_or_a_skip(case):
+    df, cfg, score = case
+    kd = KeyDrivers(target=score, covariates=["plan", "region", "tenure_months"], n_boot=20).fit(df)
+    if kd.skip_reason_ is not None:
+        assert isinstance(kd.skip_reason_, str) and kd.to_results() == []
+        return
+    t = kd.importance_
+    assert np.isfinite(t["importance"]).all()
+    assert interval_contains(t["importance"], t["ci_low"], t["ci_high"])

@@ -69,3 +69,32 @@ def test_shares_add_up_and_match_a_direct_count_on_the_sample():
     by = th.by_category_.set_index("theme")
     for col, cat in (("share_promoters", "promoter"), ("share_passives", "passive"), ("share_detractors", "detractor")):
         assert by[col].to_numpy() == pytest.approx(direct.loc[by.index, cat].to_numpy(), abs=1e-12)
+
+
+# --- messy exports: a result or a skip reason, never an exception (issue 12) ------------------
+
+import warnings  # noqa: E402
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from .messy import interval_contains, messy_exports  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(messy_exports(), st.integers(1, 12))
+def test_themes_on_messy_exports_give_a_result_or_a_skip(case, n_themes):
+    df, cfg, score = case
+    cats = cfg.categories
+    df = df.assign(cx_category=nps_category(df[score], promoter_min=cats["promoter_min"],
+                                            detractor_max=cats["detractor_max"]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        th = CommentThemes(n_themes=n_themes).fit(df)
+    if th.skip_reason_ is not None:
+        assert isinstance(th.skip_reason_, str) and th.to_results() == []
+        return
+    assert 2 <= th.n_themes_ <= n_themes and th.n_themes_ * 5 <= th.n_comments_
+    b = th.by_category_
+    assert interval_contains(b["diff"], b["diff_ci_low"], b["diff_ci_high"])
+    assert len(th.to_results()) == th.n_themes_
