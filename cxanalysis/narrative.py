@@ -138,12 +138,13 @@ def roi_verdict(roi_low: float | None, roi_high: float | None) -> str:
     itself"; an interval spanning it reads "the data cannot tell whether it pays for itself".
     """
     ci = f"95% interval for ROI {_pct(roi_low)} to {_pct(roi_high)}"
+    whole = f"the whole 95% interval for ROI ({_pct(roi_low)} to {_pct(roi_high)})"
     if roi_low is None or roi_high is None or pd.isna(roi_low) or pd.isna(roi_high):
         return "The data cannot tell whether the program pays for itself: the ROI has no interval on this evidence."
     if roi_low > 0:
-        return f"The program pays for itself: even the low end of the {ci} is above break-even."
+        return f"The program pays for itself: {whole} is above break-even."
     if roi_high < 0:
-        return f"The program does not pay for itself: even the high end of the {ci} is below break-even."
+        return f"The program does not pay for itself: {whole} is below break-even."
     return (f"The data cannot tell whether the program pays for itself ({ci}): the interval includes "
             "break-even (ROI = 0), so a loss is as consistent with the data as a gain.")
 

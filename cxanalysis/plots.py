@@ -375,7 +375,9 @@ def cluster_projection(points: pd.DataFrame, *, title: str | None = None, ax=Non
 def profile_heatmap(z: pd.DataFrame, *, title: str | None = None, ax=None):
     """Heatmap of standardised cluster means (rows: clusters, columns: features), centred on 0."""
     ax = _ax(ax)
-    m = float(np.nanmax(np.abs(z.to_numpy(float)))) if z.size else 1.0
+    v = np.abs(z.to_numpy(float))
+    m = float(np.nanmax(v)) if np.isfinite(v).any() else 1.0
+    m = m if m > 0 else 1.0
     _heatmap(z, ax, cmap="RdBu_r", vmin=-m, vmax=m, fmt="{:.1f}")
     ax.set(title=title or "What sets each cluster apart (standardised means)", xlabel="", ylabel="")
     return ax
