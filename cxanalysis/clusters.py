@@ -5,10 +5,21 @@ non-negative ones, then standardised; categoricals one-hot), picks k over a rang
 (k-means, computed on a sample for large n) or BIC (Gaussian mixture), fits the final model on
 every customer, measures stability by the bootstrap adjusted Rand index, and profiles each
 cluster with a name stating what sets it apart.
+
+Minimum size: clustering runs only with at least ``MIN_CUSTOMERS`` (50) customers whose every
+usable behavioural column is filled, and at least ``MIN_COLUMNS`` (2) usable columns (present,
+not all missing, not constant). Below that, :meth:`CustomerClusters.fit` does not raise: it sets
+``skip_reason_`` (a sentence for ``ctx.skip``) and fits nothing. k never exceeds a tenth of those
+customers (at least 2 per cluster is not a segment anyone can act on).
+
+The clusters describe behaviour, so the CX scores are not among the default columns: a cluster
+built on ``nps_score`` and then reported as "NPS -100" is circular. When a CX score is listed
+explicitly it is kept, with a warning in ``warnings_``.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -20,7 +31,11 @@ from sklearn.mixture import GaussianMixture
 
 from .metrics import nps_from_counts
 
-__all__ = ["CustomerClusters"]
+__all__ = ["CustomerClusters", "MIN_CUSTOMERS", "MIN_COLUMNS", "CX_SCORES"]
+
+MIN_CUSTOMERS = 50
+MIN_COLUMNS = 2
+CX_SCORES = ("nps_score", "csat", "ces")
 
 _WORDS = {
     "spend": ("high-spend", "low-spend"), "orders": ("frequent buyers", "few orders"),
@@ -66,6 +81,10 @@ class CustomerClusters:
         nps_ci_high, churn_rate, spend, passives``.
     zscores_ : DataFrame
         Standardised cluster means (for the heatmap).
+    skip_reason_ : str or None
+        Why clustering was skipped (below the minimum size, see the module notes), else None.
+    warnings_ : list of str
+        What a reader must know, e.g. that the clusters use a CX score.
     """
 
     def __init__(self, *, columns: Sequence[str], k: int | None = None, k_range=(2, 10), method: str = "kmeans",
@@ -86,6 +105,9 @@ class CustomerClusters:
     def _matrix(self, data: pd.DataFrame) -> np.ndarray:
         parts, names = [], []
         self.skipped_ = {c: f"no {c} column" for c in self.columns if c not in data or data[c].notna().sum() == 0}
+        for c in self.columns:
+            if c not in self.skipped_ and data[c].dropna().nunique() < 2:
+                self.skipped_[c] = f"{c} is constant (one value)"
         self.used_ = [c for c in self.columns if c not in self.skipped_]
         self.imputed_ = 0
         self.transform_ = {}
@@ -118,47 +140,93 @@ class CustomerClusters:
     def fit(self, data: pd.DataFrame) -> CustomerClusters:
         """Choose k, fit on every customer, measure stability and profile. Returns ``self``."""
         data = data.reset_index(drop=True)
+        self.skip_reason_ = None
+        self.warnings_ = []
         X = self._matrix(data)
-        if X.shape[1] < 2:
-            raise ValueError(f"Clustering needs at least two behavioural columns; found {self.used_}.")
+        cx = [c for c in self.used_ if c in (*CX_SCORES, self.score)]
+        if cx:
+            msg = (f"The clusters are built on the CX score itself ({', '.join(cx)}), so 'NPS by cluster' is partly "
+                   "circular: clusters differ in NPS partly because they were cut on it. Leave CX scores out of "
+                   "clusters.columns to describe behaviour only.")
+            self.warnings_.append(msg)
+            warnings.warn(msg, UserWarning, stacklevel=2)
+        complete = int(data[self.used_].notna().all(axis=1).sum()) if self.used_ else 0
+        self.n_complete_ = complete
+        if len(self.used_) < MIN_COLUMNS:
+            self.skip_reason_ = (f"clustering needs at least {MIN_COLUMNS} usable behavioural columns (present, not "
+                                 f"constant); found {len(self.used_)}" + (f" ({', '.join(self.used_)})" if self.used_ else ""))
+            return self
+        if complete < MIN_CUSTOMERS:
+            self.skip_reason_ = (f"too few customers for clustering: {complete} with every behavioural column filled "
+                                 f"({', '.join(self.used_)}); at least {MIN_CUSTOMERS} needed")
+            return self
         rng = np.random.default_rng(self.random_state)
         n = len(X)
         sample = np.sort(rng.choice(n, size=min(n, self.sample_size), replace=False))
         Xs = X[sample]
         sil_idx = rng.choice(len(Xs), size=min(len(Xs), 3000), replace=False)
         lo, hi = self.k_range
-        ks = [self.k] if self.k is not None else list(range(lo, min(hi, len(Xs) - 1) + 1))
+        distinct = len(np.unique(Xs.round(12), axis=0))
+        k_max = max(2, min(hi, complete // 10, distinct - 1 if distinct > 2 else 2))
+        ks = [min(self.k, max(2, complete // 10))] if self.k is not None else list(range(min(lo, k_max), k_max + 1))
+        if self.k is not None and ks[0] != self.k:
+            self.warnings_.append(f"k = {self.k} asks for more clusters than {complete} customers support; "
+                                  f"{ks[0]} used (at least 10 customers a cluster).")
         rows = []
-        for k in ks:
-            km = KMeans(k, random_state=self.random_state, n_init=4).fit(Xs)
-            sil = silhouette_score(Xs[sil_idx], km.labels_[sil_idx]) if len(set(km.labels_[sil_idx])) > 1 else np.nan
-            gm_rows = Xs[: min(len(Xs), 5000)]
-            gm = GaussianMixture(k, covariance_type="full", random_state=self.random_state).fit(gm_rows)
-            rows.append(dict(k=k, silhouette=sil, bic=gm.bic(gm_rows), inertia=km.inertia_))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # k-means on few distinct points: ConvergenceWarning
+            for k in ks:
+                km = KMeans(k, random_state=self.random_state, n_init=4).fit(Xs)
+                sil = (silhouette_score(Xs[sil_idx], km.labels_[sil_idx])
+                       if 1 < len(set(km.labels_[sil_idx])) < len(sil_idx) else np.nan)
+                gm_rows = Xs[: min(len(Xs), 5000)]
+                try:
+                    gm = GaussianMixture(k, covariance_type="full", random_state=self.random_state,
+                                         reg_covar=1e-4).fit(gm_rows)
+                    bic = gm.bic(gm_rows)
+                except (ValueError, np.linalg.LinAlgError):
+                    bic = np.nan
+                rows.append(dict(k=k, silhouette=sil, bic=bic, inertia=km.inertia_))
         self.selection_ = pd.DataFrame(rows)
-        if self.k is not None:
-            self.k_ = self.k
-        elif self.method == "gmm":
-            self.k_ = int(self.selection_.loc[self.selection_["bic"].idxmin(), "k"])
+        sel = self.selection_
+        if self.k is not None or len(sel) == 1:
+            self.k_ = int(sel["k"].iloc[0])
+        elif self.method == "gmm" and sel["bic"].notna().any():
+            self.k_ = int(sel.loc[sel["bic"].idxmin(), "k"])
+        elif sel["silhouette"].notna().any():
+            self.k_ = int(sel.loc[sel["silhouette"].idxmax(), "k"])
         else:
-            self.k_ = int(self.selection_.loc[self.selection_["silhouette"].idxmax(), "k"])
+            self.k_ = int(sel["k"].iloc[0])
         # the final model is fitted on up to fit_rows customers, then every customer is assigned to
         # its nearest centre (k-means) or most likely component (mixture)
         fit_rows = np.sort(rng.choice(n, size=min(n, self.fit_rows), replace=False))
-        model = self._model(self.k_).fit(X[fit_rows])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                model = self._model(self.k_).fit(X[fit_rows])
+            except (ValueError, np.linalg.LinAlgError):  # a mixture on degenerate data: k-means instead
+                model = KMeans(self.k_, random_state=self.random_state, n_init=4).fit(X[fit_rows])
+                self.warnings_.append("The Gaussian mixture could not be fitted (degenerate data); k-means used.")
         raw = model.predict(X)
         order = np.argsort(-np.bincount(raw, minlength=self.k_))  # largest cluster first
         relabel = np.empty_like(order)
         relabel[order] = np.arange(self.k_)
         self.labels_ = relabel[raw]
         self.model_ = model
-        self.silhouette_ = float(silhouette_score(X[sample][sil_idx], self.labels_[sample][sil_idx]))
+        lab = self.labels_[sample][sil_idx]
+        self.silhouette_ = (float(silhouette_score(X[sample][sil_idx], lab))
+                            if 1 < len(set(lab)) < len(sil_idx) else float("nan"))
         # stability: refit on bootstrap resamples, compare labels of the sample with the final fit's
         aris = []
         for b in range(self.n_boot):
             idx = rng.choice(sample, size=len(sample), replace=True)
-            m = (KMeans(self.k_, random_state=b, n_init=2) if self.method == "kmeans"
-                 else GaussianMixture(self.k_, random_state=b)).fit(X[idx])
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    m = (KMeans(self.k_, random_state=b, n_init=2) if self.method == "kmeans"
+                         else GaussianMixture(self.k_, random_state=b, reg_covar=1e-4)).fit(X[idx])
+                except (ValueError, np.linalg.LinAlgError):
+                    continue
             aris.append(adjusted_rand_score(self.labels_[sample], m.predict(X[sample])))
         aris = np.asarray(aris)
         self.stability_ = {"ari_mean": float(aris.mean()) if len(aris) else np.nan,
@@ -173,7 +241,7 @@ class CustomerClusters:
         labels = self.labels_
         num = [c for c in self.used_ if c in self.features_]
         data = data[list(dict.fromkeys(c for c in (*num, self.score, "churned", "spend") if c in data))]
-        z = pd.DataFrame(X[:, [self.features_.index(c) for c in num]], columns=num).groupby(labels).mean()
+        z = pd.DataFrame(X[:, [self.features_.index(c) for c in num]], columns=num).groupby(labels).mean().reindex(range(self.k_))
         self.zscores_ = z
         rows = []
         for c in range(self.k_):
@@ -203,10 +271,13 @@ class CustomerClusters:
         return self.profile_
 
     def to_results(self) -> dict:
-        """``clusters`` of results.json (DESIGN.md) plus the profile and the stability."""
+        """``clusters`` of results.json (DESIGN.md) plus the profile and the stability; when
+        skipped, ``{"skipped": reason}``."""
+        if self.skip_reason_ is not None:
+            return {"skipped": self.skip_reason_}
         return {"k": self.k_, "method": self.method, "silhouette": self.silhouette_,
                 "sizes": [int(v) for v in np.bincount(self.labels_, minlength=self.k_)],
-                "stability_ari": self.stability_, "columns": self.used_, "names": self.profile_["name"].tolist(),
+                "stability_ari": self.stability_, "columns": self.used_, "warnings": self.warnings_, "names": self.profile_["name"].tolist(),
                 "profile": self.profile_, "selection": self.selection_}
 
     def projection(self, max_points: int = 5000) -> pd.DataFrame:

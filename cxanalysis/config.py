@@ -57,9 +57,9 @@ DEFAULTS: dict[str, Any] = {
         "weights": {"cx": 0.4, "visits_per_month": 0.2, "support_tickets": 0.2, "tenure_months": 0.2}
     },
     "clusters": {
+        # behaviour only: a CX score here makes "NPS by cluster" partly circular (a warning says so)
         "columns": [
-            "spend", "orders", "returns", "visits_per_month", "tenure_months",
-            "support_tickets", "nps_score",
+            "spend", "orders", "returns", "visits_per_month", "tenure_months", "support_tickets",
         ],
         "k": None,  # None = chosen over k_range by silhouette (k-means) and BIC (mixture)
         "k_range": [2, 10],

@@ -8,6 +8,14 @@ drivers' importances add up to ``R²(full) - R²(covariates only)``, so that all
 to the full model's R². Signs come from the full model's coefficients; 95% intervals from a
 bootstrap over customers (percentile), which no common Python package offers.
 
+Minimum size: the analysis runs on at least ``MIN_ROWS`` (50) complete rows (score, every driver
+and covariate filled) with at least ``MIN_DRIVERS`` (2) driver items that vary, a score that
+varies, and at most ``MAX_DRIVERS`` (12) drivers. Below that :meth:`KeyDrivers.fit` does not raise:
+it sets ``skip_reason_`` (a sentence for ``ctx.skip``). Constant drivers are left out with a note.
+Every reported interval contains its estimate (percentile limits widened where needed,
+:func:`cxanalysis.metrics.contain`): with almost no importance, a driver's bootstrap
+distribution can lie entirely above its estimate, since importances cannot be negative.
+
 R² of each subset comes from the cross-product matrix of the centred variables, so the
 ``2^p`` sub-models cost ``2^p`` small solves, not ``2^p`` regressions over the customers; exact up
 to 12 drivers.
@@ -22,9 +30,13 @@ from math import factorial
 import numpy as np
 import pandas as pd
 
-__all__ = ["shapley_r2", "KeyDrivers", "MAX_DRIVERS"]
+from .metrics import contain
+
+__all__ = ["shapley_r2", "KeyDrivers", "MAX_DRIVERS", "MIN_ROWS", "MIN_DRIVERS"]
 
 MAX_DRIVERS = 12
+MIN_ROWS = 50
+MIN_DRIVERS = 2
 
 
 def _columns(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[np.ndarray, list[str]]:
@@ -142,6 +154,10 @@ class KeyDrivers:
         important first, plus the covariates' row.
     r2_ : float
         Full-model R².
+    skip_reason_ : str or None
+        Why the analysis was skipped (below the minimum, see the module notes), else None.
+    notes_ : list of str
+        Drivers left out (constant) and similar remarks.
     """
 
     def __init__(self, *, target: str = "nps_score", drivers: Sequence[str] | None = None,
@@ -156,13 +172,39 @@ class KeyDrivers:
         self.random_state = random_state
 
     def fit(self, data: pd.DataFrame) -> KeyDrivers:
+        """Importances, signs and intervals; below the minimum size sets ``skip_reason_``. Returns ``self``."""
+        self.skip_reason_ = None
+        self.notes_ = []
         drivers = list(self.drivers) if self.drivers is not None else [c for c in data.columns if str(c).startswith("driver_")]
+        drivers = [c for c in drivers if c in data and data[c].notna().any()]
         if not drivers:
-            raise ValueError("No driver_* columns: key-driver analysis needs touchpoint ratings.")
+            self.skip_reason_ = "no driver_* columns (touchpoint ratings) with any value"
+            return self
+        if len(drivers) > MAX_DRIVERS:
+            self.skip_reason_ = (f"{len(drivers)} driver items; Shapley R² is exact up to {MAX_DRIVERS}: list at most "
+                                 f"{MAX_DRIVERS} in the analysis")
+            return self
+        if self.target not in data or data[self.target].notna().sum() == 0:
+            self.skip_reason_ = f"no {self.target} score to explain"
+            return self
         covs = [c for c in self.covariates if c in data and data[c].notna().any()]
         d = data[[self.target, *drivers, *covs]].dropna()
+        constant = [c for c in drivers if d[c].nunique() < 2]
+        if constant:
+            self.notes_.append(f"Left out (constant among the complete rows): {', '.join(constant)}.")
+            drivers = [c for c in drivers if c not in constant]
         self.n_ = len(d)
         self.dropped_ = int(len(data) - len(d))
+        if len(d) < MIN_ROWS:
+            self.skip_reason_ = (f"too few complete rows for key drivers: {len(d)} with the score, every driver and "
+                                 f"covariate filled; at least {MIN_ROWS} needed")
+            return self
+        if len(drivers) < MIN_DRIVERS:
+            self.skip_reason_ = (f"key drivers need at least {MIN_DRIVERS} driver items that vary; found {len(drivers)}")
+            return self
+        if d[self.target].nunique() < 2:
+            self.skip_reason_ = f"{self.target} is the same for every complete row: nothing to explain"
+            return self
         Xc, _ = _columns(d, covs)
         Z = np.column_stack([d[self.target].to_numpy(float), d[drivers].to_numpy(float), Xc])
         Z -= Z.mean(axis=0)  # R² and slopes do not depend on the centre
@@ -188,6 +230,7 @@ class KeyDrivers:
             boots[b] = full + shrink * (est - full) if m < n else est
         q = [100 * self.alpha / 2, 100 * (1 - self.alpha / 2)]
         lo, hi = np.percentile(boots, q, axis=0) if self.n_boot else (np.full(p + 1, np.nan),) * 2
+        lo, hi = contain(full, lo, hi)
         t = pd.DataFrame({
             "driver": [*drivers, "covariates (always in)"], "importance": [*point, base], "ci_low": lo, "ci_high": hi,
             "coef": [*coef, np.nan], "sign": [*np.where(coef >= 0, "+", "-"), ""],
@@ -204,7 +247,9 @@ class KeyDrivers:
         return self.importance_
 
     def to_results(self) -> list[dict]:
-        """``drivers`` of results.json: one entry per driver (DESIGN.md keys)."""
+        """``drivers`` of results.json: one entry per driver (DESIGN.md keys); empty when skipped."""
+        if self.skip_reason_ is not None:
+            return []
         t = self.importance_[self.importance_["driver"].isin(self.drivers_)]
         return [dict(driver=r.driver, importance=r.importance, ci_low=r.ci_low, ci_high=r.ci_high, sign=r.sign,
                      share=r.share, performance=r.performance) for r in t.itertuples()]

@@ -7,6 +7,10 @@ Methods
 -------
 * NPS: trinomial variance ``(p_P + p_D - (p_P - p_D)^2) / n``; adjusted-Wald (Rocks 2016: add
   3/4 promoter, 3/4 detractor, 3/2 passive, i.e. n + 3) by default, plain Wald on request.
+  The adjusted interval is centred on the adjusted estimate, not on the plain NPS reported, and
+  in tiny or extreme groups it can exclude it (one detractor: plain NPS -100, centred interval
+  [-98.5, 48.5]). Every reported interval therefore contains its estimate: the limits reported
+  are ``[min(lo, nps), max(hi, nps)]``, clipped to [-100, 100] (see :func:`contain`).
 * Means (CSAT, CES, spend...): t interval. Proportions (churn, FCR...): Wilson score interval.
 * Ratios of totals (average transaction size, retention cost): delta method.
 * With a ``weight`` column, shares and means are weighted and the variance uses Kish's
@@ -34,6 +38,7 @@ __all__ = [
     "health_score",
     "cx_metrics",
     "wilson_interval",
+    "contain",
 ]
 
 
@@ -54,6 +59,30 @@ def _grouped(data: pd.DataFrame, by: str | Sequence[str] | None):
     keys = [by] if isinstance(by, str) else list(by)
     for key, part in data.groupby(keys, observed=True, sort=True):
         yield (key if isinstance(key, tuple) else (key,)), part
+
+
+def contain(estimate, low, high, *, lower: float = -np.inf, upper: float = np.inf):
+    """Widen an interval just enough to contain its estimate, then clip it to ``[lower, upper]``.
+
+    Returns ``(min(low, estimate), max(high, estimate))`` clipped to the bounds; NaN limits stay
+    NaN (an interval that could not be computed is not invented). Works on scalars and arrays.
+
+    Notes
+    -----
+    The package reports intervals whose centre may differ from the point estimate (adjusted-Wald
+    NPS, bootstrap percentiles). Widening only where the estimate falls outside never narrows an
+    interval, so coverage cannot drop; it changes only tiny or degenerate groups, where an
+    interval excluding the reported figure would mislead and cannot be drawn as an error bar.
+    """
+    est = np.asarray(estimate, float)
+    lo, hi = np.asarray(low, float), np.asarray(high, float)
+    with np.errstate(invalid="ignore"):
+        new_lo = np.where(np.isnan(lo) | np.isnan(est), lo, np.minimum(lo, est))
+        new_hi = np.where(np.isnan(hi) | np.isnan(est), hi, np.maximum(hi, est))
+    new_lo, new_hi = np.clip(new_lo, lower, upper), np.clip(new_hi, lower, upper)
+    if np.ndim(new_lo) == 0:
+        return float(new_lo), float(new_hi)
+    return new_lo, new_hi
 
 
 def nps_from_counts(
@@ -81,7 +110,9 @@ def nps_from_counts(
     -----
     Adjusted-Wald: ``p* = (n_eff p + 3/4) / (n_eff + 3)`` for promoters and detractors,
     ``NPS* = p*_P - p*_D``, ``se = sqrt((p*_P + p*_D - NPS*^2) / (n_eff + 3))`` and the
-    interval ``NPS* +- z se``; the point estimate reported is the plain ``p_P - p_D``.
+    interval ``NPS* +- z se``; the point estimate reported is the plain ``p_P - p_D``. The
+    interval is then widened, where needed, to contain that estimate (:func:`contain`) and
+    clipped to [-100, 100], so it always contains the NPS reported.
     """
     total = promoters + passives + detractors
     if total <= 0:
@@ -100,10 +131,11 @@ def nps_from_counts(
     centre = ap - ad
     se = np.sqrt(max(ap + ad - centre**2, 0.0) / m)
     z = _z(alpha)
+    est = 100 * (pp - pd_)
+    lo, hi = contain(est, 100 * (centre - z * se), 100 * (centre + z * se), lower=-100.0, upper=100.0)
     return dict(
         n=float(total), n_eff=n_eff, promoters=pp, passives=pa, detractors=pd_,
-        nps=100 * (pp - pd_), se=100 * se,
-        ci_low=100 * max(centre - z * se, -1.0), ci_high=100 * min(centre + z * se, 1.0),
+        nps=est, se=100 * se, ci_low=lo, ci_high=hi,
     )
 
 
@@ -139,7 +171,9 @@ def nps(
     -------
     DataFrame
         ``[by...], n, n_eff, promoters, passives, detractors, nps, se, ci_low, ci_high, method``.
-        Shares are fractions; ``nps``, ``se`` and the limits are in points (-100..100).
+        Shares are fractions; ``nps``, ``se`` and the limits are in points (-100..100). The
+        interval always contains ``nps``: the adjusted-Wald limits are widened where needed to
+        ``[min(lo, nps), max(hi, nps)]`` and clipped to [-100, 100] (module notes).
 
     Examples
     --------
@@ -258,7 +292,11 @@ def mean_score(
 
 
 def wilson_interval(successes: float, n: float, alpha: float = 0.05) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion."""
+    """Wilson score interval for a binomial proportion.
+
+    The Wilson interval contains the observed share in exact arithmetic; :func:`contain` makes
+    that hold in floating point too (shares of exactly 0 or 1), within [0, 1].
+    """
     if n <= 0:
         return (np.nan, np.nan)
     z = _z(alpha)
@@ -266,7 +304,7 @@ def wilson_interval(successes: float, n: float, alpha: float = 0.05) -> tuple[fl
     denom = 1 + z**2 / n
     centre = (p + z**2 / (2 * n)) / denom
     half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
-    return (float(centre - half), float(centre + half))
+    return contain(p, centre - half, centre + half, lower=0.0, upper=1.0)
 
 
 def proportion(

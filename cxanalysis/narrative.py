@@ -11,7 +11,7 @@ import pandas as pd
 from .io import CleaningReport
 from .summary import fmt_p
 
-__all__ = ["effects_summary", "warnings_block", "roi_summary", "roi_verdict", "cleaning_summary", "nps_summary", "segments_summary", "metrics_summary", "trend_summary", "styled"]
+__all__ = ["effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "cleaning_summary", "nps_summary", "segments_summary", "metrics_summary", "trend_summary", "styled"]
 
 
 def cleaning_summary(report: CleaningReport) -> str:
@@ -37,16 +37,29 @@ def nps_summary(row: pd.Series, label: str = "NPS") -> str:
 
 
 def segments_summary(table: pd.DataFrame) -> str:
-    """Markdown: how many segments differ from the rest, and the highest and lowest."""
+    """Markdown: how many segments differ from the rest, and the highest and lowest tested ones.
+
+    Only segments large enough to be tested (``tested`` of :func:`cxanalysis.segments.profile`)
+    are named as highest or lowest; when none is, the sentence says so.
+    """
     if table.empty:
         return "No segment dimension is available in this export."
-    differs = table[table["differs"].fillna(False)]
-    hi = table.loc[table["nps"].idxmax()]
-    lo = table.loc[table["nps"].idxmin()]
-    return (f"{len(differs)} of {len(table)} segments have an NPS that differs from the rest of the customers "
-            f"(Holm-corrected over all {len(table)} tests, 5% level). Highest: **{hi['dimension']} = {hi['segment']}** "
-            f"at {hi['nps']:.1f} (95% CI {hi['ci_low']:.1f} to {hi['ci_high']:.1f}); lowest: "
-            f"**{lo['dimension']} = {lo['segment']}** at {lo['nps']:.1f} ({lo['ci_low']:.1f} to {lo['ci_high']:.1f}).")
+    tested = table["tested"].fillna(False).astype(bool) if "tested" in table else pd.Series(True, index=table.index)
+    t = table[tested & table["nps"].notna()]
+    n_small = int((~tested).sum())
+    small = (f" {n_small} segment{'s are' if n_small != 1 else ' is'} too small to test and shown for "
+             "information only." if n_small else "")
+    if t.empty:
+        return (f"No segment is large enough to be tested against the rest (all {len(table)} are below the "
+                "minimum size), so none is named as highest or lowest.")
+    differs = t[t["differs"].fillna(False).astype(bool)]
+    hi = t.loc[t["nps"].idxmax()]
+    lo = t.loc[t["nps"].idxmin()]
+    return (f"{len(differs)} of {len(t)} tested segments have an NPS that differs from the rest of the customers "
+            f"(Holm-corrected over all {len(t)} tests, 5% level).{small} Highest tested: "
+            f"**{hi['dimension']} = {hi['segment']}** at {hi['nps']:.1f} (95% CI {hi['ci_low']:.1f} to "
+            f"{hi['ci_high']:.1f}); lowest: **{lo['dimension']} = {lo['segment']}** at {lo['nps']:.1f} "
+            f"({lo['ci_low']:.1f} to {lo['ci_high']:.1f}).")
 
 
 def metrics_summary(skipped: dict[str, str]) -> str:
@@ -86,29 +99,78 @@ def warnings_block(warnings: list[str]) -> str:
 
 
 def effects_summary(effects: pd.DataFrame) -> str:
-    """Markdown: one sentence per effect, with the CI and the E-value, plus the estimand."""
+    """Markdown: one sentence per effect, with the CI and the E-value, plus the estimand.
+
+    An effect whose interval includes no effect reads "no detectable difference (95% CI ...)"
+    (:func:`cxanalysis.summary.effect_sentence`). A flagged effect (separation: penalised fit)
+    reads "(indicative: separation)" and gets no E-value, which would lend it a precision it
+    does not have.
+    """
     from .summary import effect_sentence
 
     lines = []
     for r in effects[effects["contrast"] != "per_point"].itertuples():
+        flagged = bool(getattr(r, "flagged", False))
         s = effect_sentence(r.outcome, r.contrast, {"estimate": r.estimate, "ci_low": r.ci_low,
-                                                    "ci_high": r.ci_high, "scale": r.scale})
-        ev = (f" E-value {r.evalue:.2f} (CI limit {r.evalue_ci:.2f}): an unmeasured confounder would need a risk-ratio "
-              f"association of at least {r.evalue:.2f} with both being a {r.contrast.split('_')[0]} and the outcome "
-              "to explain the estimate away.")
-        flag = " *(separation: penalised fit, indicative only)*" if r.flagged else ""
-        lines.append(f"- {s}{flag}{ev}")
+                                                    "ci_high": r.ci_high, "scale": r.scale, "flagged": flagged})
+        ev = ""
+        evalue, evalue_ci = getattr(r, "evalue", float("nan")), getattr(r, "evalue_ci", float("nan"))
+        if not flagged and pd.notna(evalue) and pd.notna(evalue_ci):
+            ev = (f" E-value {evalue:.2f} (CI limit {evalue_ci:.2f}): an unmeasured confounder would need a "
+                  f"risk-ratio association of at least {evalue:.2f} with both being a {r.contrast.split('_')[0]} "
+                  "and the outcome to explain the estimate away.")
+        lines.append(f"- {s}{ev}")
     return "\n".join(lines)
 
 
-def roi_verdict(roi_low: float, roi_high: float) -> str:
-    """Plain statement of whether the program pays for itself on this evidence."""
+def _pct(x: float | None) -> str:
+    return f"{x:.0%}" if x is not None and pd.notna(x) and abs(x) != float("inf") else "n/a"
+
+
+def _money(x: float | None) -> str:
+    return f"{x:,.0f}" if x is not None and pd.notna(x) and abs(x) != float("inf") else "n/a"
+
+
+def roi_verdict(roi_low: float | None, roi_high: float | None) -> str:
+    """Plain statement of whether the program pays for itself on this evidence.
+
+    Only an interval entirely above (below) break-even supports "pays (does not pay) for
+    itself"; an interval spanning it reads "the data cannot tell whether it pays for itself".
+    """
+    ci = f"95% interval for ROI {_pct(roi_low)} to {_pct(roi_high)}"
+    whole = f"the whole 95% interval for ROI ({_pct(roi_low)} to {_pct(roi_high)})"
+    if roi_low is None or roi_high is None or pd.isna(roi_low) or pd.isna(roi_high):
+        return "The data cannot tell whether the program pays for itself: the ROI has no interval on this evidence."
     if roi_low > 0:
-        return "The program pays for itself: even the low end of the 95% interval for ROI is above break-even."
+        return f"The program pays for itself: {whole} is above break-even."
     if roi_high < 0:
-        return "The program does not pay for itself: even the high end of the 95% interval for ROI is below break-even."
-    return ("On this evidence the program does not pay for itself: the 95% interval for ROI includes break-even "
-            "(ROI = 0), so a loss is as consistent with the data as a gain.")
+        return f"The program does not pay for itself: {whole} is below break-even."
+    return (f"The data cannot tell whether the program pays for itself ({ci}): the interval includes "
+            "break-even (ROI = 0), so a loss is as consistent with the data as a gain.")
+
+
+def break_even_summary(share: float, n_passives: int, value: float, value_ci: tuple[float, float]) -> str:
+    """Markdown: the share of passives to move for ROI = 0, only when the value supports one.
+
+    ``share`` is :func:`cxanalysis.roi.break_even_share` at the estimated ``value`` per moved
+    customer. When the 95% interval of that value reaches zero or below, no break-even can be
+    stated (moving more customers may never pay). Otherwise the share's interval follows from the
+    value's, since the break-even share is inversely proportional to the value:
+    ``share(v) = share * value / v``.
+    """
+    lo, hi = value_ci
+    ci = f"95% interval {_money(lo)} to {_money(hi)}"
+    if not (pd.notna(lo) and pd.notna(hi) and pd.notna(value) and pd.notna(share)) or min(lo, hi, value) <= 0 \
+            or share == float("inf"):
+        return ("**Break-even:** no break-even can be stated: the value per moved customer may be zero or negative "
+                f"({ci}).")
+    s_lo, s_hi = share * value / max(lo, hi), share * value / min(lo, hi)
+    if share > 1:
+        return (f"**Break-even:** even moving every passive would not pay for itself at the estimated value per "
+                f"customer (it would take {share:.0%} of passives; 95% interval {s_lo:.0%} to {s_hi:.0%}).")
+    return (f"**Break-even:** the program pays for itself once {share:.1%} of passives are moved "
+            f"({share * n_passives:,.0f} customers) at the estimated value per customer (95% interval "
+            f"{s_lo:.1%} to {s_hi:.1%}, from the value's interval {_money(lo)} to {_money(hi)}).")
 
 
 def roi_summary(result) -> str:
@@ -117,7 +179,7 @@ def roi_summary(result) -> str:
     vlo, vhi = result.intervals["value_per_customer"]
     a = result.assumptions
     return (f"Moving **{result.customers_moved:,} of {result.n_passives:,} passives** to promoters is worth "
-            f"**{result.value_per_customer:,.0f} per customer** over {a.horizon_years} years (95% interval "
-            f"{vlo:,.0f} to {vhi:,.0f}). Benefit {result.benefit:,.0f} against a discounted program and team cost of "
-            f"{result.cost:,.0f}: net **{result.net:,.0f}**, **ROI {result.roi:.0%}** (95% interval {lo:.0%} to {hi:.0%}).\n\n"
-            + roi_verdict(lo, hi))
+            f"**{_money(result.value_per_customer)} per customer** over {a.horizon_years} years (95% interval "
+            f"{_money(vlo)} to {_money(vhi)}). Benefit {_money(result.benefit)} against a discounted program and team "
+            f"cost of {_money(result.cost)}: net **{_money(result.net)}**, **ROI {_pct(result.roi)}** (95% interval "
+            f"{_pct(lo)} to {_pct(hi)}).\n\n" + roi_verdict(lo, hi))

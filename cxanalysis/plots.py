@@ -69,6 +69,34 @@ def _ax(ax):
     return ax if ax is not None else plt.subplots()[1]
 
 
+def _finite(values) -> np.ndarray:
+    """Values as floats with NaN and +-inf replaced by NaN (matplotlib draws nothing there)."""
+    v = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(float)
+    return np.where(np.isfinite(v), v, np.nan)
+
+
+def _intervals(ax, pos, low, high, *, horizontal: bool, color="black", lw: float = 1.2, cap: float = 0.15):
+    """Draw one interval per row from its explicit ``low`` and ``high`` limits.
+
+    Unlike ``errorbar``'s distances from the point, explicit limits draw any interval: one that
+    does not contain its estimate, reversed limits, or a single row. Rows with a non-finite limit
+    are left out. The interval lines carry ``gid="ci"`` (the caps ``gid="ci_cap"``), so tests
+    can read the drawn endpoints back. Returns the interval LineCollection.
+    """
+    pos, lo, hi = np.asarray(pos, float), _finite(low), _finite(high)
+    ok = ~(np.isnan(lo) | np.isnan(hi) | ~np.isfinite(pos))
+    p, lo, hi = pos[ok], lo[ok], hi[ok]
+    if horizontal:
+        lines = ax.hlines(p, lo, hi, colors=color, lw=lw, zorder=3)
+        caps = ax.vlines(np.concatenate([lo, hi]), np.tile(p, 2) - cap, np.tile(p, 2) + cap, colors=color, lw=lw, zorder=3)
+    else:
+        lines = ax.vlines(p, lo, hi, colors=color, lw=lw, zorder=3)
+        caps = ax.hlines(np.concatenate([lo, hi]), np.tile(p, 2) - cap, np.tile(p, 2) + cap, colors=color, lw=lw, zorder=3)
+    lines.set_gid("ci")
+    caps.set_gid("ci_cap")
+    return lines
+
+
 def score_histogram(counts: pd.DataFrame, *, title: str | None = None, ax=None):
     """Bars of respondents per score value, coloured by category.
 
@@ -162,16 +190,17 @@ def segment_nps(table: pd.DataFrame, *, overall: float | None = None, title: str
     t = table.reset_index(drop=True)
     ax = ax if ax is not None else plt.subplots(figsize=(8, max(3.0, 0.28 * len(t) + 1.2)))[1]
     y = np.arange(len(t))[::-1]
-    err = np.vstack([t["nps"] - t["ci_low"], t["ci_high"] - t["nps"]])
     differs = t["differs"].fillna(False).astype(bool) if "differs" in t else pd.Series(False, index=t.index)
-    colors = [OKABE_ITO[3] if d else OKABE_ITO[0] for d in differs]
-    ax.barh(y, t["nps"], xerr=err, color=colors, capsize=3, error_kw={"elinewidth": 1})
-    labels = t["segment"].astype(str)
+    tested = t["tested"].fillna(True).astype(bool) if "tested" in t else pd.Series(True, index=t.index)
+    colors = [OKABE_ITO[3] if d else (OKABE_ITO[0] if ok else "#BBBBBB") for d, ok in zip(differs, tested, strict=True)]
+    ax.barh(y, np.nan_to_num(_finite(t["nps"])), color=colors)
+    _intervals(ax, y, t["ci_low"], t["ci_high"], horizontal=True)
+    labels = t["segment"].astype(str) + np.where(tested, "", " (too small to test)")
     if "dimension" in t and t["dimension"].nunique() > 1:
         labels = t["dimension"].astype(str) + ": " + labels
         _shade_groups(ax, t["dimension"].to_numpy(), y)
     ax.set_yticks(y, labels)
-    ax.set_ylim(-0.6, len(t) - 0.4)
+    ax.set_ylim(-0.6, max(len(t), 1) - 0.4)
     if overall is not None:
         ax.axvline(overall, color="black", lw=1, ls="--", label=f"all customers {overall:.1f}")
         ax.legend(frameon=False, loc="lower right")
@@ -224,10 +253,12 @@ def trend(table: pd.DataFrame, *, value: str = "nps", title: str | None = None, 
     """A metric by quarter with its 95% CI band (``quarter, value, ci_low, ci_high``)."""
     ax = _ax(ax)
     x = np.arange(len(table))
-    ax.plot(x, table[value], marker="o", color=OKABE_ITO[0])
+    ax.plot(x, _finite(table[value]), marker="o", color=OKABE_ITO[0])
     if "ci_low" in table:
-        ax.fill_between(x, table["ci_low"].astype(float), table["ci_high"].astype(float), alpha=0.2, color=OKABE_ITO[0])
-    for xi, v in zip(x, table[value], strict=True):
+        ax.fill_between(x, _finite(table["ci_low"]), _finite(table["ci_high"]), alpha=0.2, color=OKABE_ITO[0])
+    for xi, v in zip(x, _finite(table[value]), strict=True):
+        if not np.isfinite(v):
+            continue
         ax.annotate(f"{v:.1f}", (xi, v), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
     ax.set_xticks(x, table["quarter"])
     ax.set(xlabel="Quarter", ylabel=value.upper() if value == "nps" else value, title=title or f"{value} by quarter")
@@ -254,11 +285,14 @@ def forest(effects: pd.DataFrame, *, title: str | None = None, ax=None):
 def _forest_panel(t: pd.DataFrame, title: str, ax, log: bool):
     t = t.reset_index(drop=True)
     y = np.arange(len(t))[::-1]
-    ax.errorbar(t["estimate"], y, xerr=[t["estimate"] - t["ci_low"], t["ci_high"] - t["estimate"]],
-                fmt="o", color=OKABE_ITO[0], capsize=3)
+    _intervals(ax, y, t["ci_low"], t["ci_high"], horizontal=True, color=OKABE_ITO[0])
+    ax.plot(_finite(t["estimate"]), y, "o", color=OKABE_ITO[0], zorder=4)
     for null in t["null"].unique():
-        ax.axvline(null, color="grey", ls="--", lw=1)
+        if np.isfinite(null):
+            ax.axvline(null, color="grey", ls="--", lw=1)
     if log:
+        # a log axis shows only positive ratios; non-positive limits (which a ratio cannot have)
+        # are simply not drawn
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.2f}"))
         ax.xaxis.set_minor_formatter(plt.NullFormatter())
@@ -273,8 +307,8 @@ def predicted_by_category(table: pd.DataFrame, *, ylabel: str, title: str | None
     t = table.reset_index(drop=True)
     x = np.arange(len(t))
     colors = [CATEGORY_COLORS.get(c, OKABE_ITO[0]) for c in t["category"]]
-    ax.bar(x, t["estimate"], yerr=[t["estimate"] - t["ci_low"], t["ci_high"] - t["estimate"]],
-           color=colors, capsize=4)
+    ax.bar(x, np.nan_to_num(_finite(t["estimate"])), color=colors)
+    _intervals(ax, x, t["ci_low"], t["ci_high"], horizontal=False)
     ax.set_xticks(x, t["category"])
     ax.set(ylabel=ylabel, title=title or ylabel)
     return ax
@@ -341,7 +375,9 @@ def cluster_projection(points: pd.DataFrame, *, title: str | None = None, ax=Non
 def profile_heatmap(z: pd.DataFrame, *, title: str | None = None, ax=None):
     """Heatmap of standardised cluster means (rows: clusters, columns: features), centred on 0."""
     ax = _ax(ax)
-    m = float(np.nanmax(np.abs(z.to_numpy(float)))) if z.size else 1.0
+    v = np.abs(z.to_numpy(float))
+    m = float(np.nanmax(v)) if np.isfinite(v).any() else 1.0
+    m = m if m > 0 else 1.0
     _heatmap(z, ax, cmap="RdBu_r", vmin=-m, vmax=m, fmt="{:.1f}")
     ax.set(title=title or "What sets each cluster apart (standardised means)", xlabel="", ylabel="")
     return ax
@@ -350,14 +386,18 @@ def profile_heatmap(z: pd.DataFrame, *, title: str | None = None, ax=None):
 def driver_quadrant(table: pd.DataFrame, *, title: str | None = None, ax=None):
     """Importance x performance quadrant (``driver, importance, ci_low, ci_high, performance``)."""
     ax = _ax(ax)
-    ax.errorbar(table["performance"], table["importance"],
-                yerr=[table["importance"] - table["ci_low"], table["ci_high"] - table["importance"]],
-                fmt="o", color=OKABE_ITO[0], capsize=3)
-    for _, r in table.iterrows():
-        ax.annotate(str(r["driver"]).removeprefix("driver_"), (r["performance"], r["importance"]),
-                    textcoords="offset points", xytext=(5, 4), fontsize=8)
-    ax.axvline(table["performance"].mean(), color="grey", ls="--", lw=1)
-    ax.axhline(table["importance"].mean(), color="grey", ls="--", lw=1)
+    perf, imp = _finite(table["performance"]), _finite(table["importance"])
+    span = np.nanmax(perf) - np.nanmin(perf) if np.isfinite(perf).any() else 0.0
+    _intervals(ax, perf, table["ci_low"], table["ci_high"], horizontal=False, color=OKABE_ITO[0],
+               cap=0.02 * span if span > 0 else 0.05)
+    ax.plot(perf, imp, "o", color=OKABE_ITO[0], zorder=4)
+    for d, x, yv in zip(table["driver"], perf, imp, strict=True):
+        if np.isfinite(x) and np.isfinite(yv):
+            ax.annotate(str(d).removeprefix("driver_"), (x, yv), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    if np.isfinite(perf).any():
+        ax.axvline(np.nanmean(perf), color="grey", ls="--", lw=1)
+    if np.isfinite(imp).any():
+        ax.axhline(np.nanmean(imp), color="grey", ls="--", lw=1)
     ax.set(xlabel="performance (mean rating)", ylabel="importance (share of R²)",
            title=title or "Key drivers: fix what is important and under-performing (top left)")
     return ax
@@ -389,8 +429,10 @@ def scenarios(table: pd.DataFrame, *, title: str | None = None, ax=None):
     (``retained_per_month, horizon_years, net, net_ci_low, net_ci_high``)."""
     ax = _ax(ax)
     for i, (n, part) in enumerate(table.groupby("retained_per_month")):
-        ax.plot(part["horizon_years"], part["net"], marker="o", color=OKABE_ITO[i], label=f"{n} more a month")
-        ax.fill_between(part["horizon_years"], part["net_ci_low"], part["net_ci_high"], color=OKABE_ITO[i], alpha=0.2)
+        ax.plot(_finite(part["horizon_years"]), _finite(part["net"]), marker="o", color=OKABE_ITO[i % len(OKABE_ITO)],
+                label=f"{n} more a month")
+        ax.fill_between(_finite(part["horizon_years"]), _finite(part["net_ci_low"]), _finite(part["net_ci_high"]),
+                        color=OKABE_ITO[i % len(OKABE_ITO)], alpha=0.2)
     ax.axhline(0, color="grey", ls="--", lw=1)
     ax.set(xlabel="horizon (years)", ylabel="net value (margin - costs)", title=title or "Retention scenarios, net of costs")
     ax.legend(frameon=False)

@@ -3,6 +3,11 @@
 A segment profile states, per segment: size, share, NPS with its interval, CSAT, spend, churn,
 returns rate, CLV and health, and whether its NPS differs from the rest of the customers after a
 Holm correction over every segment in the table.
+
+Minimum size: a segment is tested against the rest only when it holds at least
+``segments.min_size`` scored respondents (default 30). Smaller segments are still shown, with
+their NPS and its interval, but flagged ``"too small to test"``: no p-value, and ``differs`` is
+missing (``<NA>``), not False. They are never named as the highest or lowest segment.
 """
 
 from __future__ import annotations
@@ -118,10 +123,13 @@ def profile(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFra
     DataFrame
         ``dimension, segment, n, share, nps, ci_low, ci_high, promoters, passives, detractors,
         csat, spend, churn_rate, returns_rate, clv, health, diff_vs_rest, p_value, p_holm,
-        differs`` — the category columns are shares of the segment's scored (weighted)
+        differs, tested, note`` — the category columns are shares of the segment's scored (weighted)
         customers, so ``nps = 100 * (promoters - detractors)``; ``differs`` is True
         when the segment's NPS differs from the rest at ``alpha`` after Holm's correction over all
-        segments in the table; segments smaller than ``segments.min_size`` are not tested.
+        segments in the table; segments with fewer than ``segments.min_size`` scored
+        respondents are not tested: ``tested`` is False, ``note`` says "too small to test
+        (n < min_size)", and ``p_value``, ``p_holm`` and ``differs`` are missing. The NPS
+        interval always contains the NPS (:func:`cxanalysis.metrics.nps`).
 
     Notes
     -----
@@ -136,7 +144,7 @@ def profile(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFra
     base = pd.DataFrame({
         "_w": w, "_w2": w**2,
         "_p": w * (cat == "promoter").to_numpy(), "_d": w * (cat == "detractor").to_numpy(),
-        "_a": w * cat.notna().to_numpy(),
+        "_a": w * cat.notna().to_numpy(), "_r": cat.notna().to_numpy().astype(float),
     }, index=data.index)
     extra = {}
     for col in ("csat", "spend", "churned", "returns", "orders", "health_score"):
@@ -149,7 +157,7 @@ def profile(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFra
     rows = []
     for dim in dimensions:
         g = base.groupby(data[dim], observed=True)
-        agg = g[["_w", "_w2", "_p", "_d", "_a"]].sum()
+        agg = g[["_w", "_w2", "_p", "_d", "_a", "_r"]].sum()
         means = g[list(extra)].mean() if extra else pd.DataFrame(index=agg.index)
         sums = g[[c for c in ("returns", "orders") if c in extra]].sum() if "returns" in extra else None
         counts = g.size()
@@ -164,7 +172,9 @@ def profile(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFra
             se = np.hypot(wald["se"], rest["se"])
             diff = wald["nps"] - rest["nps"]
             n = int(counts[seg])
-            testable = n >= config.segments["min_size"] and se > 0
+            min_size = config.segments["min_size"]
+            large = a["_r"] >= min_size
+            testable = bool(large and se > 0 and np.isfinite(se))
             p = 2 * ndtr(-abs(diff / se)) if testable else np.nan
             m = means.loc[seg] if len(means.columns) else {}
             churn = m.get("churned", np.nan)
@@ -179,12 +189,18 @@ def profile(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFra
                 if sums is not None and "orders" in sums and sums.loc[seg, "orders"] > 0 else np.nan,
                 "clv": clv_simple(spend, churn, margin=margin) if churn == churn and spend == spend else np.nan,
                 "health": m.get("health_score", np.nan),
-                "diff_vs_rest": diff, "p_value": p,
+                "diff_vs_rest": diff, "p_value": p, "tested": testable,
+                "note": "" if testable else (f"too small to test (n < {min_size:g})" if not large
+                                             else "not testable (no variation)"),
             })
     table = pd.DataFrame(rows)
     if len(table):
-        table["p_holm"] = holm(table["p_value"].to_numpy())
-        table["differs"] = table["p_holm"] < alpha
+        table["p_holm"] = holm(table["p_value"].to_numpy(float))
+        differs = pd.array(table["p_holm"] < alpha, dtype="boolean")
+        differs[~table["tested"].to_numpy(bool)] = pd.NA
+        table["differs"] = differs
+        cols = [c for c in table.columns if c not in ("tested", "note")] + ["tested", "note"]
+        table = table[cols]
     return table
 
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_index", "headline_sentences", "assumptions_sentence", "effect_sentence", "fmt_points", "fmt_p"]
+__all__ = ["write_index", "headline_sentences", "assumptions_sentence", "effect_sentence", "fmt_points", "fmt_p",
+           "roi_tile", "segments_at_risk", "clusters_at_risk"]
 
 TITLES = {
     "01-data-quality": "Data quality: what was loaded, cleaned and dropped",
@@ -36,27 +38,49 @@ def fmt_points(x: float | None, signed: bool = False) -> str:
     return f"{x:+.1f}" if signed else f"{x:.1f}"
 
 
+def _finite(*values) -> bool:
+    return all(v is not None and math.isfinite(float(v)) for v in values)
+
+
 def effect_sentence(outcome: str, contrast: str, eff: dict[str, Any]) -> str:
     """One plain sentence for an effect of ``results.json``.
+
+    When the 95% interval includes no effect (ratio 1, difference 0) the sentence says "no
+    detectable difference" and gives the interval, never a direction. A flagged effect
+    (``flagged``: separation, penalised fit) ends with "(indicative: separation)".
 
     Examples
     --------
     >>> effect_sentence("spend", "promoter_vs_passive",
     ...                 {"estimate": 1.18, "ci_low": 1.15, "ci_high": 1.21, "scale": "ratio"})
     'Promoters spend 18% more than comparable passives (95% CI +15% to +21%).'
+    >>> effect_sentence("churn", "promoter_vs_passive",
+    ...                 {"estimate": -1.5, "ci_low": -3.8, "ci_high": 0.9, "scale": "pp"})
+    'Promoters and comparable passives show no detectable difference in churn (95% CI -3.8 to +0.9 pp).'
     """
     who = "Promoters" if contrast.startswith("promoter") else "Detractors"
     est, lo, hi = eff["estimate"], eff["ci_low"], eff["ci_high"]
-    if eff["scale"] == "ratio":
-        pct, plo, phi = ((v - 1) * 100 for v in (est, lo, hi))
+    flag = " (indicative: separation)" if eff.get("flagged") else ""
+    ratio = eff["scale"] == "ratio"
+    topic = {"spend": "spend", "churn": "churn", "returns": "returns per order"}.get(outcome, outcome)
+    if not _finite(est):
+        return f"{who}: the {topic} effect could not be estimated from this export{flag}."
+    if ratio:
+        pct = (est - 1) * 100
+        ci = f"95% CI {(lo - 1) * 100:+.0f}% to {(hi - 1) * 100:+.0f}%" if _finite(lo, hi) else "no interval available"
+    else:
+        ci = f"95% CI {lo:+.1f} to {hi:+.1f} pp" if _finite(lo, hi) else "no interval available"
+    null = 1.0 if ratio else 0.0
+    if _finite(lo, hi) and min(lo, hi) <= null <= max(lo, hi):
+        return f"{who} and comparable passives show no detectable difference in {topic} ({ci}){flag}."
+    if ratio:
         if outcome == "spend":
             what = f"spend {abs(pct):.0f}% {'more' if pct >= 0 else 'less'}"
         else:
             what = f"return {abs(pct):.0f}% {'more' if pct >= 0 else 'fewer'} items per order"
-        return f"{who} {what} than comparable passives (95% CI {plo:+.0f}% to {phi:+.0f}%)."
+        return f"{who} {what} than comparable passives ({ci}){flag}."
     direction = "higher" if est >= 0 else "lower"
-    return (f"{who} churn {abs(est):.1f} percentage points {direction} than comparable passives "
-            f"(95% CI {lo:+.1f} to {hi:+.1f} pp).")
+    return f"{who} churn {abs(est):.1f} percentage points {direction} than comparable passives ({ci}){flag}."
 
 
 def headline_sentences(results: dict[str, Any]) -> list[str]:
@@ -82,15 +106,17 @@ def headline_sentences(results: dict[str, Any]) -> list[str]:
             out.append(effect_sentence(outcome, "promoter_vs_passive", eff))
     roi = (results.get("roi") or {}).get("passive_to_promoter")
     if roi:
-        out.append(
-            f"Moving {roi['customers_moved']:,} passives to promoters is worth {roi['value_per_customer']:,.0f} "
-            f"per customer over {roi['horizon_years']} years: benefit {roi['benefit']:,.0f} against cost "
-            f"{roi['cost']:,.0f}, net {roi['net']:,.0f}, ROI {roi['roi']:.0%} "
-            f"(95% interval {roi['roi_ci_low']:.0%} to {roi['roi_ci_high']:.0%})."
-        )
-        from .narrative import roi_verdict
+        from .narrative import _money, _pct, roi_verdict
 
-        out.append(roi_verdict(roi["roi_ci_low"], roi["roi_ci_high"]))
+        vlo, vhi = roi.get("value_per_customer_ci_low"), roi.get("value_per_customer_ci_high")
+        vci = f" (95% interval {_money(vlo)} to {_money(vhi)})" if vlo is not None and vhi is not None else ""
+        out.append(
+            f"Moving {roi['customers_moved']:,} passives to promoters is worth {_money(roi['value_per_customer'])} "
+            f"per customer over {roi['horizon_years']} years{vci}: benefit {_money(roi['benefit'])} against cost "
+            f"{_money(roi['cost'])}, net {_money(roi['net'])}, ROI {_pct(roi['roi'])} "
+            f"(95% interval {_pct(roi.get('roi_ci_low'))} to {_pct(roi.get('roi_ci_high'))})."
+        )
+        out.append(roi_verdict(roi.get("roi_ci_low"), roi.get("roi_ci_high")))
     return out
 
 
@@ -131,6 +157,59 @@ td:first-child,th:first-child{text-align:left} li{margin:.3rem 0}
 """
 
 
+def roi_tile(roi: dict[str, Any]) -> str:
+    """The summary's ROI tile: the ROI, and under it its 95% interval (its uncertainty)."""
+    from .narrative import _pct
+
+    return (f"<div>ROI, passives to promoters<b>{_pct(roi.get('roi'))}</b><span class='muted'>95% interval "
+            f"{_pct(roi.get('roi_ci_low'))} to {_pct(roi.get('roi_ci_high'))}</span></div>")
+
+
+def segments_at_risk(segments: list[dict[str, Any]], overall: float | None) -> list[dict[str, Any]]:
+    """Segments that differ from the rest after Holm's correction AND have an NPS below the
+    overall NPS, lowest first (at most five). Untested segments (``differs`` missing) never count."""
+    if overall is None:
+        return []
+    risky = [r for r in segments if r.get("differs") is True and r.get("nps") is not None and r["nps"] < overall]
+    return sorted(risky, key=lambda r: r["nps"])[:5]
+
+
+def clusters_at_risk(clusters: list[dict[str, Any]], overall: float | None) -> list[dict[str, Any]]:
+    """Clusters whose NPS is below the overall NPS with the whole 95% interval below it, lowest
+    first (at most three)."""
+    if overall is None:
+        return []
+    risky = [r for r in clusters if r.get("nps") is not None and r.get("nps_ci_high") is not None
+             and r["nps"] < overall and r["nps_ci_high"] < overall]
+    return sorted(risky, key=lambda r: r["nps"])[:3]
+
+
+def segments_at_risk_html(segments: list[dict[str, Any]], overall: float | None) -> str:
+    if not segments:
+        return ""
+    worst = segments_at_risk(segments, overall)
+    if not worst:
+        return ("<h2>Segments at risk</h2><p>No segment's NPS differs from the rest after correction for "
+                "multiple comparisons.</p>")
+    return ("<h2>Segments at risk</h2><p class='muted'>Segments whose NPS is below the overall NPS and differs "
+            "from the rest after Holm's correction, lowest first.</p>" + _table(
+                worst, [("dimension", "Dimension"), ("segment", "Segment"), ("n", "Customers"),
+                        ("nps", "NPS"), ("ci_low", "CI low"), ("ci_high", "CI high")]))
+
+
+def clusters_at_risk_html(clusters: list[dict[str, Any]], overall: float | None) -> str:
+    if not clusters:
+        return ""
+    worst = clusters_at_risk(clusters, overall)
+    if not worst:
+        return ("<h2>Behavioural clusters at risk</h2><p>No cluster stands out: no cluster's NPS is below the "
+                "overall NPS with its whole 95% interval below it.</p>")
+    return ("<h2>Behavioural clusters at risk</h2><p class='muted'>Clusters whose NPS and whole 95% interval are "
+            "below the overall NPS; passives are the customers a program could move.</p>" + _table(
+                worst, [("name", "Cluster"), ("n", "Customers"), ("nps", "NPS"), ("nps_ci_low", "CI low"),
+                        ("nps_ci_high", "CI high"), ("passives", "Passives")]))
+
+
 def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
     """Write ``index.html`` in ``root`` from ``results`` and link every notebook page."""
     q = results["quarter"]
@@ -148,25 +227,9 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
                      f"<span class='muted'>{fmt_p(t['p_value'])}</span></div>")
     roi = (results.get("roi") or {}).get("passive_to_promoter")
     if roi:
-        kpis += (f"<div>ROI, passives to promoters<b>{roi['roi']:.0%}</b><span class='muted'>95% interval "
-                 f"{roi['roi_ci_low']:.0%} to {roi['roi_ci_high']:.0%}</span></div>")
-    seg = results.get("segments") or []
-    seg_html = ""
-    if seg:
-        overall = n.get("value", 0) if n else 0
-        risky = [r for r in seg if r.get("differs") and (r.get("nps") or 0) < overall] or seg
-        worst = sorted(risky, key=lambda r: (r.get("nps") is None, r.get("nps") or 0))[:5]
-        seg_html = ("<h2>Segments at risk</h2><p class='muted'>Lowest NPS among the segments that differ from the "
-                    "rest after Holm's correction.</p>" + _table(
-                        worst, [("dimension", "Dimension"), ("segment", "Segment"), ("n", "Customers"),
-                                ("nps", "NPS"), ("ci_low", "CI low"), ("ci_high", "CI high")]))
-    clusters = (results.get("clusters") or {}).get("profile") or []
-    if clusters:
-        worst = sorted(clusters, key=lambda r: (r.get("nps") is None, r.get("nps") or 0))[:3]
-        seg_html += ("<h2>Behavioural clusters at risk</h2><p class='muted'>Lowest NPS clusters; passives are the "
-                     "customers a program could move.</p>" + _table(
-                         worst, [("name", "Cluster"), ("n", "Customers"), ("nps", "NPS"), ("nps_ci_low", "CI low"),
-                                 ("nps_ci_high", "CI high"), ("passives", "Passives")]))
+        kpis += roi_tile(roi)
+    seg_html = segments_at_risk_html(results.get("segments") or [], n.get("value") if n else None)
+    seg_html += clusters_at_risk_html((results.get("clusters") or {}).get("profile") or [], n.get("value") if n else None)
     warnings = [w for w in (results.get("models") or {}).get("warnings", []) if "separation" in w]
     warn_html = ("<h2>Read before acting</h2><ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in warnings)
                  + "</ul>") if warnings else ""

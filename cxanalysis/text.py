@@ -5,6 +5,12 @@ TF-IDF on English words (stop words removed) and non-negative matrix factorisati
 the vocabulary — empty, a single word such as "ok", emoji, most non-English ones — get no theme
 and are counted as such, not forced into one. For large exports the themes are learnt on a sample
 of comments and every comment is then assigned.
+
+Minimum size: themes are learnt only from at least ``MIN_COMMENTS`` (30) comments with a word in
+the vocabulary, and each theme needs ``COMMENTS_PER_THEME`` (5) such comments: with fewer than
+``5 * n_themes`` of them, fewer themes are learnt and ``notes_`` says so; below 2 themes (or 30
+comments) :meth:`CommentThemes.fit` does not raise but sets ``skip_reason_``, a sentence for
+``ctx.skip``.
 """
 
 from __future__ import annotations
@@ -15,7 +21,10 @@ from scipy import stats
 from sklearn.decomposition import NMF
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-__all__ = ["CommentThemes"]
+__all__ = ["CommentThemes", "MIN_COMMENTS", "COMMENTS_PER_THEME"]
+
+MIN_COMMENTS = 30
+COMMENTS_PER_THEME = 5
 
 
 class CommentThemes:
@@ -46,6 +55,12 @@ class CommentThemes:
     sampled_ : bool
         True when the export held more than ``max_comments`` comments and a random sample of
         that many was used.
+    n_themes_ : int
+        Themes learnt (fewer than ``n_themes`` when the comments do not support that many).
+    skip_reason_ : str or None
+        Why no theme was learnt (below the minimum, see the module notes), else None.
+    notes_ : list of str
+        E.g. that fewer themes than configured were learnt, and why.
     """
 
     def __init__(self, *, n_themes: int = 6, n_terms: int = 8, min_words: int = 2, max_comments: int = 50_000,
@@ -58,10 +73,18 @@ class CommentThemes:
         self.alpha = alpha
 
     def fit(self, data: pd.DataFrame, *, comment: str = "comment", category: str = "cx_category") -> CommentThemes:
+        self.skip_reason_ = None
+        self.notes_ = []
+        self.n_themes_ = 0
+        if comment not in data:
+            self.skip_reason_ = f"no {comment} column"
+            return self
         text = data[comment].astype("string").fillna("").str.strip()
         positions = np.flatnonzero((text.str.len() > 0).to_numpy())
-        if len(positions) < 5 * self.n_themes:
-            raise ValueError(f"Too few comments ({len(positions)}) for {self.n_themes} themes.")
+        if len(positions) < MIN_COMMENTS:
+            self.skip_reason_ = (f"too few comments for themes: {len(positions)}; at least {MIN_COMMENTS} with "
+                                 "recognisable words needed")
+            return self
         rng = np.random.default_rng(self.random_state)
         self.sampled_ = len(positions) > self.max_comments
         if self.sampled_:
@@ -73,8 +96,25 @@ class CommentThemes:
         texts = text.iloc[positions].tolist()
         self.vectorizer_ = TfidfVectorizer(stop_words="english", token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z]+\b",
                                            min_df=max(2, int(0.001 * len(texts))), max_df=0.5, sublinear_tf=True)
-        Vall = self.vectorizer_.fit_transform(texts)
-        self.nmf_ = NMF(self.n_themes, init="nndsvda", random_state=self.random_state, max_iter=400).fit(Vall)
+        try:
+            Vall = self.vectorizer_.fit_transform(texts)
+        except ValueError:  # no word repeated in two comments: empty vocabulary
+            Vall = None
+        n_vocab = int((np.asarray((Vall > 0).sum(axis=1)).ravel() > 0).sum()) if Vall is not None else 0
+        if n_vocab < MIN_COMMENTS:
+            self.skip_reason_ = (f"too few comments with recognisable words for themes: {n_vocab} of {len(texts)}; "
+                                 f"at least {MIN_COMMENTS} needed (English words used in two comments or more)")
+            return self
+        k = min(self.n_themes, n_vocab // COMMENTS_PER_THEME, Vall.shape[1])
+        if k < 2:
+            self.skip_reason_ = (f"the comments support fewer than 2 themes ({n_vocab} comments with "
+                                 f"recognisable words, {Vall.shape[1]} distinct words)")
+            return self
+        if k < self.n_themes:
+            self.notes_.append(f"{k} themes learnt instead of {self.n_themes}: {n_vocab} comments with recognisable "
+                               f"words support at most {k} (at least {COMMENTS_PER_THEME} comments a theme).")
+        self.n_themes_ = k
+        self.nmf_ = NMF(k, init="nndsvda", random_state=self.random_state, max_iter=400).fit(Vall)
         terms = np.array(self.vectorizer_.get_feature_names_out())
         W = self.nmf_.transform(Vall)
         n_words = np.asarray((Vall > 0).sum(axis=1)).ravel()
@@ -84,7 +124,7 @@ class CommentThemes:
         self.assigned_ = pd.Series(assigned, index=data.index, name="theme")
         self.analysed_ = pd.Series(has, index=data.index, name="analysed")
         rows = []
-        for k in range(self.n_themes):
+        for k in range(self.n_themes_):
             top = terms[np.argsort(-self.nmf_.components_[k])[: self.n_terms]].tolist()
             members = np.flatnonzero(theme == k)
             ex = members[np.argsort(-W[members, k])[:3]]
@@ -118,7 +158,9 @@ class CommentThemes:
         return pd.DataFrame(rows)
 
     def to_results(self) -> list[dict]:
-        """``themes`` of results.json (DESIGN.md keys)."""
+        """``themes`` of results.json (DESIGN.md keys); empty when skipped."""
+        if self.skip_reason_ is not None:
+            return []
         by = self.by_category_.set_index("theme") if hasattr(self, "by_category_") else None
         out = []
         for t in self.themes_[self.themes_["theme"] >= 0].itertuples():

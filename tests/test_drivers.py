@@ -49,10 +49,38 @@ def test_key_drivers_rank_the_generators_weights_with_intervals():
     assert len(kd.to_results()) == 5
 
 
-def test_no_driver_columns_is_a_clear_error():
+def test_no_driver_columns_is_a_skip_with_the_reason():
     df = pd.DataFrame({"nps_score": np.arange(20) % 11, "x": np.arange(20.0)})
-    with pytest.raises(ValueError, match="No driver_\\* columns"):
-        KeyDrivers().fit(df)
+    kd = KeyDrivers().fit(df)
+    assert kd.skip_reason_ == "no driver_* columns (touchpoint ratings) with any value" and kd.to_results() == []
+
+
+def test_below_the_minimum_size_key_drivers_skip_with_the_reason():
+    df = make_customers(300, 1, random_state=4)
+    kd = KeyDrivers(n_boot=5).fit(df.head(49))
+    assert kd.skip_reason_ == ("too few complete rows for key drivers: 49 with the score, every driver and covariate "
+                               "filled; at least 50 needed")
+    one = df[["nps_score", DRIVERS[0]]].assign(driver_flat=3.0)
+    kd = KeyDrivers(n_boot=5).fit(one)
+    assert kd.skip_reason_ == "key drivers need at least 2 driver items that vary; found 1"
+    assert kd.notes_ == ["Left out (constant among the complete rows): driver_flat."]
+    kd = KeyDrivers(n_boot=5).fit(df.assign(nps_score=7))
+    assert "nothing to explain" in kd.skip_reason_
+    wide = df.assign(**{f"driver_x{i}": df[DRIVERS[0]] for i in range(13)})
+    assert "exact up to 12" in KeyDrivers(n_boot=5).fit(wide).skip_reason_
+    kd = KeyDrivers(n_boot=5).fit(df.head(60))
+    assert kd.skip_reason_ is None and kd.n_ == 60
+
+
+def test_every_driver_interval_contains_its_estimate():
+    """A driver with no real effect has importance near 0 and a bootstrap distribution that
+    lies above it (importances are non-negative): the reported interval still contains it."""
+    rng = np.random.default_rng(0)
+    n = 400
+    df = pd.DataFrame({"driver_a": rng.normal(size=n), "driver_noise": rng.normal(size=n)})
+    df["nps_score"] = 2 * df["driver_a"] + rng.normal(size=n)
+    t = KeyDrivers(n_boot=50).fit(df).importance_
+    assert (t["ci_low"] <= t["importance"]).all() and (t["importance"] <= t["ci_high"]).all()
 
 
 def test_m_out_of_n_bootstrap_matches_the_full_bootstrap():
@@ -64,3 +92,23 @@ def test_m_out_of_n_bootstrap_matches_the_full_bootstrap():
     wf, ws = full["ci_high"] - full["ci_low"], sub["ci_high"] - sub["ci_low"]
     np.testing.assert_allclose(ws.to_numpy(), wf.to_numpy(), rtol=0.3)
     np.testing.assert_allclose(sub["importance"], full["importance"], rtol=1e-12)
+
+
+# --- messy exports: a result or a skip reason, never an exception (issue 12) ------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+
+from .messy import interval_contains, messy_exports  # noqa: E402
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(messy_exports())
+def test_key_drivers_on_messy_exports_give_a_result_or_a_skip(case):
+    df, cfg, score = case
+    kd = KeyDrivers(target=score, covariates=["plan", "region", "tenure_months"], n_boot=20).fit(df)
+    if kd.skip_reason_ is not None:
+        assert isinstance(kd.skip_reason_, str) and kd.to_results() == []
+        return
+    t = kd.importance_
+    assert np.isfinite(t["importance"]).all()
+    assert interval_contains(t["importance"], t["ci_low"], t["ci_high"])

@@ -187,3 +187,27 @@ def test_weighted_mean_score_uses_kish_effective_n():
     assert r["n_eff"] == pytest.approx(n_eff)
     assert (r["ci_low"], r["ci_high"]) == pytest.approx((m - half, m + half))
     assert r["top_box"] == pytest.approx(6 / 8) and r["bottom_box"] == pytest.approx(2 / 8)
+
+
+@pytest.mark.parametrize(("p", "a", "d"), [(0, 0, 1), (1, 0, 0), (0, 1, 0), (0, 0, 2), (3, 0, 0), (1, 0, 1)])
+def test_nps_interval_contains_its_estimate_in_tiny_groups(p, a, d):
+    """Adjusted-Wald centres the interval on (P + 3/4 - D - 3/4) / (n + 3), which for one
+    detractor is [-98.5, 48.5] around -100 (issue 12 item 5): the reported limits are widened to
+    contain the estimate, within [-100, 100]; where the centred interval already contains it,
+    nothing changes."""
+    r = metrics.nps_from_counts(p, a, d)
+    assert r["ci_low"] <= r["nps"] <= r["ci_high"] and -100 <= r["ci_low"] and r["ci_high"] <= 100
+    if (p, a, d) == (0, 0, 1):
+        # hand-worked: n=1, p*_D = 1.75/4, p*_P = 0.75/4, centre -0.25, se = sqrt((0.625 - 0.0625) / 4)
+        se = np.sqrt((0.625 - 0.0625) / 4)
+        assert r["ci_high"] == pytest.approx(100 * (-0.25 + 1.959963984540054 * se), rel=1e-12)
+        assert r["ci_low"] == -100.0
+
+
+def test_contain_only_widens_and_keeps_missing_limits():
+    lo, hi = metrics.contain(np.array([0.1, 5.0, np.nan, 2.0]), np.array([0.2, 1.0, 0.0, np.nan]),
+                             np.array([0.5, 4.0, 1.0, 3.0]))
+    np.testing.assert_array_equal(lo, [0.1, 1.0, 0.0, np.nan])
+    np.testing.assert_array_equal(hi, [0.5, 5.0, 1.0, 3.0])
+    assert metrics.contain(120.0, 90.0, 110.0, lower=-100, upper=100) == (90.0, 100.0)
+    assert metrics.wilson_interval(0, 7)[0] == 0.0 and metrics.wilson_interval(7, 7)[1] == 1.0

@@ -12,3 +12,93 @@ def test_styled_formats_counts_percentages_and_decimals():
     for text in (">0<", ">1<", ">1,945<", ">12,000<", ">38.9%<", ">63.39<", ">-49.62<", ">650<", ">1,521<"):
         assert text in html, text
     assert "650.00" not in html and "0.00<" not in html
+
+
+# --- sentences the intervals support (issue 12, item 12) --------------------------------------
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from cxanalysis.summary import effect_sentence  # noqa: E402
+
+
+def _effects(**over):
+    row = dict(outcome="churn", contrast="promoter_vs_passive", estimate=-1.5, ci_low=-3.8, ci_high=0.9, scale="pp",
+               evalue=1.4, evalue_ci=1.0, flagged=False)
+    row.update(over)
+    return pd.DataFrame([row])
+
+
+@pytest.mark.parametrize(("outcome", "scale", "est", "lo", "hi", "expected"), [
+    ("churn", "pp", -1.5, -3.8, 0.9,
+     "Promoters and comparable passives show no detectable difference in churn (95% CI -3.8 to +0.9 pp)."),
+    ("churn", "pp", -3.1, -3.8, -2.4, "Promoters churn 3.1 percentage points lower than comparable passives (95% CI -3.8 to -2.4 pp)."),
+    ("spend", "ratio", 1.02, 0.97, 1.08,
+     "Promoters and comparable passives show no detectable difference in spend (95% CI -3% to +8%)."),
+    ("returns", "ratio", 0.74, 0.69, 0.80,
+     "Promoters return 26% fewer items per order than comparable passives (95% CI -31% to -20%)."),
+    ("returns", "ratio", 0.9, 0.7, 1.0,  # touching no effect is not a detected difference
+     "Promoters and comparable passives show no detectable difference in returns per order (95% CI -30% to +0%)."),
+])
+def test_effect_sentence_says_no_detectable_difference_when_the_interval_spans_no_effect(outcome, scale, est, lo, hi, expected):
+    assert effect_sentence(outcome, "promoter_vs_passive", dict(estimate=est, ci_low=lo, ci_high=hi, scale=scale)) == expected
+
+
+def test_effect_sentence_handles_missing_numbers_and_flags():
+    s = effect_sentence("churn", "promoter_vs_passive", dict(estimate=-2.0, ci_low=None, ci_high=None, scale="pp"))
+    assert "no interval available" in s and "lower" in s
+    s = effect_sentence("spend", "detractor_vs_passive", dict(estimate=np.nan, ci_low=np.nan, ci_high=np.nan, scale="ratio"))
+    assert s == "Detractors: the spend effect could not be estimated from this export."
+    s = effect_sentence("churn", "promoter_vs_passive", dict(estimate=-3.0, ci_low=-5.0, ci_high=-1.0, scale="pp", flagged=True))
+    assert s.endswith("(95% CI -5.0 to -1.0 pp) (indicative: separation).")
+
+
+def test_effects_summary_flags_separation_and_prints_no_e_value():
+    plain = narrative.effects_summary(_effects(estimate=-3.0, ci_low=-5.0, ci_high=-1.0, evalue=2.1, evalue_ci=1.5))
+    assert "E-value 2.10" in plain and "indicative" not in plain
+    flagged = narrative.effects_summary(_effects(estimate=-3.0, ci_low=-5.0, ci_high=-1.0, flagged=True))
+    assert "(indicative: separation)" in flagged and "E-value" not in flagged
+    spans = narrative.effects_summary(_effects())
+    assert "no detectable difference in churn (95% CI -3.8 to +0.9 pp)" in spans and "lower" not in spans
+
+
+@pytest.mark.parametrize(("lo", "hi", "start"), [
+    (0.2, 0.9, "The program pays for itself"),
+    (-0.9, -0.2, "The program does not pay for itself"),
+    (-0.4, 0.6, "The data cannot tell whether the program pays for itself (95% interval for ROI -40% to 60%)"),
+    (0.0, 0.6, "The data cannot tell whether"),
+    (None, None, "The data cannot tell whether"),
+])
+def test_roi_verdict_never_claims_a_loss_the_interval_does_not_support(lo, hi, start):
+    v = narrative.roi_verdict(lo, hi)
+    assert v.startswith(start)
+    if lo is None or lo <= 0 <= hi:
+        assert "does not pay for itself" not in v
+
+
+def test_break_even_is_stated_only_when_the_value_is_surely_positive():
+    s = narrative.break_even_summary(0.05, 2000, 400.0, (-50.0, 900.0))
+    assert s == ("**Break-even:** no break-even can be stated: the value per moved customer may be zero or negative "
+                 "(95% interval -50 to 900).")
+    assert "no break-even" in narrative.break_even_summary(float("inf"), 2000, -10.0, (-80.0, 40.0))
+    s = narrative.break_even_summary(0.05, 2000, 400.0, (200.0, 800.0))
+    # share(v) = share * value / v: 0.05 * 400 / 800 = 2.5% and 0.05 * 400 / 200 = 10%
+    assert "once 5.0% of passives are moved (100 customers)" in s and "95% interval 2.5% to 10.0%" in s
+    assert "even moving every passive" in narrative.break_even_summary(1.5, 2000, 10.0, (5.0, 20.0))
+
+
+def _profile(**cols):
+    base = dict(dimension=["plan", "plan", "region"], segment=["Basic", "Pro", "Tiny"], n=[400, 300, 1],
+                nps=[10.0, 30.0, -100.0], ci_low=[5.0, 25.0, -100.0], ci_high=[15.0, 35.0, 48.5],
+                differs=pd.array([True, True, pd.NA], dtype="boolean"), tested=[True, True, False])
+    base.update(cols)
+    return pd.DataFrame(base)
+
+
+def test_segments_summary_names_only_tested_segments():
+    s = narrative.segments_summary(_profile())
+    assert "Tiny" not in s.split("information only.")[1]
+    assert "lowest: **plan = Basic**" in s and "Highest tested: **plan = Pro**" in s
+    assert "1 segment is too small to test" in s
+    none = narrative.segments_summary(_profile(tested=[False, False, False], differs=pd.array([pd.NA] * 3, dtype="boolean")))
+    assert none.startswith("No segment is large enough to be tested") and "Tiny" not in none

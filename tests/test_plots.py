@@ -102,3 +102,78 @@ def test_profile_heatmap_is_centred_and_projection_has_a_colour_per_cluster():
     ax = plots.cluster_projection(pts)
     assert [c.get_offsets().shape[0] for c in ax.collections] == [1, 2, 1]
     assert len({to_hex(c.get_facecolor()[0]) for c in ax.collections}) == 3
+
+
+# --- any chart draws any interval (issue 12, items 5 and 7) -----------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_value = st.one_of(st.floats(-150, 150, allow_nan=False), st.just(np.nan), st.just(np.inf), st.just(-np.inf))
+
+
+@st.composite
+def _interval_tables(draw):
+    """0-6 rows of estimate / low / high: NaN, inf, reversed and non-containing intervals."""
+    n = draw(st.integers(0, 6))
+    est = [draw(_value) for _ in range(n)]
+    lo = [draw(_value) for _ in range(n)]
+    hi = [draw(_value) for _ in range(n)]
+    return pd.DataFrame({"estimate": est, "ci_low": lo, "ci_high": hi}, dtype=float)
+
+
+def _segments_of(ax, gid="ci"):
+    lines = [c for c in ax.collections if c.get_gid() == gid]
+    assert len(lines) == 1
+    return [np.asarray(seg) for seg in lines[0].get_segments()]
+
+
+def _check_endpoints(ax, t, *, horizontal):
+    """The drawn interval lines are exactly the rows whose limits are finite, end to end."""
+    finite = t[np.isfinite(t["ci_low"]) & np.isfinite(t["ci_high"])]
+    segs = _segments_of(ax)
+    assert len(segs) == len(finite)
+    axis = 0 if horizontal else 1
+    for seg, (_, row) in zip(segs, finite.iterrows(), strict=True):
+        assert seg[0, axis] == pytest.approx(row["ci_low"]) and seg[1, axis] == pytest.approx(row["ci_high"])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_interval_tables())
+def test_every_interval_chart_draws_any_interval(t):
+    """segment_nps, forest (both scales), predicted_by_category and driver_quadrant draw the given
+    limits without raising, whatever the table: empty, one row, NaN, inf, reversed limits, or an
+    interval that does not contain its estimate (e.g. [-98.5, 48.5] around -100)."""
+    labels = [f"r{i}" for i in range(len(t))]
+    seg = pd.DataFrame({"segment": labels, "nps": t["estimate"], "ci_low": t["ci_low"], "ci_high": t["ci_high"],
+                        "differs": [True, False, None, False, True, None][: len(t)]})
+    ax = plots.segment_nps(seg, overall=0.0)
+    _check_endpoints(ax, t, horizontal=True)
+    for scale, null in (("pp", 0.0), ("ratio", 1.0)):
+        eff = t.assign(label=labels, null=null, scale=scale)
+        fig = plt.figure()
+        ax = plots.forest(eff, ax=fig.add_subplot())
+        _check_endpoints(ax, t, horizontal=True)
+        fig.canvas.draw()
+    cats = ["detractor", "passive", "promoter", "x", "y", "z"][: len(t)]
+    ax = plots.predicted_by_category(t.assign(category=cats), ylabel="spend")
+    _check_endpoints(ax, t, horizontal=False)
+    drv = t.rename(columns={"estimate": "importance"}).assign(driver=labels, performance=np.arange(len(t), dtype=float))
+    ax = plots.driver_quadrant(drv)
+    _check_endpoints(ax, t, horizontal=False)
+    ax.figure.canvas.draw()
+    plt.close("all")
+
+
+def test_one_customer_segment_interval_is_drawn_around_its_estimate():
+    """The case of issue 12 item 5: one detractor gives NPS -100 and an adjusted-Wald interval
+    whose centred limits exclude it; the table reports [-100, 48.5] and the chart draws it."""
+    from cxanalysis import metrics
+
+    r = metrics.nps_from_counts(0, 0, 1)
+    t = pd.DataFrame({"segment": ["one"], "nps": [r["nps"]], "ci_low": [r["ci_low"]], "ci_high": [r["ci_high"]],
+                      "tested": [False]})
+    ax = plots.segment_nps(t)
+    (seg,) = _segments_of(ax)
+    assert seg[:, 0].tolist() == pytest.approx([-100.0, r["ci_high"]])
+    assert [x.get_text() for x in ax.get_yticklabels()] == ["one (too small to test)"]

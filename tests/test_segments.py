@@ -90,3 +90,53 @@ def test_missing_dimension_is_skipped_with_reason(sample_frame):
     _, dims, skipped = segments.add_segments(sample_frame.drop(columns=["job_title", "age"]), cfg)
     assert skipped == {"job_title": "no job_title column", "age": "no age column"}
     assert "age_band" not in dims
+
+
+# --- messy exports never crash the segments page (issue 12, items 5 and property tests) -------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+
+from .messy import interval_contains, messy_exports  # noqa: E402
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(messy_exports())
+def test_profile_and_nps_never_raise_and_every_interval_contains_its_estimate(case):
+    df, cfg, score = case
+    overall = metrics.configured_nps(df, cfg)
+    assert interval_contains(overall["nps"], overall["ci_low"], overall["ci_high"])
+    seg, dims, skipped = segments.add_segments(df, cfg)
+    table = segments.profile(seg, dims, cfg)
+    if table.empty:
+        return
+    assert interval_contains(table["nps"], table["ci_low"], table["ci_high"])
+    assert table["ci_low"].dropna().ge(-100).all() and table["ci_high"].dropna().le(100).all()
+    small = ~table["tested"]
+    assert table.loc[small, "differs"].isna().all() and table.loc[small, "p_value"].isna().all()
+    assert table.loc[~small, "differs"].notna().all()
+    from cxanalysis import narrative
+
+    sentence = narrative.segments_summary(table)
+    for seg_name in table.loc[small, "segment"]:
+        if seg_name not in set(table.loc[~small, "segment"]):
+            assert f"= {seg_name}**" not in sentence
+
+
+def test_a_one_customer_segment_is_shown_but_not_tested_or_named():
+    """Issue 12 item 5: one customer (a detractor) in a segment: NPS -100, an interval that
+    contains it, no test, and the 'Highest'/'Lowest' sentence names only tested segments."""
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"nps_score": rng.integers(0, 11, 400).astype(float),
+                       "plan": pd.Categorical(["Basic"] * 250 + ["Plus"] * 149 + ["Solo"])})
+    df.loc[399, "nps_score"] = 2.0
+    cfg = load_config({"segments": {"dimensions": ["plan"]}})
+    seg, dims, _ = segments.add_segments(df, cfg)
+    t = segments.profile(seg, dims, cfg).set_index("segment")
+    solo = t.loc["Solo"]
+    assert solo["nps"] == -100.0 and solo["ci_low"] == -100.0 and solo["ci_high"] > -100.0
+    assert pd.isna(solo["differs"]) and np.isnan(solo["p_value"]) and not solo["tested"]
+    assert solo["note"] == "too small to test (n < 30)"
+    from cxanalysis import narrative
+
+    s = narrative.segments_summary(t.reset_index())
+    assert "Solo" not in s and "of 2 tested segments" in s and "1 segment is too small to test" in s
