@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import importlib.util
 import json
 import math
 import os
@@ -26,12 +25,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .config import Config, ConfigError, load_config
+from .config import Config, load_config
 from .io import CleaningReport, latest_quarter, load, parse_quarter, quarters
-from .resources import notebooks_dir, resolve_input
+from .resources import InstallError, notebooks_dir, require_extra, resolve_input
 
 __all__ = ["RunContext", "run_report", "notebook_paths", "to_jsonable", "ReportError", "InstallError",
-           "limit_threads", "require_extra"]
+           "limit_threads"]
 
 NOTEBOOKS_DIR = notebooks_dir()
 HIDDEN_TAGS = ("parameters", "injected-parameters", "remove")
@@ -44,30 +43,6 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 class ReportError(RuntimeError):
     """A notebook failed while the report ran."""
-
-
-class InstallError(ConfigError):
-    """The installation lacks what a command needs (an extra, the packaged notebooks).
-
-    A :class:`~cxanalysis.config.ConfigError`, so the command line reports it in one line and
-    exits 2, like any other problem the user fixes on their side.
-    """
-
-
-def require_extra(extra: str, modules: tuple[str, ...], command: str) -> None:
-    """Raise :class:`InstallError` with the install hint when any of ``modules`` is missing.
-
-    Checked with :func:`importlib.util.find_spec`, which imports nothing, so it is cheap enough
-    to run before any work starts.
-    """
-    def found(name: str) -> bool:
-        try:
-            return importlib.util.find_spec(name) is not None
-        except (ImportError, ValueError):  # a parent package missing, or a module without spec
-            return False
-
-    if not all(found(m) for m in modules):
-        raise InstallError(f'{command} needs the {extra} extra: pip install "cxanalysis[{extra}]"')
 
 
 def _env_threads(var: str, default: int) -> int:

@@ -1,16 +1,21 @@
-"""Where the report's notebooks and the bundled sample are, in a source checkout and installed.
+"""What the installation provides: the report's notebooks, the bundled sample, the extras.
 
 A source checkout (and an editable install of one) reads the top-level ``notebooks/`` and
 ``data/sample/`` folders. A wheel cannot hold folders outside the package, so the build
 (``setup.py``) copies them into the package: ``cxanalysis/_notebooks/NN-topic.ipynb`` and
 ``cxanalysis/_data/sample/customers.csv``. The functions here return whichever applies.
+:func:`require_extra` turns a missing optional dependency group into a one-line install hint.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
-__all__ = ["project_root", "notebooks_dir", "sample_data_path", "resolve_input"]
+from .config import ConfigError
+
+__all__ = ["project_root", "notebooks_dir", "sample_data_path", "resolve_input", "InstallError",
+           "require_extra"]
 
 PACKAGE = Path(__file__).resolve().parent
 PACKAGED_NOTEBOOKS = PACKAGE / "_notebooks"
@@ -66,3 +71,40 @@ def resolve_input(path: str | Path | None) -> str:
         return str(candidate)
     from_root = root / candidate
     return str(from_root) if from_root.exists() else str(candidate)
+
+
+class InstallError(ConfigError):
+    """The installation lacks what a command needs (an extra, the packaged notebooks).
+
+    A :class:`~cxanalysis.config.ConfigError`, so the command line reports it in one line and
+    exits 2, like any other problem the user fixes on their side.
+    """
+
+
+def require_extra(extra: str, modules: tuple[str, ...], command: str) -> None:
+    """Raise :class:`InstallError` with the install hint when any of ``modules`` is missing.
+
+    Checked with :func:`importlib.util.find_spec`, which imports nothing, so it is cheap enough
+    to run before any work starts.
+
+    Parameters
+    ----------
+    extra : str
+        The optional dependency group of ``pyproject.toml``, e.g. ``"report"`` or ``"io"``.
+    modules : tuple of str
+        Top-level modules the command imports from that group.
+    command : str
+        What needs them, as the user knows it, e.g. ``"cxanalysis report"``.
+
+    Examples
+    --------
+    >>> require_extra("report", ("papermill", "nbconvert"), "cxanalysis report")
+    """
+    def found(name: str) -> bool:
+        try:
+            return importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):  # a parent package missing, or a module without spec
+            return False
+
+    if not all(found(m) for m in modules):
+        raise InstallError(f'{command} needs the {extra} extra: pip install "cxanalysis[{extra}]"')

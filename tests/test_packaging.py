@@ -99,6 +99,21 @@ def test_installed_wheel_writes_every_page(installed, tmp_path):
     assert sorted(p.stem for p in (root / "_executed").glob("*.ipynb")) == pages
 
 
+@pytest.mark.slow
+def test_kernels_of_an_installed_run_import_the_wheel(installed, tmp_path):
+    """A kernel started as the report starts them (same interpreter and environment) imports the
+    installed copy too, not the checkout's editable one."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import cxanalysis\nopen('where.txt', 'w').write(cxanalysis.__file__)")])
+    nbformat.write(nb, tmp_path / "where.ipynb")
+    subprocess.run([sys.executable, "-m", "papermill", "where.ipynb", "out.ipynb", "-k", "python3",
+                    "--no-progress-bar"], cwd=tmp_path, env=_env(PYTHONPATH=str(installed)),
+                   check=True, capture_output=True)
+    assert Path((tmp_path / "where.txt").read_text()).is_relative_to(installed)
+
+
 def test_missing_report_extra_is_one_line_and_exit_2(monkeypatch, capsys, tmp_path):
     """papermill made unimportable (``sys.modules[name] = None`` is how Python marks a module
     that cannot be imported): one line with the install hint, exit 2, nothing written."""
