@@ -134,8 +134,9 @@ class RunContext:
         relative path is also looked up from the source checkout's root (see
         :func:`cxanalysis.resources.resolve_input`). BLAS / OpenMP threads are capped at
         ``threads`` as in a report run, unless ``OMP_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` /
-        ``MKL_NUM_THREADS`` say otherwise (:func:`limit_threads`); with every core, clustering
-        in a notebook took 41-58 s instead of 3 s.
+        ``MKL_NUM_THREADS`` are already set (by the user, or by the report worker that started
+        the kernel; see :func:`limit_threads`). With every core, clustering in a notebook took
+        41-58 s instead of 3 s.
         """
         limit_threads(threads)
         data_path = resolve_input(data_path)
