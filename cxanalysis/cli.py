@@ -113,13 +113,8 @@ def _validate(args) -> int:
 
 
 def _report(args) -> int:
-    from .config import load_config
-    from .io import check_report_quarter
     from .report import ReportError, run_report
 
-    # the report quarter must be in the data and large enough: stop before any notebook runs
-    cfg = load_config(args.config)
-    check_report_quarter(_load(args, cfg).data, args.quarter, cfg)
     try:
         root = run_report(args.data, config=args.config, quarter=args.quarter, out=args.out,
                           query=args.query, with_code=args.with_code, workers=args.workers)

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .config import Config, load_config
+from .resources import require_extra
 from .schema import (
     CANONICAL,
     CATEGORICAL,
@@ -338,6 +339,7 @@ def read_source(
     elif suffix in (".parquet", ".pq"):
         frame = pd.read_parquet(path)
     elif suffix in (".xlsx", ".xls", ".xlsm"):
+        require_extra("io", ("openpyxl",), "Reading Excel files")
         frame = pd.read_excel(path, keep_default_na=False, na_values=NA_VALUES)
     else:
         raise DataError(
@@ -413,12 +415,14 @@ def _read_sql(url: str, query: str | None) -> tuple[pd.DataFrame, list[dict]]:
     if not query:
         raise DataError(f"Database source {url!r} needs a query: pass --query or set 'query'.")
     if url.startswith("duckdb:///") or url.endswith((".duckdb", ".ddb")):
+        require_extra("io", ("duckdb",), "Reading DuckDB files")
         import duckdb
 
         path = url.removeprefix("duckdb:///")
         with duckdb.connect(path, read_only=True) as con:
             frame = con.execute(query).df()
     else:
+        require_extra("io", ("sqlalchemy",), "Reading a database")
         import sqlalchemy
 
         engine = sqlalchemy.create_engine(url)

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .config import Config, load_config
-from .io import CleaningReport, latest_quarter, load, parse_quarter, quarters
+from .io import CleaningReport, check_report_quarter, latest_quarter, load, parse_quarter
 from .resources import InstallError, notebooks_dir, require_extra, resolve_input
 
 __all__ = ["RunContext", "run_report", "notebook_paths", "to_jsonable", "ReportError", "InstallError",
@@ -445,11 +445,7 @@ def _prepare(data, cfg: Config, quarter: str | None, query: str | None, out: Pat
     progress(f"Loading {data} ...")
     loaded = _load_with_history(data, cfg, quarter, query)
     frame, cleaning = loaded.data, loaded.report
-    q = parse_quarter(quarter) if quarter else latest_quarter(frame)
-    if q not in (present := quarters(frame)):
-        from .io import DataError
-
-        raise DataError(f"Quarter {q} is not in the data (it has {', '.join(present)}).")
+    q = check_report_quarter(frame, quarter, cfg)  # present and large enough, or DataError (exit 2)
     root = out / q
     for sub in ("_data", "_fragments", "_executed", "_cache"):
         (root / sub).mkdir(parents=True, exist_ok=True)
