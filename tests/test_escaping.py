@@ -31,6 +31,8 @@ REGION = {"North": "<script>alert(3)</script>", "South": '"><svg onload=alert(4)
 JOB = {"Analyst": "[x](javascript:alert(5))", "Manager": "![i](javascript:alert(6)) $^$"}
 COLUMN = "<b onmouseover=alert(7)>tier</b>"
 COMMENT = "<img src=x onerror=alert(8)> late delivery, again"
+FILE = "export <img src=x onerror=alert(10)>.csv"  # shown in the run's inputs
+CUSTOMER = "<svg onload=alert(11)>"  # a dropped row's id, shown as an example of the rule
 HOSTILE = [*PLAN.values(), *REGION.values(), *JOB.values(), COLUMN, COMMENT]
 
 #: What a page must never contain: an element or a link made from the export.
@@ -48,14 +50,15 @@ def _visible(page: str) -> str:
 
 
 def hostile_export(folder, n: int = 600):
-    """Write ``export.csv`` and ``cx.yaml`` whose strings hold markup; return their paths."""
+    """Write an export and a ``cx.yaml`` whose strings hold markup; return their paths."""
     d = make_customers(n, 1, random_state=3)
     d["plan"] = d["plan"].replace(PLAN)
     d["region"] = d["region"].replace(REGION)
     d["job_title"] = d["job_title"].replace(JOB)
     d[COLUMN] = ["=HYPERLINK(\"http://x\")" if i % 2 else "[t](javascript:alert(9))" for i in range(n)]
     d.loc[d.index % 4 == 0, "comment"] = COMMENT
-    data, cfg = folder / "export.csv", folder / "cx.yaml"
+    d.loc[0, ["customer_id", "nps_score", "csat", "ces"]] = [CUSTOMER, None, None, None]  # dropped: no score
+    data, cfg = folder / FILE, folder / "cx.yaml"
     d.to_csv(data, index=False)
     cfg.write_text(yaml.safe_dump({
         "covariates": ["plan", "region", "tenure_months", COLUMN],
@@ -163,7 +166,8 @@ def test_report_pages_and_notebook_outputs_hold_no_export_markup(hostile_reports
     seg = seen("02-segments")
     for s in [*PLAN.values(), *REGION.values(), *JOB.values(), COLUMN]:
         assert s in seg, s
-    assert COLUMN in seen("01-data-quality")
+    dq = seen("01-data-quality")
+    assert COLUMN in dq and FILE in dq and CUSTOMER in dq
     assert PLAN["Basic"] in seen("04-cx-and-outcomes") and COLUMN in seen("04-cx-and-outcomes")
     assert COMMENT in seen("06-clusters-and-drivers")
     results = json.loads((root / "results.json").read_text())
