@@ -79,6 +79,8 @@ def styled(table: pd.DataFrame, digits: int = 2, percent: tuple[str, ...] = ()):
     Every text cell and every header is HTML-escaped (``escape="html"``): category values,
     column names and comments come from the export and are shown as text, never run as markup.
     Lists in a cell (a theme's top terms, its example comments) are shown joined by commas.
+    The table is marked ``tex2jax_ignore`` so that JupyterLab's MathJax leaves a ``$`` in a
+    plan name as typed (pandas' ``styler.html.mathjax = False``).
     """
     fmt = {c: f"{{:.{digits}f}}" for c in table.select_dtypes("number").columns}
     fmt.update({c: "{:,.0f}" for c in table.select_dtypes("integer").columns})  # counts, ids
@@ -91,7 +93,7 @@ def styled(table: pd.DataFrame, digits: int = 2, percent: tuple[str, ...] = ()):
         shown[c] = shown[c].map(_cell_text)  # escaping applies to str cells only: make them str
     return (shown.style.format(fmt, na_rep="–", escape="html")
             .format_index(escape="html", axis=0).format_index(escape="html", axis=1)
-            .hide(axis="index"))
+            .hide(axis="index").set_table_attributes('class="tex2jax_ignore"'))  # "$" is no math in JupyterLab
 
 
 def _cell_text(value):
