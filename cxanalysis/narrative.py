@@ -6,12 +6,18 @@ the number comes from the analysis, never typed by hand.
 
 from __future__ import annotations
 
+import html
+import os
+from collections.abc import Mapping, Set
+
+import numpy as np
 import pandas as pd
 
 from .io import CleaningReport
 from .summary import fmt_p
 
-__all__ = ["effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "cleaning_summary", "nps_summary", "segments_summary", "metrics_summary", "trend_summary", "styled"]
+__all__ = ["effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "cleaning_summary", "nps_summary", "segments_summary", "metrics_summary", "trend_summary", "styled",
+           "md", "escape_markdown", "neutralise_csv", "safe_csv"]
 
 
 def cleaning_summary(report: CleaningReport) -> str:
@@ -81,14 +87,116 @@ def trend_summary(table: pd.DataFrame) -> str:
 
 
 def styled(table: pd.DataFrame, digits: int = 2, percent: tuple[str, ...] = ()):
-    """A Styler that rounds numbers for display (full precision stays in the data)."""
+    """A Styler that rounds numbers for display (full precision stays in the data).
+
+    Every text cell and every header is HTML-escaped (``escape="html"``): category values,
+    column names and comments come from the export and are shown as text, never run as markup.
+    Lists in a cell (a theme's top terms, its example comments) are shown joined by commas.
+    The table is marked ``tex2jax_ignore`` so that JupyterLab's MathJax leaves a ``$`` in a
+    plan name as typed (pandas' ``styler.html.mathjax = False``).
+    """
     fmt = {c: f"{{:.{digits}f}}" for c in table.select_dtypes("number").columns}
     fmt.update({c: "{:,.0f}" for c in table.select_dtypes("integer").columns})  # counts, ids
     fmt.update({c: "{:.1%}" for c in percent if c in table})
     for c in ("n", "rows_dropped", "non_missing", "unique"):
         if c in table:
             fmt[c] = "{:,.0f}"
-    return table.style.format(fmt, na_rep="–").hide(axis="index")
+    shown = table.copy()
+    for c in shown.columns[shown.dtypes.eq(object).to_numpy()]:
+        shown[c] = shown[c].map(_cell_text)  # escaping applies to str cells only: make them str
+    return (shown.style.format(fmt, na_rep="–", escape="html")
+            .format_index(escape="html", axis=0).format_index(escape="html", axis=1)
+            .hide(axis="index").set_table_attributes('class="tex2jax_ignore"'))  # "$" is no math in JupyterLab
+
+
+def _cell_text(value):
+    """A cell of an object column as display text (numbers and missing values left as they are)."""
+    if value is None or isinstance(value, str | int | float | bool | np.number | np.bool_):
+        return value
+    if isinstance(value, list | tuple | Set | np.ndarray):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}: {v}" for k, v in value.items())
+    return str(value)
+
+
+#: Markdown syntax that export text could use to build a link, an image, a code span or math
+#: (JupyterLab typesets ``$...$``): written as character references, which markdown shows as
+#: the character and never parses as syntax.
+_MD_REFERENCES = str.maketrans({"[": "&#91;", "]": "&#93;", "\\": "&#92;", "`": "&#96;", "$": "&#36;"})
+
+
+def escape_markdown(text: str) -> str:
+    """Markdown text safe to render: HTML escaped, and no link, image, code span or math.
+
+    The one escaping rule for sentences: :func:`html.escape` (so ``<img onerror=...>`` in a plan
+    name is shown, not run), then ``[ ] \\ ` $`` as character references, so that export text
+    such as ``[x](javascript:...)`` cannot form a link or an image. Emphasis (``**``) and lists
+    (``- ``) written by the sentence functions are left intact.
+
+    Examples
+    --------
+    >>> escape_markdown("**plan = <b>Gold</b>** [x](javascript:alert(1))")
+    '**plan = &lt;b&gt;Gold&lt;/b&gt;** &#91;x&#93;(javascript:alert(1))'
+    """
+    return html.escape(str(text), quote=False).translate(_MD_REFERENCES)
+
+
+def md(text: str):
+    """An :class:`IPython.display.Markdown` of ``text`` escaped by :func:`escape_markdown`.
+
+    Notebooks display every computed sentence through this, never through ``Markdown`` directly.
+    """
+    from IPython.display import Markdown
+
+    return Markdown(escape_markdown(text))
+
+
+#: First characters that make a spreadsheet read a cell as a formula (OWASP, CSV injection).
+CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _neutral_cell(value):
+    if isinstance(value, str) and value.startswith(CSV_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def neutralise_csv(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``table`` whose text cannot run as a spreadsheet formula.
+
+    Following OWASP's CSV-injection advice, a text cell (or column name) starting with ``=``,
+    ``+``, ``-``, ``@``, a tab or a carriage return is prefixed with a single quote, which
+    spreadsheets show and do not evaluate. Numbers stay numbers: a negative spend is not text.
+
+    Examples
+    --------
+    >>> neutralise_csv(pd.DataFrame({"plan": ["=1+1", "Gold"], "spend": [-5.0, 2.0]}))
+        plan  spend
+    0  '=1+1   -5.0
+    1   Gold    2.0
+    """
+    out = table.copy()
+    for c in out.columns:
+        col = out[c]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            col = col.astype(object)
+        if col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
+            out[c] = col.map(_neutral_cell)
+    out.columns = [_neutral_cell(c) for c in out.columns]
+    out.index = out.index.map(_neutral_cell)
+    return out
+
+
+def safe_csv(table: pd.DataFrame, path: str | os.PathLike, **to_csv) -> None:
+    """Write ``table`` as CSV for people to open in a spreadsheet, formulas neutralised.
+
+    Use it for every table offered as a download; ``to_csv`` options are passed on
+    (``index=False`` unless given). The file is for reading, not for loading back: a cell that
+    started with ``-`` now starts with ``'-``.
+    """
+    to_csv.setdefault("index", False)
+    neutralise_csv(table).to_csv(path, **to_csv)
 
 
 def warnings_block(warnings: list[str]) -> str:

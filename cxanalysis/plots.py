@@ -55,6 +55,9 @@ HOUSE = {
     "figure.figsize": (8, 4.5), "figure.dpi": 100, "axes.titlesize": 12, "axes.titleweight": "bold",
     "axes.labelsize": 10, "xtick.labelsize": 9, "ytick.labelsize": 9, "legend.fontsize": 9,
     "figure.autolayout": True,
+    # labels come from the export: draw them as typed, "$" never starts mathtext (a plan named
+    # "$^$" would otherwise stop the chart with a parse error)
+    "text.parse_math": False,
 }
 
 
