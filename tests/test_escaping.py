@@ -102,8 +102,8 @@ def test_summary_page_escapes_every_interpolated_string(tmp_path):
                 "score": COLUMN},
         "segments": [{"dimension": COLUMN, "segment": v, "n": 40, "nps": -5.0, "ci_low": -9.0, "ci_high": -1.0,
                       "differs": True} for v in HOSTILE[:5]],  # the 5 at risk are shown
-        "clusters": {"profile": [{"name": v, "n": 3, "nps": 1.0, "nps_ci_low": 0.0, "nps_ci_high": 2.0,
-                                  "passives": 1} for v in HOSTILE[5:]]},  # the 3 at risk are shown
+        "clusters": {"profile": [{"name": v, "n": 3, "nps": -20.0, "nps_ci_low": -30.0, "nps_ci_high": -10.0,
+                                  "passives": 1} for v in HOSTILE[5:]]},  # the 3 at risk (below overall) are shown
         "models": {"warnings": [f"separation in churn for {v}" for v in REGION.values()]},
         "analyses_skipped": {f"segment {COLUMN}": f"no {JOB['Analyst']} column"},
         "run": {"errors": [f"02-segments: KeyError: {PLAN['Basic']}"], "started": COMMENT,
