@@ -64,6 +64,7 @@ class CleaningReport:
     steps: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     inputs: list[dict[str, Any]] = field(default_factory=list)
+    join: Any = None  # survey.JoinReport when a survey export was joined to the customer table
 
     def drop(self, rule: str, ids: pd.Series, n: int) -> None:
         """Record ``n`` rows dropped under ``rule`` with a few example ids."""
@@ -83,11 +84,17 @@ class CleaningReport:
             "steps": self.steps,
             "notes": self.notes,
             "inputs": self.inputs,
+            "join": self.join.to_dict() if self.join is not None else None,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CleaningReport:
-        return cls(d["rows_in"], d["rows_out"], list(d["steps"]), list(d["notes"]), list(d["inputs"]))
+        out = cls(d["rows_in"], d["rows_out"], list(d["steps"]), list(d["notes"]), list(d["inputs"]))
+        if d.get("join"):
+            from .survey import JoinReport
+
+            out.join = JoinReport.from_dict(d["join"])
+        return out
 
 
 @dataclass
@@ -386,6 +393,7 @@ def load(
     *,
     quarter: str | None = None,
     query: str | None = None,
+    survey: str | Path | None = None,
 ) -> LoadResult:
     """Load an export into the clean canonical table.
 
@@ -399,6 +407,10 @@ def load(
         Quarter of a single-quarter export without a quarter column (overrides ``config.quarter``).
     query : str, optional
         SQL query for database sources.
+    survey : str or Path, optional
+        A survey-platform export joined to the customer table before the mapping (default
+        ``survey.path`` of the config; see :mod:`cxanalysis.survey`). The join is counted in
+        ``report.join``.
 
     Returns
     -------
@@ -426,7 +438,14 @@ def load(
     if quarter is not None and q is None:
         raise DataError(f"--quarter must look like 2026Q3, 'Q3 2026' or 2026-Q3; got {quarter!r}.")
     raw, inputs = read_source(source, query=query or cfg.data.get("query"))
-    report = CleaningReport(rows_in=len(raw), inputs=inputs)
+    join = None
+    if survey or (survey is None and cfg.data.get("survey", {}).get("path")):
+        from .survey import attach_survey
+
+        joined = attach_survey(raw, cfg, path=survey or cfg.survey["path"], quarter=q)
+        raw, join, inputs = joined.data, joined.report, inputs + joined.inputs
+        cfg = cfg.with_overrides(columns=joined.columns)  # question texts resolved to column ids
+    report = CleaningReport(rows_in=len(raw), inputs=inputs, join=join)
     frame = _apply_mapping(raw, cfg)
     frame.insert(0, "_row", np.arange(1, len(frame) + 1))
 
