@@ -307,6 +307,7 @@ def run_report(
     notebooks: list[Path] | None = None,
     progress: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr, flush=True),
     workers: int = 2,
+    survey: str | Path | None = None,
 ) -> Path:
     """Run the full quarterly report.
 
@@ -322,6 +323,8 @@ def run_report(
         Reports root; the run writes only inside ``<out>/<quarter>/``.
     with_code : bool
         Render the analyst version with code shown.
+    survey : str or Path, optional
+        Survey-platform export joined to ``data`` (default ``survey.path`` of the config).
 
     Returns
     -------
@@ -339,7 +342,7 @@ def run_report(
     with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(threads,)) as pool:
         for _ in range(workers):  # start the workers now: their imports overlap the loading
             pool.submit(int)
-        frame, cleaning, q, root = _prepare(data, cfg, quarter, query, Path(out), progress)
+        frame, cleaning, q, root = _prepare(data, cfg, quarter, query, Path(out), progress, survey)
         paths = notebooks or notebook_paths()
         data_path = (root / "_data" / "customers.parquet").resolve()
         jobs = [(nb, root / "_executed" / nb.name, root / f"{nb.stem}.html",
@@ -368,6 +371,8 @@ def run_report(
                 "promoters": head["promoters"], "passives": head["passives"], "detractors": head["detractors"],
                 "n": int(head["n"]), "method": cfg.nps_ci, "score": cats["score"]},
     }
+    if cleaning.join is not None:
+        base["join"] = cleaning.join.to_dict()
     results = to_jsonable(_merge_fragments(base, fragments))
     if errors:
         results["run"]["errors"] = errors
@@ -380,11 +385,12 @@ def run_report(
 
 
 def _prepare(data, cfg: Config, quarter: str | None, query: str | None, out: Path,
-             progress: Callable[[str], None]) -> tuple[pd.DataFrame, CleaningReport, str, Path]:
+             progress: Callable[[str], None],
+             survey: str | Path | None = None) -> tuple[pd.DataFrame, CleaningReport, str, Path]:
     """Load and validate the export once; write the clean table, cleaning report and config
     under ``<out>/<quarter>/_data`` for the notebooks (stale fragments and cache removed)."""
     progress(f"Loading {data} ...")
-    loaded = _load_with_history(data, cfg, quarter, query)
+    loaded = _load_with_history(data, cfg, quarter, query, survey)
     frame, cleaning = loaded.data, loaded.report
     q = parse_quarter(quarter) if quarter else latest_quarter(frame)
     if q not in (present := quarters(frame)):
@@ -403,13 +409,14 @@ def _prepare(data, cfg: Config, quarter: str | None, query: str | None, out: Pat
     return frame, cleaning, q, root
 
 
-def _load_with_history(data, cfg: Config, quarter: str | None, query: str | None):
+def _load_with_history(data, cfg: Config, quarter: str | None, query: str | None,
+                       survey: str | Path | None = None):
     """Load the export and, for a ``.../YYYYQn/`` folder, earlier sibling quarter folders."""
     path = Path(str(data))
     q_self = parse_quarter(path.name) if path.is_dir() else None
     if q_self is None:
-        return load(data, cfg, quarter=quarter, query=query)
-    loaded = load(data, cfg, quarter=q_self)
+        return load(data, cfg, quarter=quarter, query=query, survey=survey)
+    loaded = load(data, cfg, quarter=q_self, survey=survey)
     frames, report = [loaded.data], loaded.report
     for sib in sorted(path.parent.iterdir()):
         q_sib = parse_quarter(sib.name) if sib.is_dir() else None

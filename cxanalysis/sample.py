@@ -397,10 +397,10 @@ SURVEY_QUESTIONS: dict[str, tuple[str, str]] = {
 SURVEY_MAPPING = {canonical: qid for qid, (canonical, _) in SURVEY_QUESTIONS.items()}
 # choice text as Qualtrics exports it; other values are exported as plain numbers
 _CHOICE_TEXT = {
-    "Q1": {0: "0 - Not at all likely", 10: "10 - Extremely likely"},
-    "Q2": {1: "1 - Very dissatisfied", 2: "2 - Dissatisfied", 3: "3 - Neutral", 4: "4 - Satisfied",
+    "nps_score": {0: "0 - Not at all likely", 10: "10 - Extremely likely"},
+    "csat": {1: "1 - Very dissatisfied", 2: "2 - Dissatisfied", 3: "3 - Neutral", 4: "4 - Satisfied",
            5: "5 - Very satisfied"},
-    "Q3": {1: "1 - Very difficult", 7: "7 - Very easy"},
+    "ces": {1: "1 - Very difficult", 7: "7 - Very easy"},
 }
 
 
@@ -411,7 +411,8 @@ class SurveySample:
     ``truth`` holds the answer that counts for each respondent (``customer_id, quarter`` and the
     canonical survey columns); ``counts`` the planted ``preview, test, spam, unfinished``
     responses, ``repeat_answers`` (customers answering twice), ``unmatched`` responses, and
-    ``responses`` (rows of the export); ``earlier`` the first answer of each repeated customer.
+    ``responses`` (rows of the export); ``earlier`` the first answer of each repeated customer;
+    ``columns`` the survey's field id of each canonical column.
     """
 
     crm: pd.DataFrame
@@ -420,6 +421,7 @@ class SurveySample:
     truth: pd.DataFrame
     earlier: pd.DataFrame
     counts: dict[str, int]
+    columns: dict[str, str]
 
 
 def make_survey_sample(
@@ -433,6 +435,7 @@ def make_survey_sample(
     n_repeat: int = 20,
     n_unmatched: int = 10,
     random_state: int = 0,
+    field_ids: str = "numbered",
 ) -> SurveySample:
     """Split generated customers into a CRM table and a Qualtrics-style survey export.
 
@@ -451,6 +454,10 @@ def make_survey_sample(
         Respondents who also answered earlier in the same quarter, with other scores.
     n_unmatched : int
         Responses whose id is no customer.
+    field_ids : {"numbered", "canonical"}
+        The survey's field ids: Qualtrics' own (``Q1``, ``Q4_1``; map them in ``columns:``) or
+        export tags renamed to the canonical names (``nps_score``, ``driver_delivery``), as an
+        analyst can set them in Qualtrics, so that no mapping is needed.
 
     Returns
     -------
@@ -524,7 +531,12 @@ def make_survey_sample(
               "repeat_answers": len(rep), "unmatched": n_unmatched, "responses": len(responses),
               "respondents": len(resp_idx)}
     labels = {qid: text for qid, (_, text) in SURVEY_QUESTIONS.items()}
-    return SurveySample(crm, responses, labels, truth, earlier_truth, counts)
+    columns = dict(SURVEY_MAPPING)
+    if field_ids == "canonical":
+        responses = responses.rename(columns={q: c for q, (c, _) in SURVEY_QUESTIONS.items()})
+        labels = {SURVEY_QUESTIONS[q][0]: t for q, t in labels.items()}
+        columns = {c: c for c in columns}
+    return SurveySample(crm, responses, labels, truth, earlier_truth, counts, columns)
 
 
 def _as_text(value) -> str:
@@ -557,13 +569,14 @@ def write_qualtrics(sample: SurveySample, path, *, tsv: bool = False, numeric_st
         frame["Status"] = frame["Status"].map(codes)
         frame["Finished"] = frame["Finished"].astype(int)
     if choice_text:
-        for qid, texts in _CHOICE_TEXT.items():
+        for canonical, texts in _CHOICE_TEXT.items():
+            qid = sample.columns[canonical]
             frame[qid] = [texts.get(int(v), str(int(v))) if pd.notna(v) else "" for v in frame[qid]]
     ids = list(frame.columns)
     text = [sample.labels.get(c, c) for c in ids]
-    imports = [json.dumps({"ImportId": f"QID{c[1:].split('_')[0]}" + (f"_{c.split('_')[1]}" if "_" in c else "")}
-                          if c in sample.labels else {"ImportId": c[0].lower() + c[1:]},
-                          separators=(",", ":")) for c in ids]
+    qids = {sample.columns[c]: q for q, (c, _) in SURVEY_QUESTIONS.items()}
+    imports = [json.dumps({"ImportId": "QID" + qids[c][1:]} if c in qids
+                          else {"ImportId": c[0].lower() + c[1:]}, separators=(",", ":")) for c in ids]
     encoding, sep = ("utf-16", "\t") if tsv else ("utf-8-sig", ",")
     with open(path, "w", encoding=encoding, newline="") as fh:
         w = csv.writer(fh, delimiter=sep)
@@ -601,8 +614,7 @@ def write_surveymonkey(sample: SurveySample, path) -> None:
             w.writerow([str(11400000000 + i), "4321", row["StartDate"].strftime(fmt),
                         row["EndDate"].strftime(fmt), row["IPAddress"], "", "", "",
                         row["ExternalReference"],
-                        *[_as_text(row[q]) for q in ("Q1", "Q2", "Q3", "Q4_1", "Q4_2", "Q4_3",
-                                                     "Q4_4", "Q4_5", "Q5")]])
+                        *[_as_text(row[sample.columns[c]]) for _, (c, _) in SURVEY_QUESTIONS.items()]])
 
 
 def write_survey_sample(out, customers: pd.DataFrame, *, format: str = "qualtrics",
@@ -610,8 +622,11 @@ def write_survey_sample(out, customers: pd.DataFrame, *, format: str = "qualtric
     """Write ``crm.csv`` and the survey export (``responses.csv``) of a two-file sample.
 
     Returns the two paths and the :class:`SurveySample`. ``options`` go to
-    :func:`make_survey_sample`.
+    :func:`make_survey_sample` (default ``field_ids="canonical"``: the survey's export tags are
+    the canonical names, so ``cxanalysis report crm.csv --survey responses.csv`` needs no
+    mapping).
     """
+    options.setdefault("field_ids", "canonical")
     from pathlib import Path
 
     out = Path(out)

@@ -48,6 +48,7 @@ __all__ = [
     "join_survey",
     "attach_survey",
     "join_summary",
+    "join_lines",
 ]
 
 FORMATS = ("auto", "qualtrics", "surveymonkey", "spss", "plain")
@@ -70,6 +71,7 @@ _DROP_KINDS = ("preview", "test", "spam", "unfinished", "no_id", "no_quarter")
 # survey-platform bookkeeping columns: used for filtering and dates, not joined to the customers
 QUALTRICS_META = (
     "StartDate", "EndDate", "Status", "IPAddress", "Progress", "Duration (in seconds)",
+    "Duration__in_seconds_",
     "Finished", "RecordedDate", "ResponseId", "RecipientLastName", "RecipientFirstName",
     "RecipientEmail", "ExternalReference", "ExternalDataReference", "LocationLatitude",
     "LocationLongitude", "DistributionChannel", "UserLanguage", "Q_RecaptchaScore",
@@ -358,8 +360,9 @@ def read_survey(
     examples: dict[str, list[str]] = {}
     keep = np.ones(n, dtype=bool)
     if "Status" in data:
-        status = data["Status"].map(lambda v: QUALTRICS_STATUS.get(int(v), str(v))
-                                    if isinstance(v, int | float | np.number) and pd.notna(v) else v)
+        codes = pd.to_numeric(data["Status"], errors="coerce")  # numeric exports: 1 = preview ...
+        status = data["Status"].astype("string").mask(
+            codes.notna(), codes.map(lambda v: QUALTRICS_STATUS.get(int(v), "") if v == v else "").astype("string"))
         kind = status.astype("string").str.strip().str.lower().map(_STATUS_DROP)
         for k in ("preview", "test", "spam"):
             mask = (kind == k).fillna(False).to_numpy() & keep
@@ -810,3 +813,30 @@ def join_summary(report: JoinReport | None) -> str:
         lines.append(f"**Warning: the match rate is below {r.min_match_rate:.0%}.** Check that "
                      "`survey.key` holds the same ids as the customer table.")
     return "\n\n".join(lines)
+
+
+def join_lines(report: JoinReport) -> list[str]:
+    """The join as plain-text lines for ``cxanalysis validate`` (a warning line when the match
+    rate is below ``min_match_rate``)."""
+    r, d, ex = report, report.dropped, report.examples
+    rate = r.match_rate
+    lines = [f"Survey ({r.format}, key {r.key!r}): {r.responses:,} responses; "
+             f"{r.matched:,} matched a customer ({'-' if np.isnan(rate) else f'{rate:.1%}'}), "
+             f"{r.unmatched_responses:,} had no customer, "
+             f"{r.customers_without_response:,} of {r.customers:,} customer-quarters have no answer."]
+    for k, text in (("preview", "survey preview"), ("test", "survey test"), ("spam", "spam"),
+                    ("unfinished", "unfinished"), ("no_id", "no customer id"),
+                    ("no_quarter", "no date or quarter")):
+        if d.get(k):
+            lines.append(f"  dropped {d[k]:,} response(s): {text} (e.g. {', '.join(ex.get(k, [])[:3])})")
+    if r.repeat_answers:
+        lines.append(f"  {r.repeat_answers:,} customer(s) answered more than once in a quarter; "
+                     f"kept: {r.keep} ({r.repeat_rows:,} extra answer(s) merged; e.g. "
+                     f"{', '.join(ex.get('repeat_answers', [])[:3])})")
+    if r.unmatched_responses:
+        lines.append(f"  {r.unmatched_responses:,} response(s) with no customer (e.g. "
+                     f"{', '.join(ex.get('unmatched_responses', [])[:3])})")
+    if r.low_match:
+        lines.append(f"warning: only {rate:.1%} of the survey answers matched a customer (below "
+                     f"{r.min_match_rate:.0%}). Check survey.key and the customer ids.")
+    return lines
