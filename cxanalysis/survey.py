@@ -239,7 +239,7 @@ def parse_choice(series: pd.Series) -> pd.Series:
         if m is None:
             return series
         numbers[u] = float(m[1])
-    return series.map(lambda v: numbers.get(str(v), np.nan) if pd.notna(v) else np.nan).astype(float)
+    return series.astype("string").map(numbers).astype(float)
 
 
 def _read_qualtrics(path: Path) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -766,8 +766,11 @@ def attach_survey(
     if cust_q is None:  # the customers' quarter is the survey's only quarter (checked in the join)
         survey_q = _survey_quarters(export.data, opts.get("date_column"), None)[0].dropna()
         joined["_file_quarter"] = str(survey_q.iloc[0]) if len(survey_q) else None
-    report.mapped = {src: canon for canon, src in columns.items() if src in report.labels
-                     or src in export.data.columns}
+    from .schema import CANONICAL
+
+    report.mapped = {c: c for c in report.labels if c in CANONICAL or str(c).startswith("driver_")}
+    report.mapped.update({src: canon for canon, src in columns.items()
+                          if src in report.labels or src in export.data.columns})
     return SurveyJoin(joined, report, columns, export.inputs)
 
 
@@ -791,9 +794,10 @@ def join_summary(report: JoinReport | None) -> str:
     d = r.dropped
     not_real = {k: d.get(k, 0) for k in ("preview", "test", "spam", "unfinished") if d.get(k, 0)}
     if not_real:
-        lines.append("Dropped before the join: " + ", ".join(
-            f"{n:,} {k if k != 'unfinished' else 'unfinished'}" + (" responses" if k == "unfinished" else "")
-            for k, n in not_real.items()) + ".")
+        words = {"preview": "survey preview(s)", "test": "survey test(s)", "spam": "spam",
+                 "unfinished": "unfinished response(s)"}
+        lines.append("Dropped before the join, as not real answers: "
+                     + ", ".join(f"{n:,} {words[k]}" for k, n in not_real.items()) + ".")
     if d.get("no_id") or d.get("no_quarter"):
         lines.append(f"{d.get('no_id', 0):,} response(s) had no customer id and "
                      f"{d.get('no_quarter', 0):,} no date to place them in a quarter.")

@@ -285,7 +285,7 @@ def test_join_report_round_trips_and_renders(tmp_path, sample):
     frame = j.to_frame()
     assert frame.set_index("item").loc["dropped: spam", "n"] == 5
     text = join_summary(j)
-    assert "matched a customer" in text and "5 spam" in text and "latest answer was kept" in text
+    assert "matched a customer" in text and "5 spam" in text and "4 survey preview(s)" in text and "latest answer was kept" in text
     assert "Warning" not in text
     low = JoinReport(responses=10, matched=3, unmatched_responses=7)
     assert low.low_match and "Warning" in join_summary(low) and "warning" in join_lines(low)[-1]
