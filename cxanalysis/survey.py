@@ -166,6 +166,16 @@ def detect_format(path: str | Path) -> str:
     ``{"ImportId": ...}`` cell is Qualtrics; one whose second row holds SurveyMonkey's
     ``Response`` / ``Open-Ended Response`` markers (or whose first row starts with
     ``Respondent ID`` and second is mostly empty) is SurveyMonkey; anything else is plain.
+
+    Parameters
+    ----------
+    path : str or Path
+        The survey export (only its first 64 kB are read).
+
+    Returns
+    -------
+    str
+        One of ``qualtrics``, ``surveymonkey``, ``spss``, ``plain``.
     """
     path = Path(path)
     if path.suffix.lower() in (".sav", ".zsav"):
@@ -243,7 +253,11 @@ def parse_choice(series: pd.Series) -> pd.Series:
 
 
 def _read_qualtrics(path: Path) -> tuple[pd.DataFrame, dict[str, str]]:
-    data, (ids, text, _import) = _read_delimited(path, 3)
+    data, (ids, text, imports) = _read_delimited(path, 3)
+    if not any(c.strip().startswith("{") for c in imports):
+        raise DataError(
+            f"Survey export {str(path)!r} does not look like a Qualtrics export: its third row has "
+            'no {"ImportId": ...} cells. Set survey.format to auto, plain or surveymonkey.')
     names = _unique([i.strip() or f"column_{k + 1}" for k, i in enumerate(ids)])
     data.columns = names
     labels = {n: t.strip() for n, t in zip(names, text, strict=True) if t.strip() and t.strip() != n}
@@ -353,8 +367,8 @@ def read_survey(
         data = _numeric_where_possible(data)
     n = len(data)
     rid = next((c for c in _RESPONSE_ID if c in data), None)
-    data["_response"] = (data[rid].astype("string").fillna(pd.Series([f"row {i}" for i in range(n)], dtype="string"))
-                         if rid else pd.Series([f"row {i + 1}" for i in range(n)], dtype="string"))
+    rows = pd.Series([f"row {i + 1}" for i in range(n)], dtype="string")  # data rows, 1-based
+    data["_response"] = data[rid].astype("string").fillna(rows) if rid else rows
 
     dropped = dict.fromkeys(("preview", "test", "spam", "unfinished"), 0)
     examples: dict[str, list[str]] = {}
@@ -777,6 +791,17 @@ def attach_survey(
 def join_summary(report: JoinReport | None) -> str:
     """The join in a few Markdown sentences, for the data-quality page (empty without a survey).
 
+    Parameters
+    ----------
+    report : JoinReport or None
+
+    Returns
+    -------
+    str
+        Markdown: the match rate, the responses dropped and why, repeat answers and the rule that
+        kept one, answers without a customer, customers without an answer, and a warning when
+        the match rate is below ``report.min_match_rate``.
+
     Examples
     --------
     >>> print(join_summary(JoinReport(responses=10, matched=8, unmatched_responses=2,
@@ -820,8 +845,19 @@ def join_summary(report: JoinReport | None) -> str:
 
 
 def join_lines(report: JoinReport) -> list[str]:
-    """The join as plain-text lines for ``cxanalysis validate`` (a warning line when the match
-    rate is below ``min_match_rate``)."""
+    """The join as plain-text lines for ``cxanalysis validate``.
+
+    Parameters
+    ----------
+    report : JoinReport
+
+    Returns
+    -------
+    list of str
+        A summary line, one line per kind of dropped response and for repeat and unmatched
+        answers (with example ids), and a last line starting ``warning:`` when the match rate is
+        below ``report.min_match_rate``.
+    """
     r, d, ex = report, report.dropped, report.examples
     rate = r.match_rate
     lines = [f"Survey ({r.format}, key {r.key!r}): {r.responses:,} responses; "

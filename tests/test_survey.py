@@ -326,6 +326,21 @@ def test_join_recovers_the_true_effects(tmp_path):
             assert abs(row["estimate"] - t) < 1.5 * half, (outcome, contrast, row.to_dict(), t)
 
 
+@pytest.mark.parametrize(("survey", "config", "match"), [
+    ("missing.csv", {}, "does not exist"),
+    ("responses.csv", {"survey": {"key": "ExternalRef"}}, "Did you mean 'ExternalReference'"),
+    ("responses.csv", {"survey": {"date_column": "RecordDate"}}, "Did you mean 'RecordedDate'"),
+    ("plain.csv", {"survey": {"format": "qualtrics"}}, "does not look like a Qualtrics export"),
+    ("noid.csv", {}, "Which survey column holds the customer id"),
+])
+def test_bad_survey_inputs_are_clear_errors(tmp_path, sample, survey, config, match):
+    crm, _ = two_files(tmp_path, sample)
+    sample.crm.to_csv(tmp_path / "plain.csv", index=False)
+    sample.crm.drop(columns="customer_id").to_csv(tmp_path / "noid.csv", index=False)
+    with pytest.raises(DataError, match=match):
+        load(crm, {"columns": SURVEY_MAPPING, **config}, survey=tmp_path / survey)
+
+
 # --------------------------------------------------------------------------------------------
 # command line
 
