@@ -13,6 +13,8 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cxanalysis.config import ConfigError, load_config
 from cxanalysis.io import DataError, file_sha256, load
@@ -400,3 +402,36 @@ def test_two_file_sample_report_end_to_end(tmp_path):
         for contrast in ("promoter_vs_passive", "detractor_vs_passive"):
             e, t = contrasts[contrast], truth[contrast][outcome]
             assert e["ci_low"] <= t <= e["ci_high"], (outcome, contrast, e, t)
+
+
+# --------------------------------------------------------------------------------------------
+# properties
+
+
+@given(st.lists(st.tuples(st.integers(0, 10), st.sampled_from(["", " - Extremely likely", ": ok"]),
+                          st.booleans()), min_size=1, max_size=30))
+def test_choice_text_reads_as_its_number(cells):
+    """Numbers alone or followed by a label, and missing cells, read back as the numbers."""
+    s = pd.Series([f"{n}{label}" if present else None for n, label, present in cells], dtype=object)
+    want = [float(n) if present else np.nan for n, _, present in cells]
+    if s.notna().any():
+        np.testing.assert_array_equal(parse_choice(s).to_numpy(), want)
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.integers(0, 6), st.integers(0, 6), st.integers(0, 6), st.integers(0, 6),
+       st.integers(0, 8), st.integers(0, 8), st.integers(0, 1000))
+def test_planted_counts_come_back_exactly(tmp_path_factory, preview, test, spam, unfinished,
+                                          repeat, unmatched, seed):
+    cust = make_customers(120, 1, random_state=seed)
+    s = make_survey_sample(cust, n_preview=preview, n_test=test, n_spam=spam,
+                           n_unfinished=unfinished, n_repeat=repeat, n_unmatched=unmatched,
+                           random_state=seed)
+    tmp = tmp_path_factory.mktemp("prop")
+    crm, path = two_files(tmp, s, numeric_status=bool(seed % 2))
+    j = load(crm, {"columns": SURVEY_MAPPING}, survey=path).report.join
+    assert {k: j.dropped[k] for k in ("preview", "test", "spam", "unfinished")} == {
+        "preview": preview, "test": test, "spam": spam, "unfinished": unfinished}
+    assert (j.matched, j.unmatched_responses, j.repeat_answers) == (
+        s.counts["respondents"], unmatched, s.counts["repeat_answers"])
+    assert j.customers_without_response == len(cust) - s.counts["respondents"]
