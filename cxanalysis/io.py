@@ -194,7 +194,8 @@ def file_sha256(path: Path) -> str:
 # reading
 
 
-def read_source(source: str | Path, *, query: str | None = None) -> tuple[pd.DataFrame, list[dict]]:
+def read_source(source: str | Path, *, query: str | None = None,
+                exclude: tuple[str | Path, ...] = ()) -> tuple[pd.DataFrame, list[dict]]:
     """Read one export into a raw frame (no mapping or validation).
 
     Parameters
@@ -205,6 +206,8 @@ def read_source(source: str | Path, *, query: str | None = None) -> tuple[pd.Dat
         (``.duckdb``) or a SQLAlchemy URL such as ``sqlite:///crm.db`` (``query`` required).
     query : str, optional
         SQL query for database sources.
+    exclude : tuple of paths, optional
+        Files of a folder not to read (the survey export, when it sits beside the customer files).
 
     Returns
     -------
@@ -219,6 +222,7 @@ def read_source(source: str | Path, *, query: str | None = None) -> tuple[pd.Dat
     path = Path(source)
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in READABLE and p.is_file())
+        files = [p for p in files if p.resolve() not in {Path(x).resolve() for x in exclude}]
         if not files:
             raise DataError(
                 f"Folder {text!r} holds no CSV, Parquet or Excel file. Point DATA at the export."
@@ -354,7 +358,7 @@ def _parse_quarters(frame: pd.DataFrame, quarter: str | None, problems: list[Pro
         mapping = {u: parse_quarter(u) for u in uniques}
         parsed = raw.map(mapping)
         bad = (raw.notna() & parsed.isna()).to_numpy()
-        missing = raw.isna().to_numpy()
+        missing = raw.isna().to_numpy().copy()  # writable (pandas may return a read-only view)
         if quarter is not None:  # fill blanks with the given quarter
             parsed = parsed.fillna(quarter)
             missing[:] = False
@@ -437,12 +441,14 @@ def load(
     q = parse_quarter(quarter) if quarter is not None else cfg.quarter
     if quarter is not None and q is None:
         raise DataError(f"--quarter must look like 2026Q3, 'Q3 2026' or 2026-Q3; got {quarter!r}.")
-    raw, inputs = read_source(source, query=query or cfg.data.get("query"))
+    survey = survey or cfg.data.get("survey", {}).get("path")
+    # a survey export in the DATA folder is not one of the customer files
+    raw, inputs = read_source(source, query=query or cfg.data.get("query"), exclude=(survey,) if survey else ())
     join = None
-    if survey or (survey is None and cfg.data.get("survey", {}).get("path")):
+    if survey:
         from .survey import attach_survey
 
-        joined = attach_survey(raw, cfg, path=survey or cfg.survey["path"], quarter=q)
+        joined = attach_survey(raw, cfg, path=survey, quarter=q)
         raw, join, inputs = joined.data, joined.report, inputs + joined.inputs
         cfg = cfg.with_overrides(columns=joined.columns)  # question texts resolved to column ids
     report = CleaningReport(rows_in=len(raw), inputs=inputs, join=join)

@@ -422,7 +422,13 @@ def _load_with_history(data, cfg: Config, quarter: str | None, query: str | None
         q_sib = parse_quarter(sib.name) if sib.is_dir() else None
         if q_sib is None or sib == path or q_sib > q_self:
             continue
-        earlier = load(sib, cfg, quarter=q_sib)
+        sib_survey = None  # a two-file quarter folder: the survey file of the same name in sib
+        if survey_name := Path(str(survey or cfg.survey["path"] or "")).name:
+            sib_survey = sib / survey_name
+            if not sib_survey.is_file():
+                report.notes.append(f"Earlier quarter {q_sib} in {sib} not loaded: it has no {survey_name}.")
+                continue
+        earlier = load(sib, cfg, quarter=q_sib, survey=sib_survey)
         frames.append(earlier.data)
         report.inputs += earlier.report.inputs
         report.notes.append(f"Earlier quarter {q_sib} loaded from {sib} for trends "

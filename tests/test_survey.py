@@ -267,6 +267,27 @@ def test_single_quarter_customer_table_takes_the_quarter_from_the_survey(tmp_pat
     assert loaded.report.join.matched == s.counts["respondents"]
 
 
+def test_quarter_folders_holding_both_files(tmp_path):
+    """data/2025Q4/ and data/2026Q1/, each with crm.csv and responses.csv: the survey file is not
+    stacked with the customer files, and the earlier quarter is joined to its own survey."""
+    from cxanalysis.report import _load_with_history
+
+    cust = make_customers(300, 2, random_state=4)
+    counts = {}
+    for q in ("2025Q4", "2026Q1"):
+        s = make_survey_sample(cust[cust["quarter"] == q], random_state=1)
+        folder = tmp_path / "data" / q
+        folder.mkdir(parents=True)
+        two_files(folder, s)
+        counts[q] = s.counts["respondents"]
+    cfg = load_config({"columns": SURVEY_MAPPING})
+    current = tmp_path / "data" / "2026Q1"
+    loaded = _load_with_history(current, cfg, None, None, current / "responses.csv")
+    assert loaded.report.rows_in == 300 and loaded.report.join.matched == counts["2026Q1"]
+    assert loaded.data.groupby("quarter").size().to_dict() == counts
+    assert [i.get("role") for i in loaded.report.inputs] == [None, "survey", None, "survey"]
+
+
 def test_no_match_is_an_error_with_ids_from_both_sides(tmp_path, sample):
     crm, path = two_files(tmp_path, sample)
     sample.crm.assign(customer_id="X" + sample.crm["customer_id"]).to_csv(crm, index=False)
