@@ -222,6 +222,8 @@ def _numeric_where_possible(frame: pd.DataFrame) -> pd.DataFrame:
         if pd.api.types.is_numeric_dtype(s) or col in _META:
             continue
         parsed = pd.to_numeric(s, errors="coerce")
+        if s.astype("string").str.match(r"^\s*0\d").any():  # ids with leading zeros stay text
+            continue
         if s.notna().any() and (parsed.notna() == s.notna()).all():
             frame[col] = parsed
     return frame
@@ -306,6 +308,13 @@ def _read_spss(path: Path, as_numbers: Collection[str]) -> tuple[pd.DataFrame, d
     return data, labels
 
 
+def _status_kind(status: pd.Series) -> pd.Series:
+    """``preview``, ``test``, ``spam`` or missing for each Qualtrics ``Status``, as text or code."""
+    codes = pd.to_numeric(status, errors="coerce")
+    text = codes.map(QUALTRICS_STATUS).where(codes.notna(), status).astype("string")
+    return text.str.strip().str.lower().map(_STATUS_DROP)
+
+
 def _example(frame: pd.DataFrame, mask: np.ndarray | pd.Series, n: int = 5) -> list[str]:
     return [str(x) for x in frame.loc[np.asarray(mask), "_response"].head(n)]
 
@@ -374,10 +383,7 @@ def read_survey(
     examples: dict[str, list[str]] = {}
     keep = np.ones(n, dtype=bool)
     if "Status" in data:
-        codes = pd.to_numeric(data["Status"], errors="coerce")  # numeric exports: 1 = preview ...
-        status = data["Status"].astype("string").mask(
-            codes.notna(), codes.map(lambda v: QUALTRICS_STATUS.get(int(v), "") if v == v else "").astype("string"))
-        kind = status.astype("string").str.strip().str.lower().map(_STATUS_DROP)
+        kind = _status_kind(data["Status"])
         for k in ("preview", "test", "spam"):
             mask = (kind == k).fillna(False).to_numpy() & keep
             dropped[k] = int(mask.sum())
