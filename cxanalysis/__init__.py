@@ -1,7 +1,8 @@
 """cxanalysis: a statistical toolkit that shows what customer experience is worth.
 
 Modules: ``config``, ``io``, ``schema``, ``sample``, ``metrics``, ``segments``, ``trends``,
-``models``, ``roi``, ``clusters``, ``drivers``, ``text``, ``plots``, ``report``, ``summary``, ``cli``.
+``models``, ``roi``, ``clusters``, ``drivers``, ``text``, ``plots``, ``report``, ``summary``, ``cli``,
+``survey`` (survey-platform exports joined to the customer table).
 Import what you need from each, e.g. ``from cxanalysis.metrics import nps``.
 """
 
