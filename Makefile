@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: report test lint clean
+.PHONY: report report-survey test lint clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,6 +14,11 @@ $(STAMP): pyproject.toml
 
 report: $(STAMP)
 	$(BIN)/cxanalysis report data/sample/ --out reports/
+
+# the two-file route: a CRM table and a Qualtrics-style survey export, joined by the report
+report-survey: $(STAMP)
+	$(BIN)/cxanalysis sample --survey-format qualtrics --customers 5000 --quarters 4 --out reports/_two-files
+	$(BIN)/cxanalysis report reports/_two-files/crm.csv --survey reports/_two-files/responses.csv --out reports/two-files/
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

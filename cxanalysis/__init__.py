@@ -2,7 +2,8 @@
 
 Modules: ``config``, ``io``, ``schema``, ``sample``, ``metrics``, ``segments``, ``trends``,
 ``models``, ``roi``, ``clusters``, ``drivers``, ``text``, ``plots``, ``report``, ``summary``, ``cli``,
-``resources`` (where the notebooks and the bundled sample are, installed or in a checkout).
+``resources`` (where the notebooks and the bundled sample are, installed or in a checkout),
+``survey`` (survey-platform exports joined to the customer table).
 Import what you need from each, e.g. ``from cxanalysis.metrics import nps``.
 """
 

@@ -26,6 +26,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="scale of the true CX effects; 0 = CX has no effect (default 1)")
     s.add_argument("--format", choices=["csv", "parquet"], default="csv")
     s.add_argument("--out", default="data/generated", help="output folder")
+    s.add_argument("--survey-format", choices=["qualtrics", "surveymonkey"],
+                   help="write two files instead: crm.csv and a survey export responses.csv")
 
     for name, text in (("validate", "check an export; exit 0 when clean, 2 with the problems"),
                        ("report", "run the quarterly report and render HTML")):
@@ -34,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
         r.add_argument("--config", help="cx.yaml")
         r.add_argument("--quarter", help="the report's quarter, e.g. 2026Q3")
         r.add_argument("--query", help="SQL query for a database source")
+        r.add_argument("--survey", help="survey-platform export joined to DATA (survey.path)")
         if name == "report":
             r.add_argument("--out", default="reports", help="reports root (default reports/)")
             r.add_argument("--with-code", action="store_true", help="show code in the HTML")
@@ -67,6 +70,8 @@ def _sample(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     df = make_customers(args.customers, args.quarters, start=args.start, random_state=args.seed,
                         truth=Truth(effect_scale=args.effects))
+    if args.survey_format:
+        return _sample_two_files(args, out, df)
     path = out / f"customers.{args.format}"
     if args.format == "csv":
         df.to_csv(path, index=False)
@@ -83,7 +88,19 @@ def _load(args, cfg):
     path = Path(str(args.data))
     q_folder = parse_quarter(path.name) if path.is_dir() else None
     quarter = args.quarter if q_folder is None else q_folder
-    return load(args.data, cfg, quarter=quarter, query=args.query)
+    return load(args.data, cfg, quarter=quarter, query=args.query, survey=getattr(args, "survey", None))
+
+
+def _sample_two_files(args, out: Path, df) -> int:
+    """``sample --survey-format``: crm.csv and the survey export responses.csv."""
+    from .sample import write_survey_sample
+
+    crm, survey, sample = write_survey_sample(out, df, format=args.survey_format,
+                                              random_state=args.seed)
+    print(f"wrote {len(sample.crm):,} customer rows to {crm} and {len(sample.responses):,} "
+          f"{args.survey_format} responses to {survey}")
+    print(f"next: cxanalysis report {crm} --survey {survey}")
+    return 0
 
 
 def _validate(args) -> int:
@@ -96,6 +113,10 @@ def _validate(args) -> int:
     rep = loaded.report
     print(f"OK: {rep.rows_in:,} rows read, {rep.rows_out:,} kept, "
           f"quarters {', '.join(quarters(loaded.data))}.")
+    if rep.join is not None:
+        from .survey import join_lines
+
+        print("\n".join(join_lines(rep.join)))
     for step in rep.steps:
         print(f"  dropped {step['rows_dropped']:,} row(s): {step['rule']} (e.g. {', '.join(step['example_ids'][:3])})")
     for note in rep.notes:
@@ -117,7 +138,8 @@ def _report(args) -> int:
 
     try:
         root = run_report(args.data, config=args.config, quarter=args.quarter, out=args.out,
-                          query=args.query, with_code=args.with_code, workers=args.workers)
+                          query=args.query, with_code=args.with_code, workers=args.workers,
+                          survey=args.survey)
     except ReportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

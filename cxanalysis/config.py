@@ -28,6 +28,16 @@ DEFAULTS: dict[str, Any] = {
     "columns": {},
     # quarter of the export when the file has no quarter column, e.g. "2026Q3"
     "quarter": None,
+    # survey-platform export joined to the customer table (README, "Survey exports")
+    "survey": {
+        "path": None,  # e.g. responses.csv; or pass --survey
+        "format": "auto",  # qualtrics | surveymonkey | spss | plain; detected when auto
+        "key": None,  # survey column with the customer id; None: ExternalReference, Custom Data 1, ...
+        "keep": "latest",  # latest | mean | first: several answers from one customer in a quarter
+        "keep_unfinished": False,  # keep responses whose Finished is false
+        "date_column": None,  # None: RecordedDate / EndDate (Qualtrics), Date Created / End Date
+        "min_match_rate": 0.5,  # validate warns below this share of matched answers
+    },
     # adjusted for in every outcome model; None = those of plan, region, tenure_months present
     "covariates": None,
     "categories": {"score": "nps_score", "promoter_min": 9, "detractor_max": 6},
@@ -86,6 +96,8 @@ _CHOICES = {
     ("cleaning", "invalid_rows"): {"error", "drop"},
     ("nps_ci",): {"adjusted-wald", "wald"},
     ("clusters", "method"): {"kmeans", "gmm"},
+    ("survey", "format"): {"auto", "qualtrics", "surveymonkey", "spss", "plain"},
+    ("survey", "keep"): {"latest", "mean", "first"},
 }
 
 # Keys whose value is a free-form mapping (their own keys are not checked against DEFAULTS).
@@ -211,6 +223,9 @@ def _check(data: dict[str, Any]) -> None:
         )
     if roi["customers_moved"] is not None and int(roi["customers_moved"]) < 0:
         raise ConfigError(f"'roi.customers_moved' must be zero or more; got {roi['customers_moved']!r}.")
+    if not 0 <= float(data["survey"]["min_match_rate"]) <= 1:
+        raise ConfigError(f"'survey.min_match_rate' must be a fraction between 0 and 1; got "
+                          f"{data['survey']['min_match_rate']!r}.")
     lo, hi = data["clusters"]["k_range"]
     if not 2 <= lo <= hi:
         raise ConfigError(f"'clusters.k_range' must be [low, high] with 2 <= low <= high; got {[lo, hi]}.")

@@ -70,6 +70,7 @@ class CleaningReport:
     steps: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     inputs: list[dict[str, Any]] = field(default_factory=list)
+    join: Any = None  # survey.JoinReport when a survey export was joined to the customer table
 
     def drop(self, rule: str, ids: pd.Series, n: int) -> None:
         """Record ``n`` rows dropped under ``rule`` with a few example ids."""
@@ -89,11 +90,17 @@ class CleaningReport:
             "steps": self.steps,
             "notes": self.notes,
             "inputs": self.inputs,
+            "join": self.join.to_dict() if self.join is not None else None,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CleaningReport:
-        return cls(d["rows_in"], d["rows_out"], list(d["steps"]), list(d["notes"]), list(d["inputs"]))
+        out = cls(d["rows_in"], d["rows_out"], list(d["steps"]), list(d["notes"]), list(d["inputs"]))
+        if d.get("join"):
+            from .survey import JoinReport
+
+            out.join = JoinReport.from_dict(d["join"])
+        return out
 
 
 @dataclass
@@ -276,6 +283,7 @@ def read_source(
     query: str | None = None,
     io_options: Mapping[str, Any] | None = None,
     keep: frozenset[str] = frozenset(),
+    exclude: tuple[str | Path, ...] = (),
 ) -> tuple[pd.DataFrame, list[dict]]:
     """Read one export into a raw frame (no mapping or validation).
 
@@ -292,6 +300,8 @@ def read_source(
         each one missing or None is detected (:func:`cxanalysis.sniff.detect_format`).
     keep : set of str, optional
         Columns never converted from text to numbers (ids, labels), whatever they look like.
+    exclude : tuple of paths, optional
+        Files of a folder not to read (the survey export, when it sits beside the customer files).
 
     Returns
     -------
@@ -313,6 +323,7 @@ def read_source(
     path = Path(source)
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in READABLE and p.is_file())
+        files = [p for p in files if p.resolve() not in {Path(x).resolve() for x in exclude}]
         if not files:
             raise DataError(
                 f"Folder {text!r} holds no CSV, Parquet or Excel file. Point DATA at the export."
@@ -555,6 +566,7 @@ def load(
     *,
     quarter: str | None = None,
     query: str | None = None,
+    survey: str | Path | None = None,
 ) -> LoadResult:
     """Load an export into the clean canonical table.
 
@@ -568,6 +580,10 @@ def load(
         Quarter of a single-quarter export without a quarter column (overrides ``config.quarter``).
     query : str, optional
         SQL query for database sources.
+    survey : str or Path, optional
+        A survey-platform export joined to the customer table before the mapping (default
+        ``survey.path`` of the config; see :mod:`cxanalysis.survey`). The join is counted in
+        ``report.join``.
 
     Returns
     -------
@@ -596,8 +612,18 @@ def load(
         raise DataError(f"--quarter must look like 2026Q3, 'Q3 2026' or 2026-Q3; got {quarter!r}.")
     keep = frozenset(str(cfg.columns.get(c, c)) for c, kind in CANONICAL.items()
                      if kind in ("id", "quarter", "category", "text"))
-    raw, inputs = read_source(source, query=query or cfg.data.get("query"), io_options=cfg.io, keep=keep)
-    report = CleaningReport(rows_in=len(raw), inputs=inputs)
+    survey = survey or cfg.data.get("survey", {}).get("path")
+    # a survey export in the DATA folder is not one of the customer files
+    raw, inputs = read_source(source, query=query or cfg.data.get("query"), io_options=cfg.io, keep=keep,
+                              exclude=(survey,) if survey else ())
+    join = None
+    if survey:
+        from .survey import attach_survey
+
+        joined = attach_survey(raw, cfg, path=survey, quarter=q)
+        raw, join, inputs = joined.data, joined.report, inputs + joined.inputs
+        cfg = cfg.with_overrides(columns=joined.columns)  # question texts resolved to column ids
+    report = CleaningReport(rows_in=len(raw), inputs=inputs, join=join)
     formats = [i["format"] for i in inputs if "format" in i]
     if formats and len({f["note"] for f in formats}) > 1:  # files written differently: one note each
         report.notes += [f"{_format_note(f, Path(i['path']).name)}" for i in inputs if (f := i.get("format"))]

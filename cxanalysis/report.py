@@ -361,6 +361,7 @@ def run_report(
     notebooks: list[Path] | None = None,
     progress: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr, flush=True),
     workers: int = 2,
+    survey: str | Path | None = None,
 ) -> Path:
     """Run the full quarterly report.
 
@@ -376,6 +377,8 @@ def run_report(
         Reports root; the run writes only inside ``<out>/<quarter>/``.
     with_code : bool
         Render the analyst version with code shown.
+    survey : str or Path, optional
+        Survey-platform export joined to ``data`` (default ``survey.path`` of the config).
 
     Returns
     -------
@@ -399,7 +402,7 @@ def run_report(
     with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(threads,)) as pool:
         for _ in range(workers):  # start the workers now: their imports overlap the loading
             pool.submit(int)
-        frame, cleaning, q, root = _prepare(data, cfg, quarter, query, Path(out), progress)
+        frame, cleaning, q, root = _prepare(data, cfg, quarter, query, Path(out), progress, survey)
         data_path = (root / "_data" / "customers.parquet").resolve()
         jobs = [(nb, root / "_executed" / nb.name, root / f"{nb.stem}.html",
                  {"data_path": str(data_path), "quarter": q,
@@ -427,6 +430,8 @@ def run_report(
                 "promoters": head["promoters"], "passives": head["passives"], "detractors": head["detractors"],
                 "n": int(head["n"]), "method": cfg.nps_ci, "score": cats["score"]},
     }
+    if cleaning.join is not None:
+        base["join"] = cleaning.join.to_dict()
     results = to_jsonable(_merge_fragments(base, fragments))
     if errors:
         results["run"]["errors"] = errors
@@ -439,11 +444,12 @@ def run_report(
 
 
 def _prepare(data, cfg: Config, quarter: str | None, query: str | None, out: Path,
-             progress: Callable[[str], None]) -> tuple[pd.DataFrame, CleaningReport, str, Path]:
+             progress: Callable[[str], None],
+             survey: str | Path | None = None) -> tuple[pd.DataFrame, CleaningReport, str, Path]:
     """Load and validate the export once; write the clean table, cleaning report and config
     under ``<out>/<quarter>/_data`` for the notebooks (stale fragments and cache removed)."""
     progress(f"Loading {data} ...")
-    loaded = _load_with_history(data, cfg, quarter, query)
+    loaded = _load_with_history(data, cfg, quarter, query, survey)
     frame, cleaning = loaded.data, loaded.report
     q = check_report_quarter(frame, quarter, cfg)  # present and large enough, or DataError (exit 2)
     root = out / q
@@ -458,19 +464,26 @@ def _prepare(data, cfg: Config, quarter: str | None, query: str | None, out: Pat
     return frame, cleaning, q, root
 
 
-def _load_with_history(data, cfg: Config, quarter: str | None, query: str | None):
+def _load_with_history(data, cfg: Config, quarter: str | None, query: str | None,
+                       survey: str | Path | None = None):
     """Load the export and, for a ``.../YYYYQn/`` folder, earlier sibling quarter folders."""
     path = Path(str(data))
     q_self = parse_quarter(path.name) if path.is_dir() else None
     if q_self is None:
-        return load(data, cfg, quarter=quarter, query=query)
-    loaded = load(data, cfg, quarter=q_self)
+        return load(data, cfg, quarter=quarter, query=query, survey=survey)
+    loaded = load(data, cfg, quarter=q_self, survey=survey)
     frames, report = [loaded.data], loaded.report
     for sib in sorted(path.parent.iterdir()):
         q_sib = parse_quarter(sib.name) if sib.is_dir() else None
         if q_sib is None or sib == path or q_sib > q_self:
             continue
-        earlier = load(sib, cfg, quarter=q_sib)
+        sib_survey = None  # a two-file quarter folder: the survey file of the same name in sib
+        if survey_name := Path(str(survey or cfg.survey["path"] or "")).name:
+            sib_survey = sib / survey_name
+            if not sib_survey.is_file():
+                report.notes.append(f"Earlier quarter {q_sib} in {sib} not loaded: it has no {survey_name}.")
+                continue
+        earlier = load(sib, cfg, quarter=q_sib, survey=sib_survey)
         frames.append(earlier.data)
         report.inputs += earlier.report.inputs
         report.notes.append(f"Earlier quarter {q_sib} loaded from {sib} for trends "

@@ -29,6 +29,13 @@ __all__ = [
     "true_outcomes",
     "TOPICS",
     "truth_table",
+    "SURVEY_QUESTIONS",
+    "SURVEY_MAPPING",
+    "SurveySample",
+    "make_survey_sample",
+    "write_qualtrics",
+    "write_surveymonkey",
+    "write_survey_sample",
 ]
 
 PLANS = np.array(["Basic", "Plus", "Pro"])
@@ -368,3 +375,269 @@ def make_clustered(
 def truth_table(truth: Truth = TRUTH) -> pd.DataFrame:
     """The documented true parameters as a two-column table (for data/README.md)."""
     return pd.DataFrame({"parameter": list(asdict(truth)), "value": list(asdict(truth).values())})
+
+
+# --------------------------------------------------------------------------------------------
+# two-file samples: a CRM table and a survey-platform export
+
+
+#: The survey's questions in the Qualtrics layout: field id -> (canonical column, question text).
+SURVEY_QUESTIONS: dict[str, tuple[str, str]] = {
+    "Q1": ("nps_score", "How likely are you to recommend us to a friend or colleague?"),
+    "Q2": ("csat", "Overall, how satisfied are you with us?"),
+    "Q3": ("ces", "How easy was it to get what you needed from us?"),
+    "Q4_1": ("driver_delivery", "How satisfied are you with each of the following? - Delivery"),
+    "Q4_2": ("driver_support", "How satisfied are you with each of the following? - Support"),
+    "Q4_3": ("driver_product", "How satisfied are you with each of the following? - Product"),
+    "Q4_4": ("driver_price", "How satisfied are you with each of the following? - Price"),
+    "Q4_5": ("driver_website", "How satisfied are you with each of the following? - Website"),
+    "Q5": ("comment", "What is the main reason for your score?"),
+}
+#: The ``columns:`` mapping for a two-file sample (survey ids to canonical names).
+SURVEY_MAPPING = {canonical: qid for qid, (canonical, _) in SURVEY_QUESTIONS.items()}
+# choice text as Qualtrics exports it; other values are exported as plain numbers
+_CHOICE_TEXT = {
+    "nps_score": {0: "0 - Not at all likely", 10: "10 - Extremely likely"},
+    "csat": {1: "1 - Very dissatisfied", 2: "2 - Dissatisfied", 3: "3 - Neutral", 4: "4 - Satisfied",
+           5: "5 - Very satisfied"},
+    "ces": {1: "1 - Very difficult", 7: "7 - Very easy"},
+}
+
+
+@dataclass
+class SurveySample:
+    """A CRM table, a survey export's rows (Qualtrics field ids, numeric answers) and the truth.
+
+    ``truth`` holds the answer that counts for each respondent (``customer_id, quarter`` and the
+    canonical survey columns); ``counts`` the planted ``preview, test, spam, unfinished``
+    responses, ``repeat_answers`` (customers answering twice), ``unmatched`` responses, and
+    ``responses`` (rows of the export); ``earlier`` the first answer of each repeated customer;
+    ``columns`` the survey's field id of each canonical column.
+    """
+
+    crm: pd.DataFrame
+    responses: pd.DataFrame
+    labels: dict[str, str]
+    truth: pd.DataFrame
+    earlier: pd.DataFrame
+    counts: dict[str, int]
+    columns: dict[str, str]
+
+
+def make_survey_sample(
+    customers: pd.DataFrame,
+    *,
+    response_rate: float = 0.6,
+    n_preview: int = 4,
+    n_test: int = 3,
+    n_spam: int = 5,
+    n_unfinished: int = 12,
+    n_repeat: int = 20,
+    n_unmatched: int = 10,
+    random_state: int = 0,
+    field_ids: str = "numbered",
+) -> SurveySample:
+    """Split generated customers into a CRM table and a Qualtrics-style survey export.
+
+    Parameters
+    ----------
+    customers : DataFrame
+        From :func:`make_customers`.
+    response_rate : float
+        Share of customer-quarters that answered (at random, so the respondents' effects are
+        the customers').
+    n_preview, n_test, n_spam, n_unfinished : int
+        Responses planted with ``Status`` survey preview / survey test / spam, or ``Finished``
+        false; they carry real customer ids (unfinished ones: of customers who did not answer),
+        so keeping any of them would change the join counts.
+    n_repeat : int
+        Respondents who also answered earlier in the same quarter, with other scores.
+    n_unmatched : int
+        Responses whose id is no customer.
+    field_ids : {"numbered", "canonical"}
+        The survey's field ids: Qualtrics' own (``Q1``, ``Q4_1``; map them in ``columns:``) or
+        export tags renamed to the canonical names (``nps_score``, ``driver_delivery``), as an
+        analyst can set them in Qualtrics, so that no mapping is needed.
+
+    Returns
+    -------
+    SurveySample
+    """
+    rng = np.random.default_rng(random_state)
+    survey_cols = [c for c, _ in SURVEY_QUESTIONS.values()]
+    crm = customers.drop(columns=[c for c in survey_cols if c in customers]).reset_index(drop=True)
+    base = customers.reset_index(drop=True)
+    answered = rng.random(len(base)) < response_rate
+    qstart = pd.PeriodIndex(base["quarter"].str.replace("Q", "-Q"), freq="Q").start_time
+
+    def rows(idx: np.ndarray, *, status="IP Address", finished=True, days=None, ids=None,
+             random_answers=False) -> pd.DataFrame:
+        m = len(idx)
+        day = days if days is not None else rng.integers(20, 88, size=m)
+        recorded = (qstart[idx] + pd.to_timedelta(day, unit="D")
+                    + pd.to_timedelta(rng.integers(0, 86400, size=m), unit="s"))
+        duration = rng.integers(40, 900, size=m)
+        out = pd.DataFrame({
+            "StartDate": recorded - pd.to_timedelta(duration, unit="s"),
+            "EndDate": recorded,
+            "Status": status,
+            "IPAddress": [f"10.0.{rng.integers(0, 255)}.{rng.integers(1, 255)}" for _ in range(m)],
+            "Progress": 100 if finished else rng.integers(10, 90, size=m),
+            "Duration (in seconds)": duration,
+            "Finished": finished,
+            "RecordedDate": recorded,
+            "ResponseId": [f"R_{rng.integers(16**14, 16**15):015x}" for _ in range(m)],
+            "ExternalReference": ids if ids is not None else base["customer_id"].to_numpy()[idx],
+            "DistributionChannel": "email",
+            "UserLanguage": "EN",
+        })
+        for qid, (col, _) in SURVEY_QUESTIONS.items():
+            values = base[col].to_numpy()[idx]
+            if random_answers and col != "comment":
+                lo, hi = {"nps_score": (0, 10), "csat": (1, 5), "ces": (1, 7)}.get(col, (1, 10))
+                values = rng.integers(lo, hi + 1, size=m)
+            out[qid] = values
+        return out
+
+    resp_idx = np.flatnonzero(answered)
+    genuine = rows(resp_idx)
+    rep = rng.choice(len(resp_idx), size=min(n_repeat, len(resp_idx)), replace=False)
+    earlier = rows(resp_idx[rep], days=rng.integers(5, 15, size=len(rep)), random_answers=True)
+    # the genuine answer of a repeated customer comes later in the quarter than the earlier one
+    later = earlier["RecordedDate"].to_numpy() + np.timedelta64(7, "D")
+    for col in ("StartDate", "EndDate", "RecordedDate"):
+        genuine.loc[rep, col] = np.maximum(genuine.loc[rep, col].to_numpy(), later)
+
+    def anyone(k: int) -> np.ndarray:
+        return rng.choice(len(base), size=k, replace=False)
+
+    non_resp = np.flatnonzero(~answered)
+    parts = [
+        genuine, earlier,
+        rows(anyone(n_preview), status="Survey Preview", random_answers=True),
+        rows(anyone(n_test), status="Survey Test", random_answers=True),
+        rows(anyone(n_spam), status="Spam", random_answers=True),
+        rows(rng.choice(non_resp, size=n_unfinished, replace=False), finished=False,
+             random_answers=True),
+        rows(anyone(n_unmatched), ids=[f"C9{i:06d}" for i in range(n_unmatched)], random_answers=True),
+    ]
+    responses = pd.concat(parts, ignore_index=True).sort_values("RecordedDate", kind="stable")
+    responses = responses.reset_index(drop=True)
+    truth = base.loc[resp_idx, ["customer_id", "quarter", *survey_cols]].reset_index(drop=True)
+    earlier_truth = earlier.rename(columns={q: c for q, (c, _) in SURVEY_QUESTIONS.items()})
+    earlier_truth = earlier_truth.rename(columns={"ExternalReference": "customer_id"})
+    earlier_truth.insert(1, "quarter", base.loc[resp_idx[rep], "quarter"].to_numpy())
+    counts = {"preview": n_preview, "test": n_test, "spam": n_spam, "unfinished": n_unfinished,
+              "repeat_answers": len(rep), "unmatched": n_unmatched, "responses": len(responses),
+              "respondents": len(resp_idx)}
+    labels = {qid: text for qid, (_, text) in SURVEY_QUESTIONS.items()}
+    columns = dict(SURVEY_MAPPING)
+    if field_ids == "canonical":
+        responses = responses.rename(columns={q: c for q, (c, _) in SURVEY_QUESTIONS.items()})
+        labels = {SURVEY_QUESTIONS[q][0]: t for q, t in labels.items()}
+        columns = {c: c for c in columns}
+    return SurveySample(crm, responses, labels, truth, earlier_truth, counts, columns)
+
+
+def _as_text(value) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, bool | np.bool_):
+        return "True" if value else "False"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def write_qualtrics(sample: SurveySample, path, *, tsv: bool = False, numeric_status: bool = False,
+                    choice_text: bool = True) -> None:
+    """Write the survey in Qualtrics' layout: field ids, question text, ``{"ImportId": ...}``.
+
+    CSV is UTF-8 with a byte-order mark; ``tsv=True`` writes Qualtrics' UTF-16 tab-separated
+    export. ``numeric_status`` writes ``Status`` as codes (1 = survey preview ...) and
+    ``Finished`` as 1/0; ``choice_text`` writes answers as their choice text where the question
+    has one ("10 - Extremely likely").
+    """
+    import csv
+    import json
+
+    frame = sample.responses.copy()
+    if numeric_status:
+        codes = {"IP Address": 0, "Survey Preview": 1, "Survey Test": 2, "Spam": 8}
+        frame["Status"] = frame["Status"].map(codes)
+        frame["Finished"] = frame["Finished"].astype(int)
+    if choice_text:
+        for canonical, texts in _CHOICE_TEXT.items():
+            qid = sample.columns[canonical]
+            frame[qid] = [texts.get(int(v), str(int(v))) if pd.notna(v) else "" for v in frame[qid]]
+    ids = list(frame.columns)
+    text = [sample.labels.get(c, c) for c in ids]
+    qids = {sample.columns[c]: q for q, (c, _) in SURVEY_QUESTIONS.items()}
+    imports = [json.dumps({"ImportId": "QID" + qids[c][1:]} if c in qids
+                          else {"ImportId": c[0].lower() + c[1:]}, separators=(",", ":")) for c in ids]
+    encoding, sep = ("utf-16", "\t") if tsv else ("utf-8-sig", ",")
+    with open(path, "w", encoding=encoding, newline="") as fh:
+        w = csv.writer(fh, delimiter=sep)
+        w.writerow(ids)
+        w.writerow(text)
+        w.writerow(imports)
+        for row in frame.itertuples(index=False):
+            w.writerow([_as_text(v) for v in row])
+
+
+def write_surveymonkey(sample: SurveySample, path) -> None:
+    """Write the genuine, repeated and unmatched responses in SurveyMonkey's two-row layout.
+
+    SurveyMonkey has no preview or test status; its partial responses are left out too. Row one
+    holds the question above its first column only; row two ``Response``, ``Open-Ended
+    Response`` or the option of a grid question.
+    """
+    import csv
+
+    keep = (sample.responses["Status"] == "IP Address") & sample.responses["Finished"].astype(bool)
+    r = sample.responses[keep].reset_index(drop=True)
+    fmt = "%m/%d/%Y %I:%M:%S %p"
+    grid = "How satisfied are you with each of the following?"
+    top = ["Respondent ID", "Collector ID", "Start Date", "End Date", "IP Address", "Email Address",
+           "First Name", "Last Name", "Custom Data 1",
+           SURVEY_QUESTIONS["Q1"][1], SURVEY_QUESTIONS["Q2"][1], SURVEY_QUESTIONS["Q3"][1],
+           grid, "", "", "", "", SURVEY_QUESTIONS["Q5"][1]]
+    second = [""] * 9 + ["Response"] * 3 + ["Delivery", "Support", "Product", "Price", "Website",
+                                           "Open-Ended Response"]
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(top)
+        w.writerow(second)
+        for i, row in r.iterrows():
+            w.writerow([str(11400000000 + i), "4321", row["StartDate"].strftime(fmt),
+                        row["EndDate"].strftime(fmt), row["IPAddress"], "", "", "",
+                        row["ExternalReference"],
+                        *[_as_text(row[sample.columns[c]]) for _, (c, _) in SURVEY_QUESTIONS.items()]])
+
+
+def write_survey_sample(out, customers: pd.DataFrame, *, format: str = "qualtrics",
+                        random_state: int = 0, **options) -> tuple:
+    """Write ``crm.csv`` and the survey export (``responses.csv``) of a two-file sample.
+
+    Returns the two paths and the :class:`SurveySample`. ``options`` go to
+    :func:`make_survey_sample` (default ``field_ids="canonical"``: the survey's export tags are
+    the canonical names, so ``cxanalysis report crm.csv --survey responses.csv`` needs no
+    mapping).
+    """
+    options.setdefault("field_ids", "canonical")
+    from pathlib import Path
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    sample = make_survey_sample(customers, random_state=random_state, **options)
+    crm_path, survey_path = out / "crm.csv", out / "responses.csv"
+    sample.crm.to_csv(crm_path, index=False)
+    if format == "qualtrics":
+        write_qualtrics(sample, survey_path)
+    elif format == "surveymonkey":
+        write_surveymonkey(sample, survey_path)
+    else:
+        raise ValueError(f"format must be 'qualtrics' or 'surveymonkey'; got {format!r}.")
+    return crm_path, survey_path, sample
