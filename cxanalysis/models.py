@@ -477,6 +477,8 @@ class OutcomeModels:
         what = {"spend": "spend recorded", "churn": "churned recorded", "returns": "orders and returns recorded"}[outcome]
         flags, notes = [], []
         kind = "per-point" if per_point else "category"
+        if per_point and self.score not in design.names:
+            return f"{self.score} takes a single value"
         if outcome == "spend":
             r = self._rows_with(design, "spend")
             if (problem := self._size_problem(design, r, what)) is not None:
@@ -551,6 +553,9 @@ class OutcomeModels:
                     + ("overdispersed; the robust (sandwich) errors keep inference valid (quasi-Poisson-type)."
                        if disp > 1.1 else "no material overdispersion."))
         res.skipped = self._contrast_problems(design, parts, what)
+        if per_point and not all(self.score in design.names and design.col(self.score) in cols
+                                 for _, cols in parts.values() if len(cols) > 1):
+            return f"{self.score} does not vary among the customers with {what}"
         if flags:
             res.flagged = True
             res.flag_reasons = flags
