@@ -133,18 +133,34 @@ def fit_glm(
         beta[0] = np.log(max(ybar, 1e-12)) - (float(np.mean(off)) if offset is not None else 0.0)
     converged = False
     it = 0
+    ll = _loglik(family, y, X @ beta, off)
     for it in range(1, max_iter + 1):  # noqa: B007
         eta_lin = X @ beta
         mu = _mean(family, eta_lin + off)
-        w, z = _weights_and_working(family, y, mu, eta_lin)
-        Xw = X * w[:, None]
-        new = _solve_pd(Xw.T @ X, Xw.T @ z)
-        if new is None:
+        w, _ = _weights_and_working(family, y, mu, eta_lin)
+        # Fisher scoring in score form, X'WX delta = X'W (z - eta): no division by vanishing weights
+        resid = (y - mu) / mu if family == "gamma_log" else y - mu
+        delta = _solve_pd((X * w[:, None]).T @ X, X.T @ resid)
+        if delta is None or not np.all(np.isfinite(delta)):
             break
-        step = np.max(np.abs(new - beta) / (1 + np.abs(beta)))
-        beta = new
-        if not np.all(np.isfinite(beta)):
+        # a unit-free trust region (the linear predictor moves by at most 5 per step), then
+        # step-halving until the log-likelihood does not decrease: plain IRLS can overshoot and run
+        # off to infinity on a covariate with a huge but finite odds ratio
+        move = float(np.max(np.abs(X @ delta))) if len(X) else 0.0
+        if move > 5:
+            delta = delta * (5 / move)
+        t, accepted = 1.0, False
+        for _ in range(40):
+            cand = beta + t * delta
+            ll_new = _loglik(family, y, X @ cand, off)
+            if np.isfinite(ll_new) and ll_new >= ll - 1e-12 * (1 + abs(ll)):
+                accepted = True
+                break
+            t /= 2
+        if not accepted:
             break
+        step = np.max(np.abs(cand - beta) / (1 + np.abs(beta)))
+        beta, ll = cand, ll_new
         if step < tol:
             converged = True
             break
@@ -162,6 +178,17 @@ def fit_glm(
     cov_model = info_inv * (dispersion if family == "gamma_log" else 1.0)
     return GLMFit(family, beta, cov, cov_model, n, converged, it, "IRLS", dispersion,
                   S if keep_scores else None, H if keep_scores else None)
+
+
+def _loglik(family: str, y, eta_lin, off) -> float:
+    """Log-likelihood up to a constant (Gamma: for scale 1), used only to damp the IRLS steps."""
+    eta = eta_lin + off
+    with np.errstate(all="ignore"):
+        if family == "logit":
+            return float(np.sum(y * eta - np.logaddexp(0, eta)))
+        if family == "gamma_log":
+            return float(np.sum(-y * np.exp(-np.clip(eta, -700, 700)) - eta))
+        return float(np.sum(y * eta - np.exp(np.clip(eta, -700, 700))))
 
 
 def _variance(family: str, mu):
@@ -261,12 +288,10 @@ def find_separation(X: np.ndarray, y: np.ndarray, family: str = "logit", *, offs
         A, E = -Z[y == 0], Z[y > 0]
         if len(A) == 0:
             return None
-        E = np.unique(np.round(E, 12), axis=0) if len(E) else E
     else:
         raise ValueError(f"family must be 'logit' or 'poisson_log'; got {family!r}.")
     full = A
-    A = np.unique(np.round(A, 12), axis=0)
-    if len(A) + len(E) > max_rows:
+    if len(A) + len(E) > max_rows:  # stratified subset first: deduplicating a million rows is the slow part
         rng = np.random.default_rng(random_state)
         pick = np.zeros(len(A), dtype=bool)
         for j in range(p):  # every row where a rarely non-zero column is non-zero
@@ -279,6 +304,8 @@ def find_separation(X: np.ndarray, y: np.ndarray, family: str = "logit", *, offs
         A = A[pick]
         if len(E) > max_rows:
             E = E[rng.choice(len(E), size=max_rows, replace=False)]
+    A = np.unique(np.round(A, 12), axis=0)
+    E = np.unique(np.round(E, 12), axis=0) if len(E) else E
     try:
         res = optimize.linprog(-A.sum(axis=0), A_ub=-A, b_ub=np.zeros(len(A)),
                                A_eq=E if len(E) else None, b_eq=np.zeros(len(E)) if len(E) else None,

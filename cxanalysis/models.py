@@ -351,7 +351,7 @@ class OutcomeModels:
         for outcome in OUTCOMES:
             absent = [c for c in _COLUMNS[outcome] if c not in data]
             if absent:
-                self.skipped_[outcome] = f"no {', '.join(absent)} column"
+                self.skipped_[outcome] = f"no {' or '.join(absent)} column"
                 continue
             empty = [c for c in _COLUMNS[outcome] if data[c].notna().sum() == 0]
             if empty:

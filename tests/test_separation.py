@@ -179,6 +179,26 @@ def test_covariate_that_separates_churn_exactly_is_caught():
     _sound(e)
 
 
+def test_huge_but_finite_odds_ratio_of_a_binary_covariate_is_caught():
+    """Churn is rare (0.3%) except among the 1% who complained, all but one of whom churned: the
+    MLE exists (no separation) but the complaint odds ratio is ~10^5 (log-odds shift > 10). The
+    promoter effect must not be read off that fit: Firth, flagged, cause named."""
+    df = make_customers(8000, 1, random_state=34, truth=Truth(effect_scale=0))
+    rng = np.random.default_rng(34)
+    comp = np.zeros(len(df), dtype=bool)
+    comp[rng.choice(len(df), 80, replace=False)] = True
+    churned = (rng.random(len(df)) < 0.003).astype(int)
+    churned[comp] = 1
+    churned[np.flatnonzero(comp)[0]] = 0
+    df["complaint"], df["churned"] = comp.astype(int), churned
+    m, e = _fit(df, covariates=[*COVS, "complaint"])
+    churn = e[(e["outcome"] == "churn") & (e["contrast"] != "per_point")]
+    assert churn["flagged"].all()
+    assert m.outcomes_["churn"].method == "Firth penalised logistic regression"
+    assert any("near-separation" in w and "complaint" in w for w in m.warnings_)
+    _sound(e)
+
+
 @pytest.mark.parametrize("scale", [0.02, 1.0, 500.0])
 def test_near_separation_in_a_continuous_covariate_is_caught_whatever_its_units(scale):
     """Churn is all but determined by x (one customer on each wrong side of the threshold, so the
