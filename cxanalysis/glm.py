@@ -118,8 +118,11 @@ def fit_glm(
     Returns
     -------
     GLMFit
-        ``converged`` is False when the iterations did not settle or the coefficients diverged
-        (the usual sign of separation in a logistic fit).
+        ``converged`` is False when the iterations did not settle, no step improved the
+        likelihood, or (logistic) some fitted probability is numerically 0 or 1 — the usual signs
+        of separation. Steps are Fisher scoring with the linear predictor moving at most 5 per
+        step and halved until the log-likelihood does not decrease (unit-free; no rule on the size
+        of a coefficient).
     """
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {FAMILIES}; got {family!r}.")
