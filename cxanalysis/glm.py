@@ -2,7 +2,18 @@
 
 Three families with their usual links — logistic (binomial/logit), Gamma with log link, Poisson
 with log link and an offset — fitted by iteratively reweighted least squares on the normal
-equations (Cholesky of ``X'WX``), plus Firth's penalised logistic regression for separated data.
+equations (Cholesky of ``X'WX``), plus Firth's penalised likelihood (logistic and Poisson) for
+separated data, and a linear-programming check for separation (:func:`find_separation`).
+
+**Separation** (the maximum-likelihood estimate does not exist: some coefficients run to
+infinity) is detected without reference to the units of any column. For a logistic model it
+exists iff some direction ``b != 0`` has ``(2y - 1) x_i'b >= 0`` for every row with strict
+inequality on some (complete or quasi-complete separation; Albert & Anderson 1984); for a Poisson
+log-linear model iff some ``b`` has ``x_i'b = 0`` on every row with a count and ``x_i'b <= 0``
+on the rest, strictly on some (e.g. a level with no events). Both are linear programmes (Konis
+2007, as in R's ``detectseparation``), solved with HiGHS on the distinct rows of the design with
+columns scaled to ``[-1, 1]``; a rescaled column gives the same answer, so no magnitude rule on
+the coefficients is needed.
 
 Standard errors are the robust sandwich ``H^-1 (S'S) H^-1`` (``S`` the per-row scores, ``H`` the
 observed Hessian), i.e. HC0, which is what statsmodels computes for ``GLM`` and ``Logit`` under
@@ -13,13 +24,14 @@ The tests compare coefficients and standard errors with the plain statsmodels fo
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import linalg
+from scipy import linalg, optimize
 from scipy.special import expit
 
-__all__ = ["GLMFit", "fit_glm", "fit_firth_logit", "FAMILIES"]
+__all__ = ["GLMFit", "fit_glm", "fit_firth", "fit_firth_logit", "find_separation", "safe_inv", "FAMILIES"]
 
 FAMILIES = ("logit", "gamma_log", "poisson_log")
 
@@ -44,6 +56,8 @@ class GLMFit:
     dispersion: float = float("nan")
     score_obs: np.ndarray | None = field(default=None, repr=False)
     hessian: np.ndarray | None = field(default=None, repr=False)
+    columns: np.ndarray | None = field(default=None, repr=False)
+    """Design columns the fit used (None: all). Dropped columns have coefficient 0 and no variance."""
 
     @property
     def bse(self) -> np.ndarray:
@@ -104,8 +118,11 @@ def fit_glm(
     Returns
     -------
     GLMFit
-        ``converged`` is False when the iterations did not settle or the coefficients diverged
-        (the usual sign of separation in a logistic fit).
+        ``converged`` is False when the iterations did not settle, no step improved the
+        likelihood, or (logistic) some fitted probability is numerically 0 or 1 — the usual signs
+        of separation. Steps are Fisher scoring with the linear predictor moving at most 5 per
+        step and halved until the log-likelihood does not decrease (unit-free; no rule on the size
+        of a coefficient).
     """
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {FAMILIES}; got {family!r}.")
@@ -119,23 +136,42 @@ def fit_glm(
         beta[0] = np.log(max(ybar, 1e-12)) - (float(np.mean(off)) if offset is not None else 0.0)
     converged = False
     it = 0
+    ll = _loglik(family, y, X @ beta, off)
     for it in range(1, max_iter + 1):  # noqa: B007
         eta_lin = X @ beta
         mu = _mean(family, eta_lin + off)
-        w, z = _weights_and_working(family, y, mu, eta_lin)
-        Xw = X * w[:, None]
-        try:
-            new = linalg.solve(Xw.T @ X, Xw.T @ z, assume_a="pos")
-        except (linalg.LinAlgError, ValueError):
+        w, _ = _weights_and_working(family, y, mu, eta_lin)
+        # Fisher scoring in score form, X'WX delta = X'W (z - eta): no division by vanishing weights
+        resid = (y - mu) / mu if family == "gamma_log" else y - mu
+        delta = _solve_pd((X * w[:, None]).T @ X, X.T @ resid)
+        if delta is None or not np.all(np.isfinite(delta)):
             break
-        step = np.max(np.abs(new - beta) / (1 + np.abs(beta)))
-        beta = new
-        if not np.all(np.isfinite(beta)) or np.max(np.abs(beta)) > 50:
+        # a unit-free trust region (the linear predictor moves by at most 5 per step), then
+        # step-halving until the log-likelihood does not decrease: plain IRLS can overshoot and run
+        # off to infinity on a covariate with a huge but finite odds ratio
+        move = float(np.max(np.abs(X @ delta))) if len(X) else 0.0
+        if move > 5:
+            delta = delta * (5 / move)
+        t, accepted = 1.0, False
+        for _ in range(40):
+            cand = beta + t * delta
+            ll_new = _loglik(family, y, X @ cand, off)
+            if np.isfinite(ll_new) and ll_new >= ll - 1e-12 * (1 + abs(ll)):
+                accepted = True
+                break
+            t /= 2
+        if not accepted:
             break
+        step = np.max(np.abs(cand - beta) / (1 + np.abs(beta)))
+        beta, ll = cand, ll_new
         if step < tol:
             converged = True
             break
     mu = _mean(family, X @ beta + off)
+    if family == "logit" and np.any(np.minimum(mu, 1 - mu) < 1e-12):
+        # fitted probabilities numerically 0 or 1: IRLS stalls there (its weights underflow) and
+        # would report convergence at a point that is no maximum: the MLE is at infinity
+        converged = False
     S, H = _score_and_hessian(family, X, y, mu)
     Hinv = _inv(-H)
     cov = Hinv @ (S.T @ S) @ Hinv
@@ -147,6 +183,17 @@ def fit_glm(
                   S if keep_scores else None, H if keep_scores else None)
 
 
+def _loglik(family: str, y, eta_lin, off) -> float:
+    """Log-likelihood up to a constant (Gamma: for scale 1), used only to damp the IRLS steps."""
+    eta = eta_lin + off
+    with np.errstate(all="ignore"):
+        if family == "logit":
+            return float(np.sum(y * eta - np.logaddexp(0, eta)))
+        if family == "gamma_log":
+            return float(np.sum(-y * np.exp(-np.clip(eta, -700, 700)) - eta))
+        return float(np.sum(y * eta - np.exp(np.clip(eta, -700, 700))))
+
+
 def _variance(family: str, mu):
     if family == "logit":
         return np.clip(mu * (1 - mu), 1e-300, None)
@@ -155,11 +202,132 @@ def _variance(family: str, mu):
     return mu
 
 
-def _inv(a: np.ndarray) -> np.ndarray:
+def _solve_pd(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+    """Solve ``a x = b`` for a symmetric positive (semi-)definite ``a``, quietly.
+
+    Cholesky first; a matrix that is not numerically positive definite (collinear or
+    vanishing weights) is solved by least squares. Never emits ``LinAlgWarning``.
+    """
+    if not np.all(np.isfinite(a)) or not np.all(np.isfinite(b)):
+        return None
     try:
-        return linalg.inv(a)
-    except linalg.LinAlgError:
-        return np.linalg.pinv(a)
+        return linalg.cho_solve(linalg.cho_factor(a, check_finite=False), b, check_finite=False)
+    except (linalg.LinAlgError, ValueError):
+        try:
+            return np.linalg.lstsq(a, b, rcond=None)[0]
+        except np.linalg.LinAlgError:
+            return None
+
+
+def safe_inv(a: np.ndarray, *, rcond: float = 1e-12) -> tuple[np.ndarray, bool]:
+    """Inverse of a symmetric matrix, or its pseudo-inverse when it is (near) singular.
+
+    Returns ``(inverse, exact)``; ``exact`` is False when the pseudo-inverse was used (reciprocal
+    condition number below ``rcond``, or a non-finite matrix). Never raises, never warns.
+    """
+    a = np.asarray(a, float)
+    if a.size == 0:
+        return a.copy(), True
+    if not np.all(np.isfinite(a)):
+        a = np.nan_to_num(a, nan=0.0, posinf=0.0, neginf=0.0)
+        return np.linalg.pinv(a, hermitian=True), False
+    ev = np.linalg.eigvalsh((a + a.T) / 2)
+    top = np.max(np.abs(ev)) if ev.size else 0.0
+    if top == 0 or np.min(np.abs(ev)) < rcond * top:
+        return np.linalg.pinv(a, rcond=rcond, hermitian=True), False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        try:
+            return linalg.inv(a), True
+        except (linalg.LinAlgError, ValueError):
+            return np.linalg.pinv(a, rcond=rcond, hermitian=True), False
+
+
+def _inv(a: np.ndarray) -> np.ndarray:
+    return safe_inv(a)[0]
+
+
+def find_separation(X: np.ndarray, y: np.ndarray, family: str = "logit", *, offset=None,
+                    max_rows: int = 20_000, random_state: int = 0) -> np.ndarray | None:
+    """A direction along which the likelihood increases for ever (separation), or None.
+
+    Parameters
+    ----------
+    X : ndarray (n, p)
+    y : ndarray (n,)
+        0/1 for ``"logit"``; counts for ``"poisson_log"``.
+    family : {"logit", "poisson_log"}
+    max_rows : int
+        The programme runs on the distinct rows of the (sign-adjusted) design; beyond this many, on
+        a stratified subset (every row where a rarely non-zero column is non-zero, plus a random
+        fill), and the direction found is then checked on all rows. A direction that fails the
+        check is not reported (the fit-based checks of the caller still apply).
+
+    Returns
+    -------
+    ndarray (p,) or None
+        The direction ``b`` in the units of ``X`` (normalised to max ``|b_j|`` = 1 on the scaled
+        columns); its non-zero entries name the separating terms.
+
+    Notes
+    -----
+    Logistic: maximise ``sum_i a_i'b`` subject to ``a_i'b >= 0`` and ``-1 <= b <= 1``, where
+    ``a_i = (2 y_i - 1) x_i``; a positive optimum means (quasi-)complete separation (Konis 2007).
+    Poisson: rows with a count enter as equalities ``x_i'b = 0``, rows without as ``-x_i'b >= 0``.
+    Columns are scaled by their largest absolute value first, so the answer does not depend on
+    the units of any covariate.
+    """
+    X = np.asarray(X, float)
+    y = np.asarray(y, float)
+    n, p = X.shape
+    if n == 0 or p == 0:
+        return None
+    scale = np.max(np.abs(X), axis=0)
+    scale[scale == 0] = 1.0
+    Z = X / scale
+    if family == "logit":
+        A, E = Z * np.where(y > 0.5, 1.0, -1.0)[:, None], np.empty((0, p))
+    elif family == "poisson_log":
+        A, E = -Z[y == 0], Z[y > 0]
+        if len(A) == 0:
+            return None
+    else:
+        raise ValueError(f"family must be 'logit' or 'poisson_log'; got {family!r}.")
+    full = A
+    if len(A) + len(E) > max_rows:  # stratified subset first: deduplicating a million rows is the slow part
+        rng = np.random.default_rng(random_state)
+        pick = np.zeros(len(A), dtype=bool)
+        for j in range(p):  # every row where a rarely non-zero column is non-zero
+            nz = np.flatnonzero(A[:, j] != 0)
+            if 0 < len(nz) <= max_rows // (4 * p) + 1:
+                pick[nz] = True
+        fill = max(0, max_rows - int(pick.sum()))
+        rest = np.flatnonzero(~pick)
+        pick[rng.choice(rest, size=min(fill, len(rest)), replace=False)] = True
+        A = A[pick]
+        if len(E) > max_rows:
+            E = E[rng.choice(len(E), size=max_rows, replace=False)]
+    A = np.unique(np.round(A, 12), axis=0)
+    E = np.unique(np.round(E, 12), axis=0) if len(E) else E
+    try:
+        res = optimize.linprog(-A.sum(axis=0), A_ub=-A, b_ub=np.zeros(len(A)),
+                               A_eq=E if len(E) else None, b_eq=np.zeros(len(E)) if len(E) else None,
+                               bounds=[(-1, 1)] * p, method="highs")
+    except (ValueError, np.linalg.LinAlgError):
+        return None
+    if res.status != 0 or res.x is None or -res.fun <= 1e-7:
+        return None
+    b = res.x.copy()
+    b[np.abs(b) < 1e-9] = 0.0
+    margins = full @ b
+    tol = 1e-8 * max(1.0, float(np.max(np.abs(b))))
+    eq_ok = True
+    if family == "poisson_log":
+        Zpos = Z[y > 0]
+        eq_ok = len(Zpos) == 0 or float(np.max(np.abs(Zpos @ b))) <= tol
+    if margins.min() < -tol or margins.max() <= 1e-7 or not eq_ok:
+        return None
+    return b / scale
 
 
 def fit_firth_logit(X: np.ndarray, y: np.ndarray, *, max_iter: int = 200, tol: float = 1e-10,
@@ -172,28 +340,60 @@ def fit_firth_logit(X: np.ndarray, y: np.ndarray, *, max_iter: int = 200, tol: f
     likelihood does not increase. Covariance: inverse information at the estimate (the sandwich
     is not defined for a penalised fit in the same way; this is what logistf reports).
     """
+    return fit_firth(X, y, "logit", max_iter=max_iter, tol=tol, keep_scores=keep_scores)
+
+
+def fit_firth(X: np.ndarray, y: np.ndarray, family: str = "logit", *, offset: np.ndarray | None = None,
+              max_iter: int = 200, tol: float = 1e-10, keep_scores: bool = False) -> GLMFit:
+    """Firth's penalised likelihood (Jeffreys-prior penalty) for a logistic or Poisson model.
+
+    Maximises ``l(b) + 0.5 log det(X'WX)`` (``W = p(1-p)`` logistic, ``W = mu`` Poisson), which
+    has a finite maximum even when the maximum-likelihood estimate does not exist. Newton steps
+    on the modified score ``X'(y - mu + h (1/2 - p))`` (logistic) or ``X'(y - mu + h/2)``
+    (Poisson; Firth 1993: as if each count were increased by half its leverage, so a level with
+    no events gets a small positive expected count instead of minus infinity), halved while the
+    penalised likelihood does not increase.
+
+    Covariance: inverse information at the estimate (as logistf reports); for Poisson it is
+    multiplied by the Pearson dispersion when that exceeds 1 (quasi-Poisson), since counts of
+    returns are usually overdispersed and the sandwich is not defined for the penalised fit.
+    """
+    if family not in ("logit", "poisson_log"):
+        raise ValueError(f"family must be 'logit' or 'poisson_log'; got {family!r}.")
     n, p = X.shape
+    off = np.zeros(n) if offset is None else offset
     beta = np.zeros(p)
+    if family == "poisson_log":
+        beta[0] = np.log(max(float(np.mean(y)), 0.5 / max(n, 1))) - float(np.mean(off))
+
+    def weights(b):
+        eta = X @ b
+        mu = _mean(family, eta + off)
+        w = mu * (1 - mu) if family == "logit" else mu
+        return eta, mu, w
 
     def penalised(b):
-        eta = X @ b
-        pr = expit(eta)
-        w = pr * (1 - pr)
-        ll = np.sum(y * eta - np.logaddexp(0, eta))
+        eta, mu, w = weights(b)
+        if family == "logit":
+            ll = np.sum(y * eta - np.logaddexp(0, eta))
+        else:
+            ll = np.sum(y * (eta + off) - mu)
         sign, logdet = np.linalg.slogdet((X * w[:, None]).T @ X)
-        return ll + 0.5 * logdet if sign > 0 else -np.inf
+        return ll + 0.5 * logdet if sign > 0 and np.isfinite(ll) else -np.inf
 
     current = penalised(beta)
     converged = False
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007
-        pr = expit(X @ beta)
-        w = pr * (1 - pr)
-        info = (X * w[:, None]).T @ X
-        info_inv = _inv(info)
+        _, mu, w = weights(beta)
+        info_inv = _inv((X * w[:, None]).T @ X)
         h = w * np.einsum("ij,jk,ik->i", X, info_inv, X)
-        step = info_inv @ (X.T @ (y - pr + h * (0.5 - pr)))
+        adj = h * (0.5 - mu) if family == "logit" else h / 2
+        step = info_inv @ (X.T @ (y - mu + adj))
+        if not np.all(np.isfinite(step)):
+            break
         t = 1.0
+        cand, value = beta, current
         for _ in range(30):
             cand = beta + t * step
             value = penalised(cand)
@@ -204,9 +404,12 @@ def fit_firth_logit(X: np.ndarray, y: np.ndarray, *, max_iter: int = 200, tol: f
         if np.max(np.abs(t * step)) < tol:
             converged = True
             break
-    pr = expit(X @ beta)
-    w = pr * (1 - pr)
+    _, mu, w = weights(beta)
     cov = _inv((X * w[:, None]).T @ X)
-    S, H = _score_and_hessian("logit", X, y, pr)
-    return GLMFit("logit", beta, cov, cov, n, converged, it, "Firth penalised likelihood",
-                  1.0, S if keep_scores else None, H if keep_scores else None)
+    S, H = _score_and_hessian(family, X, y, mu)
+    dispersion = 1.0
+    if family == "poisson_log":
+        dispersion = float(np.sum((y - mu) ** 2 / np.clip(mu, 1e-300, None)) / max(n - p, 1))
+        cov = cov * max(dispersion, 1.0)
+    return GLMFit(family, beta, cov, cov, n, converged, it, "Firth penalised likelihood",
+                  dispersion, S if keep_scores else None, H if keep_scores else None)

@@ -16,6 +16,31 @@
   returns per order; overdispersion (Pearson dispersion > 1) is reported and handled by the
   robust sandwich errors (quasi-Poisson-type inference), which stay valid under any variance.
 
+**Separation and flags.** Every logistic part (any spend, churn) and the Poisson returns model
+get the same handling: empty or constant dummies (and collinear terms) are removed on the part's
+own rows, with a note; separation is checked by a linear programme that does not depend on any
+column's units (:func:`cxanalysis.glm.find_separation`); near-separation is caught after the
+maximum-likelihood fit by three unit-free signs: a fitted probability within 1e-8 of 0 or 1, a
+robust standard error below half the model-based one (the sandwich collapses where the
+information vanishes), or one term moving the log-odds by more than 10 (odds ratio > 22,000)
+across the central 98% of its values. Any of these refits the part by Firth's penalised
+likelihood (finite, shrunk towards no effect), sets ``flagged`` on its effects with the cause in
+words (``flag_reason``) and adds a warning; a flagged effect has no E-value (NaN). A Poisson
+returns model with a level or category without any return (its MLE is minus infinity) is refitted
+by Firth's (Jeffreys-prior) penalised Poisson likelihood — the standard bias-reducing fix for
+log-linear models, which always has a finite maximum — with a quasi-Poisson covariance, and
+flagged the same way.
+
+**Minimum sizes.** An outcome model is fitted only with at least ``MIN_ROWS`` (30) customers with
+the outcome, at least ``MIN_PER_CATEGORY`` (10) passives among them and, for churn, at least
+``MIN_EVENTS`` (5) churners and 5 stayers (returns: 5 customers with a return; spend: 30 who spent
+something, and the any-spend part only with 5 who spent nothing — with fewer it is intercept-only,
+noted). A contrast is estimated only with at least 10 customers of its category with the outcome.
+Below these, the outcome or contrast is skipped with the reason in ``skipped_``: outcome keys are
+``"spend"``, ``"churn"``, ``"returns"``; contrast keys ``"<outcome>.<contrast>"`` (e.g.
+``"churn.detractor_vs_passive": "no detractors in the data"``); a skipped contrast is absent from
+:meth:`OutcomeModels.effects` and ``to_results``.
+
 Robust (sandwich) standard errors throughout. Effects are **counterfactual contrasts averaged
 over current passives** (DESIGN.md): the mean predicted outcome of the current passives as if
 promoters (or detractors) against as passives, their covariates held fixed; ratios for spend and
@@ -34,7 +59,7 @@ from scipy import stats
 from scipy.special import expit
 
 from .design import CX_TERMS, Design, build_design
-from .glm import GLMFit, fit_firth_logit, fit_glm
+from .glm import GLMFit, find_separation, fit_firth, fit_glm, safe_inv
 from .segments import nps_category
 
 __all__ = [
@@ -43,7 +68,14 @@ __all__ = [
     "evalue",
     "detect_separation",
     "DEFAULT_COVARIATES",
+    "MIN_ROWS",
+    "MIN_PER_CATEGORY",
+    "MIN_EVENTS",
 ]
+
+MIN_ROWS = 30
+MIN_PER_CATEGORY = 10
+MIN_EVENTS = 5
 
 DEFAULT_COVARIATES = ("plan", "region", "tenure_months")
 OUTCOMES = ("spend", "churn", "returns")
@@ -81,11 +113,12 @@ def evalue(rr: float, ci_low: float | None = None, ci_high: float | None = None)
     return est, e(ci_low if rr >= 1 else ci_high)
 
 
-def detect_separation(X: np.ndarray, y: np.ndarray, names: list[str]) -> list[str]:
+def detect_separation(X: np.ndarray, y: np.ndarray, names: list[str], outcome: str = "churned") -> list[str]:
     """Dummy columns within which the binary outcome never varies (quasi-complete separation).
 
     Also checks the reference group of the CX category (all CX dummies 0). Returns readable
-    descriptions, empty when none is found.
+    descriptions, empty when none is found. (Only the readable part: whether separation exists at
+    all, including through combinations of terms, is :func:`cxanalysis.glm.find_separation`'s job.)
     """
     found = []
     for j, name in enumerate(names):
@@ -94,13 +127,23 @@ def detect_separation(X: np.ndarray, y: np.ndarray, names: list[str]) -> list[st
             continue
         sel = col == 1
         if sel.any() and (y[sel].min() == y[sel].max()):
-            found.append(f"all {int(sel.sum()):,} customers with {name} have churned = {int(y[sel][0])}")
+            found.append(f"all {int(sel.sum()):,} customers with {_words(name)} have {outcome} = {int(y[sel][0])}")
     cx = [names.index(t) for t in CX_TERMS if t in names]
     if cx:
         ref = (X[:, cx] == 0).all(axis=1)
         if ref.any() and y[ref].min() == y[ref].max():
-            found.append(f"all {int(ref.sum()):,} passives have churned = {int(y[ref][0])}")
+            found.append(f"all {int(ref.sum()):,} passives have {outcome} = {int(y[ref][0])}")
     return found
+
+
+def _words(name: str) -> str:
+    """``cx[T.promoter]`` -> ``promoter``; ``plan[T.Pro]`` -> ``plan Pro``; others unchanged."""
+    if name.startswith("cx[T."):
+        return name[5:-1]
+    if "[T." in name and name.endswith("]"):
+        col, level = name[:-1].split("[T.", 1)
+        return f"{col} {level}"
+    return name
 
 
 @dataclass
@@ -114,6 +157,8 @@ class _Outcome:
     n: int
     notes: list[str] = field(default_factory=list)
     flagged: bool = False
+    flag_reasons: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # contrast -> reason
 
     @property
     def params(self) -> np.ndarray:
@@ -124,6 +169,75 @@ class _Outcome:
         from scipy.linalg import block_diag
 
         return block_diag(*[p.cov for p in self.parts.values()])
+
+
+def _independent_columns(X: np.ndarray) -> np.ndarray:
+    """Intercept plus each later column that is not constant and not collinear with those kept."""
+    if len(X) == 0:
+        return np.array([0])
+    gram = X.T @ X  # one pass; rank checks on its (scaled) sub-matrices
+    d = np.sqrt(np.clip(np.diag(gram), 1e-300, None))
+    corr = gram / np.outer(d, d)
+    keep = [0]
+    for j in range(1, X.shape[1]):
+        if np.ptp(X[:, j]) == 0:
+            continue
+        trial = keep + [j]
+        if np.linalg.matrix_rank(corr[np.ix_(trial, trial)], tol=1e-10) == len(trial):
+            keep = trial
+    return np.array(keep)
+
+
+def _embed(fit: GLMFit, keep: np.ndarray, p: int) -> GLMFit:
+    """A fit on columns ``keep`` written in all ``p`` design columns (0 coefficient, no variance
+    for the dropped ones); ``columns`` records which were used."""
+    keep = np.asarray(keep)
+    if len(keep) == p:
+        fit.columns = np.arange(p)
+        return fit
+
+    def vec(v):
+        out = np.zeros(p)
+        out[keep] = v
+        return out
+
+    def mat(m):
+        out = np.zeros((p, p))
+        out[np.ix_(keep, keep)] = m
+        return out
+
+    S = None
+    if fit.score_obs is not None:
+        S = np.zeros((len(fit.score_obs), p))
+        S[:, keep] = fit.score_obs
+    return GLMFit(fit.family, vec(fit.params), mat(fit.cov), mat(fit.cov_model), fit.n, fit.converged, fit.n_iter,
+                  fit.method, fit.dispersion, S, None if fit.hessian is None else mat(fit.hessian), keep)
+
+
+def _near_separation(fit: GLMFit, X: np.ndarray, y: np.ndarray, names: list[str]) -> str | None:
+    """Why a converged-looking logistic ML fit is near-separated, or None (criteria: module doc)."""
+    mu = expit(X @ fit.params)
+    close = int((np.minimum(mu, 1 - mu) < 1e-8).sum())
+    if close:
+        return (f"near-separation — {close:,} customers have a fitted probability within 1e-8 of 0 or 1 "
+                "(the outcome is all but determined by the covariates)")
+    if not fit.converged:
+        return "near-separation — the maximum-likelihood fit did not converge (coefficients diverge)"
+    robust, model = np.sqrt(np.diag(fit.cov)), np.sqrt(np.clip(np.diag(fit.cov_model), 0, None))
+    for j in range(1, len(names)):
+        if model[j] > 0 and robust[j] < 0.5 * model[j]:
+            return (f"near-separation — the robust standard error of {_words(names[j])} is {robust[j] / model[j]:.0%} "
+                    "of the model-based one (the sandwich collapses where the data carry almost no information)")
+    sub = X if len(X) <= 200_000 else X[np.random.default_rng(0).choice(len(X), 200_000, replace=False)]
+    for j in range(1, len(names)):
+        col = sub[:, j]
+        binary = np.isin(col, (0.0, 1.0)).all()
+        lo, hi = (col.min(), col.max()) if binary else np.percentile(col, [1, 99])
+        shift = abs(fit.params[j]) * (hi - lo)
+        if shift > 10:
+            return (f"near-separation — {_words(names[j])} alone multiplies the odds by {np.exp(shift):,.0f} across "
+                    "its range (odds ratio above 22,000)")
+    return None
 
 
 class _RowView:
@@ -204,10 +318,11 @@ class OutcomeModels:
 
     # ------------------------------------------------------------------ fitting
     def fit(self, data: pd.DataFrame) -> OutcomeModels:
-        """Fit every outcome whose columns are present. Returns ``self``."""
+        """Fit every outcome whose columns are present and large enough. Returns ``self``."""
         self.warnings_: list[str] = []
         self.skipped_: dict[str, str] = {}
         self._effects = None
+        self.joint_cov_ = None
         data = data.reset_index(drop=True)
         data = data.assign(cx_category=nps_category(data[self.score], promoter_min=self.promoter_min,
                                                     detractor_max=self.detractor_max))
@@ -229,20 +344,35 @@ class OutcomeModels:
             self.warnings_.append(
                 f"{self.design_.n_dropped:,} customers lack the CX score or a covariate and are left out of the models.")
         cat = data["cx_category"].to_numpy()[self.design_.rows]
+        self._cat = cat.astype(str)
         self.passives_ = np.flatnonzero(cat == "passive")
         self.outcomes_: dict[str, _Outcome] = {}
         self.per_point_: dict[str, _Outcome] = {}
         for outcome in OUTCOMES:
-            missing = [c for c in _COLUMNS[outcome] if c not in data or data[c].notna().sum() == 0]
-            if missing:
-                self.skipped_[outcome] = f"no {', '.join(missing)} column"
+            absent = [c for c in _COLUMNS[outcome] if c not in data]
+            if absent:
+                self.skipped_[outcome] = f"no {' or '.join(absent)} column"
+                continue
+            empty = [c for c in _COLUMNS[outcome] if data[c].notna().sum() == 0]
+            if empty:
+                self.skipped_[outcome] = f"{' and '.join(empty)} {'has' if len(empty) == 1 else 'have'} no values in these rows"
                 continue
             if len(self.passives_) == 0:
                 self.skipped_[outcome] = "no passives in the data: nothing to compare with"
                 continue
-            self.outcomes_[outcome] = self._fit_one(outcome, self.design_)
+            res = self._fit_one(outcome, self.design_)
+            if isinstance(res, str):
+                self.skipped_[outcome] = res
+                continue
+            self.outcomes_[outcome] = res
+            for contrast, reason in res.skipped.items():
+                self.skipped_[f"{outcome}.{contrast}"] = reason
             if self.per_point:
-                self.per_point_[outcome] = self._fit_one(outcome, self.score_design_)
+                pp = self._fit_one(outcome, self.score_design_)
+                if isinstance(pp, str):
+                    self.skipped_[f"{outcome}.per_point"] = pp
+                else:
+                    self.per_point_[outcome] = pp
         if self.keep_scores and self.outcomes_:
             self.joint_cov_ = self.joint_covariance()
             for fit in [*self.outcomes_.values(), *self.per_point_.values()]:
@@ -251,19 +381,11 @@ class OutcomeModels:
         return self
 
     def _full_rank(self, design: Design) -> Design:
-        X = design.X
-        gram = X.T @ X  # one pass; rank checks on its sub-matrices
-        keep = [0]
-        for j in range(1, X.shape[1]):
-            if np.ptp(X[:, j]) == 0:
-                continue
-            trial = keep + [j]
-            if np.linalg.matrix_rank(gram[np.ix_(trial, trial)]) == len(trial):
-                keep = trial
-        if len(keep) < X.shape[1]:
-            dropped = [design.names[j] for j in range(X.shape[1]) if j not in keep]
+        keep = _independent_columns(design.X)
+        if len(keep) < design.X.shape[1]:
+            dropped = [design.names[j] for j in range(design.X.shape[1]) if j not in keep]
             self.warnings_.append(f"Terms dropped as constant or collinear: {', '.join(dropped)}.")
-            return Design(np.asfortranarray(X[:, keep]), [design.names[j] for j in keep], design.rows,
+            return Design(np.asfortranarray(design.X[:, keep]), [design.names[j] for j in keep], design.rows,
                           design.n_dropped, design.cx, design.labels)
         return design
 
@@ -273,64 +395,176 @@ class OutcomeModels:
             ok &= self.data_[c].notna().to_numpy()[design.rows]
         return np.flatnonzero(ok)
 
-    def _fit_one(self, outcome: str, design: Design) -> _Outcome:
-        data, ks = self.data_, self.keep_scores
+    def _size_problem(self, design: Design, r: np.ndarray, what: str) -> str | None:
+        """Why ``r`` (design rows with the outcome) is too small for a model, or None."""
+        if len(r) < MIN_ROWS:
+            return f"only {len(r):,} customers with {what} (minimum {MIN_ROWS})"
+        if design.cx == "category":
+            n_pas = int((self._cat[r] == "passive").sum())
+            if n_pas < MIN_PER_CATEGORY:
+                return f"only {n_pas:,} passives with {what} (minimum {MIN_PER_CATEGORY}): nothing to compare with"
+        return None
+
+    def _contrast_problems(self, design: Design, parts: dict[str, tuple[np.ndarray, np.ndarray]], what: str) -> dict:
+        """Contrast -> why it cannot be estimated (absent category, too few, term not estimable)."""
+        out = {}
+        if design.cx != "category":
+            return out
+        n_all = {c: int((self._cat == c).sum()) for c in ("promoter", "detractor")}
+        for c, term in (("promoter", CX_TERMS[1]), ("detractor", CX_TERMS[0])):
+            key = f"{c}_vs_passive"
+            if n_all[c] == 0:
+                out[key] = f"no {c}s in the data"
+                continue
+            for rows, cols in parts.values():
+                k = int((self._cat[rows] == c).sum())
+                if k < MIN_PER_CATEGORY:
+                    out[key] = f"only {k:,} {c}s with {what} (minimum {MIN_PER_CATEGORY})"
+                    break
+                if len(cols) == 1:  # an intercept-only part (too few events to model) does not vary by CX
+                    continue
+                if term not in design.names or design.col(term) not in cols:
+                    out[key] = f"the {c} term cannot be estimated on the customers with {what}"
+                    break
+        return out
+
+    def _fit_part(self, X: np.ndarray, y: np.ndarray, family: str, design: Design, label: str, outcome_word: str,
+                  *, offset=None, intercept_only: bool = False):
+        """Fit one part on its own rows: drop empty/constant/collinear terms, check separation,
+        fall back to Firth when needed. Returns (fit embedded in the design's columns, flag reason,
+        notes)."""
+        ks = self.keep_scores
+        notes, reason = [], None
+        keep = np.array([0]) if intercept_only else _independent_columns(X)
+        if not intercept_only and len(keep) < X.shape[1]:
+            dropped = [design.names[j] for j in range(X.shape[1]) if j not in keep]
+            notes.append(f"{label}: terms removed as empty or constant on its {len(X):,} rows (or collinear): "
+                         f"{', '.join(dropped)}.")
+        names = [design.names[j] for j in keep]
+        Xk = np.asfortranarray(X[:, keep])
+        if family == "gamma_log":
+            fit = fit_glm(Xk, y, family, keep_scores=ks)
+            return _embed(fit, keep, X.shape[1]), None, notes
+        direction = None if intercept_only else find_separation(Xk, y, family, offset=offset)
+        if direction is not None:
+            terms = [names[j] for j in np.flatnonzero(direction) if names[j] != "Intercept"]
+            if family == "logit":
+                readable = detect_separation(Xk, y, names, outcome_word)
+                reason = ("separation — " + ("; ".join(readable) if readable else
+                          f"{outcome_word} is perfectly predicted by a combination of {', '.join(map(_words, terms))}"))
+            else:
+                zero = [t for t in terms if np.isin(Xk[:, names.index(t)], (0.0, 1.0)).all()
+                        and y[Xk[:, names.index(t)] == 1].sum() == 0]
+                reason = ("no " + outcome_word + " among customers with " + ", ".join(map(_words, zero or terms))
+                          + " (the maximum-likelihood rate is zero)")
+        else:
+            fit = fit_glm(Xk, y, family, offset=offset, keep_scores=ks)
+            if family == "logit" and not intercept_only:
+                reason = _near_separation(fit, Xk, y, names)
+            elif not fit.converged and not intercept_only:
+                reason = "the Poisson fit did not converge (a rate heading to zero)"
+            if reason is None:
+                if not fit.converged:
+                    notes.append(f"{label} did not converge: treat its estimates with caution.")
+                return _embed(fit, keep, X.shape[1]), None, notes
+        fit = fit_firth(Xk, y, family, offset=offset, keep_scores=ks)
+        return _embed(fit, keep, X.shape[1]), reason, notes
+
+    def _fit_one(self, outcome: str, design: Design) -> _Outcome | str:
+        data = self.data_
         X = _RowView(design.X)
         per_point = design.cx == "score"
+        what = {"spend": "spend recorded", "churn": "churned recorded", "returns": "orders and returns recorded"}[outcome]
+        flags, notes = [], []
+        kind = "per-point" if per_point else "category"
+        if per_point and self.score not in design.names:
+            return f"{self.score} takes a single value"
         if outcome == "spend":
             r = self._rows_with(design, "spend")
+            if (problem := self._size_problem(design, r, what)) is not None:
+                return problem
             y = data["spend"].to_numpy(float)[design.rows][r]
-            zeros = int((y == 0).sum())
+            pos_mask = y > 0
+            zeros, pos = int((~pos_mask).sum()), r[pos_mask]
+            if len(pos) < MIN_ROWS:
+                return f"only {len(pos):,} customers spent anything (minimum {MIN_ROWS} for the amount model)"
+            if (problem := self._size_problem(design, pos, "spend above zero")) is not None:
+                return problem
+            amt, _, n2 = self._fit_part(X[pos], y[pos_mask], "gamma_log", design, "Spend (amount part)", "spend")
+            notes += n2
             if zeros:
-                pos = r[y > 0]
-                any_fit = fit_glm(X[r], (y > 0).astype(float), "logit", keep_scores=ks)
-                amt = fit_glm(X[pos], y[y > 0], "gamma_log", keep_scores=ks)
+                few = zeros < MIN_EVENTS
+                any_fit, why, n1 = self._fit_part(X[r], pos_mask.astype(float), "logit", design,
+                                                  "Spend (any-spend part)", "any spend", intercept_only=few)
+                notes += n1
+                if why:
+                    flags.append(f"any-spend part: {why}")
                 res = _Outcome("spend", {"any": any_fit, "amount": amt}, {"any": r, "amount": pos},
                                "two-part: logistic (any spend) x Gamma GLM, log link (amount)", len(r))
                 if not per_point:
                     res.notes.append(f"{zeros:,} customers ({zeros / len(r):.1%}) spent nothing: modelled by the "
                                      "first part, not dropped.")
+                    if few:
+                        res.notes.append(f"Too few customers spent nothing (fewer than {MIN_EVENTS}) to model who spends: "
+                                         "the any-spend part is intercept-only (the same share in every category).")
+                parts = {"any": (r, any_fit.columns), "amount": (pos, amt.columns)}
             else:
-                res = _Outcome("spend", {"main": fit_glm(X[r], y, "gamma_log", keep_scores=ks)}, {"main": r},
-                               "Gamma GLM, log link", len(r))
+                res = _Outcome("spend", {"main": amt}, {"main": pos}, "Gamma GLM, log link", len(r))
+                parts = {"main": (pos, amt.columns)}
         elif outcome == "churn":
             r = self._rows_with(design, "churned")
+            if (problem := self._size_problem(design, r, what)) is not None:
+                return problem
             y = data["churned"].to_numpy(float)[design.rows][r]
-            Xr = X[r]
-            sep = detect_separation(Xr, y, design.names)
-            fit = None if sep else fit_glm(Xr, y, "logit", keep_scores=ks)
-            if fit is None or not fit.converged:
-                reason = "; ".join(sep) if sep else "the likelihood has no finite maximum (coefficients diverge)"
-                fit = fit_firth_logit(Xr, y, keep_scores=ks)
-                res = _Outcome("churn", {"main": fit}, {"main": r}, "Firth penalised logistic regression", len(r),
-                               flagged=True)
-                what = "per-point" if per_point else "category"
-                self.warnings_.append(
-                    f"Churn ({what} model): separation — {reason}. Maximum likelihood would give infinite "
-                    "coefficients; estimates are from Firth's penalised likelihood (finite, shrunk towards no "
-                    "effect). Treat churn effects as indicative.")
-            else:
-                res = _Outcome("churn", {"main": fit}, {"main": r}, "logistic regression", len(r))
+            events = int((y == 1).sum())
+            if min(events, len(y) - events) < MIN_EVENTS:
+                return (f"only {events:,} churners and {len(y) - events:,} stayers among the customers with churned "
+                        f"recorded (minimum {MIN_EVENTS} of each)")
+            fit, why, notes = self._fit_part(X[r], y, "logit", design, "Churn", "churned")
+            if why:
+                flags.append(why)
+            method = "Firth penalised logistic regression" if why else "logistic regression"
+            res = _Outcome("churn", {"main": fit}, {"main": r}, method, len(r))
+            parts = {"main": (r, fit.columns)}
         else:
             r = self._rows_with(design, "returns", "orders")
-            orders = data["orders"].to_numpy(float)[design.rows][r]
-            at_risk = r[orders > 0]
+            orders_all = data["orders"].to_numpy(float)[design.rows][r]
+            at_risk = r[orders_all > 0]
+            if (problem := self._size_problem(design, at_risk, "orders and returns recorded")) is not None:
+                return problem
             y = data["returns"].to_numpy(float)[design.rows][at_risk]
-            fit = fit_glm(X[at_risk], y, "poisson_log", offset=np.log(orders[orders > 0]), keep_scores=ks)
-            res = _Outcome("returns", {"main": fit}, {"main": at_risk},
-                           "Poisson GLM, log link, offset log(orders)", len(at_risk))
+            if int((y > 0).sum()) < MIN_EVENTS:
+                return f"only {int((y > 0).sum()):,} customers with a return (minimum {MIN_EVENTS})"
+            fit, why, notes = self._fit_part(X[at_risk], y, "poisson_log", design, "Returns", "returns",
+                                             offset=np.log(orders_all[orders_all > 0]))
+            if why:
+                flags.append(why)
+            method = ("Firth penalised Poisson GLM, log link, offset log(orders)" if why
+                      else "Poisson GLM, log link, offset log(orders)")
+            res = _Outcome("returns", {"main": fit}, {"main": at_risk}, method, len(at_risk))
+            parts = {"main": (at_risk, fit.columns)}
             if not per_point:
-                if (orders == 0).any():
-                    res.notes.append(f"{int((orders == 0).sum()):,} customers with no order cannot return: "
+                if (orders_all == 0).any():
+                    res.notes.append(f"{int((orders_all == 0).sum()):,} customers with no order cannot return: "
                                      "not at risk, left out of the returns model.")
                 disp = fit.dispersion
                 res.notes.append(
                     f"Pearson dispersion {disp:.2f}: "
                     + ("overdispersed; the robust (sandwich) errors keep inference valid (quasi-Poisson-type)."
                        if disp > 1.1 else "no material overdispersion."))
-        for part in res.parts.values():
-            if not part.converged and part.method == "IRLS":
-                self.warnings_.append(f"{outcome} model did not converge: treat its estimates with caution.")
+        res.skipped = self._contrast_problems(design, parts, what)
+        if per_point and not all(self.score in design.names and design.col(self.score) in cols
+                                 for _, cols in parts.values() if len(cols) > 1):
+            return f"{self.score} does not vary among the customers with {what}"
+        if flags:
+            res.flagged = True
+            res.flag_reasons = flags
+            self.warnings_.append(
+                f"{outcome.capitalize()} ({kind} model): {'; '.join(flags)}. Maximum likelihood would give infinite "
+                "or unstable coefficients; estimates are from Firth's penalised likelihood (finite, shrunk towards "
+                f"no effect). Treat {outcome} effects as indicative.")
+        if not per_point:
+            self.warnings_.extend(n for n in notes if n not in self.warnings_)
         return res
 
     # ------------------------------------------------------------------ effects
@@ -345,9 +579,9 @@ class OutcomeModels:
 
     def _as_category(self, X: np.ndarray, category: str) -> np.ndarray:
         X = X.copy()
-        d, p = self.design_.col(CX_TERMS[0]), self.design_.col(CX_TERMS[1])
-        X[:, d] = 1.0 if category == "detractor" else 0.0
-        X[:, p] = 1.0 if category == "promoter" else 0.0
+        for level, term in (("detractor", CX_TERMS[0]), ("promoter", CX_TERMS[1])):
+            if term in self.design_.names:  # a category absent from the data has no column
+                X[:, self.design_.col(term)] = 1.0 if category == level else 0.0
         return X
 
     def passive_means(self, outcome: str) -> dict[str, tuple[float, np.ndarray]]:
@@ -357,19 +591,41 @@ class OutcomeModels:
         return {c: _mean_and_grad(fit, self._as_category(X, c), mult) for c in ("detractor", "passive", "promoter")}
 
     def _contrast(self, fit: _Outcome, a, b, scale: str):
+        """Estimate, CI and p-value of a contrast by the delta method. Never NaN intervals: a
+        contrast whose standard error cannot be computed gets an unbounded interval (and is
+        flagged by the caller)."""
         (va, ga), (vb, gb) = a, b
         V = fit.cov
         z = stats.norm.ppf(1 - self.alpha / 2)
-        if scale == "ratio":
-            est = va / vb
-            g = ga / va - gb / vb
-            se = float(np.sqrt(g @ V @ g))
-            zstat = np.log(est) / se
-            return est, est * np.exp(-z * se), est * np.exp(z * se), 2 * stats.norm.sf(abs(zstat))
-        est = 100 * (va - vb)
-        g = ga - gb
-        se = 100 * float(np.sqrt(g @ V @ g))
-        return est, est - z * se, est + z * se, 2 * stats.norm.sf(abs(est / se))
+        with np.errstate(all="ignore"):
+            if scale == "ratio":
+                est = va / vb
+                g = ga / va - gb / vb
+                se = float(np.sqrt(max(g @ V @ g, 0.0)))
+                if not (np.isfinite(est) and est > 0 and np.isfinite(se)):
+                    return est, 0.0, float("inf"), float("nan")
+                if se == 0:
+                    return est, est, est, float("nan")
+                return est, est * np.exp(-z * se), est * np.exp(z * se), 2 * stats.norm.sf(abs(np.log(est) / se))
+            est = 100 * (va - vb)
+            g = ga - gb
+            se = 100 * float(np.sqrt(max(g @ V @ g, 0.0)))
+            if not (np.isfinite(est) and np.isfinite(se)):
+                return est, float("-inf"), float("inf"), float("nan")
+            if se == 0:
+                return est, est, est, float("nan")
+            return est, est - z * se, est + z * se, 2 * stats.norm.sf(abs(est / se))
+
+    def _effect_row(self, fit: _Outcome, a, b, scale: str, **fields) -> dict:
+        est, lo, hi, p = self._contrast(fit, a, b, scale)
+        rr, rr_lo, rr_hi, _ = self._contrast(fit, a, b, "ratio")
+        flagged, reasons = fit.flagged, list(fit.flag_reasons)
+        if not np.all(np.isfinite([est, lo, hi])) or not np.isfinite(p):
+            flagged = True
+            reasons.append("the interval could not be computed (no information on this contrast)")
+        ev, ev_ci = evalue(rr, rr_lo, rr_hi) if not flagged else (float("nan"), float("nan"))
+        return dict(fields, estimate=est, ci_low=lo, ci_high=hi, scale=scale, p_value=p, rr=rr, rr_ci_low=rr_lo,
+                    rr_ci_high=rr_hi, evalue=ev, evalue_ci=ev_ci, flagged=flagged, flag_reason="; ".join(reasons))
 
     def effects(self) -> pd.DataFrame:
         """The counterfactual effects, per outcome and contrast.
@@ -381,26 +637,29 @@ class OutcomeModels:
             rr_ci_high, evalue, evalue_ci, n, method, flagged, estimand``. ``contrast`` is
             ``promoter_vs_passive``, ``detractor_vs_passive`` or ``per_point``; ``scale`` is
             ``ratio`` (spend, returns) or ``pp`` (churn). ``rr`` is the risk ratio behind the
-            E-value (for churn, mean churn as promoter / as passive).
+            E-value (for churn, mean churn as promoter / as passive). ``flagged`` marks an effect
+            to doubt (separation, near-separation, no computable interval), ``flag_reason`` says
+            why in words ("" when not flagged); a flagged effect has NaN E-values. A contrast
+            that cannot be estimated has no row: it is in ``skipped_`` under
+            ``"<outcome>.<contrast>"`` with the reason.
         """
         if self._effects is not None:
             return self._effects.copy()
         rows = []
         covs = ", ".join(self.covariates_) or "nothing"
+        order = ["outcome", "contrast", "estimate", "ci_low", "ci_high", "scale", "p_value", "rr", "rr_ci_low",
+                 "rr_ci_high", "evalue", "evalue_ci", "n", "method", "flagged", "estimand", "flag_reason"]
         for outcome, fit in self.outcomes_.items():
             means = self.passive_means(outcome)
             scale = _SCALE[outcome]
             for cat in ("promoter", "detractor"):
-                est, lo, hi, p = self._contrast(fit, means[cat], means["passive"], scale)
-                rr, rr_lo, rr_hi, _ = self._contrast(fit, means[cat], means["passive"], "ratio")
-                ev, ev_ci = evalue(rr, rr_lo, rr_hi)
-                rows.append(dict(
-                    outcome=outcome, contrast=f"{cat}_vs_passive", estimate=est, ci_low=lo, ci_high=hi,
-                    scale=scale, p_value=p, rr=rr, rr_ci_low=rr_lo, rr_ci_high=rr_hi, evalue=ev, evalue_ci=ev_ci,
-                    n=fit.n, method=fit.method, flagged=fit.flagged,
+                if f"{cat}_vs_passive" in fit.skipped:
+                    continue
+                rows.append(self._effect_row(
+                    fit, means[cat], means["passive"], scale, outcome=outcome, contrast=f"{cat}_vs_passive",
+                    n=fit.n, method=fit.method,
                     estimand=(f"Among the {len(self.passives_):,} current passives, the average {_PHRASE[outcome]} "
-                              f"if they were {cat}s, against as passives, holding {covs} fixed."),
-                ))
+                              f"if they were {cat}s, against as passives, holding {covs} fixed.")))
             if outcome not in self.per_point_:
                 continue
             pp = self.per_point_[outcome]
@@ -408,17 +667,11 @@ class OutcomeModels:
             X1 = X.copy()
             X1[:, self.score_design_.col(self.score)] += 1
             plus_one, as_is = _mean_and_grad(pp, X1, mult), _mean_and_grad(pp, X, mult)
-            est, lo, hi, p = self._contrast(pp, plus_one, as_is, scale)
-            rr, rr_lo, rr_hi, _ = self._contrast(pp, plus_one, as_is, "ratio")
-            ev, ev_ci = evalue(rr, rr_lo, rr_hi)
-            rows.append(dict(
-                outcome=outcome, contrast="per_point", estimate=est, ci_low=lo, ci_high=hi, scale=scale,
-                p_value=p, rr=rr, rr_ci_low=rr_lo, rr_ci_high=rr_hi, evalue=ev, evalue_ci=ev_ci, n=pp.n,
-                method=pp.method, flagged=pp.flagged,
+            rows.append(self._effect_row(
+                pp, plus_one, as_is, scale, outcome=outcome, contrast="per_point", n=pp.n, method=pp.method,
                 estimand=(f"Over all customers, the average change in {_PHRASE[outcome]} for one more point of "
-                          f"{self.score}, holding {covs} fixed."),
-            ))
-        self._effects = pd.DataFrame(rows)  # computed once per fit; callers get a copy
+                          f"{self.score}, holding {covs} fixed.")))
+        self._effects = pd.DataFrame(rows, columns=order)  # computed once per fit; callers get a copy
         return self._effects.copy()
 
     @property
@@ -435,7 +688,7 @@ class OutcomeModels:
             out.setdefault(r.outcome, {})[r.contrast] = {
                 "estimate": r.estimate, "ci_low": r.ci_low, "ci_high": r.ci_high, "scale": r.scale,
                 "p_value": r.p_value, "evalue": r.evalue, "evalue_ci": r.evalue_ci, "method": r.method,
-                "flagged": bool(r.flagged), "n": int(r.n)}
+                "flagged": bool(r.flagged), "flag_reason": r.flag_reason, "n": int(r.n)}
         return out
 
     def predicted_by_category(self, outcome: str) -> pd.DataFrame:
@@ -447,7 +700,9 @@ class OutcomeModels:
         z = stats.norm.ppf(1 - self.alpha / 2)
         rows = []
         for cat, (v, g) in self.passive_means(outcome).items():
-            se = float(np.sqrt(g @ fit.cov @ g))
+            if f"{cat}_vs_passive" in fit.skipped:
+                continue
+            se = float(np.sqrt(max(g @ fit.cov @ g, 0.0)))
             if outcome == "churn":
                 rows.append(dict(category=cat, estimate=100 * v, ci_low=100 * max(v - z * se, 0), ci_high=100 * min(v + z * se, 1)))
             else:
@@ -471,7 +726,10 @@ class OutcomeModels:
                 continue
             for part, f in fit.parts.items():
                 kind = "odds ratio" if f.family == "logit" else "ratio"
+                used = set(range(len(self.design_.names)) if f.columns is None else f.columns.tolist())
                 for j, term in enumerate(self.design_.names):
+                    if j not in used:
+                        continue
                     b, se = f.params[j], f.bse[j]
                     rows.append(dict(outcome=name, part=part, term=term, label=self.design_.labels.get(term, term),
                                      coef=b, se=se, p_value=2 * stats.norm.sf(abs(b / se)), ratio=np.exp(b),
@@ -526,32 +784,51 @@ class OutcomeModels:
         """
         if getattr(self, "joint_cov_", None) is not None:
             return self.joint_cov_
-        parts, blocks_S, blocks_Hinv, sizes, firth = [], [], [], [], []
+        parts, blocks, sizes, firth = [], [], [], []
         n = len(self.design_.rows)
         for name, fit in self.outcomes_.items():
             for part, f in fit.parts.items():
                 if f.score_obs is None:
                     raise ValueError("joint_covariance needs OutcomeModels(keep_scores=True).")
-                S = np.zeros((n, len(f.params)))
-                S[fit.rows[part]] = f.score_obs
+                p = len(f.params)
+                cols = np.arange(p) if f.columns is None else np.asarray(f.columns)
                 parts.append((name, part))
-                blocks_S.append(S)
-                blocks_Hinv.append(np.linalg.inv(-f.hessian))
-                sizes.append(len(f.params))
+                sizes.append(p)
                 firth.append(f.method != "IRLS")
-        offsets = np.concatenate([[0], np.cumsum(sizes)])
+                if firth[-1]:
+                    blocks.append(None)
+                    continue
+                # only the part's own columns: dropped ones have no score and no curvature
+                Hinv, exact = safe_inv(-f.hessian[np.ix_(cols, cols)])
+                if not exact:
+                    self.warnings_.append(
+                        f"{name.capitalize()} ({part} part): its information matrix is (nearly) singular; the joint "
+                        "covariance uses a pseudo-inverse, so the ROI interval may be too narrow on those terms.")
+                S = np.zeros((n, len(cols)))
+                S[fit.rows[part]] = f.score_obs[:, cols]
+                blocks.append((cols, S, Hinv))
+        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
         V = np.zeros((offsets[-1], offsets[-1]))
         for i in range(len(parts)):
+            if firth[i]:
+                fit = self.outcomes_[parts[i][0]].parts[parts[i][1]]
+                si = slice(offsets[i], offsets[i + 1])
+                V[si, si] = fit.cov
+                continue
+            ci, Si, Hi = blocks[i]
             for j in range(i, len(parts)):
-                si, sj = slice(offsets[i], offsets[i + 1]), slice(offsets[j], offsets[j + 1])
-                if firth[i] or firth[j]:
-                    if i == j:
-                        fit = self.outcomes_[parts[i][0]].parts[parts[i][1]]
-                        V[si, si] = fit.cov
+                if firth[j]:
                     continue
-                block = blocks_Hinv[i] @ (blocks_S[i].T @ blocks_S[j]) @ blocks_Hinv[j]
-                V[si, sj] = block
-                V[sj, si] = block.T
+                cj, Sj, Hj = blocks[j]
+                block = Hi @ (Si.T @ Sj) @ Hj
+                gi, gj = offsets[i] + ci, offsets[j] + cj
+                V[np.ix_(gi, gj)] = block
+                V[np.ix_(gj, gi)] = block.T
+        V = (V + V.T) / 2
+        V[~np.isfinite(V)] = 0.0
+        w, Q = np.linalg.eigh(V)
+        if w.size and w.min() < -1e-10 * max(1.0, float(np.abs(w).max())):
+            V = (Q * np.clip(w, 0, None)) @ Q.T  # nearest positive semi-definite (numerical noise only)
         return parts, V
 
     # ------------------------------------------------------------------ display

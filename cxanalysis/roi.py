@@ -167,11 +167,13 @@ def _passive_predictions(models, params: np.ndarray, rows: np.ndarray, slices: d
 
     design = models.design_
     X = design.X[models.passives_[rows]]
-    d, pcol = design.col(CX_TERMS[0]), design.col(CX_TERMS[1])
+    d = design.col(CX_TERMS[0]) if CX_TERMS[0] in design.names else None  # absent without detractors
+    pcol = design.col(CX_TERMS[1])
     out = {}
     for cat in ("passive", "promoter"):
         Xc = X.copy()
-        Xc[:, d] = 0.0
+        if d is not None:
+            Xc[:, d] = 0.0
         Xc[:, pcol] = 1.0 if cat == "promoter" else 0.0
         res = {}
         if ("spend", "any") in slices:
@@ -219,7 +221,9 @@ def passive_to_promoter(
     Raises
     ------
     ValueError
-        When spend or churn was not modelled (the value cannot be computed).
+        When spend or churn was not modelled, or its promoter-vs-passive contrast was skipped
+        (``models.skipped_["spend.promoter_vs_passive"]``, e.g. no promoters): the value cannot be
+        computed.
     """
     a = assumptions or (Assumptions.from_config(config) if config is not None else Assumptions())
     n_draws = n_draws or (config.roi["n_draws"] if config is not None else 1000)
@@ -227,17 +231,21 @@ def passive_to_promoter(
     for needed in ("spend", "churn"):
         if needed not in models.outcomes_:
             raise ValueError(f"The ROI needs a {needed} model: {models.skipped_.get(needed, 'not fitted')}.")
+        why = models.skipped_.get(f"{needed}.promoter_vs_passive")
+        if why is not None:
+            raise ValueError(f"The ROI needs the promoter-vs-passive {needed} effect: {why}.")
     notes = []
     est = {cat: {} for cat in ("passive", "promoter")}
     for outcome in ("spend", "churn", "returns"):
-        if outcome in models.outcomes_:
+        if outcome in models.outcomes_ and f"{outcome}.promoter_vs_passive" not in models.skipped_:
             means = models.passive_means(outcome)
             for cat in est:
                 est[cat][outcome] = means[cat][0]
         else:
             for cat in est:
                 est[cat][outcome] = 0.0
-            notes.append(f"No {outcome} model ({models.skipped_.get(outcome)}): its term is left out of the value.")
+            why = models.skipped_.get(outcome) or models.skipped_.get(f"{outcome}.promoter_vs_passive")
+            notes.append(f"No {outcome} model ({why}): its term is left out of the value.")
     p, q = est["passive"], est["promoter"]
     value = float(value_per_customer(p["spend"], p["churn"], p["returns"], q["spend"], q["churn"], q["returns"], a))
     n_passives = int(len(models.passives_))
@@ -253,6 +261,8 @@ def passive_to_promoter(
     sizes = [len(models.outcomes_[o].parts[pt].params) for o, pt in parts]
     offs = np.concatenate([[0], np.cumsum(sizes)])
     slices = {part: slice(offs[i], offs[i + 1]) for i, part in enumerate(parts)}
+    if "returns.promoter_vs_passive" in models.skipped_:
+        slices.pop(("returns", "main"), None)  # its term is left out of the value (noted above)
     rng = np.random.default_rng(seed)
     draws = rng.multivariate_normal(theta, V, size=n_draws, method="eigh")
     rows = np.arange(n_passives)
