@@ -227,7 +227,8 @@ def effects_summary(effects: pd.DataFrame) -> str:
             ev = (f" E-value {evalue:.2f} (CI limit {evalue_ci:.2f}): an unmeasured confounder would need a "
                   f"risk-ratio association of at least {evalue:.2f} with both being a {r.contrast.split('_')[0]} "
                   "and the outcome to explain the estimate away.")
-        lines.append(f"- {s}{ev}")
+        why = getattr(r, "flag_reason", "") if flagged else ""
+        lines.append(f"- {s}{ev}" + (f" Why flagged: {why}" if why else ""))
     return "\n".join(lines)
 
 

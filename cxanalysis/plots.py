@@ -273,6 +273,13 @@ def forest(effects: pd.DataFrame, *, title: str | None = None, ax=None):
     ``scale``): a dot and CI per row with the no-effect line at ``null``. Ratios and percentage
     points get a panel each (ratios on a log axis); returns the Figure when there are two."""
     scales = list(dict.fromkeys(effects["scale"])) if "scale" in effects else [None]
+    if effects.empty:  # every contrast skipped: say so instead of drawing empty axes
+        ax = _ax(ax)
+        ax.text(0.5, 0.5, "No effect could be estimated from this export (see the skipped analyses).",
+                ha="center", va="center", transform=ax.transAxes, color="0.3")
+        ax.set_axis_off()
+        ax.set_title(title or "Effects with 95% CIs")
+        return ax
     if ax is not None or len(scales) == 1:
         return _forest_panel(effects, title or "Effects with 95% CIs", _ax(ax), log=scales == ["ratio"])
     fig, axes = plt.subplots(1, len(scales), figsize=(11, 0.6 * len(effects) + 1.5))

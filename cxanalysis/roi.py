@@ -41,6 +41,7 @@ __all__ = [
     "retention_scenarios",
     "sensitivity",
     "break_even_share",
+    "missing_inputs",
     "value_per_customer",
 ]
 
@@ -190,6 +191,21 @@ def _passive_predictions(models, params: np.ndarray, rows: np.ndarray, slices: d
             mu = np.exp(Xc[ok] @ params[:, slices[("returns", "main")]].T) * orders[ok][:, None]
             res["returns"] = mu.mean(axis=0)
         out[cat] = res
+    return out
+
+
+def missing_inputs(models) -> dict[str, str]:
+    """Why the passive-to-promoter ROI cannot be computed: outcome -> reason (empty when it can).
+
+    The value needs the spend and churn models and, for each, the promoter-vs-passive contrast
+    (e.g. no promoters in the data leaves nothing to move passives towards).
+    """
+    out = {}
+    for o in ("spend", "churn"):
+        if o not in models.outcomes_:
+            out[o] = str(models.skipped_.get(o, "not fitted"))
+        elif f"{o}.promoter_vs_passive" in models.skipped_:
+            out[o] = str(models.skipped_[f"{o}.promoter_vs_passive"])
     return out
 
 

@@ -141,3 +141,11 @@ def test_neutralise_csv_keeps_numbers_numeric_and_checks_headers(tmp_path):
     back = pd.read_csv(tmp_path / "t.csv")
     assert back["spend"].tolist() == [-5.5, 2.0] and back["n"].tolist() == [-1, 3]
     assert (tmp_path / "t.csv").read_text().splitlines()[0] == "'=cmd,plan,spend,n,mixed"
+
+
+def test_flagged_effect_says_why_instead_of_an_e_value():
+    e = pd.DataFrame([dict(outcome="churn", contrast="promoter_vs_passive", estimate=-3.0, ci_low=-5.0, ci_high=-1.0,
+                           scale="pp", evalue=float("nan"), evalue_ci=float("nan"), flagged=True,
+                           flag_reason="all 37 customers with plan = Pro have churned = 0")])
+    out = narrative.effects_summary(e)
+    assert out.endswith("Why flagged: all 37 customers with plan = Pro have churned = 0") and "E-value" not in out

@@ -177,3 +177,10 @@ def test_one_customer_segment_interval_is_drawn_around_its_estimate():
     (seg,) = _segments_of(ax)
     assert seg[:, 0].tolist() == pytest.approx([-100.0, r["ci_high"]])
     assert [x.get_text() for x in ax.get_yticklabels()] == ["one (too small to test)"]
+
+
+def test_forest_with_every_contrast_skipped_says_so():
+    """All contrasts skipped (e.g. no passives): one panel with a sentence, no empty grid."""
+    empty = pd.DataFrame(columns=["label", "estimate", "ci_low", "ci_high", "null", "scale"])
+    ax = plots.forest(empty)
+    assert "No effect could be estimated" in ax.texts[0].get_text()

@@ -237,7 +237,7 @@ def run_analyses(export: Export) -> tuple[Problems, dict[str, str]]:
     if "spend" in fitted.outcomes_:
         plots.residuals(fitted.residuals("spend"))
     assumptions = roi.Assumptions.from_config(cfg)
-    if {"spend", "churn"} <= set(fitted.outcomes_):
+    if not roi.missing_inputs(fitted):
         res = roi.passive_to_promoter(fitted, cfg)
         lo, hi = res.intervals["roi"]
         problems.interval("roi", res.roi, lo, hi)
@@ -256,22 +256,36 @@ def run_analyses(export: Export) -> tuple[Problems, dict[str, str]]:
                                            method=cl["method"], random_state=0, score=cats["score"],
                                            promoter_min=cats["promoter_min"],
                                            detractor_max=cats["detractor_max"]).fit(cur)
-    skipped.update(getattr(clustering, "skipped_", {}))
+    skipped.update(clustering.skipped_)
+    if clustering.skip_reason_:
+        skipped["clusters"] = clustering.skip_reason_
+    else:
+        plots.k_selection(clustering.selection_, chosen=clustering.k_)
+        clustering.plot()
+        plots.cluster_projection(clustering.projection())
+        prof = clustering.profile_
+        if "nps" in prof:
+            problems.interval("cluster nps", prof["nps"], prof["nps_ci_low"], prof["nps_ci_high"])
     driver_cols = [c for c in cur.columns if str(c).startswith("driver_")]
     if driver_cols:
         kd = drivers.KeyDrivers(target=cats["score"], covariates=cfg.covariates, n_boot=20, random_state=0).fit(cur)
-        imp = kd.importance_
-        problems.interval("drivers", imp["importance"], imp["ci_low"], imp["ci_high"])
-        kd.plot()
+        if kd.skip_reason_:
+            skipped["drivers"] = kd.skip_reason_
+        else:
+            imp = kd.importance_
+            problems.interval("drivers", imp["importance"], imp["ci_low"], imp["ci_high"])
+            kd.plot()
     if "comment" in cur and cur["comment"].notna().any():
         seg2 = cur.assign(cx_category=segments.nps_category(cur[cats["score"]], promoter_min=cats["promoter_min"],
                                                            detractor_max=cats["detractor_max"]))
-        text.CommentThemes(n_themes=cfg.themes["n_themes"], random_state=0).fit(seg2)
+        themes = text.CommentThemes(n_themes=cfg.themes["n_themes"], random_state=0).fit(seg2)
+        if themes.skip_reason_:
+            skipped["themes"] = themes.skip_reason_
     plt.close("all")
     return problems, skipped
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(export=messy_exports())
 def test_messy_exports_never_crash_and_intervals_contain_estimates(export):
     problems, _ = run_analyses(export)

@@ -263,6 +263,10 @@ def test_no_promoters_skips_that_contrast_and_the_roi_says_why():
     assert set(e["contrast"]) == {"detractor_vs_passive", "per_point"}
     with pytest.raises(ValueError, match="promoter-vs-passive spend effect: no promoters in the data"):
         roi.passive_to_promoter(m, n_draws=50)
+    # the ROI notebook asks first, and records these reasons as the skip
+    assert roi.missing_inputs(m) == {"spend": "no promoters in the data", "churn": "no promoters in the data"}
+    narrative = pytest.importorskip("cxanalysis.narrative")
+    assert "Why flagged" not in narrative.effects_summary(e)
 
 
 def test_separation_check_does_not_depend_on_units():
