@@ -444,7 +444,7 @@ def cx_metrics(data: pd.DataFrame, config) -> tuple[pd.DataFrame, dict[str, str]
     table : DataFrame
         ``metric, value, ci_low, ci_high, n, unit, method``.
     skipped : dict
-        Metric -> why it was skipped (a missing column).
+        Metric -> why it was skipped (a missing or empty column, a zero denominator, no churner for CLV).
     """
     alpha = config.alpha
     weight = "weight" if "weight" in data else None
@@ -452,6 +452,10 @@ def cx_metrics(data: pd.DataFrame, config) -> tuple[pd.DataFrame, dict[str, str]
     skipped: dict[str, str] = {}
 
     def add(metric, res, unit, method):
+        if not np.isfinite(res["value"]):  # a zero denominator or no values: a named skip, never NaN
+            skipped[metric] = (f"cannot be computed from these rows (n = {int(res['n'] or 0):,}: no values, or a "
+                               "zero total to divide by)")
+            return
         rows.append({"metric": metric, "value": res["value"], "ci_low": res["ci_low"],
                      "ci_high": res["ci_high"], "n": res["n"], "unit": unit, "method": method})
 
@@ -506,6 +510,10 @@ def cx_metrics(data: pd.DataFrame, config) -> tuple[pd.DataFrame, dict[str, str]
         ok = ~(np.isnan(s) | np.isnan(c))
         s, c = s[ok], c[ok]
         m = config.roi["gross_margin"]
+        if len(s) < 2 or c.mean() == 0:
+            skipped["CLV"] = ("fewer than 2 customers with both spend and churned" if len(s) < 2 else
+                              "no customer churned this quarter: lifetime value (spend / churn) is unbounded")
+    if "CLV" not in skipped and need("CLV", "spend", "churned"):
         value = clv_simple(s.mean(), c.mean(), margin=m)
         # delta method on log CLV = log m + log sbar - log cbar, with their covariance
         n = len(s)

@@ -42,6 +42,7 @@ __all__ = [
     "sensitivity",
     "break_even_share",
     "missing_inputs",
+    "retention_skip_reason",
     "value_per_customer",
 ]
 
@@ -355,6 +356,25 @@ def sensitivity(result: PassiveToPromoter) -> pd.DataFrame:
         rows.append(dict(assumption=name, low_label=label(lo), high_label=label(hi), roi_low=r_lo, roi_high=r_hi,
                          net_low=n_lo, net_high=n_hi))
     return pd.DataFrame(rows)
+
+
+MIN_SCENARIO_CUSTOMERS = 30
+
+
+def retention_skip_reason(data: pd.DataFrame) -> str | None:
+    """Why :func:`retention_scenarios` cannot run on ``data`` (None when it can).
+
+    It needs spend and churned, with at least ``MIN_SCENARIO_CUSTOMERS`` (30) customers having
+    each and at least one churner (the monthly churn rate sets how long a retained customer stays).
+    """
+    for col in ("spend", "churned"):
+        if col not in data:
+            return f"needs spend and churned columns (no {col})"
+        if int(data[col].notna().sum()) < MIN_SCENARIO_CUSTOMERS:
+            return f"needs at least {MIN_SCENARIO_CUSTOMERS} customers with {col} (has {int(data[col].notna().sum())})"
+    if float(data["churned"].sum()) == 0:
+        return "no customer churned this quarter: there is no churn to prevent"
+    return None
 
 
 def retention_scenarios(

@@ -211,3 +211,17 @@ def test_contain_only_widens_and_keeps_missing_limits():
     np.testing.assert_array_equal(hi, [0.5, 5.0, 1.0, 3.0])
     assert metrics.contain(120.0, 90.0, 110.0, lower=-100, upper=100) == (90.0, 100.0)
     assert metrics.wilson_interval(0, 7)[0] == 0.0 and metrics.wilson_interval(7, 7)[1] == 1.0
+
+
+def test_metrics_that_cannot_be_computed_are_named_skips_not_nan():
+    """No orders (transaction size divides by zero) and no churner (CLV = spend / churn is
+    unbounded): both metrics are listed as skipped with the reason, never printed as NaN or inf."""
+    from cxanalysis.config import load_config
+
+    df = pd.DataFrame({"customer_id": [f"c{i}" for i in range(40)], "nps_score": [9, 7, 3, 10] * 10,
+                       "spend": 100.0, "orders": 0.0, "churned": 0.0})
+    table, skipped = metrics.cx_metrics(df, load_config())
+    assert "Average transaction size" in skipped and "zero total" in skipped["Average transaction size"]
+    assert "unbounded" in skipped["CLV"]
+    assert np.isfinite(table["value"]).all()
+    assert not table["metric"].str.startswith(("Average transaction", "CLV")).any()

@@ -151,3 +151,13 @@ def test_retention_scenarios_hand_worked():
     assert (t["lost_if_not_investing"] == t["gross_margin"]).all()
     assert (t["net"] == t["gross_margin"] - t["cost"]).all()
     assert np.all(t["ci_low"] <= t["gross_margin"]) and np.all(t["gross_margin"] <= t["ci_high"])
+
+
+def test_retention_scenarios_say_why_they_cannot_run():
+    import pandas as pd
+
+    base = pd.DataFrame({"spend": [100.0] * 40, "churned": [0.0] * 39 + [1.0]})
+    assert roi.retention_skip_reason(base) is None
+    assert "no churned" in roi.retention_skip_reason(base.drop(columns="churned"))
+    assert "at least 30" in roi.retention_skip_reason(base.head(10))
+    assert "no customer churned" in roi.retention_skip_reason(base.assign(churned=0.0))
