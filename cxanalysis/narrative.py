@@ -17,7 +17,7 @@ from .io import CleaningReport
 from .summary import fmt_p
 
 __all__ = ["effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "cleaning_summary", "nps_summary", "segments_summary", "metrics_summary", "trend_summary", "styled",
-           "md", "escape_markdown", "neutralise_csv", "safe_csv"]
+           "change_decomposition_sentence", "change_decomposition_summary", "md", "escape_markdown", "neutralise_csv", "safe_csv"]
 
 
 def cleaning_summary(report: CleaningReport) -> str:
@@ -84,6 +84,42 @@ def trend_summary(table: pd.DataFrame) -> str:
     return (f"NPS moved from {prev['nps']:.1f} in {prev['quarter']} to {last['nps']:.1f} in {last['quarter']}: "
             f"a change of {last['change']:+.1f} points (95% CI {last['change_ci_low']:+.1f} to "
             f"{last['change_ci_high']:+.1f}, {fmt_p(last['p_value'])}), {sig} at the 5% level.")
+
+
+def change_decomposition_sentence(row: dict) -> str:
+    """One dimension of :func:`cxanalysis.trends.nps_change_decomposition`, in words.
+
+    A part whose 95% interval includes 0 is "no detectable" part, whatever its estimate.
+    """
+    dim = str(row["dimension"]).replace("_", " ")
+    mix, lo, hi = row["mix"], row["mix_ci_low"], row["mix_ci_high"]
+    if lo > 0 or hi < 0:
+        more = "more" if row["top_mix_share_now"] > row["top_mix_share_before"] else "fewer"
+        mix_text = (f"{mix:+.1f} points come from the changed mix of {dim} (95% CI {lo:+.1f} to {hi:+.1f}), "
+                    f"mostly {more} {row['top_mix_segment']} customers ({row['top_mix_share_before']:.0%} of respondents "
+                    f"then, {row['top_mix_share_now']:.0%} now)")
+    else:
+        mix_text = f"the changed mix of {dim} explains no detectable part of it ({mix:+.1f}, 95% CI {lo:+.1f} to {hi:+.1f})"
+    w, wlo, whi = row["within"], row["within_ci_low"], row["within_ci_high"]
+    if wlo > 0 or whi < 0:
+        within_text = f"within each {dim}, NPS moved {w:+.1f} points (95% CI {wlo:+.1f} to {whi:+.1f})"
+    else:
+        within_text = f"within each {dim}, NPS did not detectably change ({w:+.1f}, 95% CI {wlo:+.1f} to {whi:+.1f})"
+    return f"By {dim}: {mix_text}; {within_text}."
+
+
+def change_decomposition_summary(decomposition: dict) -> str:
+    """Markdown: the NPS change since the previous quarter, split by each dimension into customer
+    mix and change within segments (:func:`cxanalysis.trends.nps_change_decomposition`)."""
+    d = decomposition
+    lines = [f"NPS moved **{d['change']:+.1f} points** from {d['from']} to {d['to']} (95% CI {d['ci_low']:+.1f} to "
+             f"{d['ci_high']:+.1f}). Each line splits that change two ways, *mix* (more or fewer customers of kinds "
+             "that always score higher) and *within* (a real change inside the segments); the two add up to the "
+             "change exactly."]
+    lines += [f"- {change_decomposition_sentence(r)}" for r in d["by"]]
+    if not d["by"]:
+        lines.append("- No segment dimension is available to split the change.")
+    return "\n".join(lines)
 
 
 def styled(table: pd.DataFrame, digits: int = 2, percent: tuple[str, ...] = ()):

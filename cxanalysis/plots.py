@@ -28,6 +28,7 @@ __all__ = [
     "profile_heatmap",
     "driver_quadrant",
     "calibration",
+    "change_decomposition",
     "residuals",
     "scenarios",
 ]
@@ -265,6 +266,31 @@ def trend(table: pd.DataFrame, *, value: str = "nps", title: str | None = None, 
         ax.annotate(f"{v:.1f}", (xi, v), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
     ax.set_xticks(x, table["quarter"])
     ax.set(xlabel="Quarter", ylabel=value.upper() if value == "nps" else value, title=title or f"{value} by quarter")
+    return ax
+
+
+def change_decomposition(decomposition: dict, *, title: str | None = None, ax=None):
+    """Per dimension, the NPS change split into customer mix and change within segments
+    (:func:`cxanalysis.trends.nps_change_decomposition`): two bars with their 95% intervals,
+    labelled directly, and a dashed line at the whole change. Neutral greys: these are not
+    NPS categories."""
+    ax = _ax(ax)
+    rows = decomposition.get("by") or []
+    y, labels = [], []
+    for i, r in enumerate(rows):
+        for j, (part, colour) in enumerate((("mix", "#4D4D4D"), ("within", "#A6A6A6"))):
+            pos = 3 * (len(rows) - 1 - i) + (1 - j)
+            ax.barh(pos, r[part], color=colour, height=0.8)
+            _intervals(ax, [pos], [r[f"{part}_ci_low"]], [r[f"{part}_ci_high"]], horizontal=True)
+            y.append(pos)
+            labels.append(f"{str(r['dimension']).replace('_', ' ')}: {'mix' if part == 'mix' else 'within'}")
+    ax.axvline(0, color="0.3", lw=1)
+    ax.axvline(decomposition["change"], color="black", ls="--", lw=1)
+    ax.annotate(f"whole change {decomposition['change']:+.1f}", (decomposition["change"], 1.0),
+                xycoords=("data", "axes fraction"), xytext=(3, -12), textcoords="offset points", fontsize=8)
+    ax.set_yticks(y, labels)
+    ax.set(xlabel=f"NPS points, {decomposition['from']} to {decomposition['to']}",
+           title=title or "What moved NPS: customer mix or change within segments")
     return ax
 
 

@@ -100,6 +100,11 @@ def headline_sentences(results: dict[str, Any]) -> list[str]:
         out.append(f"Since last quarter ({trends[-2]['quarter']}) NPS moved {fmt_points(last['change'], True)} points "
                    f"(95% CI {fmt_points(last['change_ci_low'], True)} to {fmt_points(last['change_ci_high'], True)}; "
                    f"{fmt_p(last['p_value'])}): {sig}.")
+    dec = results.get("nps_change") or {}
+    if dec.get("by"):  # the dimension whose mix moved NPS most: mix or real change?
+        from .narrative import change_decomposition_sentence
+
+        out.append(change_decomposition_sentence(max(dec["by"], key=lambda r: abs(r["mix"]))))
     for outcome, effs in (results.get("effects") or {}).items():
         eff = effs.get("promoter_vs_passive")
         if eff:

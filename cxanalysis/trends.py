@@ -185,7 +185,9 @@ def shift_share(
     Returns
     -------
     dict
-        ``change, mix, within`` and ``*_ci_low, *_ci_high, *_se`` for each.
+        ``change, mix, within`` and ``*_ci_low, *_ci_high, *_se`` for each, and ``segments``: one
+        dict per segment with ``segment, share_before, share_now, nps_before, nps_now, mix,
+        within`` (its contributions, which add up to the totals).
 
     Notes
     -----
@@ -227,7 +229,11 @@ def shift_share(
     U1 = u1.reindex(ids, fill_value=0.0).to_numpy()
     U0 = u0.reindex(ids, fill_value=0.0).to_numpy()
     q = float(ndtri(1 - alpha / 2))
-    out: dict[str, float] = {}
+    out: dict = {"segments": [
+        {"segment": lv, "share_before": float(a0[i]), "share_now": float(a1[i]),
+         "nps_before": float(b0[i] / a0[i]) if old[i] else None, "nps_now": float(b1[i] / a1[i]) if a1[i] > 0 else None,
+         "mix": float((a1[i] - a0[i]) * N0[i]), "within": float(b1[i] - a1[i] * N0[i])}
+        for i, lv in enumerate(levels)]}
     for name, est, g1, g0 in (("mix", mix, g_mix1, g_mix0), ("within", within, g_within1, g_within0),
                               ("change", mix + within, g_mix1 + g_within1, g_mix0 + g_within0)):
         se = float(np.sqrt(np.sum((U1 @ g1 + U0 @ g0) ** 2)))
@@ -262,7 +268,10 @@ def nps_change_decomposition(
     dict
         The ``nps_change`` block of results.json: ``from, to, change, ci_low, ci_high, by`` with
         one row per dimension: ``dimension, mix, mix_ci_low, mix_ci_high, within, within_ci_low,
-        within_ci_high``; ``mix + within = change`` exactly, per dimension.
+        within_ci_high``, ``top_mix_segment`` (the segment whose changed share contributes most to
+        the mix part, with ``top_mix_share_before`` and ``top_mix_share_now``) and ``segments``
+        (each segment's contributions, :func:`shift_share`); ``mix + within = change`` exactly,
+        per dimension.
     """
     from .segments import add_segments
 
@@ -279,7 +288,13 @@ def nps_change_decomposition(
     rows = []
     for dim in dims:
         r = shift_share(cur, prev, value="_y", segment=dim, weight=weight, alpha=config.alpha)
-        rows.append({"dimension": dim.removesuffix("_band"), **{k: v for k, v in r.items()
-                                                                if not k.startswith("change") and not k.endswith("_se")}})
+        segs = r.pop("segments")
+        row = {"dimension": dim.removesuffix("_band"),
+               **{k: v for k, v in r.items() if not k.startswith("change") and not k.endswith("_se")}}
+        same_sign = [x for x in segs if x["mix"] * r["mix"] > 0] or segs
+        top = max(same_sign, key=lambda x: abs(x["mix"]))
+        row.update(top_mix_segment=top["segment"], top_mix_share_before=top["share_before"],
+                   top_mix_share_now=top["share_now"], segments=segs)
+        rows.append(row)
     return {"from": previous, "to": current, "change": total["change"], "ci_low": total["ci_low"],
             "ci_high": total["ci_high"], "by": rows}

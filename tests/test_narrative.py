@@ -149,3 +149,31 @@ def test_flagged_effect_says_why_instead_of_an_e_value():
                            flag_reason="all 37 customers with plan = Pro have churned = 0")])
     out = narrative.effects_summary(e)
     assert out.endswith("Why flagged: all 37 customers with plan = Pro have churned = 0") and "E-value" not in out
+
+
+def _decomposition(mix=(7.1, 5.9, 8.3), within=(0.2, -1.9, 2.3)):
+    return {"from": "2026Q1", "to": "2026Q2", "change": mix[0] + within[0], "ci_low": 5.1, "ci_high": 9.5,
+            "by": [{"dimension": "plan", "mix": mix[0], "mix_ci_low": mix[1], "mix_ci_high": mix[2],
+                    "within": within[0], "within_ci_low": within[1], "within_ci_high": within[2],
+                    "top_mix_segment": "Gold", "top_mix_share_before": 0.2, "top_mix_share_now": 0.4}]}
+
+
+def test_change_decomposition_sentences_follow_their_intervals():
+    """The issue's example: of +7.3 points, +7.1 from more Gold customers; within plans, nothing
+    detectable. And the reverse case: a real change within, a mix whose interval spans 0."""
+    s = narrative.change_decomposition_sentence(_decomposition()["by"][0])
+    assert s == ("By plan: +7.1 points come from the changed mix of plan (95% CI +5.9 to +8.3), mostly more Gold "
+                 "customers (20% of respondents then, 40% now); within each plan, NPS did not detectably change "
+                 "(+0.2, 95% CI -1.9 to +2.3).")
+    s = narrative.change_decomposition_sentence(_decomposition(mix=(0.4, -0.8, 1.6), within=(6.0, 3.9, 8.1))["by"][0])
+    assert "explains no detectable part of it (+0.4, 95% CI -0.8 to +1.6)" in s
+    assert "within each plan, NPS moved +6.0 points (95% CI +3.9 to +8.1)" in s
+    md = narrative.change_decomposition_summary(_decomposition())
+    assert md.startswith("NPS moved **+7.3 points** from 2026Q1 to 2026Q2") and "- By plan:" in md
+
+
+def test_summary_names_what_moved_nps():
+    from cxanalysis.summary import headline_sentences
+
+    res = {"quarter": "2026Q2", "n_customers": 10, "nps_change": _decomposition()}
+    assert any(s.startswith("By plan: +7.1 points come from the changed mix") for s in headline_sentences(res))

@@ -153,7 +153,10 @@ def test_every_interval_chart_draws_any_interval(t):
         eff = t.assign(label=labels, null=null, scale=scale)
         fig = plt.figure()
         ax = plots.forest(eff, ax=fig.add_subplot())
-        _check_endpoints(ax, t, horizontal=True)
+        if len(t):
+            _check_endpoints(ax, t, horizontal=True)
+        else:  # nothing to draw: the panel says so (test_forest_with_every_contrast_skipped_says_so)
+            assert "No effect could be estimated" in ax.texts[0].get_text()
         fig.canvas.draw()
     cats = ["detractor", "passive", "promoter", "x", "y", "z"][: len(t)]
     ax = plots.predicted_by_category(t.assign(category=cats), ylabel="spend")
@@ -184,3 +187,14 @@ def test_forest_with_every_contrast_skipped_says_so():
     empty = pd.DataFrame(columns=["label", "estimate", "ci_low", "ci_high", "null", "scale"])
     ax = plots.forest(empty)
     assert "No effect could be estimated" in ax.texts[0].get_text()
+
+
+def test_change_decomposition_bars_and_intervals():
+    dec = {"from": "2026Q1", "to": "2026Q2", "change": 7.3, "ci_low": 5.1, "ci_high": 9.5,
+           "by": [{"dimension": "plan", "mix": 7.1, "mix_ci_low": 5.9, "mix_ci_high": 8.3,
+                   "within": 0.2, "within_ci_low": -1.9, "within_ci_high": 2.3}]}
+    ax = plots.change_decomposition(dec)
+    assert sorted(round(p.get_width(), 6) for p in ax.patches) == [0.2, 7.1]
+    segs = [np.asarray(s) for c in ax.collections if c.get_gid() == "ci" for s in c.get_segments()]
+    assert sorted((round(s[0, 0], 6), round(s[1, 0], 6)) for s in segs) == [(-1.9, 2.3), (5.9, 8.3)]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["plan: mix", "plan: within"]
