@@ -59,7 +59,7 @@ from scipy import stats
 from scipy.special import expit
 
 from .design import CX_TERMS, Design, build_design
-from .glm import GLMFit, find_separation, fit_firth, fit_glm, safe_inv
+from .glm import GLMFit, ProfileCI, find_separation, firth_profile, fit_firth, fit_glm, safe_inv
 from .segments import nps_category
 
 __all__ = [
@@ -71,11 +71,16 @@ __all__ = [
     "MIN_ROWS",
     "MIN_PER_CATEGORY",
     "MIN_EVENTS",
+    "PROFILE_MAX_CELLS",
 ]
 
 MIN_ROWS = 30
 MIN_PER_CATEGORY = 10
 MIN_EVENTS = 5
+#: Firth parts with more design cells (rows x columns^2) than this get Wald intervals in
+#: :meth:`OutcomeModels.coefficients` instead of profile ones: each profile limit refits the model
+#: some ten times, so 5M cells (60,000 customers with 9 terms) take about 10-20 s.
+PROFILE_MAX_CELLS = 5_000_000
 
 DEFAULT_COVARIATES = ("plan", "region", "tenure_months")
 OUTCOMES = ("spend", "churn", "returns")
@@ -240,6 +245,14 @@ def _near_separation(fit: GLMFit, X: np.ndarray, y: np.ndarray, names: list[str]
     return None
 
 
+def _effect_method(fit: _Outcome) -> str:
+    """The model, and for a penalised fit how its effects' intervals were obtained."""
+    if all(p.method == "IRLS" for p in fit.parts.values()):
+        return fit.method
+    return (f"{fit.method}; effect intervals by the delta method on the penalised fit's model-based covariance "
+            "(the coefficient table gives profile penalised-likelihood intervals)")
+
+
 class _RowView:
     """``X[rows]`` without a copy when ``rows`` is every row; column-major otherwise."""
 
@@ -322,6 +335,7 @@ class OutcomeModels:
         self.warnings_: list[str] = []
         self.skipped_: dict[str, str] = {}
         self._effects = None
+        self._profiles: dict = {}
         self.joint_cov_ = None
         data = data.reset_index(drop=True)
         data = data.assign(cx_category=nps_category(data[self.score], promoter_min=self.promoter_min,
@@ -657,7 +671,7 @@ class OutcomeModels:
                     continue
                 rows.append(self._effect_row(
                     fit, means[cat], means["passive"], scale, outcome=outcome, contrast=f"{cat}_vs_passive",
-                    n=fit.n, method=fit.method,
+                    n=fit.n, method=_effect_method(fit),
                     estimand=(f"Among the {len(self.passives_):,} current passives, the average {_PHRASE[outcome]} "
                               f"if they were {cat}s, against as passives, holding {covs} fixed.")))
             if outcome not in self.per_point_:
@@ -668,7 +682,7 @@ class OutcomeModels:
             X1[:, self.score_design_.col(self.score)] += 1
             plus_one, as_is = _mean_and_grad(pp, X1, mult), _mean_and_grad(pp, X, mult)
             rows.append(self._effect_row(
-                pp, plus_one, as_is, scale, outcome=outcome, contrast="per_point", n=pp.n, method=pp.method,
+                pp, plus_one, as_is, scale, outcome=outcome, contrast="per_point", n=pp.n, method=_effect_method(pp),
                 estimand=(f"Over all customers, the average change in {_PHRASE[outcome]} for one more point of "
                           f"{self.score}, holding {covs} fixed.")))
         self._effects = pd.DataFrame(rows, columns=order)  # computed once per fit; callers get a copy
@@ -716,8 +730,15 @@ class OutcomeModels:
         -------
         DataFrame
             ``outcome, part, term, label, coef, se, p_value, ratio, ratio_ci_low, ratio_ci_high,
-            ratio_kind`` — ``ratio`` is ``exp(coef)``: a multiplier of expected spend or returns
-            per order, or an odds ratio for churn and for "any spend".
+            ratio_kind, ci_method`` — ``ratio`` is ``exp(coef)``: a multiplier of expected spend or
+            returns per order, or an odds ratio for churn and for "any spend". ``ci_method`` says
+            how the interval and p-value were obtained: ``"Wald (robust sandwich)"`` for
+            maximum-likelihood fits; ``"profile penalised likelihood"`` for a Firth fit (the
+            interval where twice the drop of the profiled penalised log-likelihood stays below
+            the chi-squared(1) quantile, and the penalised likelihood-ratio test, as R's logistf
+            reports; :func:`cxanalysis.glm.firth_profile`), or ``"Wald (model-based)"`` for a
+            Firth fit on more than ``PROFILE_MAX_CELLS`` design cells, where profiling is not
+            attempted. ``se`` is always the Wald standard error of the fit.
         """
         z = stats.norm.ppf(1 - self.alpha / 2)
         rows = []
@@ -727,14 +748,58 @@ class OutcomeModels:
             for part, f in fit.parts.items():
                 kind = "odds ratio" if f.family == "logit" else "ratio"
                 used = set(range(len(self.design_.names)) if f.columns is None else f.columns.tolist())
+                prof = self._profile(name, part) if f.method != "IRLS" else None
+                how = ("Wald (robust sandwich)" if f.method == "IRLS" else
+                       "profile penalised likelihood" if prof is not None else "Wald (model-based)")
                 for j, term in enumerate(self.design_.names):
                     if j not in used:
                         continue
                     b, se = f.params[j], f.bse[j]
+                    lo, hi, p = b - z * se, b + z * se, 2 * stats.norm.sf(abs(b / se))
+                    if prof is not None:
+                        lo, hi, p = prof.low[j], prof.high[j], prof.p_value[j]
                     rows.append(dict(outcome=name, part=part, term=term, label=self.design_.labels.get(term, term),
-                                     coef=b, se=se, p_value=2 * stats.norm.sf(abs(b / se)), ratio=np.exp(b),
-                                     ratio_ci_low=np.exp(b - z * se), ratio_ci_high=np.exp(b + z * se), ratio_kind=kind))
+                                     coef=b, se=se, p_value=p, ratio=np.exp(b), ratio_ci_low=np.exp(lo),
+                                     ratio_ci_high=np.exp(hi), ratio_kind=kind, ci_method=how))
         return pd.DataFrame(rows)
+
+    def _part_data(self, outcome: str, part: str):
+        """The design columns, response and offset a part was fitted on (its own rows and columns)."""
+        fit = self.outcomes_[outcome]
+        f, r = fit.parts[part], fit.rows[part]
+        cols = np.arange(self.design_.X.shape[1]) if f.columns is None else np.asarray(f.columns)
+        X = np.asarray(self.design_.X[np.ix_(r, cols)], order="F")
+        at = self.design_.rows[r]
+        offset = None
+        if outcome == "churn":
+            y = self.data_["churned"].to_numpy(float)[at]
+        elif outcome == "spend":
+            y = (self.data_["spend"].to_numpy(float)[at] > 0).astype(float)
+        else:
+            y = self.data_["returns"].to_numpy(float)[at]
+            offset = np.log(self.data_["orders"].to_numpy(float)[at])
+        return X, y, offset, cols
+
+    def _profile(self, outcome: str, part: str) -> ProfileCI | None:
+        """Profile penalised-likelihood intervals of a Firth part (design coordinates), cached;
+        None when the part is too large to profile."""
+        cache = self._profiles
+        key = (outcome, part)
+        if key not in cache:
+            f = self.outcomes_[outcome].parts[part]
+            p = len(f.params) if f.columns is None else len(f.columns)
+            if len(self.outcomes_[outcome].rows[part]) * p * p > PROFILE_MAX_CELLS:
+                cache[key] = None
+            else:
+                X, y, offset, cols = self._part_data(outcome, part)
+                own = GLMFit(f.family, f.params[cols], f.cov[np.ix_(cols, cols)], f.cov_model[np.ix_(cols, cols)],
+                             f.n, f.converged, f.n_iter, f.method, f.dispersion)
+                pr = firth_profile(X, y, own, offset=offset, alpha=self.alpha)
+                full = [np.full(len(f.params), np.nan) for _ in range(3)]
+                for arr, v in zip(full, (pr.low, pr.high, pr.p_value), strict=True):
+                    arr[cols] = v
+                cache[key] = ProfileCI(*full, pr.alpha)
+        return cache[key]
 
     # ------------------------------------------------------------------ diagnostics
     def calibration(self, bins: int = 10) -> pd.DataFrame:
