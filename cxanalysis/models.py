@@ -301,6 +301,9 @@ class OutcomeModels:
         Keep per-row scores for :meth:`joint_covariance` (needed by the ROI).
     per_point : bool
         Also fit the models with the score as a number (the ``per_point`` effects).
+    scale : (low, high), optional
+        The score's scale, which no counterfactual score may leave. Default: 0-10 for
+        ``nps_score``, else the lowest and highest score in the data.
 
     Attributes
     ----------
@@ -310,6 +313,8 @@ class OutcomeModels:
         Outcome -> fitted model (category models).
     per_point_ : dict
         Outcome -> fitted model with the score as a number.
+    score_scale_ : (float, float)
+        The score's scale used by the per-point effect.
     skipped_ : dict
         Outcome -> why it was not fitted.
     warnings_ : list of str
@@ -320,8 +325,9 @@ class OutcomeModels:
 
     def __init__(self, *, covariates=DEFAULT_COVARIATES, score: str = "nps_score",
                  promoter_min: float = 9, detractor_max: float = 6, alpha: float = 0.05,
-                 keep_scores: bool = False, per_point: bool = True):
+                 keep_scores: bool = False, per_point: bool = True, scale=None):
         self.covariates = list(covariates)
+        self.scale = scale
         self.per_point = per_point
         self.score = score
         self.promoter_min = promoter_min
@@ -338,6 +344,13 @@ class OutcomeModels:
         self._profiles: dict = {}
         self.joint_cov_ = None
         data = data.reset_index(drop=True)
+        if self.scale is not None:
+            self.score_scale_ = (float(self.scale[0]), float(self.scale[1]))
+        elif self.score == "nps_score":
+            self.score_scale_ = (0.0, 10.0)
+        else:
+            observed = data[self.score].astype(float)
+            self.score_scale_ = (float(observed.min()), float(observed.max()))
         data = data.assign(cx_category=nps_category(data[self.score], promoter_min=self.promoter_min,
                                                     detractor_max=self.detractor_max))
         covs = []
@@ -591,6 +604,19 @@ class OutcomeModels:
             X, mult = X[ok], mult[ok]
         return X, mult
 
+    def _per_point_rows(self, pp: _Outcome):
+        """Design rows of the per-point effect: customers below the top of the scale, as they are
+        and with one point more, capped at the top (so no counterfactual score leaves the scale)."""
+        X, mult = self._contrast_rows(self.score_design_, pp, np.arange(len(self.score_design_.rows)))
+        j = self.score_design_.col(self.score)
+        top = self.score_scale_[1]
+        below = X[:, j] < top
+        X = X[below]
+        mult = None if mult is None else mult[below]
+        X1 = X.copy()
+        X1[:, j] = np.minimum(X1[:, j] + 1, top)
+        return X, X1, mult
+
     def _as_category(self, X: np.ndarray, category: str) -> np.ndarray:
         X = X.copy()
         for level, term in (("detractor", CX_TERMS[0]), ("promoter", CX_TERMS[1])):
@@ -677,14 +703,17 @@ class OutcomeModels:
             if outcome not in self.per_point_:
                 continue
             pp = self.per_point_[outcome]
-            X, mult = self._contrast_rows(self.score_design_, pp, np.arange(len(self.score_design_.rows)))
-            X1 = X.copy()
-            X1[:, self.score_design_.col(self.score)] += 1
+            X, X1, mult = self._per_point_rows(pp)
+            if len(X) == 0:
+                self.skipped_[f"{outcome}.per_point"] = f"no customer below the top of the {self.score} scale"
+                continue
             plus_one, as_is = _mean_and_grad(pp, X1, mult), _mean_and_grad(pp, X, mult)
+            top = self.score_scale_[1]
             rows.append(self._effect_row(
                 pp, plus_one, as_is, scale, outcome=outcome, contrast="per_point", n=pp.n, method=_effect_method(pp),
-                estimand=(f"Over all customers, the average change in {_PHRASE[outcome]} for one more point of "
-                          f"{self.score}, holding {covs} fixed.")))
+                estimand=(f"Among the {len(X):,} customers below the top of the {self.score} scale ({top:g}), the "
+                          f"average change in {_PHRASE[outcome]} if each scored one point more (at most {top:g}), "
+                          f"holding {covs} fixed.")))
         self._effects = pd.DataFrame(rows, columns=order)  # computed once per fit; callers get a copy
         return self._effects.copy()
 
@@ -923,7 +952,8 @@ def forest_table(effects: pd.DataFrame) -> pd.DataFrame:
 def fit_outcome_models(data: pd.DataFrame, config, *, keep_scores: bool = True) -> OutcomeModels:
     """Fit :class:`OutcomeModels` with the configuration's covariates and categories.
 
-    ``covariates: null`` in the config means those of plan, region and tenure_months present.
+    ``covariates: null`` in the config means those of plan, region and tenure_months present;
+    the per-point effect keeps the score within its configured scale (``scales``).
     """
     covs = config.covariates
     if covs is None:
@@ -931,4 +961,4 @@ def fit_outcome_models(data: pd.DataFrame, config, *, keep_scores: bool = True) 
     cats = config.categories
     return OutcomeModels(covariates=covs, score=cats["score"], promoter_min=cats["promoter_min"],
                          detractor_max=cats["detractor_max"], alpha=config.alpha,
-                         keep_scores=keep_scores).fit(data)
+                         keep_scores=keep_scores, scale=config.scales.get(cats["score"])).fit(data)

@@ -369,3 +369,42 @@ def test_a_firth_fit_too_large_to_profile_says_wald(monkeypatch):
     assert (churn["ci_method"] == "Wald (model-based)").all()
     z = 1.959963984540054
     np.testing.assert_allclose(churn["ratio_ci_low"], np.exp(churn["coef"] - z * churn["se"]), rtol=1e-9)
+
+
+# --- the per-point effect stays on the scale (issue 14 item 7) ------------------------------------
+
+
+def test_per_point_effect_never_leaves_the_scale(fitted):
+    """One more point for every customer below the top (10), capped at 10; customers at 10 are
+    not pushed to an impossible 11 but left out. The churn and returns effects equal the same
+    contrast recomputed from statsmodels' own fits and predictions on those customers."""
+    df, m = fitted
+    j = m.score_design_.col("nps_score")
+    for outcome in ("spend", "churn", "returns"):
+        X, X1, _ = m._per_point_rows(m.per_point_[outcome])
+        assert X1[:, j].max() <= 10 and X[:, j].max() < 10
+        np.testing.assert_array_equal(X1[:, j], np.minimum(X[:, j] + 1, 10))
+        assert len(X) < len(m.score_design_.rows)  # the customers at 10 are not in it
+    below = df[df["nps_score"] < 10]
+    up = below.assign(nps_score=below["nps_score"] + 1)
+    e = m.effects().set_index(["outcome", "contrast"])
+    ref = smf.logit(f"churned ~ {RHS_SCORE}", df).fit(disp=0)
+    diff = 100 * (ref.predict(up).mean() - ref.predict(below).mean())
+    assert e.loc[("churn", "per_point"), "estimate"] == pytest.approx(diff, rel=1e-6)
+    ref = smf.glm(f"returns ~ {RHS_SCORE}", df, family=sm.families.Poisson(), offset=np.log(df["orders"])).fit()
+    ratio = (ref.predict(up, offset=np.log(up["orders"])).mean() /
+             ref.predict(below, offset=np.log(below["orders"])).mean())
+    assert e.loc[("returns", "per_point"), "estimate"] == pytest.approx(ratio, rel=1e-6)
+    assert "below the top of the nps_score scale (10)" in e.loc[("churn", "per_point"), "estimand"]
+
+
+def test_per_point_on_a_one_to_five_csat_stops_at_five():
+    """A 1-5 CSAT as the configured score: the scale comes from the config, and no customer
+    is moved above 5."""
+    df = make_customers(2000, 1, random_state=6)
+    cfg = load_config({"categories": {"score": "csat", "promoter_min": 5, "detractor_max": 3}})
+    m = fit_outcome_models(df, cfg, keep_scores=False)
+    assert m.score_scale_ == (1.0, 5.0)
+    j = m.score_design_.col("csat")
+    X, X1, _ = m._per_point_rows(m.per_point_["churn"])
+    assert X1[:, j].max() <= 5 and (X[:, j] < 5).all()
