@@ -46,7 +46,40 @@ over current passives** (DESIGN.md): the mean predicted outcome of the current p
 promoters (or detractors) against as passives, their covariates held fixed; ratios for spend and
 returns, percentage points for churn. Intervals by the delta method on the fitted parameters'
 covariance (conditional on the current passives' covariates; for ratios on the log scale).
-Each effect carries its E-value (VanderWeele & Ding 2017).
+
+**Firth fits.** A penalised (Firth) part is reported in :meth:`OutcomeModels.coefficients` with
+profile penalised-likelihood intervals and penalised likelihood-ratio p-values, as R's logistf
+reports them (:func:`cxanalysis.glm.firth_profile`; ``ci_method`` says which; above
+``PROFILE_MAX_CELLS`` they stay model-based Wald). Its counterfactual effects remain delta-method
+intervals on the penalised fit's model-based covariance, and their ``method`` text says so.
+
+**Per-point effects** (``contrast = "per_point"``, the score entered as a number): among the
+customers below the top of the score's scale, the average outcome if each scored one point more
+(capped at the top: a customer at 9.5 of 10 gains half a point), against as they are. Customers
+already at the top cannot gain a point and are left out, so no counterfactual score ever leaves
+the scale (``score_scale_``: the configured scale, 0-10 for NPS). This is the discrete analogue of
+an average marginal effect, on the customers for whom one more point is possible.
+
+**E-values** (VanderWeele & Ding 2017): the minimum risk-ratio association an unmeasured
+confounder would need with both the CX category and the outcome to explain the effect away,
+``E = RR + sqrt(RR (RR - 1))`` (``1 / RR`` when ``RR < 1``), and the same for the interval limit
+nearest 1 (1 when the interval includes 1). The risk ratio ``rr`` behind it depends on the scale:
+
+* churn (``scale = "pp"``): the percentage-point difference is converted to the risk ratio of the
+  same contrast, mean predicted churn as promoter (detractor) over as passive, with its own
+  delta-method interval on the log scale. Churn is binary, so this is a true risk ratio: no
+  odds-ratio conversion (``sqrt(OR)`` for common outcomes) is needed.
+* returns (``scale = "ratio"``): the ratio of returns per order, a rate ratio, used as the risk
+  ratio; returns are rare per order, where VanderWeele & Ding treat rate ratios as risk ratios.
+* spend (``scale = "ratio"``): the ratio of mean spend is used *as if it were* a risk ratio. This is
+  an approximation: the E-value's bound is derived for risk ratios, and spend is continuous.
+  VanderWeele & Ding's own conversion for continuous outcomes (standardised mean difference
+  ``d``, ``RR ~ exp(0.91 d)``) would give a different (usually smaller) E-value; the ratio is kept
+  because it is the scale of the reported effect. Read spend E-values as indicative.
+
+A flagged effect (separation, near-separation, no computable interval) has no E-value (NaN):
+the penalised estimate is shrunk towards no effect and its E-value would lend it a precision it
+does not have.
 """
 
 from __future__ import annotations
@@ -677,7 +710,9 @@ class OutcomeModels:
             rr_ci_high, evalue, evalue_ci, n, method, flagged, estimand``. ``contrast`` is
             ``promoter_vs_passive``, ``detractor_vs_passive`` or ``per_point``; ``scale`` is
             ``ratio`` (spend, returns) or ``pp`` (churn). ``rr`` is the risk ratio behind the
-            E-value (for churn, mean churn as promoter / as passive). ``flagged`` marks an effect
+            E-value: for churn, mean churn as promoter / as passive (the pp difference as a risk
+            ratio); for returns, the rate ratio; for spend, the ratio of means used as an
+            approximate risk ratio (module notes). ``flagged`` marks an effect
             to doubt (separation, near-separation, no computable interval), ``flag_reason`` says
             why in words ("" when not flagged); a flagged effect has NaN E-values. A contrast
             that cannot be estimated has no row: it is in ``skipped_`` under
