@@ -502,39 +502,51 @@ def firth_profile(X: np.ndarray, y: np.ndarray, fit: GLMFit, *, offset: np.ndarr
     phi = max(fit.dispersion, 1.0) if family == "poisson_log" else 1.0
     crit = float(chdtri(1, alpha))
     low, high, pval = np.full(p, np.nan), np.full(p, np.nan), np.full(p, np.nan)
+    if not (np.all(np.isfinite(fit.params)) and np.isfinite(top)):
+        return ProfileCI(low, high, pval, alpha)  # no usable maximum to profile from
     for j in range(p):
-        free = np.array([k for k in range(p) if k != j], dtype=int)
-        start = {"b": fit.params.copy()}
-
-        def stat(v, j=j, free=free, start=start):
-            b = start["b"].copy()
-            b[j] = v
-            b, _, _ = _firth_newton(X, y, family, off, b, free, max_iter, tol)
-            value = _firth_penalised(X, y, family, off, b)
-            if np.isfinite(value):
-                start["b"] = b
-            return 2 * (top - value) / phi if np.isfinite(value) else np.inf
-
-        bhat = fit.params[j]
-        se = float(np.sqrt(fit.cov[j, j])) if np.isfinite(fit.cov[j, j]) and fit.cov[j, j] > 0 else 1.0
-        scale = float(np.max(np.abs(X[:, j]))) or 1.0
-        limit = 60.0 / scale  # beyond this the column alone moves the linear predictor by 60
-        for side, out in ((-1, low), (1, high)):
-            start["b"] = fit.params.copy()
-            inner, step = bhat, max(se, 1e-3 / scale)
-            found = None
-            while abs(inner + side * step - bhat) <= limit + step:
-                outer = bhat + side * step
-                if stat(outer) - crit > 0:
-                    found = outer
-                    break
-                inner, step = outer, 2 * step
-            if found is None:
-                out[j] = side * np.inf
-                continue
-            start["b"] = fit.params.copy()
-            out[j] = optimize.brentq(lambda v: stat(v) - crit, min(inner, found), max(inner, found),
-                                     xtol=1e-9, rtol=1e-10)
-        start["b"] = fit.params.copy()
-        pval[j] = float(chdtrc(1, max(stat(0.0), 0.0)))
+        try:
+            low[j], high[j], pval[j] = _profile_one(X, y, family, off, fit, j, top, phi, crit, max_iter, tol)
+        except (ValueError, np.linalg.LinAlgError, FloatingPointError):
+            continue  # left NaN: the caller reports the Wald interval for this coefficient
     return ProfileCI(low, high, pval, alpha)
+
+
+def _profile_one(X, y, family, off, fit, j, top, phi, crit, max_iter, tol):
+    """Profile limits and LR p-value of coefficient ``j`` (see :func:`firth_profile`)."""
+    p = X.shape[1]
+    free = np.array([k for k in range(p) if k != j], dtype=int)
+    start = {"b": fit.params.copy()}
+
+    def stat(v, j=j, free=free, start=start):
+        b = start["b"].copy()
+        b[j] = v
+        b, _, _ = _firth_newton(X, y, family, off, b, free, max_iter, tol)
+        value = _firth_penalised(X, y, family, off, b)
+        if np.isfinite(value):
+            start["b"] = b
+        return 2 * (top - value) / phi if np.isfinite(value) else np.inf
+
+    bhat = fit.params[j]
+    se = float(np.sqrt(fit.cov[j, j])) if np.isfinite(fit.cov[j, j]) and fit.cov[j, j] > 0 else 1.0
+    scale = float(np.max(np.abs(X[:, j]))) or 1.0
+    limit = 60.0 / scale  # beyond this the column alone moves the linear predictor by 60
+    limits = {}
+    for side in (-1, 1):
+        start["b"] = fit.params.copy()
+        inner, step = bhat, max(se, 1e-3 / scale)
+        found = None
+        while step <= 2 * limit:
+            outer = bhat + side * step
+            if stat(outer) - crit > 0:
+                found = outer
+                break
+            inner, step = outer, 2 * step
+        if found is None:
+            limits[side] = side * np.inf
+            continue
+        start["b"] = fit.params.copy()
+        limits[side] = optimize.brentq(lambda v: stat(v) - crit, min(inner, found), max(inner, found),
+                                       xtol=1e-9, rtol=1e-10)
+    start["b"] = fit.params.copy()
+    return limits[-1], limits[1], float(chdtrc(1, max(stat(0.0), 0.0)))

@@ -802,7 +802,7 @@ class OutcomeModels:
             the chi-squared(1) quantile, and the penalised likelihood-ratio test, as R's logistf
             reports; :func:`cxanalysis.glm.firth_profile`), or ``"Wald (model-based)"`` for a
             Firth fit on more than ``PROFILE_MAX_CELLS`` design cells, where profiling is not
-            attempted. ``se`` is always the Wald standard error of the fit.
+            attempted, or for a term whose profile could not be computed. ``se`` is always the Wald standard error of the fit.
         """
         z = stats.norm.ppf(1 - self.alpha / 2)
         rows = []
@@ -820,11 +820,14 @@ class OutcomeModels:
                         continue
                     b, se = f.params[j], f.bse[j]
                     lo, hi, p = b - z * se, b + z * se, 2 * stats.norm.sf(abs(b / se))
-                    if prof is not None:
+                    row_how = how
+                    if prof is not None and np.isfinite(prof.p_value[j]):
                         lo, hi, p = prof.low[j], prof.high[j], prof.p_value[j]
+                    elif prof is not None:  # this term could not be profiled
+                        row_how = "Wald (model-based)"
                     rows.append(dict(outcome=name, part=part, term=term, label=self.design_.labels.get(term, term),
                                      coef=b, se=se, p_value=p, ratio=np.exp(b), ratio_ci_low=np.exp(lo),
-                                     ratio_ci_high=np.exp(hi), ratio_kind=kind, ci_method=how))
+                                     ratio_ci_high=np.exp(hi), ratio_kind=kind, ci_method=row_how))
         return pd.DataFrame(rows)
 
     def _part_data(self, outcome: str, part: str):
