@@ -13,8 +13,14 @@ Methods
   are ``[min(lo, nps), max(hi, nps)]``, clipped to [-100, 100] (see :func:`contain`).
 * Means (CSAT, CES, spend...): t interval. Proportions (churn, FCR...): Wilson score interval.
 * Ratios of totals (average transaction size, retention cost): delta method.
-* With a ``weight`` column, shares and means are weighted and the variance uses Kish's
-  effective sample size ``n_eff = (sum w)^2 / sum w^2``.
+* With a ``weight`` column, every share, mean and ratio is weighted (``sum w x / sum w``;
+  ratios ``sum w y / sum w x``) and every interval and test uses Kish's effective sample size
+  ``n_eff = (sum w)^2 / sum w^2`` in place of ``n`` (Kish 1965: the design effect of unequal
+  weights, assuming they are unrelated to the answer): Wilson on ``n_eff``, t on ``n_eff - 1``
+  degrees of freedom with the weighted variance ``sum w (x - m)^2 / sum w x n_eff / (n_eff - 1)``,
+  the delta method with that variance of the linearised values. Rows with a missing weight are
+  left out of weighted figures, as rows with a missing value are. Weights only matter relative to
+  each other: a constant weight gives the unweighted results (to rounding).
 """
 
 from __future__ import annotations
@@ -184,10 +190,9 @@ def nps(
     rows = []
     keys = [] if by is None else ([by] if isinstance(by, str) else list(by))
     for key, part in _grouped(data, by):
-        s = part[score].to_numpy(float)
-        ok = ~np.isnan(s)
-        w = _weights(part, weight)[ok]
-        s = s[ok]
+        s, w = part[score].to_numpy(float), _weights(part, weight)
+        ok = ~(np.isnan(s) | np.isnan(w))
+        s, w = s[ok], w[ok]
         p, d = w[s >= promoter_min].sum(), w[s <= detractor_max].sum()
         res = nps_from_counts(p, w.sum() - p - d, d, ci=ci, alpha=alpha,
                               n_eff=(w.sum() ** 2 / (w**2).sum()) if len(w) else 0)
@@ -261,34 +266,69 @@ def mean_score(
         The rating scale, e.g. (1, 5).
     box : int
         Width of the boxes: with ``box=2`` on 1-5, top box is 4-5 and bottom box 1-2.
+    weight : str, optional
+        Survey-weight column: weighted mean and box shares, interval on Kish's n_eff.
 
     Returns
     -------
     DataFrame
         ``[by...], n, n_eff, mean, ci_low, ci_high, top_box, bottom_box``.
+
+    Notes
+    -----
+    ``mean = sum w s / sum w``; t interval with ``se = sqrt(var / n_eff)``, ``var = sum w (s -
+    mean)^2 / sum w x n_eff / (n_eff - 1)`` on ``n_eff - 1`` degrees of freedom (with no weights,
+    ``n_eff = n`` and this is the usual t interval).
     """
     lo, hi = scale
     keys = [] if by is None else ([by] if isinstance(by, str) else list(by))
     rows = []
     for key, part in _grouped(data, by):
-        s = part[score].to_numpy(float)
-        ok = ~np.isnan(s)
-        s, w = s[ok], _weights(part, weight)[ok]
+        s, w = _values(part, score, weight)
         n = len(s)
         if n == 0:
             rows.append({**dict(zip(keys, key, strict=True)), "n": 0})
             continue
+        r = _weighted_mean_ci(s, w, alpha)
         sw = w.sum()
-        mean = float((w * s).sum() / sw)
-        n_eff = sw**2 / (w**2).sum()
-        var = float((w * (s - mean) ** 2).sum() / sw) * (n_eff / (n_eff - 1) if n_eff > 1 else np.nan)
-        half = stdtrit(max(n_eff - 1, 1), 1 - alpha / 2) * np.sqrt(var / n_eff)
         rows.append({
-            **dict(zip(keys, key, strict=True)), "n": n, "n_eff": n_eff, "mean": mean,
-            "ci_low": mean - half, "ci_high": mean + half,
+            **dict(zip(keys, key, strict=True)), "n": n, "n_eff": r["n_eff"], "mean": r["value"],
+            "ci_low": r["ci_low"], "ci_high": r["ci_high"],
             "top_box": float(w[s > hi - box].sum() / sw), "bottom_box": float(w[s < lo + box].sum() / sw),
         })
     return pd.DataFrame(rows)
+
+
+def _values(data: pd.DataFrame, column: str, weight: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """A column's values and their weights, rows missing either left out."""
+    s, w = data[column].to_numpy(float), _weights(data, weight)
+    ok = ~(np.isnan(s) | np.isnan(w))
+    return s[ok], w[ok]
+
+
+def _n_eff(w: np.ndarray) -> float:
+    """Kish's effective sample size ``(sum w)^2 / sum w^2``: ``n`` for equal weights, 0 for none."""
+    w = np.asarray(w, float)
+    return float(w.sum() ** 2 / np.sum(w**2)) if len(w) and np.sum(w**2) > 0 else 0.0
+
+
+def _weighted_mean_ci(s: np.ndarray, w: np.ndarray, alpha: float) -> dict[str, float]:
+    """Weighted mean with a t interval on Kish's n_eff (module notes); unweighted when ``w`` is 1.
+
+    ``var = sum w (s - m)^2 / sum w x n_eff / (n_eff - 1)`` (the sample variance for equal
+    weights), ``se = sqrt(var / n_eff)``, ``t`` on ``n_eff - 1`` degrees of freedom.
+    """
+    n = len(s)
+    if n == 0 or w.sum() <= 0:
+        return dict(n=n, n_eff=0.0, value=np.nan, ci_low=np.nan, ci_high=np.nan)
+    sw = w.sum()
+    mean = float((w * s).sum() / sw)
+    n_eff = _n_eff(w)
+    if n < 2 or n_eff <= 1:
+        return dict(n=n, n_eff=n_eff, value=mean, ci_low=np.nan, ci_high=np.nan)
+    var = float((w * (s - mean) ** 2).sum() / sw) * n_eff / (n_eff - 1)
+    half = stdtrit(n_eff - 1, 1 - alpha / 2) * np.sqrt(var / n_eff)
+    return dict(n=n, n_eff=n_eff, value=mean, ci_low=float(mean - half), ci_high=float(mean + half))
 
 
 def wilson_interval(successes: float, n: float, alpha: float = 0.05) -> tuple[float, float]:
@@ -308,51 +348,74 @@ def wilson_interval(successes: float, n: float, alpha: float = 0.05) -> tuple[fl
 
 
 def proportion(
-    data: pd.DataFrame, *, column: str, by: str | Sequence[str] | None = None, alpha: float = 0.05
+    data: pd.DataFrame, *, column: str, by: str | Sequence[str] | None = None, alpha: float = 0.05,
+    weight: str | None = None,
 ) -> pd.DataFrame:
     """Share of 1s in a 0/1 column (missing values left out), with a Wilson interval.
+
+    Parameters
+    ----------
+    weight : str, optional
+        Survey-weight column: the weighted share ``sum w y / sum w``, with the Wilson interval on
+        Kish's effective sample size (``n_eff`` trials, ``rate x n_eff`` successes).
 
     Returns
     -------
     DataFrame
-        ``[by...], n, rate, ci_low, ci_high``.
+        ``[by...], n, n_eff, rate, ci_low, ci_high`` (``n`` counts the rows used).
     """
     keys = [] if by is None else ([by] if isinstance(by, str) else list(by))
     rows = []
     for key, part in _grouped(data, by):
-        s = part[column].dropna().to_numpy(float)
-        lo, hi = wilson_interval(s.sum(), len(s), alpha)
-        rows.append({**dict(zip(keys, key, strict=True)), "n": len(s),
-                     "rate": s.mean() if len(s) else np.nan, "ci_low": lo, "ci_high": hi})
+        s, w = _values(part, column, weight)
+        n_eff = _n_eff(w) if weight is not None else float(len(s))
+        rate = float((w * s).sum() / w.sum()) if len(s) and w.sum() > 0 else np.nan
+        lo, hi = wilson_interval(rate * n_eff if weight is not None else s.sum(), n_eff, alpha)
+        rows.append({**dict(zip(keys, key, strict=True)), "n": len(s), "n_eff": n_eff,
+                     "rate": rate, "ci_low": lo, "ci_high": hi})
     return pd.DataFrame(rows)
 
 
-def ratio_of_totals(y: np.ndarray, x: np.ndarray, alpha: float = 0.05) -> dict[str, float]:
-    """``sum(y) / sum(x)`` with a delta-method (linearisation) interval.
+def ratio_of_totals(y: np.ndarray, x: np.ndarray, alpha: float = 0.05,
+                    w: np.ndarray | None = None) -> dict[str, float]:
+    """``sum(w y) / sum(w x)`` with a delta-method (linearisation) interval.
+
+    Parameters
+    ----------
+    w : ndarray, optional
+        Survey weights (rows with a missing weight are left out); none: every row counts once.
+
+    Returns
+    -------
+    dict
+        ``n, n_eff, value, ci_low, ci_high``.
 
     Notes
     -----
-    ``R = ybar / xbar``, ``var(R) = var(y - R x) / (n xbar^2)``.
+    ``R = ybar / xbar`` (weighted means), linearised values ``z = y - R x`` (weighted mean 0),
+    ``var(R) = var(z) / (n_eff xbar^2)`` with ``var(z) = sum w z^2 / sum w x n_eff / (n_eff - 1)``
+    and Kish's ``n_eff`` (``n`` and the sample variance without weights).
     """
-    ok = ~(np.isnan(y) | np.isnan(x))
-    y, x = y[ok], x[ok]
+    w = np.ones(len(y)) if w is None else np.asarray(w, float)
+    ok = ~(np.isnan(y) | np.isnan(x) | np.isnan(w))
+    y, x, w = y[ok], x[ok], w[ok]
     n = len(y)
-    if n < 2 or x.sum() == 0:
-        return dict(n=n, value=np.nan, ci_low=np.nan, ci_high=np.nan)
-    r = y.sum() / x.sum()
-    se = np.sqrt(np.var(y - r * x, ddof=1) / (n * x.mean() ** 2))
+    n_eff = _n_eff(w)
+    if n < 2 or n_eff <= 1 or (w * x).sum() == 0:
+        return dict(n=n, n_eff=n_eff, value=np.nan, ci_low=np.nan, ci_high=np.nan)
+    sw = w.sum()
+    r = (w * y).sum() / (w * x).sum()
+    xbar = (w * x).sum() / sw
+    var_z = float((w * (y - r * x) ** 2).sum() / sw) * n_eff / (n_eff - 1)
+    se = np.sqrt(var_z / (n_eff * xbar**2))
     z = _z(alpha)
-    return dict(n=n, value=float(r), ci_low=float(r - z * se), ci_high=float(r + z * se))
+    return dict(n=n, n_eff=n_eff, value=float(r), ci_low=float(r - z * se), ci_high=float(r + z * se))
 
 
-def _mean_ci(s: np.ndarray, alpha: float) -> dict[str, float]:
-    s = s[~np.isnan(s)]
-    n = len(s)
-    if n < 2:
-        return dict(n=n, value=float(s.mean()) if n else np.nan, ci_low=np.nan, ci_high=np.nan)
-    m = s.mean()
-    half = stdtrit(n - 1, 1 - alpha / 2) * s.std(ddof=1) / np.sqrt(n)
-    return dict(n=n, value=float(m), ci_low=float(m - half), ci_high=float(m + half))
+def _mean_ci(s: np.ndarray, alpha: float, w: np.ndarray | None = None) -> dict[str, float]:
+    w = np.ones(len(s)) if w is None else np.asarray(w, float)
+    ok = ~(np.isnan(s) | np.isnan(w))
+    return _weighted_mean_ci(s[ok], w[ok], alpha)
 
 
 def clv_simple(spend: float, churn: float, *, margin: float) -> float:
@@ -436,20 +499,33 @@ def cx_metrics(data: pd.DataFrame, config) -> tuple[pd.DataFrame, dict[str, str]
     Parameters
     ----------
     data : DataFrame
-        One quarter of the canonical table.
+        One quarter of the canonical table. With a ``weight`` column every share, mean and ratio
+        is weighted and every interval uses Kish's effective sample size (module notes).
     config : Config
 
     Returns
     -------
     table : DataFrame
-        ``metric, value, ci_low, ci_high, n, unit, method``.
+        ``metric, value, ci_low, ci_high, n, n_eff, unit, method``: ``n`` counts the rows used,
+        ``n_eff`` is Kish's effective sample size behind the interval (``n`` without weights;
+        missing for figures without sampling error).
     skipped : dict
         Metric -> why it was skipped (a missing or empty column, a zero denominator, no churner for CLV).
+
+    Notes
+    -----
+    Weighted figures: rates ``sum w y / sum w`` (Wilson on ``n_eff``); means ``sum w x / sum w``
+    (t on ``n_eff - 1``); ratios of totals ``sum w y / sum w x`` (delta method); the simple CLV
+    ``m x spend / churn`` at the weighted means, its log-scale delta-method variance from their
+    weighted covariance over ``n_eff``. The MRR total is the sum over the rows of the file (a
+    census of those customers, unweighted). A constant weight gives the unweighted table.
     """
     alpha = config.alpha
     weight = "weight" if "weight" in data else None
+    w_all = _weights(data, weight)
     rows: list[dict] = []
     skipped: dict[str, str] = {}
+    wtag = "; weighted, Kish n_eff" if weight else ""
 
     def add(metric, res, unit, method):
         if not np.isfinite(res["value"]):  # a zero denominator or no values: a named skip, never NaN
@@ -457,7 +533,8 @@ def cx_metrics(data: pd.DataFrame, config) -> tuple[pd.DataFrame, dict[str, str]
                                "zero total to divide by)")
             return
         rows.append({"metric": metric, "value": res["value"], "ci_low": res["ci_low"],
-                     "ci_high": res["ci_high"], "n": res["n"], "unit": unit, "method": method})
+                     "ci_high": res["ci_high"], "n": res["n"], "n_eff": res.get("n_eff", np.nan), "unit": unit,
+                     "method": method})
 
     def need(metric, *cols):
         missing = [c for c in cols if c not in data or data[c].notna().sum() == 0]
@@ -465,72 +542,81 @@ def cx_metrics(data: pd.DataFrame, config) -> tuple[pd.DataFrame, dict[str, str]
             skipped[metric] = f"no {', '.join(missing)} column"
         return not missing
 
+    def col(name):
+        return data[name].to_numpy(float)
+
     cats = config.categories
     if need("NPS", "nps_score"):
         r = nps(data, score="nps_score", weight=weight, ci=config.nps_ci, alpha=alpha,
                 promoter_min=cats["promoter_min"] if cats["score"] == "nps_score" else 9,
                 detractor_max=cats["detractor_max"] if cats["score"] == "nps_score" else 6).iloc[0]
-        add("NPS", {"value": r["nps"], **r}, "points", f"{config.nps_ci} (trinomial)")
+        add("NPS", {"value": r["nps"], **r}, "points", f"{config.nps_ci} (trinomial){wtag}")
     if cats["score"] != "nps_score" and cats["score"] in data:
         r = configured_nps(data, config).iloc[0]
         add(f"Net score ({cats['score']})", {"value": r["nps"], **r}, "points",
-            f"{config.nps_ci}; promoter >= {cats['promoter_min']}, detractor <= {cats['detractor_max']}")
-    for col, label in (("csat", "CSAT"), ("ces", "CES")):
-        if need(label, col):
-            r = mean_score(data, score=col, scale=config.scales[col], weight=weight, alpha=alpha).iloc[0]
-            add(f"{label} (mean)", {"value": r["mean"], **r}, f"{config.scales[col][0]}-{config.scales[col][1]}", "t interval")
-            add(f"{label} top-2-box", {"value": r["top_box"], "ci_low": np.nan, "ci_high": np.nan, "n": r["n"]}, "share", "weighted share" if weight else "share")
-    for col, label in (("churned", "Churn rate"), ("first_contact_resolved", "First-contact resolution"),
-                       ("renewed", "Renewal rate"), ("trial_converted", "Trial conversion")):
-        if need(label, col):
-            r = proportion(data, column=col, alpha=alpha).iloc[0]
-            add(label, {"value": r["rate"], **r}, "share", "Wilson")
+            f"{config.nps_ci}; promoter >= {cats['promoter_min']}, detractor <= {cats['detractor_max']}{wtag}")
+    for c, label in (("csat", "CSAT"), ("ces", "CES")):
+        if need(label, c):
+            r = mean_score(data, score=c, scale=config.scales[c], weight=weight, alpha=alpha).iloc[0]
+            add(f"{label} (mean)", {"value": r["mean"], **r}, f"{config.scales[c][0]}-{config.scales[c][1]}",
+                f"t interval{wtag}")
+            add(f"{label} top-2-box", {"value": r["top_box"], "ci_low": np.nan, "ci_high": np.nan, "n": r["n"],
+                                       "n_eff": r["n_eff"]}, "share", "weighted share" if weight else "share")
+    for c, label in (("churned", "Churn rate"), ("first_contact_resolved", "First-contact resolution"),
+                     ("renewed", "Renewal rate"), ("trial_converted", "Trial conversion")):
+        if need(label, c):
+            r = proportion(data, column=c, alpha=alpha, weight=weight).iloc[0]
+            add(label, {"value": r["rate"], **r}, "share", f"Wilson{wtag}")
     if need("Average transaction size", "spend", "orders"):
-        add("Average transaction size", ratio_of_totals(data["spend"].to_numpy(float), data["orders"].to_numpy(float), alpha),
-            "money per order", "ratio of totals, delta method")
-    if need("Average spend per customer", "spend"):
-        add("Average spend per customer", _mean_ci(data["spend"].to_numpy(float), alpha), "money per quarter", "t interval")
-    if need("Average contract value", "contract_value"):
-        add("Average contract value", _mean_ci(data["contract_value"].to_numpy(float), alpha), "money", "t interval")
-    if need("Support cost per customer", "support_cost"):
-        add("Support cost per customer", _mean_ci(data["support_cost"].to_numpy(float), alpha), "money per quarter", "t interval")
+        add("Average transaction size", ratio_of_totals(col("spend"), col("orders"), alpha, w_all),
+            "money per order", f"ratio of totals, delta method{wtag}")
+    for c, label, unit in (("spend", "Average spend per customer", "money per quarter"),
+                           ("contract_value", "Average contract value", "money"),
+                           ("support_cost", "Support cost per customer", "money per quarter")):
+        if need(label, c):
+            add(label, _mean_ci(col(c), alpha, w_all), unit, f"t interval{wtag}")
     if need("Retention cost per retained customer", "support_cost", "churned"):
         fixed = (config.roi["program_cost_per_year"] + config.roi["team_cost_per_year"]) / 4
-        y = data["support_cost"].to_numpy(float) + fixed / len(data)
-        add("Retention cost per retained customer", ratio_of_totals(y, 1 - data["churned"].to_numpy(float), alpha),
-            "money per quarter", "(support cost + quarter of program and team cost) / retained; delta method")
+        y = col("support_cost") + fixed / len(data)  # each customer's share of the fixed cost
+        add("Retention cost per retained customer", ratio_of_totals(y, 1 - col("churned"), alpha, w_all),
+            "money per quarter",
+            f"(support cost + quarter of program and team cost) / retained; delta method{wtag}")
     if need("MRR", "mrr"):
-        total = float(np.nansum(data["mrr"].to_numpy(float)))
+        total = float(np.nansum(col("mrr")))
         add("MRR (total)", {"value": total, "ci_low": np.nan, "ci_high": np.nan, "n": int(data["mrr"].notna().sum())},
-            "money per month", "census total (no sampling error)")
-        add("MRR per customer", _mean_ci(data["mrr"].to_numpy(float), alpha), "money per month", "t interval")
+            "money per month", "census total of these rows (no sampling error, unweighted)")
+        add("MRR per customer", _mean_ci(col("mrr"), alpha, w_all), "money per month", f"t interval{wtag}")
     if need("CLV", "spend", "churned"):
-        s = data["spend"].to_numpy(float)
-        c = data["churned"].to_numpy(float)
-        ok = ~(np.isnan(s) | np.isnan(c))
-        s, c = s[ok], c[ok]
+        s, c, w = col("spend"), col("churned"), w_all
+        ok = ~(np.isnan(s) | np.isnan(c) | np.isnan(w))
+        s, c, w = s[ok], c[ok], w[ok]
         m = config.roi["gross_margin"]
-        if len(s) < 2 or c.mean() == 0:
+        sbar = float((w * s).sum() / w.sum()) if len(s) else np.nan
+        cbar = float((w * c).sum() / w.sum()) if len(s) else np.nan
+        if len(s) < 2 or cbar == 0:
             skipped["CLV"] = ("fewer than 2 customers with both spend and churned" if len(s) < 2 else
                               "no customer churned this quarter: lifetime value (spend / churn) is unbounded")
     if "CLV" not in skipped and need("CLV", "spend", "churned"):
-        value = clv_simple(s.mean(), c.mean(), margin=m)
-        # delta method on log CLV = log m + log sbar - log cbar, with their covariance
-        n = len(s)
-        cov = np.cov(s, c, ddof=1) / n
-        g = np.array([1 / s.mean(), -1 / c.mean()]) if c.mean() > 0 else np.array([np.nan, np.nan])
+        value = clv_simple(sbar, cbar, margin=m)
+        # delta method on log CLV = log m + log sbar - log cbar, with the covariance of the two
+        # (weighted) means: weighted covariance x n_eff / (n_eff - 1), over n_eff
+        n, n_eff = len(s), _n_eff(w)
+        dev = np.column_stack([s - sbar, c - cbar])
+        cov = (dev * w[:, None]).T @ dev / w.sum() / (n_eff - 1) if n_eff > 1 else np.full((2, 2), np.nan)
+        g = np.array([1 / sbar, -1 / cbar])
         se_log = float(np.sqrt(g @ cov @ g))
         z = _z(alpha)
         add("CLV (simple)", {"value": value, "ci_low": value * np.exp(-z * se_log),
-                             "ci_high": value * np.exp(z * se_log), "n": n},
-            "money", "margin x spend / churn; delta method on the log")
-        disc = clv_discounted(s.mean(), c.mean(), margin=m, cost_per_return=0.0,
+                             "ci_high": value * np.exp(z * se_log), "n": n, "n_eff": n_eff},
+            "money", f"margin x spend / churn; delta method on the log{wtag}")
+        disc = clv_discounted(sbar, cbar, margin=m, cost_per_return=0.0,
                               discount_rate=config.roi["discount_rate"], horizon_years=config.roi["horizon_years"])
         add(f"CLV (discounted, {config.roi['horizon_years']} years)",
-            {"value": disc, "ci_low": np.nan, "ci_high": np.nan, "n": n}, "money",
-            "survival form of DESIGN.md at average spend and churn")
+            {"value": disc, "ci_low": np.nan, "ci_high": np.nan, "n": n, "n_eff": n_eff}, "money",
+            f"survival form of DESIGN.md at average spend and churn{' (weighted)' if weight else ''}")
     health = health_score(data, weights=config.health_score["weights"], score=config.score,
                           scale=config.scales.get(config.score, [0, 10]))
     if health.notna().any():
-        add("Health score (mean)", _mean_ci(health.to_numpy(float), alpha), "0-100", "t interval; weights in config")
+        add("Health score (mean)", _mean_ci(health.to_numpy(float), alpha, w_all), "0-100",
+            f"t interval; weights in config{wtag}")
     return pd.DataFrame(rows), skipped

@@ -46,7 +46,40 @@ over current passives** (DESIGN.md): the mean predicted outcome of the current p
 promoters (or detractors) against as passives, their covariates held fixed; ratios for spend and
 returns, percentage points for churn. Intervals by the delta method on the fitted parameters'
 covariance (conditional on the current passives' covariates; for ratios on the log scale).
-Each effect carries its E-value (VanderWeele & Ding 2017).
+
+**Firth fits.** A penalised (Firth) part is reported in :meth:`OutcomeModels.coefficients` with
+profile penalised-likelihood intervals and penalised likelihood-ratio p-values, as R's logistf
+reports them (:func:`cxanalysis.glm.firth_profile`; ``ci_method`` says which; above
+``PROFILE_MAX_CELLS`` they stay model-based Wald). Its counterfactual effects remain delta-method
+intervals on the penalised fit's model-based covariance, and their ``method`` text says so.
+
+**Per-point effects** (``contrast = "per_point"``, the score entered as a number): among the
+customers below the top of the score's scale, the average outcome if each scored one point more
+(capped at the top: a customer at 9.5 of 10 gains half a point), against as they are. Customers
+already at the top cannot gain a point and are left out, so no counterfactual score ever leaves
+the scale (``score_scale_``: the configured scale, 0-10 for NPS). This is the discrete analogue of
+an average marginal effect, on the customers for whom one more point is possible.
+
+**E-values** (VanderWeele & Ding 2017): the minimum risk-ratio association an unmeasured
+confounder would need with both the CX category and the outcome to explain the effect away,
+``E = RR + sqrt(RR (RR - 1))`` (``1 / RR`` when ``RR < 1``), and the same for the interval limit
+nearest 1 (1 when the interval includes 1). The risk ratio ``rr`` behind it depends on the scale:
+
+* churn (``scale = "pp"``): the percentage-point difference is converted to the risk ratio of the
+  same contrast, mean predicted churn as promoter (detractor) over as passive, with its own
+  delta-method interval on the log scale. Churn is binary, so this is a true risk ratio: no
+  odds-ratio conversion (``sqrt(OR)`` for common outcomes) is needed.
+* returns (``scale = "ratio"``): the ratio of returns per order, a rate ratio, used as the risk
+  ratio; returns are rare per order, where VanderWeele & Ding treat rate ratios as risk ratios.
+* spend (``scale = "ratio"``): the ratio of mean spend is used *as if it were* a risk ratio. This is
+  an approximation: the E-value's bound is derived for risk ratios, and spend is continuous.
+  VanderWeele & Ding's own conversion for continuous outcomes (standardised mean difference
+  ``d``, ``RR ~ exp(0.91 d)``) would give a different (usually smaller) E-value; the ratio is kept
+  because it is the scale of the reported effect. Read spend E-values as indicative.
+
+A flagged effect (separation, near-separation, no computable interval) has no E-value (NaN):
+the penalised estimate is shrunk towards no effect and its E-value would lend it a precision it
+does not have.
 """
 
 from __future__ import annotations
@@ -59,7 +92,7 @@ from scipy import stats
 from scipy.special import expit
 
 from .design import CX_TERMS, Design, build_design
-from .glm import GLMFit, find_separation, fit_firth, fit_glm, safe_inv
+from .glm import GLMFit, ProfileCI, find_separation, firth_profile, fit_firth, fit_glm, safe_inv
 from .segments import nps_category
 
 __all__ = [
@@ -71,11 +104,16 @@ __all__ = [
     "MIN_ROWS",
     "MIN_PER_CATEGORY",
     "MIN_EVENTS",
+    "PROFILE_MAX_CELLS",
 ]
 
 MIN_ROWS = 30
 MIN_PER_CATEGORY = 10
 MIN_EVENTS = 5
+#: Firth parts with more design cells (rows x columns^2) than this get Wald intervals in
+#: :meth:`OutcomeModels.coefficients` instead of profile ones: each profile limit refits the model
+#: some ten times, so 5M cells (60,000 customers with 9 terms) take about 10-20 s.
+PROFILE_MAX_CELLS = 5_000_000
 
 DEFAULT_COVARIATES = ("plan", "region", "tenure_months")
 OUTCOMES = ("spend", "churn", "returns")
@@ -240,6 +278,14 @@ def _near_separation(fit: GLMFit, X: np.ndarray, y: np.ndarray, names: list[str]
     return None
 
 
+def _effect_method(fit: _Outcome) -> str:
+    """The model, and for a penalised fit how its effects' intervals were obtained."""
+    if all(p.method == "IRLS" for p in fit.parts.values()):
+        return fit.method
+    return (f"{fit.method}; effect intervals by the delta method on the penalised fit's model-based covariance "
+            "(the coefficient table gives profile penalised-likelihood intervals)")
+
+
 class _RowView:
     """``X[rows]`` without a copy when ``rows`` is every row; column-major otherwise."""
 
@@ -288,6 +334,9 @@ class OutcomeModels:
         Keep per-row scores for :meth:`joint_covariance` (needed by the ROI).
     per_point : bool
         Also fit the models with the score as a number (the ``per_point`` effects).
+    scale : (low, high), optional
+        The score's scale, which no counterfactual score may leave. Default: 0-10 for
+        ``nps_score``, else the lowest and highest score in the data.
 
     Attributes
     ----------
@@ -297,6 +346,8 @@ class OutcomeModels:
         Outcome -> fitted model (category models).
     per_point_ : dict
         Outcome -> fitted model with the score as a number.
+    score_scale_ : (float, float)
+        The score's scale used by the per-point effect.
     skipped_ : dict
         Outcome -> why it was not fitted.
     warnings_ : list of str
@@ -307,8 +358,9 @@ class OutcomeModels:
 
     def __init__(self, *, covariates=DEFAULT_COVARIATES, score: str = "nps_score",
                  promoter_min: float = 9, detractor_max: float = 6, alpha: float = 0.05,
-                 keep_scores: bool = False, per_point: bool = True):
+                 keep_scores: bool = False, per_point: bool = True, scale=None):
         self.covariates = list(covariates)
+        self.scale = scale
         self.per_point = per_point
         self.score = score
         self.promoter_min = promoter_min
@@ -322,8 +374,16 @@ class OutcomeModels:
         self.warnings_: list[str] = []
         self.skipped_: dict[str, str] = {}
         self._effects = None
+        self._profiles: dict = {}
         self.joint_cov_ = None
         data = data.reset_index(drop=True)
+        if self.scale is not None:
+            self.score_scale_ = (float(self.scale[0]), float(self.scale[1]))
+        elif self.score == "nps_score":
+            self.score_scale_ = (0.0, 10.0)
+        else:
+            observed = data[self.score].astype(float)
+            self.score_scale_ = (float(observed.min()), float(observed.max()))
         data = data.assign(cx_category=nps_category(data[self.score], promoter_min=self.promoter_min,
                                                     detractor_max=self.detractor_max))
         covs = []
@@ -577,6 +637,19 @@ class OutcomeModels:
             X, mult = X[ok], mult[ok]
         return X, mult
 
+    def _per_point_rows(self, pp: _Outcome):
+        """Design rows of the per-point effect: customers below the top of the scale, as they are
+        and with one point more, capped at the top (so no counterfactual score leaves the scale)."""
+        X, mult = self._contrast_rows(self.score_design_, pp, np.arange(len(self.score_design_.rows)))
+        j = self.score_design_.col(self.score)
+        top = self.score_scale_[1]
+        below = X[:, j] < top
+        X = X[below]
+        mult = None if mult is None else mult[below]
+        X1 = X.copy()
+        X1[:, j] = np.minimum(X1[:, j] + 1, top)
+        return X, X1, mult
+
     def _as_category(self, X: np.ndarray, category: str) -> np.ndarray:
         X = X.copy()
         for level, term in (("detractor", CX_TERMS[0]), ("promoter", CX_TERMS[1])):
@@ -637,7 +710,9 @@ class OutcomeModels:
             rr_ci_high, evalue, evalue_ci, n, method, flagged, estimand``. ``contrast`` is
             ``promoter_vs_passive``, ``detractor_vs_passive`` or ``per_point``; ``scale`` is
             ``ratio`` (spend, returns) or ``pp`` (churn). ``rr`` is the risk ratio behind the
-            E-value (for churn, mean churn as promoter / as passive). ``flagged`` marks an effect
+            E-value: for churn, mean churn as promoter / as passive (the pp difference as a risk
+            ratio); for returns, the rate ratio; for spend, the ratio of means used as an
+            approximate risk ratio (module notes). ``flagged`` marks an effect
             to doubt (separation, near-separation, no computable interval), ``flag_reason`` says
             why in words ("" when not flagged); a flagged effect has NaN E-values. A contrast
             that cannot be estimated has no row: it is in ``skipped_`` under
@@ -657,20 +732,23 @@ class OutcomeModels:
                     continue
                 rows.append(self._effect_row(
                     fit, means[cat], means["passive"], scale, outcome=outcome, contrast=f"{cat}_vs_passive",
-                    n=fit.n, method=fit.method,
+                    n=fit.n, method=_effect_method(fit),
                     estimand=(f"Among the {len(self.passives_):,} current passives, the average {_PHRASE[outcome]} "
                               f"if they were {cat}s, against as passives, holding {covs} fixed.")))
             if outcome not in self.per_point_:
                 continue
             pp = self.per_point_[outcome]
-            X, mult = self._contrast_rows(self.score_design_, pp, np.arange(len(self.score_design_.rows)))
-            X1 = X.copy()
-            X1[:, self.score_design_.col(self.score)] += 1
+            X, X1, mult = self._per_point_rows(pp)
+            if len(X) == 0:
+                self.skipped_[f"{outcome}.per_point"] = f"no customer below the top of the {self.score} scale"
+                continue
             plus_one, as_is = _mean_and_grad(pp, X1, mult), _mean_and_grad(pp, X, mult)
+            top = self.score_scale_[1]
             rows.append(self._effect_row(
-                pp, plus_one, as_is, scale, outcome=outcome, contrast="per_point", n=pp.n, method=pp.method,
-                estimand=(f"Over all customers, the average change in {_PHRASE[outcome]} for one more point of "
-                          f"{self.score}, holding {covs} fixed.")))
+                pp, plus_one, as_is, scale, outcome=outcome, contrast="per_point", n=pp.n, method=_effect_method(pp),
+                estimand=(f"Among the {len(X):,} customers below the top of the {self.score} scale ({top:g}), the "
+                          f"average change in {_PHRASE[outcome]} if each scored one point more (at most {top:g}), "
+                          f"holding {covs} fixed.")))
         self._effects = pd.DataFrame(rows, columns=order)  # computed once per fit; callers get a copy
         return self._effects.copy()
 
@@ -716,8 +794,15 @@ class OutcomeModels:
         -------
         DataFrame
             ``outcome, part, term, label, coef, se, p_value, ratio, ratio_ci_low, ratio_ci_high,
-            ratio_kind`` — ``ratio`` is ``exp(coef)``: a multiplier of expected spend or returns
-            per order, or an odds ratio for churn and for "any spend".
+            ratio_kind, ci_method`` — ``ratio`` is ``exp(coef)``: a multiplier of expected spend or
+            returns per order, or an odds ratio for churn and for "any spend". ``ci_method`` says
+            how the interval and p-value were obtained: ``"Wald (robust sandwich)"`` for
+            maximum-likelihood fits; ``"profile penalised likelihood"`` for a Firth fit (the
+            interval where twice the drop of the profiled penalised log-likelihood stays below
+            the chi-squared(1) quantile, and the penalised likelihood-ratio test, as R's logistf
+            reports; :func:`cxanalysis.glm.firth_profile`), or ``"Wald (model-based)"`` for a
+            Firth fit on more than ``PROFILE_MAX_CELLS`` design cells, where profiling is not
+            attempted, or for a term whose profile could not be computed. ``se`` is always the Wald standard error of the fit.
         """
         z = stats.norm.ppf(1 - self.alpha / 2)
         rows = []
@@ -727,14 +812,61 @@ class OutcomeModels:
             for part, f in fit.parts.items():
                 kind = "odds ratio" if f.family == "logit" else "ratio"
                 used = set(range(len(self.design_.names)) if f.columns is None else f.columns.tolist())
+                prof = self._profile(name, part) if f.method != "IRLS" else None
+                how = ("Wald (robust sandwich)" if f.method == "IRLS" else
+                       "profile penalised likelihood" if prof is not None else "Wald (model-based)")
                 for j, term in enumerate(self.design_.names):
                     if j not in used:
                         continue
                     b, se = f.params[j], f.bse[j]
+                    lo, hi, p = b - z * se, b + z * se, 2 * stats.norm.sf(abs(b / se))
+                    row_how = how
+                    if prof is not None and np.isfinite(prof.p_value[j]):
+                        lo, hi, p = prof.low[j], prof.high[j], prof.p_value[j]
+                    elif prof is not None:  # this term could not be profiled
+                        row_how = "Wald (model-based)"
                     rows.append(dict(outcome=name, part=part, term=term, label=self.design_.labels.get(term, term),
-                                     coef=b, se=se, p_value=2 * stats.norm.sf(abs(b / se)), ratio=np.exp(b),
-                                     ratio_ci_low=np.exp(b - z * se), ratio_ci_high=np.exp(b + z * se), ratio_kind=kind))
+                                     coef=b, se=se, p_value=p, ratio=np.exp(b), ratio_ci_low=np.exp(lo),
+                                     ratio_ci_high=np.exp(hi), ratio_kind=kind, ci_method=row_how))
         return pd.DataFrame(rows)
+
+    def _part_data(self, outcome: str, part: str):
+        """The design columns, response and offset a part was fitted on (its own rows and columns)."""
+        fit = self.outcomes_[outcome]
+        f, r = fit.parts[part], fit.rows[part]
+        cols = np.arange(self.design_.X.shape[1]) if f.columns is None else np.asarray(f.columns)
+        X = np.asarray(self.design_.X[np.ix_(r, cols)], order="F")
+        at = self.design_.rows[r]
+        offset = None
+        if outcome == "churn":
+            y = self.data_["churned"].to_numpy(float)[at]
+        elif outcome == "spend":
+            y = (self.data_["spend"].to_numpy(float)[at] > 0).astype(float)
+        else:
+            y = self.data_["returns"].to_numpy(float)[at]
+            offset = np.log(self.data_["orders"].to_numpy(float)[at])
+        return X, y, offset, cols
+
+    def _profile(self, outcome: str, part: str) -> ProfileCI | None:
+        """Profile penalised-likelihood intervals of a Firth part (design coordinates), cached;
+        None when the part is too large to profile."""
+        cache = self._profiles
+        key = (outcome, part)
+        if key not in cache:
+            f = self.outcomes_[outcome].parts[part]
+            p = len(f.params) if f.columns is None else len(f.columns)
+            if len(self.outcomes_[outcome].rows[part]) * p * p > PROFILE_MAX_CELLS:
+                cache[key] = None
+            else:
+                X, y, offset, cols = self._part_data(outcome, part)
+                own = GLMFit(f.family, f.params[cols], f.cov[np.ix_(cols, cols)], f.cov_model[np.ix_(cols, cols)],
+                             f.n, f.converged, f.n_iter, f.method, f.dispersion)
+                pr = firth_profile(X, y, own, offset=offset, alpha=self.alpha)
+                full = [np.full(len(f.params), np.nan) for _ in range(3)]
+                for arr, v in zip(full, (pr.low, pr.high, pr.p_value), strict=True):
+                    arr[cols] = v
+                cache[key] = ProfileCI(*full, pr.alpha)
+        return cache[key]
 
     # ------------------------------------------------------------------ diagnostics
     def calibration(self, bins: int = 10) -> pd.DataFrame:
@@ -858,7 +990,8 @@ def forest_table(effects: pd.DataFrame) -> pd.DataFrame:
 def fit_outcome_models(data: pd.DataFrame, config, *, keep_scores: bool = True) -> OutcomeModels:
     """Fit :class:`OutcomeModels` with the configuration's covariates and categories.
 
-    ``covariates: null`` in the config means those of plan, region and tenure_months present.
+    ``covariates: null`` in the config means those of plan, region and tenure_months present;
+    the per-point effect keeps the score within its configured scale (``scales``).
     """
     covs = config.covariates
     if covs is None:
@@ -866,4 +999,4 @@ def fit_outcome_models(data: pd.DataFrame, config, *, keep_scores: bool = True) 
     cats = config.categories
     return OutcomeModels(covariates=covs, score=cats["score"], promoter_min=cats["promoter_min"],
                          detractor_max=cats["detractor_max"], alpha=config.alpha,
-                         keep_scores=keep_scores).fit(data)
+                         keep_scores=keep_scores, scale=config.scales.get(cats["score"])).fit(data)

@@ -134,61 +134,87 @@ def profile(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFra
     Notes
     -----
     Aggregates are computed in one grouped pass per dimension. The NPS interval is the
-    configured method; the test against the rest is a two-sample z-test on the Wald variances.
-    ``returns_rate`` is returns per order (ratio of totals); ``clv`` is the simple CLV
-    (margin x mean spend / churn rate).
+    configured method; the test against the rest is a two-sample z-test on the Wald variances of
+    the segment and of the rest of the scored customers, each on its own effective sample size.
+    ``returns_rate`` is returns per order (ratio of totals over customers with both); ``clv`` is
+    the simple CLV (margin x mean spend / churn rate).
+
+    **Weights.** With a ``weight`` column, the category shares, NPS, ``share`` and every mean
+    (csat, spend, churn_rate, health) are weighted (``sum w x / sum w`` over the rows with a
+    value), ``returns_rate`` is ``sum w returns / sum w orders``, and both the segment's and the
+    rest's NPS variances use Kish's effective sample size ``(sum w)^2 / sum w^2`` of their scored
+    customers. Rows with a missing weight count as unweighted-out (weight 0). A constant weight
+    gives the unweighted table (to rounding).
     """
     alpha = config.alpha
     w = data["weight"].to_numpy(float) if "weight" in data else np.ones(len(data))
+    w = np.where(np.isnan(w), 0.0, w)
     cat = data["cx_category"]
+    scored = cat.notna().to_numpy() & (w > 0)
+    ws = w * scored
     base = pd.DataFrame({
-        "_w": w, "_w2": w**2,
-        "_p": w * (cat == "promoter").to_numpy(), "_d": w * (cat == "detractor").to_numpy(),
-        "_a": w * cat.notna().to_numpy(), "_r": cat.notna().to_numpy().astype(float),
+        "_p": ws * (cat == "promoter").to_numpy(), "_d": ws * (cat == "detractor").to_numpy(),
+        "_a": ws, "_a2": ws**2, "_r": scored.astype(float),
     }, index=data.index)
-    extra = {}
-    for col in ("csat", "spend", "churned", "returns", "orders", "health_score"):
+    extra, present = {}, {}
+    for col in ("csat", "spend", "churned", "health_score"):
         if col in data:
-            extra[col] = data[col].astype(float)
-    base = base.assign(**extra)
-    total_w = base["_a"].sum()
-    tot = base[["_p", "_d", "_a"]].sum()
+            x = data[col].astype(float).to_numpy()
+            has = ~np.isnan(x)
+            extra[f"_x_{col}"] = np.where(has, w * x, 0.0)
+            present[f"_n_{col}"] = np.where(has, w, 0.0)
+    if "returns" in data and "orders" in data:
+        ret, orders = data["returns"].astype(float).to_numpy(), data["orders"].astype(float).to_numpy()
+        both = ~(np.isnan(ret) | np.isnan(orders))
+        extra["_ret"], extra["_ord"] = np.where(both, w * ret, 0.0), np.where(both, w * orders, 0.0)
+    base = base.assign(**extra, **present)
+    tot = base[["_p", "_d", "_a", "_a2", "_r"]].sum()
+    total_w = tot["_a"]
     margin = config.roi["gross_margin"]
+    min_size = config.segments["min_size"]
+
+    def n_eff(a, a2):
+        return a**2 / a2 if a2 > 0 else 0.0
+
+    def wmean(agg, col):
+        if f"_x_{col}" not in agg:
+            return np.nan
+        den = agg[f"_n_{col}"]
+        return agg[f"_x_{col}"] / den if den > 0 else np.nan
+
     rows = []
     for dim in dimensions:
         g = base.groupby(data[dim], observed=True)
-        agg = g[["_w", "_w2", "_p", "_d", "_a", "_r"]].sum()
-        means = g[list(extra)].mean() if extra else pd.DataFrame(index=agg.index)
-        sums = g[[c for c in ("returns", "orders") if c in extra]].sum() if "returns" in extra else None
+        sums = g.sum()
         counts = g.size()
-        for seg, a in agg.iterrows():
-            n_eff = a["_w"] ** 2 / a["_w2"] if a["_w2"] > 0 else 0
-            r = nps_from_counts(a["_p"], a["_a"] - a["_p"] - a["_d"], a["_d"], ci=config.nps_ci,
-                                alpha=alpha, n_eff=n_eff * a["_a"] / a["_w"] if a["_w"] else 0)
-            rest = nps_from_counts(tot["_p"] - a["_p"], (tot["_a"] - a["_a"]) - (tot["_p"] - a["_p"]) - (tot["_d"] - a["_d"]),
-                                   tot["_d"] - a["_d"], ci="wald", alpha=alpha)
-            wald = nps_from_counts(a["_p"], a["_a"] - a["_p"] - a["_d"], a["_d"], ci="wald", alpha=alpha,
-                                   n_eff=n_eff * a["_a"] / a["_w"] if a["_w"] else 0)
+        for seg, a in sums.iterrows():
+            pas = a["_a"] - a["_p"] - a["_d"]
+            ne = n_eff(a["_a"], a["_a2"])
+            r = nps_from_counts(a["_p"], pas, a["_d"], ci=config.nps_ci, alpha=alpha, n_eff=ne)
+            wald = nps_from_counts(a["_p"], pas, a["_d"], ci="wald", alpha=alpha, n_eff=ne)
+            has_rest = tot["_r"] - a["_r"] > 0  # scored customers outside the segment
+            if has_rest:
+                rp, rd, ra = tot["_p"] - a["_p"], tot["_d"] - a["_d"], tot["_a"] - a["_a"]
+                rest = nps_from_counts(rp, ra - rp - rd, rd, ci="wald", alpha=alpha,
+                                       n_eff=n_eff(ra, tot["_a2"] - a["_a2"]))
+            else:
+                rest = {"nps": np.nan, "se": np.nan}
             se = np.hypot(wald["se"], rest["se"])
             diff = wald["nps"] - rest["nps"]
             n = int(counts[seg])
-            min_size = config.segments["min_size"]
             large = a["_r"] >= min_size
-            testable = bool(large and se > 0 and np.isfinite(se))
+            testable = bool(large and has_rest and se > 0 and np.isfinite(se))
             p = 2 * ndtr(-abs(diff / se)) if testable else np.nan
-            m = means.loc[seg] if len(means.columns) else {}
-            churn = m.get("churned", np.nan)
-            spend = m.get("spend", np.nan)
+            churn, spend = wmean(a, "churned"), wmean(a, "spend")
             rows.append({
                 "dimension": dim.removesuffix("_band"), "segment": str(seg), "n": n,
                 "share": a["_a"] / total_w if total_w else np.nan,
                 "nps": r["nps"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
                 "promoters": r["promoters"], "passives": r["passives"], "detractors": r["detractors"],
-                "csat": m.get("csat", np.nan), "spend": spend, "churn_rate": churn,
-                "returns_rate": (sums.loc[seg, "returns"] / sums.loc[seg, "orders"])
-                if sums is not None and "orders" in sums and sums.loc[seg, "orders"] > 0 else np.nan,
+                "csat": wmean(a, "csat"), "spend": spend, "churn_rate": churn,
+                "returns_rate": a["_ret"] / a["_ord"] if "_ord" in a and a["_ord"] > 0 else np.nan,
                 "clv": clv_simple(spend, churn, margin=margin) if churn == churn and spend == spend else np.nan,
-                "health": m.get("health_score", np.nan),
+                "health": wmean(a, "health_score"),
                 "diff_vs_rest": diff, "p_value": p, "tested": testable,
                 "note": "" if testable else (f"too small to test (n < {min_size:g})" if not large
                                              else "not testable (no variation)"),

@@ -128,11 +128,11 @@ def quarterly(data: pd.DataFrame, config) -> pd.DataFrame:
         if "csat" in part and part["csat"].notna().any():
             row["csat"] = mean_score(part, score="csat", scale=config.scales["csat"], weight=weight).iloc[0]["mean"]
         if "churned" in part and part["churned"].notna().any():
-            c = proportion(part, column="churned").iloc[0]
+            c = proportion(part, column="churned", weight=weight).iloc[0]
             row["churn_rate"] = c["rate"]
             row["churn_change"], row["churn_p_value"] = None, None
             if prev is not None and "churned" in parts[prev] and parts[prev]["churned"].notna().any():
-                d = change(part, parts[prev], value="churned", alpha=config.alpha)
+                d = change(part, parts[prev], value="churned", weight=weight, alpha=config.alpha)
                 row["churn_change"] = d["change"]
                 row["churn_p_value"] = d["p_value"] if np.isfinite(d["p_value"]) else None
         rows.append(row)

@@ -225,3 +225,126 @@ def test_metrics_that_cannot_be_computed_are_named_skips_not_nan():
     assert "unbounded" in skipped["CLV"]
     assert np.isfinite(table["value"]).all()
     assert not table["metric"].str.startswith(("Average transaction", "CLV")).any()
+
+
+# --- survey weights everywhere (issue 14 item 1) -------------------------------------------------
+
+
+def test_a_constant_weight_reproduces_every_unweighted_metric(sample_frame):
+    """Weights matter only relative to each other: a weight of 50 on every customer must give
+    the unweighted dashboard (every value, limit and n; n_eff equal to n), to rounding."""
+    cfg = load_config()
+    cur = sample_frame[sample_frame["quarter"] == sample_frame["quarter"].max()]
+    plain, sk_plain = metrics.cx_metrics(cur, cfg)
+    weighted, sk_weighted = metrics.cx_metrics(cur.assign(weight=50.0), cfg)
+    assert sk_plain == sk_weighted and plain["metric"].tolist() == weighted["metric"].tolist()
+    assert len(plain) >= 15
+    for c in ("value", "ci_low", "ci_high"):
+        np.testing.assert_allclose(weighted[c].to_numpy(float), plain[c].to_numpy(float), rtol=1e-10, equal_nan=True)
+    assert weighted["n"].tolist() == plain["n"].tolist()
+    np.testing.assert_allclose(weighted["n_eff"].to_numpy(float), plain["n_eff"].to_numpy(float), rtol=1e-10,
+                               equal_nan=True)
+    has = plain["n_eff"].notna()
+    np.testing.assert_allclose(plain.loc[has, "n_eff"].to_numpy(float), plain.loc[has, "n"].to_numpy(float))
+    assert weighted["method"].str.contains("weighted").sum() >= 10
+
+
+@pytest.fixture(scope="module")
+def weighted_frame():
+    """200 customers with weights that matter: churners and big spenders are under-represented
+    (weight 3 against 1 on average), so the weighted and unweighted figures differ."""
+    rng = np.random.default_rng(14)
+    n = 200
+    churned = (rng.random(n) < 0.15).astype(float)
+    spend = rng.gamma(2.0, 150.0, n)
+    w = np.where(churned == 1, 3.0, 1.0) * rng.uniform(0.5, 1.5, n)
+    churned[[3, 17]] = np.nan
+    return pd.DataFrame({
+        "customer_id": [f"c{i}" for i in range(n)], "nps_score": rng.integers(0, 11, n).astype(float),
+        "csat": rng.integers(1, 6, n).astype(float), "spend": spend, "orders": rng.integers(1, 6, n).astype(float),
+        "churned": churned, "support_cost": rng.gamma(1.5, 10.0, n), "weight": w,
+    })
+
+
+def test_weighted_rate_is_wilson_on_kish_n_eff(weighted_frame):
+    """Churn = sum w y / sum w over rows with churned recorded (by hand); the Wilson interval on
+    n_eff trials with rate x n_eff successes, as statsmodels computes it for those (fractional)
+    counts."""
+    df = weighted_frame
+    ok = df["churned"].notna()
+    y, w = df.loc[ok, "churned"].to_numpy(), df.loc[ok, "weight"].to_numpy()
+    rate = (w * y).sum() / w.sum()
+    n_eff = w.sum() ** 2 / (w**2).sum()
+    r = metrics.proportion(df, column="churned", weight="weight").iloc[0]
+    assert r["rate"] == pytest.approx(rate, rel=1e-12) and r["n"] == ok.sum()
+    assert r["n_eff"] == pytest.approx(n_eff, rel=1e-12)
+    assert abs(rate - y.mean()) > 0.05  # the weights matter here
+    lo, hi = proportion_confint(rate * n_eff, n_eff, method="wilson")
+    assert (r["ci_low"], r["ci_high"]) == pytest.approx((lo, hi), rel=1e-10)
+    table, _ = metrics.cx_metrics(df, load_config())
+    churn = table.set_index("metric").loc["Churn rate"]
+    assert churn["value"] == pytest.approx(rate, rel=1e-12) and churn["n_eff"] == pytest.approx(n_eff)
+
+
+def test_weighted_means_match_statsmodels_descrstatsw(weighted_frame):
+    """Weighted means against statsmodels' DescrStatsW. Its t interval treats weights as
+    frequencies (n = sum w), so the weights are rescaled to sum to Kish's n_eff: then its
+    variance sum w'(x - m)^2 / (n_eff - 1), its standard error and its n_eff - 1 degrees of
+    freedom are exactly the module's."""
+    from statsmodels.stats.weightstats import DescrStatsW
+
+    df = weighted_frame
+    table, _ = metrics.cx_metrics(df, load_config())
+    by = table.set_index("metric")
+    w = df["weight"].to_numpy()
+    n_eff = w.sum() ** 2 / (w**2).sum()
+    for col, metric in (("spend", "Average spend per customer"), ("csat", "CSAT (mean)"),
+                        ("support_cost", "Support cost per customer")):
+        d = DescrStatsW(df[col].to_numpy(), weights=w * n_eff / w.sum())
+        lo, hi = d.tconfint_mean(alpha=0.05)
+        row = by.loc[metric]
+        assert row["value"] == pytest.approx(d.mean, rel=1e-12), metric
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx((lo, hi), rel=1e-10), metric
+        assert row["n_eff"] == pytest.approx(n_eff, rel=1e-12)
+    assert by.loc["Average spend per customer", "value"] != pytest.approx(df["spend"].mean(), rel=1e-3)
+
+
+def test_weighted_ratio_of_totals_and_clv_by_hand(weighted_frame):
+    """Average transaction size = sum w spend / sum w orders; its delta-method variance
+    var_w(spend - R orders) / (n_eff xbar_w^2), with var_w = sum w z^2 / sum w x n_eff / (n_eff - 1).
+    Simple CLV = 0.35 x weighted mean spend / weighted churn (rows with both), the delta method
+    on its log from the weighted covariance of (spend, churned) over n_eff."""
+    df = weighted_frame
+    cfg = load_config()
+    by = metrics.cx_metrics(df, cfg)[0].set_index("metric")
+    s, o, w = df["spend"].to_numpy(), df["orders"].to_numpy(), df["weight"].to_numpy()
+    R = (w * s).sum() / (w * o).sum()
+    n_eff = w.sum() ** 2 / (w**2).sum()
+    var_z = (w * (s - R * o) ** 2).sum() / w.sum() * n_eff / (n_eff - 1)
+    se = np.sqrt(var_z / (n_eff * ((w * o).sum() / w.sum()) ** 2))
+    row = by.loc["Average transaction size"]
+    assert row["value"] == pytest.approx(R, rel=1e-12)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((R - Z * se, R + Z * se), rel=1e-10)
+
+    ok = df["churned"].notna().to_numpy()
+    s, c, w = s[ok], df["churned"].to_numpy()[ok], w[ok]
+    sb, cb = (w * s).sum() / w.sum(), (w * c).sum() / w.sum()
+    n_eff = w.sum() ** 2 / (w**2).sum()
+    cov = np.cov(np.vstack([s, c]), aweights=w, ddof=0) * n_eff / (n_eff - 1) / n_eff
+    g = np.array([1 / sb, -1 / cb])
+    se_log = np.sqrt(g @ cov @ g)
+    clv = 0.35 * sb / cb
+    row = by.loc["CLV (simple)"]
+    assert row["value"] == pytest.approx(clv, rel=1e-12)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((clv * np.exp(-Z * se_log), clv * np.exp(Z * se_log)),
+                                                            rel=1e-10)
+
+
+def test_rows_with_a_missing_weight_are_left_out_of_weighted_figures(weighted_frame):
+    df = weighted_frame.copy()
+    df.loc[:9, "weight"] = np.nan
+    full = metrics.cx_metrics(df, load_config())[0].set_index("metric")
+    dropped = metrics.cx_metrics(df.iloc[10:], load_config())[0].set_index("metric")
+    for metric in ("NPS", "Churn rate", "Average spend per customer", "Average transaction size", "CLV (simple)"):
+        assert full.loc[metric, "value"] == pytest.approx(dropped.loc[metric, "value"], rel=1e-12), metric
+        assert np.isfinite(full.loc[metric, "ci_low"]), metric

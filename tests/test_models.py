@@ -180,7 +180,7 @@ def test_separation_falls_back_to_firth_with_warning():
     m = OutcomeModels().fit(df)
     e = m.effects().set_index(["outcome", "contrast"])
     row = e.loc[("churn", "detractor_vs_passive")]
-    assert row["flagged"] and row["method"] == "Firth penalised logistic regression"
+    assert row["flagged"] and row["method"].startswith("Firth penalised logistic regression; effect intervals by the delta method")
     assert np.isfinite([row["estimate"], row["ci_low"], row["ci_high"]]).all()
     assert any("separation" in w and "all" in w and "passives have churned = 0" in w for w in m.warnings_)
 
@@ -240,3 +240,171 @@ def test_tables_have_readable_labels(fitted):
     assert abs(cal["predicted"].mean() - cal["observed"].mean()) < 0.01
     assert isinstance(m._repr_html_(), str) and m.plot() is not None
     assert len(m.residuals("spend")) <= 4000 and isinstance(pd.DataFrame(m.to_results()), pd.DataFrame)
+
+
+# --- Firth fits: profile penalised-likelihood intervals (issue 14 item 7) -------------------------
+
+
+def _direct_profile(neg_penalised, bhat, j, alpha=0.05, phi=1.0):
+    """Profile interval and LR p-value of coefficient j, computed independently of the package:
+    the penalised log-likelihood maximised over the others by scipy's BFGS at fixed b_j, and the
+    limits where 2 (l*max - l*_j) / phi = chi2_1(1 - alpha), found by brentq."""
+    from scipy import stats
+
+    p = len(bhat)
+    top = -optimize.minimize(neg_penalised, bhat, method="BFGS", options={"gtol": 1e-10}).fun
+    q = stats.chi2.ppf(1 - alpha, 1)
+    others = [k for k in range(p) if k != j]
+
+    def drop(v):
+        def neg(o):
+            b = np.empty(p)
+            b[j], b[others] = v, o
+            return neg_penalised(b)
+        return 2 * (top + optimize.minimize(neg, bhat[others], method="BFGS", options={"gtol": 1e-9}).fun) / phi
+
+    limits = []
+    for side in (-1, 1):
+        step = 1.0
+        while drop(bhat[j] + side * step) < q:  # bracket outwards by doubling
+            step *= 2
+        inner = bhat[j] + side * step / 2 if step > 1 else bhat[j]
+        a, b = sorted((inner, bhat[j] + side * step))
+        limits.append(optimize.brentq(lambda v: drop(v) - q, a, b, xtol=1e-10))
+    return limits[0], limits[1], stats.chi2.sf(drop(0.0), 1)
+
+
+def test_firth_logistic_profile_intervals_match_a_direct_computation():
+    """Quasi-complete separation on the dummy (every customer with it churned): the Wald interval
+    of that coefficient is symmetric and too short; the profile penalised-likelihood interval
+    (as logistf reports) is asymmetric, reaching far to the right. Both limits and the penalised
+    LR p-value of every coefficient equal the direct scipy computation."""
+    from cxanalysis.glm import firth_profile
+
+    rng = np.random.default_rng(0)
+    X = np.column_stack([np.ones(80), rng.normal(size=80), (rng.random(80) < 0.3).astype(float)])
+    y = (rng.random(80) < expit(X @ [-0.5, 1.0, 0.8])).astype(float)
+    y[X[:, 2] == 1] = 1.0
+
+    def neg(b):
+        eta = X @ b
+        p = expit(eta)
+        return -(np.sum(y * eta - np.logaddexp(0, eta)) + 0.5 * np.linalg.slogdet((X * (p * (1 - p))[:, None]).T @ X)[1])
+
+    fit = fit_firth_logit(X, y)
+    prof = firth_profile(X, y, fit)
+    for j in range(3):
+        lo, hi, p = _direct_profile(neg, fit.params, j)
+        assert (prof.low[j], prof.high[j]) == pytest.approx((lo, hi), abs=1e-5), j
+        assert prof.p_value[j] == pytest.approx(p, rel=1e-4), j
+    # the separated term: far longer to the right than the Wald interval
+    assert prof.high[2] - fit.params[2] > 2 * (fit.params[2] - prof.low[2])
+
+
+def test_firth_poisson_profile_intervals_match_a_direct_computation():
+    """A Poisson returns model with a level without any return (offset log orders): profile
+    intervals of the Firth fit against the direct computation (statistic divided by the Pearson
+    dispersion when above 1, the quasi-likelihood form of the quasi-Poisson covariance)."""
+    from cxanalysis.glm import firth_profile, fit_firth
+
+    rng = np.random.default_rng(3)
+    n = 150
+    X = np.column_stack([np.ones(n), rng.normal(size=n), (rng.random(n) < 0.15).astype(float)])
+    orders = rng.integers(1, 6, n).astype(float)
+    y = rng.poisson(orders * np.exp(X @ [-1.5, 0.4, 0.0])).astype(float)
+    y[X[:, 2] == 1] = 0.0
+    off = np.log(orders)
+
+    def neg(b):
+        eta = X @ b + off
+        mu = np.exp(eta)
+        return -(np.sum(y * eta - mu) + 0.5 * np.linalg.slogdet((X * mu[:, None]).T @ X)[1])
+
+    fit = fit_firth(X, y, "poisson_log", offset=off)
+    prof = firth_profile(X, y, fit, offset=off)
+    for j in range(3):
+        lo, hi, p = _direct_profile(neg, fit.params, j, phi=max(fit.dispersion, 1.0))
+        assert (prof.low[j], prof.high[j]) == pytest.approx((lo, hi), abs=1e-5), j
+        assert prof.p_value[j] == pytest.approx(p, rel=1e-4, abs=1e-12), j
+
+
+def test_flagged_model_coefficients_use_profile_intervals_and_say_so():
+    """Separation in churn: the churn coefficient table reports profile penalised-likelihood
+    intervals (equal to glm.firth_profile on the model's own rows and columns) and says so; the
+    maximum-likelihood models keep robust Wald intervals; the effects' method text says their
+    intervals are delta-method ones on the penalised fit."""
+    from cxanalysis.glm import firth_profile
+
+    df = make_customers(3000, 1, random_state=2)
+    cat = np.where(df["nps_score"] >= 9, "promoter", np.where(df["nps_score"] <= 6, "detractor", "passive"))
+    df.loc[cat != "detractor", "churned"] = 0
+    m = OutcomeModels().fit(df)
+    coefs = m.coefficients()
+    churn, other = coefs[coefs["outcome"] == "churn"], coefs[coefs["outcome"] != "churn"]
+    assert (churn["ci_method"] == "profile penalised likelihood").all()
+    assert (other["ci_method"] == "Wald (robust sandwich)").all()
+    X, y, off, cols = m._part_data("churn", "main")
+    f = m.outcomes_["churn"].parts["main"]
+    own = firth_profile(X, y, type(f)(f.family, f.params[cols], f.cov[np.ix_(cols, cols)],
+                                      f.cov_model[np.ix_(cols, cols)], f.n, True, 0, f.method))
+    np.testing.assert_allclose(churn["ratio_ci_low"].to_numpy(), np.exp(own.low), rtol=1e-10)
+    np.testing.assert_allclose(churn["ratio_ci_high"].to_numpy(), np.exp(own.high), rtol=1e-10)
+    assert ((churn["ratio_ci_low"] <= churn["ratio"]) & (churn["ratio"] <= churn["ratio_ci_high"])).all()
+    e = m.effects()
+    churn_e = e[(e["outcome"] == "churn") & (e["contrast"] != "per_point")]
+    assert churn_e["method"].str.contains("delta method on the penalised fit").all()
+    assert not e.loc[e["outcome"] == "spend", "method"].str.contains("penalised").any()
+
+
+def test_a_firth_fit_too_large_to_profile_says_wald(monkeypatch):
+    """Above PROFILE_MAX_CELLS the coefficient table keeps the Firth fit's model-based Wald
+    intervals, and says so in ci_method."""
+    from cxanalysis import models
+
+    monkeypatch.setattr(models, "PROFILE_MAX_CELLS", 1)
+    df = make_customers(1500, 1, random_state=2)
+    cat = np.where(df["nps_score"] >= 9, "promoter", np.where(df["nps_score"] <= 6, "detractor", "passive"))
+    df.loc[cat != "detractor", "churned"] = 0
+    churn = OutcomeModels(per_point=False).fit(df).coefficients("churn")
+    assert (churn["ci_method"] == "Wald (model-based)").all()
+    z = 1.959963984540054
+    np.testing.assert_allclose(churn["ratio_ci_low"], np.exp(churn["coef"] - z * churn["se"]), rtol=1e-9)
+
+
+# --- the per-point effect stays on the scale (issue 14 item 7) ------------------------------------
+
+
+def test_per_point_effect_never_leaves_the_scale(fitted):
+    """One more point for every customer below the top (10), capped at 10; customers at 10 are
+    not pushed to an impossible 11 but left out. The churn and returns effects equal the same
+    contrast recomputed from statsmodels' own fits and predictions on those customers."""
+    df, m = fitted
+    j = m.score_design_.col("nps_score")
+    for outcome in ("spend", "churn", "returns"):
+        X, X1, _ = m._per_point_rows(m.per_point_[outcome])
+        assert X1[:, j].max() <= 10 and X[:, j].max() < 10
+        np.testing.assert_array_equal(X1[:, j], np.minimum(X[:, j] + 1, 10))
+        assert len(X) < len(m.score_design_.rows)  # the customers at 10 are not in it
+    below = df[df["nps_score"] < 10]
+    up = below.assign(nps_score=below["nps_score"] + 1)
+    e = m.effects().set_index(["outcome", "contrast"])
+    ref = smf.logit(f"churned ~ {RHS_SCORE}", df).fit(disp=0)
+    diff = 100 * (ref.predict(up).mean() - ref.predict(below).mean())
+    assert e.loc[("churn", "per_point"), "estimate"] == pytest.approx(diff, rel=1e-6)
+    ref = smf.glm(f"returns ~ {RHS_SCORE}", df, family=sm.families.Poisson(), offset=np.log(df["orders"])).fit()
+    ratio = (ref.predict(up, offset=np.log(up["orders"])).mean() /
+             ref.predict(below, offset=np.log(below["orders"])).mean())
+    assert e.loc[("returns", "per_point"), "estimate"] == pytest.approx(ratio, rel=1e-6)
+    assert "below the top of the nps_score scale (10)" in e.loc[("churn", "per_point"), "estimand"]
+
+
+def test_per_point_on_a_one_to_five_csat_stops_at_five():
+    """A 1-5 CSAT as the configured score: the scale comes from the config, and no customer
+    is moved above 5."""
+    df = make_customers(2000, 1, random_state=6)
+    cfg = load_config({"categories": {"score": "csat", "promoter_min": 5, "detractor_max": 3}})
+    m = fit_outcome_models(df, cfg, keep_scores=False)
+    assert m.score_scale_ == (1.0, 5.0)
+    j = m.score_design_.col("csat")
+    X, X1, _ = m._per_point_rows(m.per_point_["churn"])
+    assert X1[:, j].max() <= 5 and (X[:, j] < 5).all()

@@ -140,3 +140,90 @@ def test_a_one_customer_segment_is_shown_but_not_tested_or_named():
 
     s = narrative.segments_summary(t.reset_index())
     assert "Solo" not in s and "of 2 tested segments" in s and "1 segment is too small to test" in s
+
+
+# --- survey weights (issue 14 item 1) -------------------------------------------------------------
+
+
+def _weighted_sample(n=3000, seed=21):
+    df = make_customers(n, 1, random_state=seed)
+    rng = np.random.default_rng(seed)
+    return df.assign(weight=rng.gamma(2.0, 0.5, len(df)) * np.where(df["churned"] == 1, 2.5, 1.0))
+
+
+def test_a_constant_weight_reproduces_the_unweighted_profile(sample_frame):
+    """A weight of 50 on everyone: every share, NPS, interval, mean, p-value and Holm p-value
+    of the profile equals the unweighted one (to rounding), and the same segments differ."""
+    cfg = load_config()
+    cur = sample_frame[sample_frame["quarter"] == sample_frame["quarter"].max()]
+    seg, dims, _ = segments.add_segments(cur, cfg)
+    plain = segments.profile(seg, dims, cfg)
+    weighted = segments.profile(seg.assign(weight=50.0), dims, cfg)
+    assert plain[["dimension", "segment", "n", "tested"]].equals(weighted[["dimension", "segment", "n", "tested"]])
+    numeric = [c for c in plain.select_dtypes("number").columns if c != "n"]
+    assert {"nps", "ci_low", "ci_high", "csat", "spend", "churn_rate", "health", "p_value", "p_holm"} <= set(numeric)
+    for c in numeric:
+        np.testing.assert_allclose(weighted[c].to_numpy(float), plain[c].to_numpy(float), rtol=1e-9, atol=1e-12,
+                                   equal_nan=True, err_msg=c)
+    assert weighted["differs"].astype(object).tolist() == plain["differs"].astype(object).tolist()
+
+
+def test_weighted_profile_by_hand():
+    """Varying weights: a segment's means are sum w x / sum w (by hand, and statsmodels'
+    DescrStatsW), returns per order sum w returns / sum w orders; its NPS and interval are
+    metrics.nps with the weights, and its p-value is metrics.nps_difference(segment, rest) with
+    the weights: each side's Wald variance on its own Kish n_eff."""
+    from statsmodels.stats.weightstats import DescrStatsW
+
+    cfg = load_config()
+    df = _weighted_sample()
+    seg, dims, _ = segments.add_segments(df, cfg)
+    table = segments.profile(seg, dims, cfg).set_index(["dimension", "segment"])
+    for plan in ("Basic", "Pro"):
+        row = table.loc[("plan", plan)]
+        part, rest = seg[seg["plan"] == plan], seg[seg["plan"] != plan]
+        w = part["weight"]
+        assert row["churn_rate"] == pytest.approx((w * part["churned"]).sum() / w.sum(), rel=1e-12)
+        assert row["spend"] == pytest.approx(DescrStatsW(part["spend"], weights=w).mean, rel=1e-12)
+        assert row["csat"] == pytest.approx(DescrStatsW(part["csat"], weights=w).mean, rel=1e-12)
+        assert row["health"] == pytest.approx(DescrStatsW(part["health_score"], weights=w).mean, rel=1e-12)
+        assert row["returns_rate"] == pytest.approx((w * part["returns"]).sum() / (w * part["orders"]).sum(), rel=1e-12)
+        assert row["churn_rate"] != pytest.approx(part["churned"].mean(), rel=1e-2)
+        direct = metrics.nps(part, weight="weight").iloc[0]
+        assert (row["nps"], row["ci_low"], row["ci_high"]) == pytest.approx(
+            (direct["nps"], direct["ci_low"], direct["ci_high"]), rel=1e-12)
+        test = metrics.nps_difference(part, rest, weight="weight").iloc[0]
+        assert row["diff_vs_rest"] == pytest.approx(test["difference"], rel=1e-12)
+        assert row["p_value"] == pytest.approx(test["p_value"], rel=1e-9)
+    assert table.groupby(level=0)["share"].sum().to_numpy() == pytest.approx(1.0)
+
+
+def _size_of_segment_test(weights: str, reps: int, n: int = 1500, seed: int = 0) -> float:
+    """Share of null data sets in which the first of three segments 'differs' from the rest at
+    5% (unadjusted p-value): every customer's score comes from one distribution, whatever the
+    segment, so the rejection rate is the test's size."""
+    rng = np.random.default_rng(seed)
+    cfg = load_config({"segments": {"dimensions": ["plan"]}})
+    rejections = 0
+    for _ in range(reps):
+        score = rng.choice([10, 9, 8, 7, 5, 2], size=n, p=[0.25, 0.2, 0.2, 0.15, 0.1, 0.1])
+        plan = rng.choice(["A", "B", "C"], size=n, p=[0.2, 0.3, 0.5])
+        w = np.full(n, 50.0) if weights == "constant" else rng.gamma(2.0, 0.5, n)
+        df = pd.DataFrame({"nps_score": score.astype(float), "plan": pd.Categorical(plan), "weight": w})
+        seg, dims, _ = segments.add_segments(df, cfg)
+        t = segments.profile(seg, dims, cfg)
+        rejections += bool(t.loc[t["segment"] == "A", "p_value"].iloc[0] < 0.05)
+    return rejections / reps
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("weights", ["constant", "gamma"])
+def test_segment_test_keeps_its_size_under_weights(weights):
+    """Issue 14: with a constant weight of 50 the old test rejected 15.1% of true nulls, and 9.7%
+    with mean-1 gamma weights (the rest's variance ignored Kish's n_eff). Over 2,000 null data
+    sets the rejection rate must lie in the binomial 99% band around 5%: 0.05 +- 2.576 x
+    sqrt(0.05 x 0.95 / 2000) = [0.0374, 0.0626]."""
+    reps = 2000
+    size = _size_of_segment_test(weights, reps, seed=7 if weights == "constant" else 8)
+    half = 2.576 * np.sqrt(0.05 * 0.95 / reps)
+    assert 0.05 - half <= size <= 0.05 + half, size
