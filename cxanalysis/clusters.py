@@ -24,6 +24,9 @@ uses the columns as they are: it has no likelihood to collapse.
 on ``n_resamples`` (default 50) bootstrap resamples of up to ``STABILITY_ROWS`` (3,000)
 customers; its 95% range is the 2.5th and 97.5th percentiles of those ARIs.
 
+When BIC is lowest at the top of ``k_range`` (real exports of a few thousand customers often
+are one skewed cloud, not a few Gaussian groups), ``warnings_`` says so.
+
 **Weak structure.** When the silhouette is below ``WEAK_SILHOUETTE`` (0.25) or the mean bootstrap
 ARI below ``WEAK_ARI`` (0.6), ``weak_structure_`` holds a plain warning (also in ``warnings_`` and
 in :meth:`CustomerClusters.to_results`). Kaufman & Rousseeuw (1990, *Finding Groups in Data*,
@@ -255,6 +258,11 @@ class CustomerClusters:
             self.k_ = int(sel["k"].iloc[0])
         elif self.method == "gmm" and sel["bic"].notna().any():
             self.k_ = int(sel.loc[sel["bic"].idxmin(), "k"])
+            if self.k_ == int(sel["k"].max()):
+                self.warnings_.append(
+                    f"BIC still falls at k = {self.k_}, the top of the range: more components keep fitting better, "
+                    "which usually means the columns are not a few Gaussian groups but one skewed or curved cloud "
+                    "the mixture approximates piece by piece. Read the clusters as slices of that cloud.")
         elif "silhouette" in sel and sel["silhouette"].notna().any():
             self.k_ = int(sel.loc[sel["silhouette"].idxmax(), "k"])
         else:

@@ -260,3 +260,16 @@ def test_config_n_resamples_default_and_validation(tmp_path):
     p.write_text("clusters:\n  n_resamples: 5\n")
     with pytest.raises(ConfigError, match="clusters.n_resamples"):
         load_config(p)
+
+
+def test_bic_falling_to_the_top_of_the_range_is_said():
+    """One skewed, correlated cloud (lognormal and gamma) with no groups: the mixture approximates
+    it piece by piece, BIC is lowest at the top of k_range, and a warning says so."""
+    rng = np.random.default_rng(0)
+    d = pd.DataFrame({"a": rng.lognormal(0, 1, 3000) + rng.normal(0, 0.1, 3000),
+                      "b": rng.gamma(0.7, 1, 3000) + rng.normal(0, 0.1, 3000)})
+    d["b"] += 0.5 * d["a"]
+    c = CustomerClusters(columns=["a", "b"], method="gmm", k_range=(2, 4), n_resamples=5).fit(d)
+    assert c.k_ == 4 and any(w.startswith("BIC still falls at k = 4, the top of the range") for w in c.warnings_)
+    planted = CustomerClusters(columns=COLS, method="gmm", k_range=(2, 6), n_resamples=2).fit(make_clustered(1000, 3, random_state=1))
+    assert not any("BIC still falls" in w for w in planted.warnings_)
