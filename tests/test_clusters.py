@@ -273,3 +273,22 @@ def test_bic_falling_to_the_top_of_the_range_is_said():
     assert c.k_ == 4 and any(w.startswith("BIC still falls at k = 4, the top of the range") for w in c.warnings_)
     planted = CustomerClusters(columns=COLS, method="gmm", k_range=(2, 6), n_resamples=2).fit(make_clustered(1000, 3, random_state=1))
     assert not any("BIC still falls" in w for w in planted.warnings_)
+
+
+def test_silhouette_matches_a_hand_computation():
+    """Kaufman & Rousseeuw's s(i) = (b - a) / max(a, b) from scipy's pairwise distances, a the mean
+    distance to the own cluster (others only), b the smallest mean distance to another cluster;
+    with fewer customers than the 3,000 sampled, the silhouette is averaged over all of them."""
+    from scipy.spatial.distance import cdist
+
+    d = make_clustered(400, 3, random_state=8)
+    c = CustomerClusters(columns=COLS, n_resamples=2).fit(d)
+    D = cdist(c.X_, c.X_)
+    lab = c.labels_
+    s = []
+    for i in range(len(lab)):
+        own = lab == lab[i]
+        a = D[i, own].sum() / (own.sum() - 1)
+        b = min(D[i, lab == j].mean() for j in set(lab) if j != lab[i])
+        s.append((b - a) / max(a, b))
+    assert c.silhouette_ == pytest.approx(np.mean(s), rel=1e-10)
