@@ -186,3 +186,21 @@ def test_driver_interval_coverage_at_5000_customers(max_boot_rows):
     coverage = covered / reps
     assert 0.90 <= coverage[0] <= 0.99 and 0.90 <= coverage[1] <= 0.99, coverage
     assert max(null_low) < 1e-3
+
+
+def test_drivers_coverage_benchmark_runs_at_a_small_size():
+    """The 1M coverage figures in the README come from benchmarks/drivers_coverage.py; here it runs
+    end to end on 3,000 customers with resamples of 500 rows."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "drivers_coverage.py"
+    r = subprocess.run([sys.executable, str(script), "--customers", "3000", "--reps", "2", "--n-boot", "50",
+                        "--max-boot-rows", "500"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = json.loads(r.stdout)
+    assert out["rows_per_resample"] == 500 and out["replications"] == 2
+    assert out["interval_contains_estimate"] == {"driver_a": 1.0, "driver_b": 1.0, "driver_null": 1.0}
+    assert out["truth"]["driver_a"] == pytest.approx(1 / 5.25, abs=1e-6)
