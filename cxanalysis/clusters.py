@@ -6,6 +6,35 @@ non-negative ones, then standardised; categoricals one-hot), picks k over a rang
 every customer, measures stability by the bootstrap adjusted Rand index, and profiles each
 cluster with a name stating what sets it apart.
 
+**Gaussian mixtures on counts.** Orders, returns and tickets take a few integer values, many of
+them zero. A mixture of continuous densities fitted to such a lattice gains likelihood without
+bound by giving a component almost no variance on one value (returns = 0, say): BIC then falls
+as k grows and the top of the range wins with a handful of customers in a cluster. Before a
+mixture is fitted, every column holding only non-negative integers is therefore *dequantised*:
+each count ``y`` becomes ``log1p(y + u)`` with ``u`` uniform on [0, 1) (seeded), a continuous
+variable whose density is the count's probability spread evenly over ``[y, y + 1)`` (jittered
+counts, Machado & Santos Silva 2005; uniform dequantisation, Theis, van den Oord & Bethge 2016),
+on the log scale where counts are closer to symmetric. Its likelihood is then a proper density
+with no spikes to collapse onto. The components keep full covariances (behavioural columns are
+correlated), with ``reg_covar = 1e-3`` added to their diagonals (the columns are standardised,
+so this is a floor of 0.1% of a column's variance) as a guard against singular fits. k-means
+uses the columns as they are: it has no likelihood to collapse.
+
+**Stability** is the adjusted Rand index (ARI) between the final clusters and clusters refitted
+on ``n_resamples`` (default 50) bootstrap resamples of up to ``STABILITY_ROWS`` (3,000)
+customers; its 95% range is the 2.5th and 97.5th percentiles of those ARIs.
+
+When BIC is lowest at the top of ``k_range`` (real exports of a few thousand customers often
+are one skewed cloud, not a few Gaussian groups), ``warnings_`` says so.
+
+**Weak structure.** When the silhouette is below ``WEAK_SILHOUETTE`` (0.25) or the mean bootstrap
+ARI below ``WEAK_ARI`` (0.6), ``weak_structure_`` holds a plain warning (also in ``warnings_`` and
+in :meth:`CustomerClusters.to_results`). Kaufman & Rousseeuw (1990, *Finding Groups in Data*,
+ch. 2) read an average silhouette of 0.25 or less as "no substantial structure"; for stability,
+Hennig (2007, *Comput. Stat. Data Anal.* 52, 258-271) reads bootstrap agreement below about 0.6
+as clusters that do not reproduce (his scale is the Jaccard index; ARI is on a similar 0-1 scale
+and the same cut-off is used here as a convention).
+
 Minimum size: clustering runs only with at least ``MIN_CUSTOMERS`` (50) customers whose every
 usable behavioural column is filled, and at least ``MIN_COLUMNS`` (2) usable columns (present,
 not all missing, not constant). Below that, :meth:`CustomerClusters.fit` does not raise: it sets
@@ -31,11 +60,28 @@ from sklearn.mixture import GaussianMixture
 
 from .metrics import nps_from_counts
 
-__all__ = ["CustomerClusters", "MIN_CUSTOMERS", "MIN_COLUMNS", "CX_SCORES"]
+__all__ = ["CustomerClusters", "MIN_CUSTOMERS", "MIN_COLUMNS", "CX_SCORES", "GMM_REG_COVAR", "STABILITY_ROWS",
+           "WEAK_SILHOUETTE", "WEAK_ARI", "weak_structure_message"]
 
 MIN_CUSTOMERS = 50
 MIN_COLUMNS = 2
 CX_SCORES = ("nps_score", "csat", "ces")
+GMM_REG_COVAR = 1e-3
+STABILITY_ROWS = 3000
+WEAK_SILHOUETTE = 0.25
+WEAK_ARI = 0.6
+MIN_SHARE = 0.01
+
+
+def weak_structure_message(silhouette: float, ari_mean: float) -> str | None:
+    """The plain warning for weakly separated or unstable clusters, or None when neither threshold
+    is crossed (silhouette < ``WEAK_SILHOUETTE`` or mean bootstrap ARI < ``WEAK_ARI``; NaN never
+    triggers it)."""
+    weak = (np.isfinite(silhouette) and silhouette < WEAK_SILHOUETTE) or (np.isfinite(ari_mean) and ari_mean < WEAK_ARI)
+    if not weak:
+        return None
+    return (f"The clusters are weakly separated (silhouette {silhouette:.2f}, stability {ari_mean:.2f}): treat them "
+            "as a convenient summary, not as distinct kinds of customers.")
 
 _WORDS = {
     "spend": ("high-spend", "low-spend"), "orders": ("frequent buyers", "few orders"),
@@ -57,25 +103,36 @@ class CustomerClusters:
         Fixed number of clusters; None chooses it over ``k_range``.
     k_range : (int, int)
     method : {"kmeans", "gmm"}
-        k-means chooses k by the highest silhouette; the mixture by the lowest BIC.
+        k-means chooses k by the highest silhouette; the mixture by the lowest BIC, on the
+        dequantised columns (see the module notes).
     sample_size : int
         Customers used to choose k and for the stability bootstrap (all when fewer).
     fit_rows : int
         Customers the final model is fitted on (all when fewer); every customer is then assigned.
-    n_boot : int
-        Bootstrap refits for stability.
+    n_resamples : int
+        Bootstrap refits for stability (default 50).
     random_state : int
 
     Attributes
     ----------
     selection_ : DataFrame
-        ``k, silhouette, bic, inertia`` for every k tried.
+        For every k tried, the method's own criterion: ``k, silhouette, inertia`` (k-means) or
+        ``k, bic`` (mixture, on the first 5,000 customers of the selection sample).
+    selection_rows_ : ndarray
+        Rows of ``X_`` the criterion was computed on (the silhouette uses up to 3,000 of them).
     k_ : int
     labels_ : ndarray
         Cluster of every customer (0..k-1, ordered by size, largest first).
     silhouette_ : float
     stability_ : dict
-        ``ari_mean, ari_low, ari_high`` over the bootstrap refits.
+        ``ari_mean, ari_low, ari_high`` (2.5th and 97.5th percentiles) over the bootstrap refits,
+        and ``n_resamples`` (``n_boot``, the same number, kept for older results) that succeeded.
+    stability_aris_ : ndarray
+        The ARI of each refit.
+    weak_structure_ : str or None
+        The weak-structure warning (see the module notes), else None.
+    X_ : ndarray
+        The transformed matrix every customer was clustered on (rows as in the data).
     profile_ : DataFrame
         One row per cluster: ``cluster, name, n, share, <column means>, nps, nps_ci_low,
         nps_ci_high, churn_rate, spend, passives``.
@@ -88,7 +145,7 @@ class CustomerClusters:
     """
 
     def __init__(self, *, columns: Sequence[str], k: int | None = None, k_range=(2, 10), method: str = "kmeans",
-                 sample_size: int = 10000, n_boot: int = 10, fit_rows: int = 50000, random_state: int = 0, score: str = "nps_score",
+                 sample_size: int = 10000, n_resamples: int = 50, fit_rows: int = 50000, random_state: int = 0, score: str = "nps_score",
                  promoter_min: float = 9, detractor_max: float = 6):
         self.columns = list(columns)
         self.k = k
@@ -96,7 +153,7 @@ class CustomerClusters:
         self.method = method
         self.sample_size = sample_size
         self.fit_rows = fit_rows
-        self.n_boot = n_boot
+        self.n_resamples = n_resamples
         self.random_state = random_state
         self.score = score
         self.promoter_min = promoter_min
@@ -111,6 +168,7 @@ class CustomerClusters:
         self.used_ = [c for c in self.columns if c not in self.skipped_]
         self.imputed_ = 0
         self.transform_ = {}
+        jitter = np.random.default_rng([self.random_state, 14]) if self.method == "gmm" else None
         for c in self.used_:
             s = data[c]
             if isinstance(s.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(s):
@@ -121,8 +179,12 @@ class CustomerClusters:
             v = s.to_numpy(float)
             miss = np.isnan(v)
             self.imputed_ += int(miss.sum())
+            counts = bool(np.nanmin(v) >= 0 and np.all(np.mod(v[~miss], 1) == 0))
             v = np.where(miss, np.nanmedian(v), v)
-            if v.min() >= 0 and pd.Series(v).skew() > 2:
+            if jitter is not None and counts:  # dequantised counts for the mixture (module notes)
+                v = np.log1p(np.floor(v) + jitter.uniform(0.0, 1.0, size=len(v)))
+                self.transform_[c] = "log1p(count + uniform jitter)"
+            elif v.min() >= 0 and pd.Series(v).skew() > 2:
                 v = np.log1p(v)
                 self.transform_[c] = "log1p"
             sd = v.std()
@@ -131,16 +193,17 @@ class CustomerClusters:
         self.features_ = names
         return np.hstack(parts) if parts else np.empty((len(data), 0))
 
-    def _model(self, k: int):
-        rs = self.random_state
+    def _model(self, k: int, random_state: int | None = None, n_init: int = 2):
+        rs = self.random_state if random_state is None else random_state
         if self.method == "gmm":
-            return GaussianMixture(k, covariance_type="full", random_state=rs, n_init=2)
-        return KMeans(k, random_state=rs, n_init=4)
+            return GaussianMixture(k, covariance_type="full", reg_covar=GMM_REG_COVAR, random_state=rs, n_init=n_init)
+        return KMeans(k, random_state=rs, n_init=2 * n_init)
 
     def fit(self, data: pd.DataFrame) -> CustomerClusters:
         """Choose k, fit on every customer, measure stability and profile. Returns ``self``."""
         data = data.reset_index(drop=True)
         self.skip_reason_ = None
+        self.weak_structure_ = None
         self.warnings_ = []
         X = self._matrix(data)
         cx = [c for c in self.used_ if c in (*CX_SCORES, self.score)]
@@ -173,27 +236,34 @@ class CustomerClusters:
             self.warnings_.append(f"k = {self.k} asks for more clusters than {complete} customers support; "
                                   f"{ks[0]} used (at least 10 customers a cluster).")
         rows = []
+        gm_rows = Xs[: min(len(Xs), 5000)]
+        self.selection_rows_ = sample[: len(gm_rows)] if self.method == "gmm" else sample
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # k-means on few distinct points: ConvergenceWarning
             for k in ks:
-                km = KMeans(k, random_state=self.random_state, n_init=4).fit(Xs)
+                if self.method == "gmm":  # each method is judged by its own criterion only
+                    try:
+                        bic = self._model(k).fit(gm_rows).bic(gm_rows)
+                    except (ValueError, np.linalg.LinAlgError):
+                        bic = np.nan
+                    rows.append(dict(k=k, bic=bic))
+                    continue
+                km = self._model(k).fit(Xs)
                 sil = (silhouette_score(Xs[sil_idx], km.labels_[sil_idx])
                        if 1 < len(set(km.labels_[sil_idx])) < len(sil_idx) else np.nan)
-                gm_rows = Xs[: min(len(Xs), 5000)]
-                try:
-                    gm = GaussianMixture(k, covariance_type="full", random_state=self.random_state,
-                                         reg_covar=1e-4).fit(gm_rows)
-                    bic = gm.bic(gm_rows)
-                except (ValueError, np.linalg.LinAlgError):
-                    bic = np.nan
-                rows.append(dict(k=k, silhouette=sil, bic=bic, inertia=km.inertia_))
+                rows.append(dict(k=k, silhouette=sil, inertia=km.inertia_))
         self.selection_ = pd.DataFrame(rows)
         sel = self.selection_
         if self.k is not None or len(sel) == 1:
             self.k_ = int(sel["k"].iloc[0])
         elif self.method == "gmm" and sel["bic"].notna().any():
             self.k_ = int(sel.loc[sel["bic"].idxmin(), "k"])
-        elif sel["silhouette"].notna().any():
+            if self.k_ == int(sel["k"].max()):
+                self.warnings_.append(
+                    f"BIC still falls at k = {self.k_}, the top of the range: more components keep fitting better, "
+                    "which usually means the columns are not a few Gaussian groups but one skewed or curved cloud "
+                    "the mixture approximates piece by piece. Read the clusters as slices of that cloud.")
+        elif "silhouette" in sel and sel["silhouette"].notna().any():
             self.k_ = int(sel.loc[sel["silhouette"].idxmax(), "k"])
         else:
             self.k_ = int(sel["k"].iloc[0])
@@ -216,24 +286,36 @@ class CustomerClusters:
         lab = self.labels_[sample][sil_idx]
         self.silhouette_ = (float(silhouette_score(X[sample][sil_idx], lab))
                             if 1 < len(set(lab)) < len(sil_idx) else float("nan"))
-        # stability: refit on bootstrap resamples, compare labels of the sample with the final fit's
-        aris = []
-        for b in range(self.n_boot):
-            idx = rng.choice(sample, size=len(sample), replace=True)
+        # stability: refit on bootstrap resamples of up to STABILITY_ROWS customers of the sample,
+        # compare their labels of those customers with the final fit's
+        stab = np.sort(sample[rng.choice(len(sample), size=min(len(sample), STABILITY_ROWS), replace=False)])
+        self.stability_rows_ = stab
+        aris, refits = [], []
+        for b in range(self.n_resamples):
+            idx = rng.choice(stab, size=len(stab), replace=True)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 try:
-                    m = (KMeans(self.k_, random_state=b, n_init=2) if self.method == "kmeans"
-                         else GaussianMixture(self.k_, random_state=b, reg_covar=1e-4)).fit(X[idx])
+                    m = self._model(self.k_, random_state=b, n_init=1).fit(X[idx])
                 except (ValueError, np.linalg.LinAlgError):
                     continue
-            aris.append(adjusted_rand_score(self.labels_[sample], m.predict(X[sample])))
+            refits.append(m.predict(X[stab]))
+            aris.append(adjusted_rand_score(self.labels_[stab], refits[-1]))
         aris = np.asarray(aris)
+        self.stability_aris_ = aris
+        self.stability_labels_ = np.asarray(refits).reshape(len(refits), len(stab))
         self.stability_ = {"ari_mean": float(aris.mean()) if len(aris) else np.nan,
                            "ari_low": float(np.percentile(aris, 2.5)) if len(aris) else np.nan,
                            "ari_high": float(np.percentile(aris, 97.5)) if len(aris) else np.nan,
-                           "n_boot": int(len(aris))}
-        self._X = X
+                           "n_resamples": int(len(aris)), "n_boot": int(len(aris))}
+        self.weak_structure_ = weak_structure_message(self.silhouette_, self.stability_["ari_mean"])
+        if self.weak_structure_:
+            self.warnings_.append(self.weak_structure_)
+        sizes = np.bincount(self.labels_, minlength=self.k_)
+        if sizes.min() < MIN_SHARE * n:
+            self.warnings_.append(f"The smallest cluster holds {sizes.min():,} customers ({sizes.min() / n:.1%}), "
+                                  f"under {MIN_SHARE:.0%} of the total: too small to act on as a segment.")
+        self.X_ = X
         self._profile(data, X)
         return self
 
@@ -277,14 +359,15 @@ class CustomerClusters:
             return {"skipped": self.skip_reason_}
         return {"k": self.k_, "method": self.method, "silhouette": self.silhouette_,
                 "sizes": [int(v) for v in np.bincount(self.labels_, minlength=self.k_)],
-                "stability_ari": self.stability_, "columns": self.used_, "warnings": self.warnings_, "names": self.profile_["name"].tolist(),
+                "stability_ari": self.stability_, "weak_structure": self.weak_structure_, "columns": self.used_,
+                "transforms": self.transform_, "warnings": self.warnings_, "names": self.profile_["name"].tolist(),
                 "profile": self.profile_, "selection": self.selection_}
 
     def projection(self, max_points: int = 5000) -> pd.DataFrame:
         """First two principal components of a sample of customers: ``pc1, pc2, cluster``."""
         rng = np.random.default_rng(self.random_state)
-        idx = rng.choice(len(self._X), size=min(max_points, len(self._X)), replace=False)
-        pcs = PCA(2, random_state=self.random_state).fit(self._X).transform(self._X[idx])
+        idx = rng.choice(len(self.X_), size=min(max_points, len(self.X_)), replace=False)
+        pcs = PCA(2, random_state=self.random_state).fit(self.X_).transform(self.X_[idx])
         return pd.DataFrame({"pc1": pcs[:, 0], "pc2": pcs[:, 1], "cluster": self.labels_[idx].astype(str)})
 
     def _repr_html_(self) -> str:

@@ -74,6 +74,7 @@ DEFAULTS: dict[str, Any] = {
         "k": None,  # None = chosen over k_range by silhouette (k-means) and BIC (mixture)
         "k_range": [2, 10],
         "method": "kmeans",
+        "n_resamples": 50,  # bootstrap refits for stability; its 95% range is the 2.5-97.5 percentiles
     },
     "drivers": {"n_boot": 200},
     "themes": {"n_themes": 6},
@@ -229,6 +230,10 @@ def _check(data: dict[str, Any]) -> None:
     lo, hi = data["clusters"]["k_range"]
     if not 2 <= lo <= hi:
         raise ConfigError(f"'clusters.k_range' must be [low, high] with 2 <= low <= high; got {[lo, hi]}.")
+    nr = data["clusters"]["n_resamples"]
+    if isinstance(nr, bool) or not isinstance(nr, int) or nr < 20:
+        raise ConfigError(f"'clusters.n_resamples' must be a whole number, 20 or more (a 95% range from fewer "
+                          f"resamples is little more than their minimum and maximum); got {nr!r}.")
 
 
 #: Spellings accepted for ``io.delimiter`` besides the character itself.

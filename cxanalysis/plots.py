@@ -384,16 +384,22 @@ def tornado(table: pd.DataFrame, *, base: float, title: str | None = None, ax=No
 
 
 def k_selection(table: pd.DataFrame, *, chosen: int, title: str | None = None):
-    """Silhouette and BIC against k (``k, silhouette, bic``); returns the Figure."""
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.5))
-    a1.plot(table["k"], table["silhouette"], marker="o", color=OKABE_ITO[0])
-    a1.axvline(chosen, color=OKABE_ITO[3], ls="--")
-    a1.set(xlabel="k", ylabel="silhouette (higher is better)", title="Silhouette")
-    if "bic" in table and table["bic"].notna().any():
-        a2.plot(table["k"], table["bic"], marker="o", color=OKABE_ITO[2])
-        a2.axvline(chosen, color=OKABE_ITO[3], ls="--")
-    a2.set(xlabel="k", ylabel="BIC (lower is better)", title="Gaussian mixture BIC")
-    fig.suptitle(title or f"Choice of k: {chosen}", fontweight="bold")
+    """The criterion k was chosen by, against k; returns the Figure.
+
+    ``table`` is :attr:`CustomerClusters.selection_`: ``k, silhouette`` (k-means, higher is
+    better) or ``k, bic`` (Gaussian mixture, lower is better). Only that method's own criterion
+    is drawn; when both columns are present the silhouette is drawn.
+    """
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    if "silhouette" in table:
+        col, label, name = "silhouette", "silhouette (higher is better)", "k-means"
+    else:
+        col, label, name = "bic", "BIC (lower is better)", "Gaussian mixture"
+    ax.plot(table["k"], table[col], marker="o", color=OKABE_ITO[0])
+    ax.axvline(chosen, color="grey", ls="--", lw=1)
+    ax.set(xlabel="number of clusters k", ylabel=label)
+    ax.set_title(title or f"{name}: k = {chosen} has the {'highest silhouette' if col == 'silhouette' else 'lowest BIC'}",
+                 fontweight="bold")
     return fig
 
 

@@ -202,14 +202,16 @@ def segments_at_risk_html(segments: list[dict[str, Any]], overall: float | None)
                         ("nps", "NPS"), ("ci_low", "CI low"), ("ci_high", "CI high")]))
 
 
-def clusters_at_risk_html(clusters: list[dict[str, Any]], overall: float | None) -> str:
+def clusters_at_risk_html(clusters: list[dict[str, Any]], overall: float | None, *, weak: str | None = None) -> str:
+    """The clusters block; ``weak`` (``clusters.weak_structure`` of results.json) is shown first."""
     if not clusters:
         return ""
     worst = clusters_at_risk(clusters, overall)
+    head = "<h2>Behavioural clusters at risk</h2>" + (f"<p><b>{html.escape(weak)}</b></p>" if weak else "")
     if not worst:
-        return ("<h2>Behavioural clusters at risk</h2><p>No cluster stands out: no cluster's NPS is below the "
+        return (head + "<p>No cluster stands out: no cluster's NPS is below the "
                 "overall NPS with its whole 95% interval below it.</p>")
-    return ("<h2>Behavioural clusters at risk</h2><p class='muted'>Clusters whose NPS and whole 95% interval are "
+    return (head + "<p class='muted'>Clusters whose NPS and whole 95% interval are "
             "below the overall NPS; passives are the customers a program could move.</p>" + _table(
                 worst, [("name", "Cluster"), ("n", "Customers"), ("nps", "NPS"), ("nps_ci_low", "CI low"),
                         ("nps_ci_high", "CI high"), ("passives", "Passives")]))
@@ -234,7 +236,9 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
     if roi:
         kpis += roi_tile(roi)
     seg_html = segments_at_risk_html(results.get("segments") or [], n.get("value") if n else None)
-    seg_html += clusters_at_risk_html((results.get("clusters") or {}).get("profile") or [], n.get("value") if n else None)
+    clus = results.get("clusters") or {}
+    seg_html += clusters_at_risk_html(clus.get("profile") or [], n.get("value") if n else None,
+                                      weak=clus.get("weak_structure"))
     warnings = [w for w in (results.get("models") or {}).get("warnings", []) if "separation" in w]
     warn_html = ("<h2>Read before acting</h2><ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in warnings)
                  + "</ul>") if warnings else ""

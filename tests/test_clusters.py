@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
@@ -16,7 +17,7 @@ COLS = ["spend", "orders", "visits_per_month", "tenure_months", "support_tickets
 def test_recovers_planted_clusters(k):
     """make_clustered plants k segments; the silhouette picks k and the labels agree (ARI >= 0.9)."""
     d = make_clustered(3000, k, random_state=0)
-    c = CustomerClusters(columns=COLS, n_boot=5).fit(d)
+    c = CustomerClusters(columns=COLS, n_resamples=5).fit(d)
     assert c.k_ == k
     assert adjusted_rand_score(d["_cluster"], c.labels_) >= 0.9
     assert c.stability_["ari_mean"] >= 0.9
@@ -25,7 +26,7 @@ def test_recovers_planted_clusters(k):
 
 def test_gmm_chooses_by_bic_and_profiles_name_the_difference():
     d = make_clustered(2000, 3, random_state=1)
-    c = CustomerClusters(columns=COLS, method="gmm", k_range=(2, 6), n_boot=3).fit(d)
+    c = CustomerClusters(columns=COLS, method="gmm", k_range=(2, 6), n_resamples=3).fit(d)
     assert c.k_ == int(c.selection_.loc[c.selection_["bic"].idxmin(), "k"]) == 3
     prof = c.profile_
     assert prof["n"].sum() == len(d) and prof["share"].sum() == pytest.approx(1)
@@ -37,24 +38,24 @@ def test_gmm_chooses_by_bic_and_profiles_name_the_difference():
 
 def test_missing_columns_are_skipped_and_fixed_k_is_honoured():
     d = make_clustered(800, 2, random_state=2).drop(columns=["orders"])
-    c = CustomerClusters(columns=COLS, k=3, n_boot=2).fit(d)
+    c = CustomerClusters(columns=COLS, k=3, n_resamples=2).fit(d)
     assert c.k_ == 3 and c.skipped_ == {"orders": "no orders column"}
-    c = CustomerClusters(columns=["spend", "absent"], n_boot=1).fit(d)
+    c = CustomerClusters(columns=["spend", "absent"], n_resamples=1).fit(d)
     assert c.skip_reason_.startswith("clustering needs at least 2 usable behavioural columns")
     assert c.to_results() == {"skipped": c.skip_reason_}
 
 
 def test_below_the_minimum_size_clustering_skips_with_the_reason():
     d = make_clustered(800, 2, random_state=2)
-    c = CustomerClusters(columns=COLS, n_boot=1).fit(d.head(49))
+    c = CustomerClusters(columns=COLS, n_resamples=1).fit(d.head(49))
     assert c.skip_reason_ == ("too few customers for clustering: 49 with every behavioural column filled "
                               "(spend, orders, visits_per_month, tenure_months, support_tickets); at least 50 needed")
     gappy = d.head(200).copy()
     gappy.loc[gappy.index[60:], "spend"] = np.nan  # 60 complete rows: enough
-    c = CustomerClusters(columns=COLS, n_boot=1).fit(gappy)
+    c = CustomerClusters(columns=COLS, n_resamples=1).fit(gappy)
     assert c.skip_reason_ is None and c.k_ <= 6  # at most one cluster per 10 complete customers
     const = d.head(200).assign(orders=3, visits_per_month=1.0, tenure_months=np.nan, support_tickets=0)
-    c = CustomerClusters(columns=COLS, n_boot=1).fit(const)
+    c = CustomerClusters(columns=COLS, n_resamples=1).fit(const)
     assert "found 1 (spend)" in c.skip_reason_ and c.skipped_["orders"] == "orders is constant (one value)"
 
 
@@ -62,7 +63,7 @@ def test_a_cx_score_among_the_columns_is_kept_with_a_circularity_warning(config)
     assert not {"nps_score", "csat", "ces"} & set(config.clusters["columns"])
     d = make_clustered(400, 2, random_state=3)
     with pytest.warns(UserWarning, match="partly circular"):
-        c = CustomerClusters(columns=[*COLS, "nps_score"], n_boot=1).fit(d)
+        c = CustomerClusters(columns=[*COLS, "nps_score"], n_resamples=1).fit(d)
     assert "nps_score" in c.used_ and "'NPS by cluster' is partly circular" in c.warnings_[0]
     assert c.to_results()["warnings"] == c.warnings_
 
@@ -72,7 +73,7 @@ def test_real_exports_cluster(name):
     data, cfg = real_export(name)
     config = load_config(cfg)
     df = load(data, config).data
-    c = CustomerClusters(columns=config.clusters["columns"], k_range=(2, 6), n_boot=3, score="csat",
+    c = CustomerClusters(columns=config.clusters["columns"], k_range=(2, 6), n_resamples=3, score="csat",
                          promoter_min=5, detractor_max=3).fit(df)
     assert 2 <= c.k_ <= 6 and len(c.labels_) == len(df)
     assert c.profile_["nps"].between(-100, 100).all()
@@ -95,7 +96,7 @@ def test_clustering_messy_exports_gives_a_result_or_a_skip(case):
     for method in ("kmeans", "gmm"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            c = CustomerClusters(columns=[*cfg.clusters["columns"], "plan"], k_range=(2, 4), method=method, n_boot=1,
+            c = CustomerClusters(columns=[*cfg.clusters["columns"], "plan"], k_range=(2, 4), method=method, n_resamples=1,
                                  score=score, promoter_min=cats["promoter_min"],
                                  detractor_max=cats["detractor_max"]).fit(df)
         if c.skip_reason_ is not None:
@@ -106,3 +107,188 @@ def test_clustering_messy_exports_gives_a_result_or_a_skip(case):
         if "nps" in c.profile_:
             p = c.profile_
             assert interval_contains(p["nps"], p["nps_ci_low"], p["nps_ci_high"])
+
+
+# --- Gaussian mixtures on counts, stability, weak structure (issue 14) -----------------------
+
+from math import comb  # noqa: E402
+
+import matplotlib.pyplot as plt  # noqa: E402
+from scipy.stats import multivariate_normal  # noqa: E402
+from sklearn.mixture import GaussianMixture  # noqa: E402
+
+from cxanalysis import clusters as clusters_mod  # noqa: E402
+from cxanalysis import plots, summary  # noqa: E402
+from cxanalysis.sample import make_customers  # noqa: E402
+
+COUNT_COLS = ["spend", "orders", "returns", "visits_per_month", "tenure_months", "support_tickets"]
+
+
+def _with_counts(k, seed, n=3000):
+    """make_clustered's planted segments with orders and tickets as integer counts and a
+    zero-heavy returns count (Binomial(orders, 0.03): about 80% zeros), as in real exports."""
+    d = make_clustered(n, k, random_state=seed)
+    rng = np.random.default_rng(seed)
+    d["orders"] = d["orders"].round().astype(int)
+    d["support_tickets"] = d["support_tickets"].round().astype(int)
+    d["returns"] = rng.binomial(d["orders"], 0.03)
+    return d
+
+
+@pytest.mark.parametrize("k,seed", [(3, 1), (4, 2)])
+def test_gmm_on_count_and_zero_heavy_columns_finds_the_planted_k(k, seed):
+    """Regression: on counts the mixture used to collapse onto single values (BIC falling to the top
+    of k_range, a cluster of 15 customers). With dequantised counts it picks the planted k, below
+    the top of the range, no cluster under 1% of customers, and recovers the segments."""
+    d = _with_counts(k, seed)
+    assert (d["returns"] == 0).mean() > 0.7
+    c = CustomerClusters(columns=COUNT_COLS, method="gmm", k_range=(2, 10), n_resamples=10).fit(d)
+    assert c.k_ == k < 10
+    assert np.bincount(c.labels_).min() >= 0.01 * len(d)
+    assert adjusted_rand_score(d["_cluster"], c.labels_) >= 0.9
+    assert {"orders", "returns", "support_tickets"} <= set(c.transform_)
+    assert list(c.selection_.columns) == ["k", "bic"]
+
+
+def test_gmm_on_planted_structure_stays_below_the_top_of_the_range():
+    d = make_clustered(3000, 4, random_state=0)
+    c = CustomerClusters(columns=COLS, method="gmm", k_range=(2, 10), n_resamples=10).fit(d)
+    assert c.k_ < 10 and np.bincount(c.labels_).min() >= 0.01 * len(d)
+
+
+def test_dequantised_counts_keep_their_order():
+    """Each count y becomes log1p(y + u), u in [0, 1): customers with more orders lie strictly
+    above those with fewer (the intervals [log1p(y), log1p(y + 1)) do not overlap), and no two
+    customers share a value (no lattice left to collapse onto)."""
+    d = _with_counts(3, 1, n=600)
+    c = CustomerClusters(columns=COUNT_COLS, method="gmm", k=3, n_resamples=2).fit(d)
+    x = c.X_[:, c.features_.index("orders")]
+    by = pd.Series(x).groupby(d["orders"].to_numpy())
+    assert (by.min().iloc[1:].to_numpy() > by.max().iloc[:-1].to_numpy()).all()
+    assert len(np.unique(x)) == len(x)
+    km = CustomerClusters(columns=COUNT_COLS, k=3, n_resamples=2).fit(d)
+    assert "orders" not in km.transform_  # k-means uses the counts as they are
+
+
+def test_bic_matches_a_hand_computation_from_the_fitted_mixture():
+    """Independent check: refit sklearn's GaussianMixture with the documented settings (full
+    covariances, reg_covar 1e-3, n_init 2, the same seed) on the same rows of X_, then compute
+    BIC = -2 log L + p log n by hand, log L from scipy's multivariate normal densities and
+    p = (k - 1) + k d + k d (d + 1) / 2 free parameters."""
+    d = _with_counts(3, 1, n=800)
+    c = CustomerClusters(columns=COUNT_COLS, method="gmm", k_range=(2, 4), n_resamples=2, random_state=5).fit(d)
+    X = c.X_[c.selection_rows_]
+    n, dim = X.shape
+    for r in c.selection_.itertuples():
+        gm = GaussianMixture(r.k, covariance_type="full", reg_covar=1e-3, n_init=2, random_state=5).fit(X)
+        dens = sum(w * multivariate_normal(mu, cov).pdf(X) for w, mu, cov in zip(gm.weights_, gm.means_, gm.covariances_, strict=True))
+        params = (r.k - 1) + r.k * dim + r.k * dim * (dim + 1) / 2
+        assert r.bic == pytest.approx(-2 * np.log(dens).sum() + params * np.log(n), rel=1e-8)
+    assert c.k_ == int(c.selection_.loc[c.selection_["bic"].idxmin(), "k"])
+
+
+def _ari_by_hand(a, b):
+    """Hubert & Arabie (1985): (Σ C(n_ij,2) - E) / (max - E), E = Σ C(a_i,2) Σ C(b_j,2) / C(n,2)."""
+    t = pd.crosstab(a, b).to_numpy()
+    s_ij = sum(comb(int(v), 2) for v in t.ravel())
+    s_a = sum(comb(int(v), 2) for v in t.sum(axis=1))
+    s_b = sum(comb(int(v), 2) for v in t.sum(axis=0))
+    e = s_a * s_b / comb(int(t.sum()), 2)
+    return (s_ij - e) / ((s_a + s_b) / 2 - e)
+
+
+def test_stability_uses_the_configured_resamples_and_percentile_range():
+    """Every resample's ARI equals the hand-computed index of its labels against the final
+    clusters; the 95% range is the 2.5th and 97.5th percentiles of those ARIs; default 50."""
+    assert CustomerClusters(columns=COLS).n_resamples == 50
+    d = make_customers(1500, 1, random_state=2)
+    c = CustomerClusters(columns=COLS, k=3, n_resamples=60).fit(d)
+    assert len(c.stability_aris_) == 60 == c.stability_["n_resamples"] == c.stability_labels_.shape[0]
+    ref = c.labels_[c.stability_rows_]
+    for b in range(0, 60, 7):
+        assert c.stability_aris_[b] == pytest.approx(_ari_by_hand(ref, c.stability_labels_[b]), abs=1e-12)
+    assert c.stability_["ari_mean"] == pytest.approx(np.mean(c.stability_aris_))
+    assert c.stability_["ari_low"] == pytest.approx(np.percentile(c.stability_aris_, 2.5))
+    assert c.stability_["ari_high"] == pytest.approx(np.percentile(c.stability_aris_, 97.5))
+
+
+def test_weak_structure_thresholds_and_message():
+    assert clusters_mod.weak_structure_message(0.18, 0.52) == (
+        "The clusters are weakly separated (silhouette 0.18, stability 0.52): treat them as a convenient summary, "
+        "not as distinct kinds of customers.")
+    assert clusters_mod.weak_structure_message(0.24, 0.9) is not None  # silhouette alone
+    assert clusters_mod.weak_structure_message(0.5, 0.59) is not None  # stability alone
+    assert clusters_mod.weak_structure_message(0.25, 0.6) is None
+    assert clusters_mod.weak_structure_message(float("nan"), float("nan")) is None
+
+
+def test_unstructured_customers_get_the_weak_structure_warning_and_planted_ones_do_not():
+    """The sample customers have no planted clusters: silhouette about 0.2, so the warning is set,
+    listed among the warnings and saved for the summary; planted segments get none."""
+    d = make_customers(3000, 1, random_state=0)
+    c = CustomerClusters(columns=COUNT_COLS, n_resamples=20).fit(d)
+    assert c.silhouette_ < 0.25 and c.weak_structure_ is not None
+    assert c.weak_structure_.startswith("The clusters are weakly separated (silhouette ")
+    res = c.to_results()
+    assert res["weak_structure"] == c.weak_structure_ and c.weak_structure_ in res["warnings"]
+    html = summary.clusters_at_risk_html(c.profile_.to_dict("records"), 99.0, weak=res["weak_structure"])
+    assert "weakly separated" in html
+    good = CustomerClusters(columns=COLS, n_resamples=10).fit(make_clustered(2000, 3, random_state=1))
+    assert good.weak_structure_ is None and good.to_results()["weak_structure"] is None
+    assert "weakly separated" not in summary.clusters_at_risk_html(good.profile_.to_dict("records"), 99.0)
+
+
+@pytest.mark.parametrize("method,criterion", [("kmeans", "silhouette"), ("gmm", "BIC")])
+def test_each_selection_chart_shows_only_its_own_criterion(method, criterion):
+    d = make_clustered(600, 3, random_state=4)
+    c = CustomerClusters(columns=COLS, method=method, k_range=(2, 5), n_resamples=2).fit(d)
+    fig = plots.k_selection(c.selection_, chosen=c.k_)
+    assert len(fig.axes) == 1
+    ax = fig.axes[0]
+    assert criterion in ax.get_ylabel()
+    assert ("BIC" if method == "kmeans" else "silhouette") not in ax.get_ylabel() + ax.get_title()
+    line = ax.get_lines()[0]
+    np.testing.assert_allclose(line.get_ydata(), c.selection_["silhouette" if method == "kmeans" else "bic"])
+    plt.close(fig)
+
+
+def test_config_n_resamples_default_and_validation(tmp_path):
+    from cxanalysis.config import ConfigError
+
+    assert load_config(None).clusters["n_resamples"] == 50
+    p = tmp_path / "cx.yaml"
+    p.write_text("clusters:\n  n_resamples: 5\n")
+    with pytest.raises(ConfigError, match="clusters.n_resamples"):
+        load_config(p)
+
+
+def test_bic_falling_to_the_top_of_the_range_is_said():
+    """One skewed, correlated cloud (lognormal and gamma) with no groups: the mixture approximates
+    it piece by piece, BIC is lowest at the top of k_range, and a warning says so."""
+    rng = np.random.default_rng(0)
+    d = pd.DataFrame({"a": rng.lognormal(0, 1, 3000) + rng.normal(0, 0.1, 3000),
+                      "b": rng.gamma(0.7, 1, 3000) + rng.normal(0, 0.1, 3000)})
+    d["b"] += 0.5 * d["a"]
+    c = CustomerClusters(columns=["a", "b"], method="gmm", k_range=(2, 4), n_resamples=5).fit(d)
+    assert c.k_ == 4 and any(w.startswith("BIC still falls at k = 4, the top of the range") for w in c.warnings_)
+    planted = CustomerClusters(columns=COLS, method="gmm", k_range=(2, 6), n_resamples=2).fit(make_clustered(1000, 3, random_state=1))
+    assert not any("BIC still falls" in w for w in planted.warnings_)
+
+
+def test_silhouette_matches_a_hand_computation():
+    """Kaufman & Rousseeuw's s(i) = (b - a) / max(a, b) from scipy's pairwise distances, a the mean
+    distance to the own cluster (others only), b the smallest mean distance to another cluster;
+    with fewer customers than the 3,000 sampled, the silhouette is averaged over all of them."""
+    from scipy.spatial.distance import cdist
+
+    d = make_clustered(400, 3, random_state=8)
+    c = CustomerClusters(columns=COLS, n_resamples=2).fit(d)
+    D = cdist(c.X_, c.X_)
+    lab = c.labels_
+    s = []
+    for i in range(len(lab)):
+        own = lab == lab[i]
+        a = D[i, own].sum() / (own.sum() - 1)
+        b = min(D[i, lab == j].mean() for j in set(lab) if j != lab[i])
+        s.append((b - a) / max(a, b))
+    assert c.silhouette_ == pytest.approx(np.mean(s), rel=1e-10)

@@ -112,3 +112,95 @@ def test_key_drivers_on_messy_exports_give_a_result_or_a_skip(case):
     t = kd.importance_
     assert np.isfinite(t["importance"]).all()
     assert interval_contains(t["importance"], t["ci_low"], t["ci_high"])
+
+
+# --- interval coverage (issue 14) ------------------------------------------------------------
+
+from cxanalysis.drivers import interval_from_resamples  # noqa: E402
+
+COEF = np.array([1.0, 0.5, 0.0])
+SIGMA = 2.0
+NAMES = ["driver_a", "driver_b", "driver_null"]
+
+
+def _independent_drivers(n, seed):
+    """Three independent N(0, 1) items and y = 1.0 a + 0.5 b + 0 null + 2 e: with independent
+    drivers every sub-model's R² is additive, so the true Shapley importance of item j is
+    b_j² / (Σ b² + σ²) in closed form (0.1905, 0.0476 and 0)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3))
+    y = x @ COEF + SIGMA * rng.normal(size=n)
+    return pd.DataFrame({**{c: x[:, j] for j, c in enumerate(NAMES)}, "nps_score": y})
+
+
+def test_rescaling_is_the_plain_bootstrap_at_full_size_and_scales_bias_and_spread_apart():
+    """Hand-worked: at m = n the interval is the resamples' own percentiles; at m < n each value is
+    estimate + (m/n)·mean deviation + sqrt(m/n)·(deviation − mean deviation)."""
+    rng = np.random.default_rng(3)
+    est = np.array([0.2, 0.3])
+    res = est + rng.normal(0.01, 0.02, size=(400, 2))
+    lo, hi = interval_from_resamples(est, res, n=1000, m=1000)
+    np.testing.assert_allclose(lo, np.percentile(res, 2.5, axis=0), rtol=1e-12)
+    np.testing.assert_allclose(hi, np.percentile(res, 97.5, axis=0), rtol=1e-12)
+    lo, hi = interval_from_resamples(est, res, n=100_000, m=1000)
+    dev = res - est
+    vals = est + 0.01 * dev.mean(axis=0) + 0.1 * (dev - dev.mean(axis=0))
+    np.testing.assert_allclose(lo, np.percentile(vals, 2.5, axis=0), rtol=1e-12)
+    np.testing.assert_allclose(hi, np.percentile(vals, 97.5, axis=0), rtol=1e-12)
+    # a statistic at 0 whose resamples all lie above it: clipped at 0 and containing the estimate
+    lo, hi = interval_from_resamples(np.array([1e-6]), rng.chisquare(1, size=(200, 1)) / 1000, n=10**6, m=1000)
+    assert lo[0] == 0.0 and hi[0] >= 1e-6
+
+
+def test_a_null_driver_at_scale_reaches_zero_and_contains_its_estimate():
+    """200,000 customers, resamples of 5,000 rows: the null driver's estimate is of order 1/n;
+    its interval starts at 0 and contains the estimate; the real drivers' intervals contain theirs."""
+    df = _independent_drivers(200_000, 11)
+    kd = KeyDrivers(n_boot=100, max_boot_rows=5000, random_state=0).fit(df)
+    t = kd.importance_.set_index("driver")
+    assert kd.boot_rows_ == 5000 and kd.resamples_.shape == (100, 4)
+    assert t.loc["driver_null", "ci_low"] == 0.0 and t.loc["driver_null", "importance"] <= t.loc["driver_null", "ci_high"]
+    assert t.loc["driver_null", "ci_high"] < 0.002
+    assert ((t["ci_low"] <= t["importance"]) & (t["importance"] <= t["ci_high"])).all()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("max_boot_rows", [50_000, 1000], ids=["full-bootstrap", "m-out-of-n"])
+def test_driver_interval_coverage_at_5000_customers(max_boot_rows):
+    """Coverage study: 150 data sets of 5,000 customers from known truth (closed form above).
+    Each non-null driver's 95% interval covers its true importance in 0.90–0.99 of them, every
+    interval contains its estimate, and the null driver's lower limit is about zero (below 0.001
+    of R² in every data set). Measured: full bootstrap 0.92 / 0.955, m = 1000: 0.935 / 0.95
+    (200 replications)."""
+    truth = COEF**2 / (COEF @ COEF + SIGMA**2)
+    reps = 150
+    covered = np.zeros(3)
+    null_low = []
+    for r in range(reps):
+        t = (KeyDrivers(n_boot=200, max_boot_rows=max_boot_rows, random_state=r)
+             .fit(_independent_drivers(5000, 1000 + r)).importance_.set_index("driver").loc[NAMES])
+        lo, hi, est = t["ci_low"].to_numpy(), t["ci_high"].to_numpy(), t["importance"].to_numpy()
+        assert ((lo <= est) & (est <= hi)).all()
+        covered += (lo <= truth) & (truth <= hi)
+        null_low.append(lo[2])
+    coverage = covered / reps
+    assert 0.90 <= coverage[0] <= 0.99 and 0.90 <= coverage[1] <= 0.99, coverage
+    assert max(null_low) < 1e-3
+
+
+def test_drivers_coverage_benchmark_runs_at_a_small_size():
+    """The 1M coverage figures in the README come from benchmarks/drivers_coverage.py; here it runs
+    end to end on 3,000 customers with resamples of 500 rows."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "drivers_coverage.py"
+    r = subprocess.run([sys.executable, str(script), "--customers", "3000", "--reps", "2", "--n-boot", "50",
+                        "--max-boot-rows", "500"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = json.loads(r.stdout)
+    assert out["rows_per_resample"] == 500 and out["replications"] == 2
+    assert out["interval_contains_estimate"] == {"driver_a": 1.0, "driver_b": 1.0, "driver_null": 1.0}
+    assert out["truth"]["driver_a"] == pytest.approx(1 / 5.25, abs=1e-6)
