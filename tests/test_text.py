@@ -276,3 +276,13 @@ def test_themes_on_messy_exports_give_a_result_or_a_skip(case, n_themes):
     b = th.by_category_
     assert interval_contains(b["diff"], b["diff_ci_low"], b["diff_ci_high"])
     assert len(th.to_results()) == th.n_themes_
+
+
+def test_the_themes_language_setting_is_checked_at_the_edge():
+    from cxanalysis.config import ConfigError, load_config
+
+    assert load_config().themes["language"] == "auto"
+    assert load_config({"themes": {"language": "pt"}}).themes == {"n_themes": 6, "language": "pt"}
+    with pytest.raises(ConfigError, match=r"'themes.language' must be auto or a language code, one of .*pt.*; "
+                                          r"got 'Portuguese'"):
+        load_config({"themes": {"language": "Portuguese"}})
