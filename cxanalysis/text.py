@@ -125,6 +125,7 @@ _CLAUSE = re.compile(r"[.,;:!?¡¿()\[\]{}\"“”«»\n\r\t]+|\s[-–—]\s")
 _CONTRACTION = re.compile(r"\b\w+n['’]t\b")  # didn't, won't, can't: "not" (the auxiliary is a stop word)
 
 
+@lru_cache(maxsize=200_000)
 def _strip_accents(word: str) -> str:
     return "".join(ch for ch in unicodedata.normalize("NFD", word) if not unicodedata.combining(ch))
 
@@ -170,6 +171,12 @@ def _is_stop(word: str, listed: frozenset[str], bare: frozenset[str]) -> bool:
     return word in listed or (word == _strip_accents(word) and word in bare)
 
 
+@cache
+def _negation_sets(language: str) -> tuple[frozenset[str], frozenset[str]]:
+    cues = NEGATIONS.get(language, frozenset())
+    return cues, frozenset(_strip_accents(c) for c in cues)
+
+
 def comment_terms(text: str, language: str) -> list[str]:
     """The terms of one comment that the themes count, in the order they appear.
 
@@ -186,8 +193,7 @@ def comment_terms(text: str, language: str) -> list[str]:
     ['parcel', 'not_delivered']
     """
     listed, bare = _stop_sets(language)
-    cues = NEGATIONS.get(language, frozenset())
-    bare_cues = frozenset(_strip_accents(c) for c in cues)
+    cues, bare_cues = _negation_sets(language)
     text = _normalise(text)
     if language == "en":
         text = _CONTRACTION.sub("not", text)
@@ -264,10 +270,12 @@ def detect_languages(texts: Sequence[str], *, language: str = "auto") -> tuple[n
     rows = np.flatnonzero(has_words)
     if not len(rows):
         return codes, pd.Series(dtype=float, name="share")
-    P = np.zeros((len(rows), len(labels)))
-    for r, i in enumerate(rows):
-        for code, p in ident.rank(texts[i]):
+    unique, inverse = np.unique(np.array([texts[i] for i in rows], dtype=object), return_inverse=True)
+    P = np.zeros((len(unique), len(labels)))
+    for r, t in enumerate(unique):  # short comments repeat ("ok", "muito bom"): each text once
+        for code, p in ident.rank(t):
             P[r, col[code]] = p
+    P = P[inverse.ravel()]
     P = P / P.sum(axis=1, keepdims=True)
     if language == "auto":
         pi = np.full(len(labels), 1 / len(labels))
@@ -484,7 +492,14 @@ class CommentThemes:
     def _fit_language(self, code: str, texts: list[str], n_all: int) -> dict | str:
         """TF-IDF + NMF on one language's comments; a skip reason (str) when they are too few."""
         name = LANGUAGE_NAMES[code]
-        vectorizer = TfidfVectorizer(analyzer=lambda doc: comment_terms(doc, code),
+        memo: dict[str, list[str]] = {}
+
+        def terms(doc: str) -> list[str]:
+            if doc not in memo:
+                memo[doc] = comment_terms(doc, code)
+            return memo[doc]
+
+        vectorizer = TfidfVectorizer(analyzer=terms,
                                      min_df=max(2, int(0.001 * len(texts))), max_df=0.5, sublinear_tf=True)
         try:
             V = vectorizer.fit_transform(texts)
