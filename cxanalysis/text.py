@@ -440,7 +440,7 @@ class CommentThemes:
             fitted["idx"] = idx
             learnt[code] = fitted
         if not learnt:
-            self.skip_reason_ = reasons[candidates[0]] if candidates else self._no_language_reason(counts, n)
+            self.skip_reason_ = reasons[candidates[0]] if candidates else self._no_language_reason(counts, n, language)
             return self
         rows, first = [], 0
         several = len(learnt) > 1 or bool(reasons)
@@ -463,12 +463,12 @@ class CommentThemes:
         if len(learnt) > 1:
             self.notes_.append("Themes are learnt separately in each language: " + ", ".join(
                 f"{LANGUAGE_NAMES[c]} ({int(counts[c]):,} comments, {f['k']} themes)" for c, f in learnt.items()) + ".")
-        other = counts[[c not in learnt and c != UNDETERMINED for c in counts.index]]
+        other = counts[[c not in learnt and c not in reasons and c != UNDETERMINED for c in counts.index]]
         if other.sum():
             listed = ", ".join(f"{LANGUAGE_NAMES[c]} {int(m):,}" for c, m in other.items())
             self.notes_.append(
                 f"{int(other.sum()):,} comments in other languages get no theme ({listed}): too few in their "
-                "language to learn themes from." if language == "auto" else
+                "language, or a language themes are not learnt in." if language == "auto" else
                 f"{int(other.sum()):,} comments not in {LANGUAGE_NAMES[language]} get no theme ({listed}).")
         rows.append(dict(theme=-1, name="(no theme: very short, unrecognised or in another language)", language="",
                          top_terms=[], n=int((theme == -1).sum()), share=float((theme == -1).mean()), examples=[]))
@@ -535,8 +535,12 @@ class CommentThemes:
         return f"too few comments: at least {MIN_COMMENTS}, and {MIN_LANGUAGE_SHARE:.0%} of them, needed"
 
     @staticmethod
-    def _no_language_reason(counts: pd.Series, n: int) -> str:
+    def _no_language_reason(counts: pd.Series, n: int, language: str) -> str:
         parts = ", ".join(f"{LANGUAGE_NAMES[c]} {int(m):,}" for c, m in counts.head(4).items())
+        if language != "auto":
+            return (f"too few comments in {LANGUAGE_NAMES[language]} for themes: {int(counts.get(language, 0)):,} of "
+                    f"{n:,} ({parts}); at least {MIN_COMMENTS}, and {MIN_LANGUAGE_SHARE:.0%} of the comments, needed "
+                    f"(the language setting is {language})")
         return (f"too few comments in any one language for themes: {n:,} comments ({parts}); at least "
                 f"{MIN_COMMENTS} with recognisable words in one language, and {MIN_LANGUAGE_SHARE:.0%} of the "
                 "comments, needed")

@@ -224,6 +224,8 @@ def test_a_language_with_too_few_comments_is_named_in_the_skip_reason():
     th = CommentThemes().fit(df)
     assert th.skip_reason_.startswith("too few comments in any one language for themes: 40 comments (")
     assert th.to_results() == []
+    de = CommentThemes(language="de").fit(df)
+    assert de.skip_reason_.startswith("too few comments in German for themes: 0 of 40 (")
 
 
 def test_comment_languages_leave_every_other_column_unchanged():
