@@ -77,7 +77,8 @@ DEFAULTS: dict[str, Any] = {
         "n_resamples": 50,  # bootstrap refits for stability; its 95% range is the 2.5-97.5 percentiles
     },
     "drivers": {"n_boot": 200},
-    "themes": {"n_themes": 6},
+    # language: auto (detected per comment) or the export's ISO 639-1 code, e.g. pt
+    "themes": {"n_themes": 6, "language": "auto"},
     "roi": {
         "share_of_passives_moved": 0.10,
         "customers_moved": None,
@@ -227,6 +228,13 @@ def _check(data: dict[str, Any]) -> None:
     if not 0 <= float(data["survey"]["min_match_rate"]) <= 1:
         raise ConfigError(f"'survey.min_match_rate' must be a fraction between 0 and 1; got "
                           f"{data['survey']['min_match_rate']!r}.")
+    language = data["themes"]["language"]
+    if language != "auto":
+        from .text import LANGUAGES  # local import: text loads scikit-learn
+
+        if language not in LANGUAGES:
+            raise ConfigError(f"'themes.language' must be auto or a language code, one of {', '.join(sorted(LANGUAGES))}; "
+                              f"got {language!r}. Use auto to detect each comment's language.")
     lo, hi = data["clusters"]["k_range"]
     if not 2 <= lo <= hi:
         raise ConfigError(f"'clusters.k_range' must be [low, high] with 2 <= low <= high; got {[lo, hi]}.")

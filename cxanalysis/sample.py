@@ -14,6 +14,7 @@ tenure_months), so recovery tests can compare estimates with :func:`true_effects
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -28,6 +29,8 @@ __all__ = [
     "true_effects",
     "true_outcomes",
     "TOPICS",
+    "TOPICS_BY_LANGUAGE",
+    "COMMENT_LANGUAGES",
     "truth_table",
     "SURVEY_QUESTIONS",
     "SURVEY_MAPPING",
@@ -110,6 +113,49 @@ _TOPIC_PROBS = {
     "detractor": [0.30, 0.28, 0.20, 0.03, 0.04, 0.15],
 }
 _FILLER = ["the", "really", "very", "was", "my", "and", "it", "so", "again", "always"]
+#: The same six topics in Portuguese, Spanish and German (keys as in :data:`TOPICS`). Items may be
+#: phrases: a negated one ("não foi entregue") plants a complaint whose positive twin ("entregue no
+#: prazo") belongs to another topic, so themes must keep the negation to tell them apart.
+TOPICS_BY_LANGUAGE: dict[str, dict[str, list[str]]] = {
+    "en": TOPICS,
+    "pt": {
+        "late delivery": ["entrega", "atrasada", "não foi entregue", "esperei", "pacote", "atrasou", "não chegou"],
+        "rude support": ["atendente", "grosseiro", "suporte", "espera", "ligação", "chamado", "demorado"],
+        "high prices": ["caro", "preço", "taxas", "frete", "barato", "custo", "abusivo"],
+        "friendly service": ["atendimento", "simpático", "prestativo", "equipe", "excelente", "entregue no prazo",
+                             "gentil"],
+        "product quality": ["qualidade", "durável", "resistente", "produto", "ótimo", "funciona", "perfeitamente"],
+        "app problems": ["aplicativo", "trava", "login", "site", "erro", "pagamento", "lento"],
+    },
+    "es": {
+        "late delivery": ["entrega", "retrasada", "no recibí", "esperé", "paquete", "envío", "demora"],
+        "rude support": ["agente", "grosero", "soporte", "llamada", "reclamo", "espera", "maleducado"],
+        "high prices": ["caro", "precio", "comisiones", "barato", "costo", "abusivo", "tarifas"],
+        "friendly service": ["amable", "servicial", "personal", "excelente", "servicio", "recibí a tiempo", "atento"],
+        "product quality": ["calidad", "duradero", "resistente", "producto", "fiable", "funciona", "perfectamente"],
+        "app problems": ["aplicación", "falla", "contraseña", "página", "error", "pago", "lenta"],
+    },
+    "de": {
+        "late delivery": ["lieferung", "verspätet", "nicht geliefert", "gewartet", "paket", "versand", "tagelang"],
+        "rude support": ["kundenservice", "unfreundlich", "mitarbeiter", "hotline", "warteschleife", "ticket",
+                         "anruf"],
+        "high prices": ["teuer", "preis", "gebühren", "versandkosten", "billiger", "kosten", "überteuert"],
+        "friendly service": ["freundlich", "hilfsbereit", "personal", "ausgezeichnet", "service",
+                             "pünktlich geliefert", "nett"],
+        "product quality": ["qualität", "langlebig", "zuverlässig", "produkt", "stabil", "einwandfrei",
+                            "funktioniert"],
+        "app problems": ["app", "stürzt", "anmeldung", "webseite", "fehler", "bezahlung", "hängt"],
+    },
+}
+#: Languages :func:`make_customers` can write comments in.
+COMMENT_LANGUAGES = tuple(TOPICS_BY_LANGUAGE)
+# filler words: the language's commonest function words (stop words, never theme labels)
+_FILLERS = {
+    "en": _FILLER,
+    "pt": ["o", "a", "muito", "foi", "meu", "e", "que", "para", "com", "um"],
+    "es": ["el", "la", "muy", "fue", "mi", "y", "que", "para", "con", "un"],
+    "de": ["der", "die", "sehr", "war", "mein", "und", "das", "für", "mit", "ein"],
+}
 _ODD = ["ok", "fine", "good", "meh", "no comment", "muy bueno", "sehr schlecht", "très bien",
         "非常好", "👍", "..."]
 
@@ -128,18 +174,32 @@ def _design_values(t: Truth, plan_idx, region_idx, tenure):
     return spend, churn, returns
 
 
-def _comment_bank(rng: np.random.Generator, per_topic: int = 300) -> dict[str, np.ndarray]:
+def _comment_bank(rng: np.random.Generator, per_topic: int = 300, language: str = "en") -> dict[str, np.ndarray]:
     bank = {}
-    for name, vocab in TOPICS.items():
+    for name, vocab in TOPICS_BY_LANGUAGE[language].items():
         texts = []
         for _ in range(per_topic):
             k = rng.integers(4, 8)
             words = list(rng.choice(vocab, size=k, replace=True))
             for _ in range(rng.integers(0, 3)):
-                words.insert(int(rng.integers(0, len(words) + 1)), str(rng.choice(_FILLER)))
+                words.insert(int(rng.integers(0, len(words) + 1)), str(rng.choice(_FILLERS[language])))
             texts.append(" ".join(words).capitalize())
         bank[name] = np.array(texts, dtype=object)
     return bank
+
+
+def _comment_languages(languages) -> tuple[list[str], np.ndarray]:
+    """Validated ``comment_languages``: codes and their probabilities."""
+    if isinstance(languages, str):
+        languages = (languages,)
+    weights = dict(languages) if isinstance(languages, Mapping) else {code: 1.0 for code in languages}
+    unknown = [c for c in weights if c not in TOPICS_BY_LANGUAGE]
+    if not weights or unknown or any(not np.isfinite(w) or w < 0 for w in weights.values()) \
+            or sum(weights.values()) <= 0:
+        raise ValueError(f"comment_languages must name languages from {list(COMMENT_LANGUAGES)} (with "
+                         f"non-negative weights, not all zero); got {languages!r}.")
+    p = np.array(list(weights.values()), dtype=float)
+    return list(weights), p / p.sum()
 
 
 def make_customers(
@@ -150,6 +210,7 @@ def make_customers(
     truth: Truth = TRUTH,
     random_state: int = 20260101,
     include_truth: bool = False,
+    comment_languages: Sequence[str] | Mapping[str, float] = ("en",),
 ) -> pd.DataFrame:
     """Simulate ``n_customers`` customers over ``n_quarters`` quarters.
 
@@ -166,7 +227,15 @@ def make_customers(
     random_state : int
         Seed; the output is a deterministic function of all arguments.
     include_truth : bool
-        Add ``_topic`` (planted comment topic, "" when none) and ``_latent`` (CX latent).
+        Add ``_topic`` (planted comment topic, "" when none), ``_language`` (language of a planted
+        comment, "" when none) and ``_latent`` (CX latent).
+    comment_languages : sequence of str, or mapping of str to float
+        Languages of the planted comments, from :data:`COMMENT_LANGUAGES` (``en, pt, es, de``):
+        each commenting customer writes in one of them, with equal probability or the weights
+        given (``{"pt": 0.8, "es": 0.2}``). The same six topics are planted in every language
+        (:data:`TOPICS_BY_LANGUAGE`). Languages are drawn from a random stream of their own, so
+        every other column is the same whatever the languages; the default (English only) gives
+        the comments of earlier versions.
 
     Returns
     -------
@@ -184,6 +253,10 @@ def make_customers(
     n = n_customers
     year, q = int(start[:4]), int(start[-1])
     bank = _comment_bank(rng)
+    langs, lang_p = _comment_languages(comment_languages)
+    # a stream of its own: the languages leave every other draw (and column) unchanged
+    lang_rng = np.random.default_rng([random_state, 14])
+    banks = {code: _comment_bank(lang_rng, language=code) for code in langs if code != "en"}
 
     def new_customers(m: int, first_id: int, tenure_max: float = 120):
         return {
@@ -235,7 +308,7 @@ def make_customers(
         due = (tenure % 12) < 3
         renewed = np.where(due, 1.0 - churned, np.nan)
         trial = np.where(tenure < 3, (rng.random(n) < 0.35 + 0.2 * is_p).astype(float), np.nan)
-        # comments: 70% answer; a few are very short or not English
+        # comments: 70% answer; a few are very short or in another language
         probs = np.array([_TOPIC_PROBS[c] for c in ("promoter", "passive", "detractor")])
         cat_idx = np.where(cat == "promoter", 0, np.where(cat == "passive", 1, 2))
         u = rng.random(n)[:, None]
@@ -250,6 +323,14 @@ def make_customers(
             topic_name[sel] = name
         sel = has & odd
         comment[sel] = np.array(_ODD, dtype=object)[rng.integers(0, len(_ODD), size=sel.sum())]
+        language = np.where(topic_name != "", "en", "").astype(object)
+        if banks:
+            language[topic_name != ""] = np.array(langs, dtype=object)[
+                lang_rng.choice(len(langs), size=int((topic_name != "").sum()), p=lang_p)]
+            for code, lang_bank in banks.items():
+                for name in _TOPIC_NAMES:
+                    sel = (language == code) & (topic_name == name)
+                    comment[sel] = lang_bank[name][lang_rng.integers(0, len(lang_bank[name]), size=sel.sum())]
         frame = pd.DataFrame({
             "customer_id": np.char.add("C", cust["id"].astype(str)),
             "quarter": quarter,
@@ -279,6 +360,7 @@ def make_customers(
             frame[d] = drivers[:, j].astype(int)
         if include_truth:
             frame["_topic"] = topic_name
+            frame["_language"] = language
             frame["_latent"] = latent
         frames.append(frame)
         # next quarter: survivors age by 3 months; churned customers are replaced
