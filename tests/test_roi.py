@@ -352,3 +352,37 @@ def test_retention_scenarios_say_why_they_cannot_run(fitted):
     assert roi.retention_skip_reason(base, no_churn).startswith("needs a churn model")
     with pytest.raises(ValueError, match="churn model"):
         roi.retention_scenarios(no_churn)
+
+
+def test_retention_and_roi_sentences():
+    """The retention sentence gives the value with its interval, the at-risk profile against the
+    average customer, and one break-even per horizon; an unbounded upper end and a value that is
+    not positive are said in words. The ROI headline names a share range and its counts."""
+    from dataclasses import replace as dc_replace
+
+    from cxanalysis.narrative import retention_summary
+
+    a = roi.Assumptions(gross_margin=0.35, cost_per_return=10.0, discount_rate=0.0, horizon_years=1)
+    r = roi.retention_scenarios(_stub_models(returns=[1.0, 1.0, 3.0, 3.0]), assumptions=a, retained_per_month=(1,),
+                                horizons_years=(0.25, 1), n_draws=10)
+    text = retention_summary(r)
+    assert "worth 147**" in text and "spend 225 a quarter against 250" in text and "25.0% a quarter against 20.0%" in text
+    assert f"over a quarter: **{170000 / (3 * 146.97265625):,.1f} a month**" in text
+    assert f"over 1 year: **{170000 / (12 * 146.97265625):,.1f} a month**" in text
+    unbounded = dc_replace(r, break_even=r.break_even.assign(ci_high=np.inf))
+    assert "no upper bound" in retention_summary(unbounded)
+    worthless = dc_replace(r, value_per_customer=-3.0)
+    assert "none can be stated" in retention_summary(worthless) and "a month**" not in retention_summary(worthless)
+
+
+def test_roi_headline_names_the_share_range(fitted):
+    from cxanalysis.narrative import roi_summary
+
+    _, models, _ = fitted
+    n = len(models.passives_)
+    r = roi.passive_to_promoter(models, load_config({"roi": {"share_of_passives_moved": [0.05, 0.15]}}), n_draws=100)
+    text = roi_summary(r)
+    assert f"**{round(0.10 * n):,} of {n:,} passives** (the midpoint of 5% to 15% of passives" in text
+    assert f"{round(0.05 * n):,} to {round(0.15 * n):,} customers" in text and "that range of the share moved" in text
+    fixed = roi.passive_to_promoter(models, load_config(), n_draws=100)
+    assert "midpoint" not in roi_summary(fixed)
