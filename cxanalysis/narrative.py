@@ -16,7 +16,7 @@ import pandas as pd
 from .io import CleaningReport
 from .summary import fmt_p
 
-__all__ = ["effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "retention_summary", "cleaning_summary", "nps_summary", "segments_summary", "metrics_summary", "trend_summary", "styled",
+__all__ = ["effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "retention_summary", "retention_title", "cleaning_summary", "nps_summary", "segments_summary", "metrics_summary", "trend_summary", "styled",
            "md", "escape_markdown", "neutralise_csv", "safe_csv"]
 
 
@@ -307,6 +307,21 @@ def _horizon(h: float) -> str:
     if float(h).is_integer():
         return f"{int(h)} year" + ("" if h == 1 else "s")
     return f"{h:g} years"
+
+
+def retention_title(result) -> str:
+    """Chart title stating the finding: how many kept a month pay for the program.
+
+    Uses the break-even of the first whole-year horizon (the same for every whole year: each year
+    pays its own cost and keeps its own customers), else the first horizon.
+    """
+    if not result.value_per_customer > 0:
+        return "Retained customers may be worth nothing: no number kept a month pays for the program"
+    be = result.break_even
+    row = be[be["horizon_years"] >= 1].iloc[0] if (be["horizon_years"] >= 1).any() else be.iloc[0]
+    hi = f"{row['ci_high']:,.0f}" if np.isfinite(row["ci_high"]) else "no upper bound"
+    return (f"Keeping about {row['break_even_per_month']:,.0f} customers a month pays for the program over "
+            f"{_horizon(row['horizon_years'])} (95% interval {row['ci_low']:,.0f} to {hi})")
 
 
 def retention_summary(result) -> str:

@@ -82,7 +82,8 @@ def test_no_effect_means_the_program_does_not_pay():
     them (95% nominal) and the values average out near 0. With the default costs the ROI interval
     sits at the loss of the whole cost (-1); with a program big enough for the uncertainty to
     matter, the ROI interval includes break-even (0) whenever the value interval includes 0.
-    Either way the verdict says the program does not pay for itself on this evidence."""
+    The verdict says the program does not pay for itself (the default costs) or that the data cannot
+    tell whether it does (the interval spans break-even)."""
     cfg = load_config()
     values, covered = [], 0
     for seed in range(12, 32):
@@ -100,7 +101,7 @@ def test_no_effect_means_the_program_does_not_pay():
                 r.assumptions, customers_moved=60000, program_cost_per_year=5000, team_cost_per_year=5000))
             lo, hi = big.intervals["roi"]
             assert lo < 0 < hi
-            assert roi_verdict(lo, hi).startswith("On this evidence the program does not pay for itself")
+            assert roi_verdict(lo, hi).startswith("The data cannot tell whether the program pays for itself")
     assert covered >= 17
     assert abs(np.mean(values)) < 3 * np.std(values) / np.sqrt(len(values))
 
@@ -386,3 +387,16 @@ def test_roi_headline_names_the_share_range(fitted):
     assert f"{round(0.05 * n):,} to {round(0.15 * n):,} customers" in text and "that range of the share moved" in text
     fixed = roi.passive_to_promoter(models, load_config(), n_draws=100)
     assert "midpoint" not in roi_summary(fixed)
+
+
+def test_retention_chart_title_states_the_break_even():
+    """Title from the first whole-year horizon's break-even (170,000 / (12 x 146.97) = 96.4)."""
+    from dataclasses import replace as dc_replace
+
+    from cxanalysis.narrative import retention_title
+
+    a = roi.Assumptions(gross_margin=0.35, cost_per_return=10.0, discount_rate=0.0, horizon_years=1)
+    r = roi.retention_scenarios(_stub_models(returns=[1.0, 1.0, 3.0, 3.0]), assumptions=a, retained_per_month=(1,),
+                                horizons_years=(0.25, 1, 3), n_draws=10)
+    assert retention_title(r) == "Keeping about 96 customers a month pays for the program over 1 year (95% interval 96 to 96)"
+    assert "no number" in retention_title(dc_replace(r, value_per_customer=0.0))
