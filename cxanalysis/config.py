@@ -213,9 +213,17 @@ def _check(data: dict[str, Any]) -> None:
     if not 0 < data["alpha"] < 0.5:
         raise ConfigError(f"'alpha' must be between 0 and 0.5; got {data['alpha']!r}.")
     roi = data["roi"]
-    for key in ("gross_margin", "share_of_passives_moved"):
-        if not 0 <= float(roi[key]) <= 1:
-            raise ConfigError(f"'roi.{key}' must be a fraction between 0 and 1; got {roi[key]!r}.")
+    if not 0 <= float(roi["gross_margin"]) <= 1:
+        raise ConfigError(f"'roi.gross_margin' must be a fraction between 0 and 1; got {roi['gross_margin']!r}.")
+    _check_share(roi["share_of_passives_moved"])
+    for key in ("retained_per_month", "scenario_horizons_years"):
+        v = roi[key]
+        if not (isinstance(v, list | tuple) and v and all(_is_number(x) and x > 0 for x in v)):
+            raise ConfigError(f"'roi.{key}' must be a list of positive numbers, e.g. "
+                              f"{DEFAULTS['roi'][key]}; got {v!r}.")
+    if any(round(12 * h) < 1 or abs(12 * h - round(12 * h)) > 1e-9 for h in roi["scenario_horizons_years"]):
+        raise ConfigError("'roi.scenario_horizons_years' must be whole numbers of months in years, e.g. 0.25 for a "
+                          f"quarter or 1.5; got {roi['scenario_horizons_years']!r}.")
     for key in ("discount_rate", "cost_per_return", "program_cost_per_year", "team_cost_per_year"):
         if float(roi[key]) < 0:
             raise ConfigError(f"'roi.{key}' must be zero or more; got {roi[key]!r}.")
@@ -242,6 +250,24 @@ def _check(data: dict[str, Any]) -> None:
     if isinstance(nr, bool) or not isinstance(nr, int) or nr < 20:
         raise ConfigError(f"'clusters.n_resamples' must be a whole number, 20 or more (a 95% range from fewer "
                           f"resamples is little more than their minimum and maximum); got {nr!r}.")
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and x == x
+
+
+def _check_share(share) -> None:
+    """``roi.share_of_passives_moved``: a fraction 0-1, or a range ``[low, high]`` with
+    ``0 < low <= high <= 1`` (the ROI interval then carries the range)."""
+    if isinstance(share, list | tuple):
+        if not (len(share) == 2 and all(_is_number(x) for x in share) and 0 < share[0] <= share[1] <= 1):
+            raise ConfigError(
+                "'roi.share_of_passives_moved' as a range must be two numbers [low, high] with "
+                f"0 < low <= high <= 1, e.g. [0.05, 0.15]; got {list(share)!r}.")
+        return
+    if not _is_number(share) or not 0 <= share <= 1:
+        raise ConfigError("'roi.share_of_passives_moved' must be a fraction between 0 and 1 (e.g. 0.10), or a range "
+                          f"[low, high] such as [0.05, 0.15]; got {share!r}.")
 
 
 #: Spellings accepted for ``io.delimiter`` besides the character itself.

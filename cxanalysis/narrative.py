@@ -16,7 +16,7 @@ import pandas as pd
 from .io import CleaningReport
 from .summary import fmt_p
 
-__all__ = ["effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "cleaning_summary", "nps_summary", "segments_summary", "metrics_summary", "trend_summary", "styled",
+__all__ = ["effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "retention_summary", "retention_title", "cleaning_summary", "nps_summary", "segments_summary", "metrics_summary", "trend_summary", "styled",
            "change_decomposition_sentence", "change_decomposition_summary", "md", "escape_markdown", "neutralise_csv", "safe_csv"]
 
 
@@ -323,8 +323,65 @@ def roi_summary(result) -> str:
     lo, hi = result.intervals["roi"]
     vlo, vhi = result.intervals["value_per_customer"]
     a = result.assumptions
-    return (f"Moving **{result.customers_moved:,} of {result.n_passives:,} passives** to promoters is worth "
+    s_lo, s_hi = a.share_range
+    ranged = a.customers_moved is None and s_hi > s_lo
+    m_lo, m_hi = a.moved_range(result.n_passives)
+    moved = (f" (the midpoint of {s_lo:.0%} to {s_hi:.0%} of passives, {m_lo:,} to {m_hi:,} customers)"
+             if ranged else "")
+    spans = (" The ROI interval spans both the models' uncertainty and that range of the share moved."
+             if ranged else "")
+    return (f"Moving **{result.customers_moved:,} of {result.n_passives:,} passives**{moved} to promoters is worth "
             f"**{_money(result.value_per_customer)} per customer** over {a.horizon_years} years (95% interval "
             f"{_money(vlo)} to {_money(vhi)}). Benefit {_money(result.benefit)} against a discounted program and team "
             f"cost of {_money(result.cost)}: net **{_money(result.net)}**, **ROI {_pct(result.roi)}** (95% interval "
-            f"{_pct(lo)} to {_pct(hi)}).\n\n" + roi_verdict(lo, hi))
+            f"{_pct(lo)} to {_pct(hi)}).{spans}\n\n" + roi_verdict(lo, hi))
+
+
+def _horizon(h: float) -> str:
+    if h == 0.25:
+        return "a quarter"
+    if float(h).is_integer():
+        return f"{int(h)} year" + ("" if h == 1 else "s")
+    return f"{h:g} years"
+
+
+def retention_title(result) -> str:
+    """Chart title stating the finding: how many kept a month pay for the program.
+
+    Uses the break-even of the first whole-year horizon (the same for every whole year: each year
+    pays its own cost and keeps its own customers), else the first horizon.
+    """
+    if not result.value_per_customer > 0:
+        return "Retained customers may be worth nothing: no number kept a month pays for the program"
+    be = result.break_even
+    row = be[be["horizon_years"] >= 1].iloc[0] if (be["horizon_years"] >= 1).any() else be.iloc[0]
+    hi = f"{row['ci_high']:,.0f}" if np.isfinite(row["ci_high"]) else "no upper bound"
+    return (f"Keeping about {row['break_even_per_month']:,.0f} customers a month pays for the program over "
+            f"{_horizon(row['horizon_years'])} (95% interval {row['ci_low']:,.0f} to {hi})")
+
+
+def retention_summary(result) -> str:
+    """Markdown: what a retained customer is worth and, per horizon, how many retained a month
+    pay for the program (a :class:`cxanalysis.roi.RetentionScenarios`).
+
+    A break-even whose interval has no upper end (the value per customer may be zero or
+    negative) reads "at least"; a value whose point estimate is not positive gives none.
+    """
+    a, at, av = result.assumptions, result.at_risk, result.average
+    lo, hi = result.intervals["value_per_customer"]
+    years = f"{a.horizon_years} year" + ("" if a.horizon_years == 1 else "s")
+    head = (f"**A customer kept from leaving is worth {_money(result.value_per_customer)}** over the {years} of the ROI "
+            f"horizon (discounted margin; 95% interval {_money(lo)} to {_money(hi)}). They are valued as the customers "
+            f"the churn model puts at risk, not as the average customer: those spend {_money(at['spend'])} a quarter "
+            f"against {_money(av['spend'])} and leave at {at['churn']:.1%} a quarter against {av['churn']:.1%}, so "
+            f"the average customer would be worth {_money(result.average_value)}.")
+    if not result.value_per_customer > 0:
+        return head + ("\n\n**Break-even:** none can be stated: a retained customer may be worth nothing or less, "
+                       "so retaining more never pays for the program on this evidence.")
+    lines = []
+    for r in result.break_even.itertuples():
+        upper = f"{r.ci_high:,.1f}" if np.isfinite(r.ci_high) else "no upper bound: the value may be zero or less"
+        lines.append(f"- over {_horizon(r.horizon_years)}: **{r.break_even_per_month:,.1f} a month** (95% interval "
+                     f"{r.ci_low:,.1f} to {upper}), against a cost of {_money(r.cost)}")
+    return (head + "\n\n**Break-even** — customers to retain each month for the program to pay for itself "
+            "(costs are paid at the start of each year, so a quarter pays a whole year):\n" + "\n".join(lines))

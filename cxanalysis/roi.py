@@ -20,7 +20,14 @@ models fitted on the same customers, and the whole ROI is recomputed per draw; t
 million customers. It treats the current passives' covariates as fixed, as the estimand does.
 Draws are evaluated on a random sample of at most 20,000 passives and centred on the full-data
 estimate (the spread comes from the parameters, which that many passives average precisely). The assumptions (margin, costs, horizon, discount rate, share moved) are not data and
-carry no interval: the sensitivity table shows what each does.
+carry no interval: the sensitivity table shows what each does — except the share of passives moved
+when it is configured as a range ``[low, high]``: each draw then also draws the share uniformly
+on that range (every share in it equally plausible), so the ROI interval carries both the models'
+uncertainty and the range; the point estimate uses the midpoint.
+
+**Retention scenarios** (:func:`retention_scenarios`) value a retained customer on the profile
+of the customers at risk of leaving, with the same horizon value as the passive-to-promoter block;
+see that function for the estimand. Their intervals come from the same parameter draws.
 """
 
 from __future__ import annotations
@@ -36,6 +43,8 @@ from .metrics import clv_discounted
 __all__ = [
     "Assumptions",
     "PassiveToPromoter",
+    "RetentionScenarios",
+    "at_risk_profile",
     "passive_to_promoter",
     "program_cost",
     "retention_scenarios",
@@ -43,6 +52,7 @@ __all__ = [
     "break_even_share",
     "missing_inputs",
     "retention_skip_reason",
+    "months_factor",
     "value_per_customer",
 ]
 
@@ -57,15 +67,52 @@ class Assumptions:
     horizon_years: int = 3
     program_cost_per_year: float = 50000.0
     team_cost_per_year: float = 120000.0
-    share_of_passives_moved: float = 0.10
+    share_of_passives_moved: float | tuple[float, float] = 0.10
     customers_moved: int | None = None
 
     @classmethod
     def from_config(cls, config) -> Assumptions:
         r = config.roi
+        share = r["share_of_passives_moved"]
+        share = tuple(float(v) for v in share) if isinstance(share, list | tuple) else share
         return cls(r["gross_margin"], r["cost_per_return"], r["discount_rate"], int(r["horizon_years"]),
-                   r["program_cost_per_year"], r["team_cost_per_year"], r["share_of_passives_moved"],
-                   r["customers_moved"])
+                   r["program_cost_per_year"], r["team_cost_per_year"], share, r["customers_moved"])
+
+    @property
+    def share_range(self) -> tuple[float, float]:
+        """``(low, high)`` of the share of passives moved (``low == high`` for a single number)."""
+        s = self.share_of_passives_moved
+        if isinstance(s, list | tuple | np.ndarray):
+            lo, hi = (float(v) for v in s)
+            return lo, hi
+        return float(s), float(s)
+
+    @property
+    def share_midpoint(self) -> float:
+        """The share the point estimate uses: the midpoint of the range."""
+        lo, hi = self.share_range
+        return (lo + hi) / 2
+
+    def moved(self, n_passives: int) -> int:
+        """Customers moved: the configured count, else ``round(share midpoint x passives)``."""
+        if self.customers_moved is not None:
+            return int(self.customers_moved)
+        return int(round(self.share_midpoint * n_passives))
+
+    def moved_range(self, n_passives: int) -> tuple[int, int]:
+        """Customers moved at the low and high ends of the share's range (the count twice when given)."""
+        if self.customers_moved is not None:
+            return int(self.customers_moved), int(self.customers_moved)
+        lo, hi = self.share_range
+        return int(round(lo * n_passives)), int(round(hi * n_passives))
+
+    def to_results(self) -> dict:
+        """The assumptions for results.json: the share as its midpoint (a number, as before), plus
+        ``share_of_passives_moved_range`` ``[low, high]``."""
+        out = dict(self.__dict__)
+        out["share_of_passives_moved"] = self.share_midpoint
+        out["share_of_passives_moved_range"] = list(self.share_range)
+        return out
 
     def to_frame(self) -> pd.DataFrame:
         """The assumptions as a two-column table, for printing next to every ROI figure."""
@@ -82,13 +129,14 @@ class Assumptions:
 def program_cost(a: Assumptions, horizon_years: float | None = None) -> float:
     """Discounted program + team cost: ``sum_{t=0..H-1} (program + team) / (1 + d)^t``.
 
-    Paid at the start of each year. For a horizon that is not a whole number of years, the last
-    year's cost is pro-rated (a quarter costs a quarter of a year).
+    Paid at the start of each year (DESIGN.md), so every year the program runs is paid in full:
+    a horizon that is not a whole number of years pays for ``ceil(H)`` years (a quarter costs a
+    whole year, 2.5 years cost three).
     """
     h = a.horizon_years if horizon_years is None else horizon_years
     annual = a.program_cost_per_year + a.team_cost_per_year
-    years = int(np.ceil(h - 1e-12))
-    return float(sum(annual * min(1.0, h - t) / (1 + a.discount_rate) ** t for t in range(years)))
+    years = int(np.ceil(h - 1e-9))
+    return float(sum(annual / (1 + a.discount_rate) ** t for t in range(years)))
 
 
 def value_per_customer(s0, c0, r0, s1, c1, r1, a: Assumptions) -> np.ndarray | float:
@@ -139,9 +187,16 @@ class PassiveToPromoter:
         out["customers_moved"], out["horizon_years"] = int(self.customers_moved), int(self.assumptions.horizon_years)
         out.update(n_passives=self.n_passives, break_even_share=break_even_share(
             self.value_per_customer, self.n_passives, self.assumptions), n_draws=self.n_draws,
+            customers_moved_range=list(self.assumptions.moved_range(self.n_passives)),
             as_passive=self.as_passive, as_promoter=self.as_promoter,
-            assumptions=self.assumptions.__dict__, method="simulation from the joint sandwich covariance")
+            assumptions=self.assumptions.to_results(), method="simulation from the joint sandwich covariance"
+            + (", share moved drawn uniformly on its range" if self._share_drawn else ""))
         return out
+
+    @property
+    def _share_drawn(self) -> bool:
+        lo, hi = self.assumptions.share_range
+        return self.assumptions.customers_moved is None and hi > lo
 
     def contributions(self) -> pd.DataFrame:
         """Waterfall steps: spend, retention and returns contributions to net value, then cost.
@@ -195,6 +250,24 @@ def _passive_predictions(models, params: np.ndarray, rows: np.ndarray, slices: d
     return out
 
 
+def _parameter_draws(models, n_draws: int, seed: int):
+    """Estimates, draws and part slices of all outcome models' parameters.
+
+    Draws from ``N(theta_hat, V)`` with ``V`` from :meth:`OutcomeModels.joint_covariance`; the
+    generator is seeded with ``seed`` and used for nothing before, so the passive-to-promoter ROI and
+    the retention scenarios with the same seed and ``n_draws`` use the very same draws. Returns
+    ``theta, draws, slices, rng`` (the generator, for what the caller draws next).
+    """
+    parts, V = models.joint_covariance()
+    theta = np.concatenate([models.outcomes_[o].parts[pt].params for o, pt in parts])
+    sizes = [len(models.outcomes_[o].parts[pt].params) for o, pt in parts]
+    offs = np.concatenate([[0], np.cumsum(sizes)])
+    slices = {part: slice(offs[i], offs[i + 1]) for i, part in enumerate(parts)}
+    rng = np.random.default_rng(seed)
+    draws = rng.multivariate_normal(theta, V, size=n_draws, method="eigh")
+    return theta, draws, slices, rng
+
+
 def missing_inputs(models) -> dict[str, str]:
     """Why the passive-to-promoter ROI cannot be computed: outcome -> reason (empty when it can).
 
@@ -235,6 +308,14 @@ def passive_to_promoter(
     -------
     PassiveToPromoter
 
+    Notes
+    -----
+    ``share_of_passives_moved`` may be a range ``(low, high)``: the point estimate moves
+    ``round(midpoint x passives)`` customers, and each simulation draw moves
+    ``round(u x passives)`` with ``u ~ Uniform(low, high)`` drawn independently of the parameters,
+    so the interval of benefit, net and ROI widens with the range and equals the single-share
+    interval when ``low == high``. The interval of the value per customer is unaffected.
+
     Raises
     ------
     ValueError
@@ -266,22 +347,16 @@ def passive_to_promoter(
     p, q = est["passive"], est["promoter"]
     value = float(value_per_customer(p["spend"], p["churn"], p["returns"], q["spend"], q["churn"], q["returns"], a))
     n_passives = int(len(models.passives_))
-    moved = int(a.customers_moved) if a.customers_moved is not None else int(round(a.share_of_passives_moved * n_passives))
+    moved = a.moved(n_passives)
     cost = program_cost(a)
     benefit = moved * value
     net = benefit - cost
     roi = net / cost if cost > 0 else float("inf")
 
     # simulation from the joint sampling distribution of all models' parameters
-    parts, V = models.joint_covariance()
-    theta = np.concatenate([models.outcomes_[o].parts[pt].params for o, pt in parts])
-    sizes = [len(models.outcomes_[o].parts[pt].params) for o, pt in parts]
-    offs = np.concatenate([[0], np.cumsum(sizes)])
-    slices = {part: slice(offs[i], offs[i + 1]) for i, part in enumerate(parts)}
+    theta, draws, slices, rng = _parameter_draws(models, n_draws, seed)
     if "returns.promoter_vs_passive" in models.skipped_:
         slices.pop(("returns", "main"), None)  # its term is left out of the value (noted above)
-    rng = np.random.default_rng(seed)
-    draws = rng.multivariate_normal(theta, V, size=n_draws, method="eigh")
     rows = np.arange(n_passives)
     if n_passives > max_passives:
         rows = np.sort(rng.choice(n_passives, size=max_passives, replace=False))
@@ -299,12 +374,26 @@ def passive_to_promoter(
     sq["churn"] = np.clip(sq["churn"], 0, 1)
     sp["churn"] = np.clip(sp["churn"], 0, 1)
     v_draws = value_per_customer(sp["spend"], sp["churn"], sp["returns"], sq["spend"], sq["churn"], sq["returns"], a)
-    net_draws = moved * v_draws - cost
+    # the share moved: uniform on its range, from its own generator (the parameter draws and the
+    # sample of passives do not depend on it); a single share gives the same count in every draw
+    lo_s, hi_s = a.share_range
+    if a.customers_moved is None:
+        share_draws = np.random.default_rng([seed, 1]).uniform(lo_s, hi_s, n_draws)
+        moved_draws = np.round(share_draws * n_passives)
+        if hi_s > lo_s:
+            notes.append(f"Share of passives moved drawn uniformly between {lo_s:.0%} and {hi_s:.0%} in each draw: "
+                         "the ROI interval carries that range as well as the models' uncertainty.")
+    else:
+        share_draws = np.full(n_draws, np.nan)
+        moved_draws = np.full(n_draws, float(moved))
+    benefit_draws = moved_draws * v_draws
+    net_draws = benefit_draws - cost
     roi_draws = net_draws / cost if cost > 0 else np.full(n_draws, np.inf)
     pct = lambda x: (float(np.percentile(x, 2.5)), float(np.percentile(x, 97.5)))  # noqa: E731
-    intervals = {"value_per_customer": pct(v_draws), "benefit": pct(moved * v_draws), "net": pct(net_draws),
+    intervals = {"value_per_customer": pct(v_draws), "benefit": pct(benefit_draws), "net": pct(net_draws),
                  "roi": pct(roi_draws)}
-    frame = pd.DataFrame({"value_per_customer": v_draws, "net": net_draws, "roi": roi_draws})
+    frame = pd.DataFrame({"value_per_customer": v_draws, "share_moved": share_draws, "customers_moved": moved_draws,
+                          "net": net_draws, "roi": roi_draws})
     return PassiveToPromoter(a, n_passives, moved, p, q, value, benefit, cost, net, roi, intervals, n_draws,
                              notes, frame)
 
@@ -312,7 +401,8 @@ def passive_to_promoter(
 def sensitivity(result: PassiveToPromoter) -> pd.DataFrame:
     """ROI at a low and a high value of each assumption, others held at their values.
 
-    Ranges: margin x0.8 / x1.2 (capped at 1), share moved x0.5 / x1.5, horizon -1 / +2 years,
+    Ranges: margin x0.8 / x1.2 (capped at 1), share moved x0.5 / x1.5 (the ends of its range when
+    configured as a range), horizon -1 / +2 years,
     discount rate x0.5 / x1.5, cost per return x0.5 / x1.5, program and team costs x0.75 / x1.25.
 
     Returns
@@ -324,7 +414,7 @@ def sensitivity(result: PassiveToPromoter) -> pd.DataFrame:
 
     def roi_for(b: Assumptions) -> tuple[float, float]:
         v = float(value_per_customer(p["spend"], p["churn"], p["returns"], q["spend"], q["churn"], q["returns"], b))
-        moved = b.customers_moved if b.customers_moved is not None else round(b.share_of_passives_moved * result.n_passives)
+        moved = b.moved(result.n_passives)
         cost = program_cost(b)
         net = moved * v - cost
         return net / cost, net
@@ -344,9 +434,11 @@ def sensitivity(result: PassiveToPromoter) -> pd.DataFrame:
          lambda b: f"{b.program_cost_per_year + b.team_cost_per_year:,.0f}/y"),
     ]
     if a.customers_moved is None:
-        cases.insert(1, ("Share of passives moved", replace(a, share_of_passives_moved=a.share_of_passives_moved * 0.5),
-                         replace(a, share_of_passives_moved=min(1.0, a.share_of_passives_moved * 1.5)),
-                         lambda b: f"{b.share_of_passives_moved:.0%}"))
+        lo_s, hi_s = a.share_range
+        if hi_s == lo_s:
+            lo_s, hi_s = a.share_midpoint * 0.5, min(1.0, a.share_midpoint * 1.5)
+        cases.insert(1, ("Share of passives moved", replace(a, share_of_passives_moved=lo_s),
+                         replace(a, share_of_passives_moved=hi_s), lambda b: f"{b.share_midpoint:.0%}"))
     else:
         cases.insert(1, ("Customers moved", replace(a, customers_moved=round(a.customers_moved * 0.5)),
                          replace(a, customers_moved=round(a.customers_moved * 1.5)), lambda b: f"{b.customers_moved:,}"))
@@ -361,11 +453,12 @@ def sensitivity(result: PassiveToPromoter) -> pd.DataFrame:
 MIN_SCENARIO_CUSTOMERS = 30
 
 
-def retention_skip_reason(data: pd.DataFrame) -> str | None:
+def retention_skip_reason(data: pd.DataFrame, models=None) -> str | None:
     """Why :func:`retention_scenarios` cannot run on ``data`` (None when it can).
 
     It needs spend and churned, with at least ``MIN_SCENARIO_CUSTOMERS`` (30) customers having
-    each and at least one churner (the monthly churn rate sets how long a retained customer stays).
+    each and at least one churner; given the fitted ``models``, it also needs their spend and
+    churn models (the churn model says who is at risk, the spend model what they are worth).
     """
     for col in ("spend", "churned"):
         if col not in data:
@@ -374,63 +467,279 @@ def retention_skip_reason(data: pd.DataFrame) -> str | None:
             return f"needs at least {MIN_SCENARIO_CUSTOMERS} customers with {col} (has {int(data[col].notna().sum())})"
     if float(data["churned"].sum()) == 0:
         return "no customer churned this quarter: there is no churn to prevent"
+    if models is not None:
+        for o in ("spend", "churn"):
+            if o not in models.outcomes_:
+                return f"needs a {o} model ({models.skipped_.get(o, 'not fitted')})"
     return None
 
 
-def retention_scenarios(
-    data: pd.DataFrame,
-    assumptions: Assumptions,
-    *,
-    retained_per_month=(1, 5, 10),
-    horizons_years=(0.25, 1, 3, 5, 10),
-    n_draws: int = 2000,
-    random_state: int = 0,
-    alpha: float = 0.05,
-) -> pd.DataFrame:
-    """Extra gross margin from retaining ``N`` more customers a month, net of program costs.
+def _customer_predictions(models, params: np.ndarray, rows: np.ndarray, slices: dict) -> dict[str, np.ndarray]:
+    """Predicted quarterly spend, churn probability and returns of design rows ``rows`` as they
+    are (their own CX category and covariates), for parameter draws ``params`` (B, P).
 
-    Each month a cohort of ``N`` customers who would have left stays; each retained customer
-    earns the average customer's monthly margin ``(m s - k r) / 3`` (``s``, ``r`` quarterly spend
-    and returns per customer in ``data``) and leaves later at the average monthly churn
-    ``1 - (1 - c)^(1/3)`` (``c`` the quarterly churn rate). Month ``t``'s margin is discounted by
-    ``(1 + d)^(t / 12)``. Costs: :func:`program_cost` over the same horizon.
+    Arrays of shape ``(len(rows), B)``. Returns are NaN where orders (or, without a returns model,
+    the observed returns) are missing; without a returns model and column they are 0.
+    """
+    design = models.design_
+    X = design.X[rows]
+    out = {}
+    if ("spend", "any") in slices:
+        out["spend"] = (expit(X @ params[:, slices[("spend", "any")]].T)
+                        * np.exp(X @ params[:, slices[("spend", "amount")]].T))
+    else:
+        out["spend"] = np.exp(X @ params[:, slices[("spend", "main")]].T)
+    out["churn"] = expit(X @ params[:, slices[("churn", "main")]].T)
+    if ("returns", "main") in slices:
+        orders = models.data_["orders"].to_numpy(float)[design.rows][rows]
+        out["returns"] = np.exp(X @ params[:, slices[("returns", "main")]].T) * orders[:, None]
+    elif "returns" in models.data_:
+        r = models.data_["returns"].to_numpy(float)[design.rows][rows]
+        out["returns"] = np.repeat(r[:, None], params.shape[0], axis=1)
+    else:
+        out["returns"] = np.zeros_like(out["churn"])
+    return out
 
-    The interval reflects the sampling uncertainty of the average spend, returns and churn rate
-    (normal draws with their standard errors); the assumptions carry none.
+
+def _profiles(pred: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
+    """Customer at risk (predicted-churn-weighted means) and average customer (plain means)."""
+    p, sp, r = pred["churn"], pred["spend"], pred["returns"]
+    ok = ~np.isnan(r)
+    w, r0 = np.where(ok, p, 0.0), np.where(ok, r, 0.0)
+    n_ok = ok.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        at_risk = {"spend": (p * sp).sum(axis=0) / p.sum(axis=0), "churn": (p * p).sum(axis=0) / p.sum(axis=0),
+                   "returns": np.where(n_ok > 0, (w * r0).sum(axis=0) / w.sum(axis=0), 0.0)}
+        average = {"spend": sp.mean(axis=0), "churn": p.mean(axis=0),
+                   "returns": np.where(n_ok > 0, r0.sum(axis=0) / np.maximum(n_ok, 1), 0.0)}
+    return {"at_risk": at_risk, "average": average}
+
+
+def at_risk_profile(models, slices: dict | None = None) -> dict[str, dict[str, float]]:
+    """Quarterly spend, churn and returns of the customer at risk and of the average customer.
+
+    The customer at risk is the modelled customers' average weighted by each one's predicted
+    churn probability ``p_i`` (the churn model's prediction at their own category and covariates):
+    ``s* = sum p_i s_i / sum p_i``, ``c* = sum p_i^2 / sum p_i``, ``r* = sum p_i r_i / sum p_i``,
+    with ``s_i, r_i`` the spend and returns models' predictions. The average customer is the plain
+    mean of the same predictions.
 
     Returns
     -------
-    DataFrame
-        ``retained_per_month, horizon_years, customers_retained, gross_margin, ci_low, ci_high,
-        cost, net, net_ci_low, net_ci_high, lost_if_not_investing`` — the last is the margin
-        forgone by not retaining them (the mirror of ``gross_margin``).
+    dict
+        ``{"at_risk": {"spend", "churn", "returns"}, "average": {...}}`` (floats).
     """
-    a = assumptions
-    s = data["spend"].to_numpy(float)
-    s = s[~np.isnan(s)]
-    c = data["churned"].dropna().to_numpy(float)
-    r = data["returns"].dropna().to_numpy(float) if "returns" in data else np.zeros(1)
-    rng = np.random.default_rng(random_state)
-    draw = lambda x: rng.normal(x.mean(), x.std(ddof=1) / np.sqrt(len(x)) if len(x) > 1 else 0.0, n_draws)  # noqa: E731
-    s_d, c_d, r_d = draw(s), np.clip(draw(c), 1e-9, 1 - 1e-9), draw(r)
-    rows = []
-    for n in retained_per_month:
-        for h in horizons_years:
-            months = int(round(12 * h))
-            t = np.arange(1, months + 1)
+    if slices is None:
+        theta, _, slices, _ = _parameter_draws(models, 0, 0)
+    else:
+        theta = np.concatenate([models.outcomes_[o].parts[pt].params for o, pt in slices])
+    n = len(models.design_.rows)
+    tot = {k: {v: 0.0 for v in ("spend", "churn", "returns", "w", "w_r", "n", "n_r")} for k in ("at_risk", "average")}
+    for start in range(0, n, 200_000):  # in chunks: a million customers at once is a large matrix
+        pred = _customer_predictions(models, theta[None, :], np.arange(start, min(n, start + 200_000)), slices)
+        p, sp, r = (pred[k][:, 0] for k in ("churn", "spend", "returns"))
+        ok = ~np.isnan(r)
+        t = tot["at_risk"]
+        t["spend"] += float(p @ sp); t["churn"] += float(p @ p); t["returns"] += float(p[ok] @ r[ok])  # noqa: E702
+        t["w"] += float(p.sum()); t["w_r"] += float(p[ok].sum())  # noqa: E702
+        t = tot["average"]
+        t["spend"] += float(sp.sum()); t["churn"] += float(p.sum()); t["returns"] += float(r[ok].sum())  # noqa: E702
+        t["n"] += len(p); t["n_r"] += int(ok.sum())  # noqa: E702
+    a, m = tot["at_risk"], tot["average"]
+    return {"at_risk": {"spend": a["spend"] / a["w"], "churn": a["churn"] / a["w"],
+                        "returns": a["returns"] / a["w_r"] if a["w_r"] > 0 else 0.0},
+            "average": {"spend": m["spend"] / m["n"], "churn": m["churn"] / m["n"],
+                        "returns": m["returns"] / m["n_r"] if m["n_r"] > 0 else 0.0}}
 
-            def margin(sv, cv, rv, t=t, n=n):
-                mm = (a.gross_margin * sv - a.cost_per_return * rv) / 3
-                cm = 1 - (1 - cv) ** (1 / 3)
-                # customers alive in month t from cohorts j = 1..t: sum_{k=0..t-1} (1 - cm)^k
-                alive = (1 - (1 - np.asarray(cm)[..., None]) ** t) / np.asarray(cm)[..., None]
-                return n * np.sum(np.asarray(mm)[..., None] * alive / (1 + a.discount_rate) ** (t / 12), axis=-1)
 
-            g = float(margin(s.mean(), c.mean(), r.mean()))
-            gd = margin(s_d, c_d, r_d)
-            cost = program_cost(a, h)
-            lo, hi = np.percentile(gd, [100 * alpha / 2, 100 * (1 - alpha / 2)])
-            rows.append(dict(retained_per_month=n, horizon_years=h, customers_retained=n * months, gross_margin=g,
-                             ci_low=lo, ci_high=hi, cost=cost, net=g - cost, net_ci_low=lo - cost, net_ci_high=hi - cost,
-                             lost_if_not_investing=g))
-    return pd.DataFrame(rows)
+def months_factor(horizon_years: float, discount_rate: float) -> float:
+    """``A_T = sum_{m=1..12T} (1 + d)^(-(m-1)/12)``: discounted months of retention in ``T`` years.
+
+    A customer retained at the start of month ``m`` is valued at that moment, so today's value of
+    retaining one customer a month for ``T`` years is ``A_T x CLV``.
+    """
+    m = np.arange(1, int(round(12 * horizon_years)) + 1)
+    return float(np.sum((1 + discount_rate) ** (-(m - 1) / 12)))
+
+
+@dataclass
+class RetentionScenarios:
+    """Retention scenarios with their break-evens. ``summary`` is the scenario table."""
+
+    assumptions: Assumptions
+    n_customers: int
+    at_risk: dict[str, float]
+    average: dict[str, float]
+    value_per_customer: float
+    average_value: float
+    intervals: dict[str, tuple[float, float]]
+    table: pd.DataFrame
+    break_even: pd.DataFrame
+    n_draws: int
+    notes: list[str] = field(default_factory=list)
+    draws: pd.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return self.table
+
+    def profile(self) -> pd.DataFrame:
+        """The customer at risk beside the average customer: quarterly spend, churn and returns,
+        and the value (discounted CLV over the ROI horizon) with its interval."""
+        rows = []
+        for label, prof, v, key in (("Customer at risk (weighted by predicted churn)", self.at_risk,
+                                     self.value_per_customer, "value_per_customer"),
+                                    ("Average customer", self.average, self.average_value, "average_value")):
+            lo, hi = self.intervals[key]
+            rows.append({"customer": label, "spend": prof["spend"], "churn": prof["churn"], "returns": prof["returns"],
+                         "value": v, "ci_low": lo, "ci_high": hi})
+        return pd.DataFrame(rows)
+
+    def to_results(self) -> dict:
+        """``roi.retention`` of results.json: the retained customer's value and the break-evens."""
+        lo, hi = self.intervals["value_per_customer"]
+        alo, ahi = self.intervals["average_value"]
+        return {"value_per_customer": self.value_per_customer, "value_per_customer_ci_low": lo,
+                "value_per_customer_ci_high": hi, "average_customer_value": self.average_value,
+                "average_customer_value_ci_low": alo, "average_customer_value_ci_high": ahi,
+                "value_horizon_years": int(self.assumptions.horizon_years), "at_risk": self.at_risk,
+                "average_customer": self.average, "n_customers": self.n_customers, "n_draws": self.n_draws,
+                "break_even": self.break_even.to_dict("records"),
+                "estimand": "discounted CLV over the ROI horizon of a customer with the predicted-churn-weighted "
+                            "profile, per customer retained at the start of each month",
+                "method": "simulation from the joint sandwich covariance"}
+
+    def _repr_html_(self) -> str:
+        return self.table.to_html(index=False, float_format=lambda x: f"{x:,.2f}")
+
+
+def retention_scenarios(
+    models,
+    config=None,
+    *,
+    assumptions: Assumptions | None = None,
+    retained_per_month=None,
+    horizons_years=None,
+    n_draws: int | None = None,
+    max_customers: int = 20_000,
+    random_state: int | None = None,
+    alpha: float = 0.05,
+) -> RetentionScenarios:
+    """Value of retaining ``N`` more customers a month for ``T`` years, net of program costs.
+
+    **Estimand.** A program runs for ``T`` years and, at the start of each month, keeps ``N``
+    customers who would otherwise have left this quarter. Without it they would have gone, so each
+    is worth their whole discounted CLV over the ROI horizon ``H`` (``horizon_years``) from the
+    moment they are kept — DESIGN.md's ``CLV(s, c, r)``, the same horizon value as a passive moved
+    to promoter — discounted to today from the start of month ``m``::
+
+        value(N, T) = N x CLV_H(s*, c*, r*) x A_T,   A_T = sum_{m=1..12T} (1 + d)^(-(m-1)/12)
+
+    ``s*, c*, r*`` are the quarterly spend, churn probability and returns of the **customer at
+    risk**: the fitted models' predictions for every modelled customer (at their own CX category
+    and covariates), averaged with weights ``p_i``, each customer's predicted churn probability
+    (:func:`at_risk_profile`). Under the churn model ``p_i / sum p_j`` is the probability that a
+    leaver is customer ``i``, so this is the expected profile of a customer who leaves —
+    ``E[spend | churns]`` — not the average customer's: leavers spend less and are more often
+    detractors. (A logistic fit with an intercept makes the ``p``-weighted mean of every model term
+    equal the actual churners' mean, so it keeps their mix of categories and covariates, smoothed
+    by the model.) A top-risk group was not used: its cut-off is arbitrary and it would value a
+    retained customer on the riskiest customers only. A retained customer keeps that risk: they
+    leave later at ``c*`` a quarter. ``H``-year values of customers kept near the end of the
+    program reach beyond ``T``: that is the value their retention creates.
+
+    **Cost** ``program_cost(a, T)``: paid at the start of each year the program runs, so a
+    quarter pays a full year. **Break-even** ``N*(T) = cost(T) / (A_T x CLV_H(s*, c*, r*))``:
+    customers retained a month for the net value to be 0 (``inf`` when the value is not
+    positive).
+
+    **Uncertainty.** ``s*, c*, r*`` are recomputed for each draw of all models' parameters from
+    their joint covariance — the very draws of :func:`passive_to_promoter` for the same seed and
+    ``n_draws`` — on a random sample of at most ``max_customers`` customers, centred on the
+    full-data estimate. Intervals are percentiles; the break-even's is the value's mapped through
+    ``N* = cost / (A_T x value)`` (decreasing, so the ends swap; the upper end is unbounded when
+    the value's lower end is not positive). The assumptions carry no interval.
+
+    Parameters
+    ----------
+    models : OutcomeModels
+        Fitted with ``keep_scores=True``; needs the spend and churn models. Without a returns
+        model the observed returns are used (weighted the same way), without returns 0.
+    config : Config, optional
+        Source of the assumptions, ``roi.retained_per_month``, ``roi.scenario_horizons_years``,
+        ``roi.n_draws`` and ``seed``.
+
+    Returns
+    -------
+    RetentionScenarios
+        ``table``: ``retained_per_month, horizon_years, customers_retained, value_per_customer,
+        gross_margin, ci_low, ci_high, cost, net, net_ci_low, net_ci_high, roi,
+        lost_if_not_investing, break_even_per_month, break_even_ci_low, break_even_ci_high`` —
+        ``gross_margin`` is ``value(N, T)``; ``lost_if_not_investing`` its mirror (the margin
+        forgone by not retaining them). ``break_even``: one row per horizon, ``horizon_years,
+        months_factor, cost, break_even_per_month, ci_low, ci_high``.
+
+    Raises
+    ------
+    ValueError
+        Without a spend or churn model (see :func:`retention_skip_reason`).
+    """
+    a = assumptions or (Assumptions.from_config(config) if config is not None else Assumptions())
+    r_cfg = config.roi if config is not None else {}
+    retained_per_month = retained_per_month or r_cfg.get("retained_per_month", (1, 5, 10))
+    horizons_years = horizons_years or r_cfg.get("scenario_horizons_years", (0.25, 1, 3, 5, 10))
+    n_draws = n_draws or r_cfg.get("n_draws", 1000)
+    seed = random_state if random_state is not None else (config.seed if config is not None else 0)
+    for needed in ("spend", "churn"):
+        if needed not in models.outcomes_:
+            raise ValueError(f"Retention scenarios need a {needed} model: {models.skipped_.get(needed, 'not fitted')}.")
+    notes = []
+    if "returns" not in models.outcomes_:
+        notes.append("No returns model: " + ("the observed returns are used (no interval on them)."
+                                             if "returns" in models.data_ else "returns are left out of the value."))
+    theta, draws, slices, rng = _parameter_draws(models, n_draws, seed)
+    est = at_risk_profile(models, slices)
+    n = len(models.design_.rows)
+    rows = np.arange(n)
+    if n > max_customers:
+        rows = np.sort(rng.choice(n, size=max_customers, replace=False))
+        notes.append(f"Interval evaluated on a random {max_customers:,} of the {n:,} customers, centred on the full estimate.")
+    at_hat = _profiles(_customer_predictions(models, theta[None, :], rows, slices))
+    sims = {who: {k: np.zeros(n_draws) for k in ("spend", "churn", "returns")} for who in ("at_risk", "average")}
+    for start in range(0, n_draws, 100):
+        prof = _profiles(_customer_predictions(models, draws[start:start + 100], rows, slices))
+        for who in sims:
+            for k, v in prof[who].items():
+                sims[who][k][start:start + 100] = v - at_hat[who][k][0] + est[who][k]
+    for who in sims:
+        sims[who]["churn"] = np.clip(sims[who]["churn"], 0, 1)
+    kw = dict(margin=a.gross_margin, cost_per_return=a.cost_per_return, discount_rate=a.discount_rate,
+              horizon_years=a.horizon_years)
+    clv = lambda p: clv_discounted(p["spend"], p["churn"], p["returns"], **kw)  # noqa: E731
+    value, average_value = float(clv(est["at_risk"])), float(clv(est["average"]))
+    v_draws, avg_draws = clv(sims["at_risk"]), clv(sims["average"])
+    q = [100 * alpha / 2, 100 * (1 - alpha / 2)]
+    pct = lambda x: tuple(float(v) for v in np.percentile(x, q))  # noqa: E731
+    intervals = {"value_per_customer": pct(v_draws), "average_value": pct(avg_draws)}
+    v_lo, v_hi = intervals["value_per_customer"]
+    be_rows, rows_out = [], []
+    for h in horizons_years:
+        factor = months_factor(h, a.discount_rate)
+        cost = program_cost(a, h)
+        be = cost / (factor * value) if value > 0 else float("inf")
+        be_lo = cost / (factor * v_hi) if v_hi > 0 else float("inf")
+        be_hi = cost / (factor * v_lo) if v_lo > 0 else float("inf")
+        be_rows.append(dict(horizon_years=h, months_factor=factor, cost=cost, break_even_per_month=be,
+                            ci_low=be_lo, ci_high=be_hi))
+        for n_ret in retained_per_month:
+            g = n_ret * factor * value
+            lo, hi = (n_ret * factor * v for v in (v_lo, v_hi))
+            rows_out.append(dict(retained_per_month=n_ret, horizon_years=h, customers_retained=n_ret * int(round(12 * h)),
+                                 value_per_customer=value, gross_margin=g, ci_low=lo, ci_high=hi, cost=cost,
+                                 net=g - cost, net_ci_low=lo - cost, net_ci_high=hi - cost,
+                                 roi=(g - cost) / cost if cost > 0 else float("inf"), lost_if_not_investing=g,
+                                 break_even_per_month=be, break_even_ci_low=be_lo, break_even_ci_high=be_hi))
+    frame = pd.DataFrame({"value_per_customer": v_draws, "average_value": avg_draws,
+                          **{f"{k}_at_risk": v for k, v in sims["at_risk"].items()}})
+    return RetentionScenarios(a, n, est["at_risk"], est["average"], value, average_value, intervals,
+                              pd.DataFrame(rows_out), pd.DataFrame(be_rows), n_draws, notes, frame)

@@ -246,10 +246,11 @@ def run_analyses(export: Export) -> tuple[Problems, dict[str, str]]:
         plots.waterfall(res.contributions())
         plots.tornado(roi.sensitivity(res), base=res.roi)
         roi.break_even_share(res.value_per_customer, res.n_passives, assumptions)
-    if roi.retention_skip_reason(cur) is None:
-        scen = roi.retention_scenarios(cur, assumptions, retained_per_month=cfg.roi["retained_per_month"],
-                                       horizons_years=cfg.roi["scenario_horizons_years"], random_state=0)
+    if roi.retention_skip_reason(cur, fitted) is None:
+        scen = roi.retention_scenarios(fitted, cfg, assumptions=assumptions, random_state=0).table
         problems.interval("retention", scen["gross_margin"], scen["ci_low"], scen["ci_high"])
+        problems.interval("retention break-even", scen["break_even_per_month"], scen["break_even_ci_low"],
+                          scen["break_even_ci_high"])
         if not np.isfinite(scen[["gross_margin", "net"]].to_numpy()).all():
             problems.append("retention scenarios: a value is not finite")
         plots.scenarios(scen)
