@@ -28,6 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="data/generated", help="output folder")
     s.add_argument("--survey-format", choices=["qualtrics", "surveymonkey"],
                    help="write two files instead: crm.csv and a survey export responses.csv")
+    s.add_argument("--comment-languages", default="en",
+                   help="languages of the comments, comma-separated, from en, pt, es, de (default en)")
 
     for name, text in (("validate", "check an export; exit 0 when clean, 2 with the problems"),
                        ("report", "run the quarterly report and render HTML")):
@@ -64,12 +66,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _sample(args) -> int:
+    from .config import ConfigError
     from .sample import Truth, make_customers
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    df = make_customers(args.customers, args.quarters, start=args.start, random_state=args.seed,
-                        truth=Truth(effect_scale=args.effects))
+    languages = [x.strip() for x in str(args.comment_languages).split(",") if x.strip()]
+    try:
+        df = make_customers(args.customers, args.quarters, start=args.start, random_state=args.seed,
+                            truth=Truth(effect_scale=args.effects), comment_languages=languages)
+    except ValueError as exc:  # an unknown language code: a user mistake, exit 2
+        raise ConfigError(f"--comment-languages: {exc}") from None
     if args.survey_format:
         return _sample_two_files(args, out, df)
     path = out / f"customers.{args.format}"

@@ -828,7 +828,9 @@ class OutcomeModels:
                     rows.append(dict(outcome=name, part=part, term=term, label=self.design_.labels.get(term, term),
                                      coef=b, se=se, p_value=p, ratio=np.exp(b), ratio_ci_low=np.exp(lo),
                                      ratio_ci_high=np.exp(hi), ratio_kind=kind, ci_method=row_how))
-        return pd.DataFrame(rows)
+        cols = ["outcome", "part", "term", "label", "coef", "se", "p_value", "ratio", "ratio_ci_low",
+                "ratio_ci_high", "ratio_kind", "ci_method"]
+        return pd.DataFrame(rows, columns=cols)  # the same columns when no outcome was modelled
 
     def _part_data(self, outcome: str, part: str):
         """The design columns, response and offset a part was fitted on (its own rows and columns)."""

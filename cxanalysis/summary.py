@@ -130,8 +130,13 @@ def assumptions_sentence(results: dict[str, Any]) -> str:
     a = (results.get("roi") or {}).get("passive_to_promoter", {}).get("assumptions")
     if not a:
         return ""
-    moved = (f"{a['customers_moved']:,} customers moved" if a.get("customers_moved") is not None
-             else f"{a['share_of_passives_moved']:.0%} of passives moved")
+    rng = a.get("share_of_passives_moved_range")
+    if a.get("customers_moved") is not None:
+        moved = f"{a['customers_moved']:,} customers moved"
+    elif rng and rng[0] != rng[1]:
+        moved = f"between {rng[0]:.0%} and {rng[1]:.0%} of passives moved (figures at the midpoint, {a['share_of_passives_moved']:.0%})"
+    else:
+        moved = f"{a['share_of_passives_moved']:.0%} of passives moved"
     return (f"Assumptions (cx.yaml): gross margin {a['gross_margin']:.0%}, cost per return {a['cost_per_return']:,.2f}, "
             f"discount rate {a['discount_rate']:.0%} a year, horizon {a['horizon_years']} years, program cost "
             f"{a['program_cost_per_year']:,.0f} and team cost {a['team_cost_per_year']:,.0f} a year, {moved}.")

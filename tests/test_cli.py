@@ -181,3 +181,19 @@ def test_real_exports_validate_and_name_the_report_quarter(name):
     assert "Report quarter 2026Q3:" in r.stdout
     if name == "telco":  # satisfaction 3 (passive) customers never churn in the IBM sample
         assert "customers with CX category = passive have churned = 0" in r.stdout
+
+
+def test_sample_writes_comments_in_several_languages(tmp_path):
+    """`cxanalysis sample --comment-languages pt,es,de` writes Portuguese, Spanish and German
+    comments (the languages the themes recover); an unknown code is exit 2."""
+    import pandas as pd
+
+    from cxanalysis.cli import main
+    from cxanalysis.text import detect_languages
+
+    assert main(["sample", "--customers", "600", "--quarters", "1", "--comment-languages", "pt,es,de",
+                 "--out", str(tmp_path)]) == 0
+    comments = pd.read_csv(tmp_path / "customers.csv")["comment"].dropna()
+    langs = pd.Series(detect_languages(comments.tolist())[0]).value_counts(normalize=True)
+    assert {"pt", "es", "de"} <= set(langs[langs > 0.2].index)
+    assert main(["sample", "--comment-languages", "xx", "--out", str(tmp_path)]) == 2

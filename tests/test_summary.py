@@ -69,3 +69,13 @@ def test_clusters_at_risk_are_below_the_overall_nps_with_their_whole_interval():
     assert "rare visitors" in html and "high-spend" not in html and "<td>new</td>" not in html
     none = summary.clusters_at_risk_html(CLUSTERS, 0.0)
     assert "No cluster stands out" in none and "high-spend" not in none
+
+
+def test_assumptions_sentence_states_a_range_of_passives_moved():
+    from cxanalysis.summary import assumptions_sentence
+
+    a = dict(gross_margin=0.35, cost_per_return=12.0, discount_rate=0.08, horizon_years=3, program_cost_per_year=50000,
+             team_cost_per_year=120000, customers_moved=None, share_of_passives_moved=0.10,
+             share_of_passives_moved_range=[0.05, 0.15])
+    s = assumptions_sentence({"roi": {"passive_to_promoter": {"assumptions": a}}})
+    assert "between 5% and 15% of passives moved (figures at the midpoint, 10%)" in s
