@@ -101,10 +101,14 @@ def headline_sentences(results: dict[str, Any]) -> list[str]:
                    f"(95% CI {fmt_points(last['change_ci_low'], True)} to {fmt_points(last['change_ci_high'], True)}; "
                    f"{fmt_p(last['p_value'])}): {sig}.")
     dec = results.get("nps_change") or {}
-    if dec.get("by"):  # the dimension whose mix moved NPS most: mix or real change?
+    if dec.get("by"):  # the dimension whose mix is clearest (largest |mix| / interval half-width)
         from .narrative import change_decomposition_sentence
 
-        out.append(change_decomposition_sentence(max(dec["by"], key=lambda r: abs(r["mix"]))))
+        def clarity(r):
+            half = (r["mix_ci_high"] - r["mix_ci_low"]) / 2
+            return abs(r["mix"]) / half if half > 0 else abs(r["mix"])
+
+        out.append(change_decomposition_sentence(max(dec["by"], key=clarity)))
     for outcome, effs in (results.get("effects") or {}).items():
         eff = effs.get("promoter_vs_passive")
         if eff:

@@ -176,4 +176,8 @@ def test_summary_names_what_moved_nps():
     from cxanalysis.summary import headline_sentences
 
     res = {"quarter": "2026Q2", "n_customers": 10, "nps_change": _decomposition()}
-    assert any(s.startswith("By plan: +7.1 points come from the changed mix") for s in headline_sentences(res))
+    noisy = dict(_decomposition(mix=(9.0, -20.0, 38.0))["by"][0], dimension="region")  # larger, but unclear
+    res["nps_change"]["by"].append(noisy)
+    said = headline_sentences(res)
+    assert any(s.startswith("By plan: +7.1 points come from the changed mix") for s in said)
+    assert not any(s.startswith("By region") for s in said)
