@@ -16,7 +16,7 @@ import pandas as pd
 from .io import CleaningReport
 from .summary import fmt_p
 
-__all__ = ["effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "retention_summary", "retention_title", "cleaning_summary", "nps_summary", "segments_summary", "metrics_summary", "trend_summary", "styled",
+__all__ = ["effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "retention_summary", "retention_title", "targeting_sentence", "targeting_summary", "cleaning_summary", "nps_summary", "segments_summary", "metrics_summary", "trend_summary", "styled",
            "change_decomposition_sentence", "change_decomposition_summary", "md", "escape_markdown", "neutralise_csv", "safe_csv"]
 
 
@@ -274,6 +274,31 @@ def _pct(x: float | None) -> str:
 
 def _money(x: float | None) -> str:
     return f"{x:,.0f}" if x is not None and pd.notna(x) and abs(x) != float("inf") else "n/a"
+
+
+def targeting_sentence(best: dict, overall_value: float, overall_ci: tuple[float, float]) -> str:
+    """Where moving passives pays most, with its interval against the overall value per passive."""
+    dim = str(best["dimension"]).replace("_", " ")
+    s = (f"Moving passives pays most among {dim} = {best['segment']}: {_money(best['value_per_customer'])} per moved "
+         f"passive (95% interval {_money(best['ci_low'])} to {_money(best['ci_high'])}), against "
+         f"{_money(overall_value)} ({_money(overall_ci[0])} to {_money(overall_ci[1])}) over all passives")
+    if best["ci_low"] <= overall_value:
+        return s + "; its interval reaches the overall value, so the data do not single it out."
+    return s + "."
+
+
+def targeting_summary(targets: pd.DataFrame, result) -> str:
+    """Markdown: the best and the weakest segment to target (:func:`cxanalysis.roi.by_segment`)."""
+    if targets.empty:
+        return f"No segment has at least {10} passives: no targeting comparison."
+    best, worst = targets.iloc[0].to_dict(), targets.iloc[-1].to_dict()
+    lines = [targeting_sentence(best, result.value_per_customer, result.intervals["value_per_customer"])]
+    if len(targets) > 1:
+        lines.append(f"Least: {str(worst['dimension']).replace('_', ' ')} = {worst['segment']}, "
+                     f"{_money(worst['value_per_customer'])} per moved passive (95% interval {_money(worst['ci_low'])} "
+                     f"to {_money(worst['ci_high'])}).")
+    lines.append("Net value and ROI of each row count the whole program cost against that segment's moved passives.")
+    return " ".join(lines)
 
 
 def roi_verdict(roi_low: float | None, roi_high: float | None) -> str:

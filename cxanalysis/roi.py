@@ -51,6 +51,7 @@ __all__ = [
     "sensitivity",
     "break_even_share",
     "missing_inputs",
+    "by_segment",
     "retention_skip_reason",
     "months_factor",
     "value_per_customer",
@@ -396,6 +397,98 @@ def passive_to_promoter(
                           "net": net_draws, "roi": roi_draws})
     return PassiveToPromoter(a, n_passives, moved, p, q, value, benefit, cost, net, roi, intervals, n_draws,
                              notes, frame)
+
+
+MIN_SEGMENT_PASSIVES = 10
+
+
+def by_segment(
+    models,
+    segments: pd.DataFrame,
+    dimensions,
+    config=None,
+    *,
+    assumptions: Assumptions | None = None,
+    n_draws: int | None = None,
+    max_passives: int = 20_000,
+    random_state: int | None = None,
+) -> pd.DataFrame:
+    """Where moving passives pays most: the passive-to-promoter ROI of each segment's passives.
+
+    For every segment of every dimension, the same estimand as :func:`passive_to_promoter`
+    restricted to that segment's current passives: their mean predicted spend, churn and returns
+    as passives and as promoters (covariates held at their own values), the value of moving one of
+    them (DESIGN.md's CLV difference), the customers a program would move there (the configured
+    share of the segment's passives, or the configured count shared out in proportion to passives)
+    and its net value and ROI against the **whole program cost** (a program is a fixed cost, whatever
+    it targets). Intervals come from the very same parameter draws as :func:`passive_to_promoter`
+    (same seed and ``n_draws``), so segments and the overall figure are directly comparable.
+
+    Parameters
+    ----------
+    models : OutcomeModels
+        Fitted with ``keep_scores=True`` on the rows of ``segments`` (same order).
+    segments : DataFrame
+        The data the models were fitted on, with one column per dimension (e.g. from
+        :func:`cxanalysis.segments.add_segments`).
+    dimensions : list of str
+        Segment columns.
+    config, assumptions, n_draws, max_passives, random_state
+        As :func:`passive_to_promoter`.
+
+    Returns
+    -------
+    DataFrame
+        ``dimension, segment, n_passives, customers_moved, value_per_customer, ci_low, ci_high,
+        net, net_ci_low, net_ci_high, roi, roi_ci_low, roi_ci_high``, sorted by value per moved
+        passive (highest first). Segments with fewer than ``MIN_SEGMENT_PASSIVES`` (10) passives are
+        left out.
+    """
+    a = assumptions or (Assumptions.from_config(config) if config is not None else Assumptions())
+    n_draws = n_draws or (config.roi["n_draws"] if config is not None else 1000)
+    seed = random_state if random_state is not None else (config.seed if config is not None else 0)
+    if missing_inputs(models):
+        raise ValueError(f"The ROI needs spend and churn effects: {missing_inputs(models)}.")
+    theta, draws, slices, rng = _parameter_draws(models, n_draws, seed)
+    if "returns.promoter_vs_passive" in models.skipped_:
+        slices.pop(("returns", "main"), None)
+    n_all = len(models.passives_)
+    share = (a.customers_moved / n_all if a.customers_moved is not None and n_all else a.share_midpoint)
+    lo_s, hi_s = a.share_range if a.customers_moved is None else (share, share)
+    share_draws = np.random.default_rng([seed, 1]).uniform(lo_s, hi_s, n_draws)
+    cost = program_cost(a)
+    at_rows = models.design_.rows[models.passives_]
+    pct = lambda x: (float(np.percentile(x, 2.5)), float(np.percentile(x, 97.5)))  # noqa: E731
+
+    def values(pred):
+        p, q = pred["passive"], pred["promoter"]
+        zero = np.zeros_like(p["spend"])
+        return value_per_customer(p["spend"], np.clip(p["churn"], 0, 1), p.get("returns", zero),
+                                  q["spend"], np.clip(q["churn"], 0, 1), q.get("returns", zero), a)
+
+    out = []
+    for dim in dimensions:
+        labels = segments[dim].astype(object).to_numpy()[at_rows]
+        for level in pd.unique(labels[pd.notna(labels)]):
+            rows = np.flatnonzero(labels == level)
+            if len(rows) < MIN_SEGMENT_PASSIVES:
+                continue
+            value = float(values(_passive_predictions(models, theta[None, :], rows, slices))[0])
+            sub = rows if len(rows) <= max_passives else np.sort(rng.choice(rows, max_passives, replace=False))
+            centre = float(values(_passive_predictions(models, theta[None, :], sub, slices))[0])
+            v_draws = np.concatenate([values(_passive_predictions(models, draws[i:i + 100], sub, slices))
+                                      for i in range(0, n_draws, 100)]) - centre + value
+            moved = int(round(share * len(rows)))
+            net_draws = np.round(share_draws * len(rows)) * v_draws - cost
+            net = moved * value - cost
+            (vlo, vhi), (nlo, nhi) = pct(v_draws), pct(net_draws)
+            out.append(dict(dimension=str(dim).removesuffix("_band"), segment=str(level), n_passives=int(len(rows)),
+                            customers_moved=moved, value_per_customer=value, ci_low=vlo, ci_high=vhi, net=net,
+                            net_ci_low=nlo, net_ci_high=nhi, roi=net / cost, roi_ci_low=nlo / cost,
+                            roi_ci_high=nhi / cost))
+    cols = ["dimension", "segment", "n_passives", "customers_moved", "value_per_customer", "ci_low", "ci_high",
+            "net", "net_ci_low", "net_ci_high", "roi", "roi_ci_low", "roi_ci_high"]
+    return pd.DataFrame(out, columns=cols).sort_values("value_per_customer", ascending=False, ignore_index=True)
 
 
 def sensitivity(result: PassiveToPromoter) -> pd.DataFrame:

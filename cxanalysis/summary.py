@@ -126,6 +126,12 @@ def headline_sentences(results: dict[str, Any]) -> list[str]:
             f"(95% interval {_pct(roi.get('roi_ci_low'))} to {_pct(roi.get('roi_ci_high'))})."
         )
         out.append(roi_verdict(roi.get("roi_ci_low"), roi.get("roi_ci_high")))
+        targets = (results.get("roi") or {}).get("by_segment") or []
+        vlo_, vhi_ = roi.get("value_per_customer_ci_low"), roi.get("value_per_customer_ci_high")
+        if targets and vlo_ is not None and vhi_ is not None:
+            from .narrative import targeting_sentence
+
+            out.append(targeting_sentence(targets[0], roi["value_per_customer"], (vlo_, vhi_)))
     return out
 
 

@@ -181,3 +181,12 @@ def test_summary_names_what_moved_nps():
     said = headline_sentences(res)
     assert any(s.startswith("By plan: +7.1 points come from the changed mix") for s in said)
     assert not any(s.startswith("By region") for s in said)
+
+
+def test_targeting_sentence_says_when_the_best_segment_is_not_singled_out():
+    best = {"dimension": "plan", "segment": "Pro", "value_per_customer": 690.0, "ci_low": 610.0, "ci_high": 770.0}
+    s = narrative.targeting_sentence(best, 523.0, (408.0, 636.0))
+    assert s == ("Moving passives pays most among plan = Pro: 690 per moved passive (95% interval 610 to 770), "
+                 "against 523 (408 to 636) over all passives.")
+    s = narrative.targeting_sentence({**best, "ci_low": 500.0}, 523.0, (408.0, 636.0))
+    assert s.endswith("its interval reaches the overall value, so the data do not single it out.")

@@ -400,3 +400,33 @@ def test_retention_chart_title_states_the_break_even():
                                 horizons_years=(0.25, 1, 3), n_draws=10)
     assert retention_title(r) == "Keeping about 96 customers a month pays for the program over 1 year (95% interval 96 to 96)"
     assert "no number" in retention_title(dc_replace(r, value_per_customer=0.0))
+
+
+def test_by_segment_ranks_plans_as_the_truth_does(fitted):
+    """Spend rises Basic < Plus < Pro in the generator (log spend +0.4, +0.9), so a moved passive is
+    worth more on a bigger plan. Independent computation: each plan's value from the generator's
+    true parameters over the same passives; it lies inside the plan's 95% interval, and the
+    estimated ranking of the plans equals the true ranking."""
+    df, models, r = fitted
+    cfg = load_config()
+    t = roi.by_segment(models, df, ["plan"], cfg)
+    assert list(t.columns[:7]) == ["dimension", "segment", "n_passives", "customers_moved", "value_per_customer",
+                                   "ci_low", "ci_high"]
+    passives = df.iloc[models.design_.rows[models.passives_]]
+    truth = {}
+    for plan, part in passives.groupby("plan"):
+        t0, t1 = true_outcomes(part, "passive").mean(), true_outcomes(part, "promoter").mean()
+        truth[plan] = roi.value_per_customer(t0["spend"], t0["churn"], t0["returns"], t1["spend"], t1["churn"],
+                                             t1["returns"], r.assumptions)
+    assert t["segment"].tolist() == sorted(truth, key=truth.get, reverse=True) == ["Pro", "Plus", "Basic"]
+    for row in t.itertuples():
+        assert row.ci_low <= truth[row.segment] <= row.ci_high
+        assert row.ci_low <= row.value_per_customer <= row.ci_high
+        assert row.n_passives == int((passives["plan"] == row.segment).sum())
+        assert row.customers_moved == round(0.10 * row.n_passives)
+        assert row.net == pytest.approx(row.customers_moved * row.value_per_customer - r.cost)
+    assert t["n_passives"].sum() == len(models.passives_)
+    # one segment holding every passive is the overall ROI, interval included (same draws)
+    whole = roi.by_segment(models, df.assign(all="everyone"), ["all"], cfg).iloc[0]
+    assert whole["value_per_customer"] == pytest.approx(r.value_per_customer, rel=1e-9)
+    assert (whole["ci_low"], whole["ci_high"]) == pytest.approx(r.intervals["value_per_customer"], rel=0.02)
