@@ -251,6 +251,15 @@ def _passive_predictions(models, params: np.ndarray, rows: np.ndarray, slices: d
     return out
 
 
+def _settings(config, assumptions: Assumptions | None, n_draws: int | None, random_state: int | None):
+    """The assumptions, number of draws and seed of a simulation: the arguments, else the config's
+    (``roi:`` section and ``seed``), else the documented defaults."""
+    a = assumptions or (Assumptions.from_config(config) if config is not None else Assumptions())
+    n_draws = n_draws or (config.roi["n_draws"] if config is not None else 1000)
+    seed = random_state if random_state is not None else (config.seed if config is not None else 0)
+    return a, n_draws, seed
+
+
 def _parameter_draws(models, n_draws: int, seed: int):
     """Estimates, draws and part slices of all outcome models' parameters.
 
@@ -324,9 +333,7 @@ def passive_to_promoter(
         (``models.skipped_["spend.promoter_vs_passive"]``, e.g. no promoters): the value cannot be
         computed.
     """
-    a = assumptions or (Assumptions.from_config(config) if config is not None else Assumptions())
-    n_draws = n_draws or (config.roi["n_draws"] if config is not None else 1000)
-    seed = random_state if random_state is not None else (config.seed if config is not None else 0)
+    a, n_draws, seed = _settings(config, assumptions, n_draws, random_state)
     for needed in ("spend", "churn"):
         if needed not in models.outcomes_:
             raise ValueError(f"The ROI needs a {needed} model: {models.skipped_.get(needed, 'not fitted')}.")
@@ -444,9 +451,7 @@ def by_segment(
         passive (highest first). Segments with fewer than ``MIN_SEGMENT_PASSIVES`` (10) passives are
         left out.
     """
-    a = assumptions or (Assumptions.from_config(config) if config is not None else Assumptions())
-    n_draws = n_draws or (config.roi["n_draws"] if config is not None else 1000)
-    seed = random_state if random_state is not None else (config.seed if config is not None else 0)
+    a, n_draws, seed = _settings(config, assumptions, n_draws, random_state)
     if missing_inputs(models):
         raise ValueError(f"The ROI needs spend and churn effects: {missing_inputs(models)}.")
     theta, draws, slices, rng = _parameter_draws(models, n_draws, seed)
@@ -777,12 +782,10 @@ def retention_scenarios(
     ValueError
         Without a spend or churn model (see :func:`retention_skip_reason`).
     """
-    a = assumptions or (Assumptions.from_config(config) if config is not None else Assumptions())
+    a, n_draws, seed = _settings(config, assumptions, n_draws, random_state)
     r_cfg = config.roi if config is not None else {}
     retained_per_month = retained_per_month or r_cfg.get("retained_per_month", (1, 5, 10))
     horizons_years = horizons_years or r_cfg.get("scenario_horizons_years", (0.25, 1, 3, 5, 10))
-    n_draws = n_draws or r_cfg.get("n_draws", 1000)
-    seed = random_state if random_state is not None else (config.seed if config is not None else 0)
     for needed in ("spend", "churn"):
         if needed not in models.outcomes_:
             raise ValueError(f"Retention scenarios need a {needed} model: {models.skipped_.get(needed, 'not fitted')}.")
