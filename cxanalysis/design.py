@@ -50,6 +50,19 @@ class Design:
         return self.names.index(name)
 
 
+def _level_codes(s: pd.Series) -> tuple[dict[str, int], np.ndarray]:
+    """Each row's level as an integer code, levels named by their text (as ``s.astype(str)``).
+
+    Factorises the column once instead of turning a million values into Python strings; values
+    whose text is the same (``1`` and ``"1"``) share a level, as they would as strings.
+    """
+    raw, uniques = pd.factorize(s, use_na_sentinel=True)
+    text = [str(u) for u in uniques]
+    index = {t: i for i, t in enumerate(dict.fromkeys(text))}
+    remap = np.array([index[t] for t in text] + [-1], dtype=np.int64)  # -1: missing stays missing
+    return index, remap[raw]
+
+
 def _is_categorical(s: pd.Series) -> bool:
     return isinstance(s.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(s)
 
@@ -92,9 +105,9 @@ def build_design(
     names = ["Intercept"]
     labels = {"Intercept": "Baseline (intercept)"}
     if cx == "category":
-        cat = d[category].astype(str).to_numpy()
+        cat = _level_codes(d[category])
         for level, name in zip(("detractor", "promoter"), CX_TERMS, strict=True):
-            cols.append((cat == level).astype(float))
+            cols.append((cat[1] == cat[0].get(level, -1)).astype(float))
             names.append(name)
             labels[name] = f"{level.capitalize()} (vs passive)"
     else:
@@ -104,11 +117,11 @@ def build_design(
     for c in covariates:
         s = d[c]
         if _is_categorical(s):
-            levels = sorted(pd.unique(s.astype(str)))
-            values = s.astype(str).to_numpy()
+            index, codes = _level_codes(s)
+            levels = sorted(index)
             for level in levels[1:]:
                 name = f"{c}[T.{level}]"
-                cols.append((values == level).astype(float))
+                cols.append((codes == index[level]).astype(float))
                 names.append(name)
                 labels[name] = f"{c}: {level} (vs {levels[0]})"
         else:

@@ -153,9 +153,9 @@ def fit_glm(
         beta[0] = np.log(max(ybar, 1e-12)) - (float(np.mean(off)) if offset is not None else 0.0)
     converged = False
     it = 0
-    ll = _loglik(family, y, X @ beta, off)
+    eta_lin = X @ beta  # kept up to date along the steps: one product with X per iteration
+    ll = _loglik(family, y, eta_lin, off)
     for it in range(1, max_iter + 1):  # noqa: B007
-        eta_lin = X @ beta
         mu = _mean(family, eta_lin + off)
         w, _ = _weights_and_working(family, y, mu, eta_lin)
         # Fisher scoring in score form, X'WX delta = X'W (z - eta): no division by vanishing weights
@@ -166,13 +166,14 @@ def fit_glm(
         # a unit-free trust region (the linear predictor moves by at most 5 per step), then
         # step-halving until the log-likelihood does not decrease: plain IRLS can overshoot and run
         # off to infinity on a covariate with a huge but finite odds ratio
-        move = float(np.max(np.abs(X @ delta))) if len(X) else 0.0
+        x_delta = X @ delta
+        move = float(np.max(np.abs(x_delta))) if len(X) else 0.0
         if move > 5:
-            delta = delta * (5 / move)
+            delta, x_delta = delta * (5 / move), x_delta * (5 / move)
         t, accepted = 1.0, False
         for _ in range(40):
-            cand = beta + t * delta
-            ll_new = _loglik(family, y, X @ cand, off)
+            cand, eta_cand = beta + t * delta, eta_lin + t * x_delta
+            ll_new = _loglik(family, y, eta_cand, off)
             if np.isfinite(ll_new) and ll_new >= ll - 1e-12 * (1 + abs(ll)):
                 accepted = True
                 break
@@ -180,11 +181,12 @@ def fit_glm(
         if not accepted:
             break
         step = np.max(np.abs(cand - beta) / (1 + np.abs(beta)))
-        beta, ll = cand, ll_new
+        beta, ll, eta_lin = cand, ll_new, eta_cand
         if step < tol:
             converged = True
             break
-    mu = _mean(family, X @ beta + off)
+    eta_lin = X @ beta  # exact, for the final quantities
+    mu = _mean(family, eta_lin + off)
     if family == "logit" and np.any(np.minimum(mu, 1 - mu) < 1e-12):
         # fitted probabilities numerically 0 or 1: IRLS stalls there (its weights underflow) and
         # would report convergence at a point that is no maximum: the MLE is at infinity
@@ -192,7 +194,7 @@ def fit_glm(
     S, H = _score_and_hessian(family, X, y, mu)
     Hinv = _inv(-H)
     cov = Hinv @ (S.T @ S) @ Hinv
-    w, _ = _weights_and_working(family, y, mu, X @ beta)
+    w, _ = _weights_and_working(family, y, mu, eta_lin)
     info_inv = _inv((X * w[:, None]).T @ X)
     dispersion = float(np.sum((y - mu) ** 2 / _variance(family, mu)) / (n - p))
     cov_model = info_inv * (dispersion if family == "gamma_log" else 1.0)

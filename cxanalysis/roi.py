@@ -417,7 +417,7 @@ def by_segment(
     *,
     assumptions: Assumptions | None = None,
     n_draws: int | None = None,
-    max_passives: int = 20_000,
+    max_passives: int = 2_000,
     random_state: int | None = None,
 ) -> pd.DataFrame:
     """Where moving passives pays most: the passive-to-promoter ROI of each segment's passives.
@@ -440,8 +440,13 @@ def by_segment(
         :func:`cxanalysis.segments.add_segments`).
     dimensions : list of str
         Segment columns.
-    config, assumptions, n_draws, max_passives, random_state
+    config, assumptions, n_draws, random_state
         As :func:`passive_to_promoter`.
+    max_passives : int
+        The draws of a segment with more passives are evaluated on a random ``max_passives`` of
+        them and centred on the segment's full estimate (the spread comes from the parameters,
+        which 2,000 passives average precisely; it keeps 30 segments of a million customers to a
+        few seconds).
 
     Returns
     -------
