@@ -279,9 +279,15 @@ def _money(x: float | None) -> str:
 def targeting_sentence(best: dict, overall_value: float, overall_ci: tuple[float, float]) -> str:
     """Where moving passives pays most, with its interval against the overall value per passive."""
     dim = str(best["dimension"]).replace("_", " ")
-    s = (f"Moving passives pays most among {dim} = {best['segment']}: {_money(best['value_per_customer'])} per moved "
-         f"passive (95% interval {_money(best['ci_low'])} to {_money(best['ci_high'])}), against "
-         f"{_money(overall_value)} ({_money(overall_ci[0])} to {_money(overall_ci[1])}) over all passives")
+    figures = (f"{_money(best['value_per_customer'])} per moved passive (95% interval {_money(best['ci_low'])} to "
+               f"{_money(best['ci_high'])}), against {_money(overall_value)} ({_money(overall_ci[0])} to "
+               f"{_money(overall_ci[1])}) over all passives")
+    if best["ci_high"] < 0:  # even the best segment loses value: no segment "pays"
+        return (f"Moving passives loses value in every segment on this evidence; the smallest loss is among {dim} = "
+                f"{best['segment']}: {figures}.")
+    s = f"Moving passives pays most among {dim} = {best['segment']}: {figures}"
+    if best["ci_low"] <= 0:
+        return s + "; its interval includes no value at all, so the data cannot tell whether it pays there."
     if best["ci_low"] <= overall_value:
         return s + "; its interval reaches the overall value, so the data do not single it out."
     return s + "."

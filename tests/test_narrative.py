@@ -190,3 +190,10 @@ def test_targeting_sentence_says_when_the_best_segment_is_not_singled_out():
                  "against 523 (408 to 636) over all passives.")
     s = narrative.targeting_sentence({**best, "ci_low": 500.0}, 523.0, (408.0, 636.0))
     assert s.endswith("its interval reaches the overall value, so the data do not single it out.")
+    s = narrative.targeting_sentence({**best, "value_per_customer": 40.0, "ci_low": -10.0, "ci_high": 90.0}, 5.0, (-30.0, 40.0))
+    assert s.endswith("its interval includes no value at all, so the data cannot tell whether it pays there.")
+    # the telco case: every segment loses value; "pays most" would be wrong
+    s = narrative.targeting_sentence({**best, "value_per_customer": -24.0, "ci_low": -34.0, "ci_high": -12.0}, -29.0,
+                                     (-38.0, -20.0))
+    assert s.startswith("Moving passives loses value in every segment on this evidence; the smallest loss is among "
+                        "plan = Pro: -24 per moved passive") and "pays most" not in s
