@@ -137,7 +137,9 @@ def quarterly(data: pd.DataFrame, config) -> pd.DataFrame:
                 row["churn_p_value"] = d["p_value"] if np.isfinite(d["p_value"]) else None
         rows.append(row)
         prev = q
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    out["n_both"] = out["n_both"].astype("Int64")  # a count: whole numbers, missing for the first quarter
+    return out
 
 
 def _influence(frame: pd.DataFrame, Z: np.ndarray, weight: str | None, id_col: str):

@@ -34,6 +34,7 @@ def test_quarterly_without_recurring_customers_is_the_two_sample_test(sample_fra
     q0, q1 = sorted(sample_frame["quarter"].unique())
     a, b = sample_frame[sample_frame["quarter"] == q1], sample_frame[sample_frame["quarter"] == q0]
     assert t.iloc[1]["n_both"] == len(set(a["customer_id"]) & set(b["customer_id"]))
+    assert str(t["n_both"].dtype) == "Int64" and pd.isna(t.iloc[0]["n_both"])
     a = a.assign(customer_id="A" + a["customer_id"])  # force disjoint ids for the reference
     d = metrics.nps_difference(a, b).iloc[0]
     t = trends.quarterly(pd.concat([a, b]), cfg)
