@@ -88,16 +88,6 @@ def _sample(args) -> int:
     return 0
 
 
-def _load(args, cfg):
-    """Load DATA as the report does: a ``.../2026Q3/`` folder gives its files' quarter."""
-    from .io import load, parse_quarter
-
-    path = Path(str(args.data))
-    q_folder = parse_quarter(path.name) if path.is_dir() else None
-    quarter = args.quarter if q_folder is None else q_folder
-    return load(args.data, cfg, quarter=quarter, query=args.query, survey=getattr(args, "survey", None))
-
-
 def _sample_two_files(args, out: Path, df) -> int:
     """``sample --survey-format``: crm.csv and the survey export responses.csv."""
     from .sample import write_survey_sample
@@ -112,11 +102,11 @@ def _sample_two_files(args, out: Path, df) -> int:
 
 def _validate(args) -> int:
     from .config import load_config
-    from .io import check_report_quarter, quarters, respondents_by_quarter
+    from .io import check_report_quarter, load_with_history, quarters, respondents_by_quarter
     from .schema import readiness_warnings
 
     cfg = load_config(args.config)
-    loaded = _load(args, cfg)
+    loaded = load_with_history(args.data, cfg, quarter=args.quarter, query=args.query, survey=args.survey)
     rep = loaded.report
     print(f"OK: {rep.rows_in:,} rows read, {rep.rows_out:,} kept, "
           f"quarters {', '.join(quarters(loaded.data))}.")

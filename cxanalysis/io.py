@@ -44,6 +44,7 @@ __all__ = [
     "quarters",
     "latest_quarter",
     "check_report_quarter",
+    "load_with_history",
     "respondents_by_quarter",
     "parse_binary",
     "file_sha256",
@@ -716,3 +717,37 @@ def load(
 def _subset_problem(p: Problem, keep: np.ndarray, positions: np.ndarray) -> Problem:
     rows = p.rows[keep[p.rows]]
     return Problem(p.column, p.rule, len(rows), p.examples, p.fix, positions[rows])
+
+
+def load_with_history(data, cfg: Config, *, quarter: str | None = None, query: str | None = None,
+                      survey: str | Path | None = None) -> LoadResult:
+    """:func:`load`, and for a ``.../YYYYQn/`` folder its earlier sibling quarter folders too.
+
+    What ``cxanalysis report`` and ``cxanalysis validate`` both read: the folder's name gives its
+    files' quarter, and each earlier folder (``data/2026Q2/`` beside ``data/2026Q3/``) is loaded
+    for the trends (with its own survey file of the same name in a two-file run).
+    """
+    path = Path(str(data))
+    q_self = parse_quarter(path.name) if path.is_dir() else None
+    if q_self is None:
+        return load(data, cfg, quarter=quarter, query=query, survey=survey)
+    loaded = load(data, cfg, quarter=q_self, survey=survey)
+    frames, report = [loaded.data], loaded.report
+    for sib in sorted(path.parent.iterdir()):
+        q_sib = parse_quarter(sib.name) if sib.is_dir() else None
+        if q_sib is None or sib == path or q_sib > q_self:
+            continue
+        sib_survey = None  # a two-file quarter folder: the survey file of the same name in sib
+        if survey_name := Path(str(survey or cfg.survey["path"] or "")).name:
+            sib_survey = sib / survey_name
+            if not sib_survey.is_file():
+                report.notes.append(f"Earlier quarter {q_sib} in {sib} not loaded: it has no {survey_name}.")
+                continue
+        earlier = load(sib, cfg, quarter=q_sib, survey=sib_survey)
+        frames.append(earlier.data)
+        report.inputs += earlier.report.inputs
+        report.notes.append(f"Earlier quarter {q_sib} loaded from {sib} for trends "
+                            f"({earlier.report.rows_out:,} rows kept of {earlier.report.rows_in:,}).")
+    out = pd.concat(frames, ignore_index=True)
+    loaded.data = out
+    return loaded

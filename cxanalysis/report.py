@@ -26,7 +26,14 @@ import numpy as np
 import pandas as pd
 
 from .config import Config, load_config
-from .io import CleaningReport, check_report_quarter, latest_quarter, load, parse_quarter
+from .io import (
+    CleaningReport,
+    check_report_quarter,
+    latest_quarter,
+    load,
+    load_with_history,
+    parse_quarter,
+)
 from .resources import InstallError, notebooks_dir, require_extra, resolve_input
 
 __all__ = ["RunContext", "run_report", "notebook_paths", "to_jsonable", "ReportError", "InstallError",
@@ -449,7 +456,7 @@ def _prepare(data, cfg: Config, quarter: str | None, query: str | None, out: Pat
     """Load and validate the export once; write the clean table, cleaning report and config
     under ``<out>/<quarter>/_data`` for the notebooks (stale fragments and cache removed)."""
     progress(f"Loading {data} ...")
-    loaded = _load_with_history(data, cfg, quarter, query, survey)
+    loaded = load_with_history(data, cfg, quarter=quarter, query=query, survey=survey)
     frame, cleaning = loaded.data, loaded.report
     q = check_report_quarter(frame, quarter, cfg)  # present and large enough, or DataError (exit 2)
     root = out / q
@@ -462,32 +469,3 @@ def _prepare(data, cfg: Config, quarter: str | None, query: str | None, out: Pat
     (root / "_data" / "config.json").write_text(json.dumps(to_jsonable(cfg.to_dict()), indent=1))
     progress(f"  {cleaning.rows_in:,} rows read, {cleaning.rows_out:,} kept; report quarter {q}")
     return frame, cleaning, q, root
-
-
-def _load_with_history(data, cfg: Config, quarter: str | None, query: str | None,
-                       survey: str | Path | None = None):
-    """Load the export and, for a ``.../YYYYQn/`` folder, earlier sibling quarter folders."""
-    path = Path(str(data))
-    q_self = parse_quarter(path.name) if path.is_dir() else None
-    if q_self is None:
-        return load(data, cfg, quarter=quarter, query=query, survey=survey)
-    loaded = load(data, cfg, quarter=q_self, survey=survey)
-    frames, report = [loaded.data], loaded.report
-    for sib in sorted(path.parent.iterdir()):
-        q_sib = parse_quarter(sib.name) if sib.is_dir() else None
-        if q_sib is None or sib == path or q_sib > q_self:
-            continue
-        sib_survey = None  # a two-file quarter folder: the survey file of the same name in sib
-        if survey_name := Path(str(survey or cfg.survey["path"] or "")).name:
-            sib_survey = sib / survey_name
-            if not sib_survey.is_file():
-                report.notes.append(f"Earlier quarter {q_sib} in {sib} not loaded: it has no {survey_name}.")
-                continue
-        earlier = load(sib, cfg, quarter=q_sib, survey=sib_survey)
-        frames.append(earlier.data)
-        report.inputs += earlier.report.inputs
-        report.notes.append(f"Earlier quarter {q_sib} loaded from {sib} for trends "
-                            f"({earlier.report.rows_out:,} rows kept of {earlier.report.rows_in:,}).")
-    out = pd.concat(frames, ignore_index=True)
-    loaded.data = out
-    return loaded

@@ -270,7 +270,7 @@ def test_single_quarter_customer_table_takes_the_quarter_from_the_survey(tmp_pat
 def test_quarter_folders_holding_both_files(tmp_path):
     """data/2025Q4/ and data/2026Q1/, each with crm.csv and responses.csv: the survey file is not
     stacked with the customer files, and the earlier quarter is joined to its own survey."""
-    from cxanalysis.report import _load_with_history
+    from cxanalysis.io import load_with_history
 
     cust = make_customers(300, 2, random_state=4)
     counts = {}
@@ -282,7 +282,7 @@ def test_quarter_folders_holding_both_files(tmp_path):
         counts[q] = s.counts["respondents"]
     cfg = load_config({"columns": SURVEY_MAPPING})
     current = tmp_path / "data" / "2026Q1"
-    loaded = _load_with_history(current, cfg, None, None, current / "responses.csv")
+    loaded = load_with_history(current, cfg, survey=current / "responses.csv")
     assert loaded.report.rows_in == 300 and loaded.report.join.matched == counts["2026Q1"]
     assert loaded.data.groupby("quarter").size().to_dict() == counts
     assert [i.get("role") for i in loaded.report.inputs] == [None, "survey", None, "survey"]
