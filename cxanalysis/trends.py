@@ -61,22 +61,14 @@ def change(
     -----
     Customer-clustered linearised variance (module notes); normal reference distribution.
     """
-    def prep(part):
-        part = part[part[value].notna()]
-        y = part[value].to_numpy(float)
-        w = np.ones(len(part)) if weight is None else part[weight].to_numpy(float)
-        mean = float(np.sum(w * y) / np.sum(w)) if len(y) else float("nan")
-        u = w * (y - mean) / np.sum(w) if len(y) else np.zeros(0)
-        ids = (part[id_col].astype(str).to_numpy() if id_col in part
-               else np.array([f"{id(part)}-{i}" for i in range(len(part))]))
-        return mean, pd.Series(u, index=ids).groupby(level=0).sum(), len(y)
-
-    m2, u2, n2 = prep(current)
-    m1, u1, n1 = prep(previous)
+    cur, prev = current[current[value].notna()], previous[previous[value].notna()]
+    m2, u2 = _influence(cur, cur[[value]].to_numpy(float), weight, id_col, tag="current-")
+    m1, u1 = _influence(prev, prev[[value]].to_numpy(float), weight, id_col, tag="previous-")
+    n2, n1 = len(cur), len(prev)
     both = u2.index.intersection(u1.index)
-    u = u2.sub(u1, fill_value=0.0)
+    u = u2[0].sub(u1[0], fill_value=0.0)
     se = float(np.sqrt(np.sum(u.to_numpy() ** 2)))
-    diff = m2 - m1
+    diff = float(m2[0] - m1[0])
     z = diff / se if se > 0 else float("nan")
     q = float(ndtri(1 - alpha / 2))
     return dict(change=diff, se=se, ci_low=diff - q * se, ci_high=diff + q * se, z=z,
@@ -142,13 +134,21 @@ def quarterly(data: pd.DataFrame, config) -> pd.DataFrame:
     return out
 
 
-def _influence(frame: pd.DataFrame, Z: np.ndarray, weight: str | None, id_col: str):
-    """Means of the columns of ``Z`` over ``frame`` and each customer's influence on them."""
+def _influence(frame: pd.DataFrame, Z: np.ndarray, weight: str | None, id_col: str, *, tag: str):
+    """Means of the columns of ``Z`` over ``frame`` and each customer's influence on them.
+
+    Influences are summed per customer id, so a customer present in two quarters' frames can be
+    paired across them; without ``id_col`` every row is a customer of its own, named ``tag`` +
+    its position (so rows of two frames with different tags are never paired).
+    """
     w = np.ones(len(frame)) if weight is None else frame[weight].to_numpy(float)
     W = w.sum()
+    if W <= 0:  # no rows: no mean, no influence
+        return np.full(Z.shape[1], np.nan), pd.DataFrame(np.zeros((0, Z.shape[1])))
     m = (w[:, None] * Z).sum(axis=0) / W
     infl = w[:, None] * (Z - m) / W
-    ids = frame[id_col].astype(str).to_numpy() if id_col in frame else np.arange(len(frame)).astype(str)
+    ids = (frame[id_col].astype(str).to_numpy() if id_col in frame
+           else np.char.add(tag, np.arange(len(frame)).astype(str)))
     return m, pd.DataFrame(infl, index=ids).groupby(level=0).sum()
 
 
@@ -205,13 +205,13 @@ def shift_share(
     levels = sorted(set(seg_c) | set(seg_p))
     k = len(levels)
 
-    def moments(frame, seg):
+    def moments(frame, seg, tag):
         ind = (seg[:, None] == np.array(levels)[None, :]).astype(float)
         Z = np.hstack([ind, ind * frame[value].to_numpy(float)[:, None]])
-        return _influence(frame, Z, weight, id_col)
+        return _influence(frame, Z, weight, id_col, tag=tag)
 
-    m1, u1 = moments(cur, seg_c)
-    m0, u0 = moments(prev, seg_p)
+    m1, u1 = moments(cur, seg_c, "current-")
+    m0, u0 = moments(prev, seg_p, "previous-")
     a1, b1, a0, b0 = m1[:k], m1[k:], m0[:k], m0[k:]
     ybar0 = b0.sum()
     old = a0 > 0
