@@ -596,24 +596,24 @@ def cx_metrics(data: pd.DataFrame, config) -> tuple[pd.DataFrame, dict[str, str]
         if len(s) < 2 or cbar == 0:
             skipped["CLV"] = ("fewer than 2 customers with both spend and churned" if len(s) < 2 else
                               "no customer churned this quarter: lifetime value (spend / churn) is unbounded")
-    if "CLV" not in skipped and need("CLV", "spend", "churned"):
-        value = clv_simple(sbar, cbar, margin=m)
-        # delta method on log CLV = log m + log sbar - log cbar, with the covariance of the two
-        # (weighted) means: weighted covariance x n_eff / (n_eff - 1), over n_eff
-        n, n_eff = len(s), _n_eff(w)
-        dev = np.column_stack([s - sbar, c - cbar])
-        cov = (dev * w[:, None]).T @ dev / w.sum() / (n_eff - 1) if n_eff > 1 else np.full((2, 2), np.nan)
-        g = np.array([1 / sbar, -1 / cbar])
-        se_log = float(np.sqrt(g @ cov @ g))
-        z = _z(alpha)
-        add("CLV (simple)", {"value": value, "ci_low": value * np.exp(-z * se_log),
-                             "ci_high": value * np.exp(z * se_log), "n": n, "n_eff": n_eff},
-            "money", f"margin x spend / churn; delta method on the log{wtag}")
-        disc = clv_discounted(sbar, cbar, margin=m, cost_per_return=0.0,
-                              discount_rate=config.roi["discount_rate"], horizon_years=config.roi["horizon_years"])
-        add(f"CLV (discounted, {config.roi['horizon_years']} years)",
-            {"value": disc, "ci_low": np.nan, "ci_high": np.nan, "n": n, "n_eff": n_eff}, "money",
-            f"survival form of DESIGN.md at average spend and churn{' (weighted)' if weight else ''}")
+        else:
+            value = clv_simple(sbar, cbar, margin=m)
+            # delta method on log CLV = log m + log sbar - log cbar, with the covariance of the two
+            # (weighted) means: weighted covariance x n_eff / (n_eff - 1), over n_eff
+            n, n_eff = len(s), _n_eff(w)
+            dev = np.column_stack([s - sbar, c - cbar])
+            cov = (dev * w[:, None]).T @ dev / w.sum() / (n_eff - 1) if n_eff > 1 else np.full((2, 2), np.nan)
+            g = np.array([1 / sbar, -1 / cbar])
+            se_log = float(np.sqrt(g @ cov @ g))
+            z = _z(alpha)
+            add("CLV (simple)", {"value": value, "ci_low": value * np.exp(-z * se_log),
+                                 "ci_high": value * np.exp(z * se_log), "n": n, "n_eff": n_eff},
+                "money", f"margin x spend / churn; delta method on the log{wtag}")
+            disc = clv_discounted(sbar, cbar, margin=m, cost_per_return=0.0,
+                                  discount_rate=config.roi["discount_rate"], horizon_years=config.roi["horizon_years"])
+            add(f"CLV (discounted, {config.roi['horizon_years']} years)",
+                {"value": disc, "ci_low": np.nan, "ci_high": np.nan, "n": n, "n_eff": n_eff}, "money",
+                f"survival form of DESIGN.md at average spend and churn{' (weighted)' if weight else ''}")
     health = health_score(data, weights=config.health_score["weights"], score=config.score,
                           scale=config.scales.get(config.score, [0, 10]))
     if health.notna().any():
