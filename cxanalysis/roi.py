@@ -260,6 +260,36 @@ def _settings(config, assumptions: Assumptions | None, n_draws: int | None, rand
     return a, n_draws, seed
 
 
+def _value_of(means: dict, a: Assumptions):
+    """Value per moved passive from mean spend / churn / returns as passive and as promoter
+    (arrays of draws or numbers; an outcome not modelled counts 0; churn clipped to [0, 1])."""
+    p, q = means["passive"], means["promoter"]
+    zero = np.zeros_like(np.asarray(p["spend"], float))
+    return value_per_customer(p["spend"], np.clip(p["churn"], 0, 1), p.get("returns", zero),
+                              q["spend"], np.clip(q["churn"], 0, 1), q.get("returns", zero), a)
+
+
+def _value_draws(models, rows: np.ndarray, est: dict, theta: np.ndarray, draws: np.ndarray, slices: dict,
+                 a: Assumptions, max_passives: int, rng) -> np.ndarray:
+    """Value per moved passive for each parameter draw, for the passives ``rows``.
+
+    Each draw's mean spend, churn and returns (as passive and as promoter) are evaluated on at
+    most ``max_passives`` of the rows (drawn with ``rng``) and centred on the full estimate
+    ``est``: the sample of passives only sets the spread, which comes from the parameters.
+    """
+    if len(rows) > max_passives:
+        rows = np.sort(rng.choice(rows, size=max_passives, replace=False))
+    at_hat = _passive_predictions(models, theta[None, :], rows, slices)
+    n = len(draws)
+    sims = {cat: {k: np.zeros(n) for k in ("spend", "churn", "returns")} for cat in ("passive", "promoter")}
+    for start in range(0, n, 100):
+        pred = _passive_predictions(models, draws[start:start + 100], rows, slices)
+        for cat in sims:
+            for k, v in pred[cat].items():
+                sims[cat][k][start:start + 100] = v - at_hat[cat][k][0] + est[cat][k]
+    return _value_of(sims, a)
+
+
 def _parameter_draws(models, n_draws: int, seed: int):
     """Estimates, draws and part slices of all outcome models' parameters.
 
@@ -365,23 +395,9 @@ def passive_to_promoter(
     theta, draws, slices, rng = _parameter_draws(models, n_draws, seed)
     if "returns.promoter_vs_passive" in models.skipped_:
         slices.pop(("returns", "main"), None)  # its term is left out of the value (noted above)
-    rows = np.arange(n_passives)
     if n_passives > max_passives:
-        rows = np.sort(rng.choice(n_passives, size=max_passives, replace=False))
         notes.append(f"Interval evaluated on a random {max_passives:,} of the {n_passives:,} passives, centred on the full estimate.")
-    at_hat = _passive_predictions(models, theta[None, :], rows, slices)
-    sims = {cat: {k: np.zeros(n_draws) for k in ("spend", "churn", "returns")} for cat in ("passive", "promoter")}
-    for start in range(0, n_draws, 100):
-        batch = draws[start:start + 100]
-        pred = _passive_predictions(models, batch, rows, slices)
-        for cat in sims:
-            for k, v in pred[cat].items():
-                # centre on the full-data estimate (the sample of passives only sets the spread)
-                sims[cat][k][start:start + 100] = v - at_hat[cat][k][0] + est[cat][k]
-    sp, sq = sims["passive"], sims["promoter"]
-    sq["churn"] = np.clip(sq["churn"], 0, 1)
-    sp["churn"] = np.clip(sp["churn"], 0, 1)
-    v_draws = value_per_customer(sp["spend"], sp["churn"], sp["returns"], sq["spend"], sq["churn"], sq["returns"], a)
+    v_draws = _value_draws(models, np.arange(n_passives), est, theta, draws, slices, a, max_passives, rng)
     # the share moved: uniform on its range, from its own generator (the parameter draws and the
     # sample of passives do not depend on it); a single share gives the same count in every draw
     lo_s, hi_s = a.share_range
@@ -470,12 +486,6 @@ def by_segment(
     at_rows = models.design_.rows[models.passives_]
     pct = lambda x: (float(np.percentile(x, 2.5)), float(np.percentile(x, 97.5)))  # noqa: E731
 
-    def values(pred):
-        p, q = pred["passive"], pred["promoter"]
-        zero = np.zeros_like(p["spend"])
-        return value_per_customer(p["spend"], np.clip(p["churn"], 0, 1), p.get("returns", zero),
-                                  q["spend"], np.clip(q["churn"], 0, 1), q.get("returns", zero), a)
-
     out = []
     for dim in dimensions:
         labels = segments[dim].astype(object).to_numpy()[at_rows]
@@ -483,11 +493,10 @@ def by_segment(
             rows = np.flatnonzero(labels == level)
             if len(rows) < MIN_SEGMENT_PASSIVES:
                 continue
-            value = float(values(_passive_predictions(models, theta[None, :], rows, slices))[0])
-            sub = rows if len(rows) <= max_passives else np.sort(rng.choice(rows, max_passives, replace=False))
-            centre = float(values(_passive_predictions(models, theta[None, :], sub, slices))[0])
-            v_draws = np.concatenate([values(_passive_predictions(models, draws[i:i + 100], sub, slices))
-                                      for i in range(0, n_draws, 100)]) - centre + value
+            at = _passive_predictions(models, theta[None, :], rows, slices)  # the segment's own estimate
+            est = {cat: {k: float(v[0]) for k, v in at[cat].items()} for cat in at}
+            value = float(_value_of(est, a))
+            v_draws = _value_draws(models, rows, est, theta, draws, slices, a, max_passives, rng)
             moved = int(round(share * len(rows)))
             net_draws = np.round(share_draws * len(rows)) * v_draws - cost
             net = moved * value - cost
