@@ -67,6 +67,7 @@ def set_theme() -> None:
     from cycler import cycler
 
     plt.rcParams.update({**WHITEGRID, **HOUSE, "axes.prop_cycle": cycler(color=OKABE_ITO)})
+    __import__("cxanalysis.alt").alt.install()  # in a notebook: alt text from each figure's data
 
 
 def _ax(ax):

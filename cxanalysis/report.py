@@ -260,20 +260,89 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _render_html(executed: Path, html_path: Path, with_code: bool) -> None:
+APPENDIX_TAG = "appendix"
+
+
+def notebook_title(notebook: Path) -> str:
+    """The notebook's first ``# heading`` (its file stem when it has none)."""
+    nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "markdown":
+            for line in "".join(cell.get("source", "")).splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return Path(notebook).stem
+
+
+def short_title(title: str) -> str:
+    """A page's name in titles and links: its heading up to the first colon."""
+    return title.split(":")[0].strip()
+
+
+def page_chrome(notebooks: list[Path], quarter: str) -> dict[str, dict[str, Any]]:
+    """Per notebook stem: the page's ``<title>``, its quarter and its previous / next pages.
+
+    Pages follow the notebooks' order; the first page has no previous page, the last no next.
+
+    Examples
+    --------
+    >>> c = page_chrome([Path("notebooks/02-segments.ipynb")], "2026Q3")  # doctest: +SKIP
+    >>> c["02-segments"]["title"]  # doctest: +SKIP
+    '2026Q3 · Segments · CX report'
+    """
+    names = [short_title(notebook_title(p)) for p in notebooks]
+    out = {}
+    for i, p in enumerate(notebooks):
+        link = (lambda j: {"href": f"{notebooks[j].stem}.html", "title": names[j]})
+        out[p.stem] = {"title": f"{quarter} \u00b7 {names[i]} \u00b7 CX report", "name": names[i],
+                       "quarter": quarter,
+                       "prev": link(i - 1) if i > 0 else None,
+                       "next": link(i + 1) if i + 1 < len(notebooks) else None}
+    return out
+
+
+def group_appendix(nb):
+    """Move the cells tagged ``appendix`` to the end, in their order, and mark the first and the
+    last (cell metadata ``cx_appendix``: ``first``, ``last`` or ``only``) for the template, which
+    wraps them in one collapsed "Technical appendix". Returns the notebook (changed in place)."""
+    tagged = [c for c in nb.cells if APPENDIX_TAG in c.get("metadata", {}).get("tags", [])]
+    if not tagged:
+        return nb
+    nb.cells = [c for c in nb.cells if c not in tagged] + tagged
+    for c in tagged:
+        c.metadata.pop("cx_appendix", None)
+    if len(tagged) == 1:
+        tagged[0].metadata["cx_appendix"] = "only"
+    else:
+        tagged[0].metadata["cx_appendix"] = "first"
+        tagged[-1].metadata["cx_appendix"] = "last"
+    return nb
+
+
+def _render_html(executed: Path, html_path: Path, with_code: bool,
+                 chrome: dict[str, Any] | None = None) -> None:
+    """Render an executed notebook to HTML with the ``cxreport`` template.
+
+    ``chrome`` (one entry of :func:`page_chrome`) gives the page its title, quarter header and
+    navigation links. Cells tagged ``appendix`` go into the collapsed technical appendix.
+    """
     import nbformat
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
 
     nb = nbformat.read(executed, as_version=4)
-    exporter = HTMLExporter(template_name="cxreport", extra_template_basedirs=[str(TEMPLATES)])
+    # tagged cells are removed by the preprocessor; group the rest before it runs
     tags = TagRemovePreprocessor(remove_cell_tags=HIDDEN_TAGS, enabled=True)
-    exporter.register_preprocessor(tags, enabled=True)
+    nb, _ = tags.preprocess(nb, {})
+    group_appendix(nb)
+    if chrome:
+        nb.metadata["title"] = chrome["title"]
+    exporter = HTMLExporter(template_name="cxreport", extra_template_basedirs=[str(TEMPLATES)])
     if not with_code:
         exporter.exclude_input = True
         exporter.exclude_input_prompt = True
         exporter.exclude_output_prompt = True
-    body, _ = exporter.from_notebook_node(nb)
+    body, _ = exporter.from_notebook_node(nb, resources={"cx": chrome} if chrome else None)
     html_path.write_text(body, encoding="utf-8")
 
 
@@ -281,7 +350,7 @@ def _execute(args: tuple) -> tuple[str, float, str | None]:
     """Execute one notebook with papermill and render it (runs in a worker process)."""
     import papermill as pm
 
-    src, executed, html, params, with_code, cwd = args
+    src, executed, html, params, with_code, cwd, chrome = args
     t0 = time.perf_counter()
     error = None
     # the kernel inherits this worker's stderr: keep its log next to the executed notebook
@@ -293,7 +362,7 @@ def _execute(args: tuple) -> tuple[str, float, str | None]:
     except Exception as exc:  # papermill wraps cell errors; keep the message, render anyway
         error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
     if Path(executed).is_file():
-        _render_html(Path(executed), Path(html), with_code)
+        _render_html(Path(executed), Path(html), with_code, chrome)
     return Path(src).stem, time.perf_counter() - t0, error
 
 
@@ -411,10 +480,11 @@ def run_report(
             pool.submit(int)
         frame, cleaning, q, root = _prepare(data, cfg, quarter, query, Path(out), progress, survey)
         data_path = (root / "_data" / "customers.parquet").resolve()
+        chrome = page_chrome(paths, q)
         jobs = [(nb, root / "_executed" / nb.name, root / f"{nb.stem}.html",
                  {"data_path": str(data_path), "quarter": q,
                   "fragment_path": str((root / "_fragments" / f"{nb.stem}.json").resolve())},
-                 with_code, root.resolve()) for nb in paths]
+                 with_code, root.resolve(), chrome[nb.stem]) for nb in paths]
         errors, seconds = _run_notebooks(pool, jobs, str(data_path), q, progress)
 
     fragments = [json.loads(p.read_text()) for p in sorted((root / "_fragments").glob("*.json"))]

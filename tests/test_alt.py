@@ -1,0 +1,91 @@
+"""Alt text written from a figure's own data (cxanalysis.alt), checked on hand-made figures."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+from IPython.core.interactiveshell import InteractiveShell
+
+from cxanalysis import alt
+
+
+def test_numbers_read_as_a_reader_says_them():
+    assert [alt.number(x) for x in (41, -10, 1234.4, 0.4213, 2.25, -0.001, float("nan"))] == \
+        ["41", "\u221210", "1,234", "0.42", "2.2", "0.00", "n/a"]
+
+
+def test_vertical_bars_name_each_bar_and_its_value():
+    fig, ax = plt.subplots()
+    ax.bar(["Gold", "Silver", "Bronze"], [41.2, 23.0, -10.4])
+    ax.set_title("NPS by plan")
+    assert alt.describe(fig) == "Bar chart of NPS by plan: Gold 41, Silver 23, Bronze \u221210."
+
+
+def test_horizontal_bars_read_top_to_bottom_and_axis_labels_stand_in_for_a_title():
+    fig, ax = plt.subplots()
+    ax.barh([0, 1, 2], [0.5, 1.5, 3.0])
+    ax.set_yticks([0, 1, 2], ["low", "mid", "high"])
+    ax.set_xlabel("plan")
+    ax.set_ylabel("share")
+    assert alt.describe(fig) == "Bar chart of share by plan: high 3, mid 1.5, low 0.50."
+
+
+def test_lines_on_labelled_ticks_and_reference_lines_left_out():
+    fig, ax = plt.subplots()
+    ax.plot([0, 1, 2], [12.0, 15.5, 9.0], label="NPS")
+    ax.axhline(0, ls="--")  # reference: not data
+    ax.set_xticks([0, 1, 2], ["2026Q1", "2026Q2", "2026Q3"])
+    ax.set_title("NPS by quarter")
+    assert alt.describe(fig) == "Line chart of NPS by quarter: NPS: 2026Q1 12, 2026Q2 16, 2026Q3 9."
+
+
+def test_dot_plot_pairs_tick_labels_with_values_and_panels_are_numbered():
+    fig, (a, b) = plt.subplots(1, 2)
+    a.plot([1.2, 0.8], [1, 0], "o")
+    a.set_yticks([0, 1], ["detractor", "promoter"])
+    a.set_title("spend ratio")
+    b.scatter(np.linspace(0.02, 0.97, 50), np.linspace(-2, 3, 50))
+    b.set_xlabel("fitted")
+    b.set_ylabel("residual")
+    fig.suptitle("Effects")
+    assert alt.describe(fig) == ("Effects. Panel 1: Dot chart of spend ratio: promoter 1.2, detractor 0.80. "
+                                 "Panel 2: Scatter plot of residual by fitted: 50 points, fitted from 0.02 to "
+                                 "0.97, residual from \u22122 to 3.")
+
+
+def test_heatmap_lists_rows_columns_and_range_and_long_lists_are_cut():
+    fig, ax = plt.subplots()
+    ax.pcolormesh(np.array([[0.1, 0.6], [0.3, 0.2]]))
+    ax.set_xticks([0.5, 1.5], ["passive", "promoter"])
+    ax.set_yticks([0.5, 1.5], ["Basic", "Pro"])
+    ax.set_title("Shares")
+    assert alt.describe(fig) == ("Heatmap of Shares: rows Basic, Pro; columns passive, promoter; "
+                                 "values from 0.10 to 0.60.")
+    fig2, ax2 = plt.subplots()
+    ax2.bar([str(i) for i in range(15)], range(15))
+    assert alt.describe(fig2).endswith("11 11, and 3 more.")
+
+
+def test_install_attaches_the_alt_to_displayed_figures():
+    """In an IPython shell the PNG of a figure comes with ``{"alt": ...}`` in its metadata."""
+    from matplotlib.figure import Figure
+
+    shell = InteractiveShell.instance()
+    png = shell.display_formatter.formatters["image/png"]
+    png.for_type(Figure, lambda fig: b"png-bytes")  # what the inline backend registers
+    import IPython
+
+    orig = IPython.get_ipython
+    IPython.get_ipython = lambda: shell
+    try:
+        assert alt.install() is True
+    finally:
+        IPython.get_ipython = orig
+    fig, ax = plt.subplots()
+    ax.bar(["a", "b"], [1, 2])
+    ax.set_title('x <y> & "z"')
+    data, meta = shell.display_formatter.format(fig)
+    assert data["image/png"] == b"png-bytes"
+    assert meta["image/png"]["alt"] == 'Bar chart of x <y> & "z": a 1, b 2.'
+    shell.events.trigger("post_execute")  # re-wrapping keeps one wrapper
+    assert shell.display_formatter.format(fig)[1]["image/png"]["alt"].count("Bar chart") == 1
