@@ -28,6 +28,9 @@ DEFAULTS: dict[str, Any] = {
     "columns": {},
     # quarter of the export when the file has no quarter column, e.g. "2026Q3"
     "quarter": None,
+    # ISO 4217 code of the export's money, e.g. EUR: amounts are shown with its symbol ("€1,234");
+    # None: amounts with thousands separators only
+    "currency": None,
     # survey-platform export joined to the customer table (README, "Survey exports")
     "survey": {
         "path": None,  # e.g. responses.csv; or pass --survey
@@ -192,6 +195,13 @@ def _check(data: dict[str, Any]) -> None:
             raise ConfigError(
                 f"'scales.{name}' must be [low, high] with low < high, e.g. [1, 5]; got {scale!r}."
             )
+    if data["currency"] is not None:
+        from .fmt import check_currency
+
+        try:
+            check_currency(data["currency"])
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
     if data["quarter"] is not None:
         from .io import parse_quarter  # local import: io imports config
 

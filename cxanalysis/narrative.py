@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import os
-from collections.abc import Mapping, Set
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -122,38 +122,23 @@ def change_decomposition_summary(decomposition: dict) -> str:
     return "\n".join(lines)
 
 
-def styled(table: pd.DataFrame, digits: int = 2, percent: tuple[str, ...] = ()):
-    """A Styler that rounds numbers for display (full precision stays in the data).
+def styled(table: pd.DataFrame, digits: int = 2, percent: tuple[str, ...] = (), *,
+           columns: Sequence[str] | None = None, money: Sequence[str] = (), currency: str | None = None,
+           max_columns: int = 8, csv: str | os.PathLike | None = None, href: str | None = None):
+    """The reader view of a table, through the one formatting layer (:func:`cxanalysis.fmt.table`).
 
-    Every text cell and every header is HTML-escaped (``escape="html"``): category values,
-    column names and comments come from the export and are shown as text, never run as markup.
-    Lists in a cell (a theme's top terms, its example comments) are shown joined by commas.
-    The table is marked ``tex2jax_ignore`` so that JupyterLab's MathJax leaves a ``$`` in a
-    plan name as typed (pandas' ``styler.html.mathjax = False``).
+    Headers in words, shares in %, money with ``currency``'s symbol, thousands separators,
+    p-values "< 0.001", "–" for missing, lists joined by commas; at most ``max_columns`` columns
+    (``columns`` chooses them), the full table written to ``csv`` and linked beside the view.
+    Full precision stays in the data. Every text cell and every header is HTML-escaped: category
+    values, column names and comments come from the export and are shown as text, never run as
+    markup. The table is marked ``tex2jax_ignore`` so that JupyterLab's MathJax leaves a ``$``
+    in a plan name as typed, and ``cx-table`` for the page's CSS.
     """
-    fmt = {c: f"{{:.{digits}f}}" for c in table.select_dtypes("number").columns}
-    fmt.update({c: "{:,.0f}" for c in table.select_dtypes("integer").columns})  # counts, ids
-    fmt.update({c: "{:.1%}" for c in percent if c in table})
-    for c in ("n", "rows_dropped", "non_missing", "unique"):
-        if c in table:
-            fmt[c] = "{:,.0f}"
-    shown = table.copy()
-    for c in shown.columns[shown.dtypes.eq(object).to_numpy()]:
-        shown[c] = shown[c].map(_cell_text)  # escaping applies to str cells only: make them str
-    return (shown.style.format(fmt, na_rep="–", escape="html")
-            .format_index(escape="html", axis=0).format_index(escape="html", axis=1)
-            .hide(axis="index").set_table_attributes('class="tex2jax_ignore"'))  # "$" is no math in JupyterLab
+    from . import fmt
 
-
-def _cell_text(value):
-    """A cell of an object column as display text (numbers and missing values left as they are)."""
-    if value is None or isinstance(value, str | int | float | bool | np.number | np.bool_):
-        return value
-    if isinstance(value, list | tuple | Set | np.ndarray):
-        return ", ".join(str(v) for v in value)
-    if isinstance(value, Mapping):
-        return ", ".join(f"{k}: {v}" for k, v in value.items())
-    return str(value)
+    return fmt.table(table, columns=columns, max_columns=max_columns, percent=percent, money=money,
+                     currency=currency, digits=digits, csv=csv, href=href)
 
 
 #: Markdown syntax that export text could use to build a link, an image, a code span or math

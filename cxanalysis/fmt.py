@@ -1,0 +1,473 @@
+"""The one formatting layer: every number, header and table the reader sees goes through here.
+
+Full precision stays in the data; this module only turns values into display text.
+
+Scalars
+    :func:`money` (currency symbol and thousands separators), :func:`number`, :func:`integer`,
+    :func:`percent` (a share 0.125 reads "12.5%"), :func:`points` (signed, e.g. "+1.4"),
+    :func:`p_value` ("< 0.001"), :func:`interval` ("29.5 to 32.9"). Missing values read
+    :data:`MISSING` ("–").
+Headers
+    :func:`label` turns a column name into words (``visits_per_month`` → "Visits per month").
+Tables
+    :func:`table` returns a :class:`Table`: the reader view (at most ``max_columns`` columns,
+    chosen by priority, every cell formatted and HTML-escaped, the table element carrying the CSS
+    class ``cx-table``) and, when given a path, the full table written as CSV (formulas
+    neutralised) with a link beside the reader view.
+
+The table library is the pandas Styler (already a dependency, escaping built in), fed by this
+module's formatters; great_tables was not added.
+
+Examples
+--------
+>>> money(1234.5, "EUR")
+'€1,234'
+>>> money(-1234.5, "CHF")
+'-CHF 1,234'
+>>> money(1234.5)
+'1,234'
+>>> percent(0.1234)
+'12.3%'
+>>> p_value(0.0002)
+'< 0.001'
+>>> label("visits_per_month")
+'Visits per month'
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence, Set
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["MISSING", "CURRENCY_SYMBOLS", "check_currency", "currency_symbol", "money", "number", "integer",
+           "percent", "points", "p_value", "interval", "label", "kind_of", "format_value", "table", "Table",
+           "csv_target", "money_axis", "percent_axis", "number_axis"]
+
+#: What a missing value reads in a table.
+MISSING = "–"
+
+#: ISO 4217 codes with a symbol readers know; any other code is written as a prefix ("CHF 1,234").
+CURRENCY_SYMBOLS = {
+    "EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CNY": "CN¥", "INR": "₹", "KRW": "₩", "BRL": "R$",
+    "AUD": "A$", "CAD": "CA$", "NZD": "NZ$", "HKD": "HK$", "SGD": "S$", "MXN": "MX$", "ILS": "₪",
+    "TRY": "₺", "RUB": "₽", "UAH": "₴", "PHP": "₱", "NGN": "₦", "THB": "฿", "VND": "₫",
+}
+
+
+def check_currency(code) -> str | None:
+    """``code`` if it is an ISO 4217 code (three capital letters) or None, else a ValueError."""
+    if code is None:
+        return None
+    if not (isinstance(code, str) and re.fullmatch(r"[A-Z]{3}", code)):
+        raise ValueError(f"'currency' must be an ISO 4217 code of three capital letters, e.g. EUR, USD or CHF; "
+                         f"got {code!r}.")
+    return code
+
+
+def currency_symbol(currency: str | None) -> str:
+    """The prefix money is written with: a symbol ("€"), a code and a space ("CHF "), or ""."""
+    if not currency:
+        return ""
+    return CURRENCY_SYMBOLS.get(currency, f"{currency} ")
+
+
+def _missing(x) -> bool:
+    if x is None or x is pd.NA or x is pd.NaT:
+        return True
+    try:
+        return not math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def money(x, currency: str | None = None, *, decimals: int = 0, missing: str = MISSING) -> str:
+    """An amount with the currency's symbol and thousands separators: ``money(-1234.5, "EUR")``
+    is "-€1,234". Without a currency, the number with separators ("1,234")."""
+    if _missing(x):
+        return missing
+    v = round(float(x), decimals)
+    sign = "-" if v < 0 else ""
+    return f"{sign}{currency_symbol(currency)}{abs(v):,.{decimals}f}"
+
+
+def number(x, decimals: int = 2, *, missing: str = MISSING) -> str:
+    """A number with thousands separators and ``decimals`` decimals. A whole number reads without
+    decimals only through :func:`integer`; a non-zero value that would round to zero keeps two
+    significant digits ("0.0031"), never "0.00"."""
+    if _missing(x):
+        return missing
+    v = float(x)
+    if v != 0 and abs(v) < 0.5 * 10 ** -decimals:
+        digits = -math.floor(math.log10(abs(v))) + 1
+        return f"{v:.{digits}f}"
+    out = f"{v:,.{decimals}f}"
+    return out[1:] if re.fullmatch(r"-0\.?0*", out) else out  # no "-0.00"
+
+
+def integer(x, *, missing: str = MISSING) -> str:
+    """A count: "12,000"."""
+    return missing if _missing(x) else f"{round(float(x)):,d}"
+
+
+def percent(x, decimals: int = 1, *, missing: str = MISSING) -> str:
+    """A share as a percentage: ``percent(0.1234)`` is "12.3%"."""
+    if _missing(x):
+        return missing
+    out = f"{float(x) * 100:,.{decimals}f}%"
+    return out[1:] if re.fullmatch(r"-0\.?0*%", out) else out
+
+
+def points(x, decimals: int = 1, *, sign: bool = True, missing: str = MISSING) -> str:
+    """Points (NPS, percentage points), signed by default: "+1.4", "-0.3", "0.0"."""
+    if _missing(x):
+        return missing
+    v = round(float(x), decimals)
+    return f"{v:+,.{decimals}f}" if sign and v != 0 else f"{abs(v) if v == 0 else v:,.{decimals}f}"
+
+
+def p_value(p, *, missing: str = MISSING) -> str:
+    """A p-value: "< 0.001" below one in a thousand, else three decimals ("0.042")."""
+    if _missing(p):
+        return missing
+    return "< 0.001" if float(p) < 0.001 else f"{float(p):.3f}"
+
+
+def interval(low, high, kind: str = "number", *, currency: str | None = None, decimals: int = 2) -> str:
+    """A 95% interval as "low to high" in the formatting of ``kind`` (see :func:`format_value`)."""
+    if _missing(low) and _missing(high):
+        return MISSING
+    return (f"{format_value(low, kind, currency=currency, decimals=decimals)} to "
+            f"{format_value(high, kind, currency=currency, decimals=decimals)}")
+
+
+# --- headers ------------------------------------------------------------------------------------
+
+#: Words for the canonical and computed columns; anything else goes through :func:`label`'s fallback.
+LABELS = {
+    "n": "Customers", "n_eff": "Effective customers", "n_both": "Customers in both quarters", "customer_id": "Customer",
+    "customers_moved": "Customers moved", "customers_retained": "Customers retained", "n_passives": "Passives",
+    "n_themes": "Themes", "ci": "95% interval", "ci_low": "95% interval, low", "ci_high": "95% interval, high",
+    "nps": "NPS", "nps_score": "NPS score", "csat": "CSAT", "ces": "CES", "clv": "Customer lifetime value",
+    "mrr": "Monthly recurring revenue", "roi": "ROI", "roi_low": "ROI, assumption low",
+    "roi_high": "ROI, assumption high", "net_low": "Net value, assumption low", "net_high": "Net value, assumption high",
+    "p_value": "p-value", "p_holm": "p-value, adjusted for many segments", "churn_p_value": "Churn change p-value",
+    "diff_vs_rest": "NPS against the rest", "differs": "Differs from the rest", "tested": "Large enough to test",
+    "share": "Share", "spend_mean": "Average spend", "churn_rate": "Churn rate", "returns_rate": "Returns rate",
+    "churned": "Churned", "missing_share": "Missing", "non_missing": "Filled", "unique": "Distinct values",
+    "rows_dropped": "Rows dropped", "example_ids": "Example customers", "sha256": "SHA-256",
+    "value_per_customer": "Value per customer", "evalue": "E-value", "evalue_ci": "E-value, interval limit",
+    "rr": "Risk ratio", "coef": "Coefficient", "se": "Standard error", "low_label": "Assumption low",
+    "high_label": "Assumption high", "retained_per_month": "Retained a month", "horizon_years": "Horizon (years)",
+    "lost_if_not_investing": "Lost if not investing", "break_even_per_month": "Break-even a month",
+    "break_even": "Break-even", "top_terms": "Top words", "visits_per_month": "Visits per month",
+    "tenure_months": "Tenure (months)", "support_tickets": "Support tickets", "support_cost": "Support cost",
+    "contract_value": "Contract value", "job_title": "Job title", "first_contact_resolved": "First contact resolved",
+    "trial_converted": "Trial converted", "share_promoters": "Share of promoters", "share_passives": "Share of passives",
+    "share_detractors": "Share of detractors", "diff": "Difference", "flag_reason": "Why flagged",
+    "change": "Change", "churn_change": "Churn change", "ratio_kind": "Ratio of", "ci_method": "Interval method",
+}
+
+
+def label(column) -> str:
+    """A column name in words, for a header or an axis.
+
+    Known columns read from :data:`LABELS` ("n" → "Customers"); ``driver_delivery`` →
+    "Delivery"; ``X_ci_low`` / ``X_ci_high`` → "X, 95% interval low/high"; otherwise underscores
+    become spaces and the first letter is capitalised (``visits_per_month`` → "Visits per month").
+    A name that already has capitals or spaces (a heading from the export) is kept as it is.
+    """
+    c = str(column)
+    if c in LABELS:
+        return LABELS[c]
+    for end, words in (("_ci_low", "95% interval, low"), ("_ci_high", "95% interval, high"), ("_ci", "95% interval")):
+        if c.endswith(end):
+            return f"{label(c[: -len(end)])}, {words}"
+    if c.startswith("driver_"):
+        return label(c.removeprefix("driver_"))
+    if " " in c or c != c.lower():
+        return c
+    words = c.replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
+# --- kinds of column ----------------------------------------------------------------------------
+
+_MONEY = {"spend", "spend_mean", "clv", "mrr", "contract_value", "support_cost", "value_per_customer", "benefit",
+          "cost", "net", "net_low", "net_high", "average_value", "lost_if_not_investing", "gross_margin", "revenue"}
+_PERCENT = {"share", "promoters", "passives_share", "detractors", "churn_rate", "returns_rate", "missing_share",
+            "share_promoters", "share_passives", "share_detractors", "roi", "roi_low", "roi_high", "rate",
+            "match_rate"}
+_P = {"p_value", "p_holm", "p", "p_adj", "churn_p_value", "pvalue"}
+_COUNT = {"n", "n_eff", "n_both", "rows", "rows_in", "rows_out", "rows_dropped", "non_missing", "unique", "customers_moved",
+          "customers_retained", "n_passives", "n_themes", "passives", "cluster", "k"}
+_POINTS = {"nps", "diff_vs_rest", "change", "mix", "within"}
+
+
+def kind_of(column, values: pd.Series | None = None, *, percent: Sequence[str] = (), money: Sequence[str] = ()) -> str:
+    """How a column is formatted: "money", "percent", "p", "int", "points", "bool", "text" or "number".
+
+    Explicit ``percent`` / ``money`` names win; then the column's name (``spend`` is money,
+    ``churn_rate`` a share, ``p_value`` a p-value, ``n`` a count, ``nps`` points); then its values
+    (integers and whole-number floats of a count-like name are counts, booleans read yes/no,
+    anything else that is not a number is text).
+    """
+    c = str(column)
+    base = re.sub(r"_ci(_low|_high)?$", "", c)
+    if c in money or base in money:
+        return "money"
+    if c in percent or base in percent:
+        return "percent"
+    if values is not None and (pd.api.types.is_bool_dtype(values) or _all_bool(values)):
+        return "bool"
+    if values is not None and not pd.api.types.is_numeric_dtype(values):
+        return "text"
+    if base in _P:
+        return "p"
+    if base in _MONEY:
+        return "money"
+    if base in _PERCENT or base.startswith("share_"):
+        return "percent"
+    if base in _POINTS:
+        return "points"
+    if values is not None and pd.api.types.is_integer_dtype(values):
+        return "int"
+    if base in _COUNT:
+        return "int"
+    return "number"
+
+
+def _all_bool(values: pd.Series) -> bool:
+    v = values.dropna()
+    return len(v) > 0 and v.dtype == object and all(isinstance(x, bool | np.bool_) for x in v)
+
+
+def format_value(x, kind: str, *, currency: str | None = None, decimals: int = 2) -> str:
+    """One value in the formatting of its ``kind`` (see :func:`kind_of`)."""
+    if kind == "text":
+        return _text(x)
+    if _missing(x):
+        return MISSING
+    if kind == "money":
+        return money(x, currency)
+    if kind == "percent":
+        return percent(x)
+    if kind == "p":
+        return p_value(x)
+    if kind == "int":
+        return integer(x)
+    if kind == "points":
+        return number(x, 1)
+    if kind == "bool":
+        return "yes" if bool(x) else "no"
+    if isinstance(x, int | np.integer) or (isinstance(x, float | np.floating) and float(x).is_integer() and decimals == 0):
+        return integer(x)
+    return number(x, decimals)
+
+
+def _text(value) -> str:
+    """A text cell: lists joined by commas ("staff, friendly"), missing as "–", never a repr."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return MISSING
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, float | np.floating):
+        return number(value)
+    if isinstance(value, list | tuple | Set | np.ndarray | pd.Series):
+        return ", ".join(_text(v) for v in value)
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}: {_text(v)}" for k, v in value.items())
+    return str(value)
+
+
+# --- tables ---------------------------------------------------------------------------------------
+
+#: Columns left out of the reader view first when a table is too wide (they stay in the CSV).
+LOW_PRIORITY = ("sha256", "n_eff", "se", "method", "ci_method", "ratio_kind", "rr", "rr_ci", "evalue", "evalue_ci",
+                "flag_reason", "note", "tested", "p_value", "churn_p_value", "n_both", "unit", "scale", "coef",
+                "spend_mean", "csat", "health", "clv", "diff_vs_rest", "returns_rate")
+
+
+@dataclass
+class Table:
+    """A table as the reader sees it, with the full table beside it.
+
+    ``view`` is the reader view as text (the cells shown), ``full`` the table as given,
+    ``styler`` the pandas Styler that renders ``view`` (escaped, CSS class ``cx-table``),
+    ``csv_href`` the link to the full table as CSV (None when none was written).
+    """
+
+    view: pd.DataFrame
+    full: pd.DataFrame
+    styler: object
+    csv_href: str | None = None
+    #: how many of the full table's columns the reader view leaves out
+    hidden: int = 0
+
+    def note_html(self) -> str:
+        """The line under the table: what is left out and where the full table is."""
+        parts = []
+        if self.hidden > 0:
+            parts.append(f"{self.hidden} of {len(self.full.columns)} columns are left out here.")
+        if self.csv_href:
+            parts.append(f'<a class="cx-table-csv" href="{html.escape(self.csv_href, quote=True)}" download>'
+                         f"Full table as CSV</a> ({len(self.full):,} rows, {len(self.full.columns)} columns).")
+        return f'<p class="cx-table-note">{" ".join(parts)}</p>' if parts else ""
+
+    def to_html(self) -> str:
+        """The reader view and its note, wrapped in ``<div class="cx-table-wrap">`` (which the
+        page CSS lets scroll sideways inside its own box)."""
+        return f'<div class="cx-table-wrap">{self.styler.to_html()}{self.note_html()}</div>'
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+
+def _pairs(columns: list[str]) -> dict[str, str]:
+    """``{low column: high column}`` for every ``X_ci_low`` / ``X_ci_high`` (or ``ci_low`` / ``ci_high``) pair."""
+    out = {}
+    for c in columns:
+        if c.endswith("ci_low") and (hi := c[: -len("low")] + "high") in columns:
+            out[c] = hi
+    return out
+
+
+def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_columns: int = 8,
+          percent: Sequence[str] = (), money: Sequence[str] = (), currency: str | None = None, digits: int = 2,
+          csv: str | os.PathLike | None = None, href: str | None = None) -> Table:
+    """The reader view of ``data``: headers in words, every cell formatted, at most ``max_columns``.
+
+    Parameters
+    ----------
+    data : DataFrame
+        The table as computed (full precision).
+    columns : list of str, optional
+        The columns to show, in order. Default: every column, leaving out :data:`LOW_PRIORITY`
+        ones (then the last ones) until at most ``max_columns`` remain.
+    percent, money : column names
+        Columns holding shares (shown as %) or amounts (shown with ``currency``), in addition to
+        those recognised by name (:func:`kind_of`).
+    currency : str, optional
+        ISO 4217 code of the export's money (``currency`` in cx.yaml).
+    digits : int
+        Decimals of the other numbers (counts and whole numbers have none).
+    csv : path, optional
+        Where to write the full table as CSV (:func:`cxanalysis.narrative.safe_csv`: formulas
+        neutralised, full precision, column names as in the data).
+    href : str, optional
+        The link to that CSV from the page (default: the file's name).
+
+    Returns
+    -------
+    Table
+        ``_repr_html_`` shows the view with a note ("14 of 22 columns are left out here.") and the
+        CSV link.
+
+    Notes
+    -----
+    A ``X_ci_low`` / ``X_ci_high`` pair is shown as one column "95% interval" ("29.5 to 32.9")
+    formatted like ``X`` (or, for ``ci_low`` / ``ci_high``, like the column before them).
+    """
+    data = data.reset_index(drop=True) if not isinstance(data.index, pd.RangeIndex) else data
+    cols = [str(c) for c in data.columns]
+    frame = data.set_axis(cols, axis=1)
+    pairs = _pairs(cols)
+    highs = set(pairs.values())
+    if columns is None:
+        units = [c for c in cols if c not in highs]  # an interval pair counts as one column
+        for low in LOW_PRIORITY:
+            if len(units) <= max_columns:
+                break
+            units = [c for c in units if c != low and c != f"{low}_ci_low"]
+        units = units[:max_columns]
+    else:
+        missing = [c for c in columns if c not in cols]
+        if missing:
+            raise KeyError(f"fmt.table: no column {missing[0]!r}; the table has {', '.join(cols)}.")
+        units = [str(c) for c in columns if str(c) not in highs]
+    view = {}
+    for c in units:
+        if c in pairs:
+            stem = c[: -len("ci_low")].rstrip("_")
+            if stem:
+                base = stem
+            else:
+                pos = cols.index(c)
+                base = cols[pos - 1] if pos > 0 else c
+            kind = kind_of(base, frame[base] if base in frame else None, percent=percent, money=money)
+            kind = "number" if kind in ("int", "bool", "text") else kind
+            head = "95% interval" if not stem or stem in units else f"{label(stem)}, 95% interval"
+            view[head] = [interval(lo, hi, kind, currency=currency, decimals=digits)
+                          for lo, hi in zip(frame[c], frame[pairs[c]], strict=True)]
+        else:
+            kind = kind_of(c, frame[c], percent=percent, money=money)
+            view[label(c)] = [format_value(v, kind, currency=currency, decimals=digits) for v in frame[c]]
+    shown = pd.DataFrame(view, index=range(len(frame)))
+    shown.columns = _unique(list(shown.columns))
+    numeric = pd.DataFrame("", index=shown.index, columns=shown.columns)
+    for h in shown.columns:
+        if shown[h].map(lambda s: bool(re.fullmatch(r"[-+<>]?\s?[^\d\s]{0,4}\s?[\d,.]+%?( to .+)?|–", s))).all():
+            numeric[h] = "cx-num"
+    styler = (shown.style.format(escape="html", na_rep=MISSING).format_index(escape="html", axis=1)
+              .hide(axis="index").set_td_classes(numeric)
+              .set_table_attributes('class="tex2jax_ignore cx-table"'))  # "$" is no math in JupyterLab
+    link = None
+    if csv is not None:
+        from .narrative import safe_csv  # narrative imports this module
+
+        Path(csv).parent.mkdir(parents=True, exist_ok=True)
+        safe_csv(data, csv)
+        link = href or Path(csv).name
+    represented = set(units) | {pairs[c] for c in units if c in pairs}
+    return Table(shown, data, styler, link, hidden=len(cols) - len(represented))
+
+
+def _unique(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if seen[n] == 1 else f"{n} ({seen[n]})")
+    return out
+
+
+def csv_target(ctx, name: str) -> dict:
+    """Keyword arguments ``csv`` and ``href`` for :func:`table` in a report run: the full table
+    goes to ``<quarter folder>/tables/<name>.csv`` beside the pages; outside a report run (a
+    notebook opened on an export) no CSV is written (``{}``)."""
+    cache = getattr(ctx, "cache_dir", None)
+    if cache is None:
+        return {}
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "table"
+    return {"csv": Path(cache).parent / "tables" / f"{safe}.csv", "href": f"tables/{safe}.csv"}
+
+
+# --- axes -----------------------------------------------------------------------------------------
+
+def _axis(ax, which: str, func) -> None:
+    from matplotlib.ticker import FuncFormatter
+
+    axis = ax.yaxis if which == "y" else ax.xaxis
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: func(v)))
+
+
+def money_axis(ax, currency: str | None = None, which: str = "y") -> None:
+    """Tick labels of ``ax``'s ``which`` axis as money ("€1,200,000"): no 1e6 multiplier, no offset."""
+    _axis(ax, which, lambda v: money(v, currency))
+
+
+def percent_axis(ax, which: str = "y", decimals: int = 0) -> None:
+    """Tick labels as percentages of shares (0.25 → "25%")."""
+    _axis(ax, which, lambda v: percent(v, decimals))
+
+
+def number_axis(ax, which: str = "y", decimals: int = 0) -> None:
+    """Tick labels with thousands separators and no offset or multiplier."""
+    _axis(ax, which, lambda v: f"{v:,.{decimals}f}")
