@@ -103,6 +103,8 @@ def _lines(ax) -> list[tuple[bool, str]]:
         x, y = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
         if line.get_gid() in ("ci", "ci_cap") or len(x) < 1:
             continue
+        if line.get_marker() in ("_", "|", 0, 1, 2, 3) and line.get_linestyle() in ("None", "none", "", " "):
+            continue  # interval caps (errorbar's), not data
         dots = line.get_linestyle() in ("None", "none", "", " ") and line.get_marker() not in (None, "None", "")
         if not dots and (len(x) < 2 or np.allclose(y, y[0]) or np.allclose(x, x[0])):
             continue  # a single point, a horizontal or a vertical reference line

@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
             r.add_argument("--out", default="reports", help="reports root (default reports/)")
             r.add_argument("--with-code", action="store_true", help="show code in the HTML")
             r.add_argument("--workers", type=int, default=2, help="notebooks run in parallel")
+            r.add_argument("--pdf", action="store_true",
+                           help="also write report.pdf (summary and every page, via headless Chromium)")
     return p
 
 
@@ -142,6 +144,18 @@ def _report(args) -> int:
         return 1
     print(f"Report ready: {(root / 'index.html').resolve()}")
     print(f"Results:      {(root / 'results.json').resolve()}")
+    if args.pdf:
+        import json
+
+        from .pdf import PdfError, write_pdf
+
+        pages = json.loads((root / "results.json").read_text())["run"]["notebooks"]
+        try:
+            pdf = write_pdf(root, pages)
+        except PdfError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"PDF:          {pdf.resolve()}")
     return 0
 
 

@@ -245,11 +245,15 @@ def effects_summary(effects: pd.DataFrame) -> str:
         ev = ""
         evalue, evalue_ci = getattr(r, "evalue", float("nan")), getattr(r, "evalue_ci", float("nan"))
         if not flagged and pd.notna(evalue) and pd.notna(evalue_ci):
-            ev = (f" E-value {evalue:.2f} (CI limit {evalue_ci:.2f}): an unmeasured confounder would need a "
-                  f"risk-ratio association of at least {evalue:.2f} with both being a {r.contrast.split('_')[0]} "
-                  "and the outcome to explain the estimate away.")
+            ev = f" E-value {evalue:.2f} (interval limit {evalue_ci:.2f})."
         why = getattr(r, "flag_reason", "") if flagged else ""
         lines.append(f"- {s}{ev}" + (f" Why flagged: {why}" if why else ""))
+    if lines:
+        lines.append("\nThese are associations adjusted for the covariates, not proven causes (see \"Correlation is "
+                     "not causation\" below). An E-value is how strong a risk-ratio association an unmeasured "
+                     "confounder would need with both the CX category and the outcome to explain the effect away "
+                     "(the interval limit: to move its interval to no effect); values near 1 mean fragile "
+                     "conclusions.")
     return "\n".join(lines)
 
 

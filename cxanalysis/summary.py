@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_index", "headline_sentences", "assumptions_sentence", "effect_sentence", "fmt_points", "fmt_p",
+__all__ = ["write_index", "headline", "money_at_stake", "recommendation", "trend_chart", "headline_sentences", "assumptions_sentence", "effect_sentence", "fmt_points", "fmt_p",
            "roi_tile", "segments_at_risk", "clusters_at_risk"]
 
 TITLES = {
@@ -42,7 +42,7 @@ def _finite(*values) -> bool:
     return all(v is not None and math.isfinite(float(v)) for v in values)
 
 
-def effect_sentence(outcome: str, contrast: str, eff: dict[str, Any]) -> str:
+def effect_sentence(outcome: str, contrast: str, eff: dict[str, Any], *, likely: bool = False) -> str:
     """One plain sentence for an effect of ``results.json``.
 
     When the 95% interval includes no effect (ratio 1, difference 0) the sentence says "no
@@ -71,6 +71,8 @@ def effect_sentence(outcome: str, contrast: str, eff: dict[str, Any]) -> str:
     else:
         ci = f"95% CI {lo:+.1f} to {hi:+.1f} pp" if _finite(lo, hi) else "no interval available"
     null = 1.0 if ratio else 0.0
+    if likely:
+        ci = ci.replace("95% CI", "likely range")
     if _finite(lo, hi) and min(lo, hi) <= null <= max(lo, hi):
         return f"{who} and comparable passives show no detectable difference in {topic} ({ci}){flag}."
     if ratio:
@@ -112,7 +114,7 @@ def headline_sentences(results: dict[str, Any]) -> list[str]:
     for outcome, effs in (results.get("effects") or {}).items():
         eff = effs.get("promoter_vs_passive")
         if eff:
-            out.append(effect_sentence(outcome, "promoter_vs_passive", eff))
+            out.append(effect_sentence(outcome, "promoter_vs_passive", eff, likely=True))
     roi = (results.get("roi") or {}).get("passive_to_promoter")
     if roi:
         from .narrative import _money, _pct, roi_verdict
@@ -174,6 +176,17 @@ h1{font-size:1.6rem;margin-bottom:.2rem} h2{font-size:1.2rem;margin-top:2rem;bor
 .kpi b{display:block;font-size:1.6rem}.muted{color:#555;font-size:.9rem}
 table{border-collapse:collapse;font-size:.9rem}td,th{border-bottom:1px solid #eee;padding:.25rem .6rem;text-align:right}
 td:first-child,th:first-child{text-align:left} li{margin:.3rem 0}
+.top{font-size:.9rem;color:#444;border-bottom:1px solid #ddd;padding-bottom:.4rem}.quarter{font-weight:600}
+.headline{font-size:1.25rem;font-weight:600;margin:.6rem 0 1rem}
+.rec{border-left:6px solid #999;background:#f6f6f6;padding:.2rem 1rem;margin:1rem 0}.rec h2{border:0;margin-top:.4rem}
+.rec.fund{border-color:#009E73}.rec.pilot{border-color:#E69F00}.rec.do-not-fund{border-color:#D55E00}
+.kpi .good b{color:#00704f}.kpi .bad b{color:#b34700}.kpi .unsure b{color:#8a5a00}
+.caveat{border-left:3px solid #E69F00;padding-left:.6rem}
+figure.trend{margin:1rem 0}figure.trend img{max-width:100%;height:auto}
+details#glossary{margin:1rem 0}details#glossary summary{cursor:pointer;color:#0056b3}dt{font-weight:600}dd{margin:0 0 .5rem 1rem}
+table{display:block;max-width:100%;overflow-x:auto}
+@media print{@page{size:A4;margin:12mm}body{max-width:none;margin:0}details#glossary{display:block}
+table{display:table;font-size:8pt}}
 """
 
 
@@ -232,10 +245,197 @@ def clusters_at_risk_html(clusters: list[dict[str, Any]], overall: float | None,
                         ("nps_ci_high", "CI high"), ("passives", "Passives")]))
 
 
+# --- the decision page ---------------------------------------------------------------------------
+
+def _currency(results: dict[str, Any]) -> str | None:
+    return ((results.get("run") or {}).get("config") or {}).get("currency")
+
+
+def _money_of(results: dict[str, Any]):
+    from .fmt import money
+
+    cur = _currency(results)
+    return lambda x: money(x, cur)
+
+
+def _pct0(x: float | None) -> str:
+    from .fmt import percent
+
+    return percent(x, 0)
+
+
+def headline(results: dict[str, Any]) -> str:
+    """One line: this quarter's NPS, its change since last quarter and whether that change is
+    real (its 95% interval excludes zero), in words.
+
+    Examples
+    --------
+    >>> headline({"quarter": "2026Q3", "nps": {"value": 17.4}, "trends": [{"quarter": "2026Q2"},
+    ...     {"quarter": "2026Q3", "change": 3.5, "change_ci_low": -1.8, "change_ci_high": 8.9, "p_value": 0.2}]})
+    'NPS is 17.4 in 2026Q3, up 3.5 points since 2026Q2, a change within chance (likely range -1.8 to +8.9).'
+    """
+    n = results.get("nps") or {}
+    if n.get("value") is None:
+        return f"No NPS could be computed for {results.get('quarter', 'this quarter')}."
+    label = "NPS" if n.get("score", "nps_score") == "nps_score" else f"Net score ({n.get('score')})"
+    line = f"{label} is {fmt_points(n['value'])} in {results['quarter']}"
+    trends = results.get("trends") or []
+    last = trends[-1] if len(trends) >= 2 else {}
+    if last.get("change") is None:
+        return line + "; no earlier quarter to compare with."
+    ch, lo, hi = last["change"], last.get("change_ci_low"), last.get("change_ci_high")
+    move = "unchanged" if round(ch, 1) == 0 else f"{'up' if ch > 0 else 'down'} {abs(ch):.1f} points"
+    rng = (f" (likely range {fmt_points(lo, True)} to {fmt_points(hi, True)})" if _finite(lo, hi) else "")
+    if _finite(lo, hi) and (lo > 0 or hi < 0):
+        real = "a real change"
+    elif _finite(lo, hi):
+        real = "a change within chance"
+    else:
+        real = "a change whose reliability cannot be judged"
+    return f"{line}, {move} since {trends[-2]['quarter']}, {real}{rng}."
+
+
+def money_at_stake(results: dict[str, Any]) -> list[str]:
+    """The money at stake and the break-even, in the report's currency (empty without an ROI)."""
+    roi = (results.get("roi") or {}).get("passive_to_promoter")
+    if not roi:
+        return []
+    m = _money_of(results)
+    out = [f"Moving {roi['customers_moved']:,} of {roi.get('n_passives', 0):,} passives to promoters is worth "
+           f"{m(roi['value_per_customer'])} per customer over {roi['horizon_years']} years (likely range "
+           f"{m(roi.get('value_per_customer_ci_low'))} to {m(roi.get('value_per_customer_ci_high'))}): "
+           f"{m(roi['benefit'])} in total against a program cost of {m(roi['cost'])}, net {m(roi['net'])}."]
+    share, n_pass = roi.get("break_even_share"), roi.get("n_passives")
+    if share is None or not _finite(share) or share <= 0:
+        out.append("No break-even can be stated: the value of a moved passive may be zero or negative.")
+    elif share > 1:
+        out.append(f"Break-even: the program would pay for itself only by moving {share:.0%} of passives, "
+                   f"more than there are ({n_pass:,}); at this cost it cannot break even.")
+    else:
+        need = f" ({share * n_pass:,.0f} customers)" if n_pass else ""
+        out.append(f"Break-even: the program pays for itself once {share:.0%} of passives are moved{need}.")
+    return out
+
+
+def recommendation(results: dict[str, Any]) -> tuple[str, str]:
+    """What to do, following from the ROI evidence, and how sure: ``(kind, sentence)``.
+
+    ``kind`` is ``"fund"`` (the whole ROI interval above break-even), ``"pilot"`` (the interval
+    spans break-even), ``"do-not-fund"`` (the whole interval below), or ``"no-evidence"`` (no
+    ROI, e.g. its effects were skipped). The best segment to target (first of
+    ``roi.by_segment``) is named with its interval.
+    """
+    roi = (results.get("roi") or {}).get("passive_to_promoter")
+    skipped = results.get("analyses_skipped") or {}
+    if not roi:
+        why = "; ".join(f"{k}: {v}" for k, v in sorted(skipped.items()) if k in ("roi", "spend", "churn", "returns"))
+        return ("no-evidence", "No recommendation on funding: the ROI could not be computed from this export"
+                + (f" ({why})." if why else ".") + " Fix the data gaps listed under Analyses skipped, then rerun.")
+    lo, hi = roi.get("roi_ci_low"), roi.get("roi_ci_high")
+    m = _money_of(results)
+    targets = (results.get("roi") or {}).get("by_segment") or []
+    best = targets[0] if targets else None
+    where = ""
+    if best is not None:
+        where = (f"{str(best['dimension']).replace('_', ' ')} = {best['segment']} "
+                 f"({m(best['value_per_customer'])} per moved passive, likely range {m(best['ci_low'])} to "
+                 f"{m(best['ci_high'])})")
+    rng = f"the ROI's likely range is {_pct0(lo)} to {_pct0(hi)}"
+    if not _finite(lo, hi):
+        return ("no-evidence", f"No recommendation on funding: the ROI ({_pct0(roi.get('roi'))}) has no interval "
+                "on this evidence, so how sure it is cannot be said.")
+    if lo > 0:
+        tail = f" Start where it pays most: {where}." if where else ""
+        return ("fund", f"Fund the program. Fairly sure: {rng}, wholly above break-even.{tail}")
+    if hi < 0:
+        if best is None:
+            tail = ""
+        elif _finite(best.get("roi_ci_high")) and best["roi_ci_high"] < 0:
+            tail = f" No segment pays either: even the best, {where}, has its whole ROI range below break-even."
+        else:
+            tail = f" Only a smaller program aimed at {where} might pay; price that first."
+        return ("do-not-fund", f"Do not fund the program at its configured cost. Fairly sure: {rng}, wholly "
+                f"below break-even.{tail}")
+    tail = f" Pilot it in {where} and measure the moved passives' spend and churn." if where else ""
+    return ("pilot", f"Run a pilot before funding the whole program. Not sure: {rng}, which spans break-even, "
+            f"so a loss is as consistent with the data as a gain.{tail}")
+
+
+CAUSAL_CAVEAT = ("These effects are associations, adjusted for the configured covariates: they are causal only if "
+                 "no unmeasured difference between promoters and passives drives both the score and the outcome "
+                 "(see the E-values in the technical appendix of the outcomes page).")
+
+GLOSSARY = (
+    ("NPS", "Net Promoter Score: the share of promoters minus the share of detractors, in points from -100 to "
+            "+100."),
+    ("Promoter, passive, detractor", "Customers scoring at the top of the scale (9-10 by default), in the "
+                                     "middle (7-8), and at the bottom (0-6)."),
+    ("Percentage point", "The difference between two percentages: churn going from 10% to 12% is +2 "
+                         "percentage points (pp)."),
+    ("Likely range (interval)", "The 95% interval: the values the data are consistent with. When it includes no "
+                                "change (0, or a ratio of 1) the data cannot tell an effect from chance."),
+    ("Break-even", "The point where the program's value equals its cost (ROI = 0)."),
+    ("E-value", "How strongly an unmeasured factor would have to be tied to both the score and the outcome to "
+                "explain an effect away; values close to 1 mean a fragile conclusion."),
+)
+
+
+def trend_chart(results: dict[str, Any]) -> tuple[str, str] | None:
+    """A small NPS-per-quarter chart with 95% intervals: ``(PNG as base64, alt text)``, or None
+    with fewer than two quarters. The alt text is :func:`cxanalysis.alt.describe` of the chart."""
+    trends = [t for t in (results.get("trends") or []) if t.get("nps") is not None]
+    if len(trends) < 2:
+        return None
+    import base64
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    from .alt import describe
+
+    fig = Figure(figsize=(5.2, 2.4), dpi=110)
+    ax = fig.add_subplot()
+    x = list(range(len(trends)))
+    y = [t["nps"] for t in trends]
+    lo = [t["nps"] - t["ci_low"] if t.get("ci_low") is not None else 0 for t in trends]
+    hi = [t["ci_high"] - t["nps"] if t.get("ci_high") is not None else 0 for t in trends]
+    ax.errorbar(x, y, yerr=[lo, hi], color="#0072B2", ecolor="#777", capsize=3, lw=1.8, marker="o", label="NPS")
+    ax.set_xticks(x, [t["quarter"] for t in trends])
+    ax.set_title("NPS per quarter (bars: likely range)", fontsize=10)
+    ax.tick_params(labelsize=8)
+    ax.grid(axis="y", color="#eee")
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return base64.b64encode(buf.getvalue()).decode(), describe(fig)
+
+
+def _tile(label: str, value: str, note: str = "", cls: str = "") -> str:
+    c = f" class='{cls}'" if cls else ""
+    n = f"<span class='muted'>{html.escape(note)}</span>" if note else ""
+    return f"<div{c}>{html.escape(label)}<b>{html.escape(value)}</b>{n}</div>"
+
+
+def _nav_html(pages: list[str]) -> str:
+    return "".join(f"<li><a href='{html.escape(p)}.html'>{html.escape(TITLES.get(p, p))}</a></li>" for p in pages)
+
+
 def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
-    """Write ``index.html`` in ``root`` from ``results`` and link every notebook page."""
+    """Write ``index.html`` in ``root`` from ``results`` and link every notebook page.
+
+    The page reads as a decision: a headline, the recommendation and how sure it is, the money at
+    stake and the break-even, a small NPS trend chart, the evidence in "likely range" wording
+    with its causal caveat, a glossary one click away, then the detail (segments and clusters at
+    risk, skipped analyses) and links to every page.
+    """
     q = results["quarter"]
     n = results.get("nps", {})
+    m = _money_of(results)
     sentences = "".join(f"<li>{html.escape(s)}</li>" for s in headline_sentences(results))
     kpis = ""
     if n:
@@ -249,7 +449,21 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
                      f"<span class='muted'>{fmt_p(t['p_value'])}</span></div>")
     roi = (results.get("roi") or {}).get("passive_to_promoter")
     if roi:
-        kpis += roi_tile(roi)
+        lo, hi = roi.get("roi_ci_low"), roi.get("roi_ci_high")
+        tone = "good" if _finite(lo) and lo > 0 else "bad" if _finite(hi) and hi < 0 else "unsure"
+        kpis += roi_tile(roi).replace("<div>", f"<div class='{tone}'>", 1)
+        kpis += _tile("Net value", m(roi.get("net")), f"benefit {m(roi.get('benefit'))}, cost {m(roi.get('cost'))}")
+        share = roi.get("break_even_share")
+        if _finite(share) and share > 0:
+            n_pass = roi.get("n_passives") or 0
+            kpis += _tile("Break-even", f"{share:.0%} of passives",
+                          f"{share * n_pass:,.0f} customers" if share <= 1 else f"more than the {n_pass:,} there are")
+    kind, rec = recommendation(results)
+    stake = "".join(f"<li>{html.escape(x)}</li>" for x in money_at_stake(results))
+    chart = trend_chart(results)
+    chart_html = (f"<figure class='trend'><img src='data:image/png;base64,{chart[0]}' alt='{html.escape(chart[1])}' "
+                  f"width='572' height='264'></figure>") if chart else ""
+    glossary = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in GLOSSARY)
     seg_html = segments_at_risk_html(results.get("segments") or [], n.get("value") if n else None)
     clus = results.get("clusters") or {}
     seg_html += clusters_at_risk_html(clus.get("profile") or [], n.get("value") if n else None,
@@ -263,23 +477,30 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
     if skipped:
         skip_html = "<h2>Analyses skipped</h2><ul>" + "".join(
             f"<li><b>{html.escape(k)}</b>: {html.escape(str(v))}</li>" for k, v in sorted(skipped.items())) + "</ul>"
-    links = "".join(
-        f"<li><a href='{html.escape(p)}.html'>{html.escape(TITLES.get(p, p))}</a></li>" for p in pages)
     errors = results.get("run", {}).get("errors")
     err_html = ("<h2>Problems in this run</h2><ul>" + "".join(f"<li>{html.escape(e)}</li>" for e in errors)
                 + "</ul>") if errors else ""
     clean = results.get("run", {}).get("cleaning", {})
+    caveat = f"<p class='caveat'>{html.escape(CAUSAL_CAVEAT)}</p>" if results.get("effects") else ""
     page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>CX report {html.escape(q)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(q)} \u00b7 Summary \u00b7 CX report</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head>
-<body><h1>Customer experience report, {html.escape(q)}</h1>
-<p class="muted">Rows read {clean.get('rows_in', 0):,}; kept after cleaning {clean.get('rows_out', 0):,}
-(see the data-quality page). Intervals are 95%.</p>
+<body><header class="top"><span class="quarter">{html.escape(q)}</span> · CX report ·
+<a href="#glossary">Glossary</a></header>
+<h1>Customer experience report, {html.escape(q)}</h1>
+<p class="headline">{html.escape(headline(results))}</p>
+<section class="rec {kind}"><h2>Recommendation</h2><p>{html.escape(rec)}</p></section>
 <div class="kpi">{kpis}</div>
-<h2>Summary</h2><ul>{sentences}</ul><p class="muted">{html.escape(assumptions)}</p>
+{"<h2>Money at stake</h2><ul>" + stake + "</ul>" if stake else ""}
+{chart_html}
+<h2>The evidence</h2><ul>{sentences}</ul>{caveat}<p class="muted">{html.escape(assumptions)}</p>
+<details id="glossary"><summary>Glossary: NPS, passive, percentage point, likely range, E-value</summary>
+<dl>{glossary}</dl></details>
 {err_html}{warn_html}{seg_html}{skip_html}
-<h2>Detailed reports</h2><ol>{links}</ol>
-<p class="muted">Generated from results.json ({html.escape(results.get('run', {}).get('started', ''))}).</p>
+<h2>Detailed reports</h2><ol>{_nav_html(pages)}</ol>
+<p class="muted">Rows read {clean.get('rows_in', 0):,}; kept after cleaning {clean.get('rows_out', 0):,}
+(see the data-quality page). Intervals are 95%. Generated from results.json
+({html.escape(results.get('run', {}).get('started', ''))}).</p>
 </body></html>"""
     path = root / "index.html"
     path.write_text(page, encoding="utf-8")
