@@ -248,7 +248,7 @@ def effects_summary(effects: pd.DataFrame) -> str:
             ev = f" E-value {evalue:.2f} (interval limit {evalue_ci:.2f})."
         why = getattr(r, "flag_reason", "") if flagged else ""
         lines.append(f"- {s}{ev}" + (f" Why flagged: {why}" if why else ""))
-    if lines:
+    if any("E-value" in line for line in lines):
         lines.append("\nThese are associations adjusted for the covariates, not proven causes (see \"Correlation is "
                      "not causation\" below). An E-value is how strong a risk-ratio association an unmeasured "
                      "confounder would need with both the CX category and the outcome to explain the effect away "

@@ -292,8 +292,11 @@ def page_chrome(notebooks: list[Path], quarter: str) -> dict[str, dict[str, Any]
     """
     names = [short_title(notebook_title(p)) for p in notebooks]
     out = {}
+
+    def link(j: int) -> dict[str, str]:
+        return {"href": f"{notebooks[j].stem}.html", "title": names[j]}
+
     for i, p in enumerate(notebooks):
-        link = (lambda j: {"href": f"{notebooks[j].stem}.html", "title": names[j]})
         out[p.stem] = {"title": f"{quarter} \u00b7 {names[i]} \u00b7 CX report", "name": names[i],
                        "quarter": quarter,
                        "prev": link(i - 1) if i > 0 else None,

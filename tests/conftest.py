@@ -45,3 +45,14 @@ def real_export(name: str):
     if not data.is_file():
         pytest.skip(f"real export {data} is not available (../shared/data/real absent)")
     return data, cfg
+
+
+@pytest.fixture(scope="session")
+def sample_report(tmp_path_factory):
+    """One full report of 1,500 customers x 2 quarters, run once per session (test_report,
+    test_pages)."""
+    from cxanalysis.report import run_report
+
+    tmp = tmp_path_factory.mktemp("run")
+    make_customers(1500, 2, random_state=21).to_csv(tmp / "customers.csv", index=False)
+    return run_report(tmp / "customers.csv", out=tmp / "reports", progress=lambda m: None)

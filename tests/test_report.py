@@ -39,14 +39,6 @@ def _check_html(root, pages):
         yield page, html
 
 
-@pytest.fixture(scope="module")
-def sample_report(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("run")
-    make_customers(1500, 2, random_state=21).to_csv(tmp / "customers.csv", index=False)
-    root = run_report(tmp / "customers.csv", out=tmp / "reports", progress=lambda m: None)
-    return root
-
-
 def test_notebooks_follow_the_house_rules():
     paths = notebook_paths()
     assert [p.name[:2] for p in paths] == [f"{i:02d}" for i in range(1, len(paths) + 1)]

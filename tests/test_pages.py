@@ -1,0 +1,290 @@
+"""The report as a decision document (issue 15): the summary's recommendation and headline, page
+titles and navigation, the technical appendix, and, on a real report in a real browser, titles,
+alt text, no horizontal clipping, back links and no raw artefacts; report.pdf."""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+import shutil
+import subprocess
+
+import nbformat
+import pytest
+
+from cxanalysis import summary
+from cxanalysis.report import _render_html, group_appendix, notebook_paths, page_chrome
+
+from .browser import CHROMIUM_ARGS, chromium_path
+
+
+def _roi(lo, hi, **over):
+    r = {"customers_moved": 40, "n_passives": 400, "value_per_customer": 212.0, "horizon_years": 3,
+         "benefit": 8480.0, "cost": 6000.0, "net": 2480.0, "roi": 0.41, "roi_ci_low": lo, "roi_ci_high": hi,
+         "value_per_customer_ci_low": 100.0, "value_per_customer_ci_high": 330.0, "break_even_share": 0.0708}
+    r.update(over)
+    return r
+
+
+SEGMENT = {"dimension": "plan", "segment": "Gold", "n_passives": 120, "customers_moved": 12,
+           "value_per_customer": 690.0, "ci_low": 610.0, "ci_high": 770.0, "roi": 0.2, "roi_ci_low": -0.1,
+           "roi_ci_high": 0.5}
+
+
+def _results(roi=None, segments=(SEGMENT,), currency="EUR", **over):
+    r = {"quarter": "2026Q3", "n_customers": 1000, "analyses_skipped": {},
+         "run": {"config": {"currency": currency}},
+         "nps": {"value": 20.0, "ci_low": 15.0, "ci_high": 25.0, "promoters": 0.4, "passives": 0.4,
+                 "detractors": 0.2}}
+    if roi is not None:
+        r["roi"] = {"passive_to_promoter": roi, "by_segment": list(segments)}
+    r.update(over)
+    return r
+
+
+# --- recommendation: every evidence case --------------------------------------------------------
+
+def test_whole_roi_interval_above_break_even_recommends_funding_and_names_the_best_segment():
+    kind, s = summary.recommendation(_results(_roi(0.1, 0.9)))
+    assert kind == "fund"
+    assert s == ("Fund the program. Fairly sure: the ROI's likely range is 10% to 90%, wholly above break-even. "
+                 "Start where it pays most: plan = Gold (€690 per moved passive, likely range €610 to €770).")
+
+
+def test_roi_interval_spanning_break_even_recommends_a_pilot_in_the_best_segment():
+    kind, s = summary.recommendation(_results(_roi(-0.3, 1.2)))
+    assert kind == "pilot"
+    assert s.startswith("Run a pilot before funding the whole program. Not sure: the ROI's likely range is "
+                        "-30% to 120%, which spans break-even")
+    assert s.endswith("Pilot it in plan = Gold (€690 per moved passive, likely range €610 to €770) and measure "
+                      "the moved passives' spend and churn.")
+
+
+def test_roi_interval_below_break_even_says_do_not_fund_and_whether_any_segment_pays():
+    kind, s = summary.recommendation(_results(_roi(-0.9, -0.2)))
+    assert kind == "do-not-fund"
+    assert "wholly below break-even" in s and "Only a smaller program aimed at plan = Gold" in s
+    losing = dict(SEGMENT, roi_ci_low=-0.9, roi_ci_high=-0.5)
+    kind, s = summary.recommendation(_results(_roi(-0.9, -0.2), segments=[losing]))
+    assert kind == "do-not-fund" and "No segment pays either: even the best, plan = Gold" in s
+    kind, s = summary.recommendation(_results(_roi(-0.9, -0.2), segments=[]))
+    assert s == ("Do not fund the program at its configured cost. Fairly sure: the ROI's likely range is -90% to "
+                 "-20%, wholly below break-even.")
+
+
+def test_missing_roi_or_skipped_effects_give_no_recommendation_and_say_why():
+    kind, s = summary.recommendation(_results(None, analyses_skipped={"spend": "no spend column",
+                                                                     "themes": "no comment column"}))
+    assert kind == "no-evidence"
+    assert s == ("No recommendation on funding: the ROI could not be computed from this export (spend: no spend "
+                 "column). Fix the data gaps listed under Analyses skipped, then rerun.")
+    kind, s = summary.recommendation(_results(_roi(None, None)))
+    assert kind == "no-evidence" and "has no interval" in s
+
+
+def test_headline_says_whether_the_change_is_real():
+    trends = [{"quarter": "2026Q2"}, {"quarter": "2026Q3", "change": -4.26, "change_ci_low": -7.0,
+                                      "change_ci_high": -1.5}]
+    assert summary.headline(_results(trends=trends)) == (
+        "NPS is 20.0 in 2026Q3, down 4.3 points since 2026Q2, a real change (likely range -7.0 to -1.5).")
+    assert summary.headline(_results()) == "NPS is 20.0 in 2026Q3; no earlier quarter to compare with."
+
+
+def test_money_at_stake_and_break_even_in_the_currency():
+    lines = summary.money_at_stake(_results(_roi(-0.3, 1.2)))
+    assert lines == ["Moving 40 of 400 passives to promoters is worth €212 per customer over 3 years (likely range "
+                     "€100 to €330): €8,480 in total against a program cost of €6,000, net €2,480.",
+                     "Break-even: the program pays for itself once 7% of passives are moved (28 customers)."]
+    assert "more than there are (400)" in summary.money_at_stake(_results(_roi(-0.9, -0.5, break_even_share=1.5)))[1]
+
+
+def test_summary_page_has_the_decision_chart_and_glossary(tmp_path):
+    trends = [{"quarter": "2026Q2", "nps": 12.0, "ci_low": 8.0, "ci_high": 16.0},
+              {"quarter": "2026Q3", "nps": 20.0, "ci_low": 15.0, "ci_high": 25.0, "change": 8.0,
+               "change_ci_low": 2.0, "change_ci_high": 14.0, "p_value": 0.01}]
+    page = summary.write_index(tmp_path, _results(_roi(-0.3, 1.2), trends=trends), ["02-segments"]).read_text()
+    assert "<title>2026Q3 · Summary · CX report</title>" in page
+    assert "class=\"rec pilot\"" in page and "Run a pilot" in page
+    assert "alt='Line chart of NPS per quarter (bars: likely range): 2026Q2 12, 2026Q3 20.'" in page
+    assert '<details id="glossary">' in page and "E-value" in page
+    assert "€8,480" in page
+
+
+# --- page chrome and appendix -------------------------------------------------------------------
+
+def test_page_titles_and_links_follow_the_notebooks():
+    paths = notebook_paths()
+    chrome = page_chrome(paths, "2026Q3")
+    assert chrome["02-segments"]["title"] == "2026Q3 · Segments · CX report"
+    assert chrome[paths[0].stem]["prev"] is None and chrome[paths[-1].stem]["next"] is None
+    for a, b in zip(paths, paths[1:], strict=False):
+        assert chrome[a.stem]["next"]["href"] == f"{b.stem}.html"
+        assert chrome[b.stem]["prev"]["href"] == f"{a.stem}.html"
+
+
+def _nb(tags_per_cell):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(f"cell {i}", metadata={"tags": t}) for i, t in enumerate(tags_per_cell)]
+    return nb
+
+
+def test_appendix_cells_move_to_the_end_in_order_and_are_marked():
+    nb = group_appendix(_nb([[], ["appendix"], [], ["appendix", "x"], []]))
+    assert [c.source for c in nb.cells] == ["cell 0", "cell 2", "cell 4", "cell 1", "cell 3"]
+    assert [c.metadata.get("cx_appendix") for c in nb.cells] == [None, None, None, "first", "last"]
+    one = group_appendix(_nb([["appendix"], []]))
+    assert [c.metadata.get("cx_appendix") for c in one.cells] == [None, "only"]
+    assert [c.source for c in group_appendix(_nb([[], []])).cells] == ["cell 0", "cell 1"]
+
+
+def test_rendered_page_has_title_nav_escaped_alt_and_a_collapsed_appendix(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    png = base64.b64encode(b"\x89PNG fake").decode()
+    fig = nbformat.v4.new_code_cell("plot()", outputs=[nbformat.v4.new_output(
+        "display_data", data={"image/png": png}, metadata={"image/png": {"alt": 'Bar chart of "<b>x</b>"'}})])
+    nb.cells = [nbformat.v4.new_markdown_cell("# Segments: who"), fig,
+                nbformat.v4.new_markdown_cell("## Coefficients", metadata={"tags": ["appendix"]}),
+                nbformat.v4.new_markdown_cell("Read me")]
+    src = tmp_path / "02-segments.ipynb"
+    nbformat.write(nb, src)
+    chrome = {"title": "2026Q3 · Segments · CX report", "name": "Segments", "quarter": "2026Q3",
+              "prev": {"href": "01-data-quality.html", "title": "Data quality"}, "next": None}
+    _render_html(src, tmp_path / "p.html", False, chrome)
+    page = (tmp_path / "p.html").read_text()
+    assert "<title>2026Q3 · Segments · CX report</title>" in page
+    assert "alt='Bar chart of \"&lt;b&gt;x&lt;/b&gt;\"'" in page and "<b>x</b>" not in page  # escaped
+    assert "No description" not in page
+    assert page.count('href="index.html"') == 2 and 'href="01-data-quality.html" rel="prev"' in page
+    assert 'rel="next"' not in page
+    body = page[page.index("<main>"):]
+    assert body.index("Read me") < body.index('<details class="cx-appendix"><summary>Technical appendix')
+    assert body.index("Technical appendix") < body.index("Coefficients") < body.index("</details>")
+
+
+# --- the real report in a browser ---------------------------------------------------------------
+
+RAW = [r"\bNaN\b", r"\bNone\b", r"\\n", r"\['", r"'\]", r"\bnan\b"]
+
+CHECKS = """() => {
+  const el = document.documentElement;
+  const clipped = [...document.querySelectorAll('body *')].filter(e => {
+    const r = e.getBoundingClientRect();
+    if (r.width === 0 || r.right <= el.clientWidth + 1) return false;
+    for (let p = e.parentElement; p; p = p.parentElement) {          // inside a box that scrolls
+      const o = getComputedStyle(p).overflowX;
+      if ((o === 'auto' || o === 'scroll') && p.getBoundingClientRect().right <= el.clientWidth + 1) return false;
+    }
+    return true;
+  }).map(e => e.tagName + '.' + e.className).slice(0, 5);
+  return {title: document.title, pageScroll: el.scrollWidth > el.clientWidth + 1, clipped,
+          alts: [...document.images].map(i => i.getAttribute('alt') || ''),
+          links: [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href')),
+          text: document.body.innerText,
+          cells: [...document.querySelectorAll('td')].map(td => td.innerText.trim())};
+}"""
+
+
+@pytest.fixture(scope="module")
+def code_report(tmp_path_factory):
+    """A --with-code run of two pages, with a currency configured."""
+    from cxanalysis.report import run_report
+    from cxanalysis.sample import make_customers
+
+    tmp = tmp_path_factory.mktemp("code")
+    make_customers(800, 2, random_state=5).to_csv(tmp / "c.csv", index=False)
+    (tmp / "cx.yaml").write_text("currency: EUR\nroi:\n  n_draws: 200\n")
+    nbs = [p for p in notebook_paths() if p.stem[:2] in ("01", "05")]
+    return run_report(tmp / "c.csv", config=tmp / "cx.yaml", out=tmp / "out", notebooks=nbs, with_code=True,
+                      progress=lambda m: None)
+
+
+def _inspect(root):
+    from playwright.sync_api import sync_playwright
+
+    pages = [root / "index.html", *sorted(root.glob("[0-9][0-9]-*.html"))]
+    seen = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        for path in pages:
+            for width in (1400, 1024):
+                page = browser.new_page(viewport={"width": width, "height": 900})
+                page.goto(path.resolve().as_uri())
+                seen[(path.name, width)] = page.evaluate(CHECKS)
+                page.close()
+        browser.close()
+    return seen
+
+
+def _check_report(root, quarter):
+    problems = []
+    for (name, width), got in _inspect(root).items():
+        where = f"{name} at {width}px"
+        if got["pageScroll"] or got["clipped"]:
+            problems.append(f"{where}: clipped horizontally {got['clipped']}")
+        if width != 1400:
+            continue
+        if not re.fullmatch(rf"{quarter} · [^·]+ · CX report", got["title"]):
+            problems.append(f"{where}: title {got['title']!r}")
+        if not got["alts"] or any(len(a) < 12 or "No description" in a for a in got["alts"]):
+            problems.append(f"{where}: alt text {got['alts']}")
+        if name != "index.html" and "index.html" not in got["links"]:
+            problems.append(f"{where}: no link back to the summary")
+        for pattern in RAW:
+            hit = re.search(pattern, got["text"])
+            if hit:
+                problems.append(f"{where}: raw {hit.group(0)!r} in {got['text'][max(0, hit.start() - 60):hit.end() + 20]!r}")
+        zeros = [c for c in got["cells"] if c in ("0.000", "-0.000")]
+        if zeros:
+            problems.append(f"{where}: {len(zeros)} cell(s) read 0.000")
+    return problems
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_sample_report_reads_cleanly_in_a_browser(sample_report):
+    chromium_path()
+    assert _check_report(sample_report, sample_report.name) == []
+    index = (sample_report / "index.html").read_text(encoding="utf-8")
+    assert "Recommendation" in index and "Money at stake" in index
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_with_code_report_reads_cleanly_and_shows_the_currency(code_report):
+    chromium_path()
+    assert _check_report(code_report, code_report.name) == []
+    index = html.unescape((code_report / "index.html").read_text(encoding="utf-8"))
+    assert re.search(r"worth €[\d,]+ per customer", index)
+
+
+@pytest.mark.slow
+def test_pdf_keeps_every_page_and_its_first_page_renders(sample_report, tmp_path):
+    chromium_path()
+    pdftoppm = shutil.which("pdftoppm")
+    if pdftoppm is None:
+        pytest.skip("pdftoppm is missing (apt-get install poppler-utils)")
+    from pypdf import PdfReader
+
+    pages = [p.stem for p in notebook_paths()]
+    from cxanalysis.pdf import write_pdf
+
+    pdf = write_pdf(sample_report, pages, out=tmp_path / "report.pdf")
+    reader = PdfReader(str(pdf))
+    assert len(reader.pages) >= 1 + len(pages)
+    text = "".join(page.extract_text() for page in reader.pages)
+    assert "Recommendation" in text and "Technical appendix" in text
+    subprocess.run([pdftoppm, "-png", "-r", "40", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "first")], check=True)
+    png = next(tmp_path.glob("first*.png"))
+    from PIL import Image
+
+    img = Image.open(png).convert("L")
+    assert img.size[0] > 200 and min(img.getdata()) < 100  # text drawn on the first page
+
+
+def test_cli_offers_pdf(capsys):
+    from cxanalysis.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["report", "--help"])
+    assert "--pdf" in capsys.readouterr().out
