@@ -7,10 +7,13 @@ from cxanalysis import narrative
 
 
 def test_styled_formats_counts_percentages_and_decimals():
+    """Hand-worked: counts with separators and no decimals, shares to 0.1%, NPS points to 0.1,
+    other numbers to ``digits``; headers in words."""
     t = pd.DataFrame({"cluster": [0, 1], "n": [1945.0, 12000.0], "share": [0.389, 0.2612],
-                      "nps": [63.391, -49.6249], "passives": [650, 1521]})
+                      "nps": [63.391, -49.6249], "passives": [650, 1521], "coef": [0.123456, 2.0]})
     html = narrative.styled(t, percent=("share",)).to_html()
-    for text in (">0<", ">1<", ">1,945<", ">12,000<", ">38.9%<", ">63.39<", ">-49.62<", ">650<", ">1,521<"):
+    for text in (">0<", ">1<", ">1,945<", ">12,000<", ">38.9%<", ">63.4<", ">-49.6<", ">650<", ">1,521<",
+                 ">0.12<", ">2.00<", ">Customers<", ">Share<", ">NPS<", ">Coefficient<"):
         assert text in html, text
     assert "650.00" not in html and "0.00<" not in html
 
@@ -110,7 +113,7 @@ def test_styled_shows_export_text_escaped():
     html = narrative.styled(t).to_html()
     assert "<img" not in html and "<b>" not in html and "<i>" not in html
     for text in ("&lt;b&gt;col&lt;/b&gt;", "&lt;img src=x onerror=alert(1)&gt;", "a&amp;b",
-                 "&lt;i&gt;late&lt;/i&gt;, wait", ">3<", 'class="tex2jax_ignore"'):
+                 "&lt;i&gt;late&lt;/i&gt;, wait", ">3<", 'class="tex2jax_ignore cx-table"'):
         assert text in html, text
 
 

@@ -1,0 +1,154 @@
+"""The one formatting layer (cxanalysis.fmt): every expected string below is worked by hand."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cxanalysis import fmt, narrative
+from cxanalysis.config import ConfigError, load_config
+
+
+@pytest.mark.parametrize(("value", "currency", "expected"), [
+    (1234.5, "EUR", "€1,234"),  # round half to even: 1234.5 -> 1234
+    (1235.5, "EUR", "€1,236"),
+    (-400000, "EUR", "-€400,000"),
+    (1_000_000, "USD", "$1,000,000"),
+    (1234, "GBP", "£1,234"),
+    (1234, "CHF", "CHF 1,234"),  # no common symbol: the code as a prefix
+    (-1234, "CHF", "-CHF 1,234"),
+    (1234567.8, None, "1,234,568"),
+    (0.4, "EUR", "€0"),
+    (float("nan"), "EUR", "–"),
+    (None, None, "–"),
+    (float("inf"), "EUR", "–"),
+])
+def test_money(value, currency, expected):
+    assert fmt.money(value, currency) == expected
+
+
+def test_money_decimals_and_missing_text():
+    assert fmt.money(12.345, "EUR", decimals=2) == "€12.35"  # 12.345 is stored as 12.3450000000000006
+    assert fmt.money(float("nan"), missing="n/a") == "n/a"
+
+
+@pytest.mark.parametrize(("func", "value", "expected"), [
+    (fmt.number, 1234.5678, "1,234.57"),
+    (fmt.number, 0.0031, "0.0031"),  # would round to 0.00: two significant digits instead
+    (fmt.number, -0.00004, "-0.000040"),
+    (fmt.number, 0.0, "0.00"),
+    (fmt.number, -0.001, "-0.0010"),
+    (fmt.integer, 12000.0, "12,000"),
+    (fmt.integer, 7, "7"),
+    (fmt.percent, 0.1234, "12.3%"),
+    (fmt.percent, 1.0, "100.0%"),
+    (fmt.percent, -0.0001, "0.0%"),  # no "-0.0%"
+    (fmt.points, 1.44, "+1.4"),
+    (fmt.points, -0.26, "-0.3"),
+    (fmt.points, 0.04, "0.0"),
+    (fmt.p_value, 0.0009, "< 0.001"),
+    (fmt.p_value, 0.001, "0.001"),
+    (fmt.p_value, 0.04249, "0.042"),
+    (fmt.p_value, np.nan, "–"),
+])
+def test_scalar_formatters(func, value, expected):
+    assert func(value) == expected
+
+
+def test_interval_in_the_kind_of_its_estimate():
+    assert fmt.interval(0.21, 0.92, "percent") == "21.0% to 92.0%"
+    assert fmt.interval(-398053.8, -356144.4, "money", currency="EUR") == "-€398,054 to -€356,144"
+    assert fmt.interval(np.nan, np.nan, "number") == "–"
+
+
+@pytest.mark.parametrize(("column", "expected"), [
+    ("visits_per_month", "Visits per month"),
+    ("n", "Customers"),
+    ("ci_low", "95% interval, low"),
+    ("roi_ci_high", "ROI, 95% interval, high"),
+    ("p_value", "p-value"),
+    ("driver_delivery", "Delivery"),
+    ("churn_rate", "Churn rate"),
+    ("How likely (0-10)", "How likely (0-10)"),  # an export's own heading is kept
+    ("plan", "Plan"),
+])
+def test_label_humanises_column_names(column, expected):
+    assert fmt.label(column) == expected
+
+
+@pytest.mark.parametrize("code", ["eur", "EURO", "E1R", 978, ""])
+def test_currency_key_must_be_an_iso_code(code):
+    with pytest.raises(ConfigError, match=r"'currency' must be an ISO 4217 code .* got"):
+        load_config({"currency": code})
+
+
+def test_currency_key_default_and_set():
+    assert load_config(None).currency is None
+    assert load_config({"currency": "JPY"}).currency == "JPY"
+
+
+def _wide():
+    return pd.DataFrame({
+        "dimension": ["plan", "plan"], "segment": ["Gold", "=HYPERLINK(1)"], "n": [2331, 40], "share": [0.4662, 0.008],
+        "nps": [11.674, -3.04], "ci_low": [8.53, np.nan], "ci_high": [14.78, np.nan], "promoters": [0.363, 0.2],
+        "spend": [1341.15, 12.0], "churn_rate": [0.116, 0.0], "p_value": [1e-7, 0.3], "p_holm": [3e-7, 0.6],
+        "differs": [True, False], "tested": [True, False], "terms": [["staff", "friendly"], []], "note": ["", None],
+    })
+
+
+def test_table_reader_view_is_narrow_formatted_and_in_words():
+    """16 columns (one interval pair): the view keeps 8, the interval as one column, in words."""
+    t = fmt.table(_wide(), currency="EUR")
+    v = t.view
+    assert len(v.columns) == 8
+    assert list(v.columns[:6]) == ["Dimension", "Segment", "Customers", "Share", "NPS", "95% interval"]
+    row = v.iloc[0].tolist()
+    assert row[:6] == ["plan", "Gold", "2,331", "46.6%", "11.7", "8.5 to 14.8"]
+    assert v.iloc[1]["95% interval"] == "–"
+    assert t.hidden == 16 - 9  # 8 shown, one of them standing for two columns
+    assert "7 of 16 columns are left out here." in t.to_html()
+
+
+def test_table_chosen_columns_money_p_values_and_lists():
+    t = fmt.table(_wide(), columns=["segment", "spend", "p_value", "differs", "terms", "note"], currency="EUR")
+    assert t.view.to_dict("list") == {
+        "Segment": ["Gold", "=HYPERLINK(1)"], "Spend": ["€1,341", "€12"], "p-value": ["< 0.001", "0.300"],
+        "Differs from the rest": ["yes", "no"], "Terms": ["staff, friendly", ""], "Note": ["", "–"]}
+    with pytest.raises(KeyError, match="no column 'nope'"):
+        fmt.table(_wide(), columns=["nope"])
+
+
+def test_table_writes_the_full_table_as_csv_and_links_it(tmp_path):
+    class Ctx:
+        cache_dir = tmp_path / "2026Q3" / "_cache"
+
+    target = fmt.csv_target(Ctx(), "02 segments/profile")
+    assert target == {"csv": tmp_path / "2026Q3" / "tables" / "02-segments-profile.csv",
+                      "href": "tables/02-segments-profile.csv"}
+    t = narrative.styled(_wide(), **target)
+    html = t.to_html()
+    assert '<a class="cx-table-csv" href="tables/02-segments-profile.csv" download>Full table as CSV</a>' in html
+    assert "(2 rows, 16 columns)" in html
+    back = pd.read_csv(target["csv"])
+    assert list(back.columns) == list(_wide().columns)  # full table, names as in the data
+    assert back.loc[1, "segment"] == "'=HYPERLINK(1)"  # formula neutralised
+    assert math.isclose(back.loc[0, "share"], 0.4662, rel_tol=0, abs_tol=1e-12)  # full precision
+    assert fmt.csv_target(type("NoRun", (), {"cache_dir": None})(), "x") == {}
+
+
+def test_table_escapes_and_marks_numbers():
+    t = fmt.table(pd.DataFrame({"<b>x</b>": ["<img src=x>"], "n": [3]}))
+    html = t.to_html()
+    assert "<img" not in html and "<b>" not in html and "&lt;img src=x&gt;" in html
+    assert 'class="tex2jax_ignore cx-table"' in html and "cx-num" in html
+
+
+def test_table_never_shows_reprs_or_raw_missing():
+    t = fmt.table(pd.DataFrame({"a": [None, np.nan], "b": [float("nan"), 1e-5], "c": [["x", None], ("y",)],
+                                "d": [{"k": 1}, pd.NA]}))
+    cells = t.view.to_numpy().ravel().tolist()
+    for bad in ("nan", "None", "[", "<NA>", "{"):
+        assert not any(bad in c for c in cells), (bad, cells)
+    assert not {"0.000", "0.00"} & set(cells)  # a non-zero value never reads as zero
+    assert cells == ["–", "–", "x, –", "k: 1", "–", "0.000010", "y", "–"]
