@@ -468,6 +468,12 @@ def percent_axis(ax, which: str = "y", decimals: int = 0) -> None:
     _axis(ax, which, lambda v: percent(v, decimals))
 
 
-def number_axis(ax, which: str = "y", decimals: int = 0) -> None:
-    """Tick labels with thousands separators and no offset or multiplier."""
-    _axis(ax, which, lambda v: f"{v:,.{decimals}f}")
+def _tick(v: float) -> str:
+    out = f"{v:,.6f}".rstrip("0").rstrip(".")
+    return "0" if out in ("-0", "") else out
+
+
+def number_axis(ax, which: str = "y", decimals: int | None = None) -> None:
+    """Tick labels with thousands separators and no offset or multiplier; ``decimals=None``
+    writes each tick with as few decimals as it needs ("1,500", "0.25")."""
+    _axis(ax, which, _tick if decimals is None else (lambda v: f"{v:,.{decimals}f}"))
