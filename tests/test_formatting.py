@@ -152,3 +152,13 @@ def test_table_never_shows_reprs_or_raw_missing():
         assert not any(bad in c for c in cells), (bad, cells)
     assert not {"0.000", "0.00"} & set(cells)  # a non-zero value never reads as zero
     assert cells == ["–", "–", "x, –", "k: 1", "–", "0.000010", "y", "–"]
+
+
+def test_quantile_bands_read_as_parts_not_calendar_quarters():
+    """Hand-worked: 0..99 in quarters has edges 0, 24.75, 49.5, 74.25, 99."""
+    from cxanalysis import segments
+
+    q = segments.band(pd.Series(np.arange(100.0)), q=4)
+    assert list(q.cat.categories) == ["lowest quarter (0–24.8)", "second quarter (24.8–49.5)",
+                                      "third quarter (49.5–74.2)", "highest quarter (74.2–99)"]
+    assert segments.band(pd.Series(np.arange(10.0)), q=3).cat.categories[0].startswith("lowest third (")
