@@ -200,3 +200,13 @@ def test_targeting_sentence_says_when_the_best_segment_is_not_singled_out():
                                      (-38.0, -20.0))
     assert s.startswith("Moving passives loses value in every segment on this evidence; the smallest loss is among "
                         "plan = Pro: -24 per moved passive") and "pays most" not in s
+
+
+def test_sentences_write_money_in_the_configured_currency():
+    """Hand-worked: the same figures as above, with the euro sign and thousands separators."""
+    best = {"dimension": "plan", "segment": "Pro", "value_per_customer": 6900.0, "ci_low": 6100.0, "ci_high": 7700.0}
+    s = narrative.targeting_sentence(best, 5230.0, (4080.0, 6360.0), currency="EUR")
+    assert s == ("Moving passives pays most among plan = Pro: €6,900 per moved passive (95% interval €6,100 to "
+                 "€7,700), against €5,230 (€4,080 to €6,360) over all passives.")
+    s = narrative.break_even_summary(0.05, 2000, 400.0, (-50.0, 900.0), currency="CHF")
+    assert "(95% interval -CHF 50 to CHF 900)" in s
