@@ -289,6 +289,9 @@ def _text(value) -> str:
 
 # --- tables ---------------------------------------------------------------------------------------
 
+#: Columns whose values are column names, shown in words by :func:`table`.
+NAME_COLUMNS = ("dimension", "driver", "column", "outcome", "contrast", "feature")
+
 #: Columns left out of the reader view first when a table is too wide (they stay in the CSV).
 LOW_PRIORITY = ("sha256", "n_eff", "se", "method", "ci_method", "ratio_kind", "rr", "rr_ci", "evalue", "evalue_ci",
                 "flag_reason", "note", "tested", "p_value", "churn_p_value", "n_both", "unit", "scale", "coef",
@@ -310,12 +313,16 @@ class Table:
     csv_href: str | None = None
     #: how many of the full table's columns the reader view leaves out
     hidden: int = 0
+    #: how many of its rows
+    hidden_rows: int = 0
 
     def note_html(self) -> str:
         """The line under the table: what is left out and where the full table is."""
         parts = []
         if self.hidden > 0:
             parts.append(f"{self.hidden} of {len(self.full.columns)} columns are left out here.")
+        if self.hidden_rows > 0:
+            parts.append(f"The first {len(self.view):,} of {len(self.full):,} rows are shown.")
         if self.csv_href:
             parts.append(f'<a class="cx-table-csv" href="{html.escape(self.csv_href, quote=True)}" download>'
                          f"Full table as CSV</a> ({len(self.full):,} rows, {len(self.full.columns)} columns).")
@@ -341,7 +348,8 @@ def _pairs(columns: list[str]) -> dict[str, str]:
 
 def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_columns: int = 8,
           percent: Sequence[str] = (), money: Sequence[str] = (), currency: str | None = None, digits: int = 2,
-          csv: str | os.PathLike | None = None, href: str | None = None) -> Table:
+          csv: str | os.PathLike | None = None, href: str | None = None, rows: int | None = None,
+          names: Sequence[str] = NAME_COLUMNS) -> Table:
     """The reader view of ``data``: headers in words, every cell formatted, at most ``max_columns``.
 
     Parameters
@@ -363,6 +371,11 @@ def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_colum
         neutralised, full precision, column names as in the data).
     href : str, optional
         The link to that CSV from the page (default: the file's name).
+    rows : int, optional
+        Show only the first ``rows`` rows (the CSV keeps them all).
+    names : column names
+        Columns whose values are column names (``dimension``, ``driver``, ...): shown through
+        :func:`label` ("visits_per_month" → "Visits per month").
 
     Returns
     -------
@@ -378,6 +391,8 @@ def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_colum
     data = data.reset_index(drop=True) if not isinstance(data.index, pd.RangeIndex) else data
     cols = [str(c) for c in data.columns]
     frame = data.set_axis(cols, axis=1)
+    if rows is not None:
+        frame = frame.head(rows)
     pairs = _pairs(cols)
     highs = set(pairs.values())
     if columns is None:
@@ -403,12 +418,15 @@ def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_colum
                 base = cols[pos - 1] if pos > 0 else c
             kind = kind_of(base, frame[base] if base in frame else None, percent=percent, money=money)
             kind = "number" if kind in ("int", "bool", "text") else kind
-            head = "95% interval" if not stem or stem in units else f"{label(stem)}, 95% interval"
+            head = f"{label(stem)}, 95% interval" if stem else "95% interval"
             view[head] = [interval(lo, hi, kind, currency=currency, decimals=digits)
                           for lo, hi in zip(frame[c], frame[pairs[c]], strict=True)]
         else:
             kind = kind_of(c, frame[c], percent=percent, money=money)
-            view[label(c)] = [format_value(v, kind, currency=currency, decimals=digits) for v in frame[c]]
+            if c in names and kind == "text":
+                view[label(c)] = [MISSING if _missing(v) else label(v) for v in frame[c]]
+            else:
+                view[label(c)] = [format_value(v, kind, currency=currency, decimals=digits) for v in frame[c]]
     shown = pd.DataFrame(view, index=range(len(frame)))
     shown.columns = _unique(list(shown.columns))
     numeric = pd.DataFrame("", index=shown.index, columns=shown.columns)
@@ -426,7 +444,8 @@ def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_colum
         safe_csv(data, csv)
         link = href or Path(csv).name
     represented = set(units) | {pairs[c] for c in units if c in pairs}
-    return Table(shown, data, styler, link, hidden=len(cols) - len(represented))
+    return Table(shown, data, styler, link, hidden=len(cols) - len(represented),
+                 hidden_rows=len(data) - len(frame))
 
 
 def _unique(names: list[str]) -> list[str]:

@@ -62,7 +62,7 @@ def segments_summary(table: pd.DataFrame) -> str:
     hi = t.loc[t["nps"].idxmax()]
     lo = t.loc[t["nps"].idxmin()]
     return (f"{len(differs)} of {len(t)} tested segments have an NPS that differs from the rest of the customers "
-            f"(Holm-corrected over all {len(t)} tests, 5% level).{small} Highest tested: "
+            f"(at the 5% level, corrected for testing all {len(t)} segments at once).{small} Highest tested: "
             f"**{hi['dimension']} = {hi['segment']}** at {hi['nps']:.1f} (95% CI {hi['ci_low']:.1f} to "
             f"{hi['ci_high']:.1f}); lowest: **{lo['dimension']} = {lo['segment']}** at {lo['nps']:.1f} "
             f"({lo['ci_low']:.1f} to {lo['ci_high']:.1f}).")
@@ -124,7 +124,8 @@ def change_decomposition_summary(decomposition: dict) -> str:
 
 def styled(table: pd.DataFrame, digits: int = 2, percent: tuple[str, ...] = (), *,
            columns: Sequence[str] | None = None, money: Sequence[str] = (), currency: str | None = None,
-           max_columns: int = 8, csv: str | os.PathLike | None = None, href: str | None = None):
+           max_columns: int = 8, csv: str | os.PathLike | None = None, href: str | None = None,
+           rows: int | None = None):
     """The reader view of a table, through the one formatting layer (:func:`cxanalysis.fmt.table`).
 
     Headers in words, shares in %, money with ``currency``'s symbol, thousands separators,
@@ -138,7 +139,7 @@ def styled(table: pd.DataFrame, digits: int = 2, percent: tuple[str, ...] = (), 
     from . import fmt
 
     return fmt.table(table, columns=columns, max_columns=max_columns, percent=percent, money=money,
-                     currency=currency, digits=digits, csv=csv, href=href)
+                     currency=currency, digits=digits, csv=csv, href=href, rows=rows)
 
 
 #: Markdown syntax that export text could use to build a link, an image, a code span or math

@@ -104,7 +104,7 @@ def test_table_reader_view_is_narrow_formatted_and_in_words():
     assert len(v.columns) == 8
     assert list(v.columns[:6]) == ["Dimension", "Segment", "Customers", "Share", "NPS", "95% interval"]
     row = v.iloc[0].tolist()
-    assert row[:6] == ["plan", "Gold", "2,331", "46.6%", "11.7", "8.5 to 14.8"]
+    assert row[:6] == ["Plan", "Gold", "2,331", "46.6%", "11.7", "8.5 to 14.8"]  # a dimension's name in words
     assert v.iloc[1]["95% interval"] == "–"
     assert t.hidden == 16 - 9  # 8 shown, one of them standing for two columns
     assert "7 of 16 columns are left out here." in t.to_html()
@@ -162,3 +162,12 @@ def test_quantile_bands_read_as_parts_not_calendar_quarters():
     assert list(q.cat.categories) == ["lowest quarter (0–24.8)", "second quarter (24.8–49.5)",
                                       "third quarter (49.5–74.2)", "highest quarter (74.2–99)"]
     assert segments.band(pd.Series(np.arange(10.0)), q=3).cat.categories[0].startswith("lowest third (")
+
+
+def test_table_rows_names_and_prefixed_intervals():
+    t = pd.DataFrame({"driver": ["driver_delivery", "driver_price_fairness"], "roi": [0.55, -0.1],
+                      "roi_ci_low": [0.21, -0.3], "roi_ci_high": [0.92, 0.1]})
+    out = fmt.table(t, rows=1)
+    assert out.view.to_dict("list") == {"Driver": ["Delivery"], "ROI": ["55.0%"],
+                                        "ROI, 95% interval": ["21.0% to 92.0%"]}
+    assert "The first 1 of 2 rows are shown." in out.to_html()
