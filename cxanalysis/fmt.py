@@ -357,7 +357,8 @@ def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_colum
     data : DataFrame
         The table as computed (full precision).
     columns : list of str, optional
-        The columns to show, in order. Default: every column, leaving out :data:`LOW_PRIORITY`
+        The columns to show, in order; those the table does not have (optional columns absent
+        from an export) are skipped. Default: every column, leaving out :data:`LOW_PRIORITY`
         ones (then the last ones) until at most ``max_columns`` remain.
     percent, money : column names
         Columns holding shares (shown as %) or amounts (shown with ``currency``), in addition to
@@ -402,11 +403,8 @@ def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_colum
                 break
             units = [c for c in units if c != low and c != f"{low}_ci_low"]
         units = units[:max_columns]
-    else:
-        missing = [c for c in columns if c not in cols]
-        if missing:
-            raise KeyError(f"fmt.table: no column {missing[0]!r}; the table has {', '.join(cols)}.")
-        units = [str(c) for c in columns if str(c) not in highs]
+    else:  # a column the table does not have (an optional column absent from this export) is skipped
+        units = [str(c) for c in columns if str(c) in cols and str(c) not in highs]
     view = {}
     for c in units:
         if c in pairs:
