@@ -278,8 +278,8 @@ def _text(value) -> str:
         return MISSING
     if isinstance(value, bool | np.bool_):
         return "yes" if value else "no"
-    if isinstance(value, float | np.floating):
-        return number(value)
+    if isinstance(value, float | np.floating | int | np.integer) and not isinstance(value, bool | np.bool_):
+        return integer(value) if float(value).is_integer() else number(value)
     if isinstance(value, list | tuple | Set | np.ndarray | pd.Series):
         return ", ".join(_text(v) for v in value)
     if isinstance(value, Mapping):
@@ -325,7 +325,8 @@ class Table:
             parts.append(f"The first {len(self.view):,} of {len(self.full):,} rows are shown.")
         if self.csv_href:
             parts.append(f'<a class="cx-table-csv" href="{html.escape(self.csv_href, quote=True)}" download>'
-                         f"Full table as CSV</a> ({len(self.full):,} rows, {len(self.full.columns)} columns).")
+                         f"Full table as CSV</a> ({len(self.full):,} row{'' if len(self.full) == 1 else 's'}, "
+                         f"{len(self.full.columns)} columns).")
         return f'<p class="cx-table-note">{" ".join(parts)}</p>' if parts else ""
 
     def to_html(self) -> str:
@@ -421,6 +422,8 @@ def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_colum
                           for lo, hi in zip(frame[c], frame[pairs[c]], strict=True)]
         else:
             kind = kind_of(c, frame[c], percent=percent, money=money)
+            if kind == "number" and _whole(frame[c]):
+                kind = "int"  # whole numbers without decimals: "12", not "12.00"
             if c in names and kind == "text":
                 view[label(c)] = [MISSING if _missing(v) else label(v) for v in frame[c]]
             else:
@@ -444,6 +447,12 @@ def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_colum
     represented = set(units) | {pairs[c] for c in units if c in pairs}
     return Table(shown, data, styler, link, hidden=len(cols) - len(represented),
                  hidden_rows=len(data) - len(frame))
+
+
+def _whole(values: pd.Series) -> bool:
+    v = pd.to_numeric(values, errors="coerce").to_numpy(float)
+    v = v[np.isfinite(v)]
+    return len(v) > 0 and bool(np.all(v == np.round(v)))
 
 
 def _unique(names: list[str]) -> list[str]:

@@ -171,3 +171,51 @@ def test_table_rows_names_and_prefixed_intervals():
     assert out.view.to_dict("list") == {"Driver": ["Delivery"], "ROI": ["55.0%"],
                                         "ROI, 95% interval": ["21.0% to 92.0%"]}
     assert "The first 1 of 2 rows are shown." in out.to_html()
+
+
+# --- the rendered pages (one report run with currency: EUR) ----------------------------------------
+
+@pytest.fixture(scope="module")
+def eur_report(tmp_path_factory):
+    from cxanalysis.report import run_report
+    from cxanalysis.sample import make_customers
+
+    tmp = tmp_path_factory.mktemp("eur")
+    make_customers(1500, 2, random_state=21).to_csv(tmp / "customers.csv", index=False)
+    (tmp / "cx.yaml").write_text("currency: EUR\n")
+    return run_report(tmp / "customers.csv", config=tmp / "cx.yaml", out=tmp / "reports", progress=lambda m: None)
+
+
+def _cells(html: str) -> list[str]:
+    import re
+
+    return [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", html, re.S)]
+
+
+@pytest.mark.slow
+def test_rendered_pages_show_formatted_cells_and_link_full_tables(eur_report):
+    import re
+
+    pages = sorted(eur_report.glob("0[1-6]-*.html"))
+    assert len(pages) == 6
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        tables = re.findall(r"<table[^>]*cx-table[^>]*>.*?</table>", html, re.S)
+        assert tables, page.name
+        for t in tables:
+            heads = re.findall(r"<th[^>]*col_heading[^>]*>(.*?)</th>", t, re.S)
+            assert len(heads) <= 8, (page.name, heads)
+            assert not [h for h in heads if re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)+", h.strip())], (page.name, heads)
+            for cell in _cells(t):
+                assert cell not in ("nan", "None", "NaN", "0.000", "0.00", "<NA>"), (page.name, cell)
+                assert not cell.startswith("["), (page.name, cell)
+        for href in re.findall(r'class="cx-table-csv" href="([^"]+)"', html):
+            assert (eur_report / href).is_file(), href
+    seg = (eur_report / "02-segments.html").read_text(encoding="utf-8")
+    assert "€" in "".join(_cells(seg))  # spend in euros
+    assert 'href="tables/02-segments.csv"' in seg
+    roi = (eur_report / "05-roi.html").read_text(encoding="utf-8")
+    assert re.search(r"worth \*?\*?(<strong>)?-?€[\d,]+", roi) or "€" in roi
+    quality = (eur_report / "01-data-quality.html").read_text(encoding="utf-8")
+    assert "rows_dropped" not in quality and "Rows dropped" not in quality  # nothing dropped: a sentence only
+    assert "No row was dropped." in quality
