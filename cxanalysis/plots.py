@@ -431,13 +431,17 @@ def waterfall(steps: pd.DataFrame, *, title: str | None = None, ax=None, currenc
     starts = np.concatenate([[0], np.cumsum(vals[:-1])])
     starts[-1] = 0
     ends = starts + vals
-    lo, hi = float(min(0.0, starts.min(), ends.min())), float(max(0.0, starts.max(), ends.max()))
+    both = np.concatenate([[0.0], starts, ends])
+    both = both[np.isfinite(both)]
+    lo, hi = float(both.min()), float(both.max())
     span = hi - lo if hi > lo else 1.0
-    shown = np.where(np.abs(vals) < 0.006 * span, np.where(vals < 0, -0.006, 0.006) * span, vals)
+    shown = np.where(np.isfinite(vals) & (np.abs(vals) < 0.006 * span), np.where(vals < 0, -0.006, 0.006) * span, vals)
     colors = [NEUTRAL if v >= 0 else GREYS[1] for v in vals[:-1]] + [GREYS[0]]
     x = np.arange(len(vals))
     ax.bar(x, shown, bottom=starts, color=colors, width=0.6)
     for i, (st, v, sh) in enumerate(zip(starts, vals, shown, strict=True)):
+        if not (np.isfinite(st) and np.isfinite(sh)):
+            continue
         top = st + max(sh, 0.0)
         bottom = st + min(sh, 0.0)
         ax.annotate(money(v, currency), (i, top if v >= 0 else bottom), textcoords="offset points",
