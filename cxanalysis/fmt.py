@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["MISSING", "CURRENCY_SYMBOLS", "check_currency", "currency_symbol", "money", "number", "integer",
-           "percent", "points", "p_value", "interval", "label", "kind_of", "format_value", "table", "Table",
+           "percent", "points", "p_value", "interval", "label", "words", "kind_of", "format_value", "table", "Table",
            "csv_target", "money_axis", "percent_axis", "number_axis"]
 
 #: What a missing value reads in a table.
@@ -196,6 +196,12 @@ def label(column) -> str:
         return c
     words = c.replace("_", " ").strip()
     return words[:1].upper() + words[1:]
+
+
+def words(column) -> str:
+    """:func:`label` for the middle of a sentence: "visits per month", "plan", but "NPS"."""
+    text = label(column)
+    return text if text[:2].isupper() else text[:1].lower() + text[1:]
 
 
 # --- kinds of column ----------------------------------------------------------------------------

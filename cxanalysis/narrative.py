@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from .fmt import words
 from .io import CleaningReport
 from .summary import fmt_p
 
@@ -63,8 +64,8 @@ def segments_summary(table: pd.DataFrame) -> str:
     lo = t.loc[t["nps"].idxmin()]
     return (f"{len(differs)} of {len(t)} tested segments have an NPS that differs from the rest of the customers "
             f"(at the 5% level, corrected for testing all {len(t)} segments at once).{small} Highest tested: "
-            f"**{hi['dimension']} = {hi['segment']}** at {hi['nps']:.1f} (95% CI {hi['ci_low']:.1f} to "
-            f"{hi['ci_high']:.1f}); lowest: **{lo['dimension']} = {lo['segment']}** at {lo['nps']:.1f} "
+            f"**{words(hi['dimension'])} = {hi['segment']}** at {hi['nps']:.1f} (95% CI {hi['ci_low']:.1f} to "
+            f"{hi['ci_high']:.1f}); lowest: **{words(lo['dimension'])} = {lo['segment']}** at {lo['nps']:.1f} "
             f"({lo['ci_low']:.1f} to {lo['ci_high']:.1f}).")
 
 
@@ -91,7 +92,7 @@ def change_decomposition_sentence(row: dict) -> str:
 
     A part whose 95% interval includes 0 is "no detectable" part, whatever its estimate.
     """
-    dim = str(row["dimension"]).replace("_", " ")
+    dim = words(row["dimension"])
     mix, lo, hi = row["mix"], row["mix_ci_low"], row["mix_ci_high"]
     if lo > 0 or hi < 0:
         more = "more" if row["top_mix_share_now"] > row["top_mix_share_before"] else "fewer"
@@ -269,7 +270,7 @@ def targeting_sentence(best: dict, overall_value: float, overall_ci: tuple[float
     """Where moving passives pays most, with its interval against the overall value per passive
     (amounts in ``currency``, :func:`cxanalysis.fmt.money`)."""
     m = lambda x: _money(x, currency)  # noqa: E731
-    dim = str(best["dimension"]).replace("_", " ")
+    dim = words(best["dimension"])
     figures = (f"{m(best['value_per_customer'])} per moved passive (95% interval {m(best['ci_low'])} to "
                f"{m(best['ci_high'])}), against {m(overall_value)} ({m(overall_ci[0])} to "
                f"{m(overall_ci[1])}) over all passives")
@@ -293,7 +294,7 @@ def targeting_summary(targets: pd.DataFrame, result, *, currency: str | None = N
     lines = [targeting_sentence(best, result.value_per_customer, result.intervals["value_per_customer"],
                                 currency=currency)]
     if len(targets) > 1:
-        lines.append(f"Least: {str(worst['dimension']).replace('_', ' ')} = {worst['segment']}, "
+        lines.append(f"Least: {words(worst['dimension'])} = {worst['segment']}, "
                      f"{m(worst['value_per_customer'])} per moved passive (95% interval {m(worst['ci_low'])} "
                      f"to {m(worst['ci_high'])}).")
     lines.append("Net value and ROI of each row count the whole program cost against that segment's moved passives.")

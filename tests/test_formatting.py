@@ -219,3 +219,18 @@ def test_rendered_pages_show_formatted_cells_and_link_full_tables(eur_report):
     quality = (eur_report / "01-data-quality.html").read_text(encoding="utf-8")
     assert "rows_dropped" not in quality and "Rows dropped" not in quality  # nothing dropped: a sentence only
     assert "No row was dropped." in quality
+
+
+@pytest.mark.parametrize(("column", "expected"), [("visits_per_month", "visits per month"), ("plan", "plan"),
+                                                   ("nps", "NPS"), ("job_title", "job title")])
+def test_words_for_sentences(column, expected):
+    assert fmt.words(column) == expected
+
+
+def test_sentences_name_dimensions_in_words():
+    row = {"dimension": "visits_per_month", "mix": 1.0, "mix_ci_low": -0.5, "mix_ci_high": 2.5, "within": 2.0,
+           "within_ci_low": 1.0, "within_ci_high": 3.0, "top_mix_segment": "x", "top_mix_share_before": 0.2,
+           "top_mix_share_now": 0.3}
+    s = narrative.change_decomposition_sentence(row)
+    assert s.startswith("By visits per month: the changed mix of visits per month explains no detectable part")
+    assert "_" not in s
