@@ -17,7 +17,7 @@ from .fmt import words
 from .io import CleaningReport
 from .summary import fmt_p
 
-__all__ = ["effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "retention_summary", "retention_title", "targeting_sentence", "targeting_summary", "cleaning_summary", "nps_summary", "segments_summary", "metrics_summary", "trend_summary", "styled",
+__all__ = ["assumptions_table", "effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "retention_summary", "retention_title", "targeting_sentence", "targeting_summary", "cleaning_summary", "nps_summary", "segments_summary", "metrics_summary", "trend_summary", "styled",
            "change_decomposition_sentence", "change_decomposition_summary", "md", "escape_markdown", "neutralise_csv", "safe_csv"]
 
 
@@ -141,6 +141,46 @@ def styled(table: pd.DataFrame, digits: int = 2, percent: tuple[str, ...] = (), 
 
     return fmt.table(table, columns=columns, max_columns=max_columns, percent=percent, money=money,
                      currency=currency, digits=digits, csv=csv, href=href, rows=rows)
+
+
+#: the rows of :meth:`cxanalysis.roi.Assumptions.to_frame`, in its order, and how each value reads
+_ASSUMPTION_KINDS = {"gross_margin": "percent", "cost_per_return": "money", "discount_rate": "percent",
+                     "horizon_years": "number", "program_cost_per_year": "money", "team_cost_per_year": "money",
+                     "share_of_passives_moved": "percent", "customers_moved": "int"}
+
+
+def assumptions_table(assumptions, *, currency: str | None = None):
+    """The ROI assumptions (:meth:`cxanalysis.roi.Assumptions.to_frame`) with each value in its own
+    unit: shares and rates in %, costs in ``currency``, a range as "5.0% to 15.0%"."""
+    from . import fmt
+
+    frame = assumptions.to_frame()
+    shown = []
+    for key, value in zip(_ASSUMPTION_KINDS, frame["value"], strict=True):
+        kind = _ASSUMPTION_KINDS[key]
+        own = getattr(assumptions, key)
+        if not ((own is None and pd.isna(value)) or _same(own, value)):  # to_frame changed its rows: show as is
+            shown.append(fmt.format_value(value, "text"))
+            continue
+        value = own
+        if isinstance(value, list | tuple):
+            lo, hi = value
+            shown.append(fmt.format_value(lo, kind, currency=currency) if lo == hi else
+                         fmt.interval(lo, hi, kind, currency=currency))
+        elif kind == "number":
+            shown.append(fmt.number(value, 0) if float(value).is_integer() else fmt.number(value, 2))
+        elif kind == "money" and value is not None:
+            shown.append(fmt.money(value, currency, decimals=0 if float(value).is_integer() else 2))
+        else:
+            shown.append(fmt.format_value(value, kind, currency=currency))
+    return fmt.table(frame.assign(value=shown))
+
+
+def _same(a, b) -> bool:
+    try:
+        return bool(np.all(np.asarray(a, dtype=float) == np.asarray(b, dtype=float)))
+    except (TypeError, ValueError):
+        return a == b
 
 
 #: Markdown syntax that export text could use to build a link, an image, a code span or math
