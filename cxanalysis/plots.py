@@ -501,7 +501,7 @@ def cluster_projection(points: pd.DataFrame, *, title: str | None = None, ax=Non
         name = str(part["name"].iloc[0]) if "name" in part else f"cluster {cid}"
         ax.scatter(part["pc1"], part["pc2"], s=10, linewidths=0, alpha=0.6, marker=CLUSTER_MARKERS[i % len(CLUSTER_MARKERS)],
                    color=CLUSTER_COLORS[i % len(CLUSTER_COLORS)], label=name)
-    ax.legend(title="Cluster", frameon=False, markerscale=2, loc="best")
+    ax.legend(title="Cluster", frameon=False, markerscale=2, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside, not over, the points
     ax.set(title=title or "Clusters on the first two principal components",
            xlabel="First principal component", ylabel="Second principal component")
     return ax
