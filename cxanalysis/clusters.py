@@ -58,6 +58,7 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.mixture import GaussianMixture
 
+from .fmt import label as _label
 from .metrics import nps_from_counts
 
 __all__ = ["CustomerClusters", "MIN_CUSTOMERS", "MIN_COLUMNS", "CX_SCORES", "GMM_REG_COVAR", "STABILITY_ROWS",
@@ -84,7 +85,7 @@ def weak_structure_message(silhouette: float, ari_mean: float) -> str | None:
             "as a convenient summary, not as distinct kinds of customers.")
 
 _WORDS = {
-    "spend": ("high-spend", "low-spend"), "orders": ("frequent buyers", "few orders"),
+    "spend": ("high spend", "low spend"), "orders": ("frequent buyers", "few orders"),
     "returns": ("many returns", "few returns"), "visits_per_month": ("frequent visitors", "rare visitors"),
     "tenure_months": ("long-tenured", "new"), "support_tickets": ("many tickets", "few tickets"),
     "nps_score": ("high NPS", "low NPS"), "csat": ("high CSAT", "low CSAT"), "ces": ("easy effort", "hard effort"),
@@ -330,9 +331,10 @@ class CustomerClusters:
             sel = labels == c
             part = data[sel]
             top = z.loc[c].abs().sort_values(ascending=False)
-            words = [(_WORDS.get(f, (f"high {f}", f"low {f}"))[0 if z.loc[c, f] > 0 else 1])
+            words = [(_WORDS.get(f, (f"high {_label(f).lower()}", f"low {_label(f).lower()}"))[0 if z.loc[c, f] > 0 else 1])
                      for f in top.index[:3] if abs(z.loc[c, f]) >= 0.3]
-            row = {"cluster": c, "name": ", ".join(words) or "average on every column", "n": int(sel.sum()),
+            name = ", ".join(words) or "average on every column"
+            row = {"cluster": c, "name": name[:1].upper() + name[1:], "n": int(sel.sum()),
                    "share": float(sel.mean())}
             for f in num:
                 row[f] = float(part[f].mean())
@@ -347,6 +349,9 @@ class CustomerClusters:
                 row["spend_mean"] = float(part["spend"].mean())
             rows.append(row)
         self.profile_ = pd.DataFrame(rows)
+        dup = self.profile_["name"].duplicated(keep=False)  # two clusters alike on their top columns
+        self.profile_.loc[dup, "name"] = [f"{n} ({c + 1})" for n, c in
+                                          zip(self.profile_.loc[dup, "name"], self.profile_.loc[dup, "cluster"], strict=True)]
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -361,14 +366,18 @@ class CustomerClusters:
                 "sizes": [int(v) for v in np.bincount(self.labels_, minlength=self.k_)],
                 "stability_ari": self.stability_, "weak_structure": self.weak_structure_, "columns": self.used_,
                 "transforms": self.transform_, "warnings": self.warnings_, "names": self.profile_["name"].tolist(),
+                "named": [{"cluster": int(r.cluster), "name": r.name, "n": int(r.n)} for r in self.profile_.itertuples()],
                 "profile": self.profile_, "selection": self.selection_}
 
     def projection(self, max_points: int = 5000) -> pd.DataFrame:
-        """First two principal components of a sample of customers: ``pc1, pc2, cluster``."""
+        """First two principal components of a sample of customers: ``pc1, pc2, cluster, name``
+        (``name``: the cluster's name from its profile)."""
         rng = np.random.default_rng(self.random_state)
         idx = rng.choice(len(self.X_), size=min(max_points, len(self.X_)), replace=False)
         pcs = PCA(2, random_state=self.random_state).fit(self.X_).transform(self.X_[idx])
-        return pd.DataFrame({"pc1": pcs[:, 0], "pc2": pcs[:, 1], "cluster": self.labels_[idx].astype(str)})
+        names = self.profile_["name"].to_numpy()
+        return pd.DataFrame({"pc1": pcs[:, 0], "pc2": pcs[:, 1], "cluster": self.labels_[idx].astype(str),
+                             "name": names[self.labels_[idx]]})
 
     def _repr_html_(self) -> str:
         return self.profile_.to_html(index=False, float_format=lambda v: f"{v:,.2f}")

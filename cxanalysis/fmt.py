@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["MISSING", "CURRENCY_SYMBOLS", "check_currency", "currency_symbol", "money", "number", "integer",
-           "percent", "points", "p_value", "interval", "label", "kind_of", "format_value", "table", "Table",
+           "percent", "points", "p_value", "interval", "label", "words", "kind_of", "format_value", "table", "Table",
            "csv_target", "money_axis", "percent_axis", "number_axis"]
 
 #: What a missing value reads in a table.
@@ -198,6 +198,12 @@ def label(column) -> str:
     return words[:1].upper() + words[1:]
 
 
+def words(column) -> str:
+    """:func:`label` for the middle of a sentence: "visits per month", "plan", but "NPS"."""
+    text = label(column)
+    return text if text[:2].isupper() else text[:1].lower() + text[1:]
+
+
 # --- kinds of column ----------------------------------------------------------------------------
 
 _MONEY = {"spend", "spend_mean", "clv", "mrr", "contract_value", "support_cost", "value_per_customer", "benefit",
@@ -278,8 +284,8 @@ def _text(value) -> str:
         return MISSING
     if isinstance(value, bool | np.bool_):
         return "yes" if value else "no"
-    if isinstance(value, float | np.floating):
-        return number(value)
+    if isinstance(value, float | np.floating | int | np.integer) and not isinstance(value, bool | np.bool_):
+        return integer(value) if float(value).is_integer() else number(value)
     if isinstance(value, list | tuple | Set | np.ndarray | pd.Series):
         return ", ".join(_text(v) for v in value)
     if isinstance(value, Mapping):
@@ -288,6 +294,9 @@ def _text(value) -> str:
 
 
 # --- tables ---------------------------------------------------------------------------------------
+
+#: Columns whose values are column names, shown in words by :func:`table`.
+NAME_COLUMNS = ("dimension", "driver", "column", "outcome", "contrast", "feature")
 
 #: Columns left out of the reader view first when a table is too wide (they stay in the CSV).
 LOW_PRIORITY = ("sha256", "n_eff", "se", "method", "ci_method", "ratio_kind", "rr", "rr_ci", "evalue", "evalue_ci",
@@ -310,15 +319,20 @@ class Table:
     csv_href: str | None = None
     #: how many of the full table's columns the reader view leaves out
     hidden: int = 0
+    #: how many of its rows
+    hidden_rows: int = 0
 
     def note_html(self) -> str:
         """The line under the table: what is left out and where the full table is."""
         parts = []
         if self.hidden > 0:
             parts.append(f"{self.hidden} of {len(self.full.columns)} columns are left out here.")
+        if self.hidden_rows > 0:
+            parts.append(f"The first {len(self.view):,} of {len(self.full):,} rows are shown.")
         if self.csv_href:
             parts.append(f'<a class="cx-table-csv" href="{html.escape(self.csv_href, quote=True)}" download>'
-                         f"Full table as CSV</a> ({len(self.full):,} rows, {len(self.full.columns)} columns).")
+                         f"Full table as CSV</a> ({len(self.full):,} row{'' if len(self.full) == 1 else 's'}, "
+                         f"{len(self.full.columns)} columns).")
         return f'<p class="cx-table-note">{" ".join(parts)}</p>' if parts else ""
 
     def to_html(self) -> str:
@@ -341,7 +355,8 @@ def _pairs(columns: list[str]) -> dict[str, str]:
 
 def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_columns: int = 8,
           percent: Sequence[str] = (), money: Sequence[str] = (), currency: str | None = None, digits: int = 2,
-          csv: str | os.PathLike | None = None, href: str | None = None) -> Table:
+          csv: str | os.PathLike | None = None, href: str | None = None, rows: int | None = None,
+          names: Sequence[str] = NAME_COLUMNS) -> Table:
     """The reader view of ``data``: headers in words, every cell formatted, at most ``max_columns``.
 
     Parameters
@@ -349,7 +364,8 @@ def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_colum
     data : DataFrame
         The table as computed (full precision).
     columns : list of str, optional
-        The columns to show, in order. Default: every column, leaving out :data:`LOW_PRIORITY`
+        The columns to show, in order; those the table does not have (optional columns absent
+        from an export) are skipped. Default: every column, leaving out :data:`LOW_PRIORITY`
         ones (then the last ones) until at most ``max_columns`` remain.
     percent, money : column names
         Columns holding shares (shown as %) or amounts (shown with ``currency``), in addition to
@@ -363,6 +379,11 @@ def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_colum
         neutralised, full precision, column names as in the data).
     href : str, optional
         The link to that CSV from the page (default: the file's name).
+    rows : int, optional
+        Show only the first ``rows`` rows (the CSV keeps them all).
+    names : column names
+        Columns whose values are column names (``dimension``, ``driver``, ...): shown through
+        :func:`label` ("visits_per_month" → "Visits per month").
 
     Returns
     -------
@@ -378,6 +399,8 @@ def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_colum
     data = data.reset_index(drop=True) if not isinstance(data.index, pd.RangeIndex) else data
     cols = [str(c) for c in data.columns]
     frame = data.set_axis(cols, axis=1)
+    if rows is not None:
+        frame = frame.head(rows)
     pairs = _pairs(cols)
     highs = set(pairs.values())
     if columns is None:
@@ -387,11 +410,8 @@ def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_colum
                 break
             units = [c for c in units if c != low and c != f"{low}_ci_low"]
         units = units[:max_columns]
-    else:
-        missing = [c for c in columns if c not in cols]
-        if missing:
-            raise KeyError(f"fmt.table: no column {missing[0]!r}; the table has {', '.join(cols)}.")
-        units = [str(c) for c in columns if str(c) not in highs]
+    else:  # a column the table does not have (an optional column absent from this export) is skipped
+        units = [str(c) for c in columns if str(c) in cols and str(c) not in highs]
     view = {}
     for c in units:
         if c in pairs:
@@ -403,12 +423,17 @@ def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_colum
                 base = cols[pos - 1] if pos > 0 else c
             kind = kind_of(base, frame[base] if base in frame else None, percent=percent, money=money)
             kind = "number" if kind in ("int", "bool", "text") else kind
-            head = "95% interval" if not stem or stem in units else f"{label(stem)}, 95% interval"
+            head = f"{label(stem)}, 95% interval" if stem else "95% interval"
             view[head] = [interval(lo, hi, kind, currency=currency, decimals=digits)
                           for lo, hi in zip(frame[c], frame[pairs[c]], strict=True)]
         else:
             kind = kind_of(c, frame[c], percent=percent, money=money)
-            view[label(c)] = [format_value(v, kind, currency=currency, decimals=digits) for v in frame[c]]
+            if kind == "number" and _whole(frame[c]):
+                kind = "int"  # whole numbers without decimals: "12", not "12.00"
+            if c in names and kind == "text":
+                view[label(c)] = [MISSING if _missing(v) else label(v) for v in frame[c]]
+            else:
+                view[label(c)] = [format_value(v, kind, currency=currency, decimals=digits) for v in frame[c]]
     shown = pd.DataFrame(view, index=range(len(frame)))
     shown.columns = _unique(list(shown.columns))
     numeric = pd.DataFrame("", index=shown.index, columns=shown.columns)
@@ -426,7 +451,14 @@ def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_colum
         safe_csv(data, csv)
         link = href or Path(csv).name
     represented = set(units) | {pairs[c] for c in units if c in pairs}
-    return Table(shown, data, styler, link, hidden=len(cols) - len(represented))
+    return Table(shown, data, styler, link, hidden=len(cols) - len(represented),
+                 hidden_rows=len(data) - len(frame))
+
+
+def _whole(values: pd.Series) -> bool:
+    v = pd.to_numeric(values, errors="coerce").to_numpy(float)
+    v = v[np.isfinite(v)]
+    return len(v) > 0 and bool(np.all(v == np.round(v)))
 
 
 def _unique(names: list[str]) -> list[str]:
@@ -468,6 +500,12 @@ def percent_axis(ax, which: str = "y", decimals: int = 0) -> None:
     _axis(ax, which, lambda v: percent(v, decimals))
 
 
-def number_axis(ax, which: str = "y", decimals: int = 0) -> None:
-    """Tick labels with thousands separators and no offset or multiplier."""
-    _axis(ax, which, lambda v: f"{v:,.{decimals}f}")
+def _tick(v: float) -> str:
+    out = f"{v:,.6f}".rstrip("0").rstrip(".")
+    return "0" if out in ("-0", "") else out
+
+
+def number_axis(ax, which: str = "y", decimals: int | None = None) -> None:
+    """Tick labels with thousands separators and no offset or multiplier; ``decimals=None``
+    writes each tick with as few decimals as it needs ("1,500", "0.25")."""
+    _axis(ax, which, _tick if decimals is None else (lambda v: f"{v:,.{decimals}f}"))

@@ -13,10 +13,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from .fmt import words
 from .io import CleaningReport
 from .summary import fmt_p
 
-__all__ = ["effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "retention_summary", "retention_title", "targeting_sentence", "targeting_summary", "cleaning_summary", "nps_summary", "segments_summary", "metrics_summary", "trend_summary", "styled",
+__all__ = ["assumptions_table", "effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "retention_summary", "retention_title", "targeting_sentence", "targeting_summary", "cleaning_summary", "nps_summary", "segments_summary", "metrics_summary", "trend_summary", "styled",
            "change_decomposition_sentence", "change_decomposition_summary", "md", "escape_markdown", "neutralise_csv", "safe_csv"]
 
 
@@ -62,9 +63,9 @@ def segments_summary(table: pd.DataFrame) -> str:
     hi = t.loc[t["nps"].idxmax()]
     lo = t.loc[t["nps"].idxmin()]
     return (f"{len(differs)} of {len(t)} tested segments have an NPS that differs from the rest of the customers "
-            f"(Holm-corrected over all {len(t)} tests, 5% level).{small} Highest tested: "
-            f"**{hi['dimension']} = {hi['segment']}** at {hi['nps']:.1f} (95% CI {hi['ci_low']:.1f} to "
-            f"{hi['ci_high']:.1f}); lowest: **{lo['dimension']} = {lo['segment']}** at {lo['nps']:.1f} "
+            f"(at the 5% level, corrected for testing all {len(t)} segments at once).{small} Highest tested: "
+            f"**{words(hi['dimension'])} = {hi['segment']}** at {hi['nps']:.1f} (95% CI {hi['ci_low']:.1f} to "
+            f"{hi['ci_high']:.1f}); lowest: **{words(lo['dimension'])} = {lo['segment']}** at {lo['nps']:.1f} "
             f"({lo['ci_low']:.1f} to {lo['ci_high']:.1f}).")
 
 
@@ -91,7 +92,7 @@ def change_decomposition_sentence(row: dict) -> str:
 
     A part whose 95% interval includes 0 is "no detectable" part, whatever its estimate.
     """
-    dim = str(row["dimension"]).replace("_", " ")
+    dim = words(row["dimension"])
     mix, lo, hi = row["mix"], row["mix_ci_low"], row["mix_ci_high"]
     if lo > 0 or hi < 0:
         more = "more" if row["top_mix_share_now"] > row["top_mix_share_before"] else "fewer"
@@ -124,7 +125,8 @@ def change_decomposition_summary(decomposition: dict) -> str:
 
 def styled(table: pd.DataFrame, digits: int = 2, percent: tuple[str, ...] = (), *,
            columns: Sequence[str] | None = None, money: Sequence[str] = (), currency: str | None = None,
-           max_columns: int = 8, csv: str | os.PathLike | None = None, href: str | None = None):
+           max_columns: int = 8, csv: str | os.PathLike | None = None, href: str | None = None,
+           rows: int | None = None):
     """The reader view of a table, through the one formatting layer (:func:`cxanalysis.fmt.table`).
 
     Headers in words, shares in %, money with ``currency``'s symbol, thousands separators,
@@ -138,7 +140,47 @@ def styled(table: pd.DataFrame, digits: int = 2, percent: tuple[str, ...] = (), 
     from . import fmt
 
     return fmt.table(table, columns=columns, max_columns=max_columns, percent=percent, money=money,
-                     currency=currency, digits=digits, csv=csv, href=href)
+                     currency=currency, digits=digits, csv=csv, href=href, rows=rows)
+
+
+#: the rows of :meth:`cxanalysis.roi.Assumptions.to_frame`, in its order, and how each value reads
+_ASSUMPTION_KINDS = {"gross_margin": "percent", "cost_per_return": "money", "discount_rate": "percent",
+                     "horizon_years": "number", "program_cost_per_year": "money", "team_cost_per_year": "money",
+                     "share_of_passives_moved": "percent", "customers_moved": "int"}
+
+
+def assumptions_table(assumptions, *, currency: str | None = None):
+    """The ROI assumptions (:meth:`cxanalysis.roi.Assumptions.to_frame`) with each value in its own
+    unit: shares and rates in %, costs in ``currency``, a range as "5.0% to 15.0%"."""
+    from . import fmt
+
+    frame = assumptions.to_frame()
+    shown = []
+    for key, value in zip(_ASSUMPTION_KINDS, frame["value"], strict=True):
+        kind = _ASSUMPTION_KINDS[key]
+        own = getattr(assumptions, key)
+        if not ((own is None and pd.isna(value)) or _same(own, value)):  # to_frame changed its rows: show as is
+            shown.append(fmt.format_value(value, "text"))
+            continue
+        value = own
+        if isinstance(value, list | tuple):
+            lo, hi = value
+            shown.append(fmt.format_value(lo, kind, currency=currency) if lo == hi else
+                         fmt.interval(lo, hi, kind, currency=currency))
+        elif kind == "number":
+            shown.append(fmt.number(value, 0) if float(value).is_integer() else fmt.number(value, 2))
+        elif kind == "money" and value is not None:
+            shown.append(fmt.money(value, currency, decimals=0 if float(value).is_integer() else 2))
+        else:
+            shown.append(fmt.format_value(value, kind, currency=currency))
+    return fmt.table(frame.assign(value=shown))
+
+
+def _same(a, b) -> bool:
+    try:
+        return bool(np.all(np.asarray(a, dtype=float) == np.asarray(b, dtype=float)))
+    except (TypeError, ValueError):
+        return a == b
 
 
 #: Markdown syntax that export text could use to build a link, an image, a code span or math
@@ -261,16 +303,21 @@ def _pct(x: float | None) -> str:
     return f"{x:.0%}" if x is not None and pd.notna(x) and abs(x) != float("inf") else "n/a"
 
 
-def _money(x: float | None) -> str:
-    return f"{x:,.0f}" if x is not None and pd.notna(x) and abs(x) != float("inf") else "n/a"
+def _money(x: float | None, currency: str | None = None) -> str:
+    from .fmt import money
+
+    return money(x, currency, missing="n/a")
 
 
-def targeting_sentence(best: dict, overall_value: float, overall_ci: tuple[float, float]) -> str:
-    """Where moving passives pays most, with its interval against the overall value per passive."""
-    dim = str(best["dimension"]).replace("_", " ")
-    figures = (f"{_money(best['value_per_customer'])} per moved passive (95% interval {_money(best['ci_low'])} to "
-               f"{_money(best['ci_high'])}), against {_money(overall_value)} ({_money(overall_ci[0])} to "
-               f"{_money(overall_ci[1])}) over all passives")
+def targeting_sentence(best: dict, overall_value: float, overall_ci: tuple[float, float], *,
+                       currency: str | None = None) -> str:
+    """Where moving passives pays most, with its interval against the overall value per passive
+    (amounts in ``currency``, :func:`cxanalysis.fmt.money`)."""
+    m = lambda x: _money(x, currency)  # noqa: E731
+    dim = words(best["dimension"])
+    figures = (f"{m(best['value_per_customer'])} per moved passive (95% interval {m(best['ci_low'])} to "
+               f"{m(best['ci_high'])}), against {m(overall_value)} ({m(overall_ci[0])} to "
+               f"{m(overall_ci[1])}) over all passives")
     if best["ci_high"] < 0:  # even the best segment loses value: no segment "pays"
         return (f"Moving passives loses value in every segment on this evidence; the smallest loss is among {dim} = "
                 f"{best['segment']}: {figures}.")
@@ -282,16 +329,18 @@ def targeting_sentence(best: dict, overall_value: float, overall_ci: tuple[float
     return s + "."
 
 
-def targeting_summary(targets: pd.DataFrame, result) -> str:
+def targeting_summary(targets: pd.DataFrame, result, *, currency: str | None = None) -> str:
     """Markdown: the best and the weakest segment to target (:func:`cxanalysis.roi.by_segment`)."""
+    m = lambda x: _money(x, currency)  # noqa: E731
     if targets.empty:
         return f"No segment has at least {10} passives: no targeting comparison."
     best, worst = targets.iloc[0].to_dict(), targets.iloc[-1].to_dict()
-    lines = [targeting_sentence(best, result.value_per_customer, result.intervals["value_per_customer"])]
+    lines = [targeting_sentence(best, result.value_per_customer, result.intervals["value_per_customer"],
+                                currency=currency)]
     if len(targets) > 1:
-        lines.append(f"Least: {str(worst['dimension']).replace('_', ' ')} = {worst['segment']}, "
-                     f"{_money(worst['value_per_customer'])} per moved passive (95% interval {_money(worst['ci_low'])} "
-                     f"to {_money(worst['ci_high'])}).")
+        lines.append(f"Least: {words(worst['dimension'])} = {worst['segment']}, "
+                     f"{m(worst['value_per_customer'])} per moved passive (95% interval {m(worst['ci_low'])} "
+                     f"to {m(worst['ci_high'])}).")
     lines.append("Net value and ROI of each row count the whole program cost against that segment's moved passives.")
     return " ".join(lines)
 
@@ -314,7 +363,8 @@ def roi_verdict(roi_low: float | None, roi_high: float | None) -> str:
             "break-even (ROI = 0), so a loss is as consistent with the data as a gain.")
 
 
-def break_even_summary(share: float, n_passives: int, value: float, value_ci: tuple[float, float]) -> str:
+def break_even_summary(share: float, n_passives: int, value: float, value_ci: tuple[float, float], *,
+                       currency: str | None = None) -> str:
     """Markdown: the share of passives to move for ROI = 0, only when the value supports one.
 
     ``share`` is :func:`cxanalysis.roi.break_even_share` at the estimated ``value`` per moved
@@ -323,8 +373,9 @@ def break_even_summary(share: float, n_passives: int, value: float, value_ci: tu
     value's, since the break-even share is inversely proportional to the value:
     ``share(v) = share * value / v``.
     """
+    m = lambda x: _money(x, currency)  # noqa: E731
     lo, hi = value_ci
-    ci = f"95% interval {_money(lo)} to {_money(hi)}"
+    ci = f"95% interval {m(lo)} to {m(hi)}"
     if not (pd.notna(lo) and pd.notna(hi) and pd.notna(value) and pd.notna(share)) or min(lo, hi, value) <= 0 \
             or share == float("inf"):
         return ("**Break-even:** no break-even can be stated: the value per moved customer may be zero or negative "
@@ -335,11 +386,12 @@ def break_even_summary(share: float, n_passives: int, value: float, value_ci: tu
                 f"customer (it would take {share:.0%} of passives; 95% interval {s_lo:.0%} to {s_hi:.0%}).")
     return (f"**Break-even:** the program pays for itself once {share:.1%} of passives are moved "
             f"({share * n_passives:,.0f} customers) at the estimated value per customer (95% interval "
-            f"{s_lo:.1%} to {s_hi:.1%}, from the value's interval {_money(lo)} to {_money(hi)}).")
+            f"{s_lo:.1%} to {s_hi:.1%}, from the value's interval {m(lo)} to {m(hi)}).")
 
 
-def roi_summary(result) -> str:
-    """Markdown headline of a :class:`cxanalysis.roi.PassiveToPromoter` result."""
+def roi_summary(result, *, currency: str | None = None) -> str:
+    """Markdown headline of a :class:`cxanalysis.roi.PassiveToPromoter` result (amounts in ``currency``)."""
+    m = lambda x: _money(x, currency)  # noqa: E731
     lo, hi = result.intervals["roi"]
     vlo, vhi = result.intervals["value_per_customer"]
     a = result.assumptions
@@ -351,9 +403,9 @@ def roi_summary(result) -> str:
     spans = (" The ROI interval spans both the models' uncertainty and that range of the share moved."
              if ranged else "")
     return (f"Moving **{result.customers_moved:,} of {result.n_passives:,} passives**{moved} to promoters is worth "
-            f"**{_money(result.value_per_customer)} per customer** over {a.horizon_years} years (95% interval "
-            f"{_money(vlo)} to {_money(vhi)}). Benefit {_money(result.benefit)} against a discounted program and team "
-            f"cost of {_money(result.cost)}: net **{_money(result.net)}**, **ROI {_pct(result.roi)}** (95% interval "
+            f"**{m(result.value_per_customer)} per customer** over {a.horizon_years} years (95% interval "
+            f"{m(vlo)} to {m(vhi)}). Benefit {m(result.benefit)} against a discounted program and team "
+            f"cost of {m(result.cost)}: net **{m(result.net)}**, **ROI {_pct(result.roi)}** (95% interval "
             f"{_pct(lo)} to {_pct(hi)}).{spans}\n\n" + roi_verdict(lo, hi))
 
 
@@ -380,21 +432,23 @@ def retention_title(result) -> str:
             f"{_horizon(row['horizon_years'])} (95% interval {row['ci_low']:,.0f} to {hi})")
 
 
-def retention_summary(result) -> str:
+def retention_summary(result, *, currency: str | None = None) -> str:
     """Markdown: what a retained customer is worth and, per horizon, how many retained a month
     pay for the program (a :class:`cxanalysis.roi.RetentionScenarios`).
 
     A break-even whose interval has no upper end (the value per customer may be zero or
     negative) reads "at least"; a value whose point estimate is not positive gives none.
+    Amounts are in ``currency``.
     """
+    m = lambda x: _money(x, currency)  # noqa: E731
     a, at, av = result.assumptions, result.at_risk, result.average
     lo, hi = result.intervals["value_per_customer"]
     years = f"{a.horizon_years} year" + ("" if a.horizon_years == 1 else "s")
-    head = (f"**A customer kept from leaving is worth {_money(result.value_per_customer)}** over the {years} of the ROI "
-            f"horizon (discounted margin; 95% interval {_money(lo)} to {_money(hi)}). They are valued as the customers "
-            f"the churn model puts at risk, not as the average customer: those spend {_money(at['spend'])} a quarter "
-            f"against {_money(av['spend'])} and leave at {at['churn']:.1%} a quarter against {av['churn']:.1%}, so "
-            f"the average customer would be worth {_money(result.average_value)}.")
+    head = (f"**A customer kept from leaving is worth {m(result.value_per_customer)}** over the {years} of the ROI "
+            f"horizon (discounted margin; 95% interval {m(lo)} to {m(hi)}). They are valued as the customers "
+            f"the churn model puts at risk, not as the average customer: those spend {m(at['spend'])} a quarter "
+            f"against {m(av['spend'])} and leave at {at['churn']:.1%} a quarter against {av['churn']:.1%}, so "
+            f"the average customer would be worth {m(result.average_value)}.")
     if not result.value_per_customer > 0:
         return head + ("\n\n**Break-even:** none can be stated: a retained customer may be worth nothing or less, "
                        "so retaining more never pays for the program on this evidence.")
@@ -402,6 +456,6 @@ def retention_summary(result) -> str:
     for r in result.break_even.itertuples():
         upper = f"{r.ci_high:,.1f}" if np.isfinite(r.ci_high) else "no upper bound: the value may be zero or less"
         lines.append(f"- over {_horizon(r.horizon_years)}: **{r.break_even_per_month:,.1f} a month** (95% interval "
-                     f"{r.ci_low:,.1f} to {upper}), against a cost of {_money(r.cost)}")
+                     f"{r.ci_low:,.1f} to {upper}), against a cost of {m(r.cost)}")
     return (head + "\n\n**Break-even** — customers to retain each month for the program to pay for itself "
             "(costs are paid at the start of each year, so a quarter pays a whole year):\n" + "\n".join(lines))

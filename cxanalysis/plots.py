@@ -1,6 +1,14 @@
 """The house charts. Each function draws one chart from an already computed table and returns
-the Axes (or Figure); none computes a statistic. Colours are the Okabe-Ito colour-blind-safe set,
-titles state the finding when the caller passes one.
+the Axes (or Figure); none computes a statistic. Titles state the finding when the caller passes one.
+
+**One colour meaning.** The promoter / passive / detractor colours (:data:`CATEGORY_COLORS`,
+Okabe-Ito colour-blind-safe) mean only those categories and appear only on category charts.
+Everything else is drawn in :data:`NEUTRAL` (a blue-grey) and greys (:data:`GREYS`); a result
+that is statistically distinguishable from no effect is shown by a filled marker or a dark
+outline (:data:`SIGNIFICANT_EDGE`), never by a colour. Clusters, which need telling apart, use
+:data:`CLUSTER_COLORS` (the rest of the Okabe-Ito set, none of the category colours) and a
+marker shape each. Axes with money, shares or large counts read through :mod:`cxanalysis.fmt`
+(no 1e6 multiplier, no offset).
 """
 
 from __future__ import annotations
@@ -11,9 +19,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from .fmt import label, money, money_axis, number_axis, percent, percent_axis
+
 __all__ = [
     "set_theme",
     "CATEGORY_COLORS",
+    "NEUTRAL",
+    "GREYS",
+    "CLUSTER_COLORS",
+    "SIGNIFICANT_EDGE",
     "score_histogram",
     "distributions",
     "segment_nps",
@@ -35,6 +49,16 @@ __all__ = [
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 CATEGORY_COLORS = {"detractor": "#D55E00", "passive": "#E69F00", "promoter": "#0072B2"}
+#: the one hue of every chart that is not about the CX categories
+NEUTRAL = "#5B6B7A"
+#: greys for parts, second series, reference lines (dark to light)
+GREYS = ["#33414D", "#8A96A3", "#BBBBBB", "#DDDDDD"]
+#: the outline of a result distinguishable from no effect (bars) / of filled markers
+SIGNIFICANT_EDGE = "#000000"
+#: telling clusters apart: Okabe-Ito without the three category colours (green, pink, yellow,
+#: black) then greys; each cluster also gets its own marker shape
+CLUSTER_COLORS = ["#009E73", "#CC79A7", "#F0E442", "#000000", "#8A96A3", "#33414D", "#BBBBBB"]
+CLUSTER_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "h", "<"]
 
 
 # seaborn's "whitegrid" style in its "notebook" context, as ``sns.set_theme(style="whitegrid")``
@@ -66,7 +90,8 @@ def set_theme() -> None:
     """Apply the house theme (white grid, colour-blind-safe palette, print-readable sizes)."""
     from cycler import cycler
 
-    plt.rcParams.update({**WHITEGRID, **HOUSE, "axes.prop_cycle": cycler(color=OKABE_ITO)})
+    plt.rcParams.update({**WHITEGRID, **HOUSE, "axes.prop_cycle": cycler(color=[NEUTRAL, *GREYS]),
+                         "axes.formatter.useoffset": False, "axes.formatter.limits": (-9, 12)})
     __import__("cxanalysis.alt").alt.install()  # in a notebook: alt text from each figure's data
 
 
@@ -136,7 +161,7 @@ def distributions(data: pd.DataFrame, columns: Sequence[str], *, ncols: int = 4,
         if col not in data:
             whole = False
             shares = data[binary].mean()
-            ax.barh([_short(c) for c in binary[::-1]], shares.to_numpy()[::-1], color=OKABE_ITO[2])
+            ax.barh([_short(c) for c in binary[::-1]], shares.to_numpy()[::-1], color=NEUTRAL)
             ax.set_xlim(0, 1)
         else:
             s = data[col].dropna()
@@ -145,15 +170,19 @@ def distributions(data: pd.DataFrame, columns: Sequence[str], *, ncols: int = 4,
                 bins = _bins(s)
                 whole = not np.isscalar(bins)
                 counts, edges = np.histogram(s.clip(upper=s.quantile(0.995)), bins=bins)
-                ax.stairs(counts, edges, fill=True, color=OKABE_ITO[0])
+                ax.stairs(counts, edges, fill=True, color=NEUTRAL)
             else:  # levels: numbers in their order, categories by frequency
                 vc = s.value_counts()
                 vc = vc.sort_index() if numeric else vc.head(max_levels)
                 labels = [f"{v:g}" if numeric else _short(str(v)) for v in vc.index]
-                ax.barh(labels[::-1], vc.to_numpy()[::-1], color=OKABE_ITO[0])
-        ax.set_title(col, fontsize=9)
+                ax.barh(labels[::-1], vc.to_numpy()[::-1], color=NEUTRAL)
+        ax.set_title(col if col not in data else label(col), fontsize=9)
         ax.tick_params(labelsize=7)
-        ax.xaxis.set_major_locator(plt.MaxNLocator(4, integer=whole))  # few labels: quicker to draw, as readable
+        ax.xaxis.set_major_locator(plt.MaxNLocator(4, integer=whole))
+        if col not in data:
+            percent_axis(ax, "x")
+        else:
+            number_axis(ax, "x")  # few labels: quicker to draw, as readable
     for ax in axes.ravel()[len(panels):]:
         ax.set_visible(False)
     height = 2.4 * nrows
@@ -190,19 +219,23 @@ def segment_nps(table: pd.DataFrame, *, overall: float | None = None, title: str
     """Horizontal NPS bars with 95% CI error bars, one row per segment, grouped by dimension.
 
     ``table``: ``segment, nps, ci_low, ci_high`` and optionally ``dimension`` (rows grouped under
-    a shaded band per dimension) and ``differs`` (drawn in vermillion: differs from the rest).
+    a shaded band per dimension), ``differs`` (a dark outline: differs from the rest) and
+    ``tested`` (light grey: too small to test). Bars are neutral: NPS is not a category.
     """
     t = table.reset_index(drop=True)
     ax = ax if ax is not None else plt.subplots(figsize=(8, max(3.0, 0.28 * len(t) + 1.2)))[1]
     y = np.arange(len(t))[::-1]
     differs = t["differs"].fillna(False).astype(bool) if "differs" in t else pd.Series(False, index=t.index)
     tested = t["tested"].fillna(True).astype(bool) if "tested" in t else pd.Series(True, index=t.index)
-    colors = [OKABE_ITO[3] if d else (OKABE_ITO[0] if ok else "#BBBBBB") for d, ok in zip(differs, tested, strict=True)]
-    ax.barh(y, np.nan_to_num(_finite(t["nps"])), color=colors)
+    colors = [NEUTRAL if ok else GREYS[2] for ok in tested]
+    bars = ax.barh(y, np.nan_to_num(_finite(t["nps"])), color=colors)
+    for bar, d in zip(bars, differs, strict=True):
+        bar.set_edgecolor(SIGNIFICANT_EDGE if d else "none")
+        bar.set_linewidth(2.0 if d else 0)
     _intervals(ax, y, t["ci_low"], t["ci_high"], horizontal=True)
     labels = t["segment"].astype(str) + np.where(tested, "", " (too small to test)")
     if "dimension" in t and t["dimension"].nunique() > 1:
-        labels = t["dimension"].astype(str) + ": " + labels
+        labels = t["dimension"].map(label) + ": " + labels
         _shade_groups(ax, t["dimension"].to_numpy(), y)
     ax.set_yticks(y, labels)
     ax.set_ylim(-0.6, max(len(t), 1) - 0.4)
@@ -258,15 +291,15 @@ def trend(table: pd.DataFrame, *, value: str = "nps", title: str | None = None, 
     """A metric by quarter with its 95% CI band (``quarter, value, ci_low, ci_high``)."""
     ax = _ax(ax)
     x = np.arange(len(table))
-    ax.plot(x, _finite(table[value]), marker="o", color=OKABE_ITO[0])
+    ax.plot(x, _finite(table[value]), marker="o", color=NEUTRAL)
     if "ci_low" in table:
-        ax.fill_between(x, _finite(table["ci_low"]), _finite(table["ci_high"]), alpha=0.2, color=OKABE_ITO[0])
+        ax.fill_between(x, _finite(table["ci_low"]), _finite(table["ci_high"]), alpha=0.2, color=NEUTRAL)
     for xi, v in zip(x, _finite(table[value]), strict=True):
         if not np.isfinite(v):
             continue
         ax.annotate(f"{v:.1f}", (xi, v), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
     ax.set_xticks(x, table["quarter"])
-    ax.set(xlabel="Quarter", ylabel=value.upper() if value == "nps" else value, title=title or f"{value} by quarter")
+    ax.set(xlabel="Quarter", ylabel=label(value), title=title or f"{label(value)} by quarter")
     return ax
 
 
@@ -297,8 +330,10 @@ def change_decomposition(decomposition: dict, *, title: str | None = None, ax=No
 
 def forest(effects: pd.DataFrame, *, title: str | None = None, ax=None):
     """Forest plot of effects (``label, estimate, ci_low, ci_high, null`` and optionally
-    ``scale``): a dot and CI per row with the no-effect line at ``null``. Ratios and percentage
-    points get a panel each (ratios on a log axis); returns the Figure when there are two."""
+    ``scale``): a dot and CI per row with the no-effect line at ``null``. A filled dot is an
+    interval that excludes no effect, a hollow one an interval that includes it. Ratios and
+    percentage points get a panel each (ratios on a log axis with at least three labelled
+    ticks); returns the Figure when there are two."""
     scales = list(dict.fromkeys(effects["scale"])) if "scale" in effects else [None]
     if effects.empty:  # every contrast skipped: say so instead of drawing empty axes
         ax = _ax(ax)
@@ -309,77 +344,132 @@ def forest(effects: pd.DataFrame, *, title: str | None = None, ax=None):
         return ax
     if ax is not None or len(scales) == 1:
         return _forest_panel(effects, title or "Effects with 95% CIs", _ax(ax), log=scales == ["ratio"])
-    fig, axes = plt.subplots(1, len(scales), figsize=(11, 0.6 * len(effects) + 1.5))
+    fig, axes = plt.subplots(1, len(scales), figsize=(11, 0.6 * len(effects) + 2.0), layout="constrained")
     for a, sc in zip(axes, scales, strict=True):
         part = effects[effects["scale"] == sc]
-        _forest_panel(part, "ratio (1 = no difference)" if sc == "ratio" else "percentage points (0 = no difference)",
+        _forest_panel(part, "Ratio (1 = no difference)" if sc == "ratio" else "Percentage points (0 = no difference)",
                       a, log=sc == "ratio")
     fig.suptitle(title or "Effects with 95% CIs", fontweight="bold")
-    fig.tight_layout()
     return fig
+
+
+def _ratio_ticks(lo: float, hi: float) -> np.ndarray:
+    """At least three round ticks covering [lo, hi] (positive), for a log axis whose own
+    locator would label only 1 on a narrow range."""
+    from matplotlib.ticker import LogLocator, MaxNLocator
+
+    if hi / lo > 10:  # a wide range: powers of ten (and 2, 5 between) read well on a log axis
+        ticks = LogLocator(subs=(1.0, 2.0, 5.0)).tick_values(lo, hi)
+        ticks = ticks[(ticks >= lo) & (ticks <= hi)]
+        if len(ticks) >= 3:
+            return ticks
+    for n in (5, 7, 9):
+        ticks = MaxNLocator(n, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
+        ticks = ticks[(ticks > 0) & (ticks >= lo - 1e-12) & (ticks <= hi + 1e-12)]
+        if len(ticks) >= 3:
+            return ticks
+    return np.geomspace(lo, hi, 3)
 
 
 def _forest_panel(t: pd.DataFrame, title: str, ax, log: bool):
     t = t.reset_index(drop=True)
     y = np.arange(len(t))[::-1]
-    _intervals(ax, y, t["ci_low"], t["ci_high"], horizontal=True, color=OKABE_ITO[0])
-    ax.plot(_finite(t["estimate"]), y, "o", color=OKABE_ITO[0], zorder=4)
-    for null in t["null"].unique():
-        if np.isfinite(null):
-            ax.axvline(null, color="grey", ls="--", lw=1)
+    est, lo, hi, null = _finite(t["estimate"]), _finite(t["ci_low"]), _finite(t["ci_high"]), _finite(t["null"])
+    _intervals(ax, y, lo, hi, horizontal=True, color=NEUTRAL)
+    excludes = (lo > null) | (hi < null)
+    ax.plot(est[excludes], y[excludes], "o", color=NEUTRAL, markeredgecolor=SIGNIFICANT_EDGE, zorder=4, gid="significant")
+    ax.plot(est[~excludes], y[~excludes], "o", markerfacecolor="white", markeredgecolor=NEUTRAL, markeredgewidth=1.5,
+            zorder=4, gid="not_significant")
+    for n in np.unique(null[np.isfinite(null)]):
+        ax.axvline(n, color="grey", ls="--", lw=1)
     if log:
         # a log axis shows only positive ratios; non-positive limits (which a ratio cannot have)
         # are simply not drawn
         ax.set_xscale("log")
+        vals = np.concatenate([lo, hi, est, null])
+        vals = vals[np.isfinite(vals) & (vals > 0)]
+        if len(vals):
+            a, b = float(vals.min()), float(vals.max())
+            pad = (b / a) ** 0.08 if b > a else 1.1
+            left, right = a / pad, b * pad
+            if 0 < left < right < np.inf:
+                ax.set_xlim(left, right)
+                ax.set_xticks(_ratio_ticks(left, right))
         ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.2f}"))
         ax.xaxis.set_minor_formatter(plt.NullFormatter())
+        ax.xaxis.set_minor_locator(plt.NullLocator())
     ax.set_yticks(y, t["label"])
-    ax.set(title=title, xlabel="effect")
+    ax.set(title=title, xlabel="Effect (filled: the 95% interval excludes no difference)")
     return ax
 
 
-def predicted_by_category(table: pd.DataFrame, *, ylabel: str, title: str | None = None, ax=None):
-    """Predicted outcome for current passives as each category (``category, estimate, ci_low, ci_high``)."""
+def predicted_by_category(table: pd.DataFrame, *, ylabel: str, title: str | None = None, ax=None,
+                          currency: str | None = None, money_axis_: bool = False):
+    """Predicted outcome for current passives as each category (``category, estimate, ci_low, ci_high``),
+    in the category colours. ``money_axis_``: the outcome is money (axis with ``currency``)."""
     ax = _ax(ax)
     t = table.reset_index(drop=True)
     x = np.arange(len(t))
-    colors = [CATEGORY_COLORS.get(c, OKABE_ITO[0]) for c in t["category"]]
+    colors = [CATEGORY_COLORS.get(c, NEUTRAL) for c in t["category"]]
     ax.bar(x, np.nan_to_num(_finite(t["estimate"])), color=colors)
     _intervals(ax, x, t["ci_low"], t["ci_high"], horizontal=False)
     ax.set_xticks(x, t["category"])
     ax.set(ylabel=ylabel, title=title or ylabel)
+    if money_axis_:
+        money_axis(ax, currency)
     return ax
 
 
-def waterfall(steps: pd.DataFrame, *, title: str | None = None, ax=None):
-    """Waterfall from contributions to a total (``label, value``; the last row is the total)."""
+def waterfall(steps: pd.DataFrame, *, title: str | None = None, ax=None, currency: str | None = None):
+    """Waterfall from contributions to a total (``label, value``; the last row is the total).
+
+    Gains are drawn in :data:`NEUTRAL`, losses in a light grey, the total in dark grey, each
+    labelled with its amount (``currency``); the axis leaves room above and below so the labels
+    stay inside it, and a bar too thin to see is drawn at a minimum visible height.
+    """
     ax = _ax(ax)
     vals = steps["value"].to_numpy(float)
     starts = np.concatenate([[0], np.cumsum(vals[:-1])])
     starts[-1] = 0
-    colors = [OKABE_ITO[2] if v >= 0 else OKABE_ITO[3] for v in vals[:-1]] + [OKABE_ITO[0]]
-    ax.bar(steps["label"], vals, bottom=starts, color=colors)
-    for i, (s, v) in enumerate(zip(starts, vals, strict=True)):
-        ax.annotate(f"{v:,.0f}", (i, s + v), textcoords="offset points", xytext=(0, 4 if v >= 0 else -12),
-                    ha="center", fontsize=8)
+    ends = starts + vals
+    both = np.concatenate([[0.0], starts, ends])
+    both = both[np.isfinite(both)]
+    lo, hi = float(both.min()), float(both.max())
+    span = hi - lo if hi > lo else 1.0
+    shown = np.where(np.isfinite(vals) & (np.abs(vals) < 0.006 * span), np.where(vals < 0, -0.006, 0.006) * span, vals)
+    colors = [NEUTRAL if v >= 0 else GREYS[1] for v in vals[:-1]] + [GREYS[0]]
+    x = np.arange(len(vals))
+    ax.bar(x, shown, bottom=starts, color=colors, width=0.6)
+    for i, (st, v, sh) in enumerate(zip(starts, vals, shown, strict=True)):
+        if not (np.isfinite(st) and np.isfinite(sh)):
+            continue
+        top = st + max(sh, 0.0)
+        bottom = st + min(sh, 0.0)
+        ax.annotate(money(v, currency), (i, top if v >= 0 else bottom), textcoords="offset points",
+                    xytext=(0, 4 if v >= 0 else -4), ha="center", va="bottom" if v >= 0 else "top", fontsize=8,
+                    gid="value_label", annotation_clip=False)
+    ax.set_ylim(lo - 0.14 * span, hi + 0.14 * span)  # headroom for the labels above and below
     ax.axhline(0, color="grey", lw=0.8)
-    ax.set(title=title or "Contributions to net value", ylabel="money")
+    ax.set_xticks(x, [str(v) for v in steps["label"]])
+    money_axis(ax, currency)
+    ax.set(title=title or "Contributions to net value", ylabel=f"Money{f' ({currency})' if currency else ''}")
     ax.tick_params(axis="x", rotation=15)
     return ax
 
 
 def tornado(table: pd.DataFrame, *, base: float, title: str | None = None, ax=None):
     """Tornado chart: ROI at the low and high value of each assumption
-    (``assumption, low_label, high_label, roi_low, roi_high``), widest bar on top."""
+    (``assumption, low_label, high_label, roi_low, roi_high``), widest bar on top; ROI in %."""
     ax = _ax(ax)
     t = table.assign(width=(table["roi_high"] - table["roi_low"]).abs()).sort_values("width")
     y = np.arange(len(t))
-    ax.barh(y, t["roi_low"] - base, left=base, color=OKABE_ITO[3], label="assumption lower")
-    ax.barh(y, t["roi_high"] - base, left=base, color=OKABE_ITO[0], label="assumption higher")
+    ax.barh(y, t["roi_low"] - base, left=base, color=GREYS[1], label="assumption lower")
+    ax.barh(y, t["roi_high"] - base, left=base, color=NEUTRAL, label="assumption higher")
     ax.set_yticks(y, [f"{a} ({lo} / {hi})" for a, lo, hi in zip(t["assumption"], t["low_label"], t["high_label"], strict=True)])
     ax.axvline(base, color="black", lw=1)
     ax.axvline(0, color="grey", ls="--", lw=1)
-    ax.set(xlabel="ROI", title=title or "Sensitivity of ROI to each assumption")
+    percent_axis(ax, "x")
+    ax.set(xlabel=f"ROI (estimate {percent(base, 0)}; 0% = break-even)", title=title or "Sensitivity of ROI to each assumption")
     ax.legend(frameon=False, loc="lower right")
     return ax
 
@@ -396,7 +486,7 @@ def k_selection(table: pd.DataFrame, *, chosen: int, title: str | None = None):
         col, label, name = "silhouette", "silhouette (higher is better)", "k-means"
     else:
         col, label, name = "bic", "BIC (lower is better)", "Gaussian mixture"
-    ax.plot(table["k"], table[col], marker="o", color=OKABE_ITO[0])
+    ax.plot(table["k"], table[col], marker="o", color=NEUTRAL)
     ax.axvline(chosen, color="grey", ls="--", lw=1)
     ax.set(xlabel="number of clusters k", ylabel=label)
     ax.set_title(title or f"{name}: k = {chosen} has the {'highest silhouette' if col == 'silhouette' else 'lowest BIC'}",
@@ -405,13 +495,16 @@ def k_selection(table: pd.DataFrame, *, chosen: int, title: str | None = None):
 
 
 def cluster_projection(points: pd.DataFrame, *, title: str | None = None, ax=None):
-    """Scatter of a 2-D projection (``pc1, pc2, cluster``)."""
+    """Scatter of a 2-D projection (``pc1, pc2, cluster`` and optionally ``name``), one colour
+    from :data:`CLUSTER_COLORS` and one marker shape per cluster, named in the legend."""
     ax = _ax(ax)
-    for i, (name, part) in enumerate(points.groupby("cluster", sort=True)):
-        ax.scatter(part["pc1"], part["pc2"], s=8, linewidths=0, alpha=0.6,
-                   color=OKABE_ITO[i % len(OKABE_ITO)], label=str(name))
-    ax.legend(title="cluster", frameon=False, markerscale=2)
-    ax.set(title=title or "Clusters on the first two principal components", xlabel="PC 1", ylabel="PC 2")
+    for i, (cid, part) in enumerate(points.groupby("cluster", sort=True)):
+        name = str(part["name"].iloc[0]) if "name" in part else f"cluster {cid}"
+        ax.scatter(part["pc1"], part["pc2"], s=10, linewidths=0, alpha=0.6, marker=CLUSTER_MARKERS[i % len(CLUSTER_MARKERS)],
+                   color=CLUSTER_COLORS[i % len(CLUSTER_COLORS)], label=name)
+    ax.legend(title="Cluster", frameon=False, markerscale=2, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside, not over, the points
+    ax.set(title=title or "Clusters on the first two principal components",
+           xlabel="First principal component", ylabel="Second principal component")
     return ax
 
 
@@ -426,22 +519,42 @@ def profile_heatmap(z: pd.DataFrame, *, title: str | None = None, ax=None):
     return ax
 
 
-def driver_quadrant(table: pd.DataFrame, *, title: str | None = None, ax=None):
-    """Importance x performance quadrant (``driver, importance, ci_low, ci_high, performance``)."""
+def driver_quadrant(table: pd.DataFrame, *, title: str | None = None, ax=None, scale: Sequence[float] | None = None):
+    """Importance x performance quadrant (``driver, importance, ci_low, ci_high, performance``).
+
+    ``scale``: the items' rating scale, e.g. ``(0, 10)``; the performance axis then spans it.
+    Without it, or when the drivers' means are too close to tell apart on the whole scale (within
+    a tenth of it), the axis is zoomed to the means and its label says so. A filled dot is an
+    importance whose interval excludes 0, a hollow one an importance that may be nothing.
+    """
     ax = _ax(ax)
     perf, imp = _finite(table["performance"]), _finite(table["importance"])
+    low = _finite(table["ci_low"])
     span = np.nanmax(perf) - np.nanmin(perf) if np.isfinite(perf).any() else 0.0
-    _intervals(ax, perf, table["ci_low"], table["ci_high"], horizontal=False, color=OKABE_ITO[0],
+    _intervals(ax, perf, table["ci_low"], table["ci_high"], horizontal=False, color=NEUTRAL,
                cap=0.02 * span if span > 0 else 0.05)
-    ax.plot(perf, imp, "o", color=OKABE_ITO[0], zorder=4)
+    sig = low > 0
+    ax.plot(perf[sig], imp[sig], "o", color=NEUTRAL, markeredgecolor=SIGNIFICANT_EDGE, zorder=4, gid="significant")
+    ax.plot(perf[~sig], imp[~sig], "o", markerfacecolor="white", markeredgecolor=NEUTRAL, markeredgewidth=1.5, zorder=4,
+            gid="not_significant")
     for d, x, yv in zip(table["driver"], perf, imp, strict=True):
         if np.isfinite(x) and np.isfinite(yv):
-            ax.annotate(str(d).removeprefix("driver_"), (x, yv), textcoords="offset points", xytext=(5, 4), fontsize=8)
+            ax.annotate(label(d), (x, yv), textcoords="offset points", xytext=(5, 4), fontsize=8)
     if np.isfinite(perf).any():
         ax.axvline(np.nanmean(perf), color="grey", ls="--", lw=1)
     if np.isfinite(imp).any():
         ax.axhline(np.nanmean(imp), color="grey", ls="--", lw=1)
-    ax.set(xlabel="performance (mean rating)", ylabel="importance (share of R²)",
+    xlabel = "Performance: mean rating"
+    if scale is not None and span >= 0.1 * (scale[1] - scale[0]):
+        ax.set_xlim(scale[0], scale[1])
+        xlabel += f" (scale {scale[0]:g} to {scale[1]:g})"
+    elif np.isfinite(perf).any():
+        pad = max(span * 0.15, 0.01)
+        ax.set_xlim(np.nanmin(perf) - pad, np.nanmax(perf) + pad)
+        xlabel += f" (axis zoomed to {np.nanmin(perf):.2f}–{np.nanmax(perf):.2f}"
+        xlabel += f" of the {scale[0]:g}–{scale[1]:g} scale)" if scale is not None else ")"
+    number_axis(ax, "x", 2)  # no offset: the ticks read 6.99, 7.00, ..., not +7 and 0.01
+    ax.set(xlabel=xlabel, ylabel="Importance (share of R², 95% interval)",
            title=title or "Key drivers: fix what is important and under-performing (top left)")
     return ax
 
@@ -451,8 +564,10 @@ def calibration(table: pd.DataFrame, *, title: str | None = None, ax=None):
     ax = _ax(ax)
     hi = float(max(table["predicted"].max(), table["observed"].max())) * 1.05
     ax.plot([0, hi], [0, hi], color="grey", ls="--", lw=1, label="perfect calibration")
-    ax.plot(table["predicted"], table["observed"], marker="o", color=OKABE_ITO[0], label="model")
-    ax.set(xlabel="predicted churn", ylabel="observed churn", title=title or "Churn model calibration by decile")
+    ax.plot(table["predicted"], table["observed"], marker="o", color=NEUTRAL, label="model")
+    percent_axis(ax, "x")
+    percent_axis(ax, "y")
+    ax.set(xlabel="Predicted churn", ylabel="Observed churn", title=title or "Churn model calibration by decile")
     ax.legend(frameon=False)
     return ax
 
@@ -460,23 +575,28 @@ def calibration(table: pd.DataFrame, *, title: str | None = None, ax=None):
 def residuals(table: pd.DataFrame, *, title: str | None = None, ax=None):
     """Pearson residuals against fitted values (``fitted, pearson_residual``)."""
     ax = _ax(ax)
-    ax.scatter(table["fitted"], table["pearson_residual"], s=5, alpha=0.3, color=OKABE_ITO[0])
+    ax.scatter(table["fitted"], table["pearson_residual"], s=5, alpha=0.3, color=NEUTRAL)
     ax.axhline(0, color="grey", lw=1)
     ax.set_xscale("log")
     ax.set(xlabel="fitted value (log scale)", ylabel="Pearson residual", title=title or "Residuals against fitted values")
     return ax
 
 
-def scenarios(table: pd.DataFrame, *, title: str | None = None, ax=None):
+def scenarios(table: pd.DataFrame, *, title: str | None = None, ax=None, currency: str | None = None):
     """Net value of retention scenarios by horizon, one line per customers-retained-a-month
-    (``retained_per_month, horizon_years, net, net_ci_low, net_ci_high``)."""
+    (``retained_per_month, horizon_years, net, net_ci_low, net_ci_high``): greys from light to
+    dark and a marker shape each, labelled at the line's end; money axis in ``currency``."""
     ax = _ax(ax)
-    for i, (n, part) in enumerate(table.groupby("retained_per_month")):
-        ax.plot(_finite(part["horizon_years"]), _finite(part["net"]), marker="o", color=OKABE_ITO[i % len(OKABE_ITO)],
-                label=f"{n} more a month")
-        ax.fill_between(_finite(part["horizon_years"]), _finite(part["net_ci_low"]), _finite(part["net_ci_high"]),
-                        color=OKABE_ITO[i % len(OKABE_ITO)], alpha=0.2)
+    groups = list(table.groupby("retained_per_month"))
+    shades = [GREYS[1], NEUTRAL, GREYS[0], "#000000"]
+    for i, (n, part) in enumerate(groups):
+        colour = shades[min(i, len(shades) - 1)] if len(groups) <= len(shades) else shades[i % len(shades)]
+        x, yv = _finite(part["horizon_years"]), _finite(part["net"])
+        ax.plot(x, yv, marker=CLUSTER_MARKERS[i % len(CLUSTER_MARKERS)], color=colour, label=f"{n:g} more a month")
+        ax.fill_between(x, _finite(part["net_ci_low"]), _finite(part["net_ci_high"]), color=colour, alpha=0.15)
     ax.axhline(0, color="grey", ls="--", lw=1)
-    ax.set(xlabel="horizon (years)", ylabel="net value (margin - costs)", title=title or "Retention scenarios, net of costs")
+    money_axis(ax, currency)
+    ax.set(xlabel="Horizon (years)", ylabel="Net value (margin minus costs)",
+           title=title or "Retention scenarios, net of costs")
     ax.legend(frameon=False)
     return ax

@@ -46,7 +46,8 @@ def nps_category(score: pd.Series, *, promoter_min: float = 9, detractor_max: fl
 def band(series: pd.Series, *, edges: Sequence[float] | None = None, q: int = 4) -> pd.Series:
     """Cut a numeric column into bands: explicit ``edges`` ([a, b) intervals) or ``q`` quantiles.
 
-    Labels are readable, e.g. ``"25-34"`` for integer edges or ``"Q2 (310-520)"`` for quantiles.
+    Labels are readable, e.g. ``"25-34"`` for integer edges or ``"second quarter (310–520)"`` for
+    quantiles (never "Q2", which reads as a calendar quarter).
     """
     s = series.astype(float)
     if edges is not None:
@@ -56,8 +57,24 @@ def band(series: pd.Series, *, edges: Sequence[float] | None = None, q: int = 4)
     qs = np.unique(np.nanquantile(s, np.linspace(0, 1, q + 1)))
     if len(qs) < 3:
         return pd.Series(pd.Categorical(np.where(s.notna(), "all", None)), index=s.index)
-    labels = [f"Q{i + 1} ({_n(a)}-{_n(b)})" for i, (a, b) in enumerate(zip(qs[:-1], qs[1:], strict=True))]
+    labels = [f"{_quantile_word(i, len(qs) - 1)} ({_n(a)}–{_n(b)})" for i, (a, b) in enumerate(zip(qs[:-1], qs[1:], strict=True))]
     return pd.cut(s, qs, include_lowest=True, labels=labels, duplicates="drop")
+
+
+_PARTS = {2: "half", 3: "third", 4: "quarter", 5: "fifth", 10: "tenth"}
+_ORDINALS = ["second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth"]
+
+
+def _quantile_word(i: int, q: int) -> str:
+    """``"lowest quarter"``, ``"second quarter"``, ..., ``"highest quarter"`` for band ``i`` of ``q``."""
+    part = _PARTS.get(q)
+    if part is None:
+        return f"band {i + 1} of {q}"
+    if i == 0:
+        return f"lowest {part}"
+    if i == q - 1:
+        return f"highest {part}"
+    return f"{_ORDINALS[i - 1]} {part}"
 
 
 def _n(x: float) -> str:

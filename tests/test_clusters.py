@@ -33,7 +33,13 @@ def test_gmm_chooses_by_bic_and_profiles_name_the_difference():
     for r in prof.itertuples():  # the profile's means are the cluster's own means
         assert r.spend == pytest.approx(d.loc[c.labels_ == r.cluster, "spend"].mean())
     assert all(isinstance(n, str) and n for n in prof["name"])
-    assert set(c.projection(500).columns) == {"pc1", "pc2", "cluster"}
+    assert prof["name"].is_unique and all(n[0].isupper() for n in prof["name"])
+    proj = c.projection(500)
+    assert set(proj.columns) == {"pc1", "pc2", "cluster", "name"}
+    named = dict(zip(prof["cluster"].astype(str), prof["name"], strict=True))
+    assert (proj["name"] == proj["cluster"].map(named)).all()  # the chart's names are the table's names
+    res = c.to_results()
+    assert [r["name"] for r in res["named"]] == res["names"] and [r["cluster"] for r in res["named"]] == [0, 1, 2]
 
 
 def test_missing_columns_are_skipped_and_fixed_k_is_honoured():

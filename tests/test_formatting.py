@@ -104,7 +104,7 @@ def test_table_reader_view_is_narrow_formatted_and_in_words():
     assert len(v.columns) == 8
     assert list(v.columns[:6]) == ["Dimension", "Segment", "Customers", "Share", "NPS", "95% interval"]
     row = v.iloc[0].tolist()
-    assert row[:6] == ["plan", "Gold", "2,331", "46.6%", "11.7", "8.5 to 14.8"]
+    assert row[:6] == ["Plan", "Gold", "2,331", "46.6%", "11.7", "8.5 to 14.8"]  # a dimension's name in words
     assert v.iloc[1]["95% interval"] == "–"
     assert t.hidden == 16 - 9  # 8 shown, one of them standing for two columns
     assert "7 of 16 columns are left out here." in t.to_html()
@@ -115,8 +115,8 @@ def test_table_chosen_columns_money_p_values_and_lists():
     assert t.view.to_dict("list") == {
         "Segment": ["Gold", "=HYPERLINK(1)"], "Spend": ["€1,341", "€12"], "p-value": ["< 0.001", "0.300"],
         "Differs from the rest": ["yes", "no"], "Terms": ["staff, friendly", ""], "Note": ["", "–"]}
-    with pytest.raises(KeyError, match="no column 'nope'"):
-        fmt.table(_wide(), columns=["nope"])
+    # an optional column absent from this export is skipped, not an error
+    assert list(fmt.table(_wide(), columns=["segment", "churn_rate_absent", "n"]).view.columns) == ["Segment", "Customers"]
 
 
 def test_table_writes_the_full_table_as_csv_and_links_it(tmp_path):
@@ -152,3 +152,85 @@ def test_table_never_shows_reprs_or_raw_missing():
         assert not any(bad in c for c in cells), (bad, cells)
     assert not {"0.000", "0.00"} & set(cells)  # a non-zero value never reads as zero
     assert cells == ["–", "–", "x, –", "k: 1", "–", "0.000010", "y", "–"]
+
+
+def test_quantile_bands_read_as_parts_not_calendar_quarters():
+    """Hand-worked: 0..99 in quarters has edges 0, 24.75, 49.5, 74.25, 99."""
+    from cxanalysis import segments
+
+    q = segments.band(pd.Series(np.arange(100.0)), q=4)
+    assert list(q.cat.categories) == ["lowest quarter (0–24.8)", "second quarter (24.8–49.5)",
+                                      "third quarter (49.5–74.2)", "highest quarter (74.2–99)"]
+    assert segments.band(pd.Series(np.arange(10.0)), q=3).cat.categories[0].startswith("lowest third (")
+
+
+def test_table_rows_names_and_prefixed_intervals():
+    t = pd.DataFrame({"driver": ["driver_delivery", "driver_price_fairness"], "roi": [0.55, -0.1],
+                      "roi_ci_low": [0.21, -0.3], "roi_ci_high": [0.92, 0.1]})
+    out = fmt.table(t, rows=1)
+    assert out.view.to_dict("list") == {"Driver": ["Delivery"], "ROI": ["55.0%"],
+                                        "ROI, 95% interval": ["21.0% to 92.0%"]}
+    assert "The first 1 of 2 rows are shown." in out.to_html()
+
+
+# --- the rendered pages (one report run with currency: EUR) ----------------------------------------
+
+@pytest.fixture(scope="module")
+def eur_report(tmp_path_factory):
+    from cxanalysis.report import run_report
+    from cxanalysis.sample import make_customers
+
+    tmp = tmp_path_factory.mktemp("eur")
+    make_customers(1500, 2, random_state=21).to_csv(tmp / "customers.csv", index=False)
+    (tmp / "cx.yaml").write_text("currency: EUR\n")
+    return run_report(tmp / "customers.csv", config=tmp / "cx.yaml", out=tmp / "reports", progress=lambda m: None)
+
+
+def _cells(html: str) -> list[str]:
+    import re
+
+    return [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", html, re.S)]
+
+
+@pytest.mark.slow
+def test_rendered_pages_show_formatted_cells_and_link_full_tables(eur_report):
+    import re
+
+    pages = sorted(eur_report.glob("0[1-6]-*.html"))
+    assert len(pages) == 6
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        tables = re.findall(r"<table[^>]*cx-table[^>]*>.*?</table>", html, re.S)
+        assert tables, page.name
+        for t in tables:
+            heads = re.findall(r"<th[^>]*col_heading[^>]*>(.*?)</th>", t, re.S)
+            assert len(heads) <= 8, (page.name, heads)
+            assert not [h for h in heads if re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)+", h.strip())], (page.name, heads)
+            for cell in _cells(t):
+                assert cell not in ("nan", "None", "NaN", "0.000", "0.00", "<NA>"), (page.name, cell)
+                assert not cell.startswith("["), (page.name, cell)
+        for href in re.findall(r'class="cx-table-csv" href="([^"]+)"', html):
+            assert (eur_report / href).is_file(), href
+    seg = (eur_report / "02-segments.html").read_text(encoding="utf-8")
+    assert "€" in "".join(_cells(seg))  # spend in euros
+    assert 'href="tables/02-segments.csv"' in seg
+    roi = (eur_report / "05-roi.html").read_text(encoding="utf-8")
+    assert re.search(r"worth \*?\*?(<strong>)?-?€[\d,]+", roi) or "€" in roi
+    quality = (eur_report / "01-data-quality.html").read_text(encoding="utf-8")
+    assert "rows_dropped" not in quality and "Rows dropped" not in quality  # nothing dropped: a sentence only
+    assert "No row was dropped." in quality
+
+
+@pytest.mark.parametrize(("column", "expected"), [("visits_per_month", "visits per month"), ("plan", "plan"),
+                                                   ("nps", "NPS"), ("job_title", "job title")])
+def test_words_for_sentences(column, expected):
+    assert fmt.words(column) == expected
+
+
+def test_sentences_name_dimensions_in_words():
+    row = {"dimension": "visits_per_month", "mix": 1.0, "mix_ci_low": -0.5, "mix_ci_high": 2.5, "within": 2.0,
+           "within_ci_low": 1.0, "within_ci_high": 3.0, "top_mix_segment": "x", "top_mix_share_before": 0.2,
+           "top_mix_share_now": 0.3}
+    s = narrative.change_decomposition_sentence(row)
+    assert s.startswith("By visits per month: the changed mix of visits per month explains no detectable part")
+    assert "_" not in s

@@ -200,3 +200,28 @@ def test_targeting_sentence_says_when_the_best_segment_is_not_singled_out():
                                      (-38.0, -20.0))
     assert s.startswith("Moving passives loses value in every segment on this evidence; the smallest loss is among "
                         "plan = Pro: -24 per moved passive") and "pays most" not in s
+
+
+def test_sentences_write_money_in_the_configured_currency():
+    """Hand-worked: the same figures as above, with the euro sign and thousands separators."""
+    best = {"dimension": "plan", "segment": "Pro", "value_per_customer": 6900.0, "ci_low": 6100.0, "ci_high": 7700.0}
+    s = narrative.targeting_sentence(best, 5230.0, (4080.0, 6360.0), currency="EUR")
+    assert s == ("Moving passives pays most among plan = Pro: €6,900 per moved passive (95% interval €6,100 to "
+                 "€7,700), against €5,230 (€4,080 to €6,360) over all passives.")
+    s = narrative.break_even_summary(0.05, 2000, 400.0, (-50.0, 900.0), currency="CHF")
+    assert "(95% interval -CHF 50 to CHF 900)" in s
+
+
+def test_assumptions_table_shows_each_value_in_its_unit():
+    """Hand-worked from the config: 35% margin, €12.50 a return, 8% discount, 3 years, €50,000 and
+    €120,000 a year, 5% to 15% of passives."""
+    from cxanalysis import roi
+    from cxanalysis.config import load_config
+
+    a = roi.Assumptions.from_config(load_config({"roi": {"share_of_passives_moved": [0.05, 0.15],
+                                                         "cost_per_return": 12.5}}))
+    view = narrative.assumptions_table(a, currency="EUR").view
+    assert view["Value"].tolist() == ["35.0%", "€12.50", "8.0%", "3", "€50,000", "€120,000", "5.0% to 15.0%", "–"]
+    assert view["Assumption"].tolist() == a.to_frame()["assumption"].tolist()
+    default = narrative.assumptions_table(roi.Assumptions.from_config(load_config(None))).view
+    assert default["Value"].tolist() == ["35.0%", "12", "8.0%", "3", "50,000", "120,000", "10.0%", "–"]

@@ -35,7 +35,7 @@ def test_distributions_panels_and_yes_no_shares():
     df = _frame(2_000)
     fig = plots.distributions(df, list(df.columns))
     visible = [ax for ax in fig.axes if ax.get_visible()]
-    assert [ax.get_title() for ax in visible] == ["spend", "orders", "csat", "plan", "yes/no columns: share of 1"]
+    assert [ax.get_title() for ax in visible] == ["Spend", "Orders", "CSAT", "Plan", "yes/no columns: share of 1"]
     shares = visible[-1]
     widths = [p.get_width() for p in shares.patches]  # drawn bottom-up: last column first
     assert widths == pytest.approx([df["renewed"].mean(), df["churned"].mean()])
@@ -56,7 +56,7 @@ def test_distributions_whole_numbers_get_whole_bins_and_large_data_a_sample():
     assert "random sample of 1,000" in fig._suptitle.get_text()
 
 
-def test_segment_nps_bars_colours_and_groups():
+def test_segment_nps_bars_neutral_with_significance_as_outline():
     table = pd.DataFrame({
         "dimension": ["plan", "plan", "region", "region"], "segment": ["Basic", "Pro", "North", "South"],
         "nps": [10.0, 30.0, 15.0, 20.0], "ci_low": [5.0, 20.0, 10.0, 12.0], "ci_high": [15.0, 40.0, 20.0, 28.0],
@@ -65,9 +65,11 @@ def test_segment_nps_bars_colours_and_groups():
     ax = plots.segment_nps(table, overall=18.0)
     bars = [p for p in ax.patches if p.get_height() == pytest.approx(0.8)]
     assert [b.get_width() for b in bars] == table["nps"].tolist()
-    assert [to_hex(b.get_facecolor()) for b in bars] == [plots.OKABE_ITO[3].lower()] * 2 + [plots.OKABE_ITO[0].lower()] * 2
+    assert [to_hex(b.get_facecolor()) for b in bars] == [plots.NEUTRAL.lower()] * 4
+    assert [b.get_linewidth() for b in bars] == [2.0, 2.0, 0, 0]  # differs: outlined
+    assert [to_hex(b.get_edgecolor()) for b in bars[:2]] == [plots.SIGNIFICANT_EDGE] * 2
     top_down = [t.get_text() for t in sorted(ax.get_yticklabels(), key=lambda t: -t.get_position()[1])]
-    assert top_down == ["plan: Basic", "plan: Pro", "region: North", "region: South"]  # the table's order
+    assert top_down == ["Plan: Basic", "Plan: Pro", "Region: North", "Region: South"]  # the table's order
     assert any(line.get_xdata()[0] == 18.0 for line in ax.get_lines())
 
 
@@ -198,3 +200,158 @@ def test_change_decomposition_bars_and_intervals():
     segs = [np.asarray(s) for c in ax.collections if c.get_gid() == "ci" for s in c.get_segments()]
     assert sorted((round(s[0, 0], 6), round(s[1, 0], 6)) for s in segs) == [(-1.9, 2.3), (5.9, 8.3)]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["plan: mix", "plan: within"]
+
+
+# --- one colour meaning, readable axes (issue 15) ----------------------------------------------
+
+from matplotlib.colors import to_rgba  # noqa: E402
+
+_CATEGORY_HEX = {to_hex(c) for c in plots.CATEGORY_COLORS.values()}
+
+
+def _colours(fig) -> set[str]:
+    """Every colour drawn in a figure's axes: patch faces and edges, lines, collections."""
+    out = set()
+    for ax in fig.axes:
+        for p in ax.patches:
+            for c in (p.get_facecolor(), p.get_edgecolor()):
+                if to_rgba(c)[3] > 0:
+                    out.add(to_hex(c))
+        for line in ax.get_lines():
+            for c in (line.get_color(), line.get_markerfacecolor(), line.get_markeredgecolor()):
+                if c not in ("none", None) and to_rgba(c)[3] > 0:
+                    out.add(to_hex(c))
+        for coll in ax.collections:
+            for arr in (coll.get_facecolor(), coll.get_edgecolor()):
+                out |= {to_hex(c) for c in np.atleast_2d(arr) if len(c) and c[3] > 0}
+    return out
+
+
+def _fig(drawn):
+    return drawn if isinstance(drawn, plt.Figure) else drawn.figure
+
+
+def _non_category_charts():
+    seg = pd.DataFrame({"dimension": ["plan", "plan"], "segment": ["Basic", "Pro"], "nps": [10.0, 30.0],
+                        "ci_low": [5.0, 20.0], "ci_high": [15.0, 40.0], "differs": [True, False]})
+    effects = pd.DataFrame({"label": ["spend: promoter", "churn: promoter"], "estimate": [1.2, -3.0],
+                            "ci_low": [1.1, -5.0], "ci_high": [1.3, 1.0], "null": [1.0, 0.0], "scale": ["ratio", "pp"]})
+    steps = pd.DataFrame({"label": ["benefit", "cost", "net"], "value": [96_000.0, -473_000.0, -377_000.0]})
+    sens = pd.DataFrame({"assumption": ["margin"], "low_label": ["28%"], "high_label": ["42%"], "roi_low": [-0.84],
+                         "roi_high": [-0.76]})
+    drivers = pd.DataFrame({"driver": ["driver_delivery", "driver_price"], "importance": [0.18, 0.02],
+                            "ci_low": [0.16, -0.01], "ci_high": [0.2, 0.05], "performance": [7.0, 7.05]})
+    scen = pd.DataFrame({"retained_per_month": [1, 1, 10, 10], "horizon_years": [1, 3, 1, 3],
+                         "net": [-1.6e6, -1.2e6, 2e5, 3e6], "net_ci_low": [-1.7e6, -1.3e6, 1e5, 2e6],
+                         "net_ci_high": [-1.5e6, -1.1e6, 3e5, 4e6]})
+    pts = pd.DataFrame({"pc1": np.arange(6.0), "pc2": np.arange(6.0) % 2, "cluster": list("001122"),
+                        "name": ["High spend"] * 2 + ["Rare visitors"] * 2 + ["New"] * 2})
+    trend = pd.DataFrame({"quarter": ["2026Q1", "2026Q2"], "nps": [10.0, 12.0], "ci_low": [8.0, 10.0], "ci_high": [12.0, 14.0]})
+    return {
+        "distributions": lambda: plots.distributions(_frame(500), list(_frame(500).columns)),
+        "segment_nps": lambda: plots.segment_nps(seg, overall=18.0),
+        "trend": lambda: plots.trend(trend),
+        "forest": lambda: plots.forest(effects),
+        "waterfall": lambda: plots.waterfall(steps, currency="EUR"),
+        "tornado": lambda: plots.tornado(sens, base=-0.8),
+        "k_selection": lambda: plots.k_selection(pd.DataFrame({"k": [2, 3, 4], "silhouette": [0.3, 0.4, 0.35]}), chosen=3),
+        "cluster_projection": lambda: plots.cluster_projection(pts),
+        "driver_quadrant": lambda: plots.driver_quadrant(drivers),
+        "calibration": lambda: plots.calibration(pd.DataFrame({"predicted": [0.1, 0.2], "observed": [0.12, 0.18]})),
+        "residuals": lambda: plots.residuals(pd.DataFrame({"fitted": [1.0, 10.0], "pearson_residual": [0.5, -0.5]})),
+        "scenarios": lambda: plots.scenarios(scen, currency="EUR"),
+    }
+
+
+@pytest.mark.parametrize("name", list(_non_category_charts()))
+def test_category_colours_appear_on_no_other_chart(name):
+    plots.set_theme()
+    colours = _colours(_fig(_non_category_charts()[name]()))
+    assert colours, "nothing drawn"
+    assert not colours & _CATEGORY_HEX, (name, colours & _CATEGORY_HEX)
+
+
+def test_category_charts_use_the_category_colours_for_their_categories():
+    counts = pd.DataFrame({"score": [0, 7, 10], "n": [5, 8, 9], "category": ["detractor", "passive", "promoter"]})
+    ax = plots.score_histogram(counts)
+    bars = [p for p in ax.patches if p.get_height() in (5, 8, 9)]
+    assert [to_hex(b.get_facecolor()) for b in bars] == [to_hex(plots.CATEGORY_COLORS[c]) for c in counts["category"]]
+    table = pd.DataFrame({"category": ["passive", "promoter"], "estimate": [400.0, 480.0], "ci_low": [380.0, 450.0],
+                          "ci_high": [420.0, 510.0]})
+    ax = plots.predicted_by_category(table, ylabel="spend", currency="EUR", money_axis_=True)
+    assert [to_hex(p.get_facecolor()) for p in ax.patches] == [to_hex(plots.CATEGORY_COLORS[c]) for c in table["category"]]
+
+
+def test_significance_is_a_filled_or_hollow_marker():
+    """Hand-worked: [1.1, 1.3] excludes 1 (filled); [-5, 1] includes 0 (hollow)."""
+    effects = pd.DataFrame({"label": ["a", "b"], "estimate": [1.2, -2.0], "ci_low": [1.1, -5.0], "ci_high": [1.3, 1.0],
+                            "null": [1.0, 0.0], "scale": ["ratio", "pp"]})
+    fig = plots.forest(effects)
+    ratio, pp = fig.axes
+    filled = {ax: [ln for ln in ax.get_lines() if ln.get_gid() == "significant"][0] for ax in (ratio, pp)}
+    hollow = {ax: [ln for ln in ax.get_lines() if ln.get_gid() == "not_significant"][0] for ax in (ratio, pp)}
+    assert list(filled[ratio].get_xdata()) == [1.2] and len(hollow[ratio].get_xdata()) == 0
+    assert list(hollow[pp].get_xdata()) == [-2.0] and len(filled[pp].get_xdata()) == 0
+    assert to_hex(hollow[pp].get_markerfacecolor()) == "#ffffff"
+
+
+def _tick_texts(ax, which="y"):
+    ax.figure.canvas.draw()
+    axis = ax.yaxis if which == "y" else ax.xaxis
+    lo, hi = sorted(ax.get_ylim() if which == "y" else ax.get_xlim())
+    return [t.get_text() for t, v in zip(axis.get_ticklabels(), axis.get_ticklocs(), strict=True) if lo <= v <= hi]
+
+
+@pytest.mark.parametrize("name", ["waterfall", "scenarios"])
+def test_money_axes_have_currency_and_no_multiplier(name):
+    plots.set_theme()
+    ax = _non_category_charts()[name]()
+    texts = _tick_texts(ax)
+    assert ax.yaxis.get_offset_text().get_text() == ""
+    assert all("e" not in t for t in texts), texts
+    assert any("€" in t and "," in t for t in texts), texts
+
+
+def test_forest_ratio_axis_has_at_least_three_ticks_and_the_title_fits():
+    effects = pd.DataFrame({"label": ["spend", "returns"], "estimate": [1.05, 0.98], "ci_low": [1.01, 0.95],
+                            "ci_high": [1.09, 1.01], "null": [1.0, 1.0], "scale": ["ratio", "ratio"]})
+    ax = plots.forest(effects, title="Promoters and detractors against comparable passives")
+    texts = _tick_texts(ax, "x")
+    assert len([t for t in texts if t]) >= 3, texts
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    assert ax.title.get_window_extent(renderer).x0 >= 0 and ax.title.get_window_extent(renderer).x1 <= fig.bbox.x1
+
+
+def test_waterfall_labels_stay_inside_the_axes_below_the_title():
+    plots.set_theme()
+    steps = pd.DataFrame({"label": ["benefit", "returns saved", "cost", "net"],
+                          "value": [96_000.0, 300.0, -473_000.0, -376_700.0]})
+    ax = plots.waterfall(steps, currency="EUR", title="Net value of moving 184 passives to promoters")
+    ax.figure.canvas.draw()
+    renderer = ax.figure.canvas.get_renderer()
+    box = ax.get_window_extent(renderer)
+    labels = [t for t in ax.texts if t.get_gid() == "value_label"]
+    assert [t.get_text() for t in labels] == ["€96,000", "€300", "-€473,000", "-€376,700"]
+    for t in labels:
+        ext = t.get_window_extent(renderer)
+        assert box.y0 <= ext.y0 and ext.y1 <= box.y1, t.get_text()
+    heights = [abs(p.get_height()) for p in ax.patches if p.get_width() == pytest.approx(0.6)]
+    assert min(heights) > 0.005 * (96_300 + 376_700)  # the 300 bar is drawn at a visible height (of the span)
+
+
+def test_driver_quadrant_zoom_is_said_and_whole_scale_used_when_it_shows_the_spread():
+    drivers = pd.DataFrame({"driver": ["driver_delivery", "driver_price"], "importance": [0.18, 0.02],
+                            "ci_low": [0.16, -0.01], "ci_high": [0.2, 0.05], "performance": [6.99, 7.06]})
+    ax = plots.driver_quadrant(drivers, scale=(0, 10))
+    assert "zoomed to 6.99–7.06 of the 0–10 scale" in ax.get_xlabel()
+    assert "+" not in "".join(_tick_texts(ax, "x")) and ax.xaxis.get_offset_text().get_text() == ""
+    assert sorted(t.get_text() for t in ax.texts) == ["Delivery", "Price"]
+    wide = drivers.assign(performance=[4.0, 8.0])
+    ax = plots.driver_quadrant(wide, scale=(0, 10))
+    assert ax.get_xlim() == (0, 10) and "scale 0 to 10" in ax.get_xlabel()
+
+
+def test_cluster_projection_names_the_clusters():
+    ax = _non_category_charts()["cluster_projection"]()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["High spend", "Rare visitors", "New"]
