@@ -92,7 +92,7 @@ class Engine(ABC):
                 "nps_segments": self.segment_nps(), "metrics": metrics, "metrics_skipped": skipped,
                 "counts": self.counts(by=("quarter",))}
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - nothing to release in memory
         """Release the engine's connection (nothing to do in memory)."""
 
     def __enter__(self):
