@@ -245,3 +245,58 @@ def test_spark_equals_pandas_to_1e9(spark, tmp_path):
         s = e.stratified_sample(100, seed=1)
     assert s.groupby("_stratum").size().max() == 100
     assert s["_sampling_weight"].sum() == pytest.approx(df["nps_score"].notna().sum())
+
+
+# ----------------------------------------------------------------------- report integration
+
+def test_engine_key_is_validated():
+    from cxanalysis.config import ConfigError
+
+    assert load_config().engine == "auto"
+    with pytest.raises(ConfigError, match=r"'engine' must be one of \['auto', 'duckdb', 'pandas', 'spark'\]; got 'polars'"):
+        load_config({"engine": "polars"})
+
+
+def test_cli_rejects_an_unknown_engine(capsys):
+    from cxanalysis.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["report", "data.csv", "--engine", "polars"])
+    assert exit_.value.code == 2 and "invalid choice: 'polars'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_report_records_the_engine_and_reads_its_exact_tables(tmp_path):
+    """A report run with --engine duckdb (one notebook, to keep it short): results.json says
+    which engine ran and that no sample was drawn, its headline NPS is the engine's and equals
+    the in-memory one to 1e-9, and RunContext.exact reads the engine's tables."""
+    import json
+
+    from cxanalysis.cli import main
+    from cxanalysis.metrics import configured_nps
+    from cxanalysis.report import RunContext, notebook_paths
+
+    df = messy_frame(600, 2, seed=21)
+    path = tmp_path / "export.parquet"
+    df.to_parquet(path, index=False)
+    first = notebook_paths()[:1]
+    import cxanalysis.report as report
+
+    orig = report.notebook_paths
+    report.notebook_paths = lambda folder=None: first
+    try:
+        assert main(["report", str(path), "--out", str(tmp_path / "r"), "--engine", "duckdb"]) == 0
+    finally:
+        report.notebook_paths = orig
+    q = df["quarter"].max()
+    res = json.loads((tmp_path / "r" / q / "results.json").read_text())
+    assert res["run"]["engine"] == "duckdb" and res["run"]["sample"] is None
+    want = configured_nps(df[df["quarter"] == q], load_config()).iloc[0]
+    for key, col in (("value", "nps"), ("ci_low", "ci_low"), ("ci_high", "ci_high")):
+        assert res["nps"][key] == pytest.approx(want[col], rel=1e-9, abs=1e-9)
+    ctx = RunContext.open(str(tmp_path / "r" / q / "_data" / "customers.parquet"), quarter=q)
+    seg = ctx.exact("nps_segments")
+    ref = PandasEngine(ctx.data, ctx.config).exact_tables()
+    assert_same(seg, ref["nps_segments"], KEYS["nps_segments"], "report nps_segments")
+    with pytest.raises(KeyError, match="No exact table 'nps_by_moon'"):
+        ctx.exact("nps_by_moon")
