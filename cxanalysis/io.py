@@ -423,6 +423,24 @@ def _read_text(path: Path, options: Mapping[str, Any], keep: frozenset[str]) -> 
     return frame, fmt
 
 
+def _driver_url(url: str) -> str:
+    """``postgresql://`` with the driver the ``io`` extra installs (psycopg 3): SQLAlchemy's
+    default for a bare ``postgresql://`` is psycopg2, which it does not."""
+    import importlib.util
+
+    if url.startswith(("postgresql://", "postgres://")) and importlib.util.find_spec("psycopg2") is None:
+        require_extra("io", ("psycopg",), "Reading a PostgreSQL database")
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _safe_url(url: str) -> str:
+    """The URL with any password replaced by ``***`` (for messages)."""
+    import re
+
+    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
+
+
 def _read_sql(url: str, query: str | None) -> tuple[pd.DataFrame, list[dict]]:
     if not query:
         raise DataError(f"Database source {url!r} needs a query: pass --query or set 'query'.")
@@ -437,10 +455,15 @@ def _read_sql(url: str, query: str | None) -> tuple[pd.DataFrame, list[dict]]:
         require_extra("io", ("sqlalchemy",), "Reading a database")
         import sqlalchemy
 
-        engine = sqlalchemy.create_engine(url)
+        engine = sqlalchemy.create_engine(_driver_url(url))
         try:
             with engine.connect() as con:
                 frame = pd.read_sql(sqlalchemy.text(query), con)
+        except (sqlalchemy.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
+            cause = exc.__cause__ if isinstance(exc, pd.errors.DatabaseError) and exc.__cause__ else exc
+            first = str(getattr(cause, "orig", None) or cause).strip().splitlines()[0]
+            raise DataError(f"Reading {_safe_url(url)!r} failed: {first}. Check the URL (host, port, "
+                            f"user, database) and the query: {query}") from None
         finally:
             engine.dispose()
     if len(frame) == 0:
