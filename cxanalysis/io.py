@@ -319,6 +319,8 @@ def read_source(
         the ``io`` option that settles it); unreadable CSV.
     """
     text = str(source)
+    if text.startswith("spark:"):
+        return _read_spark(text)
     if "://" in text or text.endswith((".duckdb", ".ddb")):
         return _read_sql(text, query)
     path = Path(source)
@@ -421,6 +423,24 @@ def _read_text(path: Path, options: Mapping[str, Any], keep: frozenset[str]) -> 
             ) from None
     fix_thousands(frame, fmt.decimal, keep=keep)
     return frame, fmt
+
+
+def _read_spark(source: str) -> tuple[pd.DataFrame, list[dict]]:
+    """``spark:catalog.schema.table``: the table of the active SparkSession (or a local one)."""
+    from .engine.spark import spark_session
+
+    name = source.removeprefix("spark:")
+    spark = spark_session()
+    try:
+        frame = spark.table(name).toPandas()
+    except Exception as exc:  # pyspark's AnalysisException: a table that is not in the catalog
+        first = str(exc).strip().splitlines()[0]
+        raise DataError(f"Spark cannot read the table {name!r}: {first}. Name it as catalog.schema.table "
+                        "(spark:main.cx.customers) as the session's catalog knows it.") from None
+    if len(frame) == 0:
+        raise DataError(f"The Spark table {name!r} has no rows.")
+    frame["_source"] = "spark"
+    return frame, [{"path": source, "rows": int(len(frame))}]
 
 
 def _driver_url(url: str) -> str:

@@ -300,3 +300,20 @@ def test_report_records_the_engine_and_reads_its_exact_tables(tmp_path):
     assert_same(seg, ref["nps_segments"], KEYS["nps_segments"], "report nps_segments")
     with pytest.raises(KeyError, match="No exact table 'nps_by_moon'"):
         ctx.exact("nps_by_moon")
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning:pyspark.*", "ignore:The copy keyword:Warning")
+def test_spark_table_source(spark, tmp_path):
+    """``spark:catalog.schema.table`` is read from the session's catalog by io (the report's
+    loader); a table the catalog does not know is a readable error."""
+    from cxanalysis.io import DataError, read_source
+
+    df = make_customers(100, 1, random_state=3)
+    path = tmp_path / "t.parquet"
+    df.to_parquet(path, index=False)
+    spark.read.parquet(str(path)).createOrReplaceGlobalTempView("cx_test_export")
+    frame, inputs = read_source("spark:global_temp.cx_test_export")
+    assert len(frame) == len(df) and inputs == [{"path": "spark:global_temp.cx_test_export", "rows": len(df)}]
+    assert sorted(frame["customer_id"]) == sorted(df["customer_id"])
+    with pytest.raises(DataError, match="Spark cannot read the table 'main.cx.nothing'"):
+        read_source("spark:main.cx.nothing")
