@@ -317,3 +317,19 @@ def test_spark_table_source(spark, tmp_path):
     assert sorted(frame["customer_id"]) == sorted(df["customer_id"])
     with pytest.raises(DataError, match="Spark cannot read the table 'main.cx.nothing'"):
         read_source("spark:main.cx.nothing")
+
+
+def test_engines_benchmark_smoke(tmp_path):
+    """benchmarks/engines.py (the README's engine figures) runs end to end at a small size and
+    finds DuckDB's tables equal to pandas'."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "engines.py"
+    r = subprocess.run([sys.executable, str(script), "--customers", "3000", "--out", str(tmp_path)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads((tmp_path / "engines_3000.json").read_text())
+    assert res["max_difference_vs_pandas"]["duckdb"] < 1e-9 and res["seconds"]["duckdb"] > 0
