@@ -206,16 +206,27 @@ class SQLEngine(Engine):
         return self.query(sql.counts_sql(self.table, self.config, self.columns, by))
 
     def validate(self) -> list[Problem]:
+        """Every rule as a count: the row-wise rules in one pass over the table (one
+        ``SUM(CASE ...)`` each), the rules with a subquery (uniqueness) one query each; up to
+        three example customers for each broken rule."""
+        active = [r for r in rules(self.config.scales) if all(c in self.columns for c in r.columns)]
+        counts: dict[int, int] = {}
+        flat = [i for i, r in enumerate(active) if "SELECT" not in r.sql.upper()]
+        if flat:
+            sums = ", ".join(f"SUM(CASE WHEN {active[i].sql} THEN 1 ELSE 0 END) AS r{i}" for i in flat)
+            row = self.query(f"SELECT {sums} FROM {self.table}").iloc[0]
+            counts.update({i: int(row[f"r{i}"] or 0) if pd.notna(row[f"r{i}"]) else 0 for i in flat})
+        for i, rule in enumerate(active):
+            if i not in counts:
+                counts[i] = int(self.query(f"SELECT COUNT(*) AS n FROM {self.table} WHERE {rule.sql}")["n"].iloc[0])
         problems = []
-        for rule in rules(self.config.scales):
-            if not all(c in self.columns for c in rule.columns):
-                continue
-            n = int(self.query(f"SELECT COUNT(*) AS n FROM {self.table} WHERE {rule.sql}")["n"].iloc[0])
+        for i, rule in enumerate(active):
+            n = counts[i]
             if n:
                 show = rule.show or rule.columns[0]
                 ex = self.query(f"SELECT customer_id, {q(show)} AS v FROM {self.table} WHERE {rule.sql} "
                                 "ORDER BY customer_id LIMIT 3")
-                examples = ", ".join(f"id {i}: {_plain(v)}" for i, v in zip(ex["customer_id"], ex["v"], strict=True))
+                examples = ", ".join(f"id {cid}: {_plain(v)}" for cid, v in zip(ex["customer_id"], ex["v"], strict=True))
                 problems.append(Problem(rule.columns[0], rule.rule, n, examples, rule.fix))
         return problems
 
