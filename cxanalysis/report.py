@@ -427,6 +427,8 @@ def run_report(
     from .engine import choose_engine
 
     engine_name = choose_engine(data, engine or cfg.engine)
+    if engine_name == "spark":  # fail before loading the data, with the install hint
+        require_extra("spark", ("pyspark",), "The Spark engine")
     workers = max(1, workers)
     threads = max(1, (os.cpu_count() or 1) // workers)
     with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(threads,)) as pool:

@@ -333,3 +333,24 @@ def test_engines_benchmark_smoke(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads((tmp_path / "engines_3000.json").read_text())
     assert res["max_difference_vs_pandas"]["duckdb"] < 1e-9 and res["seconds"]["duckdb"] > 0
+
+
+def test_spark_without_java_is_an_install_error(tmp_path):
+    """Where Java is missing, the Spark engine stops with what to install (exit 2), no traceback."""
+    import os
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("pyspark") is None:
+        pytest.skip('pyspark is not installed (pip install "cxanalysis[spark]")')
+    path = tmp_path / "x.parquet"
+    make_customers(200, 1, random_state=1).to_parquet(path, index=False)
+    env = {**os.environ, "JAVA_HOME": str(tmp_path / "no-java"), "PATH": str(tmp_path)}
+    r = subprocess.run([sys.executable, "-m", "cxanalysis.cli", "validate", str(path)], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0  # validate does not need Spark
+    code = ("import sys; from cxanalysis.engine.spark import spark_session\n"
+            "from cxanalysis.resources import InstallError\n"
+            "try:\n    spark_session()\nexcept InstallError as e:\n    print(e); sys.exit(2)\n")
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "needs Java 17" in r.stdout, r.stderr[-1000:]

@@ -41,7 +41,16 @@ def spark_session():
         builder = SparkSession.builder.master("local[*]").appName("cxanalysis")
         for key, value in LOCAL_SETTINGS.items():
             builder = builder.config(key, value)
-        spark = builder.getOrCreate()
+        try:
+            spark = builder.getOrCreate()
+        except Exception as exc:  # no Java, or a Java Spark cannot run on
+            from ..resources import InstallError
+
+            raise InstallError(
+                f"Spark could not start a local session ({type(exc).__name__}: {str(exc).strip()[:200]}). "
+                "The Spark engine needs Java 17 (Debian: apt-get install openjdk-17-jre-headless; "
+                "or set JAVA_HOME), or run with --engine duckdb."
+            ) from None
     spark.conf.set("spark.sql.ansi.enabled", "true")
     spark.conf.set("spark.sql.ansi.doubleQuotedIdentifiers", "true")
     return spark
