@@ -44,9 +44,11 @@ class Engine(ABC):
         """The configured net score per group: the columns of :func:`cxanalysis.metrics.nps`."""
 
     @abstractmethod
-    def metrics(self, by: Sequence[str] = ("quarter",)) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def metrics(self, by: Sequence[str] = ("quarter",), *,
+                counts: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The exact CX metrics per group (``[by...], metric, value, ci_low, ci_high, n, n_eff,
-        unit, method``) and the skipped ones (``[by...], metric, reason``)."""
+        unit, method``) and the skipped ones (``[by...], metric, reason``). ``counts``: the
+        result of :meth:`counts` for the same ``by``, when already at hand."""
 
     @abstractmethod
     def counts(self, by: Sequence[str] = ("quarter",)) -> pd.DataFrame:
@@ -87,10 +89,11 @@ class Engine(ABC):
 
     def exact_tables(self) -> dict[str, pd.DataFrame]:
         """Every exact table (:data:`EXACT_TABLES`) over all rows."""
-        metrics, skipped = self.metrics(by=("quarter",))
+        counts = self.counts(by=("quarter",))
+        metrics, skipped = self.metrics(by=("quarter",), counts=counts)
         return {"nps_overall": self.nps(by=()), "nps_quarter": self.nps(by=("quarter",)),
                 "nps_segments": self.segment_nps(), "metrics": metrics, "metrics_skipped": skipped,
-                "counts": self.counts(by=("quarter",))}
+                "counts": counts}
 
     def close(self) -> None:  # noqa: B027 - nothing to release in memory
         """Release the engine's connection (nothing to do in memory)."""
@@ -122,7 +125,8 @@ class PandasEngine(Engine):
         for key, part in self.data.groupby(list(by), observed=True, sort=True):
             yield (key if isinstance(key, tuple) else (key,)), part
 
-    def metrics(self, by: Sequence[str] = ("quarter",)) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def metrics(self, by: Sequence[str] = ("quarter",), *,
+                counts: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
         out, skips = [], []
         for key, part in self._groups(by):
             table, skipped = cx_metrics(part, self.config)
@@ -187,10 +191,11 @@ class SQLEngine(Engine):
         stats = self.query(sql.nps_sql(self.table, self.config, self.columns, by))
         return exact.nps_table(stats, self.config, by)
 
-    def metrics(self, by: Sequence[str] = ("quarter",)) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def metrics(self, by: Sequence[str] = ("quarter",), *,
+                counts: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
         cfg = self.config
         stats = self.query(sql.metrics_sql(self.table, cfg, self.columns, by))
-        counts = self.counts(by)
+        counts = self.counts(by) if counts is None else counts
         nps_stats = None
         if "nps_score" in self.columns:
             cats = cfg.categories
