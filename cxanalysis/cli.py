@@ -45,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
             r.add_argument("--workers", type=int, default=2, help="notebooks run in parallel")
             r.add_argument("--pdf", action="store_true",
                            help="also write report.pdf (summary and every page, via headless Chromium)")
+            r.add_argument("--engine", choices=["auto", "pandas", "duckdb", "spark"],
+                           help="engine of the exact tables (default: engine in cx.yaml, else auto)")
     return p
 
 
@@ -138,7 +140,7 @@ def _report(args) -> int:
     try:
         root = run_report(args.data, config=args.config, quarter=args.quarter, out=args.out,
                           query=args.query, with_code=args.with_code, workers=args.workers,
-                          survey=args.survey)
+                          survey=args.survey, engine=args.engine)
     except ReportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -56,6 +56,9 @@ DEFAULTS: dict[str, Any] = {
     "cleaning": {"invalid_rows": "error"},
     # NPS interval: "adjusted-wald" (Rocks 2016; good at small n) or "wald"
     "nps_ci": "adjusted-wald",
+    # which engine computes the exact tables (NPS, metrics, counts over every row): auto picks
+    # pandas for ordinary exports and duckdb above 2M rows / 500 MB (README, "Engines")
+    "engine": "auto",
     "alpha": 0.05,
     "seed": 20260101,
     "segments": {
@@ -100,6 +103,7 @@ DEFAULTS: dict[str, Any] = {
 _CHOICES = {
     ("cleaning", "invalid_rows"): {"error", "drop"},
     ("nps_ci",): {"adjusted-wald", "wald"},
+    ("engine",): {"auto", "pandas", "duckdb", "spark"},
     ("clusters", "method"): {"kmeans", "gmm"},
     ("survey", "format"): {"auto", "qualtrics", "surveymonkey", "spss", "plain"},
     ("survey", "keep"): {"latest", "mean", "first"},

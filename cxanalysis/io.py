@@ -319,6 +319,8 @@ def read_source(
         the ``io`` option that settles it); unreadable CSV.
     """
     text = str(source)
+    if text.startswith("spark:"):
+        return _read_spark(text)
     if "://" in text or text.endswith((".duckdb", ".ddb")):
         return _read_sql(text, query)
     path = Path(source)
@@ -423,6 +425,42 @@ def _read_text(path: Path, options: Mapping[str, Any], keep: frozenset[str]) -> 
     return frame, fmt
 
 
+def _read_spark(source: str) -> tuple[pd.DataFrame, list[dict]]:
+    """``spark:catalog.schema.table``: the table of the active SparkSession (or a local one)."""
+    from .engine.spark import spark_session
+
+    name = source.removeprefix("spark:")
+    spark = spark_session()
+    try:
+        frame = spark.table(name).toPandas()
+    except Exception as exc:  # pyspark's AnalysisException: a table that is not in the catalog
+        first = str(exc).strip().splitlines()[0]
+        raise DataError(f"Spark cannot read the table {name!r}: {first}. Name it as catalog.schema.table "
+                        "(spark:main.cx.customers) as the session's catalog knows it.") from None
+    if len(frame) == 0:
+        raise DataError(f"The Spark table {name!r} has no rows.")
+    frame["_source"] = "spark"
+    return frame, [{"path": source, "rows": int(len(frame))}]
+
+
+def _driver_url(url: str) -> str:
+    """``postgresql://`` with the driver the ``io`` extra installs (psycopg 3): SQLAlchemy's
+    default for a bare ``postgresql://`` is psycopg2, which it does not."""
+    import importlib.util
+
+    if url.startswith(("postgresql://", "postgres://")) and importlib.util.find_spec("psycopg2") is None:
+        require_extra("io", ("psycopg",), "Reading a PostgreSQL database")
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _safe_url(url: str) -> str:
+    """The URL with any password replaced by ``***`` (for messages)."""
+    import re
+
+    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
+
+
 def _read_sql(url: str, query: str | None) -> tuple[pd.DataFrame, list[dict]]:
     if not query:
         raise DataError(f"Database source {url!r} needs a query: pass --query or set 'query'.")
@@ -437,10 +475,15 @@ def _read_sql(url: str, query: str | None) -> tuple[pd.DataFrame, list[dict]]:
         require_extra("io", ("sqlalchemy",), "Reading a database")
         import sqlalchemy
 
-        engine = sqlalchemy.create_engine(url)
+        engine = sqlalchemy.create_engine(_driver_url(url))
         try:
             with engine.connect() as con:
                 frame = pd.read_sql(sqlalchemy.text(query), con)
+        except (sqlalchemy.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
+            cause = exc.__cause__ if isinstance(exc, pd.errors.DatabaseError) and exc.__cause__ else exc
+            first = str(getattr(cause, "orig", None) or cause).strip().splitlines()[0]
+            raise DataError(f"Reading {_safe_url(url)!r} failed: {first}. Check the URL (host, port, "
+                            f"user, database) and the query: {query}") from None
         finally:
             engine.dispose()
     if len(frame) == 0:

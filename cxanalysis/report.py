@@ -174,6 +174,21 @@ class RunContext:
     def n_quarters(self) -> int:
         return int(self.data["quarter"].nunique())
 
+    def exact(self, name: str) -> pd.DataFrame:
+        """An exact table of the run (:data:`cxanalysis.engine.EXACT_TABLES`), computed over every
+        row by the run's engine: ``nps_overall``, ``nps_quarter``, ``nps_segments``, ``metrics``,
+        ``metrics_skipped``, ``counts``. Outside a report run (a raw export opened in
+        JupyterLab) the pandas engine computes it from :attr:`data`."""
+        from .engine import EXACT_TABLES, PandasEngine
+
+        if name not in EXACT_TABLES:
+            raise KeyError(f"No exact table {name!r}; the tables are {', '.join(EXACT_TABLES)}.")
+        if self.cache_dir is not None:
+            path = self.cache_dir.parent / "_data" / "exact" / f"{name}.parquet"
+            if path.is_file():
+                return pd.read_parquet(path)
+        return PandasEngine(self.data, self.config).exact_tables()[name]
+
     def skip(self, analysis: str, reason: str) -> None:
         """Record an analysis that could not run, with the reason shown in the report."""
         self.fragment.setdefault("analyses_skipped", {})[analysis] = reason
@@ -441,6 +456,7 @@ def run_report(
     progress: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr, flush=True),
     workers: int = 2,
     survey: str | Path | None = None,
+    engine: str | None = None,
 ) -> Path:
     """Run the full quarterly report.
 
@@ -458,6 +474,10 @@ def run_report(
         Render the analyst version with code shown.
     survey : str or Path, optional
         Survey-platform export joined to ``data`` (default ``survey.path`` of the config).
+    engine : {"auto", "pandas", "duckdb", "spark"}, optional
+        The engine of the exact tables (default ``engine`` of the config). They are computed
+        over every row of the clean table and written to ``_data/exact/``, where
+        :meth:`RunContext.exact` reads them; ``run.engine`` in ``results.json`` records it.
 
     Returns
     -------
@@ -476,6 +496,11 @@ def run_report(
                            'pip install --force-reinstall "cxanalysis[report]"')
     started = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     cfg = config if isinstance(config, Config) else load_config(config)
+    from .engine import choose_engine
+
+    engine_name = choose_engine(data, engine or cfg.engine)
+    if engine_name == "spark":  # fail before loading the data, with the install hint
+        require_extra("spark", ("pyspark",), "The Spark engine")
     workers = max(1, workers)
     threads = max(1, (os.cpu_count() or 1) // workers)
     with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(threads,)) as pool:
@@ -484,6 +509,7 @@ def run_report(
         frame, cleaning, q, root = _prepare(data, cfg, quarter, query, Path(out), progress, survey)
         data_path = (root / "_data" / "customers.parquet").resolve()
         chrome = page_chrome(paths, q)
+        _write_exact(engine_name, frame, data_path, cfg, progress)
         jobs = [(nb, root / "_executed" / nb.name, root / f"{nb.stem}.html",
                  {"data_path": str(data_path), "quarter": q,
                   "fragment_path": str((root / "_fragments" / f"{nb.stem}.json").resolve())},
@@ -491,17 +517,16 @@ def run_report(
         errors, seconds = _run_notebooks(pool, jobs, str(data_path), q, progress)
 
     fragments = [json.loads(p.read_text()) for p in sorted((root / "_fragments").glob("*.json"))]
-    from .metrics import configured_nps
-
     cats = cfg.categories
     current = frame[frame["quarter"] == q]
-    head = configured_nps(current, cfg).iloc[0]
+    by_quarter = pd.read_parquet(root / "_data" / "exact" / "nps_quarter.parquet")  # the engine's
+    head = by_quarter[by_quarter["quarter"].astype(str) == q].iloc[0]
     base = {
         "quarter": q,
         "n_customers": len(current),
         "analyses_skipped": {},
         "run": {"inputs": cleaning.inputs, "versions": _versions(), "seed": cfg.seed,
-                "config": cfg.to_dict(), "started": started,
+                "config": cfg.to_dict(), "started": started, "engine": engine_name, "sample": None,
                 "cleaning": {"rows_in": cleaning.rows_in, "rows_out": cleaning.rows_out,
                              "steps": cleaning.steps},
                 "notebooks": [p.stem for p in paths], "with_code": with_code,
@@ -521,6 +546,28 @@ def run_report(
         raise ReportError("Notebook(s) failed:\n  " + "\n  ".join(errors)
                           + f"\nThe rendered pages in {root} show the failing cell.")
     return root
+
+
+def _write_exact(name: str, frame: pd.DataFrame, data_path: Path, cfg: Config,
+                 progress: Callable[[str], None]) -> None:
+    """Compute the exact tables with engine ``name`` over every row of the clean table and
+    write them to ``_data/exact/<table>.parquet`` (read by :meth:`RunContext.exact`)."""
+    from .engine import PandasEngine, open_engine
+
+    t0 = time.perf_counter()
+    if name == "pandas":
+        eng = PandasEngine(frame.drop(columns=["_row"], errors="ignore"), cfg)
+    else:  # the clean table's columns are canonical already: no mapping
+        eng = open_engine(name, str(data_path), Config({**cfg.to_dict(), "columns": {}}, cfg.source))
+    try:
+        tables = eng.exact_tables()
+    finally:
+        eng.close()
+    folder = data_path.parent / "exact"
+    folder.mkdir(exist_ok=True)
+    for table, value in tables.items():
+        value.to_parquet(folder / f"{table}.parquet", index=False)
+    progress(f"  exact tables by {name} ({time.perf_counter() - t0:.1f} s)")
 
 
 def _prepare(data, cfg: Config, quarter: str | None, query: str | None, out: Path,

@@ -1,0 +1,271 @@
+"""The engine interface, and the part every SQL engine shares.
+
+An engine holds one canonical customer table (the columns of DESIGN.md) and computes the exact
+tables over every row of it: NPS with its interval overall, per quarter and per segment, the CX
+metrics per quarter, and row counts. :class:`PandasEngine` computes them in memory with the
+functions of :mod:`cxanalysis.metrics` (the reference); :class:`SQLEngine` subclasses (DuckDB,
+Spark, sqlite) run the one SQL text of :mod:`cxanalysis.engine.sql` and turn its sums into
+estimates with :mod:`cxanalysis.engine.exact`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..config import Config, load_config
+from ..metrics import configured_nps, cx_metrics
+from ..schema import CATEGORICAL, Problem, check_rules, rules
+from ..schema import sql_name as q
+from . import exact, sql
+
+__all__ = ["Engine", "SQLEngine", "PandasEngine", "EXACT_TABLES", "canonical_select"]
+
+#: The exact tables every engine computes (:meth:`Engine.exact_tables`).
+EXACT_TABLES = ("nps_overall", "nps_quarter", "nps_segments", "metrics", "metrics_skipped", "counts")
+
+
+class Engine(ABC):
+    """One canonical customer table and the exact tables over all its rows.
+
+    Subclasses set ``name`` and ``columns`` and implement :meth:`nps`, :meth:`metrics`,
+    :meth:`counts`, :meth:`validate` and :meth:`to_pandas`.
+    """
+
+    name: str = ""
+    config: Config
+    columns: list[str]
+
+    @abstractmethod
+    def nps(self, by: Sequence[str] = ()) -> pd.DataFrame:
+        """The configured net score per group: the columns of :func:`cxanalysis.metrics.nps`."""
+
+    @abstractmethod
+    def metrics(self, by: Sequence[str] = ("quarter",), *,
+                counts: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The exact CX metrics per group (``[by...], metric, value, ci_low, ci_high, n, n_eff,
+        unit, method``) and the skipped ones (``[by...], metric, reason``). ``counts``: the
+        result of :meth:`counts` for the same ``by``, when already at hand."""
+
+    @abstractmethod
+    def counts(self, by: Sequence[str] = ("quarter",)) -> pd.DataFrame:
+        """``[by...], n_rows, respondents, present__<column>...`` per group."""
+
+    @abstractmethod
+    def validate(self) -> list[Problem]:
+        """The validation rules of :mod:`cxanalysis.schema`, each as one count."""
+
+    @abstractmethod
+    def to_pandas(self) -> pd.DataFrame:
+        """The whole table in memory."""
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.counts(by=())["n_rows"].iloc[0])
+
+    def segment_dimensions(self) -> list[str]:
+        """The configured segment dimensions that are categories (``plan``, ``region``,
+        ``job_title``) and present. Numeric dimensions are cut into bands in memory
+        (:mod:`cxanalysis.segments`), not in the exact tables."""
+        return [d for d in self.config.segments["dimensions"] if d in CATEGORICAL and d in self.columns]
+
+    def segment_nps(self, dimensions: Sequence[str] | None = None) -> pd.DataFrame:
+        """NPS per quarter and segment of each dimension, stacked: ``quarter, dimension,
+        segment, n, ...`` (the columns of :meth:`nps`). Rows missing the segment are left out."""
+        parts = []
+        for dim in self.segment_dimensions() if dimensions is None else dimensions:
+            t = self.nps(by=["quarter", dim]).rename(columns={dim: "segment"})
+            if t.empty:  # every row misses this dimension
+                continue
+            t.insert(1, "dimension", dim)
+            t["segment"] = t["segment"].astype(str)
+            parts.append(t)
+        if not parts:
+            return pd.DataFrame(columns=["quarter", "dimension", "segment"])
+        return pd.concat(parts, ignore_index=True)
+
+    def exact_tables(self) -> dict[str, pd.DataFrame]:
+        """Every exact table (:data:`EXACT_TABLES`) over all rows."""
+        counts = self.counts(by=("quarter",))
+        metrics, skipped = self.metrics(by=("quarter",), counts=counts)
+        return {"nps_overall": self.nps(by=()), "nps_quarter": self.nps(by=("quarter",)),
+                "nps_segments": self.segment_nps(), "metrics": metrics, "metrics_skipped": skipped,
+                "counts": counts}
+
+    def close(self) -> None:  # noqa: B027 - nothing to release in memory
+        """Release the engine's connection (nothing to do in memory)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class PandasEngine(Engine):
+    """The in-memory reference: a canonical frame and the functions of :mod:`cxanalysis.metrics`."""
+
+    name = "pandas"
+
+    def __init__(self, data: pd.DataFrame, config: Config | None = None):
+        self.data = data
+        self.config = config if isinstance(config, Config) else load_config(config)
+        self.columns = [str(c) for c in data.columns]
+
+    def nps(self, by: Sequence[str] = ()) -> pd.DataFrame:
+        return configured_nps(self.data, self.config, by=list(by) or None)
+
+    def _groups(self, by: Sequence[str]):
+        if not by:
+            yield (), self.data
+            return
+        for key, part in self.data.groupby(list(by), observed=True, sort=True):
+            yield (key if isinstance(key, tuple) else (key,)), part
+
+    def metrics(self, by: Sequence[str] = ("quarter",), *,
+                counts: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+        out, skips = [], []
+        for key, part in self._groups(by):
+            table, skipped = cx_metrics(part, self.config)
+            table = table[~table["metric"].isin(exact.IN_MEMORY_ONLY)]
+            keys = dict(zip(by, key, strict=True))
+            out.append(table.assign(**keys)[[*by, *table.columns]])
+            skips += [{**keys, "metric": m, "reason": why} for m, why in skipped.items()]
+        cols = [*by, "metric", "value", "ci_low", "ci_high", "n", "n_eff", "unit", "method"]
+        table = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=cols)
+        return table.reindex(columns=cols), pd.DataFrame(skips, columns=[*by, "metric", "reason"])
+
+    def counts(self, by: Sequence[str] = ("quarter",)) -> pd.DataFrame:
+        score = self.config.categories["score"]
+        rows = []
+        for key, part in self._groups(by):
+            row = {**dict(zip(by, key, strict=True)), "n_rows": len(part),
+                   "respondents": int(part[score].notna().sum()) if score in part else 0}
+            row.update({f"present__{c}": int(part[c].notna().sum()) for c in self.columns if c not in by})
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def validate(self) -> list[Problem]:
+        return check_rules(self.data, self.config.scales)
+
+    def to_pandas(self) -> pd.DataFrame:
+        return self.data
+
+    def stratified_sample(self, per_stratum: int = 50_000, *, seed: int = 0) -> pd.DataFrame:
+        """Up to ``per_stratum`` random respondents per quarter x category, with
+        ``_stratum`` and ``_sampling_weight`` (stratum size / rows drawn)."""
+        stratum = _stratum_labels(self.data, self.config)
+        scored = self.data[stratum.notna()].assign(_stratum=stratum[stratum.notna()])
+        parts = []
+        for _name, part in scored.groupby("_stratum", sort=True):
+            take = min(int(per_stratum), len(part))
+            s = part.sample(n=take, random_state=seed).assign(_sampling_weight=len(part) / take)
+            parts.append(s.sort_values("customer_id", kind="stable"))
+        return pd.concat(parts, ignore_index=True)
+
+
+def _stratum_labels(data: pd.DataFrame, config: Config) -> pd.Series:
+    cats = config.categories
+    s = data[cats["score"]].astype(float)
+    cat = np.where(s >= cats["promoter_min"], "promoter", np.where(s <= cats["detractor_max"], "detractor", "passive"))
+    out = data["quarter"].astype(str) + ":" + pd.Series(cat, index=data.index)
+    return out.where(s.notna())
+
+
+class SQLEngine(Engine):
+    """An engine that runs SQL over a table or view named ``customers`` of canonical columns.
+
+    Subclasses implement :meth:`query` (SQL text in, a pandas frame out) and set ``columns``.
+    """
+
+    table = "customers"
+
+    @abstractmethod
+    def query(self, text: str) -> pd.DataFrame:
+        """Run one SQL statement and return its result."""
+
+    def nps(self, by: Sequence[str] = ()) -> pd.DataFrame:
+        stats = self.query(sql.nps_sql(self.table, self.config, self.columns, by))
+        return exact.nps_table(stats, self.config, by)
+
+    def metrics(self, by: Sequence[str] = ("quarter",), *,
+                counts: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+        cfg = self.config
+        stats = self.query(sql.metrics_sql(self.table, cfg, self.columns, by))
+        counts = self.counts(by) if counts is None else counts
+        nps_stats = None
+        if "nps_score" in self.columns:
+            cats = cfg.categories
+            on_nps = cfg if cats["score"] == "nps_score" else cfg.with_overrides(
+                categories={"score": "nps_score", "promoter_min": 9, "detractor_max": 6})
+            nps_stats = self.query(sql.nps_sql(self.table, on_nps, self.columns, by))
+        net_stats = None
+        if cfg.categories["score"] != "nps_score" and cfg.categories["score"] in self.columns:
+            net_stats = self.query(sql.nps_sql(self.table, cfg, self.columns, by))
+        return exact.metrics_table(stats, counts, nps_stats, net_stats, cfg, by, "weight" in self.columns)
+
+    def counts(self, by: Sequence[str] = ("quarter",)) -> pd.DataFrame:
+        return self.query(sql.counts_sql(self.table, self.config, self.columns, by))
+
+    def validate(self) -> list[Problem]:
+        """Every rule as a count: the row-wise rules in one pass over the table (one
+        ``SUM(CASE ...)`` each), the rules with a subquery (uniqueness) one query each; up to
+        three example customers for each broken rule."""
+        active = [r for r in rules(self.config.scales) if all(c in self.columns for c in r.columns)]
+        counts: dict[int, int] = {}
+        flat = [i for i, r in enumerate(active) if "SELECT" not in r.sql.upper()]
+        if flat:
+            sums = ", ".join(f"SUM(CASE WHEN {active[i].sql} THEN 1 ELSE 0 END) AS r{i}" for i in flat)
+            row = self.query(f"SELECT {sums} FROM {self.table}").iloc[0]
+            counts.update({i: int(row[f"r{i}"] or 0) if pd.notna(row[f"r{i}"]) else 0 for i in flat})
+        for i, rule in enumerate(active):
+            if i not in counts:
+                counts[i] = int(self.query(f"SELECT COUNT(*) AS n FROM {self.table} WHERE {rule.sql}")["n"].iloc[0])
+        problems = []
+        for i, rule in enumerate(active):
+            n = counts[i]
+            if n:
+                show = rule.show or rule.columns[0]
+                ex = self.query(f"SELECT customer_id, {q(show)} AS v FROM {self.table} WHERE {rule.sql} "
+                                "ORDER BY customer_id LIMIT 3")
+                examples = ", ".join(f"id {cid}: {_plain(v)}" for cid, v in zip(ex["customer_id"], ex["v"], strict=True))
+                problems.append(Problem(rule.columns[0], rule.rule, n, examples, rule.fix))
+        return problems
+
+    def to_pandas(self) -> pd.DataFrame:
+        return self.query(f"SELECT * FROM {self.table}")
+
+
+def _plain(v) -> str:
+    if isinstance(v, float | np.floating) and float(v).is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def canonical_select(source_columns: Sequence[str], config: Config, quarter: str | None) -> str:
+    """The SELECT list that renames an export's columns to canonical names (``cx.yaml``'s
+    ``columns``), keeps the others as they are, and adds ``quarter`` when the export has none.
+
+    Raises
+    ------
+    ValueError
+        A mapped column the export does not have, or no quarter column and no quarter given.
+    """
+    mapping = dict(config.columns)
+    cols = list(source_columns)
+    select = []
+    for canonical, source in mapping.items():
+        if source not in cols:
+            raise ValueError(f"cx.yaml maps {canonical!r} to column {source!r}, which the export does not have "
+                             f"(it has: {', '.join(cols[:12])}). Fix the mapping under 'columns:'.")
+        select.append(f"{q(source)} AS {q(canonical)}")
+    select += [q(c) for c in cols if c not in mapping.values() and c not in mapping]
+    qtr = quarter or config.quarter
+    if "quarter" not in cols and "quarter" not in mapping:
+        if qtr is None:
+            raise ValueError("The export has no quarter column: pass quarter= (--quarter) or set 'quarter' in cx.yaml.")
+        select.append("'" + str(qtr).replace("'", "''") + "' AS quarter")
+    return ", ".join(select)

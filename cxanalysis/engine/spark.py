@@ -1,0 +1,127 @@
+"""Spark: the table where it lives (a cluster, Databricks), or Spark's local mode.
+
+The exact tables run the same SQL text as DuckDB and sqlite (:mod:`cxanalysis.engine.sql`). That
+text quotes identifiers with double quotes, as standard SQL does; Spark reads them so with ANSI
+mode on and ``spark.sql.ansi.doubleQuotedIdentifiers``, which :func:`spark_session` sets on the
+session it returns (both are runtime settings of the session, not of the cluster).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from ..config import Config, load_config
+from ..resources import require_extra
+from .base import SQLEngine, canonical_select
+
+__all__ = ["SparkEngine", "spark_session"]
+
+#: Settings of the local session started when none is active: small, for one machine.
+LOCAL_SETTINGS = {
+    "spark.driver.memory": "1g",
+    "spark.sql.shuffle.partitions": "2",
+    "spark.ui.enabled": "false",
+    "spark.sql.session.timeZone": "UTC",
+}
+
+
+def spark_session():
+    """The active SparkSession (a cluster, Databricks), else a new ``local[*]`` one.
+
+    Either way ANSI SQL with double-quoted identifiers is switched on for the session.
+    """
+    require_extra("spark", ("pyspark",), "The Spark engine")
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.getActiveSession()
+    if spark is None:
+        builder = SparkSession.builder.master("local[*]").appName("cxanalysis")
+        for key, value in LOCAL_SETTINGS.items():
+            builder = builder.config(key, value)
+        try:
+            spark = builder.getOrCreate()
+        except Exception as exc:  # no Java, or a Java Spark cannot run on
+            from ..resources import InstallError
+
+            raise InstallError(
+                f"Spark could not start a local session ({type(exc).__name__}: {str(exc).strip()[:200]}). "
+                "The Spark engine needs Java 17 (Debian: apt-get install openjdk-17-jre-headless; "
+                "or set JAVA_HOME), or run with --engine duckdb."
+            ) from None
+    spark.conf.set("spark.sql.ansi.enabled", "true")
+    spark.conf.set("spark.sql.ansi.doubleQuotedIdentifiers", "true")
+    return spark
+
+
+class SparkEngine(SQLEngine):
+    """The exact tables computed by Spark SQL over every row.
+
+    Parameters
+    ----------
+    source : str, Path or DataFrame
+        A Parquet or CSV path or glob, ``spark:catalog.schema.table`` (a table of the session's
+        catalog), or a canonical pandas frame (written to a temporary Parquet file first, so
+        that missing values are NULLs, as in the other engines).
+    config : Config, path or mapping, optional
+    quarter : str, optional
+        Quarter of a table without a quarter column.
+    spark : SparkSession, optional
+        Default: :func:`spark_session`.
+    """
+
+    name = "spark"
+
+    def __init__(self, source, config=None, *, quarter: str | None = None, spark=None):
+        self.config = config if isinstance(config, Config) else load_config(config)
+        # a session of its own (sharing the SparkContext): its temporary view ``customers``,
+        # which the validation rules name, cannot clash with another engine's
+        self.spark = (spark or spark_session()).newSession()
+        self.spark.conf.set("spark.sql.ansi.enabled", "true")
+        self.spark.conf.set("spark.sql.ansi.doubleQuotedIdentifiers", "true")
+        self._tmp = None
+        if isinstance(source, pd.DataFrame):
+            self._tmp = tempfile.TemporaryDirectory(prefix="cx-spark-")
+            path = Path(self._tmp.name) / "customers.parquet"
+            source.to_parquet(path, index=False)
+            raw = self.spark.read.parquet(str(path))
+        else:
+            text = str(source)
+            if text.startswith("spark:"):
+                raw = self.spark.table(text.removeprefix("spark:"))
+            elif text.lower().endswith((".parquet", ".pq")) or Path(text).is_dir():
+                raw = self.spark.read.parquet(text)
+            else:
+                raw = self.spark.read.csv(text, header=True, inferSchema=True)
+        raw.createOrReplaceTempView("customers_raw")
+        select = canonical_select(raw.columns, self.config, quarter)
+        self.spark.sql(f"SELECT {select} FROM customers_raw").createOrReplaceTempView(self.table)
+        self.columns = list(self.spark.table(self.table).columns)
+
+    def query(self, text: str) -> pd.DataFrame:
+        return self.spark.sql(text).toPandas()
+
+    def stratified_sample(self, per_stratum: int = 50_000, *, seed: int = 0) -> pd.DataFrame:
+        """Up to ``per_stratum`` random respondents per quarter x category (ranked by
+        ``rand(seed)`` within the stratum), with ``_stratum`` and ``_sampling_weight``."""
+        cats = self.config.categories
+        s = f'"{cats["score"]}"'
+        stratum = (f"quarter || ':' || CASE WHEN {s} >= {cats['promoter_min']} THEN 'promoter' "
+                   f"WHEN {s} <= {cats['detractor_max']} THEN 'detractor' ELSE 'passive' END")
+        text = (f"SELECT * FROM (SELECT t.*, {stratum} AS _stratum, "
+                f"COUNT(*) OVER (PARTITION BY {stratum}) AS _size, "
+                f"ROW_NUMBER() OVER (PARTITION BY {stratum} ORDER BY rand({int(seed)}), customer_id) AS _rank "
+                f"FROM {self.table} t WHERE {s} IS NOT NULL) x WHERE _rank <= {int(per_stratum)}")
+        out = self.query(text)
+        take = out.groupby("_stratum")["_rank"].transform("size")
+        out["_sampling_weight"] = out["_size"] / take
+        return (out.drop(columns=["_size", "_rank"]).sort_values(["_stratum", "customer_id"], kind="stable")
+                .reset_index(drop=True))
+
+    def close(self) -> None:
+        for view in (self.table, "customers_raw"):
+            self.spark.catalog.dropTempView(view)
+        if self._tmp is not None:
+            self._tmp.cleanup()
