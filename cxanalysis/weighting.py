@@ -29,7 +29,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-__all__ = ["RakingResult", "rake", "kish_n_eff"]
+__all__ = ["RakingResult", "rake", "kish_n_eff", "weighting_columns", "weight_to_base", "compare_margins",
+           "response_by_quarter", "NO_NONRESPONDENTS"]
+
+#: ``response.weighting`` when every customer of the quarter answered.
+NO_NONRESPONDENTS = "none (no non-respondents)"
 
 MISSING = "(missing)"
 
@@ -165,3 +169,155 @@ def rake(
                  for lv, t, k, g in zip(uniques, target, cnt, got, strict=True)]
     weights = pd.Series(w, index=respondents.index, name="weight")
     return RakingResult(weights, [c for c, *_ in cols], converged, it, kish_n_eff(w), notes, pd.DataFrame(rows))
+
+
+def weighting_columns(config) -> list[str]:
+    """The covariates raked on: ``weighting.by``, else the configured covariates (default plan,
+    region and tenure_months)."""
+    from .models import DEFAULT_COVARIATES
+
+    by = config.weighting.get("by")
+    if by:
+        return list(by)
+    return list(config.covariates) if config.covariates is not None else list(DEFAULT_COVARIATES)
+
+
+def _describe(result: RakingResult, base: pd.DataFrame, quantile_bands: int, bands: Mapping) -> str:
+    parts = []
+    for c in result.by:
+        numeric = (pd.api.types.is_numeric_dtype(base[c]) and not pd.api.types.is_bool_dtype(base[c])
+                   and base[c].nunique() > quantile_bands)
+        if numeric:
+            k = len(bands[c]) - 1 if c in bands else quantile_bands
+            parts.append(f"{c} ({k} bands)")
+        else:
+            parts.append(c)
+    return "raking on " + ", ".join(parts) if parts else "none (no usable covariate)"
+
+
+def weight_to_base(
+    respondents: pd.DataFrame,
+    nonrespondents: pd.DataFrame,
+    config,
+) -> tuple[pd.Series | None, list[dict]]:
+    """Weights that rake each quarter's respondents to that quarter's whole base.
+
+    Parameters
+    ----------
+    respondents : DataFrame
+        Canonical rows with a CX score (``quarter`` and the covariates).
+    nonrespondents : DataFrame
+        Rows of the same export with no CX score.
+    config : Config
+        ``weighting`` (method and columns) and ``segments.bands`` / ``quantile_bands`` for the
+        numeric covariates' bands.
+
+    Returns
+    -------
+    weights : Series or None
+        Aligned with ``respondents``; None when no weighting applies (no non-respondents, weighting
+        turned off, or the export brings its own ``weight`` column). A quarter without
+        non-respondents gets weight 1 for every respondent.
+    response : list of dict
+        Per quarter: ``quarter, base, respondents, rate, weighting, n_eff, design_effect,
+        converged, notes``.
+
+    Notes
+    -----
+    Each quarter is raked on its own (:func:`rake`), so each quarter's weights sum to that quarter's
+    base (less customers in levels with no respondent, noted). A quarter whose base has no
+    non-respondent keeps weights of 1.
+    """
+    method = config.weighting.get("method", "raking")
+    by = weighting_columns(config)
+    bands = {c: e for c, e in config.segments.get("bands", {}).items()}
+    qb = int(config.segments.get("quantile_bands", 4))
+    rq = respondents["quarter"].astype(str)
+    nq = nonrespondents["quarter"].astype(str) if len(nonrespondents) else pd.Series([], dtype=str)
+    own = "weight" in respondents and respondents["weight"].notna().any()
+    apply = method == "raking" and len(nonrespondents) > 0 and not own
+    weights = pd.Series(1.0, index=respondents.index, name="weight") if apply else None
+    out = []
+    for q in sorted(set(rq) | set(nq)):
+        resp, non = respondents[rq == q], nonrespondents[nq == q] if len(nonrespondents) else nonrespondents
+        n_base = len(resp) + len(non)
+        info = {"quarter": q, "base": n_base, "respondents": len(resp),
+                "rate": len(resp) / n_base if n_base else float("nan"),
+                "n_eff": float(len(resp)), "design_effect": 1.0, "converged": True, "notes": []}
+        if len(non) == 0:
+            info["weighting"] = NO_NONRESPONDENTS
+        elif own:
+            info["weighting"] = "the export's own weight column"
+            info["n_eff"] = kish_n_eff(resp["weight"].dropna().to_numpy(float))
+        elif method != "raking":
+            info["weighting"] = "none (turned off in cx.yaml: the NPS describes respondents)"
+        elif len(resp) == 0:
+            info["weighting"] = "none (no respondents)"
+        else:
+            cols = [c for c in by if c in resp or c in non]
+            base = pd.concat([resp[[c for c in cols if c in resp]], non[[c for c in cols if c in non]]],
+                             ignore_index=True)
+            r = rake(resp, base, by, bands=bands, quantile_bands=qb)
+            weights.loc[resp.index] = r.weights.to_numpy()
+            info.update(weighting=_describe(r, base, qb, bands), n_eff=r.n_eff, design_effect=r.design_effect,
+                        converged=r.converged, notes=r.notes)
+        out.append(info)
+    return weights, out
+
+
+def response_by_quarter(response: Sequence[Mapping]) -> pd.DataFrame:
+    """The per-quarter response table of :func:`weight_to_base`: ``quarter, base, respondents,
+    rate, n_eff, weighting``."""
+    cols = ["quarter", "base", "respondents", "rate", "n_eff", "weighting"]
+    return pd.DataFrame([{c: r.get(c) for c in cols} for r in response], columns=cols)
+
+
+def compare_margins(
+    respondents: pd.DataFrame,
+    nonrespondents: pd.DataFrame,
+    config,
+    *,
+    weight: str | None = "weight",
+) -> pd.DataFrame:
+    """Respondents against the base on each weighting covariate.
+
+    Parameters
+    ----------
+    respondents, nonrespondents : DataFrame
+        One quarter's rows with and without a CX score.
+    config : Config
+        The weighting covariates and their bands (as :func:`weight_to_base`).
+    weight : str, optional
+        The respondents' weight column (ignored when absent).
+
+    Returns
+    -------
+    DataFrame
+        ``covariate, level, base_share, respondents_share, weighted_share, difference`` (shares
+        0-1; ``difference`` = respondents' share minus the base's, what weighting corrects).
+        Numeric covariates in the same bands as the raking. Empty when no covariate is present.
+    """
+    by = [c for c in weighting_columns(config) if c in respondents]
+    bands = dict(config.segments.get("bands", {}))
+    qb = int(config.segments.get("quantile_bands", 4))
+    w = (respondents[weight].to_numpy(float) if weight and weight in respondents
+         else np.ones(len(respondents)))
+    rows = []
+    for c in by:
+        non = nonrespondents[c] if c in nonrespondents else pd.Series(index=nonrespondents.index, dtype=object)
+        base_col = pd.concat([respondents[c], non], ignore_index=True)
+        if base_col.nunique() < 2:
+            continue
+        r, b = _levels(respondents[c], base_col, bands.get(c), qb)
+        base_share = b.value_counts(normalize=True)
+        resp_share = r.value_counts(normalize=True)
+        ok = ~np.isnan(w)
+        wsum = pd.Series(w[ok], index=r.index[ok]).groupby(r[ok]).sum()
+        wshare = wsum / wsum.sum() if wsum.sum() > 0 else wsum
+        for lv in base_share.index.union(resp_share.index):
+            rows.append(dict(covariate=c, level=lv, base_share=float(base_share.get(lv, 0.0)),
+                             respondents_share=float(resp_share.get(lv, 0.0)),
+                             weighted_share=float(wshare.get(lv, 0.0))))
+    out = pd.DataFrame(rows, columns=["covariate", "level", "base_share", "respondents_share", "weighted_share"])
+    out["difference"] = out["respondents_share"] - out["base_share"]
+    return out
