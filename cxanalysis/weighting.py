@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["RakingResult", "rake", "kish_n_eff", "weighting_columns", "weight_to_base", "compare_margins",
-           "response_by_quarter", "NO_NONRESPONDENTS"]
+           "response_by_quarter", "response_summary", "NO_NONRESPONDENTS"]
 
 #: ``response.weighting`` when every customer of the quarter answered.
 NO_NONRESPONDENTS = "none (no non-respondents)"
@@ -321,3 +321,38 @@ def compare_margins(
     out = pd.DataFrame(rows, columns=["covariate", "level", "base_share", "respondents_share", "weighted_share"])
     out["difference"] = out["respondents_share"] - out["base_share"]
     return out
+
+
+def response_summary(respondents: pd.DataFrame, response: Mapping, config) -> str:
+    """Plain sentences: who answered, how respondents are weighted, and the NPS both ways.
+
+    Parameters
+    ----------
+    respondents : DataFrame
+        The quarter's respondents (with ``weight`` when weighted).
+    response : mapping
+        The quarter's ``response`` block (``base, respondents, rate, weighting, n_eff, notes``).
+    config : Config
+        Categories and interval settings of the NPS.
+    """
+    from .metrics import configured_nps
+
+    if not response.get("base") or response.get("respondents") == response.get("base"):
+        return (f"Every one of the {response.get('respondents', len(respondents)):,} customers in the export has a "
+                "CX score: there is no base of non-respondents to weight to, so respondents are not weighted.")
+    text = (f"{response['respondents']:,} of the quarter's {response['base']:,} customers answered the survey "
+            f"(response rate {response['rate']:.1%}). ")
+    raw = configured_nps(respondents.drop(columns="weight", errors="ignore"), config).iloc[0]
+    if "weight" in respondents and str(response.get("weighting", "")).startswith("raking"):
+        w = configured_nps(respondents, config).iloc[0]
+        text += (f"Respondents are weighted to the whole base ({response['weighting']}), so that they match it on "
+                 f"each of those covariates; Kish's effective sample size is {w['n_eff']:,.0f} of "
+                 f"{len(respondents):,} (design effect {len(respondents) / w['n_eff']:.2f}). NPS weighted to the base: "
+                 f"{w['nps']:.1f} (95% CI {w['ci_low']:.1f} to {w['ci_high']:.1f}); respondents' own NPS: "
+                 f"{raw['nps']:.1f}. Weighting moves it by {w['nps'] - raw['nps']:+.1f} points.")
+    else:
+        text += (f"Respondents are not weighted ({response.get('weighting')}): the NPS of {raw['nps']:.1f} describes "
+                 "those who answered, not every customer.")
+    for note in response.get("notes") or []:
+        text += f" Note: {note}"
+    return text

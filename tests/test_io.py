@@ -217,11 +217,13 @@ def test_cleaning_counts_every_dropped_row(tmp_path):
     f.to_csv(p, index=False)
     res = load(p, quarter="2026Q3")
     rep = res.report
-    assert (rep.rows_in, rep.rows_out) == (9, 6)
+    # the row with no score is a non-respondent: kept as the base, not dropped
+    assert (rep.rows_in, rep.rows_out, rep.respondents) == (9, 7, 6)
     steps = {s["rule"]: s for s in rep.steps}
+    assert set(steps) == {"no customer_id", "exact duplicate of an earlier row"}
     assert steps["no customer_id"]["rows_dropped"] == 1
     assert steps["exact duplicate of an earlier row"] == {"rule": "exact duplicate of an earlier row", "rows_dropped": 1, "example_ids": ["A1"]}
-    assert steps["no CX score (did not answer the survey)"]["example_ids"] == ["B9"]
+    assert res.nonrespondents["customer_id"].tolist() == ["B9"] and len(res.data) == 6
     assert sum(s["rows_dropped"] for s in rep.steps) == rep.rows_in - rep.rows_out
 
 
