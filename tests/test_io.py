@@ -265,8 +265,11 @@ def test_quarter_given_for_the_bundled_sample():
     from pathlib import Path
 
     sample = Path(__file__).resolve().parent.parent / "data" / "sample"
-    d = load(sample, quarter="2026Q3").data
-    assert d.groupby("quarter").size().to_dict() == {q: 5000 for q in ["2025Q4", "2026Q1", "2026Q2", "2026Q3"]}
+    loaded = load(sample, quarter="2026Q3")
+    raw = pd.read_csv(sample / "customers.csv")  # the whole base; respondents are the rows with a score
+    assert loaded.data.groupby("quarter").size().to_dict() == raw.dropna(subset=["nps_score"]).groupby("quarter").size().to_dict()
+    assert len(loaded.data) + len(loaded.nonrespondents) == len(raw)
+    assert [r["base"] for r in loaded.report.response] == raw.groupby("quarter").size().tolist()
 
 
 # --- issue 12: empty and header-only files -------------------------------------------------------
@@ -545,4 +548,7 @@ def test_notebook_context_with_quarter_on_the_sample():
 
     sample = Path(__file__).resolve().parent.parent / "data" / "sample" / "customers.csv"
     ctx = RunContext.open(str(sample), quarter="2026Q3")
-    assert ctx.quarter == "2026Q3" and len(ctx.current) == 5000
+    raw = pd.read_csv(sample)
+    q3 = raw[raw["quarter"] == "2026Q3"]
+    assert ctx.quarter == "2026Q3" and len(ctx.current) == q3["nps_score"].notna().sum()
+    assert len(ctx.base) == len(q3) and ctx.response["base"] == len(q3)
