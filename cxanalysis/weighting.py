@@ -314,7 +314,12 @@ def compare_margins(
         ok = ~np.isnan(w)
         wsum = pd.Series(w[ok], index=r.index[ok]).groupby(r[ok]).sum()
         wshare = wsum / wsum.sum() if wsum.sum() > 0 else wsum
-        for lv in base_share.index.union(resp_share.index):
+        levels = list(base_share.index.union(resp_share.index))
+        if r.str.startswith("[").any():  # bands in the order of their lower edges
+            levels.sort(key=lambda lv: (lv == MISSING, float(lv[1:].split(",")[0]) if lv.startswith("[") else 0.0))
+        else:
+            levels.sort(key=lambda lv: (lv == MISSING, lv))
+        for lv in levels:
             rows.append(dict(covariate=c, level=lv, base_share=float(base_share.get(lv, 0.0)),
                              respondents_share=float(resp_share.get(lv, 0.0)),
                              weighted_share=float(wshare.get(lv, 0.0))))
