@@ -19,13 +19,19 @@ def cli(*args, cwd=None):
 
 
 def test_sample_then_validate_is_clean(tmp_path):
-    r = cli("sample", "--customers", 300, "--quarters", 2, "--out", tmp_path)
+    r = cli("sample", "--customers", 800, "--quarters", 2, "--out", tmp_path)
     assert r.returncode == 0, r.stderr
     data = pd.read_csv(tmp_path / "customers.csv")
-    assert data.groupby("quarter").size().tolist() == [300, 300]
+    assert data.groupby("quarter").size().tolist() == [800, 800]  # the whole base
+    answered = data["nps_score"].notna()
+    assert 0.2 < answered.mean() < 0.45  # non-respondents have no score
     v = cli("validate", tmp_path / "customers.csv")
     assert v.returncode == 0, v.stderr
-    assert v.stdout.startswith("OK: 600 rows read, 600 kept")
+    assert v.stdout.startswith("OK: 1,600 rows read, 1,600 kept")  # non-respondents are kept, not dropped
+    assert f"{(~answered).sum():,} customers have no CX score" in v.stdout
+    every = cli("sample", "--customers", 300, "--quarters", 1, "--everyone-answers", "--out", tmp_path / "all")
+    assert every.returncode == 0, every.stderr
+    assert pd.read_csv(tmp_path / "all" / "customers.csv")["nps_score"].notna().all()
 
 
 def test_corrupted_export_exits_2_with_one_message_per_problem(tmp_path):
