@@ -62,10 +62,14 @@ class RakingResult:
         return float(len(self.weights) / self.n_eff) if self.n_eff else float("nan")
 
 
+def _banded(base: pd.Series, q: int) -> bool:
+    """Whether a covariate is numeric with more than ``q`` values, hence cut into bands."""
+    return pd.api.types.is_numeric_dtype(base) and not pd.api.types.is_bool_dtype(base) and base.nunique() > q
+
+
 def _levels(series: pd.Series, base: pd.Series, edges: Sequence[float] | None, q: int) -> tuple[pd.Series, pd.Series]:
     """Respondent and base levels of one covariate, numeric ones in shared bands."""
-    numeric = pd.api.types.is_numeric_dtype(base) and not pd.api.types.is_bool_dtype(base) and base.nunique() > q
-    if numeric:
+    if _banded(base, q):
         b = base.astype(float)
         if edges is None:
             cuts = np.unique(np.nanquantile(b, np.linspace(0, 1, q + 1)))
@@ -185,9 +189,7 @@ def weighting_columns(config) -> list[str]:
 def _describe(result: RakingResult, base: pd.DataFrame, quantile_bands: int, bands: Mapping) -> str:
     parts = []
     for c in result.by:
-        numeric = (pd.api.types.is_numeric_dtype(base[c]) and not pd.api.types.is_bool_dtype(base[c])
-                   and base[c].nunique() > quantile_bands)
-        if numeric:
+        if _banded(base[c], quantile_bands):
             k = len(bands[c]) - 1 if c in bands else quantile_bands
             parts.append(f"{c} ({k} bands)")
         else:
@@ -315,8 +317,8 @@ def compare_margins(
         wsum = pd.Series(w[ok], index=r.index[ok]).groupby(r[ok]).sum()
         wshare = wsum / wsum.sum() if wsum.sum() > 0 else wsum
         levels = list(base_share.index.union(resp_share.index))
-        if r.str.startswith("[").any():  # bands in the order of their lower edges
-            levels.sort(key=lambda lv: (lv == MISSING, float(lv[1:].split(",")[0]) if lv.startswith("[") else 0.0))
+        if _banded(base_col, qb):  # bands in the order of their lower edges, "[a, b)"
+            levels.sort(key=lambda lv: (lv == MISSING, float(lv[1:].split(",")[0]) if lv != MISSING else 0.0))
         else:
             levels.sort(key=lambda lv: (lv == MISSING, lv))
         for lv in levels:

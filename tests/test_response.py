@@ -321,3 +321,15 @@ def test_report_writes_the_response_block_and_the_sentence(tmp_path):
     page = (root / "index.html").read_text()
     moved = res["nps"]["value"] - res["nps"]["unweighted"]
     assert f"weighting to the base moves it by {moved:+.1f} points" in page
+
+
+def test_compare_margins_orders_bands_and_keeps_text_levels_as_text():
+    """Numeric covariates appear in band order; a text level that looks like a band (export text)
+    is sorted as text, never parsed."""
+    base = pd.DataFrame({"plan": ["[t](x)", "[1, 2)", "B"] * 40, "tenure_months": np.arange(120.0)})
+    resp, non = base.iloc[::3], base.drop(base.index[::3])
+    cfg = load_config({"weighting": {"by": ["plan", "tenure_months"]}})
+    m = weighting.compare_margins(resp, non, cfg)
+    bands = m.loc[m["covariate"] == "tenure_months", "level"].tolist()
+    assert [float(b[1:].split(",")[0]) for b in bands] == sorted(float(b[1:].split(",")[0]) for b in bands)
+    assert sorted(m.loc[m["covariate"] == "plan", "level"]) == ["B", "[1, 2)", "[t](x)"]
