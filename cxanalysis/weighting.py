@@ -32,6 +32,10 @@ import pandas as pd
 __all__ = ["RakingResult", "rake", "kish_n_eff", "weighting_columns", "weight_to_base", "compare_margins",
            "response_by_quarter", "response_summary", "NO_NONRESPONDENTS"]
 
+#: Raked on when neither ``weighting.by`` nor ``covariates`` is set: the outcome models' default
+#: covariates (:data:`cxanalysis.models.DEFAULT_COVARIATES`, not imported here to keep loading light).
+DEFAULT_BY = ("plan", "region", "tenure_months")
+
 #: ``response.weighting`` when every customer of the quarter answered.
 NO_NONRESPONDENTS = "none (no non-respondents)"
 
@@ -67,22 +71,44 @@ def _banded(base: pd.Series, q: int) -> bool:
     return pd.api.types.is_numeric_dtype(base) and not pd.api.types.is_bool_dtype(base) and base.nunique() > q
 
 
+def _text_levels(values: pd.Series) -> pd.Series:
+    """A covariate's values as a categorical of text labels, missing values as ``MISSING``
+    (labels are built once per distinct value, not per row)."""
+    cat = values if isinstance(values.dtype, pd.CategoricalDtype) else values.astype("category")
+    labels = [str(c) for c in cat.cat.categories]
+    codes = cat.cat.codes.to_numpy()
+    return _from_codes(codes, labels, values.index)
+
+
+def _from_codes(codes: np.ndarray, labels: list[str], index) -> pd.Series:
+    """Categorical of ``labels[codes]`` with code -1 as ``MISSING``; equal labels merged."""
+    uniq, inverse = np.unique(np.asarray(labels + [MISSING], dtype=object), return_inverse=True)
+    mapped = inverse[np.where(codes < 0, len(labels), codes)]
+    used = np.unique(mapped)
+    remap = np.full(len(uniq), -1)
+    remap[used] = np.arange(len(used))
+    return pd.Series(pd.Categorical.from_codes(remap[mapped], categories=list(uniq[used])), index=index)
+
+
 def _levels(series: pd.Series, base: pd.Series, edges: Sequence[float] | None, q: int) -> tuple[pd.Series, pd.Series]:
-    """Respondent and base levels of one covariate, numeric ones in shared bands."""
+    """Respondent and base levels of one covariate (categoricals of text), numeric ones in shared
+    bands ``[a, b)``."""
     if _banded(base, q):
-        b = base.astype(float)
+        b = base.astype(float).to_numpy()
         if edges is None:
             cuts = np.unique(np.nanquantile(b, np.linspace(0, 1, q + 1)))
             cuts[0], cuts[-1] = -np.inf, np.inf
         else:
-            cuts = np.r_[-np.inf, np.asarray(edges, float)[1:-1], np.inf]
-        r = pd.cut(series.astype(float), cuts, right=False, duplicates="drop").astype(str)
-        bb = pd.cut(b, cuts, right=False, duplicates="drop").astype(str)
-        r, bb = r.where(series.notna(), MISSING), bb.where(base.notna(), MISSING)
-    else:
-        r = series.astype(object).where(series.notna(), MISSING).astype(str)
-        bb = base.astype(object).where(base.notna(), MISSING).astype(str)
-    return r, bb
+            cuts = np.unique(np.r_[-np.inf, np.asarray(edges, float)[1:-1], np.inf])
+        labels = [f"[{lo}, {hi})" for lo, hi in zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True)]
+
+        def band(x: np.ndarray) -> np.ndarray:
+            codes = np.searchsorted(cuts, x, side="right") - 1
+            return np.where(np.isnan(x), -1, np.clip(codes, 0, len(labels) - 1))
+
+        return (_from_codes(band(series.astype(float).to_numpy()), labels, series.index),
+                _from_codes(band(b), labels, base.index))
+    return _text_levels(series), _text_levels(base)
 
 
 def rake(
@@ -138,14 +164,18 @@ def rake(
             notes.append(f"{c!r} has a single value in the base: nothing to weight on.")
             continue
         target = b.value_counts()
-        unrepresented = [lv for lv in target.index if lv not in set(r)]
+        target = target[target > 0]
+        target.index = target.index.astype(str)
+        present = set(r.astype(str).unique()) if len(r) else set()
+        unrepresented = [lv for lv in target.index if lv not in present]
         if unrepresented:
             lost = int(target[unrepresented].sum())
             notes.append(f"{c}: {lost:,} customers in levels with no respondent ({', '.join(map(str, unrepresented[:5]))}) "
                          "cannot be represented and are left out of its targets.")
             target = target.drop(unrepresented)
         codes, uniques = pd.factorize(r)
-        cols.append((c, codes, target.reindex(uniques).to_numpy(float), list(uniques)))
+        uniques = [str(u) for u in np.asarray(uniques, dtype=object)]
+        cols.append((c, codes, target.reindex(uniques).to_numpy(float), uniques))
     if not cols or n == 0:
         weights = pd.Series(np.full(n, len(base) / n if n else 0.0), index=respondents.index, name="weight")
         return RakingResult(weights, [], True, 0, kish_n_eff(weights), notes)
@@ -178,12 +208,10 @@ def rake(
 def weighting_columns(config) -> list[str]:
     """The covariates raked on: ``weighting.by``, else the configured covariates (default plan,
     region and tenure_months)."""
-    from .models import DEFAULT_COVARIATES
-
     by = config.weighting.get("by")
     if by:
         return list(by)
-    return list(config.covariates) if config.covariates is not None else list(DEFAULT_COVARIATES)
+    return list(config.covariates) if config.covariates is not None else list(DEFAULT_BY)
 
 
 def _describe(result: RakingResult, base: pd.DataFrame, quantile_bands: int, bands: Mapping) -> str:
@@ -313,8 +341,10 @@ def compare_margins(
         r, b = _levels(respondents[c], base_col, bands.get(c), qb)
         base_share = b.value_counts(normalize=True)
         resp_share = r.value_counts(normalize=True)
+        base_share, resp_share = base_share[base_share > 0], resp_share[resp_share > 0]
+        base_share.index, resp_share.index = base_share.index.astype(str), resp_share.index.astype(str)
         ok = ~np.isnan(w)
-        wsum = pd.Series(w[ok], index=r.index[ok]).groupby(r[ok]).sum()
+        wsum = pd.Series(w[ok], index=r.index[ok]).groupby(r[ok].astype(str)).sum()
         wshare = wsum / wsum.sum() if wsum.sum() > 0 else wsum
         levels = list(base_share.index.union(resp_share.index))
         if _banded(base_col, qb):  # bands in the order of their lower edges, "[a, b)"

@@ -333,3 +333,9 @@ def test_compare_margins_orders_bands_and_keeps_text_levels_as_text():
     bands = m.loc[m["covariate"] == "tenure_months", "level"].tolist()
     assert [float(b[1:].split(",")[0]) for b in bands] == sorted(float(b[1:].split(",")[0]) for b in bands)
     assert sorted(m.loc[m["covariate"] == "plan", "level"]) == ["B", "[1, 2)", "[t](x)"]
+
+
+def test_default_weighting_columns_are_the_models_default_covariates():
+    from cxanalysis.models import DEFAULT_COVARIATES
+
+    assert weighting.DEFAULT_BY == DEFAULT_COVARIATES
