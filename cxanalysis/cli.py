@@ -18,7 +18,11 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("sample", help="write synthetic customers with known true effects")
-    s.add_argument("--customers", type=int, default=5000, help="customers per quarter (default 5000)")
+    s.add_argument("--customers", type=int, default=5000,
+                   help="customers per quarter, the whole base (default 5000)")
+    s.add_argument("--everyone-answers", action="store_true",
+                   help="every customer answers the survey (default: response by plan, Pro 8x Basic; "
+                        "the others have no CX score)")
     s.add_argument("--quarters", type=int, default=4, help="number of quarters (default 4)")
     s.add_argument("--start", default="2025Q4", help="first quarter (default 2025Q4)")
     s.add_argument("--seed", type=int, default=20260101)
@@ -71,14 +75,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def _sample(args) -> int:
     from .config import ConfigError
-    from .sample import Truth, make_customers
+    from .sample import RESPONSE_RATES, Truth, make_customers
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     languages = [x.strip() for x in str(args.comment_languages).split(",") if x.strip()]
     try:
         df = make_customers(args.customers, args.quarters, start=args.start, random_state=args.seed,
-                            truth=Truth(effect_scale=args.effects), comment_languages=languages)
+                            truth=Truth(effect_scale=args.effects), comment_languages=languages,
+                            response_rates=None if args.everyone_answers or args.survey_format else RESPONSE_RATES)
     except ValueError as exc:  # an unknown language code: a user mistake, exit 2
         raise ConfigError(f"--comment-languages: {exc}") from None
     if args.survey_format:

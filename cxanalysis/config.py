@@ -83,6 +83,11 @@ DEFAULTS: dict[str, Any] = {
         "n_resamples": 50,  # bootstrap refits for stability; its 95% range is the 2.5-97.5 percentiles
     },
     "drivers": {"n_boot": 200},
+    # respondents weighted to the whole base (rows with no CX score) when the export holds
+    # non-respondents: raking on the columns ``by`` (None: the covariates present, by default
+    # plan, region and tenure_months; numeric ones in the segments' bands). ``weighting: none``
+    # (or method: none) turns it off.
+    "weighting": {"method": "raking", "by": None},
     # language: auto (detected per comment) or the export's ISO 639-1 code, e.g. pt
     "themes": {"n_themes": 6, "language": "auto"},
     "roi": {
@@ -107,6 +112,7 @@ _CHOICES = {
     ("clusters", "method"): {"kmeans", "gmm"},
     ("survey", "format"): {"auto", "qualtrics", "surveymonkey", "spss", "plain"},
     ("survey", "keep"): {"latest", "mean", "first"},
+    ("weighting", "method"): {"raking", "none"},
 }
 
 # Keys whose value is a free-form mapping (their own keys are not checked against DEFAULTS).
@@ -221,6 +227,11 @@ def _check(data: dict[str, Any]) -> None:
         raise ConfigError(
             f"'min_quarter_respondents' must be a whole number of 1 or more, e.g. 100; got {mq!r}."
         )
+    by = data["weighting"]["by"]
+    if by is not None and not (isinstance(by, list) and by and all(isinstance(c, str) and c for c in by)):
+        raise ConfigError("'weighting.by' must be a list of column names to rake on, e.g. [plan, region]; "
+                          f"got {by!r}. Leave it out for the covariates, or write 'weighting: none' to turn "
+                          "weighting off.")
     cov = data["covariates"]
     if cov is not None and not (isinstance(cov, list) and all(isinstance(c, str) for c in cov)):
         raise ConfigError(f"'covariates' must be a list of column names; got {cov!r}.")
@@ -320,6 +331,18 @@ def _check_io(io: dict[str, Any]) -> None:
             ) from None
 
 
+def _weighting_shorthand(user: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``weighting: none`` (or false / null) for ``weighting: {method: none}``."""
+    w = user.get("weighting", {}) if isinstance(user, Mapping) else {}
+    if w is None or w is False or (isinstance(w, str) and w.strip().lower() in ("none", "off", "raking")):
+        method = "raking" if isinstance(w, str) and w.strip().lower() == "raking" else "none"
+        return {**user, "weighting": {"method": method}}
+    if isinstance(w, str):
+        raise ConfigError(f"'weighting' must be none, raking or a mapping such as {{method: raking, by: [plan, region]}}; "
+                          f"got {w!r}.")
+    return user
+
+
 def load_config(path: str | Path | Mapping[str, Any] | None = None) -> Config:
     """Load ``cx.yaml`` (or a mapping), merge it with :data:`DEFAULTS` and validate it.
 
@@ -360,6 +383,6 @@ def load_config(path: str | Path | Mapping[str, Any] | None = None) -> Config:
             raise ConfigError(f"Config file {source!r} is not valid YAML: {exc}") from None
         if not isinstance(user, Mapping):
             raise ConfigError(f"Config file {source!r} must hold a mapping of keys at the top level.")
-    data = _merge(DEFAULTS, user, ())
+    data = _merge(DEFAULTS, _weighting_shorthand(user), ())
     _check(data)
     return Config(data, source)

@@ -97,14 +97,17 @@ def _weights_and_working(family: str, y, mu, eta_lin):
     return mu, eta_lin + (y - mu) / mu  # poisson_log
 
 
-def _score_and_hessian(family: str, X, y, mu):
-    """Per-row scores (n, p) and the observed Hessian of the log-likelihood (scale 1)."""
+def _score_and_hessian(family: str, X, y, mu, a=None):
+    """Per-row scores (n, p) and the observed Hessian of the log-likelihood (scale 1), each row's
+    multiplied by its prior weight ``a_i`` when given."""
     if family == "logit":
         r, h = y - mu, mu * (1 - mu)
     elif family == "gamma_log":
         r, h = (y - mu) / mu, y / mu
     else:
         r, h = y - mu, mu
+    if a is not None:
+        r, h = r * a, h * a
     S = X * r[:, None]
     H = -(X * h[:, None]).T @ X
     return S, H
@@ -119,6 +122,7 @@ def fit_glm(
     max_iter: int = 100,
     tol: float = 1e-10,
     keep_scores: bool = False,
+    weights: np.ndarray | None = None,
 ) -> GLMFit:
     """Fit a GLM by IRLS with robust (HC0 sandwich) standard errors.
 
@@ -131,6 +135,13 @@ def fit_glm(
         Added to the linear predictor (``log(orders)`` for a rate per order).
     keep_scores : bool
         Keep the per-row scores and the Hessian (for a joint covariance with other models).
+    weights : ndarray (n,), optional
+        Prior weights ``a_i > 0`` (survey weights, e.g. raked to the customer base): the
+        log-likelihood is ``sum a_i l_i``. The per-row scores are ``a_i s_i`` and the Hessian
+        ``sum a_i H_i``, so the sandwich is the survey (pweight) one; with integer weights the
+        estimates equal the fit on each row repeated ``a_i`` times, and they equal statsmodels'
+        ``GLM(..., var_weights=a)`` (coefficients and HC0 covariance). ``cov_model`` and the Gamma
+        dispersion treat the weights as ``var_weights`` (dispersion on ``n - p`` degrees of freedom).
 
     Returns
     -------
@@ -145,7 +156,8 @@ def fit_glm(
         raise ValueError(f"family must be one of {FAMILIES}; got {family!r}.")
     n, p = X.shape
     off = np.zeros(n) if offset is None else offset
-    ybar = float(np.mean(y))
+    a = None if weights is None else np.asarray(weights, float)
+    ybar = float(np.mean(y)) if a is None else float(np.sum(a * y) / np.sum(a))
     beta = np.zeros(p)
     if family == "logit":
         beta[0] = np.log(ybar / (1 - ybar)) if 0 < ybar < 1 else 0.0
@@ -154,12 +166,14 @@ def fit_glm(
     converged = False
     it = 0
     eta_lin = X @ beta  # kept up to date along the steps: one product with X per iteration
-    ll = _loglik(family, y, eta_lin, off)
+    ll = _loglik(family, y, eta_lin, off, a)
     for it in range(1, max_iter + 1):  # noqa: B007
         mu = _mean(family, eta_lin + off)
         w, _ = _weights_and_working(family, y, mu, eta_lin)
         # Fisher scoring in score form, X'WX delta = X'W (z - eta): no division by vanishing weights
         resid = (y - mu) / mu if family == "gamma_log" else y - mu
+        if a is not None:
+            w, resid = w * a, resid * a
         delta = _solve_pd((X * w[:, None]).T @ X, X.T @ resid)
         if delta is None or not np.all(np.isfinite(delta)):
             break
@@ -173,7 +187,7 @@ def fit_glm(
         t, accepted = 1.0, False
         for _ in range(40):
             cand, eta_cand = beta + t * delta, eta_lin + t * x_delta
-            ll_new = _loglik(family, y, eta_cand, off)
+            ll_new = _loglik(family, y, eta_cand, off, a)
             if np.isfinite(ll_new) and ll_new >= ll - 1e-12 * (1 + abs(ll)):
                 accepted = True
                 break
@@ -191,26 +205,32 @@ def fit_glm(
         # fitted probabilities numerically 0 or 1: IRLS stalls there (its weights underflow) and
         # would report convergence at a point that is no maximum: the MLE is at infinity
         converged = False
-    S, H = _score_and_hessian(family, X, y, mu)
+    S, H = _score_and_hessian(family, X, y, mu, a)
     Hinv = _inv(-H)
     cov = Hinv @ (S.T @ S) @ Hinv
     w, _ = _weights_and_working(family, y, mu, eta_lin)
+    if a is not None:
+        w = w * a
     info_inv = _inv((X * w[:, None]).T @ X)
-    dispersion = float(np.sum((y - mu) ** 2 / _variance(family, mu)) / (n - p))
+    pearson = (y - mu) ** 2 / _variance(family, mu)
+    dispersion = float(np.sum(pearson if a is None else a * pearson) / (n - p))
     cov_model = info_inv * (dispersion if family == "gamma_log" else 1.0)
     return GLMFit(family, beta, cov, cov_model, n, converged, it, "IRLS", dispersion,
                   S if keep_scores else None, H if keep_scores else None)
 
 
-def _loglik(family: str, y, eta_lin, off) -> float:
-    """Log-likelihood up to a constant (Gamma: for scale 1), used only to damp the IRLS steps."""
+def _loglik(family: str, y, eta_lin, off, a=None) -> float:
+    """Log-likelihood up to a constant (Gamma: for scale 1), used only to damp the IRLS steps;
+    ``sum a_i l_i`` with prior weights ``a``."""
     eta = eta_lin + off
     with np.errstate(all="ignore"):
         if family == "logit":
-            return float(np.sum(y * eta - np.logaddexp(0, eta)))
-        if family == "gamma_log":
-            return float(np.sum(-y * np.exp(-np.clip(eta, -700, 700)) - eta))
-        return float(np.sum(y * eta - np.exp(np.clip(eta, -700, 700))))
+            li = y * eta - np.logaddexp(0, eta)
+        elif family == "gamma_log":
+            li = -y * np.exp(-np.clip(eta, -700, 700)) - eta
+        else:
+            li = y * eta - np.exp(np.clip(eta, -700, 700))
+        return float(np.sum(li if a is None else a * li))
 
 
 def _variance(family: str, mu):
@@ -363,7 +383,8 @@ def fit_firth_logit(X: np.ndarray, y: np.ndarray, *, max_iter: int = 200, tol: f
 
 
 def fit_firth(X: np.ndarray, y: np.ndarray, family: str = "logit", *, offset: np.ndarray | None = None,
-              max_iter: int = 200, tol: float = 1e-10, keep_scores: bool = False) -> GLMFit:
+              max_iter: int = 200, tol: float = 1e-10, keep_scores: bool = False,
+              weights: np.ndarray | None = None) -> GLMFit:
     """Firth's penalised likelihood (Jeffreys-prior penalty) for a logistic or Poisson model.
 
     Maximises ``l(b) + 0.5 log det(X'WX)`` (``W = p(1-p)`` logistic, ``W = mu`` Poisson), which
@@ -376,22 +397,30 @@ def fit_firth(X: np.ndarray, y: np.ndarray, family: str = "logit", *, offset: np
     Covariance: inverse information at the estimate (as logistf reports); for Poisson it is
     multiplied by the Pearson dispersion when that exceeds 1 (quasi-Poisson), since counts of
     returns are usually overdispersed and the sandwich is not defined for the penalised fit.
+
+    With prior ``weights`` ``a_i`` the penalised likelihood is ``sum a_i l_i + 0.5 log det(X'AWX)``
+    (as R's ``logistf(weights=)``): the modified score is ``X'(a (y - mu) + h (1/2 - p))`` with the
+    hat diagonal ``h`` of the weighted information; with integer weights it equals the fit on the
+    rows repeated. The covariance is the weighted inverse information.
     """
     if family not in ("logit", "poisson_log"):
         raise ValueError(f"family must be 'logit' or 'poisson_log'; got {family!r}.")
     n, p = X.shape
     off = np.zeros(n) if offset is None else offset
+    a = None if weights is None else np.asarray(weights, float)
     beta = np.zeros(p)
     if family == "poisson_log":
-        beta[0] = np.log(max(float(np.mean(y)), 0.5 / max(n, 1))) - float(np.mean(off))
-    beta, converged, it = _firth_newton(X, y, family, off, beta, np.arange(p), max_iter, tol)
+        ybar = float(np.mean(y)) if a is None else float(np.sum(a * y) / np.sum(a))
+        beta[0] = np.log(max(ybar, 0.5 / max(n, 1))) - float(np.mean(off))
+    beta, converged, it = _firth_newton(X, y, family, off, beta, np.arange(p), max_iter, tol, a)
     mu = _mean(family, X @ beta + off)
-    w = _firth_w(family, mu)
+    w = _firth_w(family, mu) * (1.0 if a is None else a)
     cov = _inv((X * w[:, None]).T @ X)
-    S, H = _score_and_hessian(family, X, y, mu)
+    S, H = _score_and_hessian(family, X, y, mu, a)
     dispersion = 1.0
     if family == "poisson_log":
-        dispersion = float(np.sum((y - mu) ** 2 / np.clip(mu, 1e-300, None)) / max(n - p, 1))
+        pearson = (y - mu) ** 2 / np.clip(mu, 1e-300, None)
+        dispersion = float(np.sum(pearson if a is None else a * pearson) / max(n - p, 1))
         cov = cov * max(dispersion, 1.0)
     return GLMFit(family, beta, cov, cov, n, converged, it, "Firth penalised likelihood",
                   dispersion, S if keep_scores else None, H if keep_scores else None)
@@ -401,20 +430,23 @@ def _firth_w(family: str, mu: np.ndarray) -> np.ndarray:
     return mu * (1 - mu) if family == "logit" else mu
 
 
-def _firth_penalised(X, y, family: str, off, b) -> float:
-    """Penalised log-likelihood ``l(b) + 0.5 log det(X'WX)`` (-inf where it is not defined)."""
+def _firth_penalised(X, y, family: str, off, b, a=None) -> float:
+    """Penalised log-likelihood ``l(b) + 0.5 log det(X'WX)`` (-inf where it is not defined);
+    ``sum a_i l_i`` and ``W`` times ``a`` with prior weights."""
     eta = X @ b
     mu = _mean(family, eta + off)
     with np.errstate(all="ignore"):
         if family == "logit":
-            ll = np.sum(y * eta - np.logaddexp(0, eta))
+            li = y * eta - np.logaddexp(0, eta)
         else:
-            ll = np.sum(y * (eta + off) - mu)
-    sign, logdet = np.linalg.slogdet((X * _firth_w(family, mu)[:, None]).T @ X)
+            li = y * (eta + off) - mu
+        ll = np.sum(li if a is None else a * li)
+    w = _firth_w(family, mu) * (1.0 if a is None else a)
+    sign, logdet = np.linalg.slogdet((X * w[:, None]).T @ X)
     return float(ll + 0.5 * logdet) if sign > 0 and np.isfinite(ll) else -np.inf
 
 
-def _firth_newton(X, y, family: str, off, beta, free, max_iter: int, tol: float):
+def _firth_newton(X, y, family: str, off, beta, free, max_iter: int, tol: float, a=None):
     """Maximise the penalised likelihood over the coordinates ``free`` (the others held fixed).
 
     Newton-type steps on the modified score ``X'(y - mu + h (1/2 - p))`` (logistic) or
@@ -425,15 +457,15 @@ def _firth_newton(X, y, family: str, off, beta, free, max_iter: int, tol: float)
     beta = np.asarray(beta, float).copy()
     if len(free) == 0:
         return beta, True, 0
-    current = _firth_penalised(X, y, family, off, beta)
+    current = _firth_penalised(X, y, family, off, beta, a)
     converged, it = False, 0
     for it in range(1, max_iter + 1):  # noqa: B007
         mu = _mean(family, X @ beta + off)
-        w = _firth_w(family, mu)
+        w = _firth_w(family, mu) * (1.0 if a is None else a)
         info = (X * w[:, None]).T @ X
         h = w * _quad_diag(X, info)
         adj = h * (0.5 - mu) if family == "logit" else h / 2
-        score = X.T @ (y - mu + adj)
+        score = X.T @ ((y - mu) * (1.0 if a is None else a) + adj)
         step_free = _solve_pd(info if len(free) == X.shape[1] else info[np.ix_(free, free)], score[free])
         if step_free is None or not np.all(np.isfinite(step_free)):
             break
@@ -442,7 +474,7 @@ def _firth_newton(X, y, family: str, off, beta, free, max_iter: int, tol: float)
         for _ in range(30):
             cand = beta.copy()
             cand[free] += t * step_free
-            value = _firth_penalised(X, y, family, off, cand)
+            value = _firth_penalised(X, y, family, off, cand, a)
             if value >= current - 1e-12:
                 break
             t /= 2

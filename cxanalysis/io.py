@@ -72,6 +72,8 @@ class CleaningReport:
     notes: list[str] = field(default_factory=list)
     inputs: list[dict[str, Any]] = field(default_factory=list)
     join: Any = None  # survey.JoinReport when a survey export was joined to the customer table
+    respondents: int | None = None  # rows kept with a CX score (rows_out less the non-respondents)
+    response: list[dict[str, Any]] = field(default_factory=list)  # per quarter, weighting.weight_to_base
 
     def drop(self, rule: str, ids: pd.Series, n: int) -> None:
         """Record ``n`` rows dropped under ``rule`` with a few example ids."""
@@ -92,11 +94,14 @@ class CleaningReport:
             "notes": self.notes,
             "inputs": self.inputs,
             "join": self.join.to_dict() if self.join is not None else None,
+            "respondents": self.respondents,
+            "response": self.response,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CleaningReport:
-        out = cls(d["rows_in"], d["rows_out"], list(d["steps"]), list(d["notes"]), list(d["inputs"]))
+        out = cls(d["rows_in"], d["rows_out"], list(d["steps"]), list(d["notes"]), list(d["inputs"]),
+                  respondents=d.get("respondents"), response=list(d.get("response") or []))
         if d.get("join"):
             from .survey import JoinReport
 
@@ -110,6 +115,13 @@ class LoadResult:
 
     data: pd.DataFrame
     report: CleaningReport
+    nonrespondents: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Rows with no CX score (the rest of the base), without the score, comment and driver columns."""
+
+    @property
+    def base(self) -> pd.DataFrame:
+        """Every customer-quarter: the respondents (``data``) and the non-respondents."""
+        return pd.concat([self.data, self.nonrespondents], ignore_index=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -633,7 +645,9 @@ def load(
     -------
     LoadResult
         ``data``: canonical columns (plus any extra columns of the export, kept unvalidated) and
-        ``_row``, the row number in the export; ``report``: the :class:`CleaningReport`.
+        ``_row``, the row number in the export, and ``weight`` when respondents are weighted to
+        the base; ``nonrespondents``: the rows with no CX score; ``report``: the
+        :class:`CleaningReport`.
 
     Raises
     ------
@@ -646,7 +660,10 @@ def load(
     Notes
     -----
     Cleaning steps, always applied and counted in the report: rows without a customer id; rows
-    that repeat another row exactly; rows with none of the CX scores (non-respondents). With
+    that repeat another row exactly. Rows with none of the CX scores are non-respondents: they are
+    not dropped but kept in ``nonrespondents`` (unvalidated, without score, comment and driver
+    columns) as the base, and each quarter's respondents are weighted to it (``weight`` column,
+    :func:`cxanalysis.weighting.weight_to_base`; ``report.response`` per quarter). With
     ``cleaning.invalid_rows: drop``, rows breaking a validation rule are also dropped and
     counted per rule instead of stopping the run.
     """
@@ -712,9 +729,8 @@ def load(
     empty = [frame[c].isna() & (frame[f"_raw_{c}"].isna() if f"_raw_{c}" in frame else True)
              for c in present_scores]
     no_score = np.logical_and.reduce([e.to_numpy() for e in empty]) & keep
-    if no_score.any():
-        report.drop("no CX score (did not answer the survey)", frame.loc[no_score, "customer_id"],
-                    int(no_score.sum()))
+    # non-respondents are the base the respondents stand for: kept apart, not dropped
+    nonresp = frame.loc[no_score].reset_index(drop=True)
     keep &= ~no_score
     # parse problems refer to positions before this filter; map them through
     if not keep.all():
@@ -747,14 +763,30 @@ def load(
             f"covariates or segments): {', '.join(map(str, extras[:12]))}"
             + (" ..." if len(extras) > 12 else "")
         )
+    from .weighting import weight_to_base
+
+    weights, report.response = weight_to_base(frame, nonresp, cfg)
+    if weights is not None:
+        frame["weight"] = weights.to_numpy()
     absent = [c for c in CANONICAL if c not in frame and c not in ("quarter",)]
     if absent:
         report.notes.append(f"Absent optional columns (their analyses are skipped): {', '.join(absent)}")
+    nonresp = nonresp.drop(columns=[c for c in nonresp.columns if str(c).startswith(("_raw_", "_file_"))]
+                           + [c for c in (*CX_SCORES, "comment") if c in nonresp]
+                           + [c for c in nonresp.columns if str(c).startswith("driver_")])
     for col in CATEGORICAL:
         if col in frame:
             frame[col] = frame[col].cat.remove_unused_categories()
-    report.rows_out = len(frame)
-    return LoadResult(frame, report)
+        if col in nonresp:
+            nonresp[col] = nonresp[col].astype(object).astype("category")
+    if len(nonresp):
+        kind = ", ".join(sorted({r["weighting"] for r in report.response if r["base"] > r["respondents"]}))
+        report.notes.append(
+            f"{len(nonresp):,} customers have no CX score (did not answer the survey): kept as the base the "
+            f"{len(frame):,} respondents stand for, not dropped. Respondents weighted to the base: {kind}.")
+    report.respondents = len(frame)
+    report.rows_out = len(frame) + len(nonresp)
+    return LoadResult(frame, report, nonresp)
 
 
 def _subset_problem(p: Problem, keep: np.ndarray, positions: np.ndarray) -> Problem:
@@ -775,7 +807,7 @@ def load_with_history(data, cfg: Config, *, quarter: str | None = None, query: s
     if q_self is None:
         return load(data, cfg, quarter=quarter, query=query, survey=survey)
     loaded = load(data, cfg, quarter=q_self, survey=survey)
-    frames, report = [loaded.data], loaded.report
+    frames, report, non = [loaded.data], loaded.report, [loaded.nonrespondents]
     for sib in sorted(path.parent.iterdir()):
         q_sib = parse_quarter(sib.name) if sib.is_dir() else None
         if q_sib is None or sib == path or q_sib > q_self:
@@ -788,9 +820,14 @@ def load_with_history(data, cfg: Config, *, quarter: str | None = None, query: s
                 continue
         earlier = load(sib, cfg, quarter=q_sib, survey=sib_survey)
         frames.append(earlier.data)
+        non.append(earlier.nonrespondents)
         report.inputs += earlier.report.inputs
+        report.response = earlier.report.response + report.response
         report.notes.append(f"Earlier quarter {q_sib} loaded from {sib} for trends "
                             f"({earlier.report.rows_out:,} rows kept of {earlier.report.rows_in:,}).")
     out = pd.concat(frames, ignore_index=True)
+    if "weight" in out:  # a quarter without non-respondents has weight 1
+        out["weight"] = out["weight"].fillna(1.0)
     loaded.data = out
+    loaded.nonrespondents = pd.concat([n for n in non if len(n)] or [non[0]], ignore_index=True)
     return loaded

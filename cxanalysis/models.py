@@ -298,23 +298,24 @@ class _RowView:
         return np.asfortranarray(self.X[rows])
 
 
-def _mean_and_grad(outcome: _Outcome, X: np.ndarray, mult: np.ndarray | None, params=None):
-    """Mean prediction over the rows of ``X`` and its gradient in the outcome's parameters."""
+def _mean_and_grad(outcome: _Outcome, X: np.ndarray, mult: np.ndarray | None, params=None, w=None):
+    """Mean prediction over the rows of ``X`` (weighted by ``w`` when given) and its gradient in the
+    outcome's parameters."""
     theta = outcome.params if params is None else params
-    n = len(X)
+    c = np.full(len(X), 1.0 / max(len(X), 1)) if w is None else np.asarray(w, float) / np.sum(w)
     if outcome.outcome == "spend" and "any" in outcome.parts:
         p = X.shape[1]
         g, b = theta[:p], theta[p:]
         pr, m = expit(X @ g), np.exp(X @ b)
-        value = float(np.mean(pr * m))
-        grad = np.concatenate([X.T @ (pr * (1 - pr) * m) / n, X.T @ (pr * m) / n])
+        value = float(np.sum(c * pr * m))
+        grad = np.concatenate([X.T @ (c * pr * (1 - pr) * m), X.T @ (c * pr * m)])
         return value, grad
     eta = X @ theta
     if outcome.outcome == "churn":
         pr = expit(eta)
-        return float(pr.mean()), X.T @ (pr * (1 - pr)) / n
+        return float(np.sum(c * pr)), X.T @ (c * pr * (1 - pr))
     mu = np.exp(eta) * (1.0 if mult is None else mult)
-    return float(mu.mean()), X.T @ mu / n
+    return float(np.sum(c * mu)), X.T @ (c * mu)
 
 
 class OutcomeModels:
@@ -354,12 +355,20 @@ class OutcomeModels:
         What a reader must know (separation, dropped covariates, overdispersion).
     passives_ : ndarray
         Design rows of the current passives.
+    weights_ : ndarray or None
+        Prior weights of the design rows (the ``weight`` column scaled to mean 1), None when
+        unweighted. Every fit, and every average over passives, uses them.
+    n_passives_ : int
+        Passives the effects and the ROI speak for: with weights, the weighted passive share of the
+        modelled customers times the sum of the weights (the base size when respondents are weighted
+        to the base); else the number of passives.
     """
 
     def __init__(self, *, covariates=DEFAULT_COVARIATES, score: str = "nps_score",
                  promoter_min: float = 9, detractor_max: float = 6, alpha: float = 0.05,
-                 keep_scores: bool = False, per_point: bool = True, scale=None):
+                 keep_scores: bool = False, per_point: bool = True, scale=None, weight: str | None = None):
         self.covariates = list(covariates)
+        self.weight = weight
         self.scale = scale
         self.per_point = per_point
         self.score = score
@@ -406,6 +415,20 @@ class OutcomeModels:
         cat = data["cx_category"].to_numpy()[self.design_.rows]
         self._cat = cat.astype(str)
         self.passives_ = np.flatnonzero(cat == "passive")
+        self.weights_ = None
+        self.n_passives_ = int(len(self.passives_))
+        if self.weight is not None and self.weight in data:
+            raw = data[self.weight].to_numpy(float)
+            a = raw[self.design_.rows]
+            ok = np.isfinite(a) & (a > 0)
+            if ok.any() and not np.allclose(a[ok], a[ok][0]):
+                a = np.where(ok, a, np.mean(a[ok]))
+                self.weights_ = a / a.mean()
+                total = float(np.nansum(np.where(np.isfinite(raw) & (raw > 0), raw, 0.0)))
+                self.n_passives_ = int(round(self.weights_[self.passives_].sum() / self.weights_.sum() * total))
+                self.warnings_.append(
+                    f"Models fitted on the respondents weighted to the base ('{self.weight}' as prior weights; robust "
+                    f"survey standard errors); effects average over the base's passives (about {self.n_passives_:,}).")
         self.outcomes_: dict[str, _Outcome] = {}
         self.per_point_: dict[str, _Outcome] = {}
         for outcome in OUTCOMES:
@@ -488,8 +511,12 @@ class OutcomeModels:
                     break
         return out
 
+    def _w(self, rows: np.ndarray) -> np.ndarray | None:
+        """Prior weights of design rows ``rows`` (None: unweighted)."""
+        return None if self.weights_ is None else self.weights_[rows]
+
     def _fit_part(self, X: np.ndarray, y: np.ndarray, family: str, design: Design, label: str, outcome_word: str,
-                  *, offset=None, intercept_only: bool = False):
+                  *, offset=None, intercept_only: bool = False, weights=None):
         """Fit one part on its own rows: drop empty/constant/collinear terms, check separation,
         fall back to Firth when needed. Returns (fit embedded in the design's columns, flag reason,
         notes)."""
@@ -503,7 +530,7 @@ class OutcomeModels:
         names = [design.names[j] for j in keep]
         Xk = np.asfortranarray(X[:, keep])
         if family == "gamma_log":
-            fit = fit_glm(Xk, y, family, keep_scores=ks)
+            fit = fit_glm(Xk, y, family, keep_scores=ks, weights=weights)
             return _embed(fit, keep, X.shape[1]), None, notes
         direction = None if intercept_only else find_separation(Xk, y, family, offset=offset)
         if direction is not None:
@@ -518,7 +545,7 @@ class OutcomeModels:
                 reason = ("no " + outcome_word + " among customers with " + ", ".join(map(_words, zero or terms))
                           + " (the maximum-likelihood rate is zero)")
         else:
-            fit = fit_glm(Xk, y, family, offset=offset, keep_scores=ks)
+            fit = fit_glm(Xk, y, family, offset=offset, keep_scores=ks, weights=weights)
             if family == "logit" and not intercept_only:
                 reason = _near_separation(fit, Xk, y, names)
             elif not fit.converged and not intercept_only:
@@ -527,7 +554,7 @@ class OutcomeModels:
                 if not fit.converged:
                     notes.append(f"{label} did not converge: treat its estimates with caution.")
                 return _embed(fit, keep, X.shape[1]), None, notes
-        fit = fit_firth(Xk, y, family, offset=offset, keep_scores=ks)
+        fit = fit_firth(Xk, y, family, offset=offset, keep_scores=ks, weights=weights)
         return _embed(fit, keep, X.shape[1]), reason, notes
 
     def _fit_one(self, outcome: str, design: Design) -> _Outcome | str:
@@ -550,12 +577,14 @@ class OutcomeModels:
                 return f"only {len(pos):,} customers spent anything (minimum {MIN_ROWS} for the amount model)"
             if (problem := self._size_problem(design, pos, "spend above zero")) is not None:
                 return problem
-            amt, _, n2 = self._fit_part(X[pos], y[pos_mask], "gamma_log", design, "Spend (amount part)", "spend")
+            amt, _, n2 = self._fit_part(X[pos], y[pos_mask], "gamma_log", design, "Spend (amount part)", "spend",
+                                        weights=self._w(pos))
             notes += n2
             if zeros:
                 few = zeros < MIN_EVENTS
                 any_fit, why, n1 = self._fit_part(X[r], pos_mask.astype(float), "logit", design,
-                                                  "Spend (any-spend part)", "any spend", intercept_only=few)
+                                                  "Spend (any-spend part)", "any spend", intercept_only=few,
+                                                  weights=self._w(r))
                 notes += n1
                 if why:
                     flags.append(f"any-spend part: {why}")
@@ -580,7 +609,7 @@ class OutcomeModels:
             if min(events, len(y) - events) < MIN_EVENTS:
                 return (f"only {events:,} churners and {len(y) - events:,} stayers among the customers with churned "
                         f"recorded (minimum {MIN_EVENTS} of each)")
-            fit, why, notes = self._fit_part(X[r], y, "logit", design, "Churn", "churned")
+            fit, why, notes = self._fit_part(X[r], y, "logit", design, "Churn", "churned", weights=self._w(r))
             if why:
                 flags.append(why)
             method = "Firth penalised logistic regression" if why else "logistic regression"
@@ -596,7 +625,7 @@ class OutcomeModels:
             if int((y > 0).sum()) < MIN_EVENTS:
                 return f"only {int((y > 0).sum()):,} customers with a return (minimum {MIN_EVENTS})"
             fit, why, notes = self._fit_part(X[at_risk], y, "poisson_log", design, "Returns", "returns",
-                                             offset=np.log(orders_all[orders_all > 0]))
+                                             offset=np.log(orders_all[orders_all > 0]), weights=self._w(at_risk))
             if why:
                 flags.append(why)
             method = ("Firth penalised Poisson GLM, log link, offset log(orders)" if why
@@ -629,26 +658,28 @@ class OutcomeModels:
 
     # ------------------------------------------------------------------ effects
     def _contrast_rows(self, design: Design, outcome: _Outcome, subset: np.ndarray):
-        X = design.X[subset]
+        X, w = design.X[subset], self._w(subset)
         mult = None
         if outcome.outcome == "returns":
             mult = self.data_["orders"].to_numpy(float)[design.rows][subset]
             ok = ~np.isnan(mult)
             X, mult = X[ok], mult[ok]
-        return X, mult
+            w = None if w is None else w[ok]
+        return X, mult, w
 
     def _per_point_rows(self, pp: _Outcome):
         """Design rows of the per-point effect: customers below the top of the scale, as they are
         and with one point more, capped at the top (so no counterfactual score leaves the scale)."""
-        X, mult = self._contrast_rows(self.score_design_, pp, np.arange(len(self.score_design_.rows)))
+        X, mult, w = self._contrast_rows(self.score_design_, pp, np.arange(len(self.score_design_.rows)))
         j = self.score_design_.col(self.score)
         top = self.score_scale_[1]
         below = X[:, j] < top
         X = X[below]
         mult = None if mult is None else mult[below]
+        w = None if w is None else w[below]
         X1 = X.copy()
         X1[:, j] = np.minimum(X1[:, j] + 1, top)
-        return X, X1, mult
+        return X, X1, mult, w
 
     def _as_category(self, X: np.ndarray, category: str) -> np.ndarray:
         X = X.copy()
@@ -660,8 +691,8 @@ class OutcomeModels:
     def passive_means(self, outcome: str) -> dict[str, tuple[float, np.ndarray]]:
         """Mean predicted outcome of the current passives as each category, with gradients."""
         fit = self.outcomes_[outcome]
-        X, mult = self._contrast_rows(self.design_, fit, self.passives_)
-        return {c: _mean_and_grad(fit, self._as_category(X, c), mult) for c in ("detractor", "passive", "promoter")}
+        X, mult, w = self._contrast_rows(self.design_, fit, self.passives_)
+        return {c: _mean_and_grad(fit, self._as_category(X, c), mult, w=w) for c in ("detractor", "passive", "promoter")}
 
     def _contrast(self, fit: _Outcome, a, b, scale: str):
         """Estimate, CI and p-value of a contrast by the delta method. Never NaN intervals: a
@@ -733,16 +764,16 @@ class OutcomeModels:
                 rows.append(self._effect_row(
                     fit, means[cat], means["passive"], scale, outcome=outcome, contrast=f"{cat}_vs_passive",
                     n=fit.n, method=_effect_method(fit),
-                    estimand=(f"Among the {len(self.passives_):,} current passives, the average {_PHRASE[outcome]} "
+                    estimand=(f"Among the {self.n_passives_:,} current passives, the average {_PHRASE[outcome]} "
                               f"if they were {cat}s, against as passives, holding {covs} fixed.")))
             if outcome not in self.per_point_:
                 continue
             pp = self.per_point_[outcome]
-            X, X1, mult = self._per_point_rows(pp)
+            X, X1, mult, w = self._per_point_rows(pp)
             if len(X) == 0:
                 self.skipped_[f"{outcome}.per_point"] = f"no customer below the top of the {self.score} scale"
                 continue
-            plus_one, as_is = _mean_and_grad(pp, X1, mult), _mean_and_grad(pp, X, mult)
+            plus_one, as_is = _mean_and_grad(pp, X1, mult, w=w), _mean_and_grad(pp, X, mult, w=w)
             top = self.score_scale_[1]
             rows.append(self._effect_row(
                 pp, plus_one, as_is, scale, outcome=outcome, contrast="per_point", n=pp.n, method=_effect_method(pp),
@@ -857,7 +888,8 @@ class OutcomeModels:
         if key not in cache:
             f = self.outcomes_[outcome].parts[part]
             p = len(f.params) if f.columns is None else len(f.columns)
-            if len(self.outcomes_[outcome].rows[part]) * p * p > PROFILE_MAX_CELLS:
+            # weighted (survey) fits: no likelihood to profile, Wald on the weighted information
+            if self.weights_ is not None or len(self.outcomes_[outcome].rows[part]) * p * p > PROFILE_MAX_CELLS:
                 cache[key] = None
             else:
                 X, y, offset, cols = self._part_data(outcome, part)
@@ -993,7 +1025,8 @@ def fit_outcome_models(data: pd.DataFrame, config, *, keep_scores: bool = True) 
     """Fit :class:`OutcomeModels` with the configuration's covariates and categories.
 
     ``covariates: null`` in the config means those of plan, region and tenure_months present;
-    the per-point effect keeps the score within its configured scale (``scales``).
+    the per-point effect keeps the score within its configured scale (``scales``). A ``weight``
+    column (respondents weighted to the base) is used as prior weights.
     """
     covs = config.covariates
     if covs is None:
@@ -1001,4 +1034,5 @@ def fit_outcome_models(data: pd.DataFrame, config, *, keep_scores: bool = True) 
     cats = config.categories
     return OutcomeModels(covariates=covs, score=cats["score"], promoter_min=cats["promoter_min"],
                          detractor_max=cats["detractor_max"], alpha=config.alpha,
-                         keep_scores=keep_scores, scale=config.scales.get(cats["score"])).fit(data)
+                         keep_scores=keep_scores, scale=config.scales.get(cats["score"]),
+                         weight="weight" if "weight" in data else None).fit(data)

@@ -124,6 +124,8 @@ class RunContext:
     fragment_path: Path | None = None
     cache_dir: Path | None = None
     fragment: dict[str, Any] = field(default_factory=dict)
+    nonrespondents: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Rows with no CX score, every quarter (the rest of the base; see :attr:`base`)."""
 
     @classmethod
     def open(
@@ -157,18 +159,41 @@ class RunContext:
         if run_dir is not None:
             data = pd.read_parquet(path)
             cleaning = CleaningReport.from_dict(json.loads((run_dir / "cleaning.json").read_text()))
+            non_path = run_dir / "nonrespondents.parquet"
+            non = pd.read_parquet(non_path) if non_path.is_file() else pd.DataFrame()
         else:
             loaded = load(data_path, cfg, quarter=quarter if quarter and "quarter" not in cfg.columns else None)
-            data, cleaning = loaded.data, loaded.report
+            data, cleaning, non = loaded.data, loaded.report, loaded.nonrespondents
         q = parse_quarter(quarter) if quarter else latest_quarter(data)
         frag = Path(fragment_path) if fragment_path else None
         cache = run_dir.parent / "_cache" if run_dir is not None else None
-        return cls(data, cfg, q, cleaning, frag, cache)
+        return cls(data, cfg, q, cleaning, frag, cache, nonrespondents=non)
 
     @property
     def current(self) -> pd.DataFrame:
-        """The rows of the report's quarter."""
+        """The respondents of the report's quarter (every analysis uses these), with their
+        ``weight`` to the base when they are weighted."""
         return self.data[self.data["quarter"] == self.quarter].reset_index(drop=True)
+
+    @property
+    def current_nonrespondents(self) -> pd.DataFrame:
+        """The report quarter's customers with no CX score."""
+        non = self.nonrespondents
+        if not len(non):
+            return non
+        return non[non["quarter"].astype(str) == self.quarter].reset_index(drop=True)
+
+    @property
+    def base(self) -> pd.DataFrame:
+        """The report quarter's whole base: respondents and non-respondents (``responded`` 0/1)."""
+        return pd.concat([self.current.assign(responded=1), self.current_nonrespondents.assign(responded=0)],
+                         ignore_index=True)
+
+    @property
+    def response(self) -> dict[str, Any]:
+        """``response`` of results.json for the report's quarter: ``base, respondents, rate,
+        weighting`` plus ``n_eff``, ``design_effect`` and the raking's notes."""
+        return response_block(self.cleaning, self.current, self.quarter)
 
     @property
     def n_quarters(self) -> int:
@@ -217,7 +242,8 @@ class RunContext:
         from .models import fit_outcome_models
 
         key = ("outcome_models", self.quarter, self.config.covariates, self.config.categories,
-               self.config.alpha, len(self.current))
+               self.config.alpha, len(self.current), self.config.weighting,
+               float(self.current["weight"].sum()) if "weight" in self.current else None)
         return self.cached("outcome_models", key, lambda: fit_outcome_models(self.current, self.config))
 
     def cached(self, name: str, key: Any, compute: Callable[[], Any]) -> Any:
@@ -236,6 +262,19 @@ class RunContext:
             pickle.dump(value, fh)
         tmp.replace(path)
         return value
+
+
+def response_block(cleaning: CleaningReport, current: pd.DataFrame, quarter: str) -> dict[str, Any]:
+    """``response`` of results.json: the quarter's base, respondents, response rate and weighting."""
+    from .weighting import NO_NONRESPONDENTS
+
+    for r in cleaning.response:
+        if str(r["quarter"]) == str(quarter):
+            return {k: r.get(k) for k in ("base", "respondents", "rate", "weighting", "n_eff", "design_effect",
+                                           "notes")}
+    n = len(current)  # loaded before the base was kept: every row is a respondent
+    return {"base": n, "respondents": n, "rate": 1.0 if n else None, "weighting": NO_NONRESPONDENTS,
+            "n_eff": float(n), "design_effect": 1.0, "notes": []}
 
 
 def _init_worker(threads: int) -> None:
@@ -521,6 +560,9 @@ def run_report(
     current = frame[frame["quarter"] == q]
     by_quarter = pd.read_parquet(root / "_data" / "exact" / "nps_quarter.parquet")  # the engine's
     head = by_quarter[by_quarter["quarter"].astype(str) == q].iloc[0]
+    from .metrics import configured_nps
+
+    raw = configured_nps(current.drop(columns="weight"), cfg).iloc[0] if "weight" in current else head
     base = {
         "quarter": q,
         "n_customers": len(current),
@@ -533,7 +575,9 @@ def run_report(
                 "notebook_seconds": {p.stem: seconds.get(p.stem) for p in paths}},
         "nps": {"value": head["nps"], "ci_low": head["ci_low"], "ci_high": head["ci_high"],
                 "promoters": head["promoters"], "passives": head["passives"], "detractors": head["detractors"],
-                "n": int(head["n"]), "method": cfg.nps_ci, "score": cats["score"]},
+                "n": int(head["n"]), "method": cfg.nps_ci, "score": cats["score"],
+                "unweighted": raw["nps"], "n_eff": head.get("n_eff", head["n"])},
+        "response": response_block(cleaning, current, q),
     }
     if cleaning.join is not None:
         base["join"] = cleaning.join.to_dict()
@@ -585,7 +629,13 @@ def _prepare(data, cfg: Config, quarter: str | None, query: str | None, out: Pat
     for stale in [*(root / "_fragments").glob("*.json"), *(root / "_cache").glob("*.pkl")]:
         stale.unlink()
     frame.drop(columns=["_row"], errors="ignore").to_parquet(root / "_data" / "customers.parquet", index=False)
+    non_path = root / "_data" / "nonrespondents.parquet"
+    if len(loaded.nonrespondents):
+        loaded.nonrespondents.drop(columns=["_row"], errors="ignore").to_parquet(non_path, index=False)
+    elif non_path.is_file():
+        non_path.unlink()
     (root / "_data" / "cleaning.json").write_text(json.dumps(to_jsonable(cleaning.to_dict()), indent=1))
     (root / "_data" / "config.json").write_text(json.dumps(to_jsonable(cfg.to_dict()), indent=1))
-    progress(f"  {cleaning.rows_in:,} rows read, {cleaning.rows_out:,} kept; report quarter {q}")
+    resp = f" ({cleaning.respondents:,} with a CX score)" if cleaning.respondents not in (None, cleaning.rows_out) else ""
+    progress(f"  {cleaning.rows_in:,} rows read, {cleaning.rows_out:,} kept{resp}; report quarter {q}")
     return frame, cleaning, q, root

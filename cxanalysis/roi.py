@@ -218,13 +218,32 @@ class PassiveToPromoter:
         return self.summary.to_html(index=False, float_format=lambda x: f"{x:,.2f}")
 
 
+def _passive_weights(models, rows: np.ndarray) -> np.ndarray | None:
+    """The prior weights of passives ``rows`` (None: unweighted models)."""
+    w = getattr(models, "weights_", None)
+    return None if w is None else w[models.passives_[rows]]
+
+
+def _base_passives(models, rows: np.ndarray) -> int:
+    """Passives ``rows`` stand for in the base: their count, or with weights their weighted share of
+    the passives times :attr:`OutcomeModels.n_passives_` (weighted passive share x base size)."""
+    w = getattr(models, "weights_", None)
+    if w is None:
+        return int(len(rows))
+    total = w[models.passives_].sum()
+    return int(round(models.n_passives_ * w[models.passives_[rows]].sum() / total)) if total > 0 else 0
+
+
 def _passive_predictions(models, params: np.ndarray, rows: np.ndarray, slices: dict) -> dict:
-    """Mean spend / churn / returns of the sampled passives, as passive and as promoter,
-    for a batch of parameter draws ``params`` (B, P). Returns arrays of length B."""
+    """Mean spend / churn / returns of the sampled passives (weighted with the models' prior
+    weights), as passive and as promoter, for a batch of parameter draws ``params`` (B, P).
+    Returns arrays of length B."""
     from .design import CX_TERMS
 
     design = models.design_
     X = design.X[models.passives_[rows]]
+    pw = _passive_weights(models, rows)
+    c = np.full(len(rows), 1.0 / max(len(rows), 1)) if pw is None else pw / pw.sum()
     d = design.col(CX_TERMS[0]) if CX_TERMS[0] in design.names else None  # absent without detractors
     pcol = design.col(CX_TERMS[1])
     out = {}
@@ -237,16 +256,16 @@ def _passive_predictions(models, params: np.ndarray, rows: np.ndarray, slices: d
         if ("spend", "any") in slices:
             pr = expit(Xc @ params[:, slices[("spend", "any")]].T)
             m = np.exp(Xc @ params[:, slices[("spend", "amount")]].T)
-            res["spend"] = (pr * m).mean(axis=0)
+            res["spend"] = c @ (pr * m)
         elif ("spend", "main") in slices:
-            res["spend"] = np.exp(Xc @ params[:, slices[("spend", "main")]].T).mean(axis=0)
+            res["spend"] = c @ np.exp(Xc @ params[:, slices[("spend", "main")]].T)
         if ("churn", "main") in slices:
-            res["churn"] = expit(Xc @ params[:, slices[("churn", "main")]].T).mean(axis=0)
+            res["churn"] = c @ expit(Xc @ params[:, slices[("churn", "main")]].T)
         if ("returns", "main") in slices:
             orders = models.data_["orders"].to_numpy(float)[design.rows][models.passives_[rows]]
             ok = ~np.isnan(orders)
             mu = np.exp(Xc[ok] @ params[:, slices[("returns", "main")]].T) * orders[ok][:, None]
-            res["returns"] = mu.mean(axis=0)
+            res["returns"] = (c[ok] / c[ok].sum()) @ mu
         out[cat] = res
     return out
 
@@ -384,7 +403,7 @@ def passive_to_promoter(
             notes.append(f"No {outcome} model ({why}): its term is left out of the value.")
     p, q = est["passive"], est["promoter"]
     value = float(value_per_customer(p["spend"], p["churn"], p["returns"], q["spend"], q["churn"], q["returns"], a))
-    n_passives = int(len(models.passives_))
+    n_passives = _base_passives(models, np.arange(len(models.passives_)))
     moved = a.moved(n_passives)
     cost = program_cost(a)
     benefit = moved * value
@@ -395,9 +414,13 @@ def passive_to_promoter(
     theta, draws, slices, rng = _parameter_draws(models, n_draws, seed)
     if "returns.promoter_vs_passive" in models.skipped_:
         slices.pop(("returns", "main"), None)  # its term is left out of the value (noted above)
-    if n_passives > max_passives:
-        notes.append(f"Interval evaluated on a random {max_passives:,} of the {n_passives:,} passives, centred on the full estimate.")
-    v_draws = _value_draws(models, np.arange(n_passives), est, theta, draws, slices, a, max_passives, rng)
+    if getattr(models, "weights_", None) is not None:
+        notes.append(f"Passives counted in the whole base: the weighted passive share of the respondents times the "
+                     f"base, {n_passives:,} (against {len(models.passives_):,} passives among the respondents).")
+    if len(models.passives_) > max_passives:
+        notes.append(f"Interval evaluated on a random {max_passives:,} of the {len(models.passives_):,} passives, "
+                     "centred on the full estimate.")
+    v_draws = _value_draws(models, np.arange(len(models.passives_)), est, theta, draws, slices, a, max_passives, rng)
     # the share moved: uniform on its range, from its own generator (the parameter draws and the
     # sample of passives do not depend on it); a single share gives the same count in every draw
     lo_s, hi_s = a.share_range
@@ -478,7 +501,7 @@ def by_segment(
     theta, draws, slices, rng = _parameter_draws(models, n_draws, seed)
     if "returns.promoter_vs_passive" in models.skipped_:
         slices.pop(("returns", "main"), None)
-    n_all = len(models.passives_)
+    n_all = _base_passives(models, np.arange(len(models.passives_)))
     share = (a.customers_moved / n_all if a.customers_moved is not None and n_all else a.share_midpoint)
     lo_s, hi_s = a.share_range if a.customers_moved is None else (share, share)
     share_draws = np.random.default_rng([seed, 1]).uniform(lo_s, hi_s, n_draws)
@@ -497,11 +520,12 @@ def by_segment(
             est = {cat: {k: float(v[0]) for k, v in at[cat].items()} for cat in at}
             value = float(_value_of(est, a))
             v_draws = _value_draws(models, rows, est, theta, draws, slices, a, max_passives, rng)
-            moved = int(round(share * len(rows)))
-            net_draws = np.round(share_draws * len(rows)) * v_draws - cost
+            n_seg = _base_passives(models, rows)
+            moved = int(round(share * n_seg))
+            net_draws = np.round(share_draws * n_seg) * v_draws - cost
             net = moved * value - cost
             (vlo, vhi), (nlo, nhi) = pct(v_draws), pct(net_draws)
-            out.append(dict(dimension=str(dim).removesuffix("_band"), segment=str(level), n_passives=int(len(rows)),
+            out.append(dict(dimension=str(dim).removesuffix("_band"), segment=str(level), n_passives=n_seg,
                             customers_moved=moved, value_per_customer=value, ci_low=vlo, ci_high=vhi, net=net,
                             net_ci_low=nlo, net_ci_high=nhi, roi=net / cost, roi_ci_low=nlo / cost,
                             roi_ci_high=nhi / cost))

@@ -25,6 +25,7 @@ __all__ = [
     "Truth",
     "TRUTH",
     "make_customers",
+    "RESPONSE_RATES",
     "make_clustered",
     "true_effects",
     "true_outcomes",
@@ -211,6 +212,7 @@ def make_customers(
     random_state: int = 20260101,
     include_truth: bool = False,
     comment_languages: Sequence[str] | Mapping[str, float] = ("en",),
+    response_rates: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """Simulate ``n_customers`` customers over ``n_quarters`` quarters.
 
@@ -236,6 +238,14 @@ def make_customers(
         (:data:`TOPICS_BY_LANGUAGE`). Languages are drawn from a random stream of their own, so
         every other column is the same whatever the languages; the default (English only) gives
         the comments of earlier versions.
+    response_rates : mapping of plan to probability, optional
+        The whole base with non-respondents: each customer-quarter answers the survey with the
+        probability of its plan (e.g. :data:`RESPONSE_RATES`, where Pro customers answer eight
+        times as often as Basic ones); the others keep their CRM columns but have no
+        ``nps_score``, ``csat``, ``ces``, ``comment`` or ``driver_*``. Drawn from a random stream of
+        their own, so every other column is the same as without. None (default): everyone answers.
+        With ``include_truth``, ``_nps_score`` keeps every customer's score (answered or not) and
+        ``_responded`` says who answered.
 
     Returns
     -------
@@ -374,7 +384,32 @@ def make_customers(
         q += 1
         if q == 5:
             year, q = year + 1, 1
-    return pd.concat(frames, ignore_index=True)
+    out = pd.concat(frames, ignore_index=True)
+    if response_rates is not None:
+        out = _non_response(out, response_rates, np.random.default_rng([random_state, 16]), include_truth)
+    return out
+
+
+#: Response probability by plan of the sample's base: Pro customers answer 8x as often as Basic.
+RESPONSE_RATES: dict[str, float] = {"Basic": 0.10, "Plus": 0.30, "Pro": 0.80}
+
+
+def _non_response(frame: pd.DataFrame, rates: Mapping[str, float], rng, include_truth: bool) -> pd.DataFrame:
+    """Blank the survey columns of the customers who did not answer (response by plan)."""
+    bad = {k: v for k, v in rates.items() if k not in PLANS or not 0 <= float(v) <= 1}
+    if bad or not rates:
+        raise ValueError(f"response_rates must map plans ({', '.join(PLANS)}) to probabilities 0-1; got {dict(rates)!r}.")
+    p = frame["plan"].map({k: float(v) for k, v in rates.items()}).fillna(1.0).to_numpy()
+    answered = rng.random(len(frame)) < p
+    out = frame.copy()
+    if include_truth:
+        out["_nps_score"] = out["nps_score"]
+        out["_responded"] = answered
+    survey = ["nps_score", "csat", "ces", *DRIVERS]
+    for c in survey:
+        out[c] = out[c].astype("Int64").where(answered)
+    out["comment"] = out["comment"].where(answered, "")
+    return out
 
 
 def true_outcomes(frame: pd.DataFrame, category: str, truth: Truth = TRUTH) -> pd.DataFrame:

@@ -85,6 +85,21 @@ def effect_sentence(outcome: str, contrast: str, eff: dict[str, Any], *, likely:
     return f"{who} churn {abs(est):.1f} percentage points {direction} than comparable passives ({ci}){flag}."
 
 
+def response_sentence(results: dict[str, Any]) -> str | None:
+    """Who answered, and how weighting to the whole base moves the NPS (None: everyone answered)."""
+    r, n = results.get("response") or {}, results.get("nps") or {}
+    if not r or not r.get("base") or r.get("respondents") == r.get("base"):
+        return None
+    who = (f"{r['respondents']:,} of the quarter's {r['base']:,} customers answered the survey "
+           f"({r['rate']:.1%})")
+    if r.get("weighting", "").startswith("raking") and n.get("unweighted") is not None:
+        moved = n["value"] - n["unweighted"]
+        return (f"{who}; their answers are weighted to all {r['base']:,} customers ({r['weighting']}; "
+                f"effective sample size {r.get('n_eff') or 0:,.0f}). Respondents' own NPS was "
+                f"{fmt_points(n['unweighted'])}; weighting to the base moves it by {fmt_points(moved, True)} points.")
+    return f"{who}; they are not weighted ({r.get('weighting')}), so the NPS describes respondents, not every customer."
+
+
 def headline_sentences(results: dict[str, Any]) -> list[str]:
     """The summary's sentences, in reading order, from ``results.json``."""
     out = []
@@ -95,6 +110,8 @@ def headline_sentences(results: dict[str, Any]) -> list[str]:
                    f"(95% CI {fmt_points(n['ci_low'])} to {fmt_points(n['ci_high'])}), from "
                    f"{results['n_customers']:,} customers: {n['promoters']:.0%} promoters, "
                    f"{n['passives']:.0%} passives, {n['detractors']:.0%} detractors.")
+        if (resp := response_sentence(results)):
+            out.append(resp)
     trends = results.get("trends") or []
     if len(trends) >= 2 and trends[-1].get("change") is not None:
         last = trends[-1]

@@ -29,7 +29,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-__all__ = ["RakingResult", "rake", "kish_n_eff"]
+__all__ = ["RakingResult", "rake", "kish_n_eff", "weighting_columns", "weight_to_base", "compare_margins",
+           "response_by_quarter", "response_summary", "NO_NONRESPONDENTS"]
+
+#: Raked on when neither ``weighting.by`` nor ``covariates`` is set: the outcome models' default
+#: covariates (:data:`cxanalysis.models.DEFAULT_COVARIATES`, not imported here to keep loading light).
+DEFAULT_BY = ("plan", "region", "tenure_months")
+
+#: ``response.weighting`` when every customer of the quarter answered.
+NO_NONRESPONDENTS = "none (no non-respondents)"
 
 MISSING = "(missing)"
 
@@ -58,23 +66,49 @@ class RakingResult:
         return float(len(self.weights) / self.n_eff) if self.n_eff else float("nan")
 
 
+def _banded(base: pd.Series, q: int) -> bool:
+    """Whether a covariate is numeric with more than ``q`` values, hence cut into bands."""
+    return pd.api.types.is_numeric_dtype(base) and not pd.api.types.is_bool_dtype(base) and base.nunique() > q
+
+
+def _text_levels(values: pd.Series) -> pd.Series:
+    """A covariate's values as a categorical of text labels, missing values as ``MISSING``
+    (labels are built once per distinct value, not per row)."""
+    cat = values if isinstance(values.dtype, pd.CategoricalDtype) else values.astype("category")
+    labels = [str(c) for c in cat.cat.categories]
+    codes = cat.cat.codes.to_numpy()
+    return _from_codes(codes, labels, values.index)
+
+
+def _from_codes(codes: np.ndarray, labels: list[str], index) -> pd.Series:
+    """Categorical of ``labels[codes]`` with code -1 as ``MISSING``; equal labels merged."""
+    uniq, inverse = np.unique(np.asarray(labels + [MISSING], dtype=object), return_inverse=True)
+    mapped = inverse[np.where(codes < 0, len(labels), codes)]
+    used = np.unique(mapped)
+    remap = np.full(len(uniq), -1)
+    remap[used] = np.arange(len(used))
+    return pd.Series(pd.Categorical.from_codes(remap[mapped], categories=list(uniq[used])), index=index)
+
+
 def _levels(series: pd.Series, base: pd.Series, edges: Sequence[float] | None, q: int) -> tuple[pd.Series, pd.Series]:
-    """Respondent and base levels of one covariate, numeric ones in shared bands."""
-    numeric = pd.api.types.is_numeric_dtype(base) and not pd.api.types.is_bool_dtype(base) and base.nunique() > q
-    if numeric:
-        b = base.astype(float)
+    """Respondent and base levels of one covariate (categoricals of text), numeric ones in shared
+    bands ``[a, b)``."""
+    if _banded(base, q):
+        b = base.astype(float).to_numpy()
         if edges is None:
             cuts = np.unique(np.nanquantile(b, np.linspace(0, 1, q + 1)))
             cuts[0], cuts[-1] = -np.inf, np.inf
         else:
-            cuts = np.r_[-np.inf, np.asarray(edges, float)[1:-1], np.inf]
-        r = pd.cut(series.astype(float), cuts, right=False, duplicates="drop").astype(str)
-        bb = pd.cut(b, cuts, right=False, duplicates="drop").astype(str)
-        r, bb = r.where(series.notna(), MISSING), bb.where(base.notna(), MISSING)
-    else:
-        r = series.astype(object).where(series.notna(), MISSING).astype(str)
-        bb = base.astype(object).where(base.notna(), MISSING).astype(str)
-    return r, bb
+            cuts = np.unique(np.r_[-np.inf, np.asarray(edges, float)[1:-1], np.inf])
+        labels = [f"[{lo}, {hi})" for lo, hi in zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True)]
+
+        def band(x: np.ndarray) -> np.ndarray:
+            codes = np.searchsorted(cuts, x, side="right") - 1
+            return np.where(np.isnan(x), -1, np.clip(codes, 0, len(labels) - 1))
+
+        return (_from_codes(band(series.astype(float).to_numpy()), labels, series.index),
+                _from_codes(band(b), labels, base.index))
+    return _text_levels(series), _text_levels(base)
 
 
 def rake(
@@ -130,14 +164,18 @@ def rake(
             notes.append(f"{c!r} has a single value in the base: nothing to weight on.")
             continue
         target = b.value_counts()
-        unrepresented = [lv for lv in target.index if lv not in set(r)]
+        target = target[target > 0]
+        target.index = target.index.astype(str)
+        present = set(r.astype(str).unique()) if len(r) else set()
+        unrepresented = [lv for lv in target.index if lv not in present]
         if unrepresented:
             lost = int(target[unrepresented].sum())
             notes.append(f"{c}: {lost:,} customers in levels with no respondent ({', '.join(map(str, unrepresented[:5]))}) "
                          "cannot be represented and are left out of its targets.")
             target = target.drop(unrepresented)
         codes, uniques = pd.factorize(r)
-        cols.append((c, codes, target.reindex(uniques).to_numpy(float), list(uniques)))
+        uniques = [str(u) for u in np.asarray(uniques, dtype=object)]
+        cols.append((c, codes, target.reindex(uniques).to_numpy(float), uniques))
     if not cols or n == 0:
         weights = pd.Series(np.full(n, len(base) / n if n else 0.0), index=respondents.index, name="weight")
         return RakingResult(weights, [], True, 0, kish_n_eff(weights), notes)
@@ -165,3 +203,193 @@ def rake(
                  for lv, t, k, g in zip(uniques, target, cnt, got, strict=True)]
     weights = pd.Series(w, index=respondents.index, name="weight")
     return RakingResult(weights, [c for c, *_ in cols], converged, it, kish_n_eff(w), notes, pd.DataFrame(rows))
+
+
+def weighting_columns(config) -> list[str]:
+    """The covariates raked on: ``weighting.by``, else the configured covariates (default plan,
+    region and tenure_months)."""
+    by = config.weighting.get("by")
+    if by:
+        return list(by)
+    return list(config.covariates) if config.covariates is not None else list(DEFAULT_BY)
+
+
+def _describe(result: RakingResult, base: pd.DataFrame, quantile_bands: int, bands: Mapping) -> str:
+    parts = []
+    for c in result.by:
+        if _banded(base[c], quantile_bands):
+            k = len(bands[c]) - 1 if c in bands else quantile_bands
+            parts.append(f"{c} ({k} bands)")
+        else:
+            parts.append(c)
+    return "raking on " + ", ".join(parts) if parts else "none (no usable covariate)"
+
+
+def weight_to_base(
+    respondents: pd.DataFrame,
+    nonrespondents: pd.DataFrame,
+    config,
+) -> tuple[pd.Series | None, list[dict]]:
+    """Weights that rake each quarter's respondents to that quarter's whole base.
+
+    Parameters
+    ----------
+    respondents : DataFrame
+        Canonical rows with a CX score (``quarter`` and the covariates).
+    nonrespondents : DataFrame
+        Rows of the same export with no CX score.
+    config : Config
+        ``weighting`` (method and columns) and ``segments.bands`` / ``quantile_bands`` for the
+        numeric covariates' bands.
+
+    Returns
+    -------
+    weights : Series or None
+        Aligned with ``respondents``; None when no weighting applies (no non-respondents, weighting
+        turned off, or the export brings its own ``weight`` column). A quarter without
+        non-respondents gets weight 1 for every respondent.
+    response : list of dict
+        Per quarter: ``quarter, base, respondents, rate, weighting, n_eff, design_effect,
+        converged, notes``.
+
+    Notes
+    -----
+    Each quarter is raked on its own (:func:`rake`), so each quarter's weights sum to that quarter's
+    base (less customers in levels with no respondent, noted). A quarter whose base has no
+    non-respondent keeps weights of 1.
+    """
+    method = config.weighting.get("method", "raking")
+    by = weighting_columns(config)
+    bands = {c: e for c, e in config.segments.get("bands", {}).items()}
+    qb = int(config.segments.get("quantile_bands", 4))
+    rq = respondents["quarter"].astype(str)
+    nq = nonrespondents["quarter"].astype(str) if len(nonrespondents) else pd.Series([], dtype=str)
+    own = "weight" in respondents and respondents["weight"].notna().any()
+    apply = method == "raking" and len(nonrespondents) > 0 and not own
+    weights = pd.Series(1.0, index=respondents.index, name="weight") if apply else None
+    out = []
+    for q in sorted(set(rq) | set(nq)):
+        resp, non = respondents[rq == q], nonrespondents[nq == q] if len(nonrespondents) else nonrespondents
+        n_base = len(resp) + len(non)
+        info = {"quarter": q, "base": n_base, "respondents": len(resp),
+                "rate": len(resp) / n_base if n_base else float("nan"),
+                "n_eff": float(len(resp)), "design_effect": 1.0, "converged": True, "notes": []}
+        if len(non) == 0:
+            info["weighting"] = NO_NONRESPONDENTS
+        elif own:
+            info["weighting"] = "the export's own weight column"
+            info["n_eff"] = kish_n_eff(resp["weight"].dropna().to_numpy(float))
+        elif method != "raking":
+            info["weighting"] = "none (turned off in cx.yaml: the NPS describes respondents)"
+        elif len(resp) == 0:
+            info["weighting"] = "none (no respondents)"
+        else:
+            cols = [c for c in by if c in resp or c in non]
+            base = pd.concat([resp[[c for c in cols if c in resp]], non[[c for c in cols if c in non]]],
+                             ignore_index=True)
+            r = rake(resp, base, by, bands=bands, quantile_bands=qb)
+            weights.loc[resp.index] = r.weights.to_numpy()
+            info.update(weighting=_describe(r, base, qb, bands), n_eff=r.n_eff, design_effect=r.design_effect,
+                        converged=r.converged, notes=r.notes)
+        out.append(info)
+    return weights, out
+
+
+def response_by_quarter(response: Sequence[Mapping]) -> pd.DataFrame:
+    """The per-quarter response table of :func:`weight_to_base`: ``quarter, base, respondents,
+    rate, n_eff, weighting``."""
+    cols = ["quarter", "base", "respondents", "rate", "n_eff", "weighting"]
+    return pd.DataFrame([{c: r.get(c) for c in cols} for r in response], columns=cols)
+
+
+def compare_margins(
+    respondents: pd.DataFrame,
+    nonrespondents: pd.DataFrame,
+    config,
+    *,
+    weight: str | None = "weight",
+) -> pd.DataFrame:
+    """Respondents against the base on each weighting covariate.
+
+    Parameters
+    ----------
+    respondents, nonrespondents : DataFrame
+        One quarter's rows with and without a CX score.
+    config : Config
+        The weighting covariates and their bands (as :func:`weight_to_base`).
+    weight : str, optional
+        The respondents' weight column (ignored when absent).
+
+    Returns
+    -------
+    DataFrame
+        ``covariate, level, base_share, respondents_share, weighted_share, difference`` (shares
+        0-1; ``difference`` = respondents' share minus the base's, what weighting corrects).
+        Numeric covariates in the same bands as the raking. Empty when no covariate is present.
+    """
+    by = [c for c in weighting_columns(config) if c in respondents]
+    bands = dict(config.segments.get("bands", {}))
+    qb = int(config.segments.get("quantile_bands", 4))
+    w = (respondents[weight].to_numpy(float) if weight and weight in respondents
+         else np.ones(len(respondents)))
+    rows = []
+    for c in by:
+        non = nonrespondents[c] if c in nonrespondents else pd.Series(index=nonrespondents.index, dtype=object)
+        base_col = pd.concat([respondents[c], non], ignore_index=True)
+        if base_col.nunique() < 2:
+            continue
+        r, b = _levels(respondents[c], base_col, bands.get(c), qb)
+        base_share = b.value_counts(normalize=True)
+        resp_share = r.value_counts(normalize=True)
+        base_share, resp_share = base_share[base_share > 0], resp_share[resp_share > 0]
+        base_share.index, resp_share.index = base_share.index.astype(str), resp_share.index.astype(str)
+        ok = ~np.isnan(w)
+        wsum = pd.Series(w[ok], index=r.index[ok]).groupby(r[ok].astype(str)).sum()
+        wshare = wsum / wsum.sum() if wsum.sum() > 0 else wsum
+        levels = list(base_share.index.union(resp_share.index))
+        if _banded(base_col, qb):  # bands in the order of their lower edges, "[a, b)"
+            levels.sort(key=lambda lv: (lv == MISSING, float(lv[1:].split(",")[0]) if lv != MISSING else 0.0))
+        else:
+            levels.sort(key=lambda lv: (lv == MISSING, lv))
+        for lv in levels:
+            rows.append(dict(covariate=c, level=lv, base_share=float(base_share.get(lv, 0.0)),
+                             respondents_share=float(resp_share.get(lv, 0.0)),
+                             weighted_share=float(wshare.get(lv, 0.0))))
+    out = pd.DataFrame(rows, columns=["covariate", "level", "base_share", "respondents_share", "weighted_share"])
+    out["difference"] = out["respondents_share"] - out["base_share"]
+    return out
+
+
+def response_summary(respondents: pd.DataFrame, response: Mapping, config) -> str:
+    """Plain sentences: who answered, how respondents are weighted, and the NPS both ways.
+
+    Parameters
+    ----------
+    respondents : DataFrame
+        The quarter's respondents (with ``weight`` when weighted).
+    response : mapping
+        The quarter's ``response`` block (``base, respondents, rate, weighting, n_eff, notes``).
+    config : Config
+        Categories and interval settings of the NPS.
+    """
+    from .metrics import configured_nps
+
+    if not response.get("base") or response.get("respondents") == response.get("base"):
+        return (f"Every one of the {response.get('respondents', len(respondents)):,} customers in the export has a "
+                "CX score: there is no base of non-respondents to weight to, so respondents are not weighted.")
+    text = (f"{response['respondents']:,} of the quarter's {response['base']:,} customers answered the survey "
+            f"(response rate {response['rate']:.1%}). ")
+    raw = configured_nps(respondents.drop(columns="weight", errors="ignore"), config).iloc[0]
+    if "weight" in respondents and str(response.get("weighting", "")).startswith("raking"):
+        w = configured_nps(respondents, config).iloc[0]
+        text += (f"Respondents are weighted to the whole base ({response['weighting']}), so that they match it on "
+                 f"each of those covariates; Kish's effective sample size is {w['n_eff']:,.0f} of "
+                 f"{len(respondents):,} (design effect {len(respondents) / w['n_eff']:.2f}). NPS weighted to the base: "
+                 f"{w['nps']:.1f} (95% CI {w['ci_low']:.1f} to {w['ci_high']:.1f}); respondents' own NPS: "
+                 f"{raw['nps']:.1f}. Weighting moves it by {w['nps'] - raw['nps']:+.1f} points.")
+    else:
+        text += (f"Respondents are not weighted ({response.get('weighting')}): the NPS of {raw['nps']:.1f} describes "
+                 "those who answered, not every customer.")
+    for note in response.get("notes") or []:
+        text += f" Note: {note}"
+    return text

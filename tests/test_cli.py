@@ -19,13 +19,19 @@ def cli(*args, cwd=None):
 
 
 def test_sample_then_validate_is_clean(tmp_path):
-    r = cli("sample", "--customers", 300, "--quarters", 2, "--out", tmp_path)
+    r = cli("sample", "--customers", 800, "--quarters", 2, "--out", tmp_path)
     assert r.returncode == 0, r.stderr
     data = pd.read_csv(tmp_path / "customers.csv")
-    assert data.groupby("quarter").size().tolist() == [300, 300]
+    assert data.groupby("quarter").size().tolist() == [800, 800]  # the whole base
+    answered = data["nps_score"].notna()
+    assert 0.2 < answered.mean() < 0.45  # non-respondents have no score
     v = cli("validate", tmp_path / "customers.csv")
     assert v.returncode == 0, v.stderr
-    assert v.stdout.startswith("OK: 600 rows read, 600 kept")
+    assert v.stdout.startswith("OK: 1,600 rows read, 1,600 kept")  # non-respondents are kept, not dropped
+    assert f"{(~answered).sum():,} customers have no CX score" in v.stdout
+    every = cli("sample", "--customers", 300, "--quarters", 1, "--everyone-answers", "--out", tmp_path / "all")
+    assert every.returncode == 0, every.stderr
+    assert pd.read_csv(tmp_path / "all" / "customers.csv")["nps_score"].notna().all()
 
 
 def test_corrupted_export_exits_2_with_one_message_per_problem(tmp_path):
@@ -80,12 +86,19 @@ def test_user_mistakes_exit_2_without_traceback(tmp_path, args, match):
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 
 
+def respondents() -> dict[str, int]:
+    """Respondents (rows with an NPS score) per quarter of the bundled sample, oldest first."""
+    raw = pd.read_csv(SAMPLE / "customers.csv")
+    return raw.dropna(subset=["nps_score"]).groupby("quarter").size().to_dict()
+
+
 def test_validate_bundled_sample_with_quarter():
     """Regression: --quarter on a file with a quarter column raised 'assignment destination is
     read-only' (pandas 3)."""
     r = cli("validate", SAMPLE, "--quarter", "2026Q3")
     assert r.returncode == 0, r.stderr
-    assert "Report quarter 2026Q3: 5,000 respondents." in r.stdout
+    n = respondents()
+    assert f"Report quarter 2026Q3: {n['2026Q3']:,} respondents." in r.stdout
     assert "Warnings" not in r.stdout
 
 
@@ -94,8 +107,9 @@ def test_quarter_absent_from_the_data_exits_2(tmp_path, command):
     r = cli(command, SAMPLE, "--quarter", "2027Q1", "--out", tmp_path) if command == "report" else \
         cli(command, SAMPLE, "--quarter", "2027Q1")
     assert r.returncode == 2, r.stderr
-    assert ("--quarter 2027Q1 is not in the data. Quarters present, with their respondents: 2025Q4 "
-            "(5,000), 2026Q1 (5,000), 2026Q2 (5,000), 2026Q3 (5,000)") in r.stderr
+    n = respondents()
+    assert ("--quarter 2027Q1 is not in the data. Quarters present, with their respondents: "
+            + ", ".join(f"{q} ({k:,})" for q, k in n.items())) in r.stderr
     assert "Traceback" not in r.stderr
     assert not (tmp_path / "2027Q1").exists()
 

@@ -57,7 +57,8 @@ def hostile_export(folder, n: int = 600):
     d["job_title"] = d["job_title"].replace(JOB)
     d[COLUMN] = ["=HYPERLINK(\"http://x\")" if i % 2 else "[t](javascript:alert(9))" for i in range(n)]
     d.loc[d.index % 4 == 0, "comment"] = COMMENT
-    d.loc[0, ["customer_id", "nps_score", "csat", "ces"]] = [CUSTOMER, None, None, None]  # dropped: no score
+    d.loc[0, "customer_id"] = CUSTOMER
+    d = pd.concat([d, d.iloc[[0]]], ignore_index=True)  # dropped as an exact duplicate: its id is an example
     data, cfg = folder / FILE, folder / "cx.yaml"
     d.to_csv(data, index=False)
     cfg.write_text(yaml.safe_dump({

@@ -217,11 +217,13 @@ def test_cleaning_counts_every_dropped_row(tmp_path):
     f.to_csv(p, index=False)
     res = load(p, quarter="2026Q3")
     rep = res.report
-    assert (rep.rows_in, rep.rows_out) == (9, 6)
+    # the row with no score is a non-respondent: kept as the base, not dropped
+    assert (rep.rows_in, rep.rows_out, rep.respondents) == (9, 7, 6)
     steps = {s["rule"]: s for s in rep.steps}
+    assert set(steps) == {"no customer_id", "exact duplicate of an earlier row"}
     assert steps["no customer_id"]["rows_dropped"] == 1
     assert steps["exact duplicate of an earlier row"] == {"rule": "exact duplicate of an earlier row", "rows_dropped": 1, "example_ids": ["A1"]}
-    assert steps["no CX score (did not answer the survey)"]["example_ids"] == ["B9"]
+    assert res.nonrespondents["customer_id"].tolist() == ["B9"] and len(res.data) == 6
     assert sum(s["rows_dropped"] for s in rep.steps) == rep.rows_in - rep.rows_out
 
 
@@ -263,8 +265,11 @@ def test_quarter_given_for_the_bundled_sample():
     from pathlib import Path
 
     sample = Path(__file__).resolve().parent.parent / "data" / "sample"
-    d = load(sample, quarter="2026Q3").data
-    assert d.groupby("quarter").size().to_dict() == {q: 5000 for q in ["2025Q4", "2026Q1", "2026Q2", "2026Q3"]}
+    loaded = load(sample, quarter="2026Q3")
+    raw = pd.read_csv(sample / "customers.csv")  # the whole base; respondents are the rows with a score
+    assert loaded.data.groupby("quarter").size().to_dict() == raw.dropna(subset=["nps_score"]).groupby("quarter").size().to_dict()
+    assert len(loaded.data) + len(loaded.nonrespondents) == len(raw)
+    assert [r["base"] for r in loaded.report.response] == raw.groupby("quarter").size().tolist()
 
 
 # --- issue 12: empty and header-only files -------------------------------------------------------
@@ -543,4 +548,7 @@ def test_notebook_context_with_quarter_on_the_sample():
 
     sample = Path(__file__).resolve().parent.parent / "data" / "sample" / "customers.csv"
     ctx = RunContext.open(str(sample), quarter="2026Q3")
-    assert ctx.quarter == "2026Q3" and len(ctx.current) == 5000
+    raw = pd.read_csv(sample)
+    q3 = raw[raw["quarter"] == "2026Q3"]
+    assert ctx.quarter == "2026Q3" and len(ctx.current) == q3["nps_score"].notna().sum()
+    assert len(ctx.base) == len(q3) and ctx.response["base"] == len(q3)

@@ -381,7 +381,7 @@ def test_per_point_effect_never_leaves_the_scale(fitted):
     df, m = fitted
     j = m.score_design_.col("nps_score")
     for outcome in ("spend", "churn", "returns"):
-        X, X1, _ = m._per_point_rows(m.per_point_[outcome])
+        X, X1, _, _ = m._per_point_rows(m.per_point_[outcome])
         assert X1[:, j].max() <= 10 and X[:, j].max() < 10
         np.testing.assert_array_equal(X1[:, j], np.minimum(X[:, j] + 1, 10))
         assert len(X) < len(m.score_design_.rows)  # the customers at 10 are not in it
@@ -406,5 +406,5 @@ def test_per_point_on_a_one_to_five_csat_stops_at_five():
     m = fit_outcome_models(df, cfg, keep_scores=False)
     assert m.score_scale_ == (1.0, 5.0)
     j = m.score_design_.col("csat")
-    X, X1, _ = m._per_point_rows(m.per_point_["churn"])
+    X, X1, _, _ = m._per_point_rows(m.per_point_["churn"])
     assert X1[:, j].max() <= 5 and (X[:, j] < 5).all()

@@ -219,8 +219,10 @@ def test_join_counts_are_exact_and_latest_answer_is_kept(tmp_path, sample, custo
     np.testing.assert_allclose(got["spend"].to_numpy(), by_key(customers).loc[got.index, "spend"],
                                rtol=1e-12)
     # the non-respondents were counted as the base, not lost
-    step = loaded.report.steps[0]
-    assert step["rule"].startswith("no CX score") and step["rows_dropped"] == len(customers) - c["respondents"]
+    assert not loaded.report.steps
+    assert len(loaded.nonrespondents) == len(customers) - c["respondents"]
+    assert loaded.report.rows_out == len(customers)
+    assert sum(r["base"] for r in loaded.report.response) == len(customers)
     assert {p: file_sha256(p) for p in (crm, path)} == before  # inputs never modified
 
 
@@ -338,6 +340,7 @@ def test_join_recovers_the_true_effects(tmp_path):
     joined = load(crm, cfg, survey=path).data
     direct = cust.set_index(["customer_id", "quarter"]).loc[
         pd.MultiIndex.from_frame(joined[["customer_id", "quarter"]])].reset_index()
+    direct["weight"] = joined["weight"].to_numpy()  # the same respondents, weighted to the same base
     e = fit_outcome_models(joined, cfg).effects().set_index(["outcome", "contrast"])
     e_direct = fit_outcome_models(direct, cfg).effects().set_index(["outcome", "contrast"])
     np.testing.assert_allclose(e["estimate"], e_direct["estimate"], rtol=1e-9)
