@@ -26,7 +26,7 @@ to 12 drivers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import combinations
 from math import factorial
 
@@ -35,11 +35,34 @@ import pandas as pd
 
 from .metrics import contain
 
-__all__ = ["shapley_r2", "interval_from_resamples", "KeyDrivers", "MAX_DRIVERS", "MIN_ROWS", "MIN_DRIVERS"]
+__all__ = ["rating_scale", "shapley_r2", "interval_from_resamples", "KeyDrivers", "MAX_DRIVERS", "MIN_ROWS", "MIN_DRIVERS"]
 
 MAX_DRIVERS = 12
 MIN_ROWS = 50
 MIN_DRIVERS = 2
+
+
+def rating_scale(scales: Mapping[str, Sequence[float]], drivers: Sequence[str]) -> tuple[float, float] | None:
+    """The driver items' common rating scale from the configuration's ``scales``, or None.
+
+    A scale is known when ``scales`` gives one for every driver column (``driver_delivery:
+    [1, 10]``) and they agree, or gives one under ``drivers`` for all of them; otherwise (none
+    configured, or items on different scales) None.
+
+    Examples
+    --------
+    >>> rating_scale({"csat": [1, 5], "drivers": [1, 10]}, ["driver_delivery", "driver_price"])
+    (1.0, 10.0)
+    >>> rating_scale({"driver_delivery": [1, 5]}, ["driver_delivery", "driver_price"]) is None
+    True
+    """
+    found = set()
+    for d in drivers:
+        s = scales.get(d, scales.get("drivers"))
+        if s is None:
+            return None
+        found.add((float(s[0]), float(s[1])))
+    return found.pop() if len(found) == 1 else None
 
 
 def _columns(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[np.ndarray, list[str]]:
@@ -319,7 +342,15 @@ class KeyDrivers:
     def _repr_html_(self) -> str:
         return self.importance_.to_html(index=False, float_format=lambda v: f"{v:.3f}")
 
-    def plot(self, ax=None):
+    def plot(self, ax=None, *, scale=None):
+        """Importance x performance quadrant (:func:`cxanalysis.plots.driver_quadrant`).
+
+        ``scale`` is the items' rating scale, ``(low, high)``, or a mapping of column to scale
+        such as the configuration's ``scales`` (see :func:`rating_scale`); the performance axis
+        then spans it. Without one known, the axis is zoomed and its label says so.
+        """
         from .plots import driver_quadrant
 
-        return driver_quadrant(self.importance_[self.importance_["driver"].isin(self.drivers_)], ax=ax)
+        if scale is not None and isinstance(scale, Mapping):
+            scale = rating_scale(scale, self.drivers_)
+        return driver_quadrant(self.importance_[self.importance_["driver"].isin(self.drivers_)], ax=ax, scale=scale)

@@ -48,8 +48,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["MISSING", "CURRENCY_SYMBOLS", "check_currency", "currency_symbol", "money", "number", "integer",
-           "percent", "points", "p_value", "interval", "label", "words", "kind_of", "format_value", "table", "Table",
-           "csv_target", "money_axis", "percent_axis", "number_axis"]
+           "percent", "points", "p_value", "p_phrase", "interval", "label", "words", "kind_of", "format_value", "table", "Table",
+           "csv_target", "VALUE_WORDS", "money_axis", "percent_axis", "number_axis"]
 
 #: What a missing value reads in a table.
 MISSING = "–"
@@ -138,6 +138,14 @@ def p_value(p, *, missing: str = MISSING) -> str:
     if _missing(p):
         return missing
     return "< 0.001" if float(p) < 0.001 else f"{float(p):.3f}"
+
+
+def p_phrase(p, *, missing: str = "p not available") -> str:
+    """A p-value inside a sentence: "p = 0.042", or "p < 0.001"."""
+    if _missing(p):
+        return missing
+    text = p_value(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
 
 
 def interval(low, high, kind: str = "number", *, currency: str | None = None, decimals: int = 2) -> str:
@@ -298,6 +306,12 @@ def _text(value) -> str:
 #: Columns whose values are column names, shown in words by :func:`table`.
 NAME_COLUMNS = ("dimension", "driver", "column", "outcome", "contrast", "feature")
 
+#: Coded values written in words by :func:`table`, by column: an effect's ``scale`` reads
+#: "Percentage points" rather than "pp".
+VALUE_WORDS = {
+    "scale": {"ratio": "Ratio", "pp": "Percentage points"},
+}
+
 #: Columns left out of the reader view first when a table is too wide (they stay in the CSV).
 LOW_PRIORITY = ("sha256", "n_eff", "se", "method", "ci_method", "ratio_kind", "rr", "rr_ci", "evalue", "evalue_ci",
                 "flag_reason", "note", "tested", "p_value", "churn_p_value", "n_both", "unit", "scale", "coef",
@@ -321,6 +335,8 @@ class Table:
     hidden: int = 0
     #: how many of its rows
     hidden_rows: int = 0
+    #: the reader view's columns whose every cell is a number (right-aligned, CSS class ``cx-num``)
+    numeric: tuple[str, ...] = ()
 
     def note_html(self) -> str:
         """The line under the table: what is left out and where the full table is."""
@@ -356,7 +372,7 @@ def _pairs(columns: list[str]) -> dict[str, str]:
 def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_columns: int = 8,
           percent: Sequence[str] = (), money: Sequence[str] = (), currency: str | None = None, digits: int = 2,
           csv: str | os.PathLike | None = None, href: str | None = None, rows: int | None = None,
-          names: Sequence[str] = NAME_COLUMNS) -> Table:
+          names: Sequence[str] = NAME_COLUMNS, headers: Mapping[str, str] | None = None) -> Table:
     """The reader view of ``data``: headers in words, every cell formatted, at most ``max_columns``.
 
     Parameters
@@ -384,6 +400,9 @@ def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_colum
     names : column names
         Columns whose values are column names (``dimension``, ``driver``, ...): shown through
         :func:`label` ("visits_per_month" → "Visits per month").
+    headers : mapping, optional
+        Headers to use instead of :func:`label`'s, by column name (for an interval pair, by its
+        low column: ``{"ci_low": "Likely range"}``).
 
     Returns
     -------
@@ -413,6 +432,7 @@ def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_colum
     else:  # a column the table does not have (an optional column absent from this export) is skipped
         units = [str(c) for c in columns if str(c) in cols and str(c) not in highs]
     view = {}
+    own = dict(headers or {})
     for c in units:
         if c in pairs:
             stem = c[: -len("ci_low")].rstrip("_")
@@ -423,17 +443,20 @@ def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_colum
                 base = cols[pos - 1] if pos > 0 else c
             kind = kind_of(base, frame[base] if base in frame else None, percent=percent, money=money)
             kind = "number" if kind in ("int", "bool", "text") else kind
-            head = f"{label(stem)}, 95% interval" if stem else "95% interval"
+            head = own.get(c) or (f"{label(stem)}, 95% interval" if stem else "95% interval")
             view[head] = [interval(lo, hi, kind, currency=currency, decimals=digits)
                           for lo, hi in zip(frame[c], frame[pairs[c]], strict=True)]
         else:
             kind = kind_of(c, frame[c], percent=percent, money=money)
             if kind == "number" and _whole(frame[c]):
                 kind = "int"  # whole numbers without decimals: "12", not "12.00"
+            head = own.get(c) or label(c)
             if c in names and kind == "text":
-                view[label(c)] = [MISSING if _missing(v) else label(v) for v in frame[c]]
+                view[head] = [MISSING if _missing(v) else label(v) for v in frame[c]]
+            elif c in VALUE_WORDS and kind == "text":
+                view[head] = [VALUE_WORDS[c].get(v, _text(v)) if isinstance(v, str) else _text(v) for v in frame[c]]
             else:
-                view[label(c)] = [format_value(v, kind, currency=currency, decimals=digits) for v in frame[c]]
+                view[head] = [format_value(v, kind, currency=currency, decimals=digits) for v in frame[c]]
     shown = pd.DataFrame(view, index=range(len(frame)))
     shown.columns = _unique(list(shown.columns))
     numeric = pd.DataFrame("", index=shown.index, columns=shown.columns)
@@ -452,7 +475,8 @@ def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_colum
         link = href or Path(csv).name
     represented = set(units) | {pairs[c] for c in units if c in pairs}
     return Table(shown, data, styler, link, hidden=len(cols) - len(represented),
-                 hidden_rows=len(data) - len(frame))
+                 hidden_rows=len(data) - len(frame),
+                 numeric=tuple(h for h in shown.columns if (numeric[h] == "cx-num").all()))
 
 
 def _whole(values: pd.Series) -> bool:

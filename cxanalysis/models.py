@@ -1012,11 +1012,15 @@ class OutcomeModels:
 
 
 def forest_table(effects: pd.DataFrame) -> pd.DataFrame:
-    """Rows for :func:`cxanalysis.plots.forest` from :meth:`OutcomeModels.effects`."""
+    """Rows for :func:`cxanalysis.plots.forest` from :meth:`OutcomeModels.effects`, labelled in
+    words: "Spend, promoters vs passives (ratio)", "Churn, detractors vs passives (percentage
+    points)"."""
+    from .fmt import label
+
     t = effects[effects["contrast"] != "per_point"].copy()
-    unit = {"ratio": "ratio", "pp": "pp"}
-    t["label"] = [f"{o}: {c.split('_vs_')[0]} vs passive ({unit[s]})" for o, c, s in
-                  zip(t["outcome"], t["contrast"], t["scale"], strict=True)]
+    unit = {"ratio": "ratio", "pp": "percentage points"}
+    t["label"] = [f"{label(o)}, {c.split('_vs_')[0]}s vs {c.split('_vs_')[1]}s ({unit.get(s, label(s))})"
+                  for o, c, s in zip(t["outcome"], t["contrast"], t["scale"], strict=True)]
     t["null"] = np.where(t["scale"] == "ratio", 1.0, 0.0)
     return t[["label", "estimate", "ci_low", "ci_high", "null", "scale"]]
 

@@ -13,9 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .fmt import words
+from .fmt import p_phrase, words
 from .io import CleaningReport
-from .summary import fmt_p
 
 __all__ = ["assumptions_table", "effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "retention_summary", "retention_title", "targeting_sentence", "targeting_summary", "cleaning_summary", "nps_summary", "segments_summary", "metrics_summary", "trend_summary", "styled",
            "change_decomposition_sentence", "change_decomposition_summary", "md", "escape_markdown", "neutralise_csv", "safe_csv"]
@@ -38,7 +37,7 @@ def cleaning_summary(report: CleaningReport) -> str:
 
 def nps_summary(row: pd.Series, label: str = "NPS") -> str:
     """Markdown sentence for one NPS row of :func:`cxanalysis.metrics.nps`."""
-    return (f"**{label} = {row['nps']:.1f}** (95% CI {row['ci_low']:.1f} to {row['ci_high']:.1f}, "
+    return (f"**{label} = {row['nps']:.1f}** (likely range {row['ci_low']:.1f} to {row['ci_high']:.1f}, "
             f"{row['method']} interval) from {int(row['n']):,} respondents: "
             f"{row['promoters']:.0%} promoters, {row['passives']:.0%} passives, {row['detractors']:.0%} detractors.")
 
@@ -64,7 +63,7 @@ def segments_summary(table: pd.DataFrame) -> str:
     lo = t.loc[t["nps"].idxmin()]
     return (f"{len(differs)} of {len(t)} tested segments have an NPS that differs from the rest of the customers "
             f"(at the 5% level, corrected for testing all {len(t)} segments at once).{small} Highest tested: "
-            f"**{words(hi['dimension'])} = {hi['segment']}** at {hi['nps']:.1f} (95% CI {hi['ci_low']:.1f} to "
+            f"**{words(hi['dimension'])} = {hi['segment']}** at {hi['nps']:.1f} (likely range {hi['ci_low']:.1f} to "
             f"{hi['ci_high']:.1f}); lowest: **{words(lo['dimension'])} = {lo['segment']}** at {lo['nps']:.1f} "
             f"({lo['ci_low']:.1f} to {lo['ci_high']:.1f}).")
 
@@ -83,8 +82,8 @@ def trend_summary(table: pd.DataFrame) -> str:
     last, prev = table.iloc[-1], table.iloc[-2]
     sig = "statistically significant" if last["p_value"] < 0.05 else "not statistically significant"
     return (f"NPS moved from {prev['nps']:.1f} in {prev['quarter']} to {last['nps']:.1f} in {last['quarter']}: "
-            f"a change of {last['change']:+.1f} points (95% CI {last['change_ci_low']:+.1f} to "
-            f"{last['change_ci_high']:+.1f}, {fmt_p(last['p_value'])}), {sig} at the 5% level.")
+            f"a change of {last['change']:+.1f} points (likely range {last['change_ci_low']:+.1f} to "
+            f"{last['change_ci_high']:+.1f}, {p_phrase(last['p_value'])}), {sig} at the 5% level.")
 
 
 def change_decomposition_sentence(row: dict) -> str:
@@ -96,16 +95,16 @@ def change_decomposition_sentence(row: dict) -> str:
     mix, lo, hi = row["mix"], row["mix_ci_low"], row["mix_ci_high"]
     if lo > 0 or hi < 0:
         more = "more" if row["top_mix_share_now"] > row["top_mix_share_before"] else "fewer"
-        mix_text = (f"{mix:+.1f} points come from the changed mix of {dim} (95% CI {lo:+.1f} to {hi:+.1f}), "
+        mix_text = (f"{mix:+.1f} points come from the changed mix of {dim} (likely range {lo:+.1f} to {hi:+.1f}), "
                     f"mostly {more} {row['top_mix_segment']} customers ({row['top_mix_share_before']:.0%} of respondents "
                     f"then, {row['top_mix_share_now']:.0%} now)")
     else:
-        mix_text = f"the changed mix of {dim} explains no detectable part of it ({mix:+.1f}, 95% CI {lo:+.1f} to {hi:+.1f})"
+        mix_text = f"the changed mix of {dim} explains no detectable part of it ({mix:+.1f}, likely range {lo:+.1f} to {hi:+.1f})"
     w, wlo, whi = row["within"], row["within_ci_low"], row["within_ci_high"]
     if wlo > 0 or whi < 0:
-        within_text = f"within each {dim}, NPS moved {w:+.1f} points (95% CI {wlo:+.1f} to {whi:+.1f})"
+        within_text = f"within each {dim}, NPS moved {w:+.1f} points (likely range {wlo:+.1f} to {whi:+.1f})"
     else:
-        within_text = f"within each {dim}, NPS did not detectably change ({w:+.1f}, 95% CI {wlo:+.1f} to {whi:+.1f})"
+        within_text = f"within each {dim}, NPS did not detectably change ({w:+.1f}, likely range {wlo:+.1f} to {whi:+.1f})"
     return f"By {dim}: {mix_text}; {within_text}."
 
 
@@ -113,7 +112,7 @@ def change_decomposition_summary(decomposition: dict) -> str:
     """Markdown: the NPS change since the previous quarter, split by each dimension into customer
     mix and change within segments (:func:`cxanalysis.trends.nps_change_decomposition`)."""
     d = decomposition
-    lines = [f"NPS moved **{d['change']:+.1f} points** from {d['from']} to {d['to']} (95% CI {d['ci_low']:+.1f} to "
+    lines = [f"NPS moved **{d['change']:+.1f} points** from {d['from']} to {d['to']} (likely range {d['ci_low']:+.1f} to "
              f"{d['ci_high']:+.1f}). Each line splits that change two ways, *mix* (more or fewer customers of kinds "
              "that always score higher) and *within* (a real change inside the segments); the two add up to the "
              "change exactly."]
@@ -315,7 +314,7 @@ def targeting_sentence(best: dict, overall_value: float, overall_ci: tuple[float
     (amounts in ``currency``, :func:`cxanalysis.fmt.money`)."""
     m = lambda x: _money(x, currency)  # noqa: E731
     dim = words(best["dimension"])
-    figures = (f"{m(best['value_per_customer'])} per moved passive (95% interval {m(best['ci_low'])} to "
+    figures = (f"{m(best['value_per_customer'])} per moved passive (likely range {m(best['ci_low'])} to "
                f"{m(best['ci_high'])}), against {m(overall_value)} ({m(overall_ci[0])} to "
                f"{m(overall_ci[1])}) over all passives")
     if best["ci_high"] < 0:  # even the best segment loses value: no segment "pays"
@@ -323,9 +322,9 @@ def targeting_sentence(best: dict, overall_value: float, overall_ci: tuple[float
                 f"{best['segment']}: {figures}.")
     s = f"Moving passives pays most among {dim} = {best['segment']}: {figures}"
     if best["ci_low"] <= 0:
-        return s + "; its interval includes no value at all, so the data cannot tell whether it pays there."
+        return s + "; its likely range includes no value at all, so the data cannot tell whether it pays there."
     if best["ci_low"] <= overall_value:
-        return s + "; its interval reaches the overall value, so the data do not single it out."
+        return s + "; its likely range reaches the overall value, so the data do not single it out."
     return s + "."
 
 
@@ -339,7 +338,7 @@ def targeting_summary(targets: pd.DataFrame, result, *, currency: str | None = N
                                 currency=currency)]
     if len(targets) > 1:
         lines.append(f"Least: {words(worst['dimension'])} = {worst['segment']}, "
-                     f"{m(worst['value_per_customer'])} per moved passive (95% interval {m(worst['ci_low'])} "
+                     f"{m(worst['value_per_customer'])} per moved passive (likely range {m(worst['ci_low'])} "
                      f"to {m(worst['ci_high'])}).")
     lines.append("Net value and ROI of each row count the whole program cost against that segment's moved passives.")
     return " ".join(lines)
@@ -351,15 +350,15 @@ def roi_verdict(roi_low: float | None, roi_high: float | None) -> str:
     Only an interval entirely above (below) break-even supports "pays (does not pay) for
     itself"; an interval spanning it reads "the data cannot tell whether it pays for itself".
     """
-    ci = f"95% interval for ROI {_pct(roi_low)} to {_pct(roi_high)}"
-    whole = f"the whole 95% interval for ROI ({_pct(roi_low)} to {_pct(roi_high)})"
+    ci = f"the ROI's likely range is {_pct(roi_low)} to {_pct(roi_high)}"
+    whole = f"the ROI's whole likely range ({_pct(roi_low)} to {_pct(roi_high)})"
     if roi_low is None or roi_high is None or pd.isna(roi_low) or pd.isna(roi_high):
         return "The data cannot tell whether the program pays for itself: the ROI has no interval on this evidence."
     if roi_low > 0:
         return f"The program pays for itself: {whole} is above break-even."
     if roi_high < 0:
         return f"The program does not pay for itself: {whole} is below break-even."
-    return (f"The data cannot tell whether the program pays for itself ({ci}): the interval includes "
+    return (f"The data cannot tell whether the program pays for itself ({ci}): the range includes "
             "break-even (ROI = 0), so a loss is as consistent with the data as a gain.")
 
 
@@ -375,7 +374,7 @@ def break_even_summary(share: float, n_passives: int, value: float, value_ci: tu
     """
     m = lambda x: _money(x, currency)  # noqa: E731
     lo, hi = value_ci
-    ci = f"95% interval {m(lo)} to {m(hi)}"
+    ci = f"likely range {m(lo)} to {m(hi)}"
     if not (pd.notna(lo) and pd.notna(hi) and pd.notna(value) and pd.notna(share)) or min(lo, hi, value) <= 0 \
             or share == float("inf"):
         return ("**Break-even:** no break-even can be stated: the value per moved customer may be zero or negative "
@@ -383,9 +382,9 @@ def break_even_summary(share: float, n_passives: int, value: float, value_ci: tu
     s_lo, s_hi = share * value / max(lo, hi), share * value / min(lo, hi)
     if share > 1:
         return (f"**Break-even:** even moving every passive would not pay for itself at the estimated value per "
-                f"customer (it would take {share:.0%} of passives; 95% interval {s_lo:.0%} to {s_hi:.0%}).")
+                f"customer (it would take {share:.0%} of passives; likely range {s_lo:.0%} to {s_hi:.0%}).")
     return (f"**Break-even:** the program pays for itself once {share:.1%} of passives are moved "
-            f"({share * n_passives:,.0f} customers) at the estimated value per customer (95% interval "
+            f"({share * n_passives:,.0f} customers) at the estimated value per customer (likely range "
             f"{s_lo:.1%} to {s_hi:.1%}, from the value's interval {m(lo)} to {m(hi)}).")
 
 
@@ -403,9 +402,9 @@ def roi_summary(result, *, currency: str | None = None) -> str:
     spans = (" The ROI interval spans both the models' uncertainty and that range of the share moved."
              if ranged else "")
     return (f"Moving **{result.customers_moved:,} of {result.n_passives:,} passives**{moved} to promoters is worth "
-            f"**{m(result.value_per_customer)} per customer** over {a.horizon_years} years (95% interval "
+            f"**{m(result.value_per_customer)} per customer** over {a.horizon_years} years (likely range "
             f"{m(vlo)} to {m(vhi)}). Benefit {m(result.benefit)} against a discounted program and team "
-            f"cost of {m(result.cost)}: net **{m(result.net)}**, **ROI {_pct(result.roi)}** (95% interval "
+            f"cost of {m(result.cost)}: net **{m(result.net)}**, **ROI {_pct(result.roi)}** (likely range "
             f"{_pct(lo)} to {_pct(hi)}).{spans}\n\n" + roi_verdict(lo, hi))
 
 
@@ -429,7 +428,7 @@ def retention_title(result) -> str:
     row = be[be["horizon_years"] >= 1].iloc[0] if (be["horizon_years"] >= 1).any() else be.iloc[0]
     hi = f"{row['ci_high']:,.0f}" if np.isfinite(row["ci_high"]) else "no upper bound"
     return (f"Keeping about {row['break_even_per_month']:,.0f} customers a month pays for the program over "
-            f"{_horizon(row['horizon_years'])} (95% interval {row['ci_low']:,.0f} to {hi})")
+            f"{_horizon(row['horizon_years'])} (likely range {row['ci_low']:,.0f} to {hi})")
 
 
 def retention_summary(result, *, currency: str | None = None) -> str:
@@ -445,7 +444,7 @@ def retention_summary(result, *, currency: str | None = None) -> str:
     lo, hi = result.intervals["value_per_customer"]
     years = f"{a.horizon_years} year" + ("" if a.horizon_years == 1 else "s")
     head = (f"**A customer kept from leaving is worth {m(result.value_per_customer)}** over the {years} of the ROI "
-            f"horizon (discounted margin; 95% interval {m(lo)} to {m(hi)}). They are valued as the customers "
+            f"horizon (discounted margin; likely range {m(lo)} to {m(hi)}). They are valued as the customers "
             f"the churn model puts at risk, not as the average customer: those spend {m(at['spend'])} a quarter "
             f"against {m(av['spend'])} and leave at {at['churn']:.1%} a quarter against {av['churn']:.1%}, so "
             f"the average customer would be worth {m(result.average_value)}.")
@@ -455,7 +454,7 @@ def retention_summary(result, *, currency: str | None = None) -> str:
     lines = []
     for r in result.break_even.itertuples():
         upper = f"{r.ci_high:,.1f}" if np.isfinite(r.ci_high) else "no upper bound: the value may be zero or less"
-        lines.append(f"- over {_horizon(r.horizon_years)}: **{r.break_even_per_month:,.1f} a month** (95% interval "
+        lines.append(f"- over {_horizon(r.horizon_years)}: **{r.break_even_per_month:,.1f} a month** (likely range "
                      f"{r.ci_low:,.1f} to {upper}), against a cost of {m(r.cost)}")
     return (head + "\n\n**Break-even** — customers to retain each month for the program to pay for itself "
             "(costs are paid at the start of each year, so a quarter pays a whole year):\n" + "\n".join(lines))

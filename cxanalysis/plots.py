@@ -59,6 +59,10 @@ SIGNIFICANT_EDGE = "#000000"
 #: black) then greys; each cluster also gets its own marker shape
 CLUSTER_COLORS = ["#009E73", "#CC79A7", "#F0E442", "#000000", "#8A96A3", "#33414D", "#BBBBBB"]
 CLUSTER_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "h", "<"]
+#: values above and below a centre (standardised cluster means): ColorBrewer's purple-green,
+#: colour-blind safe, whose hues are far from all three category colours (red-blue would read
+#: as detractor-promoter)
+DIVERGING_CMAP = "PRGn"
 
 
 # seaborn's "whitegrid" style in its "notebook" context, as ``sns.set_theme(style="whitegrid")``
@@ -317,7 +321,7 @@ def change_decomposition(decomposition: dict, *, title: str | None = None, ax=No
             ax.barh(pos, r[part], color=colour, height=0.8)
             _intervals(ax, [pos], [r[f"{part}_ci_low"]], [r[f"{part}_ci_high"]], horizontal=True)
             y.append(pos)
-            labels.append(f"{str(r['dimension']).replace('_', ' ')}: {'mix' if part == 'mix' else 'within'}")
+            labels.append(f"{label(r['dimension'])}: {'customer mix' if part == 'mix' else 'within segments'}")
     ax.axvline(0, color="0.3", lw=1)
     ax.axvline(decomposition["change"], color="black", ls="--", lw=1)
     ax.annotate(f"whole change {decomposition['change']:+.1f}", (decomposition["change"], 1.0),
@@ -509,12 +513,13 @@ def cluster_projection(points: pd.DataFrame, *, title: str | None = None, ax=Non
 
 
 def profile_heatmap(z: pd.DataFrame, *, title: str | None = None, ax=None):
-    """Heatmap of standardised cluster means (rows: clusters, columns: features), centred on 0."""
+    """Heatmap of standardised cluster means (rows: clusters, columns: features), centred on 0,
+    in :data:`DIVERGING_CMAP` (no category colour)."""
     ax = _ax(ax)
     v = np.abs(z.to_numpy(float))
     m = float(np.nanmax(v)) if np.isfinite(v).any() else 1.0
     m = m if m > 0 else 1.0
-    _heatmap(z, ax, cmap="RdBu_r", vmin=-m, vmax=m, fmt="{:.1f}")
+    _heatmap(z.rename(columns=label), ax, cmap=DIVERGING_CMAP, vmin=-m, vmax=m, fmt="{:.1f}")
     ax.set(title=title or "What sets each cluster apart (standardised means)", xlabel="", ylabel="")
     return ax
 

@@ -12,8 +12,11 @@ import math
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_index", "headline", "money_at_stake", "recommendation", "trend_chart", "headline_sentences", "assumptions_sentence", "effect_sentence", "fmt_points", "fmt_p",
-           "roi_tile", "segments_at_risk", "clusters_at_risk"]
+from . import fmt
+
+__all__ = ["write_index", "headline", "money_at_stake", "recommendation", "trend_chart", "headline_sentences",
+           "assumptions_sentence", "effect_sentence", "roi_tile", "segments_at_risk", "clusters_at_risk",
+           "change_in_words"]
 
 TITLES = {
     "01-data-quality": "Data quality: what was loaded, cleaned and dropped",
@@ -25,38 +28,25 @@ TITLES = {
 }
 
 
-def fmt_p(p: float | None) -> str:
-    """``p = 0.031``, or ``p < 0.001``."""
-    if p is None:
-        return "p n/a"
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
-
-
-def fmt_points(x: float | None, signed: bool = False) -> str:
-    if x is None:
-        return "n/a"
-    return f"{x:+.1f}" if signed else f"{x:.1f}"
-
-
 def _finite(*values) -> bool:
     return all(v is not None and math.isfinite(float(v)) for v in values)
 
 
-def effect_sentence(outcome: str, contrast: str, eff: dict[str, Any], *, likely: bool = False) -> str:
+def effect_sentence(outcome: str, contrast: str, eff: dict[str, Any]) -> str:
     """One plain sentence for an effect of ``results.json``.
 
-    When the 95% interval includes no effect (ratio 1, difference 0) the sentence says "no
-    detectable difference" and gives the interval, never a direction. A flagged effect
-    (``flagged``: separation, penalised fit) ends with "(indicative: separation)".
+    When the likely range (the 95% interval) includes no effect (ratio 1, difference 0) the
+    sentence says "no detectable difference" and gives the range, never a direction. A flagged
+    effect (``flagged``: separation, penalised fit) ends with "(indicative: separation)".
 
     Examples
     --------
     >>> effect_sentence("spend", "promoter_vs_passive",
     ...                 {"estimate": 1.18, "ci_low": 1.15, "ci_high": 1.21, "scale": "ratio"})
-    'Promoters spend 18% more than comparable passives (95% CI +15% to +21%).'
+    'Promoters spend 18% more than comparable passives (likely range +15% to +21%).'
     >>> effect_sentence("churn", "promoter_vs_passive",
     ...                 {"estimate": -1.5, "ci_low": -3.8, "ci_high": 0.9, "scale": "pp"})
-    'Promoters and comparable passives show no detectable difference in churn (95% CI -3.8 to +0.9 pp).'
+    'Promoters and comparable passives show no detectable difference in churn (likely range -3.8 to +0.9 pp).'
     """
     who = "Promoters" if contrast.startswith("promoter") else "Detractors"
     est, lo, hi = eff["estimate"], eff["ci_low"], eff["ci_high"]
@@ -65,24 +55,43 @@ def effect_sentence(outcome: str, contrast: str, eff: dict[str, Any], *, likely:
     topic = {"spend": "spend", "churn": "churn", "returns": "returns per order"}.get(outcome, outcome)
     if not _finite(est):
         return f"{who}: the {topic} effect could not be estimated from this export{flag}."
-    if ratio:
-        pct = (est - 1) * 100
-        ci = f"95% CI {(lo - 1) * 100:+.0f}% to {(hi - 1) * 100:+.0f}%" if _finite(lo, hi) else "no interval available"
+    if not _finite(lo, hi):
+        ci = "no likely range available"
+    elif ratio:
+        ci = f"likely range {fmt.points((lo - 1) * 100, 0)}% to {fmt.points((hi - 1) * 100, 0)}%"
     else:
-        ci = f"95% CI {lo:+.1f} to {hi:+.1f} pp" if _finite(lo, hi) else "no interval available"
+        ci = f"likely range {fmt.points(lo)} to {fmt.points(hi)} pp"
     null = 1.0 if ratio else 0.0
-    if likely:
-        ci = ci.replace("95% CI", "likely range")
     if _finite(lo, hi) and min(lo, hi) <= null <= max(lo, hi):
         return f"{who} and comparable passives show no detectable difference in {topic} ({ci}){flag}."
     if ratio:
+        pct = fmt.number(abs(est - 1) * 100, 0)
         if outcome == "spend":
-            what = f"spend {abs(pct):.0f}% {'more' if pct >= 0 else 'less'}"
+            what = f"spend {pct}% {'more' if est >= 1 else 'less'}"
         else:
-            what = f"return {abs(pct):.0f}% {'more' if pct >= 0 else 'fewer'} items per order"
+            what = f"return {pct}% {'more' if est >= 1 else 'fewer'} items per order"
         return f"{who} {what} than comparable passives ({ci}){flag}."
     direction = "higher" if est >= 0 else "lower"
-    return f"{who} churn {abs(est):.1f} percentage points {direction} than comparable passives ({ci}){flag}."
+    return f"{who} churn {fmt.number(abs(est), 1)} percentage points {direction} than comparable passives ({ci}){flag}."
+
+
+def change_in_words(change: float | None, low: float | None, high: float | None) -> str:
+    """Whether a change is real, in words: "a real change" when its likely range (95% interval)
+    excludes zero, "a change within chance" when it includes zero.
+
+    Examples
+    --------
+    >>> change_in_words(6.2, 0.7, 11.7), change_in_words(3.5, -1.8, 8.9)
+    ('a real change', 'a change within chance')
+    """
+    if not _finite(change, low, high):
+        return "a change whose reliability cannot be judged"
+    return "a real change" if low > 0 or high < 0 else "a change within chance"
+
+
+def _score_label(n: dict[str, Any]) -> str:
+    score = n.get("score", "nps_score")
+    return "NPS" if score == "nps_score" else f"Net score ({fmt.words(score)})"
 
 
 def response_sentence(results: dict[str, Any]) -> str | None:
@@ -90,35 +99,39 @@ def response_sentence(results: dict[str, Any]) -> str | None:
     r, n = results.get("response") or {}, results.get("nps") or {}
     if not r or not r.get("base") or r.get("respondents") == r.get("base"):
         return None
-    who = (f"{r['respondents']:,} of the quarter's {r['base']:,} customers answered the survey "
-           f"({r['rate']:.1%})")
+    who = (f"{fmt.integer(r['respondents'])} of the quarter's {fmt.integer(r['base'])} customers answered "
+           f"the survey ({fmt.percent(r['rate'], 1)})")
     if r.get("weighting", "").startswith("raking") and n.get("unweighted") is not None:
         moved = n["value"] - n["unweighted"]
-        return (f"{who}; their answers are weighted to all {r['base']:,} customers ({r['weighting']}; "
-                f"effective sample size {r.get('n_eff') or 0:,.0f}). Respondents' own NPS was "
-                f"{fmt_points(n['unweighted'])}; weighting to the base moves it by {fmt_points(moved, True)} points.")
+        return (f"{who}; their answers are weighted to all {fmt.integer(r['base'])} customers "
+                f"({r['weighting']}; effective sample size {fmt.integer(r.get('n_eff') or 0)}). "
+                f"Respondents' own NPS was {fmt.number(n['unweighted'], 1)}; weighting to the base moves "
+                f"it by {fmt.points(moved, 1)} points.")
     return f"{who}; they are not weighted ({r.get('weighting')}), so the NPS describes respondents, not every customer."
 
 
 def headline_sentences(results: dict[str, Any]) -> list[str]:
-    """The summary's sentences, in reading order, from ``results.json``."""
+    """The summary's sentences, in reading order, from ``results.json``; amounts in the
+    configured currency, every interval a "likely range"."""
     out = []
+    m = _money_of(results)
     n = results.get("nps", {})
     if n:
-        label = "NPS" if n.get("score", "nps_score") == "nps_score" else f"Net score ({n.get('score')})"
-        out.append(f"{label} this quarter ({results['quarter']}) is {fmt_points(n['value'])} "
-                   f"(95% CI {fmt_points(n['ci_low'])} to {fmt_points(n['ci_high'])}), from "
-                   f"{results['n_customers']:,} customers: {n['promoters']:.0%} promoters, "
-                   f"{n['passives']:.0%} passives, {n['detractors']:.0%} detractors.")
-        if (resp := response_sentence(results)):
-            out.append(resp)
+        resp = results.get("response") or {}
+        who = "respondents" if resp.get("base", 0) > resp.get("respondents", 0) else "customers"
+        out.append(f"{_score_label(n)} this quarter ({results['quarter']}) is {fmt.number(n['value'], 1)} "
+                   f"(likely range {fmt.interval(n['ci_low'], n['ci_high'], 'points', decimals=1)}), from "
+                   f"{fmt.integer(results['n_customers'])} {who}: {fmt.percent(n['promoters'], 0)} promoters, "
+                   f"{fmt.percent(n['passives'], 0)} passives, {fmt.percent(n['detractors'], 0)} detractors.")
+        if (resp_text := response_sentence(results)):
+            out.append(resp_text)
     trends = results.get("trends") or []
     if len(trends) >= 2 and trends[-1].get("change") is not None:
         last = trends[-1]
-        sig = "a significant change" if last["p_value"] is not None and last["p_value"] < 0.05 else "not a significant change"
-        out.append(f"Since last quarter ({trends[-2]['quarter']}) NPS moved {fmt_points(last['change'], True)} points "
-                   f"(95% CI {fmt_points(last['change_ci_low'], True)} to {fmt_points(last['change_ci_high'], True)}; "
-                   f"{fmt_p(last['p_value'])}): {sig}.")
+        lo, hi = last.get("change_ci_low"), last.get("change_ci_high")
+        out.append(f"Since last quarter ({trends[-2]['quarter']}) NPS moved {fmt.points(last['change'])} points "
+                   f"(likely range {fmt.points(lo)} to {fmt.points(hi)}): "
+                   f"{change_in_words(last['change'], lo, hi)}.")
     dec = results.get("nps_change") or {}
     if dec.get("by"):  # the dimension whose mix is clearest (largest |mix| / interval half-width)
         from .narrative import change_decomposition_sentence
@@ -131,58 +144,58 @@ def headline_sentences(results: dict[str, Any]) -> list[str]:
     for outcome, effs in (results.get("effects") or {}).items():
         eff = effs.get("promoter_vs_passive")
         if eff:
-            out.append(effect_sentence(outcome, "promoter_vs_passive", eff, likely=True))
+            out.append(effect_sentence(outcome, "promoter_vs_passive", eff))
     roi = (results.get("roi") or {}).get("passive_to_promoter")
     if roi:
-        from .narrative import _money, _pct, roi_verdict
+        from .narrative import roi_verdict
 
         vlo, vhi = roi.get("value_per_customer_ci_low"), roi.get("value_per_customer_ci_high")
-        vci = f" (95% interval {_money(vlo)} to {_money(vhi)})" if vlo is not None and vhi is not None else ""
+        vci = f" (likely range {m(vlo)} to {m(vhi)})" if _finite(vlo, vhi) else ""
         out.append(
-            f"Moving {roi['customers_moved']:,} passives to promoters is worth {_money(roi['value_per_customer'])} "
-            f"per customer over {roi['horizon_years']} years{vci}: benefit {_money(roi['benefit'])} against cost "
-            f"{_money(roi['cost'])}, net {_money(roi['net'])}, ROI {_pct(roi['roi'])} "
-            f"(95% interval {_pct(roi.get('roi_ci_low'))} to {_pct(roi.get('roi_ci_high'))})."
+            f"Moving {fmt.integer(roi['customers_moved'])} passives to promoters is worth "
+            f"{m(roi['value_per_customer'])} per customer over {roi['horizon_years']} years{vci}: benefit "
+            f"{m(roi['benefit'])} against cost {m(roi['cost'])}, net {m(roi['net'])}, ROI {_pct0(roi['roi'])} "
+            f"(likely range {_pct0(roi.get('roi_ci_low'))} to {_pct0(roi.get('roi_ci_high'))})."
         )
         out.append(roi_verdict(roi.get("roi_ci_low"), roi.get("roi_ci_high")))
         targets = (results.get("roi") or {}).get("by_segment") or []
-        vlo_, vhi_ = roi.get("value_per_customer_ci_low"), roi.get("value_per_customer_ci_high")
-        if targets and vlo_ is not None and vhi_ is not None:
+        if targets and _finite(vlo, vhi):
             from .narrative import targeting_sentence
 
-            out.append(targeting_sentence(targets[0], roi["value_per_customer"], (vlo_, vhi_)))
+            out.append(targeting_sentence(targets[0], roi["value_per_customer"], (vlo, vhi),
+                                          currency=_currency(results)))
     return out
 
 
 def assumptions_sentence(results: dict[str, Any]) -> str:
-    """The ROI assumptions, printed next to the ROI figure."""
+    """The ROI assumptions, printed next to the ROI figure (costs in the configured currency)."""
     a = (results.get("roi") or {}).get("passive_to_promoter", {}).get("assumptions")
     if not a:
         return ""
+    cur = _currency(results)
     rng = a.get("share_of_passives_moved_range")
     if a.get("customers_moved") is not None:
-        moved = f"{a['customers_moved']:,} customers moved"
+        moved = f"{fmt.integer(a['customers_moved'])} customers moved"
     elif rng and rng[0] != rng[1]:
-        moved = f"between {rng[0]:.0%} and {rng[1]:.0%} of passives moved (figures at the midpoint, {a['share_of_passives_moved']:.0%})"
+        moved = (f"between {_pct0(rng[0])} and {_pct0(rng[1])} of passives moved (figures at the midpoint, "
+                 f"{_pct0(a['share_of_passives_moved'])})")
     else:
-        moved = f"{a['share_of_passives_moved']:.0%} of passives moved"
-    return (f"Assumptions (cx.yaml): gross margin {a['gross_margin']:.0%}, cost per return {a['cost_per_return']:,.2f}, "
-            f"discount rate {a['discount_rate']:.0%} a year, horizon {a['horizon_years']} years, program cost "
-            f"{a['program_cost_per_year']:,.0f} and team cost {a['team_cost_per_year']:,.0f} a year, {moved}.")
+        moved = f"{_pct0(a['share_of_passives_moved'])} of passives moved"
+    return (f"Assumptions (cx.yaml): gross margin {_pct0(a['gross_margin'])}, cost per return "
+            f"{fmt.money(a['cost_per_return'], cur, decimals=2)}, discount rate {_pct0(a['discount_rate'])} a year, "
+            f"horizon {a['horizon_years']} years, program cost {fmt.money(a['program_cost_per_year'], cur)} and team "
+            f"cost {fmt.money(a['team_cost_per_year'], cur)} a year, {moved}.")
 
 
-def _table(rows: list[dict[str, Any]], cols: list[tuple[str, str]]) -> str:
-    head = "".join(f"<th>{html.escape(label)}</th>" for _, label in cols)
-    body = []
-    for r in rows:
-        cells = []
-        for key, _ in cols:
-            v = r.get(key)
-            if isinstance(v, float):
-                v = f"{v:,.1f}" if abs(v) >= 1 or v == 0 else f"{v:.3f}"
-            cells.append(f"<td>{html.escape('' if v is None else str(v))}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+def _table(rows: list[dict[str, Any]], columns: list[str], headers: dict[str, str]) -> str:
+    """A small reader-view table (:func:`cxanalysis.fmt.table`): headers in words (``headers``
+    where :func:`cxanalysis.fmt.label`'s would not do), numbers formatted, an interval pair as
+    one column."""
+    import pandas as pd
+
+    t = fmt.table(pd.DataFrame(rows), columns=columns, headers=headers)
+    text = {c: [{"selector": "th", "props": "text-align: left"}] for c in t.view.columns if c not in t.numeric}
+    return t.styler.set_table_styles(text, overwrite=False).to_html()
 
 
 CSS = """
@@ -192,7 +205,7 @@ h1{font-size:1.6rem;margin-bottom:.2rem} h2{font-size:1.2rem;margin-top:2rem;bor
 .kpi{display:flex;gap:1rem;flex-wrap:wrap}.kpi div{border:1px solid #ddd;border-radius:6px;padding:.6rem 1rem}
 .kpi b{display:block;font-size:1.6rem}.muted{color:#555;font-size:.9rem}
 table{border-collapse:collapse;font-size:.9rem}td,th{border-bottom:1px solid #eee;padding:.25rem .6rem;text-align:right}
-td:first-child,th:first-child{text-align:left} li{margin:.3rem 0}
+td:first-child,th:first-child,td:not(.cx-num){text-align:left} li{margin:.3rem 0}
 .top{font-size:.9rem;color:#444;border-bottom:1px solid #ddd;padding-bottom:.4rem}.quarter{font-weight:600}
 .headline{font-size:1.25rem;font-weight:600;margin:.6rem 0 1rem}
 .rec{border-left:6px solid #999;background:#f6f6f6;padding:.2rem 1rem;margin:1rem 0}.rec h2{border:0;margin-top:.4rem}
@@ -208,11 +221,10 @@ table{display:table;font-size:8pt}}
 
 
 def roi_tile(roi: dict[str, Any]) -> str:
-    """The summary's ROI tile: the ROI, and under it its 95% interval (its uncertainty)."""
-    from .narrative import _pct
-
-    return (f"<div>ROI, passives to promoters<b>{_pct(roi.get('roi'))}</b><span class='muted'>95% interval "
-            f"{_pct(roi.get('roi_ci_low'))} to {_pct(roi.get('roi_ci_high'))}</span></div>")
+    """The summary's ROI tile: the ROI, and under it its likely range (its uncertainty)."""
+    lo, hi = roi.get("roi_ci_low"), roi.get("roi_ci_high")
+    rng = f"likely range {_pct0(lo)} to {_pct0(hi)}" if _finite(lo, hi) else "no likely range available"
+    return (f"<div>ROI, passives to promoters<b>{_pct0(roi.get('roi'))}</b><span class='muted'>{rng}</span></div>")
 
 
 def segments_at_risk(segments: list[dict[str, Any]], overall: float | None) -> list[dict[str, Any]]:
@@ -235,16 +247,16 @@ def clusters_at_risk(clusters: list[dict[str, Any]], overall: float | None) -> l
 
 
 def segments_at_risk_html(segments: list[dict[str, Any]], overall: float | None) -> str:
+    """The segments block: a reader-view table (dimension in words, one "Likely range" column)."""
     if not segments:
         return ""
     worst = segments_at_risk(segments, overall)
     if not worst:
-        return ("<h2>Segments at risk</h2><p>No segment's NPS differs from the rest after correction for "
-                "multiple comparisons.</p>")
+        return ("<h2>Segments at risk</h2><p>No segment's NPS differs from the other segments, allowing for the "
+                "number of segments compared.</p>")
     return ("<h2>Segments at risk</h2><p class='muted'>Segments whose NPS is below the overall NPS and differs "
-            "from the rest after Holm's correction, lowest first.</p>" + _table(
-                worst, [("dimension", "Dimension"), ("segment", "Segment"), ("n", "Customers"),
-                        ("nps", "NPS"), ("ci_low", "CI low"), ("ci_high", "CI high")]))
+            "from the other segments, allowing for the number of segments compared; lowest first.</p>"
+            + _table(worst, ["dimension", "segment", "n", "nps", "ci_low"], {"ci_low": "Likely range"}))
 
 
 def clusters_at_risk_html(clusters: list[dict[str, Any]], overall: float | None, *, weak: str | None = None) -> str:
@@ -255,30 +267,27 @@ def clusters_at_risk_html(clusters: list[dict[str, Any]], overall: float | None,
     head = "<h2>Behavioural clusters at risk</h2>" + (f"<p><b>{html.escape(weak)}</b></p>" if weak else "")
     if not worst:
         return (head + "<p>No cluster stands out: no cluster's NPS is below the "
-                "overall NPS with its whole 95% interval below it.</p>")
-    return (head + "<p class='muted'>Clusters whose NPS and whole 95% interval are "
-            "below the overall NPS; passives are the customers a program could move.</p>" + _table(
-                worst, [("name", "Cluster"), ("n", "Customers"), ("nps", "NPS"), ("nps_ci_low", "CI low"),
-                        ("nps_ci_high", "CI high"), ("passives", "Passives")]))
+                "overall NPS with its whole likely range below it.</p>")
+    return (head + "<p class='muted'>Clusters whose NPS and whole likely range are "
+            "below the overall NPS; passives are the customers a program could move.</p>"
+            + _table(worst, ["name", "n", "nps", "nps_ci_low", "passives"],
+                     {"name": "Cluster", "nps_ci_low": "Likely range"}))
 
 
 # --- the decision page ---------------------------------------------------------------------------
 
 def _currency(results: dict[str, Any]) -> str | None:
+    """The configured currency: ``run.config.currency`` of results.json (None: amounts without a symbol)."""
     return ((results.get("run") or {}).get("config") or {}).get("currency")
 
 
 def _money_of(results: dict[str, Any]):
-    from .fmt import money
-
     cur = _currency(results)
-    return lambda x: money(x, cur)
+    return lambda x: fmt.money(x, cur)
 
 
 def _pct0(x: float | None) -> str:
-    from .fmt import percent
-
-    return percent(x, 0)
+    return fmt.percent(x, 0)
 
 
 def headline(results: dict[str, Any]) -> str:
@@ -294,22 +303,15 @@ def headline(results: dict[str, Any]) -> str:
     n = results.get("nps") or {}
     if n.get("value") is None:
         return f"No NPS could be computed for {results.get('quarter', 'this quarter')}."
-    label = "NPS" if n.get("score", "nps_score") == "nps_score" else f"Net score ({n.get('score')})"
-    line = f"{label} is {fmt_points(n['value'])} in {results['quarter']}"
+    line = f"{_score_label(n)} is {fmt.number(n['value'], 1)} in {results['quarter']}"
     trends = results.get("trends") or []
     last = trends[-1] if len(trends) >= 2 else {}
     if last.get("change") is None:
         return line + "; no earlier quarter to compare with."
     ch, lo, hi = last["change"], last.get("change_ci_low"), last.get("change_ci_high")
-    move = "unchanged" if round(ch, 1) == 0 else f"{'up' if ch > 0 else 'down'} {abs(ch):.1f} points"
-    rng = (f" (likely range {fmt_points(lo, True)} to {fmt_points(hi, True)})" if _finite(lo, hi) else "")
-    if _finite(lo, hi) and (lo > 0 or hi < 0):
-        real = "a real change"
-    elif _finite(lo, hi):
-        real = "a change within chance"
-    else:
-        real = "a change whose reliability cannot be judged"
-    return f"{line}, {move} since {trends[-2]['quarter']}, {real}{rng}."
+    move = "unchanged" if round(ch, 1) == 0 else f"{'up' if ch > 0 else 'down'} {fmt.number(abs(ch), 1)} points"
+    rng = f" (likely range {fmt.points(lo)} to {fmt.points(hi)})" if _finite(lo, hi) else ""
+    return f"{line}, {move} since {trends[-2]['quarter']}, {change_in_words(ch, lo, hi)}{rng}."
 
 
 def money_at_stake(results: dict[str, Any]) -> list[str]:
@@ -318,7 +320,8 @@ def money_at_stake(results: dict[str, Any]) -> list[str]:
     if not roi:
         return []
     m = _money_of(results)
-    out = [f"Moving {roi['customers_moved']:,} of {roi.get('n_passives', 0):,} passives to promoters is worth "
+    out = [f"Moving {fmt.integer(roi['customers_moved'])} of {fmt.integer(roi.get('n_passives', 0))} passives to "
+           f"promoters is worth "
            f"{m(roi['value_per_customer'])} per customer over {roi['horizon_years']} years (likely range "
            f"{m(roi.get('value_per_customer_ci_low'))} to {m(roi.get('value_per_customer_ci_high'))}): "
            f"{m(roi['benefit'])} in total against a program cost of {m(roi['cost'])}, net {m(roi['net'])}."]
@@ -326,11 +329,11 @@ def money_at_stake(results: dict[str, Any]) -> list[str]:
     if share is None or not _finite(share) or share <= 0:
         out.append("No break-even can be stated: the value of a moved passive may be zero or negative.")
     elif share > 1:
-        out.append(f"Break-even: the program would pay for itself only by moving {share:.0%} of passives, "
-                   f"more than there are ({n_pass:,}); at this cost it cannot break even.")
+        out.append(f"Break-even: the program would pay for itself only by moving {_pct0(share)} of passives, "
+                   f"more than there are ({fmt.integer(n_pass)}); at this cost it cannot break even.")
     else:
-        need = f" ({share * n_pass:,.0f} customers)" if n_pass else ""
-        out.append(f"Break-even: the program pays for itself once {share:.0%} of passives are moved{need}.")
+        need = f" ({fmt.integer(share * n_pass)} customers)" if n_pass else ""
+        out.append(f"Break-even: the program pays for itself once {_pct0(share)} of passives are moved{need}.")
     return out
 
 
@@ -354,7 +357,7 @@ def recommendation(results: dict[str, Any]) -> tuple[str, str]:
     best = targets[0] if targets else None
     where = ""
     if best is not None:
-        where = (f"{str(best['dimension']).replace('_', ' ')} = {best['segment']} "
+        where = (f"{fmt.words(best['dimension'])} = {best['segment']} "
                  f"({m(best['value_per_customer'])} per moved passive, likely range {m(best['ci_low'])} to "
                  f"{m(best['ci_high'])})")
     rng = f"the ROI's likely range is {_pct0(lo)} to {_pct0(hi)}"
@@ -456,14 +459,17 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
     sentences = "".join(f"<li>{html.escape(s)}</li>" for s in headline_sentences(results))
     kpis = ""
     if n:
-        kpis = (f"<div>NPS<b>{fmt_points(n['value'])}</b><span class='muted'>95% CI "
-                f"{fmt_points(n['ci_low'])} to {fmt_points(n['ci_high'])}</span></div>"
-                f"<div>Customers<b>{results['n_customers']:,}</b></div>")
+        kpis = _tile("NPS", fmt.number(n["value"], 1),
+                     f"likely range {fmt.interval(n['ci_low'], n['ci_high'], 'points', decimals=1)}")
+        kpis += _tile("Customers", fmt.integer(results["n_customers"]))
         trends = results.get("trends") or []
         if len(trends) >= 2 and trends[-1].get("change") is not None:
             t = trends[-1]
-            kpis += (f"<div>Since {html.escape(trends[-2]['quarter'])}<b>{fmt_points(t['change'], True)}</b>"
-                     f"<span class='muted'>{fmt_p(t['p_value'])}</span></div>")
+            lo, hi = t.get("change_ci_low"), t.get("change_ci_high")
+            real = change_in_words(t["change"], lo, hi)
+            kpis += _tile(f"Since {trends[-2]['quarter']}", fmt.points(t["change"]),
+                          real[:1].upper() + real[1:] + (f" (likely range {fmt.points(lo)} to {fmt.points(hi)})"
+                                                         if _finite(lo, hi) else ""))
     roi = (results.get("roi") or {}).get("passive_to_promoter")
     if roi:
         lo, hi = roi.get("roi_ci_low"), roi.get("roi_ci_high")
@@ -473,8 +479,9 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
         share = roi.get("break_even_share")
         if _finite(share) and share > 0:
             n_pass = roi.get("n_passives") or 0
-            kpis += _tile("Break-even", f"{share:.0%} of passives",
-                          f"{share * n_pass:,.0f} customers" if share <= 1 else f"more than the {n_pass:,} there are")
+            kpis += _tile("Break-even", f"{_pct0(share)} of passives",
+                          f"{fmt.integer(share * n_pass)} customers" if share <= 1
+                          else f"more than the {fmt.integer(n_pass)} there are")
     kind, rec = recommendation(results)
     stake = "".join(f"<li>{html.escape(x)}</li>" for x in money_at_stake(results))
     chart = trend_chart(results)
@@ -515,8 +522,8 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
 <dl>{glossary}</dl></details>
 {err_html}{warn_html}{seg_html}{skip_html}
 <h2>Detailed reports</h2><ol>{_nav_html(pages)}</ol>
-<p class="muted">Rows read {clean.get('rows_in', 0):,}; kept after cleaning {clean.get('rows_out', 0):,}
-(see the data-quality page). Intervals are 95%. Generated from results.json
+<p class="muted">Rows read {fmt.integer(clean.get('rows_in', 0))}; kept after cleaning
+{fmt.integer(clean.get('rows_out', 0))} (see the data-quality page). Likely ranges are 95% intervals. Generated from results.json
 ({html.escape(results.get('run', {}).get('started', ''))}).</p>
 </body></html>"""
     path = root / "index.html"

@@ -234,3 +234,21 @@ def test_sentences_name_dimensions_in_words():
     s = narrative.change_decomposition_sentence(row)
     assert s.startswith("By visits per month: the changed mix of visits per month explains no detectable part")
     assert "_" not in s
+
+
+def test_effect_scale_reads_in_words_and_headers_can_be_named():
+    """The effects table's "Scale" column read "ratio" / "pp"; an interval pair's header can be
+    named ("Likely range") and the p-value inside a sentence reads "p = 0.042" / "p < 0.001"."""
+    eff = pd.DataFrame({"outcome": ["spend", "churn"], "contrast": ["promoter_vs_passive", "promoter_vs_passive"],
+                        "estimate": [1.18, -3.1], "ci_low": [1.1, -4.0], "ci_high": [1.25, -2.2],
+                        "scale": ["ratio", "pp"]})
+    v = fmt.table(eff).view
+    assert list(v["Scale"]) == ["Ratio", "Percentage points"]
+    assert list(v["Contrast"]) == ["Promoter vs passive"] * 2
+    v = fmt.table(eff, columns=["outcome", "estimate", "ci_low"], headers={"ci_low": "Likely range",
+                                                                         "outcome": "Outcome measured"}).view
+    assert list(v.columns) == ["Outcome measured", "Estimate", "Likely range"]
+    assert list(v["Likely range"]) == ["1.10 to 1.25", "-4.00 to -2.20"]
+    t = fmt.table(eff, columns=["outcome", "estimate", "ci_low"])
+    assert t.numeric == ("Estimate", "95% interval")  # the text column stays left-aligned
+    assert [fmt.p_phrase(p) for p in (0.0419, 0.0004, None)] == ["p = 0.042", "p < 0.001", "p not available"]

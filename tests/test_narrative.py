@@ -34,14 +34,14 @@ def _effects(**over):
 
 @pytest.mark.parametrize(("outcome", "scale", "est", "lo", "hi", "expected"), [
     ("churn", "pp", -1.5, -3.8, 0.9,
-     "Promoters and comparable passives show no detectable difference in churn (95% CI -3.8 to +0.9 pp)."),
-    ("churn", "pp", -3.1, -3.8, -2.4, "Promoters churn 3.1 percentage points lower than comparable passives (95% CI -3.8 to -2.4 pp)."),
+     "Promoters and comparable passives show no detectable difference in churn (likely range -3.8 to +0.9 pp)."),
+    ("churn", "pp", -3.1, -3.8, -2.4, "Promoters churn 3.1 percentage points lower than comparable passives (likely range -3.8 to -2.4 pp)."),
     ("spend", "ratio", 1.02, 0.97, 1.08,
-     "Promoters and comparable passives show no detectable difference in spend (95% CI -3% to +8%)."),
+     "Promoters and comparable passives show no detectable difference in spend (likely range -3% to +8%)."),
     ("returns", "ratio", 0.74, 0.69, 0.80,
-     "Promoters return 26% fewer items per order than comparable passives (95% CI -31% to -20%)."),
+     "Promoters return 26% fewer items per order than comparable passives (likely range -31% to -20%)."),
     ("returns", "ratio", 0.9, 0.7, 1.0,  # touching no effect is not a detected difference
-     "Promoters and comparable passives show no detectable difference in returns per order (95% CI -30% to +0%)."),
+     "Promoters and comparable passives show no detectable difference in returns per order (likely range -30% to 0%)."),
 ])
 def test_effect_sentence_says_no_detectable_difference_when_the_interval_spans_no_effect(outcome, scale, est, lo, hi, expected):
     assert effect_sentence(outcome, "promoter_vs_passive", dict(estimate=est, ci_low=lo, ci_high=hi, scale=scale)) == expected
@@ -49,11 +49,11 @@ def test_effect_sentence_says_no_detectable_difference_when_the_interval_spans_n
 
 def test_effect_sentence_handles_missing_numbers_and_flags():
     s = effect_sentence("churn", "promoter_vs_passive", dict(estimate=-2.0, ci_low=None, ci_high=None, scale="pp"))
-    assert "no interval available" in s and "lower" in s
+    assert "no likely range available" in s and "lower" in s
     s = effect_sentence("spend", "detractor_vs_passive", dict(estimate=np.nan, ci_low=np.nan, ci_high=np.nan, scale="ratio"))
     assert s == "Detractors: the spend effect could not be estimated from this export."
     s = effect_sentence("churn", "promoter_vs_passive", dict(estimate=-3.0, ci_low=-5.0, ci_high=-1.0, scale="pp", flagged=True))
-    assert s.endswith("(95% CI -5.0 to -1.0 pp) (indicative: separation).")
+    assert s.endswith("(likely range -5.0 to -1.0 pp) (indicative: separation).")
 
 
 def test_effects_summary_flags_separation_and_prints_no_e_value():
@@ -62,13 +62,13 @@ def test_effects_summary_flags_separation_and_prints_no_e_value():
     flagged = narrative.effects_summary(_effects(estimate=-3.0, ci_low=-5.0, ci_high=-1.0, flagged=True))
     assert "(indicative: separation)" in flagged and "E-value" not in flagged
     spans = narrative.effects_summary(_effects())
-    assert "no detectable difference in churn (95% CI -3.8 to +0.9 pp)" in spans and "lower" not in spans
+    assert "no detectable difference in churn (likely range -3.8 to +0.9 pp)" in spans and "lower" not in spans
 
 
 @pytest.mark.parametrize(("lo", "hi", "start"), [
     (0.2, 0.9, "The program pays for itself"),
     (-0.9, -0.2, "The program does not pay for itself"),
-    (-0.4, 0.6, "The data cannot tell whether the program pays for itself (95% interval for ROI -40% to 60%)"),
+    (-0.4, 0.6, "The data cannot tell whether the program pays for itself (the ROI's likely range is -40% to 60%)"),
     (0.0, 0.6, "The data cannot tell whether"),
     (None, None, "The data cannot tell whether"),
 ])
@@ -82,11 +82,11 @@ def test_roi_verdict_never_claims_a_loss_the_interval_does_not_support(lo, hi, s
 def test_break_even_is_stated_only_when_the_value_is_surely_positive():
     s = narrative.break_even_summary(0.05, 2000, 400.0, (-50.0, 900.0))
     assert s == ("**Break-even:** no break-even can be stated: the value per moved customer may be zero or negative "
-                 "(95% interval -50 to 900).")
+                 "(likely range -50 to 900).")
     assert "no break-even" in narrative.break_even_summary(float("inf"), 2000, -10.0, (-80.0, 40.0))
     s = narrative.break_even_summary(0.05, 2000, 400.0, (200.0, 800.0))
     # share(v) = share * value / v: 0.05 * 400 / 800 = 2.5% and 0.05 * 400 / 200 = 10%
-    assert "once 5.0% of passives are moved (100 customers)" in s and "95% interval 2.5% to 10.0%" in s
+    assert "once 5.0% of passives are moved (100 customers)" in s and "likely range 2.5% to 10.0%" in s
     assert "even moving every passive" in narrative.break_even_summary(1.5, 2000, 10.0, (5.0, 20.0))
 
 
@@ -165,12 +165,12 @@ def test_change_decomposition_sentences_follow_their_intervals():
     """The issue's example: of +7.3 points, +7.1 from more Gold customers; within plans, nothing
     detectable. And the reverse case: a real change within, a mix whose interval spans 0."""
     s = narrative.change_decomposition_sentence(_decomposition()["by"][0])
-    assert s == ("By plan: +7.1 points come from the changed mix of plan (95% CI +5.9 to +8.3), mostly more Gold "
+    assert s == ("By plan: +7.1 points come from the changed mix of plan (likely range +5.9 to +8.3), mostly more Gold "
                  "customers (20% of respondents then, 40% now); within each plan, NPS did not detectably change "
-                 "(+0.2, 95% CI -1.9 to +2.3).")
+                 "(+0.2, likely range -1.9 to +2.3).")
     s = narrative.change_decomposition_sentence(_decomposition(mix=(0.4, -0.8, 1.6), within=(6.0, 3.9, 8.1))["by"][0])
-    assert "explains no detectable part of it (+0.4, 95% CI -0.8 to +1.6)" in s
-    assert "within each plan, NPS moved +6.0 points (95% CI +3.9 to +8.1)" in s
+    assert "explains no detectable part of it (+0.4, likely range -0.8 to +1.6)" in s
+    assert "within each plan, NPS moved +6.0 points (likely range +3.9 to +8.1)" in s
     md = narrative.change_decomposition_summary(_decomposition())
     assert md.startswith("NPS moved **+7.3 points** from 2026Q1 to 2026Q2") and "- By plan:" in md
 
@@ -189,12 +189,12 @@ def test_summary_names_what_moved_nps():
 def test_targeting_sentence_says_when_the_best_segment_is_not_singled_out():
     best = {"dimension": "plan", "segment": "Pro", "value_per_customer": 690.0, "ci_low": 610.0, "ci_high": 770.0}
     s = narrative.targeting_sentence(best, 523.0, (408.0, 636.0))
-    assert s == ("Moving passives pays most among plan = Pro: 690 per moved passive (95% interval 610 to 770), "
+    assert s == ("Moving passives pays most among plan = Pro: 690 per moved passive (likely range 610 to 770), "
                  "against 523 (408 to 636) over all passives.")
     s = narrative.targeting_sentence({**best, "ci_low": 500.0}, 523.0, (408.0, 636.0))
-    assert s.endswith("its interval reaches the overall value, so the data do not single it out.")
+    assert s.endswith("its likely range reaches the overall value, so the data do not single it out.")
     s = narrative.targeting_sentence({**best, "value_per_customer": 40.0, "ci_low": -10.0, "ci_high": 90.0}, 5.0, (-30.0, 40.0))
-    assert s.endswith("its interval includes no value at all, so the data cannot tell whether it pays there.")
+    assert s.endswith("its likely range includes no value at all, so the data cannot tell whether it pays there.")
     # the telco case: every segment loses value; "pays most" would be wrong
     s = narrative.targeting_sentence({**best, "value_per_customer": -24.0, "ci_low": -34.0, "ci_high": -12.0}, -29.0,
                                      (-38.0, -20.0))
@@ -206,10 +206,10 @@ def test_sentences_write_money_in_the_configured_currency():
     """Hand-worked: the same figures as above, with the euro sign and thousands separators."""
     best = {"dimension": "plan", "segment": "Pro", "value_per_customer": 6900.0, "ci_low": 6100.0, "ci_high": 7700.0}
     s = narrative.targeting_sentence(best, 5230.0, (4080.0, 6360.0), currency="EUR")
-    assert s == ("Moving passives pays most among plan = Pro: €6,900 per moved passive (95% interval €6,100 to "
+    assert s == ("Moving passives pays most among plan = Pro: €6,900 per moved passive (likely range €6,100 to "
                  "€7,700), against €5,230 (€4,080 to €6,360) over all passives.")
     s = narrative.break_even_summary(0.05, 2000, 400.0, (-50.0, 900.0), currency="CHF")
-    assert "(95% interval -CHF 50 to CHF 900)" in s
+    assert "(likely range -CHF 50 to CHF 900)" in s
 
 
 def test_assumptions_table_shows_each_value_in_its_unit():

@@ -293,3 +293,29 @@ def test_cli_offers_pdf(capsys):
     with pytest.raises(SystemExit):
         main(["report", "--help"])
     assert "--pdf" in capsys.readouterr().out
+
+
+def _text_of(page: str) -> str:
+    text = re.sub(r"<(style|script)[^>]*>.*?</\1>", "", page, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", text))
+
+
+@pytest.mark.slow
+def test_sample_summary_reads_in_words_and_page_06_shows_the_clusters(sample_report):
+    """index.html of a real run: no snake_case column name, no "CI low" header, no "Holm", no
+    "p = "; every interval a "likely range". Page 06: the named clusters' projection and profile
+    heatmap in the reader view, the k-selection chart in the technical appendix."""
+    index = (sample_report / "index.html").read_text(encoding="utf-8")
+    text = _text_of(index)
+    assert re.findall(r"\b[a-z]+_[a-z0-9_]+\b", text) == []
+    for raw in ("CI low", "CI high", "Holm", "p = ", "95% CI", "95% interval "):
+        assert raw not in text, raw
+    assert "likely range" in text
+    page = (sample_report / "06-clusters-and-drivers.html").read_text(encoding="utf-8")
+    appendix = page.index('<details class="cx-appendix">')
+    alts = {m.group(1).split(":")[0]: m.start() for m in re.finditer(r'alt="([^"]*)"', page)}
+    projection = next(k for k in alts if k.startswith("Scatter plot of Clusters on the first two"))
+    heatmap = next(k for k in alts if k.startswith("Heatmap of What sets each cluster apart"))
+    k_choice = next(k for k in alts if k.startswith("Line chart of k-means") or k.startswith("Line chart of Gaussian"))
+    assert alts[projection] < appendix and alts[heatmap] < appendix < alts[k_choice]
+    assert not re.search(r"Columns: [^.]*\b[a-z]+_[a-z]+", _text_of(page))

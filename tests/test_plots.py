@@ -199,7 +199,7 @@ def test_change_decomposition_bars_and_intervals():
     assert sorted(round(p.get_width(), 6) for p in ax.patches) == [0.2, 7.1]
     segs = [np.asarray(s) for c in ax.collections if c.get_gid() == "ci" for s in c.get_segments()]
     assert sorted((round(s[0, 0], 6), round(s[1, 0], 6)) for s in segs) == [(-1.9, 2.3), (5.9, 8.3)]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["plan: mix", "plan: within"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Plan: customer mix", "Plan: within segments"]
 
 
 # --- one colour meaning, readable axes (issue 15) ----------------------------------------------
@@ -355,3 +355,93 @@ def test_driver_quadrant_zoom_is_said_and_whole_scale_used_when_it_shows_the_spr
 def test_cluster_projection_names_the_clusters():
     ax = _non_category_charts()["cluster_projection"]()
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["High spend", "Rare visitors", "New"]
+
+
+# --- labels in words and the cluster heatmap's colours (issue 15, remaining raw labels) ---------
+
+def test_heatmap_forest_and_decomposition_labels_are_words():
+    """The rows of the segment heatmap, the forest and the change decomposition read as words,
+    not as column names ("plan: Basic", "spend: promoter vs passive (ratio)", "plan: mix")."""
+    from cxanalysis import models, segments
+
+    table = pd.DataFrame({"dimension": ["plan", "visits_per_month"], "segment": ["Basic", "lowest quarter (0–2)"],
+                          "promoters": [0.4, 0.3], "passives": [0.4, 0.3], "detractors": [0.2, 0.4]})
+    shares = segments.category_shares(table)
+    assert list(shares.index) == ["Plan — Basic", "Visits per month — lowest quarter (0–2)"]
+    ax = plots.category_heatmap(shares)
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(shares.index)
+
+    effects = pd.DataFrame({"outcome": ["spend", "churn", "returns", "churn"],
+                            "contrast": ["promoter_vs_passive", "promoter_vs_passive", "detractor_vs_passive",
+                                         "per_point"],
+                            "estimate": [1.2, -3.0, 1.1, -0.5], "ci_low": [1.1, -5.0, 0.9, -0.8],
+                            "ci_high": [1.3, -1.0, 1.3, -0.2], "scale": ["ratio", "pp", "ratio", "pp"]})
+    rows = models.forest_table(effects)
+    assert list(rows["label"]) == ["Spend, promoters vs passives (ratio)",
+                                   "Churn, promoters vs passives (percentage points)",
+                                   "Returns, detractors vs passives (ratio)"]
+    fig = plots.forest(rows)
+    assert {t.get_text() for a in fig.axes for t in a.get_yticklabels()} == set(rows["label"])
+
+    dec = {"from": "2026Q1", "to": "2026Q2", "change": 2.0,
+           "by": [{"dimension": "visits_per_month", "mix": 1.0, "mix_ci_low": 0.5, "mix_ci_high": 1.5,
+                   "within": 1.0, "within_ci_low": -0.5, "within_ci_high": 2.5}]}
+    ax = plots.change_decomposition(dec)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Visits per month: customer mix",
+                                                            "Visits per month: within segments"]
+
+
+def _hue_degrees(rgb) -> float:
+    import colorsys
+
+    return 360 * colorsys.rgb_to_hsv(*rgb[:3])[0]
+
+
+def test_cluster_profile_heatmap_uses_no_category_colour():
+    """Every cell colour of the cluster-profile heatmap, read back from the drawn image, is
+    either nearly grey or at least 40 degrees of hue away from all three category colours
+    (red-blue, as before, has its blue end at 8 degrees from the promoter blue), and the columns
+    are labelled in words."""
+    from matplotlib.colors import to_rgb
+
+    z = pd.DataFrame({"visits_per_month": [-2.0, 0.0, 1.0, 2.0], "spend": [1.5, -1.5, 0.3, -0.7]},
+                     index=["Rare visitors", "Average", "Loyal", "Big spenders"])
+    ax = plots.profile_heatmap(z)
+    image = ax.get_images()[0]
+    cells = image.cmap(image.norm(image.get_array())).reshape(-1, 4)
+    category_hues = [_hue_degrees(to_rgb(c)) for c in plots.CATEGORY_COLORS.values()]
+    import colorsys
+
+    coloured = [c for c in cells if colorsys.rgb_to_hsv(*c[:3])[1] > 0.15]
+    assert coloured, "the extreme cells carry a hue"
+    for c in coloured:
+        h = _hue_degrees(c)
+        assert min(min(abs(h - k), 360 - abs(h - k)) for k in category_hues) >= 40, (to_hex(c), h)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["Visits per month", "Spend"]
+    # the old red-blue map fails this check: its blue end is the promoter's hue
+    old = plt.get_cmap("RdBu_r")(0.0)
+    assert min(min(abs(_hue_degrees(old) - k), 360 - abs(_hue_degrees(old) - k)) for k in category_hues) < 40
+
+
+def test_key_driver_chart_spans_the_configured_scale():
+    """KeyDrivers.plot with the configuration's scales: the chart knows the items' scale when
+    every driver has one (here ``drivers: [1, 10]``): it spans it, or, with means as close as the
+    sample's (within a tenth of the scale), zooms and names the scale; with no scale known the
+    label says only "zoomed". A driver moved far apart makes the axis span the whole scale."""
+    from cxanalysis import drivers
+    from cxanalysis.sample import make_customers
+
+    df = make_customers(400, 1, random_state=3)
+    kd = drivers.KeyDrivers(target="nps_score", n_boot=5, random_state=0).fit(df)
+    ax = kd.plot(scale={"csat": [1, 5], "drivers": [1, 10]})
+    assert ax.get_xlabel().endswith("of the 1–10 scale)")
+    plt.close("all")
+    ax = kd.plot(scale={"csat": [1, 5]})
+    assert "zoomed" in ax.get_xlabel() and "scale" not in ax.get_xlabel()
+    plt.close("all")
+    wide = df.assign(driver_price=(df["driver_price"] - 4).clip(1, 10))
+    kd = drivers.KeyDrivers(target="nps_score", n_boot=5, random_state=0).fit(wide)
+    ax = kd.plot(scale={"drivers": [1, 10]})
+    assert ax.get_xlim() == (1.0, 10.0) and ax.get_xlabel() == "Performance: mean rating (scale 1 to 10)"
+    assert drivers.rating_scale({"driver_delivery": [1, 5], "driver_price": [1, 7]},
+                                ["driver_delivery", "driver_price"]) is None

@@ -398,7 +398,7 @@ def test_retention_chart_title_states_the_break_even():
     a = roi.Assumptions(gross_margin=0.35, cost_per_return=10.0, discount_rate=0.0, horizon_years=1)
     r = roi.retention_scenarios(_stub_models(returns=[1.0, 1.0, 3.0, 3.0]), assumptions=a, retained_per_month=(1,),
                                 horizons_years=(0.25, 1, 3), n_draws=10)
-    assert retention_title(r) == "Keeping about 96 customers a month pays for the program over 1 year (95% interval 96 to 96)"
+    assert retention_title(r) == "Keeping about 96 customers a month pays for the program over 1 year (likely range 96 to 96)"
     assert "no number" in retention_title(dc_replace(r, value_per_customer=0.0))
 
 

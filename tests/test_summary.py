@@ -21,18 +21,19 @@ def test_headline_effect_spanning_no_effect_and_roi_spanning_break_even():
     assert not any("percentage points lower" in x for x in s)
     assert any(x.startswith("The data cannot tell whether the program pays for itself") for x in s)
     assert not any("does not pay for itself" in x for x in s)
-    assert any("per customer over 3 years (95% interval 100 to 330)" in x for x in s)
+    assert any("per customer over 3 years (likely range 100 to 330)" in x for x in s)
 
 
 def test_roi_tile_shows_its_interval_and_survives_missing_limits():
     tile = summary.roi_tile(_results()["roi"]["passive_to_promoter"])
-    assert "<b>41%</b>" in tile and "95% interval -30% to 120%" in tile
-    assert "n/a to n/a" in summary.roi_tile({"roi": None, "roi_ci_low": None, "roi_ci_high": None})
+    assert "<b>41%</b>" in tile and "likely range -30% to 120%" in tile
+    assert "<b>–</b><span class='muted'>no likely range available" in summary.roi_tile(
+        {"roi": None, "roi_ci_low": None, "roi_ci_high": None})
 
 
 def test_write_index_roi_tile(tmp_path):
     html = summary.write_index(tmp_path, _results(), []).read_text()
-    assert "ROI, passives to promoters<b>41%</b><span class='muted'>95% interval -30% to 120%" in html
+    assert "ROI, passives to promoters<b>41%</b><span class='muted'>likely range -30% to 120%" in html
 
 
 SEGS = [
@@ -52,7 +53,8 @@ def test_segments_at_risk_differ_and_lie_below_the_overall_nps():
 def test_no_segment_at_risk_says_so_instead_of_listing_all(tmp_path):
     none = [dict(r, differs=False if r["differs"] is not None else None) for r in SEGS]
     page = summary.write_index(tmp_path, _results(segments=none), []).read_text()
-    assert "No segment's NPS differs from the rest after correction for multiple comparisons." in page
+    assert ("No segment's NPS differs from the other segments, allowing for the number of segments compared."
+            in page)
     assert "Basic" not in page and "Tiny" not in page
 
 
@@ -79,3 +81,62 @@ def test_assumptions_sentence_states_a_range_of_passives_moved():
              share_of_passives_moved_range=[0.05, 0.15])
     s = assumptions_sentence({"roi": {"passive_to_promoter": {"assumptions": a}}})
     assert "between 5% and 15% of passives moved (figures at the midpoint, 10%)" in s
+
+
+# --- the summary page in words (issue 15): fmt for every number, no raw material ----------------
+
+def _visible(page: str) -> str:
+    import html as html_
+    import re
+
+    text = re.sub(r"<(style|script)[^>]*>.*?</\1>", "", page, flags=re.S)
+    return html_.unescape(re.sub(r"<[^>]+>", " ", text))
+
+
+def _page_results():
+    segs = [dict(SEGS[0], dimension="visits_per_month", segment="lowest quarter (0–2)"), *SEGS[1:]]
+    trends = [{"quarter": "2026Q2", "nps": 16.0, "ci_low": 11.0, "ci_high": 21.0},
+              {"quarter": "2026Q3", "nps": 20.0, "ci_low": 15.0, "ci_high": 25.0, "change": 4.0,
+               "change_ci_low": -1.5, "change_ci_high": 9.5, "p_value": 0.197}]
+    r = _results(segments=segs, trends=trends, clusters={"profile": CLUSTERS}, run={"config": {"currency": "EUR"}})
+    r["roi"]["passive_to_promoter"]["assumptions"] = dict(
+        gross_margin=0.35, cost_per_return=12.0, discount_rate=0.08, horizon_years=3, program_cost_per_year=50000,
+        team_cost_per_year=120000, customers_moved=None, share_of_passives_moved=0.10)
+    r["roi"]["by_segment"] = [{"dimension": "visits_per_month", "segment": "highest quarter", "value_per_customer": 400.0,
+                               "ci_low": 250.0, "ci_high": 550.0}]
+    return r
+
+
+def test_index_page_has_no_raw_names_ci_columns_holm_or_p_values(tmp_path):
+    """Before: "visits_per_month" in the segments table, "CI low"/"CI high" headers, "after
+    Holm's correction", the change tile "p = 0.197" and amounts without the currency."""
+    import re
+
+    page = summary.write_index(tmp_path, _page_results(), ["02-segments"]).read_text()
+    text = _visible(page)
+    assert re.findall(r"\b[a-z]+_[a-z0-9_]+\b", text) == []
+    for raw in ("CI low", "CI high", "Holm", "p = ", "95% CI", "95% interval "):
+        assert raw not in text, raw
+    assert "Since 2026Q2 +4.0 A change within chance (likely range -1.5 to +9.5)" in " ".join(text.split())
+    assert "Since last quarter (2026Q2) NPS moved +4.0 points (likely range -1.5 to +9.5): a change within chance." in text
+    assert ("differs from the other segments, allowing for the number of segments compared" in text)
+    # the segments table: dimension in words, one "Likely range" column formatted by fmt
+    assert re.search(r"<th[^>]*>Likely range</th>", page) and not re.search(r"<th[^>]*>CI", page)
+    assert re.search(r"<td[^>]*>Visits per month</td>\s*<td[^>]*>lowest quarter \(0–2\)</td>\s*<td[^>]*>400</td>"
+                     r"\s*<td[^>]*>10.0</td>\s*<td[^>]*>5.0 to 15.0</td>", page)
+    # clusters: the name column is "Cluster", the interval one column
+    assert re.search(r"<th[^>]*>Cluster</th>", page)
+    assert re.search(r"<td[^>]*>rare visitors</td>\s*<td[^>]*>300</td>\s*<td[^>]*>5.0</td>\s*<td[^>]*>-2.0 to 12.0</td>"
+                     r"\s*<td[^>]*>90</td>", page)
+    # every amount in the configured currency, the evidence list included
+    assert "worth €212 per customer over 3 years (likely range €100 to €330): benefit €8,480 against cost €6,000" in text
+    assert "visits per month = highest quarter: €400 per moved passive (likely range €250 to €550)" in text
+    assert "cost per return €12.00" in text and "program cost €50,000 and team cost €120,000 a year" in text
+
+
+def test_change_in_words_follows_the_likely_range():
+    """A change is real only when its likely range excludes 0 (hand-worked cases)."""
+    assert summary.change_in_words(6.2, 0.7, 11.7) == "a real change"
+    assert summary.change_in_words(-4.0, -7.0, -1.5) == "a real change"
+    assert summary.change_in_words(4.0, -1.5, 9.5) == "a change within chance"
+    assert summary.change_in_words(4.0, None, 9.5) == "a change whose reliability cannot be judged"
