@@ -62,7 +62,7 @@ from .fmt import label as _label
 from .metrics import nps_from_counts
 
 __all__ = ["CustomerClusters", "MIN_CUSTOMERS", "MIN_COLUMNS", "CX_SCORES", "GMM_REG_COVAR", "STABILITY_ROWS",
-           "WEAK_SILHOUETTE", "WEAK_ARI", "weak_structure_message"]
+           "WEAK_SILHOUETTE", "WEAK_ARI", "weak_structure_message", "from_config"]
 
 MIN_CUSTOMERS = 50
 MIN_COLUMNS = 2
@@ -357,6 +357,13 @@ class CustomerClusters:
     def summary(self) -> pd.DataFrame:
         return self.profile_
 
+    def row_names(self) -> np.ndarray | None:
+        """The cluster name of every fitted row, in the order of the data given to :meth:`fit`
+        (``None`` when clustering was skipped)."""
+        if self.skip_reason_ is not None:
+            return None
+        return self.profile_["name"].to_numpy()[self.labels_]
+
     def to_results(self) -> dict:
         """``clusters`` of results.json (DESIGN.md) plus the profile and the stability; when
         skipped, ``{"skipped": reason}``."""
@@ -386,3 +393,12 @@ class CustomerClusters:
         from .plots import profile_heatmap
 
         return profile_heatmap(self.zscores_.set_axis(self.profile_["name"]), ax=ax)
+
+
+def from_config(config) -> CustomerClusters:
+    """An unfitted :class:`CustomerClusters` set up from the ``clusters:`` and ``categories:``
+    sections of a :class:`~cxanalysis.config.Config` (the report's one way to build it)."""
+    cl, cats = config.clusters, config.categories
+    return CustomerClusters(columns=cl["columns"], k=cl["k"], k_range=cl["k_range"], method=cl["method"],
+                            n_resamples=cl["n_resamples"], random_state=config.seed, score=cats["score"],
+                            promoter_min=cats["promoter_min"], detractor_max=cats["detractor_max"])

@@ -246,6 +246,15 @@ class RunContext:
                float(self.current["weight"].sum()) if "weight" in self.current else None)
         return self.cached("outcome_models", key, lambda: fit_outcome_models(self.current, self.config))
 
+    def clustering(self):
+        """The behavioural clusters of the report's quarter (:func:`cxanalysis.clusters.from_config`
+        fitted on :attr:`current`), fitted once per run and shared by the ROI and cluster pages."""
+        from .clusters import from_config
+
+        key = ("clusters", self.quarter, repr(self.config.clusters), self.config.categories, self.config.seed,
+               len(self.current))
+        return self.cached("clusters", key, lambda: from_config(self.config).fit(self.current))
+
     def cached(self, name: str, key: Any, compute: Callable[[], Any]) -> Any:
         """Compute once per run: pickle ``compute()`` under ``_cache`` keyed by ``key``."""
         if self.cache_dir is None:

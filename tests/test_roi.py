@@ -430,3 +430,38 @@ def test_by_segment_ranks_plans_as_the_truth_does(fitted):
     whole = roi.by_segment(models, df.assign(all="everyone"), ["all"], cfg).iloc[0]
     assert whole["value_per_customer"] == pytest.approx(r.value_per_customer, rel=1e-9)
     assert (whole["ci_low"], whole["ci_high"]) == pytest.approx(r.intervals["value_per_customer"], rel=0.02)
+
+
+def test_by_segment_ranks_behavioural_clusters_too(fitted):
+    """Clusters are targets like any segment: each customer carries its cluster's name (checked
+    against the cluster profile's own spend mean and size, which the clustering computed from its
+    labels), every cluster's passives are counted once, and each row keeps its estimate inside its
+    interval."""
+    from cxanalysis import clusters
+
+    df, models, r = fitted
+    cfg = load_config()
+    fit = clusters.from_config(cfg).fit(df)
+    names = fit.row_names()
+    assert names is not None and len(names) == len(df)
+    for row in fit.profile_.itertuples():
+        part = df[names == row.name]
+        assert len(part) == row.n
+        assert part["spend"].mean() == pytest.approx(row.spend_mean, rel=1e-12)
+    t = roi.by_segment(models, df.assign(cluster=names), ["plan", "cluster"], cfg)
+    cl = t[t["dimension"] == "cluster"]
+    assert set(cl["segment"]) == set(fit.profile_["name"])
+    passives = df.iloc[models.design_.rows[models.passives_]]
+    assert cl["n_passives"].sum() == len(models.passives_)
+    for row in cl.itertuples():
+        assert row.n_passives == int((names[models.design_.rows[models.passives_]] == row.segment).sum())
+        assert row.ci_low <= row.value_per_customer <= row.ci_high
+    assert len(passives) == len(models.passives_)
+
+
+def test_skipped_clustering_has_no_row_names():
+    from cxanalysis import clusters
+
+    df = make_customers(30, 1, random_state=2)
+    fit = clusters.from_config(load_config()).fit(df)
+    assert fit.skip_reason_ is not None and fit.row_names() is None
