@@ -44,7 +44,7 @@ def _raw_markup(text: str) -> list[str]:
     """Patterns of live markup in ``text``. Quoted attribute values (e.g. an alt text that quotes
     an escaped ``&lt;img onerror``) are blanked first: inside quotes escaped text is inert, and a
     value that broke out of its quotes leaves the markup outside them, where it is still found."""
-    text = re.sub(r'="[^"<>]*"', '=""', text)
+    text = re.sub(r"""=("[^"<>]*"|'[^'<>]*')""", '=""', text)
     return [pattern for pattern in RAW if re.search(pattern, text, re.I)]
 
 
