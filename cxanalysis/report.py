@@ -315,9 +315,12 @@ def _init_worker(threads: int) -> None:
     _worker_kernel()
 
 
-#: Imported into each worker's kernel when it starts (what the first cell of every notebook imports).
-KERNEL_WARMUP = ("import matplotlib.pyplot, IPython.display, cxanalysis.report, cxanalysis.plots, "
-                 "cxanalysis.narrative, cxanalysis.fmt, cxanalysis.segments, cxanalysis.metrics")
+#: Imported into each worker's kernel when it starts: what the notebooks import (scikit-learn
+#: and scipy.stats through the clusters, drivers and themes: about 3 s at the first import).
+KERNEL_WARMUP = ("import matplotlib.pyplot, IPython.display, cxanalysis.report, cxanalysis.plots, cxanalysis.narrative, "
+                 "cxanalysis.fmt, cxanalysis.segments, cxanalysis.metrics, cxanalysis.schema, cxanalysis.weighting, "
+                 "cxanalysis.trends, cxanalysis.models, cxanalysis.roi, cxanalysis.clusters, cxanalysis.drivers, "
+                 "cxanalysis.text, cxanalysis.survey")
 
 #: Run in the worker's kernel before each notebook: a fresh namespace, no open figures, the
 #: matplotlib settings the kernel started with, and the notebook's working directory. What stays
@@ -580,31 +583,50 @@ def _merge_fragments(base: dict[str, Any], fragments: list[dict[str, Any]]) -> d
 
 
 def _run_notebooks(pool, jobs: list[tuple], data_path: str, quarter: str,
-                   progress: Callable[[str], None]) -> tuple[list[str], dict[str, float]]:
+                   progress: Callable[[str], None], workers: int = 2) -> tuple[list[str], dict[str, float]]:
     """Execute the notebooks on ``pool``; returns the errors and each notebook's seconds.
 
     The models several notebooks need are fitted once, in a worker, while the notebooks that do
-    not need them run (those marked ``start_early`` first); the others are queued once the fit
-    is in the run's cache.
+    not need them run. A notebook is handed to a worker only when one is free, so the next one
+    can be chosen then: the slow ones (marked ``start_early``) first, and once the models are in
+    the run's cache, the notebooks that need them before the quick ones that do not (queued in
+    advance, the quick pages held the slow ROI page back to the end of the run).
     """
-    from concurrent.futures import as_completed
+    from concurrent.futures import FIRST_COMPLETED, wait
 
     errors, seconds = [], {}
+    needs = {j[0] for j in jobs if _needs_models(j[0])}
+    pending = sorted(jobs, key=lambda j: (not _starts_early(j[0]), j[0] not in needs))
     prefit = pool.submit(_prefit, data_path, quarter)
-    needs = [j for j in jobs if _needs_models(j[0])]
-    ready = sorted((j for j in jobs if j not in needs), key=lambda j: not _starts_early(j[0]))
-    futures = [pool.submit(_execute, j) for j in ready]
-    try:
-        progress(f"  outcome models fitted ({prefit.result():.1f} s)")
-    except Exception as exc:  # the notebooks that need them will show the error
-        progress(f"  outcome models could not be fitted in advance: {exc}")
-    futures += [pool.submit(_execute, j) for j in needs]
-    for done, fut in enumerate(as_completed(futures), start=1):
-        name, secs, err = fut.result()
-        seconds[name] = round(secs, 1)
-        progress(f"  [{done}/{len(jobs)}] {name} {'FAILED' if err else 'done'} ({secs:.1f} s)")
-        if err:
-            errors.append(f"{name}: {err}")
+    running: dict = {prefit: None}
+    models_ready, done_count = False, 0
+
+    def pick():
+        for j in pending:
+            if models_ready or j[0] not in needs:
+                pending.remove(j)
+                return j
+        return None
+
+    while running:
+        while len(running) < max(1, workers) and (job := pick()) is not None:
+            running[pool.submit(_execute, job)] = job
+        finished, _ = wait(running, return_when=FIRST_COMPLETED)
+        for fut in finished:
+            job = running.pop(fut)
+            if job is None:
+                models_ready = True
+                try:
+                    progress(f"  outcome models fitted ({fut.result():.1f} s)")
+                except Exception as exc:  # the notebooks that need them will show the error
+                    progress(f"  outcome models could not be fitted in advance: {exc}")
+                continue
+            name, secs, err = fut.result()
+            done_count += 1
+            seconds[name] = round(secs, 1)
+            progress(f"  [{done_count}/{len(jobs)}] {name} {'FAILED' if err else 'done'} ({secs:.1f} s)")
+            if err:
+                errors.append(f"{name}: {err}")
     return errors, seconds
 
 
@@ -678,7 +700,7 @@ def run_report(
                  {"data_path": str(data_path), "quarter": q,
                   "fragment_path": str((root / "_fragments" / f"{nb.stem}.json").resolve())},
                  with_code, root.resolve(), chrome[nb.stem]) for nb in paths]
-        errors, seconds = _run_notebooks(pool, jobs, str(data_path), q, progress)
+        errors, seconds = _run_notebooks(pool, jobs, str(data_path), q, progress, workers)
 
     fragments = [json.loads(p.read_text()) for p in sorted((root / "_fragments").glob("*.json"))]
     cats = cfg.categories
