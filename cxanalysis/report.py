@@ -495,6 +495,9 @@ def group_appendix(nb):
     return nb
 
 
+_EXPORTERS: dict[bool, Any] = {}  # the HTML exporter of this process, with code shown or not
+
+
 def _render_html(executed: Path, html_path: Path, with_code: bool,
                  chrome: dict[str, Any] | None = None) -> None:
     """Render an executed notebook to HTML with the ``cxreport`` template.
@@ -513,11 +516,14 @@ def _render_html(executed: Path, html_path: Path, with_code: bool,
     group_appendix(nb)
     if chrome:
         nb.metadata["title"] = chrome["title"]
-    exporter = HTMLExporter(template_name="cxreport", extra_template_basedirs=[str(TEMPLATES)])
-    if not with_code:
-        exporter.exclude_input = True
-        exporter.exclude_input_prompt = True
-        exporter.exclude_output_prompt = True
+    exporter = _EXPORTERS.get(with_code)
+    if exporter is None:  # one per process and version: its compiled templates are reused
+        exporter = HTMLExporter(template_name="cxreport", extra_template_basedirs=[str(TEMPLATES)])
+        if not with_code:
+            exporter.exclude_input = True
+            exporter.exclude_input_prompt = True
+            exporter.exclude_output_prompt = True
+        _EXPORTERS[with_code] = exporter
     body, _ = exporter.from_notebook_node(nb, resources={"cx": chrome} if chrome else None)
     html_path.write_text(body, encoding="utf-8")
 
