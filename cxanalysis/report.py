@@ -358,10 +358,13 @@ def _worker_kernel():
         return km
     if km is not None:
         _shutdown_worker_kernel()
-    log = tempfile.NamedTemporaryFile(prefix="cxanalysis-kernel-", suffix=".log", delete=False)  # noqa: SIM115
+    # started in an empty folder: the warm-up imports must not find a package in the caller's
+    # working directory (a source checkout) before the installed one
+    home = tempfile.mkdtemp(prefix="cxanalysis-kernel-")
+    log = open(Path(home) / "kernel.log", "wb")  # noqa: SIM115
     km = AsyncKernelManager(kernel_name="python3")
-    run_sync(km.start_kernel)(stderr=log, extra_arguments=[f"--IPKernelApp.exec_lines={KERNEL_WARMUP}"])
-    _WORKER.update(km=km, log=log, log_pos=0)
+    run_sync(km.start_kernel)(stderr=log, cwd=home, extra_arguments=[f"--IPKernelApp.exec_lines={KERNEL_WARMUP}"])
+    _WORKER.update(km=km, log=log, log_pos=0, home=home)
     if "finalizer" not in _WORKER:
         from multiprocessing import util
 
@@ -380,7 +383,11 @@ def _shutdown_worker_kernel() -> None:
         pass
     if log is not None:
         log.close()
-        Path(log.name).unlink(missing_ok=True)
+    home = _WORKER.pop("home", None)
+    if home is not None:
+        import shutil
+
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def _reset_kernel(cwd: str) -> None:
