@@ -20,8 +20,8 @@ extrapolated to 200. Results: a Markdown table on stdout and ``benchmarks/out/re
 (``ratio_N.json`` with ``--ratio-only``).
 
 Measured at 1M customers (300,486 with a score) on 2 shared cores (load average 5-6): report
-44.6 s (peak 1.2 GB in its largest process), peer 17.5 s (read 0.9, NPS 0.3, spend 6.4, churn
-4.1, returns 5.2, k-means 0.7), ratio 2.55: the 0.6 target is not met (README, Performance).
+40.6 s (peak 1.2 GB in its largest process), peer 15.7 s (read 1.1, NPS 0.4, spend 6.0, churn
+4.0, returns 3.8, k-means 0.3), ratio 2.59: the 0.6 target is not met (README, Performance).
 """
 
 from __future__ import annotations
