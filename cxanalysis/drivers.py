@@ -308,7 +308,8 @@ class KeyDrivers:
         full = np.append(point, base)
         for b in range(self.n_boot):
             rows = rng.integers(0, n, size=m)
-            rb = _r2_table(_cross(Z[rows]), p, Xc.shape[1])
+            # np.take copies the same rows as Z[rows], about 4x faster for a 2-D array
+            rb = _r2_table(_cross(np.take(Z, rows, axis=0)), p, Xc.shape[1])
             est[b] = np.append(_shapley(rb, p), rb[frozenset()])
         self.boot_rows_ = m
         self.resamples_ = est

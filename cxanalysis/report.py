@@ -108,6 +108,25 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+_RUN_FRAMES: dict[tuple, pd.DataFrame] = {}
+
+
+def _read_run_parquet(path: Path) -> pd.DataFrame:
+    """A run's clean table, read once per process (a worker's kernel runs several notebooks).
+
+    Keyed by path, size and modification time, so a new run's table is read again. Each caller
+    gets its own shallow copy: with pandas' copy-on-write a notebook that changes its frame
+    changes only its copy.
+    """
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _RUN_FRAMES:
+        for old in [k for k in _RUN_FRAMES if k[0] == key[0]]:
+            del _RUN_FRAMES[old]
+        _RUN_FRAMES[key] = pd.read_parquet(path)
+    return _RUN_FRAMES[key].copy(deep=False)
+
+
 @dataclass
 class RunContext:
     """What a notebook needs: the clean table, the config, the quarter, and where to save.
@@ -157,10 +176,10 @@ class RunContext:
         cfg = load_config(json.loads(Path(config_path).read_text()) if config_path and
                           config_path.endswith(".json") else config_path)
         if run_dir is not None:
-            data = pd.read_parquet(path)
+            data = _read_run_parquet(path)
             cleaning = CleaningReport.from_dict(json.loads((run_dir / "cleaning.json").read_text()))
             non_path = run_dir / "nonrespondents.parquet"
-            non = pd.read_parquet(non_path) if non_path.is_file() else pd.DataFrame()
+            non = _read_run_parquet(non_path) if non_path.is_file() else pd.DataFrame()
         else:
             loaded = load(data_path, cfg, quarter=quarter if quarter and "quarter" not in cfg.columns else None)
             data, cleaning, non = loaded.data, loaded.report, loaded.nonrespondents
@@ -287,12 +306,13 @@ def response_block(cleaning: CleaningReport, current: pd.DataFrame, quarter: str
 
 
 def _init_worker(threads: int) -> None:
-    """Worker initializer: limit threads, then import what executing a notebook needs.
+    """Worker initializer: limit threads, import what executing a notebook needs, start a kernel.
 
     With one worker per core, numerical libraries that also start one thread per core would
     oversubscribe the machine (on two cores that made the report about 40% slower), so each
     worker and the kernels it starts get ``threads`` BLAS / OpenMP threads; limits the user has
-    set in the environment are kept. The imports run while the parent loads the export.
+    set in the environment are kept. The imports, and the worker's kernel with the package
+    imported into it (:func:`_worker_kernel`), start while the parent loads the export.
     ``rfc3987_syntax`` is kept out: ``jsonschema`` (through ``nbformat``) builds a grammar from it
     at import, about 2.6 s per process, for a URI format check no notebook schema uses.
     """
@@ -300,6 +320,112 @@ def _init_worker(threads: int) -> None:
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
     import nbconvert  # noqa: F401
     import papermill  # noqa: F401
+
+    _worker_kernel()
+
+
+#: Imported into each worker's kernel when it starts: what the notebooks import (scikit-learn
+#: and scipy.stats through the clusters, drivers and themes: about 3 s at the first import).
+KERNEL_WARMUP = ("import matplotlib.pyplot, IPython.display, cxanalysis.report, cxanalysis.plots, cxanalysis.narrative, "
+                 "cxanalysis.fmt, cxanalysis.segments, cxanalysis.metrics, cxanalysis.schema, cxanalysis.weighting, "
+                 "cxanalysis.trends, cxanalysis.models, cxanalysis.roi, cxanalysis.clusters, cxanalysis.drivers, "
+                 "cxanalysis.text, cxanalysis.survey")
+
+#: Run in the worker's kernel before each notebook: a fresh namespace, no open figures, the
+#: matplotlib settings the kernel started with, and the notebook's working directory. What stays
+#: is what a fresh kernel would import anyway (modules) and the run's per-process caches.
+KERNEL_RESET = """%reset -f
+import os as _os, matplotlib as _mpl, matplotlib.pyplot as _plt, cxanalysis.report as _r
+_plt.close("all")
+if _r._KERNEL_RC is None:  # backend and interactive mode stay as the inline backend set them
+    _r._KERNEL_RC = {{k: v for k, v in dict.items(_mpl.rcParams) if k not in ("backend", "interactive")}}
+else:
+    dict.update(_mpl.rcParams, _r._KERNEL_RC)
+_os.chdir({cwd!r})
+del _os, _mpl, _plt, _r
+"""
+
+_KERNEL_RC: dict | None = None  # set inside a kernel by KERNEL_RESET
+_WORKER: dict[str, Any] = {}  # this worker's kernel manager, client and kernel log
+
+
+def _worker_kernel():
+    """This worker's kernel (started once, restarted if it died), with the package imported.
+
+    Each notebook used to start its own kernel and import pandas, matplotlib and the package
+    again (about 3 s of CPU per notebook at 1M customers); a worker now runs its notebooks one
+    after another in one kernel, its namespace reset before each (:data:`KERNEL_RESET`). The
+    kernel's own stderr goes to a temporary log, copied into each notebook's ``.log``.
+    """
+    import tempfile
+
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
+
+    km = _WORKER.get("km")
+    if km is not None and run_sync(km.is_alive)():
+        return km
+    if km is not None:
+        _shutdown_worker_kernel()
+    # started in an empty folder: the warm-up imports must not find a package in the caller's
+    # working directory (a source checkout) before the installed one
+    home = tempfile.mkdtemp(prefix="cxanalysis-kernel-")
+    log = open(Path(home) / "kernel.log", "wb")  # noqa: SIM115
+    km = AsyncKernelManager(kernel_name="python3")
+    run_sync(km.start_kernel)(stderr=log, cwd=home, extra_arguments=[f"--IPKernelApp.exec_lines={KERNEL_WARMUP}"])
+    _WORKER.update(km=km, log=log, log_pos=0, home=home)
+    if "finalizer" not in _WORKER:
+        from multiprocessing import util
+
+        _WORKER["finalizer"] = util.Finalize(None, _shutdown_worker_kernel, exitpriority=10)
+    return km
+
+
+def _shutdown_worker_kernel() -> None:
+    from jupyter_core.utils import run_sync
+
+    km, log = _WORKER.pop("km", None), _WORKER.pop("log", None)
+    try:
+        if km is not None:
+            run_sync(km.shutdown_kernel)(now=True)
+    except Exception:  # noqa: BLE001 - a kernel already gone
+        pass
+    if log is not None:
+        log.close()
+    home = _WORKER.pop("home", None)
+    if home is not None:
+        import shutil
+
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _reset_kernel(cwd: str) -> None:
+    """Reset the worker's kernel for the next notebook (raises if the kernel does not answer)."""
+    from jupyter_core.utils import run_sync
+
+    kc = _WORKER["km"].client()  # a new client each time: papermill's client has used the kernel since
+    kc.start_channels()
+    try:
+        run_sync(kc.wait_for_ready)(timeout=120)
+        reply = run_sync(kc.execute_interactive)(KERNEL_RESET.format(cwd=str(cwd)), timeout=120,
+                                                 output_hook=lambda msg: None)
+    finally:
+        kc.stop_channels()
+    if reply["content"]["status"] != "ok":
+        raise RuntimeError(f"kernel reset failed: {reply['content'].get('evalue')}")
+
+
+def _copy_kernel_log(dest) -> None:
+    log = _WORKER.get("log")
+    if log is None:
+        return
+    log.flush()
+    with open(log.name, "rb") as fh:
+        fh.seek(_WORKER["log_pos"])
+        chunk = fh.read()
+    _WORKER["log_pos"] += len(chunk)
+    dest.write(chunk.decode("utf-8", "replace"))
+    dest.flush()
 
 
 def notebook_paths(folder: Path | None = None) -> list[Path]:
@@ -385,6 +511,9 @@ def group_appendix(nb):
     return nb
 
 
+_EXPORTERS: dict[bool, Any] = {}  # the HTML exporter of this process, with code shown or not
+
+
 def _render_html(executed: Path, html_path: Path, with_code: bool,
                  chrome: dict[str, Any] | None = None) -> None:
     """Render an executed notebook to HTML with the ``cxreport`` template.
@@ -403,30 +532,42 @@ def _render_html(executed: Path, html_path: Path, with_code: bool,
     group_appendix(nb)
     if chrome:
         nb.metadata["title"] = chrome["title"]
-    exporter = HTMLExporter(template_name="cxreport", extra_template_basedirs=[str(TEMPLATES)])
-    if not with_code:
-        exporter.exclude_input = True
-        exporter.exclude_input_prompt = True
-        exporter.exclude_output_prompt = True
+    exporter = _EXPORTERS.get(with_code)
+    if exporter is None:  # one per process and version: its compiled templates are reused
+        exporter = HTMLExporter(template_name="cxreport", extra_template_basedirs=[str(TEMPLATES)])
+        if not with_code:
+            exporter.exclude_input = True
+            exporter.exclude_input_prompt = True
+            exporter.exclude_output_prompt = True
+        _EXPORTERS[with_code] = exporter
     body, _ = exporter.from_notebook_node(nb, resources={"cx": chrome} if chrome else None)
     html_path.write_text(body, encoding="utf-8")
 
 
 def _execute(args: tuple) -> tuple[str, float, str | None]:
-    """Execute one notebook with papermill and render it (runs in a worker process)."""
+    """Execute one notebook with papermill in the worker's kernel and render it (runs in a worker
+    process)."""
     import papermill as pm
 
     src, executed, html, params, with_code, cwd, chrome = args
     t0 = time.perf_counter()
     error = None
-    # the kernel inherits this worker's stderr: keep its log next to the executed notebook
+    # this worker's stderr, and what its kernel writes to stderr, go next to the executed notebook
     log = open(Path(executed).with_suffix(".log"), "w")  # noqa: SIM115
     os.dup2(log.fileno(), 2)
     try:
+        try:
+            km = _worker_kernel()
+            _reset_kernel(str(cwd))
+        except Exception:  # noqa: BLE001 - a kernel that does not answer: start a fresh one
+            _shutdown_worker_kernel()
+            km = _worker_kernel()
+            _reset_kernel(str(cwd))
         pm.execute_notebook(str(src), str(executed), parameters=params, kernel_name="python3",
-                            progress_bar=False, cwd=str(cwd), log_output=False)
+                            progress_bar=False, cwd=str(cwd), log_output=False, km=km)
     except Exception as exc:  # papermill wraps cell errors; keep the message, render anyway
         error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
+    _copy_kernel_log(log)
     if Path(executed).is_file():
         _render_html(Path(executed), Path(html), with_code, chrome)
     return Path(src).stem, time.perf_counter() - t0, error
@@ -464,31 +605,50 @@ def _merge_fragments(base: dict[str, Any], fragments: list[dict[str, Any]]) -> d
 
 
 def _run_notebooks(pool, jobs: list[tuple], data_path: str, quarter: str,
-                   progress: Callable[[str], None]) -> tuple[list[str], dict[str, float]]:
+                   progress: Callable[[str], None], workers: int = 2) -> tuple[list[str], dict[str, float]]:
     """Execute the notebooks on ``pool``; returns the errors and each notebook's seconds.
 
     The models several notebooks need are fitted once, in a worker, while the notebooks that do
-    not need them run (those marked ``start_early`` first); the others are queued once the fit
-    is in the run's cache.
+    not need them run. A notebook is handed to a worker only when one is free, so the next one
+    can be chosen then: the slow ones (marked ``start_early``) first, and once the models are in
+    the run's cache, the notebooks that need them before the quick ones that do not (queued in
+    advance, the quick pages held the slow ROI page back to the end of the run).
     """
-    from concurrent.futures import as_completed
+    from concurrent.futures import FIRST_COMPLETED, wait
 
     errors, seconds = [], {}
+    needs = {j[0] for j in jobs if _needs_models(j[0])}
+    pending = sorted(jobs, key=lambda j: (not _starts_early(j[0]), j[0] not in needs))
     prefit = pool.submit(_prefit, data_path, quarter)
-    needs = [j for j in jobs if _needs_models(j[0])]
-    ready = sorted((j for j in jobs if j not in needs), key=lambda j: not _starts_early(j[0]))
-    futures = [pool.submit(_execute, j) for j in ready]
-    try:
-        progress(f"  outcome models fitted ({prefit.result():.1f} s)")
-    except Exception as exc:  # the notebooks that need them will show the error
-        progress(f"  outcome models could not be fitted in advance: {exc}")
-    futures += [pool.submit(_execute, j) for j in needs]
-    for done, fut in enumerate(as_completed(futures), start=1):
-        name, secs, err = fut.result()
-        seconds[name] = round(secs, 1)
-        progress(f"  [{done}/{len(jobs)}] {name} {'FAILED' if err else 'done'} ({secs:.1f} s)")
-        if err:
-            errors.append(f"{name}: {err}")
+    running: dict = {prefit: None}
+    models_ready, done_count = False, 0
+
+    def pick():
+        for j in pending:
+            if models_ready or j[0] not in needs:
+                pending.remove(j)
+                return j
+        return None
+
+    while running:
+        while len(running) < max(1, workers) and (job := pick()) is not None:
+            running[pool.submit(_execute, job)] = job
+        finished, _ = wait(running, return_when=FIRST_COMPLETED)
+        for fut in finished:
+            job = running.pop(fut)
+            if job is None:
+                models_ready = True
+                try:
+                    progress(f"  outcome models fitted ({fut.result():.1f} s)")
+                except Exception as exc:  # the notebooks that need them will show the error
+                    progress(f"  outcome models could not be fitted in advance: {exc}")
+                continue
+            name, secs, err = fut.result()
+            done_count += 1
+            seconds[name] = round(secs, 1)
+            progress(f"  [{done_count}/{len(jobs)}] {name} {'FAILED' if err else 'done'} ({secs:.1f} s)")
+            if err:
+                errors.append(f"{name}: {err}")
     return errors, seconds
 
 
@@ -562,7 +722,7 @@ def run_report(
                  {"data_path": str(data_path), "quarter": q,
                   "fragment_path": str((root / "_fragments" / f"{nb.stem}.json").resolve())},
                  with_code, root.resolve(), chrome[nb.stem]) for nb in paths]
-        errors, seconds = _run_notebooks(pool, jobs, str(data_path), q, progress)
+        errors, seconds = _run_notebooks(pool, jobs, str(data_path), q, progress, workers)
 
     fragments = [json.loads(p.read_text()) for p in sorted((root / "_fragments").glob("*.json"))]
     cats = cfg.categories
