@@ -531,7 +531,8 @@ def run_report(
         reads, validates and counts it, and the notebooks get a weighted stratified sample.
     per_stratum : int, optional
         Rows drawn at most per stratum of that sample (default
-        :data:`cxanalysis.engine.large.DEFAULT_PER_STRATUM`); ``run.sample`` records the sample.
+        :func:`cxanalysis.engine.large.auto_per_stratum`: about 200,000 rows in all, at most 50,000
+        per stratum); ``run.sample`` records the sample.
 
     Returns
     -------
@@ -674,11 +675,11 @@ def _prepare(data, cfg: Config, quarter: str | None, query: str | None, out: Pat
     survey = survey or cfg.data.get("survey", {}).get("path")
     large = None
     if _large_route(data, engine, query or cfg.data.get("query"), survey):
-        from .engine.large import DEFAULT_PER_STRATUM, prepare_large
+        from .engine.large import prepare_large
 
         folder_q = parse_quarter(Path(str(data)).name) if Path(str(data)).is_dir() else None
         large = prepare_large(data, cfg, engine=engine, quarter=quarter or folder_q,
-                              per_stratum=per_stratum or DEFAULT_PER_STRATUM, progress=progress)
+                              per_stratum=per_stratum, progress=progress)
         frame, cleaning, non = large.sample, large.cleaning, pd.DataFrame()
         q = check_report_quarter(None, quarter, cfg, sizes=large.sizes)
     else:
