@@ -150,8 +150,8 @@ def respondents_by_quarter(frame: pd.DataFrame, score: str) -> pd.Series:
     return pd.Series({q: int(counts.get(q, 0)) for q in quarters(frame)}, dtype="int64")
 
 
-def check_report_quarter(data: pd.DataFrame, quarter: str | None = None,
-                         config: Config | None = None) -> str:
+def check_report_quarter(data: pd.DataFrame | None, quarter: str | None = None,
+                         config: Config | None = None, *, sizes: pd.Series | None = None) -> str:
     """The report's quarter, after checking it is in the data and large enough.
 
     Parameters
@@ -163,6 +163,9 @@ def check_report_quarter(data: pd.DataFrame, quarter: str | None = None,
     config : Config, optional
         Gives ``categories.score`` (respondents are the rows with that score) and
         ``min_quarter_respondents`` (default 100).
+    sizes : Series, optional
+        Respondents per quarter (index ``YYYYQn``, sorted) counted elsewhere, by an engine over
+        every row of an export too large for memory; ``data`` is then not read.
 
     Returns
     -------
@@ -184,13 +187,15 @@ def check_report_quarter(data: pd.DataFrame, quarter: str | None = None,
     """
     cfg = config if isinstance(config, Config) else load_config(config)
     score, minimum = cfg.score, int(cfg.min_quarter_respondents)
+    if sizes is not None:
+        data = pd.DataFrame({"quarter": pd.Series(sizes.index[sizes > 0], dtype="string"), score: 0})
     if len(data) == 0 or "quarter" not in data or data["quarter"].isna().all():
         raise DataError("No customer rows are left after cleaning, so there is no quarter to report on. "
                         "Check the cleaning steps listed by `cxanalysis validate`.")
     if score not in data:
         raise DataError(f"'categories.score' is {score!r}, but the data have no such column. Set "
                         "'categories.score' in cx.yaml to one of nps_score, csat, ces that is present.")
-    sizes = respondents_by_quarter(data, score)
+    sizes = respondents_by_quarter(data, score) if sizes is None else sizes[sizes > 0].sort_index()
     listing = ", ".join(f"{q} ({n:,})" for q, n in sizes.items())
     if quarter is None:
         q, how = str(sizes.index[-1]), " (the latest in the data)"

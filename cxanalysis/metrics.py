@@ -34,6 +34,8 @@ from scipy.special import ndtr, ndtri, stdtrit  # normal and t, without importin
 __all__ = [
     "nps",
     "configured_nps",
+    "exact_nps",
+    "exact_metrics",
     "nps_from_counts",
     "nps_difference",
     "mean_score",
@@ -620,3 +622,43 @@ def cx_metrics(data: pd.DataFrame, config) -> tuple[pd.DataFrame, dict[str, str]
         add("Health score (mean)", _mean_ci(health.to_numpy(float), alpha, w_all), "0-100",
             f"t interval; weights in config{wtag}")
     return pd.DataFrame(rows), skipped
+
+
+def _of_quarter(table: pd.DataFrame, quarter: str) -> pd.DataFrame:
+    if "quarter" not in table:
+        return table
+    return table[table["quarter"].astype(str) == str(quarter)].drop(columns="quarter").reset_index(drop=True)
+
+
+def exact_nps(nps_quarter: pd.DataFrame, quarter: str) -> pd.Series:
+    """The quarter's row of the run's exact NPS table (``RunContext.exact("nps_quarter")``)."""
+    return _of_quarter(nps_quarter, quarter).iloc[0]
+
+
+def exact_metrics(metrics: pd.DataFrame, skipped: pd.DataFrame, data: pd.DataFrame, config,
+                  quarter: str) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The quarter's metrics dashboard from the run's exact tables (over every row), plus the
+    figures that need every row at once (the health score), computed from ``data``.
+
+    Parameters
+    ----------
+    metrics, skipped : DataFrame
+        ``RunContext.exact("metrics")`` and ``RunContext.exact("metrics_skipped")``.
+    data : DataFrame
+        The quarter's respondents in memory (every row, or the run's weighted sample).
+    config : Config
+    quarter : str
+
+    Returns
+    -------
+    The columns and skips of :func:`cx_metrics`.
+    """
+    from .engine.exact import IN_MEMORY_ONLY
+
+    table = _of_quarter(metrics, quarter)
+    skips = {r["metric"]: r["reason"] for r in _of_quarter(skipped, quarter).to_dict("records")}
+    memory, mskips = cx_metrics(data, config)
+    extra = memory[memory["metric"].isin(IN_MEMORY_ONLY)]
+    skips.update({k: v for k, v in mskips.items() if k.split(" (")[0] in {m.split(" (")[0] for m in IN_MEMORY_ONLY}})
+    out = pd.concat([table, extra], ignore_index=True) if len(extra) else table
+    return out.reset_index(drop=True), skips

@@ -17,7 +17,7 @@ from .fmt import p_phrase, words
 from .io import CleaningReport
 
 __all__ = ["assumptions_table", "effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "retention_summary", "retention_title", "targeting_sentence", "targeting_summary", "cleaning_summary", "nps_summary", "segments_summary", "metrics_summary", "trend_summary", "styled",
-           "change_decomposition_sentence", "change_decomposition_summary", "md", "escape_markdown", "neutralise_csv", "safe_csv"]
+           "change_decomposition_sentence", "change_decomposition_summary", "sample_sentence", "md", "escape_markdown", "neutralise_csv", "safe_csv"]
 
 
 def cleaning_summary(report: CleaningReport) -> str:
@@ -458,3 +458,15 @@ def retention_summary(result, *, currency: str | None = None) -> str:
                      f"{r.ci_low:,.1f} to {upper}), against a cost of {m(r.cost)}")
     return (head + "\n\n**Break-even** — customers to retain each month for the program to pay for itself "
             "(costs are paid at the start of each year, so a quarter pays a whole year):\n" + "\n".join(lines))
+
+
+def sample_sentence(sample: dict | None, what: str = "The figures on this page") -> str:
+    """Says that ``what`` come from the run's weighted stratified sample, and how large it was
+    (``sample`` of :attr:`cxanalysis.report.RunContext.sample`); "" when every row was used."""
+    if not sample:
+        return ""
+    return (f"{what} come from a weighted stratified sample of {sample['rows']:,} of the "
+            f"{sample['population']:,} respondents (up to {sample['per_stratum']:,} per stratum of "
+            f"{', '.join(str(b) for b in sample['by'])}; {sample['strata']:,} strata), each weighted by "
+            "its stratum's size over the rows drawn: the export was too large to analyse whole. "
+            "The NPS and CX metrics tables are exact, over every row.")

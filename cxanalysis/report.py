@@ -215,6 +215,13 @@ class RunContext:
         return response_block(self.cleaning, self.current, self.quarter)
 
     @property
+    def sample(self) -> dict[str, Any] | None:
+        """The weighted stratified sample :attr:`data` is (``rows, per_stratum, strata,
+        population, by, engine``) when the run's engine read an export too large for memory;
+        None when :attr:`data` holds every row."""
+        return read_sample(self.cache_dir.parent / "_data") if self.cache_dir is not None else None
+
+    @property
     def n_quarters(self) -> int:
         return int(self.data["quarter"].nunique())
 
@@ -231,7 +238,9 @@ class RunContext:
             path = self.cache_dir.parent / "_data" / "exact" / f"{name}.parquet"
             if path.is_file():
                 return pd.read_parquet(path)
-        return PandasEngine(self.data, self.config).exact_tables()[name]
+        if "__exact" not in self.__dict__:  # computed once per context
+            self.__dict__["__exact"] = PandasEngine(self.data, self.config).exact_tables()
+        return self.__dict__["__exact"][name]
 
     def skip(self, analysis: str, reason: str) -> None:
         """Record an analysis that could not run, with the reason shown in the report."""
@@ -665,6 +674,7 @@ def run_report(
     workers: int = 2,
     survey: str | Path | None = None,
     engine: str | None = None,
+    per_stratum: int | None = None,
 ) -> Path:
     """Run the full quarterly report.
 
@@ -686,6 +696,12 @@ def run_report(
         The engine of the exact tables (default ``engine`` of the config). They are computed
         over every row of the clean table and written to ``_data/exact/``, where
         :meth:`RunContext.exact` reads them; ``run.engine`` in ``results.json`` records it.
+        With DuckDB or Spark a file export is never loaded whole (:func:`_prepare`): the engine
+        reads, validates and counts it, and the notebooks get a weighted stratified sample.
+    per_stratum : int, optional
+        Rows drawn at most per stratum of that sample (default
+        :func:`cxanalysis.engine.large.auto_per_stratum`: about 200,000 rows in all, at most 50,000
+        per stratum); ``run.sample`` records the sample.
 
     Returns
     -------
@@ -714,10 +730,13 @@ def run_report(
     with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(threads,)) as pool:
         for _ in range(workers):  # start the workers now: their imports overlap the loading
             pool.submit(int)
-        frame, cleaning, q, root = _prepare(data, cfg, quarter, query, Path(out), progress, survey)
+        frame, cleaning, q, root = _prepare(data, cfg, quarter, query, Path(out), progress, survey,
+                                            engine=engine_name, per_stratum=per_stratum)
         data_path = (root / "_data" / "customers.parquet").resolve()
         chrome = page_chrome(paths, q)
-        _write_exact(engine_name, frame, data_path, cfg, progress)
+        sample = read_sample(root / "_data")
+        if sample is None:  # the large route wrote the exact tables while reading the export
+            _write_exact(engine_name, frame, data_path, cfg, progress)
         jobs = [(nb, root / "_executed" / nb.name, root / f"{nb.stem}.html",
                  {"data_path": str(data_path), "quarter": q,
                   "fragment_path": str((root / "_fragments" / f"{nb.stem}.json").resolve())},
@@ -731,13 +750,23 @@ def run_report(
     head = by_quarter[by_quarter["quarter"].astype(str) == q].iloc[0]
     from .metrics import configured_nps
 
-    raw = configured_nps(current.drop(columns="weight"), cfg).iloc[0] if "weight" in current else head
+    n_customers = len(current)
+    if sample is not None:  # the sample's rows stand for every respondent: the engine's counts
+        unweighted = pd.read_parquet(root / "_data" / "exact" / "nps_quarter_unweighted.parquet")
+        raw = unweighted[unweighted["quarter"].astype(str) == q].iloc[0]
+        n_customers = int(response_block(cleaning, current, q)["respondents"])
+    elif "weight" in current:
+        raw = configured_nps(current.drop(columns="weight"), cfg).iloc[0]
+    else:
+        raw = head
     base = {
         "quarter": q,
-        "n_customers": len(current),
+        "n_customers": n_customers,
         "analyses_skipped": {},
         "run": {"inputs": cleaning.inputs, "versions": _versions(), "seed": cfg.seed,
-                "config": cfg.to_dict(), "started": started, "engine": engine_name, "sample": None,
+                "config": cfg.to_dict(), "started": started, "engine": engine_name,
+                "sample": {k: sample[k] for k in ("rows", "per_stratum", "strata", "population", "by")}
+                if sample is not None else None,
                 "cleaning": {"rows_in": cleaning.rows_in, "rows_out": cleaning.rows_out,
                              "steps": cleaning.steps},
                 "notebooks": [p.stem for p in paths], "with_code": with_code,
@@ -783,26 +812,67 @@ def _write_exact(name: str, frame: pd.DataFrame, data_path: Path, cfg: Config,
     progress(f"  exact tables by {name} ({time.perf_counter() - t0:.1f} s)")
 
 
+def read_sample(data_dir: Path) -> dict[str, Any] | None:
+    """The run's sample (``sample.json`` of :func:`_prepare`'s large route), or None when the
+    notebooks have every row."""
+    path = Path(data_dir) / "sample.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _large_route(data, engine: str, query: str | None, survey) -> bool:
+    """DuckDB / Spark read the export themselves (never loaded whole) when it is a file, a glob,
+    a folder or a Spark table; a database query or a survey join is loaded in memory."""
+    if engine == "pandas" or query or survey or isinstance(data, pd.DataFrame):
+        return False
+    text = str(data)
+    return text.startswith("spark:") or "://" not in text
+
+
 def _prepare(data, cfg: Config, quarter: str | None, query: str | None, out: Path,
              progress: Callable[[str], None],
-             survey: str | Path | None = None) -> tuple[pd.DataFrame, CleaningReport, str, Path]:
+             survey: str | Path | None = None, *, engine: str = "pandas",
+             per_stratum: int | None = None) -> tuple[pd.DataFrame, CleaningReport, str, Path]:
     """Load and validate the export once; write the clean table, cleaning report and config
-    under ``<out>/<quarter>/_data`` for the notebooks (stale fragments and cache removed)."""
+    under ``<out>/<quarter>/_data`` for the notebooks (stale fragments and cache removed).
+
+    With ``engine`` DuckDB or Spark and a file export, the export is not loaded:
+    :func:`cxanalysis.engine.large.prepare_large` reads, validates and counts it in SQL, writes
+    the exact tables over every row to ``_data/exact/``, and the clean table written for the
+    notebooks is a weighted stratified sample (described in ``_data/sample.json``).
+    """
     progress(f"Loading {data} ...")
-    loaded = load_with_history(data, cfg, quarter=quarter, query=query, survey=survey)
-    frame, cleaning = loaded.data, loaded.report
-    q = check_report_quarter(frame, quarter, cfg)  # present and large enough, or DataError (exit 2)
+    survey = survey or cfg.data.get("survey", {}).get("path")
+    large = None
+    if _large_route(data, engine, query or cfg.data.get("query"), survey):
+        from .engine.large import prepare_large
+
+        folder_q = parse_quarter(Path(str(data)).name) if Path(str(data)).is_dir() else None
+        large = prepare_large(data, cfg, engine=engine, quarter=quarter or folder_q,
+                              per_stratum=per_stratum, progress=progress)
+        frame, cleaning, non = large.sample, large.cleaning, pd.DataFrame()
+        q = check_report_quarter(None, quarter, cfg, sizes=large.sizes)
+    else:
+        loaded = load_with_history(data, cfg, quarter=quarter, query=query, survey=survey)
+        frame, cleaning, non = loaded.data, loaded.report, loaded.nonrespondents
+        q = check_report_quarter(frame, quarter, cfg)  # present and large enough, or DataError (exit 2)
     root = out / q
     for sub in ("_data", "_fragments", "_executed", "_cache"):
         (root / sub).mkdir(parents=True, exist_ok=True)
-    for stale in [*(root / "_fragments").glob("*.json"), *(root / "_cache").glob("*.pkl")]:
-        stale.unlink()
+    for stale in [*(root / "_fragments").glob("*.json"), *(root / "_cache").glob("*.pkl"),
+                  *(root / "_data" / "exact").glob("*.parquet"), root / "_data" / "sample.json"]:
+        stale.unlink(missing_ok=True)
     frame.drop(columns=["_row"], errors="ignore").to_parquet(root / "_data" / "customers.parquet", index=False)
     non_path = root / "_data" / "nonrespondents.parquet"
-    if len(loaded.nonrespondents):
-        loaded.nonrespondents.drop(columns=["_row"], errors="ignore").to_parquet(non_path, index=False)
+    if len(non):
+        non.drop(columns=["_row"], errors="ignore").to_parquet(non_path, index=False)
     elif non_path.is_file():
         non_path.unlink()
+    if large is not None:
+        folder = root / "_data" / "exact"
+        folder.mkdir(exist_ok=True)
+        for table, value in large.tables.items():
+            value.to_parquet(folder / f"{table}.parquet", index=False)
+        (root / "_data" / "sample.json").write_text(json.dumps(to_jsonable(large.info), indent=1))
     (root / "_data" / "cleaning.json").write_text(json.dumps(to_jsonable(cleaning.to_dict()), indent=1))
     (root / "_data" / "config.json").write_text(json.dumps(to_jsonable(cfg.to_dict()), indent=1))
     resp = f" ({cleaning.respondents:,} with a CX score)" if cleaning.respondents not in (None, cleaning.rows_out) else ""

@@ -132,7 +132,8 @@ def holm(p: np.ndarray) -> np.ndarray:
     return out
 
 
-def profile(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFrame:
+def profile(data: pd.DataFrame, dimensions: Sequence[str], config, *, exact: pd.DataFrame | None = None,
+            quarter: str | None = None) -> pd.DataFrame:
     """Profile every segment of every dimension (``data`` from :func:`add_segments`).
 
     Returns
@@ -162,7 +163,30 @@ def profile(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFra
     rest's NPS variances use Kish's effective sample size ``(sum w)^2 / sum w^2`` of their scored
     customers. Rows with a missing weight count as unweighted-out (weight 0). A constant weight
     gives the unweighted table (to rounding).
+
+    **Exact tables.** With ``exact`` (``RunContext.exact("nps_segments")``) and ``quarter``, the
+    NPS, its interval, category shares and ``n`` of every segment the exact table holds (the
+    categorical dimensions) are the engine's, over every row of the export; the other columns,
+    the numeric dimensions' bands and the test against the rest come from ``data`` (every row, or
+    the run's weighted sample).
     """
+    table = _profile(data, dimensions, config)
+    if exact is None or not len(table):
+        return table
+    ex = exact if "quarter" not in exact else exact[exact["quarter"].astype(str) == str(quarter)]
+    cols = ["n", "nps", "ci_low", "ci_high", "promoters", "passives", "detractors"]
+    ex = ex.assign(segment=ex["segment"].astype(str)).set_index(["dimension", "segment"])[cols]
+    key = pd.MultiIndex.from_arrays([table["dimension"], table["segment"].astype(str)])
+    hit = key.isin(ex.index)
+    for c in cols:
+        values = ex[c].reindex(key).to_numpy()
+        table[c] = np.where(hit, values, table[c].to_numpy())
+    table["n"] = table["n"].astype("int64")
+    return table
+
+
+def _profile(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFrame:
+    """:func:`profile` from ``data`` alone."""
     alpha = config.alpha
     w = data["weight"].to_numpy(float) if "weight" in data else np.ones(len(data))
     w = np.where(np.isnan(w), 0.0, w)

@@ -76,7 +76,8 @@ def change(
                 n_current=n2, n_previous=n1, n_both=int(len(both)))
 
 
-def quarterly(data: pd.DataFrame, config) -> pd.DataFrame:
+def quarterly(data: pd.DataFrame, config, *, exact: pd.DataFrame | None = None,
+              metrics: pd.DataFrame | None = None) -> pd.DataFrame:
     """NPS (and CSAT, churn where present) per quarter, with the change since the previous one.
 
     Parameters
@@ -84,6 +85,12 @@ def quarterly(data: pd.DataFrame, config) -> pd.DataFrame:
     data : DataFrame
         The canonical table with a ``quarter`` column (several quarters).
     config : Config
+    exact : DataFrame, optional
+        ``RunContext.exact("nps_quarter")``: each quarter's ``n``, NPS and interval, and the
+        change's estimate, are the engine's over every row; the change's standard error (paired
+        customers) comes from ``data`` (every row, or the run's weighted sample).
+    metrics : DataFrame, optional
+        ``RunContext.exact("metrics")``: CSAT and churn rate per quarter, exact.
 
     Returns
     -------
@@ -106,22 +113,33 @@ def quarterly(data: pd.DataFrame, config) -> pd.DataFrame:
     data = data.assign(_y=np.where(cat.isna(), np.nan, 100.0 * (cat == "promoter") - 100.0 * (cat == "detractor")))
     quarters = sorted(data["quarter"].dropna().unique())
     parts = {q: data[data["quarter"] == q] for q in quarters}
+    ex = exact.assign(quarter=exact["quarter"].astype(str)).set_index("quarter") if exact is not None else None
+    met = None
+    if metrics is not None:
+        met = metrics.assign(quarter=metrics["quarter"].astype(str)).set_index(["quarter", "metric"])["value"]
+    z = float(ndtri(1 - config.alpha / 2))
     rows = []
     prev = None
     for q in quarters:
         part = parts[q]
-        r = configured_nps(part, config).iloc[0]
+        r = ex.loc[str(q)] if ex is not None else configured_nps(part, config).iloc[0]
         row = {"quarter": q, "n": int(r["n"]), "nps": r["nps"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
                "change": None, "change_ci_low": None, "change_ci_high": None, "p_value": None, "n_both": None}
         if prev is not None:
             d = change(part, parts[prev], value="_y", weight=weight, alpha=config.alpha)
+            if ex is not None:  # the exact change; its standard error from the paired rows in memory
+                diff = float(r["nps"] - ex.loc[str(prev), "nps"])
+                se = d["se"]
+                d.update(change=diff, ci_low=diff - z * se, ci_high=diff + z * se,
+                         p_value=float(2 * ndtr(-abs(diff / se))) if se > 0 else float("nan"))
             row.update(change=d["change"], change_ci_low=d["ci_low"], change_ci_high=d["ci_high"],
                        p_value=d["p_value"], n_both=d["n_both"])
         if "csat" in part and part["csat"].notna().any():
-            row["csat"] = mean_score(part, score="csat", scale=config.scales["csat"], weight=weight).iloc[0]["mean"]
+            row["csat"] = (met.get((str(q), "CSAT (mean)"), np.nan) if met is not None else
+                           mean_score(part, score="csat", scale=config.scales["csat"], weight=weight).iloc[0]["mean"])
         if "churned" in part and part["churned"].notna().any():
             c = proportion(part, column="churned", weight=weight).iloc[0]
-            row["churn_rate"] = c["rate"]
+            row["churn_rate"] = met.get((str(q), "Churn rate"), np.nan) if met is not None else c["rate"]
             row["churn_change"], row["churn_p_value"] = None, None
             if prev is not None and "churned" in parts[prev] and parts[prev]["churned"].notna().any():
                 d = change(part, parts[prev], value="churned", weight=weight, alpha=config.alpha)

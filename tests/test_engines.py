@@ -268,7 +268,8 @@ def test_cli_rejects_an_unknown_engine(capsys):
 @pytest.mark.slow
 def test_report_records_the_engine_and_reads_its_exact_tables(tmp_path):
     """A report run with --engine duckdb (one notebook, to keep it short): results.json says
-    which engine ran and that no sample was drawn, its headline NPS is the engine's and equals
+    which engine ran and that the sample is every respondent (no stratum reaches the default
+    cap), its headline NPS is the engine's and equals
     the in-memory one to 1e-9, and RunContext.exact reads the engine's tables."""
     import json
 
@@ -290,7 +291,8 @@ def test_report_records_the_engine_and_reads_its_exact_tables(tmp_path):
         report.notebook_paths = orig
     q = df["quarter"].max()
     res = json.loads((tmp_path / "r" / q / "results.json").read_text())
-    assert res["run"]["engine"] == "duckdb" and res["run"]["sample"] is None
+    assert res["run"]["engine"] == "duckdb"
+    assert res["run"]["sample"]["rows"] == res["run"]["sample"]["population"] == df["nps_score"].notna().sum()
     want = configured_nps(df[df["quarter"] == q], load_config()).iloc[0]
     for key, col in (("value", "nps"), ("ci_low", "ci_low"), ("ci_high", "ci_high")):
         assert res["nps"][key] == pytest.approx(want[col], rel=1e-9, abs=1e-9)

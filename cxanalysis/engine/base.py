@@ -22,7 +22,8 @@ from ..schema import CATEGORICAL, Problem, check_rules, rules
 from ..schema import sql_name as q
 from . import exact, sql
 
-__all__ = ["Engine", "SQLEngine", "PandasEngine", "EXACT_TABLES", "canonical_select"]
+__all__ = ["Engine", "SQLEngine", "PandasEngine", "EXACT_TABLES", "canonical_select", "stratified_sql",
+           "finish_sample", "MISSING_LEVEL"]
 
 #: The exact tables every engine computes (:meth:`Engine.exact_tables`).
 EXACT_TABLES = ("nps_overall", "nps_quarter", "nps_segments", "metrics", "metrics_skipped", "counts")
@@ -154,10 +155,11 @@ class PandasEngine(Engine):
     def to_pandas(self) -> pd.DataFrame:
         return self.data
 
-    def stratified_sample(self, per_stratum: int = 50_000, *, seed: int = 0) -> pd.DataFrame:
-        """Up to ``per_stratum`` random respondents per quarter x category, with
-        ``_stratum`` and ``_sampling_weight`` (stratum size / rows drawn)."""
-        stratum = _stratum_labels(self.data, self.config)
+    def stratified_sample(self, per_stratum: int = 50_000, *, seed: int = 0,
+                          by: Sequence[str] = ()) -> pd.DataFrame:
+        """Up to ``per_stratum`` random respondents per quarter x category (x each ``by``
+        column's level), with ``_stratum`` and ``_sampling_weight`` (stratum size / rows drawn)."""
+        stratum = _stratum_labels(self.data, self.config, by)
         scored = self.data[stratum.notna()].assign(_stratum=stratum[stratum.notna()])
         parts = []
         for _name, part in scored.groupby("_stratum", sort=True):
@@ -167,11 +169,52 @@ class PandasEngine(Engine):
         return pd.concat(parts, ignore_index=True)
 
 
-def _stratum_labels(data: pd.DataFrame, config: Config) -> pd.Series:
+#: A level of a stratifying column that is missing.
+MISSING_LEVEL = "(missing)"
+
+
+def _category_sql(config: Config) -> str:
+    cats = config.categories
+    s = q(cats["score"])
+    return (f"CASE WHEN {s} >= {float(cats['promoter_min'])!r} THEN 'promoter' "
+            f"WHEN {s} <= {float(cats['detractor_max'])!r} THEN 'detractor' ELSE 'passive' END")
+
+
+def stratified_sql(table: str, config: Config, by: Sequence[str], per_stratum: int, order: str) -> str:
+    """A stratified sample in one SQL statement: strata quarter x category x each ``by`` column
+    (a missing value is a level of its own), up to ``per_stratum`` rows each, ranked by
+    ``order`` (a random key). The ranking reads only the id, quarter and stratum columns; the
+    rows drawn are joined back in full. Returns the rows plus ``_stratum`` (a label) and
+    ``_size`` (the stratum's rows)."""
+    s = q(config.categories["score"])
+    cat = _category_sql(config)
+    part = ", ".join(["quarter", cat, *(q(b) for b in by)])
+    label = " || ':' || ".join(["quarter", cat, *(f"COALESCE(CAST({q(b)} AS VARCHAR), '{MISSING_LEVEL}')"
+                                                   for b in by)])
+    pick = (f"SELECT customer_id AS _id, quarter AS _q, {label} AS _stratum, "
+            f"COUNT(*) OVER (PARTITION BY {part}) AS _size, "
+            f"ROW_NUMBER() OVER (PARTITION BY {part} ORDER BY {order}) AS _rank "
+            f"FROM {table} WHERE {s} IS NOT NULL")
+    return (f"SELECT c.*, p._stratum, p._size FROM {table} c JOIN "
+            f"(SELECT _id, _q, _stratum, _size FROM ({pick}) r WHERE _rank <= {int(per_stratum)}) p "
+            f"ON c.customer_id = p._id AND c.quarter = p._q")
+
+
+def finish_sample(out: pd.DataFrame) -> pd.DataFrame:
+    """``_sampling_weight`` = stratum size / rows drawn, rows in stratum and id order."""
+    take = out.groupby("_stratum")["_stratum"].transform("size")
+    out["_sampling_weight"] = out["_size"].astype(float) / take
+    return (out.drop(columns=["_size"]).sort_values(["_stratum", "customer_id"], kind="stable")
+            .reset_index(drop=True))
+
+
+def _stratum_labels(data: pd.DataFrame, config: Config, by: Sequence[str] = ()) -> pd.Series:
     cats = config.categories
     s = data[cats["score"]].astype(float)
     cat = np.where(s >= cats["promoter_min"], "promoter", np.where(s <= cats["detractor_max"], "detractor", "passive"))
     out = data["quarter"].astype(str) + ":" + pd.Series(cat, index=data.index)
+    for b in by:
+        out = out + ":" + data[b].astype(object).where(data[b].notna(), MISSING_LEVEL).astype(str)
     return out.where(s.notna())
 
 

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from ..config import Config, load_config
-from .base import SQLEngine, canonical_select
+from .base import SQLEngine, canonical_select, finish_sample, stratified_sql
 
 __all__ = ["DuckDBEngine", "reader_sql"]
 
 
 def reader_sql(path: str | Path) -> str:
-    """DuckDB's reader for a Parquet or CSV file or glob."""
+    """DuckDB's reader for a Parquet or CSV file or glob, or a folder of them (its Parquet
+    files when it holds any, else its CSV files)."""
+    if Path(str(path)).is_dir():
+        folder = Path(str(path))
+        path = str(folder / ("*.parquet" if any(folder.glob("*.parquet")) else "*.csv"))
     p = str(path).replace("'", "''")
     return f"read_parquet('{p}')" if p.endswith((".parquet", ".pq")) else f"read_csv_auto('{p}')"
 
@@ -42,6 +47,7 @@ class DuckDBEngine(SQLEngine):
         self.threads = int(threads)
         self.con = duckdb.connect()
         self.con.execute(f"SET threads={self.threads}")
+        self._derived = False
         if isinstance(source, pd.DataFrame):
             import pyarrow as pa
 
@@ -58,38 +64,32 @@ class DuckDBEngine(SQLEngine):
     def query(self, text: str) -> pd.DataFrame:
         return self.con.execute(text).df()
 
-    def stratified_sample(self, per_stratum: int = 50_000, *, seed: int = 0) -> pd.DataFrame:
-        """Up to ``per_stratum`` random respondents per quarter x category, with weights.
+    def derive_view(self, select: str) -> None:
+        """Redefine the table as ``select`` over the table as the engine first read it (the
+        mapped export, kept as ``customers_src``): typed, cleaned, deduplicated columns."""
+        if not self._derived:
+            self.con.execute(f"ALTER VIEW {self.table} RENAME TO customers_src")
+            self._derived = True
+        self.con.execute(f"CREATE OR REPLACE VIEW {self.table} AS {select}")
+        self.columns = [r[0] for r in self.con.execute(f"DESCRIBE {self.table}").fetchall()]
 
-        A reservoir sample (simple random sampling without replacement) is drawn in each stratum;
-        the same ``seed`` draws the same customers.
+    def stratified_sample(self, per_stratum: int = 50_000, *, seed: int = 0,
+                          by: Sequence[str] = ()) -> pd.DataFrame:
+        """Up to ``per_stratum`` random respondents per quarter x category (x each ``by`` column's
+        level), with weights.
+
+        Within a stratum the rows are ranked by a hash of the customer, the quarter and ``seed``
+        (the same seed draws the same customers), in one pass over the id, quarter and stratum
+        columns; the rows drawn are then read in full. Memory is bounded by the sample and those
+        few columns, not the export. ``customer_id`` must be unique within a quarter (the
+        validation rule).
 
         Returns the sampled rows plus ``_stratum`` and ``_sampling_weight`` (stratum size /
         rows drawn): weighted sums over the sample estimate totals over the export.
         """
-        cats = self.config.categories
-        s = f'"{cats["score"]}"'
-        stratum = (f"quarter || ':' || CASE WHEN {s} >= {cats['promoter_min']} THEN 'promoter' "
-                   f"WHEN {s} <= {cats['detractor_max']} THEN 'detractor' ELSE 'passive' END")
-        sizes = self.query(f"SELECT {stratum} AS _stratum, COUNT(*) AS _size FROM {self.table} "
-                           f"WHERE {s} IS NOT NULL GROUP BY 1 ORDER BY 1")
-        # one reservoir sample per stratum: memory bounded by the sample, not the export;
-        # single-threaded so that the seed reproduces the same customers
-        self.con.execute("SET threads=1")
-        parts = []
-        try:
-            for name, size in zip(sizes["_stratum"], sizes["_size"], strict=True):
-                take = min(int(per_stratum), int(size))
-                literal = "'" + str(name).replace("'", "''") + "'"
-                part = self.query(
-                    f"SELECT * FROM (SELECT * FROM {self.table} WHERE {stratum} = {literal}) "
-                    f"USING SAMPLE reservoir({take} ROWS) REPEATABLE ({int(seed)})")
-                part["_stratum"] = name
-                part["_sampling_weight"] = size / take
-                parts.append(part.sort_values("customer_id", kind="stable"))
-        finally:
-            self.con.execute(f"SET threads={self.threads}")
-        return pd.concat(parts, ignore_index=True)
+        text = stratified_sql(self.table, self.config, by, per_stratum,
+                              f"hash(customer_id, quarter, {int(seed)}), customer_id")
+        return finish_sample(self.query(text))
 
     def close(self) -> None:
         self.con.close()

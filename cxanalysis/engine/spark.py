@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..config import Config, load_config
 from ..resources import require_extra
-from .base import SQLEngine, canonical_select
+from .base import SQLEngine, canonical_select, finish_sample, stratified_sql
 
 __all__ = ["SparkEngine", "spark_session"]
 
@@ -82,6 +82,7 @@ class SparkEngine(SQLEngine):
         self.spark.conf.set("spark.sql.ansi.enabled", "true")
         self.spark.conf.set("spark.sql.ansi.doubleQuotedIdentifiers", "true")
         self._tmp = None
+        self._derived = False
         if isinstance(source, pd.DataFrame):
             self._tmp = tempfile.TemporaryDirectory(prefix="cx-spark-")
             path = Path(self._tmp.name) / "customers.parquet"
@@ -103,25 +104,23 @@ class SparkEngine(SQLEngine):
     def query(self, text: str) -> pd.DataFrame:
         return self.spark.sql(text).toPandas()
 
-    def stratified_sample(self, per_stratum: int = 50_000, *, seed: int = 0) -> pd.DataFrame:
-        """Up to ``per_stratum`` random respondents per quarter x category (ranked by
-        ``rand(seed)`` within the stratum), with ``_stratum`` and ``_sampling_weight``."""
-        cats = self.config.categories
-        s = f'"{cats["score"]}"'
-        stratum = (f"quarter || ':' || CASE WHEN {s} >= {cats['promoter_min']} THEN 'promoter' "
-                   f"WHEN {s} <= {cats['detractor_max']} THEN 'detractor' ELSE 'passive' END")
-        text = (f"SELECT * FROM (SELECT t.*, {stratum} AS _stratum, "
-                f"COUNT(*) OVER (PARTITION BY {stratum}) AS _size, "
-                f"ROW_NUMBER() OVER (PARTITION BY {stratum} ORDER BY rand({int(seed)}), customer_id) AS _rank "
-                f"FROM {self.table} t WHERE {s} IS NOT NULL) x WHERE _rank <= {int(per_stratum)}")
-        out = self.query(text)
-        take = out.groupby("_stratum")["_rank"].transform("size")
-        out["_sampling_weight"] = out["_size"] / take
-        return (out.drop(columns=["_size", "_rank"]).sort_values(["_stratum", "customer_id"], kind="stable")
-                .reset_index(drop=True))
+    def derive_view(self, select: str) -> None:
+        """Redefine the table as ``select`` over the table as first read (``customers_src``)."""
+        if not self._derived:
+            self.spark.table(self.table).createOrReplaceTempView("customers_src")
+            self._derived = True
+        self.spark.sql(select).createOrReplaceTempView(self.table)
+        self.columns = list(self.spark.table(self.table).columns)
+
+    def stratified_sample(self, per_stratum: int = 50_000, *, seed: int = 0, by=()) -> pd.DataFrame:
+        """Up to ``per_stratum`` random respondents per quarter x category (x each ``by``
+        column's level; ranked by ``rand(seed)`` within the stratum), with ``_stratum`` and
+        ``_sampling_weight``."""
+        text = stratified_sql(self.table, self.config, by, per_stratum, f"rand({int(seed)}), customer_id")
+        return finish_sample(self.query(text))
 
     def close(self) -> None:
-        for view in (self.table, "customers_raw"):
+        for view in (self.table, "customers_raw", "customers_src"):
             self.spark.catalog.dropTempView(view)
         if self._tmp is not None:
             self._tmp.cleanup()

@@ -1,0 +1,170 @@
+"""The large route: an export the engine reads, validates and counts itself, exact tables over
+every row, and a weighted stratified sample for the models (cxanalysis.engine.large)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cxanalysis.config import load_config
+from cxanalysis.engine.large import prepare_large
+from cxanalysis.sample import make_customers, true_effects
+from cxanalysis.schema import ValidationError
+
+MESSY = {"customer_id": "Acct ID", "nps_score": "How likely are you to recommend us? (0-10)",
+         "spend": "Rev_Q (EUR)", "plan": "Plan Name", "churned": "Churned?"}
+
+
+def write_messy(df: pd.DataFrame, path) -> dict:
+    df.rename(columns=MESSY).to_parquet(path, index=False)
+    return {"columns": dict(MESSY)}
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory):
+    """The same generated export (messy column names, cx.yaml mapping) reported with pandas and
+    with DuckDB and a per-stratum cap of 15, so that the sample is really drawn."""
+    from cxanalysis.report import run_report
+
+    tmp = tmp_path_factory.mktemp("large")
+    df = make_customers(1500, 2, random_state=5)
+    cfg = write_messy(df, tmp / "export.parquet")
+    out = {}
+    for engine, cap in (("pandas", None), ("duckdb", 15)):
+        root = run_report(tmp / "export.parquet", config=load_config(cfg), out=tmp / engine, engine=engine,
+                          per_stratum=cap, progress=lambda m: None)
+        out[engine] = (root, json.loads((root / "results.json").read_text()))
+    return out, df
+
+
+def test_every_page_renders_and_the_sample_is_recorded(reports):
+    out, df = reports
+    root, res = out["duckdb"]
+    assert res["run"]["engine"] == "duckdb" and "errors" not in res["run"]
+    for nb in res["run"]["notebooks"]:
+        assert (root / f"{nb}.html").is_file()
+    s = res["run"]["sample"]
+    n_scored = int(df["nps_score"].notna().sum())
+    assert s["per_stratum"] == 15 and s["population"] == n_scored and 0 < s["rows"] < n_scored
+    # every stratum holds at most the cap; the weights add up to every respondent of each quarter
+    sample = pd.read_parquet(root / "_data" / "customers.parquet")
+    assert len(sample) == s["rows"]
+    got = sample.groupby("quarter")["weight"].sum()
+    want = df.groupby("quarter")["nps_score"].count()
+    np.testing.assert_allclose(got.sort_index().to_numpy(), want.sort_index().to_numpy(), rtol=1e-12)
+    assert out["pandas"][1]["run"]["sample"] is None
+    # the pages say the models ran on a sample, and how large it was
+    page = (root / "04-cx-and-outcomes.html").read_text()
+    assert f"weighted stratified sample of {s['rows']:,} of the {n_scored:,} respondents" in page
+    assert "weighted stratified sample" not in (out["pandas"][0] / "04-cx-and-outcomes.html").read_text()
+    # counts over every row: data-quality figures and n_customers are the export's, not the sample's
+    assert res["n_customers"] == out["pandas"][1]["n_customers"] == int((df["quarter"] == res["quarter"]).sum())
+    assert res["run"]["cleaning"]["rows_in"] == len(df)
+
+
+def test_nps_segment_and_trend_tables_equal_pandas(reports):
+    out, _ = reports
+    (_, big), (_, ref) = out["duckdb"], out["pandas"]
+    for k in ("value", "ci_low", "ci_high", "promoters", "detractors", "unweighted"):
+        assert big["nps"][k] == pytest.approx(ref["nps"][k], abs=1e-9), k
+    cat = {"plan", "region", "job_title"}
+    seg_b = {(r["dimension"], r["segment"]): r for r in big["segments"] if r["dimension"] in cat}
+    seg_r = {(r["dimension"], r["segment"]): r for r in ref["segments"] if r["dimension"] in cat}
+    assert seg_b.keys() == seg_r.keys() and len(seg_b) >= 10
+    for key, r in seg_r.items():
+        for k in ("n", "nps", "ci_low", "ci_high"):
+            assert seg_b[key][k] == pytest.approx(r[k], abs=1e-9), (key, k)
+    assert [t["quarter"] for t in big["trends"]] == [t["quarter"] for t in ref["trends"]]
+    for tb, tr in zip(big["trends"], ref["trends"], strict=True):
+        for k in ("n", "nps", "ci_low", "ci_high", "csat", "churn_rate"):
+            assert tb[k] == pytest.approx(tr[k], abs=1e-9), k
+        if tr["change"] is not None:
+            assert tb["change"] == pytest.approx(tr["change"], abs=1e-9)
+    mb = {m["metric"]: m for m in big["metrics"]}
+    for m in ref["metrics"]:
+        if m["metric"] != "Health score (mean)":  # needs every row at once: from the sample
+            assert mb[m["metric"]]["value"] == pytest.approx(m["value"], abs=1e-9), m["metric"]
+
+
+def test_pandas_pages_read_the_exact_tables(reports):
+    """The pandas route reads the same exact tables: the trend and segment NPS on its pages are
+    the exact tables' values, computed independently here with plain numpy."""
+    out, df = reports
+    _, ref = out["pandas"]
+    for t in ref["trends"]:
+        s = df.loc[df["quarter"] == t["quarter"], "nps_score"].dropna()
+        assert t["nps"] == pytest.approx(100 * ((s >= 9).mean() - (s <= 6).mean()), abs=1e-9)
+    cur = df[df["quarter"] == ref["quarter"]]
+    for r in (r for r in ref["segments"] if r["dimension"] == "plan"):
+        s = cur.loc[cur["plan"] == r["segment"], "nps_score"]
+        assert r["nps"] == pytest.approx(100 * ((s >= 9).mean() - (s <= 6).mean()), abs=1e-9)
+
+
+@pytest.mark.parametrize("rare", [1, 3, 7])
+def test_the_sample_keeps_every_covariate_level(tmp_path, rare):
+    """A region held by only ``rare`` customers is kept, with the weights standing for every
+    customer of each stratum (quarter x category x plan x region)."""
+    df = make_customers(2000, 1, random_state=rare)
+    df["region"] = df["region"].astype(object)
+    df.loc[df.index[:rare], "region"] = "Antarctica"
+    df.loc[df.index[rare:rare + 2], "plan"] = None  # a missing level is a stratum too
+    cfg = load_config(write_messy(df, tmp_path / "e.parquet"))
+    run = prepare_large(tmp_path / "e.parquet", cfg, per_stratum=5)
+    s = run.sample
+    assert set(s["region"].dropna().astype(str)) == set(df["region"].dropna())
+    assert set(s["plan"].dropna().astype(str)) == set(df["plan"].dropna())
+    assert s["plan"].isna().sum() >= 1
+    assert (s["region"].astype(str) == "Antarctica").sum() == rare
+    cats = pd.cut(df["nps_score"], [-1, 6, 8, 10], labels=["d", "p", "P"])
+    want = df.assign(c=cats).groupby(["region", "plan", "c"], observed=True, dropna=False).size()
+    got_cats = pd.cut(s["nps_score"], [-1, 6, 8, 10], labels=["d", "p", "P"])
+    got = s.assign(c=got_cats, region=s["region"].astype(object), plan=s["plan"].astype(object)).groupby(
+        ["region", "plan", "c"], observed=True, dropna=False)["weight"].sum()
+    assert got.sum() == pytest.approx(len(df))
+    np.testing.assert_allclose(got.sort_index().to_numpy(), want.sort_index().astype(float).to_numpy())
+    assert run.info["by"][-2:] == ["plan", "region"]
+
+
+def test_sample_effects_agree_with_the_full_fit_and_cover_the_truth(tmp_path):
+    """On 120k customers: the models fitted on the weighted stratified sample agree with the fit
+    on every row within their intervals, and their intervals cover the generator's truth."""
+    from cxanalysis.models import fit_outcome_models
+
+    df = make_customers(120_000, 1, random_state=11)
+    cfg = load_config(write_messy(df, tmp_path / "big.parquet"))
+    run = prepare_large(tmp_path / "big.parquet", cfg, per_stratum=800)
+    assert len(run.sample) <= 36 * 800 < len(df) / 4
+    full = fit_outcome_models(df, cfg).effects().set_index(["outcome", "contrast"])
+    samp = fit_outcome_models(run.sample, cfg).effects().set_index(["outcome", "contrast"])
+    truth = true_effects(df)
+    for (outcome, contrast), r in samp.iterrows():
+        if contrast == "per_point":
+            continue
+        f = full.loc[(outcome, contrast)]
+        assert r["ci_low"] <= f["estimate"] <= r["ci_high"], (outcome, contrast)
+        assert r["ci_high"] - r["ci_low"] > f["ci_high"] - f["ci_low"]  # a sample knows less
+        t = truth[contrast][outcome]
+        assert r["ci_low"] <= t <= r["ci_high"], (outcome, contrast, t)
+
+
+def test_text_in_a_numeric_column_is_an_error_naming_it(tmp_path):
+    df = make_customers(300, 1, random_state=2)
+    df["spend"] = df["spend"].round(2).astype(str)
+    df.loc[4, "spend"] = "n/a"
+    cfg = load_config(write_messy(df, tmp_path / "e.parquet"))
+    with pytest.raises(ValidationError) as err:
+        prepare_large(tmp_path / "e.parquet", cfg, per_stratum=50)
+    (p,) = err.value.problems
+    assert (p.column, p.rule, p.n_rows) == ("spend", "must hold numbers", 1) and "'n/a'" in p.examples
+
+
+def test_a_mapped_column_the_export_lacks_is_a_data_error(tmp_path):
+    from cxanalysis.io import DataError
+
+    df = make_customers(200, 1, random_state=2)
+    write_messy(df, tmp_path / "e.parquet")
+    with pytest.raises(DataError, match="column 'Rev Q', which the export does not have.*Fix the mapping"):
+        prepare_large(tmp_path / "e.parquet", load_config({"columns": {**MESSY, "spend": "Rev Q"}}))
