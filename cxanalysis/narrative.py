@@ -460,6 +460,14 @@ def retention_summary(result, *, currency: str | None = None) -> str:
             "(costs are paid at the start of each year, so a quarter pays a whole year):\n" + "\n".join(lines))
 
 
+def health_weights_sentence(weights: dict) -> str:
+    """The health score's configured weights with the columns named in words (plain text: show
+    it through :func:`md`), e.g. "Health score weights: visits per month 0.3, support tickets -0.2."."""
+    parts = [f"{words(k)} {v:g}" if isinstance(v, (int, float)) else f"{words(k)} {v}"
+             for k, v in (weights or {}).items()]
+    return "Health score weights: " + (", ".join(parts) if parts else "none configured") + "."
+
+
 def sample_sentence(sample: dict | None, what: str = "The figures on this page") -> str:
     """Says that ``what`` come from the run's weighted stratified sample, and how large it was
     (``sample`` of :attr:`cxanalysis.report.RunContext.sample`); "" when every row was used."""

@@ -225,3 +225,9 @@ def test_assumptions_table_shows_each_value_in_its_unit():
     assert view["Assumption"].tolist() == a.to_frame()["assumption"].tolist()
     default = narrative.assumptions_table(roi.Assumptions.from_config(load_config(None))).view
     assert default["Value"].tolist() == ["35.0%", "12", "8.0%", "3", "50,000", "120,000", "10.0%", "–"]
+
+
+def test_health_weights_sentence_names_columns_in_words():
+    assert (narrative.health_weights_sentence({"visits_per_month": 0.3, "support_tickets": -0.25})
+            == "Health score weights: visits per month 0.3, support tickets -0.25.")
+    assert narrative.health_weights_sentence({}) == "Health score weights: none configured."
