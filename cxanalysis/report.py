@@ -639,8 +639,11 @@ def _run_notebooks(pool, jobs: list[tuple], data_path: str, quarter: str,
                 return j
         return None
 
-    while running:
+    while running or pending:  # a notebook may still wait when the model fit was the last to finish
         while len(running) < max(1, workers) and (job := pick()) is not None:
+            running[pool.submit(_execute, job)] = job
+        if not running:  # nothing runs and nothing could be picked: run the next page regardless
+            job = pending.pop(0)
             running[pool.submit(_execute, job)] = job
         finished, _ = wait(running, return_when=FIRST_COMPLETED)
         for fut in finished:
@@ -658,6 +661,7 @@ def _run_notebooks(pool, jobs: list[tuple], data_path: str, quarter: str,
             progress(f"  [{done_count}/{len(jobs)}] {name} {'FAILED' if err else 'done'} ({secs:.1f} s)")
             if err:
                 errors.append(f"{name}: {err}")
+    errors += [f"{j[0].stem}: was never run" for j in jobs if j[0].stem not in seconds]  # never silent
     return errors, seconds
 
 

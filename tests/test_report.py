@@ -153,3 +153,18 @@ def test_with_code_shows_the_code(tmp_path):
     shown = run_report(tmp_path / "c.csv", out=tmp_path / "b", notebooks=nb, progress=lambda m: None, with_code=True)
     assert "RunContext" not in (hidden / "01-data-quality.html").read_text(encoding="utf-8")
     assert "RunContext" in (shown / "01-data-quality.html").read_text(encoding="utf-8")  # highlighted code
+
+
+@pytest.mark.parametrize("pages", [("01-",), ("01-", "05-")])
+def test_one_worker_runs_every_page_it_is_given(tmp_path, pages):
+    """With one worker the advance model fit takes the only slot first; every page must still run
+    afterwards (a page the scheduler never ran would leave the report silently short)."""
+    d = make_customers(1500, 2, random_state=4)
+    p = tmp_path / "x.csv"
+    d.to_csv(p, index=False)
+    nbs = [nb for nb in notebook_paths() if nb.name.startswith(pages)]
+    root = run_report(p, out=tmp_path / "reports", notebooks=nbs, progress=lambda m: None, workers=1)
+    res = json.loads((root / "results.json").read_text())
+    for nb in nbs:
+        assert (root / f"{nb.stem}.html").is_file()
+        assert res["run"]["notebook_seconds"][nb.stem] is not None
