@@ -461,7 +461,12 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
     if n:
         kpis = _tile("NPS", fmt.number(n["value"], 1),
                      f"likely range {fmt.interval(n['ci_low'], n['ci_high'], 'points', decimals=1)}")
-        kpis += _tile("Customers", fmt.integer(results["n_customers"]))
+        resp = results.get("response") or {}
+        if resp.get("base", 0) > resp.get("respondents", 0):  # the NPS stands for the whole base
+            kpis += _tile("Respondents", fmt.integer(results["n_customers"]),
+                          f"of {fmt.integer(resp['base'])} customers ({fmt.percent(resp.get('rate'), 0)})")
+        else:
+            kpis += _tile("Customers", fmt.integer(results["n_customers"]))
         trends = results.get("trends") or []
         if len(trends) >= 2 and trends[-1].get("change") is not None:
             t = trends[-1]

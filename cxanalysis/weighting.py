@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .fmt import words
+
 __all__ = ["RakingResult", "rake", "kish_n_eff", "weighting_columns", "weight_to_base", "compare_margins",
            "response_by_quarter", "response_summary", "NO_NONRESPONDENTS"]
 
@@ -219,9 +221,9 @@ def _describe(result: RakingResult, base: pd.DataFrame, quantile_bands: int, ban
     for c in result.by:
         if _banded(base[c], quantile_bands):
             k = len(bands[c]) - 1 if c in bands else quantile_bands
-            parts.append(f"{c} ({k} bands)")
+            parts.append(f"{words(c)} in {k} bands")
         else:
-            parts.append(c)
+            parts.append(words(c))
     return "raking on " + ", ".join(parts) if parts else "none (no usable covariate)"
 
 

@@ -63,7 +63,7 @@ def test_weighted_nps_covers_the_base_truth_and_respondents_are_visibly_biased(t
     assert w["n_eff"] < 0.8 * len(loaded.data)
     resp = loaded.report.response[0]
     assert (resp["base"], resp["respondents"]) == (len(base), len(loaded.data))
-    assert resp["weighting"] == "raking on plan, region, tenure_months (4 bands)"
+    assert resp["weighting"] == "raking on plan, region, tenure (months) in 4 bands"
     sentence = summary.response_sentence({"response": resp, "nps": {"value": w["nps"], "unweighted": raw["nps"]}})
     assert f"moves it by {w['nps'] - raw['nps']:+.1f} points" in sentence
     assert f"Respondents' own NPS was {raw['nps']:.1f}" in sentence

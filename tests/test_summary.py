@@ -140,3 +140,12 @@ def test_change_in_words_follows_the_likely_range():
     assert summary.change_in_words(-4.0, -7.0, -1.5) == "a real change"
     assert summary.change_in_words(4.0, -1.5, 9.5) == "a change within chance"
     assert summary.change_in_words(4.0, None, 9.5) == "a change whose reliability cannot be judged"
+
+
+def test_respondents_tile_names_the_base_when_non_respondents_were_kept(tmp_path):
+    resp = {"base": 8000, "respondents": 1000, "rate": 0.125, "weighting": "raking on plan"}
+    page = summary.write_index(tmp_path, _results(response=resp), []).read_text()
+    assert "Respondents<b>1,000</b><span class='muted'>of 8,000 customers (12%)</span>" in page
+    assert "Customers<b>1,000</b>" not in page
+    page = summary.write_index(tmp_path, _results(), []).read_text()  # everyone answered
+    assert "Customers<b>1,000</b>" in page
