@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["MISSING", "CURRENCY_SYMBOLS", "check_currency", "currency_symbol", "money", "number", "integer",
+__all__ = ["MISSING", "shift", "CURRENCY_SYMBOLS", "check_currency", "currency_symbol", "money", "number", "integer",
            "percent", "points", "p_value", "p_phrase", "interval", "label", "words", "kind_of", "format_value", "table", "Table",
            "csv_target", "VALUE_WORDS", "money_axis", "percent_axis", "number_axis"]
 
@@ -533,3 +533,14 @@ def number_axis(ax, which: str = "y", decimals: int | None = None) -> None:
     """Tick labels with thousands separators and no offset or multiplier; ``decimals=None``
     writes each tick with as few decimals as it needs ("1,500", "0.25")."""
     _axis(ax, which, _tick if decimals is None else (lambda v: f"{v:,.{decimals}f}"))
+
+
+def shift(x, decimals: int = 1, unit: str = "points") -> str:
+    """A change said as a verb: "lowers it by 10.4 points", "raises it by 2.0 points", "leaves it
+    unchanged" (when it rounds to zero at ``decimals``)."""
+    if _missing(x):
+        return "changes it by an unknown amount"
+    if round(abs(float(x)), decimals) == 0:
+        return "leaves it unchanged"
+    return f"{'raises' if x > 0 else 'lowers'} it by {abs(float(x)):.{decimals}f} {unit}"
+

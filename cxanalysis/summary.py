@@ -105,8 +105,8 @@ def response_sentence(results: dict[str, Any]) -> str | None:
         moved = n["value"] - n["unweighted"]
         return (f"{who}; their answers are weighted to all {fmt.integer(r['base'])} customers "
                 f"({r['weighting']}; effective sample size {fmt.integer(r.get('n_eff') or 0)}). "
-                f"Respondents' own NPS was {fmt.number(n['unweighted'], 1)}; weighting to the base moves "
-                f"it by {fmt.points(moved, 1)} points.")
+                f"Respondents' own NPS was {fmt.number(n['unweighted'], 1)}; weighting to the base "
+                f"{fmt.shift(moved, 1)}.")
     return f"{who}; they are not weighted ({r.get('weighting')}), so the NPS describes respondents, not every customer."
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .fmt import words
+from .fmt import shift, words
 
 __all__ = ["RakingResult", "rake", "kish_n_eff", "weighting_columns", "weight_to_base", "compare_margins",
            "response_by_quarter", "response_summary", "NO_NONRESPONDENTS"]
@@ -388,7 +388,7 @@ def response_summary(respondents: pd.DataFrame, response: Mapping, config) -> st
                  f"each of those covariates; Kish's effective sample size is {w['n_eff']:,.0f} of "
                  f"{len(respondents):,} (design effect {len(respondents) / w['n_eff']:.2f}). NPS weighted to the base: "
                  f"{w['nps']:.1f} (95% CI {w['ci_low']:.1f} to {w['ci_high']:.1f}); respondents' own NPS: "
-                 f"{raw['nps']:.1f}. Weighting moves it by {w['nps'] - raw['nps']:+.1f} points.")
+                 f"{raw['nps']:.1f}. Weighting {shift(w['nps'] - raw['nps'], 1)}.")
     else:
         text += (f"Respondents are not weighted ({response.get('weighting')}): the NPS of {raw['nps']:.1f} describes "
                  "those who answered, not every customer.")

@@ -252,3 +252,10 @@ def test_effect_scale_reads_in_words_and_headers_can_be_named():
     t = fmt.table(eff, columns=["outcome", "estimate", "ci_low"])
     assert t.numeric == ("Estimate", "95% interval")  # the text column stays left-aligned
     assert [fmt.p_phrase(p) for p in (0.0419, 0.0004, None)] == ["p = 0.042", "p < 0.001", "p not available"]
+
+
+def test_shift_says_the_direction_in_words():
+    assert fmt.shift(-10.44) == "lowers it by 10.4 points"
+    assert fmt.shift(2) == "raises it by 2.0 points"
+    assert fmt.shift(0.04) == "leaves it unchanged"
+    assert fmt.shift(float("nan")) == "changes it by an unknown amount"

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from cxanalysis import metrics, summary, weighting
+from cxanalysis import fmt, metrics, summary, weighting
 from cxanalysis.config import ConfigError, load_config
 from cxanalysis.glm import fit_firth, fit_glm
 from cxanalysis.io import load
@@ -65,10 +65,11 @@ def test_weighted_nps_covers_the_base_truth_and_respondents_are_visibly_biased(t
     assert (resp["base"], resp["respondents"]) == (len(base), len(loaded.data))
     assert resp["weighting"] == "raking on plan, region, tenure (months) in 4 bands"
     sentence = summary.response_sentence({"response": resp, "nps": {"value": w["nps"], "unweighted": raw["nps"]}})
-    assert f"moves it by {w['nps'] - raw['nps']:+.1f} points" in sentence
+    assert fmt.shift(w["nps"] - raw["nps"]) in sentence
+    assert fmt.shift(w["nps"] - raw["nps"]).startswith("lowers it by ")  # Pro answers more, and scores higher
     assert f"Respondents' own NPS was {raw['nps']:.1f}" in sentence
     text = weighting.response_summary(loaded.data, resp, cfg)
-    assert f"{w['nps'] - raw['nps']:+.1f} points" in text and f"{len(base):,}" in text
+    assert fmt.shift(w["nps"] - raw["nps"]) in text and f"{len(base):,}" in text
 
 
 @pytest.mark.slow
@@ -320,7 +321,7 @@ def test_report_writes_the_response_block_and_the_sentence(tmp_path):
     assert len(r["margins"]) >= 3
     page = (root / "index.html").read_text()
     moved = res["nps"]["value"] - res["nps"]["unweighted"]
-    assert f"weighting to the base moves it by {moved:+.1f} points" in page
+    assert f"weighting to the base {fmt.shift(moved)}" in page
 
 
 def test_compare_margins_orders_bands_and_keeps_text_levels_as_text():
