@@ -592,30 +592,18 @@ def cx_metrics(data: pd.DataFrame, config) -> tuple[pd.DataFrame, dict[str, str]
         s, c, w = col("spend"), col("churned"), w_all
         ok = ~(np.isnan(s) | np.isnan(c) | np.isnan(w))
         s, c, w = s[ok], c[ok], w[ok]
-        m = config.roi["gross_margin"]
         sbar = float((w * s).sum() / w.sum()) if len(s) else np.nan
         cbar = float((w * c).sum() / w.sum()) if len(s) else np.nan
         if len(s) < 2 or cbar == 0:
             skipped["CLV"] = ("fewer than 2 customers with both spend and churned" if len(s) < 2 else
                               "no customer churned this quarter: lifetime value (spend / churn) is unbounded")
         else:
-            value = clv_simple(sbar, cbar, margin=m)
             # delta method on log CLV = log m + log sbar - log cbar, with the covariance of the two
             # (weighted) means: weighted covariance x n_eff / (n_eff - 1), over n_eff
-            n, n_eff = len(s), _n_eff(w)
+            n_eff = _n_eff(w)
             dev = np.column_stack([s - sbar, c - cbar])
             cov = (dev * w[:, None]).T @ dev / w.sum() / (n_eff - 1) if n_eff > 1 else np.full((2, 2), np.nan)
-            g = np.array([1 / sbar, -1 / cbar])
-            se_log = float(np.sqrt(g @ cov @ g))
-            z = _z(alpha)
-            add("CLV (simple)", {"value": value, "ci_low": value * np.exp(-z * se_log),
-                                 "ci_high": value * np.exp(z * se_log), "n": n, "n_eff": n_eff},
-                "money", f"margin x spend / churn; delta method on the log{wtag}")
-            disc = clv_discounted(sbar, cbar, margin=m, cost_per_return=0.0,
-                                  discount_rate=config.roi["discount_rate"], horizon_years=config.roi["horizon_years"])
-            add(f"CLV (discounted, {config.roi['horizon_years']} years)",
-                {"value": disc, "ci_low": np.nan, "ci_high": np.nan, "n": n, "n_eff": n_eff}, "money",
-                f"survival form of DESIGN.md at average spend and churn{' (weighted)' if weight else ''}")
+            add_clv(add, sbar, cbar, cov, len(s), n_eff, config, alpha, wtag, bool(weight))
     health = health_score(data, weights=config.health_score["weights"], score=config.score,
                           scale=config.scales.get(config.score, [0, 10]))
     if health.notna().any():
@@ -662,3 +650,21 @@ def exact_metrics(metrics: pd.DataFrame, skipped: pd.DataFrame, data: pd.DataFra
     skips.update({k: v for k, v in mskips.items() if k.split(" (")[0] in {m.split(" (")[0] for m in IN_MEMORY_ONLY}})
     out = pd.concat([table, extra], ignore_index=True) if len(extra) else table
     return out.reset_index(drop=True), skips
+
+def add_clv(add, sbar: float, cbar: float, cov: np.ndarray, n: int, n_eff: float, config,
+            alpha: float, wtag: str, weighted: bool) -> None:
+    """The two CLV rows of the dashboard from the (weighted) mean spend ``sbar`` and churn ``cbar``
+    and the covariance ``cov`` of those two means (shared by every engine, so one formula): the
+    simple CLV with a delta-method interval on its log, and the discounted CLV (no interval)."""
+    value = clv_simple(sbar, cbar, margin=config.roi["gross_margin"])
+    g = np.array([1 / sbar, -1 / cbar])
+    se_log = float(np.sqrt(g @ cov @ g))
+    z = _z(alpha)
+    add("CLV (simple)", {"value": value, "ci_low": value * np.exp(-z * se_log),
+                         "ci_high": value * np.exp(z * se_log), "n": n, "n_eff": n_eff},
+        "money", f"margin x spend / churn; delta method on the log{wtag}")
+    disc = clv_discounted(sbar, cbar, margin=config.roi["gross_margin"], cost_per_return=0.0,
+                          discount_rate=config.roi["discount_rate"], horizon_years=config.roi["horizon_years"])
+    add(f"CLV (discounted, {config.roi['horizon_years']} years)",
+        {"value": disc, "ci_low": np.nan, "ci_high": np.nan, "n": n, "n_eff": n_eff}, "money",
+        f"survival form of DESIGN.md at average spend and churn{' (weighted)' if weighted else ''}")

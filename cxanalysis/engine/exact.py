@@ -20,7 +20,7 @@ import pandas as pd
 from scipy.special import ndtri, stdtrit
 
 from ..config import Config
-from ..metrics import clv_discounted, clv_simple, nps_from_counts, wilson_interval
+from ..metrics import add_clv, nps_from_counts, wilson_interval
 
 __all__ = ["nps_table", "metrics_table", "mean_interval", "ratio_interval", "EXACT_METRICS", "IN_MEMORY_ONLY"]
 
@@ -177,31 +177,19 @@ def _metric_rows(r: Mapping[str, Any], nps_stats: Mapping[str, Any] | None, net_
         add("MRR per customer", mean("mrr"), "money per month", f"t interval{wtag}")
     if need("CLV", "spend", "churned"):
         n, sw, sw2 = int(r["clv__n"]), float(r["clv__sw"]), float(r["clv__sw2"])
-        m = config.roi["gross_margin"]
         sbar = float(r["clv__sws"]) / sw if n else np.nan
         cbar = float(r["clv__swc"]) / sw if n else np.nan
         if n < 2 or cbar == 0:
             skipped["CLV"] = ("fewer than 2 customers with both spend and churned" if n < 2 else
                               "no customer churned this quarter: lifetime value (spend / churn) is unbounded")
         else:
-            value = clv_simple(sbar, cbar, margin=m)
             n_eff = _n_eff(sw, sw2)
             if n_eff > 1:
                 k = sw * (n_eff - 1)
                 cov = np.array([[r["clv__ss_s"], r["clv__sc"]], [r["clv__sc"], r["clv__ss_c"]]], float) / k
             else:
                 cov = np.full((2, 2), np.nan)
-            g = np.array([1 / sbar, -1 / cbar])
-            se_log = float(np.sqrt(g @ cov @ g))
-            z = _z(alpha)
-            add("CLV (simple)", {"value": value, "ci_low": value * np.exp(-z * se_log),
-                                 "ci_high": value * np.exp(z * se_log), "n": n, "n_eff": n_eff},
-                "money", f"margin x spend / churn; delta method on the log{wtag}")
-            disc = clv_discounted(sbar, cbar, margin=m, cost_per_return=0.0,
-                                  discount_rate=config.roi["discount_rate"], horizon_years=config.roi["horizon_years"])
-            add(f"CLV (discounted, {config.roi['horizon_years']} years)",
-                {"value": disc, "ci_low": np.nan, "ci_high": np.nan, "n": n, "n_eff": n_eff}, "money",
-                f"survival form of DESIGN.md at average spend and churn{' (weighted)' if weighted else ''}")
+            add_clv(add, sbar, cbar, cov, n, n_eff, config, alpha, wtag, weighted)
     return rows, skipped
 
 
