@@ -136,7 +136,9 @@ class CustomerClusters:
         The transformed matrix every customer was clustered on (rows as in the data).
     profile_ : DataFrame
         One row per cluster: ``cluster, name, n, share, <column means>, nps, nps_ci_low,
-        nps_ci_high, churn_rate, spend, passives``.
+        nps_ci_high, churn_rate, spend, passives``. With a ``weight`` column (respondents weighted
+        to the base) shares, means, NPS (interval on Kish's n_eff) and churn are weighted, and
+        ``passives`` counts the base's passives (sum of their weights); ``n`` counts respondents.
     zscores_ : DataFrame
         Standardised cluster means (for the heatmap).
     skip_reason_ : str or None
@@ -323,6 +325,10 @@ class CustomerClusters:
     def _profile(self, data: pd.DataFrame, X: np.ndarray) -> None:
         labels = self.labels_
         num = [c for c in self.used_ if c in self.features_]
+        # respondents weighted to the base (a ``weight`` column) are profiled with their weights,
+        # so a cluster's NPS, churn and spend compare with the report's weighted overall figures
+        w_all = (data["weight"].to_numpy(float) if "weight" in data else np.ones(len(data)))
+        w_all = np.where(np.isfinite(w_all), w_all, 0.0)
         data = data[list(dict.fromkeys(c for c in (*num, self.score, "churned", "spend") if c in data))]
         z = pd.DataFrame(X[:, [self.features_.index(c) for c in num]], columns=num).groupby(labels).mean().reindex(range(self.k_))
         self.zscores_ = z
@@ -334,19 +340,30 @@ class CustomerClusters:
             words = [(_WORDS.get(f, (f"high {_label(f).lower()}", f"low {_label(f).lower()}"))[0 if z.loc[c, f] > 0 else 1])
                      for f in top.index[:3] if abs(z.loc[c, f]) >= 0.3]
             name = ", ".join(words) or "average on every column"
+            w = w_all[sel]
             row = {"cluster": c, "name": name[:1].upper() + name[1:], "n": int(sel.sum()),
-                   "share": float(sel.mean())}
+                   "share": float(w.sum() / w_all.sum()) if w_all.sum() > 0 else float(sel.mean())}
+
+            def wmean(col, w=w, part=part):
+                x = part[col].to_numpy(float)
+                ok = np.isfinite(x) & (w > 0)
+                return float(np.average(x[ok], weights=w[ok])) if ok.any() else np.nan
+
             for f in num:
-                row[f] = float(part[f].mean())
+                row[f] = wmean(f)
             if self.score in data:
-                s = part[self.score].dropna()
-                p, d = (s >= self.promoter_min).sum(), (s <= self.detractor_max).sum()
-                r = nps_from_counts(p, len(s) - p - d, d)
-                row.update(nps=r["nps"], nps_ci_low=r["ci_low"], nps_ci_high=r["ci_high"], passives=int(len(s) - p - d))
+                sc = part[self.score].to_numpy(float)
+                ok = np.isfinite(sc)
+                ws, sc = w[ok], sc[ok]
+                p, d = ws[sc >= self.promoter_min].sum(), ws[sc <= self.detractor_max].sum()
+                n_eff = float(ws.sum() ** 2 / (ws**2).sum()) if (ws**2).sum() > 0 else 0.0
+                r = nps_from_counts(p, ws.sum() - p - d, d, n_eff=n_eff)
+                row.update(nps=r["nps"], nps_ci_low=r["ci_low"], nps_ci_high=r["ci_high"],
+                           passives=int(round(ws.sum() - p - d)))
             if "churned" in data:
-                row["churn_rate"] = float(part["churned"].mean())
+                row["churn_rate"] = wmean("churned")
             if "spend" in data:
-                row["spend_mean"] = float(part["spend"].mean())
+                row["spend_mean"] = wmean("spend")
             rows.append(row)
         self.profile_ = pd.DataFrame(rows)
         dup = self.profile_["name"].duplicated(keep=False)  # two clusters alike on their top columns

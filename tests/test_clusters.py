@@ -298,3 +298,29 @@ def test_silhouette_matches_a_hand_computation():
         b = min(D[i, lab == j].mean() for j in set(lab) if j != lab[i])
         s.append((b - a) / max(a, b))
     assert c.silhouette_ == pytest.approx(np.mean(s), rel=1e-10)
+
+
+def test_profile_weights_follow_the_base():
+    """With a ``weight`` column the cluster profile is weighted: each cluster's NPS equals
+    metrics.nps on that cluster's rows with the same weights (interval on Kish's n_eff), spend and
+    churn are weighted means, and passives count the base (sum of weights)."""
+    from cxanalysis import clusters as cl
+    from cxanalysis.config import load_config
+    from cxanalysis.metrics import nps
+
+    df = make_customers(3000, 1, random_state=11)
+    rng = np.random.default_rng(0)
+    df["weight"] = np.where(df["plan"] == "Basic", 4.0, 1.0) * rng.uniform(0.5, 1.5, len(df))
+    fit = cl.from_config(load_config()).fit(df)
+    names = fit.row_names()
+    for row in fit.profile_.itertuples():
+        part = df[names == row.name]
+        ref = nps(part, weight="weight").iloc[0]
+        assert (row.nps, row.nps_ci_low, row.nps_ci_high) == pytest.approx(
+            (ref["nps"], ref["ci_low"], ref["ci_high"]), rel=1e-9)
+        assert row.spend_mean == pytest.approx(np.average(part["spend"], weights=part["weight"]), rel=1e-12)
+        assert row.churn_rate == pytest.approx(np.average(part["churned"], weights=part["weight"]), rel=1e-12)
+        is_passive = part["nps_score"].between(7, 8)
+        assert row.passives == round(part.loc[is_passive, "weight"].sum())
+        assert row.n == len(part)
+    assert fit.profile_["share"].sum() == pytest.approx(1.0)
