@@ -351,6 +351,31 @@ def recommendation(results: dict[str, Any]) -> tuple[str, str]:
         why = "; ".join(f"{k}: {v}" for k, v in sorted(skipped.items()) if k in ("roi", "spend", "churn", "returns"))
         return ("no-evidence", "No recommendation on funding: the ROI could not be computed from this export"
                 + (f" ({why})." if why else ".") + " Fix the data gaps listed under Analyses skipped, then rerun.")
+    kind, text = _recommendation(results, roi)
+    hinge = assumption_hinge(roi)
+    return kind, text + (f" {hinge}" if hinge and kind != "no-evidence" else "")
+
+
+def assumption_hinge(roi: dict[str, Any]) -> str:
+    """The assumption a funding decision hinges on: the share of passives the program is assumed to
+    move against the share at which it breaks even, with that share's likely range. The range is
+    ``cost / (passives x value)`` at the value's interval limits: a decreasing function of the
+    value, so it maps the value's 95% interval onto the break-even share's exactly. Empty when the
+    figures are missing."""
+    n, moved, share = roi.get("n_passives"), roi.get("customers_moved"), roi.get("break_even_share")
+    if not n or moved is None or not _finite(share):
+        return ""
+    v_lo, v_hi, cost = roi.get("value_per_customer_ci_low"), roi.get("value_per_customer_ci_high"), roi.get("cost")
+    rng = ""
+    if _finite(v_lo, v_hi, cost) and v_lo > 0:
+        rng = f" (likely range {_pct0(cost / (n * v_hi))} to {_pct0(cost / (n * v_lo))})"
+    assumed = f"This rests on the program moving {_pct0(moved / n)} of passives ({fmt.integer(moved)} customers)"
+    if share > 1:
+        return f"{assumed}; it would break even only by moving {_pct0(share)}{rng} of them, more than there are."
+    return f"{assumed}; it breaks even at {_pct0(share)}{rng}."
+
+
+def _recommendation(results: dict[str, Any], roi: dict[str, Any]) -> tuple[str, str]:
     lo, hi = roi.get("roi_ci_low"), roi.get("roi_ci_high")
     m = _money_of(results)
     targets = (results.get("roi") or {}).get("by_segment") or []

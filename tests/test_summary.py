@@ -149,3 +149,18 @@ def test_respondents_tile_names_the_base_when_non_respondents_were_kept(tmp_path
     assert "Customers<b>1,000</b>" not in page
     page = summary.write_index(tmp_path, _results(), []).read_text()  # everyone answered
     assert "Customers<b>1,000</b>" in page
+
+
+def test_recommendation_names_the_assumption_it_hinges_on():
+    """Break-even share cost / (passives x value) at the value's interval limits, by hand:
+    6000 / (400 x 330) = 4.5% and 6000 / (400 x 100) = 15%; the point 6000 / (400 x 212) = 7.1%."""
+    r = _results()
+    r["roi"]["passive_to_promoter"].update(n_passives=400, break_even_share=6000 / (400 * 212.0))
+    kind, text = summary.recommendation(r)
+    assert kind == "pilot"
+    assert text.endswith("This rests on the program moving 10% of passives (40 customers); it breaks even at 7% "
+                         "(likely range 5% to 15%).")
+    r["roi"]["passive_to_promoter"].update(break_even_share=1.4)
+    assert "break even only by moving 140% (likely range 5% to 15%) of them, more than there are" in \
+        summary.recommendation(r)[1]
+    assert summary.assumption_hinge({"n_passives": 0}) == ""
