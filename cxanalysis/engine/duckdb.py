@@ -73,6 +73,22 @@ class DuckDBEngine(SQLEngine):
         self.con.execute(f"CREATE OR REPLACE VIEW {self.table} AS {select}")
         self.columns = [r[0] for r in self.con.execute(f"DESCRIBE {self.table}").fetchall()]
 
+    def materialise(self, select: str, name: str) -> None:
+        """Store ``select`` once as table ``name`` (DuckDB's own columnar format, spilled to its
+        temporary directory beyond the memory limit) and redefine the table as that: later
+        statements read it instead of re-reading the export and re-applying the mapping and
+        the cleaning expressions. ``select`` may read ``customers_src`` (the mapped export) or
+        the table stored before, which is dropped once the new one exists."""
+        if not self._derived:
+            self.con.execute(f"ALTER VIEW {self.table} RENAME TO customers_src")
+            self._derived = True
+        self.con.execute(f"CREATE OR REPLACE TABLE {name} AS {select}")
+        self.con.execute(f"CREATE OR REPLACE VIEW {self.table} AS SELECT * FROM {name}")
+        previous, self._stored = getattr(self, "_stored", None), name
+        if previous and previous != name:
+            self.con.execute(f"DROP TABLE {previous}")
+        self.columns = [r[0] for r in self.con.execute(f"DESCRIBE {self.table}").fetchall()]
+
     def stratified_sample(self, per_stratum: int = 50_000, *, seed: int = 0,
                           by: Sequence[str] = ()) -> pd.DataFrame:
         """Up to ``per_stratum`` random respondents per quarter x category (x each ``by`` column's

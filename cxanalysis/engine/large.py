@@ -155,13 +155,19 @@ def prepare_large(source, config: Config, *, engine: str = "duckdb", quarter: st
     except Exception as exc:  # the engine's own read error (no such file, not Parquet/CSV)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"The {engine} engine cannot read {source}: {first}") from None
+    spill = None
     if eng.name == "duckdb":
+        # the stored table and the windows spill beyond the limit, into a folder of this run's own
+        spill = tempfile.TemporaryDirectory(prefix="cx-duckdb-")
+        eng.con.execute(f"SET temp_directory='{spill.name}'")
         eng.con.execute(f"SET memory_limit='{DUCKDB_MEMORY_LIMIT}'")
         eng.con.execute("SET preserve_insertion_order=false")  # the sample is sorted afterwards
     try:
         return _prepare(eng, source, config, qtr, per_stratum, config.seed if seed is None else seed, progress)
     finally:
         eng.close()
+        if spill is not None:
+            spill.cleanup()
 
 
 def _prepare(eng, source, config: Config, qtr, per_stratum: int | None, seed: int, progress) -> LargeRun:
@@ -199,26 +205,28 @@ def _prepare(eng, source, config: Config, qtr, per_stratum: int | None, seed: in
     if problems:
         raise ValidationError(problems)
     typed = f"SELECT {', '.join(exprs)} FROM customers_src"
-    eng.derive_view(typed)
+    # always-on cleaning, counted: no id; exact duplicates. The typed rows with an id are stored
+    # once by the engine; every later count, exact table and the sample read them, not the export.
+    keep = "customer_id IS NOT NULL"
+    eng.materialise(f"SELECT * FROM ({typed}) t WHERE {keep}", "customers_typed")
     text_cols = [c for c, t in eng.query(f"SELECT * FROM {eng.table} LIMIT 0").dtypes.items()
                  if not pd.api.types.is_numeric_dtype(t)]
-    # always-on cleaning, counted: no id; exact duplicates
-    no_id = _count(eng, "customer_id IS NULL")
+    n_kept = _count(eng)
+    no_id = rows_in - n_kept
     if no_id:
         report.drop("no customer_id", pd.Series([], dtype=str), no_id)
-    keep = "customer_id IS NOT NULL"
-    eng.derive_view(f"SELECT * FROM ({typed}) t WHERE {keep}")
     dup_keys = _count(eng, "1 = 1", "(SELECT customer_id, quarter FROM customers GROUP BY customer_id, quarter "
                       "HAVING COUNT(*) > 1) d")
+    stored = "customers_typed"
     if dup_keys:
-        n_before = _count(eng)
-        eng.derive_view(f"SELECT DISTINCT * FROM ({typed}) t WHERE {keep}")
-        n_dup = n_before - _count(eng)
+        eng.materialise("SELECT DISTINCT * FROM customers_typed", "customers_clean")
+        stored = "customers_clean"
+        n_dup = n_kept - _count(eng)
         if n_dup:
             ids = eng.query("SELECT customer_id FROM customers GROUP BY customer_id, quarter HAVING COUNT(*) > 1 "
                             "ORDER BY customer_id LIMIT 5")["customer_id"].astype(str)
             report.drop("exact duplicate of an earlier row", ids, n_dup)
-    clean_select = f"SELECT {'DISTINCT ' if dup_keys else ''}* FROM ({typed}) t WHERE {keep}"
+    clean_select = f"SELECT * FROM {stored}"
     # respondents and the base, per quarter
     answered = " OR ".join(f"{q(c)} IS NOT NULL" for c in scores)
     base = eng.query(f"SELECT quarter, COUNT(*) AS base, SUM(CASE WHEN {answered} THEN 1 ELSE 0 END) AS respondents "
