@@ -233,7 +233,8 @@ def _prepare(eng, source, config: Config, qtr, per_stratum: int | None, seed: in
                      f"FROM {eng.table} GROUP BY quarter ORDER BY quarter")
     eng.derive_view(f"SELECT * FROM ({clean_select}) c WHERE {answered}")
     # validation: every rule one count over the respondents
-    problems = eng.validate()
+    # (customer_id, quarter) was counted unique over the stored rows above when dup_keys is 0
+    problems = eng.validate(unique=() if dup_keys else ("customer_id", "quarter"))
     if problems:
         if config.cleaning["invalid_rows"] == "error":
             raise ValidationError(problems)
