@@ -273,6 +273,25 @@ def test_spark_equals_pandas_to_1e9(spark, tmp_path):
     assert s["_sampling_weight"].sum() == pytest.approx(df["nps_score"].notna().sum())
 
 
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning:pyspark.*", "ignore:The copy keyword:Warning")
+def test_spark_large_route_equals_duckdb(spark, tmp_path):
+    """The large route on Spark (its stored rows a temporary view): rows without an id and an
+    exact duplicate counted as on DuckDB, and the same exact tables to 1e-9."""
+    from cxanalysis.engine.large import prepare_large
+
+    df = messy_frame(600, 2, seed=3)
+    df["customer_id"] = df["customer_id"].astype(object)
+    df.loc[df.index[:2], "customer_id"] = None
+    df = pd.concat([df, df.iloc[[20]]], ignore_index=True)
+    path = tmp_path / "export.parquet"
+    df.rename(columns={"nps_score": "Likelihood to recommend"}).to_parquet(path, index=False)
+    cfg = load_config({"columns": {"nps_score": "Likelihood to recommend"}})
+    runs = {e: prepare_large(path, cfg, engine=e, per_stratum=30) for e in ("duckdb", "spark")}
+    steps = [{s["rule"]: s["rows_dropped"] for s in r.cleaning.steps} for r in runs.values()]
+    assert steps[0] == steps[1] == {"no customer_id": 2, "exact duplicate of an earlier row": 1}
+    assert_engines_agree(runs["spark"].tables, runs["duckdb"].tables, "spark large route")
+
+
 # ----------------------------------------------------------------------- report integration
 
 def test_engine_key_is_validated():

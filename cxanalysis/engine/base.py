@@ -189,7 +189,7 @@ def stratified_sql(table: str, config: Config, by: Sequence[str], per_stratum: i
     s = q(config.categories["score"])
     cat = _category_sql(config)
     part = ", ".join(["quarter", cat, *(q(b) for b in by)])
-    label = " || ':' || ".join(["quarter", cat, *(f"COALESCE(CAST({q(b)} AS VARCHAR), '{MISSING_LEVEL}')"
+    label = " || ':' || ".join(["quarter", cat, *(f"COALESCE(CAST({q(b)} AS STRING), '{MISSING_LEVEL}')"
                                                    for b in by)])
     pick = (f"SELECT customer_id AS _id, quarter AS _q, {label} AS _stratum, "
             f"COUNT(*) OVER (PARTITION BY {part}) AS _size, "

@@ -4,7 +4,9 @@
 source with the ``columns:`` mapping applied in SQL; text cells of numeric and yes/no columns,
 and the quarter's spellings, are parsed in SQL (unparseable cells are an error naming the column
 and example rows, as in :func:`cxanalysis.io.load`); rows without a customer id are dropped and
-exact duplicate rows removed, counted; every validation rule is one count; rows without any CX
+exact duplicate rows removed, counted (the typed rows with an id are stored once by the
+engine, :meth:`~cxanalysis.engine.duckdb.DuckDBEngine.materialise`, and everything after reads
+them, not the export); every validation rule is one count; rows without any CX
 score are counted as the base, not analysed. The exact tables are computed over every
 remaining row. Then a **weighted stratified sample** is drawn (strata: quarter x CX category x
 each categorical covariate of the models, so no covariate level is lost; at most ``per_stratum``
@@ -96,9 +98,9 @@ def _typed_select(eng, quarter_map: dict[str, str]) -> tuple[list[str], list[Pro
         text = not (pd.api.types.is_numeric_dtype(types[col]) or pd.api.types.is_bool_dtype(types[col]))
         if col == "quarter":
             cases = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in quarter_map.items())
-            exprs.append(f"CASE CAST({c} AS VARCHAR) {cases} END AS {c}" if cases else f"{c}")
+            exprs.append(f"CASE CAST({c} AS STRING) {cases} END AS {c}" if cases else f"{c}")
         elif kind == "binary" and (text or pd.api.types.is_bool_dtype(types[col])):
-            t = f"LOWER(TRIM(CAST({c} AS VARCHAR)))"
+            t = f"LOWER(TRIM(CAST({c} AS STRING)))"
             yes = ", ".join(_lit(v) for v in sorted(_TRUE))
             no = ", ".join(_lit(v) for v in sorted(_FALSE))
             bad = f"{c} IS NOT NULL AND {t} <> '' AND {t} NOT IN ({yes}, {no})"
@@ -109,7 +111,7 @@ def _typed_select(eng, quarter_map: dict[str, str]) -> tuple[list[str], list[Pro
                                         "Use one of those spellings, or leave the cell empty when unknown."))
             exprs.append(f"CASE WHEN {t} IN ({yes}) THEN 1.0 WHEN {t} IN ({no}) THEN 0.0 END AS {c}")
         elif (kind in NUMERIC_KINDS or kind == "driver" or kind == "binary") and text:
-            t = f"TRIM(CAST({c} AS VARCHAR))"
+            t = f"TRIM(CAST({c} AS STRING))"
             bad = f"{c} IS NOT NULL AND {t} <> '' AND TRY_CAST({t} AS DOUBLE) IS NULL"
             n = int(eng.query(f"SELECT COUNT(*) AS n FROM {eng.table} WHERE {bad}")["n"].iloc[0])
             if n:
@@ -117,7 +119,7 @@ def _typed_select(eng, quarter_map: dict[str, str]) -> tuple[list[str], list[Pro
                                         "Replace text such as 'n/a' with an empty cell (missing) or a number."))
             exprs.append(f"TRY_CAST(NULLIF({t}, '') AS DOUBLE) AS {c}")
         elif kind in ("category", "id"):
-            exprs.append(f"NULLIF(TRIM(CAST({c} AS VARCHAR)), '') AS {c}")
+            exprs.append(f"NULLIF(TRIM(CAST({c} AS STRING)), '') AS {c}")
         else:
             exprs.append(c)
     return exprs, problems
@@ -188,12 +190,12 @@ def _prepare(eng, source, config: Config, qtr, per_stratum: int | None, seed: in
     rows_in = _count(eng)
     report = CleaningReport(rows_in=rows_in)
     # quarters: each spelling parsed once, mapped in SQL
-    raw_q = eng.query(f"SELECT DISTINCT CAST(quarter AS VARCHAR) AS q FROM {eng.table}")["q"]
+    raw_q = eng.query(f"SELECT DISTINCT CAST(quarter AS STRING) AS q FROM {eng.table}")["q"]
     qmap = {str(v): parse_quarter(v) for v in raw_q if v is not None and not pd.isna(v)}
     problems = []
     bad_q = [k for k, v in qmap.items() if v is None]
     if bad_q:
-        n = _count(eng, "CAST(quarter AS VARCHAR) IN (" + ", ".join(_lit(b) for b in bad_q) + ")")
+        n = _count(eng, "CAST(quarter AS STRING) IN (" + ", ".join(_lit(b) for b in bad_q) + ")")
         problems.append(Problem("quarter", "must look like 2026Q3, 'Q3 2026', 2026-Q3 or a date", n,
                                 ", ".join(repr(b) for b in bad_q[:3]),
                                 "A quarter without a year (e.g. 'Q3') is ambiguous: give the year."))
