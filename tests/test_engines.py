@@ -180,6 +180,32 @@ def test_random_small_frames_agree(rows, weighted):
                 assert_engines_agree(e.exact_tables(), ref, e.name)
 
 
+@pytest.mark.parametrize("by", [(), ("plan", "region")], ids=["quarter-category", "with-covariates"])
+def test_duckdb_sample_draws_the_rows_of_the_portable_sql(by):
+    """DuckDB's sample (a bounded heap per stratum, min_by) holds exactly the rows that the
+    portable ROW_NUMBER() text of stratified_sql ranks first under the same key, with the same
+    strata and sizes; weights add up to every respondent of each stratum."""
+    from cxanalysis.engine.base import finish_sample, stratified_sql
+
+    df = messy_frame(3000, 2, seed=5)
+    cfg = load_config()
+    with DuckDBEngine(df, cfg) as e:
+        got = e.stratified_sample(40, seed=9, by=by)
+        want = finish_sample(e.query(stratified_sql(e.table, cfg, by, 40, "hash(customer_id, quarter, 9), customer_id")))
+        other = e.stratified_sample(40, seed=10, by=by)
+    assert len(got) < df["nps_score"].notna().sum()
+    pd.testing.assert_frame_equal(got, want)
+    assert got["customer_id"].tolist() != other["customer_id"].tolist()  # the seed changes the draw
+    assert got.groupby("_stratum").size().max() == 40
+    sizes = got.groupby("_stratum")["_sampling_weight"].sum()
+    scored = df[df["nps_score"].notna()]
+    cat = np.where(scored["nps_score"] >= 9, "promoter", np.where(scored["nps_score"] <= 6, "detractor", "passive"))
+    label = scored["quarter"].astype(str) + ":" + cat
+    for b in by:
+        label = label + ":" + scored[b].astype(object).where(scored[b].notna(), "(missing)").astype(str)
+    np.testing.assert_allclose(sizes.sort_index().to_numpy(), label.value_counts().sort_index().to_numpy())
+
+
 def test_auto_picks_by_size(tmp_path):
     from cxanalysis.engine import choose as ch
 
@@ -245,6 +271,25 @@ def test_spark_equals_pandas_to_1e9(spark, tmp_path):
         s = e.stratified_sample(100, seed=1)
     assert s.groupby("_stratum").size().max() == 100
     assert s["_sampling_weight"].sum() == pytest.approx(df["nps_score"].notna().sum())
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning:pyspark.*", "ignore:The copy keyword:Warning")
+def test_spark_large_route_equals_duckdb(spark, tmp_path):
+    """The large route on Spark (its stored rows a temporary view): rows without an id and an
+    exact duplicate counted as on DuckDB, and the same exact tables to 1e-9."""
+    from cxanalysis.engine.large import prepare_large
+
+    df = messy_frame(600, 2, seed=3)
+    df["customer_id"] = df["customer_id"].astype(object)
+    df.loc[df.index[:2], "customer_id"] = None
+    df = pd.concat([df, df.iloc[[20]]], ignore_index=True)
+    path = tmp_path / "export.parquet"
+    df.rename(columns={"nps_score": "Likelihood to recommend"}).to_parquet(path, index=False)
+    cfg = load_config({"columns": {"nps_score": "Likelihood to recommend"}})
+    runs = {e: prepare_large(path, cfg, engine=e, per_stratum=30) for e in ("duckdb", "spark")}
+    steps = [{s["rule"]: s["rows_dropped"] for s in r.cleaning.steps} for r in runs.values()]
+    assert steps[0] == steps[1] == {"no customer_id": 2, "exact duplicate of an earlier row": 1}
+    assert_engines_agree(runs["spark"].tables, runs["duckdb"].tables, "spark large route")
 
 
 # ----------------------------------------------------------------------- report integration

@@ -168,3 +168,35 @@ def test_a_mapped_column_the_export_lacks_is_a_data_error(tmp_path):
     write_messy(df, tmp_path / "e.parquet")
     with pytest.raises(DataError, match="column 'Rev Q', which the export does not have.*Fix the mapping"):
         prepare_large(tmp_path / "e.parquet", load_config({"columns": {**MESSY, "spend": "Rev Q"}}))
+
+
+def test_rows_without_id_and_exact_duplicates_are_counted_and_left_out(tmp_path):
+    """The rows stored by the engine: ids missing and exact duplicate rows dropped and counted;
+    the exact NPS is that of the rows kept, computed here with plain numpy."""
+    df = make_customers(600, 2, random_state=8)
+    df["customer_id"] = df["customer_id"].astype(object)
+    df.loc[df.index[:4], "customer_id"] = None
+    dups = df.iloc[10:17]
+    messy = pd.concat([df, dups], ignore_index=True)
+    cfg = load_config(write_messy(messy, tmp_path / "e.parquet"))
+    run = prepare_large(tmp_path / "e.parquet", cfg, per_stratum=40)
+    steps = {s["rule"]: s["rows_dropped"] for s in run.cleaning.steps}
+    assert steps == {"no customer_id": 4, "exact duplicate of an earlier row": 7}
+    assert run.cleaning.rows_in == len(messy)
+    kept = df.iloc[4:]
+    for t in run.tables["nps_quarter"].to_dict("records"):
+        s = kept.loc[kept["quarter"] == t["quarter"], "nps_score"].dropna().to_numpy()
+        assert t["n"] == len(s)
+        assert t["nps"] == pytest.approx(100 * (np.mean(s >= 9) - np.mean(s <= 6)), abs=1e-9)
+
+
+def test_a_customer_twice_in_a_quarter_with_different_values_is_a_validation_error(tmp_path):
+    """Not an exact duplicate: the uniqueness rule is counted (not skipped as already known)."""
+    df = make_customers(300, 1, random_state=4)
+    twin = df.iloc[[5]].assign(spend=df["spend"].iloc[5] + 1.0)
+    cfg = load_config(write_messy(pd.concat([df, twin], ignore_index=True), tmp_path / "e.parquet"))
+    with pytest.raises(ValidationError) as err:
+        prepare_large(tmp_path / "e.parquet", cfg, per_stratum=50)
+    (p,) = err.value.problems
+    assert (p.column, p.rule, p.n_rows) == ("customer_id", "must be unique within a quarter", 2)
+    assert str(df["customer_id"].iloc[5]) in p.examples

@@ -189,7 +189,7 @@ def stratified_sql(table: str, config: Config, by: Sequence[str], per_stratum: i
     s = q(config.categories["score"])
     cat = _category_sql(config)
     part = ", ".join(["quarter", cat, *(q(b) for b in by)])
-    label = " || ':' || ".join(["quarter", cat, *(f"COALESCE(CAST({q(b)} AS VARCHAR), '{MISSING_LEVEL}')"
+    label = " || ':' || ".join(["quarter", cat, *(f"COALESCE(CAST({q(b)} AS STRING), '{MISSING_LEVEL}')"
                                                    for b in by)])
     pick = (f"SELECT customer_id AS _id, quarter AS _q, {label} AS _stratum, "
             f"COUNT(*) OVER (PARTITION BY {part}) AS _size, "
@@ -253,12 +253,17 @@ class SQLEngine(Engine):
     def counts(self, by: Sequence[str] = ("quarter",)) -> pd.DataFrame:
         return self.query(sql.counts_sql(self.table, self.config, self.columns, by))
 
-    def validate(self) -> list[Problem]:
+    def validate(self, *, unique: Sequence[str] = ()) -> list[Problem]:
         """Every rule as a count: the row-wise rules in one pass over the table (one
         ``SUM(CASE ...)`` each), the rules with a subquery (uniqueness) one query each; up to
-        three example customers for each broken rule."""
+        three example customers for each broken rule. ``unique``: columns whose combination the
+        caller has already counted as unique over a superset of these rows; the uniqueness rule
+        on exactly those columns then counts 0 without another pass."""
         active = [r for r in rules(self.config.scales) if all(c in self.columns for c in r.columns)]
         counts: dict[int, int] = {}
+        if unique:
+            counts.update({i: 0 for i, r in enumerate(active)
+                           if "SELECT" in r.sql.upper() and set(r.columns) == set(unique)})
         flat = [i for i, r in enumerate(active) if "SELECT" not in r.sql.upper()]
         if flat:
             sums = ", ".join(f"SUM(CASE WHEN {active[i].sql} THEN 1 ELSE 0 END) AS r{i}" for i in flat)

@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import Config, load_config
-from .base import SQLEngine, canonical_select, finish_sample, stratified_sql
+from ..schema import sql_name as q
+from .base import MISSING_LEVEL, SQLEngine, _category_sql, canonical_select, finish_sample
 
 __all__ = ["DuckDBEngine", "reader_sql"]
 
@@ -73,23 +74,55 @@ class DuckDBEngine(SQLEngine):
         self.con.execute(f"CREATE OR REPLACE VIEW {self.table} AS {select}")
         self.columns = [r[0] for r in self.con.execute(f"DESCRIBE {self.table}").fetchall()]
 
+    def materialise(self, select: str, name: str) -> None:
+        """Store ``select`` once as table ``name`` (DuckDB's own columnar format, spilled to its
+        temporary directory beyond the memory limit) and redefine the table as that: later
+        statements read it instead of re-reading the export and re-applying the mapping and
+        the cleaning expressions. ``select`` may read ``customers_src`` (the mapped export) or
+        the table stored before, which is dropped once the new one exists."""
+        if not self._derived:
+            self.con.execute(f"ALTER VIEW {self.table} RENAME TO customers_src")
+            self._derived = True
+        self.con.execute(f"CREATE OR REPLACE TABLE {name} AS {select}")
+        self.con.execute(f"CREATE OR REPLACE VIEW {self.table} AS SELECT * FROM {name}")
+        previous, self._stored = getattr(self, "_stored", None), name
+        if previous and previous != name:
+            self.con.execute(f"DROP TABLE {previous}")
+        self.columns = [r[0] for r in self.con.execute(f"DESCRIBE {self.table}").fetchall()]
+
     def stratified_sample(self, per_stratum: int = 50_000, *, seed: int = 0,
                           by: Sequence[str] = ()) -> pd.DataFrame:
         """Up to ``per_stratum`` random respondents per quarter x category (x each ``by`` column's
         level), with weights.
 
         Within a stratum the rows are ranked by a hash of the customer, the quarter and ``seed``
-        (the same seed draws the same customers), in one pass over the id, quarter and stratum
-        columns; the rows drawn are then read in full. Memory is bounded by the sample and those
-        few columns, not the export. ``customer_id`` must be unique within a quarter (the
-        validation rule).
+        (the same seed draws the same customers), then by the id. The rows drawn are the
+        ``per_stratum`` smallest keys of each stratum, kept by one aggregate (DuckDB's
+        ``min_by(arg, key, n)``: a bounded heap per stratum, in parallel, instead of sorting
+        every row as ``ROW_NUMBER()`` in :func:`~cxanalysis.engine.base.stratified_sql` does;
+        the same rows, which ``tests/test_engines.py`` checks against that SQL); the rows drawn
+        are then read in full. Memory is bounded by the sample, not the export.
+        ``customer_id`` must be unique within a quarter (the validation rule).
 
         Returns the sampled rows plus ``_stratum`` and ``_sampling_weight`` (stratum size /
         rows drawn): weighted sums over the sample estimate totals over the export.
         """
-        text = stratified_sql(self.table, self.config, by, per_stratum,
-                              f"hash(customer_id, quarter, {int(seed)}), customer_id")
-        return finish_sample(self.query(text))
+        return finish_sample(self.query(self.stratified_text(per_stratum, seed=seed, by=by)))
+
+    def stratified_text(self, per_stratum: int, *, seed: int = 0, by: Sequence[str] = ()) -> str:
+        """The SQL of :meth:`stratified_sample`."""
+        s = q(self.config.categories["score"])
+        cat = _category_sql(self.config)
+        part = ", ".join(["quarter", cat, *(q(b) for b in by)])
+        label = " || ':' || ".join(["quarter", cat, *(f"COALESCE(CAST({q(b)} AS VARCHAR), '{MISSING_LEVEL}')"
+                                                       for b in by)])
+        key = f"{{'h': hash(customer_id, quarter, {int(seed)}), 'id': customer_id}}"
+        pick = (f"SELECT min_by(customer_id, {key}, {int(per_stratum)}) AS _ids, ANY_VALUE(quarter) AS _q, "
+                f"ANY_VALUE({label}) AS _stratum, COUNT(*) AS _size "
+                f"FROM {self.table} WHERE {s} IS NOT NULL GROUP BY {part}")
+        drawn = f"SELECT UNNEST(_ids) AS _id, _q, _stratum, _size FROM ({pick}) g"
+        return (f"SELECT c.*, p._stratum, p._size FROM {self.table} c JOIN ({drawn}) p "
+                f"ON c.customer_id = p._id AND c.quarter = p._q")
 
     def close(self) -> None:
         self.con.close()

@@ -4,7 +4,9 @@
 source with the ``columns:`` mapping applied in SQL; text cells of numeric and yes/no columns,
 and the quarter's spellings, are parsed in SQL (unparseable cells are an error naming the column
 and example rows, as in :func:`cxanalysis.io.load`); rows without a customer id are dropped and
-exact duplicate rows removed, counted; every validation rule is one count; rows without any CX
+exact duplicate rows removed, counted (the typed rows with an id are stored once by the
+engine, :meth:`~cxanalysis.engine.duckdb.DuckDBEngine.materialise`, and everything after reads
+them, not the export); every validation rule is one count; rows without any CX
 score are counted as the base, not analysed. The exact tables are computed over every
 remaining row. Then a **weighted stratified sample** is drawn (strata: quarter x CX category x
 each categorical covariate of the models, so no covariate level is lost; at most ``per_stratum``
@@ -96,9 +98,9 @@ def _typed_select(eng, quarter_map: dict[str, str]) -> tuple[list[str], list[Pro
         text = not (pd.api.types.is_numeric_dtype(types[col]) or pd.api.types.is_bool_dtype(types[col]))
         if col == "quarter":
             cases = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in quarter_map.items())
-            exprs.append(f"CASE CAST({c} AS VARCHAR) {cases} END AS {c}" if cases else f"{c}")
+            exprs.append(f"CASE CAST({c} AS STRING) {cases} END AS {c}" if cases else f"{c}")
         elif kind == "binary" and (text or pd.api.types.is_bool_dtype(types[col])):
-            t = f"LOWER(TRIM(CAST({c} AS VARCHAR)))"
+            t = f"LOWER(TRIM(CAST({c} AS STRING)))"
             yes = ", ".join(_lit(v) for v in sorted(_TRUE))
             no = ", ".join(_lit(v) for v in sorted(_FALSE))
             bad = f"{c} IS NOT NULL AND {t} <> '' AND {t} NOT IN ({yes}, {no})"
@@ -109,7 +111,7 @@ def _typed_select(eng, quarter_map: dict[str, str]) -> tuple[list[str], list[Pro
                                         "Use one of those spellings, or leave the cell empty when unknown."))
             exprs.append(f"CASE WHEN {t} IN ({yes}) THEN 1.0 WHEN {t} IN ({no}) THEN 0.0 END AS {c}")
         elif (kind in NUMERIC_KINDS or kind == "driver" or kind == "binary") and text:
-            t = f"TRIM(CAST({c} AS VARCHAR))"
+            t = f"TRIM(CAST({c} AS STRING))"
             bad = f"{c} IS NOT NULL AND {t} <> '' AND TRY_CAST({t} AS DOUBLE) IS NULL"
             n = int(eng.query(f"SELECT COUNT(*) AS n FROM {eng.table} WHERE {bad}")["n"].iloc[0])
             if n:
@@ -117,7 +119,7 @@ def _typed_select(eng, quarter_map: dict[str, str]) -> tuple[list[str], list[Pro
                                         "Replace text such as 'n/a' with an empty cell (missing) or a number."))
             exprs.append(f"TRY_CAST(NULLIF({t}, '') AS DOUBLE) AS {c}")
         elif kind in ("category", "id"):
-            exprs.append(f"NULLIF(TRIM(CAST({c} AS VARCHAR)), '') AS {c}")
+            exprs.append(f"NULLIF(TRIM(CAST({c} AS STRING)), '') AS {c}")
         else:
             exprs.append(c)
     return exprs, problems
@@ -155,13 +157,19 @@ def prepare_large(source, config: Config, *, engine: str = "duckdb", quarter: st
     except Exception as exc:  # the engine's own read error (no such file, not Parquet/CSV)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"The {engine} engine cannot read {source}: {first}") from None
+    spill = None
     if eng.name == "duckdb":
+        # the stored table and the windows spill beyond the limit, into a folder of this run's own
+        spill = tempfile.TemporaryDirectory(prefix="cx-duckdb-")
+        eng.con.execute(f"SET temp_directory='{spill.name}'")
         eng.con.execute(f"SET memory_limit='{DUCKDB_MEMORY_LIMIT}'")
         eng.con.execute("SET preserve_insertion_order=false")  # the sample is sorted afterwards
     try:
         return _prepare(eng, source, config, qtr, per_stratum, config.seed if seed is None else seed, progress)
     finally:
         eng.close()
+        if spill is not None:
+            spill.cleanup()
 
 
 def _prepare(eng, source, config: Config, qtr, per_stratum: int | None, seed: int, progress) -> LargeRun:
@@ -182,12 +190,12 @@ def _prepare(eng, source, config: Config, qtr, per_stratum: int | None, seed: in
     rows_in = _count(eng)
     report = CleaningReport(rows_in=rows_in)
     # quarters: each spelling parsed once, mapped in SQL
-    raw_q = eng.query(f"SELECT DISTINCT CAST(quarter AS VARCHAR) AS q FROM {eng.table}")["q"]
+    raw_q = eng.query(f"SELECT DISTINCT CAST(quarter AS STRING) AS q FROM {eng.table}")["q"]
     qmap = {str(v): parse_quarter(v) for v in raw_q if v is not None and not pd.isna(v)}
     problems = []
     bad_q = [k for k, v in qmap.items() if v is None]
     if bad_q:
-        n = _count(eng, "CAST(quarter AS VARCHAR) IN (" + ", ".join(_lit(b) for b in bad_q) + ")")
+        n = _count(eng, "CAST(quarter AS STRING) IN (" + ", ".join(_lit(b) for b in bad_q) + ")")
         problems.append(Problem("quarter", "must look like 2026Q3, 'Q3 2026', 2026-Q3 or a date", n,
                                 ", ".join(repr(b) for b in bad_q[:3]),
                                 "A quarter without a year (e.g. 'Q3') is ambiguous: give the year."))
@@ -199,33 +207,36 @@ def _prepare(eng, source, config: Config, qtr, per_stratum: int | None, seed: in
     if problems:
         raise ValidationError(problems)
     typed = f"SELECT {', '.join(exprs)} FROM customers_src"
-    eng.derive_view(typed)
+    # always-on cleaning, counted: no id; exact duplicates. The typed rows with an id are stored
+    # once by the engine; every later count, exact table and the sample read them, not the export.
+    keep = "customer_id IS NOT NULL"
+    eng.materialise(f"SELECT * FROM ({typed}) t WHERE {keep}", "customers_typed")
     text_cols = [c for c, t in eng.query(f"SELECT * FROM {eng.table} LIMIT 0").dtypes.items()
                  if not pd.api.types.is_numeric_dtype(t)]
-    # always-on cleaning, counted: no id; exact duplicates
-    no_id = _count(eng, "customer_id IS NULL")
+    n_kept = _count(eng)
+    no_id = rows_in - n_kept
     if no_id:
         report.drop("no customer_id", pd.Series([], dtype=str), no_id)
-    keep = "customer_id IS NOT NULL"
-    eng.derive_view(f"SELECT * FROM ({typed}) t WHERE {keep}")
     dup_keys = _count(eng, "1 = 1", "(SELECT customer_id, quarter FROM customers GROUP BY customer_id, quarter "
                       "HAVING COUNT(*) > 1) d")
+    stored = "customers_typed"
     if dup_keys:
-        n_before = _count(eng)
-        eng.derive_view(f"SELECT DISTINCT * FROM ({typed}) t WHERE {keep}")
-        n_dup = n_before - _count(eng)
+        eng.materialise("SELECT DISTINCT * FROM customers_typed", "customers_clean")
+        stored = "customers_clean"
+        n_dup = n_kept - _count(eng)
         if n_dup:
             ids = eng.query("SELECT customer_id FROM customers GROUP BY customer_id, quarter HAVING COUNT(*) > 1 "
                             "ORDER BY customer_id LIMIT 5")["customer_id"].astype(str)
             report.drop("exact duplicate of an earlier row", ids, n_dup)
-    clean_select = f"SELECT {'DISTINCT ' if dup_keys else ''}* FROM ({typed}) t WHERE {keep}"
+    clean_select = f"SELECT * FROM {stored}"
     # respondents and the base, per quarter
     answered = " OR ".join(f"{q(c)} IS NOT NULL" for c in scores)
     base = eng.query(f"SELECT quarter, COUNT(*) AS base, SUM(CASE WHEN {answered} THEN 1 ELSE 0 END) AS respondents "
                      f"FROM {eng.table} GROUP BY quarter ORDER BY quarter")
     eng.derive_view(f"SELECT * FROM ({clean_select}) c WHERE {answered}")
     # validation: every rule one count over the respondents
-    problems = eng.validate()
+    # (customer_id, quarter) was counted unique over the stored rows above when dup_keys is 0
+    problems = eng.validate(unique=() if dup_keys else ("customer_id", "quarter"))
     if problems:
         if config.cleaning["invalid_rows"] == "error":
             raise ValidationError(problems)

@@ -112,6 +112,17 @@ class SparkEngine(SQLEngine):
         self.spark.sql(select).createOrReplaceTempView(self.table)
         self.columns = list(self.spark.table(self.table).columns)
 
+    def materialise(self, select: str, name: str) -> None:
+        """Name ``select`` (a temporary view ``name``) and redefine the table as that. Spark
+        keeps it lazy: the cluster's own caching decides what stays in memory."""
+        if not self._derived:
+            self.spark.table(self.table).createOrReplaceTempView("customers_src")
+            self._derived = True
+        self.spark.sql(select).createOrReplaceTempView(name)
+        self.spark.sql(f"SELECT * FROM {name}").createOrReplaceTempView(self.table)
+        self._views = [*getattr(self, "_views", []), name]
+        self.columns = list(self.spark.table(self.table).columns)
+
     def stratified_sample(self, per_stratum: int = 50_000, *, seed: int = 0, by=()) -> pd.DataFrame:
         """Up to ``per_stratum`` random respondents per quarter x category (x each ``by``
         column's level; ranked by ``rand(seed)`` within the stratum), with ``_stratum`` and
@@ -120,7 +131,7 @@ class SparkEngine(SQLEngine):
         return finish_sample(self.query(text))
 
     def close(self) -> None:
-        for view in (self.table, "customers_raw", "customers_src"):
+        for view in (self.table, "customers_raw", "customers_src", *getattr(self, "_views", [])):
             self.spark.catalog.dropTempView(view)
         if self._tmp is not None:
             self._tmp.cleanup()

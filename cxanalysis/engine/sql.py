@@ -5,12 +5,12 @@ which :class:`~cxanalysis.engine.spark.SparkEngine` switches on) and sqlite. The
 view of canonical columns (named ``customers`` by the engines) and return, per group, only
 sums: row counts, sums of weights ``sum w``, sums of squared weights ``sum w^2``, weighted sums
 ``sum w x`` and, for intervals, weighted sums of squared deviations from the group's weighted
-mean ``sum w (x - m)^2`` (two passes, through a window, never the cancelling ``sum w x^2 -
+mean ``sum w (x - m)^2`` (two passes, the group's mean joined back to its rows, never the cancelling ``sum w x^2 -
 (sum w x)^2 / sum w``). :mod:`cxanalysis.engine.exact` turns those sums into estimates and
 intervals, once, for every engine.
 
 Portable SQL only: ``CASE``, ``SUM``, ``COUNT``, ``NULLIF``, ``CAST(... AS DOUBLE)`` and
-``SUM(...) OVER (PARTITION BY ...)``; no engine-specific function, no division that can fail
+joins on the group keys; no engine-specific function, no division that can fail
 under ANSI rules (every denominator goes through ``NULLIF(..., 0)``).
 
 Rows with a missing group key are left out, as :meth:`pandas.DataFrame.groupby` leaves them out
@@ -50,6 +50,23 @@ def _keys(by: Sequence[str]) -> tuple[str, str, str]:
 def _group(by: Sequence[str]) -> str:
     cols = ", ".join(q(b) for b in by)
     return f" GROUP BY {cols} ORDER BY {cols}" if by else ""
+
+
+def _as_keys(by: Sequence[str]) -> str:
+    """The group keys renamed ``_k0, _k1, ...`` (select list prefix), so that a join on them
+    leaves the row's own columns unambiguous."""
+    return "".join(f"{q(b)} AS _k{i}, " for i, b in enumerate(by))
+
+
+def _group_only(by: Sequence[str]) -> str:
+    return f" GROUP BY {', '.join(q(b) for b in by)}" if by else ""
+
+
+def _on(by: Sequence[str], right: str, left: str | None = None) -> str:
+    """Join condition of the rows (``left``, or unqualified) with ``right``'s ``_k`` keys."""
+    if not by:
+        return "1 = 1"
+    return " AND ".join(f"{left + '.' if left else ''}{q(b)} = {right}._k{i}" for i, b in enumerate(by))
 
 
 def nps_sql(table: str, config: Config, columns: Sequence[str], by: Sequence[str] = ()) -> str:
@@ -132,12 +149,17 @@ def metrics_sql(table: str, config: Config, columns: Sequence[str], by: Sequence
     metric needs, and ``mrr__total`` (the unweighted sum).
     """
     w = _weight(columns)
-    keys, where, over = _keys(by)
+    keys, where, _ = _keys(by)
     specs = metric_specs(config, columns)
     has = set(columns)
     # layer 1: each spec's weight (missing where the row does not count), y and x
     inner_cols = "".join(f"{q(c)}, " for c in columns if c in _USED and c not in by)
-    layer1 = f"SELECT {keys}{inner_cols}COUNT(*) {over} AS _n_all FROM {table} WHERE {where}"
+    if any("_n_all" in s.y or "_n_all" in s.x for s in specs):  # the group's rows, joined on
+        n_all = f"SELECT {_as_keys(by)}COUNT(*) AS _n_all FROM {table} WHERE {where}{_group_only(by)}"
+        layer1 = (f"SELECT {keys}{inner_cols}g1._n_all FROM {table} JOIN ({n_all}) g1 ON {_on(by, 'g1')} "
+                  f"WHERE {where}")
+    else:
+        layer1 = f"SELECT {keys}{inner_cols}1 AS _n_all FROM {table} WHERE {where}"
     l2, agg = [], ["COUNT(*) AS n_rows"]
     for s in specs:
         k = s.key
@@ -153,15 +175,23 @@ def metrics_sql(table: str, config: Config, columns: Sequence[str], by: Sequence
     if "mrr" in has:
         l2.append(f"{_d(q('mrr'))} AS mrr__raw")
     layer2 = f"SELECT {keys}{', '.join(l2) or '1 AS _none'} FROM ({layer1}) l1"
-    # layer 3: the group's ratio R (the weighted mean when x = 1), through a window
+    # layer 3: the group's ratio R (the weighted mean when x = 1): one aggregate per group,
+    # joined back to the rows (a hash join, parallel over the rows, where a window over a few
+    # large partitions runs on one thread per partition)
     l3 = []
     for s in specs:
         k = s.key
-        l3.append(f"SUM({k}__w * {k}__y) {over} / NULLIF(SUM({k}__w * {k}__x) {over}, 0) AS {k}__r")
+        l3.append((f"SUM({k}__w * {k}__y) / NULLIF(SUM({k}__w * {k}__x), 0)", f"{k}__r"))
     if {"spend", "churned"} <= has:
-        l3 += [f"SUM(clv__w * clv__s) {over} / NULLIF(SUM(clv__w) {over}, 0) AS clv__ms",
-               f"SUM(clv__w * clv__c) {over} / NULLIF(SUM(clv__w) {over}, 0) AS clv__mc"]
-    layer3 = f"SELECT l2.*{''.join(', ' + c for c in l3)} FROM ({layer2}) l2"
+        l3 += [("SUM(clv__w * clv__s) / NULLIF(SUM(clv__w), 0)", "clv__ms"),
+               ("SUM(clv__w * clv__c) / NULLIF(SUM(clv__w), 0)", "clv__mc")]
+    if l3:
+        ratios = (f"SELECT {_as_keys(by)}{', '.join(f'{e} AS {a}' for e, a in l3)} "
+                  f"FROM ({layer2}) l2g{_group_only(by)}")
+        layer3 = (f"SELECT l2.*{''.join(f', g2.{a}' for _, a in l3)} FROM ({layer2}) l2 "
+                  f"JOIN ({ratios}) g2 ON {_on(by, 'g2', 'l2')}")
+    else:
+        layer3 = f"SELECT l2.* FROM ({layer2}) l2"
     for s in specs:
         k = s.key
         agg += [f"COUNT({k}__w) AS {k}__n", f"COALESCE(SUM({k}__w), 0.0) AS {k}__sw",
