@@ -94,10 +94,16 @@ def _score_label(n: dict[str, Any]) -> str:
     return "NPS" if score == "nps_score" else f"Net score ({fmt.words(score)})"
 
 
+def has_non_respondents(results: dict[str, Any]) -> bool:
+    """Whether the export held customers who did not answer (the NPS then stands for the base)."""
+    r = results.get("response") or {}
+    return bool(r.get("base")) and r.get("base", 0) > r.get("respondents", 0)
+
+
 def response_sentence(results: dict[str, Any]) -> str | None:
     """Who answered, and how weighting to the whole base moves the NPS (None: everyone answered)."""
     r, n = results.get("response") or {}, results.get("nps") or {}
-    if not r or not r.get("base") or r.get("respondents") == r.get("base"):
+    if not has_non_respondents(results):
         return None
     who = (f"{fmt.integer(r['respondents'])} of the quarter's {fmt.integer(r['base'])} customers answered "
            f"the survey ({fmt.percent(r['rate'], 1)})")
@@ -117,8 +123,7 @@ def headline_sentences(results: dict[str, Any]) -> list[str]:
     m = _money_of(results)
     n = results.get("nps", {})
     if n:
-        resp = results.get("response") or {}
-        who = "respondents" if resp.get("base", 0) > resp.get("respondents", 0) else "customers"
+        who = "respondents" if has_non_respondents(results) else "customers"
         out.append(f"{_score_label(n)} this quarter ({results['quarter']}) is {fmt.number(n['value'], 1)} "
                    f"(likely range {fmt.interval(n['ci_low'], n['ci_high'], 'points', decimals=1)}), from "
                    f"{fmt.integer(results['n_customers'])} {who}: {fmt.percent(n['promoters'], 0)} promoters, "
@@ -486,8 +491,8 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
     if n:
         kpis = _tile("NPS", fmt.number(n["value"], 1),
                      f"likely range {fmt.interval(n['ci_low'], n['ci_high'], 'points', decimals=1)}")
-        resp = results.get("response") or {}
-        if resp.get("base", 0) > resp.get("respondents", 0):  # the NPS stands for the whole base
+        if has_non_respondents(results):  # the NPS stands for the whole base
+            resp = results["response"]
             kpis += _tile("Respondents", fmt.integer(results["n_customers"]),
                           f"of {fmt.integer(resp['base'])} customers ({fmt.percent(resp.get('rate'), 0)})")
         else:
