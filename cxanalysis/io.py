@@ -726,7 +726,11 @@ def load(
                     int(missing_id.sum()))
     keep = ~missing_id
     value_cols = [c for c in frame.columns if not str(c).startswith("_")]
-    dup = frame[value_cols].duplicated(keep="first").to_numpy() & keep
+    # an exact duplicate repeats its (customer_id, quarter): only those rows are compared whole
+    dup = np.zeros(len(frame), dtype=bool)
+    same_key = frame.duplicated(["customer_id", "quarter"], keep=False).to_numpy() & keep
+    if same_key.any():
+        dup[same_key] = frame.loc[same_key, value_cols].duplicated(keep="first").to_numpy()
     if dup.any():
         report.drop("exact duplicate of an earlier row", frame.loc[dup, "customer_id"], int(dup.sum()))
     keep &= ~dup

@@ -270,7 +270,7 @@ def weight_to_base(
     apply = method == "raking" and len(nonrespondents) > 0 and not own
     weights = pd.Series(1.0, index=respondents.index, name="weight") if apply else None
     out = []
-    for q in sorted(set(rq) | set(nq)):
+    for q in sorted(set(rq.unique()) | set(nq.unique())):
         resp, non = respondents[rq == q], nonrespondents[nq == q] if len(nonrespondents) else nonrespondents
         n_base = len(resp) + len(non)
         info = {"quarter": q, "base": n_base, "respondents": len(resp),
