@@ -245,24 +245,67 @@ def _passive_orders(models) -> np.ndarray:
     return cached
 
 
-def _passive_predictions(models, params: np.ndarray, rows: np.ndarray, slices: dict) -> dict:
+def _passive_row_codes(models) -> np.ndarray:
+    """One integer per passive (in ``passives_`` order), equal for equal design rows; computed
+    once per models object from each column's factorisation."""
+    cached = models.__dict__.get("_cx_passive_codes")
+    if cached is None:
+        X = models.design_.X[models.passives_]
+        cached = np.zeros(len(X), dtype=np.int64)
+        for j in range(X.shape[1]):
+            codes, levels = pd.factorize(X[:, j])
+            cached = pd.factorize(cached * len(levels) + codes)[0].astype(np.int64)  # < rows: no overflow
+        models.__dict__["_cx_passive_codes"] = cached
+    return cached
+
+
+def _passive_design(models, rows: np.ndarray) -> dict:
+    """The design rows of passives ``rows`` collapsed to their distinct rows, with the averaging
+    weights summed per distinct row (``c``), and for returns the order-weighted ones (``c_returns``
+    over ``X_returns``: rows with orders only, each weight times its orders).
+
+    A mean ``c @ f(X @ b)`` over the rows equals ``c_u @ f(X_u @ b)`` over the distinct rows, so
+    every draw is evaluated once per distinct row: 110,044 passives of a 1M-customer export have
+    1,372 distinct design rows (plan x region x tenure)."""
+    pw = _passive_weights(models, rows)
+    c = np.full(len(rows), 1.0 / max(len(rows), 1)) if pw is None else pw / pw.sum()
+    _, first, inv = np.unique(_passive_row_codes(models)[rows], return_index=True, return_inverse=True)
+    inv = inv.ravel()
+    Xu = models.design_.X[models.passives_[rows[first]]]
+    out = {"X": Xu, "c": np.bincount(inv, weights=c, minlength=len(Xu))}
+    orders = _passive_orders(models)[rows]
+    ok = ~np.isnan(orders)
+    if ok.any():
+        cr = np.zeros(len(rows))
+        cr[ok] = c[ok] / c[ok].sum() * orders[ok]
+        keep = np.bincount(inv[ok], minlength=len(Xu)) > 0
+        out["X_returns"], out["c_returns"] = Xu[keep], np.bincount(inv, weights=cr, minlength=len(Xu))[keep]
+    return out
+
+
+def _passive_predictions(models, params: np.ndarray, rows: np.ndarray, slices: dict,
+                         collapsed: dict | None = None) -> dict:
     """Mean spend / churn / returns of the sampled passives (weighted with the models' prior
     weights), as passive and as promoter, for a batch of parameter draws ``params`` (B, P).
-    Returns arrays of length B."""
+    Returns arrays of length B. ``collapsed``: :func:`_passive_design` of ``rows``, when the
+    caller evaluates many batches."""
     from .design import CX_TERMS
 
     design = models.design_
-    X = design.X[models.passives_[rows]]
-    pw = _passive_weights(models, rows)
-    c = np.full(len(rows), 1.0 / max(len(rows), 1)) if pw is None else pw / pw.sum()
+    dz = collapsed if collapsed is not None else _passive_design(models, rows)
     d = design.col(CX_TERMS[0]) if CX_TERMS[0] in design.names else None  # absent without detractors
     pcol = design.col(CX_TERMS[1])
-    out = {}
-    for cat in ("passive", "promoter"):
+
+    def as_category(X, cat):
         Xc = X.copy()
         if d is not None:
             Xc[:, d] = 0.0
         Xc[:, pcol] = 1.0 if cat == "promoter" else 0.0
+        return Xc
+
+    out = {}
+    for cat in ("passive", "promoter"):
+        Xc, c = as_category(dz["X"], cat), dz["c"]
         res = {}
         if ("spend", "any") in slices:
             pr = expit(Xc @ params[:, slices[("spend", "any")]].T)
@@ -272,11 +315,11 @@ def _passive_predictions(models, params: np.ndarray, rows: np.ndarray, slices: d
             res["spend"] = c @ np.exp(Xc @ params[:, slices[("spend", "main")]].T)
         if ("churn", "main") in slices:
             res["churn"] = c @ expit(Xc @ params[:, slices[("churn", "main")]].T)
-        if ("returns", "main") in slices:
-            orders = _passive_orders(models)[rows]
-            ok = ~np.isnan(orders)
-            mu = np.exp(Xc[ok] @ params[:, slices[("returns", "main")]].T) * orders[ok][:, None]
-            res["returns"] = (c[ok] / c[ok].sum()) @ mu
+        if ("returns", "main") in slices and "X_returns" in dz:
+            Xr = as_category(dz["X_returns"], cat)
+            res["returns"] = dz["c_returns"] @ np.exp(Xr @ params[:, slices[("returns", "main")]].T)
+        elif ("returns", "main") in slices:
+            res["returns"] = np.zeros(len(params))  # no passive with orders: an empty mean, as 0
         out[cat] = res
     return out
 
@@ -309,14 +352,16 @@ def _value_draws(models, rows: np.ndarray, est: dict, theta: np.ndarray, draws: 
     """
     if len(rows) > max_passives:
         rows = np.sort(rng.choice(rows, size=max_passives, replace=False))
-    at_hat = _passive_predictions(models, theta[None, :], rows, slices)
+    collapsed = _passive_design(models, rows)
+    at_hat = _passive_predictions(models, theta[None, :], rows, slices, collapsed)
     n = len(draws)
     sims = {cat: {k: np.zeros(n) for k in ("spend", "churn", "returns")} for cat in ("passive", "promoter")}
-    for start in range(0, n, 100):
-        pred = _passive_predictions(models, draws[start:start + 100], rows, slices)
+    step = max(1, min(n, 2_000_000 // max(len(collapsed["X"]), 1)))  # draws per batch: ~16 MB per array
+    for start in range(0, n, step):
+        pred = _passive_predictions(models, draws[start:start + step], rows, slices, collapsed)
         for cat in sims:
             for k, v in pred[cat].items():
-                sims[cat][k][start:start + 100] = v - at_hat[cat][k][0] + est[cat][k]
+                sims[cat][k][start:start + step] = v - at_hat[cat][k][0] + est[cat][k]
     return _value_of(sims, a)
 
 
