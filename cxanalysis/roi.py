@@ -245,17 +245,24 @@ def _passive_orders(models) -> np.ndarray:
     return cached
 
 
-def _passive_row_codes(models) -> np.ndarray:
-    """One integer per passive (in ``passives_`` order), equal for equal design rows; computed
-    once per models object from each column's factorisation."""
-    cached = models.__dict__.get("_cx_passive_codes")
+def _row_codes(X: np.ndarray) -> np.ndarray:
+    """One integer per row of ``X``, equal for equal rows (each column factorised, then combined)."""
+    codes = np.zeros(len(X), dtype=np.int64)
+    for j in range(X.shape[1]):
+        col, levels = pd.factorize(X[:, j])
+        codes = pd.factorize(codes * len(levels) + col)[0].astype(np.int64)  # < rows: no overflow
+    return codes
+
+
+def _design_row_codes(models, passives: bool = False) -> np.ndarray:
+    """:func:`_row_codes` of the models' design (of its passives, in ``passives_`` order), computed
+    once per models object."""
+    key = "_cx_passive_codes" if passives else "_cx_row_codes"
+    cached = models.__dict__.get(key)
     if cached is None:
-        X = models.design_.X[models.passives_]
-        cached = np.zeros(len(X), dtype=np.int64)
-        for j in range(X.shape[1]):
-            codes, levels = pd.factorize(X[:, j])
-            cached = pd.factorize(cached * len(levels) + codes)[0].astype(np.int64)  # < rows: no overflow
-        models.__dict__["_cx_passive_codes"] = cached
+        X = models.design_.X
+        cached = _row_codes(X[models.passives_] if passives else X)
+        models.__dict__[key] = cached
     return cached
 
 
@@ -269,7 +276,7 @@ def _passive_design(models, rows: np.ndarray) -> dict:
     1,372 distinct design rows (plan x region x tenure)."""
     pw = _passive_weights(models, rows)
     c = np.full(len(rows), 1.0 / max(len(rows), 1)) if pw is None else pw / pw.sum()
-    _, first, inv = np.unique(_passive_row_codes(models)[rows], return_index=True, return_inverse=True)
+    _, first, inv = np.unique(_design_row_codes(models, passives=True)[rows], return_index=True, return_inverse=True)
     inv = inv.ravel()
     Xu = models.design_.X[models.passives_[rows[first]]]
     out = {"X": Xu, "c": np.bincount(inv, weights=c, minlength=len(Xu))}
@@ -707,6 +714,53 @@ def _profiles(pred: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
     return {"at_risk": at_risk, "average": average}
 
 
+def _customer_groups(models, rows: np.ndarray, slices: dict) -> dict:
+    """Design rows ``rows`` collapsed to their distinct rows for :func:`_group_profiles`: each
+    distinct row's count ``n``, and the count ``n_r`` and sum ``s_r`` of what multiplies its
+    predicted returns (orders with a returns model, observed returns without one; rows where that
+    is missing are left out of the returns means, as in :func:`_profiles`)."""
+    design = models.design_
+    _, first, inv = np.unique(_design_row_codes(models)[rows], return_index=True, return_inverse=True)
+    inv = inv.ravel()
+    k = len(first)
+    out = {"X": design.X[rows[first]], "n": np.bincount(inv, minlength=k).astype(float)}
+    if ("returns", "main") in slices:
+        r = models.data_["orders"].to_numpy(float)[design.rows][rows]
+    elif "returns" in models.data_:
+        r = models.data_["returns"].to_numpy(float)[design.rows][rows]
+    else:
+        r = np.zeros(len(rows))
+    ok = ~np.isnan(r)
+    out["n_r"] = np.bincount(inv[ok], minlength=k).astype(float)
+    out["s_r"] = np.bincount(inv[ok], weights=r[ok], minlength=k)
+    return out
+
+
+def _group_profiles(params: np.ndarray, groups: dict, slices: dict) -> dict[str, dict[str, np.ndarray]]:
+    """:func:`_profiles` of :func:`_customer_predictions` for parameter draws ``params`` (B, P),
+    evaluated once per distinct design row: sums over customers become count-weighted sums over
+    distinct rows (the same means, in another order of summation)."""
+    X, n, n_r, s_r = groups["X"], groups["n"], groups["n_r"], groups["s_r"]
+    if ("spend", "any") in slices:
+        sp = expit(X @ params[:, slices[("spend", "any")]].T) * np.exp(X @ params[:, slices[("spend", "amount")]].T)
+    else:
+        sp = np.exp(X @ params[:, slices[("spend", "main")]].T)
+    p = expit(X @ params[:, slices[("churn", "main")]].T)
+    e = np.exp(X @ params[:, slices[("returns", "main")]].T) if ("returns", "main") in slices else 1.0
+    np_ = n[:, None] * p
+    n_ok = n_r.sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sum_p = np_.sum(axis=0)
+        w_r = (n_r[:, None] * p).sum(axis=0)
+        ret = (s_r[:, None] * e * p).sum(axis=0)
+        at_risk = {"spend": (np_ * sp).sum(axis=0) / sum_p, "churn": (np_ * p).sum(axis=0) / sum_p,
+                   "returns": ret / w_r if n_ok > 0 else np.zeros(len(params))}
+        total = n.sum()
+        average = {"spend": n @ sp / total, "churn": n @ p / total,
+                   "returns": (s_r[:, None] * e).sum(axis=0) / n_ok if n_ok > 0 else np.zeros(len(params))}
+    return {"at_risk": at_risk, "average": average}
+
+
 def at_risk_profile(models, slices: dict | None = None) -> dict[str, dict[str, float]]:
     """Quarterly spend, churn and returns of the customer at risk and of the average customer.
 
@@ -894,13 +948,15 @@ def retention_scenarios(
     if n > max_customers:
         rows = np.sort(rng.choice(n, size=max_customers, replace=False))
         notes.append(f"Interval evaluated on a random {max_customers:,} of the {n:,} customers, centred on the full estimate.")
-    at_hat = _profiles(_customer_predictions(models, theta[None, :], rows, slices))
+    groups = _customer_groups(models, rows, slices)
+    at_hat = _group_profiles(theta[None, :], groups, slices)
     sims = {who: {k: np.zeros(n_draws) for k in ("spend", "churn", "returns")} for who in ("at_risk", "average")}
-    for start in range(0, n_draws, 100):
-        prof = _profiles(_customer_predictions(models, draws[start:start + 100], rows, slices))
+    step = max(1, min(n_draws, 2_000_000 // max(len(groups["X"]), 1)))
+    for start in range(0, n_draws, step):
+        prof = _group_profiles(draws[start:start + step], groups, slices)
         for who in sims:
             for k, v in prof[who].items():
-                sims[who][k][start:start + 100] = v - at_hat[who][k][0] + est[who][k]
+                sims[who][k][start:start + step] = v - at_hat[who][k][0] + est[who][k]
     for who in sims:
         sims[who]["churn"] = np.clip(sims[who]["churn"], 0, 1)
     kw = dict(margin=a.gross_margin, cost_per_return=a.cost_per_return, discount_rate=a.discount_rate,
