@@ -61,11 +61,22 @@ class RakingResult:
     n_eff: float
     notes: list[str] = field(default_factory=list)
     margins: pd.DataFrame | None = field(default=None, repr=False)
+    n_respondents: int | None = None
+    """Respondents the weights stand for when :func:`rake` was given ``counts`` (each weight is
+    then the total of a group of respondents); None: one weight per respondent."""
+    scale: float = 1.0
+    """One respondent's weight before the first pass (matched base size / respondents)."""
+    factors: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
+    """Per covariate raked on, each level's product of the passes' adjustments: one respondent's
+    weight is ``scale`` times its levels' factors (how an engine applies the raking in SQL)."""
+    cuts: dict[str, list[float]] = field(default_factory=dict, repr=False)
+    """Band edges of the numeric covariates cut into bands (``-inf`` and ``inf`` at the ends)."""
 
     @property
     def design_effect(self) -> float:
         """``n / n_eff``: how much the weighting inflates variances (1 = none)."""
-        return float(len(self.weights) / self.n_eff) if self.n_eff else float("nan")
+        n = len(self.weights) if self.n_respondents is None else self.n_respondents
+        return float(n / self.n_eff) if self.n_eff else float("nan")
 
 
 def _banded(base: pd.Series, q: int) -> bool:
@@ -92,16 +103,46 @@ def _from_codes(codes: np.ndarray, labels: list[str], index) -> pd.Series:
     return pd.Series(pd.Categorical.from_codes(remap[mapped], categories=list(uniq[used])), index=index)
 
 
-def _levels(series: pd.Series, base: pd.Series, edges: Sequence[float] | None, q: int) -> tuple[pd.Series, pd.Series]:
+def _nanquantile_counts(values: np.ndarray, counts: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """``np.nanquantile`` (its default, linear method) of ``values`` each repeated ``counts``
+    times, without repeating them: the order statistics are found on the cumulative counts, and
+    interpolated with numpy's own formula, so the result is numpy's to the last bit."""
+    ok = ~np.isnan(values)
+    v, c = values[ok], np.asarray(counts, float)[ok]
+    order = np.argsort(v, kind="stable")
+    v, cum = v[order], np.cumsum(c[order])
+    n = cum[-1] if len(cum) else 0
+    if n == 0:
+        return np.full(len(probs), np.nan)
+    h = (n - 1) * np.asarray(probs, float)
+    lo = np.floor(h)
+    a = v[np.searchsorted(cum, lo, side="right")]
+    b = v[np.searchsorted(cum, np.minimum(lo + 1, n - 1), side="right")]
+    t = h - lo
+    diff = b - a
+    return np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
+
+
+def _cuts(b: np.ndarray, edges: Sequence[float] | None, q: int, base_counts: np.ndarray | None = None) -> np.ndarray:
+    """Band edges of a numeric covariate: ``edges`` (inner ones), else the base's ``q``-quantiles;
+    ``-inf`` and ``inf`` at the ends."""
+    if edges is None:
+        probs = np.linspace(0, 1, q + 1)
+        cuts = np.unique(np.nanquantile(b, probs) if base_counts is None
+                         else _nanquantile_counts(b, base_counts, probs))
+        cuts[0], cuts[-1] = -np.inf, np.inf
+        return cuts
+    return np.unique(np.r_[-np.inf, np.asarray(edges, float)[1:-1], np.inf])
+
+
+def _levels(series: pd.Series, base: pd.Series, edges: Sequence[float] | None, q: int,
+            base_counts: np.ndarray | None = None) -> tuple[pd.Series, pd.Series]:
     """Respondent and base levels of one covariate (categoricals of text), numeric ones in shared
-    bands ``[a, b)``."""
+    bands ``[a, b)``. ``base_counts``: each base row stands for that many customers (the band
+    edges are then the quantiles of the rows repeated)."""
     if _banded(base, q):
         b = base.astype(float).to_numpy()
-        if edges is None:
-            cuts = np.unique(np.nanquantile(b, np.linspace(0, 1, q + 1)))
-            cuts[0], cuts[-1] = -np.inf, np.inf
-        else:
-            cuts = np.unique(np.r_[-np.inf, np.asarray(edges, float)[1:-1], np.inf])
+        cuts = _cuts(b, edges, q, base_counts)
         labels = [f"[{lo}, {hi})" for lo, hi in zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True)]
 
         def band(x: np.ndarray) -> np.ndarray:
@@ -122,6 +163,8 @@ def rake(
     quantile_bands: int = 4,
     max_iter: int = 200,
     tol: float = 1e-10,
+    counts: Sequence[float] | None = None,
+    base_counts: Sequence[float] | None = None,
 ) -> RakingResult:
     """Rake respondents to the base's margins on the covariates ``by``.
 
@@ -138,6 +181,11 @@ def rake(
         Explicit band edges per numeric covariate; others get ``quantile_bands`` base quantiles.
     max_iter, tol : int, float
         Raking stops when every margin matches to ``tol`` (relative) or after ``max_iter`` passes.
+    counts, base_counts : array-like, optional
+        How many customers each row of ``respondents`` / ``base`` stands for: the rows are then
+        groups of customers alike on ``by`` (an engine's ``GROUP BY``), and each returned weight
+        is its group's total (divide by ``counts`` for one customer's). The weights are those of
+        the rows repeated (``tests/test_weighting.py``).
 
     Returns
     -------
@@ -155,17 +203,21 @@ def rake(
     bands = dict(bands or {})
     notes: list[str] = []
     n = len(respondents)
-    w = np.ones(n)
+    cnt = np.ones(n) if counts is None else np.asarray(counts, float)
+    n_resp = float(cnt.sum())
+    bcnt = None if base_counts is None else np.asarray(base_counts, float)
+    n_base = float(len(base) if bcnt is None else bcnt.sum())
+    w = cnt.copy()
     cols = []
     for c in by:
         if c not in respondents or c not in base:
             notes.append(f"{c!r} is not in the data: not used for weighting.")
             continue
-        r, b = _levels(respondents[c], base[c], bands.get(c), quantile_bands)
+        r, b = _levels(respondents[c], base[c], bands.get(c), quantile_bands, bcnt)
         if b.nunique() < 2:
             notes.append(f"{c!r} has a single value in the base: nothing to weight on.")
             continue
-        target = b.value_counts()
+        target = b.value_counts() if bcnt is None else pd.Series(bcnt, index=b.index).groupby(b, observed=True).sum()
         target = target[target > 0]
         target.index = target.index.astype(str)
         present = set(r.astype(str).unique()) if len(r) else set()
@@ -178,18 +230,26 @@ def rake(
         codes, uniques = pd.factorize(r)
         uniques = [str(u) for u in np.asarray(uniques, dtype=object)]
         cols.append((c, codes, target.reindex(uniques).to_numpy(float), uniques))
+    def n_eff(w: np.ndarray) -> float:  # Kish's, of the weights of single customers
+        return kish_n_eff(w) if counts is None else float(w.sum() ** 2 / np.sum(w**2 / cnt)) if len(w) else 0.0
+
+    counted = None if counts is None else int(round(n_resp))
     if not cols or n == 0:
-        weights = pd.Series(np.full(n, len(base) / n if n else 0.0), index=respondents.index, name="weight")
-        return RakingResult(weights, [], True, 0, kish_n_eff(weights), notes)
+        weights = pd.Series(cnt * (n_base / n_resp) if n else np.zeros(0), index=respondents.index, name="weight")
+        return RakingResult(weights, [], True, 0, n_eff(weights.to_numpy()), notes, n_respondents=counted)
     # every margin's targets are scaled to one common total, so the margins are consistent
     total = min(t.sum() for _, _, t, _ in cols)
     cols = [(c, codes, t * total / t.sum(), u) for c, codes, t, u in cols]
-    w *= total / n
+    w *= total / n_resp
+    scale = total / n_resp
+    g = [np.ones(len(t)) for _, _, t, _ in cols]  # each level's adjustments, multiplied up
     converged, it = False, 0
     for it in range(1, max_iter + 1):  # noqa: B007
-        for _, codes, target, _ in cols:
+        for k, (_, codes, target, _) in enumerate(cols):
             current = np.bincount(codes, weights=w, minlength=len(target))
-            w *= (target / np.where(current > 0, current, 1.0))[codes]
+            f = target / np.where(current > 0, current, 1.0)
+            w *= f[codes]
+            g[k] *= f
         worst = max(np.max(np.abs(np.bincount(codes, weights=w, minlength=len(t)) / t - 1)) for _, codes, t, _ in cols)
         if worst < tol:
             converged = True
@@ -200,11 +260,15 @@ def rake(
     rows = []
     for c, codes, target, uniques in cols:
         got = np.bincount(codes, weights=w, minlength=len(target))
-        cnt = np.bincount(codes, minlength=len(target))
-        rows += [dict(covariate=c, level=lv, base=t, respondents=int(k), weighted=g)
-                 for lv, t, k, g in zip(uniques, target, cnt, got, strict=True)]
+        k_resp = np.bincount(codes, weights=cnt, minlength=len(target))
+        rows += [dict(covariate=c, level=lv, base=t, respondents=int(round(k)), weighted=g)
+                 for lv, t, k, g in zip(uniques, target, k_resp, got, strict=True)]
     weights = pd.Series(w, index=respondents.index, name="weight")
-    return RakingResult(weights, [c for c, *_ in cols], converged, it, kish_n_eff(w), notes, pd.DataFrame(rows))
+    factors = {c: dict(zip(u, gk.tolist(), strict=True)) for (c, _, _, u), gk in zip(cols, g, strict=True)}
+    cuts = {c: _cuts(base[c].astype(float).to_numpy(), bands.get(c), quantile_bands, bcnt).tolist()
+            for c in factors if _banded(base[c], quantile_bands)}
+    return RakingResult(weights, [c for c, *_ in cols], converged, it, n_eff(w), notes, pd.DataFrame(rows),
+                        n_respondents=counted, scale=scale, factors=factors, cuts=cuts)
 
 
 def weighting_columns(config) -> list[str]:

@@ -276,10 +276,13 @@ def test_spark_equals_pandas_to_1e9(spark, tmp_path):
 @pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning:pyspark.*", "ignore:The copy keyword:Warning")
 def test_spark_large_route_equals_duckdb(spark, tmp_path):
     """The large route on Spark (its stored rows a temporary view): rows without an id and an
-    exact duplicate counted as on DuckDB, and the same exact tables to 1e-9."""
+    exact duplicate counted as on DuckDB, the respondents raked to the base in SQL as on DuckDB
+    (no weight column of its own; 10% without a score), and the same exact tables to 1e-9."""
     from cxanalysis.engine.large import prepare_large
 
-    df = messy_frame(600, 2, seed=3)
+    df = messy_frame(600, 2, seed=3, weighted=False)
+    quiet = np.random.default_rng(3).random(len(df)) < np.where(df["plan"] == "Pro", 0.1, 0.5)
+    df.loc[quiet, ["nps_score", "csat", "ces"]] = np.nan  # non-respondents, fewer among Pro customers
     df["customer_id"] = df["customer_id"].astype(object)
     df.loc[df.index[:2], "customer_id"] = None
     df = pd.concat([df, df.iloc[[20]]], ignore_index=True)
@@ -290,6 +293,9 @@ def test_spark_large_route_equals_duckdb(spark, tmp_path):
     steps = [{s["rule"]: s["rows_dropped"] for s in r.cleaning.steps} for r in runs.values()]
     assert steps[0] == steps[1] == {"no customer_id": 2, "exact duplicate of an earlier row": 1}
     assert_engines_agree(runs["spark"].tables, runs["duckdb"].tables, "spark large route")
+    for a, b in zip(*(r.cleaning.response for r in runs.values()), strict=True):
+        assert a["weighting"] == b["weighting"] and a["weighting"].startswith("raking on plan")
+        assert a["n_eff"] == pytest.approx(b["n_eff"], rel=1e-9) and a["n_eff"] < a["respondents"]
 
 
 # ----------------------------------------------------------------------- report integration

@@ -200,3 +200,62 @@ def test_a_customer_twice_in_a_quarter_with_different_values_is_a_validation_err
     (p,) = err.value.problems
     assert (p.column, p.rule, p.n_rows) == ("customer_id", "must be unique within a quarter", 2)
     assert str(df["customer_id"].iloc[5]) in p.examples
+
+
+def test_the_engine_rakes_respondents_to_the_base_as_the_pandas_route_does(tmp_path):
+    """An export with non-respondents (Pro customers answer 4.5x as often as Basic ones): the
+    engine rakes each quarter's respondents to its base, so every exact table equals the pandas
+    route's raked one to 1e-9, with the same weighting, n_eff and design effect per quarter; the
+    sample's weights carry the raking (raked weight x sampling weight)."""
+    from cxanalysis.engine import PandasEngine
+    from cxanalysis.io import load
+    from tests.test_engines import assert_engines_agree
+
+    df = make_customers(3000, 2, random_state=4, response_rates={"Basic": 0.2, "Plus": 0.5, "Pro": 0.9})
+    assert df["nps_score"].isna().sum() > 1000
+    cfg = write_messy(df, tmp_path / "export.parquet")
+    cfg = load_config(cfg)
+    ref = load(tmp_path / "export.parquet", cfg)
+    big = prepare_large(tmp_path / "export.parquet", cfg, engine="duckdb", per_stratum=40)
+    assert_engines_agree(big.tables, PandasEngine(ref.data.drop(columns=["_row", "_source"]), cfg).exact_tables(), "raked")
+    for got, want in zip(big.cleaning.response, ref.report.response, strict=True):
+        assert got["weighting"] == want["weighting"] == "raking on plan, region, tenure (months) in 4 bands"
+        assert got["n_eff"] == pytest.approx(want["n_eff"], rel=1e-9)
+        assert got["design_effect"] == pytest.approx(want["design_effect"], rel=1e-9)
+        assert (got["base"], got["respondents"]) == (want["base"], want["respondents"])
+    # the raked NPS differs from the respondents' own: the raking is not a no-op
+    raw = big.tables["nps_quarter_unweighted"].set_index("quarter")["nps"]
+    raked = big.tables["nps_quarter"].set_index("quarter")["nps"]
+    assert (raw - raked).abs().min() > 1.0
+    # the sample's weights: sampling x raked, adding up to about each quarter's base
+    got = big.sample.groupby("quarter")["weight"].sum()
+    np.testing.assert_allclose(got.to_numpy(), [3000, 3000], rtol=0.02)
+
+
+def test_raking_turned_off_leaves_the_respondents_unweighted(tmp_path):
+    df = make_customers(800, 1, random_state=2, response_rates={"Basic": 0.3, "Plus": 0.6, "Pro": 0.9})
+    cfg = load_config({**write_messy(df, tmp_path / "export.parquet"), "weighting": {"method": "none"}})
+    big = prepare_large(tmp_path / "export.parquet", cfg, engine="duckdb", per_stratum=40)
+    assert big.cleaning.response[0]["weighting"] == "none (weighting turned off in cx.yaml: the NPS describes respondents)"
+    np.testing.assert_allclose(big.tables["nps_quarter"]["nps"], big.tables["nps_quarter_unweighted"]["nps"],
+                               atol=1e-12)
+
+
+def test_too_many_raking_groups_is_said_not_hidden(tmp_path, monkeypatch):
+    """A continuous raking covariate (a value per customer) makes too many groups to rake in the
+    engine: the respondents stay unweighted and the report says why."""
+    import cxanalysis.engine.large as large
+
+    monkeypatch.setattr(large, "MAX_RAKING_GROUPS", 50)
+    df = make_customers(800, 1, random_state=2, response_rates={"Basic": 0.3, "Plus": 0.6, "Pro": 0.9})
+    big = prepare_large(write_messy_path(df, tmp_path), load_config({"columns": dict(MESSY)}), engine="duckdb",
+                        per_stratum=40)
+    why = big.cleaning.response[0]["weighting"]
+    assert why.startswith("none (") and "more than the engine rakes (50)" in why and "weighting.by" in why
+    np.testing.assert_allclose(big.tables["nps_quarter"]["nps"], big.tables["nps_quarter_unweighted"]["nps"],
+                               atol=1e-12)
+
+
+def write_messy_path(df, tmp_path):
+    write_messy(df, tmp_path / "export.parquet")
+    return tmp_path / "export.parquet"

@@ -2,6 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cxanalysis import metrics
 from cxanalysis.weighting import kish_n_eff, rake
@@ -105,3 +107,57 @@ def test_raked_nps_covers_the_base_truth_where_respondents_are_biased():
         bias.append(u["nps"] - truth)
     assert 0.93 <= cover_w / reps <= 0.995, cover_w / reps
     assert np.mean(bias) > 5 and cover_u / reps < 0.2
+
+
+# ------------------------------------------------------------ raking groups (the engines' route)
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(30, 400), with_missing=st.booleans())
+def test_raking_counted_groups_equals_raking_their_rows(seed, n, with_missing):
+    """Groups of customers alike on the covariates, with their counts (what an engine's GROUP BY
+    returns), get the weights of their rows repeated: the same band edges (quantiles of the
+    repeated base), the same margins, n_eff and design effect; and ``scale`` times the levels'
+    ``factors`` rebuilds each weight (how the engine applies it in SQL)."""
+    from cxanalysis.weighting import MISSING, _levels
+
+    rng = np.random.default_rng(seed)
+    base = pd.DataFrame({"plan": rng.choice(["A", "B", "C"], n),
+                         "region": rng.choice(["N", "S", None] if with_missing else ["N", "S"], n),
+                         "tenure_months": rng.integers(0, 40, n).astype(float)})
+    resp = base[rng.random(n) < np.where(base["plan"] == "A", 0.7, 0.3)]
+    if len(resp) < 2:
+        return
+    by = ["plan", "region", "tenure_months"]
+    rows = rake(resp, base, by)
+    key = resp.assign(_n=1).groupby(by, dropna=False)["_n"].sum().reset_index()
+    bkey = base.assign(_n=1).groupby(by, dropna=False)["_n"].sum().reset_index()
+    groups = rake(key, bkey, by, counts=key["_n"], base_counts=bkey["_n"])
+    per_row = resp.merge(key.assign(w=groups.weights.to_numpy() / key["_n"]), on=by, how="left")["w"]
+    np.testing.assert_allclose(per_row.to_numpy(), rows.weights.to_numpy(), rtol=1e-10)
+    assert groups.n_eff == pytest.approx(rows.n_eff, rel=1e-10)
+    assert groups.design_effect == pytest.approx(rows.design_effect, rel=1e-10)
+    assert groups.cuts == rows.cuts and groups.n_iter == rows.n_iter
+    cols = ["covariate", "level", "base", "respondents", "weighted"]
+    a, b = (r.margins[cols].sort_values(cols[:2], ignore_index=True) for r in (rows, groups))
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-10)
+    rebuilt = np.full(len(resp), rows.scale)
+    for c, factor in rows.factors.items():
+        levels, _ = _levels(resp[c], base[c], None, 4)
+        rebuilt *= levels.astype(str).map(lambda lv, f=factor: f.get(lv, f.get(MISSING))).to_numpy(float)
+    np.testing.assert_allclose(rebuilt, rows.weights.to_numpy(), rtol=1e-12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(values=st.lists(st.one_of(st.integers(-5, 30).map(float), st.just(float("nan"))), min_size=1, max_size=40),
+       data=st.data())
+def test_quantiles_of_counted_values_are_numpys_of_the_repeated_values(values, data):
+    from cxanalysis.weighting import _nanquantile_counts
+
+    v = np.array(values)
+    counts = np.array(data.draw(st.lists(st.integers(1, 6), min_size=len(v), max_size=len(v))))
+    probs = np.linspace(0, 1, 5)
+    got = _nanquantile_counts(v, counts, probs)
+    if np.isnan(v).all():
+        assert np.isnan(got).all()
+    else:
+        assert np.array_equal(got, np.nanquantile(np.repeat(v, counts), probs))

@@ -233,7 +233,8 @@ def _prepare(eng, source, config: Config, qtr, per_stratum: int | None, seed: in
     answered = " OR ".join(f"{q(c)} IS NOT NULL" for c in scores)
     base = eng.query(f"SELECT quarter, COUNT(*) AS base, SUM(CASE WHEN {answered} THEN 1 ELSE 0 END) AS respondents "
                      f"FROM {eng.table} GROUP BY quarter ORDER BY quarter")
-    eng.derive_view(f"SELECT * FROM ({clean_select}) c WHERE {answered}")
+    resp_select = f"SELECT * FROM ({clean_select}) c WHERE {answered}"
+    eng.derive_view(resp_select)
     # validation: every rule one count over the respondents
     # (customer_id, quarter) was counted unique over the stored rows above when dup_keys is 0
     problems = eng.validate(unique=() if dup_keys else ("customer_id", "quarter"))
@@ -250,29 +251,43 @@ def _prepare(eng, source, config: Config, qtr, per_stratum: int | None, seed: in
         for p in problems:
             report.drop(f"{p.column} {p.rule}", pd.Series([e.split(":")[0] for e in p.examples.split(", ")]),
                         p.n_rows)
-        eng.derive_view(f"SELECT * FROM ({clean_select}) c WHERE ({answered}) AND {cond}")
+        resp_select = f"SELECT * FROM ({clean_select}) c WHERE ({answered}) AND {cond}"
+        eng.derive_view(resp_select)
         dropped = n0 - _count(eng)
         report.notes.append(f"{dropped:,} respondent rows breaking a validation rule dropped (cleaning.invalid_rows: drop).")
     # what the cleaning report says
     own = "weight" in eng.columns
     by_q = base.set_index("quarter")
     n_resp = eng.query(f"SELECT quarter, COUNT(*) AS n FROM {eng.table} GROUP BY quarter").set_index("quarter")["n"]
+    raked: dict[str, dict] = {}
+    not_raked = "weighting turned off in cx.yaml"
+    if not own and int((by_q["base"] - by_q["respondents"]).sum()) and config.weighting.get("method", "raking") == "raking":
+        t_rake = time.perf_counter()
+        raked = _rake_in_engine(eng, config, resp_select, f"SELECT * FROM ({clean_select}) c WHERE NOT ({answered})")
+        not_raked = raked.pop("_why", None) or "no covariate to rake on"
+        if raked:
+            progress(f"  respondents raked to the base by {eng.name} ({time.perf_counter() - t_rake:.1f} s)")
     for qq, r in by_q.iterrows():
         non = int(r["base"] - r["respondents"])
         resp = int(n_resp.get(qq, 0))
         weighting = ("the export's own weight column" if own and non else
                      "none (no non-respondents)" if not non else
-                     "none (large route: respondents are not raked to the base; the NPS describes respondents)")
-        report.response.append({"quarter": str(qq), "base": resp + non, "respondents": resp,
-                                "rate": resp / (resp + non) if resp + non else float("nan"),
-                                "weighting": weighting, "n_eff": float(resp), "design_effect": 1.0,
-                                "converged": True, "notes": []})
+                     f"none ({not_raked}: the NPS describes respondents)")
+        info = {"quarter": str(qq), "base": resp + non, "respondents": resp,
+                "rate": resp / (resp + non) if resp + non else float("nan"),
+                "weighting": weighting, "n_eff": float(resp), "design_effect": 1.0,
+                "converged": True, "notes": []}
+        if non and str(qq) in raked:
+            info.update(raked[str(qq)])
+        report.response.append(info)
     n_non = int((by_q["base"] - by_q["respondents"]).sum())
     report.respondents = int(n_resp.sum())
     report.rows_out = report.respondents + n_non
     if n_non:
+        how = ("respondents weighted to the base: " + ", ".join(sorted({r["weighting"] for r in report.response
+                                                                        if r["base"] > r["respondents"]})))
         report.notes.append(f"{n_non:,} customers have no CX score (did not answer the survey): counted as the base "
-                            f"the {report.respondents:,} respondents stand for, not analysed.")
+                            f"the {report.respondents:,} respondents stand for, not analysed; {how}.")
     report.notes.append(f"Read, validated and counted by the {eng.name} engine over every row; the models, "
                         "drivers, clusters and themes use a weighted stratified sample (see each page).")
     report.inputs = _inputs(source, rows_in)
@@ -311,6 +326,79 @@ def _prepare(eng, source, config: Config, qtr, per_stratum: int | None, seed: in
     progress(f"  weighted stratified sample: {len(sample):,} of {info['population']:,} respondents "
              f"({info['strata']} strata, up to {per_stratum:,} each; {time.perf_counter() - t0:.1f} s)")
     return LargeRun(sample, report, tables, info, sizes.sort_index())
+
+
+#: Beyond this many groups of customers alike on the raking covariates (a continuous covariate
+#: with a value per customer), the engine does not rake; the report says so.
+MAX_RAKING_GROUPS = 1_000_000
+
+
+def _sql_double(x: float) -> str:
+    """A double literal both engines parse exactly (DuckDB reads ``0.1`` as a DECIMAL)."""
+    return f"CAST('{float(x)!r}' AS DOUBLE)"
+
+
+def _rake_in_engine(eng, config: Config, resp_select: str, non_select: str) -> dict[str, dict]:
+    """Rake each quarter's respondents to its whole base, as :func:`cxanalysis.weighting.weight_to_base`
+    does in memory, and make ``weight`` a column of the respondents' view.
+
+    The engine counts the respondents and the base per quarter and per combination of the
+    raking covariates' values (a small table: plan x region x tenure); :func:`~cxanalysis.weighting.rake`
+    rakes those groups (``counts``), which gives each respondent the weight of the rows repeated;
+    the weight is then ``scale x`` one factor per covariate level, applied in SQL as ``CASE``
+    expressions (no table shipped back to the engine). Returns, per raked quarter, the
+    ``response`` fields (``weighting, n_eff, design_effect, converged, notes``); ``"_why"``
+    says why nothing could be raked (the respondents then keep no weight column: the NPS
+    describes them).
+    """
+    from ..weighting import MISSING, _describe, _text_levels, rake, weighting_columns
+
+    by = [c for c in weighting_columns(config) if c in eng.columns]
+    if not by:
+        return {"_why": "none of the raking covariates is in the export"}
+    keys = ", ".join(["quarter", *(q(c) for c in by)])
+    n_groups = int(eng.query(f"SELECT COUNT(*) AS n FROM (SELECT {keys} FROM ({non_select}) x GROUP BY {keys} "
+                             f"UNION SELECT {keys} FROM {eng.table} GROUP BY {keys}) g")["n"].iloc[0])
+    if n_groups > MAX_RAKING_GROUPS:
+        return {"_why": f"{n_groups:,} distinct combinations of {', '.join(by)}, more than the engine rakes "
+                        f"({MAX_RAKING_GROUPS:,}): set weighting.by in cx.yaml to categorical covariates"}
+    groups = eng.query(f"SELECT {keys}, 1 AS _resp, COUNT(*) AS _n FROM {eng.table} GROUP BY {keys} "
+                       f"UNION ALL SELECT {keys}, 0 AS _resp, COUNT(*) AS _n FROM ({non_select}) x GROUP BY {keys}")
+    groups["quarter"] = groups["quarter"].astype(str)
+    bands = dict(config.segments.get("bands", {}))
+    qb = int(config.segments.get("quantile_bands", 4))
+    out, cases = {}, []
+    for qq in sorted(groups["quarter"].unique()):
+        g = groups[groups["quarter"] == qq].reset_index(drop=True)
+        resp, n_non = g[g["_resp"] == 1], int(g.loc[g["_resp"] == 0, "_n"].sum())
+        if not n_non or not len(resp):
+            continue
+        r = rake(resp, g, by, bands=bands, quantile_bands=qb, counts=resp["_n"].to_numpy(float),
+                 base_counts=g["_n"].to_numpy(float))
+        expr = [_sql_double(r.scale)]
+        for c, factor in r.factors.items():
+            col = q(c)
+            whens = [f"WHEN {col} IS NULL THEN {_sql_double(factor.get(MISSING, 1.0))}"]
+            if c in r.cuts:
+                cuts = r.cuts[c]
+                labels = [f"[{lo}, {hi})" for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)]
+                whens += [f"WHEN {col} < {_sql_double(hi)} THEN {_sql_double(factor.get(lv, 1.0))}"
+                          for lv, hi in zip(labels[:-1], cuts[1:-1], strict=True)]
+                whens.append(f"ELSE {_sql_double(factor.get(labels[-1], 1.0))}")
+            else:
+                values = g[c].dropna().drop_duplicates()
+                labels = _text_levels(values).astype(str)
+                for v, lv in zip(values, labels, strict=True):
+                    lit = _lit(v) if isinstance(v, str) else _sql_double(v)
+                    whens.append(f"WHEN {col} = {lit} THEN {_sql_double(factor.get(lv, 1.0))}")
+            expr.append("CASE " + " ".join(whens) + " END")
+        cases.append(f"WHEN {_lit(qq)} THEN " + " * ".join(expr))
+        out[qq] = {"weighting": _describe(r, g, qb, bands), "n_eff": r.n_eff, "design_effect": r.design_effect,
+                   "converged": r.converged, "notes": r.notes}
+    if cases:
+        weight = f"CASE CAST(quarter AS STRING) {' '.join(cases)} ELSE {_sql_double(1.0)} END"
+        eng.derive_view(f"SELECT r.*, {weight} AS weight FROM ({resp_select}) r")
+    return out
 
 
 def _load_sample(drawn: pd.DataFrame, config: Config) -> pd.DataFrame:
