@@ -209,6 +209,7 @@ def test_the_engine_rakes_respondents_to_the_base_as_the_pandas_route_does(tmp_p
     sample's weights carry the raking (raked weight x sampling weight)."""
     from cxanalysis.engine import PandasEngine
     from cxanalysis.io import load
+    from cxanalysis.weighting import compare_margins
     from tests.test_engines import assert_engines_agree
 
     df = make_customers(3000, 2, random_state=4, response_rates={"Basic": 0.2, "Plus": 0.5, "Pro": 0.9})
@@ -223,6 +224,12 @@ def test_the_engine_rakes_respondents_to_the_base_as_the_pandas_route_does(tmp_p
         assert got["n_eff"] == pytest.approx(want["n_eff"], rel=1e-9)
         assert got["design_effect"] == pytest.approx(want["design_effect"], rel=1e-9)
         assert (got["base"], got["respondents"]) == (want["base"], want["respondents"])
+        # page 01's margins table, from the engine's counts: compare_margins of the rows in memory
+        qq = ref.data["quarter"].astype(str) == got["quarter"]
+        nq = ref.nonrespondents["quarter"].astype(str) == got["quarter"]
+        pd.testing.assert_frame_equal(pd.DataFrame(got["margins"]),
+                                      compare_margins(ref.data[qq], ref.nonrespondents[nq], cfg),
+                                      check_exact=False, rtol=1e-9, atol=1e-12)
     # the raked NPS differs from the respondents' own: the raking is not a no-op
     raw = big.tables["nps_quarter_unweighted"].set_index("quarter")["nps"]
     raked = big.tables["nps_quarter"].set_index("quarter")["nps"]

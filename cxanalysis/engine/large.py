@@ -394,11 +394,39 @@ def _rake_in_engine(eng, config: Config, resp_select: str, non_select: str) -> d
             expr.append("CASE " + " ".join(whens) + " END")
         cases.append(f"WHEN {_lit(qq)} THEN " + " * ".join(expr))
         out[qq] = {"weighting": _describe(r, g, qb, bands), "n_eff": r.n_eff, "design_effect": r.design_effect,
-                   "converged": r.converged, "notes": r.notes}
+                   "converged": r.converged, "notes": r.notes,
+                   "margins": _group_margins(resp, g, r.weights.to_numpy(), by, bands, qb)}
     if cases:
         weight = f"CASE CAST(quarter AS STRING) {' '.join(cases)} ELSE {_sql_double(1.0)} END"
         eng.derive_view(f"SELECT r.*, {weight} AS weight FROM ({resp_select}) r")
     return out
+
+
+def _group_margins(resp: pd.DataFrame, base: pd.DataFrame, weights: np.ndarray, by, bands, qb: int) -> list[dict]:
+    """:func:`cxanalysis.weighting.compare_margins` of counted groups (``_n`` customers each;
+    ``weights``: each respondent group's raked total): the page's margins table, which in memory
+    compares the respondents' rows with the non-respondents' rows the large route never loads."""
+    from ..weighting import MISSING, _banded, _levels
+
+    rows = []
+    for c in by:
+        if base[c].nunique(dropna=False) < 2:
+            continue
+        r, b = _levels(resp[c], base[c], bands.get(c), qb, base["_n"].to_numpy(float))
+        share = {}
+        for key, lv, v in (("base_share", b, base["_n"]), ("respondents_share", r, resp["_n"]),
+                           ("weighted_share", r, pd.Series(weights, index=resp.index))):
+            tot = v.groupby(lv.astype(str).to_numpy()).sum()
+            share[key] = tot[tot > 0] / tot.sum() if tot.sum() > 0 else tot
+        levels = sorted(set(share["base_share"].index) | set(share["respondents_share"].index))
+        if _banded(base[c], qb):  # bands in the order of their lower edges, "[a, b)"
+            levels.sort(key=lambda lv: (lv == MISSING, float(lv[1:].split(",")[0]) if lv != MISSING else 0.0))
+        else:
+            levels.sort(key=lambda lv: (lv == MISSING, lv))
+        for lv in levels:
+            row = {"covariate": c, "level": lv, **{k: float(v.get(lv, 0.0)) for k, v in share.items()}}
+            rows.append({**row, "difference": row["respondents_share"] - row["base_share"]})
+    return rows
 
 
 def _load_sample(drawn: pd.DataFrame, config: Config) -> pd.DataFrame:
