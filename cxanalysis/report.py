@@ -219,6 +219,18 @@ class RunContext:
         weighting`` plus ``n_eff``, ``design_effect`` and the raking's notes."""
         return response_block(self.cleaning, self.current, self.quarter)
 
+    def margins(self) -> pd.DataFrame:
+        """The report quarter's respondents against its whole base on each weighting covariate
+        (:func:`cxanalysis.weighting.compare_margins`): from the engine's counts when the large
+        route read the export (its non-respondents are never loaded), else from the rows."""
+        from .weighting import compare_margins
+
+        for r in self.cleaning.response:
+            if str(r.get("quarter")) == str(self.quarter) and r.get("margins") is not None:
+                return pd.DataFrame(r["margins"], columns=["covariate", "level", "base_share", "respondents_share",
+                                                           "weighted_share", "difference"])
+        return compare_margins(self.current, self.current_nonrespondents, self.config)
+
     @property
     def sample(self) -> dict[str, Any] | None:
         """The weighted stratified sample :attr:`data` is (``rows, per_stratum, strata,
