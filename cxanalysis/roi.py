@@ -673,57 +673,19 @@ def retention_skip_reason(data: pd.DataFrame, models=None) -> str | None:
     return None
 
 
-def _customer_predictions(models, params: np.ndarray, rows: np.ndarray, slices: dict) -> dict[str, np.ndarray]:
-    """Predicted quarterly spend, churn probability and returns of design rows ``rows`` as they
-    are (their own CX category and covariates), for parameter draws ``params`` (B, P).
-
-    Arrays of shape ``(len(rows), B)``. Returns are NaN where orders (or, without a returns model,
-    the observed returns) are missing; without a returns model and column they are 0.
-    """
-    design = models.design_
-    X = design.X[rows]
-    out = {}
-    if ("spend", "any") in slices:
-        out["spend"] = (expit(X @ params[:, slices[("spend", "any")]].T)
-                        * np.exp(X @ params[:, slices[("spend", "amount")]].T))
-    else:
-        out["spend"] = np.exp(X @ params[:, slices[("spend", "main")]].T)
-    out["churn"] = expit(X @ params[:, slices[("churn", "main")]].T)
-    if ("returns", "main") in slices:
-        orders = models.data_["orders"].to_numpy(float)[design.rows][rows]
-        out["returns"] = np.exp(X @ params[:, slices[("returns", "main")]].T) * orders[:, None]
-    elif "returns" in models.data_:
-        r = models.data_["returns"].to_numpy(float)[design.rows][rows]
-        out["returns"] = np.repeat(r[:, None], params.shape[0], axis=1)
-    else:
-        out["returns"] = np.zeros_like(out["churn"])
-    return out
-
-
-def _profiles(pred: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
-    """Customer at risk (predicted-churn-weighted means) and average customer (plain means)."""
-    p, sp, r = pred["churn"], pred["spend"], pred["returns"]
-    ok = ~np.isnan(r)
-    w, r0 = np.where(ok, p, 0.0), np.where(ok, r, 0.0)
-    n_ok = ok.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        at_risk = {"spend": (p * sp).sum(axis=0) / p.sum(axis=0), "churn": (p * p).sum(axis=0) / p.sum(axis=0),
-                   "returns": np.where(n_ok > 0, (w * r0).sum(axis=0) / w.sum(axis=0), 0.0)}
-        average = {"spend": sp.mean(axis=0), "churn": p.mean(axis=0),
-                   "returns": np.where(n_ok > 0, r0.sum(axis=0) / np.maximum(n_ok, 1), 0.0)}
-    return {"at_risk": at_risk, "average": average}
-
-
 def _customer_groups(models, rows: np.ndarray, slices: dict) -> dict:
     """Design rows ``rows`` collapsed to their distinct rows for :func:`_group_profiles`: each
-    distinct row's count ``n``, and the count ``n_r`` and sum ``s_r`` of what multiplies its
+    distinct row's count ``n`` (its customers' prior weights summed, when the models have them),
+    and the count ``n_r`` and sum ``s_r`` (weighted alike) of what multiplies its
     predicted returns (orders with a returns model, observed returns without one; rows where that
-    is missing are left out of the returns means, as in :func:`_profiles`)."""
+    is missing are left out of the returns means)."""
     design = models.design_
     _, first, inv = np.unique(_design_row_codes(models)[rows], return_index=True, return_inverse=True)
     inv = inv.ravel()
     k = len(first)
-    out = {"X": design.X[rows[first]], "n": np.bincount(inv, minlength=k).astype(float)}
+    w = getattr(models, "weights_", None)
+    w = np.ones(len(rows)) if w is None else np.asarray(w, float)[rows]
+    out = {"X": design.X[rows[first]], "n": np.bincount(inv, weights=w, minlength=k)}
     if ("returns", "main") in slices:
         r = models.data_["orders"].to_numpy(float)[design.rows][rows]
     elif "returns" in models.data_:
@@ -731,15 +693,16 @@ def _customer_groups(models, rows: np.ndarray, slices: dict) -> dict:
     else:
         r = np.zeros(len(rows))
     ok = ~np.isnan(r)
-    out["n_r"] = np.bincount(inv[ok], minlength=k).astype(float)
-    out["s_r"] = np.bincount(inv[ok], weights=r[ok], minlength=k)
+    out["n_r"] = np.bincount(inv[ok], weights=w[ok], minlength=k)
+    out["s_r"] = np.bincount(inv[ok], weights=(w * np.where(ok, r, 0.0))[ok], minlength=k)
     return out
 
 
 def _group_profiles(params: np.ndarray, groups: dict, slices: dict) -> dict[str, dict[str, np.ndarray]]:
-    """:func:`_profiles` of :func:`_customer_predictions` for parameter draws ``params`` (B, P),
-    evaluated once per distinct design row: sums over customers become count-weighted sums over
-    distinct rows (the same means, in another order of summation)."""
+    """The customer at risk (predicted-churn-weighted means of the predicted spend, churn and
+    returns) and the average customer (their means), for parameter draws ``params`` (B, P): arrays
+    of length B. Evaluated once per distinct design row of ``groups``
+    (:func:`_customer_groups`): sums over customers are count-weighted sums over distinct rows."""
     X, n, n_r, s_r = groups["X"], groups["n"], groups["n_r"], groups["s_r"]
     if ("spend", "any") in slices:
         sp = expit(X @ params[:, slices[("spend", "any")]].T) * np.exp(X @ params[:, slices[("spend", "amount")]].T)
@@ -768,7 +731,8 @@ def at_risk_profile(models, slices: dict | None = None) -> dict[str, dict[str, f
     churn probability ``p_i`` (the churn model's prediction at their own category and covariates):
     ``s* = sum p_i s_i / sum p_i``, ``c* = sum p_i^2 / sum p_i``, ``r* = sum p_i r_i / sum p_i``,
     with ``s_i, r_i`` the spend and returns models' predictions. The average customer is the plain
-    mean of the same predictions.
+    mean of the same predictions. With prior weights (respondents raked to the base) every sum is
+    weighted: both customers then stand for the base, not for the respondents.
 
     Returns
     -------
@@ -779,23 +743,8 @@ def at_risk_profile(models, slices: dict | None = None) -> dict[str, dict[str, f
         theta, _, slices, _ = _parameter_draws(models, 0, 0)
     else:
         theta = np.concatenate([models.outcomes_[o].parts[pt].params for o, pt in slices])
-    n = len(models.design_.rows)
-    tot = {k: {v: 0.0 for v in ("spend", "churn", "returns", "w", "w_r", "n", "n_r")} for k in ("at_risk", "average")}
-    for start in range(0, n, 200_000):  # in chunks: a million customers at once is a large matrix
-        pred = _customer_predictions(models, theta[None, :], np.arange(start, min(n, start + 200_000)), slices)
-        p, sp, r = (pred[k][:, 0] for k in ("churn", "spend", "returns"))
-        ok = ~np.isnan(r)
-        t = tot["at_risk"]
-        t["spend"] += float(p @ sp); t["churn"] += float(p @ p); t["returns"] += float(p[ok] @ r[ok])  # noqa: E702
-        t["w"] += float(p.sum()); t["w_r"] += float(p[ok].sum())  # noqa: E702
-        t = tot["average"]
-        t["spend"] += float(sp.sum()); t["churn"] += float(p.sum()); t["returns"] += float(r[ok].sum())  # noqa: E702
-        t["n"] += len(p); t["n_r"] += int(ok.sum())  # noqa: E702
-    a, m = tot["at_risk"], tot["average"]
-    return {"at_risk": {"spend": a["spend"] / a["w"], "churn": a["churn"] / a["w"],
-                        "returns": a["returns"] / a["w_r"] if a["w_r"] > 0 else 0.0},
-            "average": {"spend": m["spend"] / m["n"], "churn": m["churn"] / m["n"],
-                        "returns": m["returns"] / m["n_r"] if m["n_r"] > 0 else 0.0}}
+    out = _group_profiles(theta[None, :], _customer_groups(models, np.arange(len(models.design_.rows)), slices), slices)
+    return {who: {k: float(v[0]) for k, v in prof.items()} for who, prof in out.items()}
 
 
 def months_factor(horizon_years: float, discount_rate: float) -> float:

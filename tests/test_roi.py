@@ -465,3 +465,37 @@ def test_skipped_clustering_has_no_row_names():
     df = make_customers(30, 1, random_state=2)
     fit = clusters.from_config(load_config()).fit(df)
     assert fit.skip_reason_ is not None and fit.row_names() is None
+
+
+def test_with_weights_the_customer_at_risk_and_the_average_customer_stand_for_the_base():
+    """Models fitted with prior weights (respondents raked to the base): every sum of the two
+    profiles is weighted. The average churn is the weighted churn rate (the weighted logistic
+    score equations with an intercept), and each profile equals its row-by-row computation from
+    the fitted parameters."""
+    from scipy.special import expit
+
+    cfg = load_config()
+    df = make_customers(20000, 1, random_state=3)
+    df["weight"] = np.random.default_rng(3).lognormal(0, 0.6, len(df))
+    models = fit_outcome_models(df, cfg)
+    assert models.weights_ is not None
+    prof = roi.at_risk_profile(models)
+    d = df.iloc[models.design_.rows]
+    a, y = d["weight"].to_numpy(float), d["churned"].to_numpy(float)
+    assert prof["average"]["churn"] == pytest.approx(np.sum(a * y) / a.sum(), rel=1e-6)
+    assert abs(prof["average"]["churn"] - y.mean()) > 1e-4  # the weights matter here
+    theta, _, slices, _ = roi._parameter_draws(models, 0, 0)
+    X = models.design_.X
+    p = expit(X @ theta[slices[("churn", "main")]])
+    if ("spend", "any") in slices:
+        s = expit(X @ theta[slices[("spend", "any")]]) * np.exp(X @ theta[slices[("spend", "amount")]])
+    else:
+        s = np.exp(X @ theta[slices[("spend", "main")]])
+    orders = d["orders"].to_numpy(float)
+    r = np.exp(X @ theta[slices[("returns", "main")]]) * orders
+    ok = ~np.isnan(r)
+    assert prof["at_risk"]["spend"] == pytest.approx(np.sum(a * p * s) / np.sum(a * p), rel=1e-12)
+    assert prof["at_risk"]["churn"] == pytest.approx(np.sum(a * p * p) / np.sum(a * p), rel=1e-12)
+    assert prof["at_risk"]["returns"] == pytest.approx(np.sum((a * p * r)[ok]) / np.sum((a * p)[ok]), rel=1e-12)
+    assert prof["average"]["spend"] == pytest.approx(np.sum(a * s) / a.sum(), rel=1e-12)
+    assert prof["average"]["returns"] == pytest.approx(np.sum((a * r)[ok]) / a[ok].sum(), rel=1e-12)
