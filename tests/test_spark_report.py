@@ -168,3 +168,96 @@ def test_counts_leave_out_the_loaders_own_columns():
     want = df.groupby("quarter")["spend"].count()
     assert plain.set_index("quarter")["present__spend"].to_dict() == want.to_dict()
     assert set(plain.columns) == {"quarter", "n_rows", "respondents", *(f"present__{c}" for c in df if c != "quarter")}
+
+
+# ------------------------------------------------------- the README's cluster commands, run locally
+
+def readme_block(lang: str, marker: str) -> str:
+    """The README's ```lang code block that holds ``marker``, as written."""
+    blocks = [b for b in re.findall(rf"```{lang}\n(.*?)```", (ROOT / "README.md").read_text(), re.S) if marker in b]
+    assert len(blocks) == 1, f"README.md: {len(blocks)} {lang} blocks hold {marker!r}"
+    return blocks[0]
+
+
+def weighted_nps(df: pd.DataFrame, quarter: str) -> float:
+    g = df[df["quarter"] == quarter]
+    s, w = g["nps_score"].to_numpy(), g["weight"].to_numpy()
+    return 100 * (w[s >= 9].sum() - w[s <= 6].sum()) / w.sum()
+
+
+@pytest.mark.slow
+def test_the_readme_spark_submit_line_runs_the_report(tmp_path):
+    """The README's spark-submit line, run through bash by pyspark's own spark-submit, with
+    ``--master local[2]`` for ``yarn`` and a Parquet file for the catalog table: the shipped
+    script starts the session spark-submit configured and writes every page."""
+    why = _spark_missing()
+    if why:
+        pytest.skip(why)
+    import pyspark
+
+    submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
+    if not submit.is_file():
+        pytest.skip(f"pyspark ships no {submit}")
+    (line,) = [x for x in readme_block("bash", "spark-submit --master yarn").splitlines() if x.startswith("spark-submit")]
+    local = line
+    for old, new in (("spark-submit --master yarn", f"{submit} --master 'local[2]'"),
+                     ("$(python -c", f"$({sys.executable} -c"), ("spark:main.cx.customers", "export.parquet")):
+        assert line.count(old) == 1, old
+        local = local.replace(old, new)
+    df = export_frame(500, 2, seed=41)
+    write_export(df, tmp_path)
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+    r = subprocess.run(["bash", "-c", local], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    # spark-submit sends the script's stderr to its stdout; the master is spark-submit's, not local[*]
+    assert "master local[2], application cxanalysis report" in r.stdout
+    q = df["quarter"].max()
+    root = tmp_path / "reports" / q
+    res = json.loads((root / "results.json").read_text())
+    assert_pages(root, res)
+    assert res["run"]["engine"] == "spark" and res["run"]["sample"]["population"] == len(df)
+    assert res["nps"]["value"] == pytest.approx(weighted_nps(df, q), abs=1e-9)
+    assert f"Report ready: {(root / 'index.html').resolve()}" in r.stdout
+
+
+def test_spark_submit_script_input_errors_exit_2(spark, tmp_path, capsys):  # noqa: F811
+    """A file that is not there is an input error (exit 2, one line); the session the script
+    found active is left running."""
+    from cxanalysis import spark_submit
+
+    code = spark_submit.main([str(tmp_path / "nothing.parquet"), "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and "error: " in err and "nothing.parquet" in err and "Traceback" not in err
+    assert spark.range(3).count() == 3
+
+
+def test_the_readme_databricks_cell_runs_on_the_active_session(spark, tmp_path, monkeypatch):  # noqa: F811
+    """The README's Databricks cell, executed as written: the export saved as the table it names
+    in the test's active session (the notebook's ``spark`` on Databricks), ``displayHTML`` the
+    notebook's function, cx.yaml in the working folder."""
+    from pyspark.sql import SparkSession
+
+    cell = readme_block("python", "# Databricks notebook cell")
+    (table,) = re.findall(r'"spark:([\w.]+)"', cell)
+    schema = table.rsplit(".", 1)[0]
+    df = export_frame(600, 2, seed=43)
+    data, _ = write_export(df, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert SparkSession.getActiveSession() is not None
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS {schema} LOCATION '{tmp_path / 'warehouse'}'")
+    shown: list[str] = []
+    ns = {"spark": spark, "displayHTML": shown.append}
+    try:
+        spark.read.parquet(str(data)).write.mode("overwrite").saveAsTable(table)
+        exec(compile(cell, "README.md (Databricks cell)", "exec"), ns)
+    finally:
+        spark.sql(f"DROP DATABASE IF EXISTS {schema} CASCADE")
+    root = ns["root"]
+    q = df["quarter"].max()
+    assert root == Path("reports") / q or root.resolve() == (tmp_path / "reports" / q).resolve()
+    res = json.loads((root / "results.json").read_text())
+    assert_pages(root, res)
+    assert res["run"]["engine"] == "spark" and res["run"]["inputs"][0]["path"] == f"spark:{table}"
+    assert res["run"]["sample"]["population"] == len(df)
+    assert res["nps"]["value"] == pytest.approx(weighted_nps(df, q), abs=1e-9)
+    assert shown == [(root / "index.html").read_text()]
