@@ -261,3 +261,63 @@ def test_the_readme_databricks_cell_runs_on_the_active_session(spark, tmp_path, 
     assert res["run"]["sample"]["population"] == len(df)
     assert res["nps"]["value"] == pytest.approx(weighted_nps(df, q), abs=1e-9)
     assert shown == [(root / "index.html").read_text()]
+
+
+# -------------------------------------------------------------- benchmarks/spark_report.py
+
+def _bench():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("cx_bench_spark_report", ROOT / "benchmarks" / "spark_report.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_benchmark_comparison_finds_a_difference_beyond_1e9(tmp_path):
+    """The benchmark's comparison of two exact-table folders: equal folders give 0; one number
+    moved by 1e-7 of itself, or a row left out, is reported and fails."""
+    from cxanalysis.config import load_config
+    from cxanalysis.engine import PandasEngine
+
+    bench = _bench()
+    tables = PandasEngine(make_customers(400, 2, random_state=6), load_config()).exact_tables()
+    for name in ("a", "b", "c"):
+        (tmp_path / name).mkdir()
+        for t, v in tables.items():
+            v.to_parquet(tmp_path / name / f"{t}.parquet", index=False)
+    same = bench.compare_exact(tmp_path / "b", tmp_path / "a")
+    assert all(r["ok"] and r["max_abs"] == 0 for r in same.values()) and same["metrics"]["numbers"] > 50
+    m = tables["metrics"].copy()
+    i = int(np.argmax(m["value"].abs().to_numpy()))
+    m.loc[i, "value"] *= 1 + 1e-7
+    m.to_parquet(tmp_path / "b" / "metrics.parquet", index=False)
+    tables["nps_segments"].iloc[1:].to_parquet(tmp_path / "c" / "nps_segments.parquet", index=False)
+    moved = bench.compare_exact(tmp_path / "b", tmp_path / "a")
+    assert not moved["metrics"]["ok"] and moved["metrics"]["max_rel"] == pytest.approx(1e-7, rel=1e-6)
+    assert moved["nps_quarter"]["ok"]
+    assert not bench.compare_exact(tmp_path / "c", tmp_path / "a")["nps_segments"]["ok"]
+
+
+@pytest.mark.slow
+def test_spark_report_benchmark_smoke(tmp_path):
+    """benchmarks/spark_report.py (the README's Spark report figures) end to end at 3,000
+    customers: both reports with every page, run.engine spark, every exact table within 1e-9,
+    and the headline NPS that of the generated export, counted here."""
+    why = _spark_missing()
+    if why:
+        pytest.skip(why)
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "spark_report.py"), "--customers", "3000",
+                        "--out", str(tmp_path)], capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    res = json.loads((tmp_path / "spark_report_3000.json").read_text())
+    assert res["ok"] and res["engine"] == "spark" and res["numbers"] >= 200
+    assert res["max_rel"] <= 1e-9 and set(res["tables"]) == set(EXACT_TABLES)
+    for engine in ("spark", "pandas"):
+        run = res["runs"][engine]
+        assert (run["exit"], run["pages"], run["missing_pages"], run["errors"]) == (0, 6, [], [])
+        assert run["wall_s"] > 0 and run["peak_process_gb"] > 0
+    s = make_customers(3000, 1, random_state=20260101)["nps_score"].to_numpy()
+    want = 100 * (np.mean(s >= 9) - np.mean(s <= 6))
+    assert res["nps"]["spark"] == pytest.approx(want, abs=1e-9) and res["nps"]["pandas"] == pytest.approx(want, abs=1e-9)
+    assert "largest relative difference" in r.stdout
