@@ -244,14 +244,22 @@ def test_the_readme_databricks_cell_runs_on_the_active_session(spark, tmp_path, 
     data, _ = write_export(df, tmp_path)
     monkeypatch.chdir(tmp_path)
     assert SparkSession.getActiveSession() is not None
-    spark.sql(f"CREATE DATABASE IF NOT EXISTS {schema} LOCATION '{tmp_path / 'warehouse'}'")
     shown: list[str] = []
     ns = {"spark": spark, "displayHTML": shown.append}
+    # the session's catalog makes its default warehouse folder (where the session started) when
+    # first used: removed again when it was made here and is empty
+    from urllib.parse import urlparse
+
+    warehouse = Path(urlparse(spark.conf.get("spark.sql.warehouse.dir")).path)
+    made = not warehouse.exists()
     try:
+        spark.sql(f"CREATE DATABASE IF NOT EXISTS {schema} LOCATION '{tmp_path / 'warehouse'}'")
         spark.read.parquet(str(data)).write.mode("overwrite").saveAsTable(table)
         exec(compile(cell, "README.md (Databricks cell)", "exec"), ns)
     finally:
         spark.sql(f"DROP DATABASE IF EXISTS {schema} CASCADE")
+        if made and warehouse.is_dir() and not any(warehouse.iterdir()):
+            warehouse.rmdir()
     root = ns["root"]
     q = df["quarter"].max()
     assert root == Path("reports") / q or root.resolve() == (tmp_path / "reports" / q).resolve()
