@@ -145,7 +145,8 @@ class PandasEngine(Engine):
         for key, part in self._groups(by):
             row = {**dict(zip(by, key, strict=True)), "n_rows": len(part),
                    "respondents": int(part[score].notna().sum()) if score in part else 0}
-            row.update({f"present__{c}": int(part[c].notna().sum()) for c in self.columns if c not in by})
+            row.update({f"present__{c}": int(part[c].notna().sum()) for c in self.columns
+                        if c not in by and not str(c).startswith("_")})
             rows.append(row)
         return pd.DataFrame(rows)
 

@@ -216,12 +216,13 @@ def metrics_sql(table: str, config: Config, columns: Sequence[str], by: Sequence
 
 def counts_sql(table: str, config: Config, columns: Sequence[str], by: Sequence[str] = ()) -> str:
     """Row counts for data quality: ``[by...], n_rows, respondents`` (rows with the configured
-    score) and ``present__<column>`` (non-missing values) for every column."""
+    score) and ``present__<column>`` (non-missing values) for every column of the export (not the
+    loader's own ``_source``, ``_row``..., which only the in-memory route has)."""
     keys, where, _ = _keys(by)
     score = config.categories["score"]
     parts = ["COUNT(*) AS n_rows",
              f"COUNT({q(score)}) AS respondents" if score in columns else "0 AS respondents"]
-    parts += [f"COUNT({q(c)}) AS {q('present__' + c)}" for c in columns if c not in by]
+    parts += [f"COUNT({q(c)}) AS {q('present__' + c)}" for c in columns if c not in by and not str(c).startswith("_")]
     return f"SELECT {keys}{', '.join(parts)} FROM {table} WHERE {where}{_group(by)}"
 
 
