@@ -407,3 +407,24 @@ def test_spark_without_java_is_an_install_error(tmp_path):
             "try:\n    spark_session()\nexcept InstallError as e:\n    print(e); sys.exit(2)\n")
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "needs Java 17" in r.stdout, r.stderr[-1000:]
+
+
+def test_spark_connect_without_new_session_uses_the_session_itself(tmp_path):
+    """Spark Connect sessions (Databricks shared and serverless clusters) have no newSession():
+    the engine then works in the session it was given instead of failing."""
+    pytest.importorskip("pyspark")
+    from cxanalysis.engine.spark import SparkEngine
+
+    class ConnectLike:
+        def __init__(self):
+            self.conf = type("Conf", (), {"set": lambda self, k, v: None})()
+
+        def newSession(self):  # noqa: N802 - pyspark's name
+            raise NotImplementedError("newSession() is not implemented in Spark Connect")
+
+        @property
+        def read(self):
+            raise RuntimeError("stop here")
+
+    with pytest.raises(RuntimeError, match="stop here"):  # past the session: reading the table
+        SparkEngine(pd.DataFrame({"customer_id": ["a"], "nps_score": [9]}), spark=ConnectLike())

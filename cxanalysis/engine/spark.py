@@ -78,7 +78,11 @@ class SparkEngine(SQLEngine):
         self.config = config if isinstance(config, Config) else load_config(config)
         # a session of its own (sharing the SparkContext): its temporary view ``customers``,
         # which the validation rules name, cannot clash with another engine's
-        self.spark = (spark or spark_session()).newSession()
+        base = spark or spark_session()
+        try:
+            self.spark = base.newSession()
+        except Exception:  # noqa: BLE001 - Spark Connect (Databricks shared, serverless) has no newSession
+            self.spark = base  # its own temporary views then live in that session, dropped on close
         self.spark.conf.set("spark.sql.ansi.enabled", "true")
         self.spark.conf.set("spark.sql.ansi.doubleQuotedIdentifiers", "true")
         self._tmp = None
