@@ -266,3 +266,29 @@ def test_too_many_raking_groups_is_said_not_hidden(tmp_path, monkeypatch):
 def write_messy_path(df, tmp_path):
     write_messy(df, tmp_path / "export.parquet")
     return tmp_path / "export.parquet"
+
+
+def test_a_raked_report_on_the_engine_shows_the_bases_margins(tmp_path):
+    """The whole report on DuckDB with non-respondents: the headline NPS is the raked one of the
+    pandas route, and page 01's margins table compares the respondents with the base the engine
+    counted (the large route never loads the non-respondents)."""
+    from cxanalysis.engine import PandasEngine
+    from cxanalysis.io import load
+    from cxanalysis.report import run_report
+    from cxanalysis.weighting import compare_margins
+
+    df = make_customers(1500, 1, random_state=6, response_rates={"Basic": 0.2, "Plus": 0.5, "Pro": 0.9})
+    cfg = load_config(write_messy(df, tmp_path / "export.parquet"))
+    root = run_report(tmp_path / "export.parquet", config=cfg, out=tmp_path / "out", engine="duckdb",
+                      per_stratum=200, progress=lambda m: None)
+    res = json.loads((root / "results.json").read_text())
+    ref = load(tmp_path / "export.parquet", cfg)
+    want = PandasEngine(ref.data.drop(columns=["_row", "_source"]), cfg).nps(by=["quarter"]).iloc[0]
+    assert res["nps"]["value"] == pytest.approx(want["nps"], abs=1e-9)
+    assert res["response"]["weighting"].startswith("raking on plan")
+    pd.testing.assert_frame_equal(pd.DataFrame(res["response"]["margins"]),
+                                  compare_margins(ref.data, ref.nonrespondents, cfg), check_exact=False, rtol=1e-9)
+    page = (root / "01-data-quality.html").read_text()
+    basic = next(m for m in res["response"]["margins"] if m["level"] == "Basic")
+    assert basic["base_share"] > basic["respondents_share"] + 0.1  # the page shows the gap raking closes
+    assert "Basic" in page
