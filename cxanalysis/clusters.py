@@ -271,7 +271,8 @@ class CustomerClusters:
 
         def sil_dist() -> np.ndarray:
             if not dist:
-                dist.append(np.vstack(list(pairwise_distances_chunked(Xs[sil_idx]))))
+                chunks = list(pairwise_distances_chunked(Xs[sil_idx]))
+                dist.append(chunks[0] if len(chunks) == 1 else np.vstack(chunks))
             return dist[0]
 
         self.selection_rows_ = sample[: len(gm_rows)] if self.method == "gmm" else sample
