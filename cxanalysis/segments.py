@@ -37,10 +37,11 @@ def nps_category(score: pd.Series, *, promoter_min: float = 9, detractor_max: fl
     Series
         Categorical with categories ``detractor, passive, promoter`` in that order.
     """
-    s = score.astype(float)
-    out = np.where(s >= promoter_min, "promoter", np.where(s <= detractor_max, "detractor", "passive"))
-    out = pd.Series(out, index=score.index).where(s.notna())
-    return out.astype(pd.CategoricalDtype(CATEGORY_ORDER))
+    s = score.astype(float).to_numpy()
+    # codes into CATEGORY_ORDER (-1: missing), not a text value per row
+    codes = np.where(s >= promoter_min, 2, np.where(s <= detractor_max, 0, 1)).astype(np.int8)
+    codes[np.isnan(s)] = -1
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(CATEGORY_ORDER)), index=score.index)
 
 
 def band(series: pd.Series, *, edges: Sequence[float] | None = None, q: int = 4) -> pd.Series:
