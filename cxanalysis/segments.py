@@ -194,10 +194,10 @@ def _profile(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFr
     cat = data["cx_category"]
     scored = cat.notna().to_numpy() & (w > 0)
     ws = w * scored
-    base = pd.DataFrame({
+    base = {
         "_p": ws * (cat == "promoter").to_numpy(), "_d": ws * (cat == "detractor").to_numpy(),
         "_a": ws, "_a2": ws**2, "_r": scored.astype(float),
-    }, index=data.index)
+    }
     extra, present = {}, {}
     for col in ("csat", "spend", "churned", "health_score"):
         if col in data:
@@ -209,7 +209,9 @@ def _profile(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFr
         ret, orders = data["returns"].astype(float).to_numpy(), data["orders"].astype(float).to_numpy()
         both = ~(np.isnan(ret) | np.isnan(orders))
         extra["_ret"], extra["_ord"] = np.where(both, w * ret, 0.0), np.where(both, w * orders, 0.0)
-    base = base.assign(**extra, **present)
+    # one frame of one float block: each grouped sum below is one pass over the rows, not one
+    # per column
+    base = pd.DataFrame({**base, **extra, **present}, index=data.index)
     tot = base[["_p", "_d", "_a", "_a2", "_r"]].sum()
     total_w = tot["_a"]
     margin = config.roi["gross_margin"]
