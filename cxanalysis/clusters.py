@@ -55,14 +55,14 @@ import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
-from sklearn.metrics import adjusted_rand_score, silhouette_score
+from sklearn.metrics import pairwise_distances_chunked, silhouette_score
 from sklearn.mixture import GaussianMixture
 
 from .fmt import label as _label
 from .metrics import nps_from_counts
 
 __all__ = ["CustomerClusters", "MIN_CUSTOMERS", "MIN_COLUMNS", "CX_SCORES", "GMM_REG_COVAR", "STABILITY_ROWS",
-           "WEAK_SILHOUETTE", "WEAK_ARI", "weak_structure_message", "from_config"]
+           "adjusted_rand_index", "WEAK_SILHOUETTE", "WEAK_ARI", "weak_structure_message", "from_config"]
 
 MIN_CUSTOMERS = 50
 MIN_COLUMNS = 2
@@ -83,6 +83,30 @@ def weak_structure_message(silhouette: float, ari_mean: float) -> str | None:
         return None
     return (f"The clusters are weakly separated (silhouette {silhouette:.2f}, stability {ari_mean:.2f}): treat them "
             "as a convenient summary, not as distinct kinds of customers.")
+
+
+def adjusted_rand_index(a: np.ndarray, b: np.ndarray) -> float:
+    """Adjusted Rand index of two labelings (non-negative integers) of the same items.
+
+    Hubert & Arabie's index from the pair counts of the contingency table, in exact integer
+    arithmetic (ordered pairs, as scikit-learn counts them): the same value as
+    :func:`sklearn.metrics.adjusted_rand_score`, without its input checks and sparse table (the
+    stability bootstrap calls it once per refit).
+    """
+    a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
+    n = len(a)
+    kb = int(b.max()) + 1 if n else 1
+    table = np.bincount(a * kb + b, minlength=(int(a.max()) + 1 if n else 1) * kb).reshape(-1, kb)
+    n_a, n_b = table.sum(axis=1), table.sum(axis=0)
+    sq = int((table**2).sum())
+    fp = int((table @ n_b).sum()) - sq  # ordered pairs together in b, apart in a
+    fn = int((table.T @ n_a).sum()) - sq  # together in a, apart in b
+    tp = sq - n
+    tn = n * n - fp - fn - sq
+    if fn == 0 and fp == 0:
+        return 1.0
+    return 2.0 * (tp * tn - fn * fp) / ((tp + fn) * (fn + tn) + (tp + fp) * (fp + tn))
+
 
 _WORDS = {
     "spend": ("high spend", "low spend"), "orders": ("frequent buyers", "few orders"),
@@ -240,6 +264,17 @@ class CustomerClusters:
                                   f"{ks[0]} used (at least 10 customers a cluster).")
         rows = []
         gm_rows = Xs[: min(len(Xs), 5000)]
+        # every silhouette (each k tried, then the final clusters) is over the same customers
+        # Xs[sil_idx]: their distances are computed once, in the chunks silhouette_score would
+        # compute them in, and the silhouettes read them as a precomputed matrix
+        dist = []
+
+        def sil_dist() -> np.ndarray:
+            if not dist:
+                chunks = list(pairwise_distances_chunked(Xs[sil_idx]))
+                dist.append(chunks[0] if len(chunks) == 1 else np.vstack(chunks))
+            return dist[0]
+
         self.selection_rows_ = sample[: len(gm_rows)] if self.method == "gmm" else sample
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # k-means on few distinct points: ConvergenceWarning
@@ -252,7 +287,7 @@ class CustomerClusters:
                     rows.append(dict(k=k, bic=bic))
                     continue
                 km = self._model(k).fit(Xs)
-                sil = (silhouette_score(Xs[sil_idx], km.labels_[sil_idx])
+                sil = (silhouette_score(sil_dist(), km.labels_[sil_idx], metric="precomputed")
                        if 1 < len(set(km.labels_[sil_idx])) < len(sil_idx) else np.nan)
                 rows.append(dict(k=k, silhouette=sil, inertia=km.inertia_))
         self.selection_ = pd.DataFrame(rows)
@@ -287,13 +322,15 @@ class CustomerClusters:
         self.labels_ = relabel[raw]
         self.model_ = model
         lab = self.labels_[sample][sil_idx]
-        self.silhouette_ = (float(silhouette_score(X[sample][sil_idx], lab))
+        self.silhouette_ = (float(silhouette_score(sil_dist(), lab, metric="precomputed"))
                             if 1 < len(set(lab)) < len(sil_idx) else float("nan"))
+        del dist[:]
         # stability: refit on bootstrap resamples of up to STABILITY_ROWS customers of the sample,
         # compare their labels of those customers with the final fit's
         stab = np.sort(sample[rng.choice(len(sample), size=min(len(sample), STABILITY_ROWS), replace=False)])
         self.stability_rows_ = stab
         aris, refits = [], []
+        X_stab, labels_stab = X[stab], self.labels_[stab]
         for b in range(self.n_resamples):
             idx = rng.choice(stab, size=len(stab), replace=True)
             with warnings.catch_warnings():
@@ -302,8 +339,8 @@ class CustomerClusters:
                     m = self._model(self.k_, random_state=b, n_init=1).fit(X[idx])
                 except (ValueError, np.linalg.LinAlgError):
                     continue
-            refits.append(m.predict(X[stab]))
-            aris.append(adjusted_rand_score(self.labels_[stab], refits[-1]))
+            refits.append(m.predict(X_stab))
+            aris.append(adjusted_rand_index(labels_stab, refits[-1]))
         aris = np.asarray(aris)
         self.stability_aris_ = aris
         self.stability_labels_ = np.asarray(refits).reshape(len(refits), len(stab))

@@ -89,24 +89,35 @@ def _cross(Z: np.ndarray) -> np.ndarray:
     return Z.T @ Z - len(Z) * np.outer(mean, mean)
 
 
-def _r2_table(C: np.ndarray, n_drivers: int, n_cov: int) -> dict[frozenset, float]:
-    """R² of y on covariates + every subset of drivers, from the cross-product matrix C.
-
-    Column order in C: y, drivers (n_drivers), covariates (n_cov).
-    """
-    syy = C[0, 0]
+def _subset_index(n_drivers: int, n_cov: int) -> list[tuple[frozenset, tuple, list[int]]]:
+    """Every subset of drivers with the rows/columns of C its sub-model uses (covariates always
+    in): ``(subset, np.ix_ index of its block, its column indices)``, smallest subsets first.
+    Built once per fit and reused by every bootstrap resample."""
     cov_idx = list(range(1 + n_drivers, 1 + n_drivers + n_cov))
-    out = {}
+    out = []
     for size in range(n_drivers + 1):
         for subset in combinations(range(n_drivers), size):
             idx = [1 + j for j in subset] + cov_idx
-            if not idx:
-                out[frozenset(subset)] = 0.0
-                continue
-            A = C[np.ix_(idx, idx)]
-            b = C[idx, 0]
-            coef = np.linalg.lstsq(A, b, rcond=None)[0]
-            out[frozenset(subset)] = float(b @ coef / syy)
+            out.append((frozenset(subset), np.ix_(idx, idx) if idx else None, idx))
+    return out
+
+
+def _r2_table(C: np.ndarray, n_drivers: int, n_cov: int,
+              subsets: list[tuple[frozenset, tuple, list[int]]] | None = None) -> dict[frozenset, float]:
+    """R² of y on covariates + every subset of drivers, from the cross-product matrix C.
+
+    Column order in C: y, drivers (n_drivers), covariates (n_cov). ``subsets``: the
+    :func:`_subset_index` of these sizes (built here when not given).
+    """
+    syy = C[0, 0]
+    out = {}
+    for key, block, idx in subsets if subsets is not None else _subset_index(n_drivers, n_cov):
+        if not idx:
+            out[key] = 0.0
+            continue
+        b = C[idx, 0]
+        coef = np.linalg.lstsq(C[block], b, rcond=None)[0]
+        out[key] = float(b @ coef / syy)
     return out
 
 
@@ -306,10 +317,14 @@ class KeyDrivers:
         n = len(Z)
         m = min(n, self.max_boot_rows)
         full = np.append(point, base)
+        # rows are gathered from a row-major copy: the resample is the same C-ordered block
+        # np.take returns from Z, gathered ten times faster (whole rows instead of a strided
+        # read per column); the sub-models' indices are built once for every resample
+        Zr = np.ascontiguousarray(Z)
+        subsets = _subset_index(p, Xc.shape[1])
         for b in range(self.n_boot):
             rows = rng.integers(0, n, size=m)
-            # np.take copies the same rows as Z[rows], about 4x faster for a 2-D array
-            rb = _r2_table(_cross(np.take(Z, rows, axis=0)), p, Xc.shape[1])
+            rb = _r2_table(_cross(np.take(Zr, rows, axis=0)), p, Xc.shape[1], subsets)
             est[b] = np.append(_shapley(rb, p), rb[frozenset()])
         self.boot_rows_ = m
         self.resamples_ = est

@@ -37,10 +37,11 @@ def nps_category(score: pd.Series, *, promoter_min: float = 9, detractor_max: fl
     Series
         Categorical with categories ``detractor, passive, promoter`` in that order.
     """
-    s = score.astype(float)
-    out = np.where(s >= promoter_min, "promoter", np.where(s <= detractor_max, "detractor", "passive"))
-    out = pd.Series(out, index=score.index).where(s.notna())
-    return out.astype(pd.CategoricalDtype(CATEGORY_ORDER))
+    s = score.astype(float).to_numpy()
+    # codes into CATEGORY_ORDER (-1: missing), not a text value per row
+    codes = np.where(s >= promoter_min, 2, np.where(s <= detractor_max, 0, 1)).astype(np.int8)
+    codes[np.isnan(s)] = -1
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(CATEGORY_ORDER)), index=score.index)
 
 
 def band(series: pd.Series, *, edges: Sequence[float] | None = None, q: int = 4) -> pd.Series:
@@ -193,10 +194,10 @@ def _profile(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFr
     cat = data["cx_category"]
     scored = cat.notna().to_numpy() & (w > 0)
     ws = w * scored
-    base = pd.DataFrame({
+    base = {
         "_p": ws * (cat == "promoter").to_numpy(), "_d": ws * (cat == "detractor").to_numpy(),
         "_a": ws, "_a2": ws**2, "_r": scored.astype(float),
-    }, index=data.index)
+    }
     extra, present = {}, {}
     for col in ("csat", "spend", "churned", "health_score"):
         if col in data:
@@ -208,7 +209,9 @@ def _profile(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFr
         ret, orders = data["returns"].astype(float).to_numpy(), data["orders"].astype(float).to_numpy()
         both = ~(np.isnan(ret) | np.isnan(orders))
         extra["_ret"], extra["_ord"] = np.where(both, w * ret, 0.0), np.where(both, w * orders, 0.0)
-    base = base.assign(**extra, **present)
+    # one frame of one float block: each grouped sum below is one pass over the rows, not one
+    # per column
+    base = pd.DataFrame({**base, **extra, **present}, index=data.index)
     tot = base[["_p", "_d", "_a", "_a2", "_r"]].sum()
     total_w = tot["_a"]
     margin = config.roi["gross_margin"]

@@ -79,9 +79,11 @@ class RakingResult:
         return float(n / self.n_eff) if self.n_eff else float("nan")
 
 
-def _banded(base: pd.Series, q: int) -> bool:
-    """Whether a covariate is numeric with more than ``q`` values, hence cut into bands."""
-    return pd.api.types.is_numeric_dtype(base) and not pd.api.types.is_bool_dtype(base) and base.nunique() > q
+def _banded(base: pd.Series, q: int, n_unique: int | None = None) -> bool:
+    """Whether a covariate is numeric with more than ``q`` values, hence cut into bands
+    (``n_unique``: ``base.nunique()`` when already counted)."""
+    return (pd.api.types.is_numeric_dtype(base) and not pd.api.types.is_bool_dtype(base)
+            and (base.nunique() if n_unique is None else n_unique) > q)
 
 
 def _text_levels(values: pd.Series) -> pd.Series:
@@ -97,7 +99,7 @@ def _from_codes(codes: np.ndarray, labels: list[str], index) -> pd.Series:
     """Categorical of ``labels[codes]`` with code -1 as ``MISSING``; equal labels merged."""
     uniq, inverse = np.unique(np.asarray(labels + [MISSING], dtype=object), return_inverse=True)
     mapped = inverse[np.where(codes < 0, len(labels), codes)]
-    used = np.unique(mapped)
+    used = np.flatnonzero(np.bincount(mapped, minlength=len(uniq)))  # np.unique(mapped), without a sort
     remap = np.full(len(uniq), -1)
     remap[used] = np.arange(len(used))
     return pd.Series(pd.Categorical.from_codes(remap[mapped], categories=list(uniq[used])), index=index)
@@ -402,18 +404,20 @@ def compare_margins(
     for c in by:
         non = nonrespondents[c] if c in nonrespondents else pd.Series(index=nonrespondents.index, dtype=object)
         base_col = pd.concat([respondents[c], non], ignore_index=True)
-        if base_col.nunique() < 2:
+        n_unique = base_col.nunique()
+        if n_unique < 2:
             continue
         r, b = _levels(respondents[c], base_col, bands.get(c), qb)
-        base_share = b.value_counts(normalize=True)
-        resp_share = r.value_counts(normalize=True)
-        base_share, resp_share = base_share[base_share > 0], resp_share[resp_share > 0]
-        base_share.index, resp_share.index = base_share.index.astype(str), resp_share.index.astype(str)
+        # shares from the level codes (the categories are text labels, none missing): counting
+        # codes instead of text values of a million rows
+        base_share, resp_share = _code_shares(b), _code_shares(r)
         ok = ~np.isnan(w)
-        wsum = pd.Series(w[ok], index=r.index[ok]).groupby(r[ok].astype(str)).sum()
+        r_codes = r.cat.codes.to_numpy()[ok]
+        wsum = pd.Series(w[ok]).groupby(r_codes).sum()  # weighted totals of the levels present
+        wsum.index = [str(r.cat.categories[i]) for i in wsum.index]
         wshare = wsum / wsum.sum() if wsum.sum() > 0 else wsum
-        levels = list(base_share.index.union(resp_share.index))
-        if _banded(base_col, qb):  # bands in the order of their lower edges, "[a, b)"
+        levels = list(set(base_share) | set(resp_share))
+        if _banded(base_col, qb, n_unique):  # bands in the order of their lower edges, "[a, b)"
             levels.sort(key=lambda lv: (lv == MISSING, float(lv[1:].split(",")[0]) if lv != MISSING else 0.0))
         else:
             levels.sort(key=lambda lv: (lv == MISSING, lv))
@@ -424,6 +428,13 @@ def compare_margins(
     out = pd.DataFrame(rows, columns=["covariate", "level", "base_share", "respondents_share", "weighted_share"])
     out["difference"] = out["respondents_share"] - out["base_share"]
     return out
+
+
+def _code_shares(levels: pd.Series) -> dict[str, float]:
+    """Share of each level present in a categorical of text labels (no missing codes)."""
+    counts = np.bincount(levels.cat.codes.to_numpy(), minlength=len(levels.cat.categories))
+    shares = counts / counts.sum()
+    return {str(lv): float(v) for lv, v in zip(levels.cat.categories, shares, strict=True) if v > 0}
 
 
 def response_summary(respondents: pd.DataFrame, response: Mapping, config) -> str:

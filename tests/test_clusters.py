@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from cxanalysis.clusters import CustomerClusters
+from cxanalysis.clusters import CustomerClusters, adjusted_rand_index
 from cxanalysis.config import load_config
 from cxanalysis.io import load
 from cxanalysis.sample import make_clustered
@@ -216,6 +216,19 @@ def test_stability_uses_the_configured_resamples_and_percentile_range():
     assert c.stability_["ari_mean"] == pytest.approx(np.mean(c.stability_aris_))
     assert c.stability_["ari_low"] == pytest.approx(np.percentile(c.stability_aris_, 2.5))
     assert c.stability_["ari_high"] == pytest.approx(np.percentile(c.stability_aris_, 97.5))
+
+
+def test_adjusted_rand_index_is_scikit_learns_exactly():
+    """Same value as sklearn's adjusted_rand_score (to the last bit) on random labelings with
+    unused label values, on identical and on relabelled partitions, and on one cluster each."""
+    rng = np.random.default_rng(5)
+    for n, ka, kb in [(3000, 2, 2), (3000, 6, 9), (500, 10, 3), (40, 4, 4)]:
+        a, b = rng.integers(0, ka, size=n), rng.integers(0, kb, size=n)
+        b[: n // 2] = a[: n // 2]  # partly agreeing
+        assert adjusted_rand_index(a, b) == adjusted_rand_score(a, b)
+        assert adjusted_rand_index(a * 3, b + 2) == adjusted_rand_score(a * 3, b + 2)
+        assert adjusted_rand_index(a, a) == 1.0 == adjusted_rand_index(a, (a + 1) % ka)
+    assert adjusted_rand_index(np.zeros(50, int), np.zeros(50, int)) == adjusted_rand_score(np.zeros(50), np.zeros(50))
 
 
 def test_weak_structure_thresholds_and_message():

@@ -49,6 +49,23 @@ def test_key_drivers_rank_the_generators_weights_with_intervals():
     assert len(kd.to_results()) == 5
 
 
+def test_each_resample_is_the_shapley_decomposition_of_its_drawn_rows():
+    """Each bootstrap resample's importances (and covariates' R²) equal :func:`shapley_r2` on the
+    rows the seeded stream draws, taken from the complete rows with a categorical covariate."""
+    df = make_customers(600, 1, random_state=4)
+    kd = KeyDrivers(covariates=["plan", "tenure_months"], n_boot=12, max_boot_rows=400, random_state=7).fit(df)
+    d = df[["nps_score", *kd.drivers_, "plan", "tenure_months"]].dropna().reset_index(drop=True)
+    rng = np.random.default_rng(7)
+    assert kd.resamples_.shape == (12, len(kd.drivers_) + 1) and kd.boot_rows_ == 400
+    for b in range(12):
+        rows = d.iloc[rng.integers(0, len(d), size=400)]
+        # every plan level is drawn, so the resample's dummies are the full data's
+        assert set(rows["plan"]) == set(d["plan"])
+        rows = rows.astype({"plan": pd.CategoricalDtype(sorted(set(d["plan"].astype(str))))})
+        direct = shapley_r2(rows, target="nps_score", drivers=kd.drivers_, covariates=["plan", "tenure_months"])
+        np.testing.assert_allclose(kd.resamples_[b], direct["importance"].to_numpy(), rtol=1e-9, atol=1e-12)
+
+
 def test_no_driver_columns_is_a_skip_with_the_reason():
     df = pd.DataFrame({"nps_score": np.arange(20) % 11, "x": np.arange(20.0)})
     kd = KeyDrivers().fit(df)
