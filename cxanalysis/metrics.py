@@ -657,12 +657,19 @@ def add_clv(add, sbar: float, cbar: float, cov: np.ndarray, n: int, n_eff: float
     and the covariance ``cov`` of those two means (shared by every engine, so one formula): the
     simple CLV with a delta-method interval on its log, and the discounted CLV (no interval)."""
     value = clv_simple(sbar, cbar, margin=config.roi["gross_margin"])
-    g = np.array([1 / sbar, -1 / cbar])
-    se_log = float(np.sqrt(g @ cov @ g))
     z = _z(alpha)
-    add("CLV (simple)", {"value": value, "ci_low": value * np.exp(-z * se_log),
-                         "ci_high": value * np.exp(z * se_log), "n": n, "n_eff": n_eff},
-        "money", f"margin x spend / churn; delta method on the log{wtag}")
+    if sbar > 0:
+        g = np.array([1 / sbar, -1 / cbar])
+        se_log = float(np.sqrt(g @ cov @ g))
+        add("CLV (simple)", {"value": value, "ci_low": value * np.exp(-z * se_log),
+                             "ci_high": value * np.exp(z * se_log), "n": n, "n_eff": n_eff},
+            "money", f"margin x spend / churn; delta method on the log{wtag}")
+    else:  # nobody spent anything: no log scale; the delta method on the CLV itself, kept at 0 or more
+        g = config.roi["gross_margin"] * np.array([1 / cbar, -sbar / cbar**2])
+        se = float(np.sqrt(max(g @ cov @ g, 0.0)))
+        add("CLV (simple)", {"value": value, "ci_low": max(0.0, value - z * se), "ci_high": value + z * se,
+                             "n": n, "n_eff": n_eff},
+            "money", f"margin x spend / churn; delta method (no one spent anything){wtag}")
     disc = clv_discounted(sbar, cbar, margin=config.roi["gross_margin"], cost_per_return=0.0,
                           discount_rate=config.roi["discount_rate"], horizon_years=config.roi["horizon_years"])
     add(f"CLV (discounted, {config.roi['horizon_years']} years)",

@@ -280,7 +280,7 @@ def _passive_design(models, rows: np.ndarray) -> dict:
     inv = inv.ravel()
     Xu = models.design_.X[models.passives_[rows[first]]]
     out = {"X": Xu, "c": np.bincount(inv, weights=c, minlength=len(Xu))}
-    orders = _passive_orders(models)[rows]
+    orders = _passive_orders(models)[rows] if "orders" in models.data_ else np.full(len(rows), np.nan)
     ok = ~np.isnan(orders)
     if ok.any():
         cr = np.zeros(len(rows))

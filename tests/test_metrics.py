@@ -348,3 +348,16 @@ def test_rows_with_a_missing_weight_are_left_out_of_weighted_figures(weighted_fr
     for metric in ("NPS", "Churn rate", "Average spend per customer", "Average transaction size", "CLV (simple)"):
         assert full.loc[metric, "value"] == pytest.approx(dropped.loc[metric, "value"], rel=1e-12), metric
         assert np.isfinite(full.loc[metric, "ci_low"]), metric
+
+
+def test_clv_when_nobody_spent_anything_is_zero_not_an_error():
+    """A quarter where every spend is 0 (found by the property test): the simple CLV is 0 with a
+    zero-width interval (no spread in spend), not a division by zero on the log scale."""
+    from cxanalysis.config import load_config
+
+    df = pd.DataFrame({"customer_id": [f"C{i}" for i in range(40)], "quarter": "2026Q1",
+                       "nps_score": np.arange(40) % 11, "spend": 0.0,
+                       "churned": (np.arange(40) % 7 == 0).astype(float)})
+    table, _ = metrics.cx_metrics(df, load_config())
+    row = table.set_index("metric").loc["CLV (simple)"]
+    assert row["value"] == 0.0 and row["ci_low"] == 0.0 and row["ci_high"] == 0.0
