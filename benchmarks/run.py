@@ -19,9 +19,9 @@ model (robust errors), and a bootstrap of those formula fits, timed on a few rep
 extrapolated to 200. Results: a Markdown table on stdout and ``benchmarks/out/results_N.json``
 (``ratio_N.json`` with ``--ratio-only``).
 
-Measured at 1M customers (300,486 with a score) on 2 shared cores (load average 5-6): report
-40.6 s (peak 1.2 GB in its largest process), peer 15.7 s (read 1.1, NPS 0.4, spend 6.0, churn
-4.0, returns 3.8, k-means 0.3), ratio 2.59: the 0.6 target is not met (README, Performance).
+Measured at 1M customers (300,486 with a score) on 2 quiet cores (load average about 1): report
+19.5 s (peak 1.2 GB in its largest process), peer 9.6 s (read 0.6, NPS 0.2, spend 3.1, churn
+2.6, returns 2.9, k-means 0.3), ratio 2.02: the 0.6 target is not met (README, Performance).
 """
 
 from __future__ import annotations
