@@ -255,7 +255,15 @@ def kind_of(column, values: pd.Series | None = None, *, percent: Sequence[str] =
         return "int"
     if base in _COUNT:
         return "int"
+    if values is not None and _all_whole(values):  # 1.0, 3.0, 10.0 read as 1, 3, 10
+        return "int"
     return "number"
+
+
+def _all_whole(values: pd.Series) -> bool:
+    v = pd.to_numeric(values, errors="coerce").to_numpy(float)
+    v = v[np.isfinite(v)]
+    return len(v) > 0 and bool(np.all(v == np.round(v))) and bool(np.all(np.abs(v) < 1e15))
 
 
 def _all_bool(values: pd.Series) -> bool:

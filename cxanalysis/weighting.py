@@ -23,6 +23,7 @@ every interval on the weighted respondents uses (:func:`cxanalysis.metrics.nps`)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -32,7 +33,7 @@ import pandas as pd
 from .fmt import shift, words
 
 __all__ = ["RakingResult", "rake", "kish_n_eff", "weighting_columns", "weight_to_base", "compare_margins",
-           "response_by_quarter", "response_summary", "NO_NONRESPONDENTS"]
+           "response_by_quarter", "response_summary", "band_words", "readable_margins", "NO_NONRESPONDENTS"]
 
 #: Raked on when neither ``weighting.by`` nor ``covariates`` is set: the outcome models' default
 #: covariates (:data:`cxanalysis.models.DEFAULT_COVARIATES`, not imported here to keep loading light).
@@ -435,6 +436,34 @@ def _code_shares(levels: pd.Series) -> dict[str, float]:
     counts = np.bincount(levels.cat.codes.to_numpy(), minlength=len(levels.cat.categories))
     shares = counts / counts.sum()
     return {str(lv): float(v) for lv, v in zip(levels.cat.categories, shares, strict=True) if v > 0}
+
+
+def band_words(level: str) -> str:
+    """A band label ``[a, b)`` of :func:`rake` in words: ``[-inf, 5.0)`` -> "under 5",
+    ``[5.0, 13.0)`` -> "5 to under 13", ``[27.0, inf)`` -> "27 or more"; other levels unchanged."""
+    m = re.fullmatch(r"\[(\S+), (\S+)\)", str(level))
+    if not m:
+        return str(level)
+
+    def num(text: str) -> str:
+        return f"{float(text):,.10g}"
+
+    lo, hi = m.groups()
+    if lo == "-inf" and hi == "inf":
+        return "any value"
+    if lo == "-inf":
+        return f"under {num(hi)}"
+    if hi == "inf":
+        return f"{num(lo)} or more"
+    return f"{num(lo)} to under {num(hi)}"
+
+
+def readable_margins(margins: pd.DataFrame) -> pd.DataFrame:
+    """:func:`compare_margins` for the page: covariates and bands in words (the numbers as they are)."""
+    out = margins.copy()
+    out["covariate"] = out["covariate"].map(words)
+    out["level"] = out["level"].map(band_words)
+    return out
 
 
 def response_summary(respondents: pd.DataFrame, response: Mapping, config) -> str:

@@ -161,3 +161,19 @@ def test_quantiles_of_counted_values_are_numpys_of_the_repeated_values(values, d
         assert np.isnan(got).all()
     else:
         assert np.array_equal(got, np.nanquantile(np.repeat(v, counts), probs))
+
+
+def test_band_labels_in_words_keep_their_edges():
+    """The page shows raking bands in words; the edges are those of the label, whatever their size."""
+    from cxanalysis.weighting import band_words, readable_margins
+
+    assert band_words("[-inf, 5.0)") == "under 5"
+    assert band_words("[5.0, 13.0)") == "5 to under 13"
+    assert band_words("[27.0, inf)") == "27 or more"
+    assert band_words("[1500.25, 20000.0)") == "1,500.25 to under 20,000"
+    assert band_words("Basic") == "Basic" and band_words("(missing)") == "(missing)"
+    m = pd.DataFrame({"covariate": ["tenure_months", "plan"], "level": ["[-inf, 5.0)", "Pro"],
+                      "base_share": [0.2, 0.5]})
+    out = readable_margins(m)
+    assert out["level"].tolist() == ["under 5", "Pro"] and out["base_share"].tolist() == [0.2, 0.5]
+    assert m["level"].tolist() == ["[-inf, 5.0)", "Pro"]  # the caller's table is left as it was
