@@ -118,10 +118,15 @@ def integer(x, *, missing: str = MISSING) -> str:
 
 
 def percent(x, decimals: int = 1, *, missing: str = MISSING) -> str:
-    """A share as a percentage: ``percent(0.1234)`` is "12.3%"."""
+    """A share as a percentage: ``percent(0.1234)`` is "12.3%". A share that is not zero but
+    would round to it gets the decimals it needs (up to three): ``percent(0.0026, 0)`` is
+    "0.3%", not "0%"."""
     if _missing(x):
         return missing
-    out = f"{float(x) * 100:,.{decimals}f}%"
+    v = float(x) * 100
+    while v != 0 and round(v, decimals) == 0 and decimals < 3:
+        decimals += 1
+    out = f"{v:,.{decimals}f}%"
     return out[1:] if re.fullmatch(r"-0\.?0*%", out) else out
 
 

@@ -299,7 +299,9 @@ def effects_summary(effects: pd.DataFrame) -> str:
 
 
 def _pct(x: float | None) -> str:
-    return f"{x:.0%}" if x is not None and pd.notna(x) and abs(x) != float("inf") else "n/a"
+    from .fmt import percent
+
+    return percent(x, 0) if x is not None and pd.notna(x) and abs(x) != float("inf") else "n/a"
 
 
 def _money(x: float | None, currency: str | None = None) -> str:

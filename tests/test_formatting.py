@@ -43,7 +43,9 @@ def test_money_decimals_and_missing_text():
     (fmt.integer, 7, "7"),
     (fmt.percent, 0.1234, "12.3%"),
     (fmt.percent, 1.0, "100.0%"),
-    (fmt.percent, -0.0001, "0.0%"),  # no "-0.0%"
+    (fmt.percent, -0.0001, "-0.01%"),  # not "-0.0%": a share that is not zero gets the decimals it needs
+    (fmt.percent, -1e-9, "0.000%"),  # beyond three decimals: zero, without a sign
+    (fmt.percent, 0.0026, "0.3%"),
     (fmt.points, 1.44, "+1.4"),
     (fmt.points, -0.26, "-0.3"),
     (fmt.points, 0.04, "0.0"),
