@@ -752,7 +752,10 @@ class OutcomeModels:
         if self._effects is not None:
             return self._effects.copy()
         rows = []
-        covs = ", ".join(self.covariates_) or "nothing"
+        from .fmt import words
+
+        covs = ", ".join(words(c) for c in self.covariates_) or "nothing"
+        score = words(self.score)
         order = ["outcome", "contrast", "estimate", "ci_low", "ci_high", "scale", "p_value", "rr", "rr_ci_low",
                  "rr_ci_high", "evalue", "evalue_ci", "n", "method", "flagged", "estimand", "flag_reason"]
         for outcome, fit in self.outcomes_.items():
@@ -771,13 +774,13 @@ class OutcomeModels:
             pp = self.per_point_[outcome]
             X, X1, mult, w = self._per_point_rows(pp)
             if len(X) == 0:
-                self.skipped_[f"{outcome}.per_point"] = f"no customer below the top of the {self.score} scale"
+                self.skipped_[f"{outcome}.per_point"] = f"no customer below the top of the {score} scale"
                 continue
             plus_one, as_is = _mean_and_grad(pp, X1, mult, w=w), _mean_and_grad(pp, X, mult, w=w)
             top = self.score_scale_[1]
             rows.append(self._effect_row(
                 pp, plus_one, as_is, scale, outcome=outcome, contrast="per_point", n=pp.n, method=_effect_method(pp),
-                estimand=(f"Among the {len(X):,} customers below the top of the {self.score} scale ({top:g}), the "
+                estimand=(f"Among the {len(X):,} customers below the top of the {score} scale ({top:g}), the "
                           f"average change in {_PHRASE[outcome]} if each scored one point more (at most {top:g}), "
                           f"holding {covs} fixed.")))
         self._effects = pd.DataFrame(rows, columns=order)  # computed once per fit; callers get a copy

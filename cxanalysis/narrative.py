@@ -298,6 +298,21 @@ def effects_summary(effects: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def estimand_list(effects: pd.DataFrame) -> str:
+    """Markdown bullets, one per effect: what it estimates (``estimand`` of
+    :meth:`cxanalysis.models.OutcomeModels.effects`), headed in words ("Spend, promoters vs
+    passives"; "Churn, per point of the score")."""
+    from .fmt import label
+
+    def head(outcome: str, contrast: str) -> str:
+        if contrast == "per_point":
+            return f"{label(outcome)}, per point of the score"
+        a, _, b = str(contrast).partition("_vs_")
+        return f"{label(outcome)}, {a}s vs {b}s" if b else f"{label(outcome)}, {contrast}"
+
+    return "\n".join(f"- **{head(r.outcome, r.contrast)}**: {r.estimand}" for r in effects.itertuples())
+
+
 def _pct(x: float | None) -> str:
     from .fmt import percent
 

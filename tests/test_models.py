@@ -395,7 +395,7 @@ def test_per_point_effect_never_leaves_the_scale(fitted):
     ratio = (ref.predict(up, offset=np.log(up["orders"])).mean() /
              ref.predict(below, offset=np.log(below["orders"])).mean())
     assert e.loc[("returns", "per_point"), "estimate"] == pytest.approx(ratio, rel=1e-6)
-    assert "below the top of the nps_score scale (10)" in e.loc[("churn", "per_point"), "estimand"]
+    assert "below the top of the NPS score scale (10)" in e.loc[("churn", "per_point"), "estimand"]
 
 
 def test_per_point_on_a_one_to_five_csat_stops_at_five():

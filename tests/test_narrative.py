@@ -231,3 +231,15 @@ def test_health_weights_sentence_names_columns_in_words():
     assert (narrative.health_weights_sentence({"visits_per_month": 0.3, "support_tickets": -0.25})
             == "Health score weights: visits per month 0.3, support tickets -0.25.")
     assert narrative.health_weights_sentence({}) == "Health score weights: none configured."
+
+
+def test_estimand_list_heads_each_effect_in_words():
+    from cxanalysis import narrative
+
+    e = pd.DataFrame({"outcome": ["spend", "returns", "churn"],
+                      "contrast": ["promoter_vs_passive", "detractor_vs_passive", "per_point"],
+                      "estimand": ["A <b>", "B", "C"]})
+    text = narrative.estimand_list(e)
+    assert text.splitlines() == ["- **Spend, promoters vs passives**: A <b>", "- **Returns, detractors vs passives**: B",
+                                 "- **Churn, per point of the score**: C"]
+    assert "&lt;b&gt;" in narrative.md(text).data and "_vs_" not in text  # shown as text, never raw names
