@@ -85,6 +85,8 @@ __all__ = [
     "comment_terms",
     "detect_languages",
     "stop_words_for",
+    "language_table",
+    "with_language_names",
 ]
 
 MIN_COMMENTS = 30
@@ -587,3 +589,20 @@ class CommentThemes:
 
     def _repr_html_(self) -> str:
         return self.themes_.drop(columns=["examples"]).to_html(index=False)
+
+
+def with_language_names(table: pd.DataFrame) -> pd.DataFrame:
+    """A themes table for the page: its ``language`` codes as names ("en" → "English"; an
+    unknown code stays as it is, an empty one, the row of comments with no theme, stays empty)."""
+    out = table.copy()
+    if "language" in out:
+        out["language"] = out["language"].map(lambda c: LANGUAGE_NAMES.get(c, c) if c else c)
+    return out
+
+
+def language_table(languages: pd.DataFrame) -> pd.DataFrame:
+    """:attr:`CommentThemes.languages_` for the page: each language by its name only (the code
+    stays in the data and in results.json)."""
+    out = languages.drop(columns=["language"]).rename(columns={"name": "language"})
+    return out
+

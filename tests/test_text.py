@@ -288,3 +288,15 @@ def test_the_themes_language_setting_is_checked_at_the_edge():
     with pytest.raises(ConfigError, match=r"'themes.language' must be auto or a language code, one of .*pt.*; "
                                           r"got 'Portuguese'"):
         load_config({"themes": {"language": "Portuguese"}})
+
+
+def test_pages_show_language_names_not_codes():
+    from cxanalysis.text import language_table, with_language_names
+
+    themes = pd.DataFrame({"name": ["late / delivery", "(no theme)"], "language": ["pt", ""], "n": [40, 3]})
+    out = with_language_names(themes)
+    assert out["language"].tolist() == ["Portuguese", ""] and themes["language"].tolist() == ["pt", ""]
+    assert with_language_names(pd.DataFrame({"language": ["xx"]}))["language"].tolist() == ["xx"]
+    langs = pd.DataFrame({"language": ["en", "und"], "name": ["English", "no words"], "n": [90, 10]})
+    assert language_table(langs).columns.tolist() == ["language", "n"]
+    assert language_table(langs)["language"].tolist() == ["English", "no words"]
