@@ -228,10 +228,13 @@ _P = {"p_value", "p_holm", "p", "p_adj", "churn_p_value", "pvalue"}
 _COUNT = {"n", "n_eff", "n_both", "rows", "rows_in", "rows_out", "rows_dropped", "non_missing", "unique", "customers_moved",
           "customers_retained", "n_passives", "n_themes", "passives", "cluster", "k"}
 _POINTS = {"nps", "diff_vs_rest", "change", "mix", "within"}
+#: Columns mixing whole numbers and fractions (a horizon of 0.25, 1 and 3 years; the minimum and
+#: maximum of columns of every kind), each value with the decimals it needs.
+_TRIMMED = {"horizon_years", "min", "max"}
 
 
 def kind_of(column, values: pd.Series | None = None, *, percent: Sequence[str] = (), money: Sequence[str] = ()) -> str:
-    """How a column is formatted: "money", "percent", "p", "int", "points", "bool", "text" or "number".
+    """How a column is formatted: "money", "percent", "p", "int", "points", "bool", "trimmed", "text" or "number".
 
     Explicit ``percent`` / ``money`` names win; then the column's name (``spend`` is money,
     ``churn_rate`` a share, ``p_value`` a p-value, ``n`` a count, ``nps`` points); then its values
@@ -256,6 +259,8 @@ def kind_of(column, values: pd.Series | None = None, *, percent: Sequence[str] =
         return "percent"
     if base in _POINTS:
         return "points"
+    if base in _TRIMMED:
+        return "trimmed"
     if values is not None and pd.api.types.is_integer_dtype(values):
         return "int"
     if base in _COUNT:
@@ -294,6 +299,8 @@ def format_value(x, kind: str, *, currency: str | None = None, decimals: int = 2
         return number(x, 1)
     if kind == "bool":
         return "yes" if bool(x) else "no"
+    if kind == "trimmed":  # as many decimals as the value needs, up to ``decimals``: "0.25", "3", "1,234.5"
+        return number(x, decimals).rstrip("0").rstrip(".") if "." in number(x, decimals) else number(x, decimals)
     if isinstance(x, int | np.integer) or (isinstance(x, float | np.floating) and float(x).is_integer() and decimals == 0):
         return integer(x)
     return number(x, decimals)

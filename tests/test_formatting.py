@@ -261,3 +261,13 @@ def test_shift_says_the_direction_in_words():
     assert fmt.shift(2) == "raises it by 2.0 points"
     assert fmt.shift(0.04) == "leaves it unchanged"
     assert fmt.shift(float("nan")) == "changes it by an unknown amount"
+
+
+def test_columns_mixing_whole_numbers_and_fractions_get_the_decimals_each_value_needs():
+    t = pd.DataFrame({"horizon_years": [0.25, 1.0, 3.0], "min": [0.0, 1.5, 1234.567], "estimate": [1.0, 2.5, 3.0]})
+    assert fmt.kind_of("horizon_years", t["horizon_years"]) == "trimmed"
+    assert [fmt.format_value(v, "trimmed") for v in t["horizon_years"]] == ["0.25", "1", "3"]
+    assert [fmt.format_value(v, "trimmed") for v in t["min"]] == ["0", "1.5", "1,234.57"]
+    assert [fmt.format_value(v, fmt.kind_of("estimate", t["estimate"])) for v in t["estimate"]] == ["1.00", "2.50", "3.00"]
+    # a column of whole numbers only reads as integers
+    assert fmt.kind_of("visits", pd.Series([1.0, 3.0, 10.0])) == "int"
