@@ -867,8 +867,12 @@ def _prepare(data, cfg: Config, quarter: str | None, query: str | None, out: Pat
     if _large_route(data, engine, query or cfg.data.get("query"), survey):
         from .engine.large import prepare_large
 
+        from .engine.choose import QuarterFolders
+
         folder_q = parse_quarter(Path(str(data)).name) if Path(str(data)).is_dir() else None
-        large = prepare_large(data, cfg, engine=engine, quarter=quarter or folder_q,
+        folders = QuarterFolders.of(data) if folder_q is not None else None
+        source = folders if folders is not None and len(folders.parts) > 1 else data  # earlier quarters: trends
+        large = prepare_large(source, cfg, engine=engine, quarter=quarter or folder_q,
                               per_stratum=per_stratum, progress=progress)
         frame, cleaning, non = large.sample, large.cleaning, pd.DataFrame()
         q = check_report_quarter(None, quarter, cfg, sizes=large.sizes)

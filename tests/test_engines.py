@@ -428,3 +428,23 @@ def test_spark_connect_without_new_session_uses_the_session_itself(tmp_path):
 
     with pytest.raises(RuntimeError, match="stop here"):  # past the session: reading the table
         SparkEngine(pd.DataFrame({"customer_id": ["a"], "nps_score": [9]}), spark=ConnectLike())
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning:pyspark.*", "ignore:The copy keyword:Warning")
+def test_spark_reads_sibling_quarter_folders_as_duckdb_does(spark, tmp_path):
+    """Quarter folders without a quarter column, one with an extra column: Spark unions them by
+    name as DuckDB does, and every exact table agrees to 1e-9."""
+    from cxanalysis.engine.choose import QuarterFolders
+    from cxanalysis.engine.large import prepare_large
+
+    df = messy_frame(500, 2, seed=5, weighted=False)
+    for i, q in enumerate(sorted(df["quarter"].unique())):
+        part = df[df["quarter"] == q].drop(columns="quarter")
+        if i == 1:
+            part = part.assign(extra_note="x")
+        (tmp_path / f"2026Q{i + 1}").mkdir()
+        part.to_parquet(tmp_path / f"2026Q{i + 1}" / "export.parquet", index=False)
+    folders = QuarterFolders.of(tmp_path / "2026Q2")
+    runs = {e: prepare_large(folders, load_config(), engine=e, per_stratum=30) for e in ("duckdb", "spark")}
+    assert_engines_agree(runs["spark"].tables, runs["duckdb"].tables, "spark quarter folders")
+    assert sorted(runs["spark"].tables["nps_quarter"]["quarter"].astype(str)) == ["2026Q1", "2026Q2"]

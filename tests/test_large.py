@@ -292,3 +292,36 @@ def test_a_raked_report_on_the_engine_shows_the_bases_margins(tmp_path):
     basic = next(m for m in res["response"]["margins"] if m["level"] == "Basic")
     assert basic["base_share"] > basic["respondents_share"] + 0.1  # the page shows the gap raking closes
     assert "Basic" in page
+
+
+def test_earlier_sibling_quarter_folders_feed_the_trends_on_the_engine(tmp_path):
+    """``data/2026Q3/`` beside ``data/2026Q1/`` and ``data/2026Q2/`` (files without a quarter
+    column, messy names, non-respondents): the engine reads the earlier folders as the pandas
+    route does, so every exact table over the three quarters equals the pandas route's to 1e-9;
+    a later folder (2026Q4) is left out, and the report's trends have the three quarters."""
+    from cxanalysis.engine import PandasEngine
+    from cxanalysis.engine.choose import QuarterFolders
+    from cxanalysis.io import load_with_history
+    from cxanalysis.report import run_report
+    from tests.test_engines import assert_engines_agree
+
+    df = make_customers(900, 4, random_state=9, response_rates={"Basic": 0.3, "Plus": 0.6, "Pro": 0.9})
+    quarters = sorted(df["quarter"].unique())
+    names = ["2026Q1", "2026Q2", "2026Q3", "2026Q4"]
+    for q_old, q_new in zip(quarters, names, strict=True):
+        (tmp_path / "data" / q_new).mkdir(parents=True)
+        part = df[df["quarter"] == q_old].drop(columns="quarter")
+        part.rename(columns=MESSY).to_parquet(tmp_path / "data" / q_new / "export.parquet", index=False)
+    cfg = load_config({"columns": dict(MESSY)})
+    folders = QuarterFolders.of(tmp_path / "data" / "2026Q3")
+    assert [q for _, q in folders.parts] == ["2026Q1", "2026Q2", "2026Q3"]
+    big = prepare_large(folders, cfg, engine="duckdb", per_stratum=40)
+    ref = load_with_history(tmp_path / "data" / "2026Q3", cfg)
+    assert_engines_agree(big.tables, PandasEngine(ref.data.drop(columns=["_row", "_source"]), cfg).exact_tables(),
+                         "quarter folders")
+    assert [r["quarter"] for r in big.cleaning.response] == ["2026Q1", "2026Q2", "2026Q3"]
+    assert any("Earlier quarters read from their sibling folders" in n for n in big.cleaning.notes)
+    root = run_report(tmp_path / "data" / "2026Q3", config=cfg, out=tmp_path / "out", engine="duckdb",
+                      per_stratum=40, progress=lambda m: None)
+    res = json.loads((root / "results.json").read_text())
+    assert res["quarter"] == "2026Q3" and [t["quarter"] for t in res["trends"]] == ["2026Q1", "2026Q2", "2026Q3"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -27,6 +28,33 @@ def _files(source: str) -> list[Path]:
     if any(ch in source for ch in "*?["):
         return [Path(x) for x in sorted(glob.glob(source))]
     return [p] if p.is_file() else []
+
+
+@dataclass(frozen=True)
+class QuarterFolders:
+    """A quarter folder and its earlier sibling quarter folders (``data/2026Q2/`` beside
+    ``data/2026Q3/``), read as one table: each folder's files get the folder's quarter when they
+    have no quarter column, as :func:`cxanalysis.io.load_with_history` reads them in memory."""
+
+    parts: tuple[tuple[str, str], ...]
+    """``(folder, quarter)``, oldest first."""
+
+    def __str__(self) -> str:
+        return self.parts[-1][0]
+
+    @classmethod
+    def of(cls, folder) -> QuarterFolders | None:
+        """``folder`` (a ``YYYYQn`` folder) with its earlier siblings; None when ``folder`` is not
+        a quarter folder."""
+        from ..io import parse_quarter
+
+        path = Path(str(folder))
+        q_self = parse_quarter(path.name) if path.is_dir() else None
+        if q_self is None:
+            return None
+        parts = [(str(sib), q) for sib in sorted(path.parent.iterdir())
+                 if sib.is_dir() and (q := parse_quarter(sib.name)) is not None and q < q_self and _files(str(sib))]
+        return cls(tuple(sorted(parts, key=lambda t: t[1])) + ((str(path), q_self),))
 
 
 def _parquet_rows(files: list[Path]) -> int:

@@ -56,10 +56,15 @@ class DuckDBEngine(SQLEngine):
             self.con.register("_source", self._arrow)
             self.con.execute(f"CREATE VIEW {self.table} AS SELECT * FROM _source")
         else:
-            reader = reader_sql(source)
-            cols = [r[0] for r in self.con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
-            select = canonical_select(cols, self.config, quarter)
-            self.con.execute(f"CREATE VIEW {self.table} AS SELECT {select} FROM {reader}")
+            from .choose import QuarterFolders
+
+            parts = source.parts if isinstance(source, QuarterFolders) else ((source, quarter),)
+            selects = []
+            for path, qq in parts:  # quarter folders: one SELECT each, their columns matched by name
+                reader = reader_sql(path)
+                cols = [r[0] for r in self.con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
+                selects.append(f"SELECT {canonical_select(cols, self.config, qq)} FROM {reader}")
+            self.con.execute(f"CREATE VIEW {self.table} AS " + " UNION ALL BY NAME ".join(selects))
         self.columns = [r[0] for r in self.con.execute(f"DESCRIBE {self.table}").fetchall()]
 
     def query(self, text: str) -> pd.DataFrame:

@@ -147,11 +147,11 @@ def prepare_large(source, config: Config, *, engine: str = "duckdb", quarter: st
     ValidationError
         Values break rules and ``cleaning.invalid_rows`` is ``"error"``.
     """
-    from .choose import open_engine
+    from .choose import QuarterFolders, open_engine
 
     qtr = parse_quarter(quarter) if quarter is not None else config.quarter
     try:
-        eng = open_engine(engine, str(source), config, quarter=qtr)
+        eng = open_engine(engine, source if isinstance(source, QuarterFolders) else str(source), config, quarter=qtr)
     except ValueError as exc:  # the mapping names a column the export lacks, or no quarter
         raise DataError(str(exc)) from None
     except Exception as exc:  # the engine's own read error (no such file, not Parquet/CSV)
@@ -174,6 +174,8 @@ def prepare_large(source, config: Config, *, engine: str = "duckdb", quarter: st
 
 def _prepare(eng, source, config: Config, qtr, per_stratum: int | None, seed: int, progress) -> LargeRun:
     import time
+
+    from .choose import QuarterFolders
 
     t0 = time.perf_counter()
     cols = list(eng.columns)
@@ -291,6 +293,9 @@ def _prepare(eng, source, config: Config, qtr, per_stratum: int | None, seed: in
     report.notes.append(f"Read, validated and counted by the {eng.name} engine over every row; the models, "
                         "drivers, clusters and themes use a weighted stratified sample (see each page).")
     report.inputs = _inputs(source, rows_in)
+    if isinstance(source, QuarterFolders):
+        report.notes.append("Earlier quarters read from their sibling folders for trends: "
+                            + ", ".join(f"{qq} ({path})" for path, qq in source.parts[:-1]) + ".")
     absent = [c for c in CANONICAL if c not in eng.columns and c not in ("quarter", "weight")]
     if absent:
         report.notes.append(f"Absent optional columns (their analyses are skipped): {', '.join(absent)}")
@@ -447,8 +452,12 @@ def _load_sample(drawn: pd.DataFrame, config: Config) -> pd.DataFrame:
 
 
 def _inputs(source, rows: int) -> list[dict[str, Any]]:
-    from ..engine.choose import _files
+    from ..engine.choose import QuarterFolders, _files
 
+    if isinstance(source, QuarterFolders):  # each quarter folder's files; the rows of all of them
+        return [{"path": path, "quarter": qq, "files": len(_files(path))} for path, qq in source.parts[:-1]] + \
+               [{"path": source.parts[-1][0], "quarter": source.parts[-1][1], "files": len(_files(source.parts[-1][0])),
+                 "rows": rows}]
     files = _files(str(source))
     if len(files) == 1:
         return [{"path": str(source), "sha256": file_sha256(files[0]), "rows": rows}]

@@ -93,17 +93,34 @@ class SparkEngine(SQLEngine):
             source.to_parquet(path, index=False)
             raw = self.spark.read.parquet(str(path))
         else:
-            text = str(source)
-            if text.startswith("spark:"):
-                raw = self.spark.table(text.removeprefix("spark:"))
-            elif text.lower().endswith((".parquet", ".pq")) or Path(text).is_dir():
-                raw = self.spark.read.parquet(text)
-            else:
-                raw = self.spark.read.csv(text, header=True, inferSchema=True)
+            from .choose import QuarterFolders
+
+            if isinstance(source, QuarterFolders):  # one view per quarter folder, columns matched by name
+                frames = []
+                for i, (path, qq) in enumerate(source.parts):
+                    self._read(path).createOrReplaceTempView(f"customers_raw_{i}")
+                    self._views = [*getattr(self, "_views", []), f"customers_raw_{i}"]
+                    select = canonical_select(self.spark.table(f"customers_raw_{i}").columns, self.config, qq)
+                    frames.append(self.spark.sql(f"SELECT {select} FROM customers_raw_{i}"))
+                table = frames[0]
+                for f in frames[1:]:
+                    table = table.unionByName(f, allowMissingColumns=True)
+                table.createOrReplaceTempView(self.table)
+                self.columns = list(self.spark.table(self.table).columns)
+                return
+            raw = self._read(str(source))
         raw.createOrReplaceTempView("customers_raw")
         select = canonical_select(raw.columns, self.config, quarter)
         self.spark.sql(f"SELECT {select} FROM customers_raw").createOrReplaceTempView(self.table)
         self.columns = list(self.spark.table(self.table).columns)
+
+    def _read(self, text: str):
+        """A Spark table (``spark:catalog.schema.table``), or Parquet or CSV files."""
+        if text.startswith("spark:"):
+            return self.spark.table(text.removeprefix("spark:"))
+        if text.lower().endswith((".parquet", ".pq")) or Path(text).is_dir():
+            return self.spark.read.parquet(text)
+        return self.spark.read.csv(text, header=True, inferSchema=True)
 
     def query(self, text: str) -> pd.DataFrame:
         return self.spark.sql(text).toPandas()
