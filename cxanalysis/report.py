@@ -865,9 +865,8 @@ def _prepare(data, cfg: Config, quarter: str | None, query: str | None, out: Pat
     survey = survey or cfg.data.get("survey", {}).get("path")
     large = None
     if _large_route(data, engine, query or cfg.data.get("query"), survey):
-        from .engine.large import prepare_large
-
         from .engine.choose import QuarterFolders
+        from .engine.large import prepare_large
 
         folder_q = parse_quarter(Path(str(data)).name) if Path(str(data)).is_dir() else None
         folders = QuarterFolders.of(data) if folder_q is not None else None
