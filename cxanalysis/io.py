@@ -30,6 +30,7 @@ from .schema import (
     Problem,
     ValidationError,
     check_rules,
+    clashing_names,
     format_examples,
 )
 from .sniff import FALLBACK_ENCODING, FormatError, TextFormat, detect_format, fix_thousands
@@ -533,6 +534,8 @@ def _apply_mapping(raw: pd.DataFrame, config: Config) -> pd.DataFrame:
     mapped = {canonical: raw[source] for canonical, source in mapping.items()}
     sources = set(mapping.values())
     frame = raw.drop(columns=[c for c in raw.columns if c in sources or c in mapping])
+    frame = frame.rename(columns=clashing_names([c for c in frame.columns if not str(c).startswith("_")],
+                                                list(mapping)))
     frame = pd.concat([pd.DataFrame(mapped, index=raw.index), frame], axis=1)
     return frame
 

@@ -11,7 +11,7 @@ whole table is checked in one vectorised pass (about a second on 1M customers).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -428,3 +428,16 @@ def _separation(cur: pd.DataFrame, covariates: list[str], quarter: str) -> list[
             out.append(f"Separation in {quarter}: {consequence}: e.g. all {n:,} "
                        f"customers with {name} = {_label(lvl)} {yes if one else no}{more}.")
     return out
+
+def clashing_names(kept: Sequence[str], canonical: Sequence[str] = ()) -> dict[str, str]:
+    """Export columns kept as they are whose names differ from a canonical column's only by case
+    ("Quarter" beside the quarter the run gives every row): each renamed ``"<name> (export)"``.
+
+    SQL engines read identifiers without regard to case, so such a column would stand in for the
+    canonical one (or be renamed at random); both routes rename it the same way instead, so the
+    canonical column is always the run's and the export's column stays visible as an extra one.
+    """
+    names = {str(c).casefold() for c in (*CANONICAL, *canonical)}
+    return {c: f"{c} (export)" for c in kept if str(c) not in CANONICAL and str(c) not in canonical
+            and str(c).casefold() in names}
+

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..config import Config, load_config
 from ..metrics import configured_nps, cx_metrics
-from ..schema import CATEGORICAL, Problem, check_rules, rules
+from ..schema import CATEGORICAL, Problem, check_rules, clashing_names, rules
 from ..schema import sql_name as q
 from . import exact, sql
 
@@ -311,7 +311,9 @@ def canonical_select(source_columns: Sequence[str], config: Config, quarter: str
             raise ValueError(f"cx.yaml maps {canonical!r} to column {source!r}, which the export does not have "
                              f"(it has: {', '.join(cols[:12])}). Fix the mapping under 'columns:'.")
         select.append(f"{q(source)} AS {q(canonical)}")
-    select += [q(c) for c in cols if c not in mapping.values() and c not in mapping]
+    kept = [c for c in cols if c not in mapping.values() and c not in mapping]
+    renamed = clashing_names(kept, list(mapping))  # "Quarter" beside the run's quarter, as in memory
+    select += [f"{q(c)} AS {q(renamed[c])}" if c in renamed else q(c) for c in kept]
     qtr = quarter or config.quarter
     if "quarter" not in cols and "quarter" not in mapping:
         if qtr is None:
