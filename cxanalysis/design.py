@@ -132,3 +132,15 @@ def build_design(
     for j, c in enumerate(cols):
         X[:, j] = c
     return Design(X, names, rows, int(len(data) - len(rows)), cx, labels)
+
+
+def row_codes(X: np.ndarray) -> np.ndarray:
+    """One integer per row of ``X``, equal for equal rows: each column factorised (hashing, no
+    sort; ``-0.0`` and ``0.0`` one value), the codes combined column by column and factorised
+    again, so they stay below the number of rows (no overflow)."""
+    codes = np.zeros(len(X), dtype=np.int64)
+    for j in range(X.shape[1]):
+        col, levels = pd.factorize(X[:, j] + 0.0)
+        codes = pd.factorize(codes * len(levels) + col)[0].astype(np.int64)
+    return codes
+

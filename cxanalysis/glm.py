@@ -28,9 +28,10 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 from scipy import linalg, optimize
 from scipy.special import chdtrc, chdtri, expit
+
+from .design import row_codes
 
 __all__ = ["GLMFit", "ProfileCI", "fit_glm", "fit_firth", "fit_firth_logit", "firth_profile", "find_separation",
            "safe_inv", "FAMILIES"]
@@ -292,11 +293,7 @@ def _distinct_rows(M: np.ndarray) -> np.ndarray:
     column (``pandas.factorize``) instead of sorting the whole matrix (~10x faster at 20,000 rows)."""
     if len(M) == 0:
         return M
-    codes = np.zeros(len(M), dtype=np.int64)
-    for j in range(M.shape[1]):
-        col, levels = pd.factorize(M[:, j] + 0.0)  # + 0.0: -0.0 and 0.0 are one value
-        codes = pd.factorize(codes * len(levels) + col)[0].astype(np.int64)
-    _, first = np.unique(codes, return_index=True)
+    _, first = np.unique(row_codes(M), return_index=True)
     D = M[first] + 0.0
     return D[np.lexsort(D.T[::-1])]
 

@@ -245,23 +245,16 @@ def _passive_orders(models) -> np.ndarray:
     return cached
 
 
-def _row_codes(X: np.ndarray) -> np.ndarray:
-    """One integer per row of ``X``, equal for equal rows (each column factorised, then combined)."""
-    codes = np.zeros(len(X), dtype=np.int64)
-    for j in range(X.shape[1]):
-        col, levels = pd.factorize(X[:, j])
-        codes = pd.factorize(codes * len(levels) + col)[0].astype(np.int64)  # < rows: no overflow
-    return codes
-
-
 def _design_row_codes(models, passives: bool = False) -> np.ndarray:
-    """:func:`_row_codes` of the models' design (of its passives, in ``passives_`` order), computed
-    once per models object."""
+    """:func:`cxanalysis.design.row_codes` of the models' design (of its passives, in ``passives_``
+    order), computed once per models object."""
     key = "_cx_passive_codes" if passives else "_cx_row_codes"
     cached = models.__dict__.get(key)
     if cached is None:
+        from .design import row_codes
+
         X = models.design_.X
-        cached = _row_codes(X[models.passives_] if passives else X)
+        cached = row_codes(X[models.passives_] if passives else X)
         models.__dict__[key] = cached
     return cached
 

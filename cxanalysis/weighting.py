@@ -371,6 +371,14 @@ def response_by_quarter(response: Sequence[Mapping]) -> pd.DataFrame:
     return pd.DataFrame([{c: r.get(c) for c in cols} for r in response], columns=cols)
 
 
+def ordered_levels(levels, banded: bool) -> list[str]:
+    """Levels in reading order, missing last: bands ``[a, b)`` by their lower edge, others
+    alphabetically."""
+    if banded:
+        return sorted(levels, key=lambda lv: (lv == MISSING, float(lv[1:].split(",")[0]) if lv != MISSING else 0.0))
+    return sorted(levels, key=lambda lv: (lv == MISSING, lv))
+
+
 def compare_margins(
     respondents: pd.DataFrame,
     nonrespondents: pd.DataFrame,
@@ -417,11 +425,7 @@ def compare_margins(
         wsum = pd.Series(w[ok]).groupby(r_codes).sum()  # weighted totals of the levels present
         wsum.index = [str(r.cat.categories[i]) for i in wsum.index]
         wshare = wsum / wsum.sum() if wsum.sum() > 0 else wsum
-        levels = list(set(base_share) | set(resp_share))
-        if _banded(base_col, qb, n_unique):  # bands in the order of their lower edges, "[a, b)"
-            levels.sort(key=lambda lv: (lv == MISSING, float(lv[1:].split(",")[0]) if lv != MISSING else 0.0))
-        else:
-            levels.sort(key=lambda lv: (lv == MISSING, lv))
+        levels = ordered_levels(set(base_share) | set(resp_share), _banded(base_col, qb, n_unique))
         for lv in levels:
             rows.append(dict(covariate=c, level=lv, base_share=float(base_share.get(lv, 0.0)),
                              respondents_share=float(resp_share.get(lv, 0.0)),

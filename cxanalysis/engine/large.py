@@ -411,7 +411,7 @@ def _group_margins(resp: pd.DataFrame, base: pd.DataFrame, weights: np.ndarray, 
     """:func:`cxanalysis.weighting.compare_margins` of counted groups (``_n`` customers each;
     ``weights``: each respondent group's raked total): the page's margins table, which in memory
     compares the respondents' rows with the non-respondents' rows the large route never loads."""
-    from ..weighting import MISSING, _banded, _levels
+    from ..weighting import _banded, _levels, ordered_levels
 
     rows = []
     for c in by:
@@ -423,11 +423,8 @@ def _group_margins(resp: pd.DataFrame, base: pd.DataFrame, weights: np.ndarray, 
                            ("weighted_share", r, pd.Series(weights, index=resp.index))):
             tot = v.groupby(lv.astype(str).to_numpy()).sum()
             share[key] = tot[tot > 0] / tot.sum() if tot.sum() > 0 else tot
-        levels = sorted(set(share["base_share"].index) | set(share["respondents_share"].index))
-        if _banded(base[c], qb):  # bands in the order of their lower edges, "[a, b)"
-            levels.sort(key=lambda lv: (lv == MISSING, float(lv[1:].split(",")[0]) if lv != MISSING else 0.0))
-        else:
-            levels.sort(key=lambda lv: (lv == MISSING, lv))
+        levels = ordered_levels(set(share["base_share"].index) | set(share["respondents_share"].index),
+                                _banded(base[c], qb))
         for lv in levels:
             row = {"covariate": c, "level": lv, **{k: float(v.get(lv, 0.0)) for k, v in share.items()}}
             rows.append({**row, "difference": row["respondents_share"] - row["base_share"]})
