@@ -362,13 +362,12 @@ def _rake_in_engine(eng, config: Config, resp_select: str, non_select: str) -> d
     if not by:
         return {"_why": "none of the raking covariates is in the export"}
     keys = ", ".join(["quarter", *(q(c) for c in by)])
-    n_groups = int(eng.query(f"SELECT COUNT(*) AS n FROM (SELECT {keys} FROM ({non_select}) x GROUP BY {keys} "
-                             f"UNION SELECT {keys} FROM {eng.table} GROUP BY {keys}) g")["n"].iloc[0])
-    if n_groups > MAX_RAKING_GROUPS:
-        return {"_why": f"{n_groups:,} distinct combinations of {', '.join(by)}, more than the engine rakes "
-                        f"({MAX_RAKING_GROUPS:,}): set weighting.by in cx.yaml to categorical covariates"}
     groups = eng.query(f"SELECT {keys}, 1 AS _resp, COUNT(*) AS _n FROM {eng.table} GROUP BY {keys} "
-                       f"UNION ALL SELECT {keys}, 0 AS _resp, COUNT(*) AS _n FROM ({non_select}) x GROUP BY {keys}")
+                       f"UNION ALL SELECT {keys}, 0 AS _resp, COUNT(*) AS _n FROM ({non_select}) x GROUP BY {keys} "
+                       f"LIMIT {MAX_RAKING_GROUPS + 1}")
+    if len(groups) > MAX_RAKING_GROUPS:
+        return {"_why": f"more than {MAX_RAKING_GROUPS:,} groups of customers alike on {', '.join(by)}, the most "
+                        "the engine rakes: set weighting.by in cx.yaml to categorical covariates"}
     groups["quarter"] = groups["quarter"].astype(str)
     bands = dict(config.segments.get("bands", {}))
     qb = int(config.segments.get("quantile_bands", 4))
