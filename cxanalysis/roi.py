@@ -245,18 +245,28 @@ def _passive_orders(models) -> np.ndarray:
     return cached
 
 
-def _design_row_codes(models, passives: bool = False) -> np.ndarray:
-    """:func:`cxanalysis.design.row_codes` of the models' design (of its passives, in ``passives_``
-    order), computed once per models object."""
-    key = "_cx_passive_codes" if passives else "_cx_row_codes"
-    cached = models.__dict__.get(key)
+def _design_row_codes(models) -> np.ndarray:
+    """:func:`cxanalysis.design.row_codes` of the models' design, computed once per models object
+    (the passives' are ``codes[models.passives_]``)."""
+    cached = models.__dict__.get("_cx_row_codes")
     if cached is None:
         from .design import row_codes
 
-        X = models.design_.X
-        cached = row_codes(X[models.passives_] if passives else X)
-        models.__dict__[key] = cached
+        cached = row_codes(models.design_.X)
+        models.__dict__["_cx_row_codes"] = cached
     return cached
+
+
+def _distinct(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the first row of each distinct code, and each row's distinct-row index."""
+    _, first, inv = np.unique(codes, return_index=True, return_inverse=True)
+    return first, inv.ravel()
+
+
+def _draw_batch(n_draws: int, n_rows: int) -> int:
+    """Parameter draws evaluated at once over ``n_rows`` distinct rows: about 2M values (16 MB)
+    per array."""
+    return max(1, min(n_draws, 2_000_000 // max(n_rows, 1)))
 
 
 def _passive_design(models, rows: np.ndarray) -> dict:
@@ -269,8 +279,7 @@ def _passive_design(models, rows: np.ndarray) -> dict:
     1,372 distinct design rows (plan x region x tenure)."""
     pw = _passive_weights(models, rows)
     c = np.full(len(rows), 1.0 / max(len(rows), 1)) if pw is None else pw / pw.sum()
-    _, first, inv = np.unique(_design_row_codes(models, passives=True)[rows], return_index=True, return_inverse=True)
-    inv = inv.ravel()
+    first, inv = _distinct(_design_row_codes(models)[models.passives_[rows]])
     Xu = models.design_.X[models.passives_[rows[first]]]
     out = {"X": Xu, "c": np.bincount(inv, weights=c, minlength=len(Xu))}
     orders = _passive_orders(models)[rows] if "orders" in models.data_ else np.full(len(rows), np.nan)
@@ -356,7 +365,7 @@ def _value_draws(models, rows: np.ndarray, est: dict, theta: np.ndarray, draws: 
     at_hat = _passive_predictions(models, theta[None, :], rows, slices, collapsed)
     n = len(draws)
     sims = {cat: {k: np.zeros(n) for k in ("spend", "churn", "returns")} for cat in ("passive", "promoter")}
-    step = max(1, min(n, 2_000_000 // max(len(collapsed["X"]), 1)))  # draws per batch: ~16 MB per array
+    step = _draw_batch(n, len(collapsed["X"]))
     for start in range(0, n, step):
         pred = _passive_predictions(models, draws[start:start + step], rows, slices, collapsed)
         for cat in sims:
@@ -673,8 +682,7 @@ def _customer_groups(models, rows: np.ndarray, slices: dict) -> dict:
     predicted returns (orders with a returns model, observed returns without one; rows where that
     is missing are left out of the returns means)."""
     design = models.design_
-    _, first, inv = np.unique(_design_row_codes(models)[rows], return_index=True, return_inverse=True)
-    inv = inv.ravel()
+    first, inv = _distinct(_design_row_codes(models)[rows])
     k = len(first)
     w = getattr(models, "weights_", None)
     w = np.ones(len(rows)) if w is None else np.asarray(w, float)[rows]
@@ -893,7 +901,7 @@ def retention_scenarios(
     groups = _customer_groups(models, rows, slices)
     at_hat = _group_profiles(theta[None, :], groups, slices)
     sims = {who: {k: np.zeros(n_draws) for k in ("spend", "churn", "returns")} for who in ("at_risk", "average")}
-    step = max(1, min(n_draws, 2_000_000 // max(len(groups["X"]), 1)))
+    step = _draw_batch(n_draws, len(groups["X"]))
     for start in range(0, n_draws, step):
         prof = _group_profiles(draws[start:start + step], groups, slices)
         for who in sims:

@@ -265,8 +265,8 @@ def _prepare(eng, source, config: Config, qtr, per_stratum: int | None, seed: in
     not_raked = "weighting turned off in cx.yaml"
     if not own and int((by_q["base"] - by_q["respondents"]).sum()) and config.weighting.get("method", "raking") == "raking":
         t_rake = time.perf_counter()
-        raked = _rake_in_engine(eng, config, resp_select, f"SELECT * FROM ({clean_select}) c WHERE NOT ({answered})")
-        not_raked = raked.pop("_why", None) or "no covariate to rake on"
+        raked, why = _rake_in_engine(eng, config, resp_select, f"SELECT * FROM ({clean_select}) c WHERE NOT ({answered})")
+        not_raked = why or "no covariate to rake on"
         if raked:
             progress(f"  respondents raked to the base by {eng.name} ({time.perf_counter() - t_rake:.1f} s)")
     for qq, r in by_q.iterrows():
@@ -343,7 +343,7 @@ def _sql_double(x: float) -> str:
     return f"CAST('{float(x)!r}' AS DOUBLE)"
 
 
-def _rake_in_engine(eng, config: Config, resp_select: str, non_select: str) -> dict[str, dict]:
+def _rake_in_engine(eng, config: Config, resp_select: str, non_select: str) -> tuple[dict[str, dict], str | None]:
     """Rake each quarter's respondents to its whole base, as :func:`cxanalysis.weighting.weight_to_base`
     does in memory, and make ``weight`` a column of the respondents' view.
 
@@ -352,22 +352,22 @@ def _rake_in_engine(eng, config: Config, resp_select: str, non_select: str) -> d
     rakes those groups (``counts``), which gives each respondent the weight of the rows repeated;
     the weight is then ``scale x`` one factor per covariate level, applied in SQL as ``CASE``
     expressions (no table shipped back to the engine). Returns, per raked quarter, the
-    ``response`` fields (``weighting, n_eff, design_effect, converged, notes``); ``"_why"``
-    says why nothing could be raked (the respondents then keep no weight column: the NPS
+    ``response`` fields (``weighting, n_eff, design_effect, converged, notes``), and why nothing
+    could be raked (None when something was) (the respondents then keep no weight column: the NPS
     describes them).
     """
     from ..weighting import MISSING, _describe, _text_levels, rake, weighting_columns
 
     by = [c for c in weighting_columns(config) if c in eng.columns]
     if not by:
-        return {"_why": "none of the raking covariates is in the export"}
+        return {}, "none of the raking covariates is in the export"
     keys = ", ".join(["quarter", *(q(c) for c in by)])
     groups = eng.query(f"SELECT {keys}, 1 AS _resp, COUNT(*) AS _n FROM {eng.table} GROUP BY {keys} "
                        f"UNION ALL SELECT {keys}, 0 AS _resp, COUNT(*) AS _n FROM ({non_select}) x GROUP BY {keys} "
                        f"LIMIT {MAX_RAKING_GROUPS + 1}")
     if len(groups) > MAX_RAKING_GROUPS:
-        return {"_why": f"more than {MAX_RAKING_GROUPS:,} groups of customers alike on {', '.join(by)}, the most "
-                        "the engine rakes: set weighting.by in cx.yaml to categorical covariates"}
+        return {}, (f"more than {MAX_RAKING_GROUPS:,} groups of customers alike on {', '.join(by)}, the most "
+                    "the engine rakes: set weighting.by in cx.yaml to categorical covariates")
     groups["quarter"] = groups["quarter"].astype(str)
     bands = dict(config.segments.get("bands", {}))
     qb = int(config.segments.get("quantile_bands", 4))
@@ -403,7 +403,7 @@ def _rake_in_engine(eng, config: Config, resp_select: str, non_select: str) -> d
     if cases:
         weight = f"CASE CAST(quarter AS STRING) {' '.join(cases)} ELSE {_sql_double(1.0)} END"
         eng.derive_view(f"SELECT r.*, {weight} AS weight FROM ({resp_select}) r")
-    return out
+    return out, None
 
 
 def _group_margins(resp: pd.DataFrame, base: pd.DataFrame, weights: np.ndarray, by, bands, qb: int) -> list[dict]:
