@@ -15,6 +15,7 @@ import math
 import os
 import pickle
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -332,126 +333,63 @@ def response_block(cleaning: CleaningReport, current: pd.DataFrame, quarter: str
 
 
 def _init_worker(threads: int) -> None:
-    """Worker initializer: limit threads, import what executing a notebook needs, start a kernel.
+    """Worker initializer: limit threads and make sure what the notebooks import is imported.
 
     With one worker per core, numerical libraries that also start one thread per core would
     oversubscribe the machine (on two cores that made the report about 40% slower), so each
-    worker and the kernels it starts get ``threads`` BLAS / OpenMP threads; limits the user has
-    set in the environment are kept. The imports, and the worker's kernel with the package
-    imported into it (:func:`_worker_kernel`), start while the parent loads the export.
-    ``rfc3987_syntax`` is kept out: ``jsonschema`` (through ``nbformat``) builds a grammar from it
-    at import, about 2.6 s per process, for a URI format check no notebook schema uses.
+    worker gets ``threads`` BLAS / OpenMP threads; limits the user has set in the environment are
+    kept. The notebooks run in the worker itself (:mod:`cxanalysis.inprocess`, no kernel). Forked
+    from the run's fork server (:func:`worker_pool`), a worker has :data:`WARMUP` imported
+    already; started any other way, it imports it here.
     """
     limit_threads(threads)
-    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
-    import nbconvert  # noqa: F401
-    import papermill  # noqa: F401
+    import cxanalysis._preload  # noqa: F401
 
-    _worker_kernel()
+    from . import inprocess
+
+    inprocess.run_cell(WARMUP)
 
 
-#: Imported into each worker's kernel when it starts: what the notebooks import (scikit-learn
-#: and scipy.stats through the clusters, drivers and themes: about 3 s at the first import).
-KERNEL_WARMUP = ("import matplotlib.pyplot, IPython.display, cxanalysis.report, cxanalysis.plots, cxanalysis.narrative, "
-                 "cxanalysis.fmt, cxanalysis.segments, cxanalysis.metrics, cxanalysis.schema, cxanalysis.weighting, "
-                 "cxanalysis.trends, cxanalysis.models, cxanalysis.roi, cxanalysis.clusters, cxanalysis.drivers, "
-                 "cxanalysis.text, cxanalysis.survey")
+def worker_pool(workers: int, threads: int):
+    """The process pool a report runs its notebooks on.
 
-#: Run in the worker's kernel before each notebook: a fresh namespace, no open figures, the
-#: matplotlib settings the kernel started with, and the notebook's working directory. What stays
+    Its workers are forked from a fork server that has imported what the notebooks need once
+    (:mod:`cxanalysis._preload`), instead of each worker importing it again; where fork servers
+    do not exist (Windows), they are spawned and import it themselves.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["cxanalysis._preload"])
+    else:
+        ctx = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(threads,), mp_context=ctx)
+
+
+#: Imported into each worker when it starts: what the notebooks import (scikit-learn and
+#: scipy.stats through the clusters, drivers and themes: about 3 s at the first import).
+WARMUP = ("import matplotlib.pyplot, IPython.display, cxanalysis.report, cxanalysis.plots, cxanalysis.narrative, "
+          "cxanalysis.fmt, cxanalysis.segments, cxanalysis.metrics, cxanalysis.schema, cxanalysis.weighting, "
+          "cxanalysis.trends, cxanalysis.models, cxanalysis.roi, cxanalysis.clusters, cxanalysis.drivers, "
+          "cxanalysis.text, cxanalysis.survey")
+
+#: Run in the worker's shell before each notebook: a fresh namespace, no open figures, the
+#: matplotlib settings the shell started with, and the notebook's working directory. What stays
 #: is what a fresh kernel would import anyway (modules) and the run's per-process caches.
-KERNEL_RESET = """%reset -f
+RESET = """%reset -f
 import os as _os, matplotlib as _mpl, matplotlib.pyplot as _plt, cxanalysis.report as _r
 _plt.close("all")
-if _r._KERNEL_RC is None:  # backend and interactive mode stay as the inline backend set them
-    _r._KERNEL_RC = {{k: v for k, v in dict.items(_mpl.rcParams) if k not in ("backend", "interactive")}}
+if _r._SHELL_RC is None:  # backend and interactive mode stay as the inline backend set them
+    _r._SHELL_RC = {{k: v for k, v in dict.items(_mpl.rcParams) if k not in ("backend", "interactive")}}
 else:
-    dict.update(_mpl.rcParams, _r._KERNEL_RC)
+    dict.update(_mpl.rcParams, _r._SHELL_RC)
 _os.chdir({cwd!r})
 del _os, _mpl, _plt, _r
 """
 
-_KERNEL_RC: dict | None = None  # set inside a kernel by KERNEL_RESET
-_WORKER: dict[str, Any] = {}  # this worker's kernel manager, client and kernel log
-
-
-def _worker_kernel():
-    """This worker's kernel (started once, restarted if it died), with the package imported.
-
-    Each notebook used to start its own kernel and import pandas, matplotlib and the package
-    again (about 3 s of CPU per notebook at 1M customers); a worker now runs its notebooks one
-    after another in one kernel, its namespace reset before each (:data:`KERNEL_RESET`). The
-    kernel's own stderr goes to a temporary log, copied into each notebook's ``.log``.
-    """
-    import tempfile
-
-    from jupyter_client.manager import AsyncKernelManager
-    from jupyter_core.utils import run_sync
-
-    km = _WORKER.get("km")
-    if km is not None and run_sync(km.is_alive)():
-        return km
-    if km is not None:
-        _shutdown_worker_kernel()
-    # started in an empty folder: the warm-up imports must not find a package in the caller's
-    # working directory (a source checkout) before the installed one
-    home = tempfile.mkdtemp(prefix="cxanalysis-kernel-")
-    log = open(Path(home) / "kernel.log", "wb")  # noqa: SIM115
-    km = AsyncKernelManager(kernel_name="python3")
-    run_sync(km.start_kernel)(stderr=log, cwd=home, extra_arguments=[f"--IPKernelApp.exec_lines={KERNEL_WARMUP}"])
-    _WORKER.update(km=km, log=log, log_pos=0, home=home)
-    if "finalizer" not in _WORKER:
-        from multiprocessing import util
-
-        _WORKER["finalizer"] = util.Finalize(None, _shutdown_worker_kernel, exitpriority=10)
-    return km
-
-
-def _shutdown_worker_kernel() -> None:
-    from jupyter_core.utils import run_sync
-
-    km, log = _WORKER.pop("km", None), _WORKER.pop("log", None)
-    try:
-        if km is not None:
-            run_sync(km.shutdown_kernel)(now=True)
-    except Exception:  # noqa: BLE001 - a kernel already gone
-        pass
-    if log is not None:
-        log.close()
-    home = _WORKER.pop("home", None)
-    if home is not None:
-        import shutil
-
-        shutil.rmtree(home, ignore_errors=True)
-
-
-def _reset_kernel(cwd: str) -> None:
-    """Reset the worker's kernel for the next notebook (raises if the kernel does not answer)."""
-    from jupyter_core.utils import run_sync
-
-    kc = _WORKER["km"].client()  # a new client each time: papermill's client has used the kernel since
-    kc.start_channels()
-    try:
-        run_sync(kc.wait_for_ready)(timeout=120)
-        reply = run_sync(kc.execute_interactive)(KERNEL_RESET.format(cwd=str(cwd)), timeout=120,
-                                                 output_hook=lambda msg: None)
-    finally:
-        kc.stop_channels()
-    if reply["content"]["status"] != "ok":
-        raise RuntimeError(f"kernel reset failed: {reply['content'].get('evalue')}")
-
-
-def _copy_kernel_log(dest) -> None:
-    log = _WORKER.get("log")
-    if log is None:
-        return
-    log.flush()
-    with open(log.name, "rb") as fh:
-        fh.seek(_WORKER["log_pos"])
-        chunk = fh.read()
-    _WORKER["log_pos"] += len(chunk)
-    dest.write(chunk.decode("utf-8", "replace"))
-    dest.flush()
+_SHELL_RC: dict | None = None  # set inside the worker's shell by RESET
 
 
 def notebook_paths(folder: Path | None = None) -> list[Path]:
@@ -540,9 +478,10 @@ def group_appendix(nb):
 _EXPORTERS: dict[bool, Any] = {}  # the HTML exporter of this process, with code shown or not
 
 
-def _render_html(executed: Path, html_path: Path, with_code: bool,
+def _render_html(executed, html_path: Path, with_code: bool,
                  chrome: dict[str, Any] | None = None) -> None:
-    """Render an executed notebook to HTML with the ``cxreport`` template.
+    """Render an executed notebook (a path, or the notebook papermill returned) to HTML with the
+    ``cxreport`` template.
 
     ``chrome`` (one entry of :func:`page_chrome`) gives the page its title, quarter header and
     navigation links. Cells tagged ``appendix`` go into the collapsed technical appendix.
@@ -551,7 +490,7 @@ def _render_html(executed: Path, html_path: Path, with_code: bool,
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
 
-    nb = nbformat.read(executed, as_version=4)
+    nb = nbformat.read(executed, as_version=4) if isinstance(executed, str | Path) else executed
     # tagged cells are removed by the preprocessor; group the rest before it runs
     tags = TagRemovePreprocessor(remove_cell_tags=HIDDEN_TAGS, enabled=True)
     nb, _ = tags.preprocess(nb, {})
@@ -571,31 +510,38 @@ def _render_html(executed: Path, html_path: Path, with_code: bool,
 
 
 def _execute(args: tuple) -> tuple[str, float, str | None]:
-    """Execute one notebook with papermill in the worker's kernel and render it (runs in a worker
-    process)."""
+    """Execute one notebook with papermill in this worker (:mod:`cxanalysis.inprocess`) and render
+    it (runs in a worker process)."""
+    import nbformat
     import papermill as pm
 
+    from .inprocess import ENGINE_NAME, run_cell
+
     src, executed, html, params, with_code, cwd, chrome = args
+    here = os.getcwd()  # the notebook runs in ``cwd``; the job's paths may be relative to this
+    src, executed, html = (Path(here, p) for p in (src, executed, html))
     t0 = time.perf_counter()
-    error = None
-    # this worker's stderr, and what its kernel writes to stderr, go next to the executed notebook
+    error, nb = None, None
+    # what reaches this worker's file descriptor 2 (C libraries) goes next to the executed notebook
     log = open(Path(executed).with_suffix(".log"), "w")  # noqa: SIM115
     os.dup2(log.fileno(), 2)
     try:
-        try:
-            km = _worker_kernel()
-            _reset_kernel(str(cwd))
-        except Exception:  # noqa: BLE001 - a kernel that does not answer: start a fresh one
-            _shutdown_worker_kernel()
-            km = _worker_kernel()
-            _reset_kernel(str(cwd))
-        pm.execute_notebook(str(src), str(executed), parameters=params, kernel_name="python3",
-                            progress_bar=False, cwd=str(cwd), log_output=False, km=km)
+        outputs, _, ok = run_cell(RESET.format(cwd=str(cwd)))
+        if not ok:
+            raise RuntimeError(f"resetting the notebook namespace failed: {outputs}")
+        # saved once at the end, not after every cell (each save serialises every figure again)
+        nb = pm.execute_notebook(str(src), str(executed), parameters=params, kernel_name="python3",
+                                 engine_name=ENGINE_NAME, request_save_on_cell_execute=False,
+                                 progress_bar=False, cwd=str(cwd), log_output=False)
     except Exception as exc:  # papermill wraps cell errors; keep the message, render anyway
         error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
-    _copy_kernel_log(log)
-    if Path(executed).is_file():
-        _render_html(Path(executed), Path(html), with_code, chrome)
+    finally:
+        os.chdir(here)
+    log.close()
+    if nb is None and Path(executed).is_file():  # papermill saved the failed notebook, with its marker
+        nb = nbformat.read(executed, as_version=4)
+    if nb is not None:
+        _render_html(nb, Path(html), with_code, chrome)
     return Path(src).stem, time.perf_counter() - t0, error
 
 
@@ -682,6 +628,15 @@ def _run_notebooks(pool, jobs: list[tuple], data_path: str, quarter: str,
     return errors, seconds
 
 
+def _start_workers(pool, workers: int) -> None:
+    """Start ``pool``'s workers (in a thread of the parent: the first waits for the fork server)."""
+    try:
+        for _ in range(workers):
+            pool.submit(int)
+    except RuntimeError:  # the run stopped (bad input) and the pool shut down first
+        pass
+
+
 def run_report(
     data: str | Path,
     *,
@@ -729,8 +684,6 @@ def run_report(
     Path
         The quarter's report folder (with ``index.html`` and ``results.json``).
     """
-    from concurrent.futures import ProcessPoolExecutor
-
     from .summary import write_index
 
     require_extra("report", REPORT_EXTRA, "cxanalysis report")
@@ -748,11 +701,16 @@ def run_report(
         require_extra("spark", ("pyspark",), "The Spark engine")
     workers = max(1, workers)
     threads = max(1, (os.cpu_count() or 1) // workers)
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(threads,)) as pool:
-        for _ in range(workers):  # start the workers now: their imports overlap the loading
-            pool.submit(int)
-        frame, cleaning, q, root = _prepare(data, cfg, quarter, query, Path(out), progress, survey,
-                                            engine=engine_name, per_stratum=per_stratum)
+    with worker_pool(workers, threads) as pool:
+        # start the workers now, from a thread: the fork server's imports overlap the loading
+        # (starting a worker waits for them)
+        starter = threading.Thread(target=_start_workers, args=(pool, workers), daemon=True)
+        starter.start()
+        try:
+            frame, cleaning, q, root = _prepare(data, cfg, quarter, query, Path(out), progress, survey,
+                                                engine=engine_name, per_stratum=per_stratum)
+        finally:
+            starter.join()
         data_path = (root / "_data" / "customers.parquet").resolve()
         chrome = page_chrome(paths, q)
         sample = read_sample(root / "_data")
