@@ -56,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "report":  # the notebook workers' imports start now, beside the loading
+        from .workers import start_server
+
+        start_server()
     from .config import ConfigError
     from .io import DataError
     from .schema import ValidationError

@@ -339,8 +339,8 @@ def _init_worker(threads: int) -> None:
     oversubscribe the machine (on two cores that made the report about 40% slower), so each
     worker gets ``threads`` BLAS / OpenMP threads; limits the user has set in the environment are
     kept. The notebooks run in the worker itself (:mod:`cxanalysis.inprocess`, no kernel). Forked
-    from the run's fork server (:func:`worker_pool`), a worker has :data:`WARMUP` imported
-    already; started any other way, it imports it here.
+    from the run's fork server (:mod:`cxanalysis.workers`), a worker has :mod:`cxanalysis._preload`
+    imported already; spawned, it imports it here.
     """
     limit_threads(threads)
     import cxanalysis._preload  # noqa: F401
@@ -351,21 +351,13 @@ def _init_worker(threads: int) -> None:
 
 
 def worker_pool(workers: int, threads: int):
-    """The process pool a report runs its notebooks on.
-
-    Its workers are forked from a fork server that has imported what the notebooks need once
-    (:mod:`cxanalysis._preload`), instead of each worker importing it again; where fork servers
-    do not exist (Windows), they are spawned and import it themselves.
-    """
-    import multiprocessing
+    """The process pool a report runs its notebooks on (see :mod:`cxanalysis.workers`)."""
     from concurrent.futures import ProcessPoolExecutor
 
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["cxanalysis._preload"])
-    else:
-        ctx = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(threads,), mp_context=ctx)
+    from .workers import context
+
+    return ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(threads,),
+                               mp_context=context())
 
 
 #: Imported into each worker when it starts: what the notebooks import (scikit-learn and
@@ -478,6 +470,22 @@ def group_appendix(nb):
 _EXPORTERS: dict[bool, Any] = {}  # the HTML exporter of this process, with code shown or not
 
 
+def html_exporter(with_code: bool):
+    """The ``cxreport`` HTML exporter of this process (one per process and version: its compiled
+    templates are reused)."""
+    from nbconvert import HTMLExporter
+
+    exporter = _EXPORTERS.get(with_code)
+    if exporter is None:
+        exporter = HTMLExporter(template_name="cxreport", extra_template_basedirs=[str(TEMPLATES)])
+        if not with_code:
+            exporter.exclude_input = True
+            exporter.exclude_input_prompt = True
+            exporter.exclude_output_prompt = True
+        _EXPORTERS[with_code] = exporter
+    return exporter
+
+
 def _render_html(executed, html_path: Path, with_code: bool,
                  chrome: dict[str, Any] | None = None) -> None:
     """Render an executed notebook (a path, or the notebook papermill returned) to HTML with the
@@ -487,7 +495,6 @@ def _render_html(executed, html_path: Path, with_code: bool,
     navigation links. Cells tagged ``appendix`` go into the collapsed technical appendix.
     """
     import nbformat
-    from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
 
     nb = nbformat.read(executed, as_version=4) if isinstance(executed, str | Path) else executed
@@ -497,15 +504,7 @@ def _render_html(executed, html_path: Path, with_code: bool,
     group_appendix(nb)
     if chrome:
         nb.metadata["title"] = chrome["title"]
-    exporter = _EXPORTERS.get(with_code)
-    if exporter is None:  # one per process and version: its compiled templates are reused
-        exporter = HTMLExporter(template_name="cxreport", extra_template_basedirs=[str(TEMPLATES)])
-        if not with_code:
-            exporter.exclude_input = True
-            exporter.exclude_input_prompt = True
-            exporter.exclude_output_prompt = True
-        _EXPORTERS[with_code] = exporter
-    body, _ = exporter.from_notebook_node(nb, resources={"cx": chrome} if chrome else None)
+    body, _ = html_exporter(with_code).from_notebook_node(nb, resources={"cx": chrome} if chrome else None)
     html_path.write_text(body, encoding="utf-8")
 
 

@@ -373,6 +373,33 @@ def test_ids_and_labels_that_look_like_numbers_stay_text(tmp_path):
     assert d["plan"].tolist() == ["1.000", "2.000"]
 
 
+def test_columns_read_in_chunks_are_typed_as_if_read_whole(tmp_path):
+    """The CSV is read in chunks (fast), but a column that is numbers in one chunk and text in a
+    later one is read as text throughout, as a whole-column read would: zero-padded ids keep
+    their zeros, and every row keeps its value."""
+    from cxanalysis.io import NA_VALUES, _read_csv_columns
+    from cxanalysis.sniff import detect_format
+
+    n = 300_000  # several of pandas' chunks
+    ids = [f"{i:06d}" for i in range(n)]
+    ids[-1] = "X-1"
+    tickets = [str(i % 5) for i in range(n)]
+    tickets[-2] = "n/a"
+    frame = pd.DataFrame({"customer_id": ids, "nps_score": np.arange(n) % 11, "support_tickets": tickets,
+                          "plan": ["Gold"] * n})
+    path = tmp_path / "big.csv"
+    frame.to_csv(path, index=False)
+    fmt = detect_format(path)
+    whole = pd.read_csv(path, sep=fmt.delimiter, encoding=fmt.encoding, keep_default_na=False,
+                        na_values=NA_VALUES, low_memory=False)
+    chunked = _read_csv_columns(path, fmt)
+    pd.testing.assert_frame_equal(chunked, whole)
+    assert chunked["customer_id"].iloc[0] == "000000" and chunked["customer_id"].iloc[-1] == "X-1"
+    d = load(path, {"cleaning": {"invalid_rows": "drop"}}, quarter="2026Q3")
+    assert d.data["customer_id"].iloc[0] == "000000"
+    assert d.report.rows_out == n - 1  # the 'n/a' ticket count breaks a rule: dropped and counted
+
+
 def test_cp1252_after_the_first_megabyte(tmp_path):
     """UTF-8-looking start, a Latin-1 name near the end: read again as cp1252."""
     rows = [(f"A{i}", 9, "1.5", "Gold", "North", "0") for i in range(40_000)]
