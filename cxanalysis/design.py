@@ -135,12 +135,25 @@ def build_design(
 
 
 def row_codes(X: np.ndarray) -> np.ndarray:
-    """One integer per row of ``X``, equal for equal rows: each column factorised (hashing, no
-    sort; ``-0.0`` and ``0.0`` one value), the codes combined column by column and factorised
-    again, so they stay below the number of rows (no overflow)."""
-    codes = np.zeros(len(X), dtype=np.int64)
-    for j in range(X.shape[1]):
-        col, levels = pd.factorize(X[:, j] + 0.0)
-        codes = pd.factorize(codes * len(levels) + col)[0].astype(np.int64)
-    return codes
+    """One integer per row of ``X``, equal for equal rows, numbered in order of first appearance
+    (0, 1, 2, ...; ``-0.0`` and ``0.0`` one value).
 
+    Each column becomes small integer codes (a 0/1 column is its own code; any other column is
+    factorised, by hashing, no sort); they are combined as the digits of one number, and that
+    number is factorised again before it could overflow, and at the end."""
+    X = np.asarray(X)
+    n = len(X)
+    codes, radix = np.zeros(n, dtype=np.int64), 1
+    for j in range(X.shape[1]):
+        col = X[:, j]
+        if np.all((col == 0) | (col == 1)):
+            digit, k = (col == 1).astype(np.int64), 2
+        else:
+            digit, levels = pd.factorize(col + 0.0)
+            digit, k = digit.astype(np.int64), max(len(levels), 1)
+        if radix > (2**62) // k:  # the next digit could overflow: renumber what there is
+            codes, uniques = pd.factorize(codes)
+            codes, radix = codes.astype(np.int64), max(len(uniques), 1)
+        codes = codes + digit * radix
+        radix *= k
+    return pd.factorize(codes)[0].astype(np.int64)

@@ -165,6 +165,35 @@ def fit_glm(
         beta[0] = np.log(ybar / (1 - ybar)) if 0 < ybar < 1 else 0.0
     else:
         beta[0] = np.log(max(ybar, 1e-12)) - (float(np.mean(off)) if offset is not None else 0.0)
+    cells = _cells(X, y, family, offset, a)
+    if cells is not None:  # the same likelihood on the distinct rows: the same steps, far fewer rows
+        Xc, yc, ac = cells
+        beta, it, converged = _irls(Xc, yc, family, np.zeros(len(Xc)), ac, beta, max_iter, tol)
+    else:
+        beta, it, converged = _irls(X, y, family, off, a, beta, max_iter, tol)
+    eta_lin = X @ beta  # exact, for the final quantities
+    mu = _mean(family, eta_lin + off)
+    if family == "logit" and np.any(np.minimum(mu, 1 - mu) < 1e-12):
+        # fitted probabilities numerically 0 or 1: IRLS stalls there (its weights underflow) and
+        # would report convergence at a point that is no maximum: the MLE is at infinity
+        converged = False
+    S, H = _score_and_hessian(family, X, y, mu, a)
+    Hinv = _inv(-H)
+    cov = Hinv @ (S.T @ S) @ Hinv
+    w, _ = _weights_and_working(family, y, mu, eta_lin)
+    if a is not None:
+        w = w * a
+    info_inv = _inv((X * w[:, None]).T @ X)
+    pearson = (y - mu) ** 2 / _variance(family, mu)
+    dispersion = float(np.sum(pearson if a is None else a * pearson) / (n - p))
+    cov_model = info_inv * (dispersion if family == "gamma_log" else 1.0)
+    return GLMFit(family, beta, cov, cov_model, n, converged, it, "IRLS", dispersion,
+                  S if keep_scores else None, H if keep_scores else None)
+
+
+def _irls(X, y, family: str, off, a, beta, max_iter: int, tol: float) -> tuple[np.ndarray, int, bool]:
+    """Fisher scoring from ``beta``; returns the estimate, the iterations and whether it settled
+    (see :func:`fit_glm`)."""
     converged = False
     it = 0
     eta_lin = X @ beta  # kept up to date along the steps: one product with X per iteration
@@ -201,24 +230,41 @@ def fit_glm(
         if step < tol:
             converged = True
             break
-    eta_lin = X @ beta  # exact, for the final quantities
-    mu = _mean(family, eta_lin + off)
-    if family == "logit" and np.any(np.minimum(mu, 1 - mu) < 1e-12):
-        # fitted probabilities numerically 0 or 1: IRLS stalls there (its weights underflow) and
-        # would report convergence at a point that is no maximum: the MLE is at infinity
-        converged = False
-    S, H = _score_and_hessian(family, X, y, mu, a)
-    Hinv = _inv(-H)
-    cov = Hinv @ (S.T @ S) @ Hinv
-    w, _ = _weights_and_working(family, y, mu, eta_lin)
-    if a is not None:
-        w = w * a
-    info_inv = _inv((X * w[:, None]).T @ X)
-    pearson = (y - mu) ** 2 / _variance(family, mu)
-    dispersion = float(np.sum(pearson if a is None else a * pearson) / (n - p))
-    cov_model = info_inv * (dispersion if family == "gamma_log" else 1.0)
-    return GLMFit(family, beta, cov, cov_model, n, converged, it, "IRLS", dispersion,
-                  S if keep_scores else None, H if keep_scores else None)
+    return beta, it, converged
+
+
+def _cells(X, y, family: str, offset, a) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The fit's log-likelihood on the distinct rows of ``X`` (a design of categories and whole
+    numbers has a few thousand among hundreds of thousands of customers), or None when they are
+    not much fewer than the rows.
+
+    Per distinct row ``c``, with ``A_c = sum a_i`` and ``AY_c = sum a_i y_i`` over its customers:
+    the logistic and Gamma (log link, scale 1) log-likelihoods are, up to a constant,
+    ``AY_c eta_c - A_c log(1 + exp eta_c)`` and ``-(AY_c exp(-eta_c) + A_c eta_c)``: those of
+    one row with response ``AY_c / A_c`` and prior weight ``A_c``. The Poisson one with offset
+    ``o_i`` is ``AY_c eta_c - AE_c exp(eta_c)`` with ``AE_c = sum a_i exp(o_i)``: one row with
+    response ``AY_c / AE_c``, weight ``AE_c`` and no offset. Scores and Fisher information are
+    the same sums, so each Fisher-scoring step is the per-row one. A logistic or Gamma fit with
+    an offset is not collapsed (the offset differs within a row).
+    """
+    n = len(X)
+    if n < 1000 or (offset is not None and family != "poisson_log"):
+        return None
+    codes = row_codes(X)
+    m = int(codes.max()) + 1
+    if m > n // 4:
+        return None
+    # codes are numbered in order of first appearance: a row whose code exceeds every earlier one is
+    # its code's first row
+    first = np.flatnonzero(np.diff(np.maximum.accumulate(codes), prepend=-1) > 0)
+    w = np.ones(n) if a is None else a
+    A = np.bincount(codes, weights=w, minlength=m)
+    AY = np.bincount(codes, weights=w * y, minlength=m)
+    if family == "poisson_log" and offset is not None:
+        A = np.bincount(codes, weights=w * np.exp(offset), minlength=m)
+    if not (np.all(np.isfinite(A)) and np.all(A > 0) and np.all(np.isfinite(AY))):
+        return None
+    return np.asfortranarray(X[first]), AY / A, A
 
 
 def _loglik(family: str, y, eta_lin, off, a=None) -> float:

@@ -408,3 +408,55 @@ def test_per_point_on_a_one_to_five_csat_stops_at_five():
     j = m.score_design_.col("csat")
     X, X1, _, _ = m._per_point_rows(m.per_point_["churn"])
     assert X1[:, j].max() <= 5 and (X[:, j] < 5).all()
+
+
+# --- fits on the design's distinct rows ----------------------------------------------------------
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(family=st.sampled_from(["logit", "gamma_log", "poisson_log"]), n=st.integers(1000, 3000),
+       weighted=st.booleans(), offset=st.booleans(), seed=st.integers(0, 10_000))
+def test_fit_on_distinct_rows_equals_the_fit_on_every_row(family, n, weighted, offset, seed):
+    """A design of categories and whole numbers is fitted on its distinct rows (the same
+    likelihood, scores and information as per row): estimates, both covariances, iterations
+    and convergence equal the per-row fit's, with prior weights and a Poisson offset too."""
+    from cxanalysis import glm
+
+    rng = np.random.default_rng(seed)
+    cat = rng.integers(0, 3, n)
+    tenure = rng.integers(1, 25, n).astype(float)
+    X = np.column_stack([np.ones(n), cat == 1, cat == 2, tenure]).astype(float)
+    eta = -0.3 + 0.4 * (cat == 1) - 0.2 * (cat == 2) + 0.02 * tenure
+    orders = rng.integers(1, 6, n).astype(float)
+    off = np.log(orders) if offset and family == "poisson_log" else None
+    if family == "logit":
+        y = (rng.random(n) < expit(eta)).astype(float)
+    elif family == "gamma_log":
+        y = rng.gamma(2.0, np.exp(eta + 3) / 2.0)
+    else:
+        y = rng.poisson(np.exp(eta + (off if off is not None else 0))).astype(float)
+    w = rng.uniform(0.5, 2.0, n) if weighted else None
+    assert glm._cells(X, y, family, off, w) is not None  # this design is collapsed
+    collapsed = glm.fit_glm(X, y, family, offset=off, weights=w)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(glm, "_cells", lambda *args: None)
+        per_row = glm.fit_glm(X, y, family, offset=off, weights=w)
+    np.testing.assert_allclose(collapsed.params, per_row.params, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(collapsed.cov, per_row.cov, rtol=1e-6, atol=1e-14)
+    np.testing.assert_allclose(collapsed.cov_model, per_row.cov_model, rtol=1e-6, atol=1e-14)
+    assert collapsed.converged == per_row.converged
+    assert abs(collapsed.n_iter - per_row.n_iter) <= 1
+
+
+def test_design_with_few_repeats_is_fitted_per_row():
+    """Continuous covariates (nearly every row distinct) are not collapsed."""
+    from cxanalysis import glm
+
+    rng = np.random.default_rng(1)
+    X = np.column_stack([np.ones(2000), rng.normal(size=2000)])
+    assert glm._cells(X, rng.normal(size=2000) ** 2, "gamma_log", None, None) is None
+    assert glm._cells(X[:, :1], np.ones(2000), "logit", np.zeros(2000), None) is None  # logit offset
