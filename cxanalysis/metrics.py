@@ -651,6 +651,17 @@ def exact_metrics(metrics: pd.DataFrame, skipped: pd.DataFrame, data: pd.DataFra
     out = pd.concat([table, extra], ignore_index=True) if len(extra) else table
     return out.reset_index(drop=True), skips
 
+def _quadratic_form(g: np.ndarray, cov: np.ndarray) -> float:
+    """``g' cov g``, a variance: 0 where its terms cancel to rounding error (e.g. spend and churn
+    perfectly correlated, as when every customer who spent churned), so that every engine's
+    rounding of the same sums gives the same 0 instead of a tiny positive or negative number."""
+    var = float(g @ cov @ g)
+    scale = float(np.abs(g) @ np.abs(cov) @ np.abs(g))
+    if np.isnan(var):  # no variance to estimate (one customer): no interval
+        return var
+    return var if var > 1e-12 * scale else 0.0
+
+
 def add_clv(add, sbar: float, cbar: float, cov: np.ndarray, n: int, n_eff: float, config,
             alpha: float, wtag: str, weighted: bool) -> None:
     """The two CLV rows of the dashboard from the (weighted) mean spend ``sbar`` and churn ``cbar``
@@ -660,13 +671,13 @@ def add_clv(add, sbar: float, cbar: float, cov: np.ndarray, n: int, n_eff: float
     z = _z(alpha)
     if sbar > 0:
         g = np.array([1 / sbar, -1 / cbar])
-        se_log = float(np.sqrt(g @ cov @ g))
+        se_log = float(np.sqrt(_quadratic_form(g, cov)))
         add("CLV (simple)", {"value": value, "ci_low": value * np.exp(-z * se_log),
                              "ci_high": value * np.exp(z * se_log), "n": n, "n_eff": n_eff},
             "money", f"margin x spend / churn; delta method on the log{wtag}")
     else:  # nobody spent anything: no log scale; the delta method on the CLV itself, kept at 0 or more
         g = config.roi["gross_margin"] * np.array([1 / cbar, -sbar / cbar**2])
-        se = float(np.sqrt(max(g @ cov @ g, 0.0)))
+        se = float(np.sqrt(_quadratic_form(g, cov)))
         add("CLV (simple)", {"value": value, "ci_low": max(0.0, value - z * se), "ci_high": value + z * se,
                              "n": n, "n_eff": n_eff},
             "money", f"margin x spend / churn; delta method (no one spent anything){wtag}")
