@@ -33,6 +33,7 @@ from .schema import (
     check_rules,
     clashing_names,
     format_examples,
+    repeated_keys,
 )
 from .sniff import FALLBACK_ENCODING, FormatError, TextFormat, detect_format, fix_thousands
 
@@ -572,6 +573,15 @@ def _unparsed(frame: pd.DataFrame, col: str, raw: pd.Series, bad: np.ndarray, pr
         problems.append(Problem(col, rule, int(bad.sum()), format_examples(frame, bad, col), fix, np.flatnonzero(bad)))
 
 
+def _category(s: pd.Series) -> pd.Series:
+    """``s`` as text, stripped, blank as missing, as a categorical (sorted categories): the labels
+    are cleaned once per distinct value, not once per row."""
+    codes, uniques = pd.factorize(s)
+    labels = pd.Series(uniques).astype("string").str.strip().replace("", pd.NA).astype("category")
+    recode = np.append(labels.cat.codes.to_numpy(), -1)  # a missing value's code -1 stays -1
+    return pd.Series(pd.Categorical.from_codes(recode[codes], dtype=labels.dtype), index=s.index)
+
+
 def _parse_columns(frame: pd.DataFrame, problems: list[Problem]) -> pd.DataFrame:
     """Coerce canonical columns to their types, reporting unparseable cells."""
     for col in list(frame.columns):
@@ -602,7 +612,7 @@ def _parse_columns(frame: pd.DataFrame, problems: list[Problem]) -> pd.DataFrame
             _unparsed(frame, col, s, bad, problems, "must hold numbers", fix)
             frame[col] = parsed.astype(float)
         elif kind == "category":
-            frame[col] = s.astype("string").str.strip().replace("", pd.NA).astype("category")
+            frame[col] = _category(s)
         elif kind == "text":
             frame[col] = s.astype("string")
     return frame
@@ -755,7 +765,7 @@ def load(
     value_cols = [c for c in frame.columns if not str(c).startswith("_")]
     # an exact duplicate repeats its (customer_id, quarter): only those rows are compared whole
     dup = np.zeros(len(frame), dtype=bool)
-    same_key = frame.duplicated(["customer_id", "quarter"], keep=False).to_numpy() & keep
+    same_key = repeated_keys(frame) & keep
     if same_key.any():
         dup[same_key] = frame.loc[same_key, value_cols].duplicated(keep="first").to_numpy()
     if dup.any():

@@ -579,3 +579,16 @@ def test_notebook_context_with_quarter_on_the_sample():
     q3 = raw[raw["quarter"] == "2026Q3"]
     assert ctx.quarter == "2026Q3" and len(ctx.current) == q3["nps_score"].notna().sum()
     assert len(ctx.base) == len(q3) and ctx.response["base"] == len(q3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["Gold", " Gold", "Gold ", "", " ", "silver", "Basic plan",
+                                                        "1", "1.0", "ÉLITE"]), st.integers(-2, 3)), min_size=1, max_size=40))
+def test_category_columns_are_cleaned_as_text_per_value(values):
+    """Category cells are cleaned once per distinct value: the same categorical as stripping every
+    cell as text (blank = missing), categories and their order included."""
+    from cxanalysis.io import _category
+
+    s = pd.Series(values, dtype=object)
+    expected = s.astype("string").str.strip().replace("", pd.NA).astype("category")
+    pd.testing.assert_series_equal(_category(s), expected)
