@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -575,34 +576,46 @@ def _merge_fragments(base: dict[str, Any], fragments: list[dict[str, Any]]) -> d
     return out
 
 
+def _needs_exact(notebook: Path) -> bool:
+    return "ctx.exact(" in Path(notebook).read_text(encoding="utf-8")
+
+
 def _run_notebooks(pool, jobs: list[tuple], data_path: str, quarter: str,
-                   progress: Callable[[str], None], workers: int = 2) -> tuple[list[str], dict[str, float]]:
+                   progress: Callable[[str], None], workers: int = 2,
+                   exact: Future | None = None) -> tuple[list[str], dict[str, float]]:
     """Execute the notebooks on ``pool``; returns the errors and each notebook's seconds.
 
     The models several notebooks need are fitted once, in a worker, while the notebooks that do
     not need them run. A notebook is handed to a worker only when one is free, so the next one
     can be chosen then: the slow ones (marked ``start_early``) first, and once the models are in
     the run's cache, the notebooks that need them before the quick ones that do not (queued in
-    advance, the quick pages held the slow ROI page back to the end of the run).
+    advance, the quick pages held the slow ROI page back to the end of the run). ``exact``: the
+    parent's computation of the exact tables, still running; the notebooks that read them
+    (``ctx.exact(``) wait for it, the others start at once.
     """
     from concurrent.futures import FIRST_COMPLETED, wait
 
     errors, seconds = [], {}
     needs = {j[0] for j in jobs if _needs_models(j[0])}
+    reads_exact = {j[0] for j in jobs if _needs_exact(j[0])}
     pending = sorted(jobs, key=lambda j: (not _starts_early(j[0]), j[0] not in needs))
-    prefit = pool.submit(_prefit, data_path, quarter)
-    running: dict = {prefit: None}
-    models_ready, done_count = False, 0
+    running: dict = {pool.submit(_prefit, data_path, quarter): "models"}
+    if exact is not None:
+        running[exact] = "exact"
+    models_ready, exact_ready, done_count = False, exact is None, 0
 
     def pick():
         for j in pending:
-            if models_ready or j[0] not in needs:
+            if (models_ready or j[0] not in needs) and (exact_ready or j[0] not in reads_exact):
                 pending.remove(j)
                 return j
         return None
 
+    def busy() -> int:
+        return sum(1 for v in running.values() if v != "exact")
+
     while running or pending:  # a notebook may still wait when the model fit was the last to finish
-        while len(running) < max(1, workers) and (job := pick()) is not None:
+        while busy() < max(1, workers) and (job := pick()) is not None:
             running[pool.submit(_execute, job)] = job
         if not running:  # nothing runs and nothing could be picked: run the next page regardless
             job = pending.pop(0)
@@ -610,7 +623,11 @@ def _run_notebooks(pool, jobs: list[tuple], data_path: str, quarter: str,
         finished, _ = wait(running, return_when=FIRST_COMPLETED)
         for fut in finished:
             job = running.pop(fut)
-            if job is None:
+            if job == "exact":
+                exact_ready = True
+                fut.result()  # a failure here stops the run, as before the notebooks started
+                continue
+            if job == "models":
                 models_ready = True
                 try:
                     progress(f"  outcome models fitted ({fut.result():.1f} s)")
@@ -683,6 +700,8 @@ def run_report(
     Path
         The quarter's report folder (with ``index.html`` and ``results.json``).
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from .summary import write_index
 
     require_extra("report", REPORT_EXTRA, "cxanalysis report")
@@ -713,13 +732,15 @@ def run_report(
         data_path = (root / "_data" / "customers.parquet").resolve()
         chrome = page_chrome(paths, q)
         sample = read_sample(root / "_data")
-        if sample is None:  # the large route wrote the exact tables while reading the export
-            _write_exact(engine_name, frame, data_path, cfg, progress)
         jobs = [(nb, root / "_executed" / nb.name, root / f"{nb.stem}.html",
                  {"data_path": str(data_path), "quarter": q,
                   "fragment_path": str((root / "_fragments" / f"{nb.stem}.json").resolve())},
                  with_code, root.resolve(), chrome[nb.stem]) for nb in paths]
-        errors, seconds = _run_notebooks(pool, jobs, str(data_path), q, progress, workers)
+        with ThreadPoolExecutor(max_workers=1) as side:
+            # the large route wrote the exact tables while reading the export; otherwise they are
+            # computed here, in the parent, while the workers start on what does not need them
+            exact = side.submit(_write_exact, engine_name, frame, data_path, cfg, progress) if sample is None else None
+            errors, seconds = _run_notebooks(pool, jobs, str(data_path), q, progress, workers, exact=exact)
 
     fragments = [json.loads(p.read_text()) for p in sorted((root / "_fragments").glob("*.json"))]
     cats = cfg.categories
