@@ -470,12 +470,12 @@ def _read_text(path: Path, options: Mapping[str, Any], keep: frozenset[str]) -> 
 
 def _read_spark(source: str) -> tuple[pd.DataFrame, list[dict]]:
     """``spark:catalog.schema.table``: the table of the active SparkSession (or a local one)."""
-    from .engine.spark import spark_session
+    from .engine.spark import spark_session, to_pandas
 
     name = source.removeprefix("spark:")
     spark = spark_session()
     try:
-        frame = spark.table(name).toPandas()
+        frame = to_pandas(spark.table(name))
     except Exception as exc:  # pyspark's AnalysisException: a table that is not in the catalog
         first = str(exc).strip().splitlines()[0]
         raise DataError(f"Spark cannot read the table {name!r}: {first}. Name it as catalog.schema.table "
