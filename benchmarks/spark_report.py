@@ -7,8 +7,8 @@ with messy column names and a cx.yaml mapping them (``write_export`` of
 ``benchmarks/large_report.py``), then runs, each in a child process,
 ``python -m cxanalysis.cli report big.parquet --config cx.yaml --engine spark`` and the same with
 ``--engine pandas``. For each run it prints the wall time, the peak memory (the largest process,
-``wait4``'s ``ru_maxrss``; and the sum over the process tree -- the report, its notebook workers
-and kernels, Spark's JVM -- sampled every 0.2 s) and the load average; then checks that every page
+sampled with its descendants; and the sum over the process tree -- the report, its fork server
+and notebook workers, Spark's JVM -- sampled every 0.1 s; :mod:`benchmarks.measure`) and the load average; then checks that every page
 was rendered without error, that ``run.engine`` is ``spark``, and the largest absolute and
 relative difference of any number of any exact table (``_data/exact/``) from the pandas run's.
 Exit status 1 when a report fails, a page is missing or a difference exceeds 1e-9 (absolute or
@@ -19,11 +19,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -36,63 +33,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
 from large_report import write_export  # noqa: E402
+from measure import run_timed  # noqa: E402
 
 from cxanalysis.engine import EXACT_TABLES  # noqa: E402
 
 KEYS = {"nps_overall": [], "nps_quarter": ["quarter"], "nps_segments": ["quarter", "dimension", "segment"],
         "metrics": ["quarter", "metric"], "metrics_skipped": ["quarter", "metric"], "counts": ["quarter"]}
 TOL = 1e-9
-
-
-def _tree_rss(pid: int) -> int:
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return 0
-    total = 0
-    for p in procs:
-        try:
-            total += p.memory_info().rss
-        except psutil.Error:
-            pass
-    return total
-
-
-def run_timed(cmd: list[str], log: Path) -> dict:
-    """Run ``cmd`` (stdout and stderr to ``log``): wall seconds, exit code, the largest process's
-    peak (``wait4``) and the process tree's peak sum (sampled), load average before and after."""
-    try:
-        import psutil  # noqa: F401
-
-        sample = True
-    except ImportError:  # the tree's sum is then not measured
-        sample = False
-    load0 = os.getloadavg()[0]
-    t0 = time.perf_counter()
-    with open(log, "w") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
-        peak_tree = [0]
-        done = threading.Event()
-
-        def poll():
-            while not done.wait(0.2):
-                peak_tree[0] = max(peak_tree[0], _tree_rss(proc.pid))
-
-        thread = threading.Thread(target=poll, daemon=True)
-        if sample:
-            thread.start()
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        done.set()
-    wall = time.perf_counter() - t0
-    if sample:
-        thread.join()
-    return {"wall_s": round(wall, 1), "exit": proc.returncode, "peak_process_gb": round(usage.ru_maxrss / 1024**2, 2),
-            "peak_tree_gb": round(peak_tree[0] / 1024**3, 2) if sample else None,
-            "load_avg": [round(load0, 1), round(os.getloadavg()[0], 1)]}
 
 
 def compare_exact(got_dir: Path, want_dir: Path) -> dict:
