@@ -3,6 +3,8 @@ the contract of DESIGN.md."""
 
 import json
 import re
+import subprocess
+import sys
 
 import nbformat
 import papermill
@@ -168,3 +170,61 @@ def test_one_worker_runs_every_page_it_is_given(tmp_path, pages):
     for nb in nbs:
         assert (root / f"{nb.stem}.html").is_file()
         assert res["run"]["notebook_seconds"][nb.stem] is not None
+
+
+def _run_in_process(src, out, cwd) -> subprocess.CompletedProcess:
+    """papermill with the in-process engine, in a process of its own as in a report worker (its
+    shell switches matplotlib to the inline backend)."""
+    code = ("import sys, papermill; from cxanalysis import inprocess, report; "
+            "inprocess.run_cell(report.RESET.format(cwd=sys.argv[3])); "
+            "papermill.execute_notebook(sys.argv[1], sys.argv[2], kernel_name='python3', progress_bar=False, "
+            "engine_name=inprocess.ENGINE_NAME, cwd=sys.argv[3])")
+    return subprocess.run([sys.executable, "-c", code, str(src), str(out), str(cwd)], capture_output=True, text=True)
+
+
+def _outputs(nb) -> list[tuple]:
+    """A notebook's outputs with what differs between any two runs made equal: pandas Styler's
+    random table ids and objects' memory addresses."""
+    def norm(value):
+        text = "".join(value) if isinstance(value, list) else value
+        if not isinstance(text, str):
+            return text
+        return re.sub(r"0x[0-9a-f]+", "0x", re.sub(r"T_[0-9a-f]{5}", "T_", text))
+
+    return [(o["output_type"], o.get("name"), norm(o.get("text")),
+             {k: norm(v) for k, v in o.get("data", {}).items()}, o.get("metadata", {}))
+            for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+
+
+@pytest.mark.slow
+def test_in_process_engine_gives_a_kernels_outputs(tmp_path):
+    """The report runs its notebooks inside its workers (cxanalysis.inprocess, no kernel); the
+    same notebook run in a Jupyter kernel, as in JupyterLab, gives the same outputs: tables,
+    Markdown, figures (the PNG bytes and their alt text) and text, in the same order."""
+    src = next(p for p in notebook_paths() if p.stem.startswith("03"))
+    kernel = papermill.execute_notebook(str(src), str(tmp_path / "kernel.ipynb"), kernel_name="python3",
+                                        progress_bar=False, cwd=str(tmp_path))
+    run = _run_in_process(src, tmp_path / "inprocess.ipynb", tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    here = nbformat.read(tmp_path / "inprocess.ipynb", as_version=4)
+    a, b = _outputs(kernel), _outputs(here)
+    assert len(a) >= 5 and any("image/png" in o[3] for o in a)  # tables and figures to compare
+    assert a == b
+
+
+def test_in_process_engine_stops_at_an_error_and_marks_it(tmp_path):
+    """A failing cell: its error output (name, value, traceback), no later cell run, and
+    papermill's PapermillExecutionError naming it, as with a kernel."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('before')"),
+                                         nbformat.v4.new_code_cell("1 / 0"),
+                                         nbformat.v4.new_code_cell("print('after')")])
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    nbformat.write(nb, tmp_path / "bad.ipynb")
+    run = _run_in_process(tmp_path / "bad.ipynb", tmp_path / "out.ipynb", tmp_path)
+    assert run.returncode != 0 and "PapermillExecutionError" in run.stderr and "ZeroDivisionError" in run.stderr
+    out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    code = [c for c in out.cells if c.cell_type == "code"]
+    assert code[0].outputs[0]["text"] == "before\n"
+    assert code[1].outputs[0]["output_type"] == "error" and code[1].outputs[0]["ename"] == "ZeroDivisionError"
+    assert code[1].outputs[0]["traceback"]
+    assert code[2].outputs == []
