@@ -522,8 +522,10 @@ def _execute(args: tuple) -> tuple[str, float, str | None]:
     src, executed, html = (Path(here, p) for p in (src, executed, html))
     t0 = time.perf_counter()
     error, nb = None, None
-    # what reaches this worker's file descriptor 2 (C libraries) goes next to the executed notebook
+    # what reaches this worker's file descriptors 1 and 2 outside the cells' captured streams (C
+    # libraries) goes next to the executed notebook, not among the report's progress lines
     log = open(Path(executed).with_suffix(".log"), "w")  # noqa: SIM115
+    os.dup2(log.fileno(), 1)
     os.dup2(log.fileno(), 2)
     try:
         outputs, _, ok = run_cell(RESET.format(cwd=str(cwd)))
