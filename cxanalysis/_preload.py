@@ -1,4 +1,4 @@
-"""Imported once by a report run's fork server (see :func:`cxanalysis.report.worker_pool`).
+"""Imported once by a report run's fork server (see :mod:`cxanalysis.workers`).
 
 The workers are forked from that server, so they start with everything the notebooks import
 already imported, and with what each process otherwise does once, on its first notebook, already

@@ -258,10 +258,8 @@ def _cells(X, y, family: str, offset, a) -> tuple[np.ndarray, np.ndarray, np.nda
     # its code's first row
     first = np.flatnonzero(np.diff(np.maximum.accumulate(codes), prepend=-1) > 0)
     w = np.ones(n) if a is None else a
-    A = np.bincount(codes, weights=w, minlength=m)
+    A = np.bincount(codes, weights=w * np.exp(offset) if offset is not None else w, minlength=m)
     AY = np.bincount(codes, weights=w * y, minlength=m)
-    if family == "poisson_log" and offset is not None:
-        A = np.bincount(codes, weights=w * np.exp(offset), minlength=m)
     if not (np.all(np.isfinite(A)) and np.all(A > 0) and np.all(np.isfinite(AY))):
         return None
     return np.asfortranarray(X[first]), AY / A, A
