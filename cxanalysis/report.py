@@ -524,7 +524,7 @@ def _execute(args: tuple) -> tuple[str, float, str | None]:
     error, nb = None, None
     # what reaches this worker's file descriptors 1 and 2 outside the cells' captured streams (C
     # libraries) goes next to the executed notebook, not among the report's progress lines
-    log = open(Path(executed).with_suffix(".log"), "w")  # noqa: SIM115
+    log = open(executed.with_suffix(".log"), "w")  # noqa: SIM115
     os.dup2(log.fileno(), 1)
     os.dup2(log.fileno(), 2)
     try:
@@ -540,11 +540,11 @@ def _execute(args: tuple) -> tuple[str, float, str | None]:
     finally:
         os.chdir(here)
     log.close()
-    if nb is None and Path(executed).is_file():  # papermill saved the failed notebook, with its marker
+    if nb is None and executed.is_file():  # papermill saved the failed notebook, with its marker
         nb = nbformat.read(executed, as_version=4)
     if nb is not None:
-        _render_html(nb, Path(html), with_code, chrome)
-    return Path(src).stem, time.perf_counter() - t0, error
+        _render_html(nb, html, with_code, chrome)
+    return src.stem, time.perf_counter() - t0, error
 
 
 def _prefit(data_path: str, quarter: str) -> float:
@@ -554,8 +554,9 @@ def _prefit(data_path: str, quarter: str) -> float:
     return time.perf_counter() - t0
 
 
-def _needs_models(notebook: Path) -> bool:
-    return "outcome_models(" in Path(notebook).read_text(encoding="utf-8")
+def _calls(notebook: Path, call: str) -> bool:
+    """Whether the notebook's text calls ``call`` (``"outcome_models("``, ``"ctx.exact("``)."""
+    return call in Path(notebook).read_text(encoding="utf-8")
 
 
 def _starts_early(notebook: Path) -> bool:
@@ -578,10 +579,6 @@ def _merge_fragments(base: dict[str, Any], fragments: list[dict[str, Any]]) -> d
     return out
 
 
-def _needs_exact(notebook: Path) -> bool:
-    return "ctx.exact(" in Path(notebook).read_text(encoding="utf-8")
-
-
 def _run_notebooks(pool, jobs: list[tuple], data_path: str, quarter: str,
                    progress: Callable[[str], None], workers: int = 2,
                    exact: Future | None = None) -> tuple[list[str], dict[str, float]]:
@@ -598,8 +595,8 @@ def _run_notebooks(pool, jobs: list[tuple], data_path: str, quarter: str,
     from concurrent.futures import FIRST_COMPLETED, wait
 
     errors, seconds = [], {}
-    needs = {j[0] for j in jobs if _needs_models(j[0])}
-    reads_exact = {j[0] for j in jobs if _needs_exact(j[0])}
+    needs = {j[0] for j in jobs if _calls(j[0], "outcome_models(")}
+    reads_exact = {j[0] for j in jobs if _calls(j[0], "ctx.exact(")}
     pending = sorted(jobs, key=lambda j: (not _starts_early(j[0]), j[0] not in needs))
     running: dict = {pool.submit(_prefit, data_path, quarter): "models"}
     if exact is not None:
