@@ -9,6 +9,7 @@ merged into ``results.json`` and the HTML pages are rendered with code hidden.
 from __future__ import annotations
 
 import datetime as _dt
+import gc
 import hashlib
 import json
 import math
@@ -349,6 +350,9 @@ def _init_worker(threads: int) -> None:
     from . import inprocess
 
     inprocess.run_cell(WARMUP)
+    # what is imported now lives as long as the worker: out of the collector's sight, the full
+    # collection of each notebook's ``%reset`` takes milliseconds, not 0.09 s (226,000 objects)
+    gc.freeze()
 
 
 def worker_pool(workers: int, threads: int):
