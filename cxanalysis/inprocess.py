@@ -113,6 +113,7 @@ def _shell():
     shell.displayhook = Hook(shell=shell, cache_size=0)
     shell.display_trap.hook = shell.displayhook
     shell.enable_matplotlib("inline")
+    _lighter_redraw(shell)
     # pandas sizes its text views to the terminal outside a notebook frontend (max_columns 0);
     # in a kernel they have the frontend's fixed 20 columns: the same text as a kernel's
     import pandas as pd
@@ -120,6 +121,42 @@ def _shell():
     pd.set_option("display.max_columns", 20)
     _SHELL = shell
     return shell
+
+
+def _lighter_redraw(shell) -> None:
+    """Replace pyplot's ``post_execute`` hook that redraws every open figure after each cell by
+    :func:`_lay_out_open_figures` (pyplot installs its hook again when the backend is switched,
+    so this runs before each cell)."""
+    import matplotlib.pyplot as plt
+
+    hook = getattr(plt, "_draw_all_if_interactive", None)
+    callbacks = shell.events.callbacks.get("post_execute", [])
+    if hook is not None and hook in callbacks:
+        callbacks[callbacks.index(hook)] = _lay_out_open_figures
+
+
+def _lay_out_open_figures() -> None:
+    """What pyplot's redraw after a cell leaves behind, without painting a pixel.
+
+    In interactive mode (the inline backend's) pyplot draws every open figure after a cell, for
+    the windows a desktop backend would show; the inline backend's own hook then draws each
+    again into its PNG and closes it. That first painting is never seen (about a third of a
+    chart's time). What it leaves behind is the layout: a figure with a layout engine (tight or
+    constrained) is laid out again at each drawing, and its PNG depends on how often. So such a
+    figure is still drawn, without rendering; one with no layout engine is left alone. The
+    PNGs are the bytes a kernel makes (tests/test_report.py compares them).
+    """
+    import matplotlib
+    from matplotlib._pylab_helpers import Gcf
+    from matplotlib.layout_engine import PlaceHolderLayoutEngine
+
+    if not matplotlib.is_interactive():
+        return
+    for manager in Gcf.get_all_fig_managers():
+        fig = manager.canvas.figure
+        engine = fig.get_layout_engine()
+        if engine is not None and not isinstance(engine, PlaceHolderLayoutEngine):
+            fig.draw_without_rendering()
 
 
 _SHELL = None
@@ -130,6 +167,7 @@ def run_cell(source: str) -> tuple[list[dict[str, Any]], int, bool]:
     """Run ``source`` in this process's shell; returns its outputs (nbformat dicts), its execution
     count and whether it succeeded."""
     shell = _shell()
+    _lighter_redraw(shell)
     _SINK.clear()
     out, err = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = _Stream("stdout", _SINK), _Stream("stderr", _SINK)
