@@ -34,7 +34,7 @@ from scipy.special import chdtrc, chdtri, expit
 from .design import row_codes
 
 __all__ = ["GLMFit", "ProfileCI", "fit_glm", "fit_firth", "fit_firth_logit", "firth_profile", "find_separation",
-           "safe_inv", "FAMILIES"]
+           "safe_inv", "row_cells", "weighted_gram", "FAMILIES"]
 
 FAMILIES = ("logit", "gamma_log", "poisson_log")
 
@@ -58,7 +58,7 @@ class GLMFit:
     """A fitted GLM: parameters, covariances and what the fit noticed.
 
     ``cov`` is the HC0 sandwich (the default for inference); ``cov_model`` the model-based
-    (inverse information) covariance. ``score_obs`` and ``hessian`` are kept so that several
+    (inverse information) covariance. ``score_factor`` and ``hessian`` are kept so that several
     models fitted on the same customers can be given a joint (stacked) sandwich covariance.
     """
 
@@ -71,7 +71,9 @@ class GLMFit:
     n_iter: int
     method: str
     dispersion: float = float("nan")
-    score_obs: np.ndarray | None = field(default=None, repr=False)
+    score_factor: np.ndarray | None = field(default=None, repr=False)
+    """Per-row factor ``r_i`` of the scores (prior weight included): row ``i``'s score is
+    ``x_i * r_i``, so the scores of the fit's rows are ``X * score_factor[:, None]``."""
     hessian: np.ndarray | None = field(default=None, repr=False)
     columns: np.ndarray | None = field(default=None, repr=False)
     """Design columns the fit used (None: all). Dropped columns have coefficient 0 and no variance."""
@@ -99,9 +101,10 @@ def _weights_and_working(family: str, y, mu, eta_lin):
     return mu, eta_lin + (y - mu) / mu  # poisson_log
 
 
-def _score_and_hessian(family: str, X, y, mu, a=None):
-    """Per-row scores (n, p) and the observed Hessian of the log-likelihood (scale 1), each row's
-    multiplied by its prior weight ``a_i`` when given."""
+def _score_factors(family: str, y, mu, a=None):
+    """Per-row factors ``r_i`` of the scores (row ``i``'s score is ``x_i r_i``) and ``h_i`` of the
+    observed Hessian of the log-likelihood (scale 1: ``H = -sum h_i x_i x_i'``), each multiplied
+    by the row's prior weight ``a_i`` when given."""
     if family == "logit":
         r, h = y - mu, mu * (1 - mu)
     elif family == "gamma_log":
@@ -110,9 +113,38 @@ def _score_and_hessian(family: str, X, y, mu, a=None):
         r, h = y - mu, mu
     if a is not None:
         r, h = r * a, h * a
-    S = X * r[:, None]
-    H = -(X * h[:, None]).T @ X
-    return S, H
+    return r, h
+
+
+def weighted_gram(X: np.ndarray, v: np.ndarray, cells: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """``X' diag(v) X`` (``sum_i v_i x_i x_i'``).
+
+    With ``cells = (codes, first)`` of :func:`row_cells`, the same sum taken over the distinct
+    rows of ``X``, each weighted by the sum of ``v`` over its rows: ``O(n)`` additions and a
+    product of a few thousand rows instead of ``O(n p^2)`` operations on every row.
+    """
+    if cells is not None:
+        codes, first = cells
+        Xc = X[first]
+        return (Xc * np.bincount(codes, weights=v, minlength=len(first))[:, None]).T @ Xc
+    return (X * v[:, None]).T @ X
+
+
+def row_cells(X: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(codes, first)``: each row's distinct-row number (:func:`cxanalysis.design.row_codes`)
+    and the first row of each, or None when the distinct rows are not much fewer than the rows
+    (a continuous covariate) or there are too few rows to gain anything."""
+    n = len(X)
+    if n < 1000:
+        return None
+    codes = row_codes(X)
+    m = int(codes.max()) + 1
+    if m > n // 4:
+        return None
+    # codes are numbered in order of first appearance: a row whose code exceeds every earlier one is
+    # its code's first row
+    first = np.flatnonzero(np.diff(np.maximum.accumulate(codes), prepend=-1) > 0)
+    return codes, first
 
 
 def fit_glm(
@@ -136,7 +168,7 @@ def fit_glm(
     offset : ndarray, optional
         Added to the linear predictor (``log(orders)`` for a rate per order).
     keep_scores : bool
-        Keep the per-row scores and the Hessian (for a joint covariance with other models).
+        Keep the per-row score factors and the Hessian (for a joint covariance with other models).
     weights : ndarray (n,), optional
         Prior weights ``a_i > 0`` (survey weights, e.g. raked to the customer base): the
         log-likelihood is ``sum a_i l_i``. The per-row scores are ``a_i s_i`` and the Hessian
@@ -167,9 +199,10 @@ def fit_glm(
         beta[0] = np.log(max(ybar, 1e-12)) - (float(np.mean(off)) if offset is not None else 0.0)
     cells = _cells(X, y, family, offset, a)
     if cells is not None:  # the same likelihood on the distinct rows: the same steps, far fewer rows
-        Xc, yc, ac = cells
+        Xc, yc, ac, rows = cells
         beta, it, converged = _irls(Xc, yc, family, np.zeros(len(Xc)), ac, beta, max_iter, tol)
     else:
+        rows = None
         beta, it, converged = _irls(X, y, family, off, a, beta, max_iter, tol)
     eta_lin = X @ beta  # exact, for the final quantities
     mu = _mean(family, eta_lin + off)
@@ -177,18 +210,21 @@ def fit_glm(
         # fitted probabilities numerically 0 or 1: IRLS stalls there (its weights underflow) and
         # would report convergence at a point that is no maximum: the MLE is at infinity
         converged = False
-    S, H = _score_and_hessian(family, X, y, mu, a)
+    # per-row factors, summed over the rows of each distinct design row (when collapsed): the
+    # Hessian, the sandwich's meat and the information are sums of x_i x_i' times a factor
+    r, h = _score_factors(family, y, mu, a)
+    H = -weighted_gram(X, h, rows)
     Hinv = _inv(-H)
-    cov = Hinv @ (S.T @ S) @ Hinv
+    cov = Hinv @ weighted_gram(X, r * r, rows) @ Hinv
     w, _ = _weights_and_working(family, y, mu, eta_lin)
     if a is not None:
         w = w * a
-    info_inv = _inv((X * w[:, None]).T @ X)
+    info_inv = _inv(weighted_gram(X, w, rows))
     pearson = (y - mu) ** 2 / _variance(family, mu)
     dispersion = float(np.sum(pearson if a is None else a * pearson) / (n - p))
     cov_model = info_inv * (dispersion if family == "gamma_log" else 1.0)
     return GLMFit(family, beta, cov, cov_model, n, converged, it, "IRLS", dispersion,
-                  S if keep_scores else None, H if keep_scores else None)
+                  r if keep_scores else None, H if keep_scores else None)
 
 
 def _irls(X, y, family: str, off, a, beta, max_iter: int, tol: float) -> tuple[np.ndarray, int, bool]:
@@ -233,7 +269,7 @@ def _irls(X, y, family: str, off, a, beta, max_iter: int, tol: float) -> tuple[n
     return beta, it, converged
 
 
-def _cells(X, y, family: str, offset, a) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+def _cells(X, y, family: str, offset, a) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple] | None:
     """The fit's log-likelihood on the distinct rows of ``X`` (a design of categories and whole
     numbers has a few thousand among hundreds of thousands of customers), or None when they are
     not much fewer than the rows.
@@ -245,24 +281,23 @@ def _cells(X, y, family: str, offset, a) -> tuple[np.ndarray, np.ndarray, np.nda
     ``o_i`` is ``AY_c eta_c - AE_c exp(eta_c)`` with ``AE_c = sum a_i exp(o_i)``: one row with
     response ``AY_c / AE_c``, weight ``AE_c`` and no offset. Scores and Fisher information are
     the same sums, so each Fisher-scoring step is the per-row one. A logistic or Gamma fit with
-    an offset is not collapsed (the offset differs within a row).
+    an offset is not collapsed (the offset differs within a row). The last item is
+    :func:`row_cells`' ``(codes, first)``, for the sums of the final quantities.
     """
     n = len(X)
-    if n < 1000 or (offset is not None and family != "poisson_log"):
+    if offset is not None and family != "poisson_log":
         return None
-    codes = row_codes(X)
-    m = int(codes.max()) + 1
-    if m > n // 4:
+    cells = row_cells(X)
+    if cells is None:
         return None
-    # codes are numbered in order of first appearance: a row whose code exceeds every earlier one is
-    # its code's first row
-    first = np.flatnonzero(np.diff(np.maximum.accumulate(codes), prepend=-1) > 0)
+    codes, first = cells
+    m = len(first)
     w = np.ones(n) if a is None else a
     A = np.bincount(codes, weights=w * np.exp(offset) if offset is not None else w, minlength=m)
     AY = np.bincount(codes, weights=w * y, minlength=m)
     if not (np.all(np.isfinite(A)) and np.all(A > 0) and np.all(np.isfinite(AY))):
         return None
-    return np.asfortranarray(X[first]), AY / A, A
+    return np.asfortranarray(X[first]), AY / A, A, cells
 
 
 def _loglik(family: str, y, eta_lin, off, a=None) -> float:
@@ -472,14 +507,15 @@ def fit_firth(X: np.ndarray, y: np.ndarray, family: str = "logit", *, offset: np
     mu = _mean(family, X @ beta + off)
     w = _firth_w(family, mu) * (1.0 if a is None else a)
     cov = _inv((X * w[:, None]).T @ X)
-    S, H = _score_and_hessian(family, X, y, mu, a)
+    r, h = _score_factors(family, y, mu, a)
+    H = -weighted_gram(X, h)
     dispersion = 1.0
     if family == "poisson_log":
         pearson = (y - mu) ** 2 / np.clip(mu, 1e-300, None)
         dispersion = float(np.sum(pearson if a is None else a * pearson) / max(n - p, 1))
         cov = cov * max(dispersion, 1.0)
     return GLMFit(family, beta, cov, cov, n, converged, it, "Firth penalised likelihood",
-                  dispersion, S if keep_scores else None, H if keep_scores else None)
+                  dispersion, r if keep_scores else None, H if keep_scores else None)
 
 
 def _firth_w(family: str, mu: np.ndarray) -> np.ndarray:

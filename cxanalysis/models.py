@@ -92,7 +92,17 @@ from scipy import stats
 from scipy.special import expit
 
 from .design import CX_TERMS, Design, build_design
-from .glm import GLMFit, ProfileCI, find_separation, firth_profile, fit_firth, fit_glm, safe_inv
+from .glm import (
+    GLMFit,
+    ProfileCI,
+    find_separation,
+    firth_profile,
+    fit_firth,
+    fit_glm,
+    row_cells,
+    safe_inv,
+    weighted_gram,
+)
 from .segments import nps_category
 
 __all__ = [
@@ -244,12 +254,8 @@ def _embed(fit: GLMFit, keep: np.ndarray, p: int) -> GLMFit:
         out[np.ix_(keep, keep)] = m
         return out
 
-    S = None
-    if fit.score_obs is not None:
-        S = np.zeros((len(fit.score_obs), p))
-        S[:, keep] = fit.score_obs
     return GLMFit(fit.family, vec(fit.params), mat(fit.cov), mat(fit.cov_model), fit.n, fit.converged, fit.n_iter,
-                  fit.method, fit.dispersion, S, None if fit.hessian is None else mat(fit.hessian), keep)
+                  fit.method, fit.dispersion, fit.score_factor, None if fit.hessian is None else mat(fit.hessian), keep)
 
 
 def _near_separation(fit: GLMFit, X: np.ndarray, y: np.ndarray, names: list[str]) -> str | None:
@@ -460,7 +466,7 @@ class OutcomeModels:
             self.joint_cov_ = self.joint_covariance()
             for fit in [*self.outcomes_.values(), *self.per_point_.values()]:
                 for part in fit.parts.values():
-                    part.score_obs = part.hessian = None
+                    part.score_factor = part.hessian = None
         return self
 
     def _full_rank(self, design: Design) -> Design:
@@ -944,20 +950,26 @@ class OutcomeModels:
         a part). Diagonal blocks equal each model's own sandwich; a Firth fit keeps its model-based
         block and no cross-terms. Requires ``keep_scores=True``.
 
+        Every part is fitted on rows of the same design, so customer ``i``'s score in part ``a``
+        is ``x_i r_ai`` (``r_ai = 0`` outside the part) and the block of ``S'S`` for parts ``a, b``
+        is ``sum_i r_ai r_bi x_i x_i'``: summed over the design's distinct rows
+        (:func:`cxanalysis.glm.weighted_gram`) when they are far fewer than the customers.
+
         Returns
         -------
         parts : list of (outcome, part)
         V : ndarray
 
-        Computed once, at the end of :meth:`fit` (the per-row scores are then released).
+        Computed once, at the end of :meth:`fit` (the per-row score factors are then released).
         """
         if getattr(self, "joint_cov_", None) is not None:
             return self.joint_cov_
         parts, blocks, sizes, firth = [], [], [], []
-        n = len(self.design_.rows)
+        X = self.design_.X
+        n = len(X)
         for name, fit in self.outcomes_.items():
             for part, f in fit.parts.items():
-                if f.score_obs is None:
+                if f.score_factor is None:
                     raise ValueError("joint_covariance needs OutcomeModels(keep_scores=True).")
                 p = len(f.params)
                 cols = np.arange(p) if f.columns is None else np.asarray(f.columns)
@@ -973,9 +985,10 @@ class OutcomeModels:
                     self.warnings_.append(
                         f"{name.capitalize()} ({part} part): its information matrix is (nearly) singular; the joint "
                         "covariance uses a pseudo-inverse, so the ROI interval may be too narrow on those terms.")
-                S = np.zeros((n, len(cols)))
-                S[fit.rows[part]] = f.score_obs[:, cols]
-                blocks.append((cols, S, Hinv))
+                r = np.zeros(n)
+                r[fit.rows[part]] = f.score_factor
+                blocks.append((cols, r, Hinv))
+        cells = row_cells(X) if sum(not f for f in firth) > 1 else None
         offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
         V = np.zeros((offsets[-1], offsets[-1]))
         for i in range(len(parts)):
@@ -984,12 +997,12 @@ class OutcomeModels:
                 si = slice(offsets[i], offsets[i + 1])
                 V[si, si] = fit.cov
                 continue
-            ci, Si, Hi = blocks[i]
+            ci, ri, Hi = blocks[i]
             for j in range(i, len(parts)):
                 if firth[j]:
                     continue
-                cj, Sj, Hj = blocks[j]
-                block = Hi @ (Si.T @ Sj) @ Hj
+                cj, rj, Hj = blocks[j]
+                block = Hi @ weighted_gram(X, ri * rj, cells)[np.ix_(ci, cj)] @ Hj
                 gi, gj = offsets[i] + ci, offsets[j] + cj
                 V[np.ix_(gi, gj)] = block
                 V[np.ix_(gj, gi)] = block.T

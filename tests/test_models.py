@@ -228,6 +228,30 @@ def test_joint_covariance_blocks_equal_each_models_own(fitted):
     assert np.all(np.linalg.eigvalsh(V) > -1e-12)
 
 
+def test_joint_covariance_cross_block_equals_stacked_statsmodels_scores(fitted):
+    """The churn x spend-amount block of the joint covariance, against statsmodels' own per-row
+    scores and Hessians of the two formula fits (scale 1): ``H_c^-1 (S_c' S_a) H_a^-1``, with a
+    customer's amount score 0 where they spent nothing (not in the amount part)."""
+    df, m = fitted
+    parts, V = m.joint_covariance()
+    churn = smf.logit(f"churned ~ {RHS}", df)
+    spent = df[df["spend"] > 0]
+    amount = smf.glm(f"spend ~ {RHS}", spent, family=sm.families.Gamma(sm.families.links.Log()))
+    bc, ba = churn.fit(disp=0).params.to_numpy(), amount.fit().params.to_numpy()
+    names = [_patsy_to_ours(n) for n in churn.exog_names]
+    assert names == [_patsy_to_ours(n) for n in amount.exog_names] == m.design_.names
+    s_c = pd.DataFrame(churn.score_obs(bc), index=churn.data.row_labels)
+    s_a = pd.DataFrame(amount.score_obs(ba, scale=1.0), index=amount.data.row_labels)
+    s_a = s_a.reindex(s_c.index, fill_value=0.0)
+    assert 0 < len(spent) < len(s_c)  # some customers are in one of the two parts only
+    expected = (np.linalg.inv(-churn.hessian(bc)) @ (s_c.T @ s_a).to_numpy()
+                @ np.linalg.inv(-amount.hessian(ba, scale=1.0)))
+    p = len(names)
+    i, j = parts.index(("churn", "main")), parts.index(("spend", "amount"))
+    got = V[i * p:(i + 1) * p, j * p:(j + 1) * p] if i < j else V[j * p:(j + 1) * p, i * p:(i + 1) * p].T
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-12)
+
+
 def test_tables_have_readable_labels(fitted):
     _, m = fitted
     coefs = m.coefficients("churn")
