@@ -141,10 +141,13 @@ def row_cells(X: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     m = int(codes.max()) + 1
     if m > n // 4:
         return None
-    # codes are numbered in order of first appearance: a row whose code exceeds every earlier one is
-    # its code's first row
-    first = np.flatnonzero(np.diff(np.maximum.accumulate(codes), prepend=-1) > 0)
-    return codes, first
+    return codes, _first_of_each(codes)
+
+
+def _first_of_each(codes: np.ndarray) -> np.ndarray:
+    """Position of the first occurrence of each value of ``codes`` (integers numbered in order of
+    first appearance: a position whose code exceeds every earlier one is its code's first)."""
+    return np.flatnonzero(np.diff(np.maximum.accumulate(codes), prepend=-1) > 0)
 
 
 def fit_glm(
@@ -388,10 +391,12 @@ def find_separation(X: np.ndarray, y: np.ndarray, family: str = "logit", *, offs
         0/1 for ``"logit"``; counts for ``"poisson_log"``.
     family : {"logit", "poisson_log"}
     max_rows : int
-        The programme runs on the distinct rows of the (sign-adjusted) design; beyond this many, on
-        a stratified subset (every row where a rarely non-zero column is non-zero, plus a random
-        fill), and the direction found is then checked on all rows. A direction that fails the
-        check is not reported (the fit-based checks of the caller still apply).
+        The programme runs on the distinct rows of the (sign-adjusted) design: every constraint,
+        when the design has far fewer distinct rows than rows (categories and whole numbers,
+        :func:`row_cells`). Otherwise, beyond this many rows, on a stratified subset (every row
+        where a rarely non-zero column is non-zero, plus a random fill), and the direction found
+        is then checked on all rows. A direction that fails the check is not reported (the
+        fit-based checks of the caller still apply).
 
     Returns
     -------
@@ -404,7 +409,8 @@ def find_separation(X: np.ndarray, y: np.ndarray, family: str = "logit", *, offs
     Logistic: maximise ``sum_i a_i'b`` subject to ``a_i'b >= 0`` and ``-1 <= b <= 1``, where
     ``a_i = (2 y_i - 1) x_i``; a positive optimum means (quasi-)complete separation (Konis 2007).
     Poisson: rows with a count enter as equalities ``x_i'b = 0``, rows without as ``-x_i'b >= 0``.
-    Columns are scaled by their largest absolute value first, so the answer does not depend on
+    On distinct rows, a logistic row with customers of both outcomes enters as ``x'b = 0`` (its
+    two inequalities), which leaves the programme unchanged. Columns are scaled by their largest absolute value first, so the answer does not depend on
     the units of any covariate.
     """
     X = np.asarray(X, float)
@@ -412,17 +418,38 @@ def find_separation(X: np.ndarray, y: np.ndarray, family: str = "logit", *, offs
     n, p = X.shape
     if n == 0 or p == 0:
         return None
+    if family not in ("logit", "poisson_log"):
+        raise ValueError(f"family must be 'logit' or 'poisson_log'; got {family!r}.")
     scale = np.max(np.abs(X), axis=0)
     scale[scale == 0] = 1.0
-    Z = X / scale
-    if family == "logit":
-        A, E = Z * np.where(y > 0.5, 1.0, -1.0)[:, None], np.empty((0, p))
-    elif family == "poisson_log":
-        A, E = -Z[y == 0], Z[y > 0]
-        if len(A) == 0:
-            return None
+    cells = row_cells(X)
+    if cells is not None:  # each distinct row once (per outcome class): every constraint, few rows
+        codes, first = cells
+        m = len(first)
+        Zc = X[first] / scale
+        counts = np.bincount(codes, minlength=m)
+        if family == "logit":
+            # a distinct row with customers of both classes constrains x'b >= 0 and -x'b >= 0 and
+            # adds nothing to the objective: one equality x'b = 0 is the same programme, smaller
+            events = np.bincount(codes, weights=(y > 0.5), minlength=m)
+            both = (events > 0) & (events < counts)
+            A = Zc[~both] * np.where(events[~both] > 0, 1.0, -1.0)[:, None]
+            E = Zc[both]
+        else:
+            # a distinct row with a count is an equality; one with none only is an inequality (one
+            # with both adds -x'b = 0 to the objective and an inequality its equality implies)
+            counted = np.bincount(codes, weights=(y > 0), minlength=m) > 0
+            A, E = -Zc[~counted], Zc[counted]
+        positive = E
     else:
-        raise ValueError(f"family must be 'logit' or 'poisson_log'; got {family!r}.")
+        Z = X / scale
+        if family == "logit":
+            A, E = Z * np.where(y > 0.5, 1.0, -1.0)[:, None], np.empty((0, p))
+        else:
+            A, E = -Z[y == 0], Z[y > 0]
+        positive = E  # equalities to hold on every row (before any subset)
+    if len(A) == 0:  # no inequality: the objective is 0, nothing can increase for ever
+        return None
     full = A
     if len(A) + len(E) > max_rows:  # stratified subset first: deduplicating a million rows is the slow part
         rng = np.random.default_rng(random_state)
@@ -451,10 +478,7 @@ def find_separation(X: np.ndarray, y: np.ndarray, family: str = "logit", *, offs
     b[np.abs(b) < 1e-9] = 0.0
     margins = full @ b
     tol = 1e-8 * max(1.0, float(np.max(np.abs(b))))
-    eq_ok = True
-    if family == "poisson_log":
-        Zpos = Z[y > 0]
-        eq_ok = len(Zpos) == 0 or float(np.max(np.abs(Zpos @ b))) <= tol
+    eq_ok = len(positive) == 0 or float(np.max(np.abs(positive @ b))) <= tol
     if margins.min() < -tol or margins.max() <= 1e-7 or not eq_ok:
         return None
     return b / scale

@@ -282,6 +282,47 @@ def test_separation_check_does_not_depend_on_units():
         assert find_separation(Xk, y_not) is None
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(family=st.sampled_from(["logit", "poisson_log"]), n=st.integers(1000, 4000), seed=st.integers(0, 10_000),
+       rare=st.integers(0, 3), separate=st.booleans(), tenure=st.booleans())
+def test_separation_on_distinct_rows_equals_every_row(family, n, seed, rare, separate, tenure):
+    """A design of categories and whole numbers is checked on its distinct rows (one with
+    customers of both outcomes, or with a count, as an equality): the same programme as on every
+    row. Separated or not is the answer of the per-row programme on every row (no subset), and a
+    direction found satisfies every row's constraint. ``rare`` customers sit in a level of their
+    own, whose outcomes are all 0 when ``separate``: the kind of separation a subset can miss.
+    Without the whole-number column the distinct rows are the plans, so a distinct row with both
+    outcomes kept as one inequality would look separated."""
+    from cxanalysis import glm
+
+    rng = np.random.default_rng(seed)
+    plan = rng.integers(0, 3, n)
+    plan[:rare] = 3  # a rare level
+    months = rng.integers(1, 13, n).astype(float) if tenure else np.zeros(n)
+    X = np.column_stack([np.ones(n), plan == 1, plan == 2, plan == 3, *([months] if tenure else [])]).astype(float)
+    eta = -1.0 + 0.3 * (plan == 1) + 0.05 * months
+    if family == "logit":
+        y = (rng.random(n) < expit(eta)).astype(float)
+    else:
+        y = rng.poisson(np.exp(eta)).astype(float)
+    if separate and rare:
+        y[:rare] = 0.0
+    assert glm.row_cells(X) is not None
+    got = find_separation(X, y, family)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(glm, "row_cells", lambda X: None)
+        every_row = find_separation(X, y, family, max_rows=10**9)
+    assert (got is None) == (every_row is None)
+    if separate and rare:
+        assert got is not None and got[3] != 0  # the rare level's term separates
+    if got is not None:
+        margins = X @ got
+        if family == "logit":
+            assert np.all(np.where(y > 0.5, margins, -margins) >= -1e-9)
+        else:
+            assert np.all(margins[y == 0] <= 1e-9) and np.allclose(margins[y > 0], 0, atol=1e-9)
+
+
 # ---------------------------------------------------------------------------- property-based
 
 @st.composite
