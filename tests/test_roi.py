@@ -432,6 +432,30 @@ def test_by_segment_ranks_plans_as_the_truth_does(fitted):
     assert (whole["ci_low"], whole["ci_high"]) == pytest.approx(r.intervals["value_per_customer"], rel=0.02)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_by_segment_shared_draws_equal_each_segments_own_evaluation(fitted, monkeypatch, weighted):
+    """Segments read their draws from predictions made once per distinct passive design row for
+    all segments (every passive counted). Independent computation: each segment's draws
+    evaluated on its own passives, all of them (no sample), by the per-segment route. Weighted:
+    respondents with prior weights, and some customers without orders (left out of returns)."""
+    df, models, _ = fitted
+    cfg = load_config()
+    if weighted:
+        rng = np.random.default_rng(3)
+        df = make_customers(20000, 1, random_state=9)
+        df = df.assign(weight=rng.uniform(0.5, 2.0, len(df)),
+                       orders=df["orders"].where(rng.random(len(df)) > 0.05))
+        models = fit_outcome_models(df, cfg)
+        assert models.weights_ is not None
+    frame = df.assign(all="everyone")
+    shared = roi.by_segment(models, frame, ["plan", "region", "all"], cfg)
+    assert roi._SharedDraws.build(models, np.zeros((1000, 1)), {}) is not None  # the shared route ran
+    monkeypatch.setattr(roi, "SHARED_DRAWS_MAX", 0)
+    own = roi.by_segment(models, frame, ["plan", "region", "all"], cfg, max_passives=10**9)
+    assert len(shared) == len(own) == 3 + 4 + 1
+    pd.testing.assert_frame_equal(shared, own, rtol=1e-9)
+
+
 def test_by_segment_ranks_behavioural_clusters_too(fitted):
     """Clusters are targets like any segment: each customer carries its cluster's name (checked
     against the cluster profile's own spend mean and size, which the clustering computed from its
