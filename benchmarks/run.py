@@ -21,7 +21,8 @@ extrapolated to 200. Results: a Markdown table on stdout and ``benchmarks/out/re
 
 Measured at 1M customers (300,486 with a score) on 2 quiet cores (load average about 1), four
 runs: report 9.1-9.8 s (peak 1.04 GB in its largest process), peer 6.6-6.8 s (read 0.3, NPS 0.2,
-spend 2.3, churn 1.8, returns 1.9, k-means 0.2), ratio 1.38-1.48: the 0.6 target is not met
+spend 2.3, churn 1.8, returns 1.9, k-means 0.2), ratio 1.38-1.48 (1.45-1.57 in a slower hour, peer
+7.0-7.8 s): the 0.6 target is not met
 (README, Performance). The report's peak memory is sampled over its process tree
 (:mod:`measure`): its notebook workers are forked from a fork server, not waited-for children.
 """
