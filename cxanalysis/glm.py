@@ -410,8 +410,8 @@ def find_separation(X: np.ndarray, y: np.ndarray, family: str = "logit", *, offs
     ``a_i = (2 y_i - 1) x_i``; a positive optimum means (quasi-)complete separation (Konis 2007).
     Poisson: rows with a count enter as equalities ``x_i'b = 0``, rows without as ``-x_i'b >= 0``.
     On distinct rows, a logistic row with customers of both outcomes enters as ``x'b = 0`` (its
-    two inequalities), which leaves the programme unchanged. Columns are scaled by their largest absolute value first, so the answer does not depend on
-    the units of any covariate.
+    two inequalities), which leaves the programme unchanged. Columns are scaled by their largest
+    absolute value first, so the answer does not depend on the units of any covariate.
     """
     X = np.asarray(X, float)
     y = np.asarray(y, float)
@@ -427,12 +427,11 @@ def find_separation(X: np.ndarray, y: np.ndarray, family: str = "logit", *, offs
         codes, first = cells
         m = len(first)
         Zc = X[first] / scale
-        counts = np.bincount(codes, minlength=m)
         if family == "logit":
             # a distinct row with customers of both classes constrains x'b >= 0 and -x'b >= 0 and
             # adds nothing to the objective: one equality x'b = 0 is the same programme, smaller
             events = np.bincount(codes, weights=(y > 0.5), minlength=m)
-            both = (events > 0) & (events < counts)
+            both = (events > 0) & (events < np.bincount(codes, minlength=m))
             A = Zc[~both] * np.where(events[~both] > 0, 1.0, -1.0)[:, None]
             E = Zc[both]
         else:

@@ -988,7 +988,7 @@ class OutcomeModels:
                 r = np.zeros(n)
                 r[fit.rows[part]] = f.score_factor
                 blocks.append((cols, r, Hinv))
-        cells = row_cells(X) if sum(not f for f in firth) > 1 else None
+        cells = row_cells(X)
         offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
         V = np.zeros((offsets[-1], offsets[-1]))
         for i in range(len(parts)):
