@@ -160,6 +160,7 @@ def fit_glm(
     tol: float = 1e-10,
     keep_scores: bool = False,
     weights: np.ndarray | None = None,
+    cells: tuple[np.ndarray, np.ndarray] | None | str = "auto",
 ) -> GLMFit:
     """Fit a GLM by IRLS with robust (HC0 sandwich) standard errors.
 
@@ -179,6 +180,9 @@ def fit_glm(
         estimates equal the fit on each row repeated ``a_i`` times, and they equal statsmodels'
         ``GLM(..., var_weights=a)`` (coefficients and HC0 covariance). ``cov_model`` and the Gamma
         dispersion treat the weights as ``var_weights`` (dispersion on ``n - p`` degrees of freedom).
+    cells : tuple or None, optional
+        :func:`row_cells` of ``X`` when the caller has it already (None: ``X`` is not collapsed);
+        ``"auto"`` (default) computes it here.
 
     Returns
     -------
@@ -200,7 +204,7 @@ def fit_glm(
         beta[0] = np.log(ybar / (1 - ybar)) if 0 < ybar < 1 else 0.0
     else:
         beta[0] = np.log(max(ybar, 1e-12)) - (float(np.mean(off)) if offset is not None else 0.0)
-    cells = _cells(X, y, family, offset, a)
+    cells = _cells(X, y, family, offset, a, cells)
     if cells is not None:  # the same likelihood on the distinct rows: the same steps, far fewer rows
         Xc, yc, ac, rows = cells
         beta, it, converged = _irls(Xc, yc, family, np.zeros(len(Xc)), ac, beta, max_iter, tol)
@@ -272,7 +276,7 @@ def _irls(X, y, family: str, off, a, beta, max_iter: int, tol: float) -> tuple[n
     return beta, it, converged
 
 
-def _cells(X, y, family: str, offset, a) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple] | None:
+def _cells(X, y, family: str, offset, a, cells="auto") -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple] | None:
     """The fit's log-likelihood on the distinct rows of ``X`` (a design of categories and whole
     numbers has a few thousand among hundreds of thousands of customers), or None when they are
     not much fewer than the rows.
@@ -285,12 +289,13 @@ def _cells(X, y, family: str, offset, a) -> tuple[np.ndarray, np.ndarray, np.nda
     response ``AY_c / AE_c``, weight ``AE_c`` and no offset. Scores and Fisher information are
     the same sums, so each Fisher-scoring step is the per-row one. A logistic or Gamma fit with
     an offset is not collapsed (the offset differs within a row). The last item is
-    :func:`row_cells`' ``(codes, first)``, for the sums of the final quantities.
+    :func:`row_cells`' ``(codes, first)`` (``cells``, computed here when ``"auto"``), for the sums
+    of the final quantities.
     """
     n = len(X)
     if offset is not None and family != "poisson_log":
         return None
-    cells = row_cells(X)
+    cells = row_cells(X) if isinstance(cells, str) else cells
     if cells is None:
         return None
     codes, first = cells
@@ -381,7 +386,8 @@ def _distinct_rows(M: np.ndarray) -> np.ndarray:
 
 
 def find_separation(X: np.ndarray, y: np.ndarray, family: str = "logit", *, offset=None,
-                    max_rows: int = 20_000, random_state: int = 0) -> np.ndarray | None:
+                    max_rows: int = 20_000, random_state: int = 0,
+                    cells: tuple[np.ndarray, np.ndarray] | None | str = "auto") -> np.ndarray | None:
     """A direction along which the likelihood increases for ever (separation), or None.
 
     Parameters
@@ -397,6 +403,8 @@ def find_separation(X: np.ndarray, y: np.ndarray, family: str = "logit", *, offs
         where a rarely non-zero column is non-zero, plus a random fill), and the direction found
         is then checked on all rows. A direction that fails the check is not reported (the
         fit-based checks of the caller still apply).
+    cells : tuple or None, optional
+        :func:`row_cells` of ``X`` when the caller has it already; ``"auto"`` computes it here.
 
     Returns
     -------
@@ -422,7 +430,7 @@ def find_separation(X: np.ndarray, y: np.ndarray, family: str = "logit", *, offs
         raise ValueError(f"family must be 'logit' or 'poisson_log'; got {family!r}.")
     scale = np.max(np.abs(X), axis=0)
     scale[scale == 0] = 1.0
-    cells = row_cells(X)
+    cells = row_cells(X) if isinstance(cells, str) else cells
     if cells is not None:  # each distinct row once (per outcome class): every constraint, few rows
         codes, first = cells
         m = len(first)

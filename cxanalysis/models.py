@@ -535,10 +535,11 @@ class OutcomeModels:
                          f"{', '.join(dropped)}.")
         names = [design.names[j] for j in keep]
         Xk = np.asfortranarray(X[:, keep])
+        cells = row_cells(Xk)  # the distinct rows, for the separation check and the fit
         if family == "gamma_log":
-            fit = fit_glm(Xk, y, family, keep_scores=ks, weights=weights)
+            fit = fit_glm(Xk, y, family, keep_scores=ks, weights=weights, cells=cells)
             return _embed(fit, keep, X.shape[1]), None, notes
-        direction = None if intercept_only else find_separation(Xk, y, family, offset=offset)
+        direction = None if intercept_only else find_separation(Xk, y, family, offset=offset, cells=cells)
         if direction is not None:
             terms = [names[j] for j in np.flatnonzero(direction) if names[j] != "Intercept"]
             if family == "logit":
@@ -551,7 +552,7 @@ class OutcomeModels:
                 reason = ("no " + outcome_word + " among customers with " + ", ".join(map(_words, zero or terms))
                           + " (the maximum-likelihood rate is zero)")
         else:
-            fit = fit_glm(Xk, y, family, offset=offset, keep_scores=ks, weights=weights)
+            fit = fit_glm(Xk, y, family, offset=offset, keep_scores=ks, weights=weights, cells=cells)
             if family == "logit" and not intercept_only:
                 reason = _near_separation(fit, Xk, y, names)
             elif not fit.converged and not intercept_only:
