@@ -113,7 +113,6 @@ def _shell():
     shell.displayhook = Hook(shell=shell, cache_size=0)
     shell.display_trap.hook = shell.displayhook
     shell.enable_matplotlib("inline")
-    _lighter_redraw(shell)
     # pandas sizes its text views to the terminal outside a notebook frontend (max_columns 0);
     # in a kernel they have the frontend's fixed 20 columns: the same text as a kernel's
     import pandas as pd

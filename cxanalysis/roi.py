@@ -269,6 +269,20 @@ def _draw_batch(n_draws: int, n_rows: int) -> int:
     return max(1, min(n_draws, 2_000_000 // max(n_rows, 1)))
 
 
+def _row_weights(models, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The averaging weights of passives ``rows`` (their prior weights, normalised; else equal),
+    the order-weighted ones for returns (each weight times its orders, normalised over the rows
+    with orders; 0 elsewhere) and which rows have orders."""
+    pw = _passive_weights(models, rows)
+    c = np.full(len(rows), 1.0 / max(len(rows), 1)) if pw is None else pw / pw.sum()
+    orders = _passive_orders(models)[rows] if "orders" in models.data_ else np.full(len(rows), np.nan)
+    ok = ~np.isnan(orders)
+    cr = np.zeros(len(rows))
+    if ok.any():
+        cr[ok] = c[ok] / c[ok].sum() * orders[ok]
+    return c, cr, ok
+
+
 def _passive_design(models, rows: np.ndarray) -> dict:
     """The design rows of passives ``rows`` collapsed to their distinct rows, with the averaging
     weights summed per distinct row (``c``), and for returns the order-weighted ones (``c_returns``
@@ -277,16 +291,11 @@ def _passive_design(models, rows: np.ndarray) -> dict:
     A mean ``c @ f(X @ b)`` over the rows equals ``c_u @ f(X_u @ b)`` over the distinct rows, so
     every draw is evaluated once per distinct row: 110,044 passives of a 1M-customer export have
     1,372 distinct design rows (plan x region x tenure)."""
-    pw = _passive_weights(models, rows)
-    c = np.full(len(rows), 1.0 / max(len(rows), 1)) if pw is None else pw / pw.sum()
+    c, cr, ok = _row_weights(models, rows)
     first, inv = _distinct(_design_row_codes(models)[models.passives_[rows]])
     Xu = models.design_.X[models.passives_[rows[first]]]
     out = {"X": Xu, "c": np.bincount(inv, weights=c, minlength=len(Xu))}
-    orders = _passive_orders(models)[rows] if "orders" in models.data_ else np.full(len(rows), np.nan)
-    ok = ~np.isnan(orders)
     if ok.any():
-        cr = np.zeros(len(rows))
-        cr[ok] = c[ok] / c[ok].sum() * orders[ok]
         keep = np.bincount(inv[ok], minlength=len(Xu)) > 0
         out["X_returns"], out["c_returns"] = Xu[keep], np.bincount(inv, weights=cr, minlength=len(Xu))[keep]
     return out
@@ -371,24 +380,15 @@ class _SharedDraws:
     def means(self, rows: np.ndarray) -> dict:
         """Mean spend, churn and returns of passives ``rows`` for each draw, as
         :func:`_passive_predictions` computes them on those rows (weights as there)."""
-        pw = _passive_weights(self.models, rows)
-        c = np.full(len(rows), 1.0 / max(len(rows), 1)) if pw is None else pw / pw.sum()
+        c, cr, _ = _row_weights(self.models, rows)
         cells = self.inv[rows]
         cu = np.bincount(cells, weights=c, minlength=self.m)
+        cru = np.bincount(cells, weights=cr, minlength=self.m)
         out = {}
-        cr = None
-        if ("returns", "main") in self.slices:
-            orders = (_passive_orders(self.models)[rows] if "orders" in self.models.data_
-                      else np.full(len(rows), np.nan))
-            ok = ~np.isnan(orders)
-            cr = np.zeros(len(rows))
-            if ok.any():
-                cr[ok] = c[ok] / c[ok].sum() * orders[ok]
-            cr = np.bincount(cells, weights=cr, minlength=self.m)
         for cat, pred in self.pred.items():
             res = {k: cu @ v for k, v in pred.items() if k != "returns"}
-            if cr is not None:
-                res["returns"] = cr @ pred["returns"]
+            if "returns" in pred:
+                res["returns"] = cru @ pred["returns"]
             out[cat] = res
         return out
 

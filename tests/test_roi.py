@@ -454,6 +454,28 @@ def test_by_segment_shared_draws_equal_each_segments_own_evaluation(fitted, monk
     own = roi.by_segment(models, frame, ["plan", "region", "all"], cfg, max_passives=10**9)
     assert len(shared) == len(own) == 3 + 4 + 1
     pd.testing.assert_frame_equal(shared, own, rtol=1e-9)
+    # and the weighting of both routes by hand: the value of one moved passive from the prior-weighted
+    # means over every passive (returns over those with orders, weighted by weight x orders)
+    from scipy.special import expit
+
+    X = models.design_.X[models.passives_]
+    w = np.ones(len(X)) if models.weights_ is None else models.weights_[models.passives_]
+    orders = df["orders"].to_numpy(float)[models.design_.rows][models.passives_]
+    ok = ~np.isnan(orders)
+    names = models.design_.names
+    b = {o: {p: f.params for p, f in models.outcomes_[o].parts.items()} for o in ("spend", "churn", "returns")}
+    means = {}
+    for cat in ("passive", "promoter"):
+        Xc = X.copy()
+        Xc[:, names.index("cx[T.detractor]")] = 0.0
+        Xc[:, names.index("cx[T.promoter]")] = 1.0 if cat == "promoter" else 0.0
+        means[cat] = (np.average(expit(Xc @ b["spend"]["any"]) * np.exp(Xc @ b["spend"]["amount"]), weights=w),
+                      np.average(expit(Xc @ b["churn"]["main"]), weights=w),
+                      np.sum((w * orders * np.exp(Xc @ b["returns"]["main"]))[ok]) / np.sum(w[ok]))
+    a = roi.Assumptions.from_config(cfg)
+    by_hand = roi.value_per_customer(*means["passive"], *means["promoter"], a)
+    whole = shared[shared["dimension"] == "all"].iloc[0]
+    assert whole["value_per_customer"] == pytest.approx(float(by_hand), rel=1e-9)
 
 
 def test_by_segment_ranks_behavioural_clusters_too(fitted):
