@@ -142,8 +142,9 @@ def _lay_out_open_figures() -> None:
     again into its PNG and closes it. That first painting is never seen (about a third of a
     chart's time). What it leaves behind is the layout: a figure with a layout engine (tight or
     constrained) is laid out again at each drawing, and its PNG depends on how often. So such a
-    figure is still drawn, without rendering; one with no layout engine is left alone. The
-    PNGs are the bytes a kernel makes (tests/test_report.py compares them).
+    figure is still drawn, without rendering; one with no layout engine is left alone (the house
+    charts: :mod:`cxanalysis.plots` lays each out once when it is made). The PNGs are the bytes a
+    kernel makes (tests/test_report.py compares them).
     """
     import matplotlib
     from matplotlib._pylab_helpers import Gcf

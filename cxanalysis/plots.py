@@ -13,6 +13,7 @@ marker shape each. Axes with money, shares or large counts read through :mod:`cx
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -99,6 +100,37 @@ def set_theme() -> None:
     __import__("cxanalysis.alt").alt.install()  # in a notebook: alt text from each figure's data
 
 
+def _fix_layout(fig) -> None:
+    """Lay ``fig`` out now, once, by its layout engine (tight or constrained), and keep it.
+
+    A figure with a layout engine is laid out again at every drawing, and a notebook draws each
+    chart two or three times (pyplot's redraw after the cell, the inline backend's measuring of
+    the tight bounding box, then its PNG): most of a chart's time, for a layout that changes
+    by a pixel at most. Laid out here once and detached from its engine, the chart is drawn as
+    it is; its picture no longer depends on how often it is drawn, so a kernel and the report's
+    in-process runner make the same PNG.
+    """
+    from matplotlib.layout_engine import PlaceHolderLayoutEngine
+
+    engine = fig.get_layout_engine()
+    if engine is None or isinstance(engine, PlaceHolderLayoutEngine):
+        return
+    engine.execute(fig)
+    fig.set_layout_engine("none")
+
+
+def _chart(fn):
+    """A house chart: when it makes its own figure (no ``ax`` given), the figure is complete on
+    return and laid out once (:func:`_fix_layout`); a caller passing ``ax`` owns the layout."""
+    @functools.wraps(fn)
+    def chart(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        if kwargs.get("ax") is None:
+            _fix_layout(out if isinstance(out, plt.Figure) else out.figure)
+        return out
+    return chart
+
+
 def _ax(ax):
     return ax if ax is not None else plt.subplots()[1]
 
@@ -139,6 +171,7 @@ def _intervals(ax, pos, low, high, *, horizontal: bool, color="black", lw: float
     return lines
 
 
+@_chart
 def score_histogram(counts: pd.DataFrame, *, title: str | None = None, ax=None):
     """Bars of respondents per score value, coloured by category.
 
@@ -154,6 +187,7 @@ def score_histogram(counts: pd.DataFrame, *, title: str | None = None, ax=None):
     return ax
 
 
+@_chart
 def distributions(data: pd.DataFrame, columns: Sequence[str], *, ncols: int = 4, max_levels: int = 12,
                   max_rows: int = 100_000, random_state: int = 0):
     """One small histogram (numbers) or bar chart (categories) per column; returns the Figure.
@@ -228,6 +262,7 @@ def _is_binary(s: pd.Series) -> bool:
             and s.notna().any() and bool(s.dropna().isin([0, 1]).all()))
 
 
+@_chart
 def segment_nps(table: pd.DataFrame, *, overall: float | None = None, title: str | None = None, ax=None):
     """Horizontal NPS bars with 95% CI error bars, one row per segment, grouped by dimension.
 
@@ -269,6 +304,7 @@ def _shade_groups(ax, groups: np.ndarray, y: np.ndarray) -> None:
             ax.axhspan(y[b - 1] - 0.5, y[a] + 0.5, color="#EEEEEE", zorder=0)
 
 
+@_chart
 def category_heatmap(shares: pd.DataFrame, *, title: str | None = None, ax=None):
     """Heatmap of category shares (rows: segments, columns: detractor/passive/promoter)."""
     ax = ax if ax is not None else plt.subplots(figsize=(6, max(2.5, 0.28 * len(shares) + 1.2)))[1]
@@ -302,6 +338,7 @@ def _heatmap(table: pd.DataFrame, ax, *, cmap: str, vmin: float, vmax: float, fm
         ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=fontsize, color="w" if dark_cell else ".15")
 
 
+@_chart
 def trend(table: pd.DataFrame, *, value: str = "nps", title: str | None = None, ax=None):
     """A metric by quarter with its 95% CI band (``quarter, value, ci_low, ci_high``)."""
     ax = _ax(ax)
@@ -318,6 +355,7 @@ def trend(table: pd.DataFrame, *, value: str = "nps", title: str | None = None, 
     return ax
 
 
+@_chart
 def change_decomposition(decomposition: dict, *, title: str | None = None, ax=None):
     """Per dimension, the NPS change split into customer mix and change within segments
     (:func:`cxanalysis.trends.nps_change_decomposition`): two bars with their 95% intervals,
@@ -343,6 +381,7 @@ def change_decomposition(decomposition: dict, *, title: str | None = None, ax=No
     return ax
 
 
+@_chart
 def forest(effects: pd.DataFrame, *, title: str | None = None, ax=None):
     """Forest plot of effects (``label, estimate, ci_low, ci_high, null`` and optionally
     ``scale``): a dot and CI per row with the no-effect line at ``null``. A filled dot is an
@@ -418,6 +457,7 @@ def _forest_panel(t: pd.DataFrame, title: str, ax, log: bool):
     return ax
 
 
+@_chart
 def predicted_by_category(table: pd.DataFrame, *, ylabel: str, title: str | None = None, ax=None,
                           currency: str | None = None, money_axis_: bool = False):
     """Predicted outcome for current passives as each category (``category, estimate, ci_low, ci_high``),
@@ -435,6 +475,7 @@ def predicted_by_category(table: pd.DataFrame, *, ylabel: str, title: str | None
     return ax
 
 
+@_chart
 def waterfall(steps: pd.DataFrame, *, title: str | None = None, ax=None, currency: str | None = None):
     """Waterfall from contributions to a total (``label, value``; the last row is the total).
 
@@ -472,6 +513,7 @@ def waterfall(steps: pd.DataFrame, *, title: str | None = None, ax=None, currenc
     return ax
 
 
+@_chart
 def tornado(table: pd.DataFrame, *, base: float, title: str | None = None, ax=None):
     """Tornado chart: ROI at the low and high value of each assumption
     (``assumption, low_label, high_label, roi_low, roi_high``), widest bar on top; ROI in %."""
@@ -489,6 +531,7 @@ def tornado(table: pd.DataFrame, *, base: float, title: str | None = None, ax=No
     return ax
 
 
+@_chart
 def k_selection(table: pd.DataFrame, *, chosen: int, title: str | None = None):
     """The criterion k was chosen by, against k; returns the Figure.
 
@@ -509,6 +552,7 @@ def k_selection(table: pd.DataFrame, *, chosen: int, title: str | None = None):
     return fig
 
 
+@_chart
 def cluster_projection(points: pd.DataFrame, *, title: str | None = None, ax=None):
     """Scatter of a 2-D projection (``pc1, pc2, cluster`` and optionally ``name``), one colour
     from :data:`CLUSTER_COLORS` and one marker shape per cluster, named in the legend."""
@@ -523,6 +567,7 @@ def cluster_projection(points: pd.DataFrame, *, title: str | None = None, ax=Non
     return ax
 
 
+@_chart
 def profile_heatmap(z: pd.DataFrame, *, title: str | None = None, ax=None):
     """Heatmap of standardised cluster means (rows: clusters, columns: features), centred on 0,
     in :data:`DIVERGING_CMAP` (no category colour)."""
@@ -536,6 +581,7 @@ def profile_heatmap(z: pd.DataFrame, *, title: str | None = None, ax=None):
     return ax
 
 
+@_chart
 def driver_quadrant(table: pd.DataFrame, *, title: str | None = None, ax=None, scale: Sequence[float] | None = None):
     """Importance x performance quadrant (``driver, importance, ci_low, ci_high, performance``).
 
@@ -576,6 +622,7 @@ def driver_quadrant(table: pd.DataFrame, *, title: str | None = None, ax=None, s
     return ax
 
 
+@_chart
 def calibration(table: pd.DataFrame, *, title: str | None = None, ax=None):
     """Predicted vs observed rate by bin of predicted risk (``predicted, observed``)."""
     ax = _ax(ax)
@@ -589,6 +636,7 @@ def calibration(table: pd.DataFrame, *, title: str | None = None, ax=None):
     return ax
 
 
+@_chart
 def residuals(table: pd.DataFrame, *, title: str | None = None, ax=None):
     """Pearson residuals against fitted values (``fitted, pearson_residual``)."""
     ax = _ax(ax)
@@ -599,6 +647,7 @@ def residuals(table: pd.DataFrame, *, title: str | None = None, ax=None):
     return ax
 
 
+@_chart
 def scenarios(table: pd.DataFrame, *, title: str | None = None, ax=None, currency: str | None = None):
     """Net value of retention scenarios by horizon, one line per customers-retained-a-month
     (``retained_per_month, horizon_years, net, net_ci_low, net_ci_high``): greys from light to

@@ -445,3 +445,37 @@ def test_key_driver_chart_spans_the_configured_scale():
     assert ax.get_xlim() == (1.0, 10.0) and ax.get_xlabel() == "Performance: mean rating (scale 1 to 10)"
     assert drivers.rating_scale({"driver_delivery": [1, 5], "driver_price": [1, 7]},
                                 ["driver_delivery", "driver_price"]) is None
+
+
+def _png(fig) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("name", list(_non_category_charts()))
+def test_a_chart_is_laid_out_once_drawn_alike_each_time_and_fits_its_canvas(name):
+    """A notebook draws a chart two or three times; laid out once when made, it is the same
+    picture each time (so a kernel and the in-process runner make the same PNG), and its layout
+    keeps every label inside the figure."""
+    from matplotlib.layout_engine import PlaceHolderLayoutEngine
+
+    plots.set_theme()
+    fig = _fig(_non_category_charts()[name]())
+    engine = fig.get_layout_engine()
+    assert engine is None or isinstance(engine, PlaceHolderLayoutEngine), engine
+    first = _png(fig)
+    fig.canvas.draw()
+    assert _png(fig) == first
+    box = fig.get_tightbbox(fig.canvas.get_renderer())  # inches
+    width, height = fig.get_size_inches()
+    assert box.x0 >= -0.01 and box.y0 >= -0.01 and box.x1 <= width + 0.01 and box.y1 <= height + 0.01, (box, width, height)
+
+
+def test_a_chart_drawn_into_a_callers_axes_leaves_the_callers_layout_alone():
+    fig, ax = plt.subplots(layout="constrained")
+    plots.trend(pd.DataFrame({"quarter": ["2026Q1", "2026Q2"], "nps": [10.0, 12.0], "ci_low": [8.0, 10.0],
+                              "ci_high": [12.0, 14.0]}), ax=ax)
+    assert fig.get_constrained_layout()
