@@ -55,14 +55,14 @@ import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
-from sklearn.metrics import pairwise_distances_chunked, silhouette_score
+from sklearn.metrics import pairwise_distances_chunked
 from sklearn.mixture import GaussianMixture
 
 from .fmt import label as _label
 from .metrics import nps_from_counts
 
 __all__ = ["CustomerClusters", "MIN_CUSTOMERS", "MIN_COLUMNS", "CX_SCORES", "GMM_REG_COVAR", "STABILITY_ROWS",
-           "adjusted_rand_index", "WEAK_SILHOUETTE", "WEAK_ARI", "weak_structure_message", "from_config"]
+           "adjusted_rand_index", "silhouette", "WEAK_SILHOUETTE", "WEAK_ARI", "weak_structure_message", "from_config"]
 
 MIN_CUSTOMERS = 50
 MIN_COLUMNS = 2
@@ -72,6 +72,34 @@ STABILITY_ROWS = 3000
 WEAK_SILHOUETTE = 0.25
 WEAK_ARI = 0.6
 MIN_SHARE = 0.01
+
+
+def silhouette(dist: np.ndarray, labels: np.ndarray) -> float:
+    """Mean silhouette (Rousseeuw 1987) of ``labels`` from the square distance matrix ``dist``.
+
+    For each item, ``a`` is its mean distance to the other members of its cluster, ``b`` the
+    smallest mean distance to the members of another cluster, and its silhouette is
+    ``(b - a) / max(a, b)`` (0 for the only member of a cluster). Every cluster's sum of
+    distances comes from one matrix product (``dist`` times the cluster indicators): the same
+    value as :func:`sklearn.metrics.silhouette_score` with ``metric="precomputed"``, which walks
+    the rows in chunks (the clustering computes nine or ten of them on the same distances).
+    Needs 2 to ``n - 1`` distinct labels.
+    """
+    _, codes = np.unique(labels, return_inverse=True)
+    n, k = len(codes), int(codes.max()) + 1
+    members = np.zeros((n, k))
+    members[np.arange(n), codes] = 1.0
+    sums = dist @ members  # row i, column c: the sum of i's distances to cluster c
+    size = members.sum(axis=0)
+    own = size[codes]
+    rows = np.arange(n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = sums[rows, codes] / (own - 1)
+        means = sums / size
+        means[rows, codes] = np.inf
+        b = means.min(axis=1)
+        s = (b - a) / np.maximum(a, b)
+    return float(np.nan_to_num(s).mean())  # a one-member cluster's a is 0 / 0: its silhouette is 0
 
 
 def weak_structure_message(silhouette: float, ari_mean: float) -> str | None:
@@ -265,8 +293,8 @@ class CustomerClusters:
         rows = []
         gm_rows = Xs[: min(len(Xs), 5000)]
         # every silhouette (each k tried, then the final clusters) is over the same customers
-        # Xs[sil_idx]: their distances are computed once, in the chunks silhouette_score would
-        # compute them in, and the silhouettes read them as a precomputed matrix
+        # Xs[sil_idx]: their distances are computed once, in the chunks
+        # sklearn.metrics.silhouette_score would compute them in, and each silhouette reads them
         dist = []
 
         def sil_dist() -> np.ndarray:
@@ -287,7 +315,7 @@ class CustomerClusters:
                     rows.append(dict(k=k, bic=bic))
                     continue
                 km = self._model(k).fit(Xs)
-                sil = (silhouette_score(sil_dist(), km.labels_[sil_idx], metric="precomputed")
+                sil = (silhouette(sil_dist(), km.labels_[sil_idx])
                        if 1 < len(set(km.labels_[sil_idx])) < len(sil_idx) else np.nan)
                 rows.append(dict(k=k, silhouette=sil, inertia=km.inertia_))
         self.selection_ = pd.DataFrame(rows)
@@ -322,7 +350,7 @@ class CustomerClusters:
         self.labels_ = relabel[raw]
         self.model_ = model
         lab = self.labels_[sample][sil_idx]
-        self.silhouette_ = (float(silhouette_score(sil_dist(), lab, metric="precomputed"))
+        self.silhouette_ = (silhouette(sil_dist(), lab)
                             if 1 < len(set(lab)) < len(sil_idx) else float("nan"))
         del dist[:]
         # stability: refit on bootstrap resamples of up to STABILITY_ROWS customers of the sample,

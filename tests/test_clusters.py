@@ -1,9 +1,9 @@
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import adjusted_rand_score
+from sklearn.metrics import adjusted_rand_score, pairwise_distances, silhouette_score
 
-from cxanalysis.clusters import CustomerClusters, adjusted_rand_index
+from cxanalysis.clusters import CustomerClusters, adjusted_rand_index, silhouette
 from cxanalysis.config import load_config
 from cxanalysis.io import load
 from cxanalysis.sample import make_clustered
@@ -89,7 +89,8 @@ def test_real_exports_cluster(name):
 
 import warnings  # noqa: E402
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
 from .messy import interval_contains, messy_exports  # noqa: E402
 
@@ -230,6 +231,25 @@ def test_adjusted_rand_index_is_scikit_learns_exactly():
         assert adjusted_rand_index(a, a) == 1.0 == adjusted_rand_index(a, (a + 1) % ka)
     assert adjusted_rand_index(np.zeros(50, int), np.zeros(50, int)) == adjusted_rand_score(np.zeros(50), np.zeros(50))
 
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_silhouette_is_scikit_learns(data):
+    """The same mean silhouette as sklearn's silhouette_score on a precomputed matrix, for any
+    labelling with 2 to n - 1 clusters: unused and non-contiguous label values, one-member
+    clusters (silhouette 0), tied points (distance 0 within and across clusters)."""
+    n = data.draw(st.integers(3, 60), label="n")
+    k = data.draw(st.integers(2, n - 1), label="k")
+    labels = np.array(data.draw(st.lists(st.integers(0, k - 1), min_size=n, max_size=n), label="labels")) * 7 + 3
+    assume(1 < len(np.unique(labels)) < n)
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16), label="seed"))
+    x = rng.normal(size=(n, 3))
+    if data.draw(st.booleans(), label="ties"):
+        x = np.round(x)  # many points on top of each other
+    dist = pairwise_distances(x)
+    assert silhouette(dist, labels) == pytest.approx(silhouette_score(dist, labels, metric="precomputed"),
+                                                     rel=1e-12, abs=1e-12)
 
 def test_weak_structure_thresholds_and_message():
     assert clusters_mod.weak_structure_message(0.18, 0.52) == (
