@@ -12,6 +12,7 @@ heatmap is described the same way.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -190,12 +191,27 @@ def describe(fig) -> str:
 
 
 def _with_alt(png_printer):
-    """Wrap IPython's PNG printer for figures: same image, plus ``{"alt": describe(fig)}``."""
+    """Wrap IPython's PNG printer for figures: same image, plus ``{"alt": describe(fig)}``.
+
+    A house chart that fits its canvas (marked by :mod:`cxanalysis.plots`) is printed whole:
+    IPython's printer would first draw it once more to measure its tight bounding box, only to
+    crop nothing but white margin.
+    """
     if getattr(png_printer, "_cx_alt", False):
         return png_printer
+    whole = isinstance(png_printer, functools.partial)  # IPython's print_figure with its options
 
     def printer(fig: Any):
-        data = png_printer(fig)
+        import matplotlib as mpl
+
+        # a figure with no layout engine (a house chart, laid out once) keeps none: matplotlib's
+        # printing sets the engine back to None afterwards, which these rcParams would otherwise
+        # turn into a tight layout for the next drawing
+        with mpl.rc_context({"figure.autolayout": False, "figure.constrained_layout.use": False}):
+            if whole and getattr(fig, "_cx_fits_canvas", False):
+                data = png_printer(fig, bbox_inches=None)
+            else:
+                data = png_printer(fig)
         if data is None:
             return None
         if isinstance(data, tuple):  # already (data, metadata)

@@ -14,6 +14,7 @@ marker shape each. Axes with money, shares or large counts read through :mod:`cx
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -100,7 +101,7 @@ def set_theme() -> None:
     __import__("cxanalysis.alt").alt.install()  # in a notebook: alt text from each figure's data
 
 
-def _fix_layout(fig) -> None:
+def _fix_layout(fig) -> bool:
     """Lay ``fig`` out now, once, by its layout engine (tight or constrained), and keep it.
 
     A figure with a layout engine is laid out again at every drawing, and a notebook draws each
@@ -109,24 +110,61 @@ def _fix_layout(fig) -> None:
     by a pixel at most. Laid out here once and detached from its engine, the chart is drawn as
     it is; its picture no longer depends on how often it is drawn, so a kernel and the report's
     in-process runner make the same PNG.
+
+    Returns whether the layout fitted everything inside the canvas: False when there is no
+    layout engine, or when the engine warned that it could not (labels too long for the figure;
+    the warning is passed on).
     """
     from matplotlib.layout_engine import PlaceHolderLayoutEngine
 
     engine = fig.get_layout_engine()
     if engine is None or isinstance(engine, PlaceHolderLayoutEngine):
-        return
-    engine.execute(fig)
-    fig.set_layout_engine("none")
+        return False
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        engine.execute(fig)
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    _detach_layout(fig)
+    return not caught and _inside(fig)
+
+
+def _inside(fig) -> bool:
+    """Whether everything drawn on ``fig`` lies inside its canvas (what a tight bounding box
+    would crop to: a title wider than the figure does not)."""
+    box = fig.get_tightbbox(fig.canvas.get_renderer())  # inches
+    width, height = fig.get_size_inches()
+    return bool(box.x0 >= 0 and box.y0 >= 0 and box.x1 <= width and box.y1 <= height)
+
+
+def _detach_layout(fig) -> None:
+    """Leave ``fig`` with no layout engine at all. (``set_layout_engine("none")`` leaves a
+    placeholder engine behind, and matplotlib draws a figure with any engine once more before
+    printing it, to lay it out.)"""
+    import matplotlib as mpl
+
+    with mpl.rc_context({"figure.autolayout": False, "figure.constrained_layout.use": False}):
+        fig.set_layout_engine(None)  # with both off: no engine (matplotlib's documented rule)
+
+
+def _fits_canvas(fig) -> None:
+    """Mark ``fig`` as drawn whole inside its canvas: :mod:`cxanalysis.alt`'s printer then
+    prints it as it is instead of first measuring its tight bounding box (a whole extra
+    drawing). With no layout engine either (:func:`_detach_layout`), it is drawn once."""
+    fig._cx_fits_canvas = True
 
 
 def _chart(fn):
     """A house chart: when it makes its own figure (no ``ax`` given), the figure is complete on
-    return and laid out once (:func:`_fix_layout`); a caller passing ``ax`` owns the layout."""
+    return and laid out once (:func:`_fix_layout`), and marked when it fits its canvas
+    (:func:`_fits_canvas`); a caller passing ``ax`` owns the layout."""
     @functools.wraps(fn)
     def chart(*args, **kwargs):
         out = fn(*args, **kwargs)
         if kwargs.get("ax") is None:
-            _fix_layout(out if isinstance(out, plt.Figure) else out.figure)
+            fig = out if isinstance(out, plt.Figure) else out.figure
+            if _fix_layout(fig):
+                _fits_canvas(fig)
         return out
     return chart
 
@@ -223,7 +261,7 @@ def distributions(data: pd.DataFrame, columns: Sequence[str], *, ncols: int = 4,
                 vc = vc.sort_index() if numeric else vc.head(max_levels)
                 labels = [f"{v:g}" if numeric else _short(str(v)) for v in vc.index]
                 ax.barh(labels[::-1], vc.to_numpy()[::-1], color=NEUTRAL)
-        _top_title(ax, col if col not in data else label(col), fontsize=9)
+        _top_title(ax, _short(col if col not in data else label(col), 32), fontsize=9)
         ax.tick_params(labelsize=7)
         ax.xaxis.set_major_locator(plt.MaxNLocator(4, integer=whole))
         if col not in data:
@@ -238,10 +276,10 @@ def distributions(data: pd.DataFrame, columns: Sequence[str], *, ncols: int = 4,
                      y=1 - 0.1 / height, va="top")
     # a fixed grid (labels are at most 18 characters) instead of a tight layout, which measures
     # every tick label of every panel and made this figure the slowest of the report
-    fig.set_layout_engine("none")
+    _detach_layout(fig)
     fig.subplots_adjust(left=0.09, right=0.98, top=1 - (0.75 if sampled else 0.35) / height, bottom=0.3 / height,
                         wspace=0.6, hspace=0.5)
-    return fig
+    return fig  # not marked as fitting: wide letters can reach past the fixed grid, the crop keeps them
 
 
 def _short(label: str, width: int = 18) -> str:

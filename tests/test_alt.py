@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.core.interactiveshell import InteractiveShell
 
-from cxanalysis import alt
+from cxanalysis import alt, plots
 
 
 def test_numbers_read_as_a_reader_says_them():
@@ -89,3 +89,36 @@ def test_install_attaches_the_alt_to_displayed_figures():
     assert meta["image/png"]["alt"] == 'Bar chart of x <y> & "z": a 1, b 2.'
     shell.events.trigger("post_execute")  # re-wrapping keeps one wrapper
     assert shell.display_formatter.format(fig)[1]["image/png"]["alt"].count("Bar chart") == 1
+
+
+def test_a_chart_marked_as_fitting_is_printed_whole_any_other_cropped():
+    """IPython's printer crops to the tight bounding box (an extra drawing); a house chart that
+    fits its canvas is printed as it is: exactly its size in pixels. A figure without the mark
+    keeps the crop."""
+    import functools
+    import io
+
+    from IPython.core.pylabtools import print_figure
+    from PIL import Image
+
+    printer = alt._with_alt(functools.partial(print_figure, fmt="png", bbox_inches="tight"))
+
+    def pixels(fig):
+        drawn = []
+        draw = fig.draw
+        fig.draw = lambda renderer: drawn.append(1) or draw(renderer)
+        data, meta = printer(fig)
+        assert meta["alt"].startswith("Bar chart")
+        return Image.open(io.BytesIO(data)).size, len(drawn)
+
+    figs = []
+    for marked in (True, False):
+        fig, ax = plt.subplots(figsize=(4, 3), dpi=50)
+        ax.bar(["a", "b"], [1, 2])
+        if marked:
+            plots._detach_layout(fig)  # as the house charts are left
+            fig._cx_fits_canvas = True
+        figs.append(fig)
+    assert pixels(figs[0]) == ((200, 150), 1)  # drawn once, whole
+    (width, height), drawn = pixels(figs[1])
+    assert width < 200 and height < 150 and drawn == 2  # measured, then drawn cropped

@@ -448,11 +448,15 @@ def test_key_driver_chart_spans_the_configured_scale():
 
 
 def _png(fig) -> bytes:
-    import io
+    """The PNG a notebook shows: IPython's printer with the inline backend's options, wrapped by
+    cxanalysis.alt as the notebooks' theme wraps it."""
+    import functools
 
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")
-    return buf.getvalue()
+    from IPython.core.pylabtools import print_figure
+
+    from cxanalysis import alt
+
+    return alt._with_alt(functools.partial(print_figure, fmt="png", bbox_inches="tight"))(fig)[0]
 
 
 @pytest.mark.parametrize("name", list(_non_category_charts()))
@@ -460,18 +464,47 @@ def test_a_chart_is_laid_out_once_drawn_alike_each_time_and_fits_its_canvas(name
     """A notebook draws a chart two or three times; laid out once when made, it is the same
     picture each time (so a kernel and the in-process runner make the same PNG), and its layout
     keeps every label inside the figure."""
-    from matplotlib.layout_engine import PlaceHolderLayoutEngine
-
     plots.set_theme()
     fig = _fig(_non_category_charts()[name]())
-    engine = fig.get_layout_engine()
-    assert engine is None or isinstance(engine, PlaceHolderLayoutEngine), engine
+    assert fig.get_layout_engine() is None  # not even a placeholder: printing draws it once
     first = _png(fig)
     fig.canvas.draw()
     assert _png(fig) == first
     box = fig.get_tightbbox(fig.canvas.get_renderer())  # inches
     width, height = fig.get_size_inches()
     assert box.x0 >= -0.01 and box.y0 >= -0.01 and box.x1 <= width + 0.01 and box.y1 <= height + 0.01, (box, width, height)
+    assert getattr(fig, "_cx_fits_canvas", False) != (name == "distributions")  # printed whole, uncropped (alt)
+
+
+def test_a_chart_whose_labels_cannot_fit_keeps_the_crop_and_says_why():
+    """A segment name longer than the figure is wide: tight layout gives up with a warning,
+    which is passed on, and the chart is not marked as fitting, so its PNG is cropped to (and
+    shows) the whole label."""
+    seg = pd.DataFrame({"segment": ["x" * 400, "Pro"], "nps": [10.0, 30.0], "ci_low": [5.0, 20.0],
+                        "ci_high": [15.0, 40.0]})
+    with pytest.warns(UserWarning, match="[Tt]ight layout not applied"):
+        ax = plots.segment_nps(seg)
+    assert not getattr(ax.figure, "_cx_fits_canvas", False)
+
+
+def test_distribution_titles_are_cut_to_their_panel():
+    df = pd.DataFrame({"How likely are you to recommend our product to a friend or colleague": np.arange(50.0) % 7,
+                       "spend": np.arange(50.0)})
+    fig = plots.distributions(df, list(df.columns))
+    titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
+    assert titles[0].endswith("…") and len(titles[0]) == 32 and titles[1] == "Spend"
+
+
+def test_a_chart_with_a_title_wider_than_the_figure_keeps_the_crop():
+    """Tight layout lays out a long centred title without a warning, yet the title reaches past
+    the canvas: measured, the chart is not marked as fitting, and its PNG (cropped) shows it."""
+    seg = pd.DataFrame({"segment": ["Basic", "Pro"], "nps": [10.0, 30.0], "ci_low": [5.0, 20.0],
+                        "ci_high": [15.0, 40.0]})
+    ax = plots.segment_nps(seg, title="NPS by segment (outlined: differs from the rest of the customers, "
+                                      "adjusted for nothing at all)")
+    assert not getattr(ax.figure, "_cx_fits_canvas", False) and not plots._inside(ax.figure)
+    fine = plots.segment_nps(seg, title="NPS by segment")
+    assert fine.figure._cx_fits_canvas
 
 
 def test_a_chart_drawn_into_a_callers_axes_leaves_the_callers_layout_alone():
