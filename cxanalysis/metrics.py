@@ -495,7 +495,7 @@ def health_score(
         return pd.Series(100 * num / den, index=data.index, name="health_score")
 
 
-def cx_metrics(data: pd.DataFrame, config) -> tuple[pd.DataFrame, dict[str, str]]:
+def cx_metrics(data: pd.DataFrame, config, *, part: str = "all") -> tuple[pd.DataFrame, dict[str, str]]:
     """The metrics dashboard: every classic CX metric the data allows, with its interval.
 
     Parameters
@@ -504,6 +504,10 @@ def cx_metrics(data: pd.DataFrame, config) -> tuple[pd.DataFrame, dict[str, str]
         One quarter of the canonical table. With a ``weight`` column every share, mean and ratio
         is weighted and every interval uses Kish's effective sample size (module notes).
     config : Config
+    part : {"all", "exact", "in memory"}
+        ``"exact"``: only the metrics built from sums (what the engines' exact tables hold);
+        ``"in memory"``: only those that need every row at once
+        (:data:`cxanalysis.engine.exact.IN_MEMORY_ONLY`, the health score).
 
     Returns
     -------
@@ -522,6 +526,8 @@ def cx_metrics(data: pd.DataFrame, config) -> tuple[pd.DataFrame, dict[str, str]
     weighted covariance over ``n_eff``. The MRR total is the sum over the rows of the file (a
     census of those customers, unweighted). A constant weight gives the unweighted table.
     """
+    if part not in ("all", "exact", "in memory"):
+        raise ValueError(f"part must be 'all', 'exact' or 'in memory', not {part!r}")
     alpha = config.alpha
     weight = "weight" if "weight" in data else None
     w_all = _weights(data, weight)
@@ -547,63 +553,69 @@ def cx_metrics(data: pd.DataFrame, config) -> tuple[pd.DataFrame, dict[str, str]
     def col(name):
         return data[name].to_numpy(float)
 
-    cats = config.categories
-    if need("NPS", "nps_score"):
-        r = nps(data, score="nps_score", weight=weight, ci=config.nps_ci, alpha=alpha,
-                promoter_min=cats["promoter_min"] if cats["score"] == "nps_score" else 9,
-                detractor_max=cats["detractor_max"] if cats["score"] == "nps_score" else 6).iloc[0]
-        add("NPS", {"value": r["nps"], **r}, "points", f"{config.nps_ci} (trinomial){wtag}")
-    if cats["score"] != "nps_score" and cats["score"] in data:
-        r = configured_nps(data, config).iloc[0]
-        add(f"Net score ({cats['score']})", {"value": r["nps"], **r}, "points",
-            f"{config.nps_ci}; promoter >= {cats['promoter_min']}, detractor <= {cats['detractor_max']}{wtag}")
-    for c, label in (("csat", "CSAT"), ("ces", "CES")):
-        if need(label, c):
-            r = mean_score(data, score=c, scale=config.scales[c], weight=weight, alpha=alpha).iloc[0]
-            add(f"{label} (mean)", {"value": r["mean"], **r}, f"{config.scales[c][0]}-{config.scales[c][1]}",
-                f"t interval{wtag}")
-            add(f"{label} top-2-box", {"value": r["top_box"], "ci_low": np.nan, "ci_high": np.nan, "n": r["n"],
-                                       "n_eff": r["n_eff"]}, "share", "weighted share" if weight else "share")
-    for c, label in (("churned", "Churn rate"), ("first_contact_resolved", "First-contact resolution"),
-                     ("renewed", "Renewal rate"), ("trial_converted", "Trial conversion")):
-        if need(label, c):
-            r = proportion(data, column=c, alpha=alpha, weight=weight).iloc[0]
-            add(label, {"value": r["rate"], **r}, "share", f"Wilson{wtag}")
-    if need("Average transaction size", "spend", "orders"):
-        add("Average transaction size", ratio_of_totals(col("spend"), col("orders"), alpha, w_all),
-            "money per order", f"ratio of totals, delta method{wtag}")
-    for c, label, unit in (("spend", "Average spend per customer", "money per quarter"),
-                           ("contract_value", "Average contract value", "money"),
-                           ("support_cost", "Support cost per customer", "money per quarter")):
-        if need(label, c):
-            add(label, _mean_ci(col(c), alpha, w_all), unit, f"t interval{wtag}")
-    if need("Retention cost per retained customer", "support_cost", "churned"):
-        fixed = (config.roi["program_cost_per_year"] + config.roi["team_cost_per_year"]) / 4
-        y = col("support_cost") + fixed / len(data)  # each customer's share of the fixed cost
-        add("Retention cost per retained customer", ratio_of_totals(y, 1 - col("churned"), alpha, w_all),
-            "money per quarter",
-            f"(support cost + quarter of program and team cost) / retained; delta method{wtag}")
-    if need("MRR", "mrr"):
-        total = float(np.nansum(col("mrr")))
-        add("MRR (total)", {"value": total, "ci_low": np.nan, "ci_high": np.nan, "n": int(data["mrr"].notna().sum())},
-            "money per month", "census total of these rows (no sampling error, unweighted)")
-        add("MRR per customer", _mean_ci(col("mrr"), alpha, w_all), "money per month", f"t interval{wtag}")
-    if need("CLV", "spend", "churned"):
-        s, c, w = col("spend"), col("churned"), w_all
-        ok = ~(np.isnan(s) | np.isnan(c) | np.isnan(w))
-        s, c, w = s[ok], c[ok], w[ok]
-        sbar = float((w * s).sum() / w.sum()) if len(s) else np.nan
-        cbar = float((w * c).sum() / w.sum()) if len(s) else np.nan
-        if len(s) < 2 or cbar == 0:
-            skipped["CLV"] = ("fewer than 2 customers with both spend and churned" if len(s) < 2 else
-                              "no customer churned this quarter: lifetime value (spend / churn) is unbounded")
-        else:
-            # delta method on log CLV = log m + log sbar - log cbar, with the covariance of the two
-            # (weighted) means: weighted covariance x n_eff / (n_eff - 1), over n_eff
-            n_eff = _n_eff(w)
-            dev = np.column_stack([s - sbar, c - cbar])
-            cov = (dev * w[:, None]).T @ dev / w.sum() / (n_eff - 1) if n_eff > 1 else np.full((2, 2), np.nan)
-            add_clv(add, sbar, cbar, cov, len(s), n_eff, config, alpha, wtag, bool(weight))
+    def exact_part():
+        """Every metric built from sums (what the exact tables hold)."""
+        cats = config.categories
+        if need("NPS", "nps_score"):
+            r = nps(data, score="nps_score", weight=weight, ci=config.nps_ci, alpha=alpha,
+                    promoter_min=cats["promoter_min"] if cats["score"] == "nps_score" else 9,
+                    detractor_max=cats["detractor_max"] if cats["score"] == "nps_score" else 6).iloc[0]
+            add("NPS", {"value": r["nps"], **r}, "points", f"{config.nps_ci} (trinomial){wtag}")
+        if cats["score"] != "nps_score" and cats["score"] in data:
+            r = configured_nps(data, config).iloc[0]
+            add(f"Net score ({cats['score']})", {"value": r["nps"], **r}, "points",
+                f"{config.nps_ci}; promoter >= {cats['promoter_min']}, detractor <= {cats['detractor_max']}{wtag}")
+        for c, label in (("csat", "CSAT"), ("ces", "CES")):
+            if need(label, c):
+                r = mean_score(data, score=c, scale=config.scales[c], weight=weight, alpha=alpha).iloc[0]
+                add(f"{label} (mean)", {"value": r["mean"], **r}, f"{config.scales[c][0]}-{config.scales[c][1]}",
+                    f"t interval{wtag}")
+                add(f"{label} top-2-box", {"value": r["top_box"], "ci_low": np.nan, "ci_high": np.nan, "n": r["n"],
+                                           "n_eff": r["n_eff"]}, "share", "weighted share" if weight else "share")
+        for c, label in (("churned", "Churn rate"), ("first_contact_resolved", "First-contact resolution"),
+                         ("renewed", "Renewal rate"), ("trial_converted", "Trial conversion")):
+            if need(label, c):
+                r = proportion(data, column=c, alpha=alpha, weight=weight).iloc[0]
+                add(label, {"value": r["rate"], **r}, "share", f"Wilson{wtag}")
+        if need("Average transaction size", "spend", "orders"):
+            add("Average transaction size", ratio_of_totals(col("spend"), col("orders"), alpha, w_all),
+                "money per order", f"ratio of totals, delta method{wtag}")
+        for c, label, unit in (("spend", "Average spend per customer", "money per quarter"),
+                               ("contract_value", "Average contract value", "money"),
+                               ("support_cost", "Support cost per customer", "money per quarter")):
+            if need(label, c):
+                add(label, _mean_ci(col(c), alpha, w_all), unit, f"t interval{wtag}")
+        if need("Retention cost per retained customer", "support_cost", "churned"):
+            fixed = (config.roi["program_cost_per_year"] + config.roi["team_cost_per_year"]) / 4
+            y = col("support_cost") + fixed / len(data)  # each customer's share of the fixed cost
+            add("Retention cost per retained customer", ratio_of_totals(y, 1 - col("churned"), alpha, w_all),
+                "money per quarter",
+                f"(support cost + quarter of program and team cost) / retained; delta method{wtag}")
+        if need("MRR", "mrr"):
+            total = float(np.nansum(col("mrr")))
+            add("MRR (total)", {"value": total, "ci_low": np.nan, "ci_high": np.nan, "n": int(data["mrr"].notna().sum())},
+                "money per month", "census total of these rows (no sampling error, unweighted)")
+            add("MRR per customer", _mean_ci(col("mrr"), alpha, w_all), "money per month", f"t interval{wtag}")
+        if need("CLV", "spend", "churned"):
+            s, c, w = col("spend"), col("churned"), w_all
+            ok = ~(np.isnan(s) | np.isnan(c) | np.isnan(w))
+            s, c, w = s[ok], c[ok], w[ok]
+            sbar = float((w * s).sum() / w.sum()) if len(s) else np.nan
+            cbar = float((w * c).sum() / w.sum()) if len(s) else np.nan
+            if len(s) < 2 or cbar == 0:
+                skipped["CLV"] = ("fewer than 2 customers with both spend and churned" if len(s) < 2 else
+                                  "no customer churned this quarter: lifetime value (spend / churn) is unbounded")
+            else:
+                # delta method on log CLV = log m + log sbar - log cbar, with the covariance of the two
+                # (weighted) means: weighted covariance x n_eff / (n_eff - 1), over n_eff
+                n_eff = _n_eff(w)
+                dev = np.column_stack([s - sbar, c - cbar])
+                cov = (dev * w[:, None]).T @ dev / w.sum() / (n_eff - 1) if n_eff > 1 else np.full((2, 2), np.nan)
+                add_clv(add, sbar, cbar, cov, len(s), n_eff, config, alpha, wtag, bool(weight))
+    if part in ("all", "exact"):
+        exact_part()
+    if part == "exact":
+        return pd.DataFrame(rows), skipped
     health = health_score(data, weights=config.health_score["weights"], score=config.score,
                           scale=config.scales.get(config.score, [0, 10]))
     if health.notna().any():
@@ -641,13 +653,10 @@ def exact_metrics(metrics: pd.DataFrame, skipped: pd.DataFrame, data: pd.DataFra
     -------
     The columns and skips of :func:`cx_metrics`.
     """
-    from .engine.exact import IN_MEMORY_ONLY
-
     table = _of_quarter(metrics, quarter)
     skips = {r["metric"]: r["reason"] for r in _of_quarter(skipped, quarter).to_dict("records")}
-    memory, mskips = cx_metrics(data, config)
-    extra = memory[memory["metric"].isin(IN_MEMORY_ONLY)]
-    skips.update({k: v for k, v in mskips.items() if k.split(" (")[0] in {m.split(" (")[0] for m in IN_MEMORY_ONLY}})
+    extra, mskips = cx_metrics(data, config, part="in memory")
+    skips.update(mskips)
     out = pd.concat([table, extra], ignore_index=True) if len(extra) else table
     return out.reset_index(drop=True), skips
 

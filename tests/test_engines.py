@@ -25,7 +25,7 @@ from cxanalysis.engine import (
 )
 from cxanalysis.engine.exact import EXACT_METRICS, IN_MEMORY_ONLY
 from cxanalysis.engine.sql import nps_sql
-from cxanalysis.metrics import nps_from_counts
+from cxanalysis.metrics import cx_metrics, nps_from_counts
 from cxanalysis.sample import make_customers
 
 RTOL = ATOL = 1e-9
@@ -151,6 +151,26 @@ def test_validation_counts_agree(tmp_path):
 def test_health_score_is_in_memory_only():
     assert IN_MEMORY_ONLY == ("Health score (mean)",)
     assert not set(IN_MEMORY_ONLY) & set(EXACT_METRICS)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_exact_and_in_memory_parts_of_the_metrics_make_the_whole(weighted):
+    """cx_metrics(part="exact") is what the engines' tables hold, part="in memory" the health
+    score; together, rows and skips, they are the whole dashboard."""
+    df = make_customers(400, 1, random_state=3)
+    df = df[df["nps_score"].notna()].drop(columns="mrr")  # a skipped metric too
+    if weighted:
+        df = df.assign(weight=np.random.default_rng(0).uniform(0.5, 2.0, len(df)))
+    cfg = load_config()
+    whole, whole_skips = cx_metrics(df, cfg)
+    exact_rows, exact_skips = cx_metrics(df, cfg, part="exact")
+    memory_rows, memory_skips = cx_metrics(df, cfg, part="in memory")
+    assert list(memory_rows["metric"]) == list(IN_MEMORY_ONLY)
+    assert not set(exact_rows["metric"]) & set(IN_MEMORY_ONLY)
+    pd.testing.assert_frame_equal(pd.concat([exact_rows, memory_rows], ignore_index=True), whole)
+    assert {**exact_skips, **memory_skips} == whole_skips and "MRR" in whole_skips
+    with pytest.raises(ValueError, match="part"):
+        cx_metrics(df, cfg, part="sums")
 
 
 score = st.one_of(st.none(), st.integers(0, 10))

@@ -130,8 +130,7 @@ class PandasEngine(Engine):
                 counts: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
         out, skips = [], []
         for key, part in self._groups(by):
-            table, skipped = cx_metrics(part, self.config)
-            table = table[~table["metric"].isin(exact.IN_MEMORY_ONLY)]
+            table, skipped = cx_metrics(part, self.config, part="exact")
             keys = dict(zip(by, key, strict=True))
             out.append(table.assign(**keys)[[*by, *table.columns]])
             skips += [{**keys, "metric": m, "reason": why} for m, why in skipped.items()]
