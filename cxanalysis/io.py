@@ -621,9 +621,9 @@ def _parse_columns(frame: pd.DataFrame, problems: list[Problem]) -> pd.DataFrame
 def _parse_quarters(frame: pd.DataFrame, quarter: str | None, problems: list[Problem]) -> pd.DataFrame:
     if "quarter" in frame:
         raw = frame["quarter"]
-        uniques = pd.unique(raw.dropna())
-        mapping = {u: parse_quarter(u) for u in uniques}
-        parsed = raw.map(mapping)
+        codes, uniques = pd.factorize(raw)  # each distinct value parsed once; missing: code -1
+        labels = np.array([parse_quarter(u) for u in uniques] + [None], dtype=object)
+        parsed = pd.Series(labels[codes], index=raw.index, dtype=object)
         bad = (raw.notna() & parsed.isna()).to_numpy()
         # a new array, never written in place: pandas 3 hands out read-only views
         missing = raw.isna().to_numpy() if quarter is None else np.zeros(len(raw), dtype=bool)
@@ -824,7 +824,7 @@ def load(
         if col in frame:
             frame[col] = frame[col].cat.remove_unused_categories()
         if col in nonresp:
-            nonresp[col] = nonresp[col].astype(object).astype("category")
+            nonresp[col] = _present_categories(nonresp[col])
     if len(nonresp):
         kind = ", ".join(sorted({r["weighting"] for r in report.response if r["base"] > r["respondents"]}))
         report.notes.append(
@@ -833,6 +833,17 @@ def load(
     report.respondents = len(frame)
     report.rows_out = len(frame) + len(nonresp)
     return LoadResult(frame, report, nonresp)
+
+
+def _present_categories(s: pd.Series) -> pd.Series:
+    """``s`` as a categorical of the values it holds (text categories, sorted): what
+    ``s.astype(object).astype("category")`` gives, without going through Python objects."""
+    if not isinstance(s.dtype, pd.CategoricalDtype):
+        return s.astype(object).astype("category")
+    held = s.cat.remove_unused_categories()
+    if len(held.cat.categories) == 0:  # nothing but missing values: no text to type
+        return s.astype(object).astype("category")
+    return held.cat.rename_categories(held.cat.categories.astype(object).astype("str"))
 
 
 def _subset_problem(p: Problem, keep: np.ndarray, positions: np.ndarray) -> Problem:

@@ -223,7 +223,7 @@ def rake(
         target = b.value_counts() if bcnt is None else pd.Series(bcnt, index=b.index).groupby(b, observed=True).sum()
         target = target[target > 0]
         target.index = target.index.astype(str)
-        present = set(r.astype(str).unique()) if len(r) else set()
+        present = set(map(str, r.cat.categories[np.flatnonzero(np.bincount(r.cat.codes, minlength=len(r.cat.categories)))]))
         unrepresented = [lv for lv in target.index if lv not in present]
         if unrepresented:
             lost = int(target[unrepresented].sum())

@@ -592,3 +592,16 @@ def test_category_columns_are_cleaned_as_text_per_value(values):
     s = pd.Series(values, dtype=object)
     expected = s.astype("string").str.strip().replace("", pd.NA).astype("category")
     pd.testing.assert_series_equal(_category(s), expected)
+
+
+@pytest.mark.parametrize("held", [["Pro", None, "Basic", "Pro"], [None, None], [" b", "a"], []])
+def test_present_categories_are_the_values_held_as_text(held):
+    """The non-respondents' categories: those their rows hold, sorted text, as the plain
+    conversion through Python objects gives them (unused categories of the whole export gone)."""
+    from cxanalysis.io import _category, _present_categories
+
+    whole = _category(pd.Series(["Zeta", "", *held], dtype=object))
+    part = whole.iloc[2:].reset_index(drop=True)  # "Zeta" not held; "" is a missing value
+    pd.testing.assert_series_equal(_present_categories(part), part.astype(object).astype("category"))
+    plain = pd.Series(held, dtype=object)
+    pd.testing.assert_series_equal(_present_categories(plain), plain.astype(object).astype("category"))
