@@ -19,10 +19,9 @@ model (robust errors), and a bootstrap of those formula fits, timed on a few rep
 extrapolated to 200. Results: a Markdown table on stdout and ``benchmarks/out/results_N.json``
 (``ratio_N.json`` with ``--ratio-only``).
 
-Measured at 1M customers (300,486 with a score) on 2 quiet cores (load average about 1), four
-runs: report 9.1-9.8 s (peak 1.04 GB in its largest process), peer 6.6-6.8 s (read 0.3, NPS 0.2,
-spend 2.3, churn 1.8, returns 1.9, k-means 0.2), ratio 1.38-1.48 (1.45-1.57 in a slower hour, peer
-7.0-7.8 s): the 0.6 target is not met
+Measured at 1M customers (300,486 with a score) on 2 cores (load average about 1), six runs:
+report 9.2-9.9 s (peak 1.07 GB in its largest process), peer 6.4-7.3 s (read 0.3, NPS 0.2, spend
+2.1-2.4, churn 1.7-1.9, returns 1.9-2.3, k-means 0.2), ratio 1.35-1.44: the 0.6 target is not met
 (README, Performance). The report's peak memory is sampled over its process tree
 (:mod:`measure`): its notebook workers are forked from a fork server, not waited-for children.
 """
