@@ -131,8 +131,12 @@ def _fix_layout(fig) -> bool:
 
 def _inside(fig) -> bool:
     """Whether everything drawn on ``fig`` lies inside its canvas (what a tight bounding box
-    would crop to: a title wider than the figure does not)."""
-    box = fig.get_tightbbox(fig.canvas.get_renderer())  # inches
+    would crop to: a title wider than the figure does not). False when the figure's canvas has
+    no renderer to measure with (a vector backend such as svg or pdf: no PNG is printed there)."""
+    renderer = getattr(fig.canvas, "get_renderer", None)
+    if renderer is None:
+        return False
+    box = fig.get_tightbbox(renderer())  # inches
     width, height = fig.get_size_inches()
     return bool(box.x0 >= 0 and box.y0 >= 0 and box.x1 <= width and box.y1 <= height)
 

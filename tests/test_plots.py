@@ -512,3 +512,19 @@ def test_a_chart_drawn_into_a_callers_axes_leaves_the_callers_layout_alone():
     plots.trend(pd.DataFrame({"quarter": ["2026Q1", "2026Q2"], "nps": [10.0, 12.0], "ci_low": [8.0, 10.0],
                               "ci_high": [12.0, 14.0]}), ax=ax)
     assert fig.get_constrained_layout()
+
+
+@pytest.mark.parametrize("backend", ["svg", "pdf"])
+def test_charts_draw_on_a_vector_backend_too(backend, tmp_path):
+    """Laying a chart out once needs no raster renderer: on svg or pdf (no canvas renderer to
+    measure with) every chart is made, laid out and saved, just not marked for uncropped PNGs."""
+    plt.switch_backend(backend)
+    try:
+        for name, make in _non_category_charts().items():
+            fig = _fig(make())
+            assert fig.get_layout_engine() is None, name
+            assert not getattr(fig, "_cx_fits_canvas", False), name
+            fig.savefig(tmp_path / f"{name}.{backend}")
+            plt.close(fig)
+    finally:
+        plt.switch_backend("agg")
