@@ -112,8 +112,8 @@ def _fix_layout(fig) -> bool:
     in-process runner make the same PNG.
 
     Returns whether the layout fitted everything inside the canvas: False when there is no
-    layout engine, or when the engine warned that it could not (labels too long for the figure;
-    the warning is passed on).
+    layout engine, when the engine warned that it could not (labels too long for the figure; the
+    warning is passed on), or when something still reaches past the canvas (:func:`_inside`).
     """
     from matplotlib.layout_engine import PlaceHolderLayoutEngine
 
