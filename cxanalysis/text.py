@@ -71,7 +71,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from sklearn.decomposition import NMF
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer, TfidfTransformer
 
 __all__ = [
     "CommentThemes",
@@ -267,24 +267,29 @@ def detect_languages(texts: Sequence[str], *, language: str = "auto") -> tuple[n
     labels = ident.labels
     col = {c: j for j, c in enumerate(labels)}
     texts = [str(t) for t in texts]
-    has_words = np.array([_WORD.search(_normalise(t)) is not None for t in texts], dtype=bool)
+    # short comments repeat ("ok", "muito bom"): each distinct text is read once
+    of_text, distinct = pd.factorize(pd.Series(texts, dtype=object))
+    worded = np.flatnonzero([_WORD.search(_normalise(t)) is not None for t in distinct])
+    has_words = np.isin(of_text, worded)
     codes = np.full(len(texts), UNDETERMINED, dtype=object)
     rows = np.flatnonzero(has_words)
     if not len(rows):
         return codes, pd.Series(dtype=float, name="share")
-    unique, inverse = np.unique(np.array([texts[i] for i in rows], dtype=object), return_inverse=True)
-    P = np.zeros((len(unique), len(labels)))
-    for r, t in enumerate(unique):  # short comments repeat ("ok", "muito bom"): each text once
+    P = np.zeros((len(worded), len(labels)))
+    for r, t in enumerate(distinct[worded]):
         for code, p in ident.rank(t):
             P[r, col[code]] = p
-    P = P[inverse.ravel()]
+    position = np.full(len(distinct), -1)
+    position[worded] = np.arange(len(worded))
+    of_row = position[of_text[rows]]  # each comment's distinct text
+    times = np.bincount(of_row, minlength=len(worded)).astype(float)  # comments per distinct text
     P = P / P.sum(axis=1, keepdims=True)
     if language == "auto":
         pi = np.full(len(labels), 1 / len(labels))
         for _ in range(500):
             post = P * pi
             post /= post.sum(axis=1, keepdims=True)
-            new = post.mean(axis=0)
+            new = times @ post / len(rows)  # the mean over comments
             done = np.abs(new - pi).max() < 1e-8
             pi = new
             if done:
@@ -293,7 +298,7 @@ def detect_languages(texts: Sequence[str], *, language: str = "auto") -> tuple[n
         pi = np.where(np.array(labels) == language, 1.0, 0.0)
     shares = pd.Series(pi, index=labels, name="share").sort_values(ascending=False, kind="stable")
     prior = np.maximum(pi, LANGUAGE_SHARE_FLOOR)
-    score = np.log(np.maximum(P * (prior / prior.sum()), 1e-300))
+    score = np.log(np.maximum(P * (prior / prior.sum()), 1e-300))[of_row]
     found = np.array(labels, dtype=object)[score.argmax(axis=1)]
     main = [c for c in labels if c in LANGUAGES and (found == c).sum() >= max(MIN_COMMENTS, MIN_LANGUAGE_SHARE * len(rows))]
     if language == "auto" and len(main) > 1:
@@ -326,6 +331,37 @@ def _refine(texts: list[str], found: np.ndarray, score: np.ndarray, main: list[s
             break
         found = new
     return found
+
+
+def _tfidf(texts: Sequence[str], analyzer, *, min_df: int, max_df: float):
+    """scikit-learn's ``TfidfVectorizer(analyzer=analyzer, min_df=min_df, max_df=max_df,
+    sublinear_tf=True).fit_transform(texts)``, with each distinct text analysed and counted once.
+
+    Short comments repeat ("ok", "great service"); the vectorizer walks every one of them in
+    Python. Here the distinct texts are counted, their rows repeated for the comments, and terms
+    kept by their document frequency over every comment, as the vectorizer keeps them
+    (``min_df`` comments at least, ``max_df`` of them at most), before the same TF-IDF weighting.
+
+    Returns
+    -------
+    V : sparse matrix of shape (len(texts), n_terms)
+    vocabulary : ndarray of str
+        The terms of V's columns, sorted.
+
+    Raises
+    ------
+    ValueError
+        No term at all, or none left after the frequency limits (as the vectorizer raises).
+    """
+    codes, distinct = pd.factorize(pd.Series(list(texts), dtype=object), sort=False)
+    counter = CountVectorizer(analyzer=analyzer)
+    X = counter.fit_transform(list(distinct))[codes]
+    df = np.bincount(X.indices, minlength=X.shape[1])  # comments holding each term
+    keep = np.flatnonzero((df >= min_df) & (df <= max_df * len(texts)))
+    if not len(keep):
+        raise ValueError("After pruning, no terms remain.")
+    V = TfidfTransformer(sublinear_tf=True).fit_transform(X[:, keep])
+    return V, counter.get_feature_names_out()[keep]
 
 
 class CommentThemes:
@@ -501,10 +537,8 @@ class CommentThemes:
                 memo[doc] = comment_terms(doc, code)
             return memo[doc]
 
-        vectorizer = TfidfVectorizer(analyzer=terms,
-                                     min_df=max(2, int(0.001 * len(texts))), max_df=0.5, sublinear_tf=True)
         try:
-            V = vectorizer.fit_transform(texts)
+            V, vocabulary = _tfidf(texts, terms, min_df=max(2, int(0.001 * len(texts))), max_df=0.5)
         except ValueError:  # no word repeated in two comments: empty vocabulary
             V = None
         n_words = np.asarray((V > 0).sum(axis=1)).ravel() if V is not None else np.zeros(len(texts))
@@ -519,8 +553,8 @@ class CommentThemes:
         nmf = NMF(k, init="nndsvda", random_state=self.random_state, max_iter=400).fit(V)
         W = nmf.transform(V)
         theme = np.where((n_words >= self.min_words) & (W.max(axis=1) > 0), W.argmax(axis=1), -1)
-        terms = np.array([_display(t) for t in vectorizer.get_feature_names_out()], dtype=object)
-        return dict(k=k, nmf=nmf, W=W, theme=theme, terms=terms, n_vocab=n_vocab, vectorizer=vectorizer)
+        terms = np.array([_display(t) for t in vocabulary], dtype=object)
+        return dict(k=k, nmf=nmf, W=W, theme=theme, terms=terms, n_vocab=n_vocab)
 
     def _language_note(self, code: str, learnt: dict, reasons: dict) -> str:
         """Why a detected language got no themes ("" when it got some)."""

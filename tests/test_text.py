@@ -300,3 +300,79 @@ def test_pages_show_language_names_not_codes():
     langs = pd.DataFrame({"language": ["en", "und"], "name": ["English", "no words"], "n": [90, 10]})
     assert language_table(langs).columns.tolist() == ["language", "n"]
     assert language_table(langs)["language"].tolist() == ["English", "no words"]
+
+
+_WORDS = ["late", "delivery", "great", "support", "price", "too", "high", "app", "crashes", "ok", "refund", "slow"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(docs=st.lists(st.lists(st.sampled_from(_WORDS), min_size=0, max_size=6).map(" ".join), min_size=1, max_size=80),
+       min_df=st.integers(1, 4), max_df=st.sampled_from([0.3, 0.5, 1.0]))
+def test_tfidf_of_distinct_comments_is_scikit_learns(docs, min_df, max_df):
+    """The themes' TF-IDF, counting each distinct comment once, is TfidfVectorizer's on every
+    comment (repeats, empty comments, terms pruned by either limit): same terms, same matrix,
+    and a ValueError where the vectorizer raises one."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from cxanalysis.text import _tfidf
+
+    def analyzer(doc):
+        return comment_terms(doc, "en")
+
+    vectorizer = TfidfVectorizer(analyzer=analyzer, min_df=min_df, max_df=max_df, sublinear_tf=True)
+    try:
+        want = vectorizer.fit_transform(docs)
+    except ValueError:
+        with pytest.raises(ValueError):
+            _tfidf(docs, analyzer, min_df=min_df, max_df=max_df)
+        return
+    got, vocabulary = _tfidf(docs, analyzer, min_df=min_df, max_df=max_df)
+    assert list(vocabulary) == list(vectorizer.get_feature_names_out())
+    np.testing.assert_allclose(got.toarray(), want.toarray(), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("language", ["auto", "pt"])
+def test_languages_read_once_per_distinct_comment_are_each_comments_own(language):
+    """Each distinct comment is read once; the codes and shares are those of the definition
+    worked out here comment by comment (the classifier's probabilities of every comment, the EM
+    of the shares over every comment, the floor, the argmax, the refinement among the main
+    languages), on four languages with repeats, blanks and a comment without words."""
+    from cxanalysis import text as tx
+
+    df = make_customers(1500, 1, random_state=8, include_truth=True, comment_languages=("en", "pt", "es", "de"))
+    comments = df.loc[df["_language"] != "", "comment"].tolist()
+    comments += comments[:400] + ["ok", "ok", "...", "👍", "muito bom"]
+    codes, shares = detect_languages(comments, language=language)
+
+    ident = tx._identifier()
+    labels = ident.labels
+    rows = [i for i, t in enumerate(comments) if tx._WORD.search(tx._normalise(t))]
+    P = np.zeros((len(rows), len(labels)))
+    for r, i in enumerate(rows):
+        for code, p in ident.rank(comments[i]):
+            P[r, labels.index(code)] = p
+    P /= P.sum(axis=1, keepdims=True)
+    if language == "auto":
+        pi = np.full(len(labels), 1 / len(labels))
+        for _ in range(500):
+            post = P * pi
+            post /= post.sum(axis=1, keepdims=True)
+            new = post.mean(axis=0)
+            done = np.abs(new - pi).max() < 1e-8
+            pi = new
+            if done:
+                break
+    else:
+        pi = np.array([1.0 if c == language else 0.0 for c in labels])
+    prior = np.maximum(pi, tx.LANGUAGE_SHARE_FLOOR)
+    score = np.log(np.maximum(P * (prior / prior.sum()), 1e-300))
+    found = np.array(labels, dtype=object)[score.argmax(axis=1)]
+    main = [c for c in labels if c in tx.LANGUAGES
+            and (found == c).sum() >= max(tx.MIN_COMMENTS, tx.MIN_LANGUAGE_SHARE * len(rows))]
+    if language == "auto" and len(main) > 1:
+        found = tx._refine([comments[i] for i in rows], found, score[:, [labels.index(c) for c in main]], main)
+    want = np.full(len(comments), tx.UNDETERMINED, dtype=object)
+    want[rows] = found
+    assert codes.tolist() == want.tolist()
+    expected = pd.Series(pi, index=labels)
+    assert shares.to_dict() == pytest.approx(expected[expected > 0].to_dict(), abs=1e-12)
