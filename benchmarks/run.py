@@ -19,9 +19,9 @@ model (robust errors), and a bootstrap of those formula fits, timed on a few rep
 extrapolated to 200. Results: a Markdown table on stdout and ``benchmarks/out/results_N.json``
 (``ratio_N.json`` with ``--ratio-only``).
 
-Measured at 1M customers (300,486 with a score) on 2 cores (load average about 1), six runs:
-report 9.2-9.9 s (peak 1.07 GB in its largest process), peer 6.4-7.3 s (read 0.3, NPS 0.2, spend
-2.1-2.4, churn 1.7-1.9, returns 1.9-2.3, k-means 0.2), ratio 1.35-1.44: the 0.6 target is not met
+Measured at 1M customers (300,486 with a score) on 2 cores (load average 1.2-1.7), four runs:
+report 9.3-9.8 s (peak 1.06 GB in its largest process), peer 7.0-7.2 s (read 0.35, NPS 0.2, spend
+2.2-2.4, churn 1.9-2.0, returns 2.1, k-means 0.25), ratio 1.29-1.38: the 0.6 target is not met
 (README, Performance). The report's peak memory is sampled over its process tree
 (:mod:`measure`): its notebook workers are forked from a fork server, not waited-for children.
 """
