@@ -293,8 +293,7 @@ class CustomerClusters:
         rows = []
         gm_rows = Xs[: min(len(Xs), 5000)]
         # every silhouette (each k tried, then the final clusters) is over the same customers
-        # Xs[sil_idx]: their distances are computed once, in the chunks
-        # sklearn.metrics.silhouette_score would compute them in, and each silhouette reads them
+        # Xs[sil_idx]: their distances are computed once, and each silhouette reads them
         dist = []
 
         def sil_dist() -> np.ndarray:

@@ -530,15 +530,9 @@ class CommentThemes:
     def _fit_language(self, code: str, texts: list[str], n_all: int) -> dict | str:
         """TF-IDF + NMF on one language's comments; a skip reason (str) when they are too few."""
         name = LANGUAGE_NAMES[code]
-        memo: dict[str, list[str]] = {}
-
-        def terms(doc: str) -> list[str]:
-            if doc not in memo:
-                memo[doc] = comment_terms(doc, code)
-            return memo[doc]
-
-        try:
-            V, vocabulary = _tfidf(texts, terms, min_df=max(2, int(0.001 * len(texts))), max_df=0.5)
+        try:  # each distinct comment's terms are read once (_tfidf)
+            V, vocabulary = _tfidf(texts, lambda doc: comment_terms(doc, code),
+                                   min_df=max(2, int(0.001 * len(texts))), max_df=0.5)
         except ValueError:  # no word repeated in two comments: empty vocabulary
             V = None
         n_words = np.asarray((V > 0).sum(axis=1)).ravel() if V is not None else np.zeros(len(texts))
