@@ -85,8 +85,8 @@ def silhouette(dist: np.ndarray, labels: np.ndarray) -> float:
     the rows in chunks (the clustering computes nine or ten of them on the same distances).
     Needs 2 to ``n - 1`` distinct labels.
     """
-    _, codes = np.unique(labels, return_inverse=True)
-    n, k = len(codes), int(codes.max()) + 1
+    clusters, codes = np.unique(labels, return_inverse=True)
+    n, k = len(codes), len(clusters)
     members = np.zeros((n, k))
     members[np.arange(n), codes] = 1.0
     sums = dist @ members  # row i, column c: the sum of i's distances to cluster c

@@ -270,17 +270,16 @@ def detect_languages(texts: Sequence[str], *, language: str = "auto") -> tuple[n
     # short comments repeat ("ok", "muito bom"): each distinct text is read once
     of_text, distinct = pd.factorize(pd.Series(texts, dtype=object))
     worded = np.flatnonzero([_WORD.search(_normalise(t)) is not None for t in distinct])
-    has_words = np.isin(of_text, worded)
+    position = np.full(len(distinct), -1)  # a distinct text's row in P; -1: no word
+    position[worded] = np.arange(len(worded))
     codes = np.full(len(texts), UNDETERMINED, dtype=object)
-    rows = np.flatnonzero(has_words)
+    rows = np.flatnonzero(position[of_text] >= 0)
     if not len(rows):
         return codes, pd.Series(dtype=float, name="share")
     P = np.zeros((len(worded), len(labels)))
     for r, t in enumerate(distinct[worded]):
         for code, p in ident.rank(t):
             P[r, col[code]] = p
-    position = np.full(len(distinct), -1)
-    position[worded] = np.arange(len(worded))
     of_row = position[of_text[rows]]  # each comment's distinct text
     times = np.bincount(of_row, minlength=len(worded)).astype(float)  # comments per distinct text
     P = P / P.sum(axis=1, keepdims=True)
