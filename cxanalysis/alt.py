@@ -193,13 +193,13 @@ def describe(fig) -> str:
 def _with_alt(png_printer):
     """Wrap IPython's PNG printer for figures: same image, plus ``{"alt": describe(fig)}``.
 
-    A house chart that fits its canvas (marked by :mod:`cxanalysis.plots`) is printed whole:
-    IPython's printer would first draw it once more to measure its tight bounding box, only to
-    crop nothing but white margin.
+    IPython's printer crops a figure to its tight bounding box, which it first measures by
+    drawing the figure once more. A house chart unchanged since :mod:`cxanalysis.plots` measured
+    it is printed in one drawing instead (:func:`_print_options`).
     """
     if getattr(png_printer, "_cx_alt", False):
         return png_printer
-    whole = isinstance(png_printer, functools.partial)  # IPython's print_figure with its options
+    options = png_printer.keywords if isinstance(png_printer, functools.partial) else None
 
     def printer(fig: Any):
         import matplotlib as mpl
@@ -208,10 +208,7 @@ def _with_alt(png_printer):
         # printing sets the engine back to None afterwards, which these rcParams would otherwise
         # turn into a tight layout for the next drawing
         with mpl.rc_context({"figure.autolayout": False, "figure.constrained_layout.use": False}):
-            if whole and getattr(fig, "_cx_fits_canvas", False):
-                data = png_printer(fig, bbox_inches=None)
-            else:
-                data = png_printer(fig)
+            data = png_printer(fig, **_print_options(fig, options))
         if data is None:
             return None
         if isinstance(data, tuple):  # already (data, metadata)
@@ -226,6 +223,26 @@ def _with_alt(png_printer):
 
     printer._cx_alt = True  # type: ignore[attr-defined]
     return printer
+
+
+def _print_options(fig: Any, options: dict | None) -> dict:
+    """What to tell IPython's printer (whose own options are ``options``; None: unknown) for
+    ``fig``: nothing, unless ``fig`` is a house chart measured when made
+    (:func:`cxanalysis.plots._measure`) and unchanged since (not ``stale``), printed with
+    IPython's default crop (``bbox_inches="tight"``). Then the crop is that measured box,
+    padded as matplotlib pads it, or no crop at all for a chart marked as fitting its canvas:
+    either way the figure is drawn once, not twice.
+    """
+    import matplotlib as mpl
+
+    box = getattr(fig, "_cx_tight_bbox", None)
+    if options is None or box is None or fig.stale or options.get("bbox_inches", "tight") != "tight":
+        return {}
+    if getattr(fig, "_cx_fits_canvas", False):
+        return {"bbox_inches": None}
+    pad = options.get("pad_inches")
+    pad = mpl.rcParams["savefig.pad_inches"] if pad in (None, "layout") else pad
+    return {"bbox_inches": box.padded(pad)}
 
 
 def _wrap_png_formatter(ip) -> None:

@@ -109,36 +109,53 @@ def _fix_layout(fig) -> bool:
     the tight bounding box, then its PNG): most of a chart's time, for a layout that changes
     by a pixel at most. Laid out here once and detached from its engine, the chart is drawn as
     it is; its picture no longer depends on how often it is drawn, so a kernel and the report's
-    in-process runner make the same PNG.
+    in-process runner make the same PNG. A figure already without an engine (a fixed grid) is
+    measured as it is.
 
-    Returns whether the layout fitted everything inside the canvas: False when there is no
-    layout engine, when the engine warned that it could not (labels too long for the figure; the
-    warning is passed on), or when something still reaches past the canvas (:func:`_inside`).
+    Returns whether everything fits inside the canvas: False when the engine warned that it
+    could not lay the figure out (labels too long for the figure; the warning is passed on), or
+    when something still reaches past the canvas (:func:`_inside`).
     """
     from matplotlib.layout_engine import PlaceHolderLayoutEngine
 
     engine = fig.get_layout_engine()
-    if engine is None or isinstance(engine, PlaceHolderLayoutEngine):
-        return False
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        engine.execute(fig)
-    for w in caught:
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    caught = []
+    if engine is not None and not isinstance(engine, PlaceHolderLayoutEngine):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            engine.execute(fig)
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     _detach_layout(fig)
-    return not caught and _inside(fig)
+    return _inside(fig) and not caught
 
 
 def _inside(fig) -> bool:
     """Whether everything drawn on ``fig`` lies inside its canvas (what a tight bounding box
-    would crop to: a title wider than the figure does not). False when the figure's canvas has
-    no renderer to measure with (a vector backend such as svg or pdf: no PNG is printed there)."""
-    renderer = getattr(fig.canvas, "get_renderer", None)
-    if renderer is None:
+    would crop to: a title wider than the figure does not), measured by :func:`_measure`. False
+    when the figure's canvas has no renderer to measure with (a vector backend such as svg or
+    pdf: no PNG is printed there)."""
+    box = _measure(fig)
+    if box is None:
         return False
-    box = fig.get_tightbbox(renderer())  # inches
     width, height = fig.get_size_inches()
     return bool(box.x0 >= 0 and box.y0 >= 0 and box.x1 <= width and box.y1 <= height)
+
+
+def _measure(fig):
+    """The tight bounding box of ``fig`` in inches, or None without a raster renderer.
+
+    Kept on the figure (``_cx_tight_bbox``), which is marked as unchanged since (``stale``
+    False: any later change to it or to anything on it sets that back). :mod:`cxanalysis.alt`'s
+    printer crops an unchanged figure to this box instead of drawing it once more to measure
+    it: the same PNG, one drawing fewer.
+    """
+    renderer = getattr(fig.canvas, "get_renderer", None)
+    if renderer is None:
+        return None
+    fig._cx_tight_bbox = fig.get_tightbbox(renderer())
+    fig.stale = False
+    return fig._cx_tight_bbox
 
 
 def _detach_layout(fig) -> None:
@@ -153,15 +170,14 @@ def _detach_layout(fig) -> None:
 
 def _fits_canvas(fig) -> None:
     """Mark ``fig`` as drawn whole inside its canvas: :mod:`cxanalysis.alt`'s printer then
-    prints it as it is instead of first measuring its tight bounding box (a whole extra
-    drawing). With no layout engine either (:func:`_detach_layout`), it is drawn once."""
+    prints it as it is, uncropped (as long as it is unchanged since it was measured)."""
     fig._cx_fits_canvas = True
 
 
 def _chart(fn):
     """A house chart: when it makes its own figure (no ``ax`` given), the figure is complete on
-    return and laid out once (:func:`_fix_layout`), and marked when it fits its canvas
-    (:func:`_fits_canvas`); a caller passing ``ax`` owns the layout."""
+    return, laid out once (:func:`_fix_layout`) and measured (:func:`_measure`), and marked when
+    it fits its canvas (:func:`_fits_canvas`); a caller passing ``ax`` owns the layout."""
     @functools.wraps(fn)
     def chart(*args, **kwargs):
         out = fn(*args, **kwargs)
@@ -283,7 +299,8 @@ def distributions(data: pd.DataFrame, columns: Sequence[str], *, ncols: int = 4,
     _detach_layout(fig)
     fig.subplots_adjust(left=0.09, right=0.98, top=1 - (0.75 if sampled else 0.35) / height, bottom=0.3 / height,
                         wspace=0.6, hspace=0.5)
-    return fig  # not marked as fitting: wide letters can reach past the fixed grid, the crop keeps them
+    # measured as it is (_chart): marked as fitting only when no wide letters reach past the grid
+    return fig
 
 
 def _short(label: str, width: int = 18) -> str:

@@ -91,34 +91,52 @@ def test_install_attaches_the_alt_to_displayed_figures():
     assert shell.display_formatter.format(fig)[1]["image/png"]["alt"].count("Bar chart") == 1
 
 
-def test_a_chart_marked_as_fitting_is_printed_whole_any_other_cropped():
-    """IPython's printer crops to the tight bounding box (an extra drawing); a house chart that
-    fits its canvas is printed as it is: exactly its size in pixels. A figure without the mark
-    keeps the crop."""
+def test_a_measured_chart_is_drawn_once_whole_or_cropped_to_its_measured_box():
+    """IPython's printer crops to the tight bounding box, which it measures by drawing the
+    figure once more. A house chart measured when made and unchanged since is drawn once:
+    whole when marked as fitting its canvas (exactly its size in pixels), else cropped to its
+    measured box, the very PNG IPython's own crop makes. A figure changed after it was measured,
+    and one never measured, are measured again by IPython (drawn twice), so the change shows."""
     import functools
     import io
 
     from IPython.core.pylabtools import print_figure
     from PIL import Image
 
-    printer = alt._with_alt(functools.partial(print_figure, fmt="png", bbox_inches="tight"))
+    ipython = functools.partial(print_figure, fmt="png", bbox_inches="tight")
+    printer = alt._with_alt(ipython)
 
-    def pixels(fig):
+    def printed(fig):
         drawn = []
         draw = fig.draw
         fig.draw = lambda renderer: drawn.append(1) or draw(renderer)
         data, meta = printer(fig)
+        del fig.draw
         assert meta["alt"].startswith("Bar chart")
-        return Image.open(io.BytesIO(data)).size, len(drawn)
+        return data, Image.open(io.BytesIO(data)).size, len(drawn)
 
-    figs = []
-    for marked in (True, False):
+    def chart(title="t", measured=True):
         fig, ax = plt.subplots(figsize=(4, 3), dpi=50)
         ax.bar(["a", "b"], [1, 2])
-        if marked:
-            plots._detach_layout(fig)  # as the house charts are left
-            fig._cx_fits_canvas = True
-        figs.append(fig)
-    assert pixels(figs[0]) == ((200, 150), 1)  # drawn once, whole
-    (width, height), drawn = pixels(figs[1])
-    assert width < 200 and height < 150 and drawn == 2  # measured, then drawn cropped
+        ax.set_title(title)
+        if measured:  # as the house charts are left (cxanalysis.plots._chart)
+            plots._detach_layout(fig)
+            if plots._inside(fig):
+                plots._fits_canvas(fig)
+        return fig
+
+    fits = chart()
+    assert fits._cx_fits_canvas and printed(fits)[1:] == ((200, 150), 1)  # drawn once, whole
+    wide = chart("a title much, much wider than this small figure is, far past its edges")
+    assert not getattr(wide, "_cx_fits_canvas", False)
+    data, (width, height), drawn = printed(wide)
+    assert drawn == 1 and width > 200 and height < 150  # drawn once, cropped to the title
+    assert data == ipython(wide)  # IPython's own crop, byte for byte
+    for fig in (chart(), chart(measured=False)):
+        if fig.get_layout_engine() is not None:
+            plots._detach_layout(fig)
+        fig.axes[0].set_title("a title much, much wider than this small figure is, far past its edges")
+        assert fig.stale  # for the measured one: changed after it was measured
+        data, (width, height), drawn = printed(fig)
+        assert drawn == 2 and width > 200 and height < 150  # measured again: the new title shows
+        assert data == ipython(fig)
