@@ -79,59 +79,78 @@ def _columns(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[np.ndarray,
     return (np.hstack(parts) if parts else np.empty((len(data), 0))), names
 
 
-def _cross(Z: np.ndarray) -> np.ndarray:
-    """Centred cross-products of the columns of Z, ``(Z - mean)' (Z - mean)``.
+def _cross(Z1: np.ndarray) -> np.ndarray:
+    """Centred cross-products of the columns of ``Z1`` but its last, a column of ones:
+    ``(Z - mean)' (Z - mean)`` for ``Z = Z1[:, :-1]``.
 
-    Computed as ``Z'Z - s s' / n`` with ``s`` the column sums (two matrix products: numpy's
-    column mean of a row-major block costs as much as ``Z'Z`` itself, 200 times a fit); callers
-    pass columns already centred on their full-data means, so the subtraction loses no precision.
+    Computed as ``Z'Z - s s' / n`` from the one product ``Z1'Z1``, which holds ``Z'Z``, the
+    column sums ``s`` and ``n`` (numpy's column sums of a row-major block cost as much as the
+    product itself, 200 times a fit); callers pass columns already centred on their full-data
+    means, so the subtraction loses no precision.
     """
-    sums = np.ones(len(Z)) @ Z
-    return Z.T @ Z - np.outer(sums, sums) / len(Z)
+    G = Z1.T @ Z1
+    sums = G[:-1, -1]
+    return G[:-1, :-1] - np.outer(sums, sums) / G[-1, -1]
 
 
-def _subset_index(n_drivers: int, n_cov: int) -> list[tuple[frozenset, tuple, list[int]]]:
-    """Every subset of drivers with the rows/columns of C its sub-model uses (covariates always
-    in): ``(subset, np.ix_ index of its block, its column indices)``, smallest subsets first.
-    Built once per fit and reused by every bootstrap resample."""
-    cov_idx = list(range(1 + n_drivers, 1 + n_drivers + n_cov))
-    out = []
-    for size in range(n_drivers + 1):
-        for subset in combinations(range(n_drivers), size):
-            idx = [1 + j for j in subset] + cov_idx
-            out.append((frozenset(subset), np.ix_(idx, idx) if idx else None, idx))
+def _with_ones(Z: np.ndarray) -> np.ndarray:
+    """``Z`` with a last column of ones, row-major (for :func:`_cross`)."""
+    out = np.ones((Z.shape[0], Z.shape[1] + 1))
+    out[:, :-1] = Z
     return out
 
 
-def _r2_table(C: np.ndarray, n_drivers: int, n_cov: int,
-              subsets: list[tuple[frozenset, tuple, list[int]]] | None = None) -> dict[frozenset, float]:
-    """R² of y on covariates + every subset of drivers, from the cross-product matrix C.
+def _subsets(p: int) -> list[np.ndarray]:
+    """Every subset of ``p`` drivers, grouped by size: entry ``s`` holds the subsets of size
+    ``s`` as rows of driver indices, in :func:`itertools.combinations` order. Read in that order
+    (size 0, then 1, ...) they are the positions of :func:`_r2_all`'s values."""
+    groups = [list(combinations(range(p), size)) for size in range(p + 1)]
+    return [np.array(g, dtype=int).reshape(len(g), size) for size, g in enumerate(groups)]
 
-    Column order in C: y, drivers (n_drivers), covariates (n_cov). ``subsets``: the
-    :func:`_subset_index` of these sizes (built here when not given).
+
+def _r2_all(C: np.ndarray, p: int, n_cov: int, subsets: list[np.ndarray] | None = None) -> np.ndarray:
+    """R² of y on the covariates plus each subset of the drivers, from the cross-product matrix C.
+
+    Column order in C: y, drivers (``p``), covariates (``n_cov``). Returns one R² per subset,
+    in :func:`_subsets` order. Each is ``b' C_SS^+ b / syy`` with ``b`` the sub-model's
+    cross-products with y and ``C_SS^+`` the pseudo-inverse of its block, the fitted sum of
+    squares of a least-squares fit: singular values at most ``max(rows, columns) * eps`` times the
+    largest are dropped, as ``numpy.linalg.lstsq`` drops them, so a covariate level that no
+    customer of a resample has changes nothing. The blocks of one subset size are decomposed
+    together (one call of ``numpy.linalg.eigh``, not one least-squares fit per subset).
     """
+    subsets = _subsets(p) if subsets is None else subsets
     syy = C[0, 0]
-    out = {}
-    for key, block, idx in subsets if subsets is not None else _subset_index(n_drivers, n_cov):
-        if not idx:
-            out[key] = 0.0
+    cov = np.arange(1 + p, 1 + p + n_cov)
+    out = []
+    for group in subsets:
+        idx = np.hstack([group + 1, np.broadcast_to(cov, (len(group), n_cov))])  # predictors per subset
+        if idx.shape[1] == 0:
+            out.append(np.zeros(len(group)))
             continue
-        b = C[idx, 0]
-        coef = np.linalg.lstsq(C[block], b, rcond=None)[0]
-        out[key] = float(b @ coef / syy)
-    return out
+        # b' C_SS^+ b = sum over the block's eigenpairs kept of (u'b)^2 / lambda, the kept ones as
+        # numpy.linalg.pinv(hermitian=True) keeps them (|lambda| above k eps times the largest)
+        lam, U = np.linalg.eigh(C[idx[:, :, None], idx[:, None, :]])
+        proj = np.einsum("sij,si->sj", U, C[idx, 0])
+        size = np.abs(lam)
+        kept = size > idx.shape[1] * np.finfo(float).eps * size.max(axis=1, keepdims=True)
+        out.append(np.where(kept, proj**2 / np.where(kept, lam, 1.0), 0.0).sum(axis=1) / syy)
+    return np.concatenate(out)
 
 
-def _shapley(r2: dict[frozenset, float], p: int) -> np.ndarray:
-    imp = np.zeros(p)
+def _shapley_weights(p: int) -> np.ndarray:
+    """The ``(p, 2^p)`` matrix that turns :func:`_r2_all`'s values into Shapley importances:
+    ``importance_j = sum_{S not containing j} |S|! (p - |S| - 1)! / p! [R²(S + j) - R²(S)]``."""
+    position = {frozenset(s): i for i, s in enumerate(s for group in _subsets(p) for s in map(tuple, group))}
+    W = np.zeros((p, len(position)))
     for j in range(p):
         others = [i for i in range(p) if i != j]
         for size in range(p):
             weight = factorial(size) * factorial(p - size - 1) / factorial(p)
-            for s in combinations(others, size):
-                s = frozenset(s)
-                imp[j] += weight * (r2[s | {j}] - r2[s])
-    return imp
+            for s in map(frozenset, combinations(others, size)):
+                W[j, position[s | {j}]] += weight
+                W[j, position[s]] -= weight
+    return W
 
 
 def interval_from_resamples(estimate, resampled, *, n: int, m: int, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
@@ -207,10 +226,9 @@ def shapley_r2(data: pd.DataFrame, *, target: str, drivers: Sequence[str], covar
     d = data[[target, *drivers, *covariates]].dropna()
     Xc, _ = _columns(d, covariates)
     Z = np.column_stack([d[target].to_numpy(float), d[drivers].to_numpy(float), Xc])
-    r2 = _r2_table(_cross(Z - Z.mean(axis=0)), len(drivers), Xc.shape[1])
-    imp = _shapley(r2, len(drivers))
-    full = r2[frozenset(range(len(drivers)))]
-    base = r2[frozenset()]
+    r2 = _r2_all(_cross(_with_ones(Z - Z.mean(axis=0))), len(drivers), Xc.shape[1])
+    imp = _shapley_weights(len(drivers)) @ r2
+    full, base = r2[-1], r2[0]  # every driver, none
     t = pd.DataFrame({"driver": [*drivers, "covariates (always in)"], "importance": [*imp, base]})
     t["share"] = t["importance"] / full if full > 0 else np.nan
     return t
@@ -305,28 +323,27 @@ class KeyDrivers:
         Z = np.column_stack([d[self.target].to_numpy(float), d[drivers].to_numpy(float), Xc])
         Z -= Z.mean(axis=0)  # R² and slopes do not depend on the centre
         p = len(drivers)
-        C = _cross(Z)
-        r2 = _r2_table(C, p, Xc.shape[1])
-        point = _shapley(r2, p)
-        self.r2_ = r2[frozenset(range(p))]
-        base = r2[frozenset()]
+        # rows are gathered from a row-major copy with a column of ones (_cross): the resample is
+        # the same C-ordered block np.take returns from Z, gathered ten times faster (whole rows
+        # instead of a strided read per column)
+        Zr = _with_ones(Z)
+        C = _cross(Zr)
+        subsets, weights = _subsets(p), _shapley_weights(p)
+        r2 = _r2_all(C, p, Xc.shape[1], subsets)
+        point = weights @ r2
+        self.r2_, base = r2[-1], r2[0]  # every driver, none
         # signs: full-model coefficients
         idx = list(range(1, Z.shape[1]))
         coef = np.linalg.lstsq(C[np.ix_(idx, idx)], C[idx, 0], rcond=None)[0][:p]
         rng = np.random.default_rng(self.random_state)
-        est = np.empty((self.n_boot, p + 1))
+        r2_boot = np.empty((self.n_boot, len(r2)))
         n = len(Z)
         m = min(n, self.max_boot_rows)
         full = np.append(point, base)
-        # rows are gathered from a row-major copy: the resample is the same C-ordered block
-        # np.take returns from Z, gathered ten times faster (whole rows instead of a strided
-        # read per column); the sub-models' indices are built once for every resample
-        Zr = np.ascontiguousarray(Z)
-        subsets = _subset_index(p, Xc.shape[1])
         for b in range(self.n_boot):
             rows = rng.integers(0, n, size=m)
-            rb = _r2_table(_cross(np.take(Zr, rows, axis=0)), p, Xc.shape[1], subsets)
-            est[b] = np.append(_shapley(rb, p), rb[frozenset()])
+            r2_boot[b] = _r2_all(_cross(np.take(Zr, rows, axis=0)), p, Xc.shape[1], subsets)
+        est = np.column_stack([r2_boot @ weights.T, r2_boot[:, 0]])
         self.boot_rows_ = m
         self.resamples_ = est
         if self.n_boot:

@@ -221,3 +221,59 @@ def test_drivers_coverage_benchmark_runs_at_a_small_size():
     assert out["rows_per_resample"] == 500 and out["replications"] == 2
     assert out["interval_contains_estimate"] == {"driver_a": 1.0, "driver_b": 1.0, "driver_null": 1.0}
     assert out["truth"]["driver_a"] == pytest.approx(1 / 5.25, abs=1e-6)
+
+
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(p=st.integers(2, 5), n_cov=st.integers(0, 3), n=st.integers(8, 60), seed=st.integers(0, 2**32 - 1),
+       flaw=st.sampled_from(["none", "empty level", "copied driver", "constant covariate"]))
+def test_every_subsets_r2_equals_a_least_squares_fit(p, n_cov, n, seed, flaw):
+    """The R² of every sub-model (covariates always in) from the blocks of the cross-product
+    matrix, decomposed together, equals ``numpy.linalg.lstsq`` on the centred rows for that
+    subset, one fit each; also where a block is singular, as in a resample that draws no customer
+    of a level (a zero column), with a driver copied, or with a covariate that does not vary."""
+    from cxanalysis.drivers import _cross, _r2_all, _subsets, _with_ones
+
+    rng = np.random.default_rng(seed)
+    Z = np.column_stack([rng.integers(0, 11, n), rng.integers(1, 11, (n, p)), rng.integers(0, 2, (n, n_cov))]).astype(float)
+    if flaw == "copied driver":
+        Z[:, 2] = Z[:, 1]
+    elif flaw == "empty level" and n_cov:
+        Z[:, -1] = 0.0
+    elif flaw == "constant covariate" and n_cov:
+        Z[:, -1] = 3.0
+    Zc = Z - Z.mean(axis=0)
+    got = _r2_all(_cross(_with_ones(Zc)), p, n_cov)
+    y = Zc[:, 0]
+    want = []
+    for group in _subsets(p):
+        for subset in group:
+            cols = [1 + j for j in subset] + list(range(1 + p, 1 + p + n_cov))
+            X = Zc[:, cols]
+            fitted = X @ np.linalg.lstsq(X, y, rcond=None)[0] if cols else np.zeros(n)
+            want.append(fitted @ fitted / (y @ y) if y @ y > 0 else np.nan)
+    assert len(got) == 2**p
+    np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9)
+
+
+def test_shapley_weights_spread_each_gain_over_the_orders_of_adding_drivers():
+    """Shapley importances from the weights matrix equal the average, over every order of adding
+    the drivers one by one, of each driver's gain in R² when it is added (the definition)."""
+    from itertools import permutations
+
+    from cxanalysis.drivers import _shapley_weights, _subsets
+
+    p = 4
+    order = [frozenset(s) for group in _subsets(p) for s in map(tuple, group)]
+    r2 = np.random.default_rng(1).uniform(0, 1, len(order))
+    value = dict(zip(order, r2, strict=True))
+    gains = np.zeros(p)
+    orders = list(permutations(range(p)))
+    for seq in orders:
+        before = frozenset()
+        for j in seq:
+            gains[j] += value[before | {j}] - value[before]
+            before = before | {j}
+    np.testing.assert_allclose(_shapley_weights(p) @ r2, gains / len(orders), rtol=1e-12)
