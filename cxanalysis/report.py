@@ -15,6 +15,7 @@ import json
 import math
 import os
 import pickle
+import re
 import sys
 import threading
 import time
@@ -474,15 +475,47 @@ def group_appendix(nb):
 
 _EXPORTERS: dict[bool, Any] = {}  # the HTML exporter of this process, with code shown or not
 
+#: The opening tags nbconvert's HTMLExporter makes focusable (``tabindex="0"``) and images it
+#: gives a default alt text: template markup only (text from an export is escaped, no ``<`` in it).
+_FOCUSABLE = re.compile(r'(<div class="(?:jp-Cell-inputWrapper|[^"<>]*\bjp-OutputArea-output\b[^"<>]*)")')
+_IMG_WITHOUT_ALT = re.compile(r"<img(?![^<>]*\salt=)")
+
+
+def _report_exporter_class():
+    """nbconvert's ``HTMLExporter`` without its last step: it parses every page it has rendered
+    with BeautifulSoup to give images without one an alt text and to make the inputs and
+    outputs focusable, then serialises the page again (about a tenth of a second a page, more
+    than the rendering). Here those attributes are written into the rendered text directly; the
+    page's document is the same (tests/test_report.py compares the two)."""
+    from nbconvert import HTMLExporter
+    from nbconvert.exporters.templateexporter import TemplateExporter
+    from nbconvert.filters.highlight import Highlight2HTML
+    from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
+
+    class ReportExporter(HTMLExporter):
+        def from_notebook_node(self, nb, resources=None, **kw):
+            # HTMLExporter.from_notebook_node (nbconvert 7.17) up to its BeautifulSoup pass
+            langinfo = nb.metadata.get("language_info", {})
+            lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
+            highlight_code = self.filters.get("highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self))
+            resources = self._init_resources(resources)
+            filter_data_type = WidgetsDataTypeFilter(notebook_metadata=self._nb_metadata, parent=self,
+                                                     resources=resources)
+            self.register_filter("highlight_code", highlight_code)
+            self.register_filter("filter_data_type", filter_data_type)
+            html, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+            html = _IMG_WITHOUT_ALT.sub('<img alt="No description has been provided for this image"', html)
+            return _FOCUSABLE.sub(r'\1 tabindex="0"', html), resources
+
+    return ReportExporter
+
 
 def html_exporter(with_code: bool):
     """The ``cxreport`` HTML exporter of this process (one per process and version: its compiled
-    templates are reused)."""
-    from nbconvert import HTMLExporter
-
+    templates are reused), :func:`_report_exporter_class`."""
     exporter = _EXPORTERS.get(with_code)
     if exporter is None:
-        exporter = HTMLExporter(template_name="cxreport", extra_template_basedirs=[str(TEMPLATES)])
+        exporter = _report_exporter_class()(template_name="cxreport", extra_template_basedirs=[str(TEMPLATES)])
         if not with_code:
             exporter.exclude_input = True
             exporter.exclude_input_prompt = True

@@ -232,3 +232,48 @@ def test_in_process_engine_stops_at_an_error_and_marks_it(tmp_path):
     assert code[1].outputs[0]["output_type"] == "error" and code[1].outputs[0]["ename"] == "ZeroDivisionError"
     assert code[1].outputs[0]["traceback"]
     assert code[2].outputs == []
+
+
+def _plain_exporter(with_code: bool):
+    """nbconvert's own HTMLExporter set up as cxanalysis.report.html_exporter sets up its own."""
+    from nbconvert import HTMLExporter
+
+    from cxanalysis import report
+
+    plain = HTMLExporter(template_name="cxreport", extra_template_basedirs=[str(report.TEMPLATES)])
+    if not with_code:
+        plain.exclude_input = plain.exclude_input_prompt = plain.exclude_output_prompt = True
+    return plain
+
+
+def test_pages_are_the_documents_nbconverts_exporter_makes(sample_report, tmp_path, monkeypatch):
+    """The report's exporter writes the alt texts and focusable markers nbconvert's HTMLExporter
+    adds by parsing and re-serialising every page: parsed, each page (reader and analyst
+    versions, and a notebook with a markdown image, a JPEG, text, an error and HTML) is the same
+    document as nbconvert's."""
+    import nbformat.v4 as v4
+    from bs4 import BeautifulSoup
+
+    from cxanalysis import report
+
+    odd = v4.new_notebook(cells=[
+        v4.new_markdown_cell('![a chart](chart.png) and <img src="x.png"> and `<img src="y.png">`'),
+        v4.new_code_cell("x", outputs=[
+            v4.new_output("display_data", {"image/jpeg": "/9j/AA==", "text/plain": "<Figure>"}),
+            v4.new_output("stream", name="stdout", text='<div class="jp-Cell-inputWrapper"> as text\n'),
+            v4.new_output("error", ename="ValueError", evalue="bad <b>", traceback=["ValueError: bad <b>"]),
+            v4.new_output("execute_result", {"text/html": "<p>table</p>"}, execution_count=1)])])
+    nbformat.write(odd, tmp_path / "odd.ipynb")
+    executed = sorted((sample_report / "_executed").glob("*.ipynb"))
+    chrome = report.page_chrome(executed, "2026Q4")
+    jobs = [(nb, False, chrome[nb.stem]) for nb in executed] + [(executed[0], True, None),
+                                                                 (tmp_path / "odd.ipynb", False, None)]
+    for nb, with_code, page in jobs:
+        report._render_html(nb, tmp_path / "ours.html", with_code, page)
+        with monkeypatch.context() as m:
+            m.setitem(report._EXPORTERS, with_code, _plain_exporter(with_code))
+            report._render_html(nb, tmp_path / "theirs.html", with_code, page)
+        ours, theirs = ((tmp_path / f).read_text(encoding="utf-8") for f in ("ours.html", "theirs.html"))
+        assert BeautifulSoup(ours, "html.parser") == BeautifulSoup(theirs, "html.parser"), (nb.name, with_code)
+        assert ours.count('tabindex="0"') == theirs.count('tabindex="0"') > 0
+    assert ours.count('alt="No description has been provided for this image"') == 2  # the odd notebook's raw and JPEG images
