@@ -755,7 +755,7 @@ def run_report(
         require_extra("spark", ("pyspark",), "The Spark engine")
     workers = max(1, workers)
     threads = max(1, (os.cpu_count() or 1) // workers)
-    with worker_pool(workers, threads) as pool:
+    with worker_pool(workers, threads) as pool, ThreadPoolExecutor(max_workers=1) as side:
         # start the workers now, from a thread: the fork server's imports overlap the loading
         # (starting a worker waits for them)
         starter = threading.Thread(target=_start_workers, args=(pool, workers), daemon=True)
@@ -763,20 +763,20 @@ def run_report(
         try:
             frame, cleaning, q, root = _prepare(data, cfg, quarter, query, Path(out), progress, survey,
                                                 engine=engine_name, per_stratum=per_stratum)
+            data_path = (root / "_data" / "customers.parquet").resolve()
+            sample = read_sample(root / "_data")
+            # the large route wrote the exact tables while reading the export; otherwise they are
+            # computed here, in the parent, at once: while the fork server may still be importing
+            # (loading often ends first), then while the workers start on what does not need them
+            exact = side.submit(_write_exact, engine_name, frame, data_path, cfg, progress) if sample is None else None
         finally:
             starter.join()
-        data_path = (root / "_data" / "customers.parquet").resolve()
         chrome = page_chrome(paths, q)
-        sample = read_sample(root / "_data")
         jobs = [(nb, root / "_executed" / nb.name, root / f"{nb.stem}.html",
                  {"data_path": str(data_path), "quarter": q,
                   "fragment_path": str((root / "_fragments" / f"{nb.stem}.json").resolve())},
                  with_code, root.resolve(), chrome[nb.stem]) for nb in paths]
-        with ThreadPoolExecutor(max_workers=1) as side:
-            # the large route wrote the exact tables while reading the export; otherwise they are
-            # computed here, in the parent, while the workers start on what does not need them
-            exact = side.submit(_write_exact, engine_name, frame, data_path, cfg, progress) if sample is None else None
-            errors, seconds = _run_notebooks(pool, jobs, str(data_path), q, progress, workers, exact=exact)
+        errors, seconds = _run_notebooks(pool, jobs, str(data_path), q, progress, workers, exact=exact)
 
     fragments = [json.loads(p.read_text()) for p in sorted((root / "_fragments").glob("*.json"))]
     cats = cfg.categories
