@@ -134,7 +134,13 @@ def peer(csv: Path, results: dict) -> dict:
 def run_report_cli(csv: Path, out_dir: Path) -> dict:
     """``cxanalysis report`` on ``csv`` in a subprocess (:func:`measure.run_timed`): its wall time,
     exit code and output, the peak of its largest process and of its whole process tree (GB; the
-    notebook workers are forked from the report's fork server, so they are sampled)."""
+    notebook workers are forked from the report's fork server, so they are sampled).
+
+    The package's modules are compiled first, as pip compiles an installed wheel's (a checkout's
+    editable install under PYTHONDONTWRITEBYTECODE would compile them again in every process)."""
+    import compileall
+
+    compileall.compile_dir(ROOT / "cxanalysis", quiet=2)
     return run_timed([sys.executable, "-m", "cxanalysis.cli", "report", str(csv), "--out", str(out_dir)], cwd=ROOT)
 
 
