@@ -158,7 +158,9 @@ def test_rendered_page_has_title_nav_escaped_alt_and_a_collapsed_appendix(tmp_pa
     _render_html(src, tmp_path / "p.html", False, chrome)
     page = (tmp_path / "p.html").read_text()
     assert "<title>2026Q3 · Segments · CX report</title>" in page
-    assert "alt='Bar chart of \"&lt;b&gt;x&lt;/b&gt;\"'" in page and "<b>x</b>" not in page  # escaped
+    alts = re.findall(r'<img [^>]*\balt="([^"]*)"', page)
+    assert alts == ['Bar chart of &quot;&lt;b&gt;x&lt;/b&gt;&quot;'] and "<b>x</b>" not in page  # escaped
+    assert [html.unescape(a) for a in alts] == ['Bar chart of "<b>x</b>"']  # and read back as written
     assert "No description" not in page
     assert page.count('href="index.html"') == 2 and 'href="01-data-quality.html" rel="prev"' in page
     assert 'rel="next"' not in page
