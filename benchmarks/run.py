@@ -19,10 +19,12 @@ model (robust errors), and a bootstrap of those formula fits, timed on a few rep
 extrapolated to 200. Results: a Markdown table on stdout and ``benchmarks/out/results_N.json``
 (``ratio_N.json`` with ``--ratio-only``).
 
-Measured at 1M customers (300,486 with a score) on 2 cores (load average 1.2-1.7), four runs:
-report 9.3-9.8 s (peak 1.06 GB in its largest process), peer 7.0-7.2 s (read 0.35, NPS 0.2, spend
-2.2-2.4, churn 1.9-2.0, returns 2.1, k-means 0.25), ratio 1.29-1.38: the 0.6 target is not met
-(README, Performance). The report's peak memory is sampled over its process tree
+Measured at 1M customers (300,486 with a score) on 2 cores, on a machine that runs the peer's
+fits about 3 times slower than the one of earlier figures (load average 1.0-1.5), six runs:
+report 16.5-18.3 s (peak 1.03 GB in its largest process, 2.3-2.5 GB over its process tree), peer
+19.4-21.0 s (read 0.54-0.62, NPS 0.28-0.31, spend 6.4-7.0, churn 5.7-6.2, returns 6.1-6.8,
+k-means 0.34-0.39), ratio 0.83-0.88: the 0.6 target is not met (README, Performance). On the
+earlier machine: report 9.3-9.8 s, peer 7.0-7.2 s, ratio 1.29-1.38 (before the sixth round). The report's peak memory is sampled over its process tree
 (:mod:`measure`): its notebook workers are forked from a fork server, not waited-for children.
 """
 
