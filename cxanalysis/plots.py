@@ -276,6 +276,8 @@ def distributions(data: pd.DataFrame, columns: Sequence[str], *, ncols: int = 4,
                 whole = not np.isscalar(bins)
                 counts, edges = np.histogram(s.clip(upper=s.quantile(0.995)), bins=bins)
                 ax.stairs(counts, edges, fill=True, color=NEUTRAL)
+                ax.yaxis.set_major_locator(plt.MaxNLocator(4, integer=True))
+                number_axis(ax, "y")  # counts as "12,000", as on the bar panels' axes
             else:  # levels: numbers in their order, categories by frequency
                 vc = s.value_counts()
                 vc = vc.sort_index() if numeric else vc.head(max_levels)

@@ -58,6 +58,17 @@ def test_distributions_whole_numbers_get_whole_bins_and_large_data_a_sample():
     assert "random sample of 1,000" in fig._suptitle.get_text()
 
 
+def test_distribution_histograms_count_with_thousands_separators():
+    df = pd.DataFrame({"spend": np.random.default_rng(3).gamma(2.0, 300.0, 40_000)})
+    ax = plots.distributions(df, ["spend"]).axes[0]
+    fig = ax.figure
+    fig.canvas.draw()
+    ticks = [v for v in ax.get_yticks() if ax.get_ylim()[0] <= v <= ax.get_ylim()[1]]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert 2 <= len(ticks) <= 5 and all(float(v).is_integer() for v in ticks)
+    assert max(ticks) >= 1_000 and f"{int(max(ticks)):,}" in labels  # "2,000", not "2000" or "1e3"
+
+
 def test_segment_nps_bars_neutral_with_significance_as_outline():
     table = pd.DataFrame({
         "dimension": ["plan", "plan", "region", "region"], "segment": ["Basic", "Pro", "North", "South"],
