@@ -348,11 +348,13 @@ def segment_nps(table: pd.DataFrame, *, overall: float | None = None, title: str
         _shade_groups(ax, t["dimension"].to_numpy(), y)
     ax.set_yticks(y, labels)
     ax.set_ylim(-0.6, max(len(t), 1) - 0.4)
-    if overall is not None:
-        ax.axvline(overall, color="black", lw=1, ls="--", label=f"all customers {overall:.1f}")
-        ax.legend(frameon=False, loc="lower right")
+    xlabel = "NPS (95% CI)"
+    if overall is not None and np.isfinite(overall):
+        # said under the axis, not in a legend, which a long bar or interval could run through
+        ax.axvline(overall, color="black", lw=1, ls="--")
+        xlabel += f"; dashed line: all customers, {overall:.1f}"
     ax.axvline(0, color="grey", lw=0.8)
-    ax.set(xlabel="NPS (95% CI)")
+    ax.set(xlabel=xlabel)
     _top_title(ax, title or "NPS by segment")
     return ax
 
@@ -396,7 +398,10 @@ def _heatmap(table: pd.DataFrame, ax, *, cmap: str, vmin: float, vmax: float, fm
         rgb = np.array(to_rgb(cm(norm(v))))
         lin = np.where(rgb <= 0.03928, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
         dark_cell = lin @ [0.2126, 0.7152, 0.0722] <= 0.408  # seaborn's rule
-        ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=fontsize, color="w" if dark_cell else ".15")
+        text = fmt.format(v)
+        if text.startswith("-") and fmt.format(abs(v)) == fmt.format(0.0):
+            text = fmt.format(0.0)  # -0.04 at one decimal reads "0.0", not "-0.0"
+        ax.text(j, i, text, ha="center", va="center", fontsize=fontsize, color="w" if dark_cell else ".15")
 
 
 @_chart
@@ -405,12 +410,19 @@ def trend(table: pd.DataFrame, *, value: str = "nps", title: str | None = None, 
     ax = _ax(ax)
     x = np.arange(len(table))
     ax.plot(x, _finite(table[value]), marker="o", color=NEUTRAL)
-    if "ci_low" in table:
+    if "ci_low" in table and len(table) == 1:  # a band needs two quarters: one quarter's interval as a bar
+        v, lo, hi = (float(_finite(table[c])[0]) for c in (value, "ci_low", "ci_high"))
+        if np.isfinite([v, lo, hi]).all() and lo <= v <= hi:
+            ax.errorbar(x, [v], yerr=[[v - lo], [hi - v]], fmt="none", ecolor=NEUTRAL, capsize=8, gid="interval")
+        ax.set_xlim(-0.5, 0.5)
+    elif "ci_low" in table:
         ax.fill_between(x, _finite(table["ci_low"]), _finite(table["ci_high"]), alpha=0.2, color=NEUTRAL)
+    beside = len(table) == 1  # beside the point, off its interval bar
     for xi, v in zip(x, _finite(table[value]), strict=True):
         if not np.isfinite(v):
             continue
-        ax.annotate(f"{v:.1f}", (xi, v), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+        ax.annotate(f"{v:.1f}", (xi, v), textcoords="offset points", xytext=(8, 0) if beside else (0, 6),
+                    ha="left" if beside else "center", va="center" if beside else "baseline", fontsize=8)
     ax.set_xticks(x, table["quarter"])
     ax.set(xlabel="Quarter", ylabel=label(value), title=title or f"{label(value)} by quarter")
     return ax
@@ -468,22 +480,48 @@ def forest(effects: pd.DataFrame, *, title: str | None = None, ax=None):
     return fig
 
 
+#: the least distance between two tick labels of a log ratio axis, as a share of the axis: evenly
+#: stepped ratios (0.75, 1.00, 1.25, 1.50, 1.75) crowd at the top of a log axis until they overprint
+_MIN_TICK_GAP = 0.18
+
+
 def _ratio_ticks(lo: float, hi: float) -> np.ndarray:
     """At least three round ticks covering [lo, hi] (positive), for a log axis whose own
-    locator would label only 1 on a narrow range."""
+    locator would label only 1 on a narrow range; no two closer than ``_MIN_TICK_GAP`` of the
+    axis (:func:`_spread`)."""
     from matplotlib.ticker import LogLocator, MaxNLocator
 
     if hi / lo > 10:  # a wide range: powers of ten (and 2, 5 between) read well on a log axis
         ticks = LogLocator(subs=(1.0, 2.0, 5.0)).tick_values(lo, hi)
-        ticks = ticks[(ticks >= lo) & (ticks <= hi)]
+        ticks = _spread(ticks[(ticks >= lo) & (ticks <= hi)], lo, hi)
         if len(ticks) >= 3:
             return ticks
     for n in (5, 7, 9):
         ticks = MaxNLocator(n, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
-        ticks = ticks[(ticks > 0) & (ticks >= lo - 1e-12) & (ticks <= hi + 1e-12)]
+        ticks = _spread(ticks[(ticks > 0) & (ticks >= lo - 1e-12) & (ticks <= hi + 1e-12)], lo, hi)
         if len(ticks) >= 3:
             return ticks
     return np.geomspace(lo, hi, 3)
+
+
+def _spread(ticks: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Of ``ticks`` (ascending, on a log axis from ``lo`` to ``hi``), those at least
+    ``_MIN_TICK_GAP`` of the axis from the previous one kept, walking outwards from the tick
+    nearest 1 (no difference), which is always kept."""
+    if len(ticks) < 2:
+        return ticks
+    u = np.log(ticks)
+    gap = _MIN_TICK_GAP * np.log(hi / lo) * (1 - 1e-9)
+    start = int(np.argmin(np.abs(u)))
+    keep = [start]
+    for step in (1, -1):
+        last, i = start, start + step
+        while 0 <= i < len(u):
+            if abs(u[i] - u[last]) >= gap:
+                keep.append(i)
+                last = i
+            i += step
+    return ticks[sorted(keep)]
 
 
 def _forest_panel(t: pd.DataFrame, title: str, ax, log: bool):
@@ -581,14 +619,19 @@ def tornado(table: pd.DataFrame, *, base: float, title: str | None = None, ax=No
     ax = _ax(ax)
     t = table.assign(width=(table["roi_high"] - table["roi_low"]).abs()).sort_values("width")
     y = np.arange(len(t))
-    ax.barh(y, t["roi_low"] - base, left=base, color=GREYS[1], label="assumption lower")
-    ax.barh(y, t["roi_high"] - base, left=base, color=NEUTRAL, label="assumption higher")
+    # the lower value's bar above the higher value's, each half a row: when both move the ROI the
+    # same way (a longer horizon can lower it either way) neither hides the other
+    ax.barh(y + 0.2, t["roi_low"] - base, left=base, height=0.4, color=GREYS[1], label="assumption lower")
+    ax.barh(y - 0.2, t["roi_high"] - base, left=base, height=0.4, color=NEUTRAL, label="assumption higher")
     ax.set_yticks(y, [f"{a} ({lo} / {hi})" for a, lo, hi in zip(t["assumption"], t["low_label"], t["high_label"], strict=True)])
     ax.axvline(base, color="black", lw=1)
     ax.axvline(0, color="grey", ls="--", lw=1)
     percent_axis(ax, "x")
     ax.set(xlabel=f"ROI (estimate {percent(base, 0)}; 0% = break-even)", title=title or "Sensitivity of ROI to each assumption")
-    ax.legend(frameon=False, loc="lower right")
+    # in a row of its own above the bars, on white: no bar can run into it, and the two vertical
+    # lines pass behind it
+    ax.set_ylim(-0.6, len(t) - 0.6 + max(0.9, 0.15 * len(t)))
+    ax.legend(loc="upper right", ncol=2, frameon=True, facecolor="white", edgecolor="none", framealpha=1.0)
     return ax
 
 
@@ -669,18 +712,35 @@ def driver_quadrant(table: pd.DataFrame, *, title: str | None = None, ax=None, s
     if np.isfinite(imp).any():
         ax.axhline(np.nanmean(imp), color="grey", ls="--", lw=1)
     xlabel = "Performance: mean rating"
+    decimals = 2
     if scale is not None and span >= 0.1 * (scale[1] - scale[0]):
         ax.set_xlim(scale[0], scale[1])
         xlabel += f" (scale {scale[0]:g} to {scale[1]:g})"
     elif np.isfinite(perf).any():
         pad = max(span * 0.15, 0.01)
         ax.set_xlim(np.nanmin(perf) - pad, np.nanmax(perf) + pad)
-        xlabel += f" (axis zoomed to {np.nanmin(perf):.2f}–{np.nanmax(perf):.2f}"
+        decimals = _tick_decimals(ax.get_xlim())
+        xlabel += f" (axis zoomed to {np.nanmin(perf):.{decimals}f}–{np.nanmax(perf):.{decimals}f}"
         xlabel += f" of the {scale[0]:g}–{scale[1]:g} scale)" if scale is not None else ")"
-    number_axis(ax, "x", 2)  # no offset: the ticks read 6.99, 7.00, ..., not +7 and 0.01
-    ax.set(xlabel=xlabel, ylabel="Importance (share of R², 95% interval)")
+    # no offset (the ticks read 6.990, 6.995, ..., not +7 and 0.005), as many decimals as tell them apart
+    ax.xaxis.set_major_locator(plt.MaxNLocator(6))
+    number_axis(ax, "x", decimals)
+    # the importance is the R² each driver adds (its Shapley share of the model's R²), not a share
+    ax.set(xlabel=xlabel, ylabel="Importance (R² it adds, 95% interval)")
     _top_title(ax, title or "Key drivers: fix what is important and under-performing (top left)")
     return ax
+
+
+def _tick_decimals(limits: tuple[float, float], nbins: int = 6) -> int:
+    """Decimals that tell apart the ticks ``MaxNLocator(nbins)`` puts between ``limits``
+    (at least 2: the house's precision for ratings)."""
+    from matplotlib.ticker import MaxNLocator
+
+    ticks = MaxNLocator(nbins).tick_values(*limits)
+    step = float(np.min(np.diff(ticks))) if len(ticks) > 1 else 0.0
+    if not np.isfinite(step) or step <= 0:
+        return 2
+    return int(min(6, max(2, np.ceil(-np.log10(step) - 1e-9))))
 
 
 @_chart
@@ -704,6 +764,17 @@ def residuals(table: pd.DataFrame, *, title: str | None = None, ax=None):
     ax.scatter(table["fitted"], table["pearson_residual"], s=5, alpha=0.3, color=NEUTRAL)
     ax.axhline(0, color="grey", lw=1)
     ax.set_xscale("log")
+    fitted = _finite(table["fitted"])
+    fitted = fitted[np.isfinite(fitted) & (fitted > 0)]
+    if len(fitted) and fitted.max() > fitted.min():
+        lo, hi = float(fitted.min()), float(fitted.max())
+        pad = (hi / lo) ** 0.05
+        ax.set_xlim(lo / pad, hi * pad)
+        ax.set_xticks(_ratio_ticks(lo / pad, hi * pad))
+    # plain numbers ("1,000"), not matplotlib's "10^3" mathtext, which the house theme does not
+    # parse (labels from an export are drawn as typed); no labelled minor ticks
+    number_axis(ax, "x")
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
     ax.set(xlabel="fitted value (log scale)", ylabel="Pearson residual", title=title or "Residuals against fitted values")
     return ax
 

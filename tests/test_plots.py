@@ -1,5 +1,6 @@
 """The charts draw what their tables say: bar lengths, panels, colours and labels."""
 
+import re
 import warnings
 
 import matplotlib
@@ -69,6 +70,16 @@ def test_distribution_histograms_count_with_thousands_separators():
     assert max(ticks) >= 1_000 and f"{int(max(ticks)):,}" in labels  # "2,000", not "2000" or "1e3"
 
 
+def test_segment_nps_says_the_overall_line_under_the_axis_not_in_a_legend_over_the_bars():
+    table = pd.DataFrame({"segment": ["Basic", "Pro"], "nps": [10.0, 60.0], "ci_low": [-20.0, 40.0],
+                          "ci_high": [40.0, 80.0]})
+    ax = plots.segment_nps(table, overall=21.8)
+    assert ax.get_legend() is None
+    assert ax.get_xlabel() == "NPS (95% CI); dashed line: all customers, 21.8"
+    assert [ln.get_xdata()[0] for ln in ax.get_lines() if ln.get_linestyle() == "--"] == [21.8]
+    assert plots.segment_nps(table).get_xlabel() == "NPS (95% CI)"
+
+
 def test_segment_nps_bars_neutral_with_significance_as_outline():
     table = pd.DataFrame({
         "dimension": ["plan", "plan", "region", "region"], "segment": ["Basic", "Pro", "North", "South"],
@@ -113,6 +124,8 @@ def test_profile_heatmap_is_centred_and_projection_has_a_colour_per_cluster():
     image = ax.images[0]
     assert image.norm.vmin == -2.0 and image.norm.vmax == 2.0
     assert [t.get_text() for t in ax.texts] == ["1.5", "-0.5", "-2.0", "0.2"]
+    near_zero = plots.profile_heatmap(pd.DataFrame([[-0.04, 0.04], [-0.0, -0.06]], columns=["spend", "visits"]))
+    assert [t.get_text() for t in near_zero.texts] == ["0.0", "0.0", "0.0", "-0.1"]  # never "-0.0"
     pts = pd.DataFrame({"pc1": [0.0, 1.0, 2.0, 3.0], "pc2": [0.0, 1.0, 0.0, 1.0], "cluster": ["0", "1", "1", "2"]})
     ax = plots.cluster_projection(pts)
     assert [c.get_offsets().shape[0] for c in ax.collections] == [1, 2, 1]
@@ -336,6 +349,35 @@ def test_forest_ratio_axis_has_at_least_three_ticks_and_the_title_fits():
     assert ax.title.get_window_extent(renderer).x0 >= 0 and ax.title.get_window_extent(renderer).x1 <= fig.bbox.x1
 
 
+@settings(max_examples=300, deadline=None)
+@given(lo=st.floats(1e-3, 1e3), ratio=st.floats(1.001, 1e4))
+def test_ratio_ticks_are_three_or_more_inside_the_axis_and_never_crowded(lo, ratio):
+    hi = lo * ratio
+    ticks = plots._ratio_ticks(lo, hi)
+    gaps = np.diff(np.log(ticks))
+    assert len(ticks) >= 3 and np.all(gaps > 0)
+    assert ticks[0] >= lo * (1 - 1e-9) and ticks[-1] <= hi * (1 + 1e-9)
+    assert gaps.min() >= plots._MIN_TICK_GAP * np.log(ratio) * (1 - 1e-6)  # no two labels overprint
+
+
+def test_ratio_ticks_on_a_log_axis_leave_out_the_crowded_top_step():
+    # the bundled sample's effects panel: 0.75 ... 1.75 in steps of 0.25 printed "1.501.75"
+    ticks = plots._ratio_ticks(0.55, 1.8)
+    assert 1.0 in ticks and not {1.5, 1.75} <= set(ticks), ticks
+
+
+def test_residuals_log_axis_reads_plain_numbers():
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"fitted": rng.uniform(180, 1500, 400), "pearson_residual": rng.normal(size=400)})
+    ax = plots.residuals(table)
+    ax.figure.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels() + ax.get_xticklabels(minor=True) if t.get_visible()]
+    shown = [t for t in labels if t]
+    assert len(shown) >= 3 and all(re.fullmatch(r"[\d,]+(\.\d+)?", t) for t in shown), labels  # no "10^3"
+    lo, hi = ax.get_xlim()
+    assert lo <= 180 and hi >= 1500
+
+
 def test_waterfall_labels_stay_inside_the_axes_below_the_title():
     plots.set_theme()
     steps = pd.DataFrame({"label": ["benefit", "returns saved", "cost", "net"],
@@ -363,6 +405,55 @@ def test_driver_quadrant_zoom_is_said_and_whole_scale_used_when_it_shows_the_spr
     wide = drivers.assign(performance=[4.0, 8.0])
     ax = plots.driver_quadrant(wide, scale=(0, 10))
     assert ax.get_xlim() == (0, 10) and "scale 0 to 10" in ax.get_xlabel()
+
+
+def test_driver_quadrant_tells_apart_ticks_and_means_that_differ_in_the_third_decimal():
+    # the 1M report's drivers: means within 0.006 of each other read "6.99, 6.99, 7.00, 7.00"
+    perf = [6.9922, 6.9914, 6.9962, 6.9906, 6.9858]
+    drivers = pd.DataFrame({"driver": [f"driver_{c}" for c in "abcde"], "importance": [0.18, 0.13, 0.1, 0.06, 0.04],
+                            "ci_low": [0.17, 0.12, 0.09, 0.05, 0.03], "ci_high": [0.19, 0.14, 0.11, 0.07, 0.05],
+                            "performance": perf})
+    ax = plots.driver_quadrant(drivers, scale=(1, 10))
+    ax.figure.canvas.draw()
+    lo, hi = ax.get_xlim()
+    shown = [t.get_text() for t, v in zip(ax.get_xticklabels(), ax.get_xticks(), strict=True) if lo <= v <= hi]
+    assert len(shown) >= 3 and len(set(shown)) == len(shown), shown
+    assert "zoomed to 6.986–6.996 of the 1–10 scale" in ax.get_xlabel()
+    assert ax.get_ylabel() == "Importance (R² it adds, 95% interval)"  # R² units, as the table's importance
+
+
+@pytest.mark.parametrize("extra", [0, 10])
+def test_tornado_shows_both_values_when_both_lower_the_roi_and_keeps_its_legend_off_the_bars(extra):
+    sens = pd.DataFrame({"assumption": ["Horizon", "Margin"], "low_label": ["2 y", "28%"], "high_label": ["5 y", "42%"],
+                         "roi_low": [36.5, 30.0], "roi_high": [36.1, 45.0]})
+    more = pd.DataFrame({"assumption": [f"a{i}" for i in range(extra)], "low_label": "lo", "high_label": "hi",
+                         "roi_low": 37.6 - np.arange(extra) / 200, "roi_high": 37.6 + np.arange(extra) / 200})
+    ax = plots.tornado(pd.concat([sens, more], ignore_index=True), base=37.6)
+    fig = ax.figure
+    fig.canvas.draw()
+    low, high = ax.containers  # light bars (lower value), dark bars (higher value)
+    for a, b in zip(low.patches, high.patches, strict=True):  # the same row, never on top of each other
+        assert a.get_y() >= b.get_y() + b.get_height() - 1e-9
+    assert [p.get_width() for p in low.patches][-2:] == pytest.approx([36.5 - 37.6, 30.0 - 37.6])  # the widest last
+    assert [p.get_width() for p in high.patches][-2:] == pytest.approx([36.1 - 37.6, 45.0 - 37.6])
+    renderer = fig.canvas.get_renderer()
+    legend = ax.get_legend().get_window_extent(renderer)
+    assert legend.y0 >= max(p.get_window_extent(renderer).y1 for p in low.patches + high.patches)  # above every bar
+    assert ax.get_window_extent(renderer).contains(legend.x0, legend.y0) and ax.get_legend().get_frame().get_alpha() == 1
+
+
+def test_trend_of_one_quarter_draws_its_interval_as_a_bar_and_of_two_a_band():
+    one = pd.DataFrame({"quarter": ["2025Q4"], "nps": [9.8], "ci_low": [9.5], "ci_high": [10.1]})
+    ax = plots.trend(one)
+    (bar,) = [c for c in ax.collections if c.get_gid() == "interval"]
+    (segment,) = bar.get_segments()
+    assert segment[:, 1].tolist() == pytest.approx([9.5, 10.1])
+    assert ax.get_ylim()[0] <= 9.5 and ax.get_ylim()[1] >= 10.1  # the whole interval shown
+    two = pd.DataFrame({"quarter": ["2025Q3", "2025Q4"], "nps": [9.0, 9.8], "ci_low": [8.6, 9.5], "ci_high": [9.4, 10.1]})
+    ax = plots.trend(two)
+    assert not [c for c in ax.collections if c.get_gid() == "interval"] and len(ax.collections) == 1  # the band
+    no_interval = plots.trend(one.assign(ci_low=np.nan))
+    assert not [c for c in no_interval.collections if c.get_gid() == "interval"]
 
 
 def test_cluster_projection_names_the_clusters():
