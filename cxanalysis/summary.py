@@ -261,7 +261,7 @@ def segments_at_risk_html(segments: list[dict[str, Any]], overall: float | None)
                 "number of segments compared.</p>")
     return ("<h2>Segments at risk</h2><p class='muted'>Segments whose NPS is below the overall NPS and differs "
             "from the other segments, allowing for the number of segments compared; lowest first.</p>"
-            + _table(worst, ["dimension", "segment", "n", "nps", "ci_low"], {"ci_low": "Likely range"}))
+            + _table(worst, ["dimension", "segment", "n", "nps", "ci_low"], {"n": "Respondents", "ci_low": "Likely range"}))
 
 
 def clusters_at_risk_html(clusters: list[dict[str, Any]], overall: float | None, *, weak: str | None = None) -> str:
@@ -273,10 +273,14 @@ def clusters_at_risk_html(clusters: list[dict[str, Any]], overall: float | None,
     if not worst:
         return (head + "<p>No cluster stands out: no cluster's NPS is below the "
                 "overall NPS with its whole likely range below it.</p>")
+    # n counts the cluster's respondents; passives are weighted to the whole customer base (the
+    # customers a program could move), so the two columns say which they count
     return (head + "<p class='muted'>Clusters whose NPS and whole likely range are "
-            "below the overall NPS; passives are the customers a program could move.</p>"
+            "below the overall NPS; passives are the customers a program could move, counted in the "
+            "whole customer base (respondents weighted to it).</p>"
             + _table(worst, ["name", "n", "nps", "nps_ci_low", "passives"],
-                     {"name": "Cluster", "nps_ci_low": "Likely range"}))
+                     {"name": "Cluster", "n": "Respondents", "nps_ci_low": "Likely range",
+                      "passives": "Passives in the customer base"}))
 
 
 # --- the decision page ---------------------------------------------------------------------------

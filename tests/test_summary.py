@@ -48,6 +48,7 @@ def test_segments_at_risk_differ_and_lie_below_the_overall_nps():
     assert [r["segment"] for r in summary.segments_at_risk(SEGS, 20.0)] == ["Basic"]
     html = summary.segments_at_risk_html(SEGS, 20.0)
     assert "Basic" in html and "Pro" not in html and "Tiny" not in html and "North" not in html
+    assert ">Respondents</th>" in html and ">Customers</th>" not in html  # n counts those who answered
 
 
 def test_no_segment_at_risk_says_so_instead_of_listing_all(tmp_path):
@@ -69,6 +70,8 @@ def test_clusters_at_risk_are_below_the_overall_nps_with_their_whole_interval():
     assert [r["name"] for r in summary.clusters_at_risk(CLUSTERS, 20.0)] == ["rare visitors"]
     html = summary.clusters_at_risk_html(CLUSTERS, 20.0)
     assert "rare visitors" in html and "high-spend" not in html and "<td>new</td>" not in html
+    # respondents and weighted passives in one row: each column says which it counts
+    assert ">Respondents</th>" in html and ">Passives in the customer base</th>" in html and ">Customers</th>" not in html
     none = summary.clusters_at_risk_html(CLUSTERS, 0.0)
     assert "No cluster stands out" in none and "high-spend" not in none
 
