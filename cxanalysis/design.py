@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .fmt import label
+
 __all__ = ["Design", "build_design", "CX_TERMS"]
 
 CX_TERMS = ("cx[T.detractor]", "cx[T.promoter]")
@@ -113,7 +115,7 @@ def build_design(
     else:
         cols.append(d[score].to_numpy(float))
         names.append(score)
-        labels[score] = f"{score} (per point)"
+        labels[score] = f"{label(score)} (per point)"
     for c in covariates:
         s = d[c]
         if _is_categorical(s):
@@ -123,11 +125,11 @@ def build_design(
                 name = f"{c}[T.{level}]"
                 cols.append((codes == index[level]).astype(float))
                 names.append(name)
-                labels[name] = f"{c}: {level} (vs {levels[0]})"
+                labels[name] = f"{label(c)}: {level} (vs {levels[0]})"
         else:
             cols.append(s.to_numpy(float))
             names.append(c)
-            labels[c] = f"{c} (per unit)"
+            labels[c] = f"{label(c)}, per unit"
     X = np.empty((len(d), len(cols)), order="F")  # column-major: faster X'WX on tall matrices
     for j, c in enumerate(cols):
         X[:, j] = c

@@ -365,6 +365,27 @@ def recommendation(results: dict[str, Any]) -> tuple[str, str]:
     return kind, text + (f" {hinge}" if hinge and kind != "no-evidence" else "")
 
 
+#: the analyses' keys in results.json's ``analyses_skipped``, in words
+SKIPPED_ANALYSES = {
+    "nps_change": "What moved NPS (customer mix or real change)", "trends": "Quarter-over-quarter trends",
+    "roi": "ROI of moving passives to promoters", "retention_scenarios": "Retention scenarios",
+    "spend": "Spend model", "churn": "Churn model", "returns": "Returns model", "clusters": "Behavioural clusters",
+    "drivers": "Key drivers", "themes": "Comment themes",
+}
+_SKIPPED_PARTS = {"metric ": "Metric", "segment ": "Segment dimension", "cluster column ": "Cluster column"}
+
+
+def skip_label(key: str) -> str:
+    """A key of ``analyses_skipped`` in words: "nps_change" → "What moved NPS (customer mix or
+    real change)", "metric csat" → "Metric: CSAT"; an unknown key as it is."""
+    if key in SKIPPED_ANALYSES:
+        return SKIPPED_ANALYSES[key]
+    for prefix, words in _SKIPPED_PARTS.items():
+        if key.startswith(prefix):
+            return f"{words}: {fmt.label(key[len(prefix):])}"
+    return key
+
+
 def assumption_hinge(roi: dict[str, Any]) -> str:
     """The assumption a funding decision hinges on: the share of passives the program is assumed to
     move against the share at which it breaks even, with that share's likely range. The range is
@@ -539,7 +560,7 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
     skip_html = ""
     if skipped:
         skip_html = "<h2>Analyses skipped</h2><ul>" + "".join(
-            f"<li><b>{html.escape(k)}</b>: {html.escape(str(v))}</li>" for k, v in sorted(skipped.items())) + "</ul>"
+            f"<li><b>{html.escape(skip_label(k))}</b>: {html.escape(str(v))}</li>" for k, v in sorted(skipped.items())) + "</ul>"
     errors = results.get("run", {}).get("errors")
     err_html = ("<h2>Problems in this run</h2><ul>" + "".join(f"<li>{html.escape(e)}</li>" for e in errors)
                 + "</ul>") if errors else ""

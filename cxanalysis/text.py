@@ -454,6 +454,8 @@ class CommentThemes:
         if self.sampled_:
             # learn and measure on a random sample of comments; shares from 50,000 comments are
             # precise to about half a percentage point
+            self.notes_.append(f"Themes are learnt and measured on a random sample of {self.max_comments:,} of the "
+                               f"{len(positions):,} comments (every customer's comment equally likely to be drawn).")
             positions = positions[np.sort(rng.choice(len(positions), self.max_comments, replace=False))]
         has = np.zeros(len(data), dtype=bool)
         has[positions] = True

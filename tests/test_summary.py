@@ -1,5 +1,7 @@
 """The executive summary's sentences and tiles say only what the intervals support (issue 12)."""
 
+import re
+
 from cxanalysis import summary
 
 
@@ -167,3 +169,14 @@ def test_recommendation_names_the_assumption_it_hinges_on():
     assert "break even only by moving 140% (likely range 5% to 15%) of them, more than there are" in \
         summary.recommendation(r)[1]
     assert summary.assumption_hinge({"n_passives": 0}) == ""
+
+
+def test_skipped_analyses_are_named_in_words_with_their_reasons(tmp_path):
+    skipped = {"nps_change": "only one quarter loaded: no change to split", "metric csat": "no csat column",
+               "segment age": "no age column", "cluster column visits_per_month": "constant", "<b>odd</b>": "x"}
+    page = summary.write_index(tmp_path, _results(analyses_skipped=skipped), []).read_text()
+    items = re.findall(r"<li><b>(.*?)</b>: (.*?)</li>", page[page.index("Analyses skipped"):])
+    assert items[:5] == [("&lt;b&gt;odd&lt;/b&gt;", "x"),  # an unknown key as it is, escaped
+                         ("Cluster column: Visits per month", "constant"), ("Metric: CSAT", "no csat column"),
+                         ("What moved NPS (customer mix or real change)", "only one quarter loaded: no change to split"),
+                         ("Segment dimension: Age", "no age column")]

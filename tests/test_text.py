@@ -62,6 +62,9 @@ def test_shares_add_up_and_match_a_direct_count_on_the_sample():
     df.loc[df.index[::7], "comment"] = ""  # customers without a comment are never analysed
     th = CommentThemes(n_themes=6, max_comments=1500).fit(df)
     assert th.sampled_ and th.n_comments_ == 1500 and th.analysed_.sum() == 1500
+    with_comment = int(df["comment"].fillna("").str.strip().ne("").sum())
+    assert f"random sample of 1,500 of the {with_comment:,} comments" in th.notes_[0]  # said on the page
+    assert not any("random sample" in n for n in CommentThemes(n_themes=6).fit(df).notes_)
     assert not df.loc[th.analysed_, "comment"].str.strip().eq("").any()
     assert (th.assigned_[~th.analysed_] == -1).all()
     assert th.themes_["n"].sum() == 1500 and th.themes_["share"].sum() == pytest.approx(1.0)
