@@ -210,7 +210,7 @@ h1{font-size:1.6rem;margin-bottom:.2rem} h2{font-size:1.2rem;margin-top:2rem;bor
 .kpi{display:flex;gap:1rem;flex-wrap:wrap}.kpi div{border:1px solid #ddd;border-radius:6px;padding:.6rem 1rem}
 .kpi b{display:block;font-size:1.6rem}.muted{color:#555;font-size:.9rem}
 table{border-collapse:collapse;font-size:.9rem}td,th{border-bottom:1px solid #eee;padding:.25rem .6rem;text-align:right}
-td:first-child,th:first-child,td:not(.cx-num){text-align:left} li{margin:.3rem 0}
+td:first-child,th:first-child,td:not(.cx-num){text-align:left} td.cx-num{white-space:nowrap} li{margin:.3rem 0}
 .top{font-size:.9rem;color:#444;border-bottom:1px solid #ddd;padding-bottom:.4rem}.quarter{font-weight:600}
 .headline{font-size:1.25rem;font-weight:600;margin:.6rem 0 1rem}
 .rec{border-left:6px solid #999;background:#f6f6f6;padding:.2rem 1rem;margin:1rem 0}.rec h2{border:0;margin-top:.4rem}

@@ -192,7 +192,11 @@ CHECKS = """() => {
             body.querySelectorAll('.jp-InputArea, style, script').forEach(e => e.remove());
             document.documentElement.appendChild(body);
             const t = body.innerText; body.remove(); return t; })(),
-          cells: [...document.querySelectorAll('td')].map(td => td.innerText.trim())};
+          cells: [...document.querySelectorAll('td')].map(td => td.innerText.trim()),
+          // a number or an interval is never broken over two lines ("< 0.001" read as "<" and "0.001")
+          numbersWrap: [...document.querySelectorAll('td.cx-num')].filter(td => getComputedStyle(td).whiteSpace !== 'nowrap')
+            .map(td => td.innerText.trim()).slice(0, 5),
+          appendixFonts: [...document.querySelectorAll('details.cx-appendix>summary')].map(s => getComputedStyle(s).fontFamily)};
 }"""
 
 
@@ -246,6 +250,11 @@ def _check_report(root, quarter):
             hit = re.search(pattern, got["text"])
             if hit:
                 problems.append(f"{where}: raw {hit.group(0)!r} in {got['text'][max(0, hit.start() - 60):hit.end() + 20]!r}")
+        if got["numbersWrap"]:
+            problems.append(f"{where}: numbers that may wrap {got['numbersWrap']}")
+        serif = [f for f in got["appendixFonts"] if "system-ui" not in f]
+        if serif:
+            problems.append(f"{where}: the appendix heading in {serif[0]!r}, not the page's font")
         zeros = [c for c in got["cells"] if c in ("0.000", "-0.000")]
         if zeros:
             problems.append(f"{where}: {len(zeros)} cell(s) read 0.000")
