@@ -317,6 +317,8 @@ def _text(value) -> str:
     if isinstance(value, list | tuple | Set | np.ndarray | pd.Series):
         return ", ".join(_text(v) for v in value)
     if isinstance(value, Mapping):
+        if isinstance(value.get("note"), str) and value["note"]:  # a record that says itself in words (a file's format)
+            return value["note"]
         return ", ".join(f"{k}: {_text(v)}" for k, v in value.items())
     return str(value)
 

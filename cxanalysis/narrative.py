@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -125,12 +125,13 @@ def change_decomposition_summary(decomposition: dict) -> str:
 def styled(table: pd.DataFrame, digits: int = 2, percent: tuple[str, ...] = (), *,
            columns: Sequence[str] | None = None, money: Sequence[str] = (), currency: str | None = None,
            max_columns: int = 8, csv: str | os.PathLike | None = None, href: str | None = None,
-           rows: int | None = None):
+           rows: int | None = None, headers: Mapping[str, str] | None = None):
     """The reader view of a table, through the one formatting layer (:func:`cxanalysis.fmt.table`).
 
     Headers in words, shares in %, money with ``currency``'s symbol, thousands separators,
     p-values "< 0.001", "–" for missing, lists joined by commas; at most ``max_columns`` columns
-    (``columns`` chooses them), the full table written to ``csv`` and linked beside the view.
+    (``columns`` chooses them; ``headers`` renames where the usual words would mislead), the full
+    table written to ``csv`` and linked beside the view.
     Full precision stays in the data. Every text cell and every header is HTML-escaped: category
     values, column names and comments come from the export and are shown as text, never run as
     markup. The table is marked ``tex2jax_ignore`` so that JupyterLab's MathJax leaves a ``$``
@@ -139,7 +140,7 @@ def styled(table: pd.DataFrame, digits: int = 2, percent: tuple[str, ...] = (), 
     from . import fmt
 
     return fmt.table(table, columns=columns, max_columns=max_columns, percent=percent, money=money,
-                     currency=currency, digits=digits, csv=csv, href=href, rows=rows)
+                     currency=currency, digits=digits, csv=csv, href=href, rows=rows, headers=headers)
 
 
 #: the rows of :meth:`cxanalysis.roi.Assumptions.to_frame`, in its order, and how each value reads

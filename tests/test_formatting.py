@@ -154,6 +154,8 @@ def test_table_never_shows_reprs_or_raw_missing():
         assert not any(bad in c for c in cells), (bad, cells)
     assert not {"0.000", "0.00"} & set(cells)  # a non-zero value never reads as zero
     assert cells == ["–", "–", "x, –", "k: 1", "–", "0.000010", "y", "–"]
+    fmt_cell = fmt.table(pd.DataFrame({"format": [{"delimiter": ",", "note": "Read as comma-separated.", "plain": True}]}))
+    assert fmt_cell.view.iloc[0, 0] == "Read as comma-separated."  # a record that says itself in words
 
 
 def test_quantile_bands_read_as_parts_not_calendar_quarters():
