@@ -100,7 +100,7 @@ def test_real_export_reports_without_traceback(tmp_path, name):
     assert skipped["drivers"] == "no driver_* columns" and skipped["themes"] == "no comment column"
     assert "churn" in results["effects"]
     index = (root / "index.html").read_text(encoding="utf-8")
-    assert "Analyses skipped" in index and "metric CES" in index
+    assert "Analyses skipped" in index and "<b>Metric: CES</b>" in index and "Returns model" in index  # in words
     if name == "telco":  # scores 1-2 always churned, 4-5 never: separation, flagged on the summary
         assert "Read before acting" in index and "separation" in index
         assert results["effects"]["churn"]["detractor_vs_passive"]["flagged"] is True
