@@ -233,16 +233,20 @@ _POINTS = {"nps", "diff_vs_rest", "change", "mix", "within"}
 _TRIMMED = {"horizon_years", "min", "max"}
 
 
-def kind_of(column, values: pd.Series | None = None, *, percent: Sequence[str] = (), money: Sequence[str] = ()) -> str:
-    """How a column is formatted: "money", "percent", "p", "int", "points", "bool", "trimmed", "text" or "number".
+def kind_of(column, values: pd.Series | None = None, *, percent: Sequence[str] = (), money: Sequence[str] = (),
+            pp: Sequence[str] = ()) -> str:
+    """How a column is formatted: "money", "percent", "pp", "p", "int", "points", "bool", "trimmed", "text" or "number".
 
-    Explicit ``percent`` / ``money`` names win; then the column's name (``spend`` is money,
+    Explicit ``pp`` (a difference of two shares, in percentage points) / ``percent`` / ``money``
+    names win; then the column's name (``spend`` is money,
     ``churn_rate`` a share, ``p_value`` a p-value, ``n`` a count, ``nps`` points); then its values
     (integers and whole-number floats of a count-like name are counts, booleans read yes/no,
     anything else that is not a number is text).
     """
     c = str(column)
     base = re.sub(r"_ci(_low|_high)?$", "", c)
+    if c in pp or base in pp:
+        return "pp"
     if c in money or base in money:
         return "money"
     if c in percent or base in percent:
@@ -291,6 +295,8 @@ def format_value(x, kind: str, *, currency: str | None = None, decimals: int = 2
         return money(x, currency)
     if kind == "percent":
         return percent(x)
+    if kind == "pp":  # a difference of shares: 0.117 reads "+11.7 pp", never "11.7%" (a relative change)
+        return f"{points(float(x) * 100)} pp"
     if kind == "p":
         return p_value(x)
     if kind == "int":
@@ -392,7 +398,8 @@ def _pairs(columns: list[str]) -> dict[str, str]:
 
 
 def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_columns: int = 8,
-          percent: Sequence[str] = (), money: Sequence[str] = (), currency: str | None = None, digits: int = 2,
+          percent: Sequence[str] = (), money: Sequence[str] = (), pp: Sequence[str] = (),
+          currency: str | None = None, digits: int = 2,
           csv: str | os.PathLike | None = None, href: str | None = None, rows: int | None = None,
           names: Sequence[str] = NAME_COLUMNS, headers: Mapping[str, str] | None = None) -> Table:
     """The reader view of ``data``: headers in words, every cell formatted, at most ``max_columns``.
@@ -408,6 +415,8 @@ def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_colum
     percent, money : column names
         Columns holding shares (shown as %) or amounts (shown with ``currency``), in addition to
         those recognised by name (:func:`kind_of`).
+    pp : column names
+        Columns holding differences of two shares, shown in signed percentage points ("+11.7 pp").
     currency : str, optional
         ISO 4217 code of the export's money (``currency`` in cx.yaml).
     digits : int
@@ -463,13 +472,13 @@ def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_colum
             else:
                 pos = cols.index(c)
                 base = cols[pos - 1] if pos > 0 else c
-            kind = kind_of(base, frame[base] if base in frame else None, percent=percent, money=money)
+            kind = kind_of(base, frame[base] if base in frame else None, percent=percent, money=money, pp=pp)
             kind = "number" if kind in ("int", "bool", "text") else kind
             head = own.get(c) or (f"{label(stem)}, 95% interval" if stem else "95% interval")
             view[head] = [interval(lo, hi, kind, currency=currency, decimals=digits)
                           for lo, hi in zip(frame[c], frame[pairs[c]], strict=True)]
         else:
-            kind = kind_of(c, frame[c], percent=percent, money=money)
+            kind = kind_of(c, frame[c], percent=percent, money=money, pp=pp)
             if kind == "number" and _whole(frame[c]):
                 kind = "int"  # whole numbers without decimals: "12", not "12.00"
             head = own.get(c) or label(c)
@@ -483,7 +492,7 @@ def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_colum
     shown.columns = _unique(list(shown.columns))
     numeric = pd.DataFrame("", index=shown.index, columns=shown.columns)
     for h in shown.columns:
-        if shown[h].map(lambda s: bool(re.fullmatch(r"[-+<>]?\s?[^\d\s]{0,4}\s?[\d,.]+%?( to .+)?|–", s))).all():
+        if shown[h].map(lambda s: bool(re.fullmatch(r"[-+<>]?\s?[^\d\s]{0,4}\s?[\d,.]+(%| pp)?( to .+)?|–", s))).all():
             numeric[h] = "cx-num"
     styler = (shown.style.format(escape="html", na_rep=MISSING).format_index(escape="html", axis=1)
               .hide(axis="index").set_td_classes(numeric)

@@ -158,6 +158,15 @@ def test_table_never_shows_reprs_or_raw_missing():
     assert fmt_cell.view.iloc[0, 0] == "Read as comma-separated."  # a record that says itself in words
 
 
+def test_differences_of_shares_read_in_percentage_points_with_their_interval():
+    t = fmt.table(pd.DataFrame({"share_promoters": [0.399], "diff": [-0.371], "diff_ci_low": [-0.378],
+                                "diff_ci_high": [-0.363], "other": [0.117]}), pp=("diff", "other"))
+    row = t.view.iloc[0].tolist()
+    assert row == ["39.9%", "-37.1 pp", "-37.8 pp to -36.3 pp", "+11.7 pp"]  # never "-37.1%", a relative change
+    assert set(t.numeric) == set(t.view.columns)  # right-aligned and kept on one line as every number
+    assert fmt.format_value(0.0, "pp") == "0.0 pp" and fmt.format_value(np.nan, "pp") == "–"
+
+
 def test_quantile_bands_read_as_parts_not_calendar_quarters():
     """Hand-worked: 0..99 in quarters has edges 0, 24.75, 49.5, 74.25, 99."""
     from cxanalysis import segments
