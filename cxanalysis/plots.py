@@ -713,17 +713,18 @@ def driver_quadrant(table: pd.DataFrame, *, title: str | None = None, ax=None, s
         ax.axhline(np.nanmean(imp), color="grey", ls="--", lw=1)
     xlabel = "Performance: mean rating"
     decimals = 2
+    locator = plt.MaxNLocator(6)
     if scale is not None and span >= 0.1 * (scale[1] - scale[0]):
         ax.set_xlim(scale[0], scale[1])
         xlabel += f" (scale {scale[0]:g} to {scale[1]:g})"
     elif np.isfinite(perf).any():
         pad = max(span * 0.15, 0.01)
         ax.set_xlim(np.nanmin(perf) - pad, np.nanmax(perf) + pad)
-        decimals = _tick_decimals(ax.get_xlim())
+        decimals = _tick_decimals(locator.tick_values(*ax.get_xlim()))
         xlabel += f" (axis zoomed to {np.nanmin(perf):.{decimals}f}–{np.nanmax(perf):.{decimals}f}"
         xlabel += f" of the {scale[0]:g}–{scale[1]:g} scale)" if scale is not None else ")"
     # no offset (the ticks read 6.990, 6.995, ..., not +7 and 0.005), as many decimals as tell them apart
-    ax.xaxis.set_major_locator(plt.MaxNLocator(6))
+    ax.xaxis.set_major_locator(locator)
     number_axis(ax, "x", decimals)
     # the importance is the R² each driver adds (its Shapley share of the model's R²), not a share
     ax.set(xlabel=xlabel, ylabel="Importance (R² it adds, 95% interval)")
@@ -731,12 +732,8 @@ def driver_quadrant(table: pd.DataFrame, *, title: str | None = None, ax=None, s
     return ax
 
 
-def _tick_decimals(limits: tuple[float, float], nbins: int = 6) -> int:
-    """Decimals that tell apart the ticks ``MaxNLocator(nbins)`` puts between ``limits``
-    (at least 2: the house's precision for ratings)."""
-    from matplotlib.ticker import MaxNLocator
-
-    ticks = MaxNLocator(nbins).tick_values(*limits)
+def _tick_decimals(ticks: np.ndarray) -> int:
+    """Decimals that tell ``ticks`` apart (at least 2: the house's precision for ratings)."""
     step = float(np.min(np.diff(ticks))) if len(ticks) > 1 else 0.0
     if not np.isfinite(step) or step <= 0:
         return 2
