@@ -812,6 +812,9 @@ def load(
     from .weighting import weight_to_base
 
     weights, report.response = weight_to_base(frame, nonresp, cfg)
+    from .metrics import add_nonrespondent_totals
+
+    add_nonrespondent_totals(report.response, nonresp)
     if weights is not None:
         frame["weight"] = weights.to_numpy()
     absent = [c for c in CANONICAL if c not in frame and c not in ("quarter",)]

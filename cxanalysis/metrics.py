@@ -25,7 +25,7 @@ Methods
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,7 @@ __all__ = [
     "configured_nps",
     "exact_nps",
     "exact_metrics",
+    "add_nonrespondent_totals",
     "nps_from_counts",
     "nps_difference",
     "mean_score",
@@ -636,9 +637,15 @@ def exact_nps(nps_quarter: pd.DataFrame, quarter: str) -> pd.Series:
 
 
 def exact_metrics(metrics: pd.DataFrame, skipped: pd.DataFrame, data: pd.DataFrame, config,
-                  quarter: str) -> tuple[pd.DataFrame, dict[str, str]]:
+                  quarter: str, response: Mapping | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
     """The quarter's metrics dashboard from the run's exact tables (over every row), plus the
     figures that need every row at once (the health score), computed from ``data``.
+
+    The exact tables describe the respondents (weighted to the base when they are weighted). MRR
+    is the one figure that is a size of the business rather than a rate among customers: when
+    the export holds the quarter's non-respondents too (``response``), the two MRR rows are the
+    census over every customer of the quarter, respondents or not (no sampling error), not the
+    respondents' sum, which would leave out the revenue of everyone who did not answer.
 
     Parameters
     ----------
@@ -648,17 +655,60 @@ def exact_metrics(metrics: pd.DataFrame, skipped: pd.DataFrame, data: pd.DataFra
         The quarter's respondents in memory (every row, or the run's weighted sample).
     config : Config
     quarter : str
+    response : mapping, optional
+        The quarter's entry of ``CleaningReport.response`` (``RunContext.response_entry``): its
+        ``base``, ``respondents`` and ``nonrespondents_mrr`` (see :func:`add_nonrespondent_totals`).
 
     Returns
     -------
     The columns and skips of :func:`cx_metrics`.
     """
     table = _of_quarter(metrics, quarter)
+    if response is not None:
+        table = _mrr_census(table, response)
     skips = {r["metric"]: r["reason"] for r in _of_quarter(skipped, quarter).to_dict("records")}
     extra, mskips = cx_metrics(data, config, part="in memory")
     skips.update(mskips)
     out = pd.concat([table, extra], ignore_index=True) if len(extra) else table
     return out.reset_index(drop=True), skips
+
+def add_nonrespondent_totals(response: Sequence[dict], nonrespondents: pd.DataFrame) -> None:
+    """Add each quarter's MRR over its non-respondents to its ``response`` entry, in place:
+    ``nonrespondents_mrr = {"n": customers with an MRR, "total": their sum}`` (nothing when the
+    export has no ``mrr`` column). The large route counts the same in its engine
+    (:func:`cxanalysis.engine.large.prepare_large`)."""
+    if "mrr" not in nonrespondents:
+        return
+    if len(nonrespondents):
+        mrr = nonrespondents["mrr"].astype(float)
+        by = mrr.groupby(nonrespondents["quarter"].astype(str).to_numpy())
+        n, total = by.count(), by.sum()
+    else:
+        n = total = pd.Series(dtype=float)
+    for r in response:
+        q = str(r["quarter"])
+        r["nonrespondents_mrr"] = {"n": int(n.get(q, 0)), "total": float(total.get(q, 0.0))}
+
+
+def _mrr_census(table: pd.DataFrame, response: Mapping) -> pd.DataFrame:
+    """The MRR rows of one quarter's metrics over its whole base (see :func:`exact_metrics`)."""
+    non = response.get("nonrespondents_mrr")
+    n_non = int(response.get("base") or 0) - int(response.get("respondents") or 0)
+    rows = table["metric"] == "MRR (total)"
+    if not non or not n_non or not rows.any():  # every customer answered: the table's census already
+        return table
+    n = int(table.loc[rows, "n"].iloc[0]) + non["n"]
+    total = float(table.loc[rows, "value"].iloc[0]) + non["total"]
+    method = (f"census of the quarter's {int(response['base']):,} customers, the {n_non:,} who did not answer "
+              "included (no sampling error)")
+    out = table.copy()
+    out.loc[rows, ["value", "ci_low", "ci_high", "n", "n_eff", "method"]] = [total, np.nan, np.nan, n, np.nan, method]
+    per = out["metric"] == "MRR per customer"
+    if per.any():
+        out.loc[per, ["value", "ci_low", "ci_high", "n", "n_eff", "method"]] = [total / n, np.nan, np.nan, n, np.nan,
+                                                                              method]
+    return out
+
 
 def _quadratic_form(g: np.ndarray, cov: np.ndarray) -> float:
     """``g' cov g``, a variance: 0 where its terms cancel to rounding error (e.g. spend and churn

@@ -68,11 +68,19 @@ def segments_summary(table: pd.DataFrame) -> str:
             f"({lo['ci_low']:.1f} to {lo['ci_high']:.1f}).")
 
 
-def metrics_summary(skipped: dict[str, str]) -> str:
-    """Markdown list of the metrics that could not be computed and why."""
-    if not skipped:
-        return "Every metric could be computed from this export."
-    return "Not computed (column absent): " + "; ".join(f"**{k}** ({v})" for k, v in skipped.items()) + "."
+def metrics_summary(skipped: dict[str, str], table: pd.DataFrame | None = None) -> str:
+    """Markdown: the metrics that could not be computed and why; and, when the MRR rows of
+    ``table`` (:func:`cxanalysis.metrics.exact_metrics`) are a census of the whole base, that
+    they are, and why they have no interval."""
+    text = ("Every metric could be computed from this export." if not skipped else
+            "Not computed (column absent): " + "; ".join(f"**{k}** ({v})" for k, v in skipped.items()) + ".")
+    if table is not None and len(table):
+        census = table[(table["metric"] == "MRR (total)") & table["method"].astype(str).str.startswith("census of")]
+        if len(census):
+            text += (f" MRR adds up every customer of the quarter with an MRR ({int(census['n'].iloc[0]):,}), "
+                     "those who did not answer the survey included: a census, so it has no interval. The other "
+                     "figures are estimated from the respondents, with their 95% intervals.")
+    return text
 
 
 def trend_summary(table: pd.DataFrame) -> str:

@@ -223,6 +223,13 @@ class RunContext:
         weighting`` plus ``n_eff``, ``design_effect`` and the raking's notes."""
         return response_block(self.cleaning, self.current, self.quarter)
 
+    @property
+    def response_entry(self) -> dict[str, Any]:
+        """The report quarter's entry of the cleaning report's ``response`` (what :attr:`response`
+        shows, plus the loader's counts of the base, e.g. ``nonrespondents_mrr``); empty when the
+        run was loaded without one."""
+        return next((r for r in self.cleaning.response if str(r.get("quarter")) == str(self.quarter)), {})
+
     def margins(self) -> pd.DataFrame:
         """The report quarter's respondents against its whole base on each weighting covariate
         (:func:`cxanalysis.weighting.compare_margins`): from the engine's counts when the large

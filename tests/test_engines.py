@@ -320,6 +320,8 @@ def test_spark_large_route_equals_duckdb(spark, tmp_path):
     for a, b in zip(*(r.cleaning.response for r in runs.values()), strict=True):
         assert a["weighting"] == b["weighting"] and a["weighting"].startswith("raking on plan")
         assert a["n_eff"] == pytest.approx(b["n_eff"], rel=1e-9) and a["n_eff"] < a["respondents"]
+        assert a["nonrespondents_mrr"]["n"] == b["nonrespondents_mrr"]["n"] > 0
+        assert a["nonrespondents_mrr"]["total"] == pytest.approx(b["nonrespondents_mrr"]["total"], rel=1e-9)
 
 
 # ----------------------------------------------------------------------- report integration

@@ -3,6 +3,8 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
@@ -361,3 +363,77 @@ def test_clv_when_nobody_spent_anything_is_zero_not_an_error():
     table, _ = metrics.cx_metrics(df, load_config())
     row = table.set_index("metric").loc["CLV (simple)"]
     assert row["value"] == 0.0 and row["ci_low"] == 0.0 and row["ci_high"] == 0.0
+
+
+def test_mrr_is_a_census_of_the_whole_base_when_the_export_holds_it(tmp_path):
+    """With non-respondents in the export, MRR (total) and MRR per customer add up every
+    customer of the quarter (checked against the generator's frame summed by pandas), have no
+    interval, and say so; the other metrics stay the respondents' (weighted) figures. With no
+    non-respondent the exact table's row is kept as it is."""
+    from cxanalysis.engine import PandasEngine
+    from cxanalysis.io import load
+    from cxanalysis.narrative import metrics_summary
+    from cxanalysis.sample import make_customers
+
+    df = make_customers(2000, 1, random_state=8, response_rates={"Basic": 0.2, "Plus": 0.5, "Pro": 0.9})
+    df.loc[df.index[::7], "mrr"] = np.nan  # some customers without an MRR, among both groups
+    df.to_csv(tmp_path / "export.csv", index=False)
+    cfg = load_config()
+    loaded = load(tmp_path / "export.csv", cfg)
+    entry = loaded.report.response[0]
+    tables = PandasEngine(loaded.data.drop(columns=["_row", "_source"]), cfg).exact_tables()
+    q = entry["quarter"]
+    table, _ = metrics.exact_metrics(tables["metrics"], tables["metrics_skipped"], loaded.data, cfg, q, entry)
+    by = table.set_index("metric")
+    answered = df["nps_score"].notna()
+    assert 0 < answered.sum() < len(df) and entry["base"] == len(df)
+    assert by.loc["MRR (total)", "value"] == pytest.approx(df["mrr"].sum(), rel=1e-12)
+    assert by.loc["MRR (total)", "n"] == df["mrr"].notna().sum() < len(df)
+    assert by.loc["MRR per customer", "value"] == pytest.approx(df["mrr"].mean(), rel=1e-12)
+    assert by.loc[["MRR (total)", "MRR per customer"], ["ci_low", "ci_high", "n_eff"]].isna().all().all()
+    assert by.loc["MRR (total)", "method"].startswith(f"census of the quarter's {len(df):,} customers, "
+                                                      f"the {(~answered).sum():,} who did not answer")
+    # the respondents' own sum is a different, smaller number: the census is not a no-op
+    assert df.loc[answered, "mrr"].sum() < 0.8 * df["mrr"].sum()
+    # every other row is the exact table's
+    exact = metrics._of_quarter(tables["metrics"], q).set_index("metric")
+    other = exact.index.difference(["MRR (total)", "MRR per customer"])
+    pd.testing.assert_frame_equal(by.loc[other, exact.columns], exact.loc[other])
+    assert "a census, so it has no interval" in metrics_summary({}, table)
+    # everyone answered: nothing to add, the table's row is the census already
+    full = make_customers(300, 1, random_state=9)
+    full.to_csv(tmp_path / "full.csv", index=False)
+    lf = load(tmp_path / "full.csv", cfg)
+    t_full = PandasEngine(lf.data.drop(columns=["_row", "_source"]), cfg).exact_tables()
+    got, _ = metrics.exact_metrics(t_full["metrics"], t_full["metrics_skipped"], lf.data, cfg,
+                                   lf.report.response[0]["quarter"], lf.report.response[0])
+    assert got.set_index("metric").loc["MRR (total)", "value"] == pytest.approx(full["mrr"].sum(), rel=1e-12)
+    assert "census" not in metrics_summary({}, got)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.one_of(st.none(), st.floats(0, 1e4)), st.sampled_from(["2026Q1", "2026Q2"])),
+                min_size=1, max_size=30))
+def test_mrr_census_adds_respondents_and_nonrespondents_whatever_the_split(rows):
+    """Any split of customers into respondents and non-respondents, any missing MRR, one or two
+    quarters: each quarter's census is the plain sum over all its rows, or the skip stands when
+    no respondent has an MRR (the row is never made up)."""
+    frame = pd.DataFrame(rows, columns=["answered", "mrr", "quarter"]).astype({"mrr": float})
+    resp, non = frame[frame["answered"]], frame[~frame["answered"]]
+    response = [{"quarter": q, "base": int((frame["quarter"] == q).sum()),
+                 "respondents": int((resp["quarter"] == q).sum())} for q in sorted(frame["quarter"].unique())]
+    metrics.add_nonrespondent_totals(response, non[["quarter", "mrr"]])
+    cfg = load_config()
+    for entry in response:
+        q = entry["quarter"]
+        r_q, all_q = resp[resp["quarter"] == q], frame[frame["quarter"] == q]
+        assert entry["nonrespondents_mrr"]["n"] == non.loc[non["quarter"] == q, "mrr"].notna().sum()
+        table, skipped = metrics.cx_metrics(r_q[["mrr"]], cfg, part="exact")
+        got = metrics._mrr_census(table, entry) if len(table) else table
+        if r_q["mrr"].notna().sum() == 0:
+            assert "MRR" in skipped and (len(got) == 0 or "MRR (total)" not in set(got["metric"]))
+            continue
+        by = got.set_index("metric")
+        assert by.loc["MRR (total)", "value"] == pytest.approx(all_q["mrr"].sum(), rel=1e-12, abs=1e-9)
+        assert by.loc["MRR (total)", "n"] == all_q["mrr"].notna().sum()
+        assert by.loc["MRR per customer", "value"] == pytest.approx(all_q["mrr"].mean(), rel=1e-12, abs=1e-9)

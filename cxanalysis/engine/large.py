@@ -233,8 +233,12 @@ def _prepare(eng, source, config: Config, qtr, per_stratum: int | None, seed: in
     clean_select = f"SELECT * FROM {stored}"
     # respondents and the base, per quarter
     answered = " OR ".join(f"{q(c)} IS NOT NULL" for c in scores)
-    base = eng.query(f"SELECT quarter, COUNT(*) AS base, SUM(CASE WHEN {answered} THEN 1 ELSE 0 END) AS respondents "
-                     f"FROM {eng.table} GROUP BY quarter ORDER BY quarter")
+    # with the MRR of those who did not answer, for the census of MRR (metrics.add_nonrespondent_totals)
+    mrr = (f", COUNT(CASE WHEN NOT ({answered}) THEN mrr END) AS non_mrr_n, "
+           f"COALESCE(SUM(CASE WHEN NOT ({answered}) THEN CAST(mrr AS DOUBLE) END), 0.0) AS non_mrr_total"
+           if "mrr" in eng.columns else "")
+    base = eng.query(f"SELECT quarter, COUNT(*) AS base, SUM(CASE WHEN {answered} THEN 1 ELSE 0 END) AS respondents"
+                     f"{mrr} FROM {eng.table} GROUP BY quarter ORDER BY quarter")
     resp_select = f"SELECT * FROM ({clean_select}) c WHERE {answered}"
     eng.derive_view(resp_select)
     # validation: every rule one count over the respondents
@@ -281,6 +285,8 @@ def _prepare(eng, source, config: Config, qtr, per_stratum: int | None, seed: in
                 "converged": True, "notes": []}
         if non and str(qq) in raked:
             info.update(raked[str(qq)])
+        if mrr:
+            info["nonrespondents_mrr"] = {"n": int(r["non_mrr_n"]), "total": float(r["non_mrr_total"])}
         report.response.append(info)
     n_non = int((by_q["base"] - by_q["respondents"]).sum())
     report.respondents = int(n_resp.sum())
