@@ -67,6 +67,9 @@ BINARY = tuple(c for c, k in CANONICAL.items() if k == "binary")
 CATEGORICAL = tuple(c for c, k in CANONICAL.items() if k == "category")
 COUNTS = tuple(c for c, k in CANONICAL.items() if k == "count")
 MONEY = tuple(c for c, k in CANONICAL.items() if k == "money")
+#: The oldest valid age: the rule below, and the open top of the age bands ("65+").
+MAX_AGE = 120
+
 NUMERIC_KINDS = {"score", "money", "count", "nonneg", "age", "weight", "binary"}
 
 
@@ -181,10 +184,10 @@ def rules(scales: dict[str, list[float]]) -> list[Rule]:
     out.append(
         Rule(
             ("age",),
-            "must be between 0 and 120",
+            f"must be between 0 and {MAX_AGE}",
             "Fix the ages or leave the cell empty when unknown.",
-            lambda d: _notna(d["age"]) & ((d["age"] < 0) | (d["age"] > 120)),
-            '"age" < 0 OR "age" > 120',
+            lambda d: _notna(d["age"]) & ((d["age"] < 0) | (d["age"] > MAX_AGE)),
+            f'"age" < 0 OR "age" > {MAX_AGE}',
             "age",
         )
     )

@@ -19,6 +19,7 @@ import pandas as pd
 from scipy.special import ndtr  # normal tail without importing scipy.stats
 
 from .metrics import clv_simple, health_score, nps_from_counts
+from .schema import MAX_AGE
 
 __all__ = [
     "CATEGORY_ORDER", "nps_category", "band", "add_segments", "profile", "holm", "score_counts",
@@ -44,22 +45,45 @@ def nps_category(score: pd.Series, *, promoter_min: float = 9, detractor_max: fl
     return pd.Series(pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(CATEGORY_ORDER)), index=score.index)
 
 
-def band(series: pd.Series, *, edges: Sequence[float] | None = None, q: int = 4) -> pd.Series:
+def band(series: pd.Series, *, edges: Sequence[float] | None = None, q: int = 4,
+         top: float | None = None) -> pd.Series:
     """Cut a numeric column into bands: explicit ``edges`` ([a, b) intervals) or ``q`` quantiles.
 
     Labels are readable, e.g. ``"25-34"`` for integer edges or ``"second quarter (310–520)"`` for
-    quantiles (never "Q2", which reads as a calendar quarter).
+    quantiles (never "Q2", which reads as a calendar quarter). ``top``: the largest valid value of
+    the column (:data:`cxanalysis.schema.MAX_AGE` for age); when the last edge reaches it, the last
+    band keeps it too and reads ``"65+"`` (not ``"65-119"``). Quantile bands of whole numbers name
+    the whole numbers they hold: ``(2.5, 5]`` reads ``"3–5"``, and the next band starts at 6, so
+    no value seems to sit in two bands.
     """
     s = series.astype(float)
     if edges is not None:
-        e = list(edges)
+        e = [float(x) for x in edges]
         labels = [f"{_n(a)}-{_n(b - 1) if float(b).is_integer() else _n(b)}" for a, b in zip(e[:-1], e[1:], strict=True)]
+        if top is not None and e[-1] >= top:
+            labels[-1] = f"{_n(e[-2])}+"
+            e[-1] = np.nextafter(e[-1], np.inf)  # [a, b]: the top value belongs to the last band
         return pd.cut(s, e, right=False, labels=labels)
-    qs = np.unique(np.nanquantile(s, np.linspace(0, 1, q + 1)))
+    qs = np.nanquantile(s, np.linspace(0, 1, q + 1))
+    values = s.to_numpy()
+    whole = bool(np.all(np.mod(values[~np.isnan(values)], 1) == 0))
+    if whole:  # (a, b] holds the same whole numbers as (floor a, floor b]; none is left empty
+        qs = np.floor(qs)
+    qs = np.unique(qs)
     if len(qs) < 3:
         return pd.Series(pd.Categorical(np.where(s.notna(), "all", None)), index=s.index)
-    labels = [f"{_quantile_word(i, len(qs) - 1)} ({_n(a)}–{_n(b)})" for i, (a, b) in enumerate(zip(qs[:-1], qs[1:], strict=True))]
+    labels = [f"{_quantile_word(i, len(qs) - 1)} ({_span(a, b, i == 0, whole)})"
+              for i, (a, b) in enumerate(zip(qs[:-1], qs[1:], strict=True))]
     return pd.cut(s, qs, include_lowest=True, labels=labels, duplicates="drop")
+
+
+def _span(a: float, b: float, first: bool, whole: bool) -> str:
+    """The values of the band ``(a, b]`` (``[a, b]`` for the first), as a reader counts them:
+    for whole-number edges, the whole numbers it holds."""
+    if not whole:
+        return f"{_n(a)}–{_n(b)}"
+    lo = a if first else a + 1
+    return _n(lo) if lo == b else f"{_n(lo)}–{_n(b)}"
 
 
 _PARTS = {2: "half", 3: "third", 4: "quarter", 5: "fifth", 10: "tenth"}
@@ -108,7 +132,8 @@ def add_segments(data: pd.DataFrame, config) -> tuple[pd.DataFrame, list[str], d
             continue
         if pd.api.types.is_numeric_dtype(out[dim]) and not isinstance(out[dim].dtype, pd.CategoricalDtype):
             name = f"{dim}_band"
-            out[name] = band(out[dim], edges=seg["bands"].get(dim), q=seg["quantile_bands"])
+            out[name] = band(out[dim], edges=seg["bands"].get(dim), q=seg["quantile_bands"],
+                             top=MAX_AGE if dim == "age" else None)
             dims.append(name)
         else:
             out[dim] = out[dim].astype("category")

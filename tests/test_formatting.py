@@ -168,12 +168,17 @@ def test_differences_of_shares_read_in_percentage_points_with_their_interval():
 
 
 def test_quantile_bands_read_as_parts_not_calendar_quarters():
-    """Hand-worked: 0..99 in quarters has edges 0, 24.75, 49.5, 74.25, 99."""
+    """Hand-worked: 0..99 in quarters has edges 0, 24.75, 49.5, 74.25, 99, so the whole numbers
+    0-24 fall in [0, 24.75], 25-49 in (24.75, 49.5], ...; the same edges over numbers with
+    decimals read as the edges themselves."""
     from cxanalysis import segments
 
     q = segments.band(pd.Series(np.arange(100.0)), q=4)
-    assert list(q.cat.categories) == ["lowest quarter (0–24.8)", "second quarter (24.8–49.5)",
-                                      "third quarter (49.5–74.2)", "highest quarter (74.2–99)"]
+    assert list(q.cat.categories) == ["lowest quarter (0–24)", "second quarter (25–49)",
+                                      "third quarter (50–74)", "highest quarter (75–99)"]
+    assert q.value_counts(sort=False).tolist() == [25, 25, 25, 25]
+    x = segments.band(pd.Series([*np.arange(99.0), 99.5]), q=4)  # 0..98 and 99.5: edges 0, 24.75, ...
+    assert list(x.cat.categories)[0] == "lowest quarter (0–24.8)"
     assert segments.band(pd.Series(np.arange(10.0)), q=3).cat.categories[0].startswith("lowest third (")
 
 

@@ -1,6 +1,8 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from statsmodels.stats.multitest import multipletests
 
 from cxanalysis import metrics, segments
@@ -21,6 +23,45 @@ def test_band_edges_and_quantiles():
     assert b.astype(str).tolist() == ["18-24", "18-24", "25-64", "25-64", "65-119"]
     q = segments.band(pd.Series(np.arange(100.0)), q=4)
     assert q.value_counts().tolist() == [25, 25, 25, 25]
+
+
+def test_age_bands_end_open_at_the_oldest_valid_age():
+    """The default edges end at 120, the oldest age the schema accepts: the last band is 65 and
+    over, 120 included, and reads "65+"; under 18 stays outside every band (missing)."""
+    from cxanalysis.schema import MAX_AGE
+
+    cfg = load_config()
+    ages = pd.Series([17, 18, 64, 65, 99, MAX_AGE], dtype=float)
+    out, dims, _ = segments.add_segments(pd.DataFrame({"nps_score": [9.0] * 6, "age": ages}),
+                                         cfg.with_overrides(segments={"dimensions": ["age"]}))
+    assert dims == ["age_band"]
+    assert out["age_band"].astype(object).tolist()[1:] == ["18-24", "55-64", "65+", "65+", "65+"]
+    assert pd.isna(out["age_band"].iloc[0])
+    assert list(out["age_band"].cat.categories)[-1] == "65+" and "65-119" not in out["age_band"].cat.categories
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.integers(0, 30), min_size=3, max_size=60), st.sampled_from([2, 3, 4, 5, 10]))
+def test_quantile_bands_of_whole_numbers_name_the_values_they_hold(values, q):
+    """Whatever the ties: each value's band label names a range holding it, and no whole number
+    is named by two bands (a "0–3" band next to a "3–5" one)."""
+    import re
+
+    b = segments.band(pd.Series(values, dtype=float), q=q)
+    spans = {}
+    for label in b.cat.categories:
+        m = re.search(r"\((\d+)(?:–(\d+))?\)$", label) if label != "all" else None
+        if label != "all":
+            assert m, label
+            spans[label] = (int(m.group(1)), int(m.group(2) or m.group(1)))
+    for v, label in zip(values, b.astype(object), strict=True):
+        if label != "all":
+            lo, hi = spans[label]
+            assert lo <= v <= hi, (v, label)
+    named = [set(range(lo, hi + 1)) for lo, hi in spans.values()]
+    for i, a in enumerate(named):
+        for other in named[i + 1:]:
+            assert not a & other, spans
 
 
 def test_holm_matches_statsmodels():
@@ -94,7 +135,6 @@ def test_missing_dimension_is_skipped_with_reason(sample_frame):
 
 # --- messy exports never crash the segments page (issue 12, items 5 and property tests) -------
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
 
 from .messy import interval_contains, messy_exports  # noqa: E402
 
