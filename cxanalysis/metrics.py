@@ -672,6 +672,7 @@ def exact_metrics(metrics: pd.DataFrame, skipped: pd.DataFrame, data: pd.DataFra
     out = pd.concat([table, extra], ignore_index=True) if len(extra) else table
     return out.reset_index(drop=True), skips
 
+
 def add_nonrespondent_totals(response: Sequence[dict], nonrespondents: pd.DataFrame) -> None:
     """Add each quarter's MRR over its non-respondents to its ``response`` entry, in place:
     ``nonrespondents_mrr = {"n": customers with an MRR, "total": their sum}`` (nothing when the
@@ -679,12 +680,8 @@ def add_nonrespondent_totals(response: Sequence[dict], nonrespondents: pd.DataFr
     (:func:`cxanalysis.engine.large.prepare_large`)."""
     if "mrr" not in nonrespondents:
         return
-    if len(nonrespondents):
-        mrr = nonrespondents["mrr"].astype(float)
-        by = mrr.groupby(nonrespondents["quarter"].astype(str).to_numpy())
-        n, total = by.count(), by.sum()
-    else:
-        n = total = pd.Series(dtype=float)
+    by = nonrespondents["mrr"].astype(float).groupby(nonrespondents["quarter"].astype(str).to_numpy())
+    n, total = by.count(), by.sum()
     for r in response:
         q = str(r["quarter"])
         r["nonrespondents_mrr"] = {"n": int(n.get(q, 0)), "total": float(total.get(q, 0.0))}
@@ -702,11 +699,9 @@ def _mrr_census(table: pd.DataFrame, response: Mapping) -> pd.DataFrame:
     method = (f"census of the quarter's {int(response['base']):,} customers, the {n_non:,} who did not answer "
               "included (no sampling error)")
     out = table.copy()
-    out.loc[rows, ["value", "ci_low", "ci_high", "n", "n_eff", "method"]] = [total, np.nan, np.nan, n, np.nan, method]
-    per = out["metric"] == "MRR per customer"
-    if per.any():
-        out.loc[per, ["value", "ci_low", "ci_high", "n", "n_eff", "method"]] = [total / n, np.nan, np.nan, n, np.nan,
-                                                                              method]
+    both = out["metric"].isin(["MRR (total)", "MRR per customer"])
+    out.loc[both, ["ci_low", "ci_high", "n", "n_eff", "method"]] = [np.nan, np.nan, n, np.nan, method]
+    out.loc[both, "value"] = np.where(rows[both], total, total / n)
     return out
 
 
