@@ -32,6 +32,7 @@ from math import factorial
 
 import numpy as np
 import pandas as pd
+from scipy.special import stdtrit  # t quantiles without importing scipy.stats
 
 from .metrics import contain
 
@@ -259,8 +260,10 @@ class KeyDrivers:
     Attributes
     ----------
     importance_ : DataFrame
-        ``driver, importance, ci_low, ci_high, share, sign, coef, performance`` per driver, most
-        important first, plus the covariates' row.
+        ``driver, importance, ci_low, ci_high, share, sign, coef, performance,
+        performance_ci_low, performance_ci_high`` per driver, most important first, plus the
+        covariates' row. The performance is the item's mean rating over the rows analysed, with
+        its t interval.
     r2_ : float
         Full-model R².
     boot_rows_ : int
@@ -350,10 +353,15 @@ class KeyDrivers:
             lo, hi = interval_from_resamples(full, est, n=n, m=m, alpha=self.alpha)
         else:
             lo, hi = np.full(p + 1, np.nan), np.full(p + 1, np.nan)
+        # performance: each item's mean rating over the same rows, with its t interval
+        ratings = d[drivers].to_numpy(float)
+        perf = ratings.mean(axis=0)
+        half = stdtrit(n - 1, 1 - self.alpha / 2) * ratings.std(axis=0, ddof=1) / np.sqrt(n)
         t = pd.DataFrame({
             "driver": [*drivers, "covariates (always in)"], "importance": [*point, base], "ci_low": lo, "ci_high": hi,
             "coef": [*coef, np.nan], "sign": [*np.where(coef >= 0, "+", "-"), ""],
-            "performance": [*d[drivers].mean().to_numpy(), np.nan],
+            "performance": [*perf, np.nan], "performance_ci_low": [*(perf - half), np.nan],
+            "performance_ci_high": [*(perf + half), np.nan],
         })
         t["share"] = t["importance"] / self.r2_ if self.r2_ > 0 else np.nan
         self.importance_ = pd.concat([t.iloc[:p].sort_values("importance", ascending=False), t.iloc[p:]], ignore_index=True)
@@ -371,7 +379,8 @@ class KeyDrivers:
             return []
         t = self.importance_[self.importance_["driver"].isin(self.drivers_)]
         return [dict(driver=r.driver, importance=r.importance, ci_low=r.ci_low, ci_high=r.ci_high, sign=r.sign,
-                     share=r.share, performance=r.performance) for r in t.itertuples()]
+                     share=r.share, performance=r.performance, performance_ci_low=r.performance_ci_low,
+                     performance_ci_high=r.performance_ci_high) for r in t.itertuples()]
 
     def _repr_html_(self) -> str:
         return self.importance_.to_html(index=False, float_format=lambda v: f"{v:.3f}")

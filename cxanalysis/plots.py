@@ -687,7 +687,8 @@ def profile_heatmap(z: pd.DataFrame, *, title: str | None = None, ax=None):
 
 @_chart
 def driver_quadrant(table: pd.DataFrame, *, title: str | None = None, ax=None, scale: Sequence[float] | None = None):
-    """Importance x performance quadrant (``driver, importance, ci_low, ci_high, performance``).
+    """Importance x performance quadrant (``driver, importance, ci_low, ci_high, performance``,
+    and ``performance_ci_low, performance_ci_high`` drawn as horizontal intervals when present).
 
     ``scale``: the items' rating scale, e.g. ``(0, 10)``; the performance axis then spans it.
     Without it, or when the drivers' means are too close to tell apart on the whole scale (within
@@ -700,6 +701,10 @@ def driver_quadrant(table: pd.DataFrame, *, title: str | None = None, ax=None, s
     span = np.nanmax(perf) - np.nanmin(perf) if np.isfinite(perf).any() else 0.0
     _intervals(ax, perf, table["ci_low"], table["ci_high"], horizontal=False, color=NEUTRAL,
                cap=0.02 * span if span > 0 else 0.05)
+    if "performance_ci_low" in table:  # the mean rating's interval: where two drivers' overlap, their order is chance
+        imp_span = np.nanmax(_finite(table["ci_high"])) - np.nanmin(low) if np.isfinite(low).any() else 0.0
+        _intervals(ax, imp, table["performance_ci_low"], table["performance_ci_high"], horizontal=True,
+                   color=NEUTRAL, lw=0.9, cap=0.015 * imp_span if imp_span > 0 else 0.002).set_gid("performance_ci")
     sig = low > 0
     ax.plot(perf[sig], imp[sig], "o", color=NEUTRAL, markeredgecolor=SIGNIFICANT_EDGE, zorder=4, gid="significant")
     ax.plot(perf[~sig], imp[~sig], "o", markerfacecolor="white", markeredgecolor=NEUTRAL, markeredgewidth=1.5, zorder=4,
@@ -711,7 +716,7 @@ def driver_quadrant(table: pd.DataFrame, *, title: str | None = None, ax=None, s
         ax.axvline(np.nanmean(perf), color="grey", ls="--", lw=1)
     if np.isfinite(imp).any():
         ax.axhline(np.nanmean(imp), color="grey", ls="--", lw=1)
-    xlabel = "Performance: mean rating"
+    xlabel = "Performance: mean rating" + (", 95% interval" if "performance_ci_low" in table else "")
     decimals = 2
     locator = plt.MaxNLocator(6)
     if scale is not None and span >= 0.1 * (scale[1] - scale[0]):
@@ -719,7 +724,11 @@ def driver_quadrant(table: pd.DataFrame, *, title: str | None = None, ax=None, s
         xlabel += f" (scale {scale[0]:g} to {scale[1]:g})"
     elif np.isfinite(perf).any():
         pad = max(span * 0.15, 0.01)
-        ax.set_xlim(np.nanmin(perf) - pad, np.nanmax(perf) + pad)
+        left, right = np.nanmin(perf), np.nanmax(perf)
+        if "performance_ci_low" in table:  # room for the intervals too
+            left = np.nanmin([left, *_finite(table["performance_ci_low"])])
+            right = np.nanmax([right, *_finite(table["performance_ci_high"])])
+        ax.set_xlim(left - pad, right + pad)
         decimals = _tick_decimals(locator.tick_values(*ax.get_xlim()))
         xlabel += f" (axis zoomed to {np.nanmin(perf):.{decimals}f}–{np.nanmax(perf):.{decimals}f}"
         xlabel += f" of the {scale[0]:g}–{scale[1]:g} scale)" if scale is not None else ")"

@@ -49,6 +49,26 @@ def test_key_drivers_rank_the_generators_weights_with_intervals():
     assert len(kd.to_results()) == 5
 
 
+def test_performance_is_each_items_mean_rating_with_its_t_interval():
+    """The performance and its interval: scipy's t interval of each item's mean over the rows the
+    analysis used (complete in the score, every driver and covariate), not over all rows."""
+    from scipy import stats
+
+    df = make_customers(800, 1, random_state=12)
+    df.loc[df.index[::9], "driver_price"] = np.nan  # rows the analysis leaves out
+    kd = KeyDrivers(covariates=["plan"], n_boot=20, alpha=0.1).fit(df)
+    used = df[["nps_score", *DRIVERS, "plan"]].dropna()
+    assert kd.n_ == len(used) < len(df)
+    by = kd.importance_.set_index("driver")
+    for d in DRIVERS:
+        x = used[d].to_numpy(float)
+        lo, hi = stats.t.interval(0.9, len(x) - 1, loc=x.mean(), scale=stats.sem(x))
+        assert by.loc[d, "performance"] == pytest.approx(x.mean(), rel=1e-12)
+        assert (by.loc[d, "performance_ci_low"], by.loc[d, "performance_ci_high"]) == pytest.approx((lo, hi), rel=1e-12)
+    res = {r["driver"]: r for r in kd.to_results()}
+    assert res["driver_price"]["performance_ci_low"] == pytest.approx(by.loc["driver_price", "performance_ci_low"])
+
+
 def test_each_resample_is_the_shapley_decomposition_of_its_drawn_rows():
     """Each bootstrap resample's importances (and covariates' R²) equal :func:`shapley_r2` on the
     rows the seeded stream draws, taken from the complete rows with a categorical covariate."""

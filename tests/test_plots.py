@@ -407,6 +407,23 @@ def test_driver_quadrant_zoom_is_said_and_whole_scale_used_when_it_shows_the_spr
     assert ax.get_xlim() == (0, 10) and "scale 0 to 10" in ax.get_xlabel()
 
 
+def test_driver_quadrant_draws_each_mean_ratings_interval_and_keeps_it_in_view():
+    """The performance intervals are horizontal lines at each driver's importance, end to end
+    at the table's limits, inside the zoomed axis; without the columns none is drawn."""
+    drivers = pd.DataFrame({"driver": ["driver_delivery", "driver_price"], "importance": [0.18, 0.02],
+                            "ci_low": [0.16, -0.01], "ci_high": [0.2, 0.05], "performance": [6.99, 7.06],
+                            "performance_ci_low": [6.90, 7.03], "performance_ci_high": [7.08, 7.09]})
+    ax = plots.driver_quadrant(drivers, scale=(0, 10))
+    segs = _segments_of(ax, "performance_ci")
+    for seg, (_, row) in zip(segs, drivers.iterrows(), strict=True):
+        assert seg[:, 1] == pytest.approx([row["importance"]] * 2)
+        assert sorted(seg[:, 0]) == pytest.approx([row["performance_ci_low"], row["performance_ci_high"]])
+    lo, hi = ax.get_xlim()
+    assert lo < 6.90 and hi > 7.09 and "95% interval" in ax.get_xlabel()
+    bare = plots.driver_quadrant(drivers.drop(columns=["performance_ci_low", "performance_ci_high"]), scale=(0, 10))
+    assert not [c for c in bare.collections if c.get_gid() == "performance_ci"]
+
+
 def test_driver_quadrant_tells_apart_ticks_and_means_that_differ_in_the_third_decimal():
     # the 1M report's drivers: means within 0.006 of each other read "6.99, 6.99, 7.00, 7.00"
     perf = [6.9922, 6.9914, 6.9962, 6.9906, 6.9858]
@@ -546,7 +563,7 @@ def test_key_driver_chart_spans_the_configured_scale():
     wide = df.assign(driver_price=(df["driver_price"] - 4).clip(1, 10))
     kd = drivers.KeyDrivers(target="nps_score", n_boot=5, random_state=0).fit(wide)
     ax = kd.plot(scale={"drivers": [1, 10]})
-    assert ax.get_xlim() == (1.0, 10.0) and ax.get_xlabel() == "Performance: mean rating (scale 1 to 10)"
+    assert ax.get_xlim() == (1.0, 10.0) and ax.get_xlabel() == "Performance: mean rating, 95% interval (scale 1 to 10)"
     assert drivers.rating_scale({"driver_delivery": [1, 5], "driver_price": [1, 7]},
                                 ["driver_delivery", "driver_price"]) is None
 
