@@ -24,7 +24,7 @@ from scipy.special import ndtr, ndtri  # normal tail and quantile without import
 from .metrics import configured_nps, mean_score, proportion
 from .segments import nps_category
 
-__all__ = ["quarterly", "change", "nps_change_decomposition", "shift_share"]
+__all__ = ["quarterly", "year_change", "change", "nps_change_decomposition", "shift_share"]
 
 
 def change(
@@ -106,18 +106,11 @@ def quarterly(data: pd.DataFrame, config, *, exact: pd.DataFrame | None = None,
     customers recur; with no recurring customer it is the independent two-sample z-test
     (unpooled variance). ``n_both`` counts the recurring customers.
     """
-    cats = config.categories
-    score = cats["score"]
     weight = "weight" if "weight" in data else None
-    cat = nps_category(data[score], promoter_min=cats["promoter_min"], detractor_max=cats["detractor_max"])
-    data = data.assign(_y=np.where(cat.isna(), np.nan, 100.0 * (cat == "promoter") - 100.0 * (cat == "detractor")))
-    quarters = sorted(data["quarter"].dropna().unique())
-    parts = {q: data[data["quarter"] == q] for q in quarters}
-    ex = exact.assign(quarter=exact["quarter"].astype(str)).set_index("quarter") if exact is not None else None
+    quarters, parts, ex = _nps_parts(data, config, exact)
     met = None
     if metrics is not None:
         met = metrics.assign(quarter=metrics["quarter"].astype(str)).set_index(["quarter", "metric"])["value"]
-    z = float(ndtri(1 - config.alpha / 2))
     rows = []
     prev = None
     for q in quarters:
@@ -126,12 +119,7 @@ def quarterly(data: pd.DataFrame, config, *, exact: pd.DataFrame | None = None,
         row = {"quarter": q, "n": int(r["n"]), "nps": r["nps"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
                "change": None, "change_ci_low": None, "change_ci_high": None, "p_value": None, "n_both": None}
         if prev is not None:
-            d = change(part, parts[prev], value="_y", weight=weight, alpha=config.alpha)
-            if ex is not None:  # the exact change; its standard error from the paired rows in memory
-                diff = float(r["nps"] - ex.loc[str(prev), "nps"])
-                se = d["se"]
-                d.update(change=diff, ci_low=diff - z * se, ci_high=diff + z * se,
-                         p_value=float(2 * ndtr(-abs(diff / se))) if se > 0 else float("nan"))
+            d = _nps_change(parts, q, prev, ex, weight, config.alpha)
             row.update(change=d["change"], change_ci_low=d["ci_low"], change_ci_high=d["ci_high"],
                        p_value=d["p_value"], n_both=d["n_both"])
         if "csat" in part and part["csat"].notna().any():
@@ -150,6 +138,73 @@ def quarterly(data: pd.DataFrame, config, *, exact: pd.DataFrame | None = None,
     out = pd.DataFrame(rows)
     out["n_both"] = out["n_both"].astype("Int64")  # a count: whole numbers, missing for the first quarter
     return out
+
+
+def _nps_parts(data: pd.DataFrame, config, exact: pd.DataFrame | None):
+    """The loaded quarters in order, each quarter's rows with ``_y = 100 (promoter - detractor)``
+    (missing where the score is), and the engine's exact NPS per quarter indexed by quarter."""
+    cats = config.categories
+    cat = nps_category(data[cats["score"]], promoter_min=cats["promoter_min"], detractor_max=cats["detractor_max"])
+    data = data.assign(_y=np.where(cat.isna(), np.nan, 100.0 * (cat == "promoter") - 100.0 * (cat == "detractor")))
+    quarters = sorted(data["quarter"].dropna().unique())
+    parts = {q: data[data["quarter"] == q] for q in quarters}
+    ex = exact.assign(quarter=exact["quarter"].astype(str)).set_index("quarter") if exact is not None else None
+    return quarters, parts, ex
+
+
+def _nps_change(parts: dict, to: str, since: str, ex: pd.DataFrame | None, weight: str | None,
+                alpha: float) -> dict[str, float]:
+    """:func:`change` of NPS from quarter ``since`` to ``to``; with the engine's exact NPS per
+    quarter (``ex``), the exact change with the standard error of the paired rows in memory."""
+    d = change(parts[to], parts[since], value="_y", weight=weight, alpha=alpha)
+    if ex is not None:
+        diff, se, z = float(ex.loc[str(to), "nps"] - ex.loc[str(since), "nps"]), d["se"], float(ndtri(1 - alpha / 2))
+        d.update(change=diff, ci_low=diff - z * se, ci_high=diff + z * se,
+                 p_value=float(2 * ndtr(-abs(diff / se))) if se > 0 else float("nan"))
+    return d
+
+
+def year_change(data: pd.DataFrame, config, *, current: str | None = None,
+                exact: pd.DataFrame | None = None) -> dict | None:
+    """NPS change over the year to ``current``, so a steady climb of small quarterly steps (each
+    within chance) is not hidden by the latest step alone.
+
+    Parameters
+    ----------
+    data : DataFrame
+        The canonical table with a ``quarter`` column (several quarters).
+    config : Config
+    current : str, optional
+        The report quarter (default: the latest loaded).
+    exact : DataFrame, optional
+        As :func:`quarterly`.
+
+    Returns
+    -------
+    dict or None
+        ``from, to, quarters_apart, change, ci_low, ci_high, p_value, n_both``: from the quarter
+        four before ``current`` when it is loaded, else from the earliest loaded quarter. None
+        when that quarter is not at least two quarters before ``current`` (the change since the
+        previous quarter already says it).
+
+    Notes
+    -----
+    The same paired z-test as the quarter-over-quarter changes (:func:`change`): customers who
+    answer in both quarters are paired, so the interval keeps its 95% coverage when they recur.
+    """
+    quarters, parts, ex = _nps_parts(data, config, exact)
+    current = str(current) if current is not None else (str(quarters[-1]) if quarters else None)
+    earlier = [q for q in quarters if str(q) < str(current)]
+    if current not in parts or not earlier:
+        return None
+    year_ago = str(pd.Period(current, freq="Q") - 4)
+    since = year_ago if year_ago in parts else str(earlier[0])
+    apart = (pd.Period(current, freq="Q") - pd.Period(since, freq="Q")).n
+    if apart < 2:
+        return None
+    d = _nps_change(parts, current, since, ex, "weight" if "weight" in data else None, config.alpha)
+    return {"from": since, "to": current, "quarters_apart": int(apart), "change": d["change"],
+            "ci_low": d["ci_low"], "ci_high": d["ci_high"], "p_value": d["p_value"], "n_both": d["n_both"]}
 
 
 def _influence(frame: pd.DataFrame, Z: np.ndarray, weight: str | None, id_col: str, *, tag: str):

@@ -19,7 +19,7 @@ def _results(**over):
 
 def test_headline_effect_spanning_no_effect_and_roi_spanning_break_even():
     s = summary.headline_sentences(_results())
-    assert "Promoters and comparable passives show no detectable difference in churn (likely range -3.8 to +0.9 pp)." in s
+    assert "Promoters and comparable passives show no detectable difference in churn (estimate -1.5 pp, likely range -3.8 to +0.9 pp)." in s
     assert not any("percentage points lower" in x for x in s)
     assert any(x.startswith("The data cannot tell whether the program pays for itself") for x in s)
     assert not any("does not pay for itself" in x for x in s)
@@ -146,6 +146,27 @@ def test_change_in_words_follows_the_likely_range():
     assert summary.change_in_words(4.0, -1.5, 9.5) == "a change within chance"
     assert summary.change_in_words(4.0, None, 9.5) == "a change whose reliability cannot be judged"
 
+
+
+def test_the_years_climb_is_stated_beside_the_last_step(tmp_path):
+    """A last step within chance does not hide a real rise over the year: the headline, the
+    evidence and the tiles give both, each judged by its own likely range."""
+    trends = [{"quarter": "2025Q4"}, {"quarter": "2026Q1"}, {"quarter": "2026Q2"},
+              {"quarter": "2026Q3", "change": 4.1, "change_ci_low": -1.7, "change_ci_high": 10.0}]
+    year = {"from": "2025Q4", "to": "2026Q3", "quarters_apart": 3, "change": 11.1, "ci_low": 5.3, "ci_high": 16.9}
+    r = _results(trends=trends, nps_change_year=year)
+    assert summary.headline(r) == ("NPS is 20.0 in 2026Q3, up 4.1 points since 2026Q2, a change within chance "
+                                   "(likely range -1.7 to +10.0); up 11.1 points since 2025Q4, a real change "
+                                   "(likely range +5.3 to +16.9).")
+    assert ("Over the 3 quarters since 2025Q4 NPS moved +11.1 points (likely range +5.3 to +16.9): a real change."
+            in summary.headline_sentences(r))
+    page = summary.write_index(tmp_path, r, []).read_text()
+    assert "Since 2025Q4<b>+11.1</b><span class='muted'>A real change (likely range +5.3 to +16.9)" in page
+    four = dict(year, **{"from": "2025Q3", "quarters_apart": 4, "ci_low": -0.5})
+    assert summary.year_change_sentence(four) == ("Over the year since 2025Q3 NPS moved +11.1 points "
+                                                  "(likely range -0.5 to +16.9): a change within chance.")
+    assert summary.year_change_sentence(None) is None
+    assert "since 2025Q4" not in summary.headline(_results(trends=trends))
 
 def test_respondents_tile_names_the_base_when_non_respondents_were_kept(tmp_path):
     resp = {"base": 8000, "respondents": 1000, "rate": 0.125, "weighting": "raking on plan"}

@@ -77,6 +77,48 @@ def test_weighted_change_by_hand():
     assert d["n_both"] == 2
 
 
+
+def test_year_change_is_the_paired_change_from_four_quarters_back(sample_frame):
+    """Five quarters: the year's change runs from the quarter four before the report quarter
+    (not the earliest loaded) and is exactly :func:`trends.change` of those two quarters; with
+    fewer quarters it runs from the earliest, and it is None when that is the previous quarter."""
+    cfg = load_config()
+    base = sample_frame[sample_frame["quarter"] == sorted(sample_frame["quarter"].unique())[-1]]
+    rng = np.random.default_rng(7)
+    quarters = ["2025Q2", "2025Q3", "2025Q4", "2026Q1", "2026Q2"]
+    frames = []
+    for i, q in enumerate(quarters):  # NPS climbs by small steps; every customer answers each quarter
+        score = np.clip(base["nps_score"].to_numpy() + (rng.random(len(base)) < 0.06 * i), 0, 10)
+        frames.append(base.assign(quarter=q, nps_score=score))
+    df = pd.concat(frames, ignore_index=True)
+    y = lambda f: f.assign(y=np.where(f["nps_score"] >= 9, 100.0, np.where(f["nps_score"] <= 6, -100.0, 0.0)))  # noqa: E731
+    d = trends.year_change(df, cfg, current="2026Q2")
+    ref = trends.change(y(frames[4]), y(frames[0]), value="y")
+    assert (d["from"], d["to"], d["quarters_apart"]) == ("2025Q2", "2026Q2", 4)
+    assert (d["change"], d["ci_low"], d["ci_high"]) == pytest.approx((ref["change"], ref["ci_low"], ref["ci_high"]), rel=1e-12)
+    assert d["n_both"] == len(base) and d["ci_low"] > 0  # a climb no single step shows is detected over the year
+    steps = trends.quarterly(df, cfg)
+    assert d["change"] == pytest.approx(steps["change"].iloc[1:].sum(), rel=1e-12)  # the steps add up to it
+    d = trends.year_change(df[df["quarter"] <= "2026Q1"], cfg)
+    assert (d["from"], d["to"], d["quarters_apart"]) == ("2025Q2", "2026Q1", 3)
+    assert trends.year_change(df[df["quarter"] <= "2025Q3"], cfg) is None
+    assert trends.year_change(df[df["quarter"] == "2025Q3"], cfg) is None
+
+
+def test_year_change_on_the_exact_route_takes_the_engines_nps():
+    """With the engine's exact NPS per quarter, the year's change is the difference of those
+    figures and keeps the paired standard error of the rows in memory."""
+    cfg = load_config()
+    rng = np.random.default_rng(11)
+    df = pd.concat([_panel(300, 0.8, rng), _panel(300, 0.8, rng).replace({"2026Q1": "2025Q4", "2026Q2": "2026Q3"})])
+    df = df[df["quarter"].isin(["2025Q4", "2026Q1", "2026Q3"])]
+    exact = pd.DataFrame({"quarter": ["2025Q4", "2026Q1", "2026Q3"], "nps": [10.0, 12.0, 21.0]})
+    d, plain = trends.year_change(df, cfg, exact=exact), trends.year_change(df, cfg)
+    assert (d["from"], d["to"], d["quarters_apart"]) == ("2025Q4", "2026Q3", 3)
+    half = (plain["ci_high"] - plain["ci_low"]) / 2
+    assert d["change"] == 11.0
+    assert (d["ci_low"], d["ci_high"]) == pytest.approx((11.0 - half, 11.0 + half), rel=1e-12)
+
 @pytest.mark.slow
 def test_paired_change_keeps_its_size_with_recurring_customers():
     """Size by simulation: no true change, 90% of customers recur with correlated answers.
