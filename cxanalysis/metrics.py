@@ -739,4 +739,5 @@ def add_clv(add, sbar: float, cbar: float, cov: np.ndarray, n: int, n_eff: float
                           discount_rate=config.roi["discount_rate"], horizon_years=config.roi["horizon_years"])
     add(f"CLV (discounted, {config.roi['horizon_years']} years)",
         {"value": disc, "ci_low": np.nan, "ci_high": np.nan, "n": n, "n_eff": n_eff}, "money",
-        f"survival form of DESIGN.md at average spend and churn{' (weighted)' if weighted else ''}")
+        f"survival form of DESIGN.md at average spend and churn, before the cost of returns"
+        f"{' (weighted)' if weighted else ''}")

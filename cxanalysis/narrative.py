@@ -83,15 +83,21 @@ def metrics_summary(skipped: dict[str, str], table: pd.DataFrame | None = None) 
     return text
 
 
-def trend_summary(table: pd.DataFrame) -> str:
-    """Markdown: the latest quarter-over-quarter change and its significance."""
+def trend_summary(table: pd.DataFrame, year: dict | None = None) -> str:
+    """Markdown: the latest quarter-over-quarter change and its significance, then the change over
+    the year (:func:`cxanalysis.trends.year_change`) when three or more quarters are loaded."""
     if len(table) < 2:
         return "Only one quarter is loaded: no trend to show yet. Earlier quarters' exports add it."
+    from .summary import year_change_sentence
+
     last, prev = table.iloc[-1], table.iloc[-2]
     sig = "statistically significant" if last["p_value"] < 0.05 else "not statistically significant"
-    return (f"NPS moved from {prev['nps']:.1f} in {prev['quarter']} to {last['nps']:.1f} in {last['quarter']}: "
+    text = (f"NPS moved from {prev['nps']:.1f} in {prev['quarter']} to {last['nps']:.1f} in {last['quarter']}: "
             f"a change of {last['change']:+.1f} points (likely range {last['change_ci_low']:+.1f} to "
             f"{last['change_ci_high']:+.1f}, {p_phrase(last['p_value'])}), {sig} at the 5% level.")
+    if (over_year := year_change_sentence(year)):
+        text += f" {over_year} Small steps that are each within chance can add up to a real change."
+    return text
 
 
 def change_decomposition_sentence(row: dict) -> str:
@@ -453,8 +459,16 @@ def retention_title(result) -> str:
     be = result.break_even
     row = be[be["horizon_years"] >= 1].iloc[0] if (be["horizon_years"] >= 1).any() else be.iloc[0]
     hi = f"{row['ci_high']:,.0f}" if np.isfinite(row["ci_high"]) else "no upper bound"
-    return (f"Keeping about {row['break_even_per_month']:,.0f} customers a month pays for the program over "
-            f"{_horizon(row['horizon_years'])} (likely range {row['ci_low']:,.0f} to {hi})")
+    title = (f"about {row['break_even_per_month']:,.0f} customers a month pay for the program over "
+             f"{_horizon(row['horizon_years'])} (likely range {row['ci_low']:,.0f} to {hi})")
+    # what the drawn lines show beside it: every count short of the break-even's range, or past it
+    drawn = sorted(result.table["retained_per_month"].unique()) if len(result.table) else []
+    counts = ", ".join(f"{n:g}" for n in drawn[:-1]) + (f" and {drawn[-1]:g}" if len(drawn) > 1 else f"{drawn[-1]:g}") if drawn else ""
+    if drawn and max(drawn) < row["ci_low"]:
+        return f"Keeping {counts} more a month falls short: " + title
+    if drawn and min(drawn) > row["ci_high"]:
+        return f"Keeping {counts} more a month pays: " + title
+    return title[:1].upper() + title[1:]
 
 
 def retention_summary(result, *, currency: str | None = None) -> str:
@@ -473,7 +487,9 @@ def retention_summary(result, *, currency: str | None = None) -> str:
             f"horizon (discounted margin; likely range {m(lo)} to {m(hi)}). They are valued as the customers "
             f"the churn model puts at risk, not as the average customer: those spend {m(at['spend'])} a quarter "
             f"against {m(av['spend'])} and leave at {at['churn']:.1%} a quarter against {av['churn']:.1%}, so "
-            f"the average customer would be worth {m(result.average_value)}.")
+            f"the average customer would be worth {m(result.average_value)}"
+            + (" after the cost of their returns (the discounted CLV of the metrics page leaves returns out, "
+               "so it reads higher)." if av.get("returns", 0) > 0 else "."))
     if not result.value_per_customer > 0:
         return head + ("\n\n**Break-even:** none can be stated: a retained customer may be worth nothing or less, "
                        "so retaining more never pays for the program on this evidence.")

@@ -16,7 +16,7 @@ from . import fmt
 
 __all__ = ["write_index", "headline", "money_at_stake", "recommendation", "trend_chart", "headline_sentences",
            "assumptions_sentence", "effect_sentence", "roi_tile", "segments_at_risk", "clusters_at_risk",
-           "change_in_words"]
+           "change_in_words", "year_change_sentence"]
 
 TITLES = {
     "01-data-quality": "Data quality: what was loaded, cleaned and dropped",
@@ -36,17 +36,18 @@ def effect_sentence(outcome: str, contrast: str, eff: dict[str, Any]) -> str:
     """One plain sentence for an effect of ``results.json``.
 
     When the likely range (the 95% interval) includes no effect (ratio 1, difference 0) the
-    sentence says "no detectable difference" and gives the range, never a direction. A flagged
+    sentence says "no detectable difference" and gives the signed estimate and the range, never a
+    direction in words. A flagged
     effect (``flagged``: separation, penalised fit) ends with "(indicative: separation)".
 
     Examples
     --------
     >>> effect_sentence("spend", "promoter_vs_passive",
     ...                 {"estimate": 1.18, "ci_low": 1.15, "ci_high": 1.21, "scale": "ratio"})
-    'Promoters spend 18% more than comparable passives (likely range +15% to +21%).'
+    'Promoters spend 18% more than comparable passives (likely range 15% to 21% more).'
     >>> effect_sentence("churn", "promoter_vs_passive",
     ...                 {"estimate": -1.5, "ci_low": -3.8, "ci_high": 0.9, "scale": "pp"})
-    'Promoters and comparable passives show no detectable difference in churn (likely range -3.8 to +0.9 pp).'
+    'Promoters and comparable passives show no detectable difference in churn (estimate -1.5 pp, likely range -3.8 to +0.9 pp).'
     """
     who = "Promoters" if contrast.startswith("promoter") else "Detractors"
     est, lo, hi = eff["estimate"], eff["ci_low"], eff["ci_high"]
@@ -63,15 +64,21 @@ def effect_sentence(outcome: str, contrast: str, eff: dict[str, Any]) -> str:
         ci = f"likely range {fmt.points(lo)} to {fmt.points(hi)} pp"
     null = 1.0 if ratio else 0.0
     if _finite(lo, hi) and min(lo, hi) <= null <= max(lo, hi):
-        return f"{who} and comparable passives show no detectable difference in {topic} ({ci}){flag}."
+        shown = f"{fmt.points((est - 1) * 100, 0)}%" if ratio else f"{fmt.points(est)} pp"
+        return f"{who} and comparable passives show no detectable difference in {topic} (estimate {shown}, {ci}){flag}."
+    # the range in the sentence's own direction ("2% to 23% more"), never "lower ... -8 to -1"
     if ratio:
         pct = fmt.number(abs(est - 1) * 100, 0)
-        if outcome == "spend":
-            what = f"spend {pct}% {'more' if est >= 1 else 'less'}"
-        else:
-            what = f"return {pct}% {'more' if est >= 1 else 'fewer'} items per order"
+        word = ("more" if est >= 1 else "less") if outcome == "spend" else ("more" if est >= 1 else "fewer")
+        what = f"spend {pct}% {word}" if outcome == "spend" else f"return {pct}% {word} items per order"
+        if _finite(lo, hi):
+            a, b = sorted(abs(v - 1) * 100 for v in (lo, hi))
+            ci = f"likely range {fmt.number(a, 0)}% to {fmt.number(b, 0)}% {word}"
         return f"{who} {what} than comparable passives ({ci}){flag}."
     direction = "higher" if est >= 0 else "lower"
+    if _finite(lo, hi):
+        a, b = sorted(abs(v) for v in (lo, hi))
+        ci = f"likely range {fmt.number(a, 1)} to {fmt.number(b, 1)} pp {direction}"
     return f"{who} churn {fmt.number(abs(est), 1)} percentage points {direction} than comparable passives ({ci}){flag}."
 
 
@@ -87,6 +94,29 @@ def change_in_words(change: float | None, low: float | None, high: float | None)
     if not _finite(change, low, high):
         return "a change whose reliability cannot be judged"
     return "a real change" if low > 0 or high < 0 else "a change within chance"
+
+
+def year_change_sentence(d: dict[str, Any] | None) -> str | None:
+    """The NPS change over the year (:func:`cxanalysis.trends.year_change`) in words, or None.
+
+    Examples
+    --------
+    >>> year_change_sentence({"from": "2025Q4", "to": "2026Q3", "quarters_apart": 3, "change": 11.1,
+    ...                       "ci_low": 5.3, "ci_high": 16.9})
+    'Over the 3 quarters since 2025Q4 NPS moved +11.1 points (likely range +5.3 to +16.9): a real change.'
+    """
+    if not d or d.get("change") is None:
+        return None
+    rng = (f" (likely range {fmt.points(d['ci_low'])} to {fmt.points(d['ci_high'])})"
+           if _finite(d.get("ci_low"), d.get("ci_high")) else "")
+    span = "year" if d.get("quarters_apart") == 4 else f"{d.get('quarters_apart')} quarters"
+    return (f"Over the {span} since {d['from']} NPS moved {fmt.points(d['change'])} points{rng}: "
+            f"{change_in_words(d['change'], d.get('ci_low'), d.get('ci_high'))}.")
+
+
+def _move(change: float) -> str:
+    """'up 4.1 points', 'down 0.3 points' or 'unchanged' (to one decimal)."""
+    return "unchanged" if round(change, 1) == 0 else f"{'up' if change > 0 else 'down'} {fmt.number(abs(change), 1)} points"
 
 
 def _score_label(n: dict[str, Any]) -> str:
@@ -137,6 +167,8 @@ def headline_sentences(results: dict[str, Any]) -> list[str]:
         out.append(f"Since last quarter ({trends[-2]['quarter']}) NPS moved {fmt.points(last['change'])} points "
                    f"(likely range {fmt.points(lo)} to {fmt.points(hi)}): "
                    f"{change_in_words(last['change'], lo, hi)}.")
+    if (year := year_change_sentence(results.get("nps_change_year"))):
+        out.append(year)
     dec = results.get("nps_change") or {}
     if dec.get("by"):  # the dimension whose mix is clearest (largest |mix| / interval half-width)
         from .narrative import change_decomposition_sentence
@@ -318,9 +350,14 @@ def headline(results: dict[str, Any]) -> str:
     if last.get("change") is None:
         return line + "; no earlier quarter to compare with."
     ch, lo, hi = last["change"], last.get("change_ci_low"), last.get("change_ci_high")
-    move = "unchanged" if round(ch, 1) == 0 else f"{'up' if ch > 0 else 'down'} {fmt.number(abs(ch), 1)} points"
     rng = f" (likely range {fmt.points(lo)} to {fmt.points(hi)})" if _finite(lo, hi) else ""
-    return f"{line}, {move} since {trends[-2]['quarter']}, {change_in_words(ch, lo, hi)}{rng}."
+    line = f"{line}, {_move(ch)} since {trends[-2]['quarter']}, {change_in_words(ch, lo, hi)}{rng}"
+    year = results.get("nps_change_year") or {}
+    if year.get("change") is not None:  # a climb of small steps shows over the year, not in the last step
+        ylo, yhi = year.get("ci_low"), year.get("ci_high")
+        yrng = f" (likely range {fmt.points(ylo)} to {fmt.points(yhi)})" if _finite(ylo, yhi) else ""
+        line += f"; {_move(year['change'])} since {year['from']}, {change_in_words(year['change'], ylo, yhi)}{yrng}"
+    return line + "."
 
 
 def money_at_stake(results: dict[str, Any]) -> list[str]:
@@ -368,6 +405,7 @@ def recommendation(results: dict[str, Any]) -> tuple[str, str]:
 #: the analyses' keys in results.json's ``analyses_skipped``, in words
 SKIPPED_ANALYSES = {
     "nps_change": "What moved NPS (customer mix or real change)", "trends": "Quarter-over-quarter trends",
+    "nps_change_year": "NPS change over the year",
     "roi": "ROI of moving passives to promoters", "retention_scenarios": "Retention scenarios",
     "spend": "Spend model", "churn": "Churn model", "returns": "Returns model", "clusters": "Behavioural clusters",
     "drivers": "Key drivers", "themes": "Comment themes",
@@ -528,6 +566,13 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
             lo, hi = t.get("change_ci_low"), t.get("change_ci_high")
             real = change_in_words(t["change"], lo, hi)
             kpis += _tile(f"Since {trends[-2]['quarter']}", fmt.points(t["change"]),
+                          real[:1].upper() + real[1:] + (f" (likely range {fmt.points(lo)} to {fmt.points(hi)})"
+                                                         if _finite(lo, hi) else ""))
+        year = results.get("nps_change_year") or {}
+        if year.get("change") is not None:
+            lo, hi = year.get("ci_low"), year.get("ci_high")
+            real = change_in_words(year["change"], lo, hi)
+            kpis += _tile(f"Since {year['from']}", fmt.points(year["change"]),
                           real[:1].upper() + real[1:] + (f" (likely range {fmt.points(lo)} to {fmt.points(hi)})"
                                                          if _finite(lo, hi) else ""))
     roi = (results.get("roi") or {}).get("passive_to_promoter")

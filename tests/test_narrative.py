@@ -34,14 +34,14 @@ def _effects(**over):
 
 @pytest.mark.parametrize(("outcome", "scale", "est", "lo", "hi", "expected"), [
     ("churn", "pp", -1.5, -3.8, 0.9,
-     "Promoters and comparable passives show no detectable difference in churn (likely range -3.8 to +0.9 pp)."),
-    ("churn", "pp", -3.1, -3.8, -2.4, "Promoters churn 3.1 percentage points lower than comparable passives (likely range -3.8 to -2.4 pp)."),
+     "Promoters and comparable passives show no detectable difference in churn (estimate -1.5 pp, likely range -3.8 to +0.9 pp)."),
+    ("churn", "pp", -3.1, -3.8, -2.4, "Promoters churn 3.1 percentage points lower than comparable passives (likely range 2.4 to 3.8 pp lower)."),
     ("spend", "ratio", 1.02, 0.97, 1.08,
-     "Promoters and comparable passives show no detectable difference in spend (likely range -3% to +8%)."),
+     "Promoters and comparable passives show no detectable difference in spend (estimate +2%, likely range -3% to +8%)."),
     ("returns", "ratio", 0.74, 0.69, 0.80,
-     "Promoters return 26% fewer items per order than comparable passives (likely range -31% to -20%)."),
+     "Promoters return 26% fewer items per order than comparable passives (likely range 20% to 31% fewer)."),
     ("returns", "ratio", 0.9, 0.7, 1.0,  # touching no effect is not a detected difference
-     "Promoters and comparable passives show no detectable difference in returns per order (likely range -30% to 0%)."),
+     "Promoters and comparable passives show no detectable difference in returns per order (estimate -10%, likely range -30% to 0%)."),
 ])
 def test_effect_sentence_says_no_detectable_difference_when_the_interval_spans_no_effect(outcome, scale, est, lo, hi, expected):
     assert effect_sentence(outcome, "promoter_vs_passive", dict(estimate=est, ci_low=lo, ci_high=hi, scale=scale)) == expected
@@ -53,7 +53,7 @@ def test_effect_sentence_handles_missing_numbers_and_flags():
     s = effect_sentence("spend", "detractor_vs_passive", dict(estimate=np.nan, ci_low=np.nan, ci_high=np.nan, scale="ratio"))
     assert s == "Detractors: the spend effect could not be estimated from this export."
     s = effect_sentence("churn", "promoter_vs_passive", dict(estimate=-3.0, ci_low=-5.0, ci_high=-1.0, scale="pp", flagged=True))
-    assert s.endswith("(likely range -5.0 to -1.0 pp) (indicative: separation).")
+    assert s.endswith("(likely range 1.0 to 5.0 pp lower) (indicative: separation).")
 
 
 def test_effects_summary_flags_separation_and_prints_no_e_value():
@@ -62,7 +62,7 @@ def test_effects_summary_flags_separation_and_prints_no_e_value():
     flagged = narrative.effects_summary(_effects(estimate=-3.0, ci_low=-5.0, ci_high=-1.0, flagged=True))
     assert "(indicative: separation)" in flagged and "E-value" not in flagged
     spans = narrative.effects_summary(_effects())
-    assert "no detectable difference in churn (likely range -3.8 to +0.9 pp)" in spans and "lower" not in spans
+    assert "no detectable difference in churn (estimate -1.5 pp, likely range -3.8 to +0.9 pp)" in spans and "lower" not in spans
 
 
 @pytest.mark.parametrize(("lo", "hi", "start"), [

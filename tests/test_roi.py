@@ -368,6 +368,7 @@ def test_retention_and_roi_sentences():
                                 horizons_years=(0.25, 1), n_draws=10)
     text = retention_summary(r)
     assert "worth 147**" in text and "spend 225 a quarter against 250" in text and "25.0% a quarter against 20.0%" in text
+    assert "after the cost of their returns (the discounted CLV of the metrics page leaves returns out" in text
     assert f"over a quarter: **{170000 / (3 * 146.97265625):,.1f} a month**" in text
     assert f"over 1 year: **{170000 / (12 * 146.97265625):,.1f} a month**" in text
     unbounded = dc_replace(r, break_even=r.break_even.assign(ci_high=np.inf))
@@ -398,7 +399,15 @@ def test_retention_chart_title_states_the_break_even():
     a = roi.Assumptions(gross_margin=0.35, cost_per_return=10.0, discount_rate=0.0, horizon_years=1)
     r = roi.retention_scenarios(_stub_models(returns=[1.0, 1.0, 3.0, 3.0]), assumptions=a, retained_per_month=(1,),
                                 horizons_years=(0.25, 1, 3), n_draws=10)
-    assert retention_title(r) == "Keeping about 96 customers a month pays for the program over 1 year (likely range 96 to 96)"
+    assert retention_title(r) == ("Keeping 1 more a month falls short: about 96 customers a month pay for the program "
+                                  "over 1 year (likely range 96 to 96)")
+    table = r.table.assign(retained_per_month=r.table["retained_per_month"] * 200)
+    assert retention_title(dc_replace(r, table=table)).startswith("Keeping 200 more a month pays: about 96")
+    both = pd.concat([r.table, table])
+    assert retention_title(dc_replace(r, table=both)) == ("About 96 customers a month pay for the program over 1 year "
+                                                          "(likely range 96 to 96)")
+    three = pd.concat([r.table.assign(retained_per_month=k) for k in (1, 5, 10)])
+    assert retention_title(dc_replace(r, table=three)).startswith("Keeping 1, 5 and 10 more a month falls short:")
     assert "no number" in retention_title(dc_replace(r, value_per_customer=0.0))
 
 
