@@ -372,7 +372,11 @@ def targeting_summary(targets: pd.DataFrame, result, *, currency: str | None = N
         lines.append(f"Least: {words(worst['dimension'])} = {worst['segment']}, "
                      f"{m(worst['value_per_customer'])} per moved passive (likely range {m(worst['ci_low'])} "
                      f"to {m(worst['ci_high'])}).")
-    lines.append("Net value and ROI of each row count the whole program cost against that segment's moved passives.")
+    lines.append("Net value and ROI of each row charge the segment its share of the program cost, in proportion "
+                 "to the passives it holds (the shares add up to the whole cost), so a segment pays when its value "
+                 f"per moved passive beats the program's cost per moved passive ({m(result.cost / result.customers_moved)})."
+                 if result.customers_moved else "Net value and ROI of each row charge the segment its share of the program "
+                 "cost, in proportion to the passives it holds.")
     return " ".join(lines)
 
 

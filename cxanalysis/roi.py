@@ -591,8 +591,12 @@ def by_segment(
     as passives and as promoters (covariates held at their own values), the value of moving one of
     them (DESIGN.md's CLV difference), the customers a program would move there (the configured
     share of the segment's passives, or the configured count shared out in proportion to passives)
-    and its net value and ROI against the **whole program cost** (a program is a fixed cost, whatever
-    it targets). Intervals come from the very same parameter draws as :func:`passive_to_promoter`
+    and its net value and ROI against **its share of the program cost**, in proportion to the
+    passives it holds (``cost x n_passives / all passives``): the cost a program aimed at all
+    passives spends on this segment's. The segments' costs add up to the program's, their ROIs
+    rank as their values per moved passive do, and a segment "pays" when its value per moved
+    passive beats the program's cost per moved passive. (Charging every segment the whole cost
+    would make each one look worse than the program it is part of.) Intervals come from the very same parameter draws as :func:`passive_to_promoter`
     (same seed and ``n_draws``), so segments and the overall figure are directly comparable.
 
     Parameters
@@ -618,7 +622,8 @@ def by_segment(
     -------
     DataFrame
         ``dimension, segment, n_passives, customers_moved, value_per_customer, ci_low, ci_high,
-        net, net_ci_low, net_ci_high, roi, roi_ci_low, roi_ci_high``, sorted by value per moved
+        net, net_ci_low, net_ci_high, roi, roi_ci_low, roi_ci_high, cost`` (the segment's share of
+        the discounted program cost), sorted by value per moved
         passive (highest first). Segments with fewer than ``MIN_SEGMENT_PASSIVES`` (10) passives are
         left out.
     """
@@ -653,15 +658,17 @@ def by_segment(
                 v_draws = _value_draws(models, rows, est, theta, draws, slices, a, max_passives, rng)
             n_seg = _base_passives(models, rows)
             moved = int(round(share * n_seg))
-            net_draws = np.round(share_draws * n_seg) * v_draws - cost
-            net = moved * value - cost
+            seg_cost = cost * n_seg / n_all if n_all else cost  # its share of the program, by passives
+            net_draws = np.round(share_draws * n_seg) * v_draws - seg_cost
+            net = moved * value - seg_cost
             (vlo, vhi), (nlo, nhi) = pct(v_draws), pct(net_draws)
+            ratio = (lambda x: x / seg_cost) if seg_cost > 0 else (lambda x: float("inf"))  # noqa: E731
             out.append(dict(dimension=str(dim).removesuffix("_band"), segment=str(level), n_passives=n_seg,
                             customers_moved=moved, value_per_customer=value, ci_low=vlo, ci_high=vhi, net=net,
-                            net_ci_low=nlo, net_ci_high=nhi, roi=net / cost, roi_ci_low=nlo / cost,
-                            roi_ci_high=nhi / cost))
+                            net_ci_low=nlo, net_ci_high=nhi, roi=ratio(net), roi_ci_low=ratio(nlo),
+                            roi_ci_high=ratio(nhi), cost=seg_cost))
     cols = ["dimension", "segment", "n_passives", "customers_moved", "value_per_customer", "ci_low", "ci_high",
-            "net", "net_ci_low", "net_ci_high", "roi", "roi_ci_low", "roi_ci_high"]
+            "net", "net_ci_low", "net_ci_high", "roi", "roi_ci_low", "roi_ci_high", "cost"]
     return pd.DataFrame(out, columns=cols).sort_values("value_per_customer", ascending=False, ignore_index=True)
 
 

@@ -464,7 +464,8 @@ def _recommendation(results: dict[str, Any], roi: dict[str, Any]) -> tuple[str, 
         if best is None:
             tail = ""
         elif _finite(best.get("roi_ci_high")) and best["roi_ci_high"] < 0:
-            tail = f" No segment pays either: even the best, {where}, has its whole ROI range below break-even."
+            tail = (f" No segment pays either: even the best, {where}, has its whole ROI range below break-even "
+                    "at its share of the cost.")
         else:
             tail = f" Only a smaller program aimed at {where} might pay; price that first."
         return ("do-not-fund", f"Do not fund the program at its configured cost. Fairly sure: {rng}, wholly "

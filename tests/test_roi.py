@@ -433,13 +433,28 @@ def test_by_segment_ranks_plans_as_the_truth_does(fitted):
         assert row.ci_low <= row.value_per_customer <= row.ci_high
         assert row.n_passives == int((passives["plan"] == row.segment).sum())
         assert row.customers_moved == round(0.10 * row.n_passives)
-        assert row.net == pytest.approx(row.customers_moved * row.value_per_customer - r.cost)
+        assert row.cost == pytest.approx(r.cost * row.n_passives / len(models.passives_), rel=1e-12)
+        assert row.net == pytest.approx(row.customers_moved * row.value_per_customer - row.cost)
+        assert row.roi == pytest.approx(row.net / row.cost)
     assert t["n_passives"].sum() == len(models.passives_)
+    assert t["cost"].sum() == pytest.approx(r.cost, rel=1e-12)  # the segments' shares add up to the program
     # one segment holding every passive is the overall ROI, interval included (same draws)
     whole = roi.by_segment(models, df.assign(all="everyone"), ["all"], cfg).iloc[0]
     assert whole["value_per_customer"] == pytest.approx(r.value_per_customer, rel=1e-9)
+    assert (whole["cost"], whole["net"], whole["roi"]) == pytest.approx((r.cost, r.net, r.roi), rel=1e-9)
     assert (whole["ci_low"], whole["ci_high"]) == pytest.approx(r.intervals["value_per_customer"], rel=0.02)
 
+
+
+def test_targeting_summary_states_the_cost_each_segment_is_charged(fitted):
+    """The page says how a segment's cost is set and the bar its value must beat: the program's
+    cost per moved passive (cost / moved, by hand)."""
+    from cxanalysis.narrative import targeting_summary
+
+    df, models, r = fitted
+    text = targeting_summary(roi.by_segment(models, df, ["plan"], load_config()), r)
+    assert "its share of the program cost, in proportion to the passives it holds" in text
+    assert f"cost per moved passive ({r.cost / r.customers_moved:,.0f})" in text
 
 @pytest.mark.parametrize("weighted", [False, True])
 def test_by_segment_shared_draws_equal_each_segments_own_evaluation(fitted, monkeypatch, weighted):
