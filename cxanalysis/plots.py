@@ -607,7 +607,7 @@ def waterfall(steps: pd.DataFrame, *, title: str | None = None, ax=None, currenc
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xticks(x, [str(v) for v in steps["label"]])
     money_axis(ax, currency)
-    ax.set(title=title or "Contributions to net value", ylabel=f"Money{f' ({currency})' if currency else ''}")
+    ax.set(title=title or "Contributions to net value", ylabel=f"Money ({currency or 'currency of the export'})")
     ax.tick_params(axis="x", rotation=15)
     return ax
 

@@ -221,7 +221,9 @@ def assumptions_sentence(results: dict[str, Any]) -> str:
     return (f"Assumptions (cx.yaml): gross margin {_pct0(a['gross_margin'])}, cost per return "
             f"{fmt.money(a['cost_per_return'], cur, decimals=2)}, discount rate {_pct0(a['discount_rate'])} a year, "
             f"horizon {a['horizon_years']} years, program cost {fmt.money(a['program_cost_per_year'], cur)} and team "
-            f"cost {fmt.money(a['team_cost_per_year'], cur)} a year, {moved}.")
+            f"cost {fmt.money(a['team_cost_per_year'], cur)} a year, {moved}."
+            + ("" if cur else " Amounts are in the export's own currency (set currency: in cx.yaml, e.g. EUR, "
+                              "to show its symbol)."))
 
 
 def _table(rows: list[dict[str, Any]], columns: list[str], headers: dict[str, str]) -> str:

@@ -382,7 +382,9 @@ def test_waterfall_labels_stay_inside_the_axes_below_the_title():
     plots.set_theme()
     steps = pd.DataFrame({"label": ["benefit", "returns saved", "cost", "net"],
                           "value": [96_000.0, 300.0, -473_000.0, -376_700.0]})
+    assert plots.waterfall(steps).get_ylabel() == "Money (currency of the export)"  # no currency configured
     ax = plots.waterfall(steps, currency="EUR", title="Net value of moving 184 passives to promoters")
+    assert ax.get_ylabel() == "Money (EUR)"
     ax.figure.canvas.draw()
     renderer = ax.figure.canvas.get_renderer()
     box = ax.get_window_extent(renderer)

@@ -86,6 +86,9 @@ def test_assumptions_sentence_states_a_range_of_passives_moved():
              share_of_passives_moved_range=[0.05, 0.15])
     s = assumptions_sentence({"roi": {"passive_to_promoter": {"assumptions": a}}})
     assert "between 5% and 15% of passives moved (figures at the midpoint, 10%)" in s
+    assert s.endswith("Amounts are in the export's own currency (set currency: in cx.yaml, e.g. EUR, to show its symbol).")
+    euros = assumptions_sentence({"roi": {"passive_to_promoter": {"assumptions": a}}, "run": {"config": {"currency": "EUR"}}})
+    assert "€50,000" in euros and "own currency" not in euros
 
 
 # --- the summary page in words (issue 15): fmt for every number, no raw material ----------------
