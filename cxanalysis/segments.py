@@ -49,7 +49,7 @@ def band(series: pd.Series, *, edges: Sequence[float] | None = None, q: int = 4,
          top: float | None = None) -> pd.Series:
     """Cut a numeric column into bands: explicit ``edges`` ([a, b) intervals) or ``q`` quantiles.
 
-    Labels are readable, e.g. ``"25-34"`` for integer edges or ``"second quarter (310–520)"`` for
+    Labels are readable, e.g. ``"25-34"`` for integer edges or ``"second quartile (310–520)"`` for
     quantiles (never "Q2", which reads as a calendar quarter). ``top``: the largest valid value of
     the column (:data:`cxanalysis.schema.MAX_AGE` for age); when the last edge reaches it, the last
     band keeps it too and reads ``"65+"`` (not ``"65-119"``). Quantile bands of whole numbers name
@@ -86,12 +86,12 @@ def _span(a: float, b: float, first: bool, whole: bool) -> str:
     return _n(lo) if lo == b else f"{_n(lo)}–{_n(b)}"
 
 
-_PARTS = {2: "half", 3: "third", 4: "quarter", 5: "fifth", 10: "tenth"}
+_PARTS = {2: "half", 3: "third", 4: "quartile", 5: "quintile", 10: "decile"}
 _ORDINALS = ["second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth"]
 
 
 def _quantile_word(i: int, q: int) -> str:
-    """``"lowest quarter"``, ``"second quarter"``, ..., ``"highest quarter"`` for band ``i`` of ``q``."""
+    """``"lowest quartile"``, ``"second quartile"``, ..., ``"highest quartile"`` for band ``i`` of ``q``."""
     part = _PARTS.get(q)
     if part is None:
         return f"band {i + 1} of {q}"
@@ -316,7 +316,7 @@ def category_shares(table: pd.DataFrame, dimension: str | None = None) -> pd.Dat
 
     With ``dimension`` the rows are that dimension's segments; without, every segment, labelled
     with the dimension in words and the segment: "Plan — Basic", "Visits per month — lowest
-    quarter (0–2)".
+    quartile (0–2)".
     """
     from .fmt import label
 

@@ -174,11 +174,11 @@ def test_quantile_bands_read_as_parts_not_calendar_quarters():
     from cxanalysis import segments
 
     q = segments.band(pd.Series(np.arange(100.0)), q=4)
-    assert list(q.cat.categories) == ["lowest quarter (0–24)", "second quarter (25–49)",
-                                      "third quarter (50–74)", "highest quarter (75–99)"]
+    assert list(q.cat.categories) == ["lowest quartile (0–24)", "second quartile (25–49)",
+                                      "third quartile (50–74)", "highest quartile (75–99)"]
     assert q.value_counts(sort=False).tolist() == [25, 25, 25, 25]
     x = segments.band(pd.Series([*np.arange(99.0), 99.5]), q=4)  # 0..98 and 99.5: edges 0, 24.75, ...
-    assert list(x.cat.categories)[0] == "lowest quarter (0–24.8)"
+    assert list(x.cat.categories)[0] == "lowest quartile (0–24.8)"
     assert segments.band(pd.Series(np.arange(10.0)), q=3).cat.categories[0].startswith("lowest third (")
 
 

@@ -102,7 +102,7 @@ def _visible(page: str) -> str:
 
 
 def _page_results():
-    segs = [dict(SEGS[0], dimension="visits_per_month", segment="lowest quarter (0–2)"), *SEGS[1:]]
+    segs = [dict(SEGS[0], dimension="visits_per_month", segment="lowest quartile (0–2)"), *SEGS[1:]]
     trends = [{"quarter": "2026Q2", "nps": 16.0, "ci_low": 11.0, "ci_high": 21.0},
               {"quarter": "2026Q3", "nps": 20.0, "ci_low": 15.0, "ci_high": 25.0, "change": 4.0,
                "change_ci_low": -1.5, "change_ci_high": 9.5, "p_value": 0.197}]
@@ -110,7 +110,7 @@ def _page_results():
     r["roi"]["passive_to_promoter"]["assumptions"] = dict(
         gross_margin=0.35, cost_per_return=12.0, discount_rate=0.08, horizon_years=3, program_cost_per_year=50000,
         team_cost_per_year=120000, customers_moved=None, share_of_passives_moved=0.10)
-    r["roi"]["by_segment"] = [{"dimension": "visits_per_month", "segment": "highest quarter", "value_per_customer": 400.0,
+    r["roi"]["by_segment"] = [{"dimension": "visits_per_month", "segment": "highest quartile", "value_per_customer": 400.0,
                                "ci_low": 250.0, "ci_high": 550.0}]
     return r
 
@@ -130,7 +130,7 @@ def test_index_page_has_no_raw_names_ci_columns_holm_or_p_values(tmp_path):
     assert ("differs from the other segments, allowing for the number of segments compared" in text)
     # the segments table: dimension in words, one "Likely range" column formatted by fmt
     assert re.search(r"<th[^>]*>Likely range</th>", page) and not re.search(r"<th[^>]*>CI", page)
-    assert re.search(r"<td[^>]*>Visits per month</td>\s*<td[^>]*>lowest quarter \(0–2\)</td>\s*<td[^>]*>400</td>"
+    assert re.search(r"<td[^>]*>Visits per month</td>\s*<td[^>]*>lowest quartile \(0–2\)</td>\s*<td[^>]*>400</td>"
                      r"\s*<td[^>]*>10.0</td>\s*<td[^>]*>5.0 to 15.0</td>", page)
     # clusters: the name column is "Cluster", the interval one column
     assert re.search(r"<th[^>]*>Cluster</th>", page)
@@ -138,7 +138,7 @@ def test_index_page_has_no_raw_names_ci_columns_holm_or_p_values(tmp_path):
                      r"\s*<td[^>]*>90</td>", page)
     # every amount in the configured currency, the evidence list included
     assert "worth €212 per customer over 3 years (likely range €100 to €330): benefit €8,480 against cost €6,000" in text
-    assert "visits per month = highest quarter: €400 per moved passive (likely range €250 to €550)" in text
+    assert "visits per month = highest quartile: €400 per moved passive (likely range €250 to €550)" in text
     assert "cost per return €12.00" in text and "program cost €50,000 and team cost €120,000 a year" in text
 
 
