@@ -571,8 +571,9 @@ def cx_metrics(data: pd.DataFrame, config, *, part: str = "all") -> tuple[pd.Dat
                 r = mean_score(data, score=c, scale=config.scales[c], weight=weight, alpha=alpha).iloc[0]
                 add(f"{label} (mean)", {"value": r["mean"], **r}, f"{config.scales[c][0]}-{config.scales[c][1]}",
                     f"t interval{wtag}")
-                add(f"{label} top-2-box", {"value": r["top_box"], "ci_low": np.nan, "ci_high": np.nan, "n": r["n"],
-                                           "n_eff": r["n_eff"]}, "share", "weighted share" if weight else "share")
+                lo, hi = wilson_interval(r["top_box"] * r["n_eff"], r["n_eff"], alpha)
+                add(f"{label} top-2-box", {"value": r["top_box"], "ci_low": lo, "ci_high": hi, "n": r["n"],
+                                           "n_eff": r["n_eff"]}, "share", f"Wilson{wtag}")
         for c, label in (("churned", "Churn rate"), ("first_contact_resolved", "First-contact resolution"),
                          ("renewed", "Renewal rate"), ("trial_converted", "Trial conversion")):
             if need(label, c):

@@ -172,6 +172,12 @@ def test_cx_metrics_table_and_skips(sample_frame):
     assert by.loc["Renewal rate", "n"] == cur["renewed"].notna().sum()
     assert set(skipped) == {"MRR", "Trial conversion"}
     assert (table["ci_low"].dropna() <= table.loc[table["ci_low"].notna(), "value"]).all()
+    # top-2-box shares: the share of 4s and 5s (CSAT 1-5), with statsmodels' Wilson interval
+    csat = cur["csat"].dropna()
+    top = int((csat >= 4).sum())
+    assert by.loc["CSAT top-2-box", "value"] == pytest.approx(top / len(csat))
+    assert (by.loc["CSAT top-2-box", "ci_low"], by.loc["CSAT top-2-box", "ci_high"]) == pytest.approx(
+        proportion_confint(top, len(csat), method="wilson"), rel=1e-12)
 
 
 def test_weighted_mean_score_uses_kish_effective_n():

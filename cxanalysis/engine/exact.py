@@ -152,8 +152,9 @@ def _metric_rows(r: Mapping[str, Any], nps_stats: Mapping[str, Any] | None, net_
             add(f"{label} (mean)", m, f"{config.scales[c][0]}-{config.scales[c][1]}", f"t interval{wtag}")
             n, sw = int(r[f"{c}__n"]), float(r[f"{c}__sw"])
             top = float(r[f"{c}__top"]) / sw if sw > 0 else np.nan
-            add(f"{label} top-2-box", {"value": top, "ci_low": np.nan, "ci_high": np.nan, "n": n,
-                                       "n_eff": m["n_eff"]}, "share", "weighted share" if weighted else "share")
+            lo, hi = wilson_interval(top * m["n_eff"], m["n_eff"], alpha) if sw > 0 else (np.nan, np.nan)
+            add(f"{label} top-2-box", {"value": top, "ci_low": lo, "ci_high": hi, "n": n,
+                                       "n_eff": m["n_eff"]}, "share", f"Wilson{wtag}")
     for c, label in _RATES:
         if need(label, c):
             n, sw, sw2, swy, _, _ = stats(c)
