@@ -372,7 +372,7 @@ def money_at_stake(results: dict[str, Any]) -> list[str]:
            f"promoters is worth "
            f"{m(roi['value_per_customer'])} per customer over {roi['horizon_years']} years (likely range "
            f"{m(roi.get('value_per_customer_ci_low'))} to {m(roi.get('value_per_customer_ci_high'))}): "
-           f"{m(roi['benefit'])} in total against a program cost of {m(roi['cost'])}, net {m(roi['net'])}."]
+           f"{m(roi['benefit'])} in total against {_cost_words(roi, results)}, net {m(roi['net'])}."]
     share, n_pass = roi.get("break_even_share"), roi.get("n_passives")
     if share is None or not _finite(share) or share <= 0:
         out.append("No break-even can be stated: the value of a moved passive may be zero or negative.")
@@ -381,7 +381,9 @@ def money_at_stake(results: dict[str, Any]) -> list[str]:
                    f"more than there are ({fmt.integer(n_pass)}); at this cost it cannot break even.")
     else:
         need = f" ({fmt.integer(share * n_pass)} customers)" if n_pass else ""
-        out.append(f"Break-even: the program pays for itself once {_pct0(share)} of passives are moved{need}.")
+        be = break_even_range(roi)
+        rng = f"; likely range {_pct0(be[0])} to {_pct0(be[1])}, from the value's likely range" if be else ""
+        out.append(f"Break-even: the program pays for itself once {_pct0(share)} of passives are moved{need}{rng}.")
     return out
 
 
@@ -426,6 +428,27 @@ def skip_label(key: str) -> str:
     return key
 
 
+def break_even_range(roi: dict[str, Any]) -> tuple[float, float] | None:
+    """The break-even share's likely range, ``cost / (passives x value)`` at the value's interval
+    limits (a decreasing function of the value, so the value's 95% interval maps onto it exactly);
+    None when the value's interval reaches zero or a figure is missing."""
+    n, v_lo, v_hi, cost = (roi.get(k) for k in ("n_passives", "value_per_customer_ci_low",
+                                                "value_per_customer_ci_high", "cost"))
+    if not n or not _finite(v_lo, v_hi, cost) or v_lo <= 0:
+        return None
+    return cost / (n * v_hi), cost / (n * v_lo)
+
+
+def _cost_words(roi: dict[str, Any], results: dict[str, Any]) -> str:
+    """'the program and team cost of 473,155 (170,000 a year for 3 years, discounted)'."""
+    m, a = _money_of(results), roi.get("assumptions") or {}
+    annual = (a.get("program_cost_per_year") or 0) + (a.get("team_cost_per_year") or 0)
+    years = math.ceil(roi["horizon_years"]) if _finite(roi.get("horizon_years")) else None
+    how = (f" ({m(annual)} a year for {years} year{'s' if years != 1 else ''}, discounted)"
+           if a and years else "")
+    return f"the program and team cost of {m(roi['cost'])}{how}"
+
+
 def assumption_hinge(roi: dict[str, Any]) -> str:
     """The assumption a funding decision hinges on: the share of passives the program is assumed to
     move against the share at which it breaks even, with that share's likely range. The range is
@@ -435,10 +458,8 @@ def assumption_hinge(roi: dict[str, Any]) -> str:
     n, moved, share = roi.get("n_passives"), roi.get("customers_moved"), roi.get("break_even_share")
     if not n or moved is None or not _finite(share):
         return ""
-    v_lo, v_hi, cost = roi.get("value_per_customer_ci_low"), roi.get("value_per_customer_ci_high"), roi.get("cost")
-    rng = ""
-    if _finite(v_lo, v_hi, cost) and v_lo > 0:
-        rng = f" (likely range {_pct0(cost / (n * v_hi))} to {_pct0(cost / (n * v_lo))})"
+    be = break_even_range(roi)
+    rng = f" (likely range {_pct0(be[0])} to {_pct0(be[1])})" if be else ""
     assumed = f"This rests on the program moving {_pct0(moved / n)} of passives ({fmt.integer(moved)} customers)"
     if share > 1:
         return f"{assumed}; it would break even only by moving {_pct0(share)}{rng} of them, more than there are."
@@ -587,9 +608,11 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
         share = roi.get("break_even_share")
         if _finite(share) and share > 0:
             n_pass = roi.get("n_passives") or 0
+            be = break_even_range(roi)
             kpis += _tile("Break-even", f"{_pct0(share)} of passives",
-                          f"{fmt.integer(share * n_pass)} customers" if share <= 1
-                          else f"more than the {fmt.integer(n_pass)} there are")
+                          (f"{fmt.integer(share * n_pass)} customers" if share <= 1
+                           else f"more than the {fmt.integer(n_pass)} there are")
+                          + (f"; likely range {_pct0(be[0])} to {_pct0(be[1])}" if be else ""))
     kind, rec = recommendation(results)
     stake = "".join(f"<li>{html.escape(x)}</li>" for x in money_at_stake(results))
     chart = trend_chart(results)

@@ -99,8 +99,13 @@ def test_headline_says_whether_the_change_is_real():
 def test_money_at_stake_and_break_even_in_the_currency():
     lines = summary.money_at_stake(_results(_roi(-0.3, 1.2)))
     assert lines == ["Moving 40 of 400 passives to promoters is worth €212 per customer over 3 years (likely range "
-                     "€100 to €330): €8,480 in total against a program cost of €6,000, net €2,480.",
-                     "Break-even: the program pays for itself once 7% of passives are moved (28 customers)."]
+                     "€100 to €330): €8,480 in total against the program and team cost of €6,000, net €2,480.",
+                     "Break-even: the program pays for itself once 7% of passives are moved (28 customers); likely "
+                     "range 5% to 15%, from the value's likely range."]  # 6,000 / (400 x 330) and / (400 x 100)
+    costs = dict(program_cost_per_year=1500.0, team_cost_per_year=500.0)
+    assert ("against the program and team cost of €6,000 (€2,000 a year for 3 years, discounted), net" in
+            summary.money_at_stake(_results(_roi(-0.3, 1.2, assumptions=costs)))[0])
+    assert summary.money_at_stake(_results(_roi(-0.3, 1.2, value_per_customer_ci_low=-5.0)))[1].endswith("(28 customers).")
     assert "more than there are (400)" in summary.money_at_stake(_results(_roi(-0.9, -0.5, break_even_share=1.5)))[1]
 
 
