@@ -109,7 +109,7 @@ _NAMES = {
 #: separated by spaces (Chinese, Japanese and Korean are detected, and get no theme).
 LANGUAGES: tuple[str, ...] = tuple(c for c in _NAMES if c not in ("zh", "ja", "ko"))
 #: English names of the detected languages, for display.
-LANGUAGE_NAMES: dict[str, str] = {**_NAMES, UNDETERMINED: "no words"}
+LANGUAGE_NAMES: dict[str, str] = {**_NAMES, UNDETERMINED: "(no recognisable words)"}
 #: Negation words joined to the word they negate (see the module notes).
 NEGATIONS: dict[str, frozenset[str]] = {
     "en": frozenset({"not", "no", "never", "without", "nor", "cannot"}),
@@ -136,11 +136,29 @@ def _normalise(text: str) -> str:
     return unicodedata.normalize("NFC", str(text)).lower()
 
 
+def _distinct_examples(order: np.ndarray, texts: list[str], k: int = 3) -> list[str]:
+    """The first ``k`` comments in ``order`` (most typical of the theme first) that differ once
+    case and spacing are ignored: a theme shows three different voices, not one comment three times."""
+    out, seen = [], set()
+    for i in order:
+        key = " ".join(_normalise(texts[i]).split())
+        if key not in seen:
+            seen.add(key)
+            out.append(texts[i])
+            if len(out) == k:
+                break
+    return out
+
+
+#: English fillers and intensifiers scikit-learn's list leaves in: words that name no theme
+_EXTRA_ENGLISH_STOP_WORDS = frozenset({"really", "just", "quite", "actually", "got", "lot", "bit", "ok", "okay"})
+
+
 @cache
 def _stop_sets(language: str) -> tuple[frozenset[str], frozenset[str]]:
     """(stop words as listed, their accent-free spellings)."""
     if language == "en":
-        words = set(ENGLISH_STOP_WORDS)
+        words = set(ENGLISH_STOP_WORDS) | _EXTRA_ENGLISH_STOP_WORDS
     else:
         import stop_words
 
@@ -161,7 +179,8 @@ def _validate_language(language: str, *, auto: bool = False) -> str:
 def stop_words_for(language: str) -> frozenset[str]:
     """Stop words of ``language`` (ISO 639-1), as the themes use them.
 
-    English: scikit-learn's list; others: the ``stop-words`` package's (see the module notes).
+    English: scikit-learn's list plus a few fillers it leaves in ("really", "just", "quite"...); others: the
+    ``stop-words`` package's (see the module notes).
     Negation words are in most lists: :func:`comment_terms` joins them to the word they negate
     before stop words are removed.
     """
@@ -488,9 +507,10 @@ class CommentThemes:
             for k in range(f["k"]):
                 top = f["terms"][np.argsort(-f["nmf"].components_[k])[: self.n_terms]].tolist()
                 members = np.flatnonzero(f["theme"] == k)
-                ex = members[np.argsort(-f["W"][members, k])[:3]]
                 rows.append(dict(theme=first + k, name=" / ".join(top[:3]), language=code, top_terms=top,
-                                 n=len(members), share=len(members) / n, examples=[texts[f["idx"][i]] for i in ex]))
+                                 n=len(members), share=len(members) / n,
+                                 examples=_distinct_examples(members[np.argsort(-f["W"][members, k], kind="stable")],
+                                                             [texts[i] for i in f["idx"]])))
             if f["k"] < self.n_themes:
                 note = (f"{f['k']} themes learnt instead of {self.n_themes}: {f['n_vocab']} comments with "
                         f"recognisable words support at most {f['k']} (at least {COMMENTS_PER_THEME} comments a theme).")
@@ -558,7 +578,7 @@ class CommentThemes:
         if code in reasons:
             return reasons[code]
         if code == UNDETERMINED:
-            return "no words"
+            return "too short or no words to tell the language from"
         if code not in LANGUAGES:
             return "words not separated by spaces: themes are not learnt in this language"
         if self.language != "auto":

@@ -73,6 +73,11 @@ def test_shares_add_up_and_match_a_direct_count_on_the_sample():
     by = th.by_category_.set_index("theme")
     for col, cat in (("share_promoters", "promoter"), ("share_passives", "passive"), ("share_detractors", "detractor")):
         assert by[col].to_numpy() == pytest.approx(direct.loc[by.index, cat].to_numpy(), abs=1e-12)
+    # the generator repeats comments word for word: each theme still shows different ones
+    for row in th.themes_[th.themes_["theme"] >= 0].itertuples():
+        keys = [" ".join(e.lower().split()) for e in row.examples]
+        assert len(keys) == len(set(keys)) and 1 <= len(keys) <= 3
+        assert set(row.examples) <= set(df.loc[th.analysed_ & (th.assigned_ == row.theme), "comment"])
 
 
 # --- themes in the comment's language (issue 14 item 5) --------------------------------------
@@ -107,7 +112,9 @@ def test_stop_words_are_the_packages_lists():
     import stop_words
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-    assert stop_words_for("en") == ENGLISH_STOP_WORDS
+    assert stop_words_for("en") == ENGLISH_STOP_WORDS | {"really", "just", "quite", "actually", "got", "lot", "bit",
+                                                         "ok", "okay"}  # fillers scikit-learn's list leaves in
+    assert comment_terms("Really quick, just great", "en") == ["quick", "great"]
     for code in ("pt", "es", "de", "fr"):
         assert stop_words_for(code) == set(stop_words.get_stop_words(code)), code
     assert {"que", "meu", "um", "para", "com"} <= stop_words_for("pt")
@@ -300,9 +307,9 @@ def test_pages_show_language_names_not_codes():
     out = with_language_names(themes)
     assert out["language"].tolist() == ["Portuguese", ""] and themes["language"].tolist() == ["pt", ""]
     assert with_language_names(pd.DataFrame({"language": ["xx"]}))["language"].tolist() == ["xx"]
-    langs = pd.DataFrame({"language": ["en", "und"], "name": ["English", "no words"], "n": [90, 10]})
+    langs = pd.DataFrame({"language": ["en", "und"], "name": ["English", "(no recognisable words)"], "n": [90, 10]})
     assert language_table(langs).columns.tolist() == ["language", "n"]
-    assert language_table(langs)["language"].tolist() == ["English", "no words"]
+    assert language_table(langs)["language"].tolist() == ["English", "(no recognisable words)"]
 
 
 _WORDS = ["late", "delivery", "great", "support", "price", "too", "high", "app", "crashes", "ok", "refund", "slow"]
