@@ -142,6 +142,23 @@ _WORDS = {
     "tenure_months": ("long-tenured", "new"), "support_tickets": ("many tickets", "few tickets"),
     "nps_score": ("high NPS", "low NPS"), "csat": ("high CSAT", "low CSAT"), "ces": ("easy effort", "hard effort"),
 }
+#: counts a cluster can split on zero / not zero: then "no returns" and "returned items" say what
+#: the clusters are, where "few" and "many" would not (a cluster with 1 return each is not "many")
+_ZERO_WORDS = {"returns": ("returned items", "no returns"), "support_tickets": ("raised tickets", "no tickets"),
+               "orders": ("ordered", "no orders")}
+
+
+def _cluster_word(f: str, high: bool, member: np.ndarray, everyone: np.ndarray) -> str:
+    """The words for column ``f`` of a cluster whose mean is above (``high``) or below the rest:
+    "no returns" when every member has none, "returned items" when every member has some and
+    other customers have none, else the column's high / low words."""
+    if f in _ZERO_WORDS:
+        m, a = member[np.isfinite(member)], everyone[np.isfinite(everyone)]
+        if len(m) and not high and (m == 0).all():
+            return _ZERO_WORDS[f][1]
+        if len(m) and high and (m > 0).all() and (a == 0).any():
+            return _ZERO_WORDS[f][0]
+    return _WORDS.get(f, (f"high {_label(f).lower()}", f"low {_label(f).lower()}"))[0 if high else 1]
 
 
 class CustomerClusters:
@@ -401,7 +418,7 @@ class CustomerClusters:
             sel = labels == c
             part = data[sel]
             top = z.loc[c].abs().sort_values(ascending=False)
-            words = [(_WORDS.get(f, (f"high {_label(f).lower()}", f"low {_label(f).lower()}"))[0 if z.loc[c, f] > 0 else 1])
+            words = [_cluster_word(f, z.loc[c, f] > 0, part[f].to_numpy(float), data[f].to_numpy(float))
                      for f in top.index[:3] if abs(z.loc[c, f]) >= 0.3]
             name = ", ".join(words) or "average on every column"
             w = w_all[sel]

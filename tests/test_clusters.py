@@ -42,6 +42,22 @@ def test_gmm_chooses_by_bic_and_profiles_name_the_difference():
     assert [r["name"] for r in res["named"]] == res["names"] and [r["cluster"] for r in res["named"]] == [0, 1, 2]
 
 
+def test_a_split_on_returning_anything_is_named_so():
+    """Two planted groups that differ only in whether they returned anything (0 against 1-2
+    returns each): the names say "no returns" and "returned items", not "few" and "many"."""
+    rng = np.random.default_rng(4)
+    n = 600
+    d = pd.DataFrame({"spend": rng.normal(500, 40, n), "orders": rng.integers(3, 6, n),
+                      "returns": np.where(np.arange(n) < 400, 0, rng.integers(1, 3, n))})
+    c = CustomerClusters(columns=["spend", "orders", "returns"], k=2, n_resamples=2, random_state=0).fit(d)
+    by = c.profile_.set_index("cluster")
+    assert (c.labels_ == c.labels_[0])[:400].all() and adjusted_rand_score(np.arange(n) < 400, c.labels_) == 1.0
+    assert by.loc[0, "name"].startswith("No returns") and by.loc[1, "name"].startswith("Returned items")
+    # counts that do not split on zero keep their high / low words
+    d2 = d.assign(returns=np.where(np.arange(n) < 400, 1, rng.integers(4, 6, n)))
+    names = CustomerClusters(columns=["spend", "orders", "returns"], k=2, n_resamples=2, random_state=0).fit(d2).profile_["name"]
+    assert sorted(names) == ["Few returns", "Many returns"]
+
 def test_missing_columns_are_skipped_and_fixed_k_is_honoured():
     d = make_clustered(800, 2, random_state=2).drop(columns=["orders"])
     c = CustomerClusters(columns=COLS, k=3, n_resamples=2).fit(d)
