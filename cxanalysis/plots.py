@@ -274,8 +274,13 @@ def distributions(data: pd.DataFrame, columns: Sequence[str], *, ncols: int = 4,
             if numeric and s.nunique() > max_levels:
                 bins = _bins(s)
                 whole = not np.isscalar(bins)
-                counts, edges = np.histogram(s.clip(upper=s.quantile(0.995)), bins=bins)
+                cap = s.quantile(0.995)  # the far tail would squeeze the rest into one bar: it joins the last
+                counts, edges = np.histogram(s.clip(upper=cap), bins=bins)
                 ax.stairs(counts, edges, fill=True, color=NEUTRAL)
+                if (above := int((s > cap).sum())):  # said, not hidden: the last bar holds the tail
+                    ax.text(0.98, 0.96, f"last bar: {cap:,.{0 if abs(cap) >= 10 else 1}f} and above\n"
+                            f"({above:,} {'customer' if above == 1 else 'customers'})",
+                            transform=ax.transAxes, ha="right", va="top", fontsize=7, color=GREYS[0], gid="tail_note")
                 ax.yaxis.set_major_locator(plt.MaxNLocator(4, integer=True))
                 number_axis(ax, "y")  # counts as "12,000", as on the bar panels' axes
             else:  # levels: numbers in their order, categories by frequency
@@ -284,7 +289,7 @@ def distributions(data: pd.DataFrame, columns: Sequence[str], *, ncols: int = 4,
                 labels = [f"{v:g}" if numeric else _short(str(v)) for v in vc.index]
                 ax.barh(labels[::-1], vc.to_numpy()[::-1], color=NEUTRAL)
         _top_title(ax, _short(col if col not in data else label(col), 32), fontsize=9)
-        ax.tick_params(labelsize=7)
+        ax.tick_params(labelsize=8)
         ax.xaxis.set_major_locator(plt.MaxNLocator(4, integer=whole))
         if col not in data:
             percent_axis(ax, "x")

@@ -59,6 +59,18 @@ def test_distributions_whole_numbers_get_whole_bins_and_large_data_a_sample():
     assert "random sample of 1,000" in fig._suptitle.get_text()
 
 
+def test_distribution_tails_joined_to_the_last_bar_are_said():
+    """Values above the 99.5th percentile are counted in the last bar, and the panel says from
+    which value and how many (counted by hand); a column without such a tail gets no note."""
+    spend = np.random.default_rng(5).gamma(2.0, 300.0, 4_000)
+    ax = plots.distributions(pd.DataFrame({"spend": spend}), ["spend"]).axes[0]
+    cap = np.quantile(spend, 0.995)
+    note = [t.get_text() for t in ax.texts if t.get_gid() == "tail_note"]
+    assert note == [f"last bar: {cap:,.0f} and above\n({int((spend > cap).sum()):,} customers)"]
+    assert ax.patches[0].get_data().values.sum() == len(spend)  # the tail is in the bars, not dropped
+    flat = plots.distributions(pd.DataFrame({"x": np.tile(np.arange(20.0), 50)}), ["x"]).axes[0]
+    assert not [t for t in flat.texts if t.get_gid() == "tail_note"]
+
 def test_distribution_histograms_count_with_thousands_separators():
     df = pd.DataFrame({"spend": np.random.default_rng(3).gamma(2.0, 300.0, 40_000)})
     ax = plots.distributions(df, ["spend"]).axes[0]
