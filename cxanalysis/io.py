@@ -830,9 +830,12 @@ def load(
             nonresp[col] = _present_categories(nonresp[col])
     if len(nonresp):
         kind = ", ".join(sorted({r["weighting"] for r in report.response if r["base"] > r["respondents"]}))
+        quarters = sorted({str(r["quarter"]) for r in report.response if r.get("quarter") is not None})
+        over = (f"Over the export's {len(quarters)} quarters ({quarters[0]} to {quarters[-1]}), "
+                if len(quarters) > 1 else "")
         report.notes.append(
-            f"{len(nonresp):,} customers have no CX score (did not answer the survey): kept as the base the "
-            f"{len(frame):,} respondents stand for, not dropped. Respondents weighted to the base: {kind}.")
+            f"{over}{len(nonresp):,} customer rows have no CX score (did not answer the survey): kept as the base the "
+            f"{len(frame):,} respondent rows stand for, not dropped. Respondents weighted to the base: {kind}.")
     report.respondents = len(frame)
     report.rows_out = len(frame) + len(nonresp)
     return LoadResult(frame, report, nonresp)

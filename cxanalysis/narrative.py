@@ -22,8 +22,11 @@ __all__ = ["assumptions_table", "effects_summary", "warnings_block", "roi_summar
 
 def cleaning_summary(report: CleaningReport) -> str:
     """Markdown: rows in, rows out, and each cleaning rule with its count."""
+    quarters = sorted({str(r["quarter"]) for r in (report.response or []) if r.get("quarter") is not None})
+    over = (f" over the export's {len(quarters)} quarters ({quarters[0]} to {quarters[-1]}); the report "
+            "quarter's own counts follow" if len(quarters) > 1 else "")
     lines = [f"**{report.rows_in:,} rows read, {report.rows_out:,} kept** "
-             f"({report.rows_in - report.rows_out:,} dropped)."]
+             f"({report.rows_in - report.rows_out:,} dropped){over}."]
     if report.steps:
         lines.append("")
         lines += [f"- {s['rows_dropped']:,} dropped: {s['rule']} (e.g. {', '.join(s['example_ids'][:3])})"

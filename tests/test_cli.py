@@ -28,7 +28,9 @@ def test_sample_then_validate_is_clean(tmp_path):
     v = cli("validate", tmp_path / "customers.csv")
     assert v.returncode == 0, v.stderr
     assert v.stdout.startswith("OK: 1,600 rows read, 1,600 kept")  # non-respondents are kept, not dropped
-    assert f"{(~answered).sum():,} customers have no CX score" in v.stdout
+    quarters = sorted(data["quarter"].unique())  # counts over every quarter say so
+    assert (f"Over the export's 2 quarters ({quarters[0]} to {quarters[1]}), {(~answered).sum():,} customer rows "
+            f"have no CX score") in v.stdout
     every = cli("sample", "--customers", 300, "--quarters", 1, "--everyone-answers", "--out", tmp_path / "all")
     assert every.returncode == 0, every.stderr
     assert pd.read_csv(tmp_path / "all" / "customers.csv")["nps_score"].notna().all()

@@ -243,3 +243,19 @@ def test_estimand_list_heads_each_effect_in_words():
     assert text.splitlines() == ["- **Spend, promoters vs passives**: A <b>", "- **Returns, detractors vs passives**: B",
                                  "- **Churn, per point of the score**: C"]
     assert "&lt;b&gt;" in narrative.md(text).data and "_vs_" not in text  # shown as text, never raw names
+
+
+def test_cleaning_summary_says_its_counts_span_every_quarter():
+    """Rows read and kept count every quarter of the export; the line says which, so they are
+    not read against the report quarter's figures. One quarter: no span to state."""
+    from cxanalysis.io import CleaningReport
+
+    rep = CleaningReport(rows_in=32_000, rows_out=31_990,
+                         response=[{"quarter": q, "base": 8000, "respondents": 2500}
+                                   for q in ("2026Q1", "2025Q4", "2026Q3", "2026Q2")])
+    rep.drop("no customer id", pd.Series(["row 7"]), 10)
+    text = narrative.cleaning_summary(rep)
+    assert text.startswith("**32,000 rows read, 31,990 kept** (10 dropped) over the export's 4 quarters "
+                           "(2025Q4 to 2026Q3); the report quarter's own counts follow.")
+    one = narrative.cleaning_summary(CleaningReport(rows_in=5, rows_out=5, response=[{"quarter": "2026Q3"}]))
+    assert one.startswith("**5 rows read, 5 kept** (0 dropped).")
