@@ -502,6 +502,26 @@ CAUSAL_CAVEAT = ("These effects are associations, adjusted for the configured co
                  "no unmeasured difference between promoters and passives drives both the score and the outcome "
                  "(see the E-values in the technical appendix of the outcomes page).")
 
+
+def causal_caveat(results: dict[str, Any]) -> str:
+    """:data:`CAUSAL_CAVEAT` naming the covariates the models adjusted for (``models.covariates``
+    of results.json), and what a reader might expect adjusted for that is not."""
+    covs = (results.get("models") or {}).get("covariates")
+    if covs is None:
+        return CAUSAL_CAVEAT
+    if not covs:
+        named = "adjusted for no covariate (none configured)"
+    else:
+        names = [fmt.words(c) for c in covs]
+        named = "adjusted for " + (", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0])
+    left = [fmt.words(c) for c in ("visits_per_month", "contract_value") if c not in (covs or [])]
+    why = (f" Not for {' or '.join(left)}: the experience may change them, and adjusting for a consequence of the "
+           "score would hide part of its effect (add them to covariates in cx.yaml to adjust anyway)."
+           if left else "")
+    return (f"These effects are associations, {named}: they are causal only if no unmeasured difference between "
+            "promoters and passives drives both the score and the outcome (see the E-values in the technical "
+            f"appendix of the outcomes page).{why}")
+
 GLOSSARY = (
     ("NPS", "Net Promoter Score: the share of promoters minus the share of detractors, in points from -100 to "
             "+100."),
@@ -636,7 +656,7 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
     err_html = ("<h2>Problems in this run</h2><ul>" + "".join(f"<li>{html.escape(e)}</li>" for e in errors)
                 + "</ul>") if errors else ""
     clean = results.get("run", {}).get("cleaning", {})
-    caveat = f"<p class='caveat'>{html.escape(CAUSAL_CAVEAT)}</p>" if results.get("effects") else ""
+    caveat = f"<p class='caveat'>{html.escape(causal_caveat(results))}</p>" if results.get("effects") else ""
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(q)} \u00b7 Summary \u00b7 CX report</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head>

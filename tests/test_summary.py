@@ -1,5 +1,6 @@
 """The executive summary's sentences and tiles say only what the intervals support (issue 12)."""
 
+import html
 import re
 
 from cxanalysis import summary
@@ -204,3 +205,15 @@ def test_skipped_analyses_are_named_in_words_with_their_reasons(tmp_path):
                          ("Cluster column: Visits per month", "constant"), ("Metric: CSAT", "no csat column"),
                          ("What moved NPS (customer mix or real change)", "only one quarter loaded: no change to split"),
                          ("Segment dimension: Age", "no age column")]
+
+
+def test_causal_caveat_names_what_the_effects_are_adjusted_for(tmp_path):
+    r = _results(models={"covariates": ["plan", "region", "tenure_months"]})
+    text = summary.causal_caveat(r)
+    assert text.startswith("These effects are associations, adjusted for plan, region and tenure (months): they")
+    assert "Not for visits per month or contract value: the experience may change them" in text
+    assert html.escape(text) in summary.write_index(tmp_path, r, []).read_text()
+    assert "Not for" not in summary.causal_caveat(_results(models={"covariates": ["plan", "visits_per_month",
+                                                                                   "contract_value"]}))
+    assert "adjusted for no covariate" in summary.causal_caveat(_results(models={"covariates": []}))
+    assert summary.causal_caveat(_results()) == summary.CAUSAL_CAVEAT
