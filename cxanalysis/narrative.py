@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .fmt import p_phrase, words
+from .fmt import p_phrase, segment_name, words
 from .io import CleaningReport
 
 __all__ = ["assumptions_table", "effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "retention_summary", "retention_title", "targeting_sentence", "targeting_summary", "cleaning_summary", "nps_summary", "segments_summary", "metrics_summary", "trend_summary", "styled",
@@ -66,8 +66,8 @@ def segments_summary(table: pd.DataFrame) -> str:
     lo = t.loc[t["nps"].idxmin()]
     return (f"{len(differs)} of {len(t)} tested segments have an NPS that differs from the rest of the customers "
             f"(at the 5% level, corrected for testing all {len(t)} segments at once).{small} Highest tested: "
-            f"**{words(hi['dimension'])} = {hi['segment']}** at {hi['nps']:.1f} (likely range {hi['ci_low']:.1f} to "
-            f"{hi['ci_high']:.1f}); lowest: **{words(lo['dimension'])} = {lo['segment']}** at {lo['nps']:.1f} "
+            f"**{segment_name(hi['dimension'], hi['segment'])}** at {hi['nps']:.1f} (likely range {hi['ci_low']:.1f} to "
+            f"{hi['ci_high']:.1f}); lowest: **{segment_name(lo['dimension'], lo['segment'])}** at {lo['nps']:.1f} "
             f"({lo['ci_low']:.1f} to {lo['ci_high']:.1f}).")
 
 
@@ -348,14 +348,13 @@ def targeting_sentence(best: dict, overall_value: float, overall_ci: tuple[float
     """Where moving passives pays most, with its interval against the overall value per passive
     (amounts in ``currency``, :func:`cxanalysis.fmt.money`)."""
     m = lambda x: _money(x, currency)  # noqa: E731
-    dim = words(best["dimension"])
+    seg = segment_name(best["dimension"], best["segment"])
     figures = (f"{m(best['value_per_customer'])} per moved passive (likely range {m(best['ci_low'])} to "
                f"{m(best['ci_high'])}), against {m(overall_value)} ({m(overall_ci[0])} to "
                f"{m(overall_ci[1])}) over all passives")
     if best["ci_high"] < 0:  # even the best segment loses value: no segment "pays"
-        return (f"Moving passives loses value in every segment on this evidence; the smallest loss is among {dim} = "
-                f"{best['segment']}: {figures}.")
-    s = f"Moving passives pays most among {dim} = {best['segment']}: {figures}"
+        return f"Moving passives loses value in every segment on this evidence; the smallest loss is in {seg}, at {figures}."
+    s = f"Moving passives pays most in {seg}, at {figures}"
     if best["ci_low"] <= 0:
         return s + "; its likely range includes no value at all, so the data cannot tell whether it pays there."
     if best["ci_low"] <= overall_value:
@@ -372,7 +371,7 @@ def targeting_summary(targets: pd.DataFrame, result, *, currency: str | None = N
     lines = [targeting_sentence(best, result.value_per_customer, result.intervals["value_per_customer"],
                                 currency=currency)]
     if len(targets) > 1:
-        lines.append(f"Least: {words(worst['dimension'])} = {worst['segment']}, "
+        lines.append(f"It pays least in {segment_name(worst['dimension'], worst['segment'])}, at "
                      f"{m(worst['value_per_customer'])} per moved passive (likely range {m(worst['ci_low'])} "
                      f"to {m(worst['ci_high'])}).")
     lines.append("Net value and ROI of each row charge the segment its share of the program cost, in proportion "

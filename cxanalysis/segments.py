@@ -315,13 +315,13 @@ def category_shares(table: pd.DataFrame, dimension: str | None = None) -> pd.Dat
     """Share of each NPS category within each segment (rows sum to 1), from a :func:`profile` table.
 
     With ``dimension`` the rows are that dimension's segments; without, every segment, labelled
-    with the dimension in words and the segment: "Plan — Basic", "Visits per month — lowest
-    quartile (0–2)".
+    with the dimension in words and the segment: "Plan: Basic", "Visits per month: lowest
+    quartile (0–2)" (:func:`cxanalysis.fmt.segment_name`).
     """
-    from .fmt import label
+    from .fmt import segment_name
 
     t = table if dimension is None else table[table["dimension"] == dimension.removesuffix("_band")]
     labels = (t["segment"] if dimension is not None
-              else pd.Series([f"{label(d)} — {s}" for d, s in zip(t["dimension"], t["segment"], strict=True)],
+              else pd.Series([segment_name(d, s) for d, s in zip(t["dimension"], t["segment"], strict=True)],
                              index=t.index))
     return pd.DataFrame(t[CATEGORY_ORDER_PLURAL].to_numpy(), index=labels.to_numpy(), columns=CATEGORY_ORDER)

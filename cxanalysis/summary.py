@@ -473,7 +473,7 @@ def _recommendation(results: dict[str, Any], roi: dict[str, Any]) -> tuple[str, 
     best = targets[0] if targets else None
     where = ""
     if best is not None:
-        where = (f"{fmt.words(best['dimension'])} = {best['segment']} "
+        where = (f"{fmt.segment_name(best['dimension'], best['segment'])} "
                  f"({m(best['value_per_customer'])} per moved passive, likely range {m(best['ci_low'])} to "
                  f"{m(best['ci_high'])})")
     rng = f"the ROI's likely range is {_pct0(lo)} to {_pct0(hi)}"
@@ -481,7 +481,7 @@ def _recommendation(results: dict[str, Any], roi: dict[str, Any]) -> tuple[str, 
         return ("no-evidence", f"No recommendation on funding: the ROI ({_pct0(roi.get('roi'))}) has no interval "
                 "on this evidence, so how sure it is cannot be said.")
     if lo > 0:
-        tail = f" Start where it pays most: {where}." if where else ""
+        tail = f" Start where it pays most, in {where}." if where else ""
         return ("fund", f"Fund the program. Fairly sure: {rng}, wholly above break-even.{tail}")
     if hi < 0:
         if best is None:

@@ -101,7 +101,7 @@ def _profile(**cols):
 def test_segments_summary_names_only_tested_segments():
     s = narrative.segments_summary(_profile())
     assert "Tiny" not in s.split("information only.")[1]
-    assert "lowest: **plan = Basic**" in s and "Highest tested: **plan = Pro**" in s
+    assert "lowest: **Plan: Basic**" in s and "Highest tested: **Plan: Pro**" in s
     assert "1 segment is too small to test" in s
     none = narrative.segments_summary(_profile(tested=[False, False, False], differs=pd.array([pd.NA] * 3, dtype="boolean")))
     assert none.startswith("No segment is large enough to be tested") and "Tiny" not in none
@@ -189,7 +189,7 @@ def test_summary_names_what_moved_nps():
 def test_targeting_sentence_says_when_the_best_segment_is_not_singled_out():
     best = {"dimension": "plan", "segment": "Pro", "value_per_customer": 690.0, "ci_low": 610.0, "ci_high": 770.0}
     s = narrative.targeting_sentence(best, 523.0, (408.0, 636.0))
-    assert s == ("Moving passives pays most among plan = Pro: 690 per moved passive (likely range 610 to 770), "
+    assert s == ("Moving passives pays most in Plan: Pro, at 690 per moved passive (likely range 610 to 770), "
                  "against 523 (408 to 636) over all passives.")
     s = narrative.targeting_sentence({**best, "ci_low": 500.0}, 523.0, (408.0, 636.0))
     assert s.endswith("its likely range reaches the overall value, so the data do not single it out.")
@@ -198,15 +198,15 @@ def test_targeting_sentence_says_when_the_best_segment_is_not_singled_out():
     # the telco case: every segment loses value; "pays most" would be wrong
     s = narrative.targeting_sentence({**best, "value_per_customer": -24.0, "ci_low": -34.0, "ci_high": -12.0}, -29.0,
                                      (-38.0, -20.0))
-    assert s.startswith("Moving passives loses value in every segment on this evidence; the smallest loss is among "
-                        "plan = Pro: -24 per moved passive") and "pays most" not in s
+    assert s.startswith("Moving passives loses value in every segment on this evidence; the smallest loss is in "
+                        "Plan: Pro, at -24 per moved passive") and "pays most" not in s
 
 
 def test_sentences_write_money_in_the_configured_currency():
     """Hand-worked: the same figures as above, with the euro sign and thousands separators."""
     best = {"dimension": "plan", "segment": "Pro", "value_per_customer": 6900.0, "ci_low": 6100.0, "ci_high": 7700.0}
     s = narrative.targeting_sentence(best, 5230.0, (4080.0, 6360.0), currency="EUR")
-    assert s == ("Moving passives pays most among plan = Pro: €6,900 per moved passive (likely range €6,100 to "
+    assert s == ("Moving passives pays most in Plan: Pro, at €6,900 per moved passive (likely range €6,100 to "
                  "€7,700), against €5,230 (€4,080 to €6,360) over all passives.")
     s = narrative.break_even_summary(0.05, 2000, 400.0, (-50.0, 900.0), currency="CHF")
     assert "(likely range -CHF 50 to CHF 900)" in s

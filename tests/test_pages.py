@@ -50,7 +50,7 @@ def test_whole_roi_interval_above_break_even_recommends_funding_and_names_the_be
     kind, s = summary.recommendation(_results(_roi(0.1, 0.9)))
     assert kind == "fund"
     assert s == ("Fund the program. Fairly sure: the ROI's likely range is 10% to 90%, wholly above break-even. "
-                 "Start where it pays most: plan = Gold (€690 per moved passive, likely range €610 to €770). "
+                 "Start where it pays most, in Plan: Gold (€690 per moved passive, likely range €610 to €770). "
                  "This rests on the program moving 10% of passives (40 customers); it breaks even at 7% "
                  "(likely range 5% to 15%).")
 
@@ -60,7 +60,7 @@ def test_roi_interval_spanning_break_even_recommends_a_pilot_in_the_best_segment
     assert kind == "pilot"
     assert s.startswith("Run a pilot before funding the whole program. Not sure: the ROI's likely range is "
                         "-30% to 120%, which spans break-even")
-    assert s.endswith("Pilot it in plan = Gold (€690 per moved passive, likely range €610 to €770) and measure "
+    assert s.endswith("Pilot it in Plan: Gold (€690 per moved passive, likely range €610 to €770) and measure "
                       "the moved passives' spend and churn. This rests on the program moving 10% of passives "
                       "(40 customers); it breaks even at 7% (likely range 5% to 15%).")
 
@@ -68,10 +68,10 @@ def test_roi_interval_spanning_break_even_recommends_a_pilot_in_the_best_segment
 def test_roi_interval_below_break_even_says_do_not_fund_and_whether_any_segment_pays():
     kind, s = summary.recommendation(_results(_roi(-0.9, -0.2)))
     assert kind == "do-not-fund"
-    assert "wholly below break-even" in s and "Only a smaller program aimed at plan = Gold" in s
+    assert "wholly below break-even" in s and "Only a smaller program aimed at Plan: Gold" in s
     losing = dict(SEGMENT, roi_ci_low=-0.9, roi_ci_high=-0.5)
     kind, s = summary.recommendation(_results(_roi(-0.9, -0.2), segments=[losing]))
-    assert kind == "do-not-fund" and "No segment pays either: even the best, plan = Gold" in s
+    assert kind == "do-not-fund" and "No segment pays either: even the best, Plan: Gold" in s
     kind, s = summary.recommendation(_results(_roi(-0.9, -0.2), segments=[]))
     assert s == ("Do not fund the program at its configured cost. Fairly sure: the ROI's likely range is -90% to "
                  "-20%, wholly below break-even. This rests on the program moving 10% of passives (40 customers); "

@@ -502,7 +502,7 @@ def test_heatmap_forest_and_decomposition_labels_are_words():
     table = pd.DataFrame({"dimension": ["plan", "visits_per_month"], "segment": ["Basic", "lowest quartile (0–2)"],
                           "promoters": [0.4, 0.3], "passives": [0.4, 0.3], "detractors": [0.2, 0.4]})
     shares = segments.category_shares(table)
-    assert list(shares.index) == ["Plan — Basic", "Visits per month — lowest quartile (0–2)"]
+    assert list(shares.index) == ["Plan: Basic", "Visits per month: lowest quartile (0–2)"]
     ax = plots.category_heatmap(shares)
     assert [t.get_text() for t in ax.get_yticklabels()] == list(shares.index)
 

@@ -103,7 +103,7 @@ def test_category_shares_match_a_crosstab(sample_frame):
         shares = segments.category_shares(table, dim)
         np.testing.assert_allclose(shares.loc[direct.index.astype(str)].to_numpy(), direct.to_numpy(), rtol=1e-12)
     every = segments.category_shares(table)
-    assert len(every) == len(table) and every.index[0] == f"Plan — {table['segment'].iloc[0]}"
+    assert len(every) == len(table) and every.index[0] == f"Plan: {table['segment'].iloc[0]}"
     np.testing.assert_allclose(100 * (every["promoter"] - every["detractor"]).to_numpy(), table["nps"].to_numpy(), atol=1e-9)
     np.testing.assert_allclose(every.sum(axis=1).to_numpy(), 1.0, rtol=1e-12)
 

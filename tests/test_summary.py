@@ -139,7 +139,7 @@ def test_index_page_has_no_raw_names_ci_columns_holm_or_p_values(tmp_path):
                      r"\s*<td[^>]*>90</td>", page)
     # every amount in the configured currency, the evidence list included
     assert "worth €212 per customer over 3 years (likely range €100 to €330): benefit €8,480 against cost €6,000" in text
-    assert "visits per month = highest quartile: €400 per moved passive (likely range €250 to €550)" in text
+    assert "Visits per month: highest quartile, at €400 per moved passive (likely range €250 to €550)" in text
     assert "cost per return €12.00" in text and "program cost €50,000 and team cost €120,000 a year" in text
 
 
