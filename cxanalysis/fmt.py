@@ -407,7 +407,8 @@ def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_colum
           percent: Sequence[str] = (), money: Sequence[str] = (), pp: Sequence[str] = (),
           currency: str | None = None, digits: int = 2,
           csv: str | os.PathLike | None = None, href: str | None = None, rows: int | None = None,
-          names: Sequence[str] = NAME_COLUMNS, headers: Mapping[str, str] | None = None) -> Table:
+          names: Sequence[str] = NAME_COLUMNS, headers: Mapping[str, str] | None = None,
+          unit: str | None = None) -> Table:
     """The reader view of ``data``: headers in words, every cell formatted, at most ``max_columns``.
 
     Parameters
@@ -440,6 +441,10 @@ def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_colum
     headers : mapping, optional
         Headers to use instead of :func:`label`'s, by column name (for an interval pair, by its
         low column: ``{"ci_low": "Likely range"}``).
+    unit : column name, optional
+        A column naming each row's unit (a table of metrics with different units): in rows whose
+        unit is ``"share"`` the numbers read as percentages, in rows whose unit starts with
+        ``"money"`` as amounts of ``currency`` (counts and text columns are left alone).
 
     Returns
     -------
@@ -481,8 +486,8 @@ def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_colum
             kind = kind_of(base, frame[base] if base in frame else None, percent=percent, money=money, pp=pp)
             kind = "number" if kind in ("int", "bool", "text") else kind
             head = own.get(c) or (f"{label(stem)}, 95% interval" if stem else "95% interval")
-            view[head] = [interval(lo, hi, kind, currency=currency, decimals=digits)
-                          for lo, hi in zip(frame[c], frame[pairs[c]], strict=True)]
+            view[head] = [interval(lo, hi, _row_kind(kind, frame, unit, i), currency=currency, decimals=digits)
+                          for i, (lo, hi) in enumerate(zip(frame[c], frame[pairs[c]], strict=True))]
         else:
             kind = kind_of(c, frame[c], percent=percent, money=money, pp=pp)
             if kind == "number" and _whole(frame[c]):
@@ -493,7 +498,8 @@ def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_colum
             elif c in VALUE_WORDS and kind == "text":
                 view[head] = [VALUE_WORDS[c].get(v, _text(v)) if isinstance(v, str) else _text(v) for v in frame[c]]
             else:
-                view[head] = [format_value(v, kind, currency=currency, decimals=digits) for v in frame[c]]
+                view[head] = [format_value(v, _row_kind(kind, frame, unit, i), currency=currency, decimals=digits)
+                              for i, v in enumerate(frame[c])]
     shown = pd.DataFrame(view, index=range(len(frame)))
     shown.columns = _unique(list(shown.columns))
     numeric = pd.DataFrame("", index=shown.index, columns=shown.columns)
@@ -514,6 +520,17 @@ def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_colum
     return Table(shown, data, styler, link, hidden=len(cols) - len(represented),
                  hidden_rows=len(data) - len(frame),
                  numeric=tuple(h for h in shown.columns if (numeric[h] == "cx-num").all()))
+
+
+def _row_kind(kind: str, frame: pd.DataFrame, unit: str | None, i: int) -> str:
+    """The kind of a number in row ``i``: the row's unit decides for plain numbers (see
+    :func:`table`'s ``unit``); counts, text and already specific kinds keep theirs."""
+    if unit is None or unit not in frame or kind not in ("number", "trimmed"):
+        return kind
+    u = frame[unit].iloc[i]
+    if not isinstance(u, str):
+        return kind
+    return "percent" if u == "share" else "money" if u.startswith("money") else kind
 
 
 def _whole(values: pd.Series) -> bool:

@@ -142,13 +142,15 @@ def change_decomposition_summary(decomposition: dict) -> str:
 def styled(table: pd.DataFrame, digits: int = 2, percent: tuple[str, ...] = (), *,
            columns: Sequence[str] | None = None, money: Sequence[str] = (), currency: str | None = None,
            max_columns: int = 8, csv: str | os.PathLike | None = None, href: str | None = None,
-           rows: int | None = None, headers: Mapping[str, str] | None = None, pp: Sequence[str] = ()):
+           rows: int | None = None, headers: Mapping[str, str] | None = None, pp: Sequence[str] = (),
+           unit: str | None = None):
     """The reader view of a table, through the one formatting layer (:func:`cxanalysis.fmt.table`).
 
     Headers in words, shares in %, differences of shares in ``pp`` columns in percentage points, money with ``currency``'s symbol, thousands separators,
     p-values "< 0.001", "–" for missing, lists joined by commas; at most ``max_columns`` columns
     (``columns`` chooses them; ``headers`` renames where the usual words would mislead), the full
-    table written to ``csv`` and linked beside the view.
+    table written to ``csv`` and linked beside the view; ``unit`` names a column giving each row's
+    unit (shares in %, money with its symbol, row by row).
     Full precision stays in the data. Every text cell and every header is HTML-escaped: category
     values, column names and comments come from the export and are shown as text, never run as
     markup. The table is marked ``tex2jax_ignore`` so that JupyterLab's MathJax leaves a ``$``
@@ -157,7 +159,7 @@ def styled(table: pd.DataFrame, digits: int = 2, percent: tuple[str, ...] = (), 
     from . import fmt
 
     return fmt.table(table, columns=columns, max_columns=max_columns, percent=percent, money=money, pp=pp,
-                     currency=currency, digits=digits, csv=csv, href=href, rows=rows, headers=headers)
+                     currency=currency, digits=digits, csv=csv, href=href, rows=rows, headers=headers, unit=unit)
 
 
 #: the rows of :meth:`cxanalysis.roi.Assumptions.to_frame`, in its order, and how each value reads

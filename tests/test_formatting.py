@@ -167,6 +167,19 @@ def test_differences_of_shares_read_in_percentage_points_with_their_interval():
     assert fmt.format_value(0.0, "pp") == "0.0 pp" and fmt.format_value(np.nan, "pp") == "–"
 
 
+def test_a_metrics_table_formats_each_row_in_its_own_unit():
+    """Shares read as %, money with its symbol, other numbers as numbers, row by row; counts
+    and the unit column itself are left alone."""
+    metrics = pd.DataFrame({"metric": ["CSAT (mean)", "Churn rate", "Average spend per customer"],
+                            "value": [3.86, 0.107, 506.73], "ci_low": [3.80, 0.094, 481.45],
+                            "ci_high": [3.91, 0.121, 532.01], "n": [2540, 2540, 2540],
+                            "unit": ["1-5", "share", "money per quarter"]})
+    view = fmt.table(metrics, unit="unit", currency="EUR").view
+    assert view.iloc[:, 1].tolist() == ["3.86", "10.7%", "€507"]
+    assert view.iloc[:, 2].tolist() == ["3.80 to 3.91", "9.4% to 12.1%", "€481 to €532"]
+    assert view.iloc[:, 3].tolist() == ["2,540"] * 3 and view.iloc[:, 4].tolist() == metrics["unit"].tolist()
+    assert fmt.table(metrics).view.iloc[1, 1] == "0.11"  # without a unit column: plain numbers
+
 def test_quantile_bands_read_as_parts_not_calendar_quarters():
     """Hand-worked: 0..99 in quarters has edges 0, 24.75, 49.5, 74.25, 99, so the whole numbers
     0-24 fall in [0, 24.75], 25-49 in (24.75, 49.5], ...; the same edges over numbers with
