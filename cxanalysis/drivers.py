@@ -256,14 +256,20 @@ class KeyDrivers:
         the cost.
     alpha : float
     random_state : int
+    weight : str
+        Survey-weight column (respondents weighted to the base), used when the data have it:
+        R² and slopes of weighted least squares (every cross-product weighted, as statsmodels'
+        WLS), resamples that draw customers with their weights, and weighted mean ratings with a
+        t interval on Kish's effective n (as the metrics page). Without the column every row
+        counts once.
 
     Attributes
     ----------
     importance_ : DataFrame
         ``driver, importance, ci_low, ci_high, share, sign, coef, performance,
         performance_ci_low, performance_ci_high`` per driver, most important first, plus the
-        covariates' row. The performance is the item's mean rating over the rows analysed, with
-        its t interval.
+        covariates' row. The performance is the item's (weighted) mean rating over the rows
+        analysed, with its t interval.
     r2_ : float
         Full-model R².
     boot_rows_ : int
@@ -279,8 +285,9 @@ class KeyDrivers:
 
     def __init__(self, *, target: str = "nps_score", drivers: Sequence[str] | None = None,
                  covariates: Sequence[str] = (), n_boot: int = 200, max_boot_rows: int = 50_000,
-                 alpha: float = 0.05, random_state: int = 0):
+                 alpha: float = 0.05, random_state: int = 0, weight: str = "weight"):
         self.max_boot_rows = max_boot_rows
+        self.weight = weight
         self.target = target
         self.drivers = drivers
         self.covariates = list(covariates)
@@ -305,7 +312,10 @@ class KeyDrivers:
             self.skip_reason_ = f"no {self.target} score to explain"
             return self
         covs = [c for c in self.covariates if c in data and data[c].notna().any()]
-        d = data[[self.target, *drivers, *covs]].dropna()
+        wcol = [self.weight] if self.weight in data and self.weight not in (self.target, *drivers, *covs) else []
+        d = data[[self.target, *drivers, *covs, *wcol]].dropna()
+        if wcol:
+            d = d[d[self.weight] > 0]  # a row weighted 0 stands for no one
         constant = [c for c in drivers if d[c].nunique() < 2]
         if constant:
             self.notes_.append(f"Left out (constant among the complete rows): {', '.join(constant)}.")
@@ -324,12 +334,17 @@ class KeyDrivers:
             return self
         Xc, _ = _columns(d, covs)
         Z = np.column_stack([d[self.target].to_numpy(float), d[drivers].to_numpy(float), Xc])
-        Z -= Z.mean(axis=0)  # R² and slopes do not depend on the centre
+        w = d[self.weight].to_numpy(float) if wcol else np.ones(len(d))
+        self.weighted_ = bool(wcol)
+        Z -= np.average(Z, axis=0, weights=w)  # R² and slopes do not depend on the centre
         p = len(drivers)
         # rows are gathered from a row-major copy with a column of ones (_cross): the resample is
         # the same C-ordered block np.take returns from Z, gathered ten times faster (whole rows
-        # instead of a strided read per column)
+        # instead of a strided read per column). Weights: every row, its column of ones included,
+        # scaled by sqrt(w), so the cross-products are weighted sums (a resampled row keeps its weight)
         Zr = _with_ones(Z)
+        if wcol:
+            Zr *= np.sqrt(w)[:, None]
         C = _cross(Zr)
         subsets, weights = _subsets(p), _shapley_weights(p)
         r2 = _r2_all(C, p, Xc.shape[1], subsets)
@@ -355,8 +370,10 @@ class KeyDrivers:
             lo, hi = np.full(p + 1, np.nan), np.full(p + 1, np.nan)
         # performance: each item's mean rating over the same rows, with its t interval
         ratings = d[drivers].to_numpy(float)
-        perf = ratings.mean(axis=0)
-        half = stdtrit(n - 1, 1 - self.alpha / 2) * ratings.std(axis=0, ddof=1) / np.sqrt(n)
+        perf = np.average(ratings, axis=0, weights=w)
+        n_eff = w.sum() ** 2 / (w**2).sum()  # Kish; n without weights
+        var = np.average((ratings - perf) ** 2, axis=0, weights=w) * n_eff / (n_eff - 1)
+        half = stdtrit(n_eff - 1, 1 - self.alpha / 2) * np.sqrt(var / n_eff)
         t = pd.DataFrame({
             "driver": [*drivers, "covariates (always in)"], "importance": [*point, base], "ci_low": lo, "ci_high": hi,
             "coef": [*coef, np.nan], "sign": [*np.where(coef >= 0, "+", "-"), ""],

@@ -69,6 +69,41 @@ def test_performance_is_each_items_mean_rating_with_its_t_interval():
     assert res["driver_price"]["performance_ci_low"] == pytest.approx(by.loc["driver_price", "performance_ci_low"])
 
 
+def test_survey_weights_give_weighted_least_squares_and_weighted_ratings():
+    """With a ``weight`` column: the full model's R² and slopes are statsmodels' WLS; weight 2 on
+    a row gives the importances of that row counted twice; the performance is the weighted mean
+    with a t interval on Kish's effective n (worked from the formula)."""
+    from scipy import stats
+
+    df = make_customers(700, 1, random_state=21)
+    rng = np.random.default_rng(3)
+    df["weight"] = rng.choice([1.0, 2.0, 3.0], len(df))
+    kd = KeyDrivers(covariates=["plan", "tenure_months"], n_boot=10).fit(df)
+    assert kd.weighted_ and kd.n_ == len(df)
+    rhs = " + ".join([*DRIVERS, "C(plan)", "tenure_months"])
+    wls = smf.wls(f"nps_score ~ {rhs}", df, weights=df["weight"]).fit()
+    assert kd.r2_ == pytest.approx(wls.rsquared, rel=1e-10)
+    by = kd.importance_.set_index("driver")
+    for d in DRIVERS:
+        assert by.loc[d, "coef"] == pytest.approx(wls.params[d], rel=1e-8)
+    twice = pd.concat([df, df[df["weight"] == 2.0]]).drop(columns="weight")
+    plain = KeyDrivers(covariates=["plan", "tenure_months"], n_boot=0).fit(twice).importance_.set_index("driver")
+    as_counts = KeyDrivers(covariates=["plan", "tenure_months"], n_boot=0).fit(
+        df.assign(weight=np.where(df["weight"] == 2.0, 2.0, 1.0))).importance_.set_index("driver")
+    assert as_counts["importance"].to_numpy() == pytest.approx(plain.loc[as_counts.index, "importance"].to_numpy(),
+                                                               rel=1e-10)
+    w = df["weight"].to_numpy()
+    n_eff = w.sum() ** 2 / (w**2).sum()
+    for d in DRIVERS:
+        x = df[d].to_numpy(float)
+        m = np.average(x, weights=w)
+        se = np.sqrt(np.average((x - m) ** 2, weights=w) * n_eff / (n_eff - 1) / n_eff)
+        assert by.loc[d, "performance"] == pytest.approx(m, rel=1e-12)
+        assert (by.loc[d, "performance_ci_low"], by.loc[d, "performance_ci_high"]) == pytest.approx(
+            stats.t.interval(0.95, n_eff - 1, loc=m, scale=se), rel=1e-12)
+    unweighted = KeyDrivers(covariates=["plan", "tenure_months"], n_boot=0, weight="none").fit(df)
+    assert not unweighted.weighted_ and unweighted.r2_ != pytest.approx(kd.r2_, rel=1e-6)
+
 def test_each_resample_is_the_shapley_decomposition_of_its_drawn_rows():
     """Each bootstrap resample's importances (and covariates' R²) equal :func:`shapley_r2` on the
     rows the seeded stream draws, taken from the complete rows with a categorical covariate."""
