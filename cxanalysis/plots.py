@@ -698,7 +698,9 @@ def driver_quadrant(table: pd.DataFrame, *, title: str | None = None, ax=None, s
     ``scale``: the items' rating scale, e.g. ``(0, 10)``; the performance axis then spans it.
     Without it, or when the drivers' means are too close to tell apart on the whole scale (within
     a tenth of it), the axis is zoomed to the means and its label says so. A filled dot is an
-    importance whose interval excludes 0, a hollow one an importance that may be nothing.
+    importance whose interval excludes 0, a hollow one an importance that may be nothing. When
+    every driver's rating interval overlaps every other's, the default title says the ratings do
+    not tell the drivers apart (no quadrant reading).
     """
     ax = _ax(ax)
     perf, imp = _finite(table["performance"]), _finite(table["importance"])
@@ -735,13 +737,16 @@ def driver_quadrant(table: pd.DataFrame, *, title: str | None = None, ax=None, s
             right = np.nanmax([right, *_finite(table["performance_ci_high"])])
         ax.set_xlim(left - pad, right + pad)
         decimals = _tick_decimals(locator.tick_values(*ax.get_xlim()))
-        xlabel += f" (axis zoomed to {np.nanmin(perf):.{decimals}f}–{np.nanmax(perf):.{decimals}f}"
-        xlabel += f" of the {scale[0]:g}–{scale[1]:g} scale)" if scale is not None else ")"
+        xlabel += f" (axis zoomed: means {np.nanmin(perf):.{decimals}f}–{np.nanmax(perf):.{decimals}f}"
+        xlabel += f" on the {scale[0]:g}–{scale[1]:g} scale)" if scale is not None else ")"
     # no offset (the ticks read 6.990, 6.995, ..., not +7 and 0.005), as many decimals as tell them apart
     ax.xaxis.set_major_locator(locator)
     number_axis(ax, "x", decimals)
     # the importance is the R² each driver adds (its Shapley share of the model's R²), not a share
     ax.set(xlabel=xlabel, ylabel="Importance (R² it adds, 95% interval)")
+    if title is None and "performance_ci_low" in table and np.isfinite(perf).sum() > 1 and (
+            np.nanmax(_finite(table["performance_ci_low"])) <= np.nanmin(_finite(table["performance_ci_high"]))):
+        title = "Key drivers: the ratings do not differ reliably; read importance only"
     _top_title(ax, title or "Key drivers: fix what is important and under-performing (top left)")
     return ax
 

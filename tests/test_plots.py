@@ -413,7 +413,7 @@ def test_driver_quadrant_zoom_is_said_and_whole_scale_used_when_it_shows_the_spr
     drivers = pd.DataFrame({"driver": ["driver_delivery", "driver_price"], "importance": [0.18, 0.02],
                             "ci_low": [0.16, -0.01], "ci_high": [0.2, 0.05], "performance": [6.99, 7.06]})
     ax = plots.driver_quadrant(drivers, scale=(0, 10))
-    assert "zoomed to 6.99–7.06 of the 0–10 scale" in ax.get_xlabel()
+    assert "axis zoomed: means 6.99–7.06 on the 0–10 scale" in ax.get_xlabel()
     assert "+" not in "".join(_tick_texts(ax, "x")) and ax.xaxis.get_offset_text().get_text() == ""
     assert sorted(t.get_text() for t in ax.texts) == ["Delivery", "Price"]
     wide = drivers.assign(performance=[4.0, 8.0])
@@ -434,6 +434,9 @@ def test_driver_quadrant_draws_each_mean_ratings_interval_and_keeps_it_in_view()
         assert sorted(seg[:, 0]) == pytest.approx([row["performance_ci_low"], row["performance_ci_high"]])
     lo, hi = ax.get_xlim()
     assert lo < 6.90 and hi > 7.09 and "95% interval" in ax.get_xlabel()
+    assert ax.get_title().startswith("Key drivers: the ratings do not differ reliably")  # 7.03 <= 7.08: all overlap
+    apart = drivers.assign(performance_ci_high=[6.95, 7.09], performance=[6.92, 7.06])
+    assert "fix what is important" in plots.driver_quadrant(apart, scale=(0, 10)).get_title()
     bare = plots.driver_quadrant(drivers.drop(columns=["performance_ci_low", "performance_ci_high"]), scale=(0, 10))
     assert not [c for c in bare.collections if c.get_gid() == "performance_ci"]
 
@@ -449,7 +452,7 @@ def test_driver_quadrant_tells_apart_ticks_and_means_that_differ_in_the_third_de
     lo, hi = ax.get_xlim()
     shown = [t.get_text() for t, v in zip(ax.get_xticklabels(), ax.get_xticks(), strict=True) if lo <= v <= hi]
     assert len(shown) >= 3 and len(set(shown)) == len(shown), shown
-    assert "zoomed to 6.986–6.996 of the 1–10 scale" in ax.get_xlabel()
+    assert "axis zoomed: means 6.986–6.996 on the 1–10 scale" in ax.get_xlabel()
     assert ax.get_ylabel() == "Importance (R² it adds, 95% interval)"  # R² units, as the table's importance
 
 
@@ -569,7 +572,7 @@ def test_key_driver_chart_spans_the_configured_scale():
     df = make_customers(400, 1, random_state=3)
     kd = drivers.KeyDrivers(target="nps_score", n_boot=5, random_state=0).fit(df)
     ax = kd.plot(scale={"csat": [1, 5], "drivers": [1, 10]})
-    assert ax.get_xlabel().endswith("of the 1–10 scale)")
+    assert ax.get_xlabel().endswith("on the 1–10 scale)")
     plt.close("all")
     ax = kd.plot(scale={"csat": [1, 5]})
     assert "zoomed" in ax.get_xlabel() and "scale" not in ax.get_xlabel()
