@@ -442,9 +442,10 @@ def roi_summary(result, *, currency: str | None = None) -> str:
     spans = (" The ROI interval spans both the models' uncertainty and that range of the share moved."
              if ranged else "")
     return (f"Moving **{result.customers_moved:,} of {result.n_passives:,} passives**{moved} to promoters is worth "
-            f"**{m(result.value_per_customer)} per customer** over {a.horizon_years} years (likely range "
+            f"**{m(result.value_per_customer)} per moved passive** over {a.horizon_years} years (likely range "
             f"{m(vlo)} to {m(vhi)}). Benefit {m(result.benefit)} against a discounted program and team "
-            f"cost of {m(result.cost)}: net **{m(result.net)}**, **ROI {_pct(result.roi)}** (likely range "
+            f"cost of {m(result.cost)} for the {a.horizon_years} years: the customers are moved once and their gain "
+            f"counted over the horizon; passives moved in later years would add value not counted here. Net **{m(result.net)}**, **ROI {_pct(result.roi)}** (likely range "
             f"{_pct(lo)} to {_pct(hi)}).{spans}\n\n" + roi_verdict(lo, hi))
 
 

@@ -190,7 +190,7 @@ def headline_sentences(results: dict[str, Any]) -> list[str]:
         vci = f" (likely range {m(vlo)} to {m(vhi)})" if _finite(vlo, vhi) else ""
         out.append(
             f"Moving {fmt.integer(roi['customers_moved'])} passives to promoters is worth "
-            f"{m(roi['value_per_customer'])} per customer over {roi['horizon_years']} years{vci}: benefit "
+            f"{m(roi['value_per_customer'])} per moved passive over {roi['horizon_years']} years{vci}: benefit "
             f"{m(roi['benefit'])} against cost {m(roi['cost'])}, net {m(roi['net'])}, ROI {_pct0(roi['roi'])} "
             f"(likely range {_pct0(roi.get('roi_ci_low'))} to {_pct0(roi.get('roi_ci_high'))})."
         )
@@ -370,9 +370,11 @@ def money_at_stake(results: dict[str, Any]) -> list[str]:
     m = _money_of(results)
     out = [f"Moving {fmt.integer(roi['customers_moved'])} of {fmt.integer(roi.get('n_passives', 0))} passives to "
            f"promoters is worth "
-           f"{m(roi['value_per_customer'])} per customer over {roi['horizon_years']} years (likely range "
+           f"{m(roi['value_per_customer'])} per moved passive over {roi['horizon_years']} years (likely range "
            f"{m(roi.get('value_per_customer_ci_low'))} to {m(roi.get('value_per_customer_ci_high'))}): "
-           f"{m(roi['benefit'])} in total against {_cost_words(roi, results)}, net {m(roi['net'])}."]
+           f"{m(roi['benefit'])} in total against {_cost_words(roi, results)}, net {m(roi['net'])}. "
+           f"The passives are moved once and their gain counted over the {roi['horizon_years']} years; passives "
+           "moved in later years would add value not counted here."]
     share, n_pass = roi.get("break_even_share"), roi.get("n_passives")
     if share is None or not _finite(share) or share <= 0:
         out.append("No break-even can be stated: the value of a moved passive may be zero or negative.")
@@ -460,7 +462,7 @@ def assumption_hinge(roi: dict[str, Any]) -> str:
         return ""
     be = break_even_range(roi)
     rng = f" (likely range {_pct0(be[0])} to {_pct0(be[1])})" if be else ""
-    assumed = f"This rests on the program moving {_pct0(moved / n)} of passives ({fmt.integer(moved)} customers)"
+    assumed = f"This rests on the program moving {_pct0(moved / n)} of passives ({fmt.integer(moved)} customers, moved once)"
     if share > 1:
         return f"{assumed}; it would break even only by moving {_pct0(share)}{rng} of them, more than there are."
     return f"{assumed}; it breaks even at {_pct0(share)}{rng}."

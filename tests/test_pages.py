@@ -51,7 +51,7 @@ def test_whole_roi_interval_above_break_even_recommends_funding_and_names_the_be
     assert kind == "fund"
     assert s == ("Fund the program. Fairly sure: the ROI's likely range is 10% to 90%, wholly above break-even. "
                  "Start where it pays most, in Plan: Gold (€690 per moved passive, likely range €610 to €770). "
-                 "This rests on the program moving 10% of passives (40 customers); it breaks even at 7% "
+                 "This rests on the program moving 10% of passives (40 customers, moved once); it breaks even at 7% "
                  "(likely range 5% to 15%).")
 
 
@@ -62,7 +62,7 @@ def test_roi_interval_spanning_break_even_recommends_a_pilot_in_the_best_segment
                         "-30% to 120%, which spans break-even")
     assert s.endswith("Pilot it in Plan: Gold (€690 per moved passive, likely range €610 to €770) and measure "
                       "the moved passives' spend and churn. This rests on the program moving 10% of passives "
-                      "(40 customers); it breaks even at 7% (likely range 5% to 15%).")
+                      "(40 customers, moved once); it breaks even at 7% (likely range 5% to 15%).")
 
 
 def test_roi_interval_below_break_even_says_do_not_fund_and_whether_any_segment_pays():
@@ -74,7 +74,7 @@ def test_roi_interval_below_break_even_says_do_not_fund_and_whether_any_segment_
     assert kind == "do-not-fund" and "No segment pays either: even the best, Plan: Gold" in s
     kind, s = summary.recommendation(_results(_roi(-0.9, -0.2), segments=[]))
     assert s == ("Do not fund the program at its configured cost. Fairly sure: the ROI's likely range is -90% to "
-                 "-20%, wholly below break-even. This rests on the program moving 10% of passives (40 customers); "
+                 "-20%, wholly below break-even. This rests on the program moving 10% of passives (40 customers, moved once); "
                  "it breaks even at 7% (likely range 5% to 15%).")
 
 
@@ -98,8 +98,10 @@ def test_headline_says_whether_the_change_is_real():
 
 def test_money_at_stake_and_break_even_in_the_currency():
     lines = summary.money_at_stake(_results(_roi(-0.3, 1.2)))
-    assert lines == ["Moving 40 of 400 passives to promoters is worth €212 per customer over 3 years (likely range "
-                     "€100 to €330): €8,480 in total against the program and team cost of €6,000, net €2,480.",
+    assert lines == ["Moving 40 of 400 passives to promoters is worth €212 per moved passive over 3 years (likely range "
+                     "€100 to €330): €8,480 in total against the program and team cost of €6,000, net €2,480. The passives "
+                     "are moved once and their gain counted over the 3 years; passives moved in later years would add "
+                     "value not counted here.",
                      "Break-even: the program pays for itself once 7% of passives are moved (28 customers); likely "
                      "range 5% to 15%, from the value's likely range."]  # 6,000 / (400 x 330) and / (400 x 100)
     costs = dict(program_cost_per_year=1500.0, team_cost_per_year=500.0)

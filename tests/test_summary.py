@@ -24,7 +24,7 @@ def test_headline_effect_spanning_no_effect_and_roi_spanning_break_even():
     assert not any("percentage points lower" in x for x in s)
     assert any(x.startswith("The data cannot tell whether the program pays for itself") for x in s)
     assert not any("does not pay for itself" in x for x in s)
-    assert any("per customer over 3 years (likely range 100 to 330)" in x for x in s)
+    assert any("per moved passive over 3 years (likely range 100 to 330)" in x for x in s)
 
 
 def test_roi_tile_shows_its_interval_and_survives_missing_limits():
@@ -138,7 +138,7 @@ def test_index_page_has_no_raw_names_ci_columns_holm_or_p_values(tmp_path):
     assert re.search(r"<td[^>]*>rare visitors</td>\s*<td[^>]*>300</td>\s*<td[^>]*>5.0</td>\s*<td[^>]*>-2.0 to 12.0</td>"
                      r"\s*<td[^>]*>90</td>", page)
     # every amount in the configured currency, the evidence list included
-    assert "worth €212 per customer over 3 years (likely range €100 to €330): benefit €8,480 against cost €6,000" in text
+    assert "worth €212 per moved passive over 3 years (likely range €100 to €330): benefit €8,480 against cost €6,000" in text
     assert "Visits per month: highest quartile, at €400 per moved passive (likely range €250 to €550)" in text
     assert "cost per return €12.00" in text and "program cost €50,000 and team cost €120,000 a year" in text
 
@@ -188,7 +188,7 @@ def test_recommendation_names_the_assumption_it_hinges_on():
     r["roi"]["passive_to_promoter"].update(n_passives=400, break_even_share=6000 / (400 * 212.0))
     kind, text = summary.recommendation(r)
     assert kind == "pilot"
-    assert text.endswith("This rests on the program moving 10% of passives (40 customers); it breaks even at 7% "
+    assert text.endswith("This rests on the program moving 10% of passives (40 customers, moved once); it breaks even at 7% "
                          "(likely range 5% to 15%).")
     r["roi"]["passive_to_promoter"].update(break_even_share=1.4)
     assert "break even only by moving 140% (likely range 5% to 15%) of them, more than there are" in \
