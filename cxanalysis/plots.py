@@ -238,7 +238,7 @@ def score_histogram(counts: pd.DataFrame, *, title: str | None = None, ax=None):
     ax = _ax(ax)
     colors = [CATEGORY_COLORS.get(c, "#999999") for c in counts["category"]]
     ax.bar(counts["score"].astype(str), counts["n"], color=colors)
-    ax.set(xlabel="Score", ylabel="Customers")
+    ax.set(xlabel="Score", ylabel="Respondents")  # only those who answered have a score
     _top_title(ax, title or "Distribution of the CX score")
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in CATEGORY_COLORS.values()]
     ax.legend(handles, list(CATEGORY_COLORS), loc="upper left", frameon=False)
@@ -247,8 +247,10 @@ def score_histogram(counts: pd.DataFrame, *, title: str | None = None, ax=None):
 
 @_chart
 def distributions(data: pd.DataFrame, columns: Sequence[str], *, ncols: int = 4, max_levels: int = 12,
-                  max_rows: int = 100_000, random_state: int = 0):
+                  max_rows: int = 100_000, random_state: int = 0, unit: str = "customers"):
     """One small histogram (numbers) or bar chart (categories) per column; returns the Figure.
+
+    ``unit`` names what a row is ("customers", "respondents") where the panels count rows.
 
     Yes/no columns (only 0 and 1) share one panel showing the share of 1s. Above ``max_rows``
     customers the shapes are drawn from a random sample of that many (said in the figure's
@@ -258,7 +260,7 @@ def distributions(data: pd.DataFrame, columns: Sequence[str], *, ncols: int = 4,
     sampled = len(data) > max_rows
     data = data[columns].sample(max_rows, random_state=random_state) if sampled else data[columns]
     binary = [c for c in columns if _is_binary(data[c])]
-    panels = [c for c in columns if c not in binary] + (["yes/no columns: share of 1"] if binary else [])
+    panels = [c for c in columns if c not in binary] + (["Yes/no columns: share of yes"] if binary else [])
     nrows = max(1, int(np.ceil(len(panels) / ncols)))
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.4 * nrows), squeeze=False)
     for ax, col in zip(axes.ravel(), panels, strict=False):
@@ -266,7 +268,7 @@ def distributions(data: pd.DataFrame, columns: Sequence[str], *, ncols: int = 4,
         if col not in data:
             whole = False
             shares = data[binary].mean()
-            ax.barh([_short(c) for c in binary[::-1]], shares.to_numpy()[::-1], color=NEUTRAL)
+            ax.barh([_short(label(c)) for c in binary[::-1]], shares.to_numpy()[::-1], color=NEUTRAL)
             ax.set_xlim(0, 1)
         else:
             s = data[col].dropna()
@@ -278,9 +280,9 @@ def distributions(data: pd.DataFrame, columns: Sequence[str], *, ncols: int = 4,
                 counts, edges = np.histogram(s.clip(upper=cap), bins=bins)
                 ax.stairs(counts, edges, fill=True, color=NEUTRAL)
                 if (above := int((s > cap).sum())):  # said, not hidden: the last bar holds the tail
-                    ax.text(0.98, 0.96, f"last bar: {cap:,.{0 if abs(cap) >= 10 else 1}f} and above\n"
-                            f"({above:,} {'customer' if above == 1 else 'customers'})",
-                            transform=ax.transAxes, ha="right", va="top", fontsize=7, color=GREYS[0], gid="tail_note")
+                    one = unit[:-1] if unit.endswith("s") else unit
+                    ax.set_xlabel(f"last bar: {cap:,.{0 if abs(cap) >= 10 else 1}f} and above "
+                                  f"({above:,} {one if above == 1 else unit})", fontsize=7, color=GREYS[0])
                 ax.yaxis.set_major_locator(plt.MaxNLocator(4, integer=True))
                 number_axis(ax, "y")  # counts as "12,000", as on the bar panels' axes
             else:  # levels: numbers in their order, categories by frequency
@@ -304,7 +306,7 @@ def distributions(data: pd.DataFrame, columns: Sequence[str], *, ncols: int = 4,
     # a fixed grid (labels are at most 18 characters) instead of a tight layout, which measures
     # every tick label of every panel and made this figure the slowest of the report
     _detach_layout(fig)
-    fig.subplots_adjust(left=0.09, right=0.98, top=1 - (0.75 if sampled else 0.35) / height, bottom=0.3 / height,
+    fig.subplots_adjust(left=0.09, right=0.98, top=1 - (0.75 if sampled else 0.35) / height, bottom=0.45 / height,
                         wspace=0.6, hspace=0.5)
     # measured as it is (_chart): marked as fitting only when no wide letters reach past the grid
     return fig

@@ -38,10 +38,11 @@ def test_distributions_panels_and_yes_no_shares():
     df = _frame(2_000)
     fig = plots.distributions(df, list(df.columns))
     visible = [ax for ax in fig.axes if ax.get_visible()]
-    assert [ax.get_title() for ax in visible] == ["Spend", "Orders", "CSAT", "Plan", "yes/no columns: share of 1"]
+    assert [ax.get_title() for ax in visible] == ["Spend", "Orders", "CSAT", "Plan", "Yes/no columns: share of yes"]
     shares = visible[-1]
     widths = [p.get_width() for p in shares.patches]  # drawn bottom-up: last column first
     assert widths == pytest.approx([df["renewed"].mean(), df["churned"].mean()])
+    assert [t.get_text() for t in shares.get_yticklabels()] == ["Renewed", "Churned"]  # in words, not column names
     csat = visible[2]
     assert [t.get_text() for t in csat.get_yticklabels()] == ["5", "4", "3", "2", "1"]
     assert sorted(p.get_width() for p in csat.patches) == sorted(df["csat"].value_counts().tolist())
@@ -63,13 +64,12 @@ def test_distribution_tails_joined_to_the_last_bar_are_said():
     """Values above the 99.5th percentile are counted in the last bar, and the panel says from
     which value and how many (counted by hand); a column without such a tail gets no note."""
     spend = np.random.default_rng(5).gamma(2.0, 300.0, 4_000)
-    ax = plots.distributions(pd.DataFrame({"spend": spend}), ["spend"]).axes[0]
+    ax = plots.distributions(pd.DataFrame({"spend": spend}), ["spend"], unit="respondents").axes[0]
     cap = np.quantile(spend, 0.995)
-    note = [t.get_text() for t in ax.texts if t.get_gid() == "tail_note"]
-    assert note == [f"last bar: {cap:,.0f} and above\n({int((spend > cap).sum()):,} customers)"]
+    assert ax.get_xlabel() == f"last bar: {cap:,.0f} and above ({int((spend > cap).sum()):,} respondents)"
     assert ax.patches[0].get_data().values.sum() == len(spend)  # the tail is in the bars, not dropped
     flat = plots.distributions(pd.DataFrame({"x": np.tile(np.arange(20.0), 50)}), ["x"]).axes[0]
-    assert not [t for t in flat.texts if t.get_gid() == "tail_note"]
+    assert flat.get_xlabel() == ""
 
 def test_distribution_histograms_count_with_thousands_separators():
     df = pd.DataFrame({"spend": np.random.default_rng(3).gamma(2.0, 300.0, 40_000)})
