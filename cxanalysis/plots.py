@@ -812,7 +812,7 @@ def scenarios(table: pd.DataFrame, *, title: str | None = None, ax=None, currenc
         ax.fill_between(x, _finite(part["net_ci_low"]), _finite(part["net_ci_high"]), color=colour, alpha=0.15)
     ax.axhline(0, color="grey", ls="--", lw=1)
     money_axis(ax, currency)
-    ax.set(xlabel="Horizon (years)", ylabel="Net value (margin minus costs)",
+    ax.set(xlabel="Program runs (years)", ylabel="Net value (margin minus costs)",
            title=title or "Retention scenarios, net of costs")
     ax.legend(frameon=False)
     return ax
