@@ -520,9 +520,11 @@ def causal_caveat(results: dict[str, Any]) -> str:
     why = (f" Not for {' or '.join(left)}: the experience may change them, and adjusting for a consequence of the "
            "score would hide part of its effect (add them to covariates in cx.yaml to adjust anyway)."
            if left else "")
+    timing = (" Churn is recorded in the same quarter as the score, so part of the churn effect may run from "
+              "leaving to the score." if "churn" in (results.get("effects") or {}) else "")
     return (f"These effects are associations, {named}: they are causal only if no unmeasured difference between "
             "promoters and passives drives both the score and the outcome (see the E-values in the technical "
-            f"appendix of the outcomes page).{why}")
+            f"appendix of the outcomes page).{why}{timing}")
 
 GLOSSARY = (
     ("NPS", "Net Promoter Score: the share of promoters minus the share of detractors, in points from -100 to "

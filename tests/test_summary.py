@@ -212,6 +212,8 @@ def test_causal_caveat_names_what_the_effects_are_adjusted_for(tmp_path):
     text = summary.causal_caveat(r)
     assert text.startswith("These effects are associations, adjusted for plan, region and tenure (months): they")
     assert "Not for visits per month or contract value: the experience may change them" in text
+    assert text.endswith("Churn is recorded in the same quarter as the score, so part of the churn effect may run "
+                         "from leaving to the score.")  # _results() holds a churn effect
     assert html.escape(text) in summary.write_index(tmp_path, r, []).read_text()
     assert "Not for" not in summary.causal_caveat(_results(models={"covariates": ["plan", "visits_per_month",
                                                                                    "contract_value"]}))
