@@ -169,7 +169,12 @@ def headline_sentences(results: dict[str, Any]) -> list[str]:
                    f"{change_in_words(last['change'], lo, hi)}.")
     if (year := year_change_sentence(results.get("nps_change_year"))):
         out.append(year)
+    # split the change that is real: the year's when its interval excludes 0, else the last step's
+    year = results.get("nps_change_year") or {}
     dec = results.get("nps_change") or {}
+    if (year.get("decomposition") or {}).get("by") and _finite(year.get("ci_low"), year.get("ci_high")) and (
+            year["ci_low"] > 0 or year["ci_high"] < 0):
+        dec = year["decomposition"]
     if dec.get("by"):  # the dimension whose mix is clearest (largest |mix| / interval half-width)
         from .narrative import change_decomposition_sentence
 
@@ -177,7 +182,9 @@ def headline_sentences(results: dict[str, Any]) -> list[str]:
             half = (r["mix_ci_high"] - r["mix_ci_low"]) / 2
             return abs(r["mix"]) / half if half > 0 else abs(r["mix"])
 
-        out.append(change_decomposition_sentence(max(dec["by"], key=clarity)))
+        sentence = change_decomposition_sentence(max(dec["by"], key=clarity))
+        of = f"Of the {fmt.points(dec['change'])} points since {dec['from']}" if _finite(dec.get("change")) else None
+        out.append(f"{of}, b{sentence[1:]}" if of and sentence.startswith("By ") else sentence)
     for outcome, effs in (results.get("effects") or {}).items():
         eff = effs.get("promoter_vs_passive")
         if eff:

@@ -165,7 +165,7 @@ def _nps_change(parts: dict, to: str, since: str, ex: pd.DataFrame | None, weigh
 
 
 def year_change(data: pd.DataFrame, config, *, current: str | None = None,
-                exact: pd.DataFrame | None = None) -> dict | None:
+                exact: pd.DataFrame | None = None, decompose: bool = False) -> dict | None:
     """NPS change over the year to ``current``, so a steady climb of small quarterly steps (each
     within chance) is not hidden by the latest step alone.
 
@@ -178,6 +178,9 @@ def year_change(data: pd.DataFrame, config, *, current: str | None = None,
         The report quarter (default: the latest loaded).
     exact : DataFrame, optional
         As :func:`quarterly`.
+    decompose : bool
+        Also split the year's change into customer mix and change within segments
+        (:func:`nps_change_decomposition` of the two quarters, under ``decomposition``).
 
     Returns
     -------
@@ -203,8 +206,11 @@ def year_change(data: pd.DataFrame, config, *, current: str | None = None,
     if apart < 2:
         return None
     d = _nps_change(parts, current, since, ex, "weight" if "weight" in data else None, config.alpha)
-    return {"from": since, "to": current, "quarters_apart": int(apart), "change": d["change"],
-            "ci_low": d["ci_low"], "ci_high": d["ci_high"], "p_value": d["p_value"], "n_both": d["n_both"]}
+    out = {"from": since, "to": current, "quarters_apart": int(apart), "change": d["change"],
+           "ci_low": d["ci_low"], "ci_high": d["ci_high"], "p_value": d["p_value"], "n_both": d["n_both"]}
+    if decompose:
+        out["decomposition"] = nps_change_decomposition(data, config, current=current, previous=since)
+    return out
 
 
 def _influence(frame: pd.DataFrame, Z: np.ndarray, weight: str | None, id_col: str, *, tag: str):

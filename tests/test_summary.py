@@ -219,3 +219,22 @@ def test_causal_caveat_names_what_the_effects_are_adjusted_for(tmp_path):
                                                                                    "contract_value"]}))
     assert "adjusted for no covariate" in summary.causal_caveat(_results(models={"covariates": []}))
     assert summary.causal_caveat(_results()) == summary.CAUSAL_CAVEAT
+
+
+def test_the_change_split_into_mix_and_within_is_the_real_one_and_says_which():
+    """The summary splits the year's change when its interval excludes 0 (the last step's is
+    within chance), and names the change it splits."""
+    row = {"dimension": "job_title", "mix": 0.3, "mix_ci_low": -0.2, "mix_ci_high": 0.8, "within": 10.8,
+           "within_ci_low": 5.0, "within_ci_high": 16.6}
+    last = {"from": "2026Q2", "to": "2026Q3", "change": 4.1, "ci_low": -1.7, "ci_high": 10.0,
+            "by": [dict(row, within=3.8, within_ci_low=-2.0, within_ci_high=9.7)]}
+    year = {"from": "2025Q4", "to": "2026Q3", "quarters_apart": 3, "change": 11.1, "ci_low": 5.4, "ci_high": 16.9,
+            "decomposition": {"from": "2025Q4", "to": "2026Q3", "change": 11.1, "by": [row]}}
+    s = summary.headline_sentences(_results(nps_change=last, nps_change_year=year))
+    split = [x for x in s if x.startswith("Of the ")]
+    assert split == ["Of the +11.1 points since 2025Q4, by job title: the changed mix of job title explains no "
+                     "detectable part of it (+0.3, likely range -0.2 to +0.8); within each job title, NPS moved "
+                     "+10.8 points (likely range +5.0 to +16.6)."]
+    within_chance = dict(year, ci_low=-0.5)
+    s = summary.headline_sentences(_results(nps_change=last, nps_change_year=within_chance))
+    assert [x for x in s if x.startswith("Of the ")][0].startswith("Of the +4.1 points since 2026Q2, by job title:")

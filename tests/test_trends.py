@@ -99,6 +99,10 @@ def test_year_change_is_the_paired_change_from_four_quarters_back(sample_frame):
     assert d["n_both"] == len(base) and d["ci_low"] > 0  # a climb no single step shows is detected over the year
     steps = trends.quarterly(df, cfg)
     assert d["change"] == pytest.approx(steps["change"].iloc[1:].sum(), rel=1e-12)  # the steps add up to it
+    split = trends.year_change(df, cfg, current="2026Q2", decompose=True)["decomposition"]
+    ref = trends.nps_change_decomposition(df, cfg, current="2026Q2", previous="2025Q2")
+    assert (split["from"], split["to"]) == ("2025Q2", "2026Q2") and split["change"] == pytest.approx(d["change"], rel=1e-12)
+    assert [r["mix"] for r in split["by"]] == pytest.approx([r["mix"] for r in ref["by"]], rel=1e-12)
     d = trends.year_change(df[df["quarter"] <= "2026Q1"], cfg)
     assert (d["from"], d["to"], d["quarters_apart"]) == ("2025Q2", "2026Q1", 3)
     assert trends.year_change(df[df["quarter"] <= "2025Q3"], cfg) is None
