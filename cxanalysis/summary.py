@@ -16,7 +16,7 @@ from . import fmt
 
 __all__ = ["write_index", "headline", "money_at_stake", "recommendation", "trend_chart", "headline_sentences",
            "assumptions_sentence", "effect_sentence", "roi_tile", "segments_at_risk", "clusters_at_risk",
-           "change_in_words", "year_change_sentence"]
+           "change_in_words", "year_change_sentence", "themes_sentence"]
 
 TITLES = {
     "01-data-quality": "Data quality: what was loaded, cleaned and dropped",
@@ -114,6 +114,21 @@ def year_change_sentence(d: dict[str, Any] | None) -> str | None:
             f"{change_in_words(d['change'], d.get('ci_low'), d.get('ci_high'))}.")
 
 
+def themes_sentence(themes: list[dict[str, Any]] | None, top: int = 2) -> str | None:
+    """Where to act: the comment themes detractors raise more than promoters (difference of
+    shares whose 95% interval lies above 0), largest first; None when no theme does."""
+    rows = [t for t in themes or [] if _finite(t.get("diff"), t.get("diff_ci_low"), t.get("diff_ci_high"))
+            and t["diff_ci_low"] > 0]
+    if not rows:
+        return None
+    rows = sorted(rows, key=lambda t: -t["diff"])[:top]
+    parts = [f"\u201c{t['theme']}\u201d (in {fmt.percent(t['share_detractors'], 0)} of detractors' comments against "
+             f"{fmt.percent(t['share_promoters'], 0)} of promoters', {fmt.points(100 * t['diff'])} pp, likely range "
+             f"{fmt.points(100 * t['diff_ci_low'])} to {fmt.points(100 * t['diff_ci_high'])} pp)" for t in rows]
+    return ("Where to look first: detractors raise " + " and ".join(parts)
+            + " more often than promoters (comment themes, page 06).")
+
+
 def _move(change: float) -> str:
     """'up 4.1 points', 'down 0.3 points' or 'unchanged' (to one decimal)."""
     return "unchanged" if round(change, 1) == 0 else f"{'up' if change > 0 else 'down'} {fmt.number(abs(change), 1)} points"
@@ -189,6 +204,8 @@ def headline_sentences(results: dict[str, Any]) -> list[str]:
         eff = effs.get("promoter_vs_passive")
         if eff:
             out.append(effect_sentence(outcome, "promoter_vs_passive", eff))
+    if (act := themes_sentence(results.get("themes"))):
+        out.append(act)
     roi = (results.get("roi") or {}).get("passive_to_promoter")
     if roi:
         from .narrative import roi_verdict

@@ -238,3 +238,22 @@ def test_the_change_split_into_mix_and_within_is_the_real_one_and_says_which():
     within_chance = dict(year, ci_low=-0.5)
     s = summary.headline_sentences(_results(nps_change=last, nps_change_year=within_chance))
     assert [x for x in s if x.startswith("Of the ")][0].startswith("Of the +4.1 points since 2026Q2, by job title:")
+
+
+def test_the_summary_names_the_themes_detractors_raise_more():
+    """Only themes whose detractors-minus-promoters interval lies above 0, largest first, at most two."""
+    themes = [{"theme": "friendly / staff", "share_promoters": 0.41, "share_detractors": 0.03, "diff": -0.38,
+               "diff_ci_low": -0.42, "diff_ci_high": -0.34},
+              {"theme": "rude / support", "share_promoters": 0.02, "share_detractors": 0.22, "diff": 0.196,
+               "diff_ci_low": 0.16, "diff_ci_high": 0.232},
+              {"theme": "late / delivery", "share_promoters": 0.03, "share_detractors": 0.27, "diff": 0.239,
+               "diff_ci_low": 0.201, "diff_ci_high": 0.276},
+              {"theme": "app / login", "share_promoters": 0.05, "share_detractors": 0.07, "diff": 0.02,
+               "diff_ci_low": -0.01, "diff_ci_high": 0.05}]
+    s = summary.themes_sentence(themes)
+    assert s == ("Where to look first: detractors raise \u201clate / delivery\u201d (in 27% of detractors' comments against 3% "
+                 "of promoters', +23.9 pp, likely range +20.1 to +27.6 pp) and \u201crude / support\u201d (in 22% of "
+                 "detractors' comments against 2% of promoters', +19.6 pp, likely range +16.0 to +23.2 pp) more often "
+                 "than promoters (comment themes, page 06).")
+    assert s in summary.headline_sentences(_results(themes=themes))
+    assert summary.themes_sentence(themes[:1] + themes[3:]) is None and summary.themes_sentence(None) is None
