@@ -315,10 +315,10 @@ def segments_at_risk_html(segments: list[dict[str, Any]], overall: float | None)
         return ""
     worst = segments_at_risk(segments, overall)
     if not worst:
-        return ("<h2>Segments at risk</h2><p>No segment's NPS differs from the other segments, allowing for the "
+        return ("<h2>Segments at risk</h2><p>No segment's NPS differs from the rest of the customers, allowing for the "
                 "number of segments compared.</p>")
     return ("<h2>Segments at risk</h2><p class='muted'>Segments whose NPS is below the overall NPS and differs "
-            "from the other segments, allowing for the number of segments compared; lowest first.</p>"
+            "from the rest of the customers, allowing for the number of segments compared; lowest first.</p>"
             + _table(worst, ["dimension", "segment", "n", "nps", "ci_low"], {"n": "Respondents", "ci_low": "Likely range"}))
 
 

@@ -57,7 +57,7 @@ def test_segments_at_risk_differ_and_lie_below_the_overall_nps():
 def test_no_segment_at_risk_says_so_instead_of_listing_all(tmp_path):
     none = [dict(r, differs=False if r["differs"] is not None else None) for r in SEGS]
     page = summary.write_index(tmp_path, _results(segments=none), []).read_text()
-    assert ("No segment's NPS differs from the other segments, allowing for the number of segments compared."
+    assert ("No segment's NPS differs from the rest of the customers, allowing for the number of segments compared."
             in page)
     assert "Basic" not in page and "Tiny" not in page
 
@@ -128,7 +128,7 @@ def test_index_page_has_no_raw_names_ci_columns_holm_or_p_values(tmp_path):
         assert raw not in text, raw
     assert "Since 2026Q2 +4.0 A change within chance (likely range -1.5 to +9.5)" in " ".join(text.split())
     assert "Since last quarter (2026Q2) NPS moved +4.0 points (likely range -1.5 to +9.5): a change within chance." in text
-    assert ("differs from the other segments, allowing for the number of segments compared" in text)
+    assert ("differs from the rest of the customers, allowing for the number of segments compared" in text)
     # the segments table: dimension in words, one "Likely range" column formatted by fmt
     assert re.search(r"<th[^>]*>Likely range</th>", page) and not re.search(r"<th[^>]*>CI", page)
     assert re.search(r"<td[^>]*>Visits per month</td>\s*<td[^>]*>lowest quartile \(0–2\)</td>\s*<td[^>]*>400</td>"
