@@ -598,7 +598,7 @@ class OutcomeModels:
                 res = _Outcome("spend", {"any": any_fit, "amount": amt}, {"any": r, "amount": pos},
                                "two-part: logistic (any spend) x Gamma GLM, log link (amount)", len(r))
                 if not per_point:
-                    res.notes.append(f"{zeros:,} customers ({zeros / len(r):.1%}) spent nothing: modelled by the "
+                    res.notes.append(f"{zeros:,} respondents ({zeros / len(r):.1%}) spent nothing: modelled by the "
                                      "first part, not dropped.")
                     if few:
                         res.notes.append(f"Too few customers spent nothing (fewer than {MIN_EVENTS}) to model who spends: "
@@ -787,7 +787,7 @@ class OutcomeModels:
             top = self.score_scale_[1]
             rows.append(self._effect_row(
                 pp, plus_one, as_is, scale, outcome=outcome, contrast="per_point", n=pp.n, method=_effect_method(pp),
-                estimand=(f"Among the {len(X):,} customers below the top of the {score} scale ({top:g}), the "
+                estimand=(f"Among the {len(X):,} respondents below the top of the {score} scale ({top:g}), the "
                           f"average change in {_PHRASE[outcome]} if each scored one point more (at most {top:g}), "
                           f"holding {covs} fixed.")))
         self._effects = pd.DataFrame(rows, columns=order)  # computed once per fit; callers get a copy
