@@ -590,6 +590,7 @@ def trend_chart(results: dict[str, Any]) -> tuple[str, str] | None:
     ax.errorbar(x, y, yerr=[lo, hi], color="#0072B2", ecolor="#777", capsize=3, lw=1.8, marker="o", label="NPS")
     ax.set_xticks(x, [t["quarter"] for t in trends])
     ax.set_title("NPS per quarter (bars: likely range)", fontsize=10)
+    ax.set_ylabel("NPS (points, -100 to +100)", fontsize=8)
     ax.tick_params(labelsize=8)
     ax.grid(axis="y", color="#eee")
     for side in ("top", "right"):
