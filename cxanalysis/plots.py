@@ -559,7 +559,10 @@ def _forest_panel(t: pd.DataFrame, title: str, ax, log: bool):
         ax.xaxis.set_minor_formatter(plt.NullFormatter())
         ax.xaxis.set_minor_locator(plt.NullLocator())
     ax.set_yticks(y, t["label"])
-    ax.set(title=title, xlabel="Effect (filled: the 95% interval excludes no difference)")
+    pp = "scale" in t and t["scale"].eq("pp").all()
+    scale = ("ratio, log scale; 1 = no difference" if log else
+             "difference in percentage points; 0 = none" if pp else "difference; 0 = none")
+    ax.set(title=title, xlabel=f"Effect ({scale})\nfilled: the 95% interval excludes no difference")
     return ax
 
 

@@ -520,6 +520,8 @@ def test_heatmap_forest_and_decomposition_labels_are_words():
                                    "Returns, detractors vs passives (ratio)"]
     fig = plots.forest(rows)
     assert {t.get_text() for a in fig.axes for t in a.get_yticklabels()} == set(rows["label"])
+    assert sorted(a.get_xlabel().split("\n")[0] for a in fig.axes) == [  # each panel names its scale
+        "Effect (difference in percentage points; 0 = none)", "Effect (ratio, log scale; 1 = no difference)"]
 
     dec = {"from": "2026Q1", "to": "2026Q2", "change": 2.0,
            "by": [{"dimension": "visits_per_month", "mix": 1.0, "mix_ci_low": 0.5, "mix_ci_high": 1.5,
