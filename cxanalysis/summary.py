@@ -508,7 +508,7 @@ def _recommendation(results: dict[str, Any], roi: dict[str, Any]) -> tuple[str, 
                 "on this evidence, so how sure it is cannot be said.")
     if lo > 0:
         tail = f" Start where it pays most, in {where}." if where else ""
-        return ("fund", f"Fund the program. Fairly sure: {rng}, wholly above break-even.{tail}")
+        return ("fund", f"Fund the program. Fairly sure, given the assumptions below: {rng}, wholly above break-even.{tail}")
     if hi < 0:
         if best is None:
             tail = ""
@@ -517,7 +517,7 @@ def _recommendation(results: dict[str, Any], roi: dict[str, Any]) -> tuple[str, 
                     "at its share of the cost.")
         else:
             tail = f" Only a smaller program aimed at {where} might pay; price that first."
-        return ("do-not-fund", f"Do not fund the program at its configured cost. Fairly sure: {rng}, wholly "
+        return ("do-not-fund", f"Do not fund the program at its configured cost. Fairly sure, given the assumptions below: {rng}, wholly "
                 f"below break-even.{tail}")
     tail = f" Pilot it in {where} and measure the moved passives' spend and churn." if where else ""
     return ("pilot", f"Run a pilot before funding the whole program. Not sure: {rng}, which spans break-even, "

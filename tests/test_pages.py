@@ -49,7 +49,7 @@ def _results(roi=None, segments=(SEGMENT,), currency="EUR", **over):
 def test_whole_roi_interval_above_break_even_recommends_funding_and_names_the_best_segment():
     kind, s = summary.recommendation(_results(_roi(0.1, 0.9)))
     assert kind == "fund"
-    assert s == ("Fund the program. Fairly sure: the ROI's likely range is 10% to 90%, wholly above break-even. "
+    assert s == ("Fund the program. Fairly sure, given the assumptions below: the ROI's likely range is 10% to 90%, wholly above break-even. "
                  "Start where it pays most, in Plan: Gold (€690 per moved passive, likely range €610 to €770). "
                  "This rests on the program moving 10% of passives (40 customers, moved once); it breaks even at 7% "
                  "(likely range 5% to 15%).")
@@ -73,7 +73,7 @@ def test_roi_interval_below_break_even_says_do_not_fund_and_whether_any_segment_
     kind, s = summary.recommendation(_results(_roi(-0.9, -0.2), segments=[losing]))
     assert kind == "do-not-fund" and "No segment pays either: even the best, Plan: Gold" in s
     kind, s = summary.recommendation(_results(_roi(-0.9, -0.2), segments=[]))
-    assert s == ("Do not fund the program at its configured cost. Fairly sure: the ROI's likely range is -90% to "
+    assert s == ("Do not fund the program at its configured cost. Fairly sure, given the assumptions below: the ROI's likely range is -90% to "
                  "-20%, wholly below break-even. This rests on the program moving 10% of passives (40 customers, moved once); "
                  "it breaks even at 7% (likely range 5% to 15%).")
 
