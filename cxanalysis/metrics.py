@@ -721,7 +721,7 @@ def add_clv(add, sbar: float, cbar: float, cov: np.ndarray, n: int, n_eff: float
             alpha: float, wtag: str, weighted: bool) -> None:
     """The two CLV rows of the dashboard from the (weighted) mean spend ``sbar`` and churn ``cbar``
     and the covariance ``cov`` of those two means (shared by every engine, so one formula): the
-    simple CLV with a delta-method interval on its log, and the discounted CLV (no interval)."""
+    simple CLV with a delta-method interval on its log, and the discounted CLV with one on its log (its gradient in closed form)."""
     value = clv_simple(sbar, cbar, margin=config.roi["gross_margin"])
     z = _z(alpha)
     if sbar > 0:
@@ -738,7 +738,17 @@ def add_clv(add, sbar: float, cbar: float, cov: np.ndarray, n: int, n_eff: float
             "money", f"margin x spend / churn; delta method (no one spent anything){wtag}")
     disc = clv_discounted(sbar, cbar, margin=config.roi["gross_margin"], cost_per_return=0.0,
                           discount_rate=config.roi["discount_rate"], horizon_years=config.roi["horizon_years"])
+    # delta method on its log: CLV = m s A(c), A(c) = sum_q (1 - c)^(q-1) / (1 + d)^(q/4), so
+    # d log CLV = ds / s + A'(c) / A(c) dc
+    q = np.arange(1, int(round(4 * config.roi["horizon_years"])) + 1)
+    disc_q = (1 + config.roi["discount_rate"]) ** (-q / 4)
+    a = float(np.sum((1 - cbar) ** (q - 1) * disc_q))
+    da = float(np.sum(-(q - 1) * (1 - cbar) ** np.maximum(q - 2, 0) * disc_q))
+    lo = hi = np.nan
+    if sbar > 0 and a > 0:
+        se_log = float(np.sqrt(_quadratic_form(np.array([1 / sbar, da / a]), cov)))
+        lo, hi = disc * np.exp(-z * se_log), disc * np.exp(z * se_log)
     add(f"CLV (discounted, {config.roi['horizon_years']} years)",
-        {"value": disc, "ci_low": np.nan, "ci_high": np.nan, "n": n, "n_eff": n_eff}, "money",
-        f"survival form of DESIGN.md at average spend and churn, before the cost of returns"
-        f"{' (weighted)' if weighted else ''}")
+        {"value": disc, "ci_low": lo, "ci_high": hi, "n": n, "n_eff": n_eff}, "money",
+        f"survival form of DESIGN.md at average spend and churn, before the cost of returns; delta method on "
+        f"the log{' (weighted)' if weighted else ''}")

@@ -346,6 +346,18 @@ def test_weighted_ratio_of_totals_and_clv_by_hand(weighted_frame):
     assert row["value"] == pytest.approx(clv, rel=1e-12)
     assert (row["ci_low"], row["ci_high"]) == pytest.approx((clv * np.exp(-Z * se_log), clv * np.exp(Z * se_log)),
                                                             rel=1e-10)
+    # discounted CLV: the delta method on its log with a numerical gradient of metrics.clv_discounted
+    r = cfg.roi
+    f = lambda sv, cv: np.log(metrics.clv_discounted(sv, cv, margin=r["gross_margin"], cost_per_return=0.0,  # noqa: E731
+                                                     discount_rate=r["discount_rate"], horizon_years=r["horizon_years"]))
+    h = 1e-6
+    g = np.array([(f(sb * (1 + h), cb) - f(sb * (1 - h), cb)) / (2 * h * sb),
+                  (f(sb, cb + h) - f(sb, cb - h)) / (2 * h)])
+    disc, se_log = np.exp(f(sb, cb)), np.sqrt(g @ cov @ g)
+    row = by.loc[f"CLV (discounted, {r['horizon_years']} years)"]
+    assert row["value"] == pytest.approx(disc, rel=1e-12)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((disc * np.exp(-Z * se_log), disc * np.exp(Z * se_log)),
+                                                            rel=1e-6)
 
 
 def test_rows_with_a_missing_weight_are_left_out_of_weighted_figures(weighted_frame):
