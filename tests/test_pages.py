@@ -283,7 +283,7 @@ def test_with_code_report_reads_cleanly_and_shows_the_currency(code_report):
     chromium_path()
     assert _check_report(code_report, code_report.name) == []
     index = html.unescape((code_report / "index.html").read_text(encoding="utf-8"))
-    assert re.search(r"worth €[\d,]+ per customer", index)
+    assert re.search(r"worth €[\d,]+ per moved passive", index)
 
 
 @pytest.mark.slow
