@@ -182,8 +182,10 @@ def test_summary_names_what_moved_nps():
     noisy = dict(_decomposition(mix=(9.0, -20.0, 38.0))["by"][0], dimension="region")  # larger, but unclear
     res["nps_change"]["by"].append(noisy)
     said = headline_sentences(res)
-    assert any(s.startswith("By plan: +7.1 points come from the changed mix") for s in said)
-    assert not any(s.startswith("By region") for s in said)
+    split = [s for s in said if s.startswith("Of the ")]  # the sentence names the change it splits
+    assert len(split) == 1 and ", by plan: +7.1 points come from the changed mix" in split[0]
+    assert split[0].startswith(f"Of the {res['nps_change']['change']:+.1f} points since {res['nps_change']['from']}, ")
+    assert not any("by region" in s for s in said)
 
 
 def test_targeting_sentence_says_when_the_best_segment_is_not_singled_out():
