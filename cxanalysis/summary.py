@@ -601,6 +601,13 @@ def trend_chart(results: dict[str, Any]) -> tuple[str, str] | None:
     return base64.b64encode(buf.getvalue()).decode(), describe(fig)
 
 
+def _change_tile(since: str, change: float, lo: float | None, hi: float | None) -> str:
+    """The tile of an NPS change since quarter ``since``: the change, whether it is real, its range."""
+    real = change_in_words(change, lo, hi)
+    rng = f" (likely range {fmt.points(lo)} to {fmt.points(hi)})" if _finite(lo, hi) else ""
+    return _tile(f"Since {since}", fmt.points(change), real[:1].upper() + real[1:] + rng)
+
+
 def _tile(label: str, value: str, note: str = "", cls: str = "") -> str:
     c = f" class='{cls}'" if cls else ""
     n = f"<span class='muted'>{html.escape(note)}</span>" if note else ""
@@ -636,18 +643,10 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
         trends = results.get("trends") or []
         if len(trends) >= 2 and trends[-1].get("change") is not None:
             t = trends[-1]
-            lo, hi = t.get("change_ci_low"), t.get("change_ci_high")
-            real = change_in_words(t["change"], lo, hi)
-            kpis += _tile(f"Since {trends[-2]['quarter']}", fmt.points(t["change"]),
-                          real[:1].upper() + real[1:] + (f" (likely range {fmt.points(lo)} to {fmt.points(hi)})"
-                                                         if _finite(lo, hi) else ""))
+            kpis += _change_tile(trends[-2]["quarter"], t["change"], t.get("change_ci_low"), t.get("change_ci_high"))
         year = results.get("nps_change_year") or {}
         if year.get("change") is not None:
-            lo, hi = year.get("ci_low"), year.get("ci_high")
-            real = change_in_words(year["change"], lo, hi)
-            kpis += _tile(f"Since {year['from']}", fmt.points(year["change"]),
-                          real[:1].upper() + real[1:] + (f" (likely range {fmt.points(lo)} to {fmt.points(hi)})"
-                                                         if _finite(lo, hi) else ""))
+            kpis += _change_tile(year["from"], year["change"], year.get("ci_low"), year.get("ci_high"))
     roi = (results.get("roi") or {}).get("passive_to_promoter")
     if roi:
         lo, hi = roi.get("roi_ci_low"), roi.get("roi_ci_high")
