@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["MISSING", "shift", "CURRENCY_SYMBOLS", "check_currency", "currency_symbol", "money", "number", "integer",
-           "percent", "points", "p_value", "p_phrase", "interval", "label", "words", "segment_name", "kind_of", "format_value", "table", "Table",
+           "percent", "points", "p_value", "p_phrase", "interval", "label", "words", "segment_name", "listing", "kind_of", "format_value", "table", "Table",
            "csv_target", "VALUE_WORDS", "money_axis", "percent_axis", "number_axis"]
 
 #: What a missing value reads in a table.
@@ -209,6 +209,12 @@ def label(column) -> str:
         return c
     words = c.replace("_", " ").strip()
     return words[:1].upper() + words[1:]
+
+
+def listing(items) -> str:
+    """Items in a sentence: "a", "a and b", "a, b and c" (empty for none)."""
+    items = [str(x) for x in items]
+    return " and ".join([", ".join(items[:-1]), items[-1]]) if len(items) > 1 else "".join(items)
 
 
 def segment_name(dimension, segment) -> str:

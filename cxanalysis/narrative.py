@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .fmt import p_phrase, segment_name, words
+from .fmt import listing, p_phrase, segment_name, words
 from .io import CleaningReport
 
 __all__ = ["assumptions_table", "effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "retention_summary", "retention_title", "targeting_sentence", "targeting_summary", "cleaning_summary", "nps_summary", "segments_summary", "metrics_summary", "trend_summary", "styled",
@@ -472,7 +472,7 @@ def retention_title(result) -> str:
              f"{_horizon(row['horizon_years'])} (likely range {row['ci_low']:,.0f} to {hi})")
     # what the drawn lines show beside it: every count short of the break-even's range, or past it
     drawn = sorted(result.table["retained_per_month"].unique()) if len(result.table) else []
-    counts = ", ".join(f"{n:g}" for n in drawn[:-1]) + (f" and {drawn[-1]:g}" if len(drawn) > 1 else f"{drawn[-1]:g}") if drawn else ""
+    counts = listing(f"{n:g}" for n in drawn)
     if drawn and max(drawn) < row["ci_low"]:
         return f"Keeping {counts} more a month falls short: " + title
     if drawn and min(drawn) > row["ci_high"]:

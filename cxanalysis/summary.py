@@ -538,8 +538,7 @@ def causal_caveat(results: dict[str, Any]) -> str:
     if not covs:
         named = "adjusted for no covariate (none configured)"
     else:
-        names = [fmt.words(c) for c in covs]
-        named = "adjusted for " + (", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0])
+        named = "adjusted for " + fmt.listing(fmt.words(c) for c in covs)
     left = [fmt.words(c) for c in ("visits_per_month", "contract_value") if c not in (covs or [])]
     why = (f" Not for {' or '.join(left)}: the experience may change them, and adjusting for a consequence of the "
            "score would hide part of its effect (add them to covariates in cx.yaml to adjust anyway)."

@@ -300,3 +300,7 @@ def test_columns_mixing_whole_numbers_and_fractions_get_the_decimals_each_value_
     assert [fmt.format_value(v, fmt.kind_of("estimate", t["estimate"])) for v in t["estimate"]] == ["1.00", "2.50", "3.00"]
     # a column of whole numbers only reads as integers
     assert fmt.kind_of("visits", pd.Series([1.0, 3.0, 10.0])) == "int"
+
+
+def test_listing_joins_items_as_a_sentence_does():
+    assert [fmt.listing(x) for x in ([], ["a"], ["a", "b"], ["1", "5", "10"])] == ["", "a", "a and b", "1, 5 and 10"]
