@@ -368,6 +368,9 @@ class OutcomeModels:
         Passives the effects and the ROI speak for: with weights, the weighted passive share of the
         modelled customers times the sum of the weights (the base size when respondents are weighted
         to the base); else the number of passives.
+    n_base_ : float
+        The customers the models speak for: with weights, the sum of the weights (the base size);
+        else the number of modelled customers.
     """
 
     def __init__(self, *, covariates=DEFAULT_COVARIATES, score: str = "nps_score",
@@ -423,6 +426,7 @@ class OutcomeModels:
         self.passives_ = np.flatnonzero(cat == "passive")
         self.weights_ = None
         self.n_passives_ = int(len(self.passives_))
+        self.n_base_ = float(len(cat))
         if self.weight is not None and self.weight in data:
             raw = data[self.weight].to_numpy(float)
             a = raw[self.design_.rows]
@@ -432,6 +436,7 @@ class OutcomeModels:
                 self.weights_ = a / a.mean()
                 total = float(np.nansum(np.where(np.isfinite(raw) & (raw > 0), raw, 0.0)))
                 self.n_passives_ = int(round(self.weights_[self.passives_].sum() / self.weights_.sum() * total))
+                self.n_base_ = total
                 self.warnings_.append(
                     f"Models fitted on the respondents weighted to the base ('{self.weight}' as prior weights; robust "
                     f"survey standard errors); effects average over the base's passives (about {self.n_passives_:,}).")

@@ -191,8 +191,13 @@ class PassiveToPromoter:
             customers_moved_range=list(self.assumptions.moved_range(self.n_passives)),
             as_passive=self.as_passive, as_promoter=self.as_promoter,
             assumptions=self.assumptions.to_results(), method="simulation from the joint sandwich covariance"
-            + (", share moved drawn uniformly on its range" if self._share_drawn else ""))
+            + (", share moved drawn uniformly on its range" if self._share_drawn else "")
+            + (", number of passives in the base drawn from its sampling distribution" if self._count_drawn else ""))
         return out
+
+    @property
+    def _count_drawn(self) -> bool:
+        return self.draws is not None and "passives" in self.draws and self.draws["passives"].nunique() > 1
 
     @property
     def _share_drawn(self) -> bool:
@@ -232,6 +237,34 @@ def _base_passives(models, rows: np.ndarray) -> int:
         return int(len(rows))
     total = w[models.passives_].sum()
     return int(round(models.n_passives_ * w[models.passives_[rows]].sum() / total)) if total > 0 else 0
+
+
+def passive_count_se(models, rows: np.ndarray | None = None) -> float:
+    """Standard error of the number of passives in the base (:func:`_base_passives`), of all of
+    them or of the passives ``rows`` (positions in ``models.passives_``, e.g. one segment's).
+
+    Unweighted models count the passives among the modelled respondents, a count with no sampling
+    error: 0. Weighted models estimate the count as the base size ``N`` times the weighted share
+    ``p`` of the modelled respondents who are those passives; its standard error is
+    ``N * sqrt(p (1 - p) / n_eff)`` with Kish's effective sample size
+    ``n_eff = (sum w)^2 / sum w^2`` of the modelled respondents (the variance the NPS intervals
+    use), and ``N`` the models' ``n_base_``."""
+    w = getattr(models, "weights_", None)
+    if w is None or not len(w):
+        return 0.0
+    p = w[models.passives_ if rows is None else models.passives_[rows]].sum() / w.sum()
+    if not 0 < p < 1:
+        return 0.0
+    n_eff = w.sum() ** 2 / (w ** 2).sum()
+    return float(models.n_base_ * np.sqrt(p * (1 - p) / n_eff))
+
+
+def _count_draws(mean: float, se: float, n_draws: int, seed) -> np.ndarray:
+    """``n_draws`` draws of an estimated count: normal around ``mean`` with ``se``, at least 0,
+    from their own generator; a count without error (``se`` 0) is the same in every draw."""
+    if se <= 0:
+        return np.full(n_draws, float(mean))
+    return np.clip(np.random.default_rng(seed).normal(mean, se, n_draws), 0, None)
 
 
 def _passive_orders(models) -> np.ndarray:
@@ -500,6 +533,11 @@ def passive_to_promoter(
     so the interval of benefit, net and ROI widens with the range and equals the single-share
     interval when ``low == high``. The interval of the value per customer is unaffected.
 
+    With weights, the number of passives in the base is an estimate (the weighted passive share
+    times the base); each draw also draws it, normal with :func:`passive_count_se`, independently
+    of the parameters, so benefit, net and ROI carry that uncertainty too. Unweighted models count
+    the passives, and every draw moves the same number (for a single share).
+
     Raises
     ------
     ValueError
@@ -551,11 +589,20 @@ def passive_to_promoter(
     lo_s, hi_s = a.share_range
     if a.customers_moved is None:
         share_draws = np.random.default_rng([seed, 1]).uniform(lo_s, hi_s, n_draws)
-        moved_draws = np.round(share_draws * n_passives)
+        # with weights, the number of passives in the base is itself estimated: drawn too, from
+        # its own generator (normal on the count, as the NPS intervals are Wald on the shares)
+        se = passive_count_se(models)
+        passive_draws = _count_draws(n_passives, se, n_draws, [seed, 2])
+        moved_draws = np.round(share_draws * passive_draws)
         if hi_s > lo_s:
             notes.append(f"Share of passives moved drawn uniformly between {lo_s:.0%} and {hi_s:.0%} in each draw: "
                          "the ROI interval carries that range as well as the models' uncertainty.")
+        if se > 0:
+            notes.append(f"The number of passives in the base is estimated from the weighted respondents "
+                         f"({n_passives:,}, standard error {se:,.0f}) and drawn in each draw, so the intervals of "
+                         "benefit, net and ROI carry it too.")
     else:
+        passive_draws = np.full(n_draws, float(n_passives))
         share_draws = np.full(n_draws, np.nan)
         moved_draws = np.full(n_draws, float(moved))
     benefit_draws = moved_draws * v_draws
@@ -564,8 +611,8 @@ def passive_to_promoter(
     pct = lambda x: (float(np.percentile(x, 2.5)), float(np.percentile(x, 97.5)))  # noqa: E731
     intervals = {"value_per_customer": pct(v_draws), "benefit": pct(benefit_draws), "net": pct(net_draws),
                  "roi": pct(roi_draws)}
-    frame = pd.DataFrame({"value_per_customer": v_draws, "share_moved": share_draws, "customers_moved": moved_draws,
-                          "net": net_draws, "roi": roi_draws})
+    frame = pd.DataFrame({"value_per_customer": v_draws, "share_moved": share_draws, "passives": passive_draws,
+                          "customers_moved": moved_draws, "net": net_draws, "roi": roi_draws})
     return PassiveToPromoter(a, n_passives, moved, p, q, value, benefit, cost, net, roi, intervals, n_draws,
                              notes, frame)
 
@@ -597,7 +644,9 @@ def by_segment(
     rank as their values per moved passive do, and a segment "pays" when its value per moved
     passive beats the program's cost per moved passive. (Charging every segment the whole cost
     would make each one look worse than the program it is part of.) Intervals come from the very same parameter draws as :func:`passive_to_promoter`
-    (same seed and ``n_draws``), so segments and the overall figure are directly comparable.
+    (same seed and ``n_draws``), so segments and the overall figure are directly comparable. With
+    weights, each segment's number of passives in the base is an estimate and is drawn too
+    (:func:`passive_count_se` of its passives); its share of the cost stays the estimate's.
 
     Parameters
     ----------
@@ -659,7 +708,9 @@ def by_segment(
             n_seg = _base_passives(models, rows)
             moved = int(round(share * n_seg))
             seg_cost = cost * n_seg / n_all if n_all else cost  # its share of the program, by passives
-            net_draws = np.round(share_draws * n_seg) * v_draws - seg_cost
+            seg_se = passive_count_se(models, rows) if a.customers_moved is None else 0.0
+            seg_draws = _count_draws(n_seg, seg_se, n_draws, [seed, 2])
+            net_draws = np.round(share_draws * seg_draws) * v_draws - seg_cost
             net = moved * value - seg_cost
             (vlo, vhi), (nlo, nhi) = pct(v_draws), pct(net_draws)
             ratio = (lambda x: x / seg_cost) if seg_cost > 0 else (lambda x: float("inf"))  # noqa: E731

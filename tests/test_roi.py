@@ -569,3 +569,63 @@ def test_with_weights_the_customer_at_risk_and_the_average_customer_stand_for_th
     assert prof["at_risk"]["returns"] == pytest.approx(np.sum((a * p * r)[ok]) / np.sum((a * p)[ok]), rel=1e-12)
     assert prof["average"]["spend"] == pytest.approx(np.sum(a * s) / a.sum(), rel=1e-12)
     assert prof["average"]["returns"] == pytest.approx(np.sum((a * r)[ok]) / a[ok].sum(), rel=1e-12)
+
+
+def test_with_weights_the_roi_interval_carries_the_estimated_number_of_passives(monkeypatch):
+    """Weighted respondents estimate the passives in the base (weighted passive share x base), so
+    the count has a sampling error. Independent computation of that error from the data's weights
+    by hand: ``N sqrt(p (1 - p) / n_eff)``, N the sum of the weights, p the weighted passive share of
+    the modelled respondents, n_eff Kish's. The draws' spread matches it; the point figures do not
+    move; the benefit, net and ROI intervals widen against the same run with the count held fixed
+    (the value draws are the same: the count has its own generator); unweighted models count the
+    passives, with no error. Segments draw their own counts the same way."""
+    cfg = load_config()
+    rng = np.random.default_rng(11)
+    df = make_customers(20000, 1, random_state=12)
+    df = df.assign(weight=rng.uniform(0.3, 3.0, len(df)))
+    models = fit_outcome_models(df, cfg)
+    assert models.weights_ is not None
+    w = df["weight"].to_numpy()[models.design_.rows]
+    passive = (df["cx_category"] if "cx_category" in df else
+               pd.cut(df["nps_score"], [-1, 6, 8, 10], labels=["detractor", "passive", "promoter"]))
+    is_passive = passive.astype(str).to_numpy()[models.design_.rows] == "passive"
+    p = w[is_passive].sum() / w.sum()
+    n_eff = w.sum() ** 2 / (w ** 2).sum()
+    N = df["weight"].sum()
+    by_hand = N * np.sqrt(p * (1 - p) / n_eff)
+    assert models.n_passives_ == round(p * N)
+    assert roi.passive_count_se(models) == pytest.approx(by_hand, rel=1e-9)
+
+    r = roi.passive_to_promoter(models, cfg, n_draws=2000)
+    assert r.draws["passives"].std() == pytest.approx(by_hand, rel=0.08)  # sd of 2,000 normal draws: 1.6%
+    assert r.draws["passives"].mean() == pytest.approx(r.n_passives, abs=4 * by_hand / np.sqrt(2000))
+    assert "number of passives in the base drawn" in r.to_results()["method"]
+    assert any("standard error" in note for note in r.notes)
+
+    monkeypatch.setattr(roi, "passive_count_se", lambda models, rows=None: 0.0)
+    fixed = roi.passive_to_promoter(models, cfg, n_draws=2000)
+    assert (fixed.roi, fixed.net, fixed.customers_moved) == (r.roi, r.net, r.customers_moved)
+    assert fixed.intervals["value_per_customer"] == r.intervals["value_per_customer"]
+    for key in ("benefit", "net", "roi"):
+        (lo, hi), (flo, fhi) = r.intervals[key], fixed.intervals[key]
+        assert hi - lo > fhi - flo
+    assert fixed.draws["passives"].nunique() == 1
+    assert "number of passives" not in fixed.to_results()["method"]
+    monkeypatch.undo()
+
+    # a segment holding every passive draws the same counts as the whole program
+    whole = roi.by_segment(models, df.assign(all="everyone"), ["all"], cfg, n_draws=2000).iloc[0]
+    assert roi.passive_count_se(models, np.arange(len(models.passives_))) == pytest.approx(by_hand, rel=1e-9)
+    assert (whole["net_ci_low"], whole["net_ci_high"]) == pytest.approx(r.intervals["net"], rel=0.02)
+    # a segment's own error: its weighted share of the respondents
+    plan = df["plan"].to_numpy()[models.design_.rows][models.passives_]
+    rows = np.flatnonzero(plan == "Pro")
+    p_pro = w[is_passive][rows].sum() / w.sum()
+    assert roi.passive_count_se(models, rows) == pytest.approx(N * np.sqrt(p_pro * (1 - p_pro) / n_eff), rel=1e-9)
+
+
+def test_unweighted_models_count_the_passives_without_error(fitted):
+    _, models, r = fitted
+    assert models.weights_ is None and roi.passive_count_se(models) == 0.0
+    assert r.draws["passives"].nunique() == 1 and r.draws["passives"].iloc[0] == len(models.passives_)
+    assert "number of passives" not in r.to_results()["method"]
