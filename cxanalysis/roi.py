@@ -713,7 +713,8 @@ def by_segment(
             net_draws = np.round(share_draws * seg_draws) * v_draws - seg_cost
             net = moved * value - seg_cost
             (vlo, vhi), (nlo, nhi) = pct(v_draws), pct(net_draws)
-            ratio = (lambda x: x / seg_cost) if seg_cost > 0 else (lambda x: float("inf"))  # noqa: E731
+            def ratio(x, seg_cost=seg_cost):
+                return x / seg_cost if seg_cost > 0 else float("inf")
             out.append(dict(dimension=str(dim).removesuffix("_band"), segment=str(level), n_passives=n_seg,
                             customers_moved=moved, value_per_customer=value, ci_low=vlo, ci_high=vhi, net=net,
                             net_ci_low=nlo, net_ci_high=nhi, roi=ratio(net), roi_ci_low=ratio(nlo),
