@@ -583,7 +583,7 @@ def cx_metrics(data: pd.DataFrame, config, *, part: str = "all") -> tuple[pd.Dat
             add("Average transaction size", ratio_of_totals(col("spend"), col("orders"), alpha, w_all),
                 "money per order", f"ratio of totals, delta method{wtag}")
         for c, label, unit in (("spend", "Average spend per customer", "money per quarter"),
-                               ("contract_value", "Average contract value", "money"),
+                               ("contract_value", "Average contract value", "money per contract, over its term"),
                                ("support_cost", "Support cost per customer", "money per quarter")):
             if need(label, c):
                 add(label, _mean_ci(col(c), alpha, w_all), unit, f"t interval{wtag}")
@@ -729,13 +729,13 @@ def add_clv(add, sbar: float, cbar: float, cov: np.ndarray, n: int, n_eff: float
         se_log = float(np.sqrt(_quadratic_form(g, cov)))
         add("CLV (simple)", {"value": value, "ci_low": value * np.exp(-z * se_log),
                              "ci_high": value * np.exp(z * se_log), "n": n, "n_eff": n_eff},
-            "money", f"margin x spend / churn; delta method on the log{wtag}")
+            "money per customer, over a lifetime", f"margin x spend / churn; delta method on the log{wtag}")
     else:  # nobody spent anything: no log scale; the delta method on the CLV itself, kept at 0 or more
         g = config.roi["gross_margin"] * np.array([1 / cbar, -sbar / cbar**2])
         se = float(np.sqrt(_quadratic_form(g, cov)))
         add("CLV (simple)", {"value": value, "ci_low": max(0.0, value - z * se), "ci_high": value + z * se,
                              "n": n, "n_eff": n_eff},
-            "money", f"margin x spend / churn; delta method (no one spent anything){wtag}")
+            "money per customer, over a lifetime", f"margin x spend / churn; delta method (no one spent anything){wtag}")
     disc = clv_discounted(sbar, cbar, margin=config.roi["gross_margin"], cost_per_return=0.0,
                           discount_rate=config.roi["discount_rate"], horizon_years=config.roi["horizon_years"])
     # delta method on its log: CLV = m s A(c), A(c) = sum_q (1 - c)^(q-1) / (1 + d)^(q/4), so
@@ -749,6 +749,7 @@ def add_clv(add, sbar: float, cbar: float, cov: np.ndarray, n: int, n_eff: float
         se_log = float(np.sqrt(_quadratic_form(np.array([1 / sbar, da / a]), cov)))
         lo, hi = disc * np.exp(-z * se_log), disc * np.exp(z * se_log)
     add(f"CLV (discounted, {config.roi['horizon_years']} years)",
-        {"value": disc, "ci_low": lo, "ci_high": hi, "n": n, "n_eff": n_eff}, "money",
+        {"value": disc, "ci_low": lo, "ci_high": hi, "n": n, "n_eff": n_eff},
+        f"money per customer, over {config.roi['horizon_years']} years",
         f"survival form of DESIGN.md at average spend and churn, before the cost of returns; delta method on "
         f"the log{' (weighted)' if weighted else ''}")

@@ -455,3 +455,23 @@ def test_mrr_census_adds_respondents_and_nonrespondents_whatever_the_split(rows)
         assert by.loc["MRR (total)", "value"] == pytest.approx(all_q["mrr"].sum(), rel=1e-12, abs=1e-9)
         assert by.loc["MRR (total)", "n"] == all_q["mrr"].notna().sum()
         assert by.loc["MRR per customer", "value"] == pytest.approx(all_q["mrr"].mean(), rel=1e-12, abs=1e-9)
+
+
+def test_every_money_metric_names_what_it_is_per():
+    """A reader cannot compare "1,849" with "507 per quarter" unless every amount says what it is per:
+    a quarter, a month, an order, a contract, a customer over a lifetime or over the ROI's horizon.
+    Independent check: the expected unit of each money metric, written out here."""
+    from cxanalysis.sample import make_customers
+
+    df = make_customers(3000, 1, random_state=5)
+    table, _ = metrics.cx_metrics(df, load_config())
+    units = dict(zip(table["metric"], table["unit"], strict=True))
+    expected = {"Average transaction size": "money per order", "Average spend per customer": "money per quarter",
+                "Average contract value": "money per contract, over its term",
+                "Support cost per customer": "money per quarter",
+                "Retention cost per retained customer": "money per quarter",
+                "MRR (total)": "money per month", "MRR per customer": "money per month",
+                "CLV (simple)": "money per customer, over a lifetime",
+                "CLV (discounted, 3 years)": "money per customer, over 3 years"}
+    assert {m: units.get(m) for m in expected} == expected
+    assert not [m for m, u in units.items() if u == "money"]
