@@ -53,8 +53,10 @@ def band(series: pd.Series, *, edges: Sequence[float] | None = None, q: int = 4,
     quantiles (never "Q2", which reads as a calendar quarter). ``top``: the largest valid value of
     the column (:data:`cxanalysis.schema.MAX_AGE` for age); when the last edge reaches it, the last
     band keeps it too and reads ``"65+"`` (not ``"65-119"``). Quantile bands of whole numbers name
-    the whole numbers they hold: ``(2.5, 5]`` reads ``"3–5"``, and the next band starts at 6, so
-    no value seems to sit in two bands.
+    the whole numbers they hold: ``(2, 5]`` reads ``"3–5"``, and the next band starts at 6, so
+    no value seems to sit in two bands; their edges are chosen as near to equal counts as ties
+    allow (:func:`_nearest_share_edges`), so the band sizes shown beside them are as even as the
+    data permit.
     """
     s = series.astype(float)
     if edges is not None:
@@ -64,17 +66,33 @@ def band(series: pd.Series, *, edges: Sequence[float] | None = None, q: int = 4,
             labels[-1] = f"{_n(e[-2])}+"
             e[-1] = np.nextafter(e[-1], np.inf)  # [a, b]: the top value belongs to the last band
         return pd.cut(s, e, right=False, labels=labels)
-    qs = np.nanquantile(s, np.linspace(0, 1, q + 1))
     values = s.to_numpy()
-    whole = bool(np.all(np.mod(values[~np.isnan(values)], 1) == 0))
-    if whole:  # (a, b] holds the same whole numbers as (floor a, floor b]; none is left empty
-        qs = np.floor(qs)
-    qs = np.unique(qs)
+    known = values[~np.isnan(values)]
+    whole = bool(np.all(np.mod(known, 1) == 0))
+    if whole and len(known):  # bands (a, b]: the first starts below the smallest value
+        qs = np.unique(_nearest_share_edges(known, q))
+    else:
+        qs = np.unique(np.nanquantile(s, np.linspace(0, 1, q + 1)))
     if len(qs) < 3:
         return pd.Series(pd.Categorical(np.where(s.notna(), "all", None)), index=s.index)
-    labels = [f"{_quantile_word(i, len(qs) - 1)} ({_span(a, b, i == 0, whole)})"
+    labels = [f"{_quantile_word(i, len(qs) - 1)} ({_span(a, b, i == 0 and not whole, whole)})"
               for i, (a, b) in enumerate(zip(qs[:-1], qs[1:], strict=True))]
-    return pd.cut(s, qs, include_lowest=True, labels=labels, duplicates="drop")
+    return pd.cut(s, qs, include_lowest=not whole, labels=labels, duplicates="drop")
+
+
+def _nearest_share_edges(values: np.ndarray, q: int) -> np.ndarray:
+    """Edges of ``q`` bands of whole numbers as near to equal counts as their ties allow.
+
+    Ties make exact quantile bands impossible (a quarter of the customers may sit on one value).
+    Each inner edge is the value whose cumulative share (the share at or below it) is nearest the
+    target ``k / q`` (the lower value when two are equally near), so a band takes a tied value
+    only when that brings it nearer its share. The edges bound bands ``(a, b]``: the first edge
+    is one below the smallest value (so the smallest value can make a band of its own), the last
+    is the largest value."""
+    u, counts = np.unique(values, return_counts=True)
+    share = np.cumsum(counts) / counts.sum()
+    inner = [u[int(np.argmin(np.abs(share - k / q)))] for k in range(1, q)]
+    return np.array([u[0] - 1, *inner, u[-1]], dtype=float)
 
 
 def _span(a: float, b: float, first: bool, whole: bool) -> str:

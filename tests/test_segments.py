@@ -64,6 +64,31 @@ def test_quantile_bands_of_whole_numbers_name_the_values_they_hold(values, q):
             assert not a & other, spans
 
 
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.integers(0, 12), min_size=4, max_size=80), st.sampled_from([2, 3, 4, 5]))
+def test_quantile_bands_of_whole_numbers_are_as_even_as_ties_allow(values, q):
+    """Ties make equal bands impossible; each band's upper end is the value whose share at or
+    below it is nearest a multiple of 1/q. Independent computation in plain Python: for every
+    target k/q, the nearest cumulative share (counted value by value; the lower value on a tie)
+    gives the edge, and the bands' upper ends are exactly those edges below the largest value."""
+    import re
+
+    b = segments.band(pd.Series(values, dtype=float), q=q)
+    if list(b.cat.categories) == ["all"]:
+        return
+    ends = sorted(int(re.search(r"(\d+)\)$", label).group(1)) for label in b.cat.categories)
+    n, distinct = len(values), sorted(set(values))
+    edges = set()
+    for k in range(1, q):
+        shares = [sum(v <= u for v in values) / n for u in distinct]
+        gaps = [abs(sh - k / q) for sh in shares]
+        edges.add(distinct[gaps.index(min(gaps))])
+    assert ends[:-1] == sorted(e for e in edges if e < max(values))
+    assert ends[-1] == max(values)
+    # the counts shown beside the bands: every value in exactly one band
+    assert b.notna().all() and b.value_counts().sum() == n
+
+
 def test_holm_matches_statsmodels():
     p = np.array([0.01, 0.04, 0.03, 0.2, np.nan, 0.001])
     ok = ~np.isnan(p)
