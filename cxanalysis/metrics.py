@@ -496,6 +496,13 @@ def health_score(
         return pd.Series(100 * num / den, index=data.index, name="health_score")
 
 
+#: The plain averages of the dashboard: column, label, unit (what the amount is per). One list for
+#: the in-memory metrics and the engines' exact tables.
+AVERAGES = (("spend", "Average spend per customer", "money per quarter"),
+            ("contract_value", "Average contract value", "money per contract, over its term"),
+            ("support_cost", "Support cost per customer", "money per quarter"))
+
+
 def cx_metrics(data: pd.DataFrame, config, *, part: str = "all") -> tuple[pd.DataFrame, dict[str, str]]:
     """The metrics dashboard: every classic CX metric the data allows, with its interval.
 
@@ -582,14 +589,15 @@ def cx_metrics(data: pd.DataFrame, config, *, part: str = "all") -> tuple[pd.Dat
         if need("Average transaction size", "spend", "orders"):
             add("Average transaction size", ratio_of_totals(col("spend"), col("orders"), alpha, w_all),
                 "money per order", f"ratio of totals, delta method{wtag}")
-        for c, label, unit in (("spend", "Average spend per customer", "money per quarter"),
-                               ("contract_value", "Average contract value", "money per contract, over its term"),
-                               ("support_cost", "Support cost per customer", "money per quarter")):
+        for c, label, unit in AVERAGES:
             if need(label, c):
                 add(label, _mean_ci(col(c), alpha, w_all), unit, f"t interval{wtag}")
         if need("Retention cost per retained customer", "support_cost", "churned"):
             fixed = (config.roi["program_cost_per_year"] + config.roi["team_cost_per_year"]) / 4
-            y = col("support_cost") + fixed / len(data)  # each customer's share of the fixed cost
+            # each customer's share of the fixed cost: the customers are those the rows stand for
+            # (the sum of the weights: the whole base when respondents are weighted to it)
+            base = float(np.nansum(w_all))
+            y = col("support_cost") + (fixed / base if base > 0 else np.nan)
             add("Retention cost per retained customer", ratio_of_totals(y, 1 - col("churned"), alpha, w_all),
                 "money per quarter",
                 f"(support cost + quarter of program and team cost) / retained; delta method{wtag}")

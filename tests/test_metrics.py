@@ -475,3 +475,20 @@ def test_every_money_metric_names_what_it_is_per():
                 "CLV (discounted, 3 years)": "money per customer, over 3 years"}
     assert {m: units.get(m) for m in expected} == expected
     assert not [m for m, u in units.items() if u == "money"]
+
+
+@pytest.mark.parametrize("weighted", [True, False])
+def test_retention_cost_per_retained_customer_hand_worked(weighted):
+    """(support cost + the quarter's program and team cost) / customers retained, with the fixed
+    cost spread over the customers the rows stand for. Program 100,000 + team 60,000 a year: 40,000
+    a quarter. Support 10, 20, 30, 40; the third churned.
+    Weighted 100, 200, 300, 400 (a base of 1,000 customers): (30,000 + 40,000) / 700 = 100.
+    Unweighted (the 4 rows are the customers): (100 + 40,000) / 3 = 13,366.67."""
+    cfg = load_config({"roi": {"program_cost_per_year": 100_000, "team_cost_per_year": 60_000}})
+    df = pd.DataFrame({"support_cost": [10.0, 20.0, 30.0, 40.0], "churned": [0.0, 0.0, 1.0, 0.0]})
+    if weighted:
+        df["weight"] = [100.0, 200.0, 300.0, 400.0]
+    table, _ = metrics.cx_metrics(df, cfg)
+    row = table.set_index("metric").loc["Retention cost per retained customer"]
+    assert row["value"] == pytest.approx(100.0 if weighted else 40_100 / 3, rel=1e-12)
+    assert row["ci_low"] < row["value"] < row["ci_high"]

@@ -20,7 +20,7 @@ import pandas as pd
 from scipy.special import ndtri, stdtrit
 
 from ..config import Config
-from ..metrics import add_clv, nps_from_counts, wilson_interval
+from ..metrics import AVERAGES, add_clv, nps_from_counts, wilson_interval
 
 __all__ = ["nps_table", "metrics_table", "mean_interval", "ratio_interval", "EXACT_METRICS", "IN_MEMORY_ONLY"]
 
@@ -89,9 +89,7 @@ def nps_table(stats: pd.DataFrame, config: Config, by: Sequence[str] = ()) -> pd
 _MEANS = (("csat", "CSAT"), ("ces", "CES"))
 _RATES = (("churned", "Churn rate"), ("first_contact_resolved", "First-contact resolution"),
           ("renewed", "Renewal rate"), ("trial_converted", "Trial conversion"))
-_AVERAGES = (("spend", "Average spend per customer", "money per quarter"),
-             ("contract_value", "Average contract value", "money"),
-             ("support_cost", "Support cost per customer", "money per quarter"))
+_AVERAGES = AVERAGES
 
 #: The metrics the exact tables hold (as named by :func:`cxanalysis.metrics.cx_metrics`; the
 #: net score of a non-NPS category score and the discounted CLV are named after the config).

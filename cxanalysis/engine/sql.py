@@ -115,8 +115,9 @@ _USED = ("nps_score", "csat", "ces", "churned", "first_contact_resolved", "renew
 def metric_specs(config: Config, columns: Sequence[str]) -> list[MeanSpec]:
     """The means and ratios behind :func:`cxanalysis.metrics.cx_metrics`, for the columns present.
 
-    ``_n_all`` in an expression is the number of rows of the group (the retention cost spreads
-    the quarter's fixed cost over them).
+    ``_n_all`` in an expression is the customers the group stands for, the sum of its weights
+    (its number of rows without weights): the retention cost spreads the quarter's fixed cost
+    over them, so weighted respondents carry the fixed cost of the whole base, not of themselves.
     """
     has = set(columns)
     specs = []
@@ -155,7 +156,7 @@ def metrics_sql(table: str, config: Config, columns: Sequence[str], by: Sequence
     # layer 1: each spec's weight (missing where the row does not count), y and x
     inner_cols = "".join(f"{q(c)}, " for c in columns if c in _USED and c not in by)
     if any("_n_all" in s.y or "_n_all" in s.x for s in specs):  # the group's rows, joined on
-        n_all = f"SELECT {_as_keys(by)}COUNT(*) AS _n_all FROM {table} WHERE {where}{_group_only(by)}"
+        n_all = f"SELECT {_as_keys(by)}NULLIF(SUM({w}), 0) AS _n_all FROM {table} WHERE {where}{_group_only(by)}"
         layer1 = (f"SELECT {keys}{inner_cols}g1._n_all FROM {table} JOIN ({n_all}) g1 ON {_on(by, 'g1')} "
                   f"WHERE {where}")
     else:
