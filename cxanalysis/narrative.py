@@ -113,8 +113,8 @@ def change_decomposition_sentence(row: dict) -> str:
     if lo > 0 or hi < 0:
         more = "more" if row["top_mix_share_now"] > row["top_mix_share_before"] else "fewer"
         mix_text = (f"{mix:+.1f} points come from the changed mix of {dim} (likely range {lo:+.1f} to {hi:+.1f}), "
-                    f"mostly {more} {row['top_mix_segment']} customers ({row['top_mix_share_before']:.0%} of respondents "
-                    f"then, {row['top_mix_share_now']:.0%} now)")
+                    f"mostly {more} {row['top_mix_segment']} customers ({row['top_mix_share_before']:.0%} of "
+                    f"{row.get('shares_of', 'respondents')} then, {row['top_mix_share_now']:.0%} now)")
     else:
         mix_text = f"the changed mix of {dim} explains no detectable part of it ({mix:+.1f}, likely range {lo:+.1f} to {hi:+.1f})"
     w, wlo, whi = row["within"], row["within_ci_low"], row["within_ci_high"]
@@ -131,11 +131,18 @@ def change_decomposition_summary(decomposition: dict) -> str:
     d = decomposition
     lines = [f"NPS moved **{d['change']:+.1f} points** from {d['from']} to {d['to']} (likely range {d['ci_low']:+.1f} to "
              f"{d['ci_high']:+.1f}). Each line splits that change two ways, *mix* (more or fewer customers of kinds "
-             "that always score higher) and *within* (a real change inside the segments); the two add up to the "
+             "whose NPS is higher or lower than the rest) and *within* (a real change inside the segments); the two add up to the "
              "change exactly."]
     lines += [f"- {change_decomposition_sentence(r)}" for r in d["by"]]
     if not d["by"]:
         lines.append("- No segment dimension is available to split the change.")
+    from .summary import MAY_FOLLOW_THE_SCORE
+
+    follow = [words(r["dimension"]) for r in d["by"] if r["dimension"] in MAY_FOLLOW_THE_SCORE]
+    if follow:
+        named = listing(follow)
+        lines.append(f"\n{named[0].upper()}{named[1:]} may themselves follow the experience: a change in their "
+                     "mix can be part of the improvement rather than an explanation of it.")
     return "\n".join(lines)
 
 

@@ -190,16 +190,8 @@ def headline_sentences(results: dict[str, Any]) -> list[str]:
     if (year.get("decomposition") or {}).get("by") and _finite(year.get("ci_low"), year.get("ci_high")) and (
             year["ci_low"] > 0 or year["ci_high"] < 0):
         dec = year["decomposition"]
-    if dec.get("by"):  # the dimension whose mix is clearest (largest |mix| / interval half-width)
-        from .narrative import change_decomposition_sentence
-
-        def clarity(r):
-            half = (r["mix_ci_high"] - r["mix_ci_low"]) / 2
-            return abs(r["mix"]) / half if half > 0 else abs(r["mix"])
-
-        sentence = change_decomposition_sentence(max(dec["by"], key=clarity))
-        of = f"Of the {fmt.points(dec['change'])} points since {dec['from']}" if _finite(dec.get("change")) else None
-        out.append(f"{of}, b{sentence[1:]}" if of and sentence.startswith("By ") else sentence)
+    if dec.get("by"):
+        out.append(_split_sentence(dec))
     for outcome, effs in (results.get("effects") or {}).items():
         eff = effs.get("promoter_vs_passive")
         if eff:
@@ -524,6 +516,31 @@ def _recommendation(results: dict[str, Any], roi: dict[str, Any]) -> tuple[str, 
             f"so a loss is as consistent with the data as a gain.{tail}")
 
 
+#: Segment dimensions the experience may itself change: not adjusted for in the models unless
+#: configured as covariates, and not used to explain an NPS change when another dimension can.
+MAY_FOLLOW_THE_SCORE = ("visits_per_month", "contract_value")
+
+def _split_sentence(dec: dict) -> str:
+    """One split of an NPS change (:func:`cxanalysis.trends.nps_change_decomposition`) for the
+    summary: the dimension whose mix part is clearest (largest |mix| over its interval's half-width)
+    among those fixed before the score (not :data:`MAY_FOLLOW_THE_SCORE`, whose mix may be part of
+    the change rather than explain it; they are used only when nothing else is split), and how
+    many splits it was chosen from."""
+    from .narrative import change_decomposition_sentence
+
+    def clarity(r):
+        half = (r["mix_ci_high"] - r["mix_ci_low"]) / 2
+        return abs(r["mix"]) / half if half > 0 else abs(r["mix"])
+
+    fixed = [r for r in dec["by"] if r["dimension"] not in MAY_FOLLOW_THE_SCORE] or dec["by"]
+    sentence = change_decomposition_sentence(max(fixed, key=clarity))
+    of = f"Of the {fmt.points(dec['change'])} points since {dec['from']}" if _finite(dec.get("change")) else None
+    sentence = f"{of}, b{sentence[1:]}" if of and sentence.startswith("By ") else sentence
+    if len(dec["by"]) > 1:
+        sentence += f" (The clearest of {len(dec['by'])} splits; the metrics and trends page gives them all.)"
+    return sentence
+
+
 CAUSAL_CAVEAT = ("These effects are associations, adjusted for the configured covariates: they are causal only if "
                  "no unmeasured difference between promoters and passives drives both the score and the outcome "
                  "(see the E-values in the technical appendix of the outcomes page).")
@@ -539,7 +556,7 @@ def causal_caveat(results: dict[str, Any]) -> str:
         named = "adjusted for no covariate (none configured)"
     else:
         named = "adjusted for " + fmt.listing(fmt.words(c) for c in covs)
-    left = [fmt.words(c) for c in ("visits_per_month", "contract_value") if c not in (covs or [])]
+    left = [fmt.words(c) for c in MAY_FOLLOW_THE_SCORE if c not in (covs or [])]
     why = (f" Not for {' or '.join(left)}: the experience may change them, and adjusting for a consequence of the "
            "score would hide part of its effect (add them to covariates in cx.yaml to adjust anyway)."
            if left else "")

@@ -350,7 +350,9 @@ def nps_change_decomposition(
         The ``nps_change`` block of results.json: ``from, to, change, ci_low, ci_high, by`` with
         one row per dimension: ``dimension, mix, mix_ci_low, mix_ci_high, within, within_ci_low,
         within_ci_high``, ``top_mix_segment`` (the segment whose changed share contributes most to
-        the mix part, with ``top_mix_share_before`` and ``top_mix_share_now``) and ``segments``
+        the mix part, with ``top_mix_share_before`` and ``top_mix_share_now``), ``shares_of``
+        (what the shares are of: "respondents", or "customers" when weights stand the respondents
+        for the base) and ``segments``
         (each segment's contributions, :func:`shift_share`); ``mix + within = change`` exactly,
         per dimension.
     """
@@ -375,7 +377,8 @@ def nps_change_decomposition(
         same_sign = [x for x in segs if x["mix"] * r["mix"] > 0] or segs
         top = max(same_sign, key=lambda x: abs(x["mix"]))
         row.update(top_mix_segment=top["segment"], top_mix_share_before=top["share_before"],
-                   top_mix_share_now=top["share_now"], segments=segs)
+                   top_mix_share_now=top["share_now"], shares_of="customers" if weight else "respondents",
+                   segments=segs)
         rows.append(row)
     return {"from": previous, "to": current, "change": total["change"], "ci_low": total["ci_low"],
             "ci_high": total["ci_high"], "by": rows}

@@ -3,6 +3,8 @@
 import html
 import re
 
+import numpy as np
+
 from cxanalysis import summary
 
 
@@ -257,3 +259,46 @@ def test_the_summary_names_the_themes_detractors_raise_more():
                  "than promoters (comment themes, page 06).")
     assert s in summary.headline_sentences(_results(themes=themes))
     assert summary.themes_sentence(themes[:1] + themes[3:]) is None and summary.themes_sentence(None) is None
+
+
+def test_the_change_is_explained_by_a_dimension_fixed_before_the_score():
+    """Visits per month (a consequence of the experience as much as a cause) has the clearest mix
+    part here, yet the summary splits by the clearest dimension the score cannot change, says how
+    many splits it chose from, and page 03's list warns that visits' mix may be part of the change.
+    Weighted shares are named as shares of customers (the base), not of respondents."""
+    from cxanalysis import narrative
+
+    def row(dim, mix, lo, hi):
+        return {"dimension": dim, "mix": mix, "mix_ci_low": lo, "mix_ci_high": hi, "within": 8.0,
+                "within_ci_low": 3.0, "within_ci_high": 13.0, "top_mix_segment": "highest quartile (7–18)",
+                "top_mix_share_before": 0.12, "top_mix_share_now": 0.14, "shares_of": "customers"}
+
+    dec = {"from": "2026Q2", "to": "2026Q3", "change": 10.6, "ci_low": 5.0, "ci_high": 16.0,
+           "by": [row("visits_per_month", 2.6, 1.0, 4.3), row("plan", 0.6, -0.5, 1.7), row("region", 0.1, -0.2, 0.4)]}
+    said = [s for s in summary.headline_sentences(_results(nps_change=dec)) if s.startswith("Of the ")]
+    assert len(said) == 1 and said[0].startswith("Of the +10.6 points since 2026Q2, by plan: ")
+    assert said[0].endswith("(The clearest of 3 splits; the metrics and trends page gives them all.)")
+    page = narrative.change_decomposition_summary(dec)
+    assert "(12% of customers then, 14% now)" in page and "of respondents" not in page
+    assert page.endswith("Visits per month may themselves follow the experience: a change in their mix can be part "
+                         "of the improvement rather than an explanation of it.")
+    assert "always" not in page
+    # only visits split: used, as nothing else can be
+    only = dict(dec, by=dec["by"][:1])
+    said = [s for s in summary.headline_sentences(_results(nps_change=only)) if s.startswith("Of the ")]
+    assert said[0].startswith("Of the +10.6 points since 2026Q2, by visits per month: +2.6 points come from")
+    assert "clearest of" not in said[0]
+
+
+def test_decomposition_names_whose_shares_it_gives():
+    from cxanalysis.config import load_config
+    from cxanalysis.sample import make_customers
+    from cxanalysis.trends import nps_change_decomposition
+
+    df = make_customers(1500, 2, random_state=4)
+    q = sorted(df["quarter"].unique())
+    cfg = load_config()
+    plain = nps_change_decomposition(df, cfg, current=q[1], previous=q[0], dimensions=["plan"])
+    weighted = nps_change_decomposition(df.assign(weight=np.random.default_rng(1).uniform(0.5, 2, len(df))), cfg,
+                                        current=q[1], previous=q[0], dimensions=["plan"])
+    assert plain["by"][0]["shares_of"] == "respondents" and weighted["by"][0]["shares_of"] == "customers"
