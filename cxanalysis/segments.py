@@ -46,7 +46,7 @@ def nps_category(score: pd.Series, *, promoter_min: float = 9, detractor_max: fl
 
 
 def band(series: pd.Series, *, edges: Sequence[float] | None = None, q: int = 4,
-         top: float | None = None) -> pd.Series:
+         top: float | None = None, weights: pd.Series | np.ndarray | None = None) -> pd.Series:
     """Cut a numeric column into bands: explicit ``edges`` ([a, b) intervals) or ``q`` quantiles.
 
     Labels are readable, e.g. ``"25-34"`` for integer edges or ``"second quartile (310–520)"`` for
@@ -56,7 +56,10 @@ def band(series: pd.Series, *, edges: Sequence[float] | None = None, q: int = 4,
     the whole numbers they hold: ``(2, 5]`` reads ``"3–5"``, and the next band starts at 6, so
     no value seems to sit in two bands; their edges are chosen as near to equal counts as ties
     allow (:func:`_nearest_share_edges`), so the band sizes shown beside them are as even as the
-    data permit.
+    data permit. With ``weights`` (respondents weighted to the base) the bands are quantiles of
+    the base: each edge is the value whose weighted share at or below it is nearest ``k / q``, so
+    a "quartile" holds about a quarter of the customers the respondents stand for (a missing or
+    non-positive weight counts 0).
     """
     s = series.astype(float)
     if edges is not None:
@@ -67,20 +70,37 @@ def band(series: pd.Series, *, edges: Sequence[float] | None = None, q: int = 4,
             e[-1] = np.nextafter(e[-1], np.inf)  # [a, b]: the top value belongs to the last band
         return pd.cut(s, e, right=False, labels=labels)
     values = s.to_numpy()
-    known = values[~np.isnan(values)]
+    ok = ~np.isnan(values)
+    known = values[ok]
     whole = bool(np.all(np.mod(known, 1) == 0))
-    if whole and len(known):  # bands (a, b]: the first starts below the smallest value
-        qs = np.unique(_nearest_share_edges(known, q))
+    w = None
+    if weights is not None:
+        w = np.asarray(weights, float)[ok]
+        w = np.where(np.isfinite(w) & (w > 0), w, 0.0)
+        if not w.sum() > 0:
+            w = None
+    if (whole or w is not None) and len(known):
+        qs = _nearest_share_edges(known, q, w)
+        if not whole:  # bands (a, b] of any numbers: the first holds the smallest value too
+            qs[0] = np.nextafter(known.min(), -np.inf)
+        qs = np.unique(qs)
     else:
         qs = np.unique(np.nanquantile(s, np.linspace(0, 1, q + 1)))
+    whole_labels = whole or w is not None
     if len(qs) < 3:
         return pd.Series(pd.Categorical(np.where(s.notna(), "all", None)), index=s.index)
-    labels = [f"{_quantile_word(i, len(qs) - 1)} ({_span(a, b, i == 0 and not whole, whole)})"
-              for i, (a, b) in enumerate(zip(qs[:-1], qs[1:], strict=True))]
-    return pd.cut(s, qs, include_lowest=not whole, labels=labels, duplicates="drop")
+    if whole_labels and not whole:  # (a, b] named by the values it holds: from the next value up to b
+        above = np.unique(known)
+        lows = [above[np.searchsorted(above, a, "right")] for a in qs[:-1]]
+        labels = [f"{_quantile_word(i, len(qs) - 1)} ({_n(lo) if lo == b else f'{_n(lo)}–{_n(b)}'})"
+                  for i, (lo, b) in enumerate(zip(lows, qs[1:], strict=True))]
+    else:
+        labels = [f"{_quantile_word(i, len(qs) - 1)} ({_span(a, b, i == 0 and not whole, whole)})"
+                  for i, (a, b) in enumerate(zip(qs[:-1], qs[1:], strict=True))]
+    return pd.cut(s, qs, include_lowest=not whole_labels, labels=labels, duplicates="drop")
 
 
-def _nearest_share_edges(values: np.ndarray, q: int) -> np.ndarray:
+def _nearest_share_edges(values: np.ndarray, q: int, weights: np.ndarray | None = None) -> np.ndarray:
     """Edges of ``q`` bands of whole numbers as near to equal counts as their ties allow.
 
     Ties make exact quantile bands impossible (a quarter of the customers may sit on one value).
@@ -88,8 +108,9 @@ def _nearest_share_edges(values: np.ndarray, q: int) -> np.ndarray:
     target ``k / q`` (the lower value when two are equally near), so a band takes a tied value
     only when that brings it nearer its share. The edges bound bands ``(a, b]``: the first edge
     is one below the smallest value (so the smallest value can make a band of its own), the last
-    is the largest value."""
-    u, counts = np.unique(values, return_counts=True)
+    is the largest value. With ``weights`` the shares are weighted (each value counts its weight)."""
+    u, inverse = np.unique(values, return_inverse=True)
+    counts = np.bincount(inverse, weights=weights, minlength=len(u))
     share = np.cumsum(counts) / counts.sum()
     inner = [u[int(np.argmin(np.abs(share - k / q)))] for k in range(1, q)]
     return np.array([u[0] - 1, *inner, u[-1]], dtype=float)
@@ -151,7 +172,8 @@ def add_segments(data: pd.DataFrame, config) -> tuple[pd.DataFrame, list[str], d
         if pd.api.types.is_numeric_dtype(out[dim]) and not isinstance(out[dim].dtype, pd.CategoricalDtype):
             name = f"{dim}_band"
             out[name] = band(out[dim], edges=seg["bands"].get(dim), q=seg["quantile_bands"],
-                             top=MAX_AGE if dim == "age" else None)
+                             top=MAX_AGE if dim == "age" else None,
+                             weights=out["weight"] if "weight" in out else None)
             dims.append(name)
         else:
             out[dim] = out[dim].astype("category")

@@ -89,6 +89,49 @@ def test_quantile_bands_of_whole_numbers_are_as_even_as_ties_allow(values, q):
     assert b.notna().all() and b.value_counts().sum() == n
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 15), st.integers(1, 6)), min_size=4, max_size=40), st.sampled_from([2, 3, 4]))
+def test_weighted_bands_of_whole_numbers_equal_the_bands_of_the_rows_repeated(pairs, q):
+    """A respondent of weight k stands for k customers: the weighted bands (labels and membership)
+    equal the unweighted bands of every row repeated k times."""
+    values = pd.Series([float(v) for v, _ in pairs])
+    weights = np.array([k for _, k in pairs], float)
+    weighted = segments.band(values, q=q, weights=weights)
+    repeated = segments.band(pd.Series(np.repeat(values.to_numpy(), weights.astype(int))), q=q)
+    assert list(weighted.cat.categories) == list(repeated.cat.categories)
+    assert np.repeat(weighted.astype(object).to_numpy(), weights.astype(int)).tolist() == \
+        repeated.astype(object).tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 99, allow_nan=False), st.floats(0.1, 20)), min_size=5, max_size=60),
+       st.sampled_from([2, 3, 4, 5]))
+def test_weighted_bands_hold_their_share_of_the_base(pairs, q):
+    """Bands of a weighted column are quantiles of the base: for every k, some band ends where the
+    weighted share at or below it is as near k/q as any cut between the values can get. Shares
+    counted here by plain sums over the values; every value lands in a band."""
+    import re
+
+    values = pd.Series([round(v, 1) for v, _ in pairs])
+    weights = np.array([w for _, w in pairs])
+    b = segments.band(values, q=q, weights=weights)
+    if list(b.cat.categories) == ["all"]:
+        return
+    ends = []
+    for label in b.cat.categories:
+        m = re.search(r"\(([\d,.]+)(?:–([\d,.]+))?\)$", label)
+        ends.append(float((m.group(2) or m.group(1)).replace(",", "")))
+    total = weights.sum()
+
+    def share(e):  # labels under 100 round to 0.1, as the values do
+        return weights[(values <= e + 0.05).to_numpy()].sum() / total
+
+    for k in range(1, q):
+        best = min(abs(share(u) - k / q) for u in set(values))
+        assert min(abs(share(e) - k / q) for e in ends) <= best + 1e-9
+    assert b.notna().all()
+
+
 def test_holm_matches_statsmodels():
     p = np.array([0.01, 0.04, 0.03, 0.2, np.nan, 0.001])
     ok = ~np.isnan(p)
