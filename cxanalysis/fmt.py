@@ -186,6 +186,7 @@ LABELS = {
     "trial_converted": "Trial converted", "share_promoters": "Share of promoters", "share_passives": "Share of passives",
     "share_detractors": "Share of detractors", "diff": "Difference", "flag_reason": "Why flagged",
     "change": "Change", "churn_change": "Churn change", "ratio_kind": "Ratio of", "ci_method": "Interval method",
+    "baseline": "Mean as they are", "counterfactual": "Mean as compared",
 }
 
 

@@ -741,7 +741,8 @@ class OutcomeModels:
             reasons.append("the interval could not be computed (no information on this contrast)")
         ev, ev_ci = evalue(rr, rr_lo, rr_hi) if not flagged else (float("nan"), float("nan"))
         return dict(fields, estimate=est, ci_low=lo, ci_high=hi, scale=scale, p_value=p, rr=rr, rr_ci_low=rr_lo,
-                    rr_ci_high=rr_hi, evalue=ev, evalue_ci=ev_ci, flagged=flagged, flag_reason="; ".join(reasons))
+                    rr_ci_high=rr_hi, evalue=ev, evalue_ci=ev_ci, flagged=flagged, flag_reason="; ".join(reasons),
+                    baseline=float(b[0]), counterfactual=float(a[0]))
 
     def effects(self) -> pd.DataFrame:
         """The counterfactual effects, per outcome and contrast.
@@ -750,7 +751,12 @@ class OutcomeModels:
         -------
         DataFrame
             ``outcome, contrast, estimate, ci_low, ci_high, scale, p_value, rr, rr_ci_low,
-            rr_ci_high, evalue, evalue_ci, n, method, flagged, estimand``. ``contrast`` is
+            rr_ci_high, evalue, evalue_ci, n, method, flagged, estimand, flag_reason, baseline,
+            counterfactual``. ``baseline`` is the mean predicted outcome the contrast starts from
+            (the passives as passives; for ``per_point``, the respondents as scored) and
+            ``counterfactual`` the one it compares (as promoters, detractors, or one point higher),
+            in the outcome's unit (churn as a share), so a pp difference can be read against its
+            level. ``contrast`` is
             ``promoter_vs_passive``, ``detractor_vs_passive`` or ``per_point``; ``scale`` is
             ``ratio`` (spend, returns) or ``pp`` (churn). ``rr`` is the risk ratio behind the
             E-value: for churn, mean churn as promoter / as passive (the pp difference as a risk
@@ -769,7 +775,8 @@ class OutcomeModels:
         covs = ", ".join(words(c) for c in self.covariates_) or "nothing"
         score = words(self.score)
         order = ["outcome", "contrast", "estimate", "ci_low", "ci_high", "scale", "p_value", "rr", "rr_ci_low",
-                 "rr_ci_high", "evalue", "evalue_ci", "n", "method", "flagged", "estimand", "flag_reason"]
+                 "rr_ci_high", "evalue", "evalue_ci", "n", "method", "flagged", "estimand", "flag_reason",
+                 "baseline", "counterfactual"]
         for outcome, fit in self.outcomes_.items():
             means = self.passive_means(outcome)
             scale = _SCALE[outcome]
@@ -812,7 +819,8 @@ class OutcomeModels:
             out.setdefault(r.outcome, {})[r.contrast] = {
                 "estimate": r.estimate, "ci_low": r.ci_low, "ci_high": r.ci_high, "scale": r.scale,
                 "p_value": r.p_value, "evalue": r.evalue, "evalue_ci": r.evalue_ci, "method": r.method,
-                "flagged": bool(r.flagged), "flag_reason": r.flag_reason, "n": int(r.n)}
+                "flagged": bool(r.flagged), "flag_reason": r.flag_reason, "n": int(r.n),
+                "baseline": r.baseline, "counterfactual": r.counterfactual}
         return out
 
     def predicted_by_category(self, outcome: str) -> pd.DataFrame:

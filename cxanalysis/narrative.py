@@ -309,7 +309,9 @@ def effects_summary(effects: pd.DataFrame) -> str:
     for r in effects[effects["contrast"] != "per_point"].itertuples():
         flagged = bool(getattr(r, "flagged", False))
         s = effect_sentence(r.outcome, r.contrast, {"estimate": r.estimate, "ci_low": r.ci_low,
-                                                    "ci_high": r.ci_high, "scale": r.scale, "flagged": flagged})
+                                                    "ci_high": r.ci_high, "scale": r.scale, "flagged": flagged,
+                                                    "baseline": getattr(r, "baseline", None),
+                                                    "counterfactual": getattr(r, "counterfactual", None)})
         ev = ""
         evalue, evalue_ci = getattr(r, "evalue", float("nan")), getattr(r, "evalue_ci", float("nan"))
         if not flagged and pd.notna(evalue) and pd.notna(evalue_ci):

@@ -91,6 +91,16 @@ def test_churn_pp_effect_against_statsmodels_predictions(fitted):
     diff = ref.predict(passives.assign(cx_category="promoter")).mean() - ref.predict(passives).mean()
     e = m.effects().set_index(["outcome", "contrast"])
     assert e.loc[("churn", "promoter_vs_passive"), "estimate"] == pytest.approx(100 * diff, rel=1e-6)
+    # the levels the pp difference is read against: statsmodels' mean predictions as passives and
+    # as promoters, and as detractors for the other contrast
+    row = e.loc[("churn", "promoter_vs_passive")]
+    assert row["baseline"] == pytest.approx(ref.predict(passives).mean(), rel=1e-6)
+    assert row["counterfactual"] == pytest.approx(ref.predict(passives.assign(cx_category="promoter")).mean(), rel=1e-6)
+    det = e.loc[("churn", "detractor_vs_passive")]
+    assert det["counterfactual"] == pytest.approx(ref.predict(passives.assign(cx_category="detractor")).mean(),
+                                                  rel=1e-6)
+    out = m.to_results()["churn"]["promoter_vs_passive"]
+    assert (out["baseline"], out["counterfactual"]) == (row["baseline"], row["counterfactual"])
 
 
 def test_recovers_known_effects():
