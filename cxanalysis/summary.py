@@ -156,6 +156,25 @@ def has_non_respondents(results: dict[str, Any]) -> bool:
     return bool(r.get("base")) and r.get("base", 0) > r.get("respondents", 0)
 
 
+#: The gap, in NPS points, between non-respondents and respondents like them that the summary
+#: asks the reader to imagine (a sensitivity, not an estimate).
+NONRESPONSE_GAP = 10.0
+
+
+def nonresponse_caveat(response: dict[str, Any], interval: str = "likely range") -> str:
+    """What the NPS range does not cover when respondents are weighted to the base: it allows for
+    sampling only, and assumes non-respondents score like respondents of the same weighting
+    cells. The sensitivity is exact arithmetic: the base NPS is the customers' average, so
+    non-respondents scoring ``NONRESPONSE_GAP`` points lower than respondents like them would
+    lower it by the gap times their share of the base (``1 - rate``)."""
+    covs = list(dict.fromkeys(m["covariate"] for m in response.get("margins") or []))
+    like = f"with the same {fmt.listing(fmt.words(c) for c in covs)}" if covs else "in the same weighting groups"
+    drop = NONRESPONSE_GAP * (1 - response["rate"])
+    return (f"The {interval} allows for sampling only: it assumes customers who did not answer would score "
+            f"like respondents {like}. Had they scored {NONRESPONSE_GAP:.0f} points lower than those respondents, "
+            f"NPS would be {fmt.number(drop, 1)} points lower.")
+
+
 def response_sentence(results: dict[str, Any]) -> str | None:
     """Who answered, and how weighting to the whole base moves the NPS (None: everyone answered)."""
     r, n = results.get("response") or {}, results.get("nps") or {}
@@ -165,10 +184,11 @@ def response_sentence(results: dict[str, Any]) -> str | None:
            f"the survey ({fmt.percent(r['rate'], 1)})")
     if r.get("weighting", "").startswith("raking") and n.get("unweighted") is not None:
         moved = n["value"] - n["unweighted"]
-        return (f"{who}; their answers are weighted to all {fmt.integer(r['base'])} customers "
+        text = (f"{who}; their answers are weighted to all {fmt.integer(r['base'])} customers "
                 f"({r['weighting']}; effective sample size {fmt.integer(r.get('n_eff') or 0)}). "
                 f"Respondents' own NPS was {fmt.number(n['unweighted'], 1)}; weighting to the base "
                 f"{fmt.shift(moved, 1)}.")
+        return f"{text} {nonresponse_caveat(r)}"
     return f"{who}; they are not weighted ({r.get('weighting')}), so the NPS describes respondents, not every customer."
 
 

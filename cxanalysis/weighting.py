@@ -496,7 +496,10 @@ def response_summary(respondents: pd.DataFrame, response: Mapping, config) -> st
                  f"each of those covariates; Kish's effective sample size is {w['n_eff']:,.0f} of "
                  f"{len(respondents):,} (design effect {len(respondents) / w['n_eff']:.2f}). NPS weighted to the base: "
                  f"{w['nps']:.1f} (95% CI {w['ci_low']:.1f} to {w['ci_high']:.1f}); respondents' own NPS: "
-                 f"{raw['nps']:.1f}. Weighting {shift(w['nps'] - raw['nps'], 1)}.")
+                 f"{raw['nps']:.1f}. Weighting {shift(w['nps'] - raw['nps'], 1)}. ")
+        from .summary import nonresponse_caveat
+
+        text += nonresponse_caveat(response, interval="95% CI")
     else:
         text += (f"Respondents are not weighted ({response.get('weighting')}): the NPS of {raw['nps']:.1f} describes "
                  "those who answered, not every customer.")

@@ -68,8 +68,12 @@ def test_weighted_nps_covers_the_base_truth_and_respondents_are_visibly_biased(t
     assert fmt.shift(w["nps"] - raw["nps"]) in sentence
     assert fmt.shift(w["nps"] - raw["nps"]).startswith("lowers it by ")  # Pro answers more, and scores higher
     assert f"Respondents' own NPS was {raw['nps']:.1f}" in sentence
+    assert "allows for sampling only: it assumes customers who did not answer would score like respondents in " \
+           "the same weighting groups" in sentence  # the load's block has no margins; the report's names them
+    assert f"NPS would be {10 * (1 - resp['rate']):.1f} points lower" in sentence
     text = weighting.response_summary(loaded.data, resp, cfg)
     assert fmt.shift(w["nps"] - raw["nps"]) in text and f"{len(base):,}" in text
+    assert text.endswith(f"NPS would be {10 * (1 - resp['rate']):.1f} points lower.") and "The 95% CI allows for sampling only" in text
 
 
 @pytest.mark.slow
@@ -340,3 +344,25 @@ def test_default_weighting_columns_are_the_models_default_covariates():
     from cxanalysis.models import DEFAULT_COVARIATES
 
     assert weighting.DEFAULT_BY == DEFAULT_COVARIATES
+
+
+def test_the_nonresponse_sensitivity_is_the_base_recounted_customer_by_customer():
+    """The summary says what NPS would be had non-respondents scored 10 points lower than
+    respondents like them. Independent computation: two weighting cells, every customer of the
+    base written out (non-respondents with NPS 10 points below their cell's respondents), the
+    base's NPS counted directly; it equals the weighted NPS minus 10 x the non-respondents' share.
+    Cell A: 100 customers, 20 answer (NPS +20: 8 promoters, 4 detractors), the other 80 NPS +10
+    (16 and 8). Cell B: 50 customers, 20 answer (NPS -20: 4 and 8), the other 30 NPS -30 (3 and 12)."""
+    def scores(promoters, detractors, n):
+        return [10] * promoters + [0] * detractors + [8] * (n - promoters - detractors)
+
+    resp = pd.DataFrame({"nps_score": scores(8, 4, 20) + scores(4, 8, 20), "weight": [5.0] * 20 + [2.5] * 20})
+    weighted = metrics.nps(resp, score="nps_score", weight="weight").iloc[0]["nps"]
+    everyone = np.array(scores(8, 4, 20) + scores(16, 8, 80) + scores(4, 8, 20) + scores(3, 12, 30))
+    direct = 100 * ((everyone >= 9).mean() - (everyone <= 6).mean())
+    rate = 40 / 150
+    assert direct == pytest.approx(weighted - 10 * (1 - rate), abs=1e-9)
+    text = summary.nonresponse_caveat({"rate": rate, "margins": [{"covariate": "plan"}, {"covariate": "plan"}]})
+    assert text == ("The likely range allows for sampling only: it assumes customers who did not answer would score "
+                    "like respondents with the same plan. Had they scored 10 points lower than those respondents, "
+                    f"NPS would be {weighted - direct:.1f} points lower.")
