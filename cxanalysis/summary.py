@@ -520,11 +520,13 @@ def _recommendation(results: dict[str, Any], roi: dict[str, Any]) -> tuple[str, 
     m = _money_of(results)
     targets = (results.get("roi") or {}).get("by_segment") or []
     best = targets[0] if targets else None
-    where = ""
-    if best is not None:
-        where = (f"{fmt.segment_name(best['dimension'], best['segment'])} "
-                 f"({m(best['value_per_customer'])} per moved passive, likely range {m(best['ci_low'])} to "
-                 f"{m(best['ci_high'])})")
+
+    def named(seg):
+        return (f"{fmt.segment_name(seg['dimension'], seg['segment'])} "
+                f"({m(seg['value_per_customer'])} per moved passive, likely range {m(seg['ci_low'])} to "
+                f"{m(seg['ci_high'])})")
+
+    where = named(best) if best is not None else ""
     rng = f"the ROI's likely range is {_pct0(lo)} to {_pct0(hi)}"
     if not _finite(lo, hi):
         return ("no-evidence", f"No recommendation on funding: the ROI ({_pct0(roi.get('roi'))}) has no interval "
@@ -533,13 +535,15 @@ def _recommendation(results: dict[str, Any], roi: dict[str, Any]) -> tuple[str, 
         tail = f" Start where it pays most, in {where}." if where else ""
         return ("fund", f"Fund the program. Fairly sure, given the assumptions below: {rng}, wholly above break-even.{tail}")
     if hi < 0:
+        # a segment "might pay" when its own ROI range reaches break-even: the first such (by value)
+        may_pay = [t for t in targets if not (_finite(t.get("roi_ci_high")) and t["roi_ci_high"] < 0)]
         if best is None:
             tail = ""
-        elif _finite(best.get("roi_ci_high")) and best["roi_ci_high"] < 0:
-            tail = (f" No segment pays either: even the best, {where}, has its whole ROI range below break-even "
-                    "at its share of the cost.")
+        elif not may_pay:
+            tail = (f" No segment pays either: even the one worth most per moved passive, {where}, has its whole "
+                    "ROI range below break-even at its share of the cost.")
         else:
-            tail = f" Only a smaller program aimed at {where} might pay; price that first."
+            tail = f" Only a smaller program aimed at {named(may_pay[0])} might pay; price that first."
         return ("do-not-fund", f"Do not fund the program at its configured cost. Fairly sure, given the assumptions below: {rng}, wholly "
                 f"below break-even.{tail}")
     tail = f" Pilot it in {where} and measure the moved passives' spend and churn." if where else ""

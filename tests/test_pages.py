@@ -71,7 +71,13 @@ def test_roi_interval_below_break_even_says_do_not_fund_and_whether_any_segment_
     assert "wholly below break-even" in s and "Only a smaller program aimed at Plan: Gold" in s
     losing = dict(SEGMENT, roi_ci_low=-0.9, roi_ci_high=-0.5)
     kind, s = summary.recommendation(_results(_roi(-0.9, -0.2), segments=[losing]))
-    assert kind == "do-not-fund" and "No segment pays either: even the best, Plan: Gold" in s
+    assert kind == "do-not-fund" and "No segment pays either: even the one worth most per moved passive, Plan: Gold" in s
+    # a segment lower by value whose own range reaches break-even is the one that might pay
+    reaching = dict(SEGMENT, segment="Silver", value_per_customer=500.0, ci_low=300.0, ci_high=700.0, roi_ci_low=-0.8,
+                    roi_ci_high=0.3)
+    kind, s = summary.recommendation(_results(_roi(-0.9, -0.2), segments=[losing, reaching]))
+    assert kind == "do-not-fund" and "No segment pays" not in s
+    assert "Only a smaller program aimed at Plan: Silver (€500 per moved passive" in s
     kind, s = summary.recommendation(_results(_roi(-0.9, -0.2), segments=[]))
     assert s == ("Do not fund the program at its configured cost. Fairly sure, given the assumptions below: the ROI's likely range is -90% to "
                  "-20%, wholly below break-even. This rests on the program moving 10% of passives (40 customers, moved once); "
