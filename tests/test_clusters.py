@@ -58,6 +58,28 @@ def test_a_split_on_returning_anything_is_named_so():
     names = CustomerClusters(columns=["spend", "orders", "returns"], k=2, n_resamples=2, random_state=0).fit(d2).profile_["name"]
     assert sorted(names) == ["Few returns", "Many returns"]
 
+def test_a_cluster_is_named_only_after_columns_that_clearly_set_it_apart():
+    """Two planted groups apart on returns (0 against 1-2) whose orders differ by a small shift
+    (under 0.5 SD of the pooled column, computed here by hand) and whose spend
+    differs by about 1.5 SD: the names carry returns and spend, never "frequent buyers"."""
+    rng = np.random.default_rng(5)
+    n = 900
+    group = np.arange(n) >= 600
+    d = pd.DataFrame({"spend": rng.normal(500, 40, n) + np.where(group, 130, 0),
+                      "orders": np.round(rng.normal(8, 2, n) + np.where(group, 1.2, 0)).clip(0),
+                      "returns": np.where(group, rng.integers(1, 3, n), 0)})
+    c = CustomerClusters(columns=["spend", "orders", "returns"], k=2, n_resamples=2, random_state=0).fit(d)
+    assert adjusted_rand_score(group, c.labels_) > 0.95  # the planted groups, to a customer or two
+    gaps = [abs(part["orders"].mean() - d["orders"].mean()) / d["orders"].std(ddof=0)  # in SDs, by hand
+            for part in (d[~group], d[group])]
+    assert max(gaps) < 0.5 and max(gaps) > 0.2  # a real but small difference
+    names = " ".join(c.profile_["name"]).lower()
+    assert "buyers" not in names and "orders" not in names
+    assert "returned items" in names and "high spend" in names
+    assert c.zscores_["spend"].abs().max() > 0.5
+    assert 0.3 < c.zscores_["orders"].abs().max() < 0.5  # a gap the former 0.3 rule would have named
+
+
 def test_missing_columns_are_skipped_and_fixed_k_is_honoured():
     d = make_clustered(800, 2, random_state=2).drop(columns=["orders"])
     c = CustomerClusters(columns=COLS, k=3, n_resamples=2).fit(d)
