@@ -138,7 +138,7 @@ def adjusted_rand_index(a: np.ndarray, b: np.ndarray) -> float:
 
 #: A cluster is named after a column only when its mean lies at least this many standard deviations
 #: (of the clustered, transformed column) from the average: a medium difference in Cohen's terms.
-#: Smaller gaps (0.3 SD: 8.3 orders against 8.0) would name a cluster "frequent buyers" that a
+#: Smaller gaps (0.3 SD, a fraction of an order) named a cluster "frequent buyers" that a
 #: reader could not tell from the rest.
 NAME_MIN_SD = 0.5
 
