@@ -44,8 +44,8 @@ def _text(t) -> str:
     return " ".join(str(t.get_text() if hasattr(t, "get_text") else t).split())
 
 
-def _listing(pairs: list[tuple[str, float]]) -> str:
-    shown = [f"{label} {number(v)}".strip() for label, v in pairs[:MAX_ITEMS]]
+def _listing(pairs: list[tuple[str, float | str]]) -> str:
+    shown = [f"{label} {v if isinstance(v, str) else number(v)}".strip() for label, v in pairs[:MAX_ITEMS]]
     more = len(pairs) - MAX_ITEMS
     return ", ".join(shown) + (f", and {more} more" if more > 0 else "")
 
@@ -70,7 +70,7 @@ def _subject(ax) -> str:
     return f"{y} by {x}" if x and y else (y or x)
 
 
-def _bars(ax) -> list[tuple[str, float]] | None:
+def _bars(ax) -> list[tuple[str, float | str]] | None:
     from matplotlib.container import BarContainer
 
     bars = [p for c in ax.containers if isinstance(c, BarContainer) for p in c.patches]
@@ -88,6 +88,11 @@ def _bars(ax) -> list[tuple[str, float]] | None:
         else:
             pos, value = b.get_x() + b.get_width() / 2, b.get_y() + b.get_height()
         pairs.append((_tick_label(ticks, pos), float(value)))
+    # bars that carry their own value labels (a waterfall's floating bars, whose top is a running
+    # total, not their value): read the labels, as a sighted reader does
+    labels = [_text(t) for t in ax.texts if t.get_gid() == "value_label"]
+    if len(labels) == len(pairs) and all(labels):
+        pairs = [(pos, text) for (pos, _), text in zip(pairs, labels, strict=True)]
     if horizontal:  # read top to bottom, as drawn
         pairs.reverse()
     return pairs

@@ -140,3 +140,18 @@ def test_a_measured_chart_is_drawn_once_whole_or_cropped_to_its_measured_box():
         data, (width, height), drawn = printed(fig)
         assert drawn == 2 and width > 200 and height < 150  # measured again: the new title shows
         assert data == ipython(fig)
+
+
+def test_a_waterfall_reads_each_bars_own_value_not_its_running_total():
+    """Floating bars start where the previous one ended: the top of the second bar is a running
+    total. The alt gives each bar's labelled value (the numbers a sighted reader sees), the tiny
+    one drawn taller to be visible included."""
+    import pandas as pd
+
+    steps = pd.DataFrame({"label": ["Spend", "Returns", "Churn", "Cost", "Net"],
+                          "value": [80_000.0, 2_168.0, 35_000.0, -473_155.0, -355_987.0]})
+    ax = plots.waterfall(steps, currency="EUR")
+    text = alt.describe(ax.figure)
+    assert "Spend €80,000, Returns €2,168, Churn €35,000, Cost -€473,155, Net -€355,987" in text
+    assert "117,168" not in text  # the running total at the top of the third bar
+    plt.close(ax.figure)
