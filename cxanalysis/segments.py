@@ -340,10 +340,18 @@ def _profile(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFr
 
 
 def score_counts(data: pd.DataFrame, config) -> pd.DataFrame:
-    """Respondents per score value with its category: ``score, n, category``."""
+    """Respondents per score value with its category: ``score, n, category``.
+
+    Every whole value of the configured scale is listed, those nobody gave with ``n`` 0, so a
+    chart of the counts shows the empty ends of the scale instead of starting where the answers
+    do (a 0–10 axis that began at 2 would hide that nobody scored 0 or 1)."""
     cats = config.categories
     s = data[cats["score"]].dropna()
     counts = s.value_counts().sort_index()
+    scale = config.scales.get(cats["score"])
+    if scale is not None and (s % 1 == 0).all():
+        every = np.arange(int(scale[0]), int(scale[1]) + 1, dtype=float)
+        counts = counts.reindex(np.union1d(every, counts.index.to_numpy(float)), fill_value=0)
     frame = pd.DataFrame({"score": counts.index.astype(float), "n": counts.to_numpy()})
     frame["category"] = nps_category(frame["score"], promoter_min=cats["promoter_min"],
                                      detractor_max=cats["detractor_max"]).astype(str)

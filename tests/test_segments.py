@@ -335,3 +335,13 @@ def test_segment_test_keeps_its_size_under_weights(weights):
     size = _size_of_segment_test(weights, reps, seed=7 if weights == "constant" else 8)
     half = 2.576 * np.sqrt(0.05 * 0.95 / reps)
     assert 0.05 - half <= size <= 0.05 + half, size
+
+
+def test_score_counts_list_every_value_of_the_scale():
+    """Counted by hand: scores 2, 2, 7, 9, 10 on 0-10 give 11 rows, zeros where nobody answered,
+    each in its category; a missing score is not counted."""
+    cfg = load_config()
+    t = segments.score_counts(pd.DataFrame({"nps_score": [2, 2, 7, 9, 10, np.nan]}), cfg)
+    assert t["score"].tolist() == list(range(11))
+    assert t["n"].tolist() == [0, 0, 2, 0, 0, 0, 0, 1, 0, 1, 1]
+    assert t["category"].tolist() == ["detractor"] * 7 + ["passive"] * 2 + ["promoter"] * 2
