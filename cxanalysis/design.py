@@ -20,6 +20,11 @@ __all__ = ["Design", "build_design", "CX_TERMS"]
 
 CX_TERMS = ("cx[T.detractor]", "cx[T.promoter]")
 
+#: What one step of a numeric covariate is, for coefficient labels ("Tenure (months), per month").
+_STEP = {"tenure_months": "per month", "age": "per year", "visits_per_month": "per visit a month",
+         "support_tickets": "per ticket", "orders": "per order", "nps_score": "per point", "csat": "per point",
+         "ces": "per point"}
+
 
 @dataclass(frozen=True)
 class Design:
@@ -129,7 +134,7 @@ def build_design(
         else:
             cols.append(s.to_numpy(float))
             names.append(c)
-            labels[c] = f"{label(c)}, per unit"
+            labels[c] = f"{label(c)}, {_STEP.get(c, 'per one more')}"
     X = np.empty((len(d), len(cols)), order="F")  # column-major: faster X'WX on tall matrices
     for j, c in enumerate(cols):
         X[:, j] = c

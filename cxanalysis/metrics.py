@@ -541,7 +541,7 @@ def cx_metrics(data: pd.DataFrame, config, *, part: str = "all") -> tuple[pd.Dat
     w_all = _weights(data, weight)
     rows: list[dict] = []
     skipped: dict[str, str] = {}
-    wtag = "; weighted, Kish n_eff" if weight else ""
+    wtag = "; weighted" if weight else ""  # the table's effective-sample-size column gives the n behind it
 
     def add(metric, res, unit, method):
         if not np.isfinite(res["value"]):  # a zero denominator or no values: a named skip, never NaN

@@ -438,8 +438,8 @@ class OutcomeModels:
                 self.n_passives_ = int(round(self.weights_[self.passives_].sum() / self.weights_.sum() * total))
                 self.n_base_ = total
                 self.warnings_.append(
-                    f"Models fitted on the respondents weighted to the base ('{self.weight}' as prior weights; robust "
-                    f"survey standard errors); effects average over the base's passives (about {self.n_passives_:,}).")
+                    f"Models fitted on the respondents weighted to the base (each counts for the customers it stands "
+                    f"for, '{self.weight}' as prior weights; survey-robust standard errors); effects average over the base's passives (about {self.n_passives_:,}).")
         self.outcomes_: dict[str, _Outcome] = {}
         self.per_point_: dict[str, _Outcome] = {}
         for outcome in OUTCOMES:

@@ -265,8 +265,16 @@ def check_rules(frame: pd.DataFrame, scales: dict[str, list[float]]) -> list[Pro
     return problems
 
 
+#: Each kind of column in words, for readers of the data-quality page.
+KIND_WORDS = {"id": "identifier", "quarter": "quarter", "score": "CX score", "money": "amount of money",
+              "binary": "yes/no", "count": "count", "category": "category", "nonneg": "number, 0 or more",
+              "age": "age", "text": "text", "weight": "survey weight", "driver": "driver rating",
+              "extra": "extra (kept, not analysed)"}
+
+
 def column_summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per column: ``column, kind, non_missing, missing_share, unique, min, max``."""
+    """Per column: ``column, kind, non_missing, missing_share, unique, min, max``; ``kind`` in
+    words (:data:`KIND_WORDS`: "yes/no", "amount of money", "number, 0 or more", ...)."""
     rows = []
     for col in frame.columns:
         if str(col).startswith("_"):
@@ -275,7 +283,7 @@ def column_summary(frame: pd.DataFrame) -> pd.DataFrame:
         numeric = pd.api.types.is_numeric_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype)
         rows.append({
             "column": col,
-            "kind": CANONICAL.get(col, "driver" if str(col).startswith("driver_") else "extra"),
+            "kind": KIND_WORDS[CANONICAL.get(col, "driver" if str(col).startswith("driver_") else "extra")],
             "non_missing": int(s.notna().sum()),
             "missing_share": float(s.isna().mean()),
             "unique": int(s.nunique()),

@@ -240,13 +240,22 @@ def test_metrics_that_cannot_be_computed_are_named_skips_not_nan():
 
 def test_a_constant_weight_reproduces_every_unweighted_metric(sample_frame):
     """Weights matter only relative to each other: a weight of 50 on every customer must give
-    the unweighted dashboard (every value, limit and n; n_eff equal to n), to rounding."""
+    the unweighted dashboard (every value, limit and n; n_eff equal to n), to rounding. The one
+    exception is by design: the retention cost spreads the fixed program cost over the customers
+    the rows stand for, 50 times as many (checked by hand below)."""
     cfg = load_config()
     cur = sample_frame[sample_frame["quarter"] == sample_frame["quarter"].max()]
     plain, sk_plain = metrics.cx_metrics(cur, cfg)
     weighted, sk_weighted = metrics.cx_metrics(cur.assign(weight=50.0), cfg)
     assert sk_plain == sk_weighted and plain["metric"].tolist() == weighted["metric"].tolist()
     assert len(plain) >= 15
+    retention = "Retention cost per retained customer"
+    fixed = (cfg.roi["program_cost_per_year"] + cfg.roi["team_cost_per_year"]) / 4
+    both = cur[["support_cost", "churned"]].dropna()
+    for table, base in ((plain, len(cur)), (weighted, 50.0 * len(cur))):
+        by_hand = (both["support_cost"].sum() + fixed * len(both) / base) / (1 - both["churned"]).sum()
+        assert table.set_index("metric").loc[retention, "value"] == pytest.approx(by_hand, rel=1e-10)
+    plain, weighted = plain[plain["metric"] != retention], weighted[weighted["metric"] != retention]
     for c in ("value", "ci_low", "ci_high"):
         np.testing.assert_allclose(weighted[c].to_numpy(float), plain[c].to_numpy(float), rtol=1e-10, equal_nan=True)
     assert weighted["n"].tolist() == plain["n"].tolist()

@@ -266,7 +266,7 @@ def test_tables_have_readable_labels(fitted):
     _, m = fitted
     coefs = m.coefficients("churn")
     assert "Promoter (vs passive)" in set(coefs["label"])
-    assert {"Plan: Pro (vs Basic)", "Tenure (months), per unit"} <= set(coefs["label"])  # words, not column names
+    assert {"Plan: Pro (vs Basic)", "Tenure (months), per month"} <= set(coefs["label"])  # words, not column names
     pred = m.predicted_by_category("churn")
     assert pred["category"].tolist() == ["detractor", "passive", "promoter"]
     assert (pred["ci_low"] <= pred["estimate"]).all() and (pred["estimate"] <= pred["ci_high"]).all()

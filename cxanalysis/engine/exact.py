@@ -105,7 +105,7 @@ def _metric_rows(r: Mapping[str, Any], nps_stats: Mapping[str, Any] | None, net_
     alpha = config.alpha
     rows: list[dict] = []
     skipped: dict[str, str] = {}
-    wtag = "; weighted, Kish n_eff" if weighted else ""
+    wtag = "; weighted" if weighted else ""
 
     def add(metric, res, unit, method):
         if not np.isfinite(res["value"]):
