@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .fmt import listing, p_phrase, segment_name, words
+from .fmt import percent as fmt_percent
 from .io import CleaningReport
 
 __all__ = ["assumptions_table", "effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "retention_summary", "retention_title", "targeting_sentence", "targeting_summary", "cleaning_summary", "nps_summary", "segments_summary", "metrics_summary", "trend_summary", "styled",
@@ -516,8 +517,18 @@ def retention_summary(result, *, currency: str | None = None) -> str:
         upper = f"{r.ci_high:,.1f}" if np.isfinite(r.ci_high) else "no upper bound: the value may be zero or less"
         lines.append(f"- over {_horizon(r.horizon_years)}: **{r.break_even_per_month:,.1f} a month** (likely range "
                      f"{r.ci_low:,.1f} to {upper}), against a cost of {m(r.cost)}")
-    return (head + "\n\n**Break-even** — customers to retain each month for the program to pay for itself "
+    text = (head + "\n\n**Break-even** — customers to retain each month for the program to pay for itself "
             "(costs are paid at the start of each year, so a quarter pays a whole year):\n" + "\n".join(lines))
+    leavers = result.leavers_per_month
+    if np.isfinite(leavers) and leavers > 0:
+        be = result.break_even
+        row = be[be["horizon_years"] >= 1].iloc[0] if (be["horizon_years"] >= 1).any() else be.iloc[0]
+        base = result.n_base if result.n_base is not None else result.n_customers
+        text += (f"\n\nFor scale: about {leavers:,.0f} customers leave a month (the average customer's "
+                 f"{result.average['churn']:.1%} a quarter, over {base:,.0f} customers), so keeping "
+                 f"{row['break_even_per_month']:,.1f} of them a month means keeping "
+                 f"{fmt_percent(row['break_even_per_month'] / leavers)} of those who would leave.")
+    return text
 
 
 def health_weights_sentence(weights: dict) -> str:

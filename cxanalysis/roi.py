@@ -899,10 +899,19 @@ class RetentionScenarios:
     n_draws: int
     notes: list[str] = field(default_factory=list)
     draws: pd.DataFrame | None = field(default=None, repr=False)
+    n_base: float | None = None
 
     @property
     def summary(self) -> pd.DataFrame:
         return self.table
+
+    @property
+    def leavers_per_month(self) -> float:
+        """Customers who leave in a month, as the models see the base: its size (``n_base``, the
+        sum of the weights when respondents are weighted, else the modelled customers) times the
+        average customer's predicted quarterly churn, over 3. The break-even reads against it."""
+        base = self.n_base if self.n_base is not None else self.n_customers
+        return float(base * self.average["churn"] / 3)
 
     def profile(self) -> pd.DataFrame:
         """The customer at risk beside the average customer: quarterly spend, churn and returns,
@@ -925,6 +934,7 @@ class RetentionScenarios:
                 "average_customer_value_ci_low": alo, "average_customer_value_ci_high": ahi,
                 "value_horizon_years": int(self.assumptions.horizon_years), "at_risk": self.at_risk,
                 "average_customer": self.average, "n_customers": self.n_customers, "n_draws": self.n_draws,
+                "leavers_per_month": self.leavers_per_month,
                 "break_even": self.break_even.to_dict("records"),
                 "estimand": "discounted CLV over the ROI horizon of a customer with the predicted-churn-weighted "
                             "profile, per customer retained at the start of each month",
@@ -1063,4 +1073,5 @@ def retention_scenarios(
     frame = pd.DataFrame({"value_per_customer": v_draws, "average_value": avg_draws,
                           **{f"{k}_at_risk": v for k, v in sims["at_risk"].items()}})
     return RetentionScenarios(a, n, est["at_risk"], est["average"], value, average_value, intervals,
-                              pd.DataFrame(rows_out), pd.DataFrame(be_rows), n_draws, notes, frame)
+                              pd.DataFrame(rows_out), pd.DataFrame(be_rows), n_draws, notes, frame,
+                              n_base=float(getattr(models, "n_base_", n)))

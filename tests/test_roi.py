@@ -629,3 +629,28 @@ def test_unweighted_models_count_the_passives_without_error(fitted):
     assert models.weights_ is None and roi.passive_count_se(models) == 0.0
     assert r.draws["passives"].nunique() == 1 and r.draws["passives"].iloc[0] == len(models.passives_)
     assert "number of passives" not in r.to_results()["method"]
+
+
+def test_retention_break_even_is_read_against_the_customers_who_leave(fitted, retention):
+    """The break-even is set against the customers leaving a month: the base (every modelled
+    customer, unweighted here) times the average predicted churn a quarter over 3. Independent
+    computation: the average of statsmodels' churn predictions for every modelled customer (same
+    formula, refitted here) over the same customers, as a plain logistic regression."""
+    import statsmodels.api as sm
+    import statsmodels.formula.api as smf
+
+    from cxanalysis import narrative
+
+    _, models, _ = fitted
+    data = models.data_.iloc[models.design_.rows].assign(cx=lambda d: d["cx_category"].astype(str))
+    ref = smf.glm("churned ~ C(cx, Treatment('passive')) + C(plan) + C(region) + tenure_months", data,
+                  family=sm.families.Binomial()).fit()
+    average_churn = ref.predict(data).mean()
+    assert retention.average["churn"] == pytest.approx(average_churn, rel=1e-5)
+    assert retention.leavers_per_month == pytest.approx(len(data) * average_churn / 3, rel=1e-5)
+    text = narrative.retention_summary(retention)
+    be = retention.break_even[retention.break_even["horizon_years"] >= 1].iloc[0]["break_even_per_month"]
+    share = be / retention.leavers_per_month
+    assert f"about {retention.leavers_per_month:,.0f} customers leave a month" in text
+    assert f"means keeping {share:.1%} of those who would leave" in text
+    assert retention.to_results()["leavers_per_month"] == retention.leavers_per_month
