@@ -914,15 +914,15 @@ class RetentionScenarios:
         return float(base * self.average["churn"] / 3)
 
     def profile(self) -> pd.DataFrame:
-        """The customer at risk beside the average customer: quarterly spend, churn and returns,
-        and the value (discounted CLV over the ROI horizon) with its interval."""
+        """The customer at risk beside the average customer: spend, churn (a share) and returns
+        (items) a quarter, and the value (discounted CLV over the ROI horizon) with its interval."""
         rows = []
         for label, prof, v, key in (("Customer at risk (weighted by predicted churn)", self.at_risk,
                                      self.value_per_customer, "value_per_customer"),
                                     ("Average customer", self.average, self.average_value, "average_value")):
             lo, hi = self.intervals[key]
-            rows.append({"customer": label, "spend": prof["spend"], "churn": prof["churn"], "returns": prof["returns"],
-                         "value": v, "ci_low": lo, "ci_high": hi})
+            rows.append({"customer": label, "spend_a_quarter": prof["spend"], "churn_a_quarter": prof["churn"],
+                         "returns_a_quarter": prof["returns"], "value": v, "ci_low": lo, "ci_high": hi})
         return pd.DataFrame(rows)
 
     def to_results(self) -> dict:

@@ -652,6 +652,17 @@ def trend_chart(results: dict[str, Any]) -> tuple[str, str] | None:
     return base64.b64encode(buf.getvalue()).decode(), describe(fig)
 
 
+def net_value_tile(roi: dict[str, Any], m) -> str:
+    """The net value tile: over the ROI's horizon, discounted, with its likely range (``m``
+    formats money)."""
+    lo, hi = roi.get("net_ci_low"), roi.get("net_ci_high")
+    rng = f"likely range {m(lo)} to {m(hi)}; " if _finite(lo, hi) else ""
+    years = roi.get("horizon_years")
+    label = f"Net value over {years} years" if years else "Net value"
+    return _tile(label, m(roi.get("net")),
+                 f"{rng}benefit {m(roi.get('benefit'))}, cost {m(roi.get('cost'))}, discounted")
+
+
 def _change_tile(since: str, change: float, lo: float | None, hi: float | None) -> str:
     """The tile of an NPS change since quarter ``since``: the change, whether it is real, its range."""
     real = change_in_words(change, lo, hi)
@@ -703,7 +714,7 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
         lo, hi = roi.get("roi_ci_low"), roi.get("roi_ci_high")
         tone = "good" if _finite(lo) and lo > 0 else "bad" if _finite(hi) and hi < 0 else "unsure"
         kpis += roi_tile(roi).replace("<div>", f"<div class='{tone}'>", 1)
-        kpis += _tile("Net value", m(roi.get("net")), f"benefit {m(roi.get('benefit'))}, cost {m(roi.get('cost'))}")
+        kpis += net_value_tile(roi, m)
         share = roi.get("break_even_share")
         if _finite(share) and share > 0:
             n_pass = roi.get("n_passives") or 0

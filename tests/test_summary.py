@@ -302,3 +302,11 @@ def test_decomposition_names_whose_shares_it_gives():
     weighted = nps_change_decomposition(df.assign(weight=np.random.default_rng(1).uniform(0.5, 2, len(df))), cfg,
                                         current=q[1], previous=q[0], dimensions=["plan"])
     assert plain["by"][0]["shares_of"] == "respondents" and weighted["by"][0]["shares_of"] == "customers"
+
+
+def test_net_value_tile_names_its_horizon_and_range():
+    roi = {"net": -355_869.0, "net_ci_low": -417_901.0, "net_ci_high": -300_288.0, "benefit": 117_286.0,
+           "cost": 473_155.0, "horizon_years": 3}
+    tile = summary.net_value_tile(roi, lambda x: f"{x:,.0f}")
+    assert tile == ("<div>Net value over 3 years<b>-355,869</b><span class='muted'>likely range -417,901 to "
+                    "-300,288; benefit 117,286, cost 473,155, discounted</span></div>")
