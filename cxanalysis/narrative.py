@@ -356,9 +356,15 @@ def _money(x: float | None, currency: str | None = None) -> str:
 
 
 def targeting_sentence(best: dict, overall_value: float, overall_ci: tuple[float, float], *,
-                       currency: str | None = None) -> str:
+                       currency: str | None = None, n_compared: int | None = None) -> str:
     """Where moving passives pays most, with its interval against the overall value per passive
-    (amounts in ``currency``, :func:`cxanalysis.fmt.money`)."""
+    (amounts in ``currency``, :func:`cxanalysis.fmt.money`).
+
+    With the difference from every passive (``diff_vs_all`` and its intervals from
+    :func:`cxanalysis.roi.by_segment`), the segment is "singled out" only when the difference's
+    interval at Bonferroni's level over the ``n_compared`` segments lies above 0: the best of many
+    segments is always ahead by chance alone. Without it, the segment's own interval is read
+    against the overall value."""
     m = lambda x: _money(x, currency)  # noqa: E731
     seg = segment_name(best["dimension"], best["segment"])
     figures = (f"{m(best['value_per_customer'])} per moved passive (likely range {m(best['ci_low'])} to "
@@ -369,6 +375,15 @@ def targeting_sentence(best: dict, overall_value: float, overall_ci: tuple[float
     s = f"Moving passives pays most in {seg}, at {figures}"
     if best["ci_low"] <= 0:
         return s + "; its likely range includes no value at all, so the data cannot tell whether it pays there."
+    diff, dlo, dhi = (best.get(k) for k in ("diff_vs_all", "diff_ci_low", "diff_ci_high"))
+    alo = best.get("diff_adj_ci_low")
+    if all(v is not None and np.isfinite(v) for v in (diff, dlo, dhi, alo)):
+        lead = (f"{m(diff)} more than the average passive (likely range {m(dlo)} to {m(dhi)})" if diff >= 0 else
+                f"{m(-diff)} less than the average passive (likely range {m(dlo)} to {m(dhi)})")
+        among = f"the {n_compared} segments compared" if n_compared and n_compared > 1 else "the segments compared"
+        if alo > 0:
+            return f"{s}: {lead}, a lead that holds even allowing for {among}."
+        return f"{s}: {lead}; allowing for {among}, the data do not single it out."
     if best["ci_low"] <= overall_value:
         return s + "; its likely range reaches the overall value, so the data do not single it out."
     return s + "."
@@ -381,7 +396,7 @@ def targeting_summary(targets: pd.DataFrame, result, *, currency: str | None = N
         return f"No segment has at least {10} passives: no targeting comparison."
     best, worst = targets.iloc[0].to_dict(), targets.iloc[-1].to_dict()
     lines = [targeting_sentence(best, result.value_per_customer, result.intervals["value_per_customer"],
-                                currency=currency)]
+                                currency=currency, n_compared=len(targets))]
     if len(targets) > 1:
         lines.append(f"It pays least in {segment_name(worst['dimension'], worst['segment'])}, at "
                      f"{m(worst['value_per_customer'])} per moved passive (likely range {m(worst['ci_low'])} "

@@ -672,8 +672,11 @@ def by_segment(
     DataFrame
         ``dimension, segment, n_passives, customers_moved, value_per_customer, ci_low, ci_high,
         net, net_ci_low, net_ci_high, roi, roi_ci_low, roi_ci_high, cost`` (the segment's share of
-        the discounted program cost), sorted by value per moved
-        passive (highest first). Segments with fewer than ``MIN_SEGMENT_PASSIVES`` (10) passives are
+        the discounted program cost), ``diff_vs_all, diff_ci_low, diff_ci_high`` (its value per
+        moved passive less every passive's, with the 95% interval of that difference from the same
+        draws) and ``diff_adj_ci_low, diff_adj_ci_high`` (the same at Bonferroni's level over the
+        rows of the table, ``1 - 0.05 / rows``: the level to single out the best of many segments),
+        sorted by value per moved passive (highest first). Segments with fewer than ``MIN_SEGMENT_PASSIVES`` (10) passives are
         left out.
     """
     a, n_draws, seed = _settings(config, assumptions, n_draws, random_state)
@@ -690,6 +693,15 @@ def by_segment(
     at_rows = models.design_.rows[models.passives_]
     pct = lambda x: (float(np.percentile(x, 2.5)), float(np.percentile(x, 97.5)))  # noqa: E731
     shared = _SharedDraws.build(models, draws, slices)
+    # every passive's value, from the same draws: each segment's difference from it has an
+    # interval that allows for the segment being part of the whole (no overlapping-interval reading)
+    every = np.arange(len(models.passives_))
+    at_all = _passive_predictions(models, theta[None, :], every, slices)
+    est_all = {cat: {k: float(v[0]) for k, v in at_all[cat].items()} for cat in at_all}
+    value_all = float(_value_of(est_all, a))
+    all_draws = (_value_of(shared.means(every), a) if shared is not None
+                 else _value_draws(models, every, est_all, theta, draws, slices, a, max_passives, rng))
+    diffs = []
 
     out = []
     for dim in dimensions:
@@ -715,12 +727,22 @@ def by_segment(
             (vlo, vhi), (nlo, nhi) = pct(v_draws), pct(net_draws)
             def ratio(x, seg_cost=seg_cost):
                 return x / seg_cost if seg_cost > 0 else float("inf")
+            diffs.append(v_draws - all_draws)
+            dlo, dhi = pct(diffs[-1])
             out.append(dict(dimension=str(dim).removesuffix("_band"), segment=str(level), n_passives=n_seg,
                             customers_moved=moved, value_per_customer=value, ci_low=vlo, ci_high=vhi, net=net,
                             net_ci_low=nlo, net_ci_high=nhi, roi=ratio(net), roi_ci_low=ratio(nlo),
-                            roi_ci_high=ratio(nhi), cost=seg_cost))
+                            roi_ci_high=ratio(nhi), cost=seg_cost, diff_vs_all=value - value_all,
+                            diff_ci_low=dlo, diff_ci_high=dhi))
+    # the same difference at Bonferroni's level over every segment compared: the best of many
+    # segments stands out by chance alone, so "singled out" is read at this level
+    k = max(len(out), 1)
+    for row, d in zip(out, diffs, strict=True):
+        row["diff_adj_ci_low"], row["diff_adj_ci_high"] = (float(np.percentile(d, 2.5 / k)),
+                                                           float(np.percentile(d, 100 - 2.5 / k)))
     cols = ["dimension", "segment", "n_passives", "customers_moved", "value_per_customer", "ci_low", "ci_high",
-            "net", "net_ci_low", "net_ci_high", "roi", "roi_ci_low", "roi_ci_high", "cost"]
+            "net", "net_ci_low", "net_ci_high", "roi", "roi_ci_low", "roi_ci_high", "cost", "diff_vs_all",
+            "diff_ci_low", "diff_ci_high", "diff_adj_ci_low", "diff_adj_ci_high"]
     return pd.DataFrame(out, columns=cols).sort_values("value_per_customer", ascending=False, ignore_index=True)
 
 

@@ -247,7 +247,7 @@ def headline_sentences(results: dict[str, Any]) -> list[str]:
             from .narrative import targeting_sentence
 
             out.append(targeting_sentence(targets[0], roi["value_per_customer"], (vlo, vhi),
-                                          currency=_currency(results)))
+                                          currency=_currency(results), n_compared=len(targets)))
     return out
 
 

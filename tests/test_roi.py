@@ -654,3 +654,44 @@ def test_retention_break_even_is_read_against_the_customers_who_leave(fitted, re
     assert f"about {retention.leavers_per_month:,.0f} customers leave a month" in text
     assert f"means keeping {share:.1%} of those who would leave" in text
     assert retention.to_results()["leavers_per_month"] == retention.leavers_per_month
+
+
+def test_each_segment_is_compared_with_every_passive_from_the_same_draws(fitted):
+    """The difference of a segment's value per moved passive from every passive's: its estimate is
+    the two values' difference (the overall one from passive_to_promoter), a segment holding every
+    passive differs by exactly 0 in every draw, the Bonferroni interval (over the rows compared)
+    contains the 95% one, and the generator's true difference of each plan, computed from its true
+    outcomes, lies inside the Bonferroni interval."""
+    df, models, r = fitted
+    cfg = load_config()
+    t = roi.by_segment(models, df.assign(all="everyone"), ["plan", "all"], cfg)
+    passives = df.iloc[models.design_.rows[models.passives_]]
+
+    def true_value(part):
+        t0, t1 = true_outcomes(part, "passive").mean(), true_outcomes(part, "promoter").mean()
+        return roi.value_per_customer(t0["spend"], t0["churn"], t0["returns"], t1["spend"], t1["churn"],
+                                      t1["returns"], r.assumptions)
+
+    truth_all = true_value(passives)
+    for row in t.itertuples():
+        assert row.diff_vs_all == pytest.approx(row.value_per_customer - r.value_per_customer, rel=1e-9, abs=1e-9)
+        assert row.diff_adj_ci_low <= row.diff_ci_low <= row.diff_vs_all <= row.diff_ci_high <= row.diff_adj_ci_high
+        if row.dimension == "all":
+            assert (row.diff_vs_all, row.diff_ci_low, row.diff_ci_high) == pytest.approx((0.0, 0.0, 0.0), abs=1e-6)
+        else:
+            truth = true_value(passives[passives["plan"] == row.segment]) - truth_all
+            assert row.diff_adj_ci_low <= truth <= row.diff_adj_ci_high
+
+
+def test_the_best_segment_is_singled_out_only_allowing_for_the_segments_compared():
+    from cxanalysis import narrative
+
+    best = {"dimension": "plan", "segment": "Pro", "value_per_customer": 652.0, "ci_low": 319.0, "ci_high": 961.0,
+            "diff_vs_all": 245.0, "diff_ci_low": 12.0, "diff_ci_high": 480.0, "diff_adj_ci_low": -90.0}
+    s = narrative.targeting_sentence(best, 407.0, (193.0, 603.0), n_compared=28)
+    assert s == ("Moving passives pays most in Plan: Pro, at 652 per moved passive (likely range 319 to 961), "
+                 "against 407 (193 to 603) over all passives: 245 more than the average passive (likely range 12 "
+                 "to 480); allowing for the 28 segments compared, the data do not single it out.")
+    s = narrative.targeting_sentence({**best, "diff_adj_ci_low": 5.0}, 407.0, (193.0, 603.0), n_compared=28)
+    assert s.endswith("245 more than the average passive (likely range 12 to 480), a lead that holds even allowing "
+                      "for the 28 segments compared.")
