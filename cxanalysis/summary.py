@@ -608,8 +608,10 @@ GLOSSARY = (
                                      "middle (7-8), and at the bottom (0-6)."),
     ("Percentage point", "The difference between two percentages: churn going from 10% to 12% is +2 "
                          "percentage points (pp)."),
-    ("Likely range (interval)", "The 95% interval: the values the data are consistent with. When it includes no "
-                                "change (0, or a ratio of 1) the data cannot tell an effect from chance."),
+    ("Likely range (interval)", "The 95% interval: the values the data are consistent with, allowing for "
+                                "sampling error (not for who chose to answer, or for a wrong model). When it "
+                                "includes no change (0, or a ratio of 1) the data cannot tell an effect from "
+                                "chance."),
     ("Break-even", "The point where the program's value equals its cost (ROI = 0)."),
     ("E-value", "How strongly an unmeasured factor would have to be tied to both the score and the outcome to "
                 "explain an effect away; values close to 1 mean a fragile conclusion."),
