@@ -127,17 +127,26 @@ def year_change_sentence(d: dict[str, Any] | None) -> str | None:
 
 def themes_sentence(themes: list[dict[str, Any]] | None, top: int = 2) -> str | None:
     """Where to act: the comment themes detractors raise more than promoters (difference of
-    shares whose 95% interval lies above 0), largest first; None when no theme does."""
+    shares whose 95% interval lies above 0), largest first; then, when the themes carry
+    ``share_passives``, the theme passives (whom the program would move) raise most. None when
+    neither can be said."""
     rows = [t for t in themes or [] if _finite(t.get("diff"), t.get("diff_ci_low"), t.get("diff_ci_high"))
             and t["diff_ci_low"] > 0]
-    if not rows:
-        return None
-    rows = sorted(rows, key=lambda t: -t["diff"])[:top]
-    parts = [f"\u201c{t['theme']}\u201d (in {fmt.percent(t['share_detractors'], 0)} of detractors' comments against "
-             f"{fmt.percent(t['share_promoters'], 0)} of promoters', {fmt.points(100 * t['diff'])} pp, likely range "
-             f"{fmt.points(100 * t['diff_ci_low'])} to {fmt.points(100 * t['diff_ci_high'])} pp)" for t in rows]
-    return ("Where to look first: detractors raise " + " and ".join(parts)
-            + " more often than promoters (comment themes, page 06).")
+    named = [t for t in themes or [] if _finite(t.get("share_passives")) and not str(t.get("theme", "")).startswith("(")]
+    out = []
+    if rows:
+        rows = sorted(rows, key=lambda t: -t["diff"])[:top]
+        parts = [f"\u201c{t['theme']}\u201d (in {fmt.percent(t['share_detractors'], 0)} of detractors' comments "
+                 f"against {fmt.percent(t['share_promoters'], 0)} of promoters', {fmt.points(100 * t['diff'])} pp, "
+                 f"likely range {fmt.points(100 * t['diff_ci_low'])} to {fmt.points(100 * t['diff_ci_high'])} pp)"
+                 for t in rows]
+        out.append("Where to look first: detractors raise " + " and ".join(parts)
+                   + " more often than promoters (comment themes, page 06).")
+    if named:
+        p = max(named, key=lambda t: t["share_passives"])
+        out.append(f"Passives, whom the program would move, most often raise \u201c{p['theme']}\u201d (in "
+                   f"{fmt.percent(p['share_passives'], 0)} of their comments).")
+    return " ".join(out) or None
 
 
 def _move(change: float) -> str:

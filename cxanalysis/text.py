@@ -626,7 +626,9 @@ class CommentThemes:
             row = dict(theme=t.name, top_terms=t.top_terms, n=t.n, share=t.share, examples=t.examples,
                        language=t.language)
             if by is not None:
-                row.update(share_promoters=by.loc[t.theme, "share_promoters"], share_detractors=by.loc[t.theme, "share_detractors"],
+                row.update(share_promoters=by.loc[t.theme, "share_promoters"],
+                           share_passives=by.loc[t.theme, "share_passives"],
+                           share_detractors=by.loc[t.theme, "share_detractors"],
                            diff=by.loc[t.theme, "diff"], diff_ci_low=by.loc[t.theme, "diff_ci_low"],
                            diff_ci_high=by.loc[t.theme, "diff_ci_high"])
             out.append(row)

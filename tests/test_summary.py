@@ -259,6 +259,14 @@ def test_the_summary_names_the_themes_detractors_raise_more():
                  "than promoters (comment themes, page 06).")
     assert s in summary.headline_sentences(_results(themes=themes))
     assert summary.themes_sentence(themes[:1] + themes[3:]) is None and summary.themes_sentence(None) is None
+    # with the passives' shares: their most common named theme (the "no theme" row left out)
+    shares = [0.10, 0.12, 0.20, 0.24]
+    with_passives = [dict(t, share_passives=sh) for t, sh in zip(themes, shares, strict=True)]
+    with_passives.append({"theme": "(no theme: very short)", "share_passives": 0.30, "share_promoters": 0.0,
+                          "share_detractors": 0.0, "diff": 0.0, "diff_ci_low": -0.01, "diff_ci_high": 0.01})
+    s2 = summary.themes_sentence(with_passives)
+    assert s2 == s + (" Passives, whom the program would move, most often raise \u201capp / login\u201d (in 24% of "
+                      "their comments).")
 
 
 def test_the_change_is_explained_by_a_dimension_fixed_before_the_score():

@@ -179,6 +179,8 @@ def test_themes_recover_planted_topics_in_each_language(languages):
         assert late["diff_ci_low"] > 0 and late["language"] == language
     results = th.to_results()
     assert len(results) == th.n_themes_ and {r["language"] for r in results} == set(languages)
+    for r in results:  # the passives' share (the summary names their main theme) is the table's
+        assert r["share_passives"] == by.loc[by["name"] == r["theme"], "share_passives"].iloc[0]
 
 
 def test_not_delivered_never_shares_a_theme_with_delivered_on_time():
