@@ -495,7 +495,9 @@ _MIN_TICK_GAP = 0.18
 def _ratio_ticks(lo: float, hi: float) -> np.ndarray:
     """At least three round ticks covering [lo, hi] (positive), for a log axis whose own
     locator would label only 1 on a narrow range; no two closer than ``_MIN_TICK_GAP`` of the
-    axis (:func:`_spread`)."""
+    axis (:func:`_spread`). Preferred: evenly stepped ticks that label 1 (no difference); then a
+    ratio and its reciprocal either side of 1 (0.8, 1, 1.25); then evenly stepped ticks without 1;
+    never a scale with a step left out for crowding when one of these fits."""
     from matplotlib.ticker import LogLocator, MaxNLocator
 
     if hi / lo > 10:  # a wide range: powers of ten (and 2, 5 between) read well on a log axis
@@ -503,6 +505,38 @@ def _ratio_ticks(lo: float, hi: float) -> np.ndarray:
         ticks = _spread(ticks[(ticks >= lo) & (ticks <= hi)], lo, hi)
         if len(ticks) >= 3:
             return ticks
+    # evenly stepped ticks none of which has to be dropped for crowding (a gap in the steps, 0.75,
+    # 1.00, 1.25, 1.75, reads as an uneven scale); those that label 1 (no difference) first
+    even = []
+    for steps in ([1, 2, 2.5, 5, 10], [1, 2, 2.5, 4, 5, 10]):  # steps of 4 (0.8, 1.2, 1.6) only if needed
+        for n in (9, 7, 5, 4, 3):
+            ticks = MaxNLocator(n, steps=steps).tick_values(lo, hi)
+            ticks = ticks[(ticks > 0) & (ticks >= lo - 1e-12) & (ticks <= hi + 1e-12)]
+            if len(ticks) >= 3 and len(_spread(ticks, lo, hi)) == len(ticks):
+                even.append(ticks)
+    with_one = [t for t in even if np.isclose(t, 1.0).any()]
+    if with_one:
+        return with_one[0]
+    # else ratios and their round reciprocals (0.8 and 1.25, 0.5 and 2), even on a log axis about 1
+    ladder = np.array([0.1, 0.2, 0.25, 0.5, 0.8, 1.0, 1.25, 2.0, 4.0, 5.0, 10.0])
+    ticks = _spread(ladder[(ladder >= lo - 1e-12) & (ladder <= hi + 1e-12)], lo, hi)
+    if len(ticks) >= 3 and np.isclose(ticks, 1.0).any():
+        return ticks
+    # else the longest run of consecutive steps around 1 that the crowding leaves whole
+    for n in (9, 7, 5, 4):
+        ticks = MaxNLocator(n, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
+        ticks = ticks[(ticks > 0) & (ticks >= lo - 1e-12) & (ticks <= hi + 1e-12)]
+        kept = np.isin(ticks, _spread(ticks, lo, hi))
+        centre = int(np.argmin(np.abs(np.log(ticks)))) if len(ticks) else 0
+        a = b = centre
+        while a > 0 and kept[a - 1]:
+            a -= 1
+        while b < len(ticks) - 1 and kept[b + 1]:
+            b += 1
+        if b - a + 1 >= 3:
+            return ticks[a:b + 1]
+    if even:
+        return even[0]
     for n in (5, 7, 9):
         ticks = MaxNLocator(n, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
         ticks = _spread(ticks[(ticks > 0) & (ticks >= lo - 1e-12) & (ticks <= hi + 1e-12)], lo, hi)

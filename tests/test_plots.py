@@ -372,10 +372,23 @@ def test_ratio_ticks_are_three_or_more_inside_the_axis_and_never_crowded(lo, rat
     assert gaps.min() >= plots._MIN_TICK_GAP * np.log(ratio) * (1 - 1e-6)  # no two labels overprint
 
 
-def test_ratio_ticks_on_a_log_axis_leave_out_the_crowded_top_step():
-    # the bundled sample's effects panel: 0.75 ... 1.75 in steps of 0.25 printed "1.501.75"
-    ticks = plots._ratio_ticks(0.55, 1.8)
-    assert 1.0 in ticks and not {1.5, 1.75} <= set(ticks), ticks
+def test_ratio_ticks_on_a_log_axis_are_evenly_stepped():
+    """The bundled sample's effects panel: 0.75 ... 1.75 in steps of 0.25 printed "1.501.75";
+    leaving 1.50 out read as an uneven scale. A ratio and its reciprocal either side of 1 are even
+    on the log axis; narrow ranges keep even linear steps through 1."""
+    assert plots._ratio_ticks(0.55, 1.8).tolist() == [0.8, 1.0, 1.25]
+    assert plots._ratio_ticks(0.3, 3.0).tolist() == [0.5, 1.0, 2.0]
+    assert np.allclose(plots._ratio_ticks(0.9, 1.1), [0.9, 0.95, 1.0, 1.05, 1.1])
+    assert np.allclose(plots._ratio_ticks(1.05, 1.4), [1.1, 1.2, 1.3, 1.4])
+    # over effect ranges around 1 (a ratio of 0.5 to 2), steps are even (in value or on the axis)
+    # for all but a sliver of ranges where no three even ticks fit uncrowded
+    rng = np.random.default_rng(1)
+    uneven = 0
+    for lo, hi in zip(rng.uniform(0.5, 0.999, 2000), rng.uniform(1.001, 2, 2000), strict=True):
+        t = plots._ratio_ticks(lo, hi)
+        d, g = np.diff(t), np.diff(np.log(t))
+        uneven += not (np.allclose(d, d[0], rtol=1e-6) or np.allclose(g, g[0], rtol=1e-6))
+    assert uneven < 0.02 * 2000
 
 
 def test_residuals_log_axis_reads_plain_numbers():
