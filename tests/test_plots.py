@@ -705,3 +705,18 @@ def test_charts_draw_on_a_vector_backend_too(backend, tmp_path):
             plt.close(fig)
     finally:
         plt.switch_backend("agg")
+
+
+def test_silhouette_axis_starts_at_zero_and_marks_weak_structure():
+    """Silhouettes of 0.16 to 0.23 drawn on their own narrow axis made k = 2 look distinctive; the
+    axis now starts at 0 and shows the 0.25 line below which structure is weak."""
+    fig = plots.k_selection(pd.DataFrame({"k": [2, 3, 4], "silhouette": [0.23, 0.17, 0.16]}), chosen=2)
+    ax = fig.axes[0]
+    lo, hi = ax.get_ylim()
+    assert lo == 0.0 and hi >= 0.5
+    assert any(np.allclose(line.get_ydata(), 0.25) for line in ax.get_lines())
+    assert any("0.25" in t.get_text() for t in ax.texts)
+    plt.close(fig)
+    fig = plots.k_selection(pd.DataFrame({"k": [2, 3], "silhouette": [-0.1, 0.8]}), chosen=3)
+    assert fig.axes[0].get_ylim()[0] < -0.1 and fig.axes[0].get_ylim()[1] > 0.8
+    plt.close(fig)
