@@ -150,8 +150,13 @@ def _heatmap(ax) -> str | None:
     from matplotlib.collections import QuadMesh
 
     meshes = [c for c in ax.collections if isinstance(c, QuadMesh)]
-    arrays = [np.asarray(m.get_array(), float) for m in meshes] + [np.asarray(i.get_array(), float)
-                                                                    for i in ax.images]
+    arrays = [np.ma.filled(np.ma.asarray(m.get_array(), float), np.nan) for m in meshes]
+    images = [np.ma.asarray(i.get_array(), float) for i in ax.images]
+    if images and all(i.shape == images[0].shape for i in images):  # one image per column: overlay them
+        merged = np.full(images[0].shape, np.nan)
+        for image in images:
+            merged = np.where(np.ma.getmaskarray(image), merged, np.ma.getdata(image))
+        arrays.append(merged)
     if not arrays:
         return None
     values = arrays[0]

@@ -376,22 +376,38 @@ def _shade_groups(ax, groups: np.ndarray, y: np.ndarray) -> None:
 
 @_chart
 def category_heatmap(shares: pd.DataFrame, *, title: str | None = None, ax=None):
-    """Heatmap of category shares (rows: segments, columns: detractor/passive/promoter)."""
+    """Heatmap of category shares (rows: segments, columns: detractor/passive/promoter).
+
+    Each column is shaded in its own category's colour (white for 0%, the category's colour at
+    full strength for 100%), so a dark cell reads as "many of this category", never as "good"
+    or "bad" on one shared scale."""
+    from matplotlib.colors import LinearSegmentedColormap
+
     ax = ax if ax is not None else plt.subplots(figsize=(6, max(2.5, 0.28 * len(shares) + 1.2)))[1]
-    _heatmap(shares, ax, cmap="Blues", vmin=0, vmax=1, fmt="{:.0%}", fontsize=8)
-    ax.set(xlabel="", ylabel="")
+    cmaps = [LinearSegmentedColormap.from_list(str(c), ["#FFFFFF", CATEGORY_COLORS.get(str(c), NEUTRAL)])
+             for c in shares.columns]
+    _heatmap(shares, ax, cmap=cmaps, vmin=0, vmax=1, fmt="{:.0%}", fontsize=8)
+    ax.set(xlabel="Each column in its category's colour: darker is a larger share of the segment", ylabel="")
     _top_title(ax, title or "Share of each NPS category by segment")
     return ax
 
 
-def _heatmap(table: pd.DataFrame, ax, *, cmap: str, vmin: float, vmax: float, fmt: str, fontsize: float = 10):
-    """Annotated heatmap of ``table`` (rows top to bottom), text dark or white by cell luminance."""
+def _heatmap(table: pd.DataFrame, ax, *, cmap, vmin: float, vmax: float, fmt: str, fontsize: float = 10):
+    """Annotated heatmap of ``table`` (rows top to bottom), text dark or white by cell luminance.
+    ``cmap``: one colormap, or a list with one per column."""
     from matplotlib.colors import Normalize, to_rgb
 
     values = table.to_numpy(float)
-    cm = plt.get_cmap(cmap)
     norm = Normalize(vmin, vmax)
-    ax.imshow(values, cmap=cm, norm=norm, aspect="auto", interpolation="nearest")
+    per_column = isinstance(cmap, (list, tuple))
+    maps = [plt.get_cmap(c) for c in cmap] if per_column else [plt.get_cmap(cmap)] * values.shape[1]
+    if per_column:
+        for j, cm_j in enumerate(maps):
+            column = np.ma.masked_all(values.shape)
+            column[:, j] = values[:, j]
+            ax.imshow(column, cmap=cm_j, norm=norm, aspect="auto", interpolation="nearest")
+    else:
+        ax.imshow(values, cmap=maps[0], norm=norm, aspect="auto", interpolation="nearest")
     ax.set_xticks(np.arange(values.shape[1]), [str(c) for c in table.columns])
     ax.set_yticks(np.arange(values.shape[0]), [str(i) for i in table.index])
     if sum(len(str(c)) for c in table.columns) > 40:  # long column names would overlap
@@ -402,7 +418,7 @@ def _heatmap(table: pd.DataFrame, ax, *, cmap: str, vmin: float, vmax: float, fm
     for (i, j), v in np.ndenumerate(values):
         if np.isnan(v):
             continue
-        rgb = np.array(to_rgb(cm(norm(v))))
+        rgb = np.array(to_rgb(maps[j](norm(v))))
         lin = np.where(rgb <= 0.03928, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
         dark_cell = lin @ [0.2126, 0.7152, 0.0722] <= 0.408  # seaborn's rule
         text = fmt.format(v)

@@ -155,3 +155,16 @@ def test_a_waterfall_reads_each_bars_own_value_not_its_running_total():
     assert "Spend €80,000, Returns €2,168, Churn €35,000, Cost -€473,155, Net -€355,987" in text
     assert "117,168" not in text  # the running total at the top of the third bar
     plt.close(ax.figure)
+
+
+def test_a_heatmap_drawn_one_column_at_a_time_reads_every_cell():
+    """The category heatmap shades each column in its own colour (one image per column): the alt
+    text spans the values of every column, not of the first image's masked remainder."""
+    import pandas as pd
+
+    shares = pd.DataFrame({"detractor": [0.2, 0.5], "passive": [0.3, 0.3], "promoter": [0.5, 0.2]},
+                          index=["Plan: Basic", "Plan: Pro"])
+    ax = plots.category_heatmap(shares)
+    text = alt.describe(ax.figure)
+    assert "rows Plan: Basic, Plan: Pro; columns detractor, passive, promoter; values from 0.20 to 0.50" in text
+    plt.close(ax.figure)
