@@ -272,9 +272,18 @@ KIND_WORDS = {"id": "identifier", "quarter": "quarter", "score": "CX score", "mo
               "extra": "extra (kept, not analysed)"}
 
 
+#: Columns whose blanks usually mean "does not apply" rather than "not recorded".
+NOT_APPLICABLE = {"renewed": "blank for customers not up for renewal this quarter",
+                  "trial_converted": "blank for customers who had no trial",
+                  "first_contact_resolved": "blank for customers who raised no ticket",
+                  "comment": "blank for respondents who wrote no comment"}
+
+
 def column_summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per column: ``column, kind, non_missing, missing_share, unique, min, max``; ``kind`` in
-    words (:data:`KIND_WORDS`: "yes/no", "amount of money", "number, 0 or more", ...)."""
+    """Per column: ``column, kind, non_missing, missing_share, unique, min, max, note``; ``kind``
+    in words (:data:`KIND_WORDS`: "yes/no", "amount of money", "number, 0 or more", ...);
+    ``note`` says when blanks usually mean "does not apply" (:data:`NOT_APPLICABLE`), so a
+    renewal column 71% blank is not read as 71% of the data lost."""
     rows = []
     for col in frame.columns:
         if str(col).startswith("_"):
@@ -289,6 +298,7 @@ def column_summary(frame: pd.DataFrame) -> pd.DataFrame:
             "unique": int(s.nunique()),
             "min": float(s.min()) if numeric and s.notna().any() else None,
             "max": float(s.max()) if numeric and s.notna().any() else None,
+            "note": NOT_APPLICABLE.get(col, "") if s.isna().any() else "",
         })
     return pd.DataFrame(rows)
 

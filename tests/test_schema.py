@@ -169,3 +169,19 @@ def test_readiness_never_raises_on_messy_tables(n, n_quarters, data):
     covs = data.draw(st.sampled_from([None, ["plan", "region"], ["tenure_months", "missing_col"]]))
     out = readiness_warnings(frame, load_config({"covariates": covs}), "2026Q1")
     assert isinstance(out, list) and all(isinstance(w, str) and w for w in out)
+
+
+def test_column_summary_in_words_and_blanks_that_mean_not_applicable():
+    """Counted by hand on four rows: kinds in words, the renewal column's blanks explained, a
+    column with no blank gets no note, an unknown column is an extra."""
+    from cxanalysis import schema
+
+    frame = pd.DataFrame({"spend": [1.0, 2.0, 3.0, 4.0], "renewed": [1.0, None, None, 0.0],
+                          "tenure_months": [1, 2, 3, 4], "favourite_colour": ["red", "blue", None, "red"]})
+    t = schema.column_summary(frame).set_index("column")
+    assert t.loc["spend", "kind"] == "amount of money" and t.loc["spend", "note"] == ""
+    assert t.loc["renewed", "kind"] == "yes/no" and t.loc["renewed", "missing_share"] == 0.5
+    assert t.loc["renewed", "note"] == "blank for customers not up for renewal this quarter"
+    assert t.loc["tenure_months", "kind"] == "number, 0 or more"
+    assert t.loc["favourite_colour", "kind"] == "extra (kept, not analysed)" and t.loc["favourite_colour", "note"] == ""
+    assert (t.loc["renewed", "non_missing"], t.loc["favourite_colour", "unique"]) == (2, 2)
