@@ -482,6 +482,29 @@ def _horizon(h: float) -> str:
     return f"{h:g} years"
 
 
+def contributions_sentence(result, *, currency: str | None = None) -> str:
+    """Markdown: how much of the benefit each step of the waterfall brings
+    (:meth:`cxanalysis.roi.PassiveToPromoter.contributions`), and what the largest rests on.
+
+    Shares are of the benefit (the three steps' sum) when it is positive; the retention step is
+    named as resting on the churn effect, whose timing (churn recorded in the same quarter as the
+    score) makes it the part most open to doubt."""
+    m = lambda x: _money(x, currency)  # noqa: E731
+    steps = result.contributions().iloc[:3]
+    benefit = float(steps["value"].sum())
+    if not benefit > 0:
+        return (f"The three steps add up to {m(benefit)}: moving passives brings no benefit on this evidence, "
+                "before any cost.")
+    parts = [f"{label.lower()} {m(v)} ({v / benefit:.0%})" for label, v in zip(steps["label"], steps["value"],
+                                                                                  strict=True)]
+    text = f"Of the benefit of {m(benefit)}, " + listing(parts) + "."
+    top = steps.loc[steps["value"].idxmax(), "label"]
+    if top == "Better retention":
+        text += (" Most of it rests on the churn effect, recorded in the same quarter as the score: if part of "
+                 "that effect runs from leaving to the score, the benefit is smaller than shown.")
+    return text
+
+
 def retention_title(result) -> str:
     """Chart title stating the finding: how many kept a month pay for the program.
 

@@ -695,3 +695,21 @@ def test_the_best_segment_is_singled_out_only_allowing_for_the_segments_compared
     s = narrative.targeting_sentence({**best, "diff_adj_ci_low": 5.0}, 407.0, (193.0, 603.0), n_compared=28)
     assert s.endswith("245 more than the average passive (likely range 12 to 480), a lead that holds even allowing "
                       "for the 28 segments compared.")
+
+
+def test_contributions_sentence_shares_add_up_to_the_benefit(fitted):
+    """The waterfall's three steps are shares of the benefit (moved x value); each amount in the
+    sentence is the step's, recomputed here from the sequential decomposition by hand."""
+    from cxanalysis import narrative
+
+    _, _, r = fitted
+    p, q, a = r.as_passive, r.as_promoter, r.assumptions
+    v = lambda s, c, x: float(roi.value_per_customer(p["spend"], p["churn"], p["returns"], s, c, x, a))  # noqa: E731
+    spend = r.customers_moved * v(q["spend"], p["churn"], p["returns"])
+    churn = r.customers_moved * v(q["spend"], q["churn"], p["returns"]) - spend
+    returns = r.benefit - spend - churn
+    text = narrative.contributions_sentence(r)
+    assert text.startswith(f"Of the benefit of {r.benefit:,.0f}, higher spend {spend:,.0f} ({spend / r.benefit:.0%}), "
+                           f"better retention {churn:,.0f} ({churn / r.benefit:.0%}) and fewer returns "
+                           f"{returns:,.0f} ({returns / r.benefit:.0%}).")
+    assert ("rests on the churn effect" in text) == (churn > max(spend, returns))
