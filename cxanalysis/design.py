@@ -20,6 +20,12 @@ __all__ = ["Design", "build_design", "CX_TERMS"]
 
 CX_TERMS = ("cx[T.detractor]", "cx[T.promoter]")
 
+#: Columns the experience may itself change (a consequence of the score as much as a cause): not
+#: adjusted for in the outcome models unless configured as covariates, fitted in the adjustment
+#: sensitivity (:func:`cxanalysis.models.adjustment_sensitivity`), and not used to explain an NPS
+#: change when another dimension can.
+MAY_FOLLOW_THE_SCORE = ("visits_per_month", "contract_value")
+
 #: What one step of a numeric covariate is, for coefficient labels ("Tenure (months), per month").
 _STEP = {"tenure_months": "per month", "age": "per year", "visits_per_month": "per visit a month",
          "support_tickets": "per ticket", "orders": "per order", "nps_score": "per point", "csat": "per point",

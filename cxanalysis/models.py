@@ -91,7 +91,7 @@ import pandas as pd
 from scipy import stats
 from scipy.special import expit
 
-from .design import CX_TERMS, Design, build_design
+from .design import CX_TERMS, MAY_FOLLOW_THE_SCORE, Design, build_design
 from .glm import (
     GLMFit,
     ProfileCI,
@@ -1070,3 +1070,50 @@ def fit_outcome_models(data: pd.DataFrame, config, *, keep_scores: bool = True) 
                          detractor_max=cats["detractor_max"], alpha=config.alpha,
                          keep_scores=keep_scores, scale=config.scales.get(cats["score"]),
                          weight="weight" if "weight" in data else None).fit(data)
+
+
+def adjustment_sensitivity(data: pd.DataFrame, config, models: OutcomeModels, *,
+                           extra: tuple[str, ...] = MAY_FOLLOW_THE_SCORE, max_rows: int = 200_000,
+                           random_state: int = 0) -> tuple[pd.DataFrame | None, str | None]:
+    """The promoter-vs-passive effects refitted with ``extra`` covariates added to ``models``'.
+
+    Visits and contract value are left out of the main models because the experience may change
+    them (adjusting for a consequence of the score hides part of its effect), but a reader may
+    think them confounders (contract value is fixed at signing). Both readings are shown: the
+    effect as reported, and adjusted for them too.
+
+    Returns
+    -------
+    table : DataFrame or None
+        ``outcome, scale, estimate, ci_low, ci_high, estimate_adj, ci_low_adj, ci_high_adj, n_adj``
+        for every outcome both fits estimate.
+    skipped : str or None
+        Why there is no table (no extra column present or all already adjusted for).
+
+    Notes
+    -----
+    Above ``max_rows`` rows the refit uses a simple random sample of them (seeded), and ``n_adj``
+    says how many: its intervals are then a little wider than a full refit's.
+    """
+    add = [c for c in extra if c in data and c not in models.covariates_ and data[c].notna().any()]
+    if not add:
+        return None, ("every column the experience may change is already adjusted for, or absent"
+                      if any(c in data for c in extra) else f"no {' or '.join(extra)} column")
+    part = data if len(data) <= max_rows else data.sample(max_rows, random_state=random_state)
+    cats = config.categories
+    refit = OutcomeModels(covariates=[*models.covariates_, *add], score=cats["score"],
+                          promoter_min=cats["promoter_min"], detractor_max=cats["detractor_max"],
+                          alpha=config.alpha, keep_scores=False, scale=config.scales.get(cats["score"]),
+                          weight="weight" if "weight" in part else None).fit(part)
+    key = ["outcome", "contrast"]
+    base = models.effects()
+    adj = refit.effects()
+    both = base[base["contrast"] == "promoter_vs_passive"].merge(
+        adj[adj["contrast"] == "promoter_vs_passive"][[*key, "estimate", "ci_low", "ci_high", "n"]],
+        on=key, suffixes=("", "_adj"))
+    if both.empty:
+        return None, "the refit with them could not estimate the promoter effects"
+    table = both[["outcome", "scale", "estimate", "ci_low", "ci_high", "estimate_adj", "ci_low_adj", "ci_high_adj",
+                  "n_adj"]].reset_index(drop=True)
+    table.attrs["added"] = add
+    return table, None

@@ -137,7 +137,7 @@ def change_decomposition_summary(decomposition: dict) -> str:
     lines += [f"- {change_decomposition_sentence(r)}" for r in d["by"]]
     if not d["by"]:
         lines.append("- No segment dimension is available to split the change.")
-    from .summary import MAY_FOLLOW_THE_SCORE
+    from .design import MAY_FOLLOW_THE_SCORE
 
     follow = [words(r["dimension"]) for r in d["by"] if r["dimension"] in MAY_FOLLOW_THE_SCORE]
     if follow:
@@ -325,6 +325,26 @@ def effects_summary(effects: pd.DataFrame) -> str:
                      "confounder would need with both the CX category and the outcome to explain the effect away "
                      "(the interval limit: to move its interval to no effect); values near 1 mean fragile "
                      "conclusions.")
+    return "\n".join(lines)
+
+
+def adjustment_summary(table: pd.DataFrame) -> str:
+    """Markdown: each promoter effect as reported and adjusted also for the columns the experience
+    may change (:func:`cxanalysis.models.adjustment_sensitivity`), and how to read the pair."""
+    from .summary import effect_sentence
+
+    added = listing(words(c) for c in table.attrs.get("added", []))
+    lines = [f"**Adjusted also for {added}** (left out of the models above because the experience may change "
+             "them; a reader may see them as confounders instead):"]
+    for r in table.itertuples():
+        adj = effect_sentence(r.outcome, "promoter_vs_passive", {"estimate": r.estimate_adj, "ci_low": r.ci_low_adj,
+                                                                 "ci_high": r.ci_high_adj, "scale": r.scale})
+        reported = (f"{(r.estimate - 1) * 100:+.0f}%" if r.scale == "ratio" else f"{r.estimate:+.1f} pp")
+        lines.append(f"- {adj} As reported above: {reported}.")
+    n = int(table["n_adj"].iloc[0])
+    lines.append(f"\nRefitted on {n:,} customers. The reported figure includes any part of the effect that works "
+                 f"through {added}; the adjusted one leaves it out, or removes their confounding if they are causes "
+                 "rather than consequences. When the two agree, the choice does not decide the finding.")
     return "\n".join(lines)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import fmt
+from .design import MAY_FOLLOW_THE_SCORE
 
 __all__ = ["write_index", "headline", "money_at_stake", "recommendation", "trend_chart", "headline_sentences",
            "assumptions_sentence", "effect_sentence", "roi_tile", "segments_at_risk", "clusters_at_risk",
@@ -471,6 +472,7 @@ SKIPPED_ANALYSES = {
     "roi": "ROI of moving passives to promoters", "retention_scenarios": "Retention scenarios",
     "spend": "Spend model", "churn": "Churn model", "returns": "Returns model", "clusters": "Behavioural clusters",
     "drivers": "Key drivers", "themes": "Comment themes",
+    "adjustment_sensitivity": "Effects adjusted also for visits and contract value",
 }
 _SKIPPED_PARTS = {"metric ": "Metric", "segment ": "Segment dimension", "cluster column ": "Cluster column"}
 
@@ -560,9 +562,6 @@ def _recommendation(results: dict[str, Any], roi: dict[str, Any]) -> tuple[str, 
             f"so a loss is as consistent with the data as a gain.{tail}")
 
 
-#: Segment dimensions the experience may itself change: not adjusted for in the models unless
-#: configured as covariates, and not used to explain an NPS change when another dimension can.
-MAY_FOLLOW_THE_SCORE = ("visits_per_month", "contract_value")
 
 def _split_sentence(dec: dict) -> str:
     """One split of an NPS change (:func:`cxanalysis.trends.nps_change_decomposition`) for the

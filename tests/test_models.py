@@ -494,3 +494,31 @@ def test_design_with_few_repeats_is_fitted_per_row():
     X = np.column_stack([np.ones(2000), rng.normal(size=2000)])
     assert glm._cells(X, rng.normal(size=2000) ** 2, "gamma_log", None, None) is None
     assert glm._cells(X[:, :1], np.ones(2000), "logit", np.zeros(2000), None) is None  # logit offset
+
+
+def test_adjustment_sensitivity_refits_with_visits_and_contract_value(fitted):
+    """The effects as reported beside the effects adjusted also for visits and contract value.
+    Independent computation of the adjusted churn effect: statsmodels' logit with the two columns
+    added, its predictions for the passives as promoters and as passives."""
+    from cxanalysis.config import load_config
+    from cxanalysis.models import adjustment_sensitivity
+
+    df, m = fitted
+    table, why = adjustment_sensitivity(df, load_config(), m)
+    assert why is None and table.attrs["added"] == ["visits_per_month", "contract_value"]
+    t = table.set_index("outcome")
+    e = m.effects().set_index(["outcome", "contrast"])
+    assert t.loc["churn", "estimate"] == e.loc[("churn", "promoter_vs_passive"), "estimate"]
+    ref = smf.logit(f"churned ~ {RHS} + visits_per_month + contract_value", df).fit(disp=0)
+    passives = df[df["cx_category"] == "passive"]
+    diff = ref.predict(passives.assign(cx_category="promoter")).mean() - ref.predict(passives).mean()
+    assert t.loc["churn", "estimate_adj"] == pytest.approx(100 * diff, rel=1e-5)
+    assert (t["ci_low_adj"] < t["estimate_adj"]).all() and (t["estimate_adj"] < t["ci_high_adj"]).all()
+    assert (t["n_adj"] == len(df)).all()
+    # nothing to add: a named reason, no table
+    m2 = OutcomeModels(covariates=["plan", "region", "tenure_months", "visits_per_month", "contract_value"]).fit(df)
+    table, why = adjustment_sensitivity(df, load_config(), m2)
+    assert table is None and "already adjusted for" in why
+    # above max_rows, a seeded sample of that many rows
+    table, _ = adjustment_sensitivity(df, load_config(), m, max_rows=1500)
+    assert (table["n_adj"] <= 1500).all()

@@ -261,3 +261,17 @@ def test_cleaning_summary_says_its_counts_span_every_quarter():
                            "(2025Q4 to 2026Q3); the report quarter's own counts follow.")
     one = narrative.cleaning_summary(CleaningReport(rows_in=5, rows_out=5, response=[{"quarter": "2026Q3"}]))
     assert one.startswith("**5 rows read, 5 kept** (0 dropped).")
+
+
+def test_adjustment_summary_reads_each_effect_both_ways():
+    t = pd.DataFrame({"outcome": ["spend", "churn"], "scale": ["ratio", "pp"], "estimate": [1.12, -4.8],
+                      "ci_low": [1.02, -8.3], "ci_high": [1.23, -1.2], "estimate_adj": [1.05, -4.1],
+                      "ci_low_adj": [0.96, -7.7], "ci_high_adj": [1.15, -0.4], "n_adj": [2540, 2540]})
+    t.attrs["added"] = ["visits_per_month", "contract_value"]
+    md = narrative.adjustment_summary(t)
+    assert md.startswith("**Adjusted also for visits per month and contract value**")
+    assert ("- Promoters and comparable passives show no detectable difference in spend (estimate +5%, likely range "
+            "-4% to +15%). As reported above: +12%.") in md
+    assert "- Promoters churn 4.1 percentage points lower than comparable passives (likely range 0.4 to 7.7 pp " \
+           "lower). As reported above: -4.8 pp." in md
+    assert "Refitted on 2,540 customers." in md
