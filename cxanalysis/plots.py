@@ -268,7 +268,7 @@ def distributions(data: pd.DataFrame, columns: Sequence[str], *, ncols: int = 4,
         if col not in data:
             whole = False
             shares = data[binary].mean()
-            ax.barh([_short(label(c)) for c in binary[::-1]], shares.to_numpy()[::-1], color=NEUTRAL)
+            ax.barh([_wrapped(label(c)) for c in binary[::-1]], shares.to_numpy()[::-1], color=NEUTRAL)
             ax.set_xlim(0, 1)
         else:
             s = data[col].dropna()
@@ -314,6 +314,15 @@ def distributions(data: pd.DataFrame, columns: Sequence[str], *, ncols: int = 4,
 
 def _short(label: str, width: int = 18) -> str:
     return label if len(label) <= width else label[: width - 1] + "…"
+
+
+def _wrapped(label: str, width: int = 18) -> str:
+    """A label on at most two lines of ``width`` characters ("First contact\nresolved"), cut
+    with an ellipsis only past that: the yes/no panel's names are whole words a reader needs."""
+    import textwrap
+
+    lines = textwrap.wrap(label, width) or [""]
+    return lines[0] if len(lines) == 1 else lines[0] + "\n" + _short(" ".join(lines[1:]), width)
 
 
 def _bins(s: pd.Series, n: int = 30):

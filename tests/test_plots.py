@@ -720,3 +720,13 @@ def test_silhouette_axis_starts_at_zero_and_marks_weak_structure():
     fig = plots.k_selection(pd.DataFrame({"k": [2, 3], "silhouette": [-0.1, 0.8]}), chosen=3)
     assert fig.axes[0].get_ylim()[0] < -0.1 and fig.axes[0].get_ylim()[1] > 0.8
     plt.close(fig)
+
+
+def test_yes_no_panel_names_its_columns_in_whole_words():
+    """"First contact res…" was cut to fit the fixed grid; the name now wraps onto two lines."""
+    data = pd.DataFrame({"churned": [0, 1, 0, 1], "first_contact_resolved": [1, 1, 0, 1], "spend": [1.0, 2, 3, 4]})
+    fig = plots.distributions(data, ["churned", "first_contact_resolved", "spend"], unit="respondents")
+    panel = [ax for ax in fig.axes if "Yes/no" in ax.get_title()][0]
+    names = [t.get_text() for t in panel.get_yticklabels()]
+    assert "First contact\nresolved" in names and not any("…" in n for n in names)
+    plt.close(fig)
