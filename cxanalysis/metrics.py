@@ -759,5 +759,6 @@ def add_clv(add, sbar: float, cbar: float, cov: np.ndarray, n: int, n_eff: float
     add(f"CLV (discounted, {config.roi['horizon_years']} years)",
         {"value": disc, "ci_low": lo, "ci_high": hi, "n": n, "n_eff": n_eff},
         f"money per customer, over {config.roi['horizon_years']} years",
-        f"survival form of DESIGN.md at average spend and churn, before the cost of returns; delta method on "
+        f"sum over the horizon's quarters q of margin x spend x (1 - churn)^(q-1) / (1 + discount rate)^(q/4), "
+        f"at average spend and churn, before the cost of returns; delta method on "
         f"the log{' (weighted)' if weighted else ''}")
