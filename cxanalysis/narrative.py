@@ -342,7 +342,7 @@ def adjustment_summary(table: pd.DataFrame) -> str:
         reported = (f"{(r.estimate - 1) * 100:+.0f}%" if r.scale == "ratio" else f"{r.estimate:+.1f} pp")
         lines.append(f"- {adj} As reported above: {reported}.")
     n = int(table["n_adj"].iloc[0])
-    lines.append(f"\nRefitted on {n:,} customers. The reported figure includes any part of the effect that works "
+    lines.append(f"\nRefitted on {n:,} respondents. The reported figure includes any part of the effect that works "
                  f"through {added}; the adjusted one leaves it out, or removes their confounding if they are causes "
                  "rather than consequences. When the two agree, the choice does not decide the finding.")
     return "\n".join(lines)

@@ -274,4 +274,4 @@ def test_adjustment_summary_reads_each_effect_both_ways():
             "-4% to +15%). As reported above: +12%.") in md
     assert "- Promoters churn 4.1 percentage points lower than comparable passives (likely range 0.4 to 7.7 pp " \
            "lower). As reported above: -4.8 pp." in md
-    assert "Refitted on 2,540 customers." in md
+    assert "Refitted on 2,540 respondents." in md
