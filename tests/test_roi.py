@@ -6,6 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from cxanalysis import roi
 from cxanalysis.config import load_config
@@ -659,8 +660,9 @@ def test_retention_break_even_is_read_against_the_customers_who_leave(fitted, re
 def test_each_segment_is_compared_with_every_passive_from_the_same_draws(fitted):
     """The difference of a segment's value per moved passive from every passive's: its estimate is
     the two values' difference (the overall one from passive_to_promoter), a segment holding every
-    passive differs by exactly 0 in every draw, the Bonferroni interval (over the rows compared)
-    contains the 95% one, and the generator's true difference of each plan, computed from its true
+    passive differs by exactly 0 in every draw, the Bonferroni interval (over the rows compared;
+    normal on the draws' spread, so its half-width is z(1 - 0.025/4) / 1.96 times the 95%
+    percentile interval's, to the draws' departure from normal) contains the 95% one, and the generator's true difference of each plan, computed from its true
     outcomes, lies inside the Bonferroni interval."""
     df, models, r = fitted
     cfg = load_config()
@@ -676,6 +678,10 @@ def test_each_segment_is_compared_with_every_passive_from_the_same_draws(fitted)
     for row in t.itertuples():
         assert row.diff_vs_all == pytest.approx(row.value_per_customer - r.value_per_customer, rel=1e-9, abs=1e-9)
         assert row.diff_adj_ci_low <= row.diff_ci_low <= row.diff_vs_all <= row.diff_ci_high <= row.diff_adj_ci_high
+        half = (row.diff_adj_ci_high - row.diff_adj_ci_low) / 2  # normal at 1 - 0.05 / 4 rows compared
+        assert row.diff_vs_all == pytest.approx((row.diff_adj_ci_high + row.diff_adj_ci_low) / 2, abs=1e-9)
+        assert half == pytest.approx(stats.norm.ppf(1 - 0.025 / len(t)) * (row.diff_ci_high - row.diff_ci_low)
+                                     / (2 * 1.96), rel=0.15, abs=1e-9)
         if row.dimension == "all":
             assert (row.diff_vs_all, row.diff_ci_low, row.diff_ci_high) == pytest.approx((0.0, 0.0, 0.0), abs=1e-6)
         else:
