@@ -528,13 +528,12 @@ def contributions_sentence(result, *, currency: str | None = None) -> str:
 def retention_title(result) -> str:
     """Chart title stating the finding: how many kept a month pay for the program.
 
-    Uses the break-even of the first whole-year horizon (the same for every whole year: each year
-    pays its own cost and keeps its own customers), else the first horizon.
+    Uses the break-even of the first whole-year horizon
+    (:meth:`cxanalysis.roi.RetentionScenarios.headline_break_even`).
     """
     if not result.value_per_customer > 0:
         return "Retained customers may be worth nothing: no number kept a month pays for the program"
-    be = result.break_even
-    row = be[be["horizon_years"] >= 1].iloc[0] if (be["horizon_years"] >= 1).any() else be.iloc[0]
+    row = result.headline_break_even()
     hi = f"{row['ci_high']:,.0f}" if np.isfinite(row["ci_high"]) else "no upper bound"
     title = (f"about {row['break_even_per_month']:,.0f} customers a month pay for the program over "
              f"{_horizon(row['horizon_years'])} (likely range {row['ci_low']:,.0f} to {hi})")
@@ -579,11 +578,9 @@ def retention_summary(result, *, currency: str | None = None) -> str:
             "(costs are paid at the start of each year, so a quarter pays a whole year):\n" + "\n".join(lines))
     leavers = result.leavers_per_month
     if np.isfinite(leavers) and leavers > 0:
-        be = result.break_even
-        row = be[be["horizon_years"] >= 1].iloc[0] if (be["horizon_years"] >= 1).any() else be.iloc[0]
-        base = result.n_base if result.n_base is not None else result.n_customers
+        row = result.headline_break_even()
         text += (f"\n\nFor scale: about {leavers:,.0f} customers leave a month (the average customer's "
-                 f"{result.average['churn']:.1%} a quarter, over {base:,.0f} customers), so keeping "
+                 f"{result.average['churn']:.1%} a quarter, over {result.base_size:,.0f} customers), so keeping "
                  f"{row['break_even_per_month']:,.1f} of them a month means keeping "
                  f"{fmt_percent(row['break_even_per_month'] / leavers)} of those who would leave.")
     return text

@@ -932,12 +932,23 @@ class RetentionScenarios:
         return self.table
 
     @property
+    def base_size(self) -> float:
+        """The customers the models speak for: ``n_base`` (the sum of the weights when respondents
+        are weighted), else the modelled customers."""
+        return float(self.n_base if self.n_base is not None else self.n_customers)
+
+    @property
     def leavers_per_month(self) -> float:
-        """Customers who leave in a month, as the models see the base: its size (``n_base``, the
-        sum of the weights when respondents are weighted, else the modelled customers) times the
+        """Customers who leave in a month, as the models see the base: :attr:`base_size` times the
         average customer's predicted quarterly churn, over 3. The break-even reads against it."""
-        base = self.n_base if self.n_base is not None else self.n_customers
-        return float(base * self.average["churn"] / 3)
+        return float(self.base_size * self.average["churn"] / 3)
+
+    def headline_break_even(self) -> pd.Series:
+        """The break-even row the pages quote: the first whole-year horizon's (the same for every
+        whole year: each year pays its own cost and keeps its own customers), else the first."""
+        be = self.break_even
+        whole = be["horizon_years"] >= 1
+        return be[whole].iloc[0] if whole.any() else be.iloc[0]
 
     def profile(self) -> pd.DataFrame:
         """The customer at risk beside the average customer: spend, churn (a share) and returns

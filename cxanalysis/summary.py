@@ -562,7 +562,6 @@ def _recommendation(results: dict[str, Any], roi: dict[str, Any]) -> tuple[str, 
             f"so a loss is as consistent with the data as a gain.{tail}")
 
 
-
 def _split_sentence(dec: dict) -> str:
     """One split of an NPS change (:func:`cxanalysis.trends.nps_change_decomposition`) for the
     summary: the dimension whose mix part is clearest (largest |mix| over its interval's half-width)
