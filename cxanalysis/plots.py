@@ -721,12 +721,15 @@ def k_selection(table: pd.DataFrame, *, chosen: int, title: str | None = None):
     ax.axvline(chosen, color="grey", ls="--", lw=1)
     ax.set(xlabel="number of clusters k", ylabel=label)
     if col == "silhouette":  # on its own scale from 0, with the line below which structure is weak
+        from .clusters import WEAK_SILHOUETTE  # loaded already: the selection table comes from it
+
         values = table[col].to_numpy(float)
         values = values[np.isfinite(values)]
         top = max(0.5, float(values.max()) + 0.05) if len(values) else 1.0
         ax.set_ylim(min(0.0, float(values.min()) - 0.05) if len(values) else 0.0, top)
-        ax.axhline(0.25, color=GREYS[1], ls=":", lw=1, gid="reference")
-        ax.annotate("below 0.25: no substantial structure", (1.0, 0.25), xycoords=("axes fraction", "data"),
+        ax.axhline(WEAK_SILHOUETTE, color=GREYS[1], ls=":", lw=1, gid="reference")
+        ax.annotate(f"below {WEAK_SILHOUETTE:g}: no substantial structure", (1.0, WEAK_SILHOUETTE),
+                    xycoords=("axes fraction", "data"),
                     xytext=(-4, 3), textcoords="offset points", ha="right", va="bottom", fontsize=8, color="grey")
     _top_title(ax, title or f"{name}: k = {chosen} has the {'highest silhouette' if col == 'silhouette' else 'lowest BIC'}",
                fontweight="bold")
