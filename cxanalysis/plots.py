@@ -535,8 +535,7 @@ def _ratio_ticks(lo: float, hi: float) -> np.ndarray:
     even = []
     for steps in ([1, 2, 2.5, 5, 10], [1, 2, 2.5, 4, 5, 10]):  # steps of 4 (0.8, 1.2, 1.6) only if needed
         for n in (9, 7, 5, 4, 3):
-            ticks = MaxNLocator(n, steps=steps).tick_values(lo, hi)
-            ticks = ticks[(ticks > 0) & (ticks >= lo - 1e-12) & (ticks <= hi + 1e-12)]
+            ticks = _on_axis(MaxNLocator(n, steps=steps).tick_values(lo, hi), lo, hi)
             if len(ticks) >= 3 and len(_spread(ticks, lo, hi)) == len(ticks):
                 even.append(ticks)
     with_one = [t for t in even if np.isclose(t, 1.0).any()]
@@ -544,13 +543,12 @@ def _ratio_ticks(lo: float, hi: float) -> np.ndarray:
         return with_one[0]
     # else ratios and their round reciprocals (0.8 and 1.25, 0.5 and 2), even on a log axis about 1
     ladder = np.array([0.1, 0.2, 0.25, 0.5, 0.8, 1.0, 1.25, 2.0, 4.0, 5.0, 10.0])
-    ticks = _spread(ladder[(ladder >= lo - 1e-12) & (ladder <= hi + 1e-12)], lo, hi)
+    ticks = _spread(_on_axis(ladder, lo, hi), lo, hi)
     if len(ticks) >= 3 and np.isclose(ticks, 1.0).any():
         return ticks
     # else the longest run of consecutive steps around 1 that the crowding leaves whole
     for n in (9, 7, 5, 4):
-        ticks = MaxNLocator(n, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
-        ticks = ticks[(ticks > 0) & (ticks >= lo - 1e-12) & (ticks <= hi + 1e-12)]
+        ticks = _on_axis(MaxNLocator(n, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi), lo, hi)
         kept = np.isin(ticks, _spread(ticks, lo, hi))
         centre = int(np.argmin(np.abs(np.log(ticks)))) if len(ticks) else 0
         a = b = centre
@@ -564,10 +562,15 @@ def _ratio_ticks(lo: float, hi: float) -> np.ndarray:
         return even[0]
     for n in (5, 7, 9):
         ticks = MaxNLocator(n, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
-        ticks = _spread(ticks[(ticks > 0) & (ticks >= lo - 1e-12) & (ticks <= hi + 1e-12)], lo, hi)
+        ticks = _spread(_on_axis(ticks, lo, hi), lo, hi)
         if len(ticks) >= 3:
             return ticks
     return np.geomspace(lo, hi, 3)
+
+
+def _on_axis(ticks: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """The positive ``ticks`` within [lo, hi] (to rounding): those a log ratio axis can show."""
+    return ticks[(ticks > 0) & (ticks >= lo - 1e-12) & (ticks <= hi + 1e-12)]
 
 
 def _spread(ticks: np.ndarray, lo: float, hi: float) -> np.ndarray:
