@@ -1055,12 +1055,14 @@ def forest_table(effects: pd.DataFrame) -> pd.DataFrame:
     return t[["label", "estimate", "ci_low", "ci_high", "null", "scale"]]
 
 
-def fit_outcome_models(data: pd.DataFrame, config, *, keep_scores: bool = True) -> OutcomeModels:
+def fit_outcome_models(data: pd.DataFrame, config, *, keep_scores: bool = True,
+                       per_point: bool = True) -> OutcomeModels:
     """Fit :class:`OutcomeModels` with the configuration's covariates and categories.
 
     ``covariates: null`` in the config means those of plan, region and tenure_months present;
-    the per-point effect keeps the score within its configured scale (``scales``). A ``weight``
-    column (respondents weighted to the base) is used as prior weights.
+    the per-point effect keeps the score within its configured scale (``scales``; ``per_point``
+    False leaves it out). A ``weight`` column (respondents weighted to the base) is used as prior
+    weights.
     """
     covs = config.covariates
     if covs is None:
@@ -1068,7 +1070,7 @@ def fit_outcome_models(data: pd.DataFrame, config, *, keep_scores: bool = True) 
     cats = config.categories
     return OutcomeModels(covariates=covs, score=cats["score"], promoter_min=cats["promoter_min"],
                          detractor_max=cats["detractor_max"], alpha=config.alpha,
-                         keep_scores=keep_scores, scale=config.scales.get(cats["score"]),
+                         keep_scores=keep_scores, per_point=per_point, scale=config.scales.get(cats["score"]),
                          weight="weight" if "weight" in data else None).fit(data)
 
 
@@ -1095,20 +1097,16 @@ def adjustment_sensitivity(data: pd.DataFrame, config, models: OutcomeModels, *,
     Above ``max_rows`` rows the refit uses a simple random sample of them (seeded), and ``n_adj``
     says how many: its intervals are then wider than a full refit's. (A continuous covariate such
     as contract value makes every design row distinct, so the refit cannot use the compressed
-    fits of the main models; 50,000 rows keep it under a second while its intervals stay narrow
-    enough to compare the two readings.)
+    fits of the main models, and its separation check is a linear program over the rows; 20,000
+    rows keep it under a second while its intervals stay narrow enough to compare the readings.)
     """
     add = [c for c in extra if c in data and c not in models.covariates_ and data[c].notna().any()]
     if not add:
         return None, ("every column the experience may change is already adjusted for, or absent"
                       if any(c in data for c in extra) else f"no {' or '.join(extra)} column")
     part = data if len(data) <= max_rows else data.sample(max_rows, random_state=random_state)
-    cats = config.categories
-    refit = OutcomeModels(covariates=[*models.covariates_, *add], score=cats["score"],
-                          promoter_min=cats["promoter_min"], detractor_max=cats["detractor_max"],
-                          alpha=config.alpha, keep_scores=False, per_point=False,
-                          scale=config.scales.get(cats["score"]),
-                          weight="weight" if "weight" in part else None).fit(part)
+    refit = fit_outcome_models(part, config.with_overrides(covariates=[*models.covariates_, *add]),
+                               keep_scores=False, per_point=False)
     key = ["outcome", "contrast"]
     base = models.effects()
     adj = refit.effects()
