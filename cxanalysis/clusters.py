@@ -65,6 +65,9 @@ __all__ = ["CustomerClusters", "MIN_CUSTOMERS", "MIN_COLUMNS", "CX_SCORES", "GMM
            "adjusted_rand_index", "silhouette", "WEAK_SILHOUETTE", "WEAK_ARI", "weak_structure_message", "from_config"]
 
 MIN_CUSTOMERS = 50
+CIRCULAR = ("The clusters are built on the CX score itself ({columns}), so 'NPS by cluster' is partly circular: "
+            "clusters differ in NPS partly because they were cut on it. Leave CX scores out of clusters.columns to "
+            "describe behaviour only.")
 MIN_COLUMNS = 2
 CX_SCORES = ("nps_score", "csat", "ces")
 GMM_REG_COVAR = 1e-3
@@ -286,9 +289,7 @@ class CustomerClusters:
         X = self._matrix(data)
         cx = [c for c in self.used_ if c in (*CX_SCORES, self.score)]
         if cx:
-            msg = (f"The clusters are built on the CX score itself ({', '.join(cx)}), so 'NPS by cluster' is partly "
-                   "circular: clusters differ in NPS partly because they were cut on it. Leave CX scores out of "
-                   "clusters.columns to describe behaviour only.")
+            msg = CIRCULAR.format(columns=", ".join(cx))
             self.warnings_.append(msg)
             warnings.warn(msg, UserWarning, stacklevel=2)
         complete = int(data[self.used_].notna().all(axis=1).sum()) if self.used_ else 0

@@ -412,8 +412,10 @@ def _heatmap(table: pd.DataFrame, ax, *, cmap, vmin: float, vmax: float, fmt: st
     maps = [plt.get_cmap(c) for c in cmap] if per_column else [plt.get_cmap(cmap)] * values.shape[1]
     if per_column:
         for j, cm_j in enumerate(maps):
-            column = np.ma.masked_all(values.shape)
-            column[:, j] = values[:, j]
+            # masked cells hold zeros, not np.ma.masked_all's uninitialised memory: a colormap scales the
+            # data under the mask too, and garbage there overflows (a RuntimeWarning on the page)
+            column = np.ma.masked_invalid(np.where(np.arange(values.shape[1]) == j, values, np.nan))
+            column.data[column.mask] = 0.0
             ax.imshow(column, cmap=cm_j, norm=norm, aspect="auto", interpolation="nearest")
     else:
         ax.imshow(values, cmap=maps[0], norm=norm, aspect="auto", interpolation="nearest")

@@ -19,6 +19,7 @@ import re
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -305,11 +306,18 @@ class RunContext:
     def clustering(self):
         """The behavioural clusters of the report's quarter (:func:`cxanalysis.clusters.from_config`
         fitted on :attr:`current`), fitted once per run and shared by the ROI and cluster pages."""
-        from .clusters import from_config
-
         key = ("clusters", self.quarter, repr(self.config.clusters), self.config.categories, self.config.seed,
                len(self.current))
-        return self.cached("clusters", key, lambda: from_config(self.config).fit(self.current))
+        return self.cached("clusters", key, self._fit_clusters)
+
+    def _fit_clusters(self):
+        from .clusters import CIRCULAR, from_config
+
+        # the circularity warning is kept in the fit's ``warnings_``, which the pages show as a note;
+        # raised here it would also reach the page as raw stderr, with a source path
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=re.escape(CIRCULAR.split("{", 1)[0]), category=UserWarning)
+            return from_config(self.config).fit(self.current)
 
     def cached(self, name: str, key: Any, compute: Callable[[], Any]) -> Any:
         """Compute once per run: pickle ``compute()`` under ``_cache`` keyed by ``key``."""

@@ -21,6 +21,8 @@ pytestmark = pytest.mark.slow
 
 
 def _errors_in(executed_dir):
+    """Error outputs, and stderr outputs (a warning printed raw: a source path and a line of code on
+    the page, where the pages give their notes in words)."""
     errors = []
     for path in sorted(executed_dir.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
@@ -28,6 +30,8 @@ def _errors_in(executed_dir):
             for out in cell.get("outputs", []):
                 if out.get("output_type") == "error":
                     errors.append(f"{path.name}: {out.get('ename')}: {out.get('evalue')}")
+                elif out.get("output_type") == "stream" and out.get("name") == "stderr":
+                    errors.append(f"{path.name}: stderr: {out.get('text', '')[:300]}")
     return errors
 
 
