@@ -15,7 +15,21 @@ from typing import Any
 
 import yaml
 
-__all__ = ["Config", "ConfigError", "DEFAULTS", "load_config"]
+__all__ = ["Config", "ConfigError", "DEFAULTS", "SPEND_PER_QUARTER", "load_config", "spend_note"]
+
+
+#: Quarters' spend per unit of the export's spend, by ``spend_period``.
+SPEND_PER_QUARTER = {"quarter": 1.0, "month": 3.0, "year": 0.25}
+
+
+def spend_note(config: Config) -> str | None:
+    """The data-quality note for a spend converted to the quarter, or None when it is quarterly."""
+    period = config.spend_period
+    if period == "quarter":
+        return None
+    how = "multiplied by 3" if period == "month" else "divided by 4"
+    return (f"Spend is the export's {period}ly figure (spend_period: {period} in cx.yaml), {how} to give the "
+            "quarter's spend: spend, CLV and the ROI are per quarter throughout.")
 
 
 class ConfigError(ValueError):
@@ -31,6 +45,10 @@ DEFAULTS: dict[str, Any] = {
     # ISO 4217 code of the export's money, e.g. EUR: amounts are shown with its symbol ("€1,234");
     # None: amounts with thousands separators only
     "currency": None,
+    # the period the export's spend covers: quarter (the canonical table's), month or year. A monthly
+    # figure (e.g. a monthly charge) is multiplied by 3 and a yearly one divided by 4 when loading,
+    # so that spend, CLV and the ROI are per quarter as everywhere else; the data-quality page says so
+    "spend_period": "quarter",
     # survey-platform export joined to the customer table (README, "Survey exports")
     "survey": {
         "path": None,  # e.g. responses.csv; or pass --survey
@@ -109,6 +127,7 @@ _CHOICES = {
     ("cleaning", "invalid_rows"): {"error", "drop"},
     ("nps_ci",): {"adjusted-wald", "wald"},
     ("engine",): {"auto", "pandas", "duckdb", "spark"},
+    ("spend_period",): {"quarter", "month", "year"},
     ("clusters", "method"): {"kmeans", "gmm"},
     ("survey", "format"): {"auto", "qualtrics", "surveymonkey", "spss", "plain"},
     ("survey", "keep"): {"latest", "mean", "first"},

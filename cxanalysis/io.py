@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .config import Config, load_config
+from .config import SPEND_PER_QUARTER, Config, load_config, spend_note
 from .resources import require_extra
 from .schema import (
     CANONICAL,
@@ -755,6 +755,9 @@ def load(
     problems: list[Problem] = []
     frame = _parse_columns(frame, problems)
     frame = _parse_quarters(frame, q, problems)
+    if "spend" in frame and (note := spend_note(cfg)) is not None:
+        frame["spend"] = frame["spend"] * SPEND_PER_QUARTER[cfg.spend_period]
+        report.notes.append(note)
 
     # always-on cleaning, counted
     missing_id = frame["customer_id"].isna().to_numpy()

@@ -605,3 +605,29 @@ def test_present_categories_are_the_values_held_as_text(held):
     pd.testing.assert_series_equal(_present_categories(part), part.astype(object).astype("category"))
     plain = pd.Series(held, dtype=object)
     pd.testing.assert_series_equal(_present_categories(plain), plain.astype(object).astype("category"))
+
+
+@pytest.mark.parametrize(("period", "factor"), [("month", 3.0), ("year", 0.25), ("quarter", 1.0)])
+def test_spend_of_another_period_is_converted_to_the_quarter_and_said(tmp_path, period, factor):
+    """spend_period: a monthly spend is 3 times its value a quarter, a yearly one a quarter of it;
+    the cleaning notes say so (the data-quality page shows them). Nothing else changes."""
+    from cxanalysis.sample import make_customers
+
+    df = make_customers(400, 1, random_state=3)
+    df.to_csv(tmp_path / "e.csv", index=False)
+    plain = load(tmp_path / "e.csv")
+    got = load(tmp_path / "e.csv", {"spend_period": period})
+    np.testing.assert_array_equal(got.data["spend"].to_numpy(), df.loc[df["nps_score"].notna(), "spend"].to_numpy()
+                                  * factor)
+    pd.testing.assert_frame_equal(got.data.drop(columns="spend"), plain.data.drop(columns="spend"))
+    said = [n for n in got.report.notes if "spend_period" in n]
+    assert len(said) == (period != "quarter")
+    if said:
+        assert f"export's {period}ly figure" in said[0] and ("multiplied by 3" if period == "month" else "divided by 4") in said[0]
+
+
+def test_an_unknown_spend_period_is_a_config_error():
+    from cxanalysis.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match="spend_period"):
+        load_config({"spend_period": "week"})

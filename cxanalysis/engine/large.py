@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..config import Config
+from ..config import SPEND_PER_QUARTER, Config, spend_note
 from ..io import _FALSE, _TRUE, CleaningReport, DataError, file_sha256, load, parse_quarter
 from ..schema import CANONICAL, CATEGORICAL, CX_SCORES, NUMERIC_KINDS, Problem, ValidationError
 from ..schema import sql_name as q
@@ -96,6 +96,12 @@ def _typed_select(eng, quarter_map: dict[str, str]) -> tuple[list[str], list[Pro
         kind = CANONICAL.get(col, "driver" if str(col).startswith("driver_") else None)
         c = q(col)
         text = not (pd.api.types.is_numeric_dtype(types[col]) or pd.api.types.is_bool_dtype(types[col]))
+        if col == "spend" and (factor := SPEND_PER_QUARTER[eng.config.spend_period]) != 1.0:
+            expr = f"TRY_CAST(NULLIF(TRIM(CAST({c} AS STRING)), '') AS DOUBLE)" if text else f"CAST({c} AS DOUBLE)"
+            exprs.append(f"{expr} * {factor!r} AS {c}")
+            if text:
+                problems += _unparsed_numbers(eng, col)
+            continue
         if col == "quarter":
             cases = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in quarter_map.items())
             exprs.append(f"CASE CAST({c} AS STRING) {cases} END AS {c}" if cases else f"{c}")
@@ -111,18 +117,25 @@ def _typed_select(eng, quarter_map: dict[str, str]) -> tuple[list[str], list[Pro
                                         "Use one of those spellings, or leave the cell empty when unknown."))
             exprs.append(f"CASE WHEN {t} IN ({yes}) THEN 1.0 WHEN {t} IN ({no}) THEN 0.0 END AS {c}")
         elif (kind in NUMERIC_KINDS or kind == "driver" or kind == "binary") and text:
-            t = f"TRIM(CAST({c} AS STRING))"
-            bad = f"{c} IS NOT NULL AND {t} <> '' AND TRY_CAST({t} AS DOUBLE) IS NULL"
-            n = int(eng.query(f"SELECT COUNT(*) AS n FROM {eng.table} WHERE {bad}")["n"].iloc[0])
-            if n:
-                problems.append(Problem(col, "must hold numbers", n, _examples(eng, bad, col),
-                                        "Replace text such as 'n/a' with an empty cell (missing) or a number."))
-            exprs.append(f"TRY_CAST(NULLIF({t}, '') AS DOUBLE) AS {c}")
+            problems += _unparsed_numbers(eng, col)
+            exprs.append(f"TRY_CAST(NULLIF(TRIM(CAST({c} AS STRING)), '') AS DOUBLE) AS {c}")
         elif kind in ("category", "id"):
             exprs.append(f"NULLIF(TRIM(CAST({c} AS STRING)), '') AS {c}")
         else:
             exprs.append(c)
     return exprs, problems
+
+
+def _unparsed_numbers(eng, col: str) -> list[Problem]:
+    """The problem of a text column's cells that are not numbers (none: an empty list)."""
+    c = q(col)
+    t = f"TRIM(CAST({c} AS STRING))"
+    bad = f"{c} IS NOT NULL AND {t} <> '' AND TRY_CAST({t} AS DOUBLE) IS NULL"
+    n = int(eng.query(f"SELECT COUNT(*) AS n FROM {eng.table} WHERE {bad}")["n"].iloc[0])
+    if not n:
+        return []
+    return [Problem(col, "must hold numbers", n, _examples(eng, bad, col),
+                    "Replace text such as 'n/a' with an empty cell (missing) or a number.")]
 
 
 def _lit(v) -> str:
@@ -296,6 +309,8 @@ def _prepare(eng, source, config: Config, qtr, per_stratum: int | None, seed: in
                                                                         if r["base"] > r["respondents"]})))
         report.notes.append(f"{n_non:,} customers have no CX score (did not answer the survey): counted as the base "
                             f"the {report.respondents:,} respondents stand for, not analysed; {how}.")
+    if "spend" in eng.columns and (note := spend_note(config)) is not None:
+        report.notes.append(note)
     report.notes.append(f"Read, validated and counted by the {eng.name} engine over every row; the models, "
                         "drivers, clusters and themes use a weighted stratified sample (see each page).")
     report.inputs = _inputs(source, rows_in)
