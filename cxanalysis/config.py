@@ -23,9 +23,15 @@ SPEND_PER_QUARTER = {"quarter": 1.0, "month": 3.0, "year": 0.25}
 
 
 def spend_note(config: Config) -> str | None:
-    """The data-quality note for a spend converted to the quarter, or None when it is quarterly."""
+    """The data-quality note for a spend converted to the quarter; for a quarterly spend read from the
+    column MRR also reads (a month's revenue taken for a quarter's?), a warning; else None."""
     period = config.spend_period
     if period == "quarter":
+        same = config.columns.get("spend")
+        if same is not None and same == config.columns.get("mrr"):
+            return (f"Spend and MRR both come from the column {same!r}: MRR is a month's revenue and spend a "
+                    "quarter's, so one of them is probably wrong. If the column is monthly, set spend_period: month "
+                    "in cx.yaml (spend is then 3 times it).")
         return None
     how = "multiplied by 3" if period == "month" else "divided by 4"
     return (f"Spend is the export's {period}ly figure (spend_period: {period} in cx.yaml), {how} to give the "

@@ -756,7 +756,7 @@ def load(
     frame = _parse_columns(frame, problems)
     frame = _parse_quarters(frame, q, problems)
     if "spend" in frame and (note := spend_note(cfg)) is not None:
-        frame["spend"] = frame["spend"] * SPEND_PER_QUARTER[cfg.spend_period]
+        frame["spend"] = frame["spend"] * SPEND_PER_QUARTER[cfg.spend_period]  # 1 for a quarterly spend
         report.notes.append(note)
 
     # always-on cleaning, counted

@@ -98,6 +98,12 @@ def test_column_mapping(tmp_path):
     d = load(path, cfg, quarter="2026Q3").data
     assert d["spend"].tolist() == d["mrr"].tolist() == [100.0, 50.5, 0.0, 20.0, 10.0, 5.0]
     assert "Rev_Q" not in d
+    # one column read as a month's revenue (mrr) and as a quarter's (spend): said, with the fix
+    (note,) = [n for n in load(path, cfg, quarter="2026Q3").report.notes if "Spend and MRR" in n]
+    assert "'Rev_Q'" in note and "spend_period: month" in note
+    monthly = load(path, {**cfg, "spend_period": "month"}, quarter="2026Q3")
+    assert not any("Spend and MRR" in n for n in monthly.report.notes)
+    assert monthly.data["spend"].tolist() == [300.0, 151.5, 0.0, 60.0, 30.0, 15.0]
 
 
 def test_mapping_to_absent_column_names_it_with_a_hint(csv):
