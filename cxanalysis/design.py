@@ -2,21 +2,22 @@
 
 A formula engine (patsy, formulaic) is the slow part of fitting on a million rows; the matrices
 here hold the same columns, in the same order and with the same reference levels as the formula
-``y ~ C(cx, Treatment('passive')) + C(cat1) + ... + num1 + ...`` would, so that every fast fit is
-checked against the plain statsmodels formula fit in the tests.
+``y ~ C(cx, Treatment('passive')) + C(cat1) + ... + num1 + ...`` would, a numeric covariate followed by
+the curve terms of its restricted cubic spline, so that every fast fit is checked against the plain
+statsmodels fit of that formula (the curve as patsy's ``cr()`` with the same knots) in the tests.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from .fmt import label
 
-__all__ = ["Design", "build_design", "CX_TERMS"]
+__all__ = ["Design", "build_design", "CX_TERMS", "rcs_terms", "spline_knots", "SPLINE_KNOTS"]
 
 CX_TERMS = ("cx[T.detractor]", "cx[T.promoter]")
 
@@ -30,6 +31,42 @@ MAY_FOLLOW_THE_SCORE = ("visits_per_month", "contract_value")
 _STEP = {"tenure_months": "per month", "age": "per year", "visits_per_month": "per visit a month",
          "support_tickets": "per ticket", "orders": "per order", "nps_score": "per point", "csat": "per point",
          "ces": "per point"}
+
+
+#: Knots of a numeric covariate's restricted cubic spline, as quantiles of its values (Harrell,
+#: *Regression Modeling Strategies*, 2015, section 2.4.6): four knots, or three where four would
+#: not be distinct; a covariate with fewer than ``SPLINE_MIN_VALUES`` distinct values, or whose
+#: three knots are not distinct either, enters linearly.
+SPLINE_KNOTS = ((0.05, 0.35, 0.65, 0.95), (0.10, 0.50, 0.90))
+SPLINE_MIN_VALUES = 10
+
+
+def spline_knots(x: np.ndarray) -> tuple[float, ...] | None:
+    """The knots of ``x``'s restricted cubic spline (:data:`SPLINE_KNOTS`), or None: linear."""
+    x = x[np.isfinite(x)]
+    if len(np.unique(x)) < SPLINE_MIN_VALUES:
+        return None
+    for probs in SPLINE_KNOTS:
+        t = np.quantile(x, probs)
+        if np.all(np.diff(t) > 0):
+            return tuple(float(v) for v in t)
+    return None
+
+
+def rcs_terms(x: np.ndarray, knots: Sequence[float]) -> np.ndarray:
+    """The non-linear terms of a restricted cubic spline in ``x`` (``len(knots) - 2`` columns).
+
+    Harrell's truncated-power form, each term divided by ``(t_k - t_1)^2`` so that its scale is
+    that of ``x``: with ``x`` itself they span the cubic splines with these knots that are linear
+    beyond the outer two (natural splines), the space of ``patsy``'s ``cr()`` with the same knots.
+    """
+    t = np.asarray(knots, float)
+    k = len(t)
+    cube = lambda v: np.maximum(v, 0.0) ** 3  # noqa: E731
+    tail_a, tail_b = cube(x - t[k - 2]), cube(x - t[k - 1])
+    span = t[k - 1] - t[k - 2]
+    return np.column_stack([(cube(x - t[j]) - tail_a * (t[k - 1] - t[j]) / span + tail_b * (t[k - 2] - t[j]) / span)
+                            / (t[k - 1] - t[0]) ** 2 for j in range(k - 2)])
 
 
 @dataclass(frozen=True)
@@ -50,6 +87,8 @@ class Design:
         How CX enters: dummies (reference passive) or the score as a number.
     labels : dict
         Column name -> business-readable label.
+    knots : dict
+        Numeric covariate -> the knots of its restricted cubic spline (absent: it enters linearly).
     """
 
     X: np.ndarray
@@ -58,6 +97,7 @@ class Design:
     n_dropped: int
     cx: str
     labels: dict[str, str]
+    knots: dict[str, tuple[float, ...]] = field(default_factory=dict)
 
     def col(self, name: str) -> int:
         return self.names.index(name)
@@ -96,7 +136,11 @@ def build_design(
     data : DataFrame
     covariates : list of str
         Adjusted-for columns; categorical ones become treatment dummies (first level in sorted
-        order is the reference, as in patsy), numeric ones enter linearly.
+        order is the reference, as in patsy); numeric ones enter as a restricted cubic spline
+        (the value, then its curve terms, :func:`rcs_terms`, knots from :func:`spline_knots` on
+        the rows kept), so that a covariate whose link with the outcome bends (churn falling
+        steeply over the first months of tenure, then flat) is adjusted for, not a straight line
+        through it; with few distinct values, linearly.
     cx : {"category", "score"}
         ``"category"``: dummies for detractor and promoter, reference passive (from ``category``);
         ``"score"``: the numeric ``score`` column (effect per point).
@@ -115,6 +159,7 @@ def build_design(
     rows = np.flatnonzero(ok)
     d = data.iloc[rows]
     cols = [np.ones(len(d))]
+    knots: dict[str, tuple[float, ...]] = {}
     names = ["Intercept"]
     labels = {"Intercept": "Baseline (intercept)"}
     if cx == "category":
@@ -138,13 +183,23 @@ def build_design(
                 names.append(name)
                 labels[name] = f"{label(c)}: {level} (vs {levels[0]})"
         else:
-            cols.append(s.to_numpy(float))
+            x = s.to_numpy(float)
+            cols.append(x)
             names.append(c)
-            labels[c] = f"{label(c)}, {_STEP.get(c, 'per one more')}"
+            t = spline_knots(x)
+            if t is None:
+                labels[c] = f"{label(c)}, {_STEP.get(c, 'per one more')}"
+                continue
+            knots[c] = t
+            labels[c] = f"{label(c)}: curve, linear term"
+            for j, term in enumerate(rcs_terms(x, t).T, start=1):
+                cols.append(term)
+                names.append(f"{c}[rcs{j}]")
+                labels[f"{c}[rcs{j}]"] = f"{label(c)}: curve, bend {j}"
     X = np.empty((len(d), len(cols)), order="F")  # column-major: faster X'WX on tall matrices
     for j, c in enumerate(cols):
         X[:, j] = c
-    return Design(X, names, rows, int(len(data) - len(rows)), cx, labels)
+    return Design(X, names, rows, int(len(data) - len(rows)), cx, labels, knots)
 
 
 def row_codes(X: np.ndarray) -> np.ndarray:

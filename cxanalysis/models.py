@@ -273,13 +273,18 @@ def _near_separation(fit: GLMFit, X: np.ndarray, y: np.ndarray, names: list[str]
             return (f"near-separation — the robust standard error of {_words(names[j])} is {robust[j] / model[j]:.0%} "
                     "of the model-based one (the sandwich collapses where the data carry almost no information)")
     sub = X if len(X) <= 200_000 else X[np.random.default_rng(0).choice(len(X), 200_000, replace=False)]
+    # a covariate's curve is judged whole (its linear and bend terms together): its terms' own
+    # coefficients are large and cancel, as those of any spline basis do
+    groups: dict[str, list[int]] = {}
     for j in range(1, len(names)):
-        col = sub[:, j]
-        binary = np.isin(col, (0.0, 1.0)).all()
-        lo, hi = (col.min(), col.max()) if binary else np.percentile(col, [1, 99])
-        shift = abs(fit.params[j]) * (hi - lo)
+        groups.setdefault(names[j].split("[rcs", 1)[0], []).append(j)
+    for name, cols in groups.items():
+        part = sub[:, cols] @ fit.params[cols]
+        binary = len(cols) == 1 and np.isin(sub[:, cols[0]], (0.0, 1.0)).all()
+        lo, hi = (part.min(), part.max()) if binary else np.percentile(part, [1, 99])
+        shift = hi - lo
         if shift > 10:
-            return (f"near-separation — {_words(names[j])} alone multiplies the odds by {np.exp(shift):,.0f} across "
+            return (f"near-separation — {_words(name)} alone multiplies the odds by {np.exp(shift):,.0f} across "
                     "its range (odds ratio above 22,000)")
     return None
 

@@ -19,8 +19,19 @@ from cxanalysis.sample import Truth, make_customers, true_effects
 
 from .conftest import real_export
 
-RHS = "C(cx_category, Treatment('passive')) + C(plan) + C(region) + tenure_months"
-RHS_SCORE = "nps_score + C(plan) + C(region) + tenure_months"
+def curve(df: pd.DataFrame, col: str = "tenure_months") -> str:
+    """A numeric covariate as the models enter it, written for patsy: a natural cubic spline with
+    knots at the 5th, 35th, 65th and 95th percentiles of the column (Harrell's four knots), the
+    same space of curves as the models' restricted cubic spline in another basis."""
+    t = np.quantile(df[col].to_numpy(float), [0.05, 0.35, 0.65, 0.95])
+    return f"cr({col}, knots=({t[1]!r}, {t[2]!r}), lower_bound={t[0]!r}, upper_bound={t[3]!r}, constraints='center')"
+
+
+def rhs(df: pd.DataFrame, *, score: bool = False, extra: tuple[str, ...] = ()) -> str:
+    """The right-hand side of the models' formula on ``df``: CX, plan, region, tenure (and ``extra``
+    numeric covariates) as curves."""
+    cx = "nps_score" if score else "C(cx_category, Treatment('passive'))"
+    return " + ".join([cx, "C(plan)", "C(region)", *(curve(df, c) for c in ("tenure_months", *extra))])
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +46,25 @@ def _patsy_to_ours(name):
     return re.sub(r"^C\((\w+)\)", r"\1", name)
 
 
-def _same(fit, ref, names=None):
-    """Coefficients and robust SEs equal to 1e-6 relative, matched by term name."""
+def _same(fit, ref, names):
+    """The same model: coefficients and robust SEs equal to 1e-6 relative for every term that does
+    not depend on how a curve is written (CX, the categories' dummies), matched by name, and the
+    same linear predictor (the intercept and the curves' terms together) on every row."""
     params, bse = ref.params.rename(_patsy_to_ours), ref.bse.rename(_patsy_to_ours)
-    if names is not None:
-        params, bse = params[names], bse[names]
-    np.testing.assert_allclose(fit.params, params.to_numpy(), rtol=1e-6)
-    np.testing.assert_allclose(fit.bse, bse.to_numpy(), rtol=1e-6)
+    ours = pd.Series(fit.params, index=names)
+    common = [n for n in names if n in params.index and n != "Intercept"]
+    assert common and all("[rcs" not in n for n in common)
+    np.testing.assert_allclose(ours[common], params[common].to_numpy(), rtol=1e-6)
+    np.testing.assert_allclose(pd.Series(fit.bse, index=names)[common], bse[common].to_numpy(), rtol=1e-6)
+    curves = [n for n in names if n not in common and n != "Intercept"]
+    assert len(curves) == len(params) - len(common) - 1  # the same number of curve terms
+    return ref.model.exog @ ref.params.to_numpy()
+
+
+def _same_rows(fit, ref, design):
+    """:func:`_same`, and the linear predictor on the design's rows equal to statsmodels'."""
+    eta = _same(fit, ref, design.names)
+    np.testing.assert_allclose(design.X @ fit.params, eta, rtol=1e-6, atol=1e-8)
 
 
 def test_spend_two_part_matches_statsmodels(fitted):
@@ -49,9 +72,12 @@ def test_spend_two_part_matches_statsmodels(fitted):
     df, m = fitted
     parts = m.outcomes_["spend"].parts
     assert set(parts) == {"any", "amount"}
-    _same(parts["any"], smf.logit(f"any_spend ~ {RHS}", df.assign(any_spend=(df["spend"] > 0).astype(float))).fit(disp=0, cov_type="HC0"))
+    _same_rows(parts["any"], smf.logit(f"any_spend ~ {rhs(df)}", df.assign(any_spend=(df["spend"] > 0).astype(float)))
+               .fit(disp=0, cov_type="HC0"), m.design_)
     gamma = sm.families.Gamma(sm.families.links.Log())
-    _same(parts["amount"], smf.glm(f"spend ~ {RHS}", df[df["spend"] > 0], family=gamma).fit(cov_type="HC0"))
+    # the amount part on the customers who spent, the curve's knots those of every customer's
+    _same(parts["amount"], smf.glm(f"spend ~ {rhs(df)}", df[df["spend"] > 0], family=gamma).fit(cov_type="HC0"),
+          m.design_.names)
 
 
 def test_spend_without_zeros_is_one_gamma_glm():
@@ -60,7 +86,8 @@ def test_spend_without_zeros_is_one_gamma_glm():
     assert list(m.outcomes_["spend"].parts) == ["main"]
     df = df.assign(cx_category=m.data_["cx_category"].astype(str))
     gamma = sm.families.Gamma(sm.families.links.Log())
-    _same(m.outcomes_["spend"].parts["main"], smf.glm(f"spend ~ {RHS}", df, family=gamma).fit(cov_type="HC0"))
+    _same_rows(m.outcomes_["spend"].parts["main"], smf.glm(f"spend ~ {rhs(df)}", df, family=gamma).fit(cov_type="HC0"),
+               m.design_)
     # with one part and a log link, the averaged ratio is exactly exp(coefficient)
     e = m.effects().set_index(["outcome", "contrast"])
     b = m.outcomes_["spend"].parts["main"].params[m.design_.col("cx[T.promoter]")]
@@ -69,24 +96,27 @@ def test_spend_without_zeros_is_one_gamma_glm():
 
 def test_churn_and_returns_match_statsmodels(fitted):
     df, m = fitted
-    _same(m.outcomes_["churn"].parts["main"], smf.logit(f"churned ~ {RHS}", df).fit(disp=0, cov_type="HC0"))
-    ref = smf.glm(f"returns ~ {RHS}", df, family=sm.families.Poisson(), offset=np.log(df["orders"])).fit(cov_type="HC0")
-    _same(m.outcomes_["returns"].parts["main"], ref)
+    _same_rows(m.outcomes_["churn"].parts["main"], smf.logit(f"churned ~ {rhs(df)}", df).fit(disp=0, cov_type="HC0"),
+               m.design_)
+    ref = smf.glm(f"returns ~ {rhs(df)}", df, family=sm.families.Poisson(), offset=np.log(df["orders"])).fit(cov_type="HC0")
+    _same_rows(m.outcomes_["returns"].parts["main"], ref, m.design_)
     assert m.outcomes_["returns"].parts["main"].dispersion == pytest.approx(ref.pearson_chi2 / ref.df_resid, rel=1e-8)
 
 
 def test_per_point_models_match_statsmodels(fitted):
     df, m = fitted
-    names = m.score_design_.names
-    _same(m.per_point_["churn"].parts["main"], smf.logit(f"churned ~ {RHS_SCORE}", df).fit(disp=0, cov_type="HC0"), names)
-    ref = smf.glm(f"returns ~ {RHS_SCORE}", df, family=sm.families.Poisson(), offset=np.log(df["orders"])).fit(cov_type="HC0")
-    _same(m.per_point_["returns"].parts["main"], ref, names)
+    d = m.score_design_
+    _same_rows(m.per_point_["churn"].parts["main"], smf.logit(f"churned ~ {rhs(df, score=True)}", df)
+               .fit(disp=0, cov_type="HC0"), d)
+    ref = smf.glm(f"returns ~ {rhs(df, score=True)}", df, family=sm.families.Poisson(),
+                  offset=np.log(df["orders"])).fit(cov_type="HC0")
+    _same_rows(m.per_point_["returns"].parts["main"], ref, d)
 
 
 def test_churn_pp_effect_against_statsmodels_predictions(fitted):
     """The promoter-vs-passive churn effect recomputed from statsmodels' own predictions."""
     df, m = fitted
-    ref = smf.logit(f"churned ~ {RHS}", df).fit(disp=0)
+    ref = smf.logit(f"churned ~ {rhs(df)}", df).fit(disp=0)
     passives = df[df["cx_category"] == "passive"]
     diff = ref.predict(passives.assign(cx_category="promoter")).mean() - ref.predict(passives).mean()
     e = m.effects().set_index(["outcome", "contrast"])
@@ -233,7 +263,10 @@ def test_joint_covariance_blocks_equal_each_models_own(fitted):
     for outcome, part in parts:
         f = m.outcomes_[outcome].parts[part]
         k = len(f.params)
-        np.testing.assert_allclose(V[start:start + k, start:start + k], f.cov, rtol=1e-10)
+        # the curve's terms are nearly collinear: entries far below the block's largest are compared
+        # to that scale, the others relatively
+        np.testing.assert_allclose(V[start:start + k, start:start + k], f.cov, rtol=1e-10,
+                                   atol=1e-10 * np.abs(f.cov).max())
         start += k
     assert np.all(np.linalg.eigvalsh(V) > -1e-12)
 
@@ -244,29 +277,35 @@ def test_joint_covariance_cross_block_equals_stacked_statsmodels_scores(fitted):
     customer's amount score 0 where they spent nothing (not in the amount part)."""
     df, m = fitted
     parts, V = m.joint_covariance()
-    churn = smf.logit(f"churned ~ {RHS}", df)
+    churn = smf.logit(f"churned ~ {rhs(df)}", df)
     spent = df[df["spend"] > 0]
-    amount = smf.glm(f"spend ~ {RHS}", spent, family=sm.families.Gamma(sm.families.links.Log()))
+    amount = smf.glm(f"spend ~ {rhs(df)}", spent, family=sm.families.Gamma(sm.families.links.Log()))
     bc, ba = churn.fit(disp=0).params.to_numpy(), amount.fit().params.to_numpy()
     names = [_patsy_to_ours(n) for n in churn.exog_names]
-    assert names == [_patsy_to_ours(n) for n in amount.exog_names] == m.design_.names
+    assert names == [_patsy_to_ours(n) for n in amount.exog_names]
+    # the block of the terms whose coefficients do not depend on how the curve is written
+    ours = m.design_.names
+    common = [n for n in ours if n in names and n != "Intercept"]
+    a, b = [names.index(n) for n in common], [ours.index(n) for n in common]
     s_c = pd.DataFrame(churn.score_obs(bc), index=churn.data.row_labels)
     s_a = pd.DataFrame(amount.score_obs(ba, scale=1.0), index=amount.data.row_labels)
     s_a = s_a.reindex(s_c.index, fill_value=0.0)
     assert 0 < len(spent) < len(s_c)  # some customers are in one of the two parts only
     expected = (np.linalg.inv(-churn.hessian(bc)) @ (s_c.T @ s_a).to_numpy()
                 @ np.linalg.inv(-amount.hessian(ba, scale=1.0)))
-    p = len(names)
+    p = len(ours)
     i, j = parts.index(("churn", "main")), parts.index(("spend", "amount"))
     got = V[i * p:(i + 1) * p, j * p:(j + 1) * p] if i < j else V[j * p:(j + 1) * p, i * p:(i + 1) * p].T
-    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(got[np.ix_(b, b)], expected[np.ix_(a, a)], rtol=1e-6, atol=1e-12)
 
 
 def test_tables_have_readable_labels(fitted):
     _, m = fitted
     coefs = m.coefficients("churn")
     assert "Promoter (vs passive)" in set(coefs["label"])
-    assert {"Plan: Pro (vs Basic)", "Tenure (months), per month"} <= set(coefs["label"])  # words, not column names
+    # words, not column names; tenure is a curve (a linear term and two bends)
+    assert {"Plan: Pro (vs Basic)", "Tenure (months): curve, linear term", "Tenure (months): curve, bend 1",
+            "Tenure (months): curve, bend 2"} <= set(coefs["label"])
     pred = m.predicted_by_category("churn")
     assert pred["category"].tolist() == ["detractor", "passive", "promoter"]
     assert (pred["ci_low"] <= pred["estimate"]).all() and (pred["estimate"] <= pred["ci_high"]).all()
@@ -422,10 +461,11 @@ def test_per_point_effect_never_leaves_the_scale(fitted):
     below = df[df["nps_score"] < 10]
     up = below.assign(nps_score=below["nps_score"] + 1)
     e = m.effects().set_index(["outcome", "contrast"])
-    ref = smf.logit(f"churned ~ {RHS_SCORE}", df).fit(disp=0)
+    ref = smf.logit(f"churned ~ {rhs(df, score=True)}", df).fit(disp=0)
     diff = 100 * (ref.predict(up).mean() - ref.predict(below).mean())
     assert e.loc[("churn", "per_point"), "estimate"] == pytest.approx(diff, rel=1e-6)
-    ref = smf.glm(f"returns ~ {RHS_SCORE}", df, family=sm.families.Poisson(), offset=np.log(df["orders"])).fit()
+    ref = smf.glm(f"returns ~ {rhs(df, score=True)}", df, family=sm.families.Poisson(),
+                  offset=np.log(df["orders"])).fit()
     ratio = (ref.predict(up, offset=np.log(up["orders"])).mean() /
              ref.predict(below, offset=np.log(below["orders"])).mean())
     assert e.loc[("returns", "per_point"), "estimate"] == pytest.approx(ratio, rel=1e-6)
@@ -509,7 +549,7 @@ def test_adjustment_sensitivity_refits_with_visits_and_contract_value(fitted):
     t = table.set_index("outcome")
     e = m.effects().set_index(["outcome", "contrast"])
     assert t.loc["churn", "estimate"] == e.loc[("churn", "promoter_vs_passive"), "estimate"]
-    ref = smf.logit(f"churned ~ {RHS} + visits_per_month + contract_value", df).fit(disp=0)
+    ref = smf.logit(f"churned ~ {rhs(df, extra=('visits_per_month', 'contract_value'))}", df).fit(disp=0)
     passives = df[df["cx_category"] == "passive"]
     diff = ref.predict(passives.assign(cx_category="promoter")).mean() - ref.predict(passives).mean()
     assert t.loc["churn", "estimate_adj"] == pytest.approx(100 * diff, rel=1e-5)
