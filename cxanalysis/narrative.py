@@ -348,6 +348,26 @@ def adjustment_summary(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def curves_sentence(knots: Mapping[str, Sequence[float]]) -> str:
+    """How the numeric covariates entered the models: as curves with these knots (or none did).
+
+    Examples
+    --------
+    >>> curves_sentence({"tenure_months": (1.0, 8.0, 21.0, 61.0)}).split(": ", 1)[1]
+    "tenure (months) with knots at 1, 8, 21 and 61. A curve's linear term and bends are read together, never one by one."
+    """
+    if not knots:
+        return "No numeric covariate is adjusted for as a curve (none has ten or more distinct values)."
+    def name(c: str) -> str:  # "Tenure (months)" mid-sentence, but "CSAT" as it is
+        w = words(c)
+        return w if w[:2].isupper() else w[:1].lower() + w[1:]
+
+    parts = [f"{name(c)} with knots at {listing(f'{t:,.4g}' for t in ts)}" for c, ts in knots.items()]
+    return ("Numeric covariates are adjusted for as smooth curves (restricted cubic splines, straight beyond the outer "
+            f"knots), not straight lines: {'; '.join(parts)}. A curve's linear term and bends are read together, "
+            "never one by one.")
+
+
 def estimand_list(effects: pd.DataFrame) -> str:
     """Markdown bullets, one per effect: what it estimates (``estimand`` of
     :meth:`cxanalysis.models.OutcomeModels.effects`), headed in words ("Spend, promoters vs
@@ -586,11 +606,28 @@ def retention_summary(result, *, currency: str | None = None) -> str:
     return text
 
 
-def health_weights_sentence(weights: dict) -> str:
-    """The health score's configured weights with the columns named in words (plain text: show
-    it through :func:`md`), e.g. "Health score weights: visits per month 0.3, support tickets -0.2."."""
-    parts = [f"{words(k)} {v:g}" if isinstance(v, (int, float)) else f"{words(k)} {v}"
-             for k, v in (weights or {}).items()]
+def health_weights_sentence(weights: dict, present: Sequence[str] | None = None, score: str | None = None) -> str:
+    """The health score's weights with the columns named in words (plain text: show it through
+    :func:`md`), e.g. "Health score weights: visits per month 0.3, support tickets -0.2.".
+
+    Given the columns ``present`` (and the CX ``score``, the ``cx`` component), the weights as
+    :func:`cxanalysis.metrics.health_score` uses them: those of the components in the export,
+    rescaled to their sum, with the components it lacks named.
+    """
+    weights = dict(weights or {})
+    if present is not None and weights:
+        cols = set(present)
+        have = {k: v for k, v in weights.items() if (score in cols if k == "cx" else k in cols)}
+        lacking = [k for k in weights if k not in have]
+        total = sum(float(v) for v in have.values())
+        if not lacking or not have or total == 0:
+            return health_weights_sentence(weights) if have else (
+                "Health score: none of its components (" + listing(words(k) for k in weights) + ") is in this export.")
+        name = {"cx": f"CX score ({words(score)})"}
+        used = ", ".join(f"{name.get(k, words(k))} {float(v) / total:.2g}" for k, v in have.items())
+        return (f"Health score weights, as used: {used}. These are the configured weights of the components this export "
+                f"has, rescaled to sum to 1; not in it: {listing(words(k) for k in lacking)}.")
+    parts = [f"{words(k)} {v:g}" if isinstance(v, (int, float)) else f"{words(k)} {v}" for k, v in weights.items()]
     return "Health score weights: " + (", ".join(parts) if parts else "none configured") + "."
 
 

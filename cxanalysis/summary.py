@@ -625,6 +625,37 @@ GLOSSARY = (
 )
 
 
+def glossary(results: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """:data:`GLOSSARY` for this run: the net score named as the pages name it, and the categories'
+    cut-offs those of the configuration (5 / 4 / 1-3 on a 1-5 CSAT, not NPS's 9-10 / 7-8 / 0-6)."""
+    config = (results.get("run") or {}).get("config") or {}
+    cats = config.get("categories") or {}
+    score = cats.get("score", (results.get("nps") or {}).get("score", "nps_score"))
+    lo, hi = (config.get("scales") or {}).get(score, [0, 10] if score == "nps_score" else [None, None])
+    top, bottom = cats.get("promoter_min", 9), cats.get("detractor_max", 6)
+    if score == "nps_score" and (lo, hi, top, bottom) == (0, 10, 9, 6):
+        return GLOSSARY
+
+    def span(a, b) -> str:
+        a, b = fmt.number(a, 0), fmt.number(b, 0)
+        return a if a == b else f"{a}-{b}"
+
+    scale = f" on its {span(lo, hi)} scale" if lo is not None else ""
+    middle = (f", in the middle ({span(bottom + 1, top - 1)})" if top - bottom > 1 else "")
+    name = _score_label({"score": score})
+    terms = {
+        "NPS": (name, (f"The share of promoters minus the share of detractors of the {fmt.words(score)} score{scale}, "
+                       "in points from -100 to +100: NPS's formula on another score, so not comparable with an NPS "
+                       "benchmark.") if score != "nps_score" else GLOSSARY[0][1]),
+        "Promoter, passive, detractor": ("Promoter, passive, detractor",
+                                         f"Customers scoring at the top of the {fmt.words(score)} scale ({span(top, hi)}"
+                                         f"{'' if hi is not None else ' and above'}){middle}, and at the bottom "
+                                         f"({span(lo, bottom) if lo is not None else f'{fmt.number(bottom, 0)} and below'}),"
+                                         " as configured (categories in cx.yaml)."),
+    }
+    return tuple(terms.get(k, (k, v)) for k, v in GLOSSARY)
+
+
 def trend_chart(results: dict[str, Any]) -> tuple[str, str] | None:
     """A small NPS-per-quarter chart with 95% intervals: ``(PNG as base64, alt text)``, or None
     with fewer than two quarters. The alt text is :func:`cxanalysis.alt.describe` of the chart."""
@@ -703,7 +734,7 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
     sentences = "".join(f"<li>{html.escape(s)}</li>" for s in headline_sentences(results))
     kpis = ""
     if n:
-        kpis = _tile("NPS", fmt.number(n["value"], 1),
+        kpis = _tile(_score_label(n), fmt.number(n["value"], 1),
                      f"likely range {fmt.interval(n['ci_low'], n['ci_high'], 'points', decimals=1)}")
         if has_non_respondents(results):  # the NPS stands for the whole base
             resp = results["response"]
@@ -737,7 +768,7 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
     chart = trend_chart(results)
     chart_html = (f"<figure class='trend'><img src='data:image/png;base64,{chart[0]}' alt='{html.escape(chart[1])}' "
                   f"width='572' height='264'></figure>") if chart else ""
-    glossary = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in GLOSSARY)
+    terms = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in glossary(results))
     seg_html = segments_at_risk_html(results.get("segments") or [], n.get("value") if n else None)
     clus = results.get("clusters") or {}
     seg_html += clusters_at_risk_html(clus.get("profile") or [], n.get("value") if n else None,
@@ -769,7 +800,7 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
 {chart_html}
 <h2>The evidence</h2><ul>{sentences}</ul>{caveat}<p class="muted">{html.escape(assumptions)}</p>
 <details id="glossary"><summary>Glossary: NPS, passive, percentage point, likely range, E-value</summary>
-<dl>{glossary}</dl></details>
+<dl>{terms}</dl></details>
 {err_html}{warn_html}{seg_html}{skip_html}
 <h2>Detailed reports</h2><ol>{_nav_html(pages)}</ol>
 <p class="muted">Rows read {fmt.integer(clean.get('rows_in', 0))}; kept after cleaning

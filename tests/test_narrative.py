@@ -235,6 +235,25 @@ def test_health_weights_sentence_names_columns_in_words():
     assert narrative.health_weights_sentence({}) == "Health score weights: none configured."
 
 
+def test_health_weights_sentence_gives_the_weights_used_when_components_are_missing():
+    """The weights metrics.health_score applies: those present, rescaled to their sum. Checked by
+    recomputing a customer's score from the sentence's weights."""
+    from cxanalysis.metrics import health_score
+
+    weights = {"cx": 0.4, "visits_per_month": 0.2, "support_tickets": 0.2, "tenure_months": 0.2}
+    s = narrative.health_weights_sentence(weights, present=["csat", "tenure_months", "churned"], score="csat")
+    assert s.startswith("Health score weights, as used: CX score (CSAT) 0.67, tenure (months) 0.33.")
+    assert s.endswith("not in it: visits per month and support tickets.")
+    df = pd.DataFrame({"csat": [1.0, 5.0, 3.0, 4.0], "tenure_months": [3.0, 40.0, 12.0, 1.0]})
+    h = health_score(df, weights=weights, score="csat", scale=[1, 5])
+    by_hand = 100 * ((2 / 3) * (df["csat"] - 1) / 4 + (1 / 3) * df["tenure_months"].rank(pct=True))
+    np.testing.assert_allclose(h, by_hand, rtol=1e-12)
+    # every component present: the configured weights as they are
+    assert narrative.health_weights_sentence(weights, present=["csat", *weights], score="csat") == \
+        narrative.health_weights_sentence(weights)
+    assert "none of its components" in narrative.health_weights_sentence(weights, present=["churned"], score="csat")
+
+
 def test_estimand_list_heads_each_effect_in_words():
     from cxanalysis import narrative
 

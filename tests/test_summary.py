@@ -318,3 +318,20 @@ def test_net_value_tile_names_its_horizon_and_range():
     tile = summary.net_value_tile(roi, lambda x: f"{x:,.0f}")
     assert tile == ("<div>Net value over 3 years<b>-355,869</b><span class='muted'>likely range -417,901 to "
                     "-300,288; benefit 117,286, cost 473,155, discounted</span></div>")
+
+
+def test_a_net_score_on_another_scale_is_named_and_its_cut_offs_are_the_configured_ones(tmp_path):
+    """A 1-5 CSAT with 5 = promoter, 4 = passive, 1-3 = detractor: the tile and the glossary say
+    "Net score (CSAT)" and 5 / 4 / 1-3, not NPS and 9-10 / 7-8 / 0-6; an NPS run keeps NPS's."""
+    config = {"categories": {"score": "csat", "promoter_min": 5, "detractor_max": 3}, "scales": {"csat": [1, 5]}}
+    r = _results(run={"config": config})
+    r["nps"]["score"] = "csat"
+    page = _visible(summary.write_index(tmp_path, r, []).read_text())
+    assert "Net score (CSAT) -" not in page and re.search(r"Net score \(CSAT\)\s+20\.0", page)
+    assert "at the top of the CSAT scale (5), in the middle (4), and at the bottom (1-3)" in page
+    assert "not comparable with an NPS benchmark" in page and "9-10" not in page
+    # a 0-10 score cut at 8 and 5: the glossary follows the configuration
+    nps = {"categories": {"score": "nps_score", "promoter_min": 8, "detractor_max": 5}, "scales": {"nps_score": [0, 10]}}
+    terms = dict(summary.glossary(_results(run={"config": nps})))
+    assert "(8-10), in the middle (6-7), and at the bottom (0-5)" in terms["Promoter, passive, detractor"]
+    assert dict(summary.glossary(_results()))["NPS"] == summary.GLOSSARY[0][1]
