@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["MISSING", "shift", "CURRENCY_SYMBOLS", "check_currency", "currency_symbol", "money", "number", "integer",
-           "percent", "points", "p_value", "p_phrase", "interval", "label", "words", "segment_name", "listing", "kind_of", "format_value", "table", "Table",
+           "percent", "percents", "points", "p_value", "p_phrase", "interval", "label", "words", "segment_name", "listing", "kind_of", "format_value", "table", "Table",
            "csv_target", "VALUE_WORDS", "money_axis", "percent_axis", "number_axis"]
 
 #: What a missing value reads in a table.
@@ -128,6 +128,30 @@ def percent(x, decimals: int = 1, *, missing: str = MISSING) -> str:
         decimals += 1
     out = f"{v:,.{decimals}f}%"
     return out[1:] if re.fullmatch(r"-0\.?0*%", out) else out
+
+
+def percents(*xs, decimals: int = 0, missing: str = MISSING) -> list[str]:
+    """Shares as percentages (:func:`percent`) with the decimals they need, up to two more than
+    ``decimals``, for values that differ to print differently: an ROI of -101.2% with a likely
+    range of -101.5% to -100.9% reads "-101.2% (-101.5% to -100.9%)", not "-101% (-101% to -101%)".
+
+    Examples
+    --------
+    >>> percents(-1.0123, -1.0151, -1.0089)
+    ['-101.2%', '-101.5%', '-100.9%']
+    >>> percents(0.25, 0.1, 0.4)
+    ['25%', '10%', '40%']
+    """
+    def shown(d):
+        return [percent(x, d, missing=missing) for x in xs]
+
+    out = shown(decimals)
+    for d in range(decimals + 1, decimals + 3):
+        distinct = {round(float(x), 12) for x in xs if not _missing(x)}
+        if len(set(o for x, o in zip(xs, out, strict=True) if not _missing(x))) == len(distinct):
+            break
+        out = shown(d)
+    return out
 
 
 def points(x, decimals: int = 1, *, sign: bool = True, missing: str = MISSING) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .fmt import listing, p_phrase, segment_name, words
+from .fmt import listing, p_phrase, percents, segment_name, words
 from .fmt import percent as fmt_percent
 from .io import CleaningReport
 
@@ -449,16 +449,18 @@ def targeting_summary(targets: pd.DataFrame, result, *, currency: str | None = N
     return " ".join(lines)
 
 
-def roi_verdict(roi_low: float | None, roi_high: float | None) -> str:
-    """Plain statement of whether the program pays for itself on this evidence.
+def roi_verdict(roi_low: float | None, roi_high: float | None, roi: float | None = None) -> str:
+    """Plain statement of whether the program pays for itself on this evidence. The range is shown
+    with the decimals that tell its ends (and the ``roi`` printed beside it) apart.
 
     Only an interval entirely above (below) break-even supports "pays (does not pay) for
     itself"; an interval spanning it reads "the data cannot tell whether it pays for itself".
     """
-    ci = f"the ROI's likely range is {_pct(roi_low)} to {_pct(roi_high)}"
-    whole = f"the ROI's whole likely range ({_pct(roi_low)} to {_pct(roi_high)})"
     if roi_low is None or roi_high is None or pd.isna(roi_low) or pd.isna(roi_high):
         return "The data cannot tell whether the program pays for itself: the ROI has no interval on this evidence."
+    lo_s, hi_s = percents(roi_low, roi_high, *([] if roi is None else [roi]), missing="n/a")[:2]
+    ci = f"the ROI's likely range is {lo_s} to {hi_s}"
+    whole = f"the ROI's whole likely range ({lo_s} to {hi_s})"
     if roi_low > 0:
         return f"The program pays for itself: {whole} is above break-even."
     if roi_high < 0:
@@ -506,12 +508,16 @@ def roi_summary(result, *, currency: str | None = None) -> str:
              if ranged else "")
     spans = (" The ROI interval spans both the models' uncertainty and that range of the share moved."
              if ranged else "")
+    roi_s, lo_s, hi_s = percents(result.roi, lo, hi, missing="n/a")
+    if pd.notna(result.roi) and result.roi < -1:
+        spans += (" An ROI below -100% means the benefit itself is negative: on these models the moved customers "
+                  "would be worth less as promoters than as passives, so the program would lose its cost and more.")
     return (f"Moving **{result.customers_moved:,} of {result.n_passives:,} passives**{moved} to promoters is worth "
             f"**{m(result.value_per_customer)} per moved passive** over {a.horizon_years} years (likely range "
             f"{m(vlo)} to {m(vhi)}). Benefit {m(result.benefit)} against a discounted program and team "
             f"cost of {m(result.cost)} for the {a.horizon_years} years: the customers are moved once and their gain "
-            f"counted over the horizon; passives moved in later years would add value not counted here. Net **{m(result.net)}**, **ROI {_pct(result.roi)}** (likely range "
-            f"{_pct(lo)} to {_pct(hi)}).{spans}\n\n" + roi_verdict(lo, hi))
+            f"counted over the horizon; passives moved in later years would add value not counted here. Net **{m(result.net)}**, **ROI {roi_s}** (likely range "
+            f"{lo_s} to {hi_s}).{spans}\n\n" + roi_verdict(lo, hi, result.roi))
 
 
 def _horizon(h: float) -> str:

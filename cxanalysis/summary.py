@@ -251,7 +251,7 @@ def headline_sentences(results: dict[str, Any]) -> list[str]:
             f"{m(roi['benefit'])} against cost {m(roi['cost'])}, net {m(roi['net'])}, ROI {_pct0(roi['roi'])} "
             f"(likely range {_pct0(roi.get('roi_ci_low'))} to {_pct0(roi.get('roi_ci_high'))})."
         )
-        out.append(roi_verdict(roi.get("roi_ci_low"), roi.get("roi_ci_high")))
+        out.append(roi_verdict(roi.get("roi_ci_low"), roi.get("roi_ci_high"), roi.get("roi")))
         targets = (results.get("roi") or {}).get("by_segment") or []
         if targets and _finite(vlo, vhi):
             from .narrative import targeting_sentence
@@ -318,9 +318,12 @@ table{display:table;font-size:8pt}}
 
 def roi_tile(roi: dict[str, Any]) -> str:
     """The summary's ROI tile: the ROI, and under it its likely range (its uncertainty)."""
-    lo, hi = roi.get("roi_ci_low"), roi.get("roi_ci_high")
-    rng = f"likely range {_pct0(lo)} to {_pct0(hi)}" if _finite(lo, hi) else "no likely range available"
-    return (f"<div>ROI, passives to promoters<b>{_pct0(roi.get('roi'))}</b><span class='muted'>{rng}</span></div>")
+    lo, hi, value = roi.get("roi_ci_low"), roi.get("roi_ci_high"), roi.get("roi")
+    shown, lo_s, hi_s = fmt.percents(value, lo, hi)
+    rng = f"likely range {lo_s} to {hi_s}" if _finite(lo, hi) else "no likely range available"
+    if _finite(value) and value < -1:
+        rng += "; below -100%: the moved customers' value is itself negative"
+    return f"<div>ROI, passives to promoters<b>{shown}</b><span class='muted'>{rng}</span></div>"
 
 
 def segments_at_risk(segments: list[dict[str, Any]], overall: float | None) -> list[dict[str, Any]]:

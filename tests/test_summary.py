@@ -335,3 +335,17 @@ def test_a_net_score_on_another_scale_is_named_and_its_cut_offs_are_the_configur
     terms = dict(summary.glossary(_results(run={"config": nps})))
     assert "(8-10), in the middle (6-7), and at the bottom (0-5)" in terms["Promoter, passive, detractor"]
     assert dict(summary.glossary(_results()))["NPS"] == summary.GLOSSARY[0][1]
+
+
+def test_an_roi_below_minus_100_percent_has_a_readable_range_and_says_why():
+    """Benefit negative and small beside the cost: the ROI and its range differ in the first decimal;
+    shown with that decimal, never "-101% (likely range -101% to -101%)", and explained."""
+    roi = {"roi": -1.0111, "roi_ci_low": -1.0152, "roi_ci_high": -1.0082}
+    tile = summary.roi_tile(roi)
+    assert "<b>-101.1%</b>" in tile and "likely range -101.5% to -100.8%" in tile
+    assert "the moved customers' value is itself negative" in tile
+    assert "negative" not in summary.roi_tile({"roi": 0.4, "roi_ci_low": -0.3, "roi_ci_high": 1.2})
+    from cxanalysis import narrative
+
+    assert "(-101.5% to -100.8%) is below break-even" in narrative.roi_verdict(-1.0152, -1.0082, -1.0111)
+    assert "(-102% to -101%) is below break-even" in narrative.roi_verdict(-1.0152, -1.0082)
