@@ -595,21 +595,30 @@ def retention_summary(result, *, currency: str | None = None) -> str:
     if not result.value_per_customer > 0:
         return head + ("\n\n**Break-even:** none can be stated: a retained customer may be worth nothing or less, "
                        "so retaining more never pays for the program on this evidence.")
+    leavers = result.leavers_per_month
+    known = bool(np.isfinite(leavers) and leavers > 0)
     lines = []
     for r in result.break_even.itertuples():
-        upper = f"{r.ci_high:,.1f}" if np.isfinite(r.ci_high) else "no upper bound: the value may be zero or less"
-        lines.append(f"- over {_horizon(r.horizon_years)}: **{r.break_even_per_month:,.1f} a month** (likely range "
-                     f"{r.ci_low:,.1f} to {upper}), against a cost of {m(r.cost)}")
+        upper = _customers(r.ci_high) if np.isfinite(r.ci_high) else "no upper bound: the value may be zero or less"
+        beyond = (f" — more than the about {leavers:,.0f} who leave a month: not reachable by retention alone"
+                  if known and r.break_even_per_month > leavers else "")
+        lines.append(f"- over {_horizon(r.horizon_years)}: **{_customers(r.break_even_per_month)} a month** (likely "
+                     f"range {_customers(r.ci_low)} to {upper}), against a cost of {m(r.cost)}{beyond}")
     text = (head + "\n\n**Break-even** — customers to retain each month for the program to pay for itself "
             "(costs are paid at the start of each year, so a quarter pays a whole year):\n" + "\n".join(lines))
-    leavers = result.leavers_per_month
-    if np.isfinite(leavers) and leavers > 0:
+    if known:
         row = result.headline_break_even()
         text += (f"\n\nFor scale: about {leavers:,.0f} customers leave a month (the average customer's "
                  f"{result.average['churn']:.1%} a quarter, over {result.base_size:,.0f} customers), so keeping "
-                 f"{row['break_even_per_month']:,.1f} of them a month means keeping "
+                 f"{_customers(row['break_even_per_month'])} of them a month means keeping "
                  f"{fmt_percent(row['break_even_per_month'] / leavers)} of those who would leave.")
     return text
+
+
+def _customers(x: float) -> str:
+    """A number of customers a month: whole from 10 up ("396"), one decimal below ("2.4": an
+    average, 29 a year)."""
+    return f"{x:,.0f}" if abs(x) >= 10 else f"{x:,.1f}"
 
 
 def health_weights_sentence(weights: dict, present: Sequence[str] | None = None, score: str | None = None) -> str:
