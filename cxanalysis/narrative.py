@@ -532,14 +532,15 @@ def contributions_sentence(result, *, currency: str | None = None) -> str:
     """Markdown: how much of the benefit each step of the waterfall brings
     (:meth:`cxanalysis.roi.PassiveToPromoter.contributions`), and what the largest rests on.
 
-    Shares are of the benefit (the three steps' sum) when it is positive; the retention step is
+    Shares are of the benefit (the steps' sum: spend, retention and, with a returns model, returns)
+    when it is positive; the retention step is
     named as resting on the churn effect, whose timing (churn recorded in the same quarter as the
     score) makes it the part most open to doubt."""
     m = lambda x: _money(x, currency)  # noqa: E731
-    steps = result.contributions().iloc[:3]
+    steps = result.contributions().iloc[:-2]  # the benefit's steps, before the cost and the net
     benefit = float(steps["value"].sum())
     if not benefit > 0:
-        return (f"The three steps add up to {m(benefit)}: moving passives brings no benefit on this evidence, "
+        return (f"The {len(steps)} steps add up to {m(benefit)}: moving passives brings no benefit on this evidence, "
                 "before any cost.")
     parts = [f"{label.lower()} {m(v)} ({v / benefit:.0%})" for label, v in zip(steps["label"], steps["value"],
                                                                                   strict=True)]

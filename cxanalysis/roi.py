@@ -216,8 +216,15 @@ class PassiveToPromoter:
         churn = v(q["spend"], q["churn"], p["returns"]) - spend
         returns = self.value_per_customer - spend - churn
         m = self.customers_moved
-        return pd.DataFrame({"label": ["Higher spend", "Better retention", "Fewer returns", "Program + team cost", "Net value"],
-                             "value": [m * spend, m * churn, m * returns, -self.cost, self.net]})
+        out = pd.DataFrame({"label": ["Higher spend", "Better retention", "Fewer returns", "Program + team cost", "Net value"],
+                            "value": [m * spend, m * churn, m * returns, -self.cost, self.net]})
+        # no returns in the value (no returns model): no step for them
+        return out if self.has_returns else out[out["label"] != "Fewer returns"].reset_index(drop=True)
+
+    @property
+    def has_returns(self) -> bool:
+        """Whether returns enter the value (a returns model: returns as passive or as promoter)."""
+        return bool(self.as_passive["returns"] or self.as_promoter["returns"])
 
     def _repr_html_(self) -> str:
         return self.summary.to_html(index=False, float_format=lambda x: f"{x:,.2f}")
@@ -785,6 +792,8 @@ def sensitivity(result: PassiveToPromoter) -> pd.DataFrame:
          replace(a, program_cost_per_year=a.program_cost_per_year * 1.25, team_cost_per_year=a.team_cost_per_year * 1.25),
          lambda b: f"{b.program_cost_per_year + b.team_cost_per_year:,.0f}/y"),
     ]
+    if not result.has_returns:  # no returns in the value: their cost changes nothing
+        cases = [c for c in cases if c[0] != "Cost per return"]
     if a.customers_moved is None:
         lo_s, hi_s = a.share_range
         if hi_s == lo_s:

@@ -19,6 +19,7 @@ from cxanalysis.sample import Truth, make_customers, true_effects
 
 from .conftest import real_export
 
+
 def curve(df: pd.DataFrame, col: str = "tenure_months") -> str:
     """A numeric covariate as the models enter it, written for patsy: a natural cubic spline with
     knots at the 5th, 35th, 65th and 95th percentiles of the column (Harrell's four knots), the

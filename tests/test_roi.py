@@ -1,6 +1,7 @@
 """ROI arithmetic worked by hand, recovery of the generator's true value, the no-effect case,
 and the direction in which every assumption moves the result."""
 
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -128,9 +129,30 @@ def test_every_assumption_moves_the_result_the_expected_way(fitted, change, chec
     assert check(base, new)
 
 
+def test_without_a_returns_model_no_returns_step_or_row():
+    """An export with no returns column: the waterfall has no "Fewer returns" step (spend and
+    retention still add up to the moved customers' value) and the sensitivity no "Cost per
+    return" row (it could change nothing)."""
+    cfg = load_config()
+    df = make_customers(3000, 1, random_state=2).drop(columns=["returns"])
+    r = roi.passive_to_promoter(fit_outcome_models(df, cfg), cfg, n_draws=100)
+    steps = r.contributions().set_index("label")["value"]
+    assert list(steps.index) == ["Higher spend", "Better retention", "Program + team cost", "Net value"]
+    assert steps.iloc[:2].sum() == pytest.approx(r.customers_moved * r.value_per_customer, rel=1e-12)
+    assert "Cost per return" not in set(roi.sensitivity(r)["assumption"])
+    from cxanalysis.narrative import contributions_sentence
+
+    text = contributions_sentence(r)
+    # the benefit's two steps, their shares adding to 100%; the cost is not one of them
+    shares = [int(x) for x in re.findall(r"\((\d+)%\)", text)]
+    assert "higher spend" in text and "better retention" in text and len(shares) == 2 and sum(shares) in (99, 100, 101)
+    assert "cost" not in text and "returns" not in text
+
+
 def test_sensitivity_and_break_even(fitted):
     _, models, r = fitted
     s = roi.sensitivity(r).set_index("assumption")
+    assert r.has_returns and "Cost per return" in s.index and "Fewer returns" in set(r.contributions()["label"])
     assert s.loc["Gross margin", "roi_high"] > r.roi > s.loc["Gross margin", "roi_low"]
     assert s.loc["Program + team cost", "roi_high"] < r.roi < s.loc["Program + team cost", "roi_low"]
     share = roi.break_even_share(r.value_per_customer, r.n_passives, r.assumptions)
