@@ -109,6 +109,7 @@ __all__ = [
     "OutcomeModels",
     "fit_outcome_models",
     "evalue",
+    "newcombe_interval",
     "detect_separation",
     "DEFAULT_COVARIATES",
     "MIN_ROWS",
@@ -161,6 +162,26 @@ def evalue(rr: float, ci_low: float | None = None, ci_high: float | None = None)
     return est, e(ci_low if rr >= 1 else ci_high)
 
 
+def newcombe_interval(p1: float, n1: float, p2: float, n2: float, alpha: float = 0.05) -> tuple[float, float]:
+    """Newcombe's hybrid score interval (1998, method 10) for the difference of two proportions
+    ``p1 - p2`` observed on ``n1`` and ``n2`` (effective) customers, from each one's Wilson interval.
+
+    Examples
+    --------
+    >>> [round(100 * v, 2) for v in newcombe_interval(0.0, 1149, 0.0, 1789)]
+    [-0.21, 0.33]
+    """
+    z = float(stats.norm.ppf(1 - alpha / 2))
+
+    def wilson(p: float, n: float) -> tuple[float, float]:
+        centre, half = (p + z * z / (2 * n)) / (1 + z * z / n), z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        return max(0.0, centre - half), min(1.0, centre + half)
+
+    (l1, u1), (l2, u2) = wilson(p1, n1), wilson(p2, n2)
+    d = p1 - p2
+    return d - float(np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)), d + float(np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2))
+
+
 def detect_separation(X: np.ndarray, y: np.ndarray, names: list[str], outcome: str = "churned") -> list[str]:
     """Dummy columns within which the binary outcome never varies (quasi-complete separation).
 
@@ -168,6 +189,13 @@ def detect_separation(X: np.ndarray, y: np.ndarray, names: list[str], outcome: s
     descriptions, empty when none is found. (Only the readable part: whether separation exists at
     all, including through combinations of terms, is :func:`cxanalysis.glm.find_separation`'s job.)
     """
+    did, did_not = _DID.get(outcome, (f"had {outcome} = 1", f"had {outcome} = 0"))
+
+    def said(n: int, one: str, many: str, value: float) -> str:  # "none of the 1,149 promoters churned"
+        if n == 1:
+            return f"the one {one} {did if value == 1 else did_not}"
+        return f"{'all' if value == 1 else 'none'} of the {n:,} {many} {did}"
+
     found = []
     for j, name in enumerate(names):
         col = X[:, j]
@@ -175,13 +203,20 @@ def detect_separation(X: np.ndarray, y: np.ndarray, names: list[str], outcome: s
             continue
         sel = col == 1
         if sel.any() and (y[sel].min() == y[sel].max()):
-            found.append(f"all {int(sel.sum()):,} customers with {_words(name)} have {outcome} = {int(y[sel][0])}")
+            one, many = ((name[5:-1], name[5:-1] + "s") if name in CX_TERMS else
+                         (f"customer with {_words(name)}", f"customers with {_words(name)}"))
+            found.append(said(int(sel.sum()), one, many, y[sel][0]))
     cx = [names.index(t) for t in CX_TERMS if t in names]
     if cx:
         ref = (X[:, cx] == 0).all(axis=1)
         if ref.any() and y[ref].min() == y[ref].max():
-            found.append(f"all {int(ref.sum()):,} passives have {outcome} = {int(y[ref][0])}")
+            found.append(said(int(ref.sum()), "passive", "passives", y[ref][0]))
     return found
+
+
+#: How a binary outcome reads in the separation notes, (did, did not): "all of the N detractors
+#: churned", "none of the N promoters churned" (every one stayed), "the one passive did not churn".
+_DID = {"churned": ("churned", "did not churn"), "any spend": ("spent something", "spent nothing")}
 
 
 def _words(name: str) -> str:
@@ -788,11 +823,12 @@ class OutcomeModels:
             for cat in ("promoter", "detractor"):
                 if f"{cat}_vs_passive" in fit.skipped:
                     continue
-                rows.append(self._effect_row(
+                row = self._effect_row(
                     fit, means[cat], means["passive"], scale, outcome=outcome, contrast=f"{cat}_vs_passive",
                     n=fit.n, method=_effect_method(fit),
                     estimand=(f"Among the {self.n_passives_:,} current passives, the average {_PHRASE[outcome]} "
-                              f"if they were {cat}s, against as passives, holding {covs} fixed.")))
+                              f"if they were {cat}s, against as passives, holding {covs} fixed."))
+                rows.append(self._observed_when_constant(row, cat) if outcome == "churn" else row)
             if outcome not in self.per_point_:
                 continue
             pp = self.per_point_[outcome]
@@ -809,6 +845,42 @@ class OutcomeModels:
                           f"holding {covs} fixed.")))
         self._effects = pd.DataFrame(rows, columns=order)  # computed once per fit; callers get a copy
         return self._effects.copy()
+
+    def _observed_when_constant(self, row: dict, cat: str) -> dict:
+        """A churn contrast between two groups in which nobody churned (or everybody did): the
+        observed difference, 0, with Newcombe's hybrid score interval, instead of the model's.
+
+        No model can adjust a difference between two zeros: maximum likelihood has none, and
+        Firth's penalty invents a small churn rate for each group whose delta-method interval is
+        narrower than the data allow (0 of 1,149 against 0 of 1,789 churners is consistent with
+        -0.21 to +0.33 pp, not with +/-0.12). The interval is Newcombe's (1998, method 10) from
+        each group's Wilson interval, on the weighted effective sizes when respondents are weighted.
+        """
+        fit = self.outcomes_["churn"]
+        _, y, _, _ = self._part_data("churn", "main")
+        cats = self._cat[fit.rows["main"]]
+        groups = {c: y[cats == c] for c in (cat, "passive")}
+        if any(len(v) == 0 for v in groups.values()):
+            return row
+        values = {float(v) for g in groups.values() for v in np.unique(g)}
+        if len(values) != 1:
+            return row
+        level = values.pop()
+        w = None if self.weights_ is None else self.weights_[fit.rows["main"]]
+        n = {c: (float((cats == c).sum()) if w is None else
+                 float(w[cats == c].sum() ** 2 / (w[cats == c] ** 2).sum())) for c in groups}
+        lo, hi = newcombe_interval(level, n[cat], level, n["passive"], alpha=self.alpha)
+        counts = {c: int((cats == c).sum()) for c in groups}
+        said = "stayed" if level == 0 else "churned"
+        reason = (f"no {cat} and no passive {'churned' if level == 0 else 'stayed'} ({counts[cat]:,} and "
+                  f"{counts['passive']:,} customers): the difference shown is the observed one, unadjusted")
+        return dict(row, estimate=0.0, ci_low=100 * lo, ci_high=100 * hi, p_value=1.0, rr=float("nan"),
+                    rr_ci_low=float("nan"), rr_ci_high=float("nan"), evalue=float("nan"), evalue_ci=float("nan"),
+                    flagged=True, flag_reason="; ".join(r for r in (row["flag_reason"], reason) if r),
+                    baseline=level, counterfactual=level,
+                    method=(f"observed: every {cat} and every passive {said}; unadjusted difference with Newcombe's "
+                            "hybrid score interval (a model cannot adjust a difference between two groups that "
+                            "do not vary)"))
 
     @property
     def summary(self) -> pd.DataFrame:

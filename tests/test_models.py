@@ -223,7 +223,7 @@ def test_separation_falls_back_to_firth_with_warning():
     row = e.loc[("churn", "detractor_vs_passive")]
     assert row["flagged"] and row["method"].startswith("Firth penalised logistic regression; effect intervals by the delta method")
     assert np.isfinite([row["estimate"], row["ci_low"], row["ci_high"]]).all()
-    assert any("separation" in w and "all" in w and "passives have churned = 0" in w for w in m.warnings_)
+    assert any("separation" in w and re.search(r"none of the [\d,]+ passives churned", w) for w in m.warnings_)
 
 
 def test_telco_separation_is_finite_and_flagged():
@@ -237,6 +237,33 @@ def test_telco_separation_is_finite_and_flagged():
     assert (churn["estimate"].abs() <= 100).all()
     assert any("separation" in w for w in m.warnings_)
     assert "returns" in m.skipped_
+    # no promoter and no passive churned: the observed difference, 0, with Newcombe's interval
+    # (statsmodels' own), not a penalised model's invented rates
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    prom = churn.loc["promoter_vs_passive"]
+    n = pd.Series(m._cat).value_counts()
+    lo, hi = confint_proportions_2indep(0, n["promoter"], 0, n["passive"], method="newcomb", compare="diff")
+    assert (n["promoter"], n["passive"]) == (1149, 1789)
+    assert (prom["estimate"], prom["baseline"], prom["counterfactual"]) == (0.0, 0.0, 0.0)
+    assert prom["ci_low"] == pytest.approx(100 * lo, rel=1e-9) and prom["ci_high"] == pytest.approx(100 * hi, rel=1e-9)
+    assert prom["method"].startswith("observed: every promoter and every passive stayed") and prom["flagged"]
+    assert "no promoter and no passive churned (1,149 and 1,789 customers)" in prom["flag_reason"]
+    # the detractors did churn: their contrast stays the (flagged) model's
+    assert churn.loc["detractor_vs_passive", "method"].startswith("Firth")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_newcombe_interval_equals_statsmodels(seed):
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    from cxanalysis.models import newcombe_interval
+
+    rng = np.random.default_rng(seed)
+    n1, n2 = rng.integers(5, 3000, 2)
+    k1, k2 = rng.integers(0, n1 + 1), rng.integers(0, n2 + 1)
+    ref = confint_proportions_2indep(k1, n1, k2, n2, method="newcomb", compare="diff")
+    np.testing.assert_allclose(newcombe_interval(k1 / n1, n1, k2 / n2, n2), ref, rtol=1e-9, atol=1e-12)
 
 
 def test_missing_outcome_columns_are_skipped():
@@ -425,8 +452,10 @@ def test_flagged_model_coefficients_use_profile_intervals_and_say_so():
     np.testing.assert_allclose(churn["ratio_ci_high"].to_numpy(), np.exp(own.high), rtol=1e-10)
     assert ((churn["ratio_ci_low"] <= churn["ratio"]) & (churn["ratio"] <= churn["ratio_ci_high"])).all()
     e = m.effects()
-    churn_e = e[(e["outcome"] == "churn") & (e["contrast"] != "per_point")]
-    assert churn_e["method"].str.contains("delta method on the penalised fit").all()
+    churn_e = e[(e["outcome"] == "churn") & (e["contrast"] != "per_point")].set_index("contrast")
+    assert "delta method on the penalised fit" in churn_e.loc["detractor_vs_passive", "method"]
+    # no promoter and no passive churned: their difference is the observed one, not the model's
+    assert churn_e.loc["promoter_vs_passive", "method"].startswith("observed: every promoter and every passive stayed")
     assert not e.loc[e["outcome"] == "spend", "method"].str.contains("penalised").any()
 
 
