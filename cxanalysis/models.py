@@ -1121,7 +1121,7 @@ class OutcomeModels:
 def forest_table(effects: pd.DataFrame) -> pd.DataFrame:
     """Rows for :func:`cxanalysis.plots.forest` from :meth:`OutcomeModels.effects`, labelled in
     words: "Spend, promoters vs passives (ratio)", "Churn, detractors vs passives (percentage
-    points)"."""
+    points)"; a flagged effect (separation) says so in its label and is drawn apart."""
     from .fmt import label
 
     t = effects[effects["contrast"] != "per_point"].copy()
@@ -1129,7 +1129,9 @@ def forest_table(effects: pd.DataFrame) -> pd.DataFrame:
     t["label"] = [f"{label(o)}, {c.split('_vs_')[0]}s vs {c.split('_vs_')[1]}s ({unit.get(s, label(s))})"
                   for o, c, s in zip(t["outcome"], t["contrast"], t["scale"], strict=True)]
     t["null"] = np.where(t["scale"] == "ratio", 1.0, 0.0)
-    return t[["label", "estimate", "ci_low", "ci_high", "null", "scale"]]
+    t["flagged"] = t["flagged"].fillna(False).astype(bool) if "flagged" in t else False
+    t["label"] = [f"{text} [flagged]" if f else text for text, f in zip(t["label"], t["flagged"], strict=True)]
+    return t[["label", "estimate", "ci_low", "ci_high", "null", "scale", "flagged"]]
 
 
 def fit_outcome_models(data: pd.DataFrame, config, *, keep_scores: bool = True,

@@ -492,7 +492,8 @@ def change_decomposition(decomposition: dict, *, title: str | None = None, ax=No
 def forest(effects: pd.DataFrame, *, title: str | None = None, ax=None):
     """Forest plot of effects (``label, estimate, ci_low, ci_high, null`` and optionally
     ``scale``): a dot and CI per row with the no-effect line at ``null``. A filled dot is an
-    interval that excludes no effect, a hollow one an interval that includes it. Ratios and
+    interval that excludes no effect, a hollow one an interval that includes it, a cross a flagged
+    effect (column ``flagged``: separation; indicative whatever its interval). Ratios and
     percentage points get a panel each (ratios on a log axis with at least three labelled
     ticks); returns the Figure when there are two."""
     scales = list(dict.fromkeys(effects["scale"])) if "scale" in effects else [None]
@@ -601,9 +602,13 @@ def _forest_panel(t: pd.DataFrame, title: str, ax, log: bool):
     est, lo, hi, null = _finite(t["estimate"]), _finite(t["ci_low"]), _finite(t["ci_high"]), _finite(t["null"])
     _intervals(ax, y, lo, hi, horizontal=True, color=NEUTRAL)
     excludes = (lo > null) | (hi < null)
-    ax.plot(est[excludes], y[excludes], "o", color=NEUTRAL, markeredgecolor=SIGNIFICANT_EDGE, zorder=4, gid="significant")
-    ax.plot(est[~excludes], y[~excludes], "o", markerfacecolor="white", markeredgecolor=NEUTRAL, markeredgewidth=1.5,
-            zorder=4, gid="not_significant")
+    flagged = t["flagged"].fillna(False).to_numpy(bool) if "flagged" in t else np.zeros(len(t), bool)
+    ax.plot(est[excludes & ~flagged], y[excludes & ~flagged], "o", color=NEUTRAL, markeredgecolor=SIGNIFICANT_EDGE,
+            zorder=4, gid="significant")
+    ax.plot(est[~excludes & ~flagged], y[~excludes & ~flagged], "o", markerfacecolor="white", markeredgecolor=NEUTRAL,
+            markeredgewidth=1.5, zorder=4, gid="not_significant")
+    if flagged.any():  # separation: indicative only, never drawn as a confident dot
+        ax.plot(est[flagged], y[flagged], "x", color=NEUTRAL, markersize=8, markeredgewidth=2, zorder=4, gid="flagged")
     for n in np.unique(null[np.isfinite(null)]):
         ax.axvline(n, color="grey", ls="--", lw=1)
     if log:
@@ -626,7 +631,9 @@ def _forest_panel(t: pd.DataFrame, title: str, ax, log: bool):
     pp = "scale" in t and t["scale"].eq("pp").all()
     scale = ("ratio, log scale; 1 = no difference" if log else
              "difference in percentage points; 0 = none" if pp else "difference; 0 = none")
-    ax.set(title=title, xlabel=f"Effect ({scale})\nfilled: the 95% interval excludes no difference")
+    key = "filled: the 95% interval excludes no difference" + ("; x: flagged (separation), indicative only"
+                                                               if flagged.any() else "")
+    ax.set(title=title, xlabel=f"Effect ({scale})\n{key}")
     return ax
 
 

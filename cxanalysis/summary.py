@@ -628,6 +628,23 @@ GLOSSARY = (
 )
 
 
+def separation_in_words(results: dict[str, Any]) -> str | None:
+    """The board-level reading of a churn contrast between groups in which nobody churned (the
+    effect is then the observed difference, :meth:`cxanalysis.models.OutcomeModels.effects`): the
+    score tracks churn too closely to value a change in experience. None when no contrast is so."""
+    churn = (results.get("effects") or {}).get("churn") or {}
+    still = [c.split("_vs_")[0] for c, e in churn.items()
+             if isinstance(e, dict) and str(e.get("method", "")).startswith("observed: every")]
+    if not still:
+        return None
+    stayed = all("stayed" in str(churn[f"{c}_vs_passive"]["method"]) for c in still)
+    who = fmt.listing(f"{'no' if stayed else 'every'} {c}" for c in [*still, "passive"])
+    return (f"{who[:1].upper()}{who[1:]} churned this quarter. A score "
+            "that tracks churn this closely may have been recorded with or after the decision to leave (an exit "
+            "survey, a field derived from churn): check when it was collected before reading the churn effects as "
+            "what a better experience would change.")
+
+
 def glossary(results: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     """:data:`GLOSSARY` for this run: the net score named as the pages name it, and the categories'
     cut-offs those of the configuration (5 / 4 / 1-3 on a 1-5 CSAT, not NPS's 9-10 / 7-8 / 0-6)."""
@@ -777,6 +794,8 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
     seg_html += clusters_at_risk_html(clus.get("profile") or [], n.get("value") if n else None,
                                       weak=clus.get("weak_structure"))
     warnings = [w for w in (results.get("models") or {}).get("warnings", []) if "separation" in w]
+    if (plain := separation_in_words(results)) is not None:
+        warnings.insert(0, plain)
     warn_html = ("<h2>Read before acting</h2><ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in warnings)
                  + "</ul>") if warnings else ""
     assumptions = assumptions_sentence(results)

@@ -535,6 +535,15 @@ def test_heatmap_forest_and_decomposition_labels_are_words():
     assert {t.get_text() for a in fig.axes for t in a.get_yticklabels()} == set(rows["label"])
     assert sorted(a.get_xlabel().split("\n")[0] for a in fig.axes) == [  # each panel names its scale
         "Effect (difference in percentage points; 0 = none)", "Effect (ratio, log scale; 1 = no difference)"]
+    # a flagged effect (separation) is labelled and drawn as a cross, never as a confident dot,
+    # whatever its interval; the others keep their dots
+    flagged = models.forest_table(effects.assign(flagged=[False, True, False, True]))
+    assert flagged["label"].tolist()[1] == "Churn, promoters vs passives (percentage points) [flagged]"
+    ax = plots.forest(flagged[flagged["scale"] == "pp"], ax=plt.figure().add_subplot())
+    marks = {line.get_gid(): len(line.get_xdata()) for line in ax.lines if line.get_gid()}
+    assert marks == {"significant": 0, "not_significant": 0, "flagged": 1}
+    assert "x: flagged (separation), indicative only" in ax.get_xlabel()
+    assert "flagged" not in plots.forest(rows[rows["scale"] == "pp"], ax=plt.figure().add_subplot()).get_xlabel()
 
     dec = {"from": "2026Q1", "to": "2026Q2", "change": 2.0,
            "by": [{"dimension": "visits_per_month", "mix": 1.0, "mix_ci_low": 0.5, "mix_ci_high": 1.5,

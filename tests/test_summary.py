@@ -349,3 +349,19 @@ def test_an_roi_below_minus_100_percent_has_a_readable_range_and_says_why():
 
     assert "(-101.5% to -100.8%) is below break-even" in narrative.roi_verdict(-1.0152, -1.0082, -1.0111)
     assert "(-102% to -101%) is below break-even" in narrative.roi_verdict(-1.0152, -1.0082)
+
+
+def test_groups_in_which_nobody_churned_are_read_out_before_acting(tmp_path):
+    """A churn contrast given as the observed difference (nobody churned in either group): the
+    summary says it in words at the top of "Read before acting"."""
+    churn = {"promoter_vs_passive": {"estimate": 0.0, "ci_low": -0.21, "ci_high": 0.33, "scale": "pp", "flagged": True,
+                                     "method": "observed: every promoter and every passive stayed; unadjusted ..."},
+             "detractor_vs_passive": {"estimate": 30.4, "ci_low": 29.2, "ci_high": 31.6, "scale": "pp", "flagged": True,
+                                      "method": "Firth penalised logistic regression"}}
+    r = _results(effects={"churn": churn}, models={"warnings": ["Churn (category model): separation — none of the "
+                                                                "1,149 promoters churned"]})
+    said = summary.separation_in_words(r)
+    assert said.startswith("No promoter and no passive churned this quarter.") and "check when it was collected" in said
+    page = _visible(summary.write_index(tmp_path, r, []).read_text())
+    assert page.index("No promoter and no passive churned") < page.index("none of the 1,149 promoters churned")
+    assert summary.separation_in_words(_results()) is None
