@@ -541,13 +541,19 @@ def _recommendation(results: dict[str, Any], roi: dict[str, Any]) -> tuple[str, 
                 f"{m(seg['ci_high'])})")
 
     where = named(best) if best is not None else ""
-    rng = f"the ROI's likely range is {_pct0(lo)} to {_pct0(hi)}"
+    rng = "the ROI's likely range is {} to {}".format(*fmt.percents(lo, hi, roi.get("roi"))[:2])
+    # the ROI rests on the promoter effects: one that is flagged (separation) makes it indicative
+    doubtful = [fmt.words(o).lower() for o, e in (results.get("effects") or {}).items()
+                if isinstance(e, dict) and (e.get("promoter_vs_passive") or {}).get("flagged")]
+    sure = (f"Indicative only: the {fmt.listing(doubtful)} model{'s are' if len(doubtful) > 1 else ' is'} flagged "
+            "(see Read before acting); given that and the assumptions below" if doubtful else
+            "Fairly sure, given the assumptions below")
     if not _finite(lo, hi):
         return ("no-evidence", f"No recommendation on funding: the ROI ({_pct0(roi.get('roi'))}) has no interval "
                 "on this evidence, so how sure it is cannot be said.")
     if lo > 0:
         tail = f" Start where it pays most, in {where}." if where else ""
-        return ("fund", f"Fund the program. Fairly sure, given the assumptions below: {rng}, wholly above break-even.{tail}")
+        return ("fund", f"Fund the program. {sure}: {rng}, wholly above break-even.{tail}")
     if hi < 0:
         # a segment "might pay" when its own ROI range reaches break-even: the first such (by value)
         may_pay = [t for t in targets if not (_finite(t.get("roi_ci_high")) and t["roi_ci_high"] < 0)]
@@ -558,8 +564,8 @@ def _recommendation(results: dict[str, Any], roi: dict[str, Any]) -> tuple[str, 
                     "ROI range below break-even at its share of the cost.")
         else:
             tail = f" Only a smaller program aimed at {named(may_pay[0])} might pay; price that first."
-        return ("do-not-fund", f"Do not fund the program at its configured cost. Fairly sure, given the assumptions below: {rng}, wholly "
-                f"below break-even.{tail}")
+        return ("do-not-fund", f"Do not fund the program at its configured cost. {sure}: {rng}, wholly below "
+                f"break-even.{tail}")
     tail = f" Pilot it in {where} and measure the moved passives' spend and churn." if where else ""
     return ("pilot", f"Run a pilot before funding the whole program. Not sure: {rng}, which spans break-even, "
             f"so a loss is as consistent with the data as a gain.{tail}")
@@ -821,7 +827,7 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
 {"<h2>Money at stake</h2><ul>" + stake + "</ul>" if stake else ""}
 {chart_html}
 <h2>The evidence</h2><ul>{sentences}</ul>{caveat}<p class="muted">{html.escape(assumptions)}</p>
-<details id="glossary"><summary>Glossary: NPS, passive, percentage point, likely range, E-value</summary>
+<details id="glossary"><summary>Glossary: {html.escape(_score_label(n or {}))}, passive, percentage point, likely range, E-value</summary>
 <dl>{terms}</dl></details>
 {err_html}{warn_html}{seg_html}{skip_html}
 <h2>Detailed reports</h2><ol>{_nav_html(pages)}</ol>

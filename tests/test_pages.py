@@ -84,6 +84,22 @@ def test_roi_interval_below_break_even_says_do_not_fund_and_whether_any_segment_
                  "it breaks even at 7% (likely range 5% to 15%).")
 
 
+def test_a_flagged_promoter_effect_makes_the_recommendation_indicative():
+    """The ROI rests on the promoter effects: with the churn one flagged (separation) the
+    recommendation is "indicative only", never "fairly sure"; a flagged detractor effect, which
+    the ROI does not use, changes nothing."""
+    flagged = {"churn": {"promoter_vs_passive": {"estimate": 0.0, "flagged": True},
+                         "detractor_vs_passive": {"estimate": 30.0, "flagged": True}},
+               "spend": {"promoter_vs_passive": {"estimate": 0.87, "flagged": False}}}
+    kind, s = summary.recommendation(_results(_roi(-0.9, -0.2), segments=[], effects=flagged))
+    assert kind == "do-not-fund" and "Fairly sure" not in s
+    assert s.startswith("Do not fund the program at its configured cost. Indicative only: the churn model is flagged "
+                        "(see Read before acting); given that and the assumptions below: the ROI's likely range is")
+    flagged["churn"]["promoter_vs_passive"]["flagged"] = False
+    kind, s = summary.recommendation(_results(_roi(-0.9, -0.2), segments=[], effects=flagged))
+    assert "Fairly sure, given the assumptions below" in s
+
+
 def test_missing_roi_or_skipped_effects_give_no_recommendation_and_say_why():
     kind, s = summary.recommendation(_results(None, analyses_skipped={"spend": "no spend column",
                                                                      "themes": "no comment column"}))
