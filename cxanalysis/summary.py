@@ -634,6 +634,43 @@ GLOSSARY = (
 )
 
 
+#: The direction a better experience is expected to move each outcome: +1 up (spend), -1 down
+#: (churn, returns), for promoters against passives (detractors: the opposite).
+EXPECTED = {"spend": 1, "churn": -1, "returns": -1}
+
+
+def unexpected_directions(effects: dict[str, Any], score: str = "nps_score") -> list[str]:
+    """Effects whose whole likely range runs against the expected direction (promoters churning
+    more, detractors spending more, ...), each as a sentence asking the reader to check the
+    score before acting: a reversed scale, a score collected after the outcome, or an outcome
+    that is really something else (spend that is the price of the plan). Flagged effects are
+    left to their own note.
+
+    Examples
+    --------
+    >>> unexpected_directions({"churn": {"detractor_vs_passive": {"estimate": -2.6, "ci_low": -4.8,
+    ...                        "ci_high": -0.3, "scale": "pp"}}}, "csat")[0][:62]
+    'Unexpected direction: detractors churn 2.6 percentage points l'
+    """
+    out = []
+    for outcome, sign in EXPECTED.items():
+        for contrast, e in ((effects or {}).get(outcome) or {}).items():
+            if contrast == "per_point" or not isinstance(e, dict) or e.get("flagged"):
+                continue
+            lo, hi = e.get("ci_low"), e.get("ci_high")
+            if not _finite(lo, hi):
+                continue
+            null = 1.0 if e.get("scale") == "ratio" else 0.0
+            expected = sign if contrast.startswith("promoter") else -sign
+            if (expected > 0 and hi < null) or (expected < 0 and lo > null):
+                said = effect_sentence(outcome, contrast, e)
+                out.append(f"Unexpected direction: {said[:1].lower()}{said[1:-1]}, the opposite of what a better "
+                           f"experience is expected to do. Check that a high {fmt.words(score)} means a satisfied "
+                           f"customer in this export, when the score was collected, and what {fmt.words(outcome)} "
+                           "measures here, before acting on it.")
+    return out
+
+
 def separation_in_words(results: dict[str, Any]) -> str | None:
     """The board-level reading of a churn contrast between groups in which nobody churned (the
     effect is then the observed difference, :meth:`cxanalysis.models.OutcomeModels.effects`): the
@@ -802,6 +839,7 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
     warnings = [w for w in (results.get("models") or {}).get("warnings", []) if "separation" in w]
     if (plain := separation_in_words(results)) is not None:
         warnings.insert(0, plain)
+    warnings += unexpected_directions(results.get("effects") or {}, (results.get("nps") or {}).get("score", "nps_score"))
     warn_html = ("<h2>Read before acting</h2><ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in warnings)
                  + "</ul>") if warnings else ""
     assumptions = assumptions_sentence(results)

@@ -365,3 +365,25 @@ def test_groups_in_which_nobody_churned_are_read_out_before_acting(tmp_path):
     page = _visible(summary.write_index(tmp_path, r, []).read_text())
     assert page.index("No promoter and no passive churned") < page.index("none of the 1,149 promoters churned")
     assert summary.separation_in_words(_results()) is None
+
+
+def test_effects_running_against_the_expected_direction_are_read_out(tmp_path):
+    """Detractors churning less (whole range), promoters spending less: each read out before acting;
+    an interval spanning no effect, an expected direction or a flagged effect: not."""
+    eff = {"churn": {"detractor_vs_passive": {"estimate": -2.6, "ci_low": -4.8, "ci_high": -0.3, "scale": "pp"},
+                     "promoter_vs_passive": {"estimate": 2.2, "ci_low": -0.5, "ci_high": 4.8, "scale": "pp"}},
+           "spend": {"promoter_vs_passive": {"estimate": 0.87, "ci_low": 0.84, "ci_high": 0.91, "scale": "ratio"},
+                     "detractor_vs_passive": {"estimate": 0.8, "ci_low": 0.7, "ci_high": 0.9, "scale": "ratio"}},
+           "returns": {"promoter_vs_passive": {"estimate": 1.5, "ci_low": 1.2, "ci_high": 1.9, "scale": "ratio",
+                                               "flagged": True}}}
+    said = summary.unexpected_directions(eff, "csat")
+    assert len(said) == 2
+    assert said[0].startswith("Unexpected direction: promoters spend 13% less than comparable passives")
+    assert said[1].startswith("Unexpected direction: detractors churn 2.6 percentage points lower")
+    assert all("Check that a high CSAT means a satisfied customer" in s for s in said)
+    page = _visible(summary.write_index(tmp_path, _results(effects=eff), []).read_text())
+    assert page.index("Read before acting") < page.index("Unexpected direction: detractors churn")
+    # the generator's truth runs the expected way: nothing to read out
+    expected = {"churn": {"promoter_vs_passive": {"estimate": -4.0, "ci_low": -6.0, "ci_high": -2.0, "scale": "pp"}},
+                "spend": {"promoter_vs_passive": {"estimate": 1.2, "ci_low": 1.1, "ci_high": 1.3, "scale": "ratio"}}}
+    assert summary.unexpected_directions(expected) == []
