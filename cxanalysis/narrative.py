@@ -72,11 +72,13 @@ def segments_summary(table: pd.DataFrame) -> str:
             f"({lo['ci_low']:.1f} to {lo['ci_high']:.1f}).")
 
 
-def metrics_summary(skipped: dict[str, str], table: pd.DataFrame | None = None) -> str:
-    """Markdown: the metrics that could not be computed and why; and, when the MRR rows of
-    ``table`` (:func:`cxanalysis.metrics.exact_metrics`) are a census of the whole base, that
-    they are, and why they have no interval."""
-    text = ("Every metric could be computed from this export." if not skipped else
+def metrics_summary(skipped: dict[str, str], table: pd.DataFrame | None = None, *,
+                    none_skipped: str = "Every metric could be computed from this export.") -> str:
+    """Markdown: what could not be computed and why (``none_skipped`` when nothing was: the pages
+    that list other parts say what those are); and, when the MRR rows of ``table``
+    (:func:`cxanalysis.metrics.exact_metrics`) are a census of the whole base, that they are, and
+    why they have no interval."""
+    text = (none_skipped if not skipped else
             "Not computed (column absent): " + "; ".join(f"**{k}** ({v})" for k, v in skipped.items()) + ".")
     if table is not None and len(table):
         census = table[(table["metric"] == "MRR (total)") & table["method"].astype(str).str.startswith("census of")]

@@ -294,3 +294,11 @@ def test_adjustment_summary_reads_each_effect_both_ways():
     assert "- Promoters churn 4.1 percentage points lower than comparable passives (likely range 0.4 to 7.7 pp " \
            "lower). As reported above: -4.8 pp." in md
     assert "Refitted on 2,540 respondents." in md
+
+
+def test_metrics_summary_says_what_was_complete_in_the_pages_words():
+    assert narrative.metrics_summary({}) == "Every metric could be computed from this export."
+    assert narrative.metrics_summary({}, none_skipped="Every configured segment dimension is in this export.") == \
+        "Every configured segment dimension is in this export."
+    assert narrative.metrics_summary({"segment age": "no age column"}, none_skipped="unused") == \
+        "Not computed (column absent): **segment age** (no age column)."
