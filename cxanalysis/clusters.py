@@ -288,6 +288,7 @@ class CustomerClusters:
         self.warnings_ = []
         X = self._matrix(data)
         cx = [c for c in self.used_ if c in (*CX_SCORES, self.score)]
+        self.cx_columns_ = cx
         if cx:
             msg = CIRCULAR.format(columns=", ".join(cx))
             self.warnings_.append(msg)
@@ -462,6 +463,11 @@ class CustomerClusters:
     def summary(self) -> pd.DataFrame:
         return self.profile_
 
+    @property
+    def circular(self) -> bool:
+        """Whether the clusters were cut on a CX score (so their NPS is partly how they were made)."""
+        return bool(getattr(self, "cx_columns_", []))
+
     def row_names(self) -> np.ndarray | None:
         """The cluster name of every fitted row, in the order of the data given to :meth:`fit`
         (``None`` when clustering was skipped)."""
@@ -477,7 +483,8 @@ class CustomerClusters:
         return {"k": self.k_, "method": self.method, "silhouette": self.silhouette_,
                 "sizes": [int(v) for v in np.bincount(self.labels_, minlength=self.k_)],
                 "stability_ari": self.stability_, "weak_structure": self.weak_structure_, "columns": self.used_,
-                "transforms": self.transform_, "warnings": self.warnings_, "names": self.profile_["name"].tolist(),
+                "transforms": self.transform_, "warnings": self.warnings_, "circular": self.circular,
+                "names": self.profile_["name"].tolist(),
                 "named": [{"cluster": int(r.cluster), "name": r.name, "n": int(r.n)} for r in self.profile_.itertuples()],
                 "profile": self.profile_, "selection": self.selection_}
 

@@ -358,12 +358,19 @@ def segments_at_risk_html(segments: list[dict[str, Any]], overall: float | None)
             + _table(worst, ["dimension", "segment", "n", "nps", "ci_low"], {"n": "Respondents", "ci_low": "Likely range"}))
 
 
-def clusters_at_risk_html(clusters: list[dict[str, Any]], overall: float | None, *, weak: str | None = None) -> str:
-    """The clusters block; ``weak`` (``clusters.weak_structure`` of results.json) is shown first."""
+def clusters_at_risk_html(clusters: list[dict[str, Any]], overall: float | None, *, weak: str | None = None,
+                          circular: bool = False) -> str:
+    """The clusters block; ``weak`` (``clusters.weak_structure`` of results.json) is shown first.
+    Clusters cut on the CX score itself (``circular``) are not named at risk: their low NPS is
+    partly how they were made."""
     if not clusters:
         return ""
-    worst = clusters_at_risk(clusters, overall)
     head = "<h2>Behavioural clusters at risk</h2>" + (f"<p><b>{html.escape(weak)}</b></p>" if weak else "")
+    if circular:
+        return (head + "<p>Not shown: the clusters were cut on the CX score itself, so a cluster's low NPS is "
+                "partly how it was made, not a finding. Leave CX scores out of clusters.columns in cx.yaml to see "
+                "which behavioural clusters are at risk.</p>")
+    worst = clusters_at_risk(clusters, overall)
     if not worst:
         return (head + "<p>No cluster stands out: no cluster's NPS is below the "
                 "overall NPS with its whole likely range below it.</p>")
@@ -835,7 +842,7 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
     seg_html = segments_at_risk_html(results.get("segments") or [], n.get("value") if n else None)
     clus = results.get("clusters") or {}
     seg_html += clusters_at_risk_html(clus.get("profile") or [], n.get("value") if n else None,
-                                      weak=clus.get("weak_structure"))
+                                      weak=clus.get("weak_structure"), circular=bool(clus.get("circular")))
     warnings = [w for w in (results.get("models") or {}).get("warnings", []) if "separation" in w]
     if (plain := separation_in_words(results)) is not None:
         warnings.insert(0, plain)

@@ -110,6 +110,8 @@ def test_a_cx_score_among_the_columns_is_kept_with_a_circularity_warning(config)
         c = CustomerClusters(columns=[*COLS, "nps_score"], n_resamples=1).fit(d)
     assert "nps_score" in c.used_ and "'NPS by cluster' is partly circular" in c.warnings_[0]
     assert c.to_results()["warnings"] == c.warnings_
+    assert c.circular and c.to_results()["circular"] is True
+    assert not CustomerClusters(columns=COLS, n_resamples=1).fit(d).circular
 
 
 @pytest.mark.parametrize("name", ["telco", "ecommerce"])

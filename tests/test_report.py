@@ -108,6 +108,9 @@ def test_real_export_reports_without_traceback(tmp_path, name):
     if name == "telco":  # scores 1-2 always churned, 4-5 never: separation, flagged on the summary
         assert "Read before acting" in index and "separation" in index
         assert results["effects"]["churn"]["detractor_vs_passive"]["flagged"] is True
+        # its clusters are cut on CSAT (clusters.columns): not named at risk, not ROI targets
+        assert results["clusters"]["circular"] is True and "cut on the CX score itself" in index
+        assert results["roi"]["by_segment"] and all(t["dimension"] != "cluster" for t in results["roi"]["by_segment"])
     assert list(_check_html(root, [p.stem for p in notebook_paths()]))
     try:
         from .browser import chromium_path

@@ -79,6 +79,9 @@ def test_clusters_at_risk_are_below_the_overall_nps_with_their_whole_interval():
     assert ">Respondents</th>" in html and ">Passives in the customer base</th>" in html and ">Customers</th>" not in html
     none = summary.clusters_at_risk_html(CLUSTERS, 0.0)
     assert "No cluster stands out" in none and "high-spend" not in none
+    # clusters cut on the CX score: none is named at risk (its low NPS is how it was made)
+    circular = summary.clusters_at_risk_html(CLUSTERS, 20.0, circular=True)
+    assert "rare visitors" not in circular and "cut on the CX score itself" in circular
 
 
 def test_assumptions_sentence_states_a_range_of_passives_moved():
