@@ -591,7 +591,8 @@ def retention_summary(result, *, currency: str | None = None) -> str:
     head = (f"**A customer kept from leaving is worth {m(result.value_per_customer)}** over the {years} of the ROI "
             f"horizon (discounted margin; likely range {m(lo)} to {m(hi)}). They are valued as the customers "
             f"the churn model puts at risk, not as the average customer: those spend {m(at['spend'])} a quarter "
-            f"against {m(av['spend'])} and leave at {at['churn']:.1%} a quarter against {av['churn']:.1%}, so "
+            f"against {m(av['spend'])} and leave at {at['churn']:.1%} a quarter against {av['churn']:.1%} (both as "
+            "the models predict them, so the second can differ a little from the observed churn rate), so "
             f"the average customer would be worth {m(result.average_value)}"
             + (" after the cost of their returns (the discounted CLV of the metrics page leaves returns out, "
                "so it reads higher)." if av.get("returns", 0) > 0 else "."))
