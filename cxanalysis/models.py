@@ -459,8 +459,12 @@ class OutcomeModels:
         self.score_design_ = (self._full_rank(build_design(data, covariates=covs, cx="score", score=self.score))
                               if self.per_point else None)
         if self.design_.n_dropped:
+            from .fmt import listing, words
+
+            lacking = [f"{words(c)} ({n:,})" for c in (self.score, *covs) if (n := int(data[c].isna().sum()))]
             self.warnings_.append(
-                f"{self.design_.n_dropped:,} customers lack the CX score or a covariate and are left out of the models.")
+                f"{self.design_.n_dropped:,} customers lack the CX score or a covariate and are left out of the models"
+                + (f" (missing: {listing(lacking)})." if lacking else "."))
         cat = data["cx_category"].to_numpy()[self.design_.rows]
         self._cat = cat.astype(str)
         self.passives_ = np.flatnonzero(cat == "passive")

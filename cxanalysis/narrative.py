@@ -89,6 +89,26 @@ def metrics_summary(skipped: dict[str, str], table: pd.DataFrame | None = None, 
     return text
 
 
+def unsegmented_summary(table: pd.DataFrame) -> str:
+    """Markdown: the respondents each dimension's segments leave out (its value missing), and how
+    they compare with the rest (:func:`cxanalysis.segments.unsegmented`); "" when none is."""
+    lines = []
+    for r in table.itertuples():
+        dim = words(str(r.dimension).removesuffix("_band"))
+        dim = dim if dim[:2].isupper() else dim[:1].lower() + dim[1:]
+        text = (f"- **{r.n:,} respondents ({fmt_percent(r.share)}) have no {dim}** and are in none of its segments: "
+                f"their NPS is {r.nps:.1f} (likely range {r.nps_ci_low:.1f} to {r.nps_ci_high:.1f}) against "
+                f"{r.nps_rest:.1f} for the others")
+        if pd.notna(r.churn):
+            text += (f", and {fmt_percent(r.churn)} of them churned ({fmt_percent(r.churn_ci_low)} to "
+                     f"{fmt_percent(r.churn_ci_high)}) against {fmt_percent(r.churn_rest)}")
+        lines.append(text + ".")
+    if not lines:
+        return ""
+    return ("Segments cover only the respondents with a value; those without one are in no segment of the table "
+            "below:\n" + "\n".join(lines))
+
+
 def trend_summary(table: pd.DataFrame, year: dict | None = None) -> str:
     """Markdown: the latest quarter-over-quarter change and its significance, then the change over
     the year (:func:`cxanalysis.trends.year_change`) when three or more quarters are loaded."""

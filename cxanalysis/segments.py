@@ -181,6 +181,43 @@ def add_segments(data: pd.DataFrame, config) -> tuple[pd.DataFrame, list[str], d
     return out, dims, skipped
 
 
+def unsegmented(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFrame:
+    """The respondents each segment dimension leaves out (its value is missing), beside the rest.
+
+    A dimension's segments cover only the respondents with a value; those without one are in
+    none of them, and they are rarely like the others (an export that lacks tenure for new
+    accounts, say). Per dimension with such respondents: ``dimension, n, share`` (of the
+    respondents, weighted when ``weight`` is present), their ``nps, nps_ci_low, nps_ci_high``
+    against ``nps_rest``, and their churn rate against the rest's (``churn, churn_ci_low,
+    churn_ci_high, churn_rest``) when ``churned`` is present. Empty when every dimension is complete.
+    """
+    from .metrics import configured_nps, proportion
+
+    score = config.categories["score"]
+    answered = data[data[score].notna()]
+    w = answered["weight"].to_numpy(float) if "weight" in answered else np.ones(len(answered))
+    rows = []
+    for dim in dimensions:
+        missing = answered[dim].isna().to_numpy()
+        if not missing.any() or missing.all():
+            continue
+        parts = {"missing": answered[missing], "rest": answered[~missing]}
+        nps = {k: configured_nps(v, config).iloc[0] for k, v in parts.items()}
+        row = dict(dimension=dim, n=int(missing.sum()), share=float(w[missing].sum() / w.sum()),
+                   nps=float(nps["missing"]["nps"]), nps_ci_low=float(nps["missing"]["ci_low"]),
+                   nps_ci_high=float(nps["missing"]["ci_high"]), nps_rest=float(nps["rest"]["nps"]))
+        if "churned" in answered and answered["churned"].notna().any():
+            weight = "weight" if "weight" in answered else None
+            churn = {k: proportion(v, column="churned", weight=weight, alpha=config.alpha).iloc[0]
+                     for k, v in parts.items()}
+            row.update(churn=float(churn["missing"]["rate"]), churn_ci_low=float(churn["missing"]["ci_low"]),
+                       churn_ci_high=float(churn["missing"]["ci_high"]), churn_rest=float(churn["rest"]["rate"]))
+        rows.append(row)
+    cols = ["dimension", "n", "share", "nps", "nps_ci_low", "nps_ci_high", "nps_rest", "churn", "churn_ci_low",
+            "churn_ci_high", "churn_rest"]
+    return pd.DataFrame(rows, columns=cols)
+
+
 def holm(p: np.ndarray) -> np.ndarray:
     """Holm step-down adjusted p-values (NaN left as NaN)."""
     p = np.asarray(p, float)

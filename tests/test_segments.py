@@ -345,3 +345,36 @@ def test_score_counts_list_every_value_of_the_scale():
     assert t["score"].tolist() == list(range(11))
     assert t["n"].tolist() == [0, 0, 2, 0, 0, 0, 0, 1, 0, 1, 1]
     assert t["category"].tolist() == ["detractor"] * 7 + ["passive"] * 2 + ["promoter"] * 2
+
+
+def test_respondents_a_dimension_leaves_out_are_counted_and_compared(config):
+    """Age missing for 150 respondents: they are in no age segment, and
+    unsegmented() gives their count, share, NPS and churn against the rest, recomputed here by hand."""
+    from cxanalysis import narrative
+    from cxanalysis.segments import add_segments, unsegmented
+
+    df = make_customers(2000, 1, random_state=9)
+    rng = np.random.default_rng(9)
+    answered = np.flatnonzero(df["nps_score"].notna().to_numpy())
+    gone = rng.choice(answered, 150, replace=False)
+    df.loc[gone, "age"] = np.nan
+    seg, dims, _ = add_segments(df, config)
+    t = unsegmented(seg, dims, config).set_index("dimension")
+    assert list(t.index) == ["age_band"]
+    r = t.loc["age_band"]
+    resp = df[df["nps_score"].notna()]
+    out, rest = resp[resp["age"].isna()], resp[resp["age"].notna()]
+
+    def nps(s):
+        return 100 * (np.mean(s >= 9) - np.mean(s <= 6))
+
+    assert r["n"] == 150 and r["share"] == pytest.approx(150 / len(resp), rel=1e-12)
+    assert r["nps"] == pytest.approx(nps(out["nps_score"]), abs=1e-9)
+    assert r["nps_rest"] == pytest.approx(nps(rest["nps_score"]), abs=1e-9)
+    assert r["nps_ci_low"] < r["nps"] < r["nps_ci_high"]
+    assert r["churn"] == pytest.approx(out["churned"].mean(), rel=1e-12)
+    assert r["churn_rest"] == pytest.approx(rest["churned"].mean(), rel=1e-12)
+    said = narrative.unsegmented_summary(t.reset_index())
+    assert "**150 respondents (" in said and "have no age**" in said
+    assert unsegmented(*add_segments(make_customers(500, 1, random_state=1), config)[:2], config).empty
+    assert narrative.unsegmented_summary(unsegmented(seg, [], config)) == ""
