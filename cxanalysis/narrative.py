@@ -109,6 +109,13 @@ def unsegmented_summary(table: pd.DataFrame) -> str:
             "below:\n" + "\n".join(lines))
 
 
+def roi_skipped(missing: Mapping[str, str]) -> str:
+    """Markdown for a section of the ROI page when the ROI could not be computed: why, in one line
+    (``missing``: outcome -> reason, :func:`cxanalysis.roi.missing_inputs`)."""
+    why = "; ".join(f"needs a {o} model ({reason})" for o, reason in missing.items())
+    return f"*Skipped: the ROI could not be computed from this export ({why}).*"
+
+
 def trend_summary(table: pd.DataFrame, year: dict | None = None) -> str:
     """Markdown: the latest quarter-over-quarter change and its significance, then the change over
     the year (:func:`cxanalysis.trends.year_change`) when three or more quarters are loaded."""
