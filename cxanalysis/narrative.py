@@ -109,6 +109,37 @@ def unsegmented_summary(table: pd.DataFrame) -> str:
             "below:\n" + "\n".join(lines))
 
 
+def score_note(config) -> str:
+    """Markdown: what "NPS" means on these pages when it is not the standard NPS (another score,
+    or a 0-10 score cut elsewhere than 9-10 / 7-8 / 0-6); "" when it is.
+
+    Examples
+    --------
+    >>> from cxanalysis.config import load_config
+    >>> score_note(load_config())
+    ''
+    >>> score_note(load_config({"categories": {"score": "csat", "promoter_min": 5, "detractor_max": 3}}))[:88]
+    "**On these pages, 'NPS' is the net score of CSAT**: the share of promoters (5) minus the"
+    """
+    cats = config.categories
+    score, top, bottom = cats["score"], cats["promoter_min"], cats["detractor_max"]
+    lo, hi = config.scales.get(score, [None, None])
+    if score == "nps_score" and (top, bottom, lo, hi) == (9, 6, 0, 10):
+        return ""
+
+    def span(a, b) -> str:
+        a, b = f"{a:g}", f"{b:g}"
+        return a if a == b else f"{a}-{b}"
+
+    promoters = span(top, hi) if hi is not None else f"{top:g} and above"
+    detractors = span(lo, bottom) if lo is not None else f"{bottom:g} and below"
+    passives = f", passives {span(bottom + 1, top - 1)}" if top - bottom > 1 else ""
+    what = "the net score of " + words(score) if score != "nps_score" else "computed with non-standard cut-offs"
+    return (f"**On these pages, 'NPS' is {what}**: the share of promoters ({promoters}) minus the share of "
+            f"detractors ({detractors}){passives}, as configured (categories in cx.yaml). It is NPS's formula "
+            "on other categories, so it is not comparable with an NPS benchmark.")
+
+
 def roi_skipped(missing: Mapping[str, str]) -> str:
     """Markdown for a section of the ROI page when the ROI could not be computed: why, in one line
     (``missing``: outcome -> reason, :func:`cxanalysis.roi.missing_inputs`)."""

@@ -105,6 +105,9 @@ def test_real_export_reports_without_traceback(tmp_path, name):
     assert "churn" in results["effects"]
     index = (root / "index.html").read_text(encoding="utf-8")
     assert "Analyses skipped" in index and "<b>Metric: CES</b>" in index and "Returns model" in index  # in words
+    # a 1-5 CSAT cut 5 / 4 / 1-3: every page says what its "NPS" is
+    for page in sorted(root.glob("0[1-6]-*.html")):
+        assert "On these pages, 'NPS' is the net score of CSAT" in page.read_text(encoding="utf-8"), page.name
     if name == "ecommerce":  # no spend column: every section of the ROI page says it is skipped, and why
         roi_page = (root / "05-roi.html").read_text(encoding="utf-8")
         assert roi_page.count("Skipped: the ROI could not be computed from this export (needs a spend model "
