@@ -402,8 +402,12 @@ def compare_margins(
     DataFrame
         ``covariate, level, base_share, respondents_share, weighted_share, difference`` (shares
         0-1; ``difference`` = respondents' share minus the base's, what weighting corrects).
-        Numeric covariates in the same bands as the raking. Empty when no covariate is present.
+        Numeric covariates in the same bands as the raking. Empty when no covariate is present,
+        and when there are no non-respondents (the respondents are then the base: nothing to compare).
     """
+    if len(nonrespondents) == 0:
+        return pd.DataFrame(columns=["covariate", "level", "base_share", "respondents_share", "weighted_share",
+                                     "difference"])
     by = [c for c in weighting_columns(config) if c in respondents]
     bands = dict(config.segments.get("bands", {}))
     qb = int(config.segments.get("quantile_bands", 4))
@@ -411,7 +415,10 @@ def compare_margins(
          else np.ones(len(respondents)))
     rows = []
     for c in by:
-        non = nonrespondents[c] if c in nonrespondents else pd.Series(index=nonrespondents.index, dtype=object)
+        # an absent column keeps the respondents' dtype: an empty object Series would turn a numeric
+        # covariate into text on concatenation (tenure compared as "1.0", "10.0", ..., not in bands)
+        non = (nonrespondents[c] if c in nonrespondents
+               else pd.Series(index=nonrespondents.index, dtype=respondents[c].dtype))
         base_col = pd.concat([respondents[c], non], ignore_index=True)
         n_unique = base_col.nunique()
         if n_unique < 2:

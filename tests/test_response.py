@@ -366,3 +366,17 @@ def test_the_nonresponse_sensitivity_is_the_base_recounted_customer_by_customer(
     assert text == ("The likely range allows for sampling only: it assumes customers who did not answer would score "
                     "like respondents with the same plan. Had they scored 10 points lower than those respondents, "
                     f"NPS would be {weighted - direct:.1f} points lower.")
+
+
+def test_margins_of_a_base_that_all_answered_are_empty_and_numbers_stay_numbers(config):
+    """Nobody left out: no table (the respondents are the base). A numeric covariate absent from
+    the non-respondents' columns is still banded, not compared as text ("1.0", "10.0", ...)."""
+    from cxanalysis.sample import make_customers
+
+    resp = make_customers(600, 1, random_state=4)
+    assert weighting.compare_margins(resp, resp.iloc[:0], config).empty
+    non = resp.iloc[:50].drop(columns=["tenure_months"])
+    m = weighting.compare_margins(resp.iloc[50:], non, config)
+    tenure = m[m["covariate"] == "tenure_months"]["level"].tolist()
+    bands = [t for t in tenure if t != "(missing)"]  # the non-respondents' tenure is unknown
+    assert 1 < len(bands) <= 4 and all(t.startswith("[") for t in bands) and len(tenure) == len(bands) + 1
