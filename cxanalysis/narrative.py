@@ -140,6 +140,13 @@ def score_note(config) -> str:
             "on other categories, so it is not comparable with an NPS benchmark.")
 
 
+#: Page 05's sensitivity when a moved passive is worth nothing or less: the ROI chart would read backwards.
+NEGATIVE_BENEFIT_SENSITIVITY = (
+    "No ROI chart: a moved passive is worth nothing or less here, so the ROI (benefit over cost, less 1) would "
+    "rise with the program's cost and read backwards. The table gives the net value at each end of every "
+    "assumption, which falls as it should.")
+
+
 def roi_skipped(missing: Mapping[str, str]) -> str:
     """Markdown for a section of the ROI page when the ROI could not be computed: why, in one line
     (``missing``: outcome -> reason, :func:`cxanalysis.roi.missing_inputs`)."""
