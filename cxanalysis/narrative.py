@@ -613,7 +613,7 @@ def contributions_sentence(result, *, currency: str | None = None) -> str:
                                                                                   strict=True)]
     text = f"Of the benefit of {m(benefit)}, " + listing(parts) + "."
     top = steps.loc[steps["value"].idxmax(), "label"]
-    if top == "Better retention":
+    if top == "Better retention":  # the largest step is a gain in retention
         text += (" Most of it rests on the churn effect, recorded in the same quarter as the score: if part of "
                  "that effect runs from leaving to the score, the benefit is smaller than shown.")
     return text

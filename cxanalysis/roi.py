@@ -205,7 +205,8 @@ class PassiveToPromoter:
         return self.assumptions.customers_moved is None and hi > lo
 
     def contributions(self) -> pd.DataFrame:
-        """Waterfall steps: spend, retention and returns contributions to net value, then cost.
+        """Waterfall steps: spend, retention and returns contributions to net value, then cost; each
+        step's label says which way it goes ("Higher spend" or "Lower spend").
 
         Sequential decomposition: spend changes first (churn and returns as passive), then
         churn, then returns; the three steps add up to ``moved x value``.
@@ -216,10 +217,15 @@ class PassiveToPromoter:
         churn = v(q["spend"], q["churn"], p["returns"]) - spend
         returns = self.value_per_customer - spend - churn
         m = self.customers_moved
-        out = pd.DataFrame({"label": ["Higher spend", "Better retention", "Fewer returns", "Program + team cost", "Net value"],
-                            "value": [m * spend, m * churn, m * returns, -self.cost, self.net]})
+        # each step named for the way it goes: "Lower spend" for a negative spend step, never
+        # "Higher spend -15,591"
+        steps = [("Higher spend", "Lower spend", spend), ("Better retention", "Worse retention", churn),
+                 ("Fewer returns", "More returns", returns)]
+        out = pd.DataFrame({"label": [up if v >= 0 else down for up, down, v in steps] + ["Program + team cost",
+                                                                                           "Net value"],
+                            "value": [m * v for _, _, v in steps] + [-self.cost, self.net]})
         # no returns in the value (no returns model): no step for them
-        return out if self.has_returns else out[out["label"] != "Fewer returns"].reset_index(drop=True)
+        return out if self.has_returns else out.drop(index=2).reset_index(drop=True)
 
     @property
     def has_returns(self) -> bool:

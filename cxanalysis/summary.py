@@ -549,12 +549,21 @@ def _recommendation(results: dict[str, Any], roi: dict[str, Any]) -> tuple[str, 
 
     where = named(best) if best is not None else ""
     rng = "the ROI's likely range is {} to {}".format(*fmt.percents(lo, hi, roi.get("roi"))[:2])
-    # the ROI rests on the promoter effects: one that is flagged (separation) makes it indicative
-    doubtful = [fmt.words(o).lower() for o, e in (results.get("effects") or {}).items()
-                if isinstance(e, dict) and (e.get("promoter_vs_passive") or {}).get("flagged")]
-    sure = (f"Indicative only: the {fmt.listing(doubtful)} model{'s are' if len(doubtful) > 1 else ' is'} flagged "
-            "(see Read before acting); given that and the assumptions below" if doubtful else
-            "Fairly sure, given the assumptions below")
+    # the ROI rests on the promoter effects: one that is flagged (separation) or runs against the
+    # expected direction makes it indicative
+    effects = results.get("effects") or {}
+    flagged = [fmt.words(o).lower() for o, e in effects.items()
+               if isinstance(e, dict) and (e.get("promoter_vs_passive") or {}).get("flagged")]
+    score = (results.get("nps") or {}).get("score", "nps_score")
+    promoter = {o: e["promoter_vs_passive"] for o, e in effects.items()
+                if isinstance(e, dict) and isinstance(e.get("promoter_vs_passive"), dict)}
+    reversed_ = [fmt.words(o).lower() for o, e in promoter.items()
+                 if unexpected_directions({o: {"promoter_vs_passive": e}}, score)]
+    why = ([f"the {fmt.listing(reversed_)} effect{'s run' if len(reversed_) > 1 else ' runs'} against the expected "
+            "direction"] if reversed_ else []) + (
+        [f"the {fmt.listing(flagged)} model{'s are' if len(flagged) > 1 else ' is'} flagged"] if flagged else [])
+    sure = (f"Indicative only: {' and '.join(why)} (see Read before acting); given that and the assumptions below"
+            if why else "Fairly sure, given the assumptions below")
     if not _finite(lo, hi):
         return ("no-evidence", f"No recommendation on funding: the ROI ({_pct0(roi.get('roi'))}) has no interval "
                 "on this evidence, so how sure it is cannot be said.")
@@ -646,12 +655,14 @@ GLOSSARY = (
 EXPECTED = {"spend": 1, "churn": -1, "returns": -1}
 
 
-def unexpected_directions(effects: dict[str, Any], score: str = "nps_score") -> list[str]:
+def unexpected_directions(effects: dict[str, Any], score: str = "nps_score", per_point=None) -> list[str]:
     """Effects whose whole likely range runs against the expected direction (promoters churning
     more, detractors spending more, ...), each as a sentence asking the reader to check the
     score before acting: a reversed scale, a score collected after the outcome, or an outcome
     that is really something else (spend that is the price of the plan). Flagged effects are
-    left to their own note.
+    left to their own note. ``per_point``: the per-point effects as rows (``outcome``, ``estimate``,
+    ``ci_low``, ``ci_high``, ``scale``, ``flagged``), as ``models.per_point`` of results.json holds them,
+    or a table of effects whose ``per_point`` rows are taken.
 
     Examples
     --------
@@ -659,23 +670,42 @@ def unexpected_directions(effects: dict[str, Any], score: str = "nps_score") -> 
     ...                        "ci_high": -0.3, "scale": "pp"}}}, "csat")[0][:62]
     'Unexpected direction: detractors churn 2.6 percentage points l'
     """
+    effects = {o: dict(v) for o, v in (effects or {}).items() if isinstance(v, dict)}
+    if hasattr(per_point, "to_dict"):  # an effects table (OutcomeModels.effects): its per-point rows
+        per_point = per_point[per_point["contrast"] == "per_point"].to_dict("records")
+    for row in per_point if per_point is not None else []:  # models.per_point of results.json: rows
+        effects.setdefault(row["outcome"], {})["per_point"] = row
     out = []
     for outcome, sign in EXPECTED.items():
-        for contrast, e in ((effects or {}).get(outcome) or {}).items():
-            if contrast == "per_point" or not isinstance(e, dict) or e.get("flagged"):
+        for contrast, e in (effects.get(outcome) or {}).items():
+            if not isinstance(e, dict) or e.get("flagged"):
                 continue
             lo, hi = e.get("ci_low"), e.get("ci_high")
             if not _finite(lo, hi):
                 continue
             null = 1.0 if e.get("scale") == "ratio" else 0.0
-            expected = sign if contrast.startswith("promoter") else -sign
+            expected = -sign if contrast.startswith("detractor") else sign  # a point more: like a promoter
             if (expected > 0 and hi < null) or (expected < 0 and lo > null):
-                said = effect_sentence(outcome, contrast, e)
+                said = (effect_sentence(outcome, contrast, e) if contrast != "per_point" else
+                        _per_point_sentence(outcome, e, score))
                 out.append(f"Unexpected direction: {said[:1].lower()}{said[1:-1]}, the opposite of what a better "
                            f"experience is expected to do. Check that a high {fmt.words(score)} means a satisfied "
                            f"customer in this export, when the score was collected, and what {fmt.words(outcome)} "
                            "measures here, before acting on it.")
     return out
+
+
+def _per_point_sentence(outcome: str, e: dict[str, Any], score: str) -> str:
+    """'One point more on CSAT goes with churn 1.8 percentage points higher (likely range 1.1 to 2.5).'"""
+    if e.get("scale") == "ratio":
+        est, lo, hi = (100 * (e[k] - 1) for k in ("estimate", "ci_low", "ci_high"))
+        move = f"{fmt.words(outcome).lower()} {abs(est):.1f}% {'higher' if est > 0 else 'lower'}"
+        rng = f"{abs(lo):.1f}% to {abs(hi):.1f}%" if est > 0 else f"{abs(hi):.1f}% to {abs(lo):.1f}%"
+    else:
+        est, lo, hi = e["estimate"], e["ci_low"], e["ci_high"]
+        move = f"{fmt.words(outcome).lower()} {abs(est):.1f} percentage points {'higher' if est > 0 else 'lower'}"
+        rng = f"{abs(lo):.1f} to {abs(hi):.1f} pp" if est > 0 else f"{abs(hi):.1f} to {abs(lo):.1f} pp"
+    return f"One point more on {fmt.words(score)} goes with {move} (likely range {rng})."
 
 
 def separation_in_words(results: dict[str, Any]) -> str | None:
@@ -846,7 +876,8 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
     warnings = [w for w in (results.get("models") or {}).get("warnings", []) if "separation" in w]
     if (plain := separation_in_words(results)) is not None:
         warnings.insert(0, plain)
-    warnings += unexpected_directions(results.get("effects") or {}, (results.get("nps") or {}).get("score", "nps_score"))
+    warnings += unexpected_directions(results.get("effects") or {}, (results.get("nps") or {}).get("score", "nps_score"),
+                                      per_point=(results.get("models") or {}).get("per_point"))
     warn_html = ("<h2>Read before acting</h2><ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in warnings)
                  + "</ul>") if warnings else ""
     assumptions = assumptions_sentence(results)
@@ -868,13 +899,14 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
 <h1>Customer experience report, {html.escape(q)}</h1>
 <p class="headline">{html.escape(headline(results))}</p>
 <section class="rec {kind}"><h2>Recommendation</h2><p>{html.escape(rec)}</p></section>
+{err_html}{warn_html}
 <div class="kpi">{kpis}</div>
 {"<h2>Money at stake</h2><ul>" + stake + "</ul>" if stake else ""}
 {chart_html}
 <h2>The evidence</h2><ul>{sentences}</ul>{caveat}<p class="muted">{html.escape(assumptions)}</p>
 <details id="glossary"><summary>Glossary: {html.escape(_score_label(n or {}))}, passive, percentage point, likely range, E-value</summary>
 <dl>{terms}</dl></details>
-{err_html}{warn_html}{seg_html}{skip_html}
+{seg_html}{skip_html}
 <h2>Detailed reports</h2><ol>{_nav_html(pages)}</ol>
 <p class="muted">Rows read {fmt.integer(clean.get('rows_in', 0))}; kept after cleaning
 {fmt.integer(clean.get('rows_out', 0))} (see the data-quality page). Likely ranges are 95% intervals. Generated from results.json

@@ -98,6 +98,12 @@ def test_a_flagged_promoter_effect_makes_the_recommendation_indicative():
     flagged["churn"]["promoter_vs_passive"]["flagged"] = False
     kind, s = summary.recommendation(_results(_roi(-0.9, -0.2), segments=[], effects=flagged))
     assert "Fairly sure, given the assumptions below" in s
+    # the spend effect the value rests on runs the wrong way (promoters spend less): said first
+    flagged["spend"]["promoter_vs_passive"].update(estimate=0.87, ci_low=0.84, ci_high=0.91, scale="ratio")
+    flagged["churn"]["promoter_vs_passive"]["flagged"] = True
+    kind, s = summary.recommendation(_results(_roi(-0.9, -0.2), segments=[], effects=flagged))
+    assert ("Indicative only: the spend effect runs against the expected direction and the churn model is flagged "
+            "(see Read before acting)") in s
 
 
 def test_missing_roi_or_skipped_effects_give_no_recommendation_and_say_why():

@@ -153,6 +153,10 @@ def test_sensitivity_and_break_even(fitted):
     _, models, r = fitted
     s = roi.sensitivity(r).set_index("assumption")
     assert r.has_returns and "Cost per return" in s.index and "Fewer returns" in set(r.contributions()["label"])
+    # a step that goes the other way is named for it: spend lower as promoters reads "Lower spend"
+    worse = replace(r, as_promoter={**r.as_promoter, "spend": 0.5 * r.as_passive["spend"]})
+    steps = worse.contributions().set_index("label")["value"]
+    assert "Lower spend" in steps.index and steps["Lower spend"] < 0 and "Higher spend" not in steps.index
     assert s.loc["Gross margin", "roi_high"] > r.roi > s.loc["Gross margin", "roi_low"]
     assert s.loc["Program + team cost", "roi_high"] < r.roi < s.loc["Program + team cost", "roi_low"]
     share = roi.break_even_share(r.value_per_customer, r.n_passives, r.assumptions)

@@ -386,7 +386,23 @@ def test_effects_running_against_the_expected_direction_are_read_out(tmp_path):
     assert all("Check that a high CSAT means a satisfied customer" in s for s in said)
     page = _visible(summary.write_index(tmp_path, _results(effects=eff), []).read_text())
     assert page.index("Read before acting") < page.index("Unexpected direction: detractors churn")
+    # per point: a point more on the score going with more churn is read out too
+    per_point = {"churn": {"per_point": {"estimate": 1.8, "ci_low": 1.1, "ci_high": 2.5, "scale": "pp"}},
+                 "spend": {"per_point": {"estimate": 0.913, "ci_low": 0.89, "ci_high": 0.94, "scale": "ratio"}}}
+    said = summary.unexpected_directions(per_point, "csat")
+    rows = [dict(e, outcome=o) for o, v in per_point.items() for e in v.values()]
+    assert summary.unexpected_directions({}, "csat", per_point=rows) == said  # as results.json holds them
+    assert said[0].startswith("Unexpected direction: one point more on CSAT goes with spend 8.7% lower (likely range "
+                              "6.0% to 11.0%), the opposite")
+    assert said[1].startswith("Unexpected direction: one point more on CSAT goes with churn 1.8 percentage points "
+                              "higher (likely range 1.1 to 2.5 pp), the opposite")
     # the generator's truth runs the expected way: nothing to read out
     expected = {"churn": {"promoter_vs_passive": {"estimate": -4.0, "ci_low": -6.0, "ci_high": -2.0, "scale": "pp"}},
                 "spend": {"promoter_vs_passive": {"estimate": 1.2, "ci_low": 1.1, "ci_high": 1.3, "scale": "ratio"}}}
     assert summary.unexpected_directions(expected) == []
+
+
+def test_read_before_acting_comes_right_after_the_recommendation(tmp_path):
+    eff = {"churn": {"detractor_vs_passive": {"estimate": -2.6, "ci_low": -4.8, "ci_high": -0.3, "scale": "pp"}}}
+    page = _visible(summary.write_index(tmp_path, _results(effects=eff), []).read_text())
+    assert page.index("Recommendation") < page.index("Read before acting") < page.index("The evidence")
