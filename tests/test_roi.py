@@ -747,3 +747,23 @@ def test_contributions_sentence_shares_add_up_to_the_benefit(fitted):
                            f"better retention {churn:,.0f} ({churn / r.benefit:.0%}) and fewer returns "
                            f"{returns:,.0f} ({returns / r.benefit:.0%}).")
     assert ("rests on the churn effect" in text) == (churn > max(spend, returns))
+
+
+def test_when_no_passive_or_promoter_churned_the_roi_books_no_retention():
+    """Nobody among passives and promoters churned: the churn effect is the observed 0, and the ROI
+    holds their churn at 0 both ways (point and draws), so its retention step is exactly 0 and the
+    value is the spend term alone, recomputed here with the value formula."""
+    cfg = load_config()
+    df = make_customers(3000, 1, random_state=2).drop(columns=["returns"])
+    cat = np.where(df["nps_score"] >= 9, "promoter", np.where(df["nps_score"] <= 6, "detractor", "passive"))
+    df.loc[cat != "detractor", "churned"] = 0
+    models = fit_outcome_models(df, cfg)
+    assert roi.observed_churn(models) == 0.0
+    r = roi.passive_to_promoter(models, cfg, n_draws=200)
+    steps = r.contributions().set_index("label")["value"]
+    assert steps["Better retention"] == 0.0 and r.as_passive["churn"] == r.as_promoter["churn"] == 0.0
+    p, q, a = r.as_passive, r.as_promoter, r.assumptions
+    assert r.value_per_customer == pytest.approx(roi.value_per_customer(p["spend"], 0.0, 0.0, q["spend"], 0.0, 0.0, a))
+    assert any("held at the observed 0%" in n for n in r.notes)
+    # an ordinary fit holds nothing
+    assert roi.observed_churn(fit_outcome_models(make_customers(3000, 1, random_state=2), cfg)) is None
