@@ -237,6 +237,12 @@ def headline_sentences(results: dict[str, Any]) -> list[str]:
         eff = effs.get("promoter_vs_passive")
         if eff:
             out.append(effect_sentence(outcome, "promoter_vs_passive", eff))
+        # the detractors' effect too when the data tell it from none: often the largest signal
+        # (every churner a detractor), though the ROI of moving passives does not use it
+        det = effs.get("detractor_vs_passive")
+        if det and _finite(det.get("ci_low"), det.get("ci_high")) and (
+                det["ci_low"] > (null := 1.0 if det.get("scale") == "ratio" else 0.0) or det["ci_high"] < null):
+            out.append(effect_sentence(outcome, "detractor_vs_passive", det))
     if (act := themes_sentence(results.get("themes"))):
         out.append(act)
     roi = (results.get("roi") or {}).get("passive_to_promoter")

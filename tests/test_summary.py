@@ -406,3 +406,12 @@ def test_read_before_acting_comes_right_after_the_recommendation(tmp_path):
     eff = {"churn": {"detractor_vs_passive": {"estimate": -2.6, "ci_low": -4.8, "ci_high": -0.3, "scale": "pp"}}}
     page = _visible(summary.write_index(tmp_path, _results(effects=eff), []).read_text())
     assert page.index("Recommendation") < page.index("Read before acting") < page.index("The evidence")
+
+
+def test_the_evidence_gives_a_detractor_effect_the_data_tell_from_none():
+    eff = {"churn": {"promoter_vs_passive": {"estimate": 0.0, "ci_low": -0.2, "ci_high": 0.3, "scale": "pp"},
+                     "detractor_vs_passive": {"estimate": 29.8, "ci_low": 28.6, "ci_high": 31.0, "scale": "pp"}},
+           "spend": {"detractor_vs_passive": {"estimate": 0.97, "ci_low": 0.9, "ci_high": 1.05, "scale": "ratio"}}}
+    said = summary.headline_sentences(_results(effects=eff, roi={}))
+    assert any(s.startswith("Detractors churn 29.8 percentage points higher than comparable passives") for s in said)
+    assert not any(s.startswith("Detractors spend") for s in said)  # its range includes no difference
