@@ -629,9 +629,13 @@ def causal_caveat(results: dict[str, Any]) -> str:
         named = "adjusted for no covariate (none configured)"
     else:
         named = "adjusted for " + fmt.listing(fmt.words(c) for c in covs)
-    left = [fmt.words(c) for c in MAY_FOLLOW_THE_SCORE if c not in (covs or [])]
-    why = (f" Not for {' or '.join(left)}: the experience may change them, and adjusting for a consequence of the "
-           "score would hide part of its effect (add them to covariates in cx.yaml to adjust anyway)."
+    columns = [c.get("column") for c in ((results.get("data_quality") or {}).get("columns") or [])
+               if isinstance(c, dict)]
+    # only columns the export has: explaining why absent ones are not adjusted for reads as if they were there
+    left = [fmt.words(c) for c in MAY_FOLLOW_THE_SCORE if c not in (covs or []) and (not columns or c in columns)]
+    them = "them" if len(left) > 1 else "it"
+    why = (f" Not for {' or '.join(left)}: the experience may change {them}, and adjusting for a consequence of the "
+           f"score would hide part of its effect (add {them} to covariates in cx.yaml to adjust anyway)."
            if left else "")
     timing = (" Churn is recorded in the same quarter as the score, so part of the churn effect may run from "
               "leaving to the score." if "churn" in (results.get("effects") or {}) else "")

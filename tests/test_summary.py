@@ -223,6 +223,13 @@ def test_causal_caveat_names_what_the_effects_are_adjusted_for(tmp_path):
     assert "Not for" not in summary.causal_caveat(_results(models={"covariates": ["plan", "visits_per_month",
                                                                                    "contract_value"]}))
     assert "adjusted for no covariate" in summary.causal_caveat(_results(models={"covariates": []}))
+    # an export without visits: only contract value is explained
+    cols = {"columns": [{"column": c} for c in ("customer_id", "nps_score", "plan", "contract_value")]}
+    text = summary.causal_caveat(_results(models={"covariates": ["plan"]}, data_quality=cols))
+    assert "Not for contract value: the experience may change it, and" in text and "(add it to covariates" in text
+    assert "visits" not in text
+    cols["columns"].pop()
+    assert "Not for" not in summary.causal_caveat(_results(models={"covariates": ["plan"]}, data_quality=cols))
     assert summary.causal_caveat(_results()) == summary.CAUSAL_CAVEAT
 
 
