@@ -922,8 +922,9 @@ class OutcomeModels:
                 rows.append(dict(category=cat, estimate=v, ci_low=v * np.exp(-z * se / v), ci_high=v * np.exp(z * se / v)))
         return pd.DataFrame(rows)
 
-    def coefficients(self, outcome: str | None = None) -> pd.DataFrame:
-        """Tidy coefficient tables with business-readable labels.
+    def coefficients(self, outcome: str | None = None, *, whole_curves: bool = False) -> pd.DataFrame:
+        """Tidy coefficient tables with business-readable labels (``whole_curves``: each numeric
+        covariate's curve as one row, with the joint test that it is flat, instead of its terms).
 
         Returns
         -------
@@ -965,7 +966,40 @@ class OutcomeModels:
                                      ratio_ci_high=np.exp(hi), ratio_kind=kind, ci_method=row_how))
         cols = ["outcome", "part", "term", "label", "coef", "se", "p_value", "ratio", "ratio_ci_low",
                 "ratio_ci_high", "ratio_kind", "ci_method"]
-        return pd.DataFrame(rows, columns=cols)  # the same columns when no outcome was modelled
+        out = pd.DataFrame(rows, columns=cols)  # the same columns when no outcome was modelled
+        return self._curves_whole(out) if whole_curves else out
+
+    def _curves_whole(self, table: pd.DataFrame) -> pd.DataFrame:
+        """``table`` with each curve's terms (a numeric covariate's linear term and bends) replaced by
+        one row: no ratio (a curve has none), and the joint Wald test that the curve is flat, on
+        the fit's covariance (robust for ordinary fits, model-based for Firth's)."""
+        from .fmt import label
+
+        knots = self.design_.knots
+        if not knots or table.empty:
+            return table
+        names = self.design_.names
+        rows = []
+        for (outcome, part), t in table.groupby(["outcome", "part"], sort=False):
+            f = self.outcomes_[outcome].parts[part]
+            kept = t[~t["term"].map(lambda n: n.split("[rcs", 1)[0] in knots)]
+            rows.append(kept)
+            for c in knots:
+                idx = [names.index(n) for n in t["term"] if n.split("[rcs", 1)[0] == c]
+                if not idx:
+                    continue
+                b, V = f.params[idx], f.cov[np.ix_(idx, idx)]
+                try:
+                    chi2 = float(b @ np.linalg.solve(V, b))
+                    p = float(stats.chi2.sf(chi2, len(idx)))
+                except np.linalg.LinAlgError:
+                    p = float("nan")
+                rows.append(pd.DataFrame([dict(outcome=outcome, part=part, term=c, label=f"{label(c)}: curve",
+                                               coef=np.nan, se=np.nan, p_value=p, ratio=np.nan,
+                                               ratio_ci_low=np.nan, ratio_ci_high=np.nan,
+                                               ratio_kind=f"curve ({len(idx)} terms; p: joint test that it is flat)",
+                                               ci_method="Wald, joint")]))
+        return pd.concat(rows, ignore_index=True)[table.columns]
 
     def _part_data(self, outcome: str, part: str):
         """The design columns, response and offset a part was fitted on (its own rows and columns)."""

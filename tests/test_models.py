@@ -592,3 +592,19 @@ def test_adjustment_sensitivity_refits_with_visits_and_contract_value(fitted):
     # above max_rows, a seeded sample of that many rows
     table, _ = adjustment_sensitivity(df, load_config(), m, max_rows=1500)
     assert (table["n_adj"] <= 1500).all()
+
+
+def test_a_curve_as_one_row_carries_the_joint_test_that_it_is_flat(fitted):
+    """whole_curves: tenure's three terms become one row with no ratio, and its p-value is the
+    robust joint Wald test, equal to statsmodels' wald_test of the patsy cr() terms (the same
+    hypothesis in another basis)."""
+    df, m = fitted
+    t = m.coefficients("churn", whole_curves=True).set_index("label")
+    row = t.loc["Tenure (months): curve"]
+    assert np.isnan(row["ratio"]) and row["ratio_kind"].startswith("curve (3 terms")
+    assert not any("bend" in label or "linear term" in label for label in t.index)
+    ref = smf.logit(f"churned ~ {rhs(df)}", df).fit(disp=0, cov_type="HC0")
+    terms = [n for n in ref.params.index if n.startswith("cr(")]
+    test = ref.wald_test(np.eye(len(ref.params))[[list(ref.params.index).index(n) for n in terms]], scalar=True)
+    assert row["p_value"] == pytest.approx(float(test.pvalue), rel=1e-5)
+    assert len(m.coefficients("churn")) == len(t) + 2  # the terms themselves without it
