@@ -551,8 +551,8 @@ def break_even_summary(share: float, n_passives: int, value: float, value_ci: tu
     ci = f"likely range {m(lo)} to {m(hi)}"
     if not (pd.notna(lo) and pd.notna(hi) and pd.notna(value) and pd.notna(share)) or min(lo, hi, value) <= 0 \
             or share == float("inf"):
-        return ("**Break-even:** no break-even can be stated: the value per moved customer may be zero or negative "
-                f"({ci}).")
+        said = "is negative" if pd.notna(hi) and max(lo, hi) < 0 else "may be zero or negative"
+        return f"**Break-even:** no break-even can be stated: the value per moved customer {said} ({ci})."
     s_lo, s_hi = share * value / max(lo, hi), share * value / min(lo, hi)
     if share > 1:
         return (f"**Break-even:** even moving every passive would not pay for itself at the estimated value per "

@@ -450,7 +450,10 @@ def money_at_stake(results: dict[str, Any]) -> list[str]:
            "moved in later years would add value not counted here."]
     share, n_pass = roi.get("break_even_share"), roi.get("n_passives")
     if share is None or not _finite(share) or share <= 0:
-        out.append("No break-even can be stated: the value of a moved passive may be zero or negative.")
+        hi = roi.get("value_per_customer_ci_high")
+        out.append("No break-even can be stated: the value of a moved passive is negative (its whole likely range "
+                   "is below zero), so moving more passives only loses more." if _finite(hi) and hi < 0 else
+                   "No break-even can be stated: the value of a moved passive may be zero or negative.")
     elif share > 1:
         out.append(f"Break-even: the program would pay for itself only by moving {_pct0(share)} of passives, "
                    f"more than there are ({fmt.integer(n_pass)}); at this cost it cannot break even.")
@@ -667,8 +670,8 @@ EXPECTED = {"spend": 1, "churn": -1, "returns": -1}
 
 def unexpected_directions(effects: dict[str, Any], score: str = "nps_score", per_point=None) -> list[str]:
     """Effects whose whole likely range runs against the expected direction (promoters churning
-    more, detractors spending more, ...), each as a sentence asking the reader to check the
-    score before acting: a reversed scale, a score collected after the outcome, or an outcome
+    more, detractors spending more, ...), in one note (a list of one, or empty) asking the reader
+    to check the score before acting: a reversed scale, a score collected after the outcome, or an outcome
     that is really something else (spend that is the price of the plan). Flagged effects are
     left to their own note. ``per_point``: the per-point effects as rows (``outcome``, ``estimate``,
     ``ci_low``, ``ci_high``, ``scale``, ``flagged``), as ``models.per_point`` of results.json holds them,
@@ -698,11 +701,15 @@ def unexpected_directions(effects: dict[str, Any], score: str = "nps_score", per
             if (expected > 0 and hi < null) or (expected < 0 and lo > null):
                 said = (effect_sentence(outcome, contrast, e) if contrast != "per_point" else
                         _per_point_sentence(outcome, e, score))
-                out.append(f"Unexpected direction: {said[:1].lower()}{said[1:-1]}, the opposite of what a better "
-                           f"experience is expected to do. Check that a high {fmt.words(score)} means a satisfied "
-                           f"customer in this export, when the score was collected, and what {fmt.words(outcome)} "
-                           "measures here, before acting on it.")
-    return out
+                out.append((said[:1].lower() + said[1:-1], fmt.words(outcome).lower()))
+    if not out:
+        return []
+    outcomes = fmt.listing(dict.fromkeys(o for _, o in out))
+    return [f"Unexpected direction{'s' if len(out) > 1 else ''}: " + "; ".join(s for s, _ in out)
+            + f". {'These run' if len(out) > 1 else 'This runs'} against what a better experience is expected to "
+            f"do. Check that a high {fmt.words(score)} means a satisfied customer in this export, when the score was "
+            f"collected, and what {outcomes} measure{'s' if ' and ' not in outcomes else ''} here, before acting "
+            "on it."]
 
 
 def _per_point_sentence(outcome: str, e: dict[str, Any], score: str) -> str:

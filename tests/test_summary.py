@@ -386,23 +386,24 @@ def test_effects_running_against_the_expected_direction_are_read_out(tmp_path):
                      "detractor_vs_passive": {"estimate": 0.8, "ci_low": 0.7, "ci_high": 0.9, "scale": "ratio"}},
            "returns": {"promoter_vs_passive": {"estimate": 1.5, "ci_low": 1.2, "ci_high": 1.9, "scale": "ratio",
                                                "flagged": True}}}
-    said = summary.unexpected_directions(eff, "csat")
-    assert len(said) == 2
-    assert said[0].startswith("Unexpected direction: promoters spend 13% less than comparable passives")
-    assert said[1].startswith("Unexpected direction: detractors churn 2.6 percentage points lower")
-    assert all("Check that a high CSAT means a satisfied customer" in s for s in said)
+    (said,) = summary.unexpected_directions(eff, "csat")
+    assert said.startswith("Unexpected directions: promoters spend 13% less than comparable passives (likely range "
+                           "9% to 16% less); detractors churn 2.6 percentage points lower")
+    assert "These run against what a better experience is expected to do. Check that a high CSAT means a satisfied " \
+           "customer in this export, when the score was collected, and what spend and churn measure here" in said
     page = _visible(summary.write_index(tmp_path, _results(effects=eff), []).read_text())
-    assert page.index("Read before acting") < page.index("Unexpected direction: detractors churn")
+    assert page.index("Read before acting") < page.index("Unexpected directions: promoters spend")
     # per point: a point more on the score going with more churn is read out too
     per_point = {"churn": {"per_point": {"estimate": 1.8, "ci_low": 1.1, "ci_high": 2.5, "scale": "pp"}},
                  "spend": {"per_point": {"estimate": 0.913, "ci_low": 0.89, "ci_high": 0.94, "scale": "ratio"}}}
-    said = summary.unexpected_directions(per_point, "csat")
+    (said,) = summary.unexpected_directions(per_point, "csat")
     rows = [dict(e, outcome=o) for o, v in per_point.items() for e in v.values()]
-    assert summary.unexpected_directions({}, "csat", per_point=rows) == said  # as results.json holds them
-    assert said[0].startswith("Unexpected direction: one point more on CSAT goes with spend 8.7% lower (likely range "
-                              "6.0% to 11.0%), the opposite")
-    assert said[1].startswith("Unexpected direction: one point more on CSAT goes with churn 1.8 percentage points "
-                              "higher (likely range 1.1 to 2.5 pp), the opposite")
+    assert summary.unexpected_directions({}, "csat", per_point=rows) == [said]  # as results.json holds them
+    assert said.startswith("Unexpected directions: one point more on CSAT goes with spend 8.7% lower (likely range "
+                           "6.0% to 11.0%); one point more on CSAT goes with churn 1.8 percentage points higher "
+                           "(likely range 1.1 to 2.5 pp).")
+    (one,) = summary.unexpected_directions({"churn": per_point["churn"]}, "csat")
+    assert one.startswith("Unexpected direction: one point") and "This runs against" in one and "churn measures" in one
     # the generator's truth runs the expected way: nothing to read out
     expected = {"churn": {"promoter_vs_passive": {"estimate": -4.0, "ci_low": -6.0, "ci_high": -2.0, "scale": "pp"}},
                 "spend": {"promoter_vs_passive": {"estimate": 1.2, "ci_low": 1.1, "ci_high": 1.3, "scale": "ratio"}}}
