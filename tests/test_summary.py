@@ -423,3 +423,18 @@ def test_the_evidence_gives_a_detractor_effect_the_data_tell_from_none():
     said = summary.headline_sentences(_results(effects=eff, roi={}))
     assert any(s.startswith("Detractors churn 29.8 percentage points higher than comparable passives") for s in said)
     assert not any(s.startswith("Detractors spend") for s in said)  # its range includes no difference
+
+
+def test_no_break_even_says_why_in_the_words_the_range_supports():
+    roi = {"customers_moved": 179, "n_passives": 1789, "value_per_customer": -87.0, "horizon_years": 3,
+           "benefit": -15614.0, "cost": 473155.0, "net": -488769.0, "break_even_share": float("inf"),
+           "value_per_customer_ci_low": -112.0, "value_per_customer_ci_high": -61.0}
+    said = " ".join(summary.money_at_stake(_results(roi={"passive_to_promoter": roi})))
+    assert "the value of a moved passive is negative (its whole likely range is below zero)" in said
+    roi["value_per_customer_ci_high"] = 20.0
+    said = " ".join(summary.money_at_stake(_results(roi={"passive_to_promoter": roi})))
+    assert "may be zero or negative" in said
+    from cxanalysis import narrative
+
+    assert "value per moved customer is negative" in narrative.break_even_summary(
+        float("inf"), 1789, -87.0, (-112.0, -61.0))
