@@ -71,6 +71,11 @@ def effect_sentence(outcome: str, contrast: str, eff: dict[str, Any]) -> str:
     else:
         ci = f"likely range {fmt.points(lo)} to {fmt.points(hi)} pp"
     null = 1.0 if ratio else 0.0
+    if str(eff.get("method", "")).startswith("observed: every"):  # nobody churned (or stayed) in either group
+        did = "churned" if "stayed" in str(eff["method"]) else "stayed"
+        return (f"No {who[:-1].lower()} and no passive {did}: the observed difference is {fmt.points(est)} pp "
+                f"({ci}, not adjusted for the covariates, which cannot adjust a difference between two groups that "
+                "do not vary).")
     if _finite(lo, hi) and min(lo, hi) <= null <= max(lo, hi):
         shown = f"{fmt.points((est - 1) * 100, 0)}%" if ratio else f"{fmt.points(est)} pp"
         return f"{who} and comparable passives show no detectable difference in {topic} (estimate {shown}, {ci}){flag}."

@@ -370,6 +370,9 @@ def test_groups_in_which_nobody_churned_are_read_out_before_acting(tmp_path):
                                       "method": "Firth penalised logistic regression"}}
     r = _results(effects={"churn": churn}, models={"warnings": ["Churn (category model): separation — none of the "
                                                                 "1,149 promoters churned"]})
+    assert summary.effect_sentence("churn", "promoter_vs_passive", churn["promoter_vs_passive"]) == (
+        "No promoter and no passive churned: the observed difference is 0.0 pp (likely range -0.2 to +0.3 pp, not "
+        "adjusted for the covariates, which cannot adjust a difference between two groups that do not vary).")
     said = summary.separation_in_words(r)
     assert said.startswith("No promoter and no passive churned this quarter.") and "check when it was collected" in said
     page = _visible(summary.write_index(tmp_path, r, []).read_text())
