@@ -256,11 +256,12 @@ def headline_sentences(results: dict[str, Any]) -> list[str]:
 
         vlo, vhi = roi.get("value_per_customer_ci_low"), roi.get("value_per_customer_ci_high")
         vci = f" (likely range {m(vlo)} to {m(vhi)})" if _finite(vlo, vhi) else ""
+        r, r_lo, r_hi = fmt.percents(roi["roi"], roi.get("roi_ci_low"), roi.get("roi_ci_high"))
         out.append(
             f"Moving {fmt.integer(roi['customers_moved'])} passives to promoters is worth "
             f"{m(roi['value_per_customer'])} per moved passive over {roi['horizon_years']} years{vci}: benefit "
-            f"{m(roi['benefit'])} against cost {m(roi['cost'])}, net {m(roi['net'])}, ROI {_pct0(roi['roi'])} "
-            f"(likely range {_pct0(roi.get('roi_ci_low'))} to {_pct0(roi.get('roi_ci_high'))})."
+            f"{m(roi['benefit'])} against cost {m(roi['cost'])}, net {m(roi['net'])}, ROI {r} "
+            f"(likely range {r_lo} to {r_hi})."
         )
         out.append(roi_verdict(roi.get("roi_ci_low"), roi.get("roi_ci_high"), roi.get("roi")))
         targets = (results.get("roi") or {}).get("by_segment") or []
