@@ -118,7 +118,7 @@ def test_real_export_reports_without_traceback(tmp_path, name):
         # a moved passive is worth less than nothing: no ROI tornado reading backwards, said in words
         roi_page = (root / "05-roi.html").read_text(encoding="utf-8")
         assert "No ROI chart: a moved passive is worth nothing or less here" in roi_page
-        assert "Margin lost if not retained" in roi_page  # the column the retention text calls the mirror
+        assert "lost_if_not_investing" in roi_page  # the full table's column the retention text names
         # its clusters are cut on CSAT (clusters.columns): not named at risk, not ROI targets
         assert results["clusters"]["circular"] is True and "cut on the CX score itself" in index
         assert results["roi"]["by_segment"] and all(t["dimension"] != "cluster" for t in results["roi"]["by_segment"])
