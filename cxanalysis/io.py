@@ -755,9 +755,11 @@ def load(
     problems: list[Problem] = []
     frame = _parse_columns(frame, problems)
     frame = _parse_quarters(frame, q, problems)
-    if "spend" in frame and (note := spend_note(cfg)) is not None:
-        frame["spend"] = frame["spend"] * SPEND_PER_QUARTER[cfg.spend_period]  # 1 for a quarterly spend
-        report.notes.append(note)
+    if "spend" in frame:
+        if (factor := SPEND_PER_QUARTER[cfg.spend_period]) != 1.0:
+            frame["spend"] = frame["spend"] * factor
+        if (note := spend_note(cfg)) is not None:
+            report.notes.append(note)
 
     # always-on cleaning, counted
     missing_id = frame["customer_id"].isna().to_numpy()

@@ -886,6 +886,20 @@ class OutcomeModels:
                             "hybrid score interval (a model cannot adjust a difference between two groups that "
                             "do not vary)"))
 
+    def observed_churn(self) -> float | None:
+        """The churn rate passives and promoters share when neither group varies (nobody in either
+        churned, or everybody did): their churn effect is then the observed difference, 0
+        (:meth:`_observed_when_constant`). None otherwise, or without a churn model."""
+        if "churn" not in self.outcomes_:
+            return None
+        if self._effects is None:
+            self.effects()
+        e = self._effects
+        row = e[(e["outcome"] == "churn") & (e["contrast"] == "promoter_vs_passive")]
+        if len(row) and str(row["method"].iloc[0]).startswith("observed:"):
+            return float(row["baseline"].iloc[0])
+        return None
+
     @property
     def summary(self) -> pd.DataFrame:
         """Same as :meth:`effects`."""

@@ -347,30 +347,16 @@ def _passive_design(models, rows: np.ndarray) -> dict:
     return out
 
 
-def observed_churn(models) -> float | None:
-    """The churn rate passives and promoters share when neither group varies (nobody in either
-    churned, or everybody did), or None. The churn effect is then the observed difference, 0
-    (:meth:`cxanalysis.models.OutcomeModels.effects`), and the ROI holds their churn at that
-    observed rate, as passives and as promoters, in the estimate and in every draw: a penalised
-    fit's invented rates would otherwise book a retention step the effect says is not there."""
-    e = models.effects() if "churn" in models.outcomes_ else None
-    if e is None:
-        return None
-    row = e[(e["outcome"] == "churn") & (e["contrast"] == "promoter_vs_passive")]
-    if len(row) and str(row["method"].iloc[0]).startswith("observed:"):
-        return float(row["baseline"].iloc[0])
-    return None
-
-
 def _predict(models, X: np.ndarray, params: np.ndarray, slices: dict, outcomes=("spend", "churn", "returns")) -> dict:
     """Predictions for design rows ``X`` as passives and as promoters, for each parameter draw:
     ``{category: {outcome: array (len(X), B)}}`` with spend the any-spend probability times the
     amount (or the amount), churn the probability (the observed rate both share, when
-    :func:`observed_churn` gives one), returns per order. Outcomes without a model in ``slices``
-    are left out."""
+    :meth:`~cxanalysis.models.OutcomeModels.observed_churn` gives one: a penalised fit's invented
+    rates would otherwise book a retention step the churn effect says is not there), returns per
+    order. Outcomes without a model in ``slices`` are left out."""
     from .design import CX_TERMS
 
-    held = observed_churn(models) if "churn" in outcomes else None
+    held = models.observed_churn() if "churn" in outcomes else None
     design = models.design_
     d = design.col(CX_TERMS[0]) if CX_TERMS[0] in design.names else None  # absent without detractors
     pcol = design.col(CX_TERMS[1])
@@ -595,7 +581,7 @@ def passive_to_promoter(
                 est[cat][outcome] = 0.0
             why = models.skipped_.get(outcome) or models.skipped_.get(f"{outcome}.promoter_vs_passive")
             notes.append(f"No {outcome} model ({why}): its term is left out of the value.")
-    if (held := observed_churn(models)) is not None:
+    if (held := models.observed_churn()) is not None:
         est["passive"]["churn"] = est["promoter"]["churn"] = held
         notes.append(f"No promoter and no passive {'churned' if held == 0 else 'stayed'}: their churn is held at the "
                      f"observed {held:.0%} as passives and as promoters, so moving passives changes no churn here "

@@ -758,7 +758,7 @@ def test_when_no_passive_or_promoter_churned_the_roi_books_no_retention():
     cat = np.where(df["nps_score"] >= 9, "promoter", np.where(df["nps_score"] <= 6, "detractor", "passive"))
     df.loc[cat != "detractor", "churned"] = 0
     models = fit_outcome_models(df, cfg)
-    assert roi.observed_churn(models) == 0.0
+    assert models.observed_churn() == 0.0
     r = roi.passive_to_promoter(models, cfg, n_draws=200)
     steps = r.contributions().set_index("label")["value"]
     assert steps["Better retention"] == 0.0 and r.as_passive["churn"] == r.as_promoter["churn"] == 0.0
@@ -766,4 +766,4 @@ def test_when_no_passive_or_promoter_churned_the_roi_books_no_retention():
     assert r.value_per_customer == pytest.approx(roi.value_per_customer(p["spend"], 0.0, 0.0, q["spend"], 0.0, 0.0, a))
     assert any("held at the observed 0%" in n for n in r.notes)
     # an ordinary fit holds nothing
-    assert roi.observed_churn(fit_outcome_models(make_customers(3000, 1, random_state=2), cfg)) is None
+    assert fit_outcome_models(make_customers(3000, 1, random_state=2), cfg).observed_churn() is None
