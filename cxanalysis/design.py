@@ -17,7 +17,7 @@ import pandas as pd
 
 from .fmt import label
 
-__all__ = ["Design", "build_design", "CX_TERMS", "rcs_terms", "spline_knots", "SPLINE_KNOTS"]
+__all__ = ["Design", "build_design", "CX_TERMS", "rcs_terms", "spline_knots", "term_of", "SPLINE_KNOTS"]
 
 CX_TERMS = ("cx[T.detractor]", "cx[T.promoter]")
 
@@ -51,6 +51,12 @@ def spline_knots(x: np.ndarray) -> tuple[float, ...] | None:
         if np.all(np.diff(t) > 0):
             return tuple(float(v) for v in t)
     return None
+
+
+def term_of(name: str) -> str:
+    """The covariate a design column belongs to: a curve's bend ``tenure_months[rcs2]`` and its
+    linear term ``tenure_months`` both give ``tenure_months``; any other column its own name."""
+    return name.split("[rcs", 1)[0]
 
 
 def rcs_terms(x: np.ndarray, knots: Sequence[float]) -> np.ndarray:
@@ -194,7 +200,7 @@ def build_design(
             labels[c] = f"{label(c)}: curve, linear term"
             for j, term in enumerate(rcs_terms(x, t).T, start=1):
                 cols.append(term)
-                names.append(f"{c}[rcs{j}]")
+                names.append(f"{c}[rcs{j}]")  # term_of() reads the covariate back
                 labels[f"{c}[rcs{j}]"] = f"{label(c)}: curve, bend {j}"
     X = np.empty((len(d), len(cols)), order="F")  # column-major: faster X'WX on tall matrices
     for j, c in enumerate(cols):

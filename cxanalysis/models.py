@@ -91,7 +91,7 @@ import pandas as pd
 from scipy import stats
 from scipy.special import expit
 
-from .design import CX_TERMS, MAY_FOLLOW_THE_SCORE, Design, build_design
+from .design import CX_TERMS, MAY_FOLLOW_THE_SCORE, Design, build_design, term_of
 from .glm import (
     GLMFit,
     ProfileCI,
@@ -312,7 +312,7 @@ def _near_separation(fit: GLMFit, X: np.ndarray, y: np.ndarray, names: list[str]
     # coefficients are large and cancel, as those of any spline basis do
     groups: dict[str, list[int]] = {}
     for j in range(1, len(names)):
-        groups.setdefault(names[j].split("[rcs", 1)[0], []).append(j)
+        groups.setdefault(term_of(names[j]), []).append(j)
     for name, cols in groups.items():
         part = sub[:, cols] @ fit.params[cols]
         binary = len(cols) == 1 and np.isin(sub[:, cols[0]], (0.0, 1.0)).all()
@@ -996,10 +996,10 @@ class OutcomeModels:
         rows = []
         for (outcome, part), t in table.groupby(["outcome", "part"], sort=False):
             f = self.outcomes_[outcome].parts[part]
-            kept = t[~t["term"].map(lambda n: n.split("[rcs", 1)[0] in knots)]
+            kept = t[~t["term"].map(lambda n: term_of(n) in knots)]
             rows.append(kept)
             for c in knots:
-                idx = [names.index(n) for n in t["term"] if n.split("[rcs", 1)[0] == c]
+                idx = [names.index(n) for n in t["term"] if term_of(n) == c]
                 if not idx:
                     continue
                 b, V = f.params[idx], f.cov[np.ix_(idx, idx)]
