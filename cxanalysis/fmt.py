@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["MISSING", "shift", "CURRENCY_SYMBOLS", "check_currency", "currency_symbol", "money", "number", "integer",
-           "percent", "percents", "points", "p_value", "p_phrase", "interval", "label", "words", "segment_name", "listing", "kind_of", "format_value", "table", "Table",
+           "percent", "percents", "points", "score_span", "p_value", "p_phrase", "interval", "label", "words", "segment_name", "listing", "kind_of", "format_value", "table", "Table",
            "csv_target", "VALUE_WORDS", "money_axis", "percent_axis", "number_axis"]
 
 #: What a missing value reads in a table.
@@ -246,6 +246,16 @@ def segment_name(dimension, segment) -> str:
     """One segment, the same way on every page, chart and sentence: "Plan: Pro", "Visits per
     month: lowest quartile (0–3)"."""
     return f"{label(dimension)}: {segment}"
+
+
+def score_span(low, high) -> str:
+    """Scores from ``low`` to ``high``: "9-10", or "5" when they are one.
+
+    >>> score_span(9, 10), score_span(5.0, 5)
+    ('9-10', '5')
+    """
+    a, b = f"{float(low):g}", f"{float(high):g}"
+    return a if a == b else f"{a}-{b}"
 
 
 def words(column) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .fmt import listing, p_phrase, percents, segment_name, words
+from .fmt import listing, p_phrase, percents, score_span, segment_name, words
 from .fmt import percent as fmt_percent
 from .io import CleaningReport
 
@@ -95,7 +95,6 @@ def unsegmented_summary(table: pd.DataFrame) -> str:
     lines = []
     for r in table.itertuples():
         dim = words(str(r.dimension).removesuffix("_band"))
-        dim = dim if dim[:2].isupper() else dim[:1].lower() + dim[1:]
         text = (f"- **{r.n:,} respondents ({fmt_percent(r.share)}) have no {dim}** and are in none of its segments: "
                 f"their NPS is {r.nps:.1f} (likely range {r.nps_ci_low:.1f} to {r.nps_ci_high:.1f}) against "
                 f"{r.nps_rest:.1f} for the others")
@@ -126,14 +125,9 @@ def score_note(config) -> str:
     lo, hi = config.scales.get(score, [None, None])
     if score == "nps_score" and (top, bottom, lo, hi) == (9, 6, 0, 10):
         return ""
-
-    def span(a, b) -> str:
-        a, b = f"{a:g}", f"{b:g}"
-        return a if a == b else f"{a}-{b}"
-
-    promoters = span(top, hi) if hi is not None else f"{top:g} and above"
-    detractors = span(lo, bottom) if lo is not None else f"{bottom:g} and below"
-    passives = f", passives {span(bottom + 1, top - 1)}" if top - bottom > 1 else ""
+    promoters = score_span(top, hi) if hi is not None else f"{top:g} and above"
+    detractors = score_span(lo, bottom) if lo is not None else f"{bottom:g} and below"
+    passives = f", passives {score_span(bottom + 1, top - 1)}" if top - bottom > 1 else ""
     what = "the net score of " + words(score) if score != "nps_score" else "computed with non-standard cut-offs"
     return (f"**On these pages, 'NPS' is {what}**: the share of promoters ({promoters}) minus the share of "
             f"detractors ({detractors}){passives}, as configured (categories in cx.yaml). It is NPS's formula "
@@ -425,11 +419,7 @@ def curves_sentence(knots: Mapping[str, Sequence[float]]) -> str:
     """
     if not knots:
         return "No numeric covariate is adjusted for as a curve (none has ten or more distinct values)."
-    def name(c: str) -> str:  # "Tenure (months)" mid-sentence, but "CSAT" as it is
-        w = words(c)
-        return w if w[:2].isupper() else w[:1].lower() + w[1:]
-
-    parts = [f"{name(c)} with knots at {listing(f'{t:,.4g}' for t in ts)}" for c, ts in knots.items()]
+    parts = [f"{words(c)} with knots at {listing(f'{t:,.4g}' for t in ts)}" for c, ts in knots.items()]
     return ("Numeric covariates are adjusted for as smooth curves (restricted cubic splines, straight beyond the outer "
             f"knots), not straight lines: {'; '.join(parts)}. A curve's linear term and bends are read together, "
             "never one by one.")

@@ -759,21 +759,18 @@ def glossary(results: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     if score == "nps_score" and (lo, hi, top, bottom) == (0, 10, 9, 6):
         return GLOSSARY
 
-    def span(a, b) -> str:
-        a, b = fmt.number(a, 0), fmt.number(b, 0)
-        return a if a == b else f"{a}-{b}"
 
-    scale = f" on its {span(lo, hi)} scale" if lo is not None else ""
-    middle = (f", in the middle ({span(bottom + 1, top - 1)})" if top - bottom > 1 else "")
+    scale = f" on its {fmt.score_span(lo, hi)} scale" if lo is not None else ""
+    middle = (f", in the middle ({fmt.score_span(bottom + 1, top - 1)})" if top - bottom > 1 else "")
     name = _score_label({"score": score})
     terms = {
         "NPS": (name, (f"The share of promoters minus the share of detractors of the {fmt.words(score)} score{scale}, "
                        "in points from -100 to +100: NPS's formula on another score, so not comparable with an NPS "
                        "benchmark.") if score != "nps_score" else GLOSSARY[0][1]),
         "Promoter, passive, detractor": ("Promoter, passive, detractor",
-                                         f"Customers scoring at the top of the {fmt.words(score)} scale ({span(top, hi)}"
+                                         f"Customers scoring at the top of the {fmt.words(score)} scale ({fmt.score_span(top, hi)}"
                                          f"{'' if hi is not None else ' and above'}){middle}, and at the bottom "
-                                         f"({span(lo, bottom) if lo is not None else f'{fmt.number(bottom, 0)} and below'}),"
+                                         f"({fmt.score_span(lo, bottom) if lo is not None else f'{fmt.number(bottom, 0)} and below'}),"
                                          " as configured (categories in cx.yaml)."),
     }
     return tuple(terms.get(k, (k, v)) for k, v in GLOSSARY)
