@@ -759,19 +759,19 @@ def glossary(results: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     if score == "nps_score" and (lo, hi, top, bottom) == (0, 10, 9, 6):
         return GLOSSARY
 
-
-    scale = f" on its {fmt.score_span(lo, hi)} scale" if lo is not None else ""
+    scale = f" on its {fmt.score_span(lo, hi)} scale" if lo is not None and hi is not None else ""
     middle = (f", in the middle ({fmt.score_span(bottom + 1, top - 1)})" if top - bottom > 1 else "")
+    top_s = fmt.score_span(top, hi) if hi is not None else f"{float(top):g} and above"  # a scale not configured
+    bottom_s = fmt.score_span(lo, bottom) if lo is not None else f"{float(bottom):g} and below"
     name = _score_label({"score": score})
     terms = {
         "NPS": (name, (f"The share of promoters minus the share of detractors of the {fmt.words(score)} score{scale}, "
                        "in points from -100 to +100: NPS's formula on another score, so not comparable with an NPS "
                        "benchmark.") if score != "nps_score" else GLOSSARY[0][1]),
         "Promoter, passive, detractor": ("Promoter, passive, detractor",
-                                         f"Customers scoring at the top of the {fmt.words(score)} scale ({fmt.score_span(top, hi)}"
-                                         f"{'' if hi is not None else ' and above'}){middle}, and at the bottom "
-                                         f"({fmt.score_span(lo, bottom) if lo is not None else f'{fmt.number(bottom, 0)} and below'}),"
-                                         " as configured (categories in cx.yaml)."),
+                                         f"Customers scoring at the top of the {fmt.words(score)} scale ({top_s})"
+                                         f"{middle}, and at the bottom ({bottom_s}), as configured (categories in "
+                                         "cx.yaml)."),
     }
     return tuple(terms.get(k, (k, v)) for k, v in GLOSSARY)
 

@@ -345,6 +345,10 @@ def test_a_net_score_on_another_scale_is_named_and_its_cut_offs_are_the_configur
     terms = dict(summary.glossary(_results(run={"config": nps})))
     assert "(8-10), in the middle (6-7), and at the bottom (0-5)" in terms["Promoter, passive, detractor"]
     assert dict(summary.glossary(_results()))["NPS"] == summary.GLOSSARY[0][1]
+    # a score whose scale is not configured: the cut-offs alone ("4 and above")
+    ces = {"categories": {"score": "ces", "promoter_min": 4, "detractor_max": 2}, "scales": {}}
+    terms = dict(summary.glossary(_results(run={"config": ces})))
+    assert "(4 and above), in the middle (3), and at the bottom (2 and below)" in terms["Promoter, passive, detractor"]
 
 
 def test_an_roi_below_minus_100_percent_has_a_readable_range_and_says_why():
