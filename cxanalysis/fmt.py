@@ -278,11 +278,13 @@ _POINTS = {"nps", "diff_vs_rest", "change", "mix", "within"}
 #: Columns mixing whole numbers and fractions (a horizon of 0.25, 1 and 3 years; the minimum and
 #: maximum of columns of every kind), each value with the decimals it needs.
 _TRIMMED = {"horizon_years", "min", "max"}
+_RATIO = {"ratio", "rr"}
 
 
 def kind_of(column, values: pd.Series | None = None, *, percent: Sequence[str] = (), money: Sequence[str] = (),
             pp: Sequence[str] = ()) -> str:
-    """How a column is formatted: "money", "percent", "pp", "p", "int", "points", "bool", "trimmed", "text" or "number".
+    """How a column is formatted: "money", "percent", "pp", "p", "int", "points", "bool", "trimmed", "ratio", "text"
+    or "number".
 
     Explicit ``pp`` (a difference of two shares, in percentage points) / ``percent`` / ``money``
     names win; then the column's name (``spend`` is money,
@@ -312,6 +314,8 @@ def kind_of(column, values: pd.Series | None = None, *, percent: Sequence[str] =
         return "points"
     if base in _TRIMMED:
         return "trimmed"
+    if base in _RATIO:
+        return "ratio"
     if values is not None and pd.api.types.is_integer_dtype(values):
         return "int"
     if base in _COUNT:
@@ -352,6 +356,9 @@ def format_value(x, kind: str, *, currency: str | None = None, decimals: int = 2
         return number(x, 1)
     if kind == "bool":
         return "yes" if bool(x) else "no"
+    if kind == "ratio":  # one decimal fewer per digit before the point: "1.121", "12.35", "2,811", never "2,810.715"
+        v = abs(float(x))
+        return number(x, decimals if v < 10 else max(0, decimals - math.floor(math.log10(v))))
     if kind == "trimmed":  # as many decimals as the value needs, up to ``decimals``: "0.25", "3", "1,234.5"
         return number(x, decimals).rstrip("0").rstrip(".") if "." in number(x, decimals) else number(x, decimals)
     if isinstance(x, int | np.integer) or (isinstance(x, float | np.floating) and float(x).is_integer() and decimals == 0):

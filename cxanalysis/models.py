@@ -109,7 +109,9 @@ __all__ = [
     "OutcomeModels",
     "fit_outcome_models",
     "evalue",
+    "mover_interval",
     "newcombe_interval",
+    "wilson_interval",
     "detect_separation",
     "DEFAULT_COVARIATES",
     "MIN_ROWS",
@@ -162,6 +164,35 @@ def evalue(rr: float, ci_low: float | None = None, ci_high: float | None = None)
     return est, e(ci_low if rr >= 1 else ci_high)
 
 
+def wilson_interval(p: float, n: float, alpha: float = 0.05, *, z: float | None = None) -> tuple[float, float]:
+    """Wilson's score interval of a proportion ``p`` observed on ``n`` (effective) customers (at
+    the normal quantile ``z`` when given, instead of ``alpha``'s).
+
+    Examples
+    --------
+    >>> [round(100 * v, 3) for v in wilson_interval(0.0, 1789)]
+    [0.0, 0.214]
+    """
+    z = float(stats.norm.ppf(1 - alpha / 2)) if z is None else z
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def mover_interval(p1: float, ci1: tuple[float, float], p2: float, ci2: tuple[float, float]) -> tuple[float, float]:
+    """The interval of ``p1 - p2`` recovered from each one's own interval (MOVER: Zou and Donner
+    2008; with two Wilson intervals it is Newcombe's hybrid score interval). The two estimates
+    must be independent, or nearly so.
+
+    Examples
+    --------
+    >>> [round(v, 2) for v in mover_interval(0.3, (0.25, 0.35), 0.0, (0.0, 0.01))]
+    [0.25, 0.35]
+    """
+    (l1, u1), (l2, u2), d = ci1, ci2, p1 - p2
+    return d - float(np.hypot(p1 - l1, u2 - p2)), d + float(np.hypot(u1 - p1, p2 - l2))
+
+
 def newcombe_interval(p1: float, n1: float, p2: float, n2: float, alpha: float = 0.05) -> tuple[float, float]:
     """Newcombe's hybrid score interval (1998, method 10) for the difference of two proportions
     ``p1 - p2`` observed on ``n1`` and ``n2`` (effective) customers, from each one's Wilson interval.
@@ -171,15 +202,7 @@ def newcombe_interval(p1: float, n1: float, p2: float, n2: float, alpha: float =
     >>> [round(100 * v, 2) for v in newcombe_interval(0.0, 1149, 0.0, 1789)]
     [-0.21, 0.33]
     """
-    z = float(stats.norm.ppf(1 - alpha / 2))
-
-    def wilson(p: float, n: float) -> tuple[float, float]:
-        centre, half = (p + z * z / (2 * n)) / (1 + z * z / n), z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-        return max(0.0, centre - half), min(1.0, centre + half)
-
-    (l1, u1), (l2, u2) = wilson(p1, n1), wilson(p2, n2)
-    d = p1 - p2
-    return d - float(np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)), d + float(np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2))
+    return mover_interval(p1, wilson_interval(p1, n1, alpha), p2, wilson_interval(p2, n2, alpha))
 
 
 def detect_separation(X: np.ndarray, y: np.ndarray, names: list[str], outcome: str = "churned") -> list[str]:
@@ -851,14 +874,19 @@ class OutcomeModels:
         return self._effects.copy()
 
     def _observed_when_constant(self, row: dict, cat: str) -> dict:
-        """A churn contrast between two groups in which nobody churned (or everybody did): the
-        observed difference, 0, with Newcombe's hybrid score interval, instead of the model's.
+        """A churn contrast in which one group, or both, did not vary (nobody churned, or everybody
+        did): each such group enters at its observed rate, with Wilson's interval, instead of the
+        model's.
 
-        No model can adjust a difference between two zeros: maximum likelihood has none, and
-        Firth's penalty invents a small churn rate for each group whose delta-method interval is
-        narrower than the data allow (0 of 1,149 against 0 of 1,789 churners is consistent with
-        -0.21 to +0.33 pp, not with +/-0.12). The interval is Newcombe's (1998, method 10) from
-        each group's Wilson interval, on the weighted effective sizes when respondents are weighted.
+        No model can adjust a rate of 0 (or 1): maximum likelihood has none, and Firth's penalty
+        invents a small churn rate whose delta-method interval is narrower than the data allow (0
+        of 1,149 against 0 of 1,789 churners is consistent with -0.21 to +0.33 pp, not with
+        +/-0.12). When both groups are constant the difference is the observed one with
+        Newcombe's hybrid score interval (1998, method 10). When one is, the other keeps the
+        model's covariate-adjusted mean, with its delta-method interval on the logit scale, and
+        the two intervals are combined by MOVER (Zou and Donner 2008; Newcombe's method is its
+        case of two Wilson intervals); its p-value is where that interval, widened, reaches 0.
+        Effective sizes are Kish's when respondents are weighted.
         """
         fit = self.outcomes_["churn"]
         _, y, _, _ = self._part_data("churn", "main")
@@ -866,25 +894,74 @@ class OutcomeModels:
         groups = {c: y[cats == c] for c in (cat, "passive")}
         if any(len(v) == 0 for v in groups.values()):
             return row
-        values = {float(v) for g in groups.values() for v in np.unique(g)}
-        if len(values) != 1:
+        level = {c: float(g[0]) for c, g in groups.items() if np.all(g == g[0])}
+        if not level:
             return row
-        level = values.pop()
         w = None if self.weights_ is None else self.weights_[fit.rows["main"]]
         n = {c: (float((cats == c).sum()) if w is None else
                  float(w[cats == c].sum() ** 2 / (w[cats == c] ** 2).sum())) for c in groups}
-        lo, hi = newcombe_interval(level, n[cat], level, n["passive"], alpha=self.alpha)
         counts = {c: int((cats == c).sum()) for c in groups}
-        said = "stayed" if level == 0 else "churned"
-        reason = (f"no {cat} and no passive {'churned' if level == 0 else 'stayed'} ({counts[cat]:,} and "
-                  f"{counts['passive']:,} customers): the difference shown is the observed one, unadjusted")
-        return dict(row, estimate=0.0, ci_low=100 * lo, ci_high=100 * hi, p_value=1.0, rr=float("nan"),
+        means = self.passive_means("churn")
+
+        def side(c: str, model_as: str):
+            """Estimate and interval maker (of z) of one side: observed when constant, else the model's."""
+            if c in level:
+                p = level[c]
+                return p, lambda z: wilson_interval(p, n[c], z=z)
+            v, g = means[model_as]
+            se = float(np.sqrt(max(g @ fit.cov @ g, 0.0))) / (v * (1 - v))  # on the logit scale
+            return v, lambda z: (float(expit(np.log(v / (1 - v)) - z * se)), float(expit(np.log(v / (1 - v)) + z * se)))
+
+        (p1, ci1), (p2, ci2) = side(cat, cat), side("passive", "passive")
+
+        def interval(z: float) -> tuple[float, float]:
+            return mover_interval(p1, ci1(z), p2, ci2(z))
+
+        z = stats.norm.ppf(1 - self.alpha / 2)
+        lo, hi = interval(z)
+        d = p1 - p2
+        if d == 0:
+            p_value = 1.0
+        else:  # the z at which the interval's near end reaches 0 (it widens with z)
+            reach = (lambda q: interval(q)[0]) if d > 0 else (lambda q: -interval(q)[1])
+            a_, b_ = 0.0, 40.0
+            if reach(b_) > 0:
+                a_ = b_
+            for _ in range(100):
+                if b_ - a_ < 1e-10:
+                    break
+                m_ = (a_ + b_) / 2
+                a_, b_ = (m_, b_) if reach(m_) > 0 else (a_, m_)
+            p_value = float(2 * stats.norm.sf(a_))
+
+        def did(c: str) -> str:
+            return "churned" if level[c] == 0 else "stayed"
+
+        if len(level) == 2 and level[cat] == level["passive"]:
+            said = "stayed" if level[cat] == 0 else "churned"
+            reason = (f"no {cat} and no passive {did(cat)} ({counts[cat]:,} and {counts['passive']:,} customers): "
+                      "the difference shown is the observed one, unadjusted")
+            method = (f"observed: every {cat} and every passive {said}; unadjusted difference with Newcombe's "
+                      "hybrid score interval (a model cannot adjust a difference between two groups that do not vary)")
+        elif len(level) == 2:
+            reason = (f"no {cat} {did(cat)} and no passive {did('passive')} ({counts[cat]:,} and "
+                      f"{counts['passive']:,} customers): the difference shown is the observed one, unadjusted")
+            method = ("observed rates of two groups that do not vary; unadjusted difference with Newcombe's hybrid "
+                      "score interval (a model cannot adjust a difference between two groups that do not vary)")
+        else:
+            c = next(iter(level))
+            other = "passives as passives" if c == cat else f"passives as {cat}s"
+            model = "model" if fit.parts["main"].method == "IRLS" else "Firth penalised fit"
+            reason = (f"no {c} {did(c)} ({counts[c]:,} customers): their rate is the observed "
+                      f"{100 * level[c]:g}%, not a model's")
+            method = (f"partly observed: the {c}s' observed rate ({100 * level[c]:g}%, every one "
+                      f"{'stayed' if level[c] == 0 else 'churned'}) with Wilson's interval, against the covariate-"
+                      f"adjusted mean for {other} from the {model}, with a delta-method interval on the logit scale; "
+                      "the difference's interval combines the two (MOVER, Zou and Donner 2008)")
+        return dict(row, estimate=100 * d, ci_low=100 * lo, ci_high=100 * hi, p_value=p_value, rr=float("nan"),
                     rr_ci_low=float("nan"), rr_ci_high=float("nan"), evalue=float("nan"), evalue_ci=float("nan"),
                     flagged=True, flag_reason="; ".join(r for r in (row["flag_reason"], reason) if r),
-                    baseline=level, counterfactual=level,
-                    method=(f"observed: every {cat} and every passive {said}; unadjusted difference with Newcombe's "
-                            "hybrid score interval (a model cannot adjust a difference between two groups that "
-                            "do not vary)"))
+                    baseline=p2, counterfactual=p1, method=method)
 
     def observed_churn(self) -> float | None:
         """The churn rate passives and promoters share when neither group varies (nobody in either

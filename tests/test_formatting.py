@@ -64,6 +64,20 @@ def test_interval_in_the_kind_of_its_estimate():
     assert fmt.interval(np.nan, np.nan, "number") == "–"
 
 
+def test_ratios_keep_their_significant_digits_not_a_fixed_count_of_decimals():
+    """A separated term's odds ratio reads "2,811 (414.3 to 353,469)", not "2,810.715 (414.279 to
+    353,468.802)": one decimal fewer per digit before the point, down to none."""
+    assert fmt.kind_of("ratio") == fmt.kind_of("ratio_ci_low") == fmt.kind_of("rr") == "ratio"
+    shown = [fmt.format_value(v, "ratio", decimals=3) for v in (1.1213, 0.0381, 12.345, 145.978, 2810.7151)]
+    assert shown == ["1.121", "0.038", "12.35", "146.0", "2,811"]
+    assert fmt.interval(414.279, 353468.802, "ratio", decimals=3) == "414.3 to 353,469"
+    assert fmt.format_value(0.0000055, "ratio", decimals=3) == "0.0000055"  # small ratios keep two significant digits
+    table = pd.DataFrame({"label": ["Detractor"], "ratio": [2810.7151], "ratio_ci_low": [414.279],
+                          "ratio_ci_high": [353468.802]})
+    html = narrative.styled(table, digits=3).to_html()
+    assert "2,811" in html and "414.3 to 353,469" in html and "2,810.715" not in html
+
+
 @pytest.mark.parametrize(("column", "expected"), [
     ("visits_per_month", "Visits per month"),
     ("n", "Customers"),

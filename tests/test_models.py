@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
-from scipy import optimize
+from scipy import optimize, stats
 from scipy.special import expit
 
 from cxanalysis.config import load_config
@@ -221,7 +221,10 @@ def test_separation_falls_back_to_firth_with_warning():
     m = OutcomeModels().fit(df)
     e = m.effects().set_index(["outcome", "contrast"])
     row = e.loc[("churn", "detractor_vs_passive")]
-    assert row["flagged"] and row["method"].startswith("Firth penalised logistic regression; effect intervals by the delta method")
+    # the fit falls back to Firth; the passives, who never churn, enter at their observed 0
+    assert m.outcomes_["churn"].parts["main"].method != "IRLS"
+    assert row["flagged"] and row["method"].startswith("partly observed: the passives' observed rate (0%")
+    assert row["baseline"] == 0.0 and row["estimate"] == pytest.approx(100 * row["counterfactual"])
     assert np.isfinite([row["estimate"], row["ci_low"], row["ci_high"]]).all()
     assert any("separation" in w and re.search(r"none of the [\d,]+ passives churned", w) for w in m.warnings_)
 
@@ -249,8 +252,64 @@ def test_telco_separation_is_finite_and_flagged():
     assert prom["ci_low"] == pytest.approx(100 * lo, rel=1e-9) and prom["ci_high"] == pytest.approx(100 * hi, rel=1e-9)
     assert prom["method"].startswith("observed: every promoter and every passive stayed") and prom["flagged"]
     assert "no promoter and no passive churned (1,149 and 1,789 customers)" in prom["flag_reason"]
-    # the detractors did churn: their contrast stays the (flagged) model's
-    assert churn.loc["detractor_vs_passive", "method"].startswith("Firth")
+    # the detractors did churn: the passives enter at their observed 0 with Wilson's interval
+    # (statsmodels' own), the detractors at the model's adjusted mean, combined by MOVER
+    from statsmodels.stats.proportion import proportion_confint
+
+    det = churn.loc["detractor_vs_passive"]
+    v, g = m.passive_means("churn")["detractor"]
+    se = np.sqrt(g @ m.outcomes_["churn"].cov @ g) / (v * (1 - v))
+    l1, u1 = expit(np.log(v / (1 - v)) + np.array([-1, 1]) * 1.959963984540054 * se)
+    _, u2 = proportion_confint(0, n["passive"], alpha=0.05, method="wilson")
+    assert det["method"].startswith("partly observed: the passives' observed rate (0%")
+    assert (det["baseline"], det["counterfactual"]) == (0.0, v) and det["estimate"] == pytest.approx(100 * v)
+    assert det["ci_low"] == pytest.approx(100 * (v - np.hypot(v - l1, u2)), rel=1e-9)
+    assert det["ci_high"] == pytest.approx(100 * u1, rel=1e-9)
+    assert "no passive churned (1,789 customers): their rate is the observed 0%" in det["flag_reason"]
+
+
+def _one_group_never_churns(seed: int, detractor_rate: float, n: int = 1200):
+    """Sample customers among whom passives never churn and detractors churn at ``detractor_rate``
+    whatever their plan, region or tenure (promoters at 5%): the detractor contrast's truth is
+    ``detractor_rate``, in pp."""
+    df = make_customers(n, 1, random_state=seed)
+    rng = np.random.default_rng(seed)
+    cat = pd.cut(df["nps_score"], [-1, 6, 8, 10], labels=["detractor", "passive", "promoter"]).astype(str)
+    rate = cat.map({"detractor": detractor_rate, "passive": 0.0, "promoter": 0.05}).to_numpy(float)
+    df["churned"] = np.where(df["nps_score"].isna(), df["churned"], (rng.random(n) < rate).astype(float))
+    return df
+
+
+def test_one_constant_group_covers_the_truth():
+    """The MOVER interval, observed 0 against the model's mean, covers the true difference about
+    95% of the time (at least 34 of 40: below that has probability 0.02 at 95% coverage)."""
+    covered = 0
+    for seed in range(40):
+        m = OutcomeModels().fit(_one_group_never_churns(seed, 0.2))
+        det = m.effects().set_index(["outcome", "contrast"]).loc[("churn", "detractor_vs_passive")]
+        assert det["method"].startswith("partly observed") and det["baseline"] == 0.0
+        covered += det["ci_low"] <= 20 <= det["ci_high"]
+    assert covered >= 34, covered
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_one_constant_group_p_value_is_where_the_interval_reaches_zero(seed):
+    """A weak contrast (few detractors churn): at the level of its p-value, the interval's lower end,
+    rebuilt from statsmodels' Wilson interval and the model's logit-scale interval, is 0."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    m = OutcomeModels().fit(_one_group_never_churns(seed, 0.008))
+    det = m.effects().set_index(["outcome", "contrast"]).loc[("churn", "detractor_vs_passive")]
+    p = det["p_value"]
+    assert 1e-6 < p < 1
+    z = stats.norm.isf(p / 2)
+    v, g = m.passive_means("churn")["detractor"]
+    se = np.sqrt(g @ m.outcomes_["churn"].cov @ g) / (v * (1 - v))
+    l1 = expit(np.log(v / (1 - v)) - z * se)
+    n_passive = int((m._cat[m.outcomes_["churn"].rows["main"]] == "passive").sum())
+    _, u2 = proportion_confint(0, n_passive, alpha=p, method="wilson")
+    assert v - np.hypot(v - l1, u2) == pytest.approx(0, abs=1e-8)
+    assert (p < 0.05) == (det["ci_low"] > 0)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -453,7 +512,8 @@ def test_flagged_model_coefficients_use_profile_intervals_and_say_so():
     assert ((churn["ratio_ci_low"] <= churn["ratio"]) & (churn["ratio"] <= churn["ratio_ci_high"])).all()
     e = m.effects()
     churn_e = e[(e["outcome"] == "churn") & (e["contrast"] != "per_point")].set_index("contrast")
-    assert "delta method on the penalised fit" in churn_e.loc["detractor_vs_passive", "method"]
+    # no passive churned: the passives' observed 0 against the penalised fit's detractor mean
+    assert "from the Firth penalised fit, with a delta-method interval" in churn_e.loc["detractor_vs_passive", "method"]
     # no promoter and no passive churned: their difference is the observed one, not the model's
     assert churn_e.loc["promoter_vs_passive", "method"].startswith("observed: every promoter and every passive stayed")
     assert not e.loc[e["outcome"] == "spend", "method"].str.contains("penalised").any()
