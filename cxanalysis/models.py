@@ -109,6 +109,8 @@ __all__ = [
     "OutcomeModels",
     "fit_outcome_models",
     "evalue",
+    "effect_direction",
+    "EXPECTED",
     "mover_interval",
     "newcombe_interval",
     "wilson_interval",
@@ -164,6 +166,34 @@ def evalue(rr: float, ci_low: float | None = None, ci_high: float | None = None)
     return est, e(ci_low if rr >= 1 else ci_high)
 
 
+#: The direction a better experience is expected to move each outcome: +1 up (spend), -1 down
+#: (churn, returns), for promoters against passives and per point of the score (detractors: the opposite).
+EXPECTED = {"spend": 1, "churn": -1, "returns": -1}
+
+
+def effect_direction(outcome: str, contrast: str, ci_low: float, ci_high: float, scale: str) -> str:
+    """Whether an effect's whole 95% interval runs the way a better experience is expected to move
+    the outcome (:data:`EXPECTED`): ``"expected"``, ``"unexpected"``, or ``"undetermined"`` when
+    the interval holds no effect (or is not finite).
+
+    Examples
+    --------
+    >>> effect_direction("spend", "promoter_vs_passive", 0.84, 0.91, "ratio")
+    'unexpected'
+    >>> effect_direction("churn", "detractor_vs_passive", 1.2, 8.0, "pp"), effect_direction("churn", "per_point", -1, 2, "pp")
+    ('expected', 'undetermined')
+    """
+    if outcome not in EXPECTED or not (np.isfinite(ci_low) and np.isfinite(ci_high)):
+        return "undetermined"
+    null = 1.0 if scale == "ratio" else 0.0
+    sign = -EXPECTED[outcome] if contrast.startswith("detractor") else EXPECTED[outcome]
+    if ci_low > null:
+        return "expected" if sign > 0 else "unexpected"
+    if ci_high < null:
+        return "expected" if sign < 0 else "unexpected"
+    return "undetermined"
+
+
 def wilson_interval(p: float, n: float, alpha: float = 0.05, *, z: float | None = None) -> tuple[float, float]:
     """Wilson's score interval of a proportion ``p`` observed on ``n`` (effective) customers (at
     the normal quantile ``z`` when given, instead of ``alpha``'s).
@@ -176,7 +206,7 @@ def wilson_interval(p: float, n: float, alpha: float = 0.05, *, z: float | None 
     z = float(stats.norm.ppf(1 - alpha / 2)) if z is None else z
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    return max(0.0, float(centre - half)), min(1.0, float(centre + half))
 
 
 def mover_interval(p1: float, ci1: tuple[float, float], p2: float, ci2: tuple[float, float]) -> tuple[float, float]:
@@ -487,7 +517,7 @@ class OutcomeModels:
             lacking = [f"{words(c)} ({n:,})" for c in (self.score, *covs) if (n := int(data[c].isna().sum()))]
             self.warnings_.append(
                 f"{self.design_.n_dropped:,} customers lack the CX score or a covariate and are left out of the models"
-                + (f" (missing: {listing(lacking)})." if lacking else "."))
+                + (f" (missing: {listing(lacking)})." if lacking else ".") + self._left_out_churn(data))
         cat = data["cx_category"].to_numpy()[self.design_.rows]
         self._cat = cat.astype(str)
         self.passives_ = np.flatnonzero(cat == "passive")
@@ -735,6 +765,30 @@ class OutcomeModels:
             self.warnings_.extend(n for n in notes if n not in self.warnings_)
         return res
 
+    def _left_out_churn(self, data: pd.DataFrame) -> str:
+        """How the respondents left out for a missing covariate churn against those modelled, with
+        Newcombe's interval on the difference (unweighted): the effects describe complete cases,
+        which matters when the two differ. Empty without churn or with fewer than 10 left out."""
+        if "churned" not in data:
+            return ""
+        y = data["churned"].to_numpy(float)
+        kept = np.zeros(len(data), bool)
+        kept[self.design_.rows] = True
+        left = data[self.score].notna().to_numpy() & ~kept & np.isfinite(y)
+        inside = kept & np.isfinite(y)
+        if left.sum() < 10 or inside.sum() < 10:
+            return ""
+        p1, p2 = float(y[left].mean()), float(y[inside].mean())
+        lo, hi = newcombe_interval(p1, float(left.sum()), p2, float(inside.sum()), alpha=self.alpha)
+        from .fmt import percent, points
+
+        told = (f" Those of them who answered ({int(left.sum()):,}) churned at {percent(p1)}, against {percent(p2)} "
+                f"among the customers modelled (difference {points(100 * (p1 - p2))} pp, likely range "
+                f"{points(100 * lo)} to {points(100 * hi)})")
+        if lo > 0 or hi < 0:
+            return told + ": the effects describe the customers with complete data, who churn differently."
+        return told + ": no detectable difference."
+
     # ------------------------------------------------------------------ effects
     def _contrast_rows(self, design: Design, outcome: _Outcome, subset: np.ndarray):
         X, w = design.X[subset], self._w(subset)
@@ -873,6 +927,24 @@ class OutcomeModels:
         self._effects = pd.DataFrame(rows, columns=order)  # computed once per fit; callers get a copy
         return self._effects.copy()
 
+    def churn_groups(self) -> dict[str, dict]:
+        """Each CX category's respondents in the churn model: ``n``, ``n_eff`` (Kish's effective size
+        when weighted) and ``level``, the churn rate when it does not vary within the category (0:
+        nobody churned, 1: everybody did), else None. A category with no respondent is absent."""
+        fit = self.outcomes_["churn"]
+        _, y, _, _ = self._part_data("churn", "main")
+        cats = self._cat[fit.rows["main"]]
+        w = None if self.weights_ is None else self.weights_[fit.rows["main"]]
+        out = {}
+        for c in ("detractor", "passive", "promoter"):
+            g = cats == c
+            if not g.any():
+                continue
+            yc = y[g]
+            out[c] = {"n": int(g.sum()), "n_eff": float(g.sum()) if w is None else float(w[g].sum() ** 2 / (w[g] ** 2).sum()),
+                      "level": float(yc[0]) if np.all(yc == yc[0]) else None}
+        return out
+
     def _observed_when_constant(self, row: dict, cat: str) -> dict:
         """A churn contrast in which one group, or both, did not vary (nobody churned, or everybody
         did): each such group enters at its observed rate, with Wilson's interval, instead of the
@@ -889,18 +961,15 @@ class OutcomeModels:
         Effective sizes are Kish's when respondents are weighted.
         """
         fit = self.outcomes_["churn"]
-        _, y, _, _ = self._part_data("churn", "main")
-        cats = self._cat[fit.rows["main"]]
-        groups = {c: y[cats == c] for c in (cat, "passive")}
-        if any(len(v) == 0 for v in groups.values()):
+        groups = self.churn_groups()
+        if cat not in groups or "passive" not in groups:
             return row
-        level = {c: float(g[0]) for c, g in groups.items() if np.all(g == g[0])}
+        groups = {c: groups[c] for c in (cat, "passive")}
+        level = {c: g["level"] for c, g in groups.items() if g["level"] is not None}
         if not level:
             return row
-        w = None if self.weights_ is None else self.weights_[fit.rows["main"]]
-        n = {c: (float((cats == c).sum()) if w is None else
-                 float(w[cats == c].sum() ** 2 / (w[cats == c] ** 2).sum())) for c in groups}
-        counts = {c: int((cats == c).sum()) for c in groups}
+        n = {c: g["n_eff"] for c, g in groups.items()}
+        counts = {c: g["n"] for c, g in groups.items()}
         means = self.passive_means("churn")
 
         def side(c: str, model_as: str):
@@ -992,26 +1061,36 @@ class OutcomeModels:
                 "estimate": r.estimate, "ci_low": r.ci_low, "ci_high": r.ci_high, "scale": r.scale,
                 "p_value": r.p_value, "evalue": r.evalue, "evalue_ci": r.evalue_ci, "method": r.method,
                 "flagged": bool(r.flagged), "flag_reason": r.flag_reason, "n": int(r.n),
-                "baseline": r.baseline, "counterfactual": r.counterfactual}
+                "baseline": r.baseline, "counterfactual": r.counterfactual,
+                "direction": effect_direction(r.outcome, r.contrast, r.ci_low, r.ci_high, r.scale)}
         return out
 
     def predicted_by_category(self, outcome: str) -> pd.DataFrame:
         """Mean predicted outcome of current passives as each category, with a 95% CI.
 
-        Returns ``category, estimate, ci_low, ci_high`` (churn in %, others in their unit).
+        Returns ``category, estimate, ci_low, ci_high, flagged, observed`` (churn in %, others in
+        their unit). ``flagged``: the model is (separation; read as indicative). ``observed``: a
+        churn category in which nobody churned (or everybody did) is given at its observed rate
+        with Wilson's interval, as its effects are (:meth:`effects`), not at a model's invented one.
         """
         fit = self.outcomes_[outcome]
         z = stats.norm.ppf(1 - self.alpha / 2)
+        constant = {c: g for c, g in self.churn_groups().items() if g["level"] is not None} if outcome == "churn" else {}
         rows = []
         for cat, (v, g) in self.passive_means(outcome).items():
-            if f"{cat}_vs_passive" in fit.skipped:
+            if cat != "passive" and f"{cat}_vs_passive" in fit.skipped:
                 continue
             se = float(np.sqrt(max(g @ fit.cov @ g, 0.0)))
-            if outcome == "churn":
+            if cat in constant:  # nobody in the category churned (or everybody did): its observed rate
+                level = constant[cat]["level"]
+                lo, hi = wilson_interval(level, constant[cat]["n_eff"], alpha=self.alpha)
+                rows.append(dict(category=cat, estimate=100 * level, ci_low=100 * lo, ci_high=100 * hi))
+            elif outcome == "churn":
                 rows.append(dict(category=cat, estimate=100 * v, ci_low=100 * max(v - z * se, 0), ci_high=100 * min(v + z * se, 1)))
             else:
                 rows.append(dict(category=cat, estimate=v, ci_low=v * np.exp(-z * se / v), ci_high=v * np.exp(z * se / v)))
-        return pd.DataFrame(rows)
+            rows[-1].update(flagged=bool(fit.flagged), observed=cat in constant)
+        return pd.DataFrame(rows, columns=["category", "estimate", "ci_low", "ci_high", "flagged", "observed"])
 
     def coefficients(self, outcome: str | None = None, *, whole_curves: bool = False) -> pd.DataFrame:
         """Tidy coefficient tables with business-readable labels (``whole_curves``: each numeric

@@ -641,15 +641,27 @@ def _forest_panel(t: pd.DataFrame, title: str, ax, log: bool):
 def predicted_by_category(table: pd.DataFrame, *, ylabel: str, title: str | None = None, ax=None,
                           currency: str | None = None, money_axis_: bool = False):
     """Predicted outcome for current passives as each category (``category, estimate, ci_low, ci_high``),
-    in the category colours. ``money_axis_``: the outcome is money (axis with ``currency``)."""
+    in the category colours. ``money_axis_``: the outcome is money (axis with ``currency``). With
+    the columns of :meth:`cxanalysis.models.OutcomeModels.predicted_by_category`, a flagged
+    model's bars are hatched and the title says they are indicative; a category given at its
+    observed rate says so under its name."""
     ax = _ax(ax)
     t = table.reset_index(drop=True)
     x = np.arange(len(t))
     colors = [CATEGORY_COLORS.get(c, NEUTRAL) for c in t["category"]]
-    ax.bar(x, np.nan_to_num(_finite(t["estimate"])), color=colors)
+    flagged = t["flagged"].fillna(False).astype(bool).to_numpy() if "flagged" in t else np.zeros(len(t), bool)
+    bars = ax.bar(x, np.nan_to_num(_finite(t["estimate"])), color=colors)
+    for bar, f in zip(bars, flagged, strict=True):
+        if f:
+            bar.set_hatch("//")
+            bar.set_edgecolor("white")
     _intervals(ax, x, t["ci_low"], t["ci_high"], horizontal=False)
-    ax.set_xticks(x, t["category"])
-    ax.set(ylabel=ylabel, title=title or ylabel)
+    observed = t["observed"].fillna(False).astype(bool) if "observed" in t else pd.Series(False, index=t.index)
+    ax.set_xticks(x, [f"{c}\n(observed rate)" if o else str(c) for c, o in zip(t["category"], observed, strict=True)])
+    title = title or ylabel
+    if flagged.any():
+        title += "\nhatched: indicative only (the model is flagged)"
+    ax.set(ylabel=ylabel, title=title)
     if money_axis_:
         money_axis(ax, currency)
     return ax

@@ -318,6 +318,19 @@ def test_category_charts_use_the_category_colours_for_their_categories():
                           "ci_high": [420.0, 510.0]})
     ax = plots.predicted_by_category(table, ylabel="spend", currency="EUR", money_axis_=True)
     assert [to_hex(p.get_facecolor()) for p in ax.patches] == [to_hex(plots.CATEGORY_COLORS[c]) for c in table["category"]]
+    assert not any(p.get_hatch() for p in ax.patches) and "indicative" not in ax.get_title()
+
+
+def test_a_flagged_models_bars_are_hatched_and_an_observed_rate_is_named():
+    """The flagged model's bars are hatched and the title says so; a category at its observed rate
+    says so under its name (the IBM Telco passives, of whom nobody churned)."""
+    table = pd.DataFrame({"category": ["detractor", "passive"], "estimate": [29.8, 0.0], "ci_low": [28.6, 0.0],
+                          "ci_high": [31.0, 0.21], "flagged": [True, True], "observed": [False, True]})
+    ax = plots.predicted_by_category(table, ylabel="churn probability (%)", title="Churn as each category")
+    assert [p.get_hatch() for p in ax.patches] == ["//", "//"]
+    assert ax.get_title() == "Churn as each category\nhatched: indicative only (the model is flagged)"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["detractor", "passive\n(observed rate)"]
+    plt.close("all")
 
 
 def test_significance_is_a_filled_or_hollow_marker():
