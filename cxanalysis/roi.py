@@ -950,6 +950,7 @@ class RetentionScenarios:
     notes: list[str] = field(default_factory=list)
     draws: pd.DataFrame | None = field(default=None, repr=False)
     n_base: float | None = None
+    has_returns: bool = True
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -976,14 +977,16 @@ class RetentionScenarios:
 
     def profile(self) -> pd.DataFrame:
         """The customer at risk beside the average customer: spend, churn (a share) and returns
-        (items) a quarter, and the value (discounted CLV over the ROI horizon) with its interval."""
+        (items) a quarter, and the value (discounted CLV over the ROI horizon) with its interval.
+        Returns are missing (NaN), not 0, when the export has none."""
         rows = []
         for label, prof, v, key in (("Customer at risk (weighted by predicted churn)", self.at_risk,
                                      self.value_per_customer, "value_per_customer"),
                                     ("Average customer", self.average, self.average_value, "average_value")):
             lo, hi = self.intervals[key]
             rows.append({"customer": label, "spend_a_quarter": prof["spend"], "churn_a_quarter": prof["churn"],
-                         "returns_a_quarter": prof["returns"], "value": v, "ci_low": lo, "ci_high": hi})
+                         "returns_a_quarter": prof["returns"] if self.has_returns else float("nan"), "value": v,
+                         "ci_low": lo, "ci_high": hi})
         return pd.DataFrame(rows)
 
     def to_results(self) -> dict:
@@ -1087,6 +1090,11 @@ def retention_scenarios(
     if "returns" not in models.outcomes_:
         notes.append("No returns model: " + ("the observed returns are used (no interval on them)."
                                              if "returns" in models.data_ else "returns are left out of the value."))
+    churn = models.outcomes_["churn"]
+    if churn.flagged:
+        notes.append(f"The churn model is flagged ({'; '.join(churn.flag_reasons)}): who is at risk, and so the "
+                     "value of keeping them, rest on it. Read these figures as indicative; their intervals allow "
+                     "for sampling under that model only.")
     theta, draws, slices, rng = _parameter_draws(models, n_draws, seed)
     est = at_risk_profile(models, slices)
     n = len(models.design_.rows)
@@ -1135,4 +1143,5 @@ def retention_scenarios(
                           **{f"{k}_at_risk": v for k, v in sims["at_risk"].items()}})
     return RetentionScenarios(a, n, est["at_risk"], est["average"], value, average_value, intervals,
                               pd.DataFrame(rows_out), pd.DataFrame(be_rows), n_draws, notes, frame,
-                              n_base=float(getattr(models, "n_base_", n)))
+                              n_base=float(getattr(models, "n_base_", n)),
+                              has_returns="returns" in models.outcomes_ or "returns" in models.data_)

@@ -175,7 +175,7 @@ def _stub_models(returns=None):
     fit = lambda params: SimpleNamespace(params=np.asarray(params, float))  # noqa: E731
     X = np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 1.0], [1.0, 1.0]])
     outcomes = {"spend": SimpleNamespace(parts={"main": fit([np.log(300), np.log(200 / 300)])}),
-                "churn": SimpleNamespace(parts={"main": fit([logit(0.1), logit(0.3) - logit(0.1)])})}
+                "churn": SimpleNamespace(parts={"main": fit([logit(0.1), logit(0.3) - logit(0.1)])}, flagged=False)}
     parts = [("spend", "main"), ("churn", "main")]
     data = pd.DataFrame(index=range(4)) if returns is None else pd.DataFrame({"returns": returns})
     return SimpleNamespace(design_=SimpleNamespace(X=X, rows=np.arange(4)), outcomes_=outcomes, skipped_={},
@@ -729,6 +729,9 @@ def test_the_best_segment_is_singled_out_only_allowing_for_the_segments_compared
     s = narrative.targeting_sentence({**best, "diff_adj_ci_low": 5.0}, 407.0, (193.0, 603.0), n_compared=28)
     assert s.endswith("245 more than the average passive (likely range 12 to 480), a lead that holds even allowing "
                       "for the 28 segments compared.")
+    # two of them behavioural clusters: the sentence counts groups, not segments
+    s = narrative.targeting_sentence(best, 407.0, (193.0, 603.0), n_compared=28, n_clusters=2)
+    assert "allowing for the 28 groups compared (26 segments and 2 clusters), the data do not single it out." in s
 
 
 def test_contributions_sentence_shares_add_up_to_the_benefit(fitted):
@@ -767,3 +770,21 @@ def test_when_no_passive_or_promoter_churned_the_roi_books_no_retention():
     assert any("held at the observed 0%" in n for n in r.notes)
     # an ordinary fit holds nothing
     assert fit_outcome_models(make_customers(3000, 1, random_state=2), cfg).observed_churn() is None
+
+
+def test_retention_scenarios_carry_a_flagged_churn_model_and_missing_returns():
+    """A separated churn model (no passive or promoter churned) values who is at risk: the
+    scenarios say so, and an export without returns shows them missing, not as 0 items."""
+    cfg = load_config()
+    df = make_customers(3000, 1, random_state=2).drop(columns=["returns"])
+    cat = np.where(df["nps_score"] >= 9, "promoter", np.where(df["nps_score"] <= 6, "detractor", "passive"))
+    df.loc[cat != "detractor", "churned"] = 0
+    scen = roi.retention_scenarios(fit_outcome_models(df, cfg), cfg, n_draws=100)
+    assert any(n.startswith("The churn model is flagged (separation") and "indicative" in n for n in scen.notes)
+    assert scen.profile()["returns_a_quarter"].isna().all()
+    # an ordinary fit with returns: no such note, and the returns a quarter are the profile's
+    plain = roi.retention_scenarios(fit_outcome_models(make_customers(3000, 1, random_state=2), cfg), cfg, n_draws=100)
+    assert not any("flagged" in n for n in plain.notes)
+    prof = plain.profile()
+    assert prof["returns_a_quarter"].tolist() == [plain.at_risk["returns"], plain.average["returns"]]
+    assert (prof["returns_a_quarter"] > 0).all()
