@@ -31,6 +31,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri, stdtrit  # normal and t, without importing scipy.stats
 
+from .fmt import score_name
+
 __all__ = [
     "nps",
     "configured_nps",
@@ -571,7 +573,7 @@ def cx_metrics(data: pd.DataFrame, config, *, part: str = "all") -> tuple[pd.Dat
             add("NPS", {"value": r["nps"], **r}, "points", f"{config.nps_ci} (trinomial){wtag}")
         if cats["score"] != "nps_score" and cats["score"] in data:
             r = configured_nps(data, config).iloc[0]
-            add(f"Net score ({cats['score']})", {"value": r["nps"], **r}, "points",
+            add(score_name(cats['score']), {"value": r["nps"], **r}, "points",
                 f"{config.nps_ci}; promoter >= {cats['promoter_min']}, detractor <= {cats['detractor_max']}{wtag}")
         for c, label in (("csat", "CSAT"), ("ces", "CES")):
             if need(label, c):
@@ -654,7 +656,8 @@ def exact_metrics(metrics: pd.DataFrame, skipped: pd.DataFrame, data: pd.DataFra
     is the one figure that is a size of the business rather than a rate among customers: when
     the export holds the quarter's non-respondents too (``response``), the two MRR rows are the
     census over every customer of the quarter, respondents or not (no sampling error), not the
-    respondents' sum, which would leave out the revenue of everyone who did not answer.
+    respondents' sum, which would leave out the revenue of everyone who did not answer; when
+    every customer answered, the rows are the base and both rows are its census.
 
     Parameters
     ----------
@@ -701,14 +704,19 @@ def _mrr_census(table: pd.DataFrame, response: Mapping) -> pd.DataFrame:
     non = response.get("nonrespondents_mrr")
     n_non = int(response.get("base") or 0) - int(response.get("respondents") or 0)
     rows = table["metric"] == "MRR (total)"
-    if not non or not n_non or not rows.any():  # every customer answered: the table's census already
+    if not rows.any() or (n_non and not non):
         return table
+    out = table.copy()
+    both = out["metric"].isin(["MRR (total)", "MRR per customer"])
+    if not n_non:  # every customer of the quarter answered: the rows are the base, its mean a census like its sum
+        method = (f"census of the quarter's {int(response['base']):,} customers, every one of whom answered "
+                  "(no sampling error)")
+        out.loc[both, ["ci_low", "ci_high", "n_eff", "method"]] = [np.nan, np.nan, np.nan, method]
+        return out
     n = int(table.loc[rows, "n"].iloc[0]) + non["n"]
     total = float(table.loc[rows, "value"].iloc[0]) + non["total"]
     method = (f"census of the quarter's {int(response['base']):,} customers, the {n_non:,} who did not answer "
               "included (no sampling error)")
-    out = table.copy()
-    both = out["metric"].isin(["MRR (total)", "MRR per customer"])
     out.loc[both, ["ci_low", "ci_high", "n", "n_eff", "method"]] = [np.nan, np.nan, n, np.nan, method]
     out.loc[both, "value"] = np.where(rows[both], total, total / n)
     return out

@@ -103,7 +103,7 @@ def test_a_weight_missing_on_some_rows_and_a_net_score_on_csat():
     df.loc[df.index[::17], "weight"] = np.nan
     cfg = load_config({"categories": {"score": "csat", "promoter_min": 5, "detractor_max": 3}})
     ref = PandasEngine(df, cfg).exact_tables()
-    assert "Net score (csat)" in set(ref["metrics"]["metric"])
+    assert "Net score (CSAT)" in set(ref["metrics"]["metric"])
     for engine in (DuckDBEngine, SqliteEngine):
         with engine(df, cfg) as e:
             assert_engines_agree(e.exact_tables(), ref, e.name)

@@ -396,7 +396,7 @@ def test_mrr_is_a_census_of_the_whole_base_when_the_export_holds_it(tmp_path):
     """With non-respondents in the export, MRR (total) and MRR per customer add up every
     customer of the quarter (checked against the generator's frame summed by pandas), have no
     interval, and say so; the other metrics stay the respondents' (weighted) figures. With no
-    non-respondent the exact table's row is kept as it is."""
+    non-respondent the rows are the base: the same census, of them alone."""
     from cxanalysis.engine import PandasEngine
     from cxanalysis.io import load
     from cxanalysis.narrative import metrics_summary
@@ -427,15 +427,21 @@ def test_mrr_is_a_census_of_the_whole_base_when_the_export_holds_it(tmp_path):
     other = exact.index.difference(["MRR (total)", "MRR per customer"])
     pd.testing.assert_frame_equal(by.loc[other, exact.columns], exact.loc[other])
     assert "a census, so it has no interval" in metrics_summary({}, table)
-    # everyone answered: nothing to add, the table's row is the census already
+    # everyone answered: nothing to add, the rows are the base, and its mean per customer is as much a
+    # census as its total (no interval, as with non-respondents)
     full = make_customers(300, 1, random_state=9)
     full.to_csv(tmp_path / "full.csv", index=False)
     lf = load(tmp_path / "full.csv", cfg)
     t_full = PandasEngine(lf.data.drop(columns=["_row", "_source"]), cfg).exact_tables()
     got, _ = metrics.exact_metrics(t_full["metrics"], t_full["metrics_skipped"], lf.data, cfg,
                                    lf.report.response[0]["quarter"], lf.report.response[0])
-    assert got.set_index("metric").loc["MRR (total)", "value"] == pytest.approx(full["mrr"].sum(), rel=1e-12)
-    assert "census" not in metrics_summary({}, got)
+    g = got.set_index("metric")
+    assert lf.report.response[0]["base"] == lf.report.response[0]["respondents"] == len(full)
+    assert g.loc["MRR (total)", "value"] == pytest.approx(full["mrr"].sum(), rel=1e-12)
+    assert g.loc["MRR per customer", "value"] == pytest.approx(full["mrr"].mean(), rel=1e-12)
+    assert g.loc[["MRR (total)", "MRR per customer"], ["ci_low", "ci_high", "n_eff"]].isna().all().all()
+    assert g.loc["MRR per customer", "method"] == f"census of the quarter's {len(full):,} customers, every one of whom answered (no sampling error)"
+    assert "a census, so it has no interval" in metrics_summary({}, got)
 
 
 @settings(max_examples=60, deadline=None)

@@ -20,6 +20,7 @@ import pandas as pd
 from scipy.special import ndtri, stdtrit
 
 from ..config import Config
+from ..fmt import score_name
 from ..metrics import AVERAGES, add_clv, nps_from_counts, wilson_interval
 
 __all__ = ["nps_table", "metrics_table", "mean_interval", "ratio_interval", "EXACT_METRICS", "IN_MEMORY_ONLY"]
@@ -142,7 +143,7 @@ def _metric_rows(r: Mapping[str, Any], nps_stats: Mapping[str, Any] | None, net_
         res = nps_from_counts(p, sw - p - d, d, ci=config.nps_ci, alpha=alpha,
                               n_eff=_n_eff(sw, float(net_stats["sw2"])))
         res["n"] = int(net_stats["n"])
-        add(f"Net score ({cats['score']})", {**res, "value": res["nps"]}, "points",
+        add(score_name(cats['score']), {**res, "value": res["nps"]}, "points",
             f"{config.nps_ci}; promoter >= {cats['promoter_min']}, detractor <= {cats['detractor_max']}{wtag}")
     for c, label in _MEANS:
         if need(label, c):
