@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["MISSING", "shift", "CURRENCY_SYMBOLS", "check_currency", "currency_symbol", "money", "number", "integer",
-           "percent", "percents", "points", "score_span", "p_value", "p_phrase", "interval", "label", "words", "segment_name", "listing", "kind_of", "format_value", "table", "Table",
+           "percent", "percents", "points", "score_name", "score_span", "p_value", "p_phrase", "interval", "label", "words", "segment_name", "listing", "kind_of", "format_value", "table", "Table",
            "csv_target", "VALUE_WORDS", "money_axis", "percent_axis", "number_axis"]
 
 #: What a missing value reads in a table.
@@ -248,6 +248,16 @@ def segment_name(dimension, segment) -> str:
     return f"{label(dimension)}: {segment}"
 
 
+def score_name(score: str) -> str:
+    """The name of the net score the categories come from: "NPS" for the 0-10 recommend question,
+    "Net score (CSAT)" for any other (NPS's formula on other categories is not an NPS).
+
+    >>> score_name("nps_score"), score_name("csat")
+    ('NPS', 'Net score (CSAT)')
+    """
+    return "NPS" if score == "nps_score" else f"Net score ({words(score)})"
+
+
 def score_span(low, high) -> str:
     """Scores from ``low`` to ``high``: "9-10", or "5" when they are one.
 
@@ -274,7 +284,7 @@ _PERCENT = {"share", "promoters", "passives_share", "detractors", "churn_rate", 
 _P = {"p_value", "p_holm", "p", "p_adj", "churn_p_value", "pvalue"}
 _COUNT = {"n", "n_eff", "n_both", "rows", "rows_in", "rows_out", "rows_dropped", "non_missing", "unique", "customers_moved",
           "customers_retained", "n_passives", "n_themes", "passives", "cluster", "k"}
-_POINTS = {"nps", "diff_vs_rest", "change", "mix", "within"}
+_POINTS = {"nps", "diff_vs_rest", "change", "mix", "within", "break_even_per_month"}  # one decimal
 #: Columns mixing whole numbers and fractions (a horizon of 0.25, 1 and 3 years; the minimum and
 #: maximum of columns of every kind), each value with the decimals it needs.
 _TRIMMED = {"horizon_years", "min", "max"}
@@ -465,7 +475,7 @@ def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_colum
         The table as computed (full precision).
     columns : list of str, optional
         The columns to show, in order; those the table does not have (optional columns absent
-        from an export) are skipped. Default: every column, leaving out :data:`LOW_PRIORITY`
+        from an export), and those with no value in any row, are skipped. Default: every column, leaving out :data:`LOW_PRIORITY`
         ones (then the last ones) until at most ``max_columns`` remain.
     percent, money : column names
         Columns holding shares (shown as %) or amounts (shown with ``currency``), in addition to
@@ -521,6 +531,8 @@ def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_colum
         units = units[:max_columns]
     else:  # a column the table does not have (an optional column absent from this export) is skipped
         units = [str(c) for c in columns if str(c) in cols and str(c) not in highs]
+    if len(frame):  # a column with no value in any row (no spend in this export) would read "–" all down
+        units = [c for c in units if frame[c].notna().any() or (c in pairs and frame[pairs[c]].notna().any())]
     view = {}
     own = dict(headers or {})
     for c in units:
@@ -578,6 +590,8 @@ def _row_kind(kind: str, frame: pd.DataFrame, unit: str | None, i: int) -> str:
     u = frame[unit].iloc[i]
     if not isinstance(u, str):
         return kind
+    if u in ("points", "0-100"):  # NPS and the 0-100 health score read with one decimal, as on the summary
+        return "points"
     return "percent" if u == "share" else "money" if u.startswith("money") else kind
 
 

@@ -161,7 +161,7 @@ def trend_summary(table: pd.DataFrame, year: dict | None = None) -> str:
             f"a change of {last['change']:+.1f} points (likely range {last['change_ci_low']:+.1f} to "
             f"{last['change_ci_high']:+.1f}, {p_phrase(last['p_value'])}), {sig} at the 5% level.")
     if (over_year := year_change_sentence(year)):
-        text += f" {over_year} Small steps that are each within chance can add up to a real change."
+        text += f" {over_year} Small steps that are each within chance can add up to a change beyond chance."
     return text
 
 
@@ -453,31 +453,39 @@ def _money(x: float | None, currency: str | None = None) -> str:
 
 
 def targeting_sentence(best: dict, overall_value: float, overall_ci: tuple[float, float], *,
-                       currency: str | None = None, n_compared: int | None = None) -> str:
+                       currency: str | None = None, n_compared: int | None = None, n_clusters: int = 0) -> str:
     """Where moving passives pays most, with its interval against the overall value per passive
     (amounts in ``currency``, :func:`cxanalysis.fmt.money`).
 
     With the difference from every passive (``diff_vs_all`` and its intervals from
     :func:`cxanalysis.roi.by_segment`), the segment is "singled out" only when the difference's
     interval at Bonferroni's level over the ``n_compared`` segments lies above 0: the best of many
-    segments is always ahead by chance alone. Without it, the segment's own interval is read
-    against the overall value."""
+    segments is always ahead by chance alone (``n_clusters`` of them behavioural clusters, so the
+    sentence counts "groups"). Without it, the segment's own interval is read against the overall
+    value."""
     m = lambda x: _money(x, currency)  # noqa: E731
     seg = segment_name(best["dimension"], best["segment"])
     figures = (f"{m(best['value_per_customer'])} per moved passive (likely range {m(best['ci_low'])} to "
                f"{m(best['ci_high'])}), against {m(overall_value)} ({m(overall_ci[0])} to "
                f"{m(overall_ci[1])}) over all passives")
+    diff, dlo, dhi = (best.get(k) for k in ("diff_vs_all", "diff_ci_low", "diff_ci_high"))
+    alo = best.get("diff_adj_ci_low")
+    among = "the segments compared"
+    if n_compared and n_compared > 1:
+        among = (f"the {n_compared} groups compared ({n_compared - n_clusters} segments and {n_clusters} "
+                 f"cluster{'s' if n_clusters > 1 else ''})" if n_clusters else f"the {n_compared} segments compared")
+    compared = all(v is not None and np.isfinite(v) for v in (diff, dlo, dhi, alo))
     if best["ci_high"] < 0:  # even the best segment loses value: no segment "pays"
-        return f"Moving passives loses value in every segment on this evidence; the smallest loss is in {seg}, at {figures}."
+        s = f"Moving passives loses value in every segment on this evidence; the smallest loss is in {seg}, at {figures}"
+        if compared and alo <= 0:
+            return f"{s}; allowing for {among}, the data do not single it out."
+        return s + "."
     s = f"Moving passives pays most in {seg}, at {figures}"
     if best["ci_low"] <= 0:
         return s + "; its likely range includes no value at all, so the data cannot tell whether it pays there."
-    diff, dlo, dhi = (best.get(k) for k in ("diff_vs_all", "diff_ci_low", "diff_ci_high"))
-    alo = best.get("diff_adj_ci_low")
-    if all(v is not None and np.isfinite(v) for v in (diff, dlo, dhi, alo)):
+    if compared:
         lead = (f"{m(diff)} more than the average passive (likely range {m(dlo)} to {m(dhi)})" if diff >= 0 else
                 f"{m(-diff)} less than the average passive (likely range {m(dlo)} to {m(dhi)})")
-        among = f"the {n_compared} segments compared" if n_compared and n_compared > 1 else "the segments compared"
         if alo > 0:
             return f"{s}: {lead}, a lead that holds even allowing for {among}."
         return f"{s}: {lead}; allowing for {among}, the data do not single it out."
@@ -493,9 +501,11 @@ def targeting_summary(targets: pd.DataFrame, result, *, currency: str | None = N
         return f"No segment has at least {10} passives: no targeting comparison."
     best, worst = targets.iloc[0].to_dict(), targets.iloc[-1].to_dict()
     lines = [targeting_sentence(best, result.value_per_customer, result.intervals["value_per_customer"],
-                                currency=currency, n_compared=len(targets))]
+                                currency=currency, n_compared=len(targets),
+                                n_clusters=int((targets["dimension"] == "cluster").sum()))]
     if len(targets) > 1:
-        lines.append(f"It pays least in {segment_name(worst['dimension'], worst['segment'])}, at "
+        least = "It loses most in" if worst["value_per_customer"] < 0 else "It pays least in"
+        lines.append(f"{least} {segment_name(worst['dimension'], worst['segment'])}, at "
                      f"{m(worst['value_per_customer'])} per moved passive (likely range {m(worst['ci_low'])} "
                      f"to {m(worst['ci_high'])}).")
     lines.append("Net value and ROI of each row charge the segment its share of the program cost, in proportion "

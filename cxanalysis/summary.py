@@ -14,6 +14,7 @@ from typing import Any
 
 from . import fmt
 from .design import MAY_FOLLOW_THE_SCORE
+from .models import EXPECTED, effect_direction
 
 __all__ = ["write_index", "headline", "money_at_stake", "recommendation", "trend_chart", "headline_sentences",
            "assumptions_sentence", "effect_sentence", "roi_tile", "segments_at_risk", "clusters_at_risk",
@@ -100,17 +101,17 @@ def effect_sentence(outcome: str, contrast: str, eff: dict[str, Any]) -> str:
 
 
 def change_in_words(change: float | None, low: float | None, high: float | None) -> str:
-    """Whether a change is real, in words: "a real change" when its likely range (95% interval)
+    """Whether a change is beyond chance, in words: "a change beyond chance" when its likely range (95% interval)
     excludes zero, "a change within chance" when it includes zero.
 
     Examples
     --------
     >>> change_in_words(6.2, 0.7, 11.7), change_in_words(3.5, -1.8, 8.9)
-    ('a real change', 'a change within chance')
+    ('a change beyond chance', 'a change within chance')
     """
     if not _finite(change, low, high):
         return "a change whose reliability cannot be judged"
-    return "a real change" if low > 0 or high < 0 else "a change within chance"
+    return "a change beyond chance" if low > 0 or high < 0 else "a change within chance"
 
 
 def year_change_sentence(d: dict[str, Any] | None) -> str | None:
@@ -120,7 +121,7 @@ def year_change_sentence(d: dict[str, Any] | None) -> str | None:
     --------
     >>> year_change_sentence({"from": "2025Q4", "to": "2026Q3", "quarters_apart": 3, "change": 11.1,
     ...                       "ci_low": 5.3, "ci_high": 16.9})
-    'Over the 3 quarters since 2025Q4 NPS moved +11.1 points (likely range +5.3 to +16.9): a real change.'
+    'Over the 3 quarters since 2025Q4 NPS moved +11.1 points (likely range +5.3 to +16.9): a change beyond chance.'
     """
     if not d or d.get("change") is None:
         return None
@@ -161,8 +162,7 @@ def _move(change: float) -> str:
 
 
 def _score_label(n: dict[str, Any]) -> str:
-    score = n.get("score", "nps_score")
-    return "NPS" if score == "nps_score" else f"Net score ({fmt.words(score)})"
+    return fmt.score_name(n.get("score", "nps_score"))
 
 
 def has_non_respondents(results: dict[str, Any]) -> bool:
@@ -186,7 +186,7 @@ def nonresponse_caveat(response: dict[str, Any], interval: str = "likely range")
     like = f"with the same {fmt.listing(fmt.words(c) for c in covs)}" if covs else "in the same weighting groups"
     drop = NONRESPONSE_GAP * (1 - response["rate"])
     return (f"The {interval} allows for sampling only: it assumes customers who did not answer would score "
-            f"like respondents {like}. Had they scored {NONRESPONSE_GAP:.0f} points lower than those respondents, "
+            f"like respondents {like}. Had their NPS been {NONRESPONSE_GAP:.0f} points below those respondents', "
             f"NPS would be {fmt.number(drop, 1)} points lower.")
 
 
@@ -269,7 +269,8 @@ def headline_sentences(results: dict[str, Any]) -> list[str]:
             from .narrative import targeting_sentence
 
             out.append(targeting_sentence(targets[0], roi["value_per_customer"], (vlo, vhi),
-                                          currency=_currency(results), n_compared=len(targets)))
+                                          currency=_currency(results), n_compared=len(targets),
+                                          n_clusters=sum(t.get("dimension") == "cluster" for t in targets)))
     return out
 
 
@@ -357,17 +358,23 @@ def clusters_at_risk(clusters: list[dict[str, Any]], overall: float | None) -> l
     return sorted(risky, key=lambda r: r["nps"])[:3]
 
 
-def segments_at_risk_html(segments: list[dict[str, Any]], overall: float | None) -> str:
-    """The segments block: a reader-view table (dimension in words, one "Likely range" column)."""
+def segments_at_risk_html(segments: list[dict[str, Any]], overall: float | None, *, label: str = "NPS") -> str:
+    """The segments block: a reader-view table (dimension in words, one "Likely range" column, and
+    each segment's churn rate when there is one, so a low score can be read against who leaves).
+    ``label`` names the score (:func:`_score_label`: "Net score (CSAT)" when it is not NPS)."""
     if not segments:
         return ""
     worst = segments_at_risk(segments, overall)
     if not worst:
-        return ("<h2>Segments at risk</h2><p>No segment's NPS differs from the rest of the customers, allowing for the "
-                "number of segments compared.</p>")
-    return ("<h2>Segments at risk</h2><p class='muted'>Segments whose NPS is below the overall NPS and differs "
-            "from the rest of the customers, allowing for the number of segments compared; lowest first.</p>"
-            + _table(worst, ["dimension", "segment", "n", "nps", "ci_low"], {"n": "Respondents", "ci_low": "Likely range"}))
+        return (f"<h2>Segments at risk</h2><p>No segment's {html.escape(label)} differs from the rest of the customers, "
+                "allowing for the number of segments compared.</p>")
+    churn = ["churn_rate"] if any(_finite(r.get("churn_rate")) for r in worst) else []
+    return ("<h2>Segments at risk</h2><p class='muted'>Segments whose " + html.escape(label) + " is below the overall "
+            "one and differs from the rest of the customers, allowing for the number of segments compared; lowest "
+            "first." + (" Their churn rate is beside it: a low score is a risk only where it goes with leaving."
+                        if churn else "") + "</p>"
+            + _table(worst, ["dimension", "segment", "n", "nps", "ci_low", *churn],
+                     {"n": "Respondents", "nps": label, "ci_low": "Likely range", "churn_rate": "Churn rate"}))
 
 
 def clusters_at_risk_html(clusters: list[dict[str, Any]], overall: float | None, *, weak: str | None = None,
@@ -482,7 +489,7 @@ def recommendation(results: dict[str, Any]) -> tuple[str, str]:
     roi = (results.get("roi") or {}).get("passive_to_promoter")
     skipped = results.get("analyses_skipped") or {}
     if not roi:
-        why = "; ".join(f"{k}: {v}" for k, v in sorted(skipped.items()) if k in ("roi", "spend", "churn", "returns"))
+        why = "; ".join(f"{skip_label(k)}: {v}" for k, v in sorted(skipped.items()) if k in ("roi", "spend", "churn", "returns"))
         return ("no-evidence", "No recommendation on funding: the ROI could not be computed from this export"
                 + (f" ({why})." if why else ".") + " Fix the data gaps listed under Analyses skipped, then rerun.")
     kind, text = _recommendation(results, roi)
@@ -582,6 +589,15 @@ def _recommendation(results: dict[str, Any], roi: dict[str, Any]) -> tuple[str, 
     if not _finite(lo, hi):
         return ("no-evidence", f"No recommendation on funding: the ROI ({_pct0(roi.get('roi'))}) has no interval "
                 "on this evidence, so how sure it is cannot be said.")
+    if reversed_:  # a value built on a reversed effect says more about the export than about a program
+        face = ("wholly below break-even" if hi < 0 else "wholly above break-even" if lo > 0 else "spanning break-even")
+        also = f", and {why[1]}" if len(why) > 1 else ""
+        runs = "which run" if len(reversed_) > 1 else "which runs"
+        return ("no-evidence", f"No recommendation on funding: the ROI rests on the {fmt.listing(reversed_)} "
+                f"effect{'s' if len(reversed_) > 1 else ''}, {runs} against the expected direction{also} (see Read "
+                "before acting). Until that is explained (what the score and the outcome measure in this export, "
+                "and when the score was collected), the ROI does not say what a program would return. At face "
+                f"value {rng}, {face}.")
     if lo > 0:
         tail = f" Start where it pays most, in {where}." if where else ""
         return ("fund", f"Fund the program. {sure}: {rng}, wholly above break-even.{tail}")
@@ -614,11 +630,19 @@ def _split_sentence(dec: dict) -> str:
         half = (r["mix_ci_high"] - r["mix_ci_low"]) / 2
         return abs(r["mix"]) / half if half > 0 else abs(r["mix"])
 
-    fixed = [r for r in dec["by"] if r["dimension"] not in MAY_FOLLOW_THE_SCORE] or dec["by"]
-    sentence = change_decomposition_sentence(max(fixed, key=clarity))
+    fixed = [r for r in dec["by"] if r["dimension"] not in MAY_FOLLOW_THE_SCORE]
+    chosen = fixed or dec["by"]
+    sentence = change_decomposition_sentence(max(chosen, key=clarity))
     of = f"Of the {fmt.points(dec['change'])} points since {dec['from']}" if _finite(dec.get("change")) else None
     sentence = f"{of}, b{sentence[1:]}" if of and sentence.startswith("By ") else sentence
-    if len(dec["by"]) > 1:
+    left = [r["dimension"] for r in dec["by"] if r not in chosen]
+    if left:
+        n = len(chosen)
+        sentence += (f" (The clearest of {'the ' + str(n) + ' splits' if n > 1 else 'the one split'} by traits fixed "
+                     f"before the score; {fmt.listing(fmt.words(d) for d in left)} may follow the experience, so "
+                     f"{'their mix is' if len(left) > 1 else 'its mix is'} left to the metrics and trends page, "
+                     "which gives every split.)")
+    elif len(dec["by"]) > 1:
         sentence += f" (The clearest of {len(dec['by'])} splits; the metrics and trends page gives them all.)"
     return sentence
 
@@ -669,11 +693,6 @@ GLOSSARY = (
 )
 
 
-#: The direction a better experience is expected to move each outcome: +1 up (spend), -1 down
-#: (churn, returns), for promoters against passives (detractors: the opposite).
-EXPECTED = {"spend": 1, "churn": -1, "returns": -1}
-
-
 def unexpected_directions(effects: dict[str, Any], score: str = "nps_score", per_point=None) -> list[str]:
     """Effects whose whole likely range runs against the expected direction (promoters churning
     more, detractors spending more, ...), in one note (a list of one, or empty) asking the reader
@@ -695,16 +714,14 @@ def unexpected_directions(effects: dict[str, Any], score: str = "nps_score", per
     for row in per_point if per_point is not None else []:  # models.per_point of results.json: rows
         effects.setdefault(row["outcome"], {})["per_point"] = row
     out = []
-    for outcome, sign in EXPECTED.items():
+    for outcome in EXPECTED:
         for contrast, e in (effects.get(outcome) or {}).items():
             if not isinstance(e, dict) or e.get("flagged"):
                 continue
             lo, hi = e.get("ci_low"), e.get("ci_high")
             if not _finite(lo, hi):
                 continue
-            null = 1.0 if e.get("scale") == "ratio" else 0.0
-            expected = -sign if contrast.startswith("detractor") else sign  # a point more: like a promoter
-            if (expected > 0 and hi < null) or (expected < 0 and lo > null):
+            if effect_direction(outcome, contrast, lo, hi, e.get("scale")) == "unexpected":
                 said = (effect_sentence(outcome, contrast, e) if contrast != "per_point" else
                         _per_point_sentence(outcome, e, score))
                 out.append((said[:1].lower() + said[1:-1], fmt.words(outcome).lower()))
@@ -889,7 +906,8 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
     chart_html = (f"<figure class='trend'><img src='data:image/png;base64,{chart[0]}' alt='{html.escape(chart[1])}' "
                   f"width='572' height='264'></figure>") if chart else ""
     terms = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in glossary(results))
-    seg_html = segments_at_risk_html(results.get("segments") or [], n.get("value") if n else None)
+    seg_html = segments_at_risk_html(results.get("segments") or [], n.get("value") if n else None,
+                                     label=_score_label(n or {}))
     clus = results.get("clusters") or {}
     seg_html += clusters_at_risk_html(clus.get("profile") or [], n.get("value") if n else None,
                                       weak=clus.get("weak_structure"), circular=bool(clus.get("circular")))

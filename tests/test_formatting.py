@@ -167,7 +167,12 @@ def test_table_never_shows_reprs_or_raw_missing():
     for bad in ("nan", "None", "[", "<NA>", "{"):
         assert not any(bad in c for c in cells), (bad, cells)
     assert not {"0.000", "0.00"} & set(cells)  # a non-zero value never reads as zero
-    assert cells == ["–", "–", "x, –", "k: 1", "–", "0.000010", "y", "–"]
+    # "a" has no value in any row: left out rather than a column of "–"
+    assert list(t.view.columns) == ["B", "C", "D"] and cells == ["–", "x, –", "k: 1", "0.000010", "y", "–"]
+    spend = pd.DataFrame({"segment": ["x", "y"], "spend": [np.nan, np.nan], "churn_rate": [0.1, 0.2],
+                          "ci_low": [np.nan, 1.0], "ci_high": [np.nan, 2.0]})
+    assert list(fmt.table(spend, columns=["segment", "spend", "churn_rate", "ci_low"]).view.columns) == [
+        "Segment", "Churn rate", "95% interval"]  # an interval with a value in one row stays
     fmt_cell = fmt.table(pd.DataFrame({"format": [{"delimiter": ",", "note": "Read as comma-separated.", "plain": True}]}))
     assert fmt_cell.view.iloc[0, 0] == "Read as comma-separated."  # a record that says itself in words
 
@@ -193,6 +198,12 @@ def test_a_metrics_table_formats_each_row_in_its_own_unit():
     assert view.iloc[:, 2].tolist() == ["3.80 to 3.91", "9.4% to 12.1%", "€481 to €532"]
     assert view.iloc[:, 3].tolist() == ["2,540"] * 3 and view.iloc[:, 4].tolist() == metrics["unit"].tolist()
     assert fmt.table(metrics).view.iloc[1, 1] == "0.11"  # without a unit column: plain numbers
+    # NPS (points) and the 0-100 health score read with one decimal, as the summary gives them
+    scores = pd.DataFrame({"metric": ["NPS", "Health score (mean)"], "value": [21.8339, 59.0978],
+                           "ci_low": [17.7152, 58.3125], "ci_high": [25.8571, 59.883], "unit": ["points", "0-100"]})
+    view = fmt.table(scores, unit="unit").view
+    assert view.iloc[:, 1].tolist() == ["21.8", "59.1"] and view.iloc[:, 2].tolist() == ["17.7 to 25.9", "58.3 to 59.9"]
+    assert fmt.kind_of("break_even_per_month") == "points"
 
 def test_quantile_bands_read_as_parts_not_calendar_quarters():
     """Hand-worked: 0..99 in quarters has edges 0, 24.75, 49.5, 74.25, 99, so the whole numbers

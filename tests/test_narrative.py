@@ -202,6 +202,28 @@ def test_targeting_sentence_says_when_the_best_segment_is_not_singled_out():
                                      (-38.0, -20.0))
     assert s.startswith("Moving passives loses value in every segment on this evidence; the smallest loss is in "
                         "Plan: Pro, at -24 per moved passive") and "pays most" not in s
+    # ... and whether that smallest loss stands out from the rest, as a lead would be judged
+    lead = {"diff_vs_all": 5.0, "diff_ci_low": -2.0, "diff_ci_high": 12.0}
+    s = narrative.targeting_sentence({**best, "value_per_customer": -24.0, "ci_low": -34.0, "ci_high": -12.0, **lead,
+                                      "diff_adj_ci_low": -6.0}, -29.0, (-38.0, -20.0), n_compared=12)
+    assert s.endswith("over all passives; allowing for the 12 segments compared, the data do not single it out.")
+    s = narrative.targeting_sentence({**best, "value_per_customer": -24.0, "ci_low": -34.0, "ci_high": -12.0, **lead,
+                                      "diff_adj_ci_low": 1.0}, -29.0, (-38.0, -20.0), n_compared=12)
+    assert s.endswith("over all passives.")
+
+
+def test_targeting_summary_says_where_it_loses_most_when_the_worst_segment_loses():
+    import pandas as pd
+
+    rows = [{"dimension": "plan", "segment": s, "value_per_customer": v, "ci_low": v - 10, "ci_high": v + 10}
+            for s, v in (("Pro", 30.0), ("Basic", -20.0))]
+    result = type("R", (), {"value_per_customer": 5.0, "intervals": {"value_per_customer": (-5.0, 15.0)},
+                            "cost": 1000.0, "customers_moved": 100})()
+    text = narrative.targeting_summary(pd.DataFrame(rows), result)
+    assert "It loses most in Plan: Basic, at -20 per moved passive (likely range -30 to -10)." in text
+    rows[1]["value_per_customer"], rows[1]["ci_low"], rows[1]["ci_high"] = 10.0, 0.0, 20.0
+    text = narrative.targeting_summary(pd.DataFrame(rows), result)
+    assert "It pays least in Plan: Basic, at 10 per moved passive" in text
 
 
 def test_sentences_write_money_in_the_configured_currency():

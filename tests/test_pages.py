@@ -87,7 +87,8 @@ def test_roi_interval_below_break_even_says_do_not_fund_and_whether_any_segment_
 def test_a_flagged_promoter_effect_makes_the_recommendation_indicative():
     """The ROI rests on the promoter effects: with the churn one flagged (separation) the
     recommendation is "indicative only", never "fairly sure"; a flagged detractor effect, which
-    the ROI does not use, changes nothing."""
+    the ROI does not use, changes nothing; a promoter effect running the wrong way leaves no
+    recommendation at all (the IBM Telco export: promoters spend less)."""
     flagged = {"churn": {"promoter_vs_passive": {"estimate": 0.0, "flagged": True},
                          "detractor_vs_passive": {"estimate": 30.0, "flagged": True}},
                "spend": {"promoter_vs_passive": {"estimate": 0.87, "flagged": False}}}
@@ -101,16 +102,22 @@ def test_a_flagged_promoter_effect_makes_the_recommendation_indicative():
     # the spend effect the value rests on runs the wrong way (promoters spend less): said first
     flagged["spend"]["promoter_vs_passive"].update(estimate=0.87, ci_low=0.84, ci_high=0.91, scale="ratio")
     flagged["churn"]["promoter_vs_passive"]["flagged"] = True
+    # the spend effect the value rests on runs the wrong way (promoters spend less): no recommendation,
+    # the face value said, and no assumption hinge (it would read as advice)
     kind, s = summary.recommendation(_results(_roi(-0.9, -0.2), segments=[], effects=flagged))
-    assert ("Indicative only: the spend effect runs against the expected direction and the churn model is flagged "
-            "(see Read before acting)") in s
+    assert kind == "no-evidence"
+    assert s == ("No recommendation on funding: the ROI rests on the spend effect, which runs against the expected "
+                 "direction, and the churn model is flagged (see Read before acting). Until that is explained (what "
+                 "the score and the outcome measure in this export, and when the score was collected), the ROI does "
+                 "not say what a program would return. At face value the ROI's likely range is -90% to -20%, wholly "
+                 "below break-even.")
 
 
 def test_missing_roi_or_skipped_effects_give_no_recommendation_and_say_why():
     kind, s = summary.recommendation(_results(None, analyses_skipped={"spend": "no spend column",
                                                                      "themes": "no comment column"}))
     assert kind == "no-evidence"
-    assert s == ("No recommendation on funding: the ROI could not be computed from this export (spend: no spend "
+    assert s == ("No recommendation on funding: the ROI could not be computed from this export (Spend model: no spend "
                  "column). Fix the data gaps listed under Analyses skipped, then rerun.")
     kind, s = summary.recommendation(_results(_roi(None, None)))
     assert kind == "no-evidence" and "has no interval" in s
@@ -120,7 +127,7 @@ def test_headline_says_whether_the_change_is_real():
     trends = [{"quarter": "2026Q2"}, {"quarter": "2026Q3", "change": -4.26, "change_ci_low": -7.0,
                                       "change_ci_high": -1.5}]
     assert summary.headline(_results(trends=trends)) == (
-        "NPS is 20.0 in 2026Q3, down 4.3 points since 2026Q2, a real change (likely range -7.0 to -1.5).")
+        "NPS is 20.0 in 2026Q3, down 4.3 points since 2026Q2, a change beyond chance (likely range -7.0 to -1.5).")
     assert summary.headline(_results()) == "NPS is 20.0 in 2026Q3; no earlier quarter to compare with."
 
 

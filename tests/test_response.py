@@ -347,7 +347,7 @@ def test_default_weighting_columns_are_the_models_default_covariates():
 
 
 def test_the_nonresponse_sensitivity_is_the_base_recounted_customer_by_customer():
-    """The summary says what NPS would be had non-respondents scored 10 points lower than
+    """The summary says what NPS would be had non-respondents' NPS been 10 points below that of
     respondents like them. Independent computation: two weighting cells, every customer of the
     base written out (non-respondents with NPS 10 points below their cell's respondents), the
     base's NPS counted directly; it equals the weighted NPS minus 10 x the non-respondents' share.
@@ -364,7 +364,7 @@ def test_the_nonresponse_sensitivity_is_the_base_recounted_customer_by_customer(
     assert direct == pytest.approx(weighted - 10 * (1 - rate), abs=1e-9)
     text = summary.nonresponse_caveat({"rate": rate, "margins": [{"covariate": "plan"}, {"covariate": "plan"}]})
     assert text == ("The likely range allows for sampling only: it assumes customers who did not answer would score "
-                    "like respondents with the same plan. Had they scored 10 points lower than those respondents, "
+                    "like respondents with the same plan. Had their NPS been 10 points below those respondents', "
                     f"NPS would be {weighted - direct:.1f} points lower.")
 
 

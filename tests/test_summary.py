@@ -54,6 +54,12 @@ def test_segments_at_risk_differ_and_lie_below_the_overall_nps():
     html = summary.segments_at_risk_html(SEGS, 20.0)
     assert "Basic" in html and "Pro" not in html and "Tiny" not in html and "North" not in html
     assert ">Respondents</th>" in html and ">Customers</th>" not in html  # n counts those who answered
+    assert ">NPS</th>" in html and "Churn rate" not in html  # no churn figures: no churn column
+    # a score that is not NPS is named as the page names it, and the churn rate stands beside it
+    churn = [dict(r, churn_rate=0.074) for r in SEGS]
+    html = summary.segments_at_risk_html(churn, 20.0, label="Net score (CSAT)")
+    assert ">Net score (CSAT)</th>" in html and ">NPS</th>" not in html and "Segments whose Net score (CSAT) is" in html
+    assert ">Churn rate</th>" in html and ">7.4%</td>" in html
 
 
 def test_no_segment_at_risk_says_so_instead_of_listing_all(tmp_path):
@@ -150,8 +156,8 @@ def test_index_page_has_no_raw_names_ci_columns_holm_or_p_values(tmp_path):
 
 def test_change_in_words_follows_the_likely_range():
     """A change is real only when its likely range excludes 0 (hand-worked cases)."""
-    assert summary.change_in_words(6.2, 0.7, 11.7) == "a real change"
-    assert summary.change_in_words(-4.0, -7.0, -1.5) == "a real change"
+    assert summary.change_in_words(6.2, 0.7, 11.7) == "a change beyond chance"
+    assert summary.change_in_words(-4.0, -7.0, -1.5) == "a change beyond chance"
     assert summary.change_in_words(4.0, -1.5, 9.5) == "a change within chance"
     assert summary.change_in_words(4.0, None, 9.5) == "a change whose reliability cannot be judged"
 
@@ -165,12 +171,12 @@ def test_the_years_climb_is_stated_beside_the_last_step(tmp_path):
     year = {"from": "2025Q4", "to": "2026Q3", "quarters_apart": 3, "change": 11.1, "ci_low": 5.3, "ci_high": 16.9}
     r = _results(trends=trends, nps_change_year=year)
     assert summary.headline(r) == ("NPS is 20.0 in 2026Q3, up 4.1 points since 2026Q2, a change within chance "
-                                   "(likely range -1.7 to +10.0); up 11.1 points since 2025Q4, a real change "
+                                   "(likely range -1.7 to +10.0); up 11.1 points since 2025Q4, a change beyond chance "
                                    "(likely range +5.3 to +16.9).")
-    assert ("Over the 3 quarters since 2025Q4 NPS moved +11.1 points (likely range +5.3 to +16.9): a real change."
+    assert ("Over the 3 quarters since 2025Q4 NPS moved +11.1 points (likely range +5.3 to +16.9): a change beyond chance."
             in summary.headline_sentences(r))
     page = summary.write_index(tmp_path, r, []).read_text()
-    assert "Since 2025Q4<b>+11.1</b><span class='muted'>A real change (likely range +5.3 to +16.9)" in page
+    assert "Since 2025Q4<b>+11.1</b><span class='muted'>A change beyond chance (likely range +5.3 to +16.9)" in page
     four = dict(year, **{"from": "2025Q3", "quarters_apart": 4, "ci_low": -0.5})
     assert summary.year_change_sentence(four) == ("Over the year since 2025Q3 NPS moved +11.1 points "
                                                   "(likely range -0.5 to +16.9): a change within chance.")
@@ -295,7 +301,12 @@ def test_the_change_is_explained_by_a_dimension_fixed_before_the_score():
            "by": [row("visits_per_month", 2.6, 1.0, 4.3), row("plan", 0.6, -0.5, 1.7), row("region", 0.1, -0.2, 0.4)]}
     said = [s for s in summary.headline_sentences(_results(nps_change=dec)) if s.startswith("Of the ")]
     assert len(said) == 1 and said[0].startswith("Of the +10.6 points since 2026Q2, by plan: ")
-    assert said[0].endswith("(The clearest of 3 splits; the metrics and trends page gives them all.)")
+    assert said[0].endswith("(The clearest of the 2 splits by traits fixed before the score; visits per month may "
+                            "follow the experience, so its mix is left to the metrics and trends page, which gives "
+                            "every split.)")
+    plain = dict(dec, by=dec["by"][1:])  # no dimension that may follow the score: chosen from them all
+    said = [s for s in summary.headline_sentences(_results(nps_change=plain)) if s.startswith("Of the ")]
+    assert said[0].endswith("(The clearest of 2 splits; the metrics and trends page gives them all.)")
     page = narrative.change_decomposition_summary(dec)
     assert "(12% of customers then, 14% now)" in page and "of respondents" not in page
     assert page.endswith("Visits per month may themselves follow the experience: a change in their mix can be part "
