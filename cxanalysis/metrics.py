@@ -336,15 +336,16 @@ def _weighted_mean_ci(s: np.ndarray, w: np.ndarray, alpha: float) -> dict[str, f
     return dict(n=n, n_eff=n_eff, value=mean, ci_low=float(mean - half), ci_high=float(mean + half))
 
 
-def wilson_interval(successes: float, n: float, alpha: float = 0.05) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion.
+def wilson_interval(successes: float, n: float, alpha: float = 0.05, *, z: float | None = None) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (at the normal quantile ``z`` when given,
+    instead of ``alpha``'s).
 
     The Wilson interval contains the observed share in exact arithmetic; :func:`contain` makes
     that hold in floating point too (shares of exactly 0 or 1), within [0, 1].
     """
     if n <= 0:
         return (np.nan, np.nan)
-    z = _z(alpha)
+    z = _z(alpha) if z is None else z
     p = successes / n
     denom = 1 + z**2 / n
     centre = (p + z**2 / (2 * n)) / denom

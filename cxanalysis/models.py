@@ -103,6 +103,7 @@ from .glm import (
     safe_inv,
     weighted_gram,
 )
+from .metrics import wilson_interval
 from .segments import nps_category
 
 __all__ = [
@@ -113,7 +114,6 @@ __all__ = [
     "EXPECTED",
     "mover_interval",
     "newcombe_interval",
-    "wilson_interval",
     "detect_separation",
     "DEFAULT_COVARIATES",
     "MIN_ROWS",
@@ -194,21 +194,6 @@ def effect_direction(outcome: str, contrast: str, ci_low: float, ci_high: float,
     return "undetermined"
 
 
-def wilson_interval(p: float, n: float, alpha: float = 0.05, *, z: float | None = None) -> tuple[float, float]:
-    """Wilson's score interval of a proportion ``p`` observed on ``n`` (effective) customers (at
-    the normal quantile ``z`` when given, instead of ``alpha``'s).
-
-    Examples
-    --------
-    >>> [round(100 * v, 3) for v in wilson_interval(0.0, 1789)]
-    [0.0, 0.214]
-    """
-    z = float(stats.norm.ppf(1 - alpha / 2)) if z is None else z
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, float(centre - half)), min(1.0, float(centre + half))
-
-
 def mover_interval(p1: float, ci1: tuple[float, float], p2: float, ci2: tuple[float, float]) -> tuple[float, float]:
     """The interval of ``p1 - p2`` recovered from each one's own interval (MOVER: Zou and Donner
     2008; with two Wilson intervals it is Newcombe's hybrid score interval). The two estimates
@@ -232,7 +217,7 @@ def newcombe_interval(p1: float, n1: float, p2: float, n2: float, alpha: float =
     >>> [round(100 * v, 2) for v in newcombe_interval(0.0, 1149, 0.0, 1789)]
     [-0.21, 0.33]
     """
-    return mover_interval(p1, wilson_interval(p1, n1, alpha), p2, wilson_interval(p2, n2, alpha))
+    return mover_interval(p1, wilson_interval(p1 * n1, n1, alpha), p2, wilson_interval(p2 * n2, n2, alpha))
 
 
 def detect_separation(X: np.ndarray, y: np.ndarray, names: list[str], outcome: str = "churned") -> list[str]:
@@ -976,7 +961,7 @@ class OutcomeModels:
             """Estimate and interval maker (of z) of one side: observed when constant, else the model's."""
             if c in level:
                 p = level[c]
-                return p, lambda z: wilson_interval(p, n[c], z=z)
+                return p, lambda z: wilson_interval(p * n[c], n[c], z=z)
             v, g = means[model_as]
             se = float(np.sqrt(max(g @ fit.cov @ g, 0.0))) / (v * (1 - v))  # on the logit scale
             return v, lambda z: (float(expit(np.log(v / (1 - v)) - z * se)), float(expit(np.log(v / (1 - v)) + z * se)))
@@ -1083,7 +1068,7 @@ class OutcomeModels:
             se = float(np.sqrt(max(g @ fit.cov @ g, 0.0)))
             if cat in constant:  # nobody in the category churned (or everybody did): its observed rate
                 level = constant[cat]["level"]
-                lo, hi = wilson_interval(level, constant[cat]["n_eff"], alpha=self.alpha)
+                lo, hi = wilson_interval(level * constant[cat]["n_eff"], constant[cat]["n_eff"], alpha=self.alpha)
                 rows.append(dict(category=cat, estimate=100 * level, ci_low=100 * lo, ci_high=100 * hi))
             elif outcome == "churn":
                 rows.append(dict(category=cat, estimate=100 * v, ci_low=100 * max(v - z * se, 0), ci_high=100 * min(v + z * se, 1)))
