@@ -517,6 +517,34 @@ def missing_inputs(models) -> dict[str, str]:
     return out
 
 
+def steady_churn_note(data: pd.DataFrame, *, alpha: float = 0.05) -> str | None:
+    """A warning when the quarter's churn cannot be a steady rate: taken as one (as the lifetime
+    values are), churn ``c`` a quarter keeps a customer ``3 / c`` months on average, and in a
+    steady base the customers present have stayed about as long (under a constant rate, the time
+    already stayed has the same mean as a whole stay). When the export's customers have already
+    stayed more than twice as long as even the lowest churn in its 95% (Wilson) interval allows,
+    this quarter's churn is not the steady rate: a one-off wave, or churn counted over a longer
+    window. None otherwise, or without churn and tenure."""
+    if "churned" not in data or "tenure_months" not in data:
+        return None
+    ok = data[["churned", "tenure_months"]].astype(float).dropna()
+    n = len(ok)
+    if n < 30:
+        return None
+    from .metrics import wilson_interval
+
+    c = float(ok["churned"].mean())
+    low, _ = wilson_interval(c * n, n, alpha)
+    stayed = float(ok["tenure_months"].mean())
+    if low <= 0 or stayed <= 2 * 3 / low:
+        return None
+    return (f"The quarter's churn ({c:.1%}), taken as a steady rate as the lifetime values take it, keeps a customer "
+            f"{3 / c:.0f} months on average, yet the customers in this export have already stayed {stayed:.0f} "
+            "months on average. This quarter's churn is unlikely to be a steady rate (a one-off wave, or churn "
+            "counted over a longer window): the lifetime values and the retention figures built on it undervalue "
+            "a customer. Check the export's churn window before using them.")
+
+
 def passive_to_promoter(
     models,
     config=None,
@@ -581,6 +609,8 @@ def passive_to_promoter(
                 est[cat][outcome] = 0.0
             why = models.skipped_.get(outcome) or models.skipped_.get(f"{outcome}.promoter_vs_passive")
             notes.append(f"No {outcome} model ({why}): its term is left out of the value.")
+    if (steady := steady_churn_note(models.data_)) is not None:
+        notes.append(steady)
     if (held := models.observed_churn()) is not None:
         est["passive"]["churn"] = est["promoter"]["churn"] = held
         notes.append(f"No promoter and no passive {'churned' if held == 0 else 'stayed'}: their churn is held at the "
@@ -1090,6 +1120,8 @@ def retention_scenarios(
     if "returns" not in models.outcomes_:
         notes.append("No returns model: " + ("the observed returns are used (no interval on them)."
                                              if "returns" in models.data_ else "returns are left out of the value."))
+    if (steady := steady_churn_note(models.data_)) is not None:
+        notes.append(steady)
     churn = models.outcomes_["churn"]
     if churn.flagged:
         notes.append(f"The churn model is flagged ({'; '.join(churn.flag_reasons)}): who is at risk, and so the "
