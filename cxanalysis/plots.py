@@ -252,13 +252,17 @@ def distributions(data: pd.DataFrame, columns: Sequence[str], *, ncols: int = 4,
 
     ``unit`` names what a row is ("customers", "respondents") where the panels count rows.
 
-    Yes/no columns (only 0 and 1) share one panel showing the share of 1s. Above ``max_rows``
-    customers the shapes are drawn from a random sample of that many (said in the figure's
-    title); the tables beside them use every row.
+    Yes/no columns (only 0 and 1) share one panel showing the share of 1s. A text column whose
+    values are mostly unique (an identifier, coordinates written as text, free text) has no shape
+    to draw: it is named under the grid instead of a panel of bars one row high. Above
+    ``max_rows`` customers the shapes are drawn from a random sample of that many (said in the
+    figure's title); the tables beside them use every row.
     """
     columns = list(columns)
     sampled = len(data) > max_rows
     data = data[columns].sample(max_rows, random_state=random_state) if sampled else data[columns]
+    unique = [c for c in columns if _mostly_unique_text(data[c], max_levels)]
+    columns = [c for c in columns if c not in unique]
     binary = [c for c in columns if _is_binary(data[c])]
     panels = [c for c in columns if c not in binary] + (["Yes/no columns: share of yes"] if binary else [])
     nrows = max(1, int(np.ceil(len(panels) / ncols)))
@@ -303,6 +307,9 @@ def distributions(data: pd.DataFrame, columns: Sequence[str], *, ncols: int = 4,
     if sampled:
         fig.suptitle(f"Distributions (random sample of {max_rows:,} customers)", fontweight="bold",
                      y=1 - 0.1 / height, va="top")
+    if unique:
+        fig.text(0.09, 0.05 / height, _short("Not drawn, values mostly unique: " + ", ".join(label(c) for c in unique), 150),
+                 fontsize=8, color=GREYS[0], va="bottom")
     # a fixed grid (labels are at most 18 characters) instead of a tight layout, which measures
     # every tick label of every panel and made this figure the slowest of the report
     _detach_layout(fig)
@@ -310,6 +317,14 @@ def distributions(data: pd.DataFrame, columns: Sequence[str], *, ncols: int = 4,
                         wspace=0.6, hspace=0.5)
     # measured as it is (_chart): marked as fitting only when no wide letters reach past the grid
     return fig
+
+
+def _mostly_unique_text(s: pd.Series, max_levels: int) -> bool:
+    """A text column with more than ``max_levels`` distinct values, most of them seen once."""
+    if pd.api.types.is_numeric_dtype(s) or isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(s):
+        return False
+    s = s.dropna()
+    return s.nunique() > max(max_levels, 0.5 * len(s))
 
 
 def _short(label: str, width: int = 18) -> str:

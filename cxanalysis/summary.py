@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -520,6 +521,25 @@ def skip_label(key: str) -> str:
     return key
 
 
+def skipped_html(skipped: dict[str, str]) -> str:
+    """The "Analyses skipped" block: each analysis with its reason, in words, and the metrics whose
+    column the export lacks in one line (a dashboard of absent columns would otherwise outgrow
+    the evidence), all in a block the reader opens. Empty when nothing was skipped."""
+    if not skipped:
+        return ""
+    absent, items = [], []
+    for k, v in sorted(skipped.items()):
+        if k.startswith("metric ") and re.fullmatch(r"no [\w, ]+ columns?", str(v)):
+            absent.append(skip_label(k).split(": ", 1)[1])
+        else:
+            items.append(f"<li><b>{html.escape(skip_label(k))}</b>: {html.escape(str(v))}</li>")
+    if absent:
+        items.append(f"<li><b>Metrics</b> whose column this export lacks: {html.escape(fmt.listing(absent))}</li>")
+    n = len(skipped)
+    return (f"<h2>Analyses skipped</h2><details><summary>{n} analys{'es' if n > 1 else 'is'} could not run on this "
+            f"export (open for the list and the reasons)</summary><ul>{''.join(items)}</ul></details>")
+
+
 def break_even_range(roi: dict[str, Any]) -> tuple[float, float] | None:
     """The break-even share's likely range, ``cost / (passives x value)`` at the value's interval
     limits (a decreasing function of the value, so the value's 95% interval maps onto it exactly);
@@ -920,10 +940,7 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
                  + "</ul>") if warnings else ""
     assumptions = assumptions_sentence(results)
     skipped = results.get("analyses_skipped") or {}
-    skip_html = ""
-    if skipped:
-        skip_html = "<h2>Analyses skipped</h2><ul>" + "".join(
-            f"<li><b>{html.escape(skip_label(k))}</b>: {html.escape(str(v))}</li>" for k, v in sorted(skipped.items())) + "</ul>"
+    skip_html = skipped_html(skipped)
     errors = results.get("run", {}).get("errors")
     err_html = ("<h2>Problems in this run</h2><ul>" + "".join(f"<li>{html.escape(e)}</li>" for e in errors)
                 + "</ul>") if errors else ""

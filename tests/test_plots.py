@@ -662,6 +662,19 @@ def test_a_chart_whose_labels_cannot_fit_keeps_the_crop_and_says_why():
     assert not getattr(ax.figure, "_cx_fits_canvas", False)
 
 
+def test_mostly_unique_text_columns_are_named_not_drawn():
+    """Coordinates written as text (the IBM Telco export's "Lat Long") have no shape: no panel of
+    one-high bars, a line under the grid instead. A text column of few levels is still drawn."""
+    n = 300
+    df = pd.DataFrame({"Lat Long": [f"{33 + i / 1000:.6f}, {-118 - i / 1000:.6f}" for i in range(n)],
+                       "Contract": np.resize(["Month-to-Month", "One Year", "Two Year"], n), "spend": np.arange(n, dtype=float)})
+    fig = plots.distributions(df, list(df.columns))
+    assert [ax.get_title() for ax in fig.axes if ax.get_visible()] == ["Contract", "Spend"]
+    assert [t.get_text() for t in fig.texts] == ["Not drawn, values mostly unique: Lat Long"]
+    assert not plots.distributions(df, ["Contract", "spend"]).texts
+    plt.close("all")
+
+
 def test_distribution_titles_are_cut_to_their_panel():
     df = pd.DataFrame({"How likely are you to recommend our product to a friend or colleague": np.arange(50.0) % 7,
                        "spend": np.arange(50.0)})

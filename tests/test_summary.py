@@ -211,11 +211,19 @@ def test_skipped_analyses_are_named_in_words_with_their_reasons(tmp_path):
     skipped = {"nps_change": "only one quarter loaded: no change to split", "metric csat": "no csat column",
                "segment age": "no age column", "cluster column visits_per_month": "constant", "<b>odd</b>": "x"}
     page = summary.write_index(tmp_path, _results(analyses_skipped=skipped), []).read_text()
-    items = re.findall(r"<li><b>(.*?)</b>: (.*?)</li>", page[page.index("Analyses skipped"):])
+    items = re.findall(r"<li><b>(.*?)</b>:? (.*?)</li>", page[page.index("Analyses skipped"):])
     assert items[:5] == [("&lt;b&gt;odd&lt;/b&gt;", "x"),  # an unknown key as it is, escaped
-                         ("Cluster column: Visits per month", "constant"), ("Metric: CSAT", "no csat column"),
+                         ("Cluster column: Visits per month", "constant"),
                          ("What moved NPS (customer mix or real change)", "only one quarter loaded: no change to split"),
-                         ("Segment dimension: Age", "no age column")]
+                         ("Segment dimension: Age", "no age column"),
+                         # the metrics whose column is absent, in one line
+                         ("Metrics", "whose column this export lacks: CSAT")]
+    assert "<details><summary>5 analyses could not run on this export (open for the list and the reasons)" in page
+    many = summary.skipped_html({"metric CES": "no ces column", "metric NPS": "no nps_score column",
+                                 "metric Renewal rate": "no renewed column", "metric CLV": "spend is constant"})
+    assert "<li><b>Metrics</b> whose column this export lacks: CES, NPS and Renewal rate</li>" in many
+    assert "<li><b>Metric: CLV</b>: spend is constant</li>" in many  # another reason keeps its own line
+    assert summary.skipped_html({}) == ""
 
 
 def test_causal_caveat_names_what_the_effects_are_adjusted_for(tmp_path):
