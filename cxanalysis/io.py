@@ -754,7 +754,13 @@ def load(
 
     problems: list[Problem] = []
     frame = _parse_columns(frame, problems)
+    dated = "quarter" in frame or ("_file_quarter" in frame and frame["_file_quarter"].notna().all())
     frame = _parse_quarters(frame, q, problems)
+    if not dated and "churned" in frame:
+        report.notes.append(
+            f"Every row is dated {q} (given in cx.yaml or by --quarter; the export has no quarter column): churn is "
+            "counted over whatever window the export's churn column covers, and read as this quarter's. The "
+            "quarterly figures (churn a quarter, lifetime values, retention) hold only if that window is a quarter.")
     if "spend" in frame:
         if (factor := SPEND_PER_QUARTER[cfg.spend_period]) != 1.0:
             frame["spend"] = frame["spend"] * factor

@@ -637,3 +637,22 @@ def test_an_unknown_spend_period_is_a_config_error():
 
     with pytest.raises(ConfigError, match="spend_period"):
         load_config({"spend_period": "week"})
+
+
+def test_an_export_dated_by_the_config_says_what_its_churn_window_must_be(tmp_path):
+    """Without a quarter column, every row takes the given quarter: the notes say the churn column's
+    window is read as that quarter. An export with its own quarter column gets no such note."""
+    from cxanalysis.sample import make_customers
+
+    df = make_customers(400, 1, random_state=3)
+    df.to_csv(tmp_path / "dated.csv", index=False)
+    df.drop(columns=["quarter"]).to_csv(tmp_path / "undated.csv", index=False)
+    said = [n for n in load(tmp_path / "undated.csv", quarter="2026Q3").report.notes if "Every row is dated" in n]
+    assert said == ["Every row is dated 2026Q3 (given in cx.yaml or by --quarter; the export has no quarter column): "
+                    "churn is counted over whatever window the export's churn column covers, and read as this "
+                    "quarter's. The quarterly figures (churn a quarter, lifetime values, retention) hold only if that "
+                    "window is a quarter."]
+    assert not [n for n in load(tmp_path / "dated.csv").report.notes if "Every row is dated" in n]
+    no_churn = tmp_path / "no_churn.csv"
+    df.drop(columns=["quarter", "churned"]).to_csv(no_churn, index=False)
+    assert not [n for n in load(no_churn, quarter="2026Q3").report.notes if "Every row is dated" in n]
