@@ -17,7 +17,7 @@ from .fmt import listing, p_phrase, percents, score_span, segment_name, words
 from .fmt import percent as fmt_percent
 from .io import CleaningReport
 
-__all__ = ["assumptions_table", "effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "retention_summary", "retention_title", "targeting_sentence", "targeting_summary", "cleaning_summary", "nps_summary", "segments_summary", "metrics_summary", "trend_summary", "styled",
+__all__ = ["assumptions_table", "effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "retention_summary", "retention_title", "targeting_sentence", "targeting_summary", "cleaning_summary", "nps_summary", "segments_summary", "metrics_summary", "roi_missing_summary", "trend_summary", "styled",
            "change_decomposition_sentence", "change_decomposition_summary", "sample_sentence", "md", "escape_markdown", "neutralise_csv", "safe_csv"]
 
 
@@ -82,11 +82,25 @@ def metrics_summary(skipped: dict[str, str], table: pd.DataFrame | None = None, 
             "Not computed (column absent): " + "; ".join(f"**{k}** ({v})" for k, v in skipped.items()) + ".")
     if table is not None and len(table):
         census = table[(table["metric"] == "MRR (total)") & table["method"].astype(str).str.startswith("census of")]
-        if len(census):
+        if len(census) and "every one of whom answered" in str(census["method"].iloc[0]):
+            text += (f" MRR adds up every customer of the quarter with an MRR ({int(census['n'].iloc[0]):,}), every "
+                     "one of whom answered the survey: a census, so it and MRR per customer have no interval.")
+        elif len(census):
             text += (f" MRR adds up every customer of the quarter with an MRR ({int(census['n'].iloc[0]):,}), "
                      "those who did not answer the survey included: a census, so it has no interval. The other "
                      "figures are estimated from the respondents, with their 95% intervals.")
     return text
+
+
+def roi_missing_summary(missing: dict[str, str]) -> str:
+    """Markdown: whether the ROI page can say anything (:func:`cxanalysis.roi.missing_inputs`):
+    without a model it needs, the page says so once, at its top, before the sections that each
+    skip for that reason."""
+    if not missing:
+        return "The spend and churn models the ROI needs were fitted."
+    why = "; ".join(f"a {o} model ({reason})" for o, reason in missing.items())
+    return (f"**No ROI on this export.** It needs {why}, so every section of this page is skipped for that "
+            "reason: the assumptions above are those it would use, and the sections below say what each would show.")
 
 
 def unsegmented_summary(table: pd.DataFrame) -> str:
