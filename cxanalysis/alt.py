@@ -73,13 +73,17 @@ def _subject(ax) -> str:
 def _bars(ax) -> list[tuple[str, float | str]] | None:
     from matplotlib.container import BarContainer
 
-    bars = [p for c in ax.containers if isinstance(c, BarContainer) for p in c.patches]
+    containers = [c for c in ax.containers if isinstance(c, BarContainer)]
+    bars = [p for c in containers for p in c.patches]
     if not bars:
         return None
     widths = np.array([b.get_width() for b in bars])
     heights = np.array([b.get_height() for b in bars])
-    # horizontal bars when every bar has the same height (thickness) and the widths vary
-    horizontal = bool(np.allclose(heights, heights[0]) and not np.allclose(widths, widths[0]))
+    # the bars' own orientation (barh: "horizontal"); else horizontal when every bar has the same
+    # height (thickness) and the widths vary (one bar alone cannot tell)
+    said = {getattr(c, "orientation", None) for c in containers}
+    horizontal = (said == {"horizontal"} if said <= {"horizontal", "vertical"} else
+                  bool(np.allclose(heights, heights[0]) and not np.allclose(widths, widths[0])))
     ticks = _ticks(ax.yaxis if horizontal else ax.xaxis)
     pairs = []
     for b in bars:

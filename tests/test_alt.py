@@ -30,6 +30,19 @@ def test_horizontal_bars_read_top_to_bottom_and_axis_labels_stand_in_for_a_title
     assert alt.describe(fig) == "Bar chart of share by plan: high 3, mid 1.5, low 0.50."
 
 
+def test_one_horizontal_bar_reads_its_length_not_its_thickness():
+    """A column with one level (the IBM Telco export's "Quarter": Q3 on every row) is one barh:
+    its value is its length, 7,043, not the top of its 0.8-thick bar (0.40)."""
+    fig, ax = plt.subplots()
+    ax.barh(["Q3"], [7043])
+    ax.set_title("Quarter (export)")
+    assert alt.describe(fig) == "Bar chart of Quarter (export): Q3 7,043."
+    fig, ax = plt.subplots()
+    ax.bar(["Q3"], [7043])
+    assert alt.describe(fig) == "Bar chart: Q3 7,043."
+    plt.close("all")
+
+
 def test_lines_on_labelled_ticks_and_reference_lines_left_out():
     fig, ax = plt.subplots()
     ax.plot([0, 1, 2], [12.0, 15.5, 9.0], label="NPS")
