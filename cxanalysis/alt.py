@@ -50,10 +50,17 @@ def _listing(pairs: list[tuple[str, float | str]]) -> str:
     return ", ".join(shown) + (f", and {more} more" if more > 0 else "")
 
 
-def _tick_label(ticks: list[tuple[float, str]], pos: float) -> str:
-    """The tick label at ``pos`` (the nearest tick within half a unit), else ''."""
+def _tick_label(ticks: list[tuple[float, str]], pos: float, *, exact: bool = False) -> str:
+    """The tick label at ``pos`` (the nearest tick within half a unit; ``exact``: within a hundredth
+    of the ticks' spacing, so a point of a continuous axis is not named after the nearest tick),
+    else ''."""
     best = min(ticks, key=lambda t: abs(t[0] - pos), default=None)
-    return best[1] if best is not None and abs(best[0] - pos) <= 0.5 else ""
+    if best is None:
+        return ""
+    tol = 0.5
+    if exact and len(ticks) > 1:
+        tol = 0.01 * float(np.min(np.diff(sorted(t[0] for t in ticks))) or 1.0)
+    return best[1] if abs(best[0] - pos) <= tol else ""
 
 
 def _ticks(axis) -> list[tuple[float, str]]:
@@ -120,10 +127,10 @@ def _lines(ax) -> list[tuple[bool, str]]:
             continue  # a single point, a horizontal or a vertical reference line
         label = line.get_label()
         name = "" if label.startswith("_") else f"{label}: "
-        if dots and yticks and all(_tick_label(yticks, yi) for yi in y):
+        if dots and yticks and all(_tick_label(yticks, yi, exact=True) for yi in y):
             order = np.argsort(-y, kind="stable")  # top to bottom, as read
             pairs = [(_tick_label(yticks, y[i]), x[i]) for i in order]
-        elif xticks and all(_tick_label(xticks, xi) for xi in x):
+        elif xticks and all(_tick_label(xticks, xi, exact=True) for xi in x):
             pairs = [(_tick_label(xticks, xi), yi) for xi, yi in zip(x, y, strict=False)]
         else:
             out.append((dots, name + ", ".join(f"({number(xi)}, {number(yi)})" for xi, yi in

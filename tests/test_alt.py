@@ -181,3 +181,14 @@ def test_a_heatmap_drawn_one_column_at_a_time_reads_every_cell():
     text = alt.describe(ax.figure)
     assert "rows Plan: Basic, Plan: Pro; columns detractor, passive, promoter; values from 0.20 to 0.50" in text
     plt.close(ax.figure)
+
+
+def test_a_line_on_a_continuous_axis_reads_its_points_not_the_nearest_ticks():
+    """The churn calibration line: predicted 0.02 ... 0.21 on an axis ticked every 0.05. Its points
+    are not named after the nearest tick ("5%, 5%, 5%"): they read as (x, y) pairs."""
+    fig, ax = plt.subplots()
+    x = np.array([0.02, 0.04, 0.06, 0.08])
+    ax.plot(x, x + 0.01, label="model")
+    ax.set_xticks([0.0, 0.05, 0.1])
+    assert alt.describe(fig) == "Line chart: model: (0.02, 0.03), (0.04, 0.05), (0.06, 0.07), (0.08, 0.09)."
+    plt.close("all")
