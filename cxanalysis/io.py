@@ -758,7 +758,7 @@ def load(
     frame = _parse_quarters(frame, q, problems)
     if not dated and "churned" in frame:
         report.notes.append(
-            f"Every row is dated {q} (given in cx.yaml or by --quarter; the export has no quarter column): churn is "
+            f"Every row is dated {q} (given in cx.yaml or by --quarter; no quarter column is mapped): churn is "
             "counted over whatever window the export's churn column covers, and read as this quarter's. The "
             "quarterly figures (churn a quarter, lifetime values, retention) hold only if that window is a quarter.")
     if "spend" in frame:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from .fmt import listing, p_phrase, percents, score_span, segment_name, words
 from .fmt import percent as fmt_percent
+from .fmt import points as fmt_points
 from .io import CleaningReport
 
 __all__ = ["assumptions_table", "effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "retention_summary", "retention_title", "targeting_sentence", "targeting_summary", "cleaning_summary", "nps_summary", "segments_summary", "metrics_summary", "roi_missing_summary", "trend_summary", "styled",
@@ -182,23 +183,30 @@ def trend_summary(table: pd.DataFrame, year: dict | None = None) -> str:
 def change_decomposition_sentence(row: dict) -> str:
     """One dimension of :func:`cxanalysis.trends.nps_change_decomposition`, in words.
 
-    A part whose 95% interval includes 0 is "no detectable" part, whatever its estimate.
+    A part whose 95% interval includes 0 is "no detectable" part, whatever its estimate. Points
+    are signed with one decimal, two where a non-zero value would round to 0 ("+0.04", never
+    "+0.0" for a bound that decides the verdict, nor "-0.0").
     """
     dim = words(row["dimension"])
     mix, lo, hi = row["mix"], row["mix_ci_low"], row["mix_ci_high"]
     if lo > 0 or hi < 0:
         more = "more" if row["top_mix_share_now"] > row["top_mix_share_before"] else "fewer"
-        mix_text = (f"{mix:+.1f} points come from the changed mix of {dim} (likely range {lo:+.1f} to {hi:+.1f}), "
+        mix_text = (f"{_pts(mix)} points come from the changed mix of {dim} (likely range {_pts(lo)} to {_pts(hi)}), "
                     f"mostly {more} {row['top_mix_segment']} customers ({row['top_mix_share_before']:.0%} of "
                     f"{row.get('shares_of', 'respondents')} then, {row['top_mix_share_now']:.0%} now)")
     else:
-        mix_text = f"the changed mix of {dim} explains no detectable part of it ({mix:+.1f}, likely range {lo:+.1f} to {hi:+.1f})"
+        mix_text = f"the changed mix of {dim} explains no detectable part of it ({_pts(mix)}, likely range {_pts(lo)} to {_pts(hi)})"
     w, wlo, whi = row["within"], row["within_ci_low"], row["within_ci_high"]
     if wlo > 0 or whi < 0:
-        within_text = f"within each {dim}, NPS moved {w:+.1f} points (likely range {wlo:+.1f} to {whi:+.1f})"
+        within_text = f"within each {dim}, NPS moved {_pts(w)} points (likely range {_pts(wlo)} to {_pts(whi)})"
     else:
-        within_text = f"within each {dim}, NPS did not detectably change ({w:+.1f}, likely range {wlo:+.1f} to {whi:+.1f})"
+        within_text = f"within each {dim}, NPS did not detectably change ({_pts(w)}, likely range {_pts(wlo)} to {_pts(whi)})"
     return f"By {dim}: {mix_text}; {within_text}."
+
+
+def _pts(x: float) -> str:
+    """Signed points for the decomposition: one decimal, two where a non-zero value rounds to 0."""
+    return fmt_points(x, 2 if x != 0 and round(x, 1) == 0 else 1)
 
 
 def change_decomposition_summary(decomposition: dict) -> str:
@@ -393,6 +401,7 @@ def effects_summary(effects: pd.DataFrame) -> str:
         if not flagged and pd.notna(evalue) and pd.notna(evalue_ci):
             ev = f" E-value {evalue:.2f} (interval limit {evalue_ci:.2f})."
         why = getattr(r, "flag_reason", "") if flagged else ""
+        why = why if not why or why.endswith(".") else why + "."
         lines.append(f"- {s}{ev}" + (f" Why flagged: {why}" if why else ""))
     if any("E-value" in line for line in lines):
         lines.append("\nThese are associations adjusted for the covariates, not proven causes (see \"Correlation is "

@@ -490,7 +490,9 @@ def recommendation(results: dict[str, Any]) -> tuple[str, str]:
     roi = (results.get("roi") or {}).get("passive_to_promoter")
     skipped = results.get("analyses_skipped") or {}
     if not roi:
-        why = "; ".join(f"{skip_label(k)}: {v}" for k, v in sorted(skipped.items()) if k in ("roi", "spend", "churn", "returns"))
+        # the ROI's own reason names the model it lacks; the models' reasons only when it has none
+        why = skipped.get("roi") or "; ".join(f"{skip_label(k)}: {v}" for k, v in sorted(skipped.items())
+                                              if k in ("spend", "churn"))
         return ("no-evidence", "No recommendation on funding: the ROI could not be computed from this export"
                 + (f" ({why})." if why else ".") + " Fix the data gaps listed under Analyses skipped, then rerun.")
     kind, text = _recommendation(results, roi)

@@ -648,7 +648,7 @@ def test_an_export_dated_by_the_config_says_what_its_churn_window_must_be(tmp_pa
     df.to_csv(tmp_path / "dated.csv", index=False)
     df.drop(columns=["quarter"]).to_csv(tmp_path / "undated.csv", index=False)
     said = [n for n in load(tmp_path / "undated.csv", quarter="2026Q3").report.notes if "Every row is dated" in n]
-    assert said == ["Every row is dated 2026Q3 (given in cx.yaml or by --quarter; the export has no quarter column): "
+    assert said == ["Every row is dated 2026Q3 (given in cx.yaml or by --quarter; no quarter column is mapped): "
                     "churn is counted over whatever window the export's churn column covers, and read as this "
                     "quarter's. The quarterly figures (churn a quarter, lifetime values, retention) hold only if that "
                     "window is a quarter."]

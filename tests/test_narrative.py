@@ -151,7 +151,7 @@ def test_flagged_effect_says_why_instead_of_an_e_value():
                            scale="pp", evalue=float("nan"), evalue_ci=float("nan"), flagged=True,
                            flag_reason="all 37 customers with plan = Pro have churned = 0")])
     out = narrative.effects_summary(e)
-    assert out.endswith("Why flagged: all 37 customers with plan = Pro have churned = 0") and "E-value" not in out
+    assert out.endswith("Why flagged: all 37 customers with plan = Pro have churned = 0.") and "E-value" not in out
 
 
 def _decomposition(mix=(7.1, 5.9, 8.3), within=(0.2, -1.9, 2.3)):

@@ -119,6 +119,11 @@ def test_missing_roi_or_skipped_effects_give_no_recommendation_and_say_why():
     assert kind == "no-evidence"
     assert s == ("No recommendation on funding: the ROI could not be computed from this export (Spend model: no spend "
                  "column). Fix the data gaps listed under Analyses skipped, then rerun.")
+    # the ROI's own reason, once (not the spend model's again, nor a returns model it does not need)
+    kind, s = summary.recommendation(_results(None, analyses_skipped={
+        "spend": "no spend column", "returns": "no returns column", "roi": "needs a spend model (no spend column)"}))
+    assert s == ("No recommendation on funding: the ROI could not be computed from this export (needs a spend model "
+                 "(no spend column)). Fix the data gaps listed under Analyses skipped, then rerun.")
     kind, s = summary.recommendation(_results(_roi(None, None)))
     assert kind == "no-evidence" and "has no interval" in s
 
