@@ -273,7 +273,9 @@ def assumptions_table(assumptions, *, currency: str | None = None):
             shown.append(fmt.format_value(value, "text"))
             continue
         value = own
-        if isinstance(value, list | tuple):
+        if key == "customers_moved" and value is None:  # no count given: the share above decides
+            shown.append("not set: the share of passives moved is used")
+        elif isinstance(value, list | tuple):
             lo, hi = value
             shown.append(fmt.format_value(lo, kind, currency=currency) if lo == hi else
                          fmt.interval(lo, hi, kind, currency=currency))

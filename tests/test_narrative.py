@@ -245,10 +245,12 @@ def test_assumptions_table_shows_each_value_in_its_unit():
     a = roi.Assumptions.from_config(load_config({"roi": {"share_of_passives_moved": [0.05, 0.15],
                                                          "cost_per_return": 12.5}}))
     view = narrative.assumptions_table(a, currency="EUR").view
-    assert view["Value"].tolist() == ["35.0%", "€12.50", "8.0%", "3", "€50,000", "€120,000", "5.0% to 15.0%", "–"]
+    assert view["Value"].tolist() == ["35.0%", "€12.50", "8.0%", "3", "€50,000", "€120,000", "5.0% to 15.0%",
+                                    "not set: the share of passives moved is used"]
     assert view["Assumption"].tolist() == a.to_frame()["assumption"].tolist()
     default = narrative.assumptions_table(roi.Assumptions.from_config(load_config(None))).view
-    assert default["Value"].tolist() == ["35.0%", "12", "8.0%", "3", "50,000", "120,000", "10.0%", "–"]
+    assert default["Value"].tolist() == ["35.0%", "12", "8.0%", "3", "50,000", "120,000", "10.0%",
+                                         "not set: the share of passives moved is used"]
 
 
 def test_health_weights_sentence_names_columns_in_words():
