@@ -340,12 +340,17 @@ def roi_tile(roi: dict[str, Any]) -> str:
     return f"<div>ROI, passives to promoters<b>{shown}</b><span class='muted'>{rng}</span></div>"
 
 
-def segments_at_risk(segments: list[dict[str, Any]], overall: float | None) -> list[dict[str, Any]]:
+def segments_at_risk(segments: list[dict[str, Any]], overall: float | None,
+                     churn: float | None = None) -> list[dict[str, Any]]:
     """Segments that differ from the rest after Holm's correction AND have an NPS below the
-    overall NPS, lowest first (at most five). Untested segments (``differs`` missing) never count."""
+    overall NPS, lowest first (at most five). Untested segments (``differs`` missing) never count.
+    Given the overall churn rate, a segment whose own churn rate is at or below it is not at risk
+    either: a low score is a risk where it goes with leaving (the e-commerce export's tenure 3-8
+    months scores low and churns 7.4% against 16.8%)."""
     if overall is None:
         return []
-    risky = [r for r in segments if r.get("differs") is True and r.get("nps") is not None and r["nps"] < overall]
+    risky = [r for r in segments if r.get("differs") is True and r.get("nps") is not None and r["nps"] < overall
+             and not (_finite(churn, r.get("churn_rate")) and r["churn_rate"] <= churn)]
     return sorted(risky, key=lambda r: r["nps"])[:5]
 
 
@@ -359,22 +364,30 @@ def clusters_at_risk(clusters: list[dict[str, Any]], overall: float | None) -> l
     return sorted(risky, key=lambda r: r["nps"])[:3]
 
 
-def segments_at_risk_html(segments: list[dict[str, Any]], overall: float | None, *, label: str = "NPS") -> str:
+def segments_at_risk_html(segments: list[dict[str, Any]], overall: float | None, *, label: str = "NPS",
+                          churn: float | None = None) -> str:
     """The segments block: a reader-view table (dimension in words, one "Likely range" column, and
-    each segment's churn rate when there is one, so a low score can be read against who leaves).
-    ``label`` names the score (:func:`_score_label`: "Net score (CSAT)" when it is not NPS)."""
+    each segment's churn rate when there is one). ``label`` names the score (:func:`_score_label`:
+    "Net score (CSAT)" when it is not NPS); ``churn``, the overall churn rate, keeps out the
+    segments that churn no more than it (:func:`segments_at_risk`)."""
     if not segments:
         return ""
-    worst = segments_at_risk(segments, overall)
+    lab = html.escape(label)
+    worst = segments_at_risk(segments, overall, churn)
+    low = segments_at_risk(segments, overall)
     if not worst:
-        return (f"<h2>Segments at risk</h2><p>No segment's {html.escape(label)} differs from the rest of the customers, "
+        if low and _finite(churn):
+            return (f"<h2>Segments at risk</h2><p>No segment is at risk: those whose {lab} is below the overall one "
+                    f"(and differs from the rest of the customers) churn no more than all customers "
+                    f"({fmt.percent(churn)}).</p>")
+        return (f"<h2>Segments at risk</h2><p>No segment's {lab} differs from the rest of the customers, "
                 "allowing for the number of segments compared.</p>")
-    churn = ["churn_rate"] if any(_finite(r.get("churn_rate")) for r in worst) else []
-    return ("<h2>Segments at risk</h2><p class='muted'>Segments whose " + html.escape(label) + " is below the overall "
-            "one and differs from the rest of the customers, allowing for the number of segments compared; lowest "
-            "first." + (" Their churn rate is beside it: a low score is a risk only where it goes with leaving."
-                        if churn else "") + "</p>"
-            + _table(worst, ["dimension", "segment", "n", "nps", "ci_low", *churn],
+    cols = ["churn_rate"] if any(_finite(r.get("churn_rate")) for r in worst) else []
+    against = (f", and who churn more than all customers ({fmt.percent(churn)}): a low score is a risk where it goes "
+               "with leaving" if _finite(churn) and cols else "")
+    return (f"<h2>Segments at risk</h2><p class='muted'>Segments whose {lab} is below the overall one and differs "
+            f"from the rest of the customers, allowing for the number of segments compared{against}; lowest first.</p>"
+            + _table(worst, ["dimension", "segment", "n", "nps", "ci_low", *cols],
                      {"n": "Respondents", "nps": label, "ci_low": "Likely range", "churn_rate": "Churn rate"}))
 
 
@@ -928,8 +941,10 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
     chart_html = (f"<figure class='trend'><img src='data:image/png;base64,{chart[0]}' alt='{html.escape(chart[1])}' "
                   f"width='572' height='264'></figure>") if chart else ""
     terms = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in glossary(results))
+    overall_churn = next((m.get("value") for m in results.get("metrics") or [] if isinstance(m, dict)
+                          and m.get("metric") == "Churn rate"), None)
     seg_html = segments_at_risk_html(results.get("segments") or [], n.get("value") if n else None,
-                                     label=_score_label(n or {}))
+                                     label=_score_label(n or {}), churn=overall_churn)
     clus = results.get("clusters") or {}
     seg_html += clusters_at_risk_html(clus.get("profile") or [], n.get("value") if n else None,
                                       weak=clus.get("weak_structure"), circular=bool(clus.get("circular")))

@@ -56,10 +56,18 @@ def test_segments_at_risk_differ_and_lie_below_the_overall_nps():
     assert ">Respondents</th>" in html and ">Customers</th>" not in html  # n counts those who answered
     assert ">NPS</th>" in html and "Churn rate" not in html  # no churn figures: no churn column
     # a score that is not NPS is named as the page names it, and the churn rate stands beside it
-    churn = [dict(r, churn_rate=0.074) for r in SEGS]
-    html = summary.segments_at_risk_html(churn, 20.0, label="Net score (CSAT)")
+    churn = [dict(r, churn_rate=0.184) for r in SEGS]
+    html = summary.segments_at_risk_html(churn, 20.0, label="Net score (CSAT)", churn=0.168)
     assert ">Net score (CSAT)</th>" in html and ">NPS</th>" not in html and "Segments whose Net score (CSAT) is" in html
-    assert ">Churn rate</th>" in html and ">7.4%</td>" in html
+    assert ">Churn rate</th>" in html and ">18.4%</td>" in html
+    assert "and who churn more than all customers (16.8%): a low score is a risk where it goes with leaving" in html
+    # a low-scoring segment that churns less than all customers is not at risk (e-commerce: tenure
+    # 3-8 months, 7.4% against 16.8%); the block says why none is
+    calm = [dict(r, churn_rate=0.074) for r in SEGS]
+    assert summary.segments_at_risk(calm, 20.0, 0.168) == [] and len(summary.segments_at_risk(calm, 20.0)) == 1
+    html = summary.segments_at_risk_html(calm, 20.0, label="Net score (CSAT)", churn=0.168)
+    assert "No segment is at risk: those whose Net score (CSAT) is below the overall one (and differs from the rest " \
+           "of the customers) churn no more than all customers (16.8%)." in html and "Basic" not in html
 
 
 def test_no_segment_at_risk_says_so_instead_of_listing_all(tmp_path):
