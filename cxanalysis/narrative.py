@@ -374,8 +374,10 @@ def safe_csv(table: pd.DataFrame, path: str | os.PathLike, **to_csv) -> None:
     neutralise_csv(table).to_csv(path, **to_csv)
 
 
-def warnings_block(warnings: list[str]) -> str:
-    """Markdown call-out of what a reader must know before trusting a table."""
+def warnings_block(warnings: list[str] | str | None) -> str:
+    """Markdown call-out of what a reader must know before trusting a table (one warning may be
+    given alone; None and empty ones are left out)."""
+    warnings = [w for w in ([warnings] if isinstance(warnings, str) else warnings or []) if w]
     if not warnings:
         return ""
     return "**Read before using these numbers:**\n\n" + "\n".join(f"- {w}" for w in warnings)

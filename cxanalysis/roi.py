@@ -172,6 +172,7 @@ class PassiveToPromoter:
     n_draws: int
     notes: list[str] = field(default_factory=list)
     draws: pd.DataFrame | None = field(default=None, repr=False)
+    steady_churn: str | None = None
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -190,7 +191,8 @@ class PassiveToPromoter:
             self.value_per_customer, self.n_passives, self.assumptions), n_draws=self.n_draws,
             customers_moved_range=list(self.assumptions.moved_range(self.n_passives)),
             as_passive=self.as_passive, as_promoter=self.as_promoter,
-            assumptions=self.assumptions.to_results(), method="simulation from the joint sandwich covariance"
+            assumptions=self.assumptions.to_results(), steady_churn=self.steady_churn,
+            method="simulation from the joint sandwich covariance"
             + (", share moved drawn uniformly on its range" if self._share_drawn else "")
             + (", number of passives in the base drawn from its sampling distribution" if self._count_drawn else ""))
         return out
@@ -666,7 +668,7 @@ def passive_to_promoter(
     frame = pd.DataFrame({"value_per_customer": v_draws, "share_moved": share_draws, "passives": passive_draws,
                           "customers_moved": moved_draws, "net": net_draws, "roi": roi_draws})
     return PassiveToPromoter(a, n_passives, moved, p, q, value, benefit, cost, net, roi, intervals, n_draws,
-                             notes, frame)
+                             notes, frame, steady_churn=steady)
 
 
 MIN_SEGMENT_PASSIVES = 10

@@ -949,6 +949,8 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
     seg_html += clusters_at_risk_html(clus.get("profile") or [], n.get("value") if n else None,
                                       weak=clus.get("weak_structure"), circular=bool(clus.get("circular")))
     warnings = [w for w in (results.get("models") or {}).get("warnings", []) if "separation" in w]
+    if steady := ((results.get("roi") or {}).get("passive_to_promoter") or {}).get("steady_churn"):
+        warnings.append(steady)  # every money figure rests on the lifetime values it doubts
     if (plain := separation_in_words(results)) is not None:
         warnings.insert(0, plain)
     warnings += unexpected_directions(results.get("effects") or {}, (results.get("nps") or {}).get("score", "nps_score"),

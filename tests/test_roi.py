@@ -819,3 +819,7 @@ def test_a_churn_rate_the_base_cannot_sustain_is_said():
     tcfg = load_config(config)
     models = fit_outcome_models(load(data, tcfg).data, tcfg)
     assert any("have already stayed 32 months" in n for n in roi.retention_scenarios(models, tcfg, n_draws=50).notes)
+    # results.json carries it for the summary; the sample's ROI has none
+    assert "have already stayed 32 months" in roi.passive_to_promoter(models, tcfg, n_draws=50).to_results()["steady_churn"]
+    assert roi.passive_to_promoter(fit_outcome_models(make_customers(3000, 1, random_state=2), cfg), cfg,
+                                   n_draws=50).to_results()["steady_churn"] is None

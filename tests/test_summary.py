@@ -472,3 +472,23 @@ def test_no_break_even_says_why_in_the_words_the_range_supports():
 
     assert "value per moved customer is negative" in narrative.break_even_summary(
         float("inf"), 1789, -87.0, (-112.0, -61.0))
+
+
+def test_a_churn_rate_the_base_cannot_sustain_is_read_before_acting(tmp_path):
+    """The ROI's steady-churn doubt (roi.steady_churn_note, kept in results.json) heads no figure of
+    its own on the summary, yet every money figure there rests on it: it is in Read before acting."""
+    import html
+
+    from cxanalysis import narrative
+
+    note = "The quarter's churn (26.5%), taken as a steady rate as the lifetime values take it, keeps ..."
+    r = _results()
+    r["roi"]["passive_to_promoter"]["steady_churn"] = note
+    page = summary.write_index(tmp_path, r, []).read_text()
+    block = page[page.index("Read before acting"):]
+    assert f"<li>{html.escape(note)}</li>" in block[:block.index("</ul>")]
+    r["roi"]["passive_to_promoter"]["steady_churn"] = None
+    assert html.escape(note) not in summary.write_index(tmp_path, r, []).read_text()
+    # the pages' call-out takes one warning alone, and nothing for None
+    assert narrative.warnings_block(note) == f"**Read before using these numbers:**\n\n- {note}"
+    assert narrative.warnings_block(None) == "" and narrative.warnings_block([None, ""]) == ""
