@@ -650,7 +650,8 @@ def retention_title(result) -> str:
     """Chart title stating the finding: how many kept a month pay for the program.
 
     Uses the break-even of the first whole-year horizon
-    (:meth:`cxanalysis.roi.RetentionScenarios.headline_break_even`).
+    (:meth:`cxanalysis.roi.RetentionScenarios.headline_break_even`); says on a line of its own
+    when the churn model behind it is flagged.
     """
     if not result.value_per_customer > 0:
         return "Retained customers may be worth nothing: no number kept a month pays for the program"
@@ -661,11 +662,12 @@ def retention_title(result) -> str:
     # what the drawn lines show beside it: every count short of the break-even's range, or past it
     drawn = sorted(result.table["retained_per_month"].unique()) if len(result.table) else []
     counts = listing(f"{n:g}" for n in drawn)
+    flag = "\n(indicative: the churn model that says who is at risk is flagged)" if result.churn_flagged else ""
     if drawn and max(drawn) < row["ci_low"]:
-        return f"Keeping {counts} more a month falls short: " + title
+        return f"Keeping {counts} more a month falls short: " + title + flag
     if drawn and min(drawn) > row["ci_high"]:
-        return f"Keeping {counts} more a month pays: " + title
-    return title[:1].upper() + title[1:]
+        return f"Keeping {counts} more a month pays: " + title + flag
+    return title[:1].upper() + title[1:] + flag
 
 
 def retention_summary(result, *, currency: str | None = None) -> str:

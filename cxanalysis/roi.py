@@ -983,6 +983,7 @@ class RetentionScenarios:
     draws: pd.DataFrame | None = field(default=None, repr=False)
     n_base: float | None = None
     has_returns: bool = True
+    churn_flagged: bool = False
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -1178,4 +1179,5 @@ def retention_scenarios(
     return RetentionScenarios(a, n, est["at_risk"], est["average"], value, average_value, intervals,
                               pd.DataFrame(rows_out), pd.DataFrame(be_rows), n_draws, notes, frame,
                               n_base=float(getattr(models, "n_base_", n)),
-                              has_returns="returns" in models.outcomes_ or "returns" in models.data_)
+                              has_returns="returns" in models.outcomes_ or "returns" in models.data_,
+                              churn_flagged=bool(churn.flagged))

@@ -438,6 +438,9 @@ def test_retention_chart_title_states_the_break_even():
     three = pd.concat([r.table.assign(retained_per_month=k) for k in (1, 5, 10)])
     assert retention_title(dc_replace(r, table=three)).startswith("Keeping 1, 5 and 10 more a month falls short:")
     assert "no number" in retention_title(dc_replace(r, value_per_customer=0.0))
+    assert retention_title(dc_replace(r, table=both, churn_flagged=True)) == (
+        "About 96 customers a month pay for the program over 1 year (likely range 96 to 96)\n(indicative: the churn "
+        "model that says who is at risk is flagged)")
 
 
 def test_by_segment_ranks_plans_as_the_truth_does(fitted):
@@ -781,6 +784,7 @@ def test_retention_scenarios_carry_a_flagged_churn_model_and_missing_returns():
     df.loc[cat != "detractor", "churned"] = 0
     scen = roi.retention_scenarios(fit_outcome_models(df, cfg), cfg, n_draws=100)
     assert any(n.startswith("The churn model is flagged (separation") and "indicative" in n for n in scen.notes)
+    assert scen.churn_flagged
     assert scen.profile()["returns_a_quarter"].isna().all()
     # an ordinary fit with returns: no such note, and the returns a quarter are the profile's
     plain = roi.retention_scenarios(fit_outcome_models(make_customers(3000, 1, random_state=2), cfg), cfg, n_draws=100)
