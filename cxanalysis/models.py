@@ -1053,8 +1053,9 @@ class OutcomeModels:
     def predicted_by_category(self, outcome: str) -> pd.DataFrame:
         """Mean predicted outcome of current passives as each category, with a 95% CI.
 
-        Returns ``category, estimate, ci_low, ci_high, flagged, observed`` (churn in %, others in
-        their unit). ``flagged``: the model is (separation; read as indicative). ``observed``: a
+        Returns ``category, estimate, ci_low, ci_high, flagged, observed, direction`` (churn in %,
+        others in their unit; ``direction``: how the category's contrast with the passives runs,
+        :func:`effect_direction`, "" for the passives). ``flagged``: the model is (separation; read as indicative). ``observed``: a
         churn category in which nobody churned (or everybody did) is given at its observed rate
         with Wilson's interval, as its effects are (:meth:`effects`), not at a model's invented one.
         """
@@ -1074,8 +1075,15 @@ class OutcomeModels:
                 rows.append(dict(category=cat, estimate=100 * v, ci_low=100 * max(v - z * se, 0), ci_high=100 * min(v + z * se, 1)))
             else:
                 rows.append(dict(category=cat, estimate=v, ci_low=v * np.exp(-z * se / v), ci_high=v * np.exp(z * se / v)))
-            rows[-1].update(flagged=bool(fit.flagged), observed=cat in constant)
-        return pd.DataFrame(rows, columns=["category", "estimate", "ci_low", "ci_high", "flagged", "observed"])
+            rows[-1].update(flagged=bool(fit.flagged), observed=cat in constant, direction="")
+        e = self.effects()
+        e = e[e["outcome"] == outcome].set_index("contrast")
+        for r in rows:  # how each category's contrast with the passives runs (effect_direction)
+            c = f"{r['category']}_vs_passive"
+            if c in e.index:
+                row = e.loc[c]
+                r["direction"] = effect_direction(outcome, c, row["ci_low"], row["ci_high"], row["scale"])
+        return pd.DataFrame(rows, columns=["category", "estimate", "ci_low", "ci_high", "flagged", "observed", "direction"])
 
     def coefficients(self, outcome: str | None = None, *, whole_curves: bool = False) -> pd.DataFrame:
         """Tidy coefficient tables with business-readable labels (``whole_curves``: each numeric

@@ -659,7 +659,8 @@ def predicted_by_category(table: pd.DataFrame, *, ylabel: str, title: str | None
     in the category colours. ``money_axis_``: the outcome is money (axis with ``currency``). With
     the columns of :meth:`cxanalysis.models.OutcomeModels.predicted_by_category`, a flagged
     model's bars are hatched and the title says they are indicative; a category given at its
-    observed rate says so under its name."""
+    observed rate says so under its name; a category whose difference from the passives runs
+    against the expected direction (``direction``) is dotted, and the title says so."""
     ax = _ax(ax)
     t = table.reset_index(drop=True)
     x = np.arange(len(t))
@@ -676,6 +677,13 @@ def predicted_by_category(table: pd.DataFrame, *, ylabel: str, title: str | None
     title = title or ylabel
     if flagged.any():
         title += "\nhatched: indicative only (the model is flagged)"
+    unexpected = t["direction"].eq("unexpected").to_numpy() if "direction" in t else np.zeros(len(t), bool)
+    if unexpected.any() and not flagged.any():
+        for bar, u in zip(bars, unexpected, strict=True):
+            if u:
+                bar.set_hatch("..")
+                bar.set_edgecolor("white")
+        title += "\ndotted: against what a better experience should do (check what the score measures)"
     ax.set(ylabel=ylabel, title=title)
     if money_axis_:
         money_axis(ax, currency)

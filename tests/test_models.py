@@ -270,6 +270,7 @@ def test_telco_separation_is_finite_and_flagged():
     # end, the detractors at the model's mean, all flagged
     pred = m.predicted_by_category("churn").set_index("category")
     assert pred["flagged"].all() and pred["observed"].tolist() == [False, True, True]
+    assert pred["direction"].tolist() == ["expected", "", "undetermined"]  # as the effects' directions below
     for cat in ("passive", "promoter"):
         _, up = proportion_confint(0, n[cat], alpha=0.05, method="wilson")
         assert pred.loc[cat, ["estimate", "ci_low"]].tolist() == [0.0, 0.0]

@@ -321,6 +321,18 @@ def test_category_charts_use_the_category_colours_for_their_categories():
     assert not any(p.get_hatch() for p in ax.patches) and "indicative" not in ax.get_title()
 
 
+def test_a_category_running_against_the_expected_direction_is_dotted():
+    """The e-commerce export: detractors churn less than passives (13.5% against 16.0%, the whole
+    interval of the difference below 0): that bar is dotted and the title says why."""
+    table = pd.DataFrame({"category": ["detractor", "passive", "promoter"], "estimate": [13.5, 16.0, 18.2],
+                          "ci_low": [12.4, 14.1, 16.4], "ci_high": [14.5, 18.0, 20.0], "flagged": [False] * 3,
+                          "observed": [False] * 3, "direction": ["unexpected", "", "undetermined"]})
+    ax = plots.predicted_by_category(table, ylabel="churn probability (%)", title="Churn as each category")
+    assert [p.get_hatch() for p in ax.patches] == ["..", None, None]
+    assert ax.get_title().endswith("\ndotted: against what a better experience should do (check what the score measures)")
+    plt.close("all")
+
+
 def test_a_flagged_models_bars_are_hatched_and_an_observed_rate_is_named():
     """The flagged model's bars are hatched and the title says so; a category at its observed rate
     says so under its name (the IBM Telco passives, of whom nobody churned)."""
