@@ -166,6 +166,10 @@ def evalue(rr: float, ci_low: float | None = None, ci_high: float | None = None)
     return est, e(ci_low if rr >= 1 else ci_high)
 
 
+#: How far observed spend may sit from predicted spend, within a tenth of predicted spend, before
+#: :meth:`OutcomeModels.spend_calibration` calls the tenth missed (when beyond chance too).
+CALIBRATION_TOLERANCE = 0.05
+
 #: The direction a better experience is expected to move each outcome: +1 up (spend), -1 down
 #: (churn, returns), for promoters against passives and per point of the score (detractors: the opposite).
 EXPECTED = {"spend": 1, "churn": -1, "returns": -1}
@@ -1214,6 +1218,32 @@ class OutcomeModels:
         t = pd.DataFrame({"bin": q, "predicted": p, "observed": y}).groupby("bin").agg(
             predicted=("predicted", "mean"), observed=("observed", "mean"), n=("observed", "size"))
         return t.reset_index()
+
+    def spend_calibration(self, bins: int = 10) -> pd.DataFrame:
+        """Observed against predicted spend by tenth of predicted spend (the amount part of a
+        two-part model: the customers who spent), on the fit's own rows.
+
+        Returns ``bin, n, predicted, observed, ratio, ci_low, ci_high, missed``: ``ratio`` is the
+        observed mean over the predicted mean, its interval a normal one on the observed mean's
+        standard error at Bonferroni's level over the ``bins`` (so ten looks raise no false alarm
+        more often than one would), and ``missed`` a bin whose ratio is more than
+        :data:`CALIBRATION_TOLERANCE` from 1 with its interval excluding 1: a misfit both real and
+        large enough to matter (a spend driver the covariates do not carry, a curve the model
+        does not have).
+        """
+        fit = self.outcomes_["spend"]
+        part = "amount" if "amount" in fit.parts else "main"
+        f, r = fit.parts[part], fit.rows[part]
+        mu = np.exp(self.design_.X[r] @ f.params)
+        y = self.data_["spend"].to_numpy(float)[self.design_.rows][r]
+        t = pd.DataFrame({"bin": pd.qcut(mu, bins, labels=False, duplicates="drop"), "mu": mu, "y": y})
+        t = t.groupby("bin").agg(n=("y", "size"), predicted=("mu", "mean"), observed=("y", "mean"), sd=("y", "std"))
+        z = stats.norm.ppf(1 - self.alpha / (2 * max(len(t), 1)))
+        se = t["sd"].fillna(0.0) / np.sqrt(t["n"]) / t["predicted"]
+        t["ratio"] = t["observed"] / t["predicted"]
+        t["ci_low"], t["ci_high"] = t["ratio"] - z * se, t["ratio"] + z * se
+        t["missed"] = ((t["ratio"] - 1).abs() > CALIBRATION_TOLERANCE) & ((t["ci_low"] > 1) | (t["ci_high"] < 1))
+        return t.drop(columns="sd").reset_index()
 
     def residuals(self, outcome: str = "spend", max_points: int = 4000, random_state: int = 0) -> pd.DataFrame:
         """Fitted values and Pearson residuals of the (amount part of the) model, sampled."""

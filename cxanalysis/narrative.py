@@ -18,7 +18,7 @@ from .fmt import percent as fmt_percent
 from .fmt import points as fmt_points
 from .io import CleaningReport
 
-__all__ = ["assumptions_table", "effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "retention_summary", "retention_title", "targeting_sentence", "targeting_summary", "cleaning_summary", "nps_summary", "segments_summary", "metrics_summary", "roi_missing_summary", "trend_summary", "styled",
+__all__ = ["assumptions_table", "effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "retention_summary", "retention_title", "targeting_sentence", "targeting_summary", "cleaning_summary", "nps_summary", "segments_summary", "metrics_summary", "roi_missing_summary", "spend_check", "spend_check_sentence", "trend_summary", "styled",
            "change_decomposition_sentence", "change_decomposition_summary", "sample_sentence", "md", "escape_markdown", "neutralise_csv", "safe_csv"]
 
 
@@ -91,6 +91,30 @@ def metrics_summary(skipped: dict[str, str], table: pd.DataFrame | None = None, 
                      "those who did not answer the survey included: a census, so it has no interval. The other "
                      "figures are estimated from the respondents, with their 95% intervals.")
     return text
+
+
+def spend_check_sentence(calibration: pd.DataFrame) -> str | None:
+    """The verdict of :meth:`cxanalysis.models.OutcomeModels.spend_calibration`, in words: None
+    when no tenth of predicted spend is missed, else how many and by how much, and what it means
+    for the spend effects."""
+    missed = calibration[calibration["missed"]]
+    if missed.empty:
+        return None
+    gaps = (missed["ratio"] - 1) * 100
+    lo, hi = float(gaps.min()), float(gaps.max())
+    span = (f"from {abs(lo):.0f}% below to {hi:.0f}% above" if lo < 0 < hi else
+            f"{abs(lo):.0f}% to {abs(hi):.0f}% {'below' if hi < 0 else 'above'}" if lo != hi else
+            f"{abs(lo):.0f}% {'below' if lo < 0 else 'above'}")
+    return (f"The spend model misses observed spend in {len(missed)} of {len(calibration)} tenths of predicted spend "
+            f"({span} the prediction, beyond chance): spend depends on something the covariates do not carry, or "
+            "in a shape the model does not have. The spend effects are approximate; read them with the diagnostics "
+            "at the foot of this page.")
+
+
+def spend_check(models) -> str | None:
+    """:func:`spend_check_sentence` of a fitted :class:`cxanalysis.models.OutcomeModels` (None
+    without a spend model)."""
+    return spend_check_sentence(models.spend_calibration()) if "spend" in models.outcomes_ else None
 
 
 def roi_missing_summary(missing: dict[str, str]) -> str:

@@ -712,3 +712,34 @@ def test_customers_left_out_for_a_missing_covariate_are_compared_on_churn():
     few.loc[few.index[answered[:5]], "tenure_months"] = np.nan
     said = [w for w in OutcomeModels().fit(few).warnings_ if "left out of the models" in w]
     assert len(said) == 1 and "churned at" not in said[0]
+
+
+def test_spend_calibration_by_tenth_is_the_plain_groupby_and_finds_a_misfit():
+    """Observed against predicted spend by tenth of predicted spend: the table equals a plain pandas
+    groupby of the fit's own rows (ratio and a Bonferroni normal interval over ten bins). The
+    sample, whose spend the model's form generates, misses no tenth. Spend multiplied by 2.5 for
+    Pro customers of more than 36 months (an interaction the model does not have) is missed, and
+    the sentence says by how much."""
+    from cxanalysis import narrative
+
+    df = make_customers(6000, 1, random_state=11)
+    m = OutcomeModels().fit(df)
+    cal = m.spend_calibration()
+    fit = m.outcomes_["spend"]
+    part = "amount" if "amount" in fit.parts else "main"
+    r = fit.rows[part]
+    mu = np.exp(m.design_.X[r] @ fit.parts[part].params)
+    y = df["spend"].to_numpy(float)[m.design_.rows][r]
+    g = pd.DataFrame({"mu": mu, "y": y}).groupby(pd.qcut(mu, 10, labels=False))
+    ratio = g["y"].mean() / g["mu"].mean()
+    half = stats.norm.ppf(1 - 0.05 / 20) * g["y"].std() / np.sqrt(g.size()) / g["mu"].mean()
+    np.testing.assert_allclose(cal["ratio"], ratio.to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(cal["ci_high"] - cal["ratio"], half.to_numpy(), rtol=1e-12)
+    assert not cal["missed"].any() and narrative.spend_check(m) is None
+    bent = df.copy()
+    bent.loc[(bent["plan"] == "Pro") & (bent["tenure_months"] > 36), "spend"] *= 2.5
+    off = OutcomeModels().fit(bent)
+    missed = off.spend_calibration()
+    assert missed["missed"].sum() >= 1
+    assert narrative.spend_check(off).startswith(f"The spend model misses observed spend in {int(missed['missed'].sum())} "
+                                                 "of 10 tenths of predicted spend (")
