@@ -542,12 +542,16 @@ def skipped_html(skipped: dict[str, str]) -> str:
     the evidence), all in a block the reader opens. Empty when nothing was skipped."""
     if not skipped:
         return ""
-    absent, items = [], []
+    absent, items, one_quarter = [], [], []
     for k, v in sorted(skipped.items()):
         if k.startswith("metric ") and re.fullmatch(r"no [\w, ]+ columns?", str(v)):
             absent.append(skip_label(k).split(": ", 1)[1])
+        elif k in ("trends", "nps_change", "nps_change_year") and str(v).startswith("only one quarter loaded"):
+            one_quarter.append(skip_label(k))  # one cause, said once
         else:
             items.append(f"<li><b>{html.escape(skip_label(k))}</b>: {html.escape(str(v))}</li>")
+    if one_quarter:
+        items.insert(0, f"<li><b>{html.escape(fmt.listing(one_quarter))}</b>: only one quarter loaded</li>")
     if absent:
         items.append(f"<li><b>Metrics</b> whose column this export lacks: {html.escape(fmt.listing(absent))}</li>")
     n = len(skipped)

@@ -24,7 +24,7 @@ from scipy.special import ndtr, ndtri  # normal tail and quantile without import
 from .metrics import configured_nps, mean_score, proportion
 from .segments import nps_category
 
-__all__ = ["quarterly", "year_change", "change", "nps_change_decomposition", "shift_share"]
+__all__ = ["quarterly", "year_change", "year_change_skip", "change", "nps_change_decomposition", "shift_share"]
 
 
 def change(
@@ -162,6 +162,17 @@ def _nps_change(parts: dict, to: str, since: str, ex: pd.DataFrame | None, weigh
         d.update(change=diff, ci_low=diff - z * se, ci_high=diff + z * se,
                  p_value=float(2 * ndtr(-abs(diff / se))) if se > 0 else float("nan"))
     return d
+
+
+def year_change_skip(n_quarters: int) -> str:
+    """Why there is no change over the year (:func:`year_change` gave none) with ``n_quarters`` loaded.
+
+    >>> year_change_skip(1), year_change_skip(2)
+    ('only one quarter loaded', 'only two quarters loaded: the change since the previous quarter is the whole span')
+    """
+    if n_quarters < 2:
+        return "only one quarter loaded"
+    return "only two quarters loaded: the change since the previous quarter is the whole span"
 
 
 def year_change(data: pd.DataFrame, config, *, current: str | None = None,

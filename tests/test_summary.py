@@ -220,9 +220,9 @@ def test_skipped_analyses_are_named_in_words_with_their_reasons(tmp_path):
                "segment age": "no age column", "cluster column visits_per_month": "constant", "<b>odd</b>": "x"}
     page = summary.write_index(tmp_path, _results(analyses_skipped=skipped), []).read_text()
     items = re.findall(r"<li><b>(.*?)</b>:? (.*?)</li>", page[page.index("Analyses skipped"):])
-    assert items[:5] == [("&lt;b&gt;odd&lt;/b&gt;", "x"),  # an unknown key as it is, escaped
+    assert items[:5] == [("What moved NPS (customer mix or real change)", "only one quarter loaded"),
+                         ("&lt;b&gt;odd&lt;/b&gt;", "x"),  # an unknown key as it is, escaped
                          ("Cluster column: Visits per month", "constant"),
-                         ("What moved NPS (customer mix or real change)", "only one quarter loaded: no change to split"),
                          ("Segment dimension: Age", "no age column"),
                          # the metrics whose column is absent, in one line
                          ("Metrics", "whose column this export lacks: CSAT")]
@@ -232,6 +232,11 @@ def test_skipped_analyses_are_named_in_words_with_their_reasons(tmp_path):
     assert "<li><b>Metrics</b> whose column this export lacks: CES, NPS and Renewal rate</li>" in many
     assert "<li><b>Metric: CLV</b>: spend is constant</li>" in many  # another reason keeps its own line
     assert summary.skipped_html({}) == ""
+    # the three analyses that one loaded quarter rules out share one line
+    one = summary.skipped_html({"trends": "only one quarter loaded", "nps_change": "only one quarter loaded: no change "
+                                "to split", "nps_change_year": "only one quarter loaded", "themes": "no comment column"})
+    assert ("<li><b>What moved NPS (customer mix or real change), NPS change over the year and Quarter-over-quarter "
+            "trends</b>: only one quarter loaded</li>") in one and one.count("<li>") == 2
 
 
 def test_causal_caveat_names_what_the_effects_are_adjusted_for(tmp_path):
