@@ -955,8 +955,8 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
     warnings = [w for w in (results.get("models") or {}).get("warnings", []) if "separation" in w]
     if steady := ((results.get("roi") or {}).get("passive_to_promoter") or {}).get("steady_churn"):
         warnings.append(steady)  # every money figure rests on the lifetime values it doubts
-    if (plain := separation_in_words(results)) is not None:
-        warnings.insert(0, plain)
+    if (plain := separation_in_words(results)) is not None:  # says it plainly: page 04 keeps the models' terms
+        warnings = [plain] + [w for w in warnings if "separation" not in w]
     warnings += unexpected_directions(results.get("effects") or {}, (results.get("nps") or {}).get("score", "nps_score"),
                                       per_point=(results.get("models") or {}).get("per_point"))
     warn_html = ("<h2>Read before acting</h2><ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in warnings)

@@ -412,8 +412,12 @@ def test_groups_in_which_nobody_churned_are_read_out_before_acting(tmp_path):
     said = summary.separation_in_words(r)
     assert said.startswith("No promoter and no passive churned this quarter.") and "check when it was collected" in said
     page = _visible(summary.write_index(tmp_path, r, []).read_text())
-    assert page.index("No promoter and no passive churned") < page.index("none of the 1,149 promoters churned")
+    assert re.search(r"Read before acting\s+No promoter and no passive churned this quarter\.", page)
+    # said plainly, the models' own terms (separation, Firth) are left to page 04
+    assert "none of the 1,149 promoters churned" not in page and "Churn (category model)" not in page
     assert summary.separation_in_words(_results()) is None
+    page = _visible(summary.write_index(tmp_path, _results(models=r["models"]), []).read_text())
+    assert "Churn (category model): separation" in page  # nothing plainer to say: the models' warning stays
 
 
 def test_effects_running_against_the_expected_direction_are_read_out(tmp_path):
