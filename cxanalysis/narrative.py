@@ -85,7 +85,9 @@ def metrics_summary(skipped: dict[str, str], table: pd.DataFrame | None = None, 
         census = table[(table["metric"] == "MRR (total)") & table["method"].astype(str).str.startswith("census of")]
         if len(census) and "every one of whom answered" in str(census["method"].iloc[0]):
             text += (f" MRR adds up every customer of the quarter with an MRR ({int(census['n'].iloc[0]):,}), every "
-                     "one of whom answered the survey: a census, so it and MRR per customer have no interval.")
+                     "one of whom answered the survey: a census of the business's size, so it and MRR per customer "
+                     "have no interval. The other averages keep theirs, even where they read the same column: they "
+                     "stand for what customers like these spend or do, which one quarter only estimates.")
         elif len(census):
             text += (f" MRR adds up every customer of the quarter with an MRR ({int(census['n'].iloc[0]):,}), "
                      "those who did not answer the survey included: a census, so it has no interval. The other "

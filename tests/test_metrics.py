@@ -441,8 +441,8 @@ def test_mrr_is_a_census_of_the_whole_base_when_the_export_holds_it(tmp_path):
     assert g.loc["MRR per customer", "value"] == pytest.approx(full["mrr"].mean(), rel=1e-12)
     assert g.loc[["MRR (total)", "MRR per customer"], ["ci_low", "ci_high", "n_eff"]].isna().all().all()
     assert g.loc["MRR per customer", "method"] == f"census of the quarter's {len(full):,} customers, every one of whom answered (no sampling error)"
-    assert "every one of whom answered the survey: a census, so it and MRR per customer have no interval" in \
-        metrics_summary({}, got)
+    assert "every one of whom answered the survey: a census of the business's size, so it and MRR per customer " \
+           "have no interval. The other averages keep theirs" in metrics_summary({}, got)
 
 
 @settings(max_examples=60, deadline=None)
