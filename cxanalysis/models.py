@@ -88,7 +88,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import optimize, stats
 from scipy.special import expit
 
 from .design import CX_TERMS, MAY_FOLLOW_THE_SCORE, Design, build_design, term_of
@@ -980,17 +980,9 @@ class OutcomeModels:
         d = p1 - p2
         if d == 0:
             p_value = 1.0
-        else:  # the z at which the interval's near end reaches 0 (it widens with z)
+        else:  # the z at which the interval's near end reaches 0 (it widens with z; past z = 40, p is 0)
             reach = (lambda q: interval(q)[0]) if d > 0 else (lambda q: -interval(q)[1])
-            a_, b_ = 0.0, 40.0
-            if reach(b_) > 0:
-                a_ = b_
-            for _ in range(100):
-                if b_ - a_ < 1e-10:
-                    break
-                m_ = (a_ + b_) / 2
-                a_, b_ = (m_, b_) if reach(m_) > 0 else (a_, m_)
-            p_value = float(2 * stats.norm.sf(a_))
+            p_value = 0.0 if reach(40.0) > 0 else float(2 * stats.norm.sf(optimize.brentq(reach, 0.0, 40.0, xtol=1e-12)))
 
         def did(c: str) -> str:
             return "churned" if level[c] == 0 else "stayed"
