@@ -474,6 +474,7 @@ class OutcomeModels:
         self.warnings_: list[str] = []
         self.skipped_: dict[str, str] = {}
         self._effects = None
+        self._churn_groups = None
         self._profiles: dict = {}
         self.joint_cov_ = None
         data = data.reset_index(drop=True)
@@ -919,9 +920,12 @@ class OutcomeModels:
     def churn_groups(self) -> dict[str, dict]:
         """Each CX category's respondents in the churn model: ``n``, ``n_eff`` (Kish's effective size
         when weighted) and ``level``, the churn rate when it does not vary within the category (0:
-        nobody churned, 1: everybody did), else None. A category with no respondent is absent."""
+        nobody churned, 1: everybody did), else None. A category with no respondent is absent.
+        Computed once per fit, from the churn column alone (not the part's design rows)."""
+        if self._churn_groups is not None:
+            return self._churn_groups
         fit = self.outcomes_["churn"]
-        _, y, _, _ = self._part_data("churn", "main")
+        y = self.data_["churned"].to_numpy(float)[self.design_.rows[fit.rows["main"]]]
         cats = self._cat[fit.rows["main"]]
         w = None if self.weights_ is None else self.weights_[fit.rows["main"]]
         out = {}
@@ -932,6 +936,7 @@ class OutcomeModels:
             yc = y[g]
             out[c] = {"n": int(g.sum()), "n_eff": float(g.sum()) if w is None else float(w[g].sum() ** 2 / (w[g] ** 2).sum()),
                       "level": float(yc[0]) if np.all(yc == yc[0]) else None}
+        self._churn_groups = out
         return out
 
     def _observed_when_constant(self, row: dict, cat: str) -> dict:
