@@ -667,10 +667,7 @@ def predicted_by_category(table: pd.DataFrame, *, ylabel: str, title: str | None
     colors = [CATEGORY_COLORS.get(c, NEUTRAL) for c in t["category"]]
     flagged = t["flagged"].fillna(False).astype(bool).to_numpy() if "flagged" in t else np.zeros(len(t), bool)
     bars = ax.bar(x, np.nan_to_num(_finite(t["estimate"])), color=colors)
-    for bar, f in zip(bars, flagged, strict=True):
-        if f:
-            bar.set_hatch("//")
-            bar.set_edgecolor("white")
+    _hatch(bars, flagged, "//")
     _intervals(ax, x, t["ci_low"], t["ci_high"], horizontal=False)
     observed = t["observed"].fillna(False).astype(bool) if "observed" in t else pd.Series(False, index=t.index)
     ax.set_xticks(x, [f"{c}\n(observed rate)" if o else str(c) for c, o in zip(t["category"], observed, strict=True)])
@@ -679,15 +676,20 @@ def predicted_by_category(table: pd.DataFrame, *, ylabel: str, title: str | None
         title += "\nhatched: indicative only (the model is flagged)"
     unexpected = t["direction"].eq("unexpected").to_numpy() if "direction" in t else np.zeros(len(t), bool)
     if unexpected.any() and not flagged.any():
-        for bar, u in zip(bars, unexpected, strict=True):
-            if u:
-                bar.set_hatch("..")
-                bar.set_edgecolor("white")
+        _hatch(bars, unexpected, "..")
         title += "\ndotted: against what a better experience should do (check what the score measures)"
     ax.set(ylabel=ylabel, title=title)
     if money_axis_:
         money_axis(ax, currency)
     return ax
+
+
+def _hatch(bars, which: np.ndarray, pattern: str) -> None:
+    """Hatch the ``bars`` marked in ``which`` with ``pattern``, in white over their colour."""
+    for bar, marked in zip(bars, which, strict=True):
+        if marked:
+            bar.set_hatch(pattern)
+            bar.set_edgecolor("white")
 
 
 @_chart

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, ndtri
 
-from .metrics import clv_discounted
+from .metrics import clv_discounted, wilson_interval
 
 __all__ = [
     "Assumptions",
@@ -533,8 +533,6 @@ def steady_churn_note(data: pd.DataFrame, *, alpha: float = 0.05) -> str | None:
     n = len(ok)
     if n < 30:
         return None
-    from .metrics import wilson_interval
-
     c = float(ok["churned"].mean())
     low, _ = wilson_interval(c * n, n, alpha)
     stayed = float(ok["tenure_months"].mean())
