@@ -35,6 +35,14 @@ Hennig (2007, *Comput. Stat. Data Anal.* 52, 258-271) reads bootstrap agreement 
 as clusters that do not reproduce (his scale is the Jaccard index; ARI is on a similar 0-1 scale
 and the same cut-off is used here as a convention).
 
+**Each cluster's stability** is Hennig's (2007) clusterwise Jaccard: for every refit, the share of
+customers a cluster has in common with the refit's most similar cluster (common members over
+members of either), averaged over the refits (computed on the stability customers, whom every
+refit labels). Hennig reads a mean below 0.6 as a cluster that should not be trusted, 0.6 to 0.75
+as a pattern whose exact members are doubtful, and 0.75 or more as a stable cluster
+(``CLUSTER_STABLE``, ``CLUSTER_PATTERN``). :func:`stability_band` puts those bands in words; the
+summary names no cluster below 0.6 at risk.
+
 Minimum size: clustering runs only with at least ``MIN_CUSTOMERS`` (50) customers whose every
 usable behavioural column is filled, and at least ``MIN_COLUMNS`` (2) usable columns (present,
 not all missing, not constant). Below that, :meth:`CustomerClusters.fit` does not raise: it sets
@@ -62,7 +70,8 @@ from .fmt import label as _label
 from .metrics import nps_from_counts
 
 __all__ = ["CustomerClusters", "MIN_CUSTOMERS", "MIN_COLUMNS", "CX_SCORES", "GMM_REG_COVAR", "STABILITY_ROWS",
-           "adjusted_rand_index", "silhouette", "WEAK_SILHOUETTE", "WEAK_ARI", "weak_structure_message", "from_config"]
+           "adjusted_rand_index", "silhouette", "WEAK_SILHOUETTE", "WEAK_ARI", "weak_structure_message", "from_config",
+           "cluster_jaccard", "stability_band", "CLUSTER_STABLE", "CLUSTER_PATTERN"]
 
 MIN_CUSTOMERS = 50
 CIRCULAR = ("The clusters are built on the CX score itself ({columns}), so 'NPS by cluster' is partly circular: "
@@ -74,6 +83,8 @@ GMM_REG_COVAR = 1e-3
 STABILITY_ROWS = 3000
 WEAK_SILHOUETTE = 0.25
 WEAK_ARI = 0.6
+CLUSTER_PATTERN = 0.6
+CLUSTER_STABLE = 0.75
 MIN_SHARE = 0.01
 
 
@@ -114,6 +125,39 @@ def weak_structure_message(silhouette: float, ari_mean: float) -> str | None:
         return None
     return (f"The clusters are weakly separated (silhouette {silhouette:.2f}, stability {ari_mean:.2f}): treat them "
             "as a convenient summary, not as distinct kinds of customers.")
+
+
+def cluster_jaccard(labels: np.ndarray, refits: np.ndarray, k: int) -> np.ndarray:
+    """Hennig's clusterwise stability: for each of the ``k`` clusters of ``labels``, the mean over
+    the rows of ``refits`` (each a labelling of the same items) of the largest Jaccard index
+    ``|A & B| / |A | B|`` between the cluster and any cluster of that refit. NaN for a cluster with
+    no items, or when there are no refits.
+    """
+    labels = np.asarray(labels, np.int64)
+    refits = np.asarray(refits, np.int64).reshape(-1, len(labels))
+    if not len(refits):
+        return np.full(k, np.nan)
+    best = np.zeros((len(refits), k))
+    for i, r in enumerate(refits):
+        kb = int(r.max()) + 1 if len(r) else 1
+        table = np.bincount(labels * kb + r, minlength=k * kb).reshape(k, kb).astype(float)
+        union = table.sum(axis=1)[:, None] + table.sum(axis=0)[None, :] - table
+        with np.errstate(invalid="ignore", divide="ignore"):
+            best[i] = (table / union).max(axis=1)
+    out = best.mean(axis=0)
+    out[np.bincount(labels, minlength=k)[:k] == 0] = np.nan
+    return out
+
+
+def stability_band(jaccard: float) -> str:
+    """Hennig's reading of a cluster's mean bootstrap Jaccard, in words."""
+    if not np.isfinite(jaccard):
+        return "not measured"
+    if jaccard >= CLUSTER_STABLE:
+        return "stable"
+    if jaccard >= CLUSTER_PATTERN:
+        return "a pattern; who belongs is doubtful"
+    return "does not reproduce"
 
 
 def adjusted_rand_index(a: np.ndarray, b: np.ndarray) -> float:
@@ -208,12 +252,15 @@ class CustomerClusters:
         and ``n_resamples`` (``n_boot``, the same number, kept for older results) that succeeded.
     stability_aris_ : ndarray
         The ARI of each refit.
+    cluster_stability_ : ndarray
+        Each cluster's mean bootstrap Jaccard (:func:`cluster_jaccard`; module notes).
     weak_structure_ : str or None
         The weak-structure warning (see the module notes), else None.
     X_ : ndarray
         The transformed matrix every customer was clustered on (rows as in the data).
     profile_ : DataFrame
-        One row per cluster: ``cluster, name, n, share, <column means>, nps, nps_ci_low,
+        One row per cluster: ``cluster, name, n, share, stability, stability_band`` (its mean
+        bootstrap Jaccard and Hennig's reading of it), ``<column means>, nps, nps_ci_low,
         nps_ci_high, churn_rate, spend, passives``. With a ``weight`` column (respondents weighted
         to the base) shares, means, NPS (interval on Kish's n_eff) and churn are weighted, and
         ``passives`` counts the base's passives (sum of their weights); ``n`` counts respondents.
@@ -400,6 +447,7 @@ class CustomerClusters:
                            "ari_low": float(np.percentile(aris, 2.5)) if len(aris) else np.nan,
                            "ari_high": float(np.percentile(aris, 97.5)) if len(aris) else np.nan,
                            "n_resamples": int(len(aris)), "n_boot": int(len(aris))}
+        self.cluster_stability_ = cluster_jaccard(labels_stab, self.stability_labels_, self.k_)
         self.weak_structure_ = weak_structure_message(self.silhouette_, self.stability_["ari_mean"])
         if self.weak_structure_:
             self.warnings_.append(self.weak_structure_)
@@ -430,8 +478,10 @@ class CustomerClusters:
                      for f in top.index[:3] if abs(z.loc[c, f]) >= NAME_MIN_SD]
             name = ", ".join(words) or "average on every column"
             w = w_all[sel]
+            stab = float(self.cluster_stability_[c])
             row = {"cluster": c, "name": name[:1].upper() + name[1:], "n": int(sel.sum()),
-                   "share": float(w.sum() / w_all.sum()) if w_all.sum() > 0 else float(sel.mean())}
+                   "share": float(w.sum() / w_all.sum()) if w_all.sum() > 0 else float(sel.mean()),
+                   "stability": stab, "stability_band": stability_band(stab)}
 
             def wmean(col, w=w, part=part):
                 x = part[col].to_numpy(float)

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from . import fmt
+from .clusters import CLUSTER_PATTERN
 from .design import MAY_FOLLOW_THE_SCORE
 from .models import EXPECTED, effect_direction
 
 __all__ = ["write_index", "headline", "money_at_stake", "recommendation", "trend_chart", "headline_sentences",
            "assumptions_sentence", "effect_sentence", "roi_tile", "segments_at_risk", "clusters_at_risk",
+           "low_clusters",
            "change_in_words", "year_change_sentence", "themes_sentence"]
 
 TITLES = {
@@ -354,14 +356,24 @@ def segments_at_risk(segments: list[dict[str, Any]], overall: float | None,
     return sorted(risky, key=lambda r: r["nps"])[:5]
 
 
-def clusters_at_risk(clusters: list[dict[str, Any]], overall: float | None) -> list[dict[str, Any]]:
+def clusters_at_risk(clusters: list[dict[str, Any]], overall: float | None,
+                     churn: float | None = None) -> list[dict[str, Any]]:
     """Clusters whose NPS is below the overall NPS with the whole 95% interval below it, lowest
-    first (at most three)."""
+    first (at most three). A cluster that does not reproduce in the bootstrap refits (its
+    ``stability``, Hennig's mean Jaccard, below ``clusters.CLUSTER_PATTERN``) never counts: it may
+    not exist in the next quarter's data. Given the overall churn rate, a cluster whose own churn
+    rate is at or below it does not count either, as for segments (:func:`segments_at_risk`)."""
+    return [r for r in low_clusters(clusters, overall)
+            if not (_finite(r.get("stability")) and r["stability"] < CLUSTER_PATTERN)
+            and not (_finite(churn, r.get("churn_rate")) and r["churn_rate"] <= churn)][:3]
+
+
+def low_clusters(clusters: list[dict[str, Any]], overall: float | None) -> list[dict[str, Any]]:
+    """Every cluster whose NPS and whole 95% interval are below the overall NPS, lowest first."""
     if overall is None:
         return []
-    risky = [r for r in clusters if r.get("nps") is not None and r.get("nps_ci_high") is not None
-             and r["nps"] < overall and r["nps_ci_high"] < overall]
-    return sorted(risky, key=lambda r: r["nps"])[:3]
+    low = [r for r in clusters if _finite(r.get("nps"), r.get("nps_ci_high")) and r["nps_ci_high"] < overall]
+    return sorted(low, key=lambda r: r["nps"])
 
 
 def segments_at_risk_html(segments: list[dict[str, Any]], overall: float | None, *, label: str = "NPS",
@@ -392,29 +404,50 @@ def segments_at_risk_html(segments: list[dict[str, Any]], overall: float | None,
 
 
 def clusters_at_risk_html(clusters: list[dict[str, Any]], overall: float | None, *, weak: str | None = None,
-                          circular: bool = False) -> str:
+                          circular: bool = False, churn: float | None = None, label: str = "NPS") -> str:
     """The clusters block; ``weak`` (``clusters.weak_structure`` of results.json) is shown first.
     Clusters cut on the CX score itself (``circular``) are not named at risk: their low NPS is
-    partly how they were made."""
+    partly how they were made. Low clusters left out because they do not reproduce, or churn no
+    more than all customers (``churn``, the overall rate), are counted and the reason given."""
     if not clusters:
         return ""
+    lab = html.escape(label)
     head = "<h2>Behavioural clusters at risk</h2>" + (f"<p><b>{html.escape(weak)}</b></p>" if weak else "")
     if circular:
-        return (head + "<p>Not shown: the clusters were cut on the CX score itself, so a cluster's low NPS is "
+        return (head + f"<p>Not shown: the clusters were cut on the CX score itself, so a cluster's low {lab} is "
                 "partly how it was made, not a finding. Leave CX scores out of clusters.columns in cx.yaml to see "
                 "which behavioural clusters are at risk.</p>")
-    worst = clusters_at_risk(clusters, overall)
+    worst, low = clusters_at_risk(clusters, overall, churn), low_clusters(clusters, overall)
+    named = {id(r) for r in worst}
+    unstable = [r for r in low if id(r) not in named and _finite(r.get("stability")) and r["stability"] < CLUSTER_PATTERN]
+    calm = [r for r in low if id(r) not in named and r not in unstable
+            and _finite(churn, r.get("churn_rate")) and r["churn_rate"] <= churn]
+    left = ""
+    if unstable:
+        names = ", ".join(f"{r['name']} ({r['stability']:.2f})" for r in unstable)
+        left += (f"<p>Not named at risk although its {lab} is low: {html.escape(names)}. "
+                 + ("It does" if len(unstable) == 1 else "They do") +
+                 " not reproduce when the clusters are refitted on resamples of the customers (stability, the "
+                 f"share of members found together again, below {CLUSTER_PATTERN:.1f}), so "
+                 + ("it" if len(unstable) == 1 else "they") + " may not exist in the next quarter's data.</p>")
+    if calm:
+        names = ", ".join(str(r["name"]) for r in calm)
+        left += (f"<p>Not named at risk although its {lab} is low: {html.escape(names)}, which churn"
+                 + ("s" if len(calm) == 1 else "") + f" no more than all customers ({fmt.percent(churn)}).</p>")
     if not worst:
-        return (head + "<p>No cluster stands out: no cluster's NPS is below the "
-                "overall NPS with its whole likely range below it.</p>")
+        return head + (left or (f"<p>No cluster stands out: no cluster's {lab} is below the "
+                                f"overall {lab} with its whole likely range below it.</p>"))
+    cols = ["churn_rate"] if any(_finite(r.get("churn_rate")) for r in worst) else []
     # n counts the cluster's respondents; passives are weighted to the whole customer base (the
     # customers a program could move), so the two columns say which they count
-    return (head + "<p class='muted'>Clusters whose NPS and whole likely range are "
-            "below the overall NPS; passives are the customers a program could move, counted in the "
+    return (head + f"<p class='muted'>Clusters whose {lab} and whole likely range are "
+            "below the overall one, that reproduce when refitted on resamples"
+            + (", and that churn more than all customers" if cols and _finite(churn) else "")
+            + "; passives are the customers a program could move, counted in the "
             "whole customer base (respondents weighted to it).</p>"
-            + _table(worst, ["name", "n", "nps", "nps_ci_low", "passives"],
-                     {"name": "Cluster", "n": "Respondents", "nps_ci_low": "Likely range",
-                      "passives": "Passives in the customer base"}))
+            + _table(worst, ["name", "n", "nps", "nps_ci_low", *cols, "passives"],
+                     {"name": "Cluster", "n": "Respondents", "nps": label, "nps_ci_low": "Likely range",
+                      "churn_rate": "Churn rate", "passives": "Passives in the customer base"}) + left)
 
 
 # --- the decision page ---------------------------------------------------------------------------
@@ -951,7 +984,8 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
                                      label=_score_label(n or {}), churn=overall_churn)
     clus = results.get("clusters") or {}
     seg_html += clusters_at_risk_html(clus.get("profile") or [], n.get("value") if n else None,
-                                      weak=clus.get("weak_structure"), circular=bool(clus.get("circular")))
+                                      weak=clus.get("weak_structure"), circular=bool(clus.get("circular")),
+                                      churn=overall_churn, label=_score_label(n or {}))
     warnings = [w for w in (results.get("models") or {}).get("warnings", []) if "separation" in w]
     if steady := ((results.get("roi") or {}).get("passive_to_promoter") or {}).get("steady_churn"):
         warnings.append(steady)  # every money figure rests on the lifetime values it doubts

@@ -397,3 +397,46 @@ def test_profile_weights_follow_the_base():
         assert row.passives == round(part.loc[is_passive, "weight"].sum())
         assert row.n == len(part)
     assert fit.profile_["share"].sum() == pytest.approx(1.0)
+
+
+def _jaccard_by_sets(labels, refits):
+    """Hennig's clusterwise Jaccard written out with Python sets, one cluster and refit at a time."""
+    out = []
+    for c in sorted(set(labels)):
+        a = {i for i, v in enumerate(labels) if v == c}
+        best = [max(len(a & b) / len(a | b) for b in ({i for i, v in enumerate(r) if v == c2} for c2 in set(r)))
+                for r in refits]
+        out.append(sum(best) / len(best))
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 4).flatmap(lambda k: st.tuples(
+    st.just(k), st.lists(st.integers(0, k - 1), min_size=k, max_size=40).filter(lambda x: set(x) == set(range(k))),
+    st.integers(1, 5), st.integers(1, 5), st.integers(0, 2**32 - 1))))
+def test_cluster_jaccard_equals_the_set_computation(case):
+    k, labels, n_refits, kb, seed = case
+    rng = np.random.default_rng(seed)
+    refits = rng.integers(0, kb, size=(n_refits, len(labels)))
+    got = clusters_mod.cluster_jaccard(np.array(labels), refits, k)
+    assert got == pytest.approx(_jaccard_by_sets(labels, refits.tolist()), abs=1e-12)
+
+
+def test_cluster_jaccard_marks_an_empty_cluster_and_no_refits():
+    assert np.isnan(clusters_mod.cluster_jaccard(np.array([0, 0, 2]), np.array([[0, 0, 1]]), 3)[1])
+    assert np.isnan(clusters_mod.cluster_jaccard(np.array([0, 1]), np.zeros((0, 2)), 2)).all()
+    assert [clusters_mod.stability_band(v) for v in (0.75, 0.6, 0.59, float("nan"))] == [
+        "stable", "a pattern; who belongs is doubtful", "does not reproduce", "not measured"]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_each_cluster_stability_separates_planted_clusters_from_an_arbitrary_split(seed):
+    """Planted, well-separated clusters reproduce in every refit (stability about 1); forcing k = 3
+    on two planted clusters cuts one of them arbitrarily, and that cut does not reproduce."""
+    planted = CustomerClusters(columns=COLS, n_resamples=20).fit(make_clustered(2000, 3, random_state=seed))
+    assert planted.k_ == 3 and (planted.cluster_stability_ >= 0.99).all()
+    assert (planted.profile_["stability_band"] == "stable").all()
+    split = CustomerClusters(columns=COLS, k=3, n_resamples=20).fit(make_clustered(2000, 2, random_state=seed))
+    assert split.cluster_stability_.min() < clusters_mod.CLUSTER_STABLE
+    assert list(split.profile_["stability"]) == list(split.cluster_stability_)
+    assert split.to_results()["profile"]["stability"].notna().all()

@@ -88,7 +88,7 @@ CLUSTERS = [
 def test_clusters_at_risk_are_below_the_overall_nps_with_their_whole_interval():
     assert [r["name"] for r in summary.clusters_at_risk(CLUSTERS, 20.0)] == ["rare visitors"]
     html = summary.clusters_at_risk_html(CLUSTERS, 20.0)
-    assert "rare visitors" in html and "high-spend" not in html and "<td>new</td>" not in html
+    assert "rare visitors" in html and "high-spend" not in html and ">new</td>" not in html and ">rare visitors</td>" in html
     # respondents and weighted passives in one row: each column says which it counts
     assert ">Respondents</th>" in html and ">Passives in the customer base</th>" in html and ">Customers</th>" not in html
     none = summary.clusters_at_risk_html(CLUSTERS, 0.0)
@@ -501,3 +501,25 @@ def test_a_churn_rate_the_base_cannot_sustain_is_read_before_acting(tmp_path):
     # the pages' call-out takes one warning alone, and nothing for None
     assert narrative.warnings_block(note) == f"**Read before using these numbers:**\n\n- {note}"
     assert narrative.warnings_block(None) == "" and narrative.warnings_block([None, ""]) == ""
+
+
+def test_a_cluster_that_does_not_reproduce_or_churns_little_is_not_named_at_risk():
+    """A low cluster is named at risk only when it reproduces in the refits (stability >= 0.6) and,
+    given the overall churn rate, churns more than all customers; the others are listed with why."""
+    rows = [dict(CLUSTERS[0], stability=0.95, churn_rate=0.05),
+            dict(CLUSTERS[1], stability=0.54, churn_rate=0.30),
+            {"name": "quiet", "n": 400, "nps": 0.0, "nps_ci_low": -6.0, "nps_ci_high": 6.0, "passives": 80,
+             "stability": 0.9, "churn_rate": 0.10},
+            {"name": "leavers", "n": 400, "nps": 8.0, "nps_ci_low": 2.0, "nps_ci_high": 14.0, "passives": 70,
+             "stability": 0.7, "churn_rate": 0.25}]
+    assert [r["name"] for r in summary.low_clusters(rows, 20.0)] == ["quiet", "rare visitors", "leavers"]
+    assert [r["name"] for r in summary.clusters_at_risk(rows, 20.0, churn=0.15)] == ["leavers"]
+    assert [r["name"] for r in summary.clusters_at_risk(rows, 20.0)] == ["quiet", "leavers"]  # no churn: no churn rule
+    page = summary.clusters_at_risk_html(rows, 20.0, churn=0.15)
+    assert ">leavers</td>" in page and ">Churn rate</th>" in page
+    assert "Not named at risk although its NPS is low: rare visitors (0.54). It does not reproduce" in page
+    assert "Not named at risk although its NPS is low: quiet, which churns no more than all customers (15.0%)." in page
+    alone = summary.clusters_at_risk_html(rows[:2], 20.0, churn=0.15)
+    assert "rare visitors (0.54)" in alone and "No cluster stands out" not in alone and "<table" not in alone
+    # results without per-cluster stability (older runs) keep the previous rule
+    assert [r["name"] for r in summary.clusters_at_risk(CLUSTERS, 20.0)] == ["rare visitors"]
