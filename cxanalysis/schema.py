@@ -11,6 +11,7 @@ whole table is checked in one vectorised pass (about a second on 1M customers).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -33,6 +34,8 @@ __all__ = [
     "format_examples",
     "column_summary",
     "readiness_warnings",
+    "similar_values",
+    "spelling_warnings",
 ]
 
 #: Canonical column -> kind. ``driver_*`` columns (numeric) and ``quarter`` are handled apart.
@@ -304,6 +307,87 @@ def column_summary(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------------------
+# one category spelt several ways
+
+#: Short words left out of initials ("Cash on Delivery" is COD with them, CD without).
+_SMALL_WORDS = frozenset({"a", "an", "and", "by", "for", "in", "of", "on", "or", "the", "to", "with"})
+#: A text column with more distinct values than this is free text or an id, not a category.
+MAX_CATEGORIES = 100
+
+
+def _words(value: str) -> list[str]:
+    text = re.sub(r"[^0-9a-z]+", " ", str(value).lower().replace("&", " and "))
+    return text.split()
+
+
+def _initials(words: list[str]) -> set[str]:
+    out = {"".join(w[0] for w in words)}
+    if len(kept := [w for w in words if w not in _SMALL_WORDS]) >= 2:
+        out.add("".join(w[0] for w in kept))
+    return out
+
+
+def similar_values(values: Sequence[object]) -> list[tuple[str, str, str]]:
+    """Pairs of distinct values that may spell one category two ways, with why.
+
+    Three rules, on the values' words (lower case, ``&`` read as "and", any other punctuation as a
+    space): the words are the same ("Credit card" and "credit-card "); one value is a single word
+    that is the initials of the other's two or more words, with or without its short words ("CC"
+    and "Credit Card", "COD" and "Cash on Delivery"); every word of the shorter value is among the
+    longer one's ("Phone" and "Mobile Phone"). Values that are numbers only are never paired.
+
+    Returns
+    -------
+    list of (str, str, str)
+        ``(value, other value, reason)``, the shorter value first, in the values' order.
+    """
+    texts = list(dict.fromkeys(str(v) for v in values if v is not None and not (isinstance(v, float) and v != v)))
+    words = {t: _words(t) for t in texts}
+    out = []
+    for i, a in enumerate(texts):
+        for b in texts[i + 1:]:
+            wa, wb = words[a], words[b]
+            if not wa or not wb or all(w.isdigit() for w in (*wa, *wb)):
+                continue
+            if len(wa) > len(wb) or (len(wa) == len(wb) and len(a) > len(b)):
+                (a1, w1), (b1, w2) = (b, wb), (a, wa)
+            else:
+                (a1, w1), (b1, w2) = (a, wa), (b, wb)
+            if w1 == w2:
+                out.append((a1, b1, "the same words in another case, spacing or punctuation"))
+            elif len(w1) == 1 and len(w2) >= 2 and w1[0].isalpha() and w1[0] in _initials(w2):
+                out.append((a1, b1, "the initials of the other"))
+            elif len(w1) < len(w2) and set(w1) <= set(w2) and not set(w1) <= _SMALL_WORDS:
+                out.append((a1, b1, "its words are all in the other"))
+    return out
+
+
+def spelling_warnings(frame: pd.DataFrame, *, max_pairs: int = 4) -> list[str]:
+    """One sentence per text column whose values may spell one category several ways
+    (:func:`similar_values`), naming the column, the pairs (at most ``max_pairs``), what happens
+    and the fix. Columns with more than :data:`MAX_CATEGORIES` values (free text, ids) and the
+    id, quarter and comment columns are not checked."""
+    out = []
+    for col in frame.columns:
+        s = frame[col]
+        if (str(col).startswith("_") or col in ("customer_id", "quarter", "comment")
+                or pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
+            continue
+        values = s.dropna().unique()
+        if not 2 <= len(values) <= MAX_CATEGORIES:
+            continue
+        pairs = similar_values(sorted(values, key=str))
+        if not pairs:
+            continue
+        shown = "; ".join(f"{a!r} and {b!r} ({why})" for a, b, why in pairs[:max_pairs])
+        more = f" and {len(pairs) - max_pairs} more" if len(pairs) > max_pairs else ""
+        out.append(f"{col!r} may spell one category several ways: {shown}{more}. Each spelling is analysed as a "
+                   "category of its own, which splits its customers between segments. If they are the same, "
+                   "merge them in the export (or in the --query SQL) and run the report again.")
+    return out
+
+
+# --------------------------------------------------------------------------------------------
 # readiness: what will make an analysis skip or flag, found before the run
 
 #: What is lost when a column is empty or constant in the report quarter.
@@ -365,7 +449,8 @@ def readiness_warnings(data: pd.DataFrame, config, quarter: str) -> list[str]:
         - separation: a binary outcome (``churned``; "spent anything" when some spend is 0; any
           return among customers with orders) is the same for every customer of a CX category
           or of a level of a categorical covariate, so the model falls back to Firth's
-          correction (or, for returns, is flagged).
+          correction (or, for returns, is flagged);
+        - a text column may spell one category several ways (:func:`spelling_warnings`).
     """
     cats = config.categories
     score = cats["score"]
@@ -413,6 +498,7 @@ def readiness_warnings(data: pd.DataFrame, config, quarter: str) -> list[str]:
                        f"{_consequence(c, covariates)}.")
 
     out += _separation(cur.assign(_cx=cx), covariates, quarter)
+    out += spelling_warnings(cur)
     return out
 
 

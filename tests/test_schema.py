@@ -185,3 +185,70 @@ def test_column_summary_in_words_and_blanks_that_mean_not_applicable():
     assert t.loc["tenure_months", "kind"] == "number, 0 or more"
     assert t.loc["favourite_colour", "kind"] == "extra (kept, not analysed)" and t.loc["favourite_colour", "note"] == ""
     assert (t.loc["renewed", "non_missing"], t.loc["favourite_colour", "unique"]) == (2, 2)
+
+
+# --- one category spelt several ways ---------------------------------------------------------
+
+from cxanalysis.schema import similar_values, spelling_warnings  # noqa: E402
+
+from .conftest import real_export  # noqa: E402
+
+
+def test_similar_values_finds_case_initials_and_contained_words():
+    values = ["Debit Card", "Credit Card", "credit-card ", "CC", "COD", "Cash on Delivery", "Phone", "Mobile Phone",
+              "UPI", "E wallet", "Bank & Loan", "bank and loan"]
+    assert similar_values(values) == [
+        ("Credit Card", "credit-card ", "the same words in another case, spacing or punctuation"),
+        ("CC", "Credit Card", "the initials of the other"),
+        ("CC", "credit-card ", "the initials of the other"),
+        ("COD", "Cash on Delivery", "the initials of the other"),
+        ("Phone", "Mobile Phone", "its words are all in the other"),
+        ("Bank & Loan", "bank and loan", "the same words in another case, spacing or punctuation"),
+    ]
+    # distinct categories, numbers and small words alone are not paired
+    assert similar_values(["Offer A", "Offer B", "Month-to-Month", "One Year", "Two Year", "18-24", "24",
+                           "Other", "Attitude of support person", "Attitude of service provider", "of", "of course"]) == []
+    assert similar_values(["Yes", None, float("nan"), "No"]) == []
+
+
+_WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=2, max_size=8)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.lists(_WORD, min_size=1, max_size=3).map(" ".join), min_size=1, max_size=6, unique=True),
+       st.integers(0, 5), st.sampled_from([str.upper, str.title, lambda t: t.replace(" ", "-") + " ", str.lower]))
+def test_a_value_respelt_is_always_paired_with_its_original_and_order_does_not_matter(values, i, respell):
+    original = values[i % len(values)]
+    other = respell(original)
+    if other == original:
+        other = original + "."
+    found = similar_values([*values, other])
+    assert (original, other, "the same words in another case, spacing or punctuation") in found or (
+        other, original, "the same words in another case, spacing or punctuation") in found
+    # a pair found does not depend on the order the values come in
+    assert {frozenset(p[:2]) for p in found} == {frozenset(p[:2]) for p in similar_values([other, *values[::-1]])}
+
+
+def test_spelling_warnings_on_the_real_exports_name_the_split_columns_only():
+    from cxanalysis.io import load
+
+    found = {}
+    for name in ("ecommerce", "telco"):
+        data, cfg = real_export(name)
+        found[name] = spelling_warnings(load(data, config=load_config(cfg)).data)
+    assert found["telco"] == []  # 20 churn reasons, 5 offers, 3 contracts: none alike; cities not checked
+    ecom = found["ecommerce"]
+    assert [w.split(" may spell")[0] for w in ecom] == ["'PreferredLoginDevice'", "'PreferredPaymentMode'",
+                                                         "'PreferedOrderCat'"]
+    assert ("'CC' and 'Credit Card' (the initials of the other); 'COD' and 'Cash on Delivery' (the initials of the "
+            "other). Each spelling is analysed as a category of its own") in ecom[1]
+
+
+def test_readiness_names_a_split_category_and_free_text_is_not_checked():
+    d = make_customers(400, 1, random_state=3)
+    q = str(d["quarter"].iloc[0])
+    d["plan"] = d["plan"].astype(str)
+    d.loc[d.index[:5], "plan"] = d.loc[d.index[:5], "plan"].str.upper() + " "
+    d["note"] = [f"free text number {i}" for i in range(len(d))]  # 400 values: not a category
+    out = [w for w in readiness_warnings(d, load_config({}), q) if "spell" in w]
+    assert len(out) == 1 and out[0].startswith("'plan' may spell one category several ways: ")
