@@ -51,6 +51,7 @@ __all__ = [
     "respondents_by_quarter",
     "parse_binary",
     "file_sha256",
+    "undated_churn_note",
 ]
 
 READABLE = {".csv", ".txt", ".tsv", ".parquet", ".pq", ".xlsx", ".xls", ".xlsm"}
@@ -582,6 +583,14 @@ def _category(s: pd.Series) -> pd.Series:
     return pd.Series(pd.Categorical.from_codes(recode[codes], dtype=labels.dtype), index=s.index)
 
 
+def undated_churn_note(quarter: str) -> str:
+    """The data-quality note for an export dated by cx.yaml or ``--quarter`` that has a churn
+    column (every engine gives it): the churn column's window is read as the quarter's."""
+    return (f"Every row is dated {quarter} (given in cx.yaml or by --quarter; no quarter column is mapped): churn "
+            "is counted over whatever window the export's churn column covers, and read as this quarter's. The "
+            "quarterly figures (churn a quarter, lifetime values, retention) hold only if that window is a quarter.")
+
+
 def _parse_columns(frame: pd.DataFrame, problems: list[Problem]) -> pd.DataFrame:
     """Coerce canonical columns to their types, reporting unparseable cells."""
     for col in list(frame.columns):
@@ -757,10 +766,7 @@ def load(
     dated = "quarter" in frame or ("_file_quarter" in frame and frame["_file_quarter"].notna().all())
     frame = _parse_quarters(frame, q, problems)
     if not dated and "churned" in frame:
-        report.notes.append(
-            f"Every row is dated {q} (given in cx.yaml or by --quarter; no quarter column is mapped): churn is "
-            "counted over whatever window the export's churn column covers, and read as this quarter's. The "
-            "quarterly figures (churn a quarter, lifetime values, retention) hold only if that window is a quarter.")
+        report.notes.append(undated_churn_note(q))
     if "spend" in frame:
         if (factor := SPEND_PER_QUARTER[cfg.spend_period]) != 1.0:
             frame["spend"] = frame["spend"] * factor

@@ -656,3 +656,26 @@ def test_an_export_dated_by_the_config_says_what_its_churn_window_must_be(tmp_pa
     no_churn = tmp_path / "no_churn.csv"
     df.drop(columns=["quarter", "churned"]).to_csv(no_churn, index=False)
     assert not [n for n in load(no_churn, quarter="2026Q3").report.notes if "Every row is dated" in n]
+
+
+def test_the_large_route_gives_the_same_undated_note_as_the_pandas_route(tmp_path):
+    """DuckDB reads an export without a quarter column with the quarter given: the notes say the
+    same sentence as the in-memory loader; with a quarter column, or no churn column, neither does."""
+    from cxanalysis.config import load_config
+    from cxanalysis.engine.large import prepare_large
+    from cxanalysis.sample import make_customers
+
+    df = make_customers(400, 1, random_state=3)
+    df.drop(columns=["quarter"]).to_parquet(tmp_path / "undated.parquet", index=False)
+    df.to_parquet(tmp_path / "dated.parquet", index=False)
+    df.drop(columns=["quarter", "churned"]).to_parquet(tmp_path / "no_churn.parquet", index=False)
+    cfg = load_config({})
+
+    def dated_notes(notes):
+        return [n for n in notes if "Every row is dated" in n]
+
+    large = prepare_large(tmp_path / "undated.parquet", cfg, quarter="2026Q3", per_stratum=50).cleaning.notes
+    memory = load(tmp_path / "undated.parquet", quarter="2026Q3").report.notes
+    assert dated_notes(large) == dated_notes(memory) and len(dated_notes(large)) == 1
+    assert not dated_notes(prepare_large(tmp_path / "dated.parquet", cfg, per_stratum=50).cleaning.notes)
+    assert not dated_notes(prepare_large(tmp_path / "no_churn.parquet", cfg, quarter="2026Q3", per_stratum=50).cleaning.notes)

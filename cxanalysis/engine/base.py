@@ -22,7 +22,7 @@ from ..schema import CATEGORICAL, Problem, check_rules, clashing_names, rules
 from ..schema import sql_name as q
 from . import exact, sql
 
-__all__ = ["Engine", "SQLEngine", "PandasEngine", "EXACT_TABLES", "canonical_select", "stratified_sql",
+__all__ = ["Engine", "SQLEngine", "PandasEngine", "EXACT_TABLES", "canonical_select", "quarter_given", "stratified_sql",
            "finish_sample", "MISSING_LEVEL"]
 
 #: The exact tables every engine computes (:meth:`Engine.exact_tables`).
@@ -225,6 +225,9 @@ class SQLEngine(Engine):
     """
 
     table = "customers"
+    #: whether the export's quarter came from cx.yaml or ``--quarter`` (:func:`quarter_given`);
+    #: set by engines that read an export file
+    quarter_given = False
 
     @abstractmethod
     def query(self, text: str) -> pd.DataFrame:
@@ -293,6 +296,12 @@ def _plain(v) -> str:
     return str(v)
 
 
+def quarter_given(source_columns: Sequence[str], config: Config) -> bool:
+    """Whether an export's quarter must come from cx.yaml or ``--quarter``: it has no quarter
+    column, and none is mapped."""
+    return "quarter" not in list(source_columns) and "quarter" not in dict(config.columns)
+
+
 def canonical_select(source_columns: Sequence[str], config: Config, quarter: str | None) -> str:
     """The SELECT list that renames an export's columns to canonical names (``cx.yaml``'s
     ``columns``), keeps the others as they are, and adds ``quarter`` when the export has none.
@@ -314,7 +323,7 @@ def canonical_select(source_columns: Sequence[str], config: Config, quarter: str
     renamed = clashing_names(kept, list(mapping))  # "Quarter" beside the run's quarter, as in memory
     select += [f"{q(c)} AS {q(renamed[c])}" if c in renamed else q(c) for c in kept]
     qtr = quarter or config.quarter
-    if "quarter" not in cols and "quarter" not in mapping:
+    if quarter_given(cols, config):
         if qtr is None:
             raise ValueError("The export has no quarter column: pass quarter= (--quarter) or set 'quarter' in cx.yaml.")
         select.append("'" + str(qtr).replace("'", "''") + "' AS quarter")

@@ -9,7 +9,14 @@ import pandas as pd
 
 from ..config import Config, load_config
 from ..schema import sql_name as q
-from .base import MISSING_LEVEL, SQLEngine, _category_sql, canonical_select, finish_sample
+from .base import (
+    MISSING_LEVEL,
+    SQLEngine,
+    _category_sql,
+    canonical_select,
+    finish_sample,
+    quarter_given,
+)
 
 __all__ = ["DuckDBEngine", "reader_sql"]
 
@@ -64,6 +71,7 @@ class DuckDBEngine(SQLEngine):
                 reader = reader_sql(path)
                 cols = [r[0] for r in self.con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
                 selects.append(f"SELECT {canonical_select(cols, self.config, qq)} FROM {reader}")
+            self.quarter_given = not isinstance(source, QuarterFolders) and quarter_given(cols, self.config)
             self.con.execute(f"CREATE VIEW {self.table} AS " + " UNION ALL BY NAME ".join(selects))
         self.columns = [r[0] for r in self.con.execute(f"DESCRIBE {self.table}").fetchall()]
 

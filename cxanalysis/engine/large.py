@@ -26,7 +26,16 @@ import numpy as np
 import pandas as pd
 
 from ..config import SPEND_PER_QUARTER, Config, spend_note
-from ..io import _FALSE, _TRUE, CleaningReport, DataError, file_sha256, load, parse_quarter
+from ..io import (
+    _FALSE,
+    _TRUE,
+    CleaningReport,
+    DataError,
+    file_sha256,
+    load,
+    parse_quarter,
+    undated_churn_note,
+)
 from ..schema import CANONICAL, CATEGORICAL, CX_SCORES, NUMERIC_KINDS, Problem, ValidationError
 from ..schema import sql_name as q
 from . import exact, sql
@@ -309,6 +318,8 @@ def _prepare(eng, source, config: Config, qtr, per_stratum: int | None, seed: in
                                                                         if r["base"] > r["respondents"]})))
         report.notes.append(f"{n_non:,} customers have no CX score (did not answer the survey): counted as the base "
                             f"the {report.respondents:,} respondents stand for, not analysed; {how}.")
+    if eng.quarter_given and "churned" in eng.columns:
+        report.notes.append(undated_churn_note(str(qtr)))
     if "spend" in eng.columns and (note := spend_note(config)) is not None:
         report.notes.append(note)
     report.notes.append(f"Read, validated and counted by the {eng.name} engine over every row; the models, "

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..config import Config, load_config
 from ..resources import require_extra
-from .base import SQLEngine, canonical_select, finish_sample, stratified_sql
+from .base import SQLEngine, canonical_select, finish_sample, quarter_given, stratified_sql
 
 __all__ = ["SparkEngine", "spark_session"]
 
@@ -122,6 +122,7 @@ class SparkEngine(SQLEngine):
             raw = self._read(str(source))
         raw.createOrReplaceTempView("customers_raw")
         select = canonical_select(raw.columns, self.config, quarter)
+        self.quarter_given = quarter_given(raw.columns, self.config) and not isinstance(source, pd.DataFrame)
         self.spark.sql(f"SELECT {select} FROM customers_raw").createOrReplaceTempView(self.table)
         self.columns = list(self.spark.table(self.table).columns)
 
