@@ -200,14 +200,17 @@ def describe_axes(ax) -> str:
 
 
 def describe(fig) -> str:
-    """Alt text for a whole figure: its title, then one sentence per panel with data."""
+    """Alt text for a whole figure: its title, one sentence per panel with data, then the
+    figure's own lines of text (the distributions' "Not drawn" and "One value" lines)."""
     panels = [ax for ax in fig.get_axes() if ax.get_visible() and ax.get_label() != "<colorbar>"]
     parts = [s for s in (describe_axes(ax) for ax in panels) if s]
     sup = fig._suptitle.get_text() if getattr(fig, "_suptitle", None) is not None else ""
     head = f"{_text(sup)}. " if _text(sup) else ""
     if len(parts) > 1:
         parts = [f"Panel {i}: {p}" for i, p in enumerate(parts, start=1)]
-    text = head + " ".join(parts)
+    titles = {id(getattr(fig, a, None)) for a in ("_suptitle", "_supxlabel", "_supylabel")}
+    notes = [t for t in (_text(t) for t in fig.texts if id(t) not in titles) if t]  # lines under a grid
+    text = head + " ".join(parts + [n if n.endswith(".") else n + "." for n in notes])
     return text.strip() or "Chart without a title or data labels."
 
 

@@ -252,9 +252,10 @@ def distributions(data: pd.DataFrame, columns: Sequence[str], *, ncols: int = 4,
 
     ``unit`` names what a row is ("customers", "respondents") where the panels count rows.
 
-    Yes/no columns (only 0 and 1) share one panel showing the share of 1s. A text column whose
-    values are mostly unique (an identifier, coordinates written as text, free text) has no shape
-    to draw: it is named under the grid instead of a panel of bars one row high. Above
+    Yes/no columns (only 0 and 1) share one panel showing the share of 1s. A text column with
+    too many values for its top bars to show its shape (an identifier, coordinates written as
+    text, free text, cities: :func:`_mostly_unique_text`) is named under the grid instead, and so
+    is a column with one value for every row (with that value), rather than a panel of one bar. Above
     ``max_rows`` customers the shapes are drawn from a random sample of that many (said in the
     figure's title); the tables beside them use every row.
     """
@@ -263,6 +264,8 @@ def distributions(data: pd.DataFrame, columns: Sequence[str], *, ncols: int = 4,
     data = data[columns].sample(max_rows, random_state=random_state) if sampled else data[columns]
     unique = [c for c in columns if _mostly_unique_text(data[c], max_levels)]
     columns = [c for c in columns if c not in unique]
+    single = {c: data[c].dropna().iloc[0] for c in columns if data[c].nunique() == 1 and not _is_binary(data[c])}
+    columns = [c for c in columns if c not in single]
     binary = [c for c in columns if _is_binary(data[c])]
     panels = [c for c in columns if c not in binary] + (["Yes/no columns: share of yes"] if binary else [])
     nrows = max(1, int(np.ceil(len(panels) / ncols)))
@@ -292,7 +295,7 @@ def distributions(data: pd.DataFrame, columns: Sequence[str], *, ncols: int = 4,
             else:  # levels: numbers in their order, categories by frequency
                 vc = s.value_counts()
                 vc = vc.sort_index() if numeric else vc.head(max_levels)
-                labels = [f"{v:g}" if numeric else _short(str(v)) for v in vc.index]
+                labels = [f"{v:g}" if numeric else _short(str(v), 16) for v in vc.index]
                 ax.barh(labels[::-1], vc.to_numpy()[::-1], color=NEUTRAL)
         _top_title(ax, _short(col if col not in data else label(col), 32), fontsize=9)
         ax.tick_params(labelsize=8)
@@ -307,24 +310,32 @@ def distributions(data: pd.DataFrame, columns: Sequence[str], *, ncols: int = 4,
     if sampled:
         fig.suptitle(f"Distributions (random sample of {max_rows:,} customers)", fontweight="bold",
                      y=1 - 0.1 / height, va="top")
-    if unique:
-        fig.text(0.09, 0.05 / height, _short("Not drawn, values mostly unique: " + ", ".join(label(c) for c in unique), 150),
-                 fontsize=8, color=GREYS[0], va="bottom")
-    # a fixed grid (labels are at most 18 characters) instead of a tight layout, which measures
+    notes = ([_short("Not drawn, too many values to show a shape: " + ", ".join(label(c) for c in unique), 150)]
+             if unique else [])
+    if single:
+        notes.append(_short("One value for every row: " + ", ".join(f"{label(c)} ({_short(str(v), 24)})"
+                                                                     for c, v in single.items()), 150))
+    for i, note in enumerate(notes):  # a line each, in reading order, the last at the bottom
+        fig.text(0.09, (0.05 + 0.2 * (len(notes) - 1 - i)) / height, note, fontsize=8, color=GREYS[0], va="bottom")
+    # a fixed grid (labels are at most 16 characters) instead of a tight layout, which measures
     # every tick label of every panel and made this figure the slowest of the report
     _detach_layout(fig)
-    fig.subplots_adjust(left=0.09, right=0.98, top=1 - (0.75 if sampled else 0.35) / height, bottom=0.45 / height,
-                        wspace=0.6, hspace=0.5)
+    fig.subplots_adjust(left=0.09, right=0.98, top=1 - (0.75 if sampled else 0.35) / height,
+                        bottom=(0.45 + 0.2 * len(notes)) / height, wspace=0.7, hspace=0.5)
     # measured as it is (_chart): marked as fitting only when no wide letters reach past the grid
     return fig
 
 
 def _mostly_unique_text(s: pd.Series, max_levels: int) -> bool:
-    """A text column with more than ``max_levels`` distinct values, most of them seen once."""
+    """A text column with more than ``max_levels`` distinct values whose ``max_levels`` most
+    frequent hold under half of its rows: its top bars would show a sliver of the column
+    (the IBM Telco export's "Lat Long": 1,652 values; "City": 1,106, the top 12 holding 17%)."""
     if pd.api.types.is_numeric_dtype(s) or isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(s):
         return False
     s = s.dropna()
-    return s.nunique() > max(max_levels, 0.5 * len(s))
+    if s.nunique() <= max_levels:
+        return False
+    return s.value_counts().iloc[:max_levels].sum() < 0.5 * len(s)
 
 
 def _short(label: str, width: int = 18) -> str:

@@ -46,7 +46,7 @@ def test_distributions_panels_and_yes_no_shares():
     csat = visible[2]
     assert [t.get_text() for t in csat.get_yticklabels()] == ["5", "4", "3", "2", "1"]
     assert sorted(p.get_width() for p in csat.patches) == sorted(df["csat"].value_counts().tolist())
-    assert "A very long plan …" in [t.get_text() for t in visible[3].get_yticklabels()]
+    assert "A very long pla…" in [t.get_text() for t in visible[3].get_yticklabels()]  # 16 characters
     assert fig._suptitle is None  # every row drawn
 
 
@@ -682,8 +682,37 @@ def test_mostly_unique_text_columns_are_named_not_drawn():
                        "Contract": np.resize(["Month-to-Month", "One Year", "Two Year"], n), "spend": np.arange(n, dtype=float)})
     fig = plots.distributions(df, list(df.columns))
     assert [ax.get_title() for ax in fig.axes if ax.get_visible()] == ["Contract", "Spend"]
-    assert [t.get_text() for t in fig.texts] == ["Not drawn, values mostly unique: Lat Long"]
+    assert [t.get_text() for t in fig.texts] == ["Not drawn, too many values to show a shape: Lat Long"]
     assert not plots.distributions(df, ["Contract", "spend"]).texts
+    plt.close("all")
+
+
+def test_a_column_whose_top_bars_hold_a_sliver_or_one_value_is_named_not_drawn():
+    """Cities: 60 values, a few seen often, the 12 most frequent holding 40% of rows, so their bars
+    show a sliver of the column: named, as is a column with one value for every row (with the
+    value). A text column whose 12 most frequent values hold half or more is drawn; the alt text
+    reads the lines under the grid."""
+    from cxanalysis import alt
+
+    rng = np.random.default_rng(0)
+    n = 1000
+    city = np.where(np.arange(n) < 400, np.resize([f"Big city {i}" for i in range(12)], n),
+                    [f"Town {i}" for i in rng.integers(0, 48, n)])
+    top12 = pd.Series(city).value_counts().iloc[:12].sum() / n
+    common = np.where(np.arange(n) < 500, np.resize([f"Region {i}" for i in range(12)], n),
+                      [f"Area {i}" for i in rng.integers(0, 48, n)])
+    assert top12 < 0.5 <= pd.Series(common).value_counts().iloc[:12].sum() / n
+    df = pd.DataFrame({"City": city, "Country": "United States", "Common": common, "spend": rng.gamma(2, 50, n),
+                       "Quarter (export)": "Q3"})
+    fig = plots.distributions(df, list(df.columns))
+    assert [ax.get_title() for ax in fig.axes if ax.get_visible()] == ["Common", "Spend"]
+    lines = [t.get_text() for t in fig.texts]
+    assert lines == ["Not drawn, too many values to show a shape: City",
+                     "One value for every row: Country (United States), Quarter (export) (Q3)"]
+    assert fig.texts[0].get_position()[1] > fig.texts[1].get_position()[1]  # read top down
+    described = alt.describe(fig)
+    assert described.endswith("Not drawn, too many values to show a shape: City. One value for every row: Country "
+                              "(United States), Quarter (export) (Q3).")
     plt.close("all")
 
 
