@@ -366,12 +366,14 @@ def _is_binary(s: pd.Series) -> bool:
 
 
 @_chart
-def segment_nps(table: pd.DataFrame, *, overall: float | None = None, title: str | None = None, ax=None):
+def segment_nps(table: pd.DataFrame, *, overall: float | None = None, title: str | None = None, score: str = "NPS",
+                ax=None):
     """Horizontal NPS bars with 95% CI error bars, one row per segment, grouped by dimension.
 
     ``table``: ``segment, nps, ci_low, ci_high`` and optionally ``dimension`` (rows grouped under
     a shaded band per dimension), ``differs`` (a dark outline: differs from the rest) and
     ``tested`` (light grey: too small to test). Bars are neutral: NPS is not a category.
+    ``score`` names the net score on the axis and in the default title (:func:`cxanalysis.fmt.score_name`).
     """
     t = table.reset_index(drop=True)
     ax = ax if ax is not None else plt.subplots(figsize=(8, max(3.0, 0.28 * len(t) + 1.2)))[1]
@@ -390,14 +392,14 @@ def segment_nps(table: pd.DataFrame, *, overall: float | None = None, title: str
         _shade_groups(ax, t["dimension"].to_numpy(), y)
     ax.set_yticks(y, labels)
     ax.set_ylim(-0.6, max(len(t), 1) - 0.4)
-    xlabel = "NPS (95% CI)"
+    xlabel = f"{score} (95% CI)"
     if overall is not None and np.isfinite(overall):
         # said under the axis, not in a legend, which a long bar or interval could run through
         ax.axvline(overall, color="black", lw=1, ls="--")
         xlabel += f"; dashed line: all customers, {overall:.1f}"
     ax.axvline(0, color="grey", lw=0.8)
     ax.set(xlabel=xlabel)
-    _top_title(ax, title or "NPS by segment")
+    _top_title(ax, title or f"{score} by segment")
     return ax
 
 
@@ -489,11 +491,11 @@ def trend(table: pd.DataFrame, *, value: str = "nps", title: str | None = None, 
 
 
 @_chart
-def change_decomposition(decomposition: dict, *, title: str | None = None, ax=None):
+def change_decomposition(decomposition: dict, *, title: str | None = None, score: str = "NPS", ax=None):
     """Per dimension, the NPS change split into customer mix and change within segments
     (:func:`cxanalysis.trends.nps_change_decomposition`): two bars with their 95% intervals,
     labelled directly, and a dashed line at the whole change. Neutral greys: these are not
-    NPS categories."""
+    NPS categories. ``score`` names the net score (:func:`cxanalysis.fmt.score_name`)."""
     ax = _ax(ax)
     rows = decomposition.get("by") or []
     y, labels = [], []
@@ -509,8 +511,8 @@ def change_decomposition(decomposition: dict, *, title: str | None = None, ax=No
     ax.annotate(f"whole change {decomposition['change']:+.1f}", (decomposition["change"], 1.0),
                 xycoords=("data", "axes fraction"), xytext=(3, -12), textcoords="offset points", fontsize=8)
     ax.set_yticks(y, labels)
-    ax.set(xlabel=f"NPS points, {decomposition['from']} to {decomposition['to']}",
-           title=title or "What moved NPS: customer mix or change within segments")
+    ax.set(xlabel=f"{score} points, {decomposition['from']} to {decomposition['to']}",
+           title=title or f"What moved {score}: customer mix or change within segments")
     return ax
 
 

@@ -548,7 +548,7 @@ def recommendation(results: dict[str, Any]) -> tuple[str, str]:
 
 #: the analyses' keys in results.json's ``analyses_skipped``, in words
 SKIPPED_ANALYSES = {
-    "nps_change": "What moved NPS (customer mix or real change)", "trends": "Quarter-over-quarter trends",
+    "nps_change": "What moved NPS: customer mix or real change", "trends": "Quarter-over-quarter trends",
     "nps_change_year": "NPS change over the year",
     "roi": "ROI of moving passives to promoters", "retention_scenarios": "Retention scenarios",
     "spend": "Spend model", "churn": "Churn model", "returns": "Returns model", "clusters": "Behavioural clusters",
@@ -558,21 +558,23 @@ SKIPPED_ANALYSES = {
 _SKIPPED_PARTS = {"metric ": "Metric", "segment ": "Segment dimension", "cluster column ": "Cluster column"}
 
 
-def skip_label(key: str) -> str:
-    """A key of ``analyses_skipped`` in words: "nps_change" → "What moved NPS (customer mix or
-    real change)", "metric csat" → "Metric: CSAT"; an unknown key as it is."""
+def skip_label(key: str, score: str = "NPS") -> str:
+    """A key of ``analyses_skipped`` in words: "nps_change" → "What moved NPS: customer mix or
+    real change" ("NPS" replaced by ``score``, the net score's name, :func:`cxanalysis.fmt.score_name`),
+    "metric csat" → "Metric: CSAT"; an unknown key as it is."""
     if key in SKIPPED_ANALYSES:
-        return SKIPPED_ANALYSES[key]
+        return SKIPPED_ANALYSES[key].replace("NPS", score)
     for prefix, words in _SKIPPED_PARTS.items():
         if key.startswith(prefix):
             return f"{words}: {fmt.label(key[len(prefix):])}"
     return key
 
 
-def skipped_html(skipped: dict[str, str]) -> str:
+def skipped_html(skipped: dict[str, str], *, score: str = "NPS") -> str:
     """The "Analyses skipped" block: each analysis with its reason, in words, and the metrics whose
     column the export lacks in one line (a dashboard of absent columns would otherwise outgrow
-    the evidence), all in a block the reader opens. Empty when nothing was skipped."""
+    the evidence), all in a block the reader opens; ``score`` names the net score in the analyses'
+    names (:func:`skip_label`). Empty when nothing was skipped."""
     if not skipped:
         return ""
     absent, items, one_quarter = [], [], []
@@ -580,9 +582,9 @@ def skipped_html(skipped: dict[str, str]) -> str:
         if k.startswith("metric ") and re.fullmatch(r"no [\w, ]+ columns?", str(v)):
             absent.append(skip_label(k).split(": ", 1)[1])
         elif k in ("trends", "nps_change", "nps_change_year") and str(v).startswith("only one quarter loaded"):
-            one_quarter.append(skip_label(k))  # one cause, said once
+            one_quarter.append(skip_label(k, score))  # one cause, said once
         else:
-            items.append(f"<li><b>{html.escape(skip_label(k))}</b>: {html.escape(str(v))}</li>")
+            items.append(f"<li><b>{html.escape(skip_label(k, score))}</b>: {html.escape(str(v))}</li>")
     if one_quarter:
         items.insert(0, f"<li><b>{html.escape(fmt.listing(one_quarter))}</b>: only one quarter loaded</li>")
     if absent:
@@ -997,7 +999,7 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
                  + "</ul>") if warnings else ""
     assumptions = assumptions_sentence(results)
     skipped = results.get("analyses_skipped") or {}
-    skip_html = skipped_html(skipped)
+    skip_html = skipped_html(skipped, score=_score_label(n or {}))
     errors = results.get("run", {}).get("errors")
     err_html = ("<h2>Problems in this run</h2><ul>" + "".join(f"<li>{html.escape(e)}</li>" for e in errors)
                 + "</ul>") if errors else ""

@@ -90,6 +90,7 @@ def test_segment_nps_says_the_overall_line_under_the_axis_not_in_a_legend_over_t
     assert ax.get_xlabel() == "NPS (95% CI); dashed line: all customers, 21.8"
     assert [ln.get_xdata()[0] for ln in ax.get_lines() if ln.get_linestyle() == "--"] == [21.8]
     assert plots.segment_nps(table).get_xlabel() == "NPS (95% CI)"
+    assert plots.segment_nps(table, score="Net score (CSAT)").get_xlabel() == "Net score (CSAT) (95% CI)"
 
 
 def test_segment_nps_bars_neutral_with_significance_as_outline():
@@ -238,6 +239,10 @@ def test_change_decomposition_bars_and_intervals():
     segs = [np.asarray(s) for c in ax.collections if c.get_gid() == "ci" for s in c.get_segments()]
     assert sorted((round(s[0, 0], 6), round(s[1, 0], 6)) for s in segs) == [(-1.9, 2.3), (5.9, 8.3)]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["Plan: customer mix", "Plan: within segments"]
+    assert ax.get_title() == "What moved NPS: customer mix or change within segments"
+    other = plots.change_decomposition(dec, score="Net score (CSAT)")
+    assert other.get_title() == "What moved Net score (CSAT): customer mix or change within segments"
+    assert other.get_xlabel() == "Net score (CSAT) points, 2026Q1 to 2026Q2"
 
 
 # --- one colour meaning, readable axes (issue 15) ----------------------------------------------

@@ -220,7 +220,7 @@ def test_skipped_analyses_are_named_in_words_with_their_reasons(tmp_path):
                "segment age": "no age column", "cluster column visits_per_month": "constant", "<b>odd</b>": "x"}
     page = summary.write_index(tmp_path, _results(analyses_skipped=skipped), []).read_text()
     items = re.findall(r"<li><b>(.*?)</b>:? (.*?)</li>", page[page.index("Analyses skipped"):])
-    assert items[:5] == [("What moved NPS (customer mix or real change)", "only one quarter loaded"),
+    assert items[:5] == [("What moved NPS: customer mix or real change", "only one quarter loaded"),
                          ("&lt;b&gt;odd&lt;/b&gt;", "x"),  # an unknown key as it is, escaped
                          ("Cluster column: Visits per month", "constant"),
                          ("Segment dimension: Age", "no age column"),
@@ -235,8 +235,16 @@ def test_skipped_analyses_are_named_in_words_with_their_reasons(tmp_path):
     # the three analyses that one loaded quarter rules out share one line
     one = summary.skipped_html({"trends": "only one quarter loaded", "nps_change": "only one quarter loaded: no change "
                                 "to split", "nps_change_year": "only one quarter loaded", "themes": "no comment column"})
-    assert ("<li><b>What moved NPS (customer mix or real change), NPS change over the year and Quarter-over-quarter "
+    assert ("<li><b>What moved NPS: customer mix or real change, NPS change over the year and Quarter-over-quarter "
             "trends</b>: only one quarter loaded</li>") in one and one.count("<li>") == 2
+    # another net score is named as itself, in the analyses' names only (a metric keeps its name)
+    csat = summary.skipped_html({"nps_change_year": "only one quarter loaded", "metric NPS": "no nps_score column"},
+                                score="Net score (CSAT)")
+    assert "<li><b>Net score (CSAT) change over the year</b>: only one quarter loaded</li>" in csat
+    assert "whose column this export lacks: NPS</li>" in csat
+    page = summary.write_index(tmp_path, _results(nps={**_results()["nps"], "score": "csat"},
+                                                  analyses_skipped={"nps_change": "only one quarter loaded"}), [])
+    assert "<li><b>What moved Net score (CSAT): customer mix or real change</b>" in page.read_text()
 
 
 def test_causal_caveat_names_what_the_effects_are_adjusted_for(tmp_path):
