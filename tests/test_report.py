@@ -109,6 +109,15 @@ def test_real_export_reports_without_traceback(tmp_path, name):
     # a 1-5 CSAT cut 5 / 4 / 1-3: every page says what its "NPS" is
     for page in sorted(root.glob("0[1-6]-*.html")):
         assert "On these pages, 'NPS' is the net score of CSAT" in page.read_text(encoding="utf-8"), page.name
+    # the net score's own name in the skipped analyses' names
+    assert "What moved Net score (CSAT): customer mix or real change" in index and "What moved NPS" not in index
+    # each cluster's stability, with Hennig's reading, on page 06 and in results.json
+    assert "Stability (mean Jaccard)</th>" in (root / "06-clusters-and-drivers.html").read_text(encoding="utf-8")
+    assert all(0 <= r["stability"] <= 1 for r in results["clusters"]["profile"])
+    if name == "ecommerce":  # one category spelt several ways: named on the data-quality page
+        spellings = results["data_quality"]["spellings"]
+        assert len(spellings) == 3 and "'CC' and 'Credit Card' (the initials of the other)" in (
+            root / "01-data-quality.html").read_text(encoding="utf-8")
     if name == "ecommerce":  # no spend column: every section of the ROI page says it is skipped, and why
         roi_page = (root / "05-roi.html").read_text(encoding="utf-8")
         assert roi_page.count("Skipped: the ROI could not be computed from this export (needs a spend model "
@@ -116,6 +125,10 @@ def test_real_export_reports_without_traceback(tmp_path, name):
     if name == "telco":  # scores 1-2 always churned, 4-5 never: separation, flagged on the summary
         assert "Read before acting" in index and "separation" in index
         assert results["effects"]["churn"]["detractor_vs_passive"]["flagged"] is True
+        # the coefficient table says which intervals come from Firth's fallback (its odds ratios run to thousands)
+        page04 = (root / "04-cx-and-outcomes.html").read_text(encoding="utf-8")
+        assert "Interval method</th>" in page04 and "profile penalised likelihood</td>" in page04
+        assert results["data_quality"]["spellings"] == []
         # a moved passive is worth less than nothing: no ROI tornado reading backwards, said in words
         roi_page = (root / "05-roi.html").read_text(encoding="utf-8")
         assert "No ROI chart: a moved passive is worth nothing or less here" in roi_page
