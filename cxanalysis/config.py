@@ -46,6 +46,10 @@ class ConfigError(ValueError):
 DEFAULTS: dict[str, Any] = {
     # canonical column name -> name in your export
     "columns": {},
+    # one category spelt several ways, merged when loading: column (canonical name, or the export's
+    # own for a column kept as it is) -> {spelling in the export: the spelling to use}, e.g.
+    # {PreferredPaymentMode: {CC: Credit Card, COD: Cash on Delivery}}; text columns only
+    "recode": {},
     # quarter of the export when the file has no quarter column, e.g. "2026Q3"
     "quarter": None,
     # ISO 4217 code of the export's money, e.g. EUR: amounts are shown with its symbol ("€1,234");
@@ -141,7 +145,7 @@ _CHOICES = {
 }
 
 # Keys whose value is a free-form mapping (their own keys are not checked against DEFAULTS).
-_FREE_MAPPINGS = {("columns",), ("scales",), ("segments", "bands"), ("health_score", "weights")}
+_FREE_MAPPINGS = {("columns",), ("recode",), ("scales",), ("segments", "bands"), ("health_score", "weights")}
 
 
 @dataclass(frozen=True)
@@ -225,6 +229,7 @@ def _check(data: dict[str, Any]) -> None:
             "'categories.detractor_max' must be below 'categories.promoter_min'; got "
             f"{cats['detractor_max']} and {cats['promoter_min']}."
         )
+    _check_recode(data["recode"])
     for name, scale in data["scales"].items():
         if not (isinstance(scale, list | tuple) and len(scale) == 2 and scale[0] < scale[1]):
             raise ConfigError(
@@ -300,6 +305,32 @@ def _check(data: dict[str, Any]) -> None:
     if isinstance(nr, bool) or not isinstance(nr, int) or nr < 20:
         raise ConfigError(f"'clusters.n_resamples' must be a whole number, 20 or more (a 95% range from fewer "
                           f"resamples is little more than their minimum and maximum); got {nr!r}.")
+
+
+def _check_recode(recode: dict[str, Any]) -> None:
+    """``recode``: each column maps spellings to spellings (text or numbers, read as text); a
+    spelling may not be both recoded and a target (the order would decide the result)."""
+    from .schema import CANONICAL
+
+    for col, mapping in recode.items():
+        kind = CANONICAL.get(str(col))
+        if kind not in (None, "category"):
+            raise ConfigError(f"'recode.{col}' recodes the {kind} column {col!r}; recode is for text columns that "
+                              "name categories (plan, region, job_title or a column of your own).")
+        if not isinstance(mapping, Mapping) or not mapping:
+            raise ConfigError(f"'recode.{col}' must map each spelling in the export to the one to use, e.g. "
+                              f"{{CC: Credit Card}}; got {mapping!r}.")
+        for k, v in mapping.items():
+            if not isinstance(k, str | int | float) or not isinstance(v, str | int | float) or isinstance(k, bool) \
+                    or isinstance(v, bool) or not str(k).strip() or not str(v).strip():
+                raise ConfigError(f"'recode.{col}' must map text to text, e.g. {{CC: Credit Card}}; got "
+                                  f"{k!r}: {v!r}." + (" YAML reads an unquoted Yes, No, On or Off as true or false: "
+                                                     "quote it ('Yes')." if isinstance(k, bool) or isinstance(v, bool)
+                                                     else ""))
+        chained = sorted({str(k).strip() for k in mapping} & {str(v).strip() for v in mapping.values()})
+        if chained:
+            raise ConfigError(f"'recode.{col}' both recodes and targets {chained[0]!r}: map every spelling straight "
+                              "to the one to use.")
 
 
 def _is_number(x) -> bool:

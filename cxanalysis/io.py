@@ -13,7 +13,7 @@ import difflib
 import hashlib
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,9 @@ __all__ = [
     "parse_binary",
     "file_sha256",
     "undated_churn_note",
+    "recode_values",
+    "recode_note",
+    "recode_error",
 ]
 
 READABLE = {".csv", ".txt", ".tsv", ".parquet", ".pq", ".xlsx", ".xls", ".xlsm"}
@@ -566,6 +569,61 @@ def _apply_mapping(raw: pd.DataFrame, config: Config) -> pd.DataFrame:
     return frame
 
 
+def recode_error(col: str, columns: Sequence[str], *, numbers: bool = False) -> DataError:
+    """The error for a ``recode`` entry the export cannot take: its column is absent, or holds numbers."""
+    if numbers:
+        return DataError(f"'recode.{col}' in cx.yaml recodes {col!r}, which holds numbers: recode is for text "
+                         "columns that name categories. Remove the entry, or recode the text column meant.")
+    hint = difflib.get_close_matches(str(col), [str(c) for c in columns], n=1)
+    return DataError(f"'recode.{col}' in cx.yaml names a column the export does not have (a mapped column goes by "
+                     "its canonical name)." + (f" Did you mean {hint[0]!r}?" if hint else ""))
+
+
+def recode_note(col: str, counts: Mapping[str, int], mapping: Mapping[str, str]) -> str:
+    """The data-quality note of one ``recode`` entry: rows recoded per spelling, and the spellings
+    no row holds."""
+    done = [f"{counts[k]:,} {k!r} to {v!r}" for k, v in mapping.items() if counts.get(k)]
+    absent = [repr(k) for k in mapping if not counts.get(k)]
+    return (f"{col!r} recoded as cx.yaml asks: " + (", ".join(done) if done else "no row changed")
+            + (f" ({', '.join(absent)} in no row)" if absent else "") + ".")
+
+
+def _recode_map(mapping: Mapping) -> dict[str, str]:
+    return {str(k).strip(): str(v).strip() for k, v in mapping.items()}
+
+
+def recode_values(frame: pd.DataFrame, recode: Mapping[str, Mapping]) -> tuple[pd.DataFrame, list[str]]:
+    """``frame`` with each ``recode`` column's spellings replaced (cx.yaml ``recode``: a cell
+    matches a spelling when equal once stripped of surrounding spaces), and one note per column.
+
+    Raises
+    ------
+    DataError
+        A recoded column is absent, or holds numbers.
+    """
+    notes = []
+    for col, mapping in recode.items():
+        if col not in frame:
+            raise recode_error(col, [c for c in frame.columns if not str(c).startswith("_")])
+        s = frame[col]
+        if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+            raise recode_error(col, [], numbers=True)
+        m = _recode_map(mapping)
+        codes, uniques = pd.factorize(s)  # each distinct spelling looked up once
+        labels = pd.Series(uniques, dtype=object).map(lambda v: str(v).strip())
+        target = labels.map(m)
+        hit = np.append(target.notna().to_numpy(), False)
+        per_label = np.bincount(codes[codes >= 0], minlength=len(uniques))
+        counts = {k: int(per_label[(labels == k).to_numpy()].sum()) for k in m}
+        rows = hit[codes]
+        if rows.any():
+            new = np.append(target.to_numpy(object), None)[codes]
+            out = s.astype(object).where(~rows, pd.Series(new, index=s.index))
+            frame[col] = out if s.dtype == object else out.astype(s.dtype)  # text stays the export's text type
+        notes.append(recode_note(col, counts, m))
+    return frame, notes
+
+
 def _unparsed(frame: pd.DataFrame, col: str, raw: pd.Series, bad: np.ndarray, problems: list[Problem],
               rule: str, fix: str) -> None:
     """Record cells of ``col`` that could not be parsed, keeping their text for the message."""
@@ -742,6 +800,8 @@ def load(
     elif formats and not formats[0]["plain"]:
         report.notes.append(_format_note(formats[0]))
     frame = _apply_mapping(raw, cfg)
+    frame, recoded = recode_values(frame, cfg.recode)
+    report.notes += recoded
     frame.insert(0, "_row", np.arange(1, len(frame) + 1))
 
     if "customer_id" not in frame:

@@ -365,7 +365,7 @@ def similar_values(values: Sequence[object]) -> list[tuple[str, str, str]]:
 def spelling_warnings(frame: pd.DataFrame, *, max_pairs: int = 4) -> list[str]:
     """One sentence per text column whose values may spell one category several ways
     (:func:`similar_values`), naming the column, the pairs (at most ``max_pairs``), what happens
-    and the fix. Columns with more than :data:`MAX_CATEGORIES` values (free text, ids) and the
+    and the fix (cx.yaml's ``recode``, with the first pair as the example). Columns with more than :data:`MAX_CATEGORIES` values (free text, ids) and the
     id, quarter and comment columns are not checked."""
     out = []
     for col in frame.columns:
@@ -381,9 +381,13 @@ def spelling_warnings(frame: pd.DataFrame, *, max_pairs: int = 4) -> list[str]:
             continue
         shown = "; ".join(f"{a!r} and {b!r} ({why})" for a, b, why in pairs[:max_pairs])
         more = f" and {len(pairs) - max_pairs} more" if len(pairs) > max_pairs else ""
+        a, b, _ = pairs[0]
+        counts = s.astype(str).value_counts()
+        if counts.get(a, 0) > counts.get(b, 0):  # the example recodes the rarer spelling
+            a, b = b, a
         out.append(f"{col!r} may spell one category several ways: {shown}{more}. Each spelling is analysed as a "
                    "category of its own, which splits its customers between segments. If they are the same, "
-                   "merge them in the export (or in the --query SQL) and run the report again.")
+                   f"merge them under 'recode' in cx.yaml ({col}: {{{a}: {b}}}) and run the report again.")
     return out
 
 

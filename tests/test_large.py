@@ -387,3 +387,59 @@ def test_a_monthly_spend_is_converted_by_the_engine_as_in_pandas(tmp_path, as_te
     assert any("spend_period: month" in n for n in big.cleaning.notes)
     assert_engines_agree(big.tables, PandasEngine(ref.data.drop(columns=["_row", "_source"]), cfg).exact_tables(),
                          "monthly spend")
+
+
+def test_recode_merges_spellings_alike_in_memory_and_in_duckdb(tmp_path):
+    """cx.yaml's recode merges one category's spellings: the in-memory loader and DuckDB give the
+    same notes (rows per spelling, spellings in no row), the same levels and the same exact NPS by
+    plan, equal to NPS computed by hand on the recoded column."""
+    from cxanalysis.io import load
+
+    df = make_customers(1500, 1, random_state=8)
+    df["plan"] = df["plan"].astype(object)
+    df.loc[df.index[:40], "plan"] = " basic"   # spaces around a spelling do not stop it matching
+    df.loc[df.index[40:70], "plan"] = "BASIC"
+    df["channel"] = np.resize(["Mobile Phone", "Phone", "Computer"], len(df))
+    cfg = {**write_messy(df, tmp_path / "e.parquet"),
+           "recode": {"plan": {"basic": "Basic", "BASIC": "Basic", "Platinum": "Gold"}, "channel": {"Phone": "Mobile Phone"}}}
+    config = load_config(cfg)
+    memory = load(tmp_path / "e.parquet", config=config)
+    run = prepare_large(tmp_path / "e.parquet", config, per_stratum=50)
+
+    def recoded(notes):
+        return sorted(n for n in notes if "recoded as cx.yaml asks" in n)
+
+    assert recoded(memory.report.notes) == recoded(run.cleaning.notes) == [
+        "'channel' recoded as cx.yaml asks: 500 'Phone' to 'Mobile Phone'.",
+        "'plan' recoded as cx.yaml asks: 40 'basic' to 'Basic', 30 'BASIC' to 'Basic' ('Platinum' in no row)."]
+    assert set(memory.data["plan"].dropna().astype(str)) == set(run.sample["plan"].dropna().astype(str)) == set(
+        df["plan"].replace({" basic": "Basic", "BASIC": "Basic"}).dropna())
+    assert set(run.sample["channel"]) == {"Mobile Phone", "Computer"}
+    truth = df.assign(plan=df["plan"].replace({" basic": "Basic", "BASIC": "Basic"}))
+    seg = run.tables["nps_segments"]
+    by_plan = {str(r["segment"]): r["nps"] for r in seg.to_dict("records") if r["dimension"] == "plan"}
+    assert set(by_plan) == set(truth["plan"].dropna())
+    for plan, part in truth.groupby("plan"):
+        s = part["nps_score"].dropna()
+        assert by_plan[plan] == pytest.approx(100 * ((s >= 9).mean() - (s <= 6).mean()), abs=1e-9)
+
+
+def test_recode_errors_name_the_entry_and_the_fix(tmp_path):
+    from cxanalysis.config import ConfigError
+    from cxanalysis.io import DataError, load
+
+    df = make_customers(300, 1, random_state=2).assign(tier=lambda d: np.arange(len(d)) % 3)
+    cfg = write_messy(df, tmp_path / "e.parquet")
+    for engine_load in (lambda c: load(tmp_path / "e.parquet", config=c),
+                        lambda c: prepare_large(tmp_path / "e.parquet", c, per_stratum=20)):
+        with pytest.raises(DataError, match=r"'recode.plann' in cx.yaml names a column the export does not have.*"
+                                            r"Did you mean 'plan'\?"):
+            engine_load(load_config({**cfg, "recode": {"plann": {"a": "b"}}}))
+        with pytest.raises(DataError, match="'recode.tier' in cx.yaml recodes 'tier', which holds numbers"):
+            engine_load(load_config({**cfg, "recode": {"tier": {"1": "one"}}}))
+    with pytest.raises(ConfigError, match="'recode.churned' recodes the binary column 'churned'; recode is for text"):
+        load_config({"recode": {"churned": {"Y": "1"}}})
+    with pytest.raises(ConfigError, match=r"quote it \('Yes'\)"):
+        load_config({"recode": {"plan": {True: "Basic"}}})
+    with pytest.raises(ConfigError, match="both recodes and targets 'b'"):
+        load_config({"recode": {"plan": {"a": "b", "b": "c"}}})

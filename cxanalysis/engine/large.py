@@ -31,9 +31,12 @@ from ..io import (
     _TRUE,
     CleaningReport,
     DataError,
+    _recode_map,
     file_sha256,
     load,
     parse_quarter,
+    recode_error,
+    recode_note,
     undated_churn_note,
 )
 from ..schema import CANONICAL, CATEGORICAL, CX_SCORES, NUMERIC_KINDS, Problem, ValidationError
@@ -129,10 +132,37 @@ def _typed_select(eng, quarter_map: dict[str, str]) -> tuple[list[str], list[Pro
             problems += _unparsed_numbers(eng, col)
             exprs.append(f"TRY_CAST(NULLIF(TRIM(CAST({c} AS STRING)), '') AS DOUBLE) AS {c}")
         elif kind in ("category", "id"):
-            exprs.append(f"NULLIF(TRIM(CAST({c} AS STRING)), '') AS {c}")
+            exprs.append(_recoded(col, f"NULLIF(TRIM(CAST({c} AS STRING)), '')", eng.config.recode) + f" AS {c}")
         else:
-            exprs.append(c)
+            exprs.append(_recoded(col, c, eng.config.recode) + f" AS {c}" if col in eng.config.recode else c)
     return exprs, problems
+
+
+def _recoded(col: str, expr: str, recode) -> str:
+    """``expr`` with cx.yaml's ``recode`` of ``col`` applied (a cell matches a spelling once
+    stripped of surrounding spaces), as :func:`cxanalysis.io.recode_values` does in memory."""
+    if col not in recode:
+        return expr
+    whens = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in _recode_map(recode[col]).items())
+    return f"CASE TRIM(CAST({q(col)} AS STRING)) {whens} ELSE {expr} END"
+
+
+def _recode_notes(eng, recode) -> list[str]:
+    """Check each ``recode`` column (present, text) and count its rows per spelling: the notes
+    :func:`cxanalysis.io.recode_values` gives in memory."""
+    types = eng.query(f"SELECT * FROM {eng.table} LIMIT 0").dtypes
+    notes = []
+    for col, mapping in recode.items():
+        if col not in eng.columns:
+            raise recode_error(col, eng.columns)
+        if pd.api.types.is_numeric_dtype(types[col]) or pd.api.types.is_bool_dtype(types[col]):
+            raise recode_error(col, [], numbers=True)
+        m = _recode_map(mapping)
+        t = f"TRIM(CAST({q(col)} AS STRING))"
+        found = eng.query(f"SELECT {t} AS v, COUNT(*) AS n FROM {eng.table} WHERE {t} IN "
+                          f"({', '.join(_lit(k) for k in m)}) GROUP BY {t}")
+        notes.append(recode_note(col, dict(zip(found["v"].astype(str), found["n"].astype(int), strict=True)), m))
+    return notes
 
 
 def _unparsed_numbers(eng, col: str) -> list[Problem]:
@@ -226,6 +256,7 @@ def _prepare(eng, source, config: Config, qtr, per_stratum: int | None, seed: in
     if raw_q.isna().any():
         problems.append(Problem("quarter", "must not be empty", _count(eng, "quarter IS NULL"), "",
                                 "Fill the quarter, or pass --quarter for a single-quarter export."))
+    recoded = _recode_notes(eng, config.recode)
     exprs, parse_problems = _typed_select(eng, {k: v for k, v in qmap.items() if v is not None})
     problems += parse_problems
     if problems:
@@ -318,6 +349,7 @@ def _prepare(eng, source, config: Config, qtr, per_stratum: int | None, seed: in
                                                                         if r["base"] > r["respondents"]})))
         report.notes.append(f"{n_non:,} customers have no CX score (did not answer the survey): counted as the base "
                             f"the {report.respondents:,} respondents stand for, not analysed; {how}.")
+    report.notes += recoded
     if eng.quarter_given and "churned" in eng.columns:
         report.notes.append(undated_churn_note(str(qtr)))
     if "spend" in eng.columns and (note := spend_note(config)) is not None:
