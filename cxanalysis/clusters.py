@@ -123,7 +123,7 @@ def weak_structure_message(silhouette: float, ari_mean: float) -> str | None:
     weak = (np.isfinite(silhouette) and silhouette < WEAK_SILHOUETTE) or (np.isfinite(ari_mean) and ari_mean < WEAK_ARI)
     if not weak:
         return None
-    return (f"The clusters are weakly separated (silhouette {silhouette:.2f}, stability {ari_mean:.2f}): treat them "
+    return (f"The clusters are weakly separated (silhouette {silhouette:.2f}; agreement of refits on resamples, adjusted Rand index, {ari_mean:.2f}): treat them "
             "as a convenient summary, not as distinct kinds of customers.")
 
 

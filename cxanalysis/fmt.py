@@ -545,7 +545,7 @@ def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_colum
                 base = cols[pos - 1] if pos > 0 else c
             kind = kind_of(base, frame[base] if base in frame else None, percent=percent, money=money, pp=pp)
             kind = "number" if kind in ("int", "bool", "text") else kind
-            head = own.get(c) or (f"{label(stem)}, 95% interval" if stem else "95% interval")
+            head = own.get(c) or (f"{own.get(stem) or label(stem)}, 95% interval" if stem else "95% interval")
             view[head] = [interval(lo, hi, _row_kind(kind, frame, unit, i), currency=currency, decimals=digits)
                           for i, (lo, hi) in enumerate(zip(frame[c], frame[pairs[c]], strict=True))]
         else:

@@ -1095,7 +1095,9 @@ class OutcomeModels:
         DataFrame
             ``outcome, part, term, label, coef, se, p_value, ratio, ratio_ci_low, ratio_ci_high,
             ratio_kind, ci_method`` — ``ratio`` is ``exp(coef)``: a multiplier of expected spend or
-            returns per order, or an odds ratio for churn and for "any spend". ``ci_method`` says
+            returns per order, or an odds ratio for churn and for "any spend"; for the intercept,
+            the baseline itself (``ratio_kind`` "baseline odds" or "baseline value": the odds, or
+            the expected value, at every reference level and at the curves' zero). ``ci_method`` says
             how the interval and p-value were obtained: ``"Wald (robust sandwich)"`` for
             maximum-likelihood fits; ``"profile penalised likelihood"`` for a Firth fit (the
             interval where twice the drop of the profiled penalised log-likelihood stays below
@@ -1127,7 +1129,9 @@ class OutcomeModels:
                         row_how = "Wald (model-based)"
                     rows.append(dict(outcome=name, part=part, term=term, label=self.design_.labels.get(term, term),
                                      coef=b, se=se, p_value=p, ratio=np.exp(b), ratio_ci_low=np.exp(lo),
-                                     ratio_ci_high=np.exp(hi), ratio_kind=kind, ci_method=row_how))
+                                     ratio_ci_high=np.exp(hi), ci_method=row_how,
+                                     ratio_kind=kind if term != "Intercept" else
+                                     "baseline odds" if f.family == "logit" else "baseline value"))
         cols = ["outcome", "part", "term", "label", "coef", "se", "p_value", "ratio", "ratio_ci_low",
                 "ratio_ci_high", "ratio_kind", "ci_method"]
         out = pd.DataFrame(rows, columns=cols)  # the same columns when no outcome was modelled

@@ -18,7 +18,7 @@ from .fmt import percent as fmt_percent
 from .fmt import points as fmt_points
 from .io import CleaningReport
 
-__all__ = ["assumptions_table", "effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "retention_summary", "retention_title", "targeting_sentence", "targeting_summary", "cleaning_summary", "nps_summary", "segments_summary", "metrics_summary", "roi_missing_summary", "spend_check", "spend_check_sentence", "trend_summary", "styled",
+__all__ = ["assumptions_table", "firth_sentence", "effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "retention_summary", "retention_title", "targeting_sentence", "targeting_summary", "cleaning_summary", "nps_summary", "segments_summary", "metrics_summary", "roi_missing_summary", "spend_check", "spend_check_sentence", "trend_summary", "styled",
            "change_decomposition_sentence", "change_decomposition_summary", "sample_sentence", "md", "escape_markdown", "neutralise_csv", "safe_csv"]
 
 
@@ -476,6 +476,49 @@ def curves_sentence(knots: Mapping[str, Sequence[float]]) -> str:
     return ("Numeric covariates are adjusted for as smooth curves (restricted cubic splines, straight beyond the outer "
             f"knots), not straight lines: {'; '.join(parts)}. A curve's linear term and bends are read together, "
             "never one by one.")
+
+
+#: An interval whose ends differ by more than this factor says little about a ratio's size.
+WIDE_RATIO = 100.0
+
+
+def firth_sentence(coefficients: pd.DataFrame) -> str:
+    """What the coefficient table's Firth rows mean, or "" when no fit fell back to Firth's
+    penalised likelihood. A row whose interval spans more than a ``WIDE_RATIO``-fold range is
+    named (the intercept, a baseline rather than a comparison, is not): its ratio is finite only
+    because of the penalty.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"outcome": ["churn", "churn"], "label": ["Detractor (vs passive)", "Plan: Pro"],
+    ...                   "ratio_ci_low": [414.3, 0.15], "ratio_ci_high": [353469.0, 0.24],
+    ...                   "ci_method": ["profile penalised likelihood"] * 2})
+    >>> firth_sentence(t).split(". ")[1]
+    'In churn, Detractor (vs passive) has an interval spanning more than a 100-fold range: the data say little about its size, which is finite only because of the penalty'
+    """
+    firth = coefficients[coefficients["ci_method"].isin(["profile penalised likelihood", "Wald (model-based)"])]
+    if firth.empty:
+        return ""
+    outcomes = listing(words(o) for o in dict.fromkeys(firth["outcome"]))
+    text = (f"The {outcomes} model{'s' if firth['outcome'].nunique() > 1 else ''} fell back to Firth's penalised "
+            "likelihood because of separation (a group in which nobody, or everybody, churned), so "
+            + ("their" if firth["outcome"].nunique() > 1 else "its") + " intervals come from the penalised likelihood.")
+    if "term" in firth:  # the baseline is no comparison: its width is not the point
+        firth = firth[firth["term"] != "Intercept"]
+    lo, hi = firth["ratio_ci_low"].to_numpy(float), firth["ratio_ci_high"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        wide = firth[np.isfinite(hi / lo) & (hi / lo > WIDE_RATIO) | (lo <= 0)]
+    for outcome, part in wide.groupby("outcome", sort=False):
+        many = len(part) > 1
+        text += (f" In {words(outcome)}, {listing(part['label'])} ha{'ve' if many else 's'} "
+                 f"{'intervals' if many else 'an interval'} "
+                 f"spanning more than a {WIDE_RATIO:,.0f}-fold range: the data say little about "
+                 f"{'their sizes' if many else 'its size'}, which {'are' if many else 'is'} finite only because of the "
+                 "penalty")
+        text += "."
+    if len(wide):
+        text += " Read such a row only for its direction, and only where its whole interval is on one side of 1."
+    return text
 
 
 def estimand_list(effects: pd.DataFrame) -> str:

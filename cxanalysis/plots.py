@@ -288,7 +288,7 @@ def distributions(data: pd.DataFrame, columns: Sequence[str], *, ncols: int = 4,
                 ax.stairs(counts, edges, fill=True, color=NEUTRAL)
                 if (above := int((s > cap).sum())):  # said, not hidden: the last bar holds the tail
                     one = unit[:-1] if unit.endswith("s") else unit
-                    ax.set_xlabel(f"last bar: {cap:,.{0 if abs(cap) >= 10 else 1}f} and above "
+                    ax.set_xlabel(f"last bar also holds values above {cap:,.{0 if abs(cap) >= 10 else 1}f} "
                                   f"({above:,} {one if above == 1 else unit})", fontsize=7, color=GREYS[0])
                 ax.yaxis.set_major_locator(plt.MaxNLocator(4, integer=True))
                 number_axis(ax, "y")  # counts as "12,000", as on the bar panels' axes

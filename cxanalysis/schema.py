@@ -385,8 +385,9 @@ def spelling_warnings(frame: pd.DataFrame, *, max_pairs: int = 4) -> list[str]:
         counts = s.astype(str).value_counts()
         if counts.get(a, 0) > counts.get(b, 0):  # the example recodes the rarer spelling
             a, b = b, a
-        out.append(f"{col!r} may spell one category several ways: {shown}{more}. Each spelling is analysed as a "
-                   "category of its own, which splits its customers between segments. If they are the same, "
+        out.append(f"{col!r} may spell one category several ways: {shown}{more}. Each spelling counts as a "
+                   "category of its own wherever the column is used (a segment, a covariate, a cluster column), which splits "
+                   "its customers. If they are the same, "
                    f"merge them under 'recode' in cx.yaml ({col}: {{{a}: {b}}}) and run the report again.")
     return out
 

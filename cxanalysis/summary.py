@@ -424,19 +424,20 @@ def clusters_at_risk_html(clusters: list[dict[str, Any]], overall: float | None,
             and _finite(churn, r.get("churn_rate")) and r["churn_rate"] <= churn]
     left = ""
     if unstable:
-        names = ", ".join(f"{r['name']} ({r['stability']:.2f})" for r in unstable)
+        names = ", ".join(f"{r['name']} (stability {r['stability']:.2f})" for r in unstable)
         left += (f"<p>Not named at risk although its {lab} is low: {html.escape(names)}. "
                  + ("It does" if len(unstable) == 1 else "They do") +
-                 " not reproduce when the clusters are refitted on resamples of the customers (stability, the "
-                 f"share of members found together again, below {CLUSTER_PATTERN:.1f}), so "
+                 " not reproduce when the clusters are refitted on resamples of the customers (stability: the "
+                 f"share of its members found together again, below {CLUSTER_PATTERN:.1f}), so "
                  + ("it" if len(unstable) == 1 else "they") + " may not exist in the next quarter's data.</p>")
     if calm:
         names = ", ".join(str(r["name"]) for r in calm)
         left += (f"<p>Not named at risk although its {lab} is low: {html.escape(names)}, which churn"
                  + ("s" if len(calm) == 1 else "") + f" no more than all customers ({fmt.percent(churn)}).</p>")
     if not worst:
-        return head + (left or (f"<p>No cluster stands out: no cluster's {lab} is below the "
-                                f"overall {lab} with its whole likely range below it.</p>"))
+        return head + (("<p>No cluster is named at risk.</p>" + left) if left else
+                       (f"<p>No cluster stands out: no cluster's {lab} is below the "
+                        f"overall {lab} with its whole likely range below it.</p>"))
     cols = ["churn_rate"] if any(_finite(r.get("churn_rate")) for r in worst) else []
     # n counts the cluster's respondents; passives are weighted to the whole customer base (the
     # customers a program could move), so the two columns say which they count

@@ -293,7 +293,8 @@ def test_silhouette_is_scikit_learns(data):
 
 def test_weak_structure_thresholds_and_message():
     assert clusters_mod.weak_structure_message(0.18, 0.52) == (
-        "The clusters are weakly separated (silhouette 0.18, stability 0.52): treat them as a convenient summary, "
+        "The clusters are weakly separated (silhouette 0.18; agreement of refits on resamples, adjusted Rand "
+        "index, 0.52): treat them as a convenient summary, "
         "not as distinct kinds of customers.")
     assert clusters_mod.weak_structure_message(0.24, 0.9) is not None  # silhouette alone
     assert clusters_mod.weak_structure_message(0.5, 0.59) is not None  # stability alone

@@ -329,3 +329,12 @@ def test_columns_mixing_whole_numbers_and_fractions_get_the_decimals_each_value_
 
 def test_listing_joins_items_as_a_sentence_does():
     assert [fmt.listing(x) for x in ([], ["a"], ["a", "b"], ["1", "5", "10"])] == ["", "a", "a and b", "1, 5 and 10"]
+
+
+def test_an_interval_column_takes_its_estimate_header_when_renamed():
+    """A renamed estimate names its interval alike ("Net score (CSAT), 95% interval"), so a table
+    does not call one score by two names."""
+    t = pd.DataFrame({"name": ["A"], "nps": [10.0], "nps_ci_low": [5.0], "nps_ci_high": [15.0]})
+    html = fmt.table(t, headers={"nps": "Net score (CSAT)"})._repr_html_()
+    assert ">Net score (CSAT)</th>" in html and ">Net score (CSAT), 95% interval</th>" in html and "NPS" not in html
+    assert ">NPS, 95% interval</th>" in fmt.table(t)._repr_html_()

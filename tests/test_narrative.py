@@ -333,3 +333,24 @@ def test_the_roi_page_says_once_at_its_top_when_it_has_nothing_to_show():
     text = narrative.roi_missing_summary({"spend": "no spend column"})
     assert text.startswith("**No ROI on this export.** It needs a spend model (no spend column), so every section of "
                            "this page is skipped for that reason")
+
+
+def test_firth_sentence_names_only_the_rows_the_data_do_not_bound():
+    """No Firth fit: nothing said. A Firth fit: its rows with intervals wider than 100-fold are
+    named per outcome (computed from the ratio limits), the well-estimated ones are not."""
+    t = pd.DataFrame({"outcome": ["spend", "churn", "churn", "churn", "any_spend"],
+                      "label": ["Promoter (vs passive)", "Detractor (vs passive)", "Promoter (vs passive)", "Plan: Pro",
+                                "Region: North"],
+                      "ratio_ci_low": [0.8, 414.3, 0.006, 0.15, 0.5], "ratio_ci_high": [0.9, 353469.0, 210.6, 0.24, 40.0],
+                      "ci_method": ["Wald (robust sandwich)", "profile penalised likelihood", "profile penalised likelihood",
+                                    "profile penalised likelihood", "Wald (model-based)"]})
+    assert narrative.firth_sentence(t.iloc[:1]) == ""
+    base = pd.DataFrame({"outcome": ["churn"], "term": ["Intercept"], "label": ["Baseline (intercept)"],
+                         "ratio_ci_low": [5e-6], "ratio_ci_high": [0.006], "ci_method": ["profile penalised likelihood"]})
+    assert "Baseline" not in narrative.firth_sentence(base) and "100-fold" not in narrative.firth_sentence(base)
+    text = narrative.firth_sentence(t)
+    assert text.startswith("The churn and any spend models fell back to Firth's penalised likelihood")
+    assert ("In churn, Detractor (vs passive) and Promoter (vs passive) have intervals spanning more than a 100-fold "
+            "range: the data say little about their sizes") in text
+    assert "Plan: Pro" not in text and "Region: North" not in text  # 1.6-fold and 80-fold
+    assert text.endswith("Read such a row only for its direction, and only where its whole interval is on one side of 1.")

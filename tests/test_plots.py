@@ -66,7 +66,7 @@ def test_distribution_tails_joined_to_the_last_bar_are_said():
     spend = np.random.default_rng(5).gamma(2.0, 300.0, 4_000)
     ax = plots.distributions(pd.DataFrame({"spend": spend}), ["spend"], unit="respondents").axes[0]
     cap = np.quantile(spend, 0.995)
-    assert ax.get_xlabel() == f"last bar: {cap:,.0f} and above ({int((spend > cap).sum()):,} respondents)"
+    assert ax.get_xlabel() == f"last bar also holds values above {cap:,.0f} ({int((spend > cap).sum()):,} respondents)"
     assert ax.patches[0].get_data().values.sum() == len(spend)  # the tail is in the bars, not dropped
     flat = plots.distributions(pd.DataFrame({"x": np.tile(np.arange(20.0), 50)}), ["x"]).axes[0]
     assert flat.get_xlabel() == ""

@@ -114,6 +114,9 @@ def test_real_export_reports_without_traceback(tmp_path, name):
     # each cluster's stability, with Hennig's reading, on page 06 and in results.json
     assert "Stability (mean Jaccard)</th>" in (root / "06-clusters-and-drivers.html").read_text(encoding="utf-8")
     assert all(0 <= r["stability"] <= 1 for r in results["clusters"]["profile"])
+    if name == "ecommerce":  # no fit fell back to Firth: no sentence about it
+        assert "fell back to Firth's penalised likelihood because" not in (root / "04-cx-and-outcomes.html").read_text(
+            encoding="utf-8")
     if name == "ecommerce":  # one category spelt several ways: named on the data-quality page
         spellings = results["data_quality"]["spellings"]
         assert len(spellings) == 3 and "'CC' and 'Credit Card' (the initials of the other)" in (
@@ -128,6 +131,8 @@ def test_real_export_reports_without_traceback(tmp_path, name):
         # the coefficient table says which intervals come from Firth's fallback (its odds ratios run to thousands)
         page04 = (root / "04-cx-and-outcomes.html").read_text(encoding="utf-8")
         assert "Interval method</th>" in page04 and "profile penalised likelihood</td>" in page04
+        assert ("In churn, Detractor (vs passive) and Promoter (vs passive) have intervals spanning more than a "
+                "100-fold range") in page04  # the plan rows of the same fit are well estimated: not named
         assert results["data_quality"]["spellings"] == []
         # a moved passive is worth less than nothing: no ROI tornado reading backwards, said in words
         roi_page = (root / "05-roi.html").read_text(encoding="utf-8")

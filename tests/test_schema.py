@@ -241,7 +241,7 @@ def test_spelling_warnings_on_the_real_exports_name_the_split_columns_only():
     assert [w.split(" may spell")[0] for w in ecom] == ["'PreferredLoginDevice'", "'PreferredPaymentMode'",
                                                          "'PreferedOrderCat'"]
     assert ("'CC' and 'Credit Card' (the initials of the other); 'COD' and 'Cash on Delivery' (the initials of the "
-            "other). Each spelling is analysed as a category of its own") in ecom[1]
+            "other). Each spelling counts as a category of its own wherever the column is used") in ecom[1]
 
 
 def test_readiness_names_a_split_category_and_free_text_is_not_checked():

@@ -525,9 +525,10 @@ def test_a_cluster_that_does_not_reproduce_or_churns_little_is_not_named_at_risk
     assert [r["name"] for r in summary.clusters_at_risk(rows, 20.0)] == ["quiet", "leavers"]  # no churn: no churn rule
     page = summary.clusters_at_risk_html(rows, 20.0, churn=0.15)
     assert ">leavers</td>" in page and ">Churn rate</th>" in page
-    assert "Not named at risk although its NPS is low: rare visitors (0.54). It does not reproduce" in page
+    assert "Not named at risk although its NPS is low: rare visitors (stability 0.54). It does not reproduce" in page
     assert "Not named at risk although its NPS is low: quiet, which churns no more than all customers (15.0%)." in page
     alone = summary.clusters_at_risk_html(rows[:2], 20.0, churn=0.15)
-    assert "rare visitors (0.54)" in alone and "No cluster stands out" not in alone and "<table" not in alone
+    assert "rare visitors (stability 0.54)" in alone and "No cluster stands out" not in alone and "<table" not in alone
+    assert "<p>No cluster is named at risk.</p><p>Not named at risk" in alone
     # results without per-cluster stability (older runs) keep the previous rule
     assert [r["name"] for r in summary.clusters_at_risk(CLUSTERS, 20.0)] == ["rare visitors"]
