@@ -67,7 +67,7 @@ from sklearn.metrics import pairwise_distances_chunked
 from sklearn.mixture import GaussianMixture
 
 from .fmt import label as _label
-from .metrics import nps_from_counts
+from .metrics import nps_from_counts, wilson_interval
 
 __all__ = ["CustomerClusters", "MIN_CUSTOMERS", "MIN_COLUMNS", "CX_SCORES", "GMM_REG_COVAR", "STABILITY_ROWS",
            "adjusted_rand_index", "silhouette", "WEAK_SILHOUETTE", "WEAK_ARI", "weak_structure_message", "from_config",
@@ -261,7 +261,8 @@ class CustomerClusters:
     profile_ : DataFrame
         One row per cluster: ``cluster, name, n, share, stability, stability_band`` (its mean
         bootstrap Jaccard and Hennig's reading of it), ``<column means>, nps, nps_ci_low,
-        nps_ci_high, churn_rate, spend, passives``. With a ``weight`` column (respondents weighted
+        nps_ci_high, churn_rate, churn_rate_ci_low, churn_rate_ci_high, spend, passives`` (the churn
+        rate's interval is Wilson's, on Kish's effective n when weighted). With a ``weight`` column (respondents weighted
         to the base) shares, means, NPS (interval on Kish's n_eff) and churn are weighted, and
         ``passives`` counts the base's passives (sum of their weights); ``n`` counts respondents.
     zscores_ : DataFrame
@@ -501,6 +502,11 @@ class CustomerClusters:
                            passives=int(round(ws.sum() - p - d)))
             if "churned" in data:
                 row["churn_rate"] = wmean("churned")
+                has = np.isfinite(part["churned"].to_numpy(float)) & (w > 0)
+                wc = w[has]
+                n_eff = float(wc.sum() ** 2 / (wc**2).sum()) if (wc**2).sum() > 0 else 0.0
+                row["churn_rate_ci_low"], row["churn_rate_ci_high"] = (
+                    wilson_interval(row["churn_rate"] * n_eff, n_eff) if n_eff > 0 else (np.nan, np.nan))
             if "spend" in data:
                 row["spend_mean"] = wmean("spend")
             rows.append(row)

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr  # normal tail without importing scipy.stats
 
-from .metrics import clv_simple, health_score, nps_from_counts
+from .metrics import clv_simple, health_score, nps_from_counts, wilson_interval
 from .schema import MAX_AGE
 
 __all__ = [
@@ -243,8 +243,8 @@ def profile(data: pd.DataFrame, dimensions: Sequence[str], config, *, exact: pd.
     -------
     DataFrame
         ``dimension, segment, n, share, nps, ci_low, ci_high, promoters, passives, detractors,
-        csat, spend, churn_rate, returns_rate, clv, health, diff_vs_rest, p_value, p_holm,
-        differs, tested, note`` — the category columns are shares of the segment's scored (weighted)
+        csat, spend, churn_rate, churn_rate_ci_low, churn_rate_ci_high, returns_rate, clv, health,
+        diff_vs_rest, p_value, p_holm, differs, tested, note`` — the category columns are shares of the segment's scored (weighted)
         customers, so ``nps = 100 * (promoters - detractors)``; ``differs`` is True
         when the segment's NPS differs from the rest at ``alpha`` after Holm's correction over all
         segments in the table; segments with fewer than ``segments.min_size`` scored
@@ -258,7 +258,8 @@ def profile(data: pd.DataFrame, dimensions: Sequence[str], config, *, exact: pd.
     configured method; the test against the rest is a two-sample z-test on the Wald variances of
     the segment and of the rest of the scored customers, each on its own effective sample size.
     ``returns_rate`` is returns per order (ratio of totals over customers with both); ``clv`` is
-    the simple CLV (margin x mean spend / churn rate).
+    the simple CLV (margin x mean spend / churn rate). The churn rate's interval is Wilson's, on
+    Kish's effective number of customers with a churn value (their count when unweighted).
 
     **Weights.** With a ``weight`` column, the category shares, NPS, ``share`` and every mean
     (csat, spend, churn_rate, health) are weighted (``sum w x / sum w`` over the rows with a
@@ -307,6 +308,8 @@ def _profile(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFr
             has = ~np.isnan(x)
             extra[f"_x_{col}"] = np.where(has, w * x, 0.0)
             present[f"_n_{col}"] = np.where(has, w, 0.0)
+            if col == "churned":  # Kish's n for the churn rate's interval
+                present["_n2_churned"] = np.where(has, w**2, 0.0)
     if "returns" in data and "orders" in data:
         ret, orders = data["returns"].astype(float).to_numpy(), data["orders"].astype(float).to_numpy()
         both = ~(np.isnan(ret) | np.isnan(orders))
@@ -352,12 +355,15 @@ def _profile(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFr
             testable = bool(large and has_rest and se > 0 and np.isfinite(se))
             p = 2 * ndtr(-abs(diff / se)) if testable else np.nan
             churn, spend = wmean(a, "churned"), wmean(a, "spend")
+            churn_n = n_eff(a["_n_churned"], a["_n2_churned"]) if "_n2_churned" in a else 0.0
+            churn_ci = wilson_interval(churn * churn_n, churn_n, alpha) if churn == churn else (np.nan, np.nan)
             rows.append({
                 "dimension": dim.removesuffix("_band"), "segment": str(seg), "n": n,
                 "share": a["_a"] / total_w if total_w else np.nan,
                 "nps": r["nps"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
                 "promoters": r["promoters"], "passives": r["passives"], "detractors": r["detractors"],
                 "csat": wmean(a, "csat"), "spend": spend, "churn_rate": churn,
+                "churn_rate_ci_low": churn_ci[0], "churn_rate_ci_high": churn_ci[1],
                 "returns_rate": a["_ret"] / a["_ord"] if "_ord" in a and a["_ord"] > 0 else np.nan,
                 "clv": clv_simple(spend, churn, margin=margin) if churn == churn and spend == spend else np.nan,
                 "health": wmean(a, "health_score"),

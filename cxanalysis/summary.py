@@ -342,17 +342,29 @@ def roi_tile(roi: dict[str, Any]) -> str:
     return f"<div>ROI, passives to promoters<b>{shown}</b><span class='muted'>{rng}</span></div>"
 
 
+def _churns_no_more(row: dict[str, Any], churn: float | None) -> bool:
+    """Whether a segment or cluster does not churn more than all customers (``churn``) beyond
+    chance: its churn interval's low end (its rate when there is no interval) at or below it."""
+    if not _finite(churn, row.get("churn_rate")):
+        return False
+    low = row.get("churn_rate_ci_low")
+    return (low if _finite(low) else row["churn_rate"]) <= churn
+
+
 def segments_at_risk(segments: list[dict[str, Any]], overall: float | None,
                      churn: float | None = None) -> list[dict[str, Any]]:
     """Segments that differ from the rest after Holm's correction AND have an NPS below the
     overall NPS, lowest first (at most five). Untested segments (``differs`` missing) never count.
-    Given the overall churn rate, a segment whose own churn rate is at or below it is not at risk
-    either: a low score is a risk where it goes with leaving (the e-commerce export's tenure 3-8
-    months scores low and churns 7.4% against 16.8%)."""
+    Given the overall churn rate, a segment is at risk only if it churns more than all customers
+    beyond chance (its churn rate's 95% interval, ``churn_rate_ci_low``, above the overall rate;
+    its point estimate when results carry no interval): a low score is a risk where it goes with
+    leaving (the e-commerce export's tenure 3-8 months scores low and churns 7.4% against 16.8%;
+    the sample's second quartile of visits churns 11.1% against 10.7%, within chance)."""
     if overall is None:
         return []
+
     risky = [r for r in segments if r.get("differs") is True and r.get("nps") is not None and r["nps"] < overall
-             and not (_finite(churn, r.get("churn_rate")) and r["churn_rate"] <= churn)]
+             and not _churns_no_more(r, churn)]
     return sorted(risky, key=lambda r: r["nps"])[:5]
 
 
@@ -365,7 +377,7 @@ def clusters_at_risk(clusters: list[dict[str, Any]], overall: float | None,
     rate is at or below it does not count either, as for segments (:func:`segments_at_risk`)."""
     return [r for r in low_clusters(clusters, overall)
             if not (_finite(r.get("stability")) and r["stability"] < CLUSTER_PATTERN)
-            and not (_finite(churn, r.get("churn_rate")) and r["churn_rate"] <= churn)][:3]
+            and not _churns_no_more(r, churn)][:3]
 
 
 def low_clusters(clusters: list[dict[str, Any]], overall: float | None) -> list[dict[str, Any]]:
@@ -390,17 +402,20 @@ def segments_at_risk_html(segments: list[dict[str, Any]], overall: float | None,
     if not worst:
         if low and _finite(churn):
             return (f"<h2>Segments at risk</h2><p>No segment is at risk: those whose {lab} is below the overall one "
-                    f"(and differs from the rest of the customers) churn no more than all customers "
-                    f"({fmt.percent(churn)}).</p>")
+                    f"(and differs from the rest of the customers) do not churn more than all customers "
+                    f"({fmt.percent(churn)}) beyond chance.</p>")
         return (f"<h2>Segments at risk</h2><p>No segment's {lab} differs from the rest of the customers, "
                 "allowing for the number of segments compared.</p>")
     cols = ["churn_rate"] if any(_finite(r.get("churn_rate")) for r in worst) else []
-    against = (f", and who churn more than all customers ({fmt.percent(churn)}): a low score is a risk where it goes "
-               "with leaving" if _finite(churn) and cols else "")
+    if cols and all(_finite(r.get("churn_rate_ci_low"), r.get("churn_rate_ci_high")) for r in worst):
+        cols.append("churn_rate_ci_low")
+    against = (f", and who churn more than all customers ({fmt.percent(churn)}) beyond chance: a low score is a risk "
+               "where it goes with leaving" if _finite(churn) and cols else "")
     return (f"<h2>Segments at risk</h2><p class='muted'>Segments whose {lab} is below the overall one and differs "
             f"from the rest of the customers, allowing for the number of segments compared{against}; lowest first.</p>"
             + _table(worst, ["dimension", "segment", "n", "nps", "ci_low", *cols],
-                     {"n": "Respondents", "nps": label, "ci_low": "Likely range", "churn_rate": "Churn rate"}))
+                     {"n": "Respondents", "nps": label, "ci_low": "Likely range", "churn_rate": "Churn rate",
+                      "churn_rate_ci_low": "Churn, likely range"}))
 
 
 def clusters_at_risk_html(clusters: list[dict[str, Any]], overall: float | None, *, weak: str | None = None,
@@ -420,8 +435,7 @@ def clusters_at_risk_html(clusters: list[dict[str, Any]], overall: float | None,
     worst, low = clusters_at_risk(clusters, overall, churn), low_clusters(clusters, overall)
     named = {id(r) for r in worst}
     unstable = [r for r in low if id(r) not in named and _finite(r.get("stability")) and r["stability"] < CLUSTER_PATTERN]
-    calm = [r for r in low if id(r) not in named and r not in unstable
-            and _finite(churn, r.get("churn_rate")) and r["churn_rate"] <= churn]
+    calm = [r for r in low if id(r) not in named and r not in unstable and _churns_no_more(r, churn)]
     left = ""
     if unstable:
         names = ", ".join(f"{r['name']} (stability {r['stability']:.2f})" for r in unstable)
@@ -432,23 +446,27 @@ def clusters_at_risk_html(clusters: list[dict[str, Any]], overall: float | None,
                  + ("it" if len(unstable) == 1 else "they") + " may not exist in the next quarter's data.</p>")
     if calm:
         names = ", ".join(str(r["name"]) for r in calm)
-        left += (f"<p>Not named at risk although its {lab} is low: {html.escape(names)}, which churn"
-                 + ("s" if len(calm) == 1 else "") + f" no more than all customers ({fmt.percent(churn)}).</p>")
+        left += (f"<p>Not named at risk although its {lab} is low: {html.escape(names)}, which do"
+                 + ("es" if len(calm) == 1 else "") + f" not churn more than all customers ({fmt.percent(churn)}) "
+                 "beyond chance.</p>")
     if not worst:
         return head + (("<p>No cluster is named at risk.</p>" + left) if left else
                        (f"<p>No cluster stands out: no cluster's {lab} is below the "
                         f"overall {lab} with its whole likely range below it.</p>"))
     cols = ["churn_rate"] if any(_finite(r.get("churn_rate")) for r in worst) else []
+    if cols and all(_finite(r.get("churn_rate_ci_low"), r.get("churn_rate_ci_high")) for r in worst):
+        cols.append("churn_rate_ci_low")
     # n counts the cluster's respondents; passives are weighted to the whole customer base (the
     # customers a program could move), so the two columns say which they count
     return (head + f"<p class='muted'>Clusters whose {lab} and whole likely range are "
             "below the overall one, that reproduce when refitted on resamples"
-            + (", and that churn more than all customers" if cols and _finite(churn) else "")
+            + (", and that churn more than all customers beyond chance" if cols and _finite(churn) else "")
             + "; passives are the customers a program could move, counted in the "
             "whole customer base (respondents weighted to it).</p>"
             + _table(worst, ["name", "n", "nps", "nps_ci_low", *cols, "passives"],
                      {"name": "Cluster", "n": "Respondents", "nps": label, "nps_ci_low": "Likely range",
-                      "churn_rate": "Churn rate", "passives": "Passives in the customer base"}) + left)
+                      "churn_rate": "Churn rate", "churn_rate_ci_low": "Churn, likely range",
+                      "passives": "Passives in the customer base"}) + left)
 
 
 # --- the decision page ---------------------------------------------------------------------------

@@ -441,3 +441,16 @@ def test_each_cluster_stability_separates_planted_clusters_from_an_arbitrary_spl
     assert split.cluster_stability_.min() < clusters_mod.CLUSTER_STABLE
     assert list(split.profile_["stability"]) == list(split.cluster_stability_)
     assert split.to_results()["profile"]["stability"].notna().all()
+
+
+def test_each_cluster_churn_rate_has_wilsons_interval():
+    """Unweighted, a cluster's churn interval is statsmodels' Wilson interval on its customers."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    d = make_clustered(1500, 3, random_state=4)
+    d["churned"] = np.random.default_rng(4).binomial(1, 0.2, len(d)).astype(float)
+    c = CustomerClusters(columns=COLS, n_resamples=20).fit(d)
+    for r in c.profile_.itertuples():
+        part = d.loc[c.labels_ == r.cluster, "churned"]
+        want = proportion_confint(int(part.sum()), len(part), method="wilson")
+        assert (r.churn_rate_ci_low, r.churn_rate_ci_high) == pytest.approx(want, rel=1e-10)

@@ -153,6 +153,10 @@ def test_profile_matches_direct_computation(sample_frame):
     assert (row["nps"], row["ci_low"], row["ci_high"]) == pytest.approx((direct["nps"], direct["ci_low"], direct["ci_high"]))
     assert row["p_value"] == pytest.approx(metrics.nps_difference(pro, rest).iloc[0]["p_value"])
     assert row["churn_rate"] == pytest.approx(pro["churned"].mean())
+    from statsmodels.stats.proportion import proportion_confint
+
+    wilson = proportion_confint(int(pro["churned"].sum()), int(pro["churned"].notna().sum()), method="wilson")
+    assert (row["churn_rate_ci_low"], row["churn_rate_ci_high"]) == pytest.approx(wilson, rel=1e-10)
     assert row["returns_rate"] == pytest.approx(pro["returns"].sum() / pro["orders"].sum())
     assert row["spend"] == pytest.approx(pro["spend"].mean())
     assert table.groupby("dimension")["share"].sum().to_numpy() == pytest.approx(1.0)
@@ -292,6 +296,13 @@ def test_weighted_profile_by_hand():
         part, rest = seg[seg["plan"] == plan], seg[seg["plan"] != plan]
         w = part["weight"]
         assert row["churn_rate"] == pytest.approx((w * part["churned"]).sum() / w.sum(), rel=1e-12)
+        n_eff = w.sum() ** 2 / (w**2).sum()  # Kish: the churn interval is Wilson's on it
+        p = (w * part["churned"]).sum() / w.sum()
+        z = 1.959963984540054
+        centre, half = (p + z**2 / (2 * n_eff)) / (1 + z**2 / n_eff), \
+            z * np.sqrt(p * (1 - p) / n_eff + z**2 / (4 * n_eff**2)) / (1 + z**2 / n_eff)
+        assert (row["churn_rate_ci_low"], row["churn_rate_ci_high"]) == pytest.approx((centre - half, centre + half),
+                                                                                      rel=1e-10)
         assert row["spend"] == pytest.approx(DescrStatsW(part["spend"], weights=w).mean, rel=1e-12)
         assert row["csat"] == pytest.approx(DescrStatsW(part["csat"], weights=w).mean, rel=1e-12)
         assert row["health"] == pytest.approx(DescrStatsW(part["health_score"], weights=w).mean, rel=1e-12)

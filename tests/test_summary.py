@@ -60,14 +60,30 @@ def test_segments_at_risk_differ_and_lie_below_the_overall_nps():
     html = summary.segments_at_risk_html(churn, 20.0, label="Net score (CSAT)", churn=0.168)
     assert ">Net score (CSAT)</th>" in html and ">NPS</th>" not in html and "Segments whose Net score (CSAT) is" in html
     assert ">Churn rate</th>" in html and ">18.4%</td>" in html
-    assert "and who churn more than all customers (16.8%): a low score is a risk where it goes with leaving" in html
+    assert "and who churn more than all customers (16.8%) beyond chance: a low score is a risk where it goes with " \
+           "leaving" in html
     # a low-scoring segment that churns less than all customers is not at risk (e-commerce: tenure
     # 3-8 months, 7.4% against 16.8%); the block says why none is
     calm = [dict(r, churn_rate=0.074) for r in SEGS]
     assert summary.segments_at_risk(calm, 20.0, 0.168) == [] and len(summary.segments_at_risk(calm, 20.0)) == 1
     html = summary.segments_at_risk_html(calm, 20.0, label="Net score (CSAT)", churn=0.168)
     assert "No segment is at risk: those whose Net score (CSAT) is below the overall one (and differs from the rest " \
-           "of the customers) churn no more than all customers (16.8%)." in html and "Basic" not in html
+           "of the customers) do not churn more than all customers (16.8%) beyond chance." in html and "Basic" not in html
+
+
+def test_a_segment_churning_more_only_within_chance_is_not_at_risk():
+    """The churn rule uses the segment's churn interval: 11.1% (8.0% to 15.2%) against 10.7% overall
+    is within chance (the sample's second quartile of visits); 18.4% (16.0% to 21.0%) is not. The
+    table gives the interval beside the rate."""
+    from cxanalysis.metrics import wilson_interval
+
+    noisy = [dict(r, churn_rate=0.111, churn_rate_ci_low=0.080, churn_rate_ci_high=0.152) for r in SEGS]
+    assert summary.segments_at_risk(noisy, 20.0, 0.107) == []
+    lo, hi = wilson_interval(0.184 * 1000, 1000)
+    clear = [dict(r, churn_rate=0.184, churn_rate_ci_low=lo, churn_rate_ci_high=hi) for r in SEGS]
+    assert [r["segment"] for r in summary.segments_at_risk(clear, 20.0, 0.107)] == ["Basic"]
+    html = summary.segments_at_risk_html(clear, 20.0, churn=0.107)
+    assert ">Churn, likely range</th>" in html and f">{100 * lo:.1f}% to {100 * hi:.1f}%</td>" in html
 
 
 def test_no_segment_at_risk_says_so_instead_of_listing_all(tmp_path):
@@ -526,7 +542,8 @@ def test_a_cluster_that_does_not_reproduce_or_churns_little_is_not_named_at_risk
     page = summary.clusters_at_risk_html(rows, 20.0, churn=0.15)
     assert ">leavers</td>" in page and ">Churn rate</th>" in page
     assert "Not named at risk although its NPS is low: rare visitors (stability 0.54). It does not reproduce" in page
-    assert "Not named at risk although its NPS is low: quiet, which churns no more than all customers (15.0%)." in page
+    assert ("Not named at risk although its NPS is low: quiet, which does not churn more than all customers (15.0%) "
+            "beyond chance.") in page
     alone = summary.clusters_at_risk_html(rows[:2], 20.0, churn=0.15)
     assert "rare visitors (stability 0.54)" in alone and "No cluster stands out" not in alone and "<table" not in alone
     assert "<p>No cluster is named at risk.</p><p>Not named at risk" in alone
