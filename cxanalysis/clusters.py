@@ -458,6 +458,12 @@ class CustomerClusters:
                                   f"under {MIN_SHARE:.0%} of the total: too small to act on as a segment.")
         self.X_ = X
         self._profile(data, X)
+        if cx and not self.circular:  # the score was used but hardly differs: say so instead
+            self.warnings_ = [w for w in self.warnings_ if not w.startswith("The clusters are built on the CX score")]
+            self.warnings_.insert(0, (
+                f"The clusters use the CX score ({', '.join(cx)}), but no cluster's mean score lies {NAME_MIN_SD} "
+                f"standard deviations or more from the average (largest {self.score_spread():.2f}): the score hardly "
+                "shaped them, so their NPS is read as a finding, not as how they were made."))
         return self
 
     def _profile(self, data: pd.DataFrame, X: np.ndarray) -> None:
@@ -521,8 +527,19 @@ class CustomerClusters:
 
     @property
     def circular(self) -> bool:
-        """Whether the clusters were cut on a CX score (so their NPS is partly how they were made)."""
-        return bool(getattr(self, "cx_columns_", []))
+        """Whether the clusters were cut on a CX score (so their NPS is partly how they were made):
+        a CX score is among the columns and some cluster's mean of it lies at least
+        ``NAME_MIN_SD`` standard deviations from the average (:meth:`score_spread`). A score the
+        clusters barely differ on did not shape them."""
+        spread = self.score_spread()
+        return bool(getattr(self, "cx_columns_", [])) and not (np.isfinite(spread) and spread < NAME_MIN_SD)
+
+    def score_spread(self) -> float:
+        """The largest distance, in standard deviations, of a cluster's mean CX score from the
+        average, over the CX scores among the columns (NaN when none is, or before fitting)."""
+        z = getattr(self, "zscores_", None)
+        cols = [c for c in getattr(self, "cx_columns_", []) if z is not None and c in z]
+        return float(np.nanmax(np.abs(z[cols].to_numpy(float)))) if cols else float("nan")
 
     def row_names(self) -> np.ndarray | None:
         """The cluster name of every fitted row, in the order of the data given to :meth:`fit`

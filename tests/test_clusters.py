@@ -454,3 +454,23 @@ def test_each_cluster_churn_rate_has_wilsons_interval():
         part = d.loc[c.labels_ == r.cluster, "churned"]
         want = proportion_confint(int(part.sum()), len(part), method="wilson")
         assert (r.churn_rate_ci_low, r.churn_rate_ci_high) == pytest.approx(want, rel=1e-10)
+
+
+def test_a_cx_score_the_clusters_hardly_differ_on_is_not_circular():
+    """A CSAT unrelated to the planted clusters is among the columns: every cluster's mean CSAT
+    lies within 0.5 SD of the average (checked by hand), so the clusters are not circular and the
+    warning says why; a score the clusters are cut on (planted in nps_score) stays circular."""
+    d = make_clustered(1500, 3, random_state=6)
+    d["csat"] = np.random.default_rng(6).integers(1, 6, len(d)).astype(float)
+    with pytest.warns(UserWarning, match="partly circular"):
+        c = CustomerClusters(columns=[*COLS, "csat"], n_resamples=20, score="csat", promoter_min=5,
+                             detractor_max=3).fit(d)
+    z = d.groupby(c.labels_)["csat"].mean().sub(d["csat"].mean()).div(d["csat"].std(ddof=0))
+    assert c.score_spread() == pytest.approx(z.abs().max(), abs=0.02) and c.score_spread() < 0.5
+    assert not c.circular and c.to_results()["circular"] is False
+    assert c.warnings_[0].startswith("The clusters use the CX score (csat), but no cluster's mean score lies 0.5 "
+                                     "standard deviations or more from the average (largest ")
+    assert not any("partly circular" in w for w in c.warnings_)
+    with pytest.warns(UserWarning, match="partly circular"):
+        cut = CustomerClusters(columns=[*COLS, "nps_score"], n_resamples=20).fit(d)
+    assert cut.score_spread() >= 0.5 and cut.circular
