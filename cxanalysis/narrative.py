@@ -185,8 +185,8 @@ NEGATIVE_BENEFIT_SENSITIVITY = (
 def roi_skipped(missing: Mapping[str, str]) -> str:
     """Markdown for a section of the ROI page when the ROI could not be computed: why, in one line
     (``missing``: outcome -> reason, :func:`cxanalysis.roi.missing_inputs`)."""
-    why = "; ".join(f"needs a {o} model ({reason})" for o, reason in missing.items())
-    return f"*Skipped: the ROI could not be computed from this export ({why}).*"
+    why = "; ".join(f"it needs a {o} model: {reason}" for o, reason in missing.items())
+    return f"*Skipped: the ROI could not be computed from this export; {why}.*"
 
 
 def trend_summary(table: pd.DataFrame, year: dict | None = None) -> str:

@@ -322,7 +322,7 @@ td:first-child,th:first-child,td:not(.cx-num){text-align:left} td.cx-num{white-s
 .headline{font-size:1.25rem;font-weight:600;margin:.6rem 0 1rem}
 .rec{border-left:6px solid #999;background:#f6f6f6;padding:.2rem 1rem;margin:1rem 0}.rec h2{border:0;margin-top:.4rem}
 .rec.fund{border-color:#009E73}.rec.pilot{border-color:#E69F00}.rec.do-not-fund{border-color:#D55E00}
-.kpi .good b{color:#00704f}.kpi .bad b{color:#b34700}.kpi .unsure b{color:#8a5a00}
+.kpi .good b{color:#00704f}.kpi .bad b{color:#b34700}.kpi .unsure b{color:#8a5a00}.kpi .void b{color:#777}.kpi .face{display:block;font-style:italic}
 .caveat{border-left:3px solid #E69F00;padding-left:.6rem}
 figure.trend{margin:1rem 0}figure.trend img{max-width:100%;height:auto}
 details#glossary{margin:1rem 0}details#glossary summary{cursor:pointer;color:#0056b3}dt{font-weight:600}dd{margin:0 0 .5rem 1rem}
@@ -558,6 +558,7 @@ def recommendation(results: dict[str, Any]) -> tuple[str, str]:
         # the ROI's own reason names the model it lacks; the models' reasons only when it has none
         why = skipped.get("roi") or "; ".join(f"{skip_label(k)}: {v}" for k, v in sorted(skipped.items())
                                               if k in ("spend", "churn"))
+        why = re.sub(r" \(([^()]*)\)", r", \1", why)  # no brackets inside the brackets
         return ("no-evidence", "No recommendation on funding: the ROI could not be computed from this export"
                 + (f" ({why})." if why else ".") + " Fix the data gaps listed under Analyses skipped, then rerun.")
     kind, text = _recommendation(results, roi)
@@ -980,11 +981,17 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
         if year.get("change") is not None:
             kpis += _change_tile(year["from"], year["change"], year.get("ci_low"), year.get("ci_high"))
     roi = (results.get("roi") or {}).get("passive_to_promoter")
+    kind, rec = recommendation(results)
     if roi:
         lo, hi = roi.get("roi_ci_low"), roi.get("roi_ci_high")
         tone = "good" if _finite(lo) and lo > 0 else "bad" if _finite(hi) and hi < 0 else "unsure"
-        kpis += roi_tile(roi).replace("<div>", f"<div class='{tone}'>", 1)
-        kpis += net_value_tile(roi, m)
+        face = ("<span class='muted face'>At face value only: no recommendation rests on it (see below).</span></div>"
+                if kind == "no-evidence" else "</div>")  # a figure the page disowns is greyed and says so
+        tone = "void" if kind == "no-evidence" else tone
+        kpis += roi_tile(roi).replace("<div>", f"<div class='{tone}'>", 1).removesuffix("</div>") + face
+        net = net_value_tile(roi, m)
+        kpis += (net.replace("<div>", "<div class='void'>", 1).removesuffix("</div>") + face
+                 if kind == "no-evidence" else net)
         share = roi.get("break_even_share")
         if _finite(share) and share > 0:
             n_pass = roi.get("n_passives") or 0
@@ -993,7 +1000,6 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
                           (f"{fmt.integer(share * n_pass)} customers" if share <= 1
                            else f"more than the {fmt.integer(n_pass)} there are")
                           + (f"; likely range {_pct0(be[0])} to {_pct0(be[1])}" if be else ""))
-    kind, rec = recommendation(results)
     stake = "".join(f"<li>{html.escape(x)}</li>" for x in money_at_stake(results))
     chart = trend_chart(results)
     chart_html = (f"<figure class='trend'><img src='data:image/png;base64,{chart[0]}' alt='{html.escape(chart[1])}' "

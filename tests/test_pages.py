@@ -122,8 +122,8 @@ def test_missing_roi_or_skipped_effects_give_no_recommendation_and_say_why():
     # the ROI's own reason, once (not the spend model's again, nor a returns model it does not need)
     kind, s = summary.recommendation(_results(None, analyses_skipped={
         "spend": "no spend column", "returns": "no returns column", "roi": "needs a spend model (no spend column)"}))
-    assert s == ("No recommendation on funding: the ROI could not be computed from this export (needs a spend model "
-                 "(no spend column)). Fix the data gaps listed under Analyses skipped, then rerun.")
+    assert s == ("No recommendation on funding: the ROI could not be computed from this export (needs a spend model, "
+                 "no spend column). Fix the data gaps listed under Analyses skipped, then rerun.")
     kind, s = summary.recommendation(_results(_roi(None, None)))
     assert kind == "no-evidence" and "has no interval" in s
 
@@ -382,3 +382,12 @@ def test_sample_summary_reads_in_words_and_page_06_shows_the_clusters(sample_rep
     k_choice = next(k for k in alts if k.startswith("Line chart of k-means") or k.startswith("Line chart of Gaussian"))
     assert alts[projection] < appendix and alts[heatmap] < appendix < alts[k_choice]
     assert not re.search(r"Columns: [^.]*\b[a-z]+_[a-z]+", _text_of(page))
+
+
+def test_roi_tiles_of_a_disowned_roi_are_greyed_and_say_so(tmp_path):
+    """With no recommendation (here: the ROI has no interval) the ROI and net-value tiles are grey
+    and say they are at face value only; with a recommendation they keep their colour."""
+    page = summary.write_index(tmp_path, _results(_roi(None, None)), []).read_text()
+    assert page.count("<div class='void'>") == 2 and page.count("At face value only: no recommendation rests on it") == 2
+    fund = summary.write_index(tmp_path, _results(_roi(0.4, 0.9)), []).read_text()
+    assert "<div class='void'>" not in fund and "At face value only" not in fund and "<div class='good'>" in fund

@@ -123,8 +123,8 @@ def test_real_export_reports_without_traceback(tmp_path, name):
             root / "01-data-quality.html").read_text(encoding="utf-8")
     if name == "ecommerce":  # no spend column: every section of the ROI page says it is skipped, and why
         roi_page = (root / "05-roi.html").read_text(encoding="utf-8")
-        assert roi_page.count("Skipped: the ROI could not be computed from this export (needs a spend model "
-                              "(no spend column))") == 3
+        assert roi_page.count("Skipped: the ROI could not be computed from this export; it needs a spend model: "
+                              "no spend column.") == 3
     if name == "telco":  # scores 1-2 always churned, 4-5 never: separation, flagged on the summary
         assert "Read before acting" in index and "separation" in index
         assert results["effects"]["churn"]["detractor_vs_passive"]["flagged"] is True
