@@ -550,7 +550,7 @@ def _money(x: float | None, currency: str | None = None) -> str:
 
 def targeting_sentence(best: dict, overall_value: float, overall_ci: tuple[float, float], *,
                        currency: str | None = None, n_compared: int | None = None, n_clusters: int = 0) -> str:
-    """Where moving passives pays most, with its interval against the overall value per passive
+    """Where a moved passive is worth most, with its interval against the overall value per passive
     (amounts in ``currency``, :func:`cxanalysis.fmt.money`).
 
     With the difference from every passive (``diff_vs_all`` and its intervals from
@@ -576,9 +576,9 @@ def targeting_sentence(best: dict, overall_value: float, overall_ci: tuple[float
         if compared and alo <= 0:
             return f"{s}; allowing for {among}, the data do not single it out."
         return s + "."
-    s = f"Moving passives pays most in {seg}, at {figures}"
+    s = f"A moved passive is worth most in {seg}, at {figures}"
     if best["ci_low"] <= 0:
-        return s + "; its likely range includes no value at all, so the data cannot tell whether it pays there."
+        return s + "; its likely range includes no value at all, so the data cannot tell whether it is worth anything there."
     if compared:
         lead = (f"{m(diff)} more than the average passive (likely range {m(dlo)} to {m(dhi)})" if diff >= 0 else
                 f"{m(-diff)} less than the average passive (likely range {m(dlo)} to {m(dhi)})")

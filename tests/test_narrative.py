@@ -191,12 +191,12 @@ def test_summary_names_what_moved_nps():
 def test_targeting_sentence_says_when_the_best_segment_is_not_singled_out():
     best = {"dimension": "plan", "segment": "Pro", "value_per_customer": 690.0, "ci_low": 610.0, "ci_high": 770.0}
     s = narrative.targeting_sentence(best, 523.0, (408.0, 636.0))
-    assert s == ("Moving passives pays most in Plan: Pro, at 690 per moved passive (likely range 610 to 770), "
+    assert s == ("A moved passive is worth most in Plan: Pro, at 690 per moved passive (likely range 610 to 770), "
                  "against 523 (408 to 636) over all passives.")
     s = narrative.targeting_sentence({**best, "ci_low": 500.0}, 523.0, (408.0, 636.0))
     assert s.endswith("its likely range reaches the overall value, so the data do not single it out.")
     s = narrative.targeting_sentence({**best, "value_per_customer": 40.0, "ci_low": -10.0, "ci_high": 90.0}, 5.0, (-30.0, 40.0))
-    assert s.endswith("its likely range includes no value at all, so the data cannot tell whether it pays there.")
+    assert s.endswith("its likely range includes no value at all, so the data cannot tell whether it is worth anything there.")
     # the telco case: every segment loses value; "pays most" would be wrong
     s = narrative.targeting_sentence({**best, "value_per_customer": -24.0, "ci_low": -34.0, "ci_high": -12.0}, -29.0,
                                      (-38.0, -20.0))
@@ -230,7 +230,7 @@ def test_sentences_write_money_in_the_configured_currency():
     """Hand-worked: the same figures as above, with the euro sign and thousands separators."""
     best = {"dimension": "plan", "segment": "Pro", "value_per_customer": 6900.0, "ci_low": 6100.0, "ci_high": 7700.0}
     s = narrative.targeting_sentence(best, 5230.0, (4080.0, 6360.0), currency="EUR")
-    assert s == ("Moving passives pays most in Plan: Pro, at €6,900 per moved passive (likely range €6,100 to "
+    assert s == ("A moved passive is worth most in Plan: Pro, at €6,900 per moved passive (likely range €6,100 to "
                  "€7,700), against €5,230 (€4,080 to €6,360) over all passives.")
     s = narrative.break_even_summary(0.05, 2000, 400.0, (-50.0, 900.0), currency="CHF")
     assert "(likely range -CHF 50 to CHF 900)" in s

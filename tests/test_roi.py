@@ -726,7 +726,7 @@ def test_the_best_segment_is_singled_out_only_allowing_for_the_segments_compared
     best = {"dimension": "plan", "segment": "Pro", "value_per_customer": 652.0, "ci_low": 319.0, "ci_high": 961.0,
             "diff_vs_all": 245.0, "diff_ci_low": 12.0, "diff_ci_high": 480.0, "diff_adj_ci_low": -90.0}
     s = narrative.targeting_sentence(best, 407.0, (193.0, 603.0), n_compared=28)
-    assert s == ("Moving passives pays most in Plan: Pro, at 652 per moved passive (likely range 319 to 961), "
+    assert s == ("A moved passive is worth most in Plan: Pro, at 652 per moved passive (likely range 319 to 961), "
                  "against 407 (193 to 603) over all passives: 245 more than the average passive (likely range 12 "
                  "to 480); allowing for the 28 segments compared, the data do not single it out.")
     s = narrative.targeting_sentence({**best, "diff_adj_ci_low": 5.0}, 407.0, (193.0, 603.0), n_compared=28)
