@@ -170,6 +170,10 @@ def evalue(rr: float, ci_low: float | None = None, ci_high: float | None = None)
 #: :meth:`OutcomeModels.spend_calibration` calls the tenth missed (when beyond chance too).
 CALIBRATION_TOLERANCE = 0.05
 
+#: How a models warning ends when the respondents left out churn differently beyond chance (the
+#: summary's "Read before acting" carries such a warning).
+LEFT_OUT_DIFFERS = "the effects describe the customers with complete data, who churn differently."
+
 #: The direction a better experience is expected to move each outcome: +1 up (spend), -1 down
 #: (churn, returns), for promoters against passives and per point of the score (detractors: the opposite).
 EXPECTED = {"spend": 1, "churn": -1, "returns": -1}
@@ -776,7 +780,7 @@ class OutcomeModels:
                 f"among the customers modelled (difference {points(100 * (p1 - p2))} pp, likely range "
                 f"{points(100 * lo)} to {points(100 * hi)})")
         if lo > 0 or hi < 0:
-            return told + ": the effects describe the customers with complete data, who churn differently."
+            return told + f": {LEFT_OUT_DIFFERS}"
         return told + ": no detectable difference."
 
     # ------------------------------------------------------------------ effects

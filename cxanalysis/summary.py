@@ -16,7 +16,7 @@ from typing import Any
 from . import fmt
 from .clusters import CLUSTER_PATTERN
 from .design import MAY_FOLLOW_THE_SCORE
-from .models import EXPECTED, effect_direction
+from .models import EXPECTED, LEFT_OUT_DIFFERS, effect_direction
 
 __all__ = ["write_index", "headline", "money_at_stake", "recommendation", "trend_chart", "headline_sentences",
            "assumptions_sentence", "effect_sentence", "roi_tile", "segments_at_risk", "clusters_at_risk",
@@ -1013,7 +1013,8 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
     seg_html += clusters_at_risk_html(clus.get("profile") or [], n.get("value") if n else None,
                                       weak=clus.get("weak_structure"), circular=bool(clus.get("circular")),
                                       churn=overall_churn, label=_score_label(n or {}))
-    warnings = [w for w in (results.get("models") or {}).get("warnings", []) if "separation" in w]
+    warnings = [w for w in (results.get("models") or {}).get("warnings", [])
+                if "separation" in w or w.endswith(LEFT_OUT_DIFFERS)]  # the effects' own population
     if steady := ((results.get("roi") or {}).get("passive_to_promoter") or {}).get("steady_churn"):
         warnings.append(steady)  # every money figure rests on the lifetime values it doubts
     if (plain := separation_in_words(results)) is not None:  # says it plainly: page 04 keeps the models' terms

@@ -549,3 +549,16 @@ def test_a_cluster_that_does_not_reproduce_or_churns_little_is_not_named_at_risk
     assert "<p>No cluster is named at risk.</p><p>Not named at risk" in alone
     # results without per-cluster stability (older runs) keep the previous rule
     assert [r["name"] for r in summary.clusters_at_risk(CLUSTERS, 20.0)] == ["rare visitors"]
+
+
+def test_read_before_acting_carries_a_left_out_group_that_churns_differently(tmp_path):
+    """The models' warning that the respondents left out for a missing covariate churn differently
+    (beyond chance) reaches the summary; one that finds no difference does not."""
+    from cxanalysis.models import LEFT_OUT_DIFFERS
+
+    differs = ("264 customers lack the CX score or a covariate and are left out of the models. Those of them who "
+               "answered (264) churned at 30.7%, against 16.2% among the customers modelled (difference +14.5 pp, "
+               f"likely range +9.2 to +20.4): {LEFT_OUT_DIFFERS}")
+    same = "12 customers lack a covariate and are left out of the models. ... : no detectable difference."
+    page = summary.write_index(tmp_path, _results(models={"warnings": [differs, same]}), []).read_text()
+    assert "Read before acting" in page and html.escape(differs) in page and "no detectable difference." not in page
