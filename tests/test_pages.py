@@ -243,6 +243,9 @@ CHECKS = """() => {
           // a number or an interval is never broken over two lines ("< 0.001" read as "<" and "0.001")
           numbersWrap: [...document.querySelectorAll('td.cx-num')].filter(td => getComputedStyle(td).whiteSpace !== 'nowrap')
             .map(td => td.innerText.trim()).slice(0, 5),
+          // words read from the left: a text cell of a house table is left-aligned, a number right-aligned
+          textRight: [...document.querySelectorAll('table.cx-table td:not(.cx-num)')]
+            .filter(td => getComputedStyle(td).textAlign === 'right').map(td => td.innerText.trim()).slice(0, 5),
           appendixFonts: [...document.querySelectorAll('details.cx-appendix>summary')].map(s => getComputedStyle(s).fontFamily)};
 }"""
 
@@ -299,6 +302,8 @@ def _check_report(root, quarter):
                 problems.append(f"{where}: raw {hit.group(0)!r} in {got['text'][max(0, hit.start() - 60):hit.end() + 20]!r}")
         if got["numbersWrap"]:
             problems.append(f"{where}: numbers that may wrap {got['numbersWrap']}")
+        if got["textRight"]:
+            problems.append(f"{where}: text cells aligned right {got['textRight']}")
         serif = [f for f in got["appendixFonts"] if "system-ui" not in f]
         if serif:
             problems.append(f"{where}: the appendix heading in {serif[0]!r}, not the page's font")
