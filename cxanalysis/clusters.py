@@ -541,6 +541,29 @@ class CustomerClusters:
         cols = [c for c in getattr(self, "cx_columns_", []) if z is not None and c in z]
         return float(np.nanmax(np.abs(z[cols].to_numpy(float)))) if cols else float("nan")
 
+    def unstable_names(self) -> list[str]:
+        """Names of the clusters that do not reproduce (stability below ``CLUSTER_PATTERN``)."""
+        if self.skip_reason_ is not None:
+            return []
+        p = self.profile_
+        return p.loc[p["stability"] < CLUSTER_PATTERN, "name"].tolist()
+
+    def unstable_targets(self) -> list[str]:
+        """The clusters :meth:`target_names` leaves out for not reproducing (none when the clusters
+        are circular: then none is a target at all)."""
+        return [] if self.skip_reason_ is not None or self.circular else self.unstable_names()
+
+    def target_names(self) -> np.ndarray | None:
+        """Each fitted row's cluster name where its cluster may be a program's target, else missing:
+        None when clustering was skipped or is circular (cut on the CX score); a cluster that does
+        not reproduce (:meth:`unstable_names`) leaves its rows unnamed, so it is no target."""
+        names = self.row_names()
+        if names is None or self.circular:
+            return None
+        names = names.astype(object)
+        names[np.isin(names, self.unstable_names())] = None
+        return names if pd.notna(names).any() else None
+
     def row_names(self) -> np.ndarray | None:
         """The cluster name of every fitted row, in the order of the data given to :meth:`fit`
         (``None`` when clustering was skipped)."""

@@ -18,7 +18,7 @@ from .fmt import percent as fmt_percent
 from .fmt import points as fmt_points
 from .io import CleaningReport
 
-__all__ = ["assumptions_table", "firth_sentence", "effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "retention_summary", "retention_title", "targeting_sentence", "targeting_summary", "cleaning_summary", "nps_summary", "segments_summary", "metrics_summary", "roi_missing_summary", "spend_check", "spend_check_sentence", "trend_summary", "styled",
+__all__ = ["assumptions_table", "firth_sentence", "untargeted_clusters", "effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "retention_summary", "retention_title", "targeting_sentence", "targeting_summary", "cleaning_summary", "nps_summary", "segments_summary", "metrics_summary", "roi_missing_summary", "spend_check", "spend_check_sentence", "trend_summary", "styled",
            "change_decomposition_sentence", "change_decomposition_summary", "sample_sentence", "md", "escape_markdown", "neutralise_csv", "safe_csv"]
 
 
@@ -588,6 +588,20 @@ def targeting_sentence(best: dict, overall_value: float, overall_ci: tuple[float
     if best["ci_low"] <= overall_value:
         return s + "; its likely range reaches the overall value, so the data do not single it out."
     return s + "."
+
+
+def untargeted_clusters(names: Sequence[str]) -> str:
+    """Markdown: the clusters left out of the targeting because they do not reproduce (""
+    when none is)."""
+    from .clusters import CLUSTER_PATTERN
+
+    if not len(names):
+        return ""
+    one = len(names) == 1
+    return (f"Not among the targets: the cluster{'' if one else 's'} {listing(names)}, which do"
+            + ("es" if one else "") + " not reproduce when the clusters are refitted on resamples of the customers "
+            f"(stability below {CLUSTER_PATTERN}, page 06): a program cannot aim at a group that may not exist next "
+            "quarter.")
 
 
 def targeting_summary(targets: pd.DataFrame, result, *, currency: str | None = None) -> str:

@@ -474,3 +474,29 @@ def test_a_cx_score_the_clusters_hardly_differ_on_is_not_circular():
     with pytest.warns(UserWarning, match="partly circular"):
         cut = CustomerClusters(columns=[*COLS, "nps_score"], n_resamples=20).fit(d)
     assert cut.score_spread() >= 0.5 and cut.circular
+
+
+def test_a_cluster_that_does_not_reproduce_is_no_target():
+    """Forcing k = 3 on two planted clusters cuts one arbitrarily: the pieces below 0.6 stability
+    get no target name (their rows are missing), the stable ones keep theirs; circular clusters
+    give no targets and name none as left out."""
+    from cxanalysis import narrative
+
+    split = None
+    for seed in range(6):  # a split whose pieces do not reproduce (seed 1 and 2 above)
+        split = CustomerClusters(columns=COLS, k=3, n_resamples=20).fit(make_clustered(2000, 2, random_state=seed))
+        if split.unstable_names():
+            break
+    unstable = split.unstable_names()
+    assert unstable and set(unstable) == set(split.profile_.loc[split.profile_["stability"] < 0.6, "name"])
+    names = split.target_names()
+    rows = np.isin(split.row_names(), unstable)
+    assert pd.isna(names[rows]).all() and pd.notna(names[~rows]).all()
+    assert split.unstable_targets() == unstable
+    text = narrative.untargeted_clusters(unstable)
+    assert text.startswith("Not among the targets: the cluster") and "stability below 0.6, page 06" in text
+    assert narrative.untargeted_clusters([]) == ""
+    with pytest.warns(UserWarning, match="partly circular"):
+        cut = CustomerClusters(columns=[*COLS, "nps_score"], k=3, n_resamples=20).fit(make_clustered(2000, 2,
+                                                                                                      random_state=1))
+    assert cut.circular and cut.target_names() is None and cut.unstable_targets() == []
