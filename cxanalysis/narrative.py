@@ -79,8 +79,10 @@ def metrics_summary(skipped: dict[str, str], table: pd.DataFrame | None = None, 
     that list other parts say what those are); and, when the MRR rows of ``table``
     (:func:`cxanalysis.metrics.exact_metrics`) are a census of the whole base, that they are, and
     why they have no interval."""
+    # the metric NPS is the 0-10 recommend question's, whatever net score the pages call "NPS"
+    named = {k: ("NPS of the 0-10 recommend question" if k == "NPS" else k) for k in skipped}
     text = (none_skipped if not skipped else
-            "Not computed (column absent): " + "; ".join(f"**{k}** ({v})" for k, v in skipped.items()) + ".")
+            "Not computed (column absent): " + "; ".join(f"**{named[k]}** ({v})" for k, v in skipped.items()) + ".")
     if table is not None and len(table):
         census = table[(table["metric"] == "MRR (total)") & table["method"].astype(str).str.startswith("census of")]
         if len(census) and "every one of whom answered" in str(census["method"].iloc[0]):

@@ -600,7 +600,8 @@ def skipped_html(skipped: dict[str, str], *, score: str = "NPS") -> str:
     absent, items, one_quarter = [], [], []
     for k, v in sorted(skipped.items()):
         if k.startswith("metric ") and re.fullmatch(r"no [\w, ]+ columns?", str(v)):
-            absent.append(skip_label(k).split(": ", 1)[1])
+            name = skip_label(k).split(": ", 1)[1]
+            absent.append("NPS of the 0-10 recommend question" if name == "NPS" and score != "NPS" else name)
         elif k in ("trends", "nps_change", "nps_change_year") and str(v).startswith("only one quarter loaded"):
             one_quarter.append(skip_label(k, score))  # one cause, said once
         else:

@@ -326,6 +326,9 @@ def test_metrics_summary_says_what_was_complete_in_the_pages_words():
         "Every configured segment dimension is in this export."
     assert narrative.metrics_summary({"segment age": "no age column"}, none_skipped="unused") == \
         "Not computed (column absent): **segment age** (no age column)."
+    # on a CSAT export the pages call its net score "NPS": the absent metric says which NPS it is
+    assert narrative.metrics_summary({"NPS": "no nps_score column"}) == \
+        "Not computed (column absent): **NPS of the 0-10 recommend question** (no nps_score column)."
 
 
 def test_the_roi_page_says_once_at_its_top_when_it_has_nothing_to_show():

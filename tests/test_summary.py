@@ -253,11 +253,11 @@ def test_skipped_analyses_are_named_in_words_with_their_reasons(tmp_path):
                                 "to split", "nps_change_year": "only one quarter loaded", "themes": "no comment column"})
     assert ("<li><b>What moved NPS: customer mix or real change, NPS change over the year and Quarter-over-quarter "
             "trends</b>: only one quarter loaded</li>") in one and one.count("<li>") == 2
-    # another net score is named as itself, in the analyses' names only (a metric keeps its name)
+    # another net score is named as itself in the analyses' names; the absent NPS metric says which NPS it is
     csat = summary.skipped_html({"nps_change_year": "only one quarter loaded", "metric NPS": "no nps_score column"},
                                 score="Net score (CSAT)")
     assert "<li><b>Net score (CSAT) change over the year</b>: only one quarter loaded</li>" in csat
-    assert "whose column this export lacks: NPS</li>" in csat
+    assert "whose column this export lacks: NPS of the 0-10 recommend question</li>" in csat
     page = summary.write_index(tmp_path, _results(nps={**_results()["nps"], "score": "csat"},
                                                   analyses_skipped={"nps_change": "only one quarter loaded"}), [])
     assert "<li><b>What moved Net score (CSAT): customer mix or real change</b>" in page.read_text()
