@@ -655,6 +655,13 @@ def _forest_panel(t: pd.DataFrame, title: str, ax, log: bool):
         ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.2f}"))
         ax.xaxis.set_minor_formatter(plt.NullFormatter())
         ax.xaxis.set_minor_locator(plt.NullLocator())
+    else:  # the whiskers' caps clear the frame: 6% of the span each side
+        vals = np.concatenate([lo, hi, est, null])
+        vals = vals[np.isfinite(vals)]
+        if len(vals):
+            a, b = float(vals.min()), float(vals.max())
+            pad = 0.06 * (b - a) if b > a else 1.0
+            ax.set_xlim(a - pad, b + pad)
     ax.set_yticks(y, t["label"])
     pp = "scale" in t and t["scale"].eq("pp").all()
     scale = ("ratio, log scale; 1 = no difference" if log else

@@ -811,3 +811,15 @@ def test_yes_no_panel_names_its_columns_in_whole_words():
     names = [t.get_text() for t in panel.get_yticklabels()]
     assert "First contact\nresolved" in names and not any("…" in n for n in names)
     plt.close(fig)
+
+
+def test_forest_points_axis_keeps_every_whisker_clear_of_the_frame():
+    """A percentage-point panel: the axis runs 6% of the span beyond the widest interval and the
+    no-difference line, so no whisker's cap touches the frame (the e-commerce +4.8, Telco 31.1)."""
+    effects = pd.DataFrame({"label": ["churn P", "churn D"], "estimate": [2.2, -2.6], "ci_low": [-0.5, -4.8],
+                            "ci_high": [4.8, -0.3], "null": [0.0, 0.0], "scale": ["pp", "pp"]})
+    ax = plots.forest(effects)
+    left, right = ax.get_xlim()
+    span = 4.8 - (-4.8)
+    assert left == pytest.approx(-4.8 - 0.06 * span) and right == pytest.approx(4.8 + 0.06 * span)
+    plt.close("all")
