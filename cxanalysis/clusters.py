@@ -462,7 +462,7 @@ class CustomerClusters:
             self.warnings_ = [w for w in self.warnings_ if not w.startswith("The clusters are built on the CX score")]
             self.warnings_.insert(0, (
                 f"The clusters use the CX score ({', '.join(cx)}), but no cluster's mean score lies {NAME_MIN_SD} "
-                f"standard deviations or more from the average (largest {self.score_spread():.2f}): the score hardly "
+                f"standard deviations or more from the average (largest {self.score_spread():.2f} SD): the score hardly "
                 "shaped them, so their NPS is read as a finding, not as how they were made."))
         return self
 

@@ -566,8 +566,10 @@ def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_colum
     for h in shown.columns:
         if shown[h].map(lambda s: bool(re.fullmatch(r"[-+<>]?\s?[^\d\s]{0,4}\s?[\d,.]+(%| pp)?( to .+)?|–", s))).all():
             numeric[h] = "cx-num"
+    text = {h: [{"selector": "th", "props": "text-align: left"}] for h in shown.columns
+            if not (numeric[h] == "cx-num").all()}  # a text column's header sits over its words
     styler = (shown.style.format(escape="html", na_rep=MISSING).format_index(escape="html", axis=1)
-              .hide(axis="index").set_td_classes(numeric)
+              .hide(axis="index").set_td_classes(numeric).set_table_styles(text, overwrite=False)
               .set_table_attributes('class="tex2jax_ignore cx-table"'))  # "$" is no math in JupyterLab
     link = None
     if csv is not None:

@@ -776,7 +776,10 @@ class OutcomeModels:
         lo, hi = newcombe_interval(p1, float(left.sum()), p2, float(inside.sum()), alpha=self.alpha)
         from .fmt import percent, points
 
-        told = (f" Those of them who answered ({int(left.sum()):,}) churned at {percent(p1)}, against {percent(p2)} "
+        n_left = int(left.sum())
+        who = (f" All {n_left:,} answered; they churned" if n_left == self.design_.n_dropped else
+               f" Those of them who answered ({n_left:,}) churned")
+        told = (f"{who} at {percent(p1)}, against {percent(p2)} "
                 f"among the customers modelled (difference {points(100 * (p1 - p2))} pp, likely range "
                 f"{points(100 * lo)} to {points(100 * hi)})")
         if lo > 0 or hi < 0:

@@ -616,7 +616,7 @@ def targeting_summary(targets: pd.DataFrame, result, *, currency: str | None = N
                                 currency=currency, n_compared=len(targets),
                                 n_clusters=int((targets["dimension"] == "cluster").sum()))]
     if len(targets) > 1:
-        least = "It loses most in" if worst["value_per_customer"] < 0 else "It pays least in"
+        least = "It loses most in" if worst["value_per_customer"] < 0 else "A moved passive is worth least in"
         lines.append(f"{least} {segment_name(worst['dimension'], worst['segment'])}, at "
                      f"{m(worst['value_per_customer'])} per moved passive (likely range {m(worst['ci_low'])} "
                      f"to {m(worst['ci_high'])}).")

@@ -365,7 +365,7 @@ def similar_values(values: Sequence[object]) -> list[tuple[str, str, str]]:
 def spelling_warnings(frame: pd.DataFrame, *, max_pairs: int = 4) -> list[str]:
     """One sentence per text column whose values may spell one category several ways
     (:func:`similar_values`), naming the column, the pairs (at most ``max_pairs``), what happens
-    and the fix (cx.yaml's ``recode``, with the first pair as the example). Columns with more than :data:`MAX_CATEGORIES` values (free text, ids) and the
+    and the fix (the cx.yaml ``recode`` entry that merges every pair, rarer spelling to commoner). Columns with more than :data:`MAX_CATEGORIES` values (free text, ids) and the
     id, quarter and comment columns are not checked."""
     out = []
     for col in frame.columns:
@@ -381,14 +381,18 @@ def spelling_warnings(frame: pd.DataFrame, *, max_pairs: int = 4) -> list[str]:
             continue
         shown = "; ".join(f"{a!r} and {b!r} ({why})" for a, b, why in pairs[:max_pairs])
         more = f" and {len(pairs) - max_pairs} more" if len(pairs) > max_pairs else ""
-        a, b, _ = pairs[0]
         counts = s.astype(str).value_counts()
-        if counts.get(a, 0) > counts.get(b, 0):  # the example recodes the rarer spelling
-            a, b = b, a
+        entry: dict[str, str] = {}
+        for a, b, _ in pairs:  # the rarer spelling to the commoner, no spelling both recoded and a target
+            if counts.get(a, 0) > counts.get(b, 0):
+                a, b = b, a
+            if a not in entry and a not in entry.values() and b not in entry:
+                entry[a] = b
+        example = ", ".join(f"{a}: {b}" for a, b in entry.items())
         out.append(f"{col!r} may spell one category several ways: {shown}{more}. Each spelling counts as a "
                    "category of its own wherever the column is used (a segment, a covariate, a cluster column), which splits "
                    "its customers. If they are the same, "
-                   f"merge them under 'recode' in cx.yaml ({col}: {{{a}: {b}}}) and run the report again.")
+                   f"merge them under 'recode' in cx.yaml ({col}: {{{example}}}) and run the report again.")
     return out
 
 

@@ -305,9 +305,7 @@ def _table(rows: list[dict[str, Any]], columns: list[str], headers: dict[str, st
     one column."""
     import pandas as pd
 
-    t = fmt.table(pd.DataFrame(rows), columns=columns, headers=headers)
-    text = {c: [{"selector": "th", "props": "text-align: left"}] for c in t.view.columns if c not in t.numeric}
-    return t.styler.set_table_styles(text, overwrite=False).to_html()
+    return fmt.table(pd.DataFrame(rows), columns=columns, headers=headers).styler.to_html()
 
 
 CSS = """
@@ -414,7 +412,7 @@ def segments_at_risk_html(segments: list[dict[str, Any]], overall: float | None,
     return (f"<h2>Segments at risk</h2><p class='muted'>Segments whose {lab} is below the overall one and differs "
             f"from the rest of the customers, allowing for the number of segments compared{against}; lowest first.</p>"
             + _table(worst, ["dimension", "segment", "n", "nps", "ci_low", *cols],
-                     {"n": "Respondents", "nps": label, "ci_low": "Likely range", "churn_rate": "Churn rate",
+                     {"n": "Respondents", "nps": label, "ci_low": f"{label}, likely range", "churn_rate": "Churn rate",
                       "churn_rate_ci_low": "Churn, likely range"}))
 
 
@@ -464,7 +462,7 @@ def clusters_at_risk_html(clusters: list[dict[str, Any]], overall: float | None,
             + "; passives are the customers a program could move, counted in the "
             "whole customer base (respondents weighted to it).</p>"
             + _table(worst, ["name", "n", "nps", "nps_ci_low", *cols, "passives"],
-                     {"name": "Cluster", "n": "Respondents", "nps": label, "nps_ci_low": "Likely range",
+                     {"name": "Cluster", "n": "Respondents", "nps": label, "nps_ci_low": f"{label}, likely range",
                       "churn_rate": "Churn rate", "churn_rate_ci_low": "Churn, likely range",
                       "passives": "Passives in the customer base"}) + left)
 

@@ -223,7 +223,7 @@ def test_targeting_summary_says_where_it_loses_most_when_the_worst_segment_loses
     assert "It loses most in Plan: Basic, at -20 per moved passive (likely range -30 to -10)." in text
     rows[1]["value_per_customer"], rows[1]["ci_low"], rows[1]["ci_high"] = 10.0, 0.0, 20.0
     text = narrative.targeting_summary(pd.DataFrame(rows), result)
-    assert "It pays least in Plan: Basic, at 10 per moved passive" in text
+    assert "A moved passive is worth least in Plan: Basic, at 10 per moved passive" in text
 
 
 def test_sentences_write_money_in_the_configured_currency():

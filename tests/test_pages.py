@@ -246,6 +246,12 @@ CHECKS = """() => {
           // words read from the left: a text cell of a house table is left-aligned, a number right-aligned
           textRight: [...document.querySelectorAll('table.cx-table td:not(.cx-num)')]
             .filter(td => getComputedStyle(td).textAlign === 'right').map(td => td.innerText.trim()).slice(0, 5),
+          // ... and so is its header, over the words
+          headRight: [...document.querySelectorAll('table.cx-table')].flatMap(t => {
+            const row = t.querySelector('tbody tr'), heads = t.querySelectorAll('thead th');
+            return row ? [...row.children].map((td, i) => !td.classList.contains('cx-num') && heads[i]
+              && getComputedStyle(heads[i]).textAlign === 'right' ? heads[i].innerText.trim() : null).filter(Boolean) : [];
+          }).slice(0, 5),
           appendixFonts: [...document.querySelectorAll('details.cx-appendix>summary')].map(s => getComputedStyle(s).fontFamily)};
 }"""
 
@@ -302,8 +308,8 @@ def _check_report(root, quarter):
                 problems.append(f"{where}: raw {hit.group(0)!r} in {got['text'][max(0, hit.start() - 60):hit.end() + 20]!r}")
         if got["numbersWrap"]:
             problems.append(f"{where}: numbers that may wrap {got['numbersWrap']}")
-        if got["textRight"]:
-            problems.append(f"{where}: text cells aligned right {got['textRight']}")
+        if got["textRight"] or got["headRight"]:
+            problems.append(f"{where}: text cells or their headers aligned right {got['textRight']} {got['headRight']}")
         serif = [f for f in got["appendixFonts"] if "system-ui" not in f]
         if serif:
             problems.append(f"{where}: the appendix heading in {serif[0]!r}, not the page's font")

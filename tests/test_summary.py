@@ -165,7 +165,7 @@ def test_index_page_has_no_raw_names_ci_columns_holm_or_p_values(tmp_path):
     assert "Since last quarter (2026Q2) NPS moved +4.0 points (likely range -1.5 to +9.5): a change within chance." in text
     assert ("differs from the rest of the customers, allowing for the number of segments compared" in text)
     # the segments table: dimension in words, one "Likely range" column formatted by fmt
-    assert re.search(r"<th[^>]*>Likely range</th>", page) and not re.search(r"<th[^>]*>CI", page)
+    assert re.search(r"<th[^>]*>NPS, likely range</th>", page) and not re.search(r"<th[^>]*>CI", page)
     assert re.search(r"<td[^>]*>Visits per month</td>\s*<td[^>]*>lowest quartile \(0–2\)</td>\s*<td[^>]*>400</td>"
                      r"\s*<td[^>]*>10.0</td>\s*<td[^>]*>5.0 to 15.0</td>", page)
     # clusters: the name column is "Cluster", the interval one column
