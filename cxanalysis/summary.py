@@ -349,6 +349,20 @@ def _churns_no_more(row: dict[str, Any], churn: float | None) -> bool:
     return (low if _finite(low) else row["churn_rate"]) <= churn
 
 
+def _unstable(row: dict[str, Any]) -> bool:
+    """Whether a cluster does not reproduce in the refits (stability below ``CLUSTER_PATTERN``)."""
+    return _finite(row.get("stability")) and row["stability"] < CLUSTER_PATTERN
+
+
+def _churn_columns(rows: list[dict[str, Any]]) -> list[str]:
+    """The churn columns an at-risk table shows: the rate when any row has one, and its likely
+    range when every row has one."""
+    cols = ["churn_rate"] if any(_finite(r.get("churn_rate")) for r in rows) else []
+    if cols and all(_finite(r.get("churn_rate_ci_low"), r.get("churn_rate_ci_high")) for r in rows):
+        cols.append("churn_rate_ci_low")
+    return cols
+
+
 def segments_at_risk(segments: list[dict[str, Any]], overall: float | None,
                      churn: float | None = None) -> list[dict[str, Any]]:
     """Segments that differ from the rest after Holm's correction AND have an NPS below the
@@ -360,7 +374,6 @@ def segments_at_risk(segments: list[dict[str, Any]], overall: float | None,
     the sample's second quartile of visits churns 11.1% against 10.7%, within chance)."""
     if overall is None:
         return []
-
     risky = [r for r in segments if r.get("differs") is True and r.get("nps") is not None and r["nps"] < overall
              and not _churns_no_more(r, churn)]
     return sorted(risky, key=lambda r: r["nps"])[:5]
@@ -373,9 +386,7 @@ def clusters_at_risk(clusters: list[dict[str, Any]], overall: float | None,
     ``stability``, Hennig's mean Jaccard, below ``clusters.CLUSTER_PATTERN``) never counts: it may
     not exist in the next quarter's data. Given the overall churn rate, a cluster whose own churn
     rate is at or below it does not count either, as for segments (:func:`segments_at_risk`)."""
-    return [r for r in low_clusters(clusters, overall)
-            if not (_finite(r.get("stability")) and r["stability"] < CLUSTER_PATTERN)
-            and not _churns_no_more(r, churn)][:3]
+    return [r for r in low_clusters(clusters, overall) if not _unstable(r) and not _churns_no_more(r, churn)][:3]
 
 
 def low_clusters(clusters: list[dict[str, Any]], overall: float | None) -> list[dict[str, Any]]:
@@ -404,9 +415,7 @@ def segments_at_risk_html(segments: list[dict[str, Any]], overall: float | None,
                     f"({fmt.percent(churn)}) beyond chance.</p>")
         return (f"<h2>Segments at risk</h2><p>No segment's {lab} differs from the rest of the customers, "
                 "allowing for the number of segments compared.</p>")
-    cols = ["churn_rate"] if any(_finite(r.get("churn_rate")) for r in worst) else []
-    if cols and all(_finite(r.get("churn_rate_ci_low"), r.get("churn_rate_ci_high")) for r in worst):
-        cols.append("churn_rate_ci_low")
+    cols = _churn_columns(worst)
     against = (f", and who churn more than all customers ({fmt.percent(churn)}) beyond chance: a low score is a risk "
                "where it goes with leaving" if _finite(churn) and cols else "")
     return (f"<h2>Segments at risk</h2><p class='muted'>Segments whose {lab} is below the overall one and differs "
@@ -432,7 +441,7 @@ def clusters_at_risk_html(clusters: list[dict[str, Any]], overall: float | None,
                 "which behavioural clusters are at risk.</p>")
     worst, low = clusters_at_risk(clusters, overall, churn), low_clusters(clusters, overall)
     named = {id(r) for r in worst}
-    unstable = [r for r in low if id(r) not in named and _finite(r.get("stability")) and r["stability"] < CLUSTER_PATTERN]
+    unstable = [r for r in low if id(r) not in named and _unstable(r)]
     calm = [r for r in low if id(r) not in named and r not in unstable and _churns_no_more(r, churn)]
     left = ""
     if unstable:
@@ -451,9 +460,7 @@ def clusters_at_risk_html(clusters: list[dict[str, Any]], overall: float | None,
         return head + (("<p>No cluster is named at risk.</p>" + left) if left else
                        (f"<p>No cluster stands out: no cluster's {lab} is below the "
                         f"overall {lab} with its whole likely range below it.</p>"))
-    cols = ["churn_rate"] if any(_finite(r.get("churn_rate")) for r in worst) else []
-    if cols and all(_finite(r.get("churn_rate_ci_low"), r.get("churn_rate_ci_high")) for r in worst):
-        cols.append("churn_rate_ci_low")
+    cols = _churn_columns(worst)
     # n counts the cluster's respondents; passives are weighted to the whole customer base (the
     # customers a program could move), so the two columns say which they count
     return (head + f"<p class='muted'>Clusters whose {lab} and whole likely range are "
