@@ -68,6 +68,7 @@ from sklearn.mixture import GaussianMixture
 
 from .fmt import label as _label
 from .metrics import nps_from_counts, wilson_interval
+from .weighting import kish_n_eff
 
 __all__ = ["CustomerClusters", "MIN_CUSTOMERS", "MIN_COLUMNS", "CX_SCORES", "GMM_REG_COVAR", "STABILITY_ROWS",
            "adjusted_rand_index", "silhouette", "WEAK_SILHOUETTE", "WEAK_ARI", "weak_structure_message", "from_config",
@@ -509,8 +510,7 @@ class CustomerClusters:
             if "churned" in data:
                 row["churn_rate"] = wmean("churned")
                 has = np.isfinite(part["churned"].to_numpy(float)) & (w > 0)
-                wc = w[has]
-                n_eff = float(wc.sum() ** 2 / (wc**2).sum()) if (wc**2).sum() > 0 else 0.0
+                n_eff = kish_n_eff(w[has])  # every weight here is positive
                 row["churn_rate_ci_low"], row["churn_rate_ci_high"] = (
                     wilson_interval(row["churn_rate"] * n_eff, n_eff) if n_eff > 0 else (np.nan, np.nan))
             if "spend" in data:
