@@ -67,7 +67,8 @@ from sklearn.metrics import pairwise_distances_chunked
 from sklearn.mixture import GaussianMixture
 
 from .fmt import label as _label
-from .metrics import nps_from_counts, wilson_interval
+from .metrics import nps_from_counts, two_proportion_p, wilson_interval
+from .segments import holm
 from .weighting import kish_n_eff
 
 __all__ = ["CustomerClusters", "MIN_CUSTOMERS", "MIN_COLUMNS", "CX_SCORES", "GMM_REG_COVAR", "STABILITY_ROWS",
@@ -262,8 +263,11 @@ class CustomerClusters:
     profile_ : DataFrame
         One row per cluster: ``cluster, name, n, share, stability, stability_band`` (its mean
         bootstrap Jaccard and Hennig's reading of it), ``<column means>, nps, nps_ci_low,
-        nps_ci_high, churn_rate, churn_rate_ci_low, churn_rate_ci_high, spend, passives`` (the churn
-        rate's interval is Wilson's, on Kish's effective n when weighted). With a ``weight`` column (respondents weighted
+        nps_ci_high, churn_rate, churn_rate_ci_low, churn_rate_ci_high, churn_rest, churn_p_rest,
+        churn_p_holm, churn_differs, spend, passives`` (the churn rate's interval is Wilson's, on
+        Kish's effective n when weighted; ``churn_rest`` is every other customer's churn rate, and
+        ``churn_differs`` is True when the pooled two-proportion z-test on Kish's numbers finds the
+        two different at 5% after Holm's correction over the clusters). With a ``weight`` column (respondents weighted
         to the base) shares, means, NPS (interval on Kish's n_eff) and churn are weighted, and
         ``passives`` counts the base's passives (sum of their weights); ``n`` counts respondents.
     zscores_ : DataFrame
@@ -509,14 +513,26 @@ class CustomerClusters:
                            passives=int(round(ws.sum() - p - d)))
             if "churned" in data:
                 row["churn_rate"] = wmean("churned")
-                has = np.isfinite(part["churned"].to_numpy(float)) & (w > 0)
-                n_eff = kish_n_eff(w[has])  # every weight here is positive
+                churned = data["churned"].to_numpy(float)
+                has = np.isfinite(churned) & (w_all > 0)
+                n_eff = kish_n_eff(w_all[has & sel])  # every weight here is positive
                 row["churn_rate_ci_low"], row["churn_rate_ci_high"] = (
                     wilson_interval(row["churn_rate"] * n_eff, n_eff) if n_eff > 0 else (np.nan, np.nan))
+                rest = has & ~sel  # every other customer: the cluster's churn against theirs
+                row["churn_rest"] = float(np.average(churned[rest], weights=w_all[rest])) if rest.any() else np.nan
+                row["churn_p_rest"] = two_proportion_p(row["churn_rate"], n_eff, row["churn_rest"],
+                                                        kish_n_eff(w_all[rest]) if rest.any() else 0.0)
             if "spend" in data:
                 row["spend_mean"] = wmean("spend")
             rows.append(row)
         self.profile_ = pd.DataFrame(rows)
+        if "churned" in num:  # cut on churn itself: a cluster's churn against the rest is no finding
+            self.profile_ = self.profile_.drop(columns=["churn_rest", "churn_p_rest"], errors="ignore")
+        if "churn_p_rest" in self.profile_:  # Holm over the clusters, as segments over segments
+            holm_p = holm(self.profile_["churn_p_rest"].to_numpy(float))
+            differs = pd.array(holm_p < 0.05, dtype="boolean")  # the clusters' intervals are 95% ones
+            differs[np.isnan(holm_p)] = pd.NA
+            self.profile_["churn_p_holm"], self.profile_["churn_differs"] = holm_p, differs
         dup = self.profile_["name"].duplicated(keep=False)  # two clusters alike on their top columns
         self.profile_.loc[dup, "name"] = [f"{n} ({c + 1})" for n, c in
                                           zip(self.profile_.loc[dup, "name"], self.profile_.loc[dup, "cluster"], strict=True)]

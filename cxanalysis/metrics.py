@@ -49,6 +49,7 @@ __all__ = [
     "health_score",
     "cx_metrics",
     "wilson_interval",
+    "two_proportion_p",
     "contain",
 ]
 
@@ -351,6 +352,23 @@ def wilson_interval(successes: float, n: float, alpha: float = 0.05, *, z: float
     centre = (p + z**2 / (2 * n)) / denom
     half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
     return contain(p, centre - half, centre + half, lower=0.0, upper=1.0)
+
+
+def two_proportion_p(rate_a: float, n_a: float, rate_b: float, n_b: float) -> float:
+    """Two-sided p-value of the pooled two-proportion z-test that two groups share one rate.
+
+    ``rate_a`` and ``rate_b`` are the groups' (weighted) shares, ``n_a`` and ``n_b`` their numbers
+    of customers (Kish's effective numbers when weighted, so the test allows for unequal weights as
+    the Wilson interval does). Unweighted, it is ``statsmodels``' ``proportions_ztest`` on the
+    counts. NaN when a group is empty or both rates are 0 or both are 1 (nothing varies).
+    """
+    if not (n_a > 0 and n_b > 0 and np.isfinite(rate_a) and np.isfinite(rate_b)):
+        return np.nan
+    pooled = (rate_a * n_a + rate_b * n_b) / (n_a + n_b)
+    se = np.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
+    if not se > 0:
+        return np.nan
+    return float(2 * ndtr(-abs(rate_a - rate_b) / se))
 
 
 def proportion(

@@ -18,7 +18,7 @@ from .fmt import percent as fmt_percent
 from .fmt import points as fmt_points
 from .io import CleaningReport
 
-__all__ = ["assumptions_table", "firth_sentence", "untargeted_clusters", "effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "retention_summary", "retention_title", "targeting_sentence", "targeting_summary", "cleaning_summary", "nps_summary", "segments_summary", "metrics_summary", "roi_missing_summary", "spend_check", "spend_check_sentence", "trend_summary", "styled",
+__all__ = ["assumptions_table", "firth_sentence", "untargeted_clusters", "effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "retention_summary", "retention_title", "targeting_sentence", "targeting_summary", "cleaning_summary", "nps_summary", "segments_summary", "segment_churn", "cluster_churn", "metrics_summary", "roi_missing_summary", "spend_check", "spend_check_sentence", "trend_summary", "styled",
            "change_decomposition_sentence", "change_decomposition_summary", "sample_sentence", "md", "escape_markdown", "neutralise_csv", "safe_csv"]
 
 
@@ -71,6 +71,54 @@ def segments_summary(table: pd.DataFrame) -> str:
             f"**{segment_name(hi['dimension'], hi['segment'])}** at {hi['nps']:.1f} (likely range {hi['ci_low']:.1f} to "
             f"{hi['ci_high']:.1f}); lowest: **{segment_name(lo['dimension'], lo['segment'])}** at {lo['nps']:.1f} "
             f"({lo['ci_low']:.1f} to {lo['ci_high']:.1f}).")
+
+
+def segment_churn(table: pd.DataFrame) -> tuple[str, pd.DataFrame]:
+    """Markdown and rows: the segments whose churn rate differs from the rest of the customers'
+    (``churn_differs`` of :func:`cxanalysis.segments.profile`: the pooled two-proportion z-test,
+    Holm over the segments tested), highest churn first; the sentence names those that churn
+    more and those that churn less, each with both rates. The rows (the columns a reader view
+    shows) are empty when none differs or the export has no churn."""
+    text, rows = _churn_against_rest(table, "segment", lambda r: segment_name(r["dimension"], r["segment"]))
+    return text, rows[[c for c in ("dimension", "segment", "n", "churn_rate", "churn_rate_ci_low", "churn_rate_ci_high",
+                                   "churn_rest", "nps", "ci_low", "ci_high") if c in rows]]
+
+
+def cluster_churn(profile: pd.DataFrame) -> tuple[str, pd.DataFrame]:
+    """Markdown and rows, as :func:`segment_churn` for the clusters (``churn_differs`` of
+    :attr:`cxanalysis.clusters.CustomerClusters.profile_`, Holm over the clusters); the rows are
+    every cluster tested, highest churn first, so the table shows each one's churn interval."""
+    text, _ = _churn_against_rest(profile, "cluster", lambda r: str(r["name"]))
+    if "churn_p_holm" not in profile:
+        return text, profile.iloc[:0]
+    rows = profile[profile["churn_p_holm"].notna()].sort_values("churn_rate", ascending=False)
+    return text, rows[["name", "n", "churn_rate", "churn_rate_ci_low", "churn_rate_ci_high", "churn_rest", "churn_p_holm"]]
+
+
+def _churn_against_rest(table: pd.DataFrame, noun: str, name) -> tuple[str, pd.DataFrame]:
+    """:func:`segment_churn` for ``noun`` ("segment" or "cluster"), each row named by ``name``."""
+    if table.empty or "churn_p_holm" not in table or table["churn_p_holm"].isna().all():
+        no_churn = table.empty or "churn_rate" not in table or table["churn_rate"].isna().all()
+        why = ("the export has no churn column." if no_churn else
+               "no segment is large enough to test." if noun == "segment" else "the clusters were cut on churn itself.")
+        return f"No {noun}'s churn is compared with the rest: {why}", table.iloc[:0]
+    tested = table[table["churn_p_holm"].notna()]
+    differs = tested[tested["churn_differs"].fillna(False).astype(bool)].sort_values("churn_rate", ascending=False)
+    m = len(tested)
+    head = (f"{len(differs)} of {m} tested {noun}s churn differently from the rest of the customers (at the 5% "
+            f"level, corrected for testing all {m} at once; a pooled two-proportion z-test on each {noun} against "
+            "every other customer).")
+    if differs.empty:
+        return head + f" Churn does not tell any {noun} apart beyond chance.", differs
+
+    def named(rows):
+        return "; ".join(f"**{name(r)}** ({r['churn_rate']:.1%} against {r['churn_rest']:.1%})"
+                         for _, r in rows.iterrows())
+
+    more, less = differs[differs["churn_rate"] > differs["churn_rest"]], differs[differs["churn_rate"] < differs["churn_rest"]]
+    parts = ([f"More than the rest: {named(more)}."] if len(more) else []) + \
+        ([f"Less than the rest: {named(less)}."] if len(less) else [])
+    return head + " " + " ".join(parts), differs
 
 
 def metrics_summary(skipped: dict[str, str], table: pd.DataFrame | None = None, *,

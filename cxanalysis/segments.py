@@ -1,8 +1,8 @@
 """NPS categories, business segments and segment profiles.
 
 A segment profile states, per segment: size, share, NPS with its interval, CSAT, spend, churn,
-returns rate, CLV and health, and whether its NPS differs from the rest of the customers after a
-Holm correction over every segment in the table.
+returns rate, CLV and health, and whether its NPS, and its churn rate, differ from the rest of
+the customers after a Holm correction over every segment in the table.
 
 Minimum size: a segment is tested against the rest only when it holds at least
 ``segments.min_size`` scored respondents (default 30). Smaller segments are still shown, with
@@ -12,13 +12,13 @@ missing (``<NA>``), not False. They are never named as the highest or lowest seg
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy.special import ndtr  # normal tail without importing scipy.stats
 
-from .metrics import clv_simple, health_score, nps_from_counts, wilson_interval
+from .metrics import clv_simple, health_score, nps_from_counts, two_proportion_p, wilson_interval
 from .schema import MAX_AGE
 
 __all__ = [
@@ -243,20 +243,26 @@ def profile(data: pd.DataFrame, dimensions: Sequence[str], config, *, exact: pd.
     -------
     DataFrame
         ``dimension, segment, n, share, nps, ci_low, ci_high, promoters, passives, detractors,
-        csat, spend, churn_rate, churn_rate_ci_low, churn_rate_ci_high, returns_rate, clv, health,
-        diff_vs_rest, p_value, p_holm, differs, tested, note`` — the category columns are shares of the segment's scored (weighted)
+        csat, spend, churn_rate, churn_rate_ci_low, churn_rate_ci_high, churn_rest, churn_p_rest,
+        returns_rate, clv, health, diff_vs_rest, p_value, p_holm, differs, churn_p_holm,
+        churn_differs, tested, note`` — the category columns are shares of the segment's scored (weighted)
         customers, so ``nps = 100 * (promoters - detractors)``; ``differs`` is True
         when the segment's NPS differs from the rest at ``alpha`` after Holm's correction over all
         segments in the table; segments with fewer than ``segments.min_size`` scored
         respondents are not tested: ``tested`` is False, ``note`` says "too small to test
         (n < min_size)", and ``p_value``, ``p_holm`` and ``differs`` are missing. The NPS
-        interval always contains the NPS (:func:`cxanalysis.metrics.nps`).
+        interval always contains the NPS (:func:`cxanalysis.metrics.nps`). ``churn_rest`` is the
+        churn rate of every other customer, and ``churn_differs`` is True when the segment's churn
+        rate differs from it at ``alpha`` after Holm's correction over the segments tested (the
+        same minimum size; missing when untested or the export has no churn).
 
     Notes
     -----
     Aggregates are computed in one grouped pass per dimension. The NPS interval is the
     configured method; the test against the rest is a two-sample z-test on the Wald variances of
-    the segment and of the rest of the scored customers, each on its own effective sample size.
+    the segment and of the rest of the scored customers, each on its own effective sample size;
+    the churn test against the rest is the pooled two-proportion z-test on Kish's effective numbers
+    (:func:`cxanalysis.metrics.two_proportion_p`).
     ``returns_rate`` is returns per order (ratio of totals over customers with both); ``clv`` is
     the simple CLV (margin x mean spend / churn rate). The churn rate's interval is Wilson's, on
     Kish's effective number of customers with a churn value (their count when unweighted).
@@ -289,6 +295,18 @@ def profile(data: pd.DataFrame, dimensions: Sequence[str], config, *, exact: pd.
     return table
 
 
+def _churn_against_rest(a: pd.Series, tot: pd.Series, churn: float, churn_n: float,
+                        n_eff: Callable[[float, float], float]) -> tuple[float, float]:
+    """A segment's rest's churn rate (every other customer with a churn value) and the p-value of
+    the segment's against it (:func:`cxanalysis.metrics.two_proportion_p` on Kish's effective
+    numbers); NaN for both when the export has no churn or no customer is outside the segment."""
+    if "_n_churned" not in tot or not tot["_n_churned"] - a["_n_churned"] > 0:
+        return np.nan, np.nan
+    rest_w = tot["_n_churned"] - a["_n_churned"]
+    rest = (tot["_x_churned"] - a["_x_churned"]) / rest_w
+    return rest, two_proportion_p(churn, churn_n, rest, n_eff(rest_w, tot["_n2_churned"] - a["_n2_churned"]))
+
+
 def _profile(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFrame:
     """:func:`profile` from ``data`` alone."""
     alpha = config.alpha
@@ -317,7 +335,8 @@ def _profile(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFr
     # one frame of one float block: each grouped sum below is one pass over the rows, not one
     # per column
     base = pd.DataFrame({**base, **extra, **present}, index=data.index)
-    tot = base[["_p", "_d", "_a", "_a2", "_r"]].sum()
+    tot = base[[c for c in ("_p", "_d", "_a", "_a2", "_r", "_x_churned", "_n_churned", "_n2_churned")
+                if c in base]].sum()
     total_w = tot["_a"]
     margin = config.roi["gross_margin"]
     min_size = config.segments["min_size"]
@@ -357,6 +376,7 @@ def _profile(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFr
             churn, spend = wmean(a, "churned"), wmean(a, "spend")
             churn_n = n_eff(a["_n_churned"], a["_n2_churned"]) if "_n2_churned" in a else 0.0
             churn_ci = wilson_interval(churn * churn_n, churn_n, alpha) if churn == churn else (np.nan, np.nan)
+            churn_rest, churn_p = _churn_against_rest(a, tot, churn, churn_n, n_eff) if large else (np.nan, np.nan)
             rows.append({
                 "dimension": dim.removesuffix("_band"), "segment": str(seg), "n": n,
                 "share": a["_a"] / total_w if total_w else np.nan,
@@ -364,6 +384,7 @@ def _profile(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFr
                 "promoters": r["promoters"], "passives": r["passives"], "detractors": r["detractors"],
                 "csat": wmean(a, "csat"), "spend": spend, "churn_rate": churn,
                 "churn_rate_ci_low": churn_ci[0], "churn_rate_ci_high": churn_ci[1],
+                "churn_rest": churn_rest, "churn_p_rest": churn_p,
                 "returns_rate": a["_ret"] / a["_ord"] if "_ord" in a and a["_ord"] > 0 else np.nan,
                 "clv": clv_simple(spend, churn, margin=margin) if churn == churn and spend == spend else np.nan,
                 "health": wmean(a, "health_score"),
@@ -377,6 +398,10 @@ def _profile(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFr
         differs = pd.array(table["p_holm"] < alpha, dtype="boolean")
         differs[~table["tested"].to_numpy(bool)] = pd.NA
         table["differs"] = differs
+        table["churn_p_holm"] = holm(table["churn_p_rest"].to_numpy(float))
+        churn_differs = pd.array(table["churn_p_holm"] < alpha, dtype="boolean")
+        churn_differs[table["churn_p_holm"].isna().to_numpy()] = pd.NA
+        table["churn_differs"] = churn_differs
         cols = [c for c in table.columns if c not in ("tested", "note")] + ["tested", "note"]
         table = table[cols]
     return table

@@ -19,7 +19,7 @@ from .design import MAY_FOLLOW_THE_SCORE
 from .models import EXPECTED, LEFT_OUT_DIFFERS, effect_direction
 
 __all__ = ["write_index", "headline", "money_at_stake", "recommendation", "trend_chart", "headline_sentences",
-           "assumptions_sentence", "effect_sentence", "roi_tile", "segments_at_risk", "clusters_at_risk",
+           "assumptions_sentence", "effect_sentence", "roi_tile", "segments_at_risk", "clusters_at_risk", "churn_leaders",
            "low_clusters",
            "change_in_words", "year_change_sentence", "themes_sentence"]
 
@@ -340,11 +340,23 @@ def roi_tile(roi: dict[str, Any]) -> str:
     return f"<div>ROI, passives to promoters<b>{shown}</b><span class='muted'>{rng}</span></div>"
 
 
+def _churns_more(row: dict[str, Any]) -> bool:
+    """Whether a segment or cluster churns more than the rest of the customers beyond chance,
+    allowing for the number of groups compared: its churn test against the rest, after Holm's
+    correction (``churn_differs``), finds a difference and its rate is the higher."""
+    return (row.get("churn_differs") is True and _finite(row.get("churn_rate"), row.get("churn_rest"))
+            and row["churn_rate"] > row["churn_rest"])
+
+
 def _churns_no_more(row: dict[str, Any], churn: float | None) -> bool:
-    """Whether a segment or cluster does not churn more than all customers (``churn``) beyond
-    chance: its churn interval's low end (its rate when there is no interval) at or below it."""
+    """Whether a segment or cluster does not churn more than the rest of the customers beyond
+    chance (:func:`_churns_more`); False when there is no overall churn rate (``churn``) or the
+    row has none. Results without the test against the rest (older runs) fall back on the churn
+    interval's low end (its rate when there is no interval) against the overall rate."""
     if not _finite(churn, row.get("churn_rate")):
         return False
+    if "churn_differs" in row:
+        return not _churns_more(row)
     low = row.get("churn_rate_ci_low")
     return (low if _finite(low) else row["churn_rate"]) <= churn
 
@@ -355,23 +367,28 @@ def _unstable(row: dict[str, Any]) -> bool:
 
 
 def _churn_columns(rows: list[dict[str, Any]]) -> list[str]:
-    """The churn columns an at-risk table shows: the rate when any row has one, and its likely
-    range when every row has one."""
+    """The churn columns an at-risk table shows: the rate when any row has one, its likely range
+    when every row has one, and the rest's rate when every row has it."""
     cols = ["churn_rate"] if any(_finite(r.get("churn_rate")) for r in rows) else []
     if cols and all(_finite(r.get("churn_rate_ci_low"), r.get("churn_rate_ci_high")) for r in rows):
         cols.append("churn_rate_ci_low")
+    if cols and all(_finite(r.get("churn_rest")) for r in rows):
+        cols.append("churn_rest")
     return cols
+
+
+CHURN_HEADERS = {"churn_rate": "Churn rate", "churn_rate_ci_low": "Churn, likely range",
+                 "churn_rest": "The rest's churn"}
 
 
 def segments_at_risk(segments: list[dict[str, Any]], overall: float | None,
                      churn: float | None = None) -> list[dict[str, Any]]:
     """Segments that differ from the rest after Holm's correction AND have an NPS below the
     overall NPS, lowest first (at most five). Untested segments (``differs`` missing) never count.
-    Given the overall churn rate, a segment is at risk only if it churns more than all customers
-    beyond chance (its churn rate's 95% interval, ``churn_rate_ci_low``, above the overall rate;
-    its point estimate when results carry no interval): a low score is a risk where it goes with
-    leaving (the e-commerce export's tenure 3-8 months scores low and churns 7.4% against 16.8%;
-    the sample's second quartile of visits churns 11.1% against 10.7%, within chance)."""
+    Given the overall churn rate, a segment is at risk only if it churns more than the rest of
+    the customers beyond chance, allowing for the number of segments compared
+    (:func:`_churns_more`): a low score is a risk where it goes with leaving (the e-commerce
+    export's tenure 3-8 months scores low and churns 7.4% against 16.8%)."""
     if overall is None:
         return []
     risky = [r for r in segments if r.get("differs") is True and r.get("nps") is not None and r["nps"] < overall
@@ -411,18 +428,18 @@ def segments_at_risk_html(segments: list[dict[str, Any]], overall: float | None,
     if not worst:
         if low and _finite(churn):
             return (f"<h2>Segments at risk</h2><p>No segment is at risk: those whose {lab} is below the overall one "
-                    f"(and differs from the rest of the customers) do not churn more than all customers "
-                    f"({fmt.percent(churn)}) beyond chance.</p>")
+                    "(and differs from the rest of the customers) do not churn more than the rest beyond chance, "
+                    "allowing for the number of segments compared.</p>")
         return (f"<h2>Segments at risk</h2><p>No segment's {lab} differs from the rest of the customers, "
                 "allowing for the number of segments compared.</p>")
     cols = _churn_columns(worst)
-    against = (f", and who churn more than all customers ({fmt.percent(churn)}) beyond chance: a low score is a risk "
-               "where it goes with leaving" if _finite(churn) and cols else "")
+    against = (" and whose churn is above the rest's, each beyond chance allowing for the number of segments "
+               "compared: a low score is a risk where it goes with leaving" if _finite(churn) and cols else
+               ", allowing for the number of segments compared")
     return (f"<h2>Segments at risk</h2><p class='muted'>Segments whose {lab} is below the overall one and differs "
-            f"from the rest of the customers, allowing for the number of segments compared{against}; lowest first.</p>"
+            f"from the rest of the customers{against}; lowest first.</p>"
             + _table(worst, ["dimension", "segment", "n", "nps", "ci_low", *cols],
-                     {"n": "Respondents", "nps": label, "ci_low": f"{label}, likely range", "churn_rate": "Churn rate",
-                      "churn_rate_ci_low": "Churn, likely range"}))
+                     {"n": "Respondents", "nps": label, "ci_low": f"{label}, likely range", **CHURN_HEADERS}))
 
 
 def clusters_at_risk_html(clusters: list[dict[str, Any]], overall: float | None, *, weak: str | None = None,
@@ -430,7 +447,8 @@ def clusters_at_risk_html(clusters: list[dict[str, Any]], overall: float | None,
     """The clusters block; ``weak`` (``clusters.weak_structure`` of results.json) is shown first.
     Clusters cut on the CX score itself (``circular``) are not named at risk: their low NPS is
     partly how they were made. Low clusters left out because they do not reproduce, or churn no
-    more than all customers (``churn``, the overall rate), are counted and the reason given."""
+    more than the rest of the customers (:func:`_churns_no_more`; ``churn`` is the overall rate),
+    are counted and the reason given."""
     if not clusters:
         return ""
     lab = html.escape(label)
@@ -454,8 +472,8 @@ def clusters_at_risk_html(clusters: list[dict[str, Any]], overall: float | None,
     if calm:
         names = ", ".join(str(r["name"]) for r in calm)
         left += (f"<p>Not named at risk although its {lab} is low: {html.escape(names)}, which do"
-                 + ("es" if len(calm) == 1 else "") + f" not churn more than all customers ({fmt.percent(churn)}) "
-                 "beyond chance.</p>")
+                 + ("es" if len(calm) == 1 else "") + " not churn more than the rest of the customers beyond "
+                 "chance, allowing for the number of clusters compared.</p>")
     if not worst:
         return head + (("<p>No cluster is named at risk.</p>" + left) if left else
                        (f"<p>No cluster stands out: no cluster's {lab} is below the "
@@ -465,13 +483,55 @@ def clusters_at_risk_html(clusters: list[dict[str, Any]], overall: float | None,
     # customers a program could move), so the two columns say which they count
     return (head + f"<p class='muted'>Clusters whose {lab} and whole likely range are "
             "below the overall one, that reproduce when refitted on resamples"
-            + (", and that churn more than all customers beyond chance" if cols and _finite(churn) else "")
+            + (", and that churn more than the rest beyond chance, allowing for the number of clusters compared"
+               if cols and _finite(churn) else "")
             + "; passives are the customers a program could move, counted in the "
             "whole customer base (respondents weighted to it).</p>"
             + _table(worst, ["name", "n", "nps", "nps_ci_low", *cols, "passives"],
                      {"name": "Cluster", "n": "Respondents", "nps": label, "nps_ci_low": f"{label}, likely range",
-                      "churn_rate": "Churn rate", "churn_rate_ci_low": "Churn, likely range",
-                      "passives": "Passives in the customer base"}) + left)
+                      **CHURN_HEADERS, "passives": "Passives in the customer base"}) + left)
+
+
+def churn_leaders(segments: list[dict[str, Any]], clusters: list[dict[str, Any]], *,
+                  clusters_usable: bool = True) -> list[dict[str, Any]]:
+    """The segments and clusters that churn more than the rest of the customers beyond chance,
+    allowing for the number of groups compared (:func:`_churns_more`), highest churn first (at
+    most six), whatever their score: where customers leave, even where the score does not warn.
+    Each row gains ``group`` (a segment's dimension and name, or "Cluster: " and its name).
+    Clusters that do not reproduce (:func:`_unstable`), or all of them when ``clusters_usable``
+    is False (cut on churn itself), are left out."""
+    rows = [{**r, "group": fmt.segment_name(r["dimension"], r["segment"])} for r in segments if _churns_more(r)]
+    if clusters_usable:
+        rows += [{**r, "group": f"Cluster: {r['name']}"} for r in clusters if _churns_more(r) and not _unstable(r)]
+    return sorted(rows, key=lambda r: -r["churn_rate"])[:6]
+
+
+def churn_leaders_html(segments: list[dict[str, Any]], clusters: list[dict[str, Any]], *,
+                       churn: float | None, label: str = "NPS", clusters_usable: bool = True) -> str:
+    """The "Where customers leave" block (:func:`churn_leaders`): a table with each group's
+    churn, its likely range, the rest's churn and the group's score, or a sentence saying no group
+    churns more than the rest beyond chance. Empty when the export has no churn (``churn``, the
+    overall rate, missing) or no group was tested."""
+    tested = [r for r in [*segments, *(clusters if clusters_usable else [])] if r.get("churn_differs") is not None]
+    if not _finite(churn) or not tested:
+        return ""
+    head = "<h2>Where customers leave</h2>"
+    rows = churn_leaders(segments, clusters, clusters_usable=clusters_usable)
+    if not rows:
+        return (head + f"<p>No segment or cluster churns more than the rest of the customers beyond chance "
+                f"(all customers: {fmt.percent(churn)}), allowing for the number of groups compared.</p>")
+    for r in rows:  # a cluster's interval columns carry its own names
+        r.setdefault("ci_low", r.get("nps_ci_low"))
+        r.setdefault("ci_high", r.get("nps_ci_high"))
+    lab = html.escape(label)
+    return (head + f"<p class='muted'>Segments and clusters that churn more than the rest of the customers "
+            f"(all customers: {fmt.percent(churn)}) beyond chance, allowing for the number of groups compared, "
+            f"highest first, whatever their {lab}: a group the score does not flag can still be where customers "
+            "leave." + (" Clusters that do not reproduce when refitted are left out." if clusters_usable and
+                        any(_unstable(r) for r in clusters) else "") + "</p>"
+            + _table(rows, ["group", "n", "churn_rate", "churn_rate_ci_low", "churn_rest", "nps", "ci_low"],
+                     {"group": "Group", "n": "Respondents", "nps": label, "ci_low": f"{label}, likely range",
+                      **CHURN_HEADERS}))
 
 
 # --- the decision page ---------------------------------------------------------------------------
@@ -1019,6 +1079,8 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
     seg_html += clusters_at_risk_html(clus.get("profile") or [], n.get("value") if n else None,
                                       weak=clus.get("weak_structure"), circular=bool(clus.get("circular")),
                                       churn=overall_churn, label=_score_label(n or {}))
+    seg_html += churn_leaders_html(results.get("segments") or [], clus.get("profile") or [], churn=overall_churn,
+                                   label=_score_label(n or {}), clusters_usable="churned" not in (clus.get("columns") or []))
     warnings = [w for w in (results.get("models") or {}).get("warnings", [])
                 if "separation" in w or w.endswith(LEFT_OUT_DIFFERS)]  # the effects' own population
     if steady := ((results.get("roi") or {}).get("passive_to_promoter") or {}).get("steady_churn"):

@@ -456,6 +456,29 @@ def test_each_cluster_churn_rate_has_wilsons_interval():
         assert (r.churn_rate_ci_low, r.churn_rate_ci_high) == pytest.approx(want, rel=1e-10)
 
 
+def test_a_cluster_that_churns_more_than_the_rest_is_found_after_holm():
+    """Each cluster's churn against every other customer is statsmodels' pooled z-test, Holm over
+    the clusters; a planted segment that churns 40% against 10% differs, and no other does
+    (their churn is the same 10%, so a difference beyond chance would be a false alarm)."""
+    from statsmodels.stats.multitest import multipletests
+    from statsmodels.stats.proportion import proportions_ztest
+
+    d = make_clustered(2000, 3, random_state=4)
+    p = np.where(d["_cluster"] == 0, 0.4, 0.1)
+    d["churned"] = np.random.default_rng(5).binomial(1, p).astype(float)
+    c = CustomerClusters(columns=COLS, n_resamples=20).fit(d)
+    prof = c.profile_
+    for r in prof.itertuples():
+        inside = c.labels_ == r.cluster
+        x = [int(d.loc[inside, "churned"].sum()), int(d.loc[~inside, "churned"].sum())]
+        assert r.churn_rest == pytest.approx(d.loc[~inside, "churned"].mean(), rel=1e-12)
+        assert r.churn_p_rest == pytest.approx(proportions_ztest(x, [inside.sum(), (~inside).sum()])[1], rel=1e-9)
+    np.testing.assert_allclose(prof["churn_p_holm"], multipletests(prof["churn_p_rest"], method="holm")[1], rtol=1e-12)
+    planted = pd.crosstab(c.labels_, d["_cluster"])[0].idxmax()  # the fitted cluster holding segment 0
+    more = prof["churn_differs"].fillna(False).to_numpy(bool) & (prof["churn_rate"] > prof["churn_rest"]).to_numpy()
+    assert more.tolist() == [k == planted for k in prof["cluster"]]
+
+
 def test_a_cx_score_the_clusters_hardly_differ_on_is_not_circular():
     """A CSAT unrelated to the planted clusters is among the columns: every cluster's mean CSAT
     lies within 0.5 SD of the average (checked by hand), so the clusters are not circular and the

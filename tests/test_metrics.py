@@ -508,3 +508,20 @@ def test_retention_cost_per_retained_customer_hand_worked(weighted):
     row = table.set_index("metric").loc["Retention cost per retained customer"]
     assert row["value"] == pytest.approx(100.0 if weighted else 40_100 / 3, rel=1e-12)
     assert row["ci_low"] < row["value"] < row["ci_high"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 400), st.integers(0, 400), st.integers(1, 400), st.integers(0, 400))
+def test_two_proportion_p_is_statsmodels_pooled_z_test(n_a, x_a, n_b, x_b):
+    """On counts, ``two_proportion_p`` is statsmodels' ``proportions_ztest`` (pooled variance);
+    NaN exactly where nothing varies (both groups all 0 or all 1), never a p-value outside [0, 1]."""
+    from statsmodels.stats.proportion import proportions_ztest
+
+    x_a, x_b = min(x_a, n_a), min(x_b, n_b)
+    p = metrics.two_proportion_p(x_a / n_a, n_a, x_b / n_b, n_b)
+    if x_a + x_b in (0, n_a + n_b):
+        assert np.isnan(p)
+        return
+    assert 0 <= p <= 1
+    assert p == pytest.approx(proportions_ztest([x_a, x_b], [n_a, n_b])[1], rel=1e-9, abs=1e-300)
+    assert np.isnan(metrics.two_proportion_p(0.5, 0, 0.5, 10))

@@ -357,3 +357,32 @@ def test_firth_sentence_names_only_the_rows_the_data_do_not_bound():
             "range: the data say little about their sizes") in text
     assert "Plan: Pro" not in text and "Region: North" not in text  # 1.6-fold and 80-fold
     assert text.endswith("Read such a row only for its direction, and only where its whole interval is on one side of 1.")
+
+
+def test_segment_and_cluster_churn_sentences_name_who_churns_more_and_less():
+    """The sentence counts the groups tested, names those whose churn differs (Holm) as more or
+    less than the rest with both rates, and the rows are those, highest churn first; without a
+    churn column, or with no group tested, it says why."""
+    seg = pd.DataFrame({"dimension": ["plan", "plan", "region"], "segment": ["Basic", "Pro", "North"], "n": [400, 300, 50],
+                        "nps": [5.0, 30.0, 10.0], "ci_low": [0.0, 25.0, -5.0], "ci_high": [10.0, 35.0, 25.0],
+                        "churn_rate": [0.137, 0.06, 0.2], "churn_rate_ci_low": [0.1, 0.04, 0.1],
+                        "churn_rate_ci_high": [0.17, 0.08, 0.3], "churn_rest": [0.08, 0.12, 0.1],
+                        "churn_p_holm": [0.001, 0.01, 0.4], "churn_differs": [True, True, False]})
+    text, rows = narrative.segment_churn(seg)
+    assert text.startswith("2 of 3 tested segments churn differently from the rest of the customers (at the 5% level, "
+                           "corrected for testing all 3 at once;")
+    assert text.endswith("More than the rest: **Plan: Basic** (13.7% against 8.0%). Less than the rest: **Plan: Pro** "
+                         "(6.0% against 12.0%).")
+    assert rows["segment"].tolist() == ["Basic", "Pro"] and "churn_p_holm" not in rows
+    calm = seg.assign(churn_differs=False)
+    assert narrative.segment_churn(calm)[0].endswith("Churn does not tell any segment apart beyond chance.")
+    assert narrative.segment_churn(calm)[1].empty
+    assert narrative.segment_churn(seg.drop(columns=["churn_p_holm", "churn_differs"]))[0] == (
+        "No segment's churn is compared with the rest: no segment is large enough to test.")
+    assert narrative.segment_churn(seg.drop(columns=["churn_rate", "churn_p_holm"]))[0].endswith(
+        "the export has no churn column.")
+    clus = seg.drop(columns=["dimension", "segment"]).assign(name=["leavers", "stayers", "<b>x</b>"])
+    text, rows = narrative.cluster_churn(clus)
+    assert "2 of 3 tested clusters" in text and "**leavers** (13.7% against 8.0%)" in text
+    assert rows["name"].tolist() == ["<b>x</b>", "leavers", "stayers"]  # every cluster tested, highest churn first
+    assert narrative.cluster_churn(clus.drop(columns=["churn_p_holm"]))[0].endswith("the clusters were cut on churn itself.")

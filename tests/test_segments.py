@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from cxanalysis import metrics, segments
@@ -163,6 +164,34 @@ def test_profile_matches_direct_computation(sample_frame):
     assert table["p_holm"].to_numpy() == pytest.approx(segments.holm(table["p_value"].to_numpy()), nan_ok=True)
 
 
+def test_segment_churn_against_the_rest_is_statsmodels_two_proportion_test(sample_frame):
+    """Unweighted, a segment's churn test is statsmodels' pooled z-test on the counts of the
+    segment and of every other customer; its Holm correction runs over the segments tested, and
+    ``churn_differs`` says where the corrected p-value is below alpha."""
+    from statsmodels.stats.multitest import multipletests
+    from statsmodels.stats.proportion import proportions_ztest
+
+    cfg = load_config()
+    cur = sample_frame[sample_frame["quarter"] == sample_frame["quarter"].max()]
+    seg, dims, _ = segments.add_segments(cur, cfg)
+    table = segments.profile(seg, dims, cfg)
+    for plan in ("Basic", "Plus", "Pro"):
+        row = table[(table["dimension"] == "plan") & (table["segment"] == plan)].iloc[0]
+        part, rest = cur[cur["plan"] == plan], cur[cur["plan"] != plan]
+        counts = [int(part["churned"].sum()), int(rest["churned"].sum())]
+        _, p = proportions_ztest(counts, [int(part["churned"].notna().sum()), int(rest["churned"].notna().sum())])
+        assert row["churn_rest"] == pytest.approx(rest["churned"].mean(), rel=1e-12)
+        assert row["churn_p_rest"] == pytest.approx(p, rel=1e-9)
+    tested = table["churn_p_rest"].notna().to_numpy()
+    assert tested.sum() >= 10
+    expected = multipletests(table["churn_p_rest"].to_numpy()[tested], method="holm")[1]
+    np.testing.assert_allclose(table["churn_p_holm"].to_numpy()[tested], expected, rtol=1e-12)
+    assert (table["churn_differs"].to_numpy(bool)[tested] == (expected < cfg.alpha)).all()
+    # the generator gives Basic the highest churn log-odds (0.6 above Pro): found beyond chance
+    basic = table[(table["dimension"] == "plan") & (table["segment"] == "Basic")].iloc[0]
+    assert bool(basic["churn_differs"]) and basic["churn_rate"] > basic["churn_rest"]
+
+
 def test_category_shares_match_a_crosstab(sample_frame):
     """The shares drawn in the segment heatmap come from the profile; they must equal a plain
     crosstab of the categories (unweighted sample) and reproduce each segment's NPS."""
@@ -311,6 +340,12 @@ def test_weighted_profile_by_hand():
         direct = metrics.nps(part, weight="weight").iloc[0]
         assert (row["nps"], row["ci_low"], row["ci_high"]) == pytest.approx(
             (direct["nps"], direct["ci_low"], direct["ci_high"]), rel=1e-12)
+        rw = rest["weight"]  # the churn test: pooled z on both sides' Kish numbers, by hand
+        p_rest, n_rest = (rw * rest["churned"]).sum() / rw.sum(), rw.sum() ** 2 / (rw**2).sum()
+        pooled = (p * n_eff + p_rest * n_rest) / (n_eff + n_rest)
+        z_stat = (p - p_rest) / np.sqrt(pooled * (1 - pooled) * (1 / n_eff + 1 / n_rest))
+        assert row["churn_rest"] == pytest.approx(p_rest, rel=1e-12)
+        assert row["churn_p_rest"] == pytest.approx(2 * stats.norm.sf(abs(z_stat)), rel=1e-9)
         test = metrics.nps_difference(part, rest, weight="weight").iloc[0]
         assert row["diff_vs_rest"] == pytest.approx(test["difference"], rel=1e-12)
         assert row["p_value"] == pytest.approx(test["p_value"], rel=1e-9)

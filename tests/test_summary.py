@@ -4,6 +4,8 @@ import html
 import re
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cxanalysis import summary
 
@@ -60,15 +62,16 @@ def test_segments_at_risk_differ_and_lie_below_the_overall_nps():
     html = summary.segments_at_risk_html(churn, 20.0, label="Net score (CSAT)", churn=0.168)
     assert ">Net score (CSAT)</th>" in html and ">NPS</th>" not in html and "Segments whose Net score (CSAT) is" in html
     assert ">Churn rate</th>" in html and ">18.4%</td>" in html
-    assert "and who churn more than all customers (16.8%) beyond chance: a low score is a risk where it goes with " \
-           "leaving" in html
+    assert "and whose churn is above the rest's, each beyond chance allowing for the number of segments compared: a " \
+           "low score is a risk where it goes with leaving" in html
     # a low-scoring segment that churns less than all customers is not at risk (e-commerce: tenure
     # 3-8 months, 7.4% against 16.8%); the block says why none is
     calm = [dict(r, churn_rate=0.074) for r in SEGS]
     assert summary.segments_at_risk(calm, 20.0, 0.168) == [] and len(summary.segments_at_risk(calm, 20.0)) == 1
     html = summary.segments_at_risk_html(calm, 20.0, label="Net score (CSAT)", churn=0.168)
     assert "No segment is at risk: those whose Net score (CSAT) is below the overall one (and differs from the rest " \
-           "of the customers) do not churn more than all customers (16.8%) beyond chance." in html and "Basic" not in html
+           "of the customers) do not churn more than the rest beyond chance, allowing for the number of segments " \
+           "compared." in html and "Basic" not in html
 
 
 def test_a_segment_churning_more_only_within_chance_is_not_at_risk():
@@ -84,6 +87,53 @@ def test_a_segment_churning_more_only_within_chance_is_not_at_risk():
     assert [r["segment"] for r in summary.segments_at_risk(clear, 20.0, 0.107)] == ["Basic"]
     html = summary.segments_at_risk_html(clear, 20.0, churn=0.107)
     assert ">Churn, likely range</th>" in html and f">{100 * lo:.1f}% to {100 * hi:.1f}%</td>" in html
+
+
+def test_the_churn_rule_compares_with_the_rest_after_holm():
+    """With the test against the rest in results (``churn_differs`` after Holm, ``churn_rest``), a
+    segment is at risk when its churn differs and is the higher, whatever its interval against the
+    overall rate (the sample's Basic plan: 13.7%, 10.6% to 17.5%, against 10.7% overall and 8.0%
+    for the rest); one that churns less than the rest, or was not tested, is not."""
+    row = dict(SEGS[0], churn_rate=0.137, churn_rate_ci_low=0.106, churn_rate_ci_high=0.175, churn_rest=0.080)
+    assert summary.segments_at_risk([dict(row, churn_differs=True)], 20.0, 0.107)[0]["segment"] == "Basic"
+    assert summary.segments_at_risk([dict(row, churn_differs=False)], 20.0, 0.107) == []
+    assert summary.segments_at_risk([dict(row, churn_differs=None)], 20.0, 0.107) == []
+    assert summary.segments_at_risk([dict(row, churn_differs=True, churn_rest=0.2)], 20.0, 0.107) == []
+    html = summary.segments_at_risk_html([dict(row, churn_differs=True)], 20.0, churn=0.107)
+    assert ">The rest&#39;s churn</th>" in html
+    assert ">8.0%</td>" in html
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1), st.sampled_from([True, False, None]),
+                          st.sampled_from([0.3, 0.7, None])), min_size=0, max_size=12))
+def test_where_customers_leave_lists_the_groups_churning_more_than_the_rest(groups):
+    """Exactly the segments and reproducible clusters whose churn differs from the rest's and is the
+    higher, highest churn first, at most six; unstable clusters and, when the clusters were cut
+    on churn, every cluster are left out; names from the export are escaped."""
+    segs, clus = [], []
+    for i, (rate, rest, differs, stab) in enumerate(groups):
+        row = {"n": 100, "nps": 0.0, "ci_low": -5.0, "ci_high": 5.0, "churn_rate": rate, "churn_rest": rest,
+               "churn_differs": differs}
+        if i % 2:
+            segs.append(dict(row, dimension="plan", segment=f"<b>{i}</b>"))
+        else:
+            clus.append(dict(row, name=f"c{i}", stability=stab, nps_ci_low=-5.0, nps_ci_high=5.0))
+    want = [r for r in segs if r["churn_differs"] is True and r["churn_rate"] > r["churn_rest"]] + \
+        [r for r in clus if r["churn_differs"] is True and r["churn_rate"] > r["churn_rest"]
+         and not (r["stability"] is not None and r["stability"] < 0.6)]
+    got = summary.churn_leaders(segs, clus)
+    assert [r["churn_rate"] for r in got] == sorted((r["churn_rate"] for r in want), reverse=True)[:6]
+    assert all(not r["group"].startswith("Cluster") for r in summary.churn_leaders(segs, clus, clusters_usable=False))
+    page = summary.churn_leaders_html(segs, clus, churn=0.1)
+    assert "<b>" not in page
+    if got:
+        assert "<h2>Where customers leave</h2>" in page and page.count("<tr") == len(got) + 1
+    elif any(r["churn_differs"] is not None for r in segs + clus):
+        assert "No segment or cluster churns more than the rest of the customers beyond chance" in page
+    else:
+        assert page == ""  # nothing tested: no block
+    assert summary.churn_leaders_html(segs, clus, churn=None) == ""  # no churn in the export
 
 
 def test_no_segment_at_risk_says_so_instead_of_listing_all(tmp_path):
@@ -542,8 +592,8 @@ def test_a_cluster_that_does_not_reproduce_or_churns_little_is_not_named_at_risk
     page = summary.clusters_at_risk_html(rows, 20.0, churn=0.15)
     assert ">leavers</td>" in page and ">Churn rate</th>" in page
     assert "Not named at risk although its NPS is low: rare visitors (stability 0.54). It does not reproduce" in page
-    assert ("Not named at risk although its NPS is low: quiet, which does not churn more than all customers (15.0%) "
-            "beyond chance.") in page
+    assert ("Not named at risk although its NPS is low: quiet, which does not churn more than the rest of the "
+            "customers beyond chance, allowing for the number of clusters compared.") in page
     alone = summary.clusters_at_risk_html(rows[:2], 20.0, churn=0.15)
     assert "rare visitors (stability 0.54)" in alone and "No cluster stands out" not in alone and "<table" not in alone
     assert "<p>No cluster is named at risk.</p><p>Not named at risk" in alone
