@@ -368,8 +368,10 @@ def format_value(x, kind: str, *, currency: str | None = None, decimals: int = 2
         return number(x, 1)
     if kind == "bool":
         return "yes" if bool(x) else "no"
-    if kind == "ratio":  # one decimal fewer per digit before the point: "1.121", "12.35", "2,811", never "2,810.715"
-        v = abs(float(x))
+    if kind == "ratio":  # one decimal fewer per digit before the point: "1.121", "12.35", "2,811", never "2,810.715";
+        v = abs(float(x))  # below 1, two significant digits at least: "0.0012", not "0.001"
+        if 0 < v < 1:
+            return number(x, max(decimals, 1 - math.floor(math.log10(v))))
         return number(x, decimals if v < 10 else max(0, decimals - math.floor(math.log10(v))))
     if kind == "trimmed":  # as many decimals as the value needs, up to ``decimals``: "0.25", "3", "1,234.5"
         return number(x, decimals).rstrip("0").rstrip(".") if "." in number(x, decimals) else number(x, decimals)

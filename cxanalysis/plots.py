@@ -14,6 +14,7 @@ marker shape each. Axes with money, shares or large counts read through :mod:`cx
 from __future__ import annotations
 
 import functools
+import re
 import warnings
 from collections.abc import Sequence
 
@@ -263,7 +264,8 @@ def distributions(data: pd.DataFrame, columns: Sequence[str], *, ncols: int = 4,
     sampled = len(data) > max_rows
     data = data[columns].sample(max_rows, random_state=random_state) if sampled else data[columns]
     unique = [c for c in columns if _mostly_unique_text(data[c], max_levels)]
-    columns = [c for c in columns if c not in unique]
+    codes = [c for c in columns if c not in unique and _numeric_code(c, data[c], max_levels)]
+    columns = [c for c in columns if c not in unique and c not in codes]
     single = {c: data[c].dropna().iloc[0] for c in columns if data[c].nunique() == 1 and not _is_binary(data[c])}
     columns = [c for c in columns if c not in single]
     binary = [c for c in columns if _is_binary(data[c])]
@@ -312,6 +314,8 @@ def distributions(data: pd.DataFrame, columns: Sequence[str], *, ncols: int = 4,
                      y=1 - 0.1 / height, va="top")
     notes = ([_short("Not drawn, too many values to show a shape: " + ", ".join(label(c) for c in unique), 150)]
              if unique else [])
+    if codes:
+        notes.append(_short("Not drawn, a code or identifier, not a quantity: " + ", ".join(label(c) for c in codes), 150))
     if single:
         notes.append(_short("One value for every row: " + ", ".join(f"{label(c)} ({_short(str(v), 24)})"
                                                                      for c, v in single.items()), 150))
@@ -324,6 +328,24 @@ def distributions(data: pd.DataFrame, columns: Sequence[str], *, ncols: int = 4,
                         bottom=(0.45 + 0.2 * len(notes)) / height, wspace=0.7, hspace=0.5)
     # measured as it is (_chart): marked as fitting only when no wide letters reach past the grid
     return fig
+
+
+#: words that make a whole-number column a code, not a quantity (:func:`_numeric_code`)
+CODE_WORDS = frozenset({"zip", "zipcode", "postal", "postcode", "code", "id", "phone"})
+
+
+def _numeric_code(name, s: pd.Series, max_levels: int) -> bool:
+    """A whole-number column named as a code or an identifier (a word of its name, split at
+    spaces, punctuation and capitals, is in ``CODE_WORDS``: "Zip Code", "Customer_ID",
+    "postalCode"; not "Paid" or "Valid orders") with more than ``max_levels`` values: its
+    histogram would draw codes as if they were amounts (the IBM Telco export's Zip Code)."""
+    if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        return False
+    words = {w.lower() for w in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", str(name))}
+    if not words & CODE_WORDS:
+        return False
+    v = s.dropna().to_numpy(float)
+    return v.size > 0 and bool(np.all(v == np.round(v))) and pd.unique(v).size > max_levels
 
 
 def _mostly_unique_text(s: pd.Series, max_levels: int) -> bool:

@@ -5,6 +5,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cxanalysis import fmt, narrative
 from cxanalysis.config import ConfigError, load_config
@@ -62,6 +64,16 @@ def test_interval_in_the_kind_of_its_estimate():
     assert fmt.interval(0.21, 0.92, "percent") == "21.0% to 92.0%"
     assert fmt.interval(-398053.8, -356144.4, "money", currency="EUR") == "-€398,054 to -€356,144"
     assert fmt.interval(np.nan, np.nan, "number") == "–"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(1e-9, 0.999))
+def test_a_small_ratio_keeps_two_significant_digits(v):
+    """Telco's churn baseline odds read "0.001" beside its lower limit "0.0000055": below 1 a ratio
+    keeps at least two significant digits, so what is shown is within 5% of the value."""
+    shown = fmt.format_value(v, "ratio", decimals=3)
+    assert abs(float(shown.replace(",", "")) - v) <= 0.05 * v
+    assert fmt.format_value(0.00123, "ratio", decimals=3) == "0.0012" and fmt.format_value(0.808, "ratio") == "0.81"
 
 
 def test_ratios_keep_their_significant_digits_not_a_fixed_count_of_decimals():

@@ -721,6 +721,24 @@ def test_a_column_whose_top_bars_hold_a_sliver_or_one_value_is_named_not_drawn()
     plt.close("all")
 
 
+def test_a_numeric_code_is_named_not_drawn_as_a_quantity():
+    """The IBM Telco export's "Zip Code" is a number but no quantity: its histogram has no meaning.
+    A whole-number column named as a code or identifier (zip, postal code, ID) is named under the
+    grid instead; a column whose name only contains such letters (Tenure Months, Paid, Valid
+    orders) is still drawn, and so is a code with few values (drawn as levels)."""
+    rng = np.random.default_rng(1)
+    n = 500
+    df = pd.DataFrame({"Zip Code": rng.integers(90001, 96161, n), "Customer_ID": np.arange(n) + 1000,
+                       "Postal code": rng.integers(1000, 9999, n).astype(float), "Paid": rng.gamma(2, 30, n),
+                       "Valid orders": rng.integers(0, 40, n), "Zipped size": rng.integers(0, 400, n),
+                       "Area code": np.resize([212, 415, 617], n)})
+    fig = plots.distributions(df, list(df.columns))
+    assert [ax.get_title() for ax in fig.axes if ax.get_visible()] == ["Paid", "Valid orders", "Zipped size", "Area code"]
+    assert [t.get_text() for t in fig.texts] == ["Not drawn, a code or identifier, not a quantity: Zip Code, "
+                                                 "Customer_ID, Postal code"]
+    plt.close("all")
+
+
 def test_distribution_titles_are_cut_to_their_panel():
     df = pd.DataFrame({"How likely are you to recommend our product to a friend or colleague": np.arange(50.0) % 7,
                        "spend": np.arange(50.0)})
