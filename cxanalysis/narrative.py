@@ -239,25 +239,27 @@ def roi_skipped(missing: Mapping[str, str]) -> str:
     return f"*Skipped: the ROI could not be computed from this export; {why}.*"
 
 
-def trend_summary(table: pd.DataFrame, year: dict | None = None) -> str:
+def trend_summary(table: pd.DataFrame, year: dict | None = None, score: str = "NPS") -> str:
     """Markdown: the latest quarter-over-quarter change and its significance, then the change over
-    the year (:func:`cxanalysis.trends.year_change`) when three or more quarters are loaded."""
+    the year (:func:`cxanalysis.trends.year_change`) when three or more quarters are loaded;
+    ``score`` names the net score (:func:`cxanalysis.fmt.score_name`)."""
     if len(table) < 2:
         return "Only one quarter is loaded: no trend to show yet. Earlier quarters' exports add it."
     from .summary import year_change_sentence
 
     last, prev = table.iloc[-1], table.iloc[-2]
     sig = "statistically significant" if last["p_value"] < 0.05 else "not statistically significant"
-    text = (f"NPS moved from {prev['nps']:.1f} in {prev['quarter']} to {last['nps']:.1f} in {last['quarter']}: "
+    text = (f"{score} moved from {prev['nps']:.1f} in {prev['quarter']} to {last['nps']:.1f} in {last['quarter']}: "
             f"a change of {last['change']:+.1f} points (likely range {last['change_ci_low']:+.1f} to "
             f"{last['change_ci_high']:+.1f}, {p_phrase(last['p_value'])}), {sig} at the 5% level.")
-    if (over_year := year_change_sentence(year)):
+    if (over_year := year_change_sentence(year, score)):
         text += f" {over_year} Small steps that are each within chance can add up to a change beyond chance."
     return text
 
 
-def change_decomposition_sentence(row: dict) -> str:
-    """One dimension of :func:`cxanalysis.trends.nps_change_decomposition`, in words.
+def change_decomposition_sentence(row: dict, score: str = "NPS") -> str:
+    """One dimension of :func:`cxanalysis.trends.nps_change_decomposition`, in words (``score``
+    names the net score).
 
     A part whose 95% interval includes 0 is "no detectable" part, whatever its estimate. Points
     are signed with one decimal, two where a non-zero value would round to 0 ("+0.04", never
@@ -274,9 +276,9 @@ def change_decomposition_sentence(row: dict) -> str:
         mix_text = f"the changed mix of {dim} explains no detectable part of it ({_pts(mix)}, likely range {_pts(lo)} to {_pts(hi)})"
     w, wlo, whi = row["within"], row["within_ci_low"], row["within_ci_high"]
     if wlo > 0 or whi < 0:
-        within_text = f"within each {dim}, NPS moved {_pts(w)} points (likely range {_pts(wlo)} to {_pts(whi)})"
+        within_text = f"within each {dim}, {score} moved {_pts(w)} points (likely range {_pts(wlo)} to {_pts(whi)})"
     else:
-        within_text = f"within each {dim}, NPS did not detectably change ({_pts(w)}, likely range {_pts(wlo)} to {_pts(whi)})"
+        within_text = f"within each {dim}, {score} did not detectably change ({_pts(w)}, likely range {_pts(wlo)} to {_pts(whi)})"
     return f"By {dim}: {mix_text}; {within_text}."
 
 
@@ -285,15 +287,16 @@ def _pts(x: float) -> str:
     return fmt_points(x, 2 if x != 0 and round(x, 1) == 0 else 1)
 
 
-def change_decomposition_summary(decomposition: dict) -> str:
+def change_decomposition_summary(decomposition: dict, score: str = "NPS") -> str:
     """Markdown: the NPS change since the previous quarter, split by each dimension into customer
-    mix and change within segments (:func:`cxanalysis.trends.nps_change_decomposition`)."""
+    mix and change within segments (:func:`cxanalysis.trends.nps_change_decomposition`);
+    ``score`` names the net score."""
     d = decomposition
-    lines = [f"NPS moved **{d['change']:+.1f} points** from {d['from']} to {d['to']} (likely range {d['ci_low']:+.1f} to "
+    lines = [f"{score} moved **{d['change']:+.1f} points** from {d['from']} to {d['to']} (likely range {d['ci_low']:+.1f} to "
              f"{d['ci_high']:+.1f}). Each line splits that change two ways, *mix* (more or fewer customers of kinds "
-             "whose NPS is higher or lower than the rest) and *within* (a real change inside the segments); the two add up to the "
+             f"whose {score} is higher or lower than the rest) and *within* (a real change inside the segments); the two add up to the "
              "change exactly."]
-    lines += [f"- {change_decomposition_sentence(r)}" for r in d["by"]]
+    lines += [f"- {change_decomposition_sentence(r, score)}" for r in d["by"]]
     if not d["by"]:
         lines.append("- No segment dimension is available to split the change.")
     from .design import MAY_FOLLOW_THE_SCORE

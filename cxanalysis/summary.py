@@ -117,8 +117,9 @@ def change_in_words(change: float | None, low: float | None, high: float | None)
     return "a change beyond chance" if low > 0 or high < 0 else "a change within chance"
 
 
-def year_change_sentence(d: dict[str, Any] | None) -> str | None:
-    """The NPS change over the year (:func:`cxanalysis.trends.year_change`) in words, or None.
+def year_change_sentence(d: dict[str, Any] | None, score: str = "NPS") -> str | None:
+    """The NPS change over the year (:func:`cxanalysis.trends.year_change`) in words, or None;
+    ``score`` names the net score ("Net score (CSAT)" when it is not NPS).
 
     Examples
     --------
@@ -131,7 +132,7 @@ def year_change_sentence(d: dict[str, Any] | None) -> str | None:
     rng = (f" (likely range {fmt.points(d['ci_low'])} to {fmt.points(d['ci_high'])})"
            if _finite(d.get("ci_low"), d.get("ci_high")) else "")
     span = "year" if d.get("quarters_apart") == 4 else f"{d.get('quarters_apart')} quarters"
-    return (f"Over the {span} since {d['from']} NPS moved {fmt.points(d['change'])} points{rng}: "
+    return (f"Over the {span} since {d['from']} {score} moved {fmt.points(d['change'])} points{rng}: "
             f"{change_in_words(d['change'], d.get('ci_low'), d.get('ci_high'))}.")
 
 
@@ -228,10 +229,10 @@ def headline_sentences(results: dict[str, Any]) -> list[str]:
     if len(trends) >= 2 and trends[-1].get("change") is not None:
         last = trends[-1]
         lo, hi = last.get("change_ci_low"), last.get("change_ci_high")
-        out.append(f"Since last quarter ({trends[-2]['quarter']}) NPS moved {fmt.points(last['change'])} points "
+        out.append(f"Since last quarter ({trends[-2]['quarter']}) {_score_label(n)} moved {fmt.points(last['change'])} points "
                    f"(likely range {fmt.points(lo)} to {fmt.points(hi)}): "
                    f"{change_in_words(last['change'], lo, hi)}.")
-    if (year := year_change_sentence(results.get("nps_change_year"))):
+    if (year := year_change_sentence(results.get("nps_change_year"), _score_label(n))):
         out.append(year)
     # split the change that is real: the year's when its interval excludes 0, else the last step's
     year = results.get("nps_change_year") or {}
@@ -240,7 +241,7 @@ def headline_sentences(results: dict[str, Any]) -> list[str]:
             year["ci_low"] > 0 or year["ci_high"] < 0):
         dec = year["decomposition"]
     if dec.get("by"):
-        out.append(_split_sentence(dec))
+        out.append(_split_sentence(dec, _score_label(n)))
     for outcome, effs in (results.get("effects") or {}).items():
         eff = effs.get("promoter_vs_passive")
         if eff:
@@ -778,7 +779,7 @@ def _recommendation(results: dict[str, Any], roi: dict[str, Any]) -> tuple[str, 
             f"so a loss is as consistent with the data as a gain.{tail}")
 
 
-def _split_sentence(dec: dict) -> str:
+def _split_sentence(dec: dict, score: str = "NPS") -> str:
     """One split of an NPS change (:func:`cxanalysis.trends.nps_change_decomposition`) for the
     summary: the dimension whose mix part is clearest (largest |mix| over its interval's half-width)
     among those fixed before the score (not :data:`MAY_FOLLOW_THE_SCORE`, whose mix may be part of
@@ -792,7 +793,7 @@ def _split_sentence(dec: dict) -> str:
 
     fixed = [r for r in dec["by"] if r["dimension"] not in MAY_FOLLOW_THE_SCORE]
     chosen = fixed or dec["by"]
-    sentence = change_decomposition_sentence(max(chosen, key=clarity))
+    sentence = change_decomposition_sentence(max(chosen, key=clarity), score)
     of = f"Of the {fmt.points(dec['change'])} points since {dec['from']}" if _finite(dec.get("change")) else None
     sentence = f"{of}, b{sentence[1:]}" if of and sentence.startswith("By ") else sentence
     left = [r["dimension"] for r in dec["by"] if r not in chosen]

@@ -173,6 +173,10 @@ def test_change_decomposition_sentences_follow_their_intervals():
     assert "within each plan, NPS moved +6.0 points (likely range +3.9 to +8.1)" in s
     md = narrative.change_decomposition_summary(_decomposition())
     assert md.startswith("NPS moved **+7.3 points** from 2026Q1 to 2026Q2") and "- By plan:" in md
+    csat = narrative.change_decomposition_summary(_decomposition(mix=(0.4, -0.8, 1.6), within=(6.0, 3.9, 8.1)),
+                                                  "Net score (CSAT)")
+    assert csat.startswith("Net score (CSAT) moved **+6.4 points**") and "NPS" not in csat
+    assert "within each plan, Net score (CSAT) moved +6.0 points" in csat
 
 
 def test_summary_names_what_moved_nps():
@@ -386,3 +390,18 @@ def test_segment_and_cluster_churn_sentences_name_who_churns_more_and_less():
     assert "2 of 3 tested clusters" in text and "**leavers** (13.7% against 8.0%)" in text
     assert rows["name"].tolist() == ["<b>x</b>", "leavers", "stayers"]  # every cluster tested, highest churn first
     assert narrative.cluster_churn(clus.drop(columns=["churn_p_holm"]))[0].endswith("the clusters were cut on churn itself.")
+
+
+def test_trend_summary_states_the_last_change_and_the_year_in_the_scores_name():
+    """The page's trend sentence, worked by hand: the last step with its interval and p-value, then
+    the year's change; one quarter has no trend; the net score of CSAT is named as such."""
+    trend = pd.DataFrame({"quarter": ["2026Q2", "2026Q3"], "nps": [16.04, 20.0], "change": [np.nan, 3.96],
+                          "change_ci_low": [np.nan, -1.5], "change_ci_high": [np.nan, 9.5], "p_value": [np.nan, 0.197]})
+    year = {"from": "2025Q4", "to": "2026Q3", "quarters_apart": 3, "change": 11.1, "ci_low": 5.3, "ci_high": 16.9}
+    text = narrative.trend_summary(trend, year)
+    assert text.startswith("NPS moved from 16.0 in 2026Q2 to 20.0 in 2026Q3: a change of +4.0 points (likely range "
+                           "-1.5 to +9.5, p = 0.197), not statistically significant at the 5% level. Over the 3 quarters "
+                           "since 2025Q4 NPS moved +11.1 points (likely range +5.3 to +16.9): a change beyond chance.")
+    csat = narrative.trend_summary(trend, year, "Net score (CSAT)")
+    assert csat.startswith("Net score (CSAT) moved from 16.0") and "NPS" not in csat
+    assert narrative.trend_summary(trend.iloc[:1]).startswith("Only one quarter is loaded")

@@ -348,6 +348,12 @@ def test_the_change_split_into_mix_and_within_is_the_real_one_and_says_which():
     assert split == ["Of the +11.1 points since 2025Q4, by job title: the changed mix of job title explains no "
                      "detectable part of it (+0.3, likely range -0.2 to +0.8); within each job title, NPS moved "
                      "+10.8 points (likely range +5.0 to +16.6)."]
+    # a net score of CSAT is named as such in every sentence of the change, never "NPS"
+    step = {"quarter": "2026Q3", "change": 4.1, "change_ci_low": -1.7, "change_ci_high": 10.0}
+    r = _results(nps_change=last, nps_change_year=year, trends=[{"quarter": "2026Q2"}, step])
+    r["nps"] = dict(r["nps"], score="csat")
+    csat = summary.headline_sentences(r)
+    assert sum("Net score (CSAT) moved" in x for x in csat) == 3 and not any("NPS" in x for x in csat), csat
     within_chance = dict(year, ci_low=-0.5)
     s = summary.headline_sentences(_results(nps_change=last, nps_change_year=within_chance))
     assert [x for x in s if x.startswith("Of the ")][0].startswith("Of the +4.1 points since 2026Q2, by job title:")
