@@ -264,7 +264,8 @@ class CustomerClusters:
         One row per cluster: ``cluster, name, n, share, stability, stability_band`` (its mean
         bootstrap Jaccard and Hennig's reading of it), ``<column means>, nps, nps_ci_low,
         nps_ci_high, churn_rate, churn_rate_ci_low, churn_rate_ci_high, churn_rest, churn_p_rest,
-        churn_p_holm, churn_differs, spend, passives`` (the churn rate's interval is Wilson's, on
+        churn_p_holm, churn_differs, leavers_share, spend, passives`` (``leavers_share``: the
+        cluster's share of every customer who churned; the churn rate's interval is Wilson's, on
         Kish's effective n when weighted; ``churn_rest`` is every other customer's churn rate, and
         ``churn_differs`` is True when the pooled two-proportion z-test on Kish's numbers finds the
         two different at 5% after Holm's correction over the clusters). With a ``weight`` column (respondents weighted
@@ -522,6 +523,8 @@ class CustomerClusters:
                 row["churn_rest"] = float(np.average(churned[rest], weights=w_all[rest])) if rest.any() else np.nan
                 row["churn_p_rest"] = two_proportion_p(row["churn_rate"], n_eff, row["churn_rest"],
                                                         kish_n_eff(w_all[rest]) if rest.any() else 0.0)
+                left = np.where(has, w_all * np.nan_to_num(churned), 0.0)  # the weighted leavers
+                row["leavers_share"] = float(left[sel].sum() / left.sum()) if left.sum() > 0 else np.nan
             if "spend" in data:
                 row["spend_mean"] = wmean("spend")
             rows.append(row)

@@ -196,9 +196,9 @@ LABELS = {
     "mrr": "Monthly recurring revenue", "roi": "ROI", "roi_low": "ROI, assumption low",
     "roi_high": "ROI, assumption high", "net_low": "Net value, assumption low", "net_high": "Net value, assumption high",
     "p_value": "p-value", "p_holm": "p-value, adjusted for many segments", "churn_p_value": "Churn change p-value",
-    "churn_rest": "The rest's churn", "churn_p_rest": "Churn against the rest, p-value",
+    "churn_rest": "The rest's churn", "leavers_share": "Share of leavers", "churn_p_rest": "Churn against the rest, p-value",
     "churn_p_holm": "Churn p-value, adjusted for many groups", "churn_differs": "Churn differs from the rest",
-    "diff_vs_rest": "NPS against the rest", "differs": "Differs from the rest", "tested": "Large enough to test",
+    "diff_vs_rest": "NPS against the rest", "differs": "Score differs from the rest", "tested": "Large enough to test",
     "share": "Share", "spend_mean": "Average spend", "churn_rate": "Churn rate", "returns_rate": "Returns rate",
     "churned": "Churned", "missing_share": "Missing", "non_missing": "Filled", "unique": "Distinct values",
     "rows_dropped": "Rows dropped", "example_ids": "Example customers", "sha256": "SHA-256",
@@ -280,7 +280,8 @@ def words(column) -> str:
 
 _MONEY = {"spend", "spend_mean", "clv", "mrr", "contract_value", "support_cost", "value_per_customer", "benefit",
           "cost", "net", "net_low", "net_high", "average_value", "lost_if_not_investing", "gross_margin", "revenue"}
-_PERCENT = {"share", "promoters", "passives_share", "detractors", "churn_rate", "churn_rest", "returns_rate", "missing_share",
+_PERCENT = {"share", "promoters", "passives_share", "detractors", "churn_rate", "churn_rest", "leavers_share", "returns_rate",
+            "missing_share",
             "share_promoters", "share_passives", "share_detractors", "roi", "roi_low", "roi_high", "rate",
             "match_rate"}
 _P = {"p_value", "p_holm", "p", "p_adj", "churn_p_value", "churn_p_rest", "churn_p_holm", "pvalue"}

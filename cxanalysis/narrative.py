@@ -80,19 +80,33 @@ def segment_churn(table: pd.DataFrame) -> tuple[str, pd.DataFrame]:
     more and those that churn less, each with both rates. The rows (the columns a reader view
     shows) are empty when none differs or the export has no churn."""
     text, rows = _churn_against_rest(table, "segment", lambda r: segment_name(r["dimension"], r["segment"]))
-    return text, rows[[c for c in ("dimension", "segment", "n", "churn_rate", "churn_rate_ci_low", "churn_rate_ci_high",
-                                   "churn_rest", "nps", "ci_low", "ci_high") if c in rows]]
+    return text, rows[[c for c in ("dimension", "segment", "n", "share", "leavers_share", "churn_rate",
+                                   "churn_rate_ci_low", "churn_rate_ci_high", "churn_rest", "nps", "ci_low", "ci_high")
+                       if c in rows]]
 
 
-def cluster_churn(profile: pd.DataFrame) -> tuple[str, pd.DataFrame]:
+def cluster_churn(profile: pd.DataFrame, *, circular: bool = False) -> tuple[str, pd.DataFrame]:
     """Markdown and rows, as :func:`segment_churn` for the clusters (``churn_differs`` of
     :attr:`cxanalysis.clusters.CustomerClusters.profile_`, Holm over the clusters); the rows are
-    every cluster tested, highest churn first, so the table shows each one's churn interval."""
+    every cluster tested, highest churn first, so the table shows each one's churn interval. With
+    two clusters each is the other's rest: the sentence reads one comparison, not two. Clusters
+    cut on the CX score itself (``circular``) are said to restate the score's link with churn."""
     text, _ = _churn_against_rest(profile, "cluster", lambda r: str(r["name"]))
     if "churn_p_holm" not in profile:
         return text, profile.iloc[:0]
     rows = profile[profile["churn_p_holm"].notna()].sort_values("churn_rate", ascending=False)
-    return text, rows[["name", "n", "churn_rate", "churn_rate_ci_low", "churn_rate_ci_high", "churn_rest", "churn_p_holm"]]
+    if len(rows) == 2:
+        hi, lo = rows.iloc[0], rows.iloc[1]
+        text = ("With two clusters each is the other's rest, so this is one comparison (a pooled two-proportion "
+                f"z-test): **{hi['name']}** churns " + (
+                    f"more than **{lo['name']}** beyond chance ({hi['churn_rate']:.1%} against {lo['churn_rate']:.1%})."
+                    if bool(hi["churn_differs"]) else
+                    f"{hi['churn_rate']:.1%} and **{lo['name']}** {lo['churn_rate']:.1%}, not different beyond chance."))
+    if circular and len(rows):
+        text += (" The clusters were cut on the CX score itself, so their churn differences partly restate the "
+                 "score's link with churn; the summary's Where customers leave leaves them out.")
+    return text, rows[[c for c in ("name", "n", "share", "leavers_share", "churn_rate", "churn_rate_ci_low",
+                                   "churn_rate_ci_high", "churn_rest", "churn_p_holm") if c in rows]]
 
 
 def _churn_against_rest(table: pd.DataFrame, noun: str, name) -> tuple[str, pd.DataFrame]:
@@ -111,11 +125,13 @@ def _churn_against_rest(table: pd.DataFrame, noun: str, name) -> tuple[str, pd.D
     if differs.empty:
         return head + f" Churn does not tell any {noun} apart beyond chance.", differs
 
-    def named(rows):
-        return "; ".join(f"**{name(r)}** ({r['churn_rate']:.1%} against {r['churn_rest']:.1%})"
-                         for _, r in rows.iterrows())
+    def named(rows, most=3):  # the table lists them all: the sentence names the first few
+        text = "; ".join(f"**{name(r)}** ({r['churn_rate']:.1%} against {r['churn_rest']:.1%})"
+                         for _, r in rows.head(most).iterrows())
+        return text + (f"; and {len(rows) - most} more in the table" if len(rows) > most else "")
 
-    more, less = differs[differs["churn_rate"] > differs["churn_rest"]], differs[differs["churn_rate"] < differs["churn_rest"]]
+    more = differs[differs["churn_rate"] > differs["churn_rest"]]
+    less = differs[differs["churn_rate"] < differs["churn_rest"]].sort_values("churn_rate")  # lowest first
     parts = ([f"More than the rest: {named(more)}."] if len(more) else []) + \
         ([f"Less than the rest: {named(less)}."] if len(less) else [])
     return head + " " + " ".join(parts), differs

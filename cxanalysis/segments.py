@@ -244,7 +244,7 @@ def profile(data: pd.DataFrame, dimensions: Sequence[str], config, *, exact: pd.
     DataFrame
         ``dimension, segment, n, share, nps, ci_low, ci_high, promoters, passives, detractors,
         csat, spend, churn_rate, churn_rate_ci_low, churn_rate_ci_high, churn_rest, churn_p_rest,
-        returns_rate, clv, health, diff_vs_rest, p_value, p_holm, differs, churn_p_holm,
+        leavers_share, returns_rate, clv, health, diff_vs_rest, p_value, p_holm, differs, churn_p_holm,
         churn_differs, tested, note`` — the category columns are shares of the segment's scored (weighted)
         customers, so ``nps = 100 * (promoters - detractors)``; ``differs`` is True
         when the segment's NPS differs from the rest at ``alpha`` after Holm's correction over all
@@ -254,7 +254,9 @@ def profile(data: pd.DataFrame, dimensions: Sequence[str], config, *, exact: pd.
         interval always contains the NPS (:func:`cxanalysis.metrics.nps`). ``churn_rest`` is the
         churn rate of every other customer, and ``churn_differs`` is True when the segment's churn
         rate differs from it at ``alpha`` after Holm's correction over the segments tested (the
-        same minimum size; missing when untested or the export has no churn).
+        same minimum size; missing when untested or the export has no churn). ``leavers_share`` is
+        the segment's share of every customer who churned (weighted), beside ``share``, its share of
+        the scored customers: how much of the leaving it holds, not only how often its customers leave.
 
     Notes
     -----
@@ -385,6 +387,8 @@ def _profile(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFr
                 "csat": wmean(a, "csat"), "spend": spend, "churn_rate": churn,
                 "churn_rate_ci_low": churn_ci[0], "churn_rate_ci_high": churn_ci[1],
                 "churn_rest": churn_rest, "churn_p_rest": churn_p,
+                "leavers_share": (a["_x_churned"] / tot["_x_churned"] if "_x_churned" in a and tot["_x_churned"] > 0
+                                  else np.nan),
                 "returns_rate": a["_ret"] / a["_ord"] if "_ord" in a and a["_ord"] > 0 else np.nan,
                 "clv": clv_simple(spend, churn, margin=margin) if churn == churn and spend == spend else np.nan,
                 "health": wmean(a, "health_score"),

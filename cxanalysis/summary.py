@@ -415,12 +415,33 @@ def low_clusters(clusters: list[dict[str, Any]], overall: float | None) -> list[
     return sorted(low, key=lambda r: r["nps"])
 
 
+def _tracks_note(label: str) -> str:
+    """The caveat under a churn table when the score tracks churn almost exactly
+    (:func:`separation_in_words`): a low score and leaving are then one fact, not two warnings."""
+    return ("<p class='caveat'>In this export the score tracks churn almost exactly (see Read before acting): a "
+            f"group's low {html.escape(label)} and its high churn are nearly one fact, not two warnings. These rows "
+            "show where the low scores are, not a second sign that they cost customers.</p>")
+
+
+def churns_less(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows whose churn test against the rest, after Holm's correction (``churn_differs``),
+    finds them churning less than the rest of the customers."""
+    return [r for r in rows if r.get("churn_differs") is True and _finite(r.get("churn_rate"), r.get("churn_rest"))
+            and r["churn_rate"] < r["churn_rest"]]
+
+
+SHARE_HEADERS = {"share": "Share of respondents", "leavers_share": "Share of leavers"}
+
+
 def segments_at_risk_html(segments: list[dict[str, Any]], overall: float | None, *, label: str = "NPS",
-                          churn: float | None = None) -> str:
+                          churn: float | None = None, tracks: bool = False) -> str:
     """The segments block: a reader-view table (dimension in words, one "Likely range" column, and
     each segment's churn rate when there is one). ``label`` names the score (:func:`_score_label`:
     "Net score (CSAT)" when it is not NPS); ``churn``, the overall churn rate, keeps out the
-    segments that churn no more than it (:func:`segments_at_risk`)."""
+    segments that churn no more than it (:func:`segments_at_risk`). Low-scoring segments that
+    churn *less* than the rest beyond chance are named with both rates: a low score that does not
+    go with leaving. ``tracks`` (the score tracks churn almost exactly, :func:`separation_in_words`)
+    adds the caveat that the two columns are then one fact."""
     if not segments:
         return ""
     lab = html.escape(label)
@@ -428,19 +449,30 @@ def segments_at_risk_html(segments: list[dict[str, Any]], overall: float | None,
     low = segments_at_risk(segments, overall)
     if not worst:
         if low and _finite(churn):
+            less = churns_less(low)
+            named = "; ".join(f"{fmt.segment_name(r['dimension'], r['segment'])} ({fmt.percent(r['churn_rate'])} "
+                              f"against {fmt.percent(r['churn_rest'])})" for r in less)
             return (f"<h2>Segments at risk</h2><p>No segment is at risk: those whose {lab} is below the overall one "
                     "(and differs from the rest of the customers) do not churn more than the rest beyond chance, "
-                    "allowing for the number of segments compared.</p>")
+                    "allowing for the number of segments compared."
+                    + (f" {'One of them churns' if len(less) == 1 else 'Some churn'} <b>less</b> than the rest, "
+                       f"beyond chance: {html.escape(named)}. A low score there does not go with leaving."
+                       if less else "") + "</p>")
         return (f"<h2>Segments at risk</h2><p>No segment's {lab} differs from the rest of the customers, "
                 "allowing for the number of segments compared.</p>")
     cols = _churn_columns(worst)
+    shares = ["share"] + (["leavers_share"] if cols and all(_finite(r.get("leavers_share")) for r in worst) else [])
     against = (" and whose churn is above the rest's, each beyond chance allowing for the number of segments "
                "compared: a low score is a risk where it goes with leaving" if _finite(churn) and cols else
                ", allowing for the number of segments compared")
     return (f"<h2>Segments at risk</h2><p class='muted'>Segments whose {lab} is below the overall one and differs "
-            f"from the rest of the customers{against}; lowest first.</p>"
-            + _table(worst, ["dimension", "segment", "n", "nps", "ci_low", *cols],
-                     {"n": "Respondents", "nps": label, "ci_low": f"{label}, likely range", **CHURN_HEADERS}))
+            f"from the rest of the customers{against}; lowest first"
+            + ("; a customer can be in several rows, one per dimension" if len({r["dimension"] for r in worst}) > 1
+               else "") + ".</p>"
+            + _table(worst, ["dimension", "segment", "n", *shares, "nps", "ci_low", *cols],
+                     {"n": "Respondents", "nps": label, "ci_low": f"{label}, likely range", **SHARE_HEADERS,
+                      **CHURN_HEADERS})
+            + (_tracks_note(label) if tracks and cols else ""))
 
 
 def clusters_at_risk_html(clusters: list[dict[str, Any]], overall: float | None, *, weak: str | None = None,
@@ -465,20 +497,29 @@ def clusters_at_risk_html(clusters: list[dict[str, Any]], overall: float | None,
     left = ""
     if unstable:
         names = ", ".join(f"{r['name']} (stability {r['stability']:.2f})" for r in unstable)
+        one = len(unstable) == 1
+        also = [r for r in unstable if _finite(churn) and "churn_differs" in r and _churns_no_more(r, churn)]
         left += (f"<p>Not named at risk although its {lab} is low: {html.escape(names)}. "
-                 + ("It does" if len(unstable) == 1 else "They do") +
+                 + ("It does" if one else "They do") +
                  " not reproduce when the clusters are refitted on resamples of the customers (stability: the "
                  f"share of its members found together again, below {CLUSTER_PATTERN:.1f}), so "
-                 + ("it" if len(unstable) == 1 else "they") + " may not exist in the next quarter's data.</p>")
+                 + ("it" if one else "they") + " may not exist in the next quarter's data"
+                 + (", and " + ("it" if one else "they" if len(also) == len(unstable) else
+                                html.escape(fmt.listing(str(r["name"]) for r in also)))
+                    + (" does" if one or len(also) == 1 else " do") + " not churn more than the rest beyond chance"
+                    if also else "") + ".</p>")
     if calm:
         names = ", ".join(str(r["name"]) for r in calm)
         left += (f"<p>Not named at risk although its {lab} is low: {html.escape(names)}, which do"
                  + ("es" if len(calm) == 1 else "") + " not churn more than the rest of the customers beyond "
                  "chance, allowing for the number of clusters compared.</p>")
     if not worst:
+        leaving = any(_churns_more(r) and not _unstable(r) for r in clusters)
         return head + (("<p>No cluster is named at risk.</p>" + left) if left else
-                       (f"<p>No cluster stands out: no cluster's {lab} is below the "
-                        f"overall {lab} with its whole likely range below it.</p>"))
+                       (f"<p>No cluster's {lab} stands out: none is below the overall {lab} with its whole likely "
+                        "range below it."
+                        + (" Churn does tell some apart: they are under Where customers leave." if leaving else "")
+                        + "</p>"))
     cols = _churn_columns(worst)
     # n counts the cluster's respondents; passives are weighted to the whole customer base (the
     # customers a program could move), so the two columns say which they count
@@ -498,41 +539,60 @@ def churn_leaders(segments: list[dict[str, Any]], clusters: list[dict[str, Any]]
     """The segments and clusters that churn more than the rest of the customers beyond chance,
     allowing for the number of groups compared (:func:`_churns_more`), highest churn first (at
     most six), whatever their score: where customers leave, even where the score does not warn.
-    Each row gains ``group`` (a segment's dimension and name, or "Cluster: " and its name).
-    Clusters that do not reproduce (:func:`_unstable`), or all of them when ``clusters_usable``
-    is False (cut on churn itself), are left out."""
-    rows = [{**r, "group": fmt.segment_name(r["dimension"], r["segment"])} for r in segments if _churns_more(r)]
+    Each row gains ``group`` (a segment's dimension and name, or "Cluster: " and its name) and
+    its score's interval as ``nps_ci_low`` / ``nps_ci_high`` (a segment's ``ci_low`` /
+    ``ci_high``). Clusters that do not reproduce (:func:`_unstable`), or all of them when
+    ``clusters_usable`` is False (cut on churn or on the score itself), are left out."""
+    rows = [{**r, "group": fmt.segment_name(r["dimension"], r["segment"]), "nps_ci_low": r.get("ci_low"),
+             "nps_ci_high": r.get("ci_high")} for r in segments if _churns_more(r)]
     if clusters_usable:
         rows += [{**r, "group": f"Cluster: {r['name']}"} for r in clusters if _churns_more(r) and not _unstable(r)]
     return sorted(rows, key=lambda r: -r["churn_rate"])[:6]
 
 
 def churn_leaders_html(segments: list[dict[str, Any]], clusters: list[dict[str, Any]], *,
-                       churn: float | None, label: str = "NPS", clusters_usable: bool = True) -> str:
+                       churn: float | None, label: str = "NPS", clusters_usable: bool = True,
+                       circular: bool = False, tracks: bool = False, at_risk: set[str] = frozenset(),
+                       weighted: bool = False) -> str:
     """The "Where customers leave" block (:func:`churn_leaders`): a table with each group's
-    churn, its likely range, the rest's churn and the group's score, or a sentence saying no group
-    churns more than the rest beyond chance. Empty when the export has no churn (``churn``, the
-    overall rate, missing) or no group was tested."""
-    tested = [r for r in [*segments, *(clusters if clusters_usable else [])] if r.get("churn_differs") is not None]
+    share of the respondents and of the leavers, its churn, its likely range, the rest's churn and
+    the group's score, or a sentence saying no group churns more than the rest beyond chance.
+    Empty when the export has no churn (``churn``, the overall rate, missing) or no group was
+    tested. Clusters cut on the score itself (``circular``) are left out, and said to be: their
+    churn restates the score's. ``tracks`` adds :func:`_tracks_note`; ``at_risk`` holds the
+    groups (as :func:`churn_leaders` names them) the at-risk tables above already show, marked
+    "also at risk" here; ``weighted`` (respondents weighted to the base) says the churn is an
+    estimate from the respondents."""
+    usable = clusters_usable and not circular
+    tested = [r for r in [*segments, *(clusters if usable else [])] if r.get("churn_differs") is not None]
     if not _finite(churn) or not tested:
         return ""
     head = "<h2>Where customers leave</h2>"
-    rows = churn_leaders(segments, clusters, clusters_usable=clusters_usable)
+    why_left = (" Clusters are left out: they were cut on the CX score itself, so their churn restates the "
+                "score's." if circular and clusters_usable and any(_churns_more(r) for r in clusters) else
+                " Clusters that do not reproduce when refitted are left out." if usable and
+                any(_unstable(r) and _churns_more(r) for r in clusters) else "")
+    rows = churn_leaders(segments, clusters, clusters_usable=usable)
     if not rows:
         return (head + f"<p>No segment or cluster churns more than the rest of the customers beyond chance "
-                f"(all customers: {fmt.percent(churn)}), allowing for the number of groups compared.</p>")
-    for r in rows:  # a cluster's interval columns carry its own names
-        r.setdefault("ci_low", r.get("nps_ci_low"))
-        r.setdefault("ci_high", r.get("nps_ci_high"))
+                f"(all customers: {fmt.percent(churn)}), allowing for the number of groups compared.{why_left}</p>")
+    for r in rows:
+        r["also"] = "yes" if r["group"] in at_risk else ""
     lab = html.escape(label)
+    kinds = {r.get("dimension", "cluster") for r in rows}
+    several = ("" if len(kinds) < 2 else " A customer can be in several rows (one per dimension"
+               + (", and a cluster)." if "cluster" in kinds else ").") )
+    shares = ["share"] + (["leavers_share"] if all(_finite(r.get("leavers_share")) for r in rows) else [])
     return (head + f"<p class='muted'>Segments and clusters that churn more than the rest of the customers "
             f"(all customers: {fmt.percent(churn)}) beyond chance, allowing for the number of groups compared, "
             f"highest first, whatever their {lab}: a group the score does not flag can still be where customers "
-            "leave." + (" Clusters that do not reproduce when refitted are left out." if clusters_usable and
-                        any(_unstable(r) for r in clusters) else "") + "</p>"
-            + _table(rows, ["group", "n", "churn_rate", "churn_rate_ci_low", "churn_rest", "nps", "ci_low"],
-                     {"group": "Group", "n": "Respondents", "nps": label, "ci_low": f"{label}, likely range",
-                      **CHURN_HEADERS}))
+            "leave." + several + why_left + (" Churn is the respondents', weighted to the whole customer base: an "
+                                             "estimate, like the score." if weighted else "") + "</p>"
+            + _table(rows, ["group", "n", *shares, "churn_rate", "churn_rate_ci_low", "churn_rest", "nps", "nps_ci_low",
+                            *(["also"] if at_risk & {r["group"] for r in rows} else [])],
+                     {"group": "Group", "n": "Respondents", "nps": label, "nps_ci_low": f"{label}, likely range",
+                      "also": "Also at risk above", **SHARE_HEADERS, **CHURN_HEADERS})
+            + (_tracks_note(label) if tracks else ""))
 
 
 # --- the decision page ---------------------------------------------------------------------------
@@ -1074,14 +1134,21 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
     terms = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in glossary(results))
     overall_churn = next((m.get("value") for m in results.get("metrics") or [] if isinstance(m, dict)
                           and m.get("metric") == "Churn rate"), None)
-    seg_html = segments_at_risk_html(results.get("segments") or [], n.get("value") if n else None,
-                                     label=_score_label(n or {}), churn=overall_churn)
-    clus = results.get("clusters") or {}
-    seg_html += clusters_at_risk_html(clus.get("profile") or [], n.get("value") if n else None,
-                                      weak=clus.get("weak_structure"), circular=bool(clus.get("circular")),
-                                      churn=overall_churn, label=_score_label(n or {}))
-    seg_html += churn_leaders_html(results.get("segments") or [], clus.get("profile") or [], churn=overall_churn,
-                                   label=_score_label(n or {}), clusters_usable="churned" not in (clus.get("columns") or []))
+    tracks = separation_in_words(results) is not None
+    overall_nps, label = (n.get("value") if n else None), _score_label(n or {})
+    segments, clus = results.get("segments") or [], results.get("clusters") or {}
+    seg_html = segments_at_risk_html(segments, overall_nps, label=label, churn=overall_churn, tracks=tracks)
+    seg_html += clusters_at_risk_html(clus.get("profile") or [], overall_nps, weak=clus.get("weak_structure"),
+                                      circular=bool(clus.get("circular")), churn=overall_churn, label=label)
+    at_risk = {fmt.segment_name(r["dimension"], r["segment"]) for r in segments_at_risk(segments, overall_nps,
+                                                                                          overall_churn)}
+    if not clus.get("circular"):
+        at_risk |= {f"Cluster: {r['name']}" for r in clusters_at_risk(clus.get("profile") or [], overall_nps,
+                                                                      overall_churn)}
+    seg_html += churn_leaders_html(segments, clus.get("profile") or [], churn=overall_churn, label=label,
+                                   clusters_usable="churned" not in (clus.get("columns") or []),
+                                   circular=bool(clus.get("circular")), tracks=tracks, at_risk=at_risk,
+                                   weighted=str((results.get("response") or {}).get("weighting", "")).startswith("raking"))
     warnings = [w for w in (results.get("models") or {}).get("warnings", [])
                 if "separation" in w or w.endswith(LEFT_OUT_DIFFERS)]  # the effects' own population
     if steady := ((results.get("roi") or {}).get("passive_to_promoter") or {}).get("steady_churn"):

@@ -477,6 +477,11 @@ def test_a_cluster_that_churns_more_than_the_rest_is_found_after_holm():
     planted = pd.crosstab(c.labels_, d["_cluster"])[0].idxmax()  # the fitted cluster holding segment 0
     more = prof["churn_differs"].fillna(False).to_numpy(bool) & (prof["churn_rate"] > prof["churn_rest"]).to_numpy()
     assert more.tolist() == [k == planted for k in prof["cluster"]]
+    # each cluster's share of the leavers, and together all of them
+    for r in prof.itertuples():
+        inside = c.labels_ == r.cluster
+        assert r.leavers_share == pytest.approx(d.loc[inside, "churned"].sum() / d["churned"].sum(), rel=1e-12)
+    assert prof["leavers_share"].sum() == pytest.approx(1.0, rel=1e-12)
 
 
 def test_a_cx_score_the_clusters_hardly_differ_on_is_not_circular():

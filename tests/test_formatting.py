@@ -142,7 +142,7 @@ def test_table_chosen_columns_money_p_values_and_lists():
     t = fmt.table(_wide(), columns=["segment", "spend", "p_value", "differs", "terms", "note"], currency="EUR")
     assert t.view.to_dict("list") == {
         "Segment": ["Gold", "=HYPERLINK(1)"], "Spend": ["€1,341", "€12"], "p-value": ["< 0.001", "0.300"],
-        "Differs from the rest": ["yes", "no"], "Terms": ["staff, friendly", ""], "Note": ["", "–"]}
+        "Score differs from the rest": ["yes", "no"], "Terms": ["staff, friendly", ""], "Note": ["", "–"]}
     # an optional column absent from this export is skipped, not an error
     assert list(fmt.table(_wide(), columns=["segment", "churn_rate_absent", "n"]).view.columns) == ["Segment", "Customers"]
 

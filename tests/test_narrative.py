@@ -390,6 +390,26 @@ def test_segment_and_cluster_churn_sentences_name_who_churns_more_and_less():
     assert "2 of 3 tested clusters" in text and "**leavers** (13.7% against 8.0%)" in text
     assert rows["name"].tolist() == ["<b>x</b>", "leavers", "stayers"]  # every cluster tested, highest churn first
     assert narrative.cluster_churn(clus.drop(columns=["churn_p_holm"]))[0].endswith("the clusters were cut on churn itself.")
+    two = clus.iloc[:2]
+    text, rows = narrative.cluster_churn(two)
+    assert text == ("With two clusters each is the other's rest, so this is one comparison (a pooled two-proportion "
+                    "z-test): **leavers** churns more than **stayers** beyond chance (13.7% against 6.0%).")
+    assert len(rows) == 2
+    assert narrative.cluster_churn(two.assign(churn_differs=False))[0].endswith(
+        "**leavers** churns 13.7% and **stayers** 6.0%, not different beyond chance.")
+    assert narrative.cluster_churn(clus, circular=True)[0].endswith(
+        "partly restate the score's link with churn; the summary's Where customers leave leaves them out.")
+    # many groups: the sentence names the first three each way (most churn first, least churn
+    # first), the table all of them
+    many = pd.DataFrame({"dimension": ["plan"] * 9, "segment": [f"s{i}" for i in range(9)], "n": [100] * 9,
+                         "churn_rate": [0.5, 0.4, 0.3, 0.25, 0.2, 0.01, 0.02, 0.03, 0.04], "churn_rest": [0.1] * 9,
+                         "churn_p_holm": [0.001] * 9, "churn_differs": [True] * 9})
+    text, rows = narrative.segment_churn(many)
+    assert text.endswith("More than the rest: **Plan: s0** (50.0% against 10.0%); **Plan: s1** (40.0% against 10.0%); "
+                         "**Plan: s2** (30.0% against 10.0%); and 2 more in the table. Less than the rest: **Plan: s5** "
+                         "(1.0% against 10.0%); **Plan: s6** (2.0% against 10.0%); **Plan: s7** (3.0% against 10.0%); "
+                         "and 1 more in the table.")
+    assert len(rows) == 9
 
 
 def test_trend_summary_states_the_last_change_and_the_year_in_the_scores_name():

@@ -190,6 +190,29 @@ def test_segment_churn_against_the_rest_is_statsmodels_two_proportion_test(sampl
     # the generator gives Basic the highest churn log-odds (0.6 above Pro): found beyond chance
     basic = table[(table["dimension"] == "plan") & (table["segment"] == "Basic")].iloc[0]
     assert bool(basic["churn_differs"]) and basic["churn_rate"] > basic["churn_rest"]
+    # its share of the leavers: the plan's churned customers over every churned customer
+    for plan in ("Basic", "Plus", "Pro"):
+        row = table[(table["dimension"] == "plan") & (table["segment"] == plan)].iloc[0]
+        assert row["leavers_share"] == pytest.approx(cur.loc[cur["plan"] == plan, "churned"].sum()
+                                                     / cur["churned"].sum(), rel=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("ABC"), st.sampled_from([0.0, 1.0, np.nan]), st.floats(0.1, 5)),
+                min_size=2, max_size=40), st.integers(0, 10))
+def test_a_segments_share_of_the_leavers_is_its_weighted_churned_over_all(rows, score):
+    """Weighted, a segment's ``leavers_share`` is the weight of its churned customers over the
+    weight of every churned customer (customers without a churn value count in neither); over the
+    segments of a dimension the shares add to 1, and with nobody churned they are missing."""
+    frame = pd.DataFrame(rows, columns=["plan", "churned", "weight"])
+    frame["nps_score"], frame["cx_category"] = float(score), "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
+    table = segments.profile(frame, ["plan"], load_config())
+    left = frame["churned"].fillna(0) * frame["weight"]
+    for r in table.itertuples():
+        want = left[frame["plan"] == r.segment].sum() / left.sum() if left.sum() > 0 else np.nan
+        assert r.leavers_share == pytest.approx(want, rel=1e-12, nan_ok=True)
+    if left.sum() > 0:
+        assert table["leavers_share"].sum() == pytest.approx(1.0, rel=1e-12)
 
 
 def test_category_shares_match_a_crosstab(sample_frame):

@@ -136,6 +136,51 @@ def test_where_customers_leave_lists_the_groups_churning_more_than_the_rest(grou
     assert summary.churn_leaders_html(segs, clus, churn=None) == ""  # no churn in the export
 
 
+def test_where_customers_leave_reads_its_rows_honestly():
+    """Telco's case: the clusters were cut on the score itself, so a cluster's churn restates it
+    and is left out, said so; every churner is a detractor (the score tracks churn), so the
+    caveat says a low score and high churn are one fact; rows already at risk are marked; each
+    group's share of the respondents and of the leavers stands beside its rate; a narrow
+    cluster interval reads with one decimal like a segment's; the segments' overlap is said."""
+    seg = {"n": 1724, "share": 0.245, "leavers_share": 0.47, "nps": -54.9, "ci_low": -58.22, "ci_high": -51.33,
+           "churn_rate": 0.509, "churn_rate_ci_low": 0.485, "churn_rate_ci_high": 0.532, "churn_rest": 0.187,
+           "churn_differs": True, "dimension": "tenure_months", "segment": "lowest quartile (1–8)"}
+    plan = dict(seg, dimension="plan", segment="Month-to-Month", churn_rate=0.458, share=0.51, leavers_share=0.89)
+    clus = {"name": "Low CSAT, new", "n": 2065, "share": 0.29, "leavers_share": 0.83, "nps": -96.2,
+            "nps_ci_low": -96.94, "nps_ci_high": -95.23, "churn_rate": 0.754, "churn_rate_ci_low": 0.735,
+            "churn_rate_ci_high": 0.772, "churn_rest": 0.063, "churn_differs": True, "stability": 0.9}
+    page = summary.churn_leaders_html([seg, plan], [clus], churn=0.265, label="Net score (CSAT)", circular=True,
+                                      tracks=True, at_risk={"Plan: Month-to-Month"})
+    assert "Low CSAT" not in page and "Clusters are left out: they were cut on the CX score itself" in page
+    assert "the score tracks churn almost exactly" in page and "nearly one fact, not two warnings" in page
+    assert ">Share of respondents</th>" in page and ">Share of leavers</th>" in page and ">89.0%</td>" in page
+    assert ">-58.2 to -51.3</td>" in page and "-58.22" not in page
+    assert ">Also at risk above</th>" in page and page.count(">yes</td>") == 1
+    assert "A customer can be in several rows" in page
+    usable = summary.churn_leaders_html([seg], [clus], churn=0.265)
+    assert "Cluster: Low CSAT, new" in usable and ">-96.9 to -95.2</td>" in usable and "left out" not in usable
+    assert "tracks churn" not in usable and "Also at risk" not in usable and "several rows" in usable  # and a cluster
+    assert "several rows" not in summary.churn_leaders_html([seg], [], churn=0.265)
+    assert "(one per dimension)." in summary.churn_leaders_html([seg, plan], [], churn=0.265)
+    assert "Churn is the respondents', weighted to the whole customer base" in summary.churn_leaders_html(
+        [seg], [], churn=0.265, weighted=True)
+    # the at-risk block says the same of its own rows when the score tracks churn
+    risky = dict(seg, differs=True)
+    at_risk = summary.segments_at_risk_html([risky], 20.0, churn=0.265, tracks=True)
+    assert ">Share of leavers</th>" in at_risk and "nearly one fact" in at_risk
+
+
+def test_a_low_scoring_segment_that_churns_less_is_named_so():
+    """E-commerce: tenure 3-8 months scores low but churns 7.4% against 16.8% for the rest, beyond
+    chance after Holm: the block says that a low score there does not go with leaving."""
+    calm = [dict(SEGS[0], churn_rate=0.074, churn_rest=0.168, churn_differs=True)]
+    page = summary.segments_at_risk_html(calm, 20.0, churn=0.15)
+    assert "No segment is at risk" in page and "One of them churns <b>less</b> than the rest, beyond chance: Plan: " \
+        "Basic (7.4% against 16.8%). A low score there does not go with leaving." in page
+    within = summary.segments_at_risk_html([dict(calm[0], churn_differs=False)], 20.0, churn=0.15)
+    assert "No segment is at risk" in within and "less" not in within
+
+
 def test_no_segment_at_risk_says_so_instead_of_listing_all(tmp_path):
     none = [dict(r, differs=False if r["differs"] is not None else None) for r in SEGS]
     page = summary.write_index(tmp_path, _results(segments=none), []).read_text()
@@ -158,7 +203,7 @@ def test_clusters_at_risk_are_below_the_overall_nps_with_their_whole_interval():
     # respondents and weighted passives in one row: each column says which it counts
     assert ">Respondents</th>" in html and ">Passives in the customer base</th>" in html and ">Customers</th>" not in html
     none = summary.clusters_at_risk_html(CLUSTERS, 0.0)
-    assert "No cluster stands out" in none and "high-spend" not in none
+    assert "No cluster's NPS stands out" in none and "Churn does tell" not in none and "high-spend" not in none
     # clusters cut on the CX score: none is named at risk (its low NPS is how it was made)
     circular = summary.clusters_at_risk_html(CLUSTERS, 20.0, circular=True)
     assert "rare visitors" not in circular and "cut on the CX score itself" in circular
@@ -601,8 +646,18 @@ def test_a_cluster_that_does_not_reproduce_or_churns_little_is_not_named_at_risk
     assert ("Not named at risk although its NPS is low: quiet, which does not churn more than the rest of the "
             "customers beyond chance, allowing for the number of clusters compared.") in page
     alone = summary.clusters_at_risk_html(rows[:2], 20.0, churn=0.15)
-    assert "rare visitors (stability 0.54)" in alone and "No cluster stands out" not in alone and "<table" not in alone
+    assert "rare visitors (stability 0.54)" in alone and "stands out" not in alone and "<table" not in alone
     assert "<p>No cluster is named at risk.</p><p>Not named at risk" in alone
+    # one that neither reproduces nor churns more than the rest is given both reasons (the
+    # sample's Returned items: stability 0.54, churn not different, p = 0.18 after Holm)
+    both = [dict(rows[1], churn_rate=0.12, churn_rest=0.10, churn_differs=False), dict(rows[3], stability=0.5)]
+    page = summary.clusters_at_risk_html(both, 20.0, churn=0.15)
+    assert ("so they may not exist in the next quarter's data, and rare visitors does not churn more than the rest "
+            "beyond chance.") in page
+    page = summary.clusters_at_risk_html(both[:1], 20.0, churn=0.15)
+    assert "so it may not exist in the next quarter's data, and it does not churn more than the rest beyond chance." \
+        in page
+    assert "it does not churn more" not in summary.clusters_at_risk_html(rows[1:2], 20.0, churn=0.15)  # untested
     # results without per-cluster stability (older runs) keep the previous rule
     assert [r["name"] for r in summary.clusters_at_risk(CLUSTERS, 20.0)] == ["rare visitors"]
 
