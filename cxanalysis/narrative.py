@@ -208,6 +208,11 @@ def unsegmented_summary(table: pd.DataFrame) -> str:
         if pd.notna(r.churn):
             text += (f", and {fmt_percent(r.churn)} of them churned ({fmt_percent(r.churn_ci_low)} to "
                      f"{fmt_percent(r.churn_ci_high)}) against {fmt_percent(r.churn_rest)}")
+            differs = getattr(r, "churn_differs", pd.NA)
+            if pd.notna(differs):  # tested: Holm over these groups and the segments together
+                text += (f": {'more' if r.churn > r.churn_rest else 'less'} than the others beyond chance, allowing "
+                         "for the number of groups compared" if bool(differs) else
+                         ": not different beyond chance, allowing for the number of groups compared")
         lines.append(text + ".")
     if not lines:
         return ""

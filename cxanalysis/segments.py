@@ -181,7 +181,8 @@ def add_segments(data: pd.DataFrame, config) -> tuple[pd.DataFrame, list[str], d
     return out, dims, skipped
 
 
-def unsegmented(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFrame:
+def unsegmented(data: pd.DataFrame, dimensions: Sequence[str], config, *,
+                profile: pd.DataFrame | None = None) -> pd.DataFrame:
     """The respondents each segment dimension leaves out (its value is missing), beside the rest.
 
     A dimension's segments cover only the respondents with a value; those without one are in
@@ -189,9 +190,16 @@ def unsegmented(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.Dat
     accounts, say). Per dimension with such respondents: ``dimension, n, share`` (of the
     respondents, weighted when ``weight`` is present), their ``nps, nps_ci_low, nps_ci_high``
     against ``nps_rest``, and their churn rate against the rest's (``churn, churn_ci_low,
-    churn_ci_high, churn_rest``) when ``churned`` is present. Empty when every dimension is complete.
+    churn_ci_high, churn_rest``) when ``churned`` is present, with ``leavers_share`` (their share
+    of every respondent who churned) and the test of the two rates, ``churn_p_rest`` (the pooled
+    two-proportion z-test on Kish's effective numbers, as for a segment), ``churn_p_holm`` and
+    ``churn_differs``. Groups below ``segments.min_size`` respondents are not tested. Holm's
+    correction runs over these groups together with the segments' churn tests of ``profile``
+    (:func:`profile`), so a missing group is held to the same bar as the segments it sits beside.
+    Empty when every dimension is complete.
     """
     from .metrics import configured_nps, proportion
+    from .weighting import kish_n_eff
 
     score = config.categories["score"]
     answered = data[data[score].notna()]
@@ -212,10 +220,24 @@ def unsegmented(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.Dat
                      for k, v in parts.items()}
             row.update(churn=float(churn["missing"]["rate"]), churn_ci_low=float(churn["missing"]["ci_low"]),
                        churn_ci_high=float(churn["missing"]["ci_high"]), churn_rest=float(churn["rest"]["rate"]))
+            has = answered["churned"].notna().to_numpy() & (w > 0)
+            left = np.where(has, w * answered["churned"].fillna(0).to_numpy(float), 0.0)
+            row["leavers_share"] = float(left[missing].sum() / left.sum()) if left.sum() > 0 else np.nan
+            if missing.sum() >= config.segments["min_size"]:
+                row["churn_p_rest"] = two_proportion_p(row["churn"], kish_n_eff(w[has & missing]), row["churn_rest"],
+                                                       kish_n_eff(w[has & ~missing]))
         rows.append(row)
     cols = ["dimension", "n", "share", "nps", "nps_ci_low", "nps_ci_high", "nps_rest", "churn", "churn_ci_low",
-            "churn_ci_high", "churn_rest"]
-    return pd.DataFrame(rows, columns=cols)
+            "churn_ci_high", "churn_rest", "leavers_share", "churn_p_rest"]
+    table = pd.DataFrame(rows, columns=cols)
+    own = table["churn_p_rest"].to_numpy(float)
+    family = profile["churn_p_rest"].to_numpy(float) if profile is not None and "churn_p_rest" in profile else []
+    adjusted = holm(np.concatenate([own, family]))[: len(own)]
+    table["churn_p_holm"] = adjusted
+    differs = pd.array(adjusted < config.alpha, dtype="boolean")
+    differs[np.isnan(adjusted)] = pd.NA
+    table["churn_differs"] = differs
+    return table
 
 
 def holm(p: np.ndarray) -> np.ndarray:

@@ -534,17 +534,30 @@ def clusters_at_risk_html(clusters: list[dict[str, Any]], overall: float | None,
                       **CHURN_HEADERS, "passives": "Passives in the customer base"}) + left)
 
 
+def _missing_groups(unsegmented: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The respondents a dimension leaves out (``unsegmented`` of results.json,
+    :func:`cxanalysis.segments.unsegmented`) as rows like a segment's: "no value" of the dimension,
+    their churn in the segments' column names."""
+    return [{**r, "dimension": str(r["dimension"]).removesuffix("_band"), "segment": "no value",
+             "churn_rate": r.get("churn"), "churn_rate_ci_low": r.get("churn_ci_low"),
+             "churn_rate_ci_high": r.get("churn_ci_high"), "ci_low": r.get("nps_ci_low"),
+             "ci_high": r.get("nps_ci_high")} for r in unsegmented]
+
+
 def churn_leaders(segments: list[dict[str, Any]], clusters: list[dict[str, Any]], *,
-                  clusters_usable: bool = True) -> list[dict[str, Any]]:
+                  clusters_usable: bool = True, unsegmented: list[dict[str, Any]] = ()) -> list[dict[str, Any]]:
     """The segments and clusters that churn more than the rest of the customers beyond chance,
     allowing for the number of groups compared (:func:`_churns_more`), highest churn first (at
     most six), whatever their score: where customers leave, even where the score does not warn.
     Each row gains ``group`` (a segment's dimension and name, or "Cluster: " and its name) and
     its score's interval as ``nps_ci_low`` / ``nps_ci_high`` (a segment's ``ci_low`` /
     ``ci_high``). Clusters that do not reproduce (:func:`_unstable`), or all of them when
-    ``clusters_usable`` is False (cut on churn or on the score itself), are left out."""
+    ``clusters_usable`` is False (cut on churn or on the score itself), are left out. The
+    respondents a dimension leaves out (``unsegmented``, :func:`_missing_groups`) count as a
+    group of that dimension ("Tenure (months): no value"): their churn is tested against the
+    rest's beside the segments'."""
     rows = [{**r, "group": fmt.segment_name(r["dimension"], r["segment"]), "nps_ci_low": r.get("ci_low"),
-             "nps_ci_high": r.get("ci_high")} for r in segments if _churns_more(r)]
+             "nps_ci_high": r.get("ci_high")} for r in [*segments, *_missing_groups(unsegmented)] if _churns_more(r)]
     if clusters_usable:
         rows += [{**r, "group": f"Cluster: {r['name']}"} for r in clusters if _churns_more(r) and not _unstable(r)]
     return sorted(rows, key=lambda r: -r["churn_rate"])[:6]
@@ -553,7 +566,7 @@ def churn_leaders(segments: list[dict[str, Any]], clusters: list[dict[str, Any]]
 def churn_leaders_html(segments: list[dict[str, Any]], clusters: list[dict[str, Any]], *,
                        churn: float | None, label: str = "NPS", clusters_usable: bool = True,
                        circular: bool = False, tracks: bool = False, at_risk: set[str] = frozenset(),
-                       weighted: bool = False) -> str:
+                       weighted: bool = False, unsegmented: list[dict[str, Any]] = ()) -> str:
     """The "Where customers leave" block (:func:`churn_leaders`): a table with each group's
     share of the respondents and of the leavers, its churn, its likely range, the rest's churn and
     the group's score, or a sentence saying no group churns more than the rest beyond chance.
@@ -562,9 +575,10 @@ def churn_leaders_html(segments: list[dict[str, Any]], clusters: list[dict[str, 
     churn restates the score's. ``tracks`` adds :func:`_tracks_note`; ``at_risk`` holds the
     groups (as :func:`churn_leaders` names them) the at-risk tables above already show, marked
     "also at risk" here; ``weighted`` (respondents weighted to the base) says the churn is an
-    estimate from the respondents."""
+    estimate from the respondents; ``unsegmented`` (results.json's) adds the respondents a
+    dimension leaves out as a group of their own (:func:`churn_leaders`)."""
     usable = clusters_usable and not circular
-    tested = [r for r in [*segments, *(clusters if usable else [])] if r.get("churn_differs") is not None]
+    tested = [r for r in [*segments, *unsegmented, *(clusters if usable else [])] if r.get("churn_differs") is not None]
     if not _finite(churn) or not tested:
         return ""
     head = "<h2>Where customers leave</h2>"
@@ -572,7 +586,7 @@ def churn_leaders_html(segments: list[dict[str, Any]], clusters: list[dict[str, 
                 "score's." if circular and clusters_usable and any(_churns_more(r) for r in clusters) else
                 " Clusters that do not reproduce when refitted are left out." if usable and
                 any(_unstable(r) and _churns_more(r) for r in clusters) else "")
-    rows = churn_leaders(segments, clusters, clusters_usable=usable)
+    rows = churn_leaders(segments, clusters, clusters_usable=usable, unsegmented=unsegmented)
     if not rows:
         return (head + f"<p>No segment or cluster churns more than the rest of the customers beyond chance "
                 f"(all customers: {fmt.percent(churn)}), allowing for the number of groups compared.{why_left}</p>")
@@ -1148,7 +1162,8 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
     seg_html += churn_leaders_html(segments, clus.get("profile") or [], churn=overall_churn, label=label,
                                    clusters_usable="churned" not in (clus.get("columns") or []),
                                    circular=bool(clus.get("circular")), tracks=tracks, at_risk=at_risk,
-                                   weighted=str((results.get("response") or {}).get("weighting", "")).startswith("raking"))
+                                   weighted=str((results.get("response") or {}).get("weighting", "")).startswith("raking"),
+                                   unsegmented=results.get("unsegmented") or [])
     warnings = [w for w in (results.get("models") or {}).get("warnings", [])
                 if "separation" in w or w.endswith(LEFT_OUT_DIFFERS)]  # the effects' own population
     if steady := ((results.get("roi") or {}).get("passive_to_promoter") or {}).get("steady_churn"):

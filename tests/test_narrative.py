@@ -363,6 +363,22 @@ def test_firth_sentence_names_only_the_rows_the_data_do_not_bound():
     assert text.endswith("Read such a row only for its direction, and only where its whole interval is on one side of 1.")
 
 
+def test_respondents_without_a_value_are_read_with_their_churn_test():
+    """E-commerce: 264 customers without a tenure churn 30.7% against 16.0%, beyond chance after Holm
+    over them and the segments; the line says so, and says "not different" when the test does not
+    find it; an untested group gets no verdict."""
+    row = {"dimension": "tenure_months_band", "n": 264, "share": 0.047, "nps": -30.0, "nps_ci_low": -40.0,
+           "nps_ci_high": -20.0, "nps_rest": -10.0, "churn": 0.307, "churn_ci_low": 0.25, "churn_ci_high": 0.36,
+           "churn_rest": 0.16, "churn_differs": True}
+    text = narrative.unsegmented_summary(pd.DataFrame([row]))
+    assert ("and 30.7% of them churned (25.0% to 36.0%) against 16.0%: more than the others beyond chance, "
+            "allowing for the number of groups compared.") in text
+    text = narrative.unsegmented_summary(pd.DataFrame([dict(row, churn_differs=False)]))
+    assert "against 16.0%: not different beyond chance" in text
+    text = narrative.unsegmented_summary(pd.DataFrame([dict(row, churn_differs=None)]))
+    assert text.endswith("against 16.0%.")
+
+
 def test_segment_and_cluster_churn_sentences_name_who_churns_more_and_less():
     """The sentence counts the groups tested, names those whose churn differs (Holm) as more or
     less than the rest with both rates, and the rows are those, highest churn first; without a

@@ -443,7 +443,27 @@ def test_respondents_a_dimension_leaves_out_are_counted_and_compared(config):
     assert r["nps_ci_low"] < r["nps"] < r["nps_ci_high"]
     assert r["churn"] == pytest.approx(out["churned"].mean(), rel=1e-12)
     assert r["churn_rest"] == pytest.approx(rest["churned"].mean(), rel=1e-12)
+    # their churn against the rest is statsmodels' pooled z-test; Holm runs over them and the
+    # segments' churn tests together
+    from statsmodels.stats.multitest import multipletests
+    from statsmodels.stats.proportion import proportions_ztest
+
+    x = [int(out["churned"].sum()), int(rest["churned"].sum())]
+    assert r["churn_p_rest"] == pytest.approx(proportions_ztest(x, [len(out), len(rest)])[1], rel=1e-9)
+    assert r["leavers_share"] == pytest.approx(out["churned"].sum() / resp["churned"].sum(), rel=1e-12)
+    prof = segments.profile(seg, dims, config)
+    joint = unsegmented(seg, dims, config, profile=prof).set_index("dimension").loc["age_band"]
+    tested = prof["churn_p_rest"].dropna().to_numpy()
+    want = multipletests(np.r_[r["churn_p_rest"], tested], method="holm")[1][0]
+    assert joint["churn_p_holm"] == pytest.approx(want, rel=1e-12)
+    assert bool(joint["churn_differs"]) == (want < config.alpha)
+    small = unsegmented(seg, dims, config.with_overrides(segments={"min_size": 151}))
+    assert small["churn_p_rest"].isna().all() and small["churn_differs"].isna().all()  # too few to test
     said = narrative.unsegmented_summary(t.reset_index())
     assert "**150 respondents (" in said and "have no age**" in said
+    verdict = ("more than the others beyond chance" if joint["churn"] > joint["churn_rest"]
+               else "less than the others beyond chance") if joint["churn_differs"] else "not different beyond chance"
+    assert verdict in narrative.unsegmented_summary(unsegmented(seg, dims, config, profile=prof))
+    assert "beyond chance" not in narrative.unsegmented_summary(small)
     assert unsegmented(*add_segments(make_customers(500, 1, random_state=1), config)[:2], config).empty
     assert narrative.unsegmented_summary(unsegmented(seg, [], config)) == ""

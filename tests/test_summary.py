@@ -164,6 +164,15 @@ def test_where_customers_leave_reads_its_rows_honestly():
     assert "(one per dimension)." in summary.churn_leaders_html([seg, plan], [], churn=0.265)
     assert "Churn is the respondents', weighted to the whole customer base" in summary.churn_leaders_html(
         [seg], [], churn=0.265, weighted=True)
+    # respondents a dimension leaves out are a group of their own (e-commerce: 264 without a tenure)
+    gap = {"dimension": "tenure_months_band", "n": 264, "share": 0.047, "leavers_share": 0.086, "nps": -30.0,
+           "nps_ci_low": -40.0, "nps_ci_high": -20.0, "churn": 0.307, "churn_ci_low": 0.25, "churn_ci_high": 0.36,
+           "churn_rest": 0.16, "churn_differs": True}
+    page = summary.churn_leaders_html([seg], [], churn=0.265, unsegmented=[gap])
+    assert ">Tenure (months): no value</td>" in page and ">30.7%</td>" in page and ">-40.0 to -20.0</td>" in page
+    assert summary.churn_leaders_html([], [], churn=0.265, unsegmented=[gap]).count("<tr") == 2
+    assert "no value" not in summary.churn_leaders_html([seg], [], churn=0.265,
+                                                        unsegmented=[dict(gap, churn_differs=False)])
     # the at-risk block says the same of its own rows when the score tracks churn
     risky = dict(seg, differs=True)
     at_risk = summary.segments_at_risk_html([risky], 20.0, churn=0.265, tracks=True)
