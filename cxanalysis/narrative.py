@@ -556,6 +556,16 @@ def curves_sentence(knots: Mapping[str, Sequence[float]]) -> str:
 WIDE_RATIO = 100.0
 
 
+def baseline_untested(coefficients: pd.DataFrame) -> pd.DataFrame:
+    """The coefficient table (:meth:`cxanalysis.models.OutcomeModels.coefficients`) as the page
+    shows it: the intercept's p-value is left empty. The baseline is the expected value (or odds)
+    of a customer at every reference level, not a comparison; its test, that this value is 1, asks
+    nothing a reader wants answered, and "< 0.001" beside it reads as a finding."""
+    out = coefficients.copy()
+    out.loc[out["term"] == "Intercept", "p_value"] = np.nan
+    return out
+
+
 def firth_sentence(coefficients: pd.DataFrame) -> str:
     """What the coefficient table's Firth rows mean, or "" when no fit fell back to Firth's
     penalised likelihood. A row whose interval spans more than a ``WIDE_RATIO``-fold range is

@@ -342,6 +342,15 @@ def test_the_roi_page_says_once_at_its_top_when_it_has_nothing_to_show():
                            "this page is skipped for that reason")
 
 
+def test_the_baseline_row_has_no_p_value_on_the_page():
+    """The intercept's test (that the baseline odds are 1) is no finding: its p-value is empty on
+    the page; every other row keeps the model's, and the table given is not changed."""
+    t = pd.DataFrame({"term": ["Intercept", "cx_category[T.detractor]"], "p_value": [1e-9, 0.02]})
+    shown = narrative.baseline_untested(t)
+    assert np.isnan(shown["p_value"].iloc[0]) and shown["p_value"].iloc[1] == 0.02
+    assert t["p_value"].tolist() == [1e-9, 0.02]
+
+
 def test_firth_sentence_names_only_the_rows_the_data_do_not_bound():
     """No Firth fit: nothing said. A Firth fit: its rows with intervals wider than 100-fold are
     named per outcome (computed from the ratio limits), the well-estimated ones are not."""
