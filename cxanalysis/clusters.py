@@ -508,7 +508,7 @@ class CustomerClusters:
                 ok = np.isfinite(sc)
                 ws, sc = w[ok], sc[ok]
                 p, d = ws[sc >= self.promoter_min].sum(), ws[sc <= self.detractor_max].sum()
-                n_eff = float(ws.sum() ** 2 / (ws**2).sum()) if (ws**2).sum() > 0 else 0.0
+                n_eff = kish_n_eff(ws) if (ws**2).sum() > 0 else 0.0
                 r = nps_from_counts(p, ws.sum() - p - d, d, n_eff=n_eff)
                 row.update(nps=r["nps"], nps_ci_low=r["ci_low"], nps_ci_high=r["ci_high"],
                            passives=int(round(ws.sum() - p - d)))

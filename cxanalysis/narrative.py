@@ -556,6 +556,25 @@ def curves_sentence(knots: Mapping[str, Sequence[float]]) -> str:
 WIDE_RATIO = 100.0
 
 
+def outcomes_sentence(fitted, skipped: dict[str, str]) -> str:
+    """Markdown: which of the outcomes the page's method text describes were modelled on this
+    export (``fitted``: the outcome names, e.g. ``OutcomeModels.outcomes_``) and why the others
+    were not (``skipped``: ``OutcomeModels.skipped_``; a contrast's key, "churn.promoter_vs_passive",
+    is left to the warnings), so a reader of an export without spend is not left looking for it.
+
+    Examples
+    --------
+    >>> outcomes_sentence(["churn"], {"spend": "no spend column", "returns": "no returns or orders column"})
+    '**Modelled on this export:** churn. Not modelled: spend (no spend column); returns (no returns or orders column).'
+    """
+    fitted = [str(o) for o in fitted]
+    absent = {k: v for k, v in skipped.items() if "." not in k}
+    if not fitted:
+        return "**No outcome could be modelled on this export:** " + "; ".join(f"{k} ({v})" for k, v in absent.items()) + "."
+    text = f"**Modelled on this export:** {listing(fitted)}."
+    return text + (" Not modelled: " + "; ".join(f"{k} ({v})" for k, v in absent.items()) + "." if absent else "")
+
+
 def baseline_untested(coefficients: pd.DataFrame) -> pd.DataFrame:
     """The coefficient table (:meth:`cxanalysis.models.OutcomeModels.coefficients`) as the page
     shows it: the intercept's p-value is left empty. The baseline is the expected value (or odds)

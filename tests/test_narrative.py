@@ -342,6 +342,19 @@ def test_the_roi_page_says_once_at_its_top_when_it_has_nothing_to_show():
                            "this page is skipped for that reason")
 
 
+def test_the_page_says_which_outcomes_were_modelled():
+    """E-commerce has churn only: the method text describes three models, the sentence says which
+    ran and why the others did not; a skipped contrast is left to the warnings."""
+    said = narrative.outcomes_sentence(["churn"], {"spend": "no spend column", "returns": "no returns or orders column",
+                                                   "churn.promoter_vs_passive": "no promoters"})
+    assert said == ("**Modelled on this export:** churn. Not modelled: spend (no spend column); returns (no returns "
+                    "or orders column).")
+    assert narrative.outcomes_sentence(["spend", "churn", "returns"], {}) == (
+        "**Modelled on this export:** spend, churn and returns.")
+    assert narrative.outcomes_sentence([], {"churn": "no churned column"}) == (
+        "**No outcome could be modelled on this export:** churn (no churned column).")
+
+
 def test_the_baseline_row_has_no_p_value_on_the_page():
     """The intercept's test (that the baseline odds are 1) is no finding: its p-value is empty on
     the page; every other row keeps the model's, and the table given is not changed."""
