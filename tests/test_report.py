@@ -124,6 +124,17 @@ def test_real_export_reports_without_traceback(tmp_path, name):
         assert ">46.5%</td>" in leave and ">7.3%</td>" in leave
         page02 = (root / "02-segments.html").read_text(encoding="utf-8")
         assert "More than the rest: <strong>Tenure (months): lowest quartile (0–2)</strong> (46.5% against 7.3%)" in page02
+        # the 264 without a tenure are a group of their own, tested beside the segments (Holm over both)
+        assert "Tenure (months): no value</td>" in leave and ">30.7%</td>" in leave
+        gap = next(r for r in results["unsegmented"] if r["dimension"] == "tenure_months_band")
+        assert gap["n"] == 264 and gap["churn_differs"] is True
+        assert "30.7% of them churned" in page02 and "more than the others beyond chance" in page02
+        # the low-scoring tenure 3-8 churns less, beyond chance: said, not only left out
+        risk = index[index.index("<h2>Segments at risk"):index.index("<h2>Behavioural clusters")]
+        assert "churns <b>less</b> than the rest, beyond chance: Tenure (months): second quartile (3–8)" in risk
+        assert "Churn does tell some apart" in index  # no cluster's score stands out, but their churn does
+        assert "<strong>Modelled on this export:</strong> churn. Not modelled: spend (no spend column)" in (
+            root / "04-cx-and-outcomes.html").read_text(encoding="utf-8")
     if name == "ecommerce":  # no fit fell back to Firth: no sentence about it
         assert "fell back to Firth's penalised likelihood because" not in (root / "04-cx-and-outcomes.html").read_text(
             encoding="utf-8")
@@ -150,6 +161,16 @@ def test_real_export_reports_without_traceback(tmp_path, name):
         assert "lost_if_not_investing" in roi_page  # the full table's column the retention text names
         # its clusters are cut on CSAT (clusters.columns): not named at risk, not ROI targets
         assert results["clusters"]["circular"] is True and "cut on the CX score itself" in index
+        # every churner scored low: the churn tables say the two columns are one fact, and leave out
+        # the clusters cut on CSAT, saying so
+        leave = index[index.index("<h2>Where customers leave"):]
+        leave = leave[:leave.index("<h2>", 4)] if "<h2>" in leave[4:] else leave
+        assert "nearly one fact, not two warnings" in leave and "Cluster:" not in leave
+        assert "Clusters are left out: they were cut on the CX score itself" in leave
+        assert ">Share of leavers</th>" in leave and ">Also at risk above</th>" in leave
+        baselines = re.findall(r"Baseline \(intercept\)</td>(.*?)</tr>", page04, flags=re.S)
+        assert len(baselines) == 2 and all(re.search(r"baseline (odds|value)</td>\s*<td[^>]*>–</td>", b)
+                                           for b in baselines)  # no comparison: no p-value
         assert results["roi"]["by_segment"] and all(t["dimension"] != "cluster" for t in results["roi"]["by_segment"])
     assert list(_check_html(root, [p.stem for p in notebook_paths()]))
     try:
