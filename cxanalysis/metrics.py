@@ -752,25 +752,35 @@ def _quadratic_form(g: np.ndarray, cov: np.ndarray) -> float:
     return var if var > 1e-12 * scale else 0.0
 
 
+def clv_simple_interval(sbar: float, cbar: float, cov: np.ndarray, *, margin: float,
+                        alpha: float = 0.05) -> tuple[float, float, float]:
+    """The simple CLV (:func:`clv_simple`) at the mean spend ``sbar`` and churn ``cbar``, with its
+    interval: ``(value, low, high)``. ``cov`` is the 2 x 2 covariance of the two means. The
+    interval is the delta method on ``log CLV = log m + log sbar - log cbar`` (gradient
+    ``(1/sbar, -1/cbar)``); when nobody spent anything (``sbar`` 0) there is no log scale, so it is
+    the delta method on the CLV itself, kept at 0 or more. NaN limits when ``cbar`` is 0 (the CLV
+    is unbounded) or the covariance is unknown."""
+    value = clv_simple(sbar, cbar, margin=margin)
+    if not cbar > 0:
+        return value, np.nan, np.nan
+    z = _z(alpha)
+    if sbar > 0:
+        se_log = float(np.sqrt(_quadratic_form(np.array([1 / sbar, -1 / cbar]), cov)))
+        return value, value * np.exp(-z * se_log), value * np.exp(z * se_log)
+    se = float(np.sqrt(_quadratic_form(margin * np.array([1 / cbar, -sbar / cbar**2]), cov)))
+    return value, max(0.0, value - z * se), value + z * se
+
+
 def add_clv(add, sbar: float, cbar: float, cov: np.ndarray, n: int, n_eff: float, config,
             alpha: float, wtag: str, weighted: bool) -> None:
     """The two CLV rows of the dashboard from the (weighted) mean spend ``sbar`` and churn ``cbar``
     and the covariance ``cov`` of those two means (shared by every engine, so one formula): the
     simple CLV with a delta-method interval on its log, and the discounted CLV with one on its log (its gradient in closed form)."""
-    value = clv_simple(sbar, cbar, margin=config.roi["gross_margin"])
+    value, lo, hi = clv_simple_interval(sbar, cbar, cov, margin=config.roi["gross_margin"], alpha=alpha)
     z = _z(alpha)
-    if sbar > 0:
-        g = np.array([1 / sbar, -1 / cbar])
-        se_log = float(np.sqrt(_quadratic_form(g, cov)))
-        add("CLV (simple)", {"value": value, "ci_low": value * np.exp(-z * se_log),
-                             "ci_high": value * np.exp(z * se_log), "n": n, "n_eff": n_eff},
-            "money per customer, over a lifetime", f"margin x spend / churn; delta method on the log{wtag}")
-    else:  # nobody spent anything: no log scale; the delta method on the CLV itself, kept at 0 or more
-        g = config.roi["gross_margin"] * np.array([1 / cbar, -sbar / cbar**2])
-        se = float(np.sqrt(_quadratic_form(g, cov)))
-        add("CLV (simple)", {"value": value, "ci_low": max(0.0, value - z * se), "ci_high": value + z * se,
-                             "n": n, "n_eff": n_eff},
-            "money per customer, over a lifetime", f"margin x spend / churn; delta method (no one spent anything){wtag}")
+    add("CLV (simple)", {"value": value, "ci_low": lo, "ci_high": hi, "n": n, "n_eff": n_eff},
+        "money per customer, over a lifetime",
+        f"margin x spend / churn; delta method {'on the log' if sbar > 0 else '(no one spent anything)'}{wtag}")
     disc = clv_discounted(sbar, cbar, margin=config.roi["gross_margin"], cost_per_return=0.0,
                           discount_rate=config.roi["discount_rate"], horizon_years=config.roi["horizon_years"])
     # delta method on its log: CLV = m s A(c), A(c) = sum_q (1 - c)^(q-1) / (1 + d)^(q/4), so

@@ -18,7 +18,14 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr  # normal tail without importing scipy.stats
 
-from .metrics import clv_simple, health_score, nps_from_counts, two_proportion_p, wilson_interval
+from .metrics import (
+    clv_simple,
+    clv_simple_interval,
+    health_score,
+    nps_from_counts,
+    two_proportion_p,
+    wilson_interval,
+)
 from .schema import MAX_AGE
 
 __all__ = [
@@ -266,7 +273,7 @@ def profile(data: pd.DataFrame, dimensions: Sequence[str], config, *, exact: pd.
     DataFrame
         ``dimension, segment, n, share, nps, ci_low, ci_high, promoters, passives, detractors,
         csat, spend, churn_rate, churn_rate_ci_low, churn_rate_ci_high, churn_rest, churn_p_rest,
-        leavers_share, returns_rate, clv, health, diff_vs_rest, p_value, p_holm, differs, churn_p_holm,
+        leavers_share, returns_rate, clv, clv_ci_low, clv_ci_high, health, diff_vs_rest, p_value, p_holm, differs, churn_p_holm,
         churn_differs, tested, note`` — the category columns are shares of the segment's scored (weighted)
         customers, so ``nps = 100 * (promoters - detractors)``; ``differs`` is True
         when the segment's NPS differs from the rest at ``alpha`` after Holm's correction over all
@@ -288,7 +295,10 @@ def profile(data: pd.DataFrame, dimensions: Sequence[str], config, *, exact: pd.
     the churn test against the rest is the pooled two-proportion z-test on Kish's effective numbers
     (:func:`cxanalysis.metrics.two_proportion_p`).
     ``returns_rate`` is returns per order (ratio of totals over customers with both); ``clv`` is
-    the simple CLV (margin x mean spend / churn rate). The churn rate's interval is Wilson's, on
+    the simple CLV (margin x mean spend / churn rate, both over the customers with spend and churn,
+    as the dashboard's CLV), with ``clv_ci_low, clv_ci_high`` by the same delta method on its log
+    (:func:`cxanalysis.metrics.clv_simple_interval`); unbounded (inf, no interval) where nobody
+    churned. The churn rate's interval is Wilson's, on
     Kish's effective number of customers with a churn value (their count when unweighted).
 
     **Weights.** With a ``weight`` column, the category shares, NPS, ``share`` and every mean
@@ -352,6 +362,12 @@ def _profile(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFr
             present[f"_n_{col}"] = np.where(has, w, 0.0)
             if col == "churned":  # Kish's n for the churn rate's interval
                 present["_n2_churned"] = np.where(has, w**2, 0.0)
+    if "spend" in data and "churned" in data:  # the CLV's means and their covariance, over rows with both
+        sp, ch = data["spend"].astype(float).to_numpy(), data["churned"].astype(float).to_numpy()
+        wb = np.where(np.isnan(sp) | np.isnan(ch), 0.0, w)
+        sp, ch = np.nan_to_num(sp), np.nan_to_num(ch)
+        extra.update(_b_w=wb, _b_w2=wb**2, _b_s=wb * sp, _b_c=wb * ch, _b_ss=wb * sp**2, _b_cc=wb * ch**2,
+                     _b_sc=wb * sp * ch)
     if "returns" in data and "orders" in data:
         ret, orders = data["returns"].astype(float).to_numpy(), data["orders"].astype(float).to_numpy()
         both = ~(np.isnan(ret) | np.isnan(orders))
@@ -367,6 +383,20 @@ def _profile(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFr
 
     def n_eff(a, a2):
         return a**2 / a2 if a2 > 0 else 0.0
+
+    def clv(agg):
+        """The segment's simple CLV and its interval, as the dashboard's (metrics.add_clv): at the
+        weighted means of spend and churn over its customers with both, the covariance of the two
+        means the weighted one x n_eff / (n_eff - 1), over n_eff."""
+        if "_b_w" not in agg or not agg["_b_w"] > 0:
+            return np.nan, np.nan, np.nan
+        W, ne = agg["_b_w"], n_eff(agg["_b_w"], agg["_b_w2"])
+        sbar, cbar = agg["_b_s"] / W, agg["_b_c"] / W
+        if not ne > 1:
+            return clv_simple(sbar, cbar, margin=margin), np.nan, np.nan
+        m = np.array([[agg["_b_ss"] - W * sbar**2, agg["_b_sc"] - W * sbar * cbar],
+                      [agg["_b_sc"] - W * sbar * cbar, agg["_b_cc"] - W * cbar**2]]) / W / (ne - 1)
+        return clv_simple_interval(sbar, cbar, m, margin=margin, alpha=alpha)
 
     def wmean(agg, col):
         if f"_x_{col}" not in agg:
@@ -401,6 +431,7 @@ def _profile(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFr
             churn_n = n_eff(a["_n_churned"], a["_n2_churned"]) if "_n2_churned" in a else 0.0
             churn_ci = wilson_interval(churn * churn_n, churn_n, alpha) if churn == churn else (np.nan, np.nan)
             churn_rest, churn_p = _churn_against_rest(a, tot, churn, churn_n, n_eff) if large else (np.nan, np.nan)
+            clv_value, clv_low, clv_high = clv(a)
             rows.append({
                 "dimension": dim.removesuffix("_band"), "segment": str(seg), "n": n,
                 "share": a["_a"] / total_w if total_w else np.nan,
@@ -412,7 +443,7 @@ def _profile(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFr
                 "leavers_share": (a["_x_churned"] / tot["_x_churned"] if "_x_churned" in a and tot["_x_churned"] > 0
                                   else np.nan),
                 "returns_rate": a["_ret"] / a["_ord"] if "_ord" in a and a["_ord"] > 0 else np.nan,
-                "clv": clv_simple(spend, churn, margin=margin) if churn == churn and spend == spend else np.nan,
+                "clv": clv_value, "clv_ci_low": clv_low, "clv_ci_high": clv_high,
                 "health": wmean(a, "health_score"),
                 "diff_vs_rest": diff, "p_value": p, "tested": testable,
                 "note": "" if testable else (f"too small to test (n < {min_size:g})" if not large

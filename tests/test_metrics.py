@@ -326,6 +326,37 @@ def test_weighted_means_match_statsmodels_descrstatsw(weighted_frame):
     assert by.loc["Average spend per customer", "value"] != pytest.approx(df["spend"].mean(), rel=1e-3)
 
 
+def test_a_segments_clv_interval_is_the_dashboards_on_its_customers(weighted_frame):
+    """A segment's simple CLV and interval (segments.profile) are the dashboard's formula on its
+    own customers: a segment holding everyone gives the dashboard's CLV row exactly, and each of
+    two halves the hand computation (weighted covariance of spend and churn over n_eff)."""
+    from cxanalysis import segments
+
+    df = weighted_frame.assign(everyone="all", half=np.where(np.arange(200) % 2, "odd", "even"))
+    df["cx_category"] = pd.cut(df["nps_score"], [-1, 6, 8, 10], labels=["detractor", "passive", "promoter"])
+    cfg = load_config()
+    table = segments.profile(df, ["everyone", "half"], cfg).set_index(["dimension", "segment"])
+    dash = metrics.cx_metrics(df, cfg)[0].set_index("metric").loc["CLV (simple)"]
+    whole = table.loc[("everyone", "all")]
+    assert (whole["clv"], whole["clv_ci_low"], whole["clv_ci_high"]) == pytest.approx(
+        (dash["value"], dash["ci_low"], dash["ci_high"]), rel=1e-9)
+    for name in ("odd", "even"):
+        part = df[(df["half"] == name) & df["churned"].notna()]
+        s, c, w = part["spend"].to_numpy(), part["churned"].to_numpy(), part["weight"].to_numpy()
+        sb, cb = (w * s).sum() / w.sum(), (w * c).sum() / w.sum()
+        n_eff = w.sum() ** 2 / (w**2).sum()
+        cov = np.cov(np.vstack([s, c]), aweights=w, ddof=0) * n_eff / (n_eff - 1) / n_eff
+        g = np.array([1 / sb, -1 / cb])
+        se_log = np.sqrt(g @ cov @ g)
+        clv = 0.35 * sb / cb
+        row = table.loc[("half", name)]
+        assert (row["clv"], row["clv_ci_low"], row["clv_ci_high"]) == pytest.approx(
+            (clv, clv * np.exp(-Z * se_log), clv * np.exp(Z * se_log)), rel=1e-9)
+    # nobody churned in a segment: its CLV is unbounded, with no interval
+    calm = segments.profile(df.assign(churned=0.0), ["everyone"], cfg).iloc[0]
+    assert np.isinf(calm["clv"]) and np.isnan(calm["clv_ci_low"]) and np.isnan(calm["clv_ci_high"])
+
+
 def test_weighted_ratio_of_totals_and_clv_by_hand(weighted_frame):
     """Average transaction size = sum w spend / sum w orders; its delta-method variance
     var_w(spend - R orders) / (n_eff xbar_w^2), with var_w = sum w z^2 / sum w x n_eff / (n_eff - 1).
