@@ -111,25 +111,31 @@ def test_where_customers_leave_lists_the_groups_churning_more_than_the_rest(grou
     """Exactly the segments and reproducible clusters whose churn differs from the rest's and is the
     higher, highest churn first, at most six; unstable clusters and, when the clusters were cut
     on churn, every cluster are left out; names from the export are escaped."""
-    segs, clus = [], []
+    segs, clus, gaps = [], [], []
     for i, (rate, rest, differs, stab) in enumerate(groups):
         row = {"n": 100, "nps": 0.0, "ci_low": -5.0, "ci_high": 5.0, "churn_rate": rate, "churn_rest": rest,
                "churn_differs": differs}
-        if i % 2:
+        if i % 3 == 1:
             segs.append(dict(row, dimension="plan", segment=f"<b>{i}</b>"))
+        elif i % 3 == 2:  # respondents a dimension leaves out: their churn under its own names
+            gaps.append({"dimension": f"d{i}_band", "n": 100, "nps": 0.0, "nps_ci_low": -5.0, "nps_ci_high": 5.0,
+                         "churn": rate, "churn_rest": rest, "churn_differs": differs})
         else:
             clus.append(dict(row, name=f"c{i}", stability=stab, nps_ci_low=-5.0, nps_ci_high=5.0))
-    want = [r for r in segs if r["churn_differs"] is True and r["churn_rate"] > r["churn_rest"]] + \
-        [r for r in clus if r["churn_differs"] is True and r["churn_rate"] > r["churn_rest"]
+    more = [r["churn"] for r in gaps if r["churn_differs"] is True and r["churn"] > r["churn_rest"]]
+    want = [r["churn_rate"] for r in segs if r["churn_differs"] is True and r["churn_rate"] > r["churn_rest"]] + more + \
+        [r["churn_rate"] for r in clus if r["churn_differs"] is True and r["churn_rate"] > r["churn_rest"]
          and not (r["stability"] is not None and r["stability"] < 0.6)]
-    got = summary.churn_leaders(segs, clus)
-    assert [r["churn_rate"] for r in got] == sorted((r["churn_rate"] for r in want), reverse=True)[:6]
+    got = summary.churn_leaders(segs, clus, unsegmented=gaps)
+    assert [r["churn_rate"] for r in got] == sorted(want, reverse=True)[:6]
     assert all(not r["group"].startswith("Cluster") for r in summary.churn_leaders(segs, clus, clusters_usable=False))
-    page = summary.churn_leaders_html(segs, clus, churn=0.1)
+    assert all(r["group"].endswith(": no value") == (r.get("segment") == "no value") for r in got)
+    assert "Cluster: " not in summary.churn_leaders_html(segs, clus, churn=0.1, circular=True)  # cut on the score
+    page = summary.churn_leaders_html(segs, clus, churn=0.1, unsegmented=gaps)
     assert "<b>" not in page
     if got:
         assert "<h2>Where customers leave</h2>" in page and page.count("<tr") == len(got) + 1
-    elif any(r["churn_differs"] is not None for r in segs + clus):
+    elif any(r["churn_differs"] is not None for r in segs + clus + gaps):
         assert "No segment or cluster churns more than the rest of the customers beyond chance" in page
     else:
         assert page == ""  # nothing tested: no block
