@@ -47,11 +47,12 @@ def nps_summary(row: pd.Series, label: str = "NPS") -> str:
             f"{row['promoters']:.0%} promoters, {row['passives']:.0%} passives, {row['detractors']:.0%} detractors.")
 
 
-def segments_summary(table: pd.DataFrame) -> str:
+def segments_summary(table: pd.DataFrame, score: str = "NPS") -> str:
     """Markdown: how many segments differ from the rest, and the highest and lowest tested ones.
 
     Only segments large enough to be tested (``tested`` of :func:`cxanalysis.segments.profile`)
-    are named as highest or lowest; when none is, the sentence says so.
+    are named as highest or lowest; when none is, the sentence says so. ``score`` names the
+    score as the page does ("Net score (CSAT)" when it is not NPS).
     """
     if table.empty:
         return "No segment dimension is available in this export."
@@ -66,7 +67,8 @@ def segments_summary(table: pd.DataFrame) -> str:
     differs = t[t["differs"].fillna(False).astype(bool)]
     hi = t.loc[t["nps"].idxmax()]
     lo = t.loc[t["nps"].idxmin()]
-    return (f"{len(differs)} of {len(t)} tested segments have an NPS that differs from the rest of the customers "
+    return (f"{len(differs)} of {len(t)} tested segments have {'an' if score.startswith(('NPS', 'A', 'E', 'I', 'O', 'U')) else 'a'} {score} that "
+            "differs from the rest of the customers "
             f"(at the 5% level, corrected for testing all {len(t)} segments at once).{small} Highest tested: "
             f"**{segment_name(hi['dimension'], hi['segment'])}** at {hi['nps']:.1f} (likely range {hi['ci_low']:.1f} to "
             f"{hi['ci_high']:.1f}); lowest: **{segment_name(lo['dimension'], lo['segment'])}** at {lo['nps']:.1f} "

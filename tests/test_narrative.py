@@ -103,6 +103,8 @@ def test_segments_summary_names_only_tested_segments():
     assert "Tiny" not in s.split("information only.")[1]
     assert "lowest: **Plan: Basic**" in s and "Highest tested: **Plan: Pro**" in s
     assert "1 segment is too small to test" in s
+    assert "have an NPS that differs" in s
+    assert "have a Net score (CSAT) that differs" in narrative.segments_summary(_profile(), score="Net score (CSAT)")
     none = narrative.segments_summary(_profile(tested=[False, False, False], differs=pd.array([pd.NA] * 3, dtype="boolean")))
     assert none.startswith("No segment is large enough to be tested") and "Tiny" not in none
 
