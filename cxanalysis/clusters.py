@@ -268,7 +268,8 @@ class CustomerClusters:
         cluster's share of every customer who churned; the churn rate's interval is Wilson's, on
         Kish's effective n when weighted; ``churn_rest`` is every other customer's churn rate, and
         ``churn_differs`` is True when the pooled two-proportion z-test on Kish's numbers finds the
-        two different at 5% after Holm's correction over the clusters). With a ``weight`` column (respondents weighted
+        two different at 5% after Holm's correction over the clusters; with two clusters, each the
+        other's rest, there is one comparison and nothing to correct). With a ``weight`` column (respondents weighted
         to the base) shares, means, NPS (interval on Kish's n_eff) and churn are weighted, and
         ``passives`` counts the base's passives (sum of their weights); ``n`` counts respondents.
     zscores_ : DataFrame
@@ -532,7 +533,9 @@ class CustomerClusters:
         if "churned" in num:  # cut on churn itself: a cluster's churn against the rest is no finding
             self.profile_ = self.profile_.drop(columns=["churn_rest", "churn_p_rest"], errors="ignore")
         if "churn_p_rest" in self.profile_:  # Holm over the clusters, as segments over segments
-            holm_p = holm(self.profile_["churn_p_rest"].to_numpy(float))
+            raw = self.profile_["churn_p_rest"].to_numpy(float)
+            # two clusters are each other's rest: one comparison, not two to correct for
+            holm_p = raw.copy() if self.k_ == 2 else holm(raw)
             differs = pd.array(holm_p < 0.05, dtype="boolean")  # the clusters' intervals are 95% ones
             differs[np.isnan(holm_p)] = pd.NA
             self.profile_["churn_p_holm"], self.profile_["churn_differs"] = holm_p, differs

@@ -75,15 +75,26 @@ def segments_summary(table: pd.DataFrame, score: str = "NPS") -> str:
             f"({lo['ci_low']:.1f} to {lo['ci_high']:.1f}).")
 
 
-def segment_churn(table: pd.DataFrame) -> tuple[str, pd.DataFrame]:
+def segment_churn(table: pd.DataFrame, missing: pd.DataFrame | None = None) -> tuple[str, pd.DataFrame]:
     """Markdown and rows: the segments whose churn rate differs from the rest of the customers'
     (``churn_differs`` of :func:`cxanalysis.segments.profile`: the pooled two-proportion z-test,
     Holm over the segments tested), highest churn first; the sentence names those that churn
-    more and those that churn less, each with both rates. The rows (the columns a reader view
-    shows) are empty when none differs or the export has no churn."""
-    text, rows = _churn_against_rest(table, "segment", lambda r: segment_name(r["dimension"], r["segment"]))
-    return text, rows[[c for c in ("dimension", "segment", "n", "share", "leavers_share", "churn_rate",
-                                   "churn_rate_ci_low", "churn_rate_ci_high", "churn_rest", "nps", "ci_low", "ci_high")
+    more and those that churn less, each with both rates. ``missing``
+    (:func:`cxanalysis.segments.unsegmented`, corrected with the segments by
+    :func:`cxanalysis.segments.churn_holm_together`) adds the respondents each dimension leaves
+    out as one more segment of it, "no value". The rows (the columns a reader view shows, with
+    ``direction``: "more" or "less" than the rest) are empty when none differs or the export has
+    no churn."""
+    if missing is not None and len(missing) and "churn_p_holm" in missing:
+        from .segments import missing_as_segments
+
+        table = pd.concat([table, missing_as_segments(missing)], ignore_index=True)
+    counted = (" (each dimension's respondents without a value counted as one)"
+               if missing is not None and len(missing) and "churn_p_holm" in missing else "")
+    text, rows = _churn_against_rest(table, "segment", lambda r: segment_name(r["dimension"], r["segment"]), counted)
+    rows = rows.assign(direction=np.where(rows["churn_rate"] > rows["churn_rest"], "more", "less")) if len(rows) else rows
+    return text, rows[[c for c in ("dimension", "segment", "n", "direction", "churn_rate", "churn_rate_ci_low",
+                                   "churn_rate_ci_high", "churn_rest", "leavers_share", "nps", "ci_low", "ci_high")
                        if c in rows]]
 
 
@@ -111,8 +122,9 @@ def cluster_churn(profile: pd.DataFrame, *, circular: bool = False) -> tuple[str
                                    "churn_rate_ci_high", "churn_rest", "churn_p_holm") if c in rows]]
 
 
-def _churn_against_rest(table: pd.DataFrame, noun: str, name) -> tuple[str, pd.DataFrame]:
-    """:func:`segment_churn` for ``noun`` ("segment" or "cluster"), each row named by ``name``."""
+def _churn_against_rest(table: pd.DataFrame, noun: str, name, counted: str = "") -> tuple[str, pd.DataFrame]:
+    """:func:`segment_churn` for ``noun`` ("segment" or "cluster"), each row named by ``name``;
+    ``counted`` follows the count of groups tested, to say what it counts."""
     if table.empty or "churn_p_holm" not in table or table["churn_p_holm"].isna().all():
         no_churn = table.empty or "churn_rate" not in table or table["churn_rate"].isna().all()
         why = ("the export has no churn column." if no_churn else
@@ -121,7 +133,7 @@ def _churn_against_rest(table: pd.DataFrame, noun: str, name) -> tuple[str, pd.D
     tested = table[table["churn_p_holm"].notna()]
     differs = tested[tested["churn_differs"].fillna(False).astype(bool)].sort_values("churn_rate", ascending=False)
     m = len(tested)
-    head = (f"{len(differs)} of {m} tested {noun}s churn differently from the rest of the customers (at the 5% "
+    head = (f"{len(differs)} of {m} tested {noun}s{counted} churn differently from the rest of the customers (at the 5% "
             f"level, corrected for testing all {m} at once; a pooled two-proportion z-test on each {noun} against "
             "every other customer).")
     if differs.empty:
@@ -198,14 +210,14 @@ def roi_missing_summary(missing: dict[str, str]) -> str:
             "reason: the assumptions above are those it would use, and the sections below say what each would show.")
 
 
-def unsegmented_summary(table: pd.DataFrame) -> str:
+def unsegmented_summary(table: pd.DataFrame, score: str = "NPS") -> str:
     """Markdown: the respondents each dimension's segments leave out (its value missing), and how
     they compare with the rest (:func:`cxanalysis.segments.unsegmented`); "" when none is."""
     lines = []
     for r in table.itertuples():
         dim = words(str(r.dimension).removesuffix("_band"))
         text = (f"- **{r.n:,} respondents ({fmt_percent(r.share)}) have no {dim}** and are in none of its segments: "
-                f"their NPS is {r.nps:.1f} (likely range {r.nps_ci_low:.1f} to {r.nps_ci_high:.1f}) against "
+                f"their {score} is {r.nps:.1f} (likely range {r.nps_ci_low:.1f} to {r.nps_ci_high:.1f}) against "
                 f"{r.nps_rest:.1f} for the others")
         if pd.notna(r.churn):
             text += (f", and {fmt_percent(r.churn)} of them churned ({fmt_percent(r.churn_ci_low)} to "

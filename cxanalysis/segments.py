@@ -30,7 +30,7 @@ from .schema import MAX_AGE
 
 __all__ = [
     "CATEGORY_ORDER", "nps_category", "band", "add_segments", "profile", "holm", "score_counts",
-    "category_shares",
+    "category_shares", "unsegmented", "churn_holm_together", "missing_as_segments",
 ]
 
 CATEGORY_ORDER = ["detractor", "passive", "promoter"]
@@ -188,8 +188,7 @@ def add_segments(data: pd.DataFrame, config) -> tuple[pd.DataFrame, list[str], d
     return out, dims, skipped
 
 
-def unsegmented(data: pd.DataFrame, dimensions: Sequence[str], config, *,
-                profile: pd.DataFrame | None = None) -> pd.DataFrame:
+def unsegmented(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFrame:
     """The respondents each segment dimension leaves out (its value is missing), beside the rest.
 
     A dimension's segments cover only the respondents with a value; those without one are in
@@ -201,9 +200,9 @@ def unsegmented(data: pd.DataFrame, dimensions: Sequence[str], config, *,
     of every respondent who churned) and the test of the two rates, ``churn_p_rest`` (the pooled
     two-proportion z-test on Kish's effective numbers, as for a segment), ``churn_p_holm`` and
     ``churn_differs``. Groups below ``segments.min_size`` respondents are not tested. Holm's
-    correction runs over these groups together with the segments' churn tests of ``profile``
-    (:func:`profile`), so a missing group is held to the same bar as the segments it sits beside.
-    Empty when every dimension is complete.
+    correction runs over these groups alone; :func:`churn_holm_together` runs it over them and
+    the segments together, so a missing group is held to the same bar as the segments it sits
+    beside. Empty when every dimension is complete.
     """
     from .metrics import configured_nps, proportion
     from .weighting import kish_n_eff
@@ -237,14 +236,47 @@ def unsegmented(data: pd.DataFrame, dimensions: Sequence[str], config, *,
     cols = ["dimension", "n", "share", "nps", "nps_ci_low", "nps_ci_high", "nps_rest", "churn", "churn_ci_low",
             "churn_ci_high", "churn_rest", "leavers_share", "churn_p_rest"]
     table = pd.DataFrame(rows, columns=cols)
-    own = table["churn_p_rest"].to_numpy(float)
-    family = profile["churn_p_rest"].to_numpy(float) if profile is not None and "churn_p_rest" in profile else []
-    adjusted = holm(np.concatenate([own, family]))[: len(own)]
-    table["churn_p_holm"] = adjusted
-    differs = pd.array(adjusted < config.alpha, dtype="boolean")
+    return _with_churn_holm(table, holm(table["churn_p_rest"].to_numpy(float)), config.alpha)
+
+
+def _with_churn_holm(table: pd.DataFrame, adjusted: np.ndarray, alpha: float) -> pd.DataFrame:
+    """``table`` with ``churn_p_holm`` (``adjusted``) and ``churn_differs`` (it below ``alpha``;
+    missing where it is)."""
+    out = table.copy()
+    out["churn_p_holm"] = adjusted
+    differs = pd.array(adjusted < alpha, dtype="boolean")
     differs[np.isnan(adjusted)] = pd.NA
-    table["churn_differs"] = differs
-    return table
+    out["churn_differs"] = differs
+    return out
+
+
+#: The columns of :func:`unsegmented` under the names of :func:`profile`'s, for a missing group
+#: read as one more segment of its dimension.
+MISSING_AS_SEGMENT = {"churn": "churn_rate", "churn_ci_low": "churn_rate_ci_low", "churn_ci_high": "churn_rate_ci_high",
+                      "nps_ci_low": "ci_low", "nps_ci_high": "ci_high"}
+
+
+def missing_as_segments(table: pd.DataFrame) -> pd.DataFrame:
+    """The groups a dimension leaves out (:func:`unsegmented`) as rows of a :func:`profile` table:
+    the dimension's own name, the segment "no value", the profile's column names."""
+    out = table.rename(columns=MISSING_AS_SEGMENT)
+    out["dimension"] = out["dimension"].astype(str).str.removesuffix("_band")
+    out.insert(1, "segment", "no value")
+    return out
+
+
+def churn_holm_together(table: pd.DataFrame, missing: pd.DataFrame, alpha: float
+                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The segments' churn tests (:func:`profile`) and those of the groups a dimension leaves out
+    (:func:`unsegmented`) corrected together by Holm's method: copies of both tables with
+    ``churn_p_holm`` and ``churn_differs`` over the one family, so neither is held to a lower bar
+    than the other. Tables without churn tests come back unchanged."""
+    if "churn_p_rest" not in table or missing.empty or "churn_p_rest" not in missing:
+        return table, missing
+    p = np.concatenate([table["churn_p_rest"].to_numpy(float), missing["churn_p_rest"].to_numpy(float)])
+    adjusted = holm(p)
+    return (_with_churn_holm(table, adjusted[: len(table)], alpha),
+            _with_churn_holm(missing, adjusted[len(table):], alpha))
 
 
 def holm(p: np.ndarray) -> np.ndarray:

@@ -415,12 +415,13 @@ def low_clusters(clusters: list[dict[str, Any]], overall: float | None) -> list[
     return sorted(low, key=lambda r: r["nps"])
 
 
-def _tracks_note(label: str) -> str:
-    """The caveat under a churn table when the score tracks churn almost exactly
-    (:func:`separation_in_words`): a low score and leaving are then one fact, not two warnings."""
-    return ("<p class='caveat'>In this export the score tracks churn almost exactly (see Read before acting): a "
-            f"group's low {html.escape(label)} and its high churn are nearly one fact, not two warnings. These rows "
-            "show where the low scores are, not a second sign that they cost customers.</p>")
+def _tracks_note(label: str, who: str) -> str:
+    """The caveat under the churn tables when the score tracks churn almost exactly: ``who``
+    (:func:`separation_fact`, "no promoter and no passive") churned, so a group churns more to the
+    extent it holds more low scorers, and its low score and its high churn are one fact."""
+    return (f"<p class='caveat'>In this export {html.escape(who)} churned (see Read before acting), so a group "
+            f"churns more to the extent that it holds more of the low scorers. Here and in Segments at risk, a high "
+            f"churn rate and a low {html.escape(label)} are close to one fact, not two warnings.</p>")
 
 
 def churns_less(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -430,18 +431,17 @@ def churns_less(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             and r["churn_rate"] < r["churn_rest"]]
 
 
-SHARE_HEADERS = {"share": "Share of respondents", "leavers_share": "Share of leavers"}
+SHARE_HEADERS = {"share": "Share of customers", "leavers_share": "Share of all who left"}
 
 
 def segments_at_risk_html(segments: list[dict[str, Any]], overall: float | None, *, label: str = "NPS",
-                          churn: float | None = None, tracks: bool = False) -> str:
+                          churn: float | None = None) -> str:
     """The segments block: a reader-view table (dimension in words, one "Likely range" column, and
     each segment's churn rate when there is one). ``label`` names the score (:func:`_score_label`:
     "Net score (CSAT)" when it is not NPS); ``churn``, the overall churn rate, keeps out the
     segments that churn no more than it (:func:`segments_at_risk`). Low-scoring segments that
     churn *less* than the rest beyond chance are named with both rates: a low score that does not
-    go with leaving. ``tracks`` (the score tracks churn almost exactly, :func:`separation_in_words`)
-    adds the caveat that the two columns are then one fact."""
+    go with leaving. Beside each segment's churn: its share of every customer who left."""
     if not segments:
         return ""
     lab = html.escape(label)
@@ -455,13 +455,14 @@ def segments_at_risk_html(segments: list[dict[str, Any]], overall: float | None,
             return (f"<h2>Segments at risk</h2><p>No segment is at risk: those whose {lab} is below the overall one "
                     "(and differs from the rest of the customers) do not churn more than the rest beyond chance, "
                     "allowing for the number of segments compared."
-                    + (f" {'One of them churns' if len(less) == 1 else 'Some churn'} <b>less</b> than the rest, "
-                       f"beyond chance: {html.escape(named)}. A low score there does not go with leaving."
-                       if less else "") + "</p>")
+                    + ((f" {html.escape(named)} scores low but churns <b>less</b> than the rest, beyond chance."
+                        if len(less) == 1 else
+                        f" Some score low but churn <b>less</b> than the rest, beyond chance: {html.escape(named)}.")
+                       + " A low score there does not go with leaving." if less else "") + "</p>")
         return (f"<h2>Segments at risk</h2><p>No segment's {lab} differs from the rest of the customers, "
                 "allowing for the number of segments compared.</p>")
     cols = _churn_columns(worst)
-    shares = ["share"] + (["leavers_share"] if cols and all(_finite(r.get("leavers_share")) for r in worst) else [])
+    shares = ["leavers_share"] if cols and all(_finite(r.get("leavers_share")) for r in worst) else []
     against = (" and whose churn is above the rest's, each beyond chance allowing for the number of segments "
                "compared: a low score is a risk where it goes with leaving" if _finite(churn) and cols else
                ", allowing for the number of segments compared")
@@ -469,10 +470,9 @@ def segments_at_risk_html(segments: list[dict[str, Any]], overall: float | None,
             f"from the rest of the customers{against}; lowest first"
             + ("; a customer can be in several rows, one per dimension" if len({r["dimension"] for r in worst}) > 1
                else "") + ".</p>"
-            + _table(worst, ["dimension", "segment", "n", *shares, "nps", "ci_low", *cols],
+            + _table(worst, ["dimension", "segment", "n", "nps", "ci_low", *cols, *shares],
                      {"n": "Respondents", "nps": label, "ci_low": f"{label}, likely range", **SHARE_HEADERS,
-                      **CHURN_HEADERS})
-            + (_tracks_note(label) if tracks and cols else ""))
+                      **CHURN_HEADERS}))
 
 
 def clusters_at_risk_html(clusters: list[dict[str, Any]], overall: float | None, *, weak: str | None = None,
@@ -514,12 +514,14 @@ def clusters_at_risk_html(clusters: list[dict[str, Any]], overall: float | None,
                  + ("es" if len(calm) == 1 else "") + " not churn more than the rest of the customers beyond "
                  "chance, allowing for the number of clusters compared.</p>")
     if not worst:
-        leaving = any(_churns_more(r) and not _unstable(r) for r in clusters)
+        leaving = [str(r["name"]) for r in clusters if _churns_more(r) and not _unstable(r)]
+        apart = ("" if not leaving else
+                 f" Churn does tell {html.escape(leaving[0])} apart: it is under Where customers leave."
+                 if len(leaving) == 1 else
+                 f" Churn does tell {html.escape(fmt.listing(leaving))} apart: they are under Where customers leave.")
         return head + (("<p>No cluster is named at risk.</p>" + left) if left else
                        (f"<p>No cluster's {lab} stands out: none is below the overall {lab} with its whole likely "
-                        "range below it."
-                        + (" Churn does tell some apart: they are under Where customers leave." if leaving else "")
-                        + "</p>"))
+                        "range below it." + apart + "</p>"))
     cols = _churn_columns(worst)
     # n counts the cluster's respondents; passives are weighted to the whole customer base (the
     # customers a program could move), so the two columns say which they count
@@ -538,10 +540,10 @@ def _missing_groups(unsegmented: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The respondents a dimension leaves out (``unsegmented`` of results.json,
     :func:`cxanalysis.segments.unsegmented`) as rows like a segment's: "no value" of the dimension,
     their churn in the segments' column names."""
-    return [{**r, "dimension": str(r["dimension"]).removesuffix("_band"), "segment": "no value",
-             "churn_rate": r.get("churn"), "churn_rate_ci_low": r.get("churn_ci_low"),
-             "churn_rate_ci_high": r.get("churn_ci_high"), "ci_low": r.get("nps_ci_low"),
-             "ci_high": r.get("nps_ci_high")} for r in unsegmented]
+    from .segments import MISSING_AS_SEGMENT
+
+    return [{**r, **{new: r.get(old) for old, new in MISSING_AS_SEGMENT.items()},
+             "dimension": str(r["dimension"]).removesuffix("_band"), "segment": "no value"} for r in unsegmented]
 
 
 def churn_leaders(segments: list[dict[str, Any]], clusters: list[dict[str, Any]], *,
@@ -565,14 +567,15 @@ def churn_leaders(segments: list[dict[str, Any]], clusters: list[dict[str, Any]]
 
 def churn_leaders_html(segments: list[dict[str, Any]], clusters: list[dict[str, Any]], *,
                        churn: float | None, label: str = "NPS", clusters_usable: bool = True,
-                       circular: bool = False, tracks: bool = False, at_risk: set[str] = frozenset(),
+                       circular: bool = False, tracks: str | None = None, at_risk: set[str] = frozenset(),
                        weighted: bool = False, unsegmented: list[dict[str, Any]] = ()) -> str:
     """The "Where customers leave" block (:func:`churn_leaders`): a table with each group's
     share of the respondents and of the leavers, its churn, its likely range, the rest's churn and
     the group's score, or a sentence saying no group churns more than the rest beyond chance.
     Empty when the export has no churn (``churn``, the overall rate, missing) or no group was
     tested. Clusters cut on the score itself (``circular``) are left out, and said to be: their
-    churn restates the score's. ``tracks`` adds :func:`_tracks_note`; ``at_risk`` holds the
+    churn restates the score's. ``tracks`` (:func:`separation_fact`: who all stayed) adds
+    :func:`_tracks_note`, once for this block and the at-risk ones; ``at_risk`` holds the
     groups (as :func:`churn_leaders` names them) the at-risk tables above already show, marked
     "also at risk" here; ``weighted`` (respondents weighted to the base) says the churn is an
     estimate from the respondents; ``unsegmented`` (results.json's) adds the respondents a
@@ -589,24 +592,27 @@ def churn_leaders_html(segments: list[dict[str, Any]], clusters: list[dict[str, 
     rows = churn_leaders(segments, clusters, clusters_usable=usable, unsegmented=unsegmented)
     if not rows:
         return (head + f"<p>No segment or cluster churns more than the rest of the customers beyond chance "
-                f"(all customers: {fmt.percent(churn)}), allowing for the number of groups compared.{why_left}</p>")
+                f"(all customers: {fmt.percent(churn)}), allowing for the number of groups compared.{why_left}</p>"
+                + (_tracks_note(label, tracks) if tracks else ""))
     for r in rows:
-        r["also"] = "yes" if r["group"] in at_risk else ""
+        r["also"] = "yes" if r["group"] in at_risk else "no"
     lab = html.escape(label)
     kinds = {r.get("dimension", "cluster") for r in rows}
     several = ("" if len(kinds) < 2 else " A customer can be in several rows (one per dimension"
                + (", and a cluster)." if "cluster" in kinds else ").") )
-    shares = ["share"] + (["leavers_share"] if all(_finite(r.get("leavers_share")) for r in rows) else [])
+    shares = ["leavers_share"] if all(_finite(r.get("leavers_share")) for r in rows) else []
     return (head + f"<p class='muted'>Segments and clusters that churn more than the rest of the customers "
             f"(all customers: {fmt.percent(churn)}) beyond chance, allowing for the number of groups compared, "
             f"highest first, whatever their {lab}: a group the score does not flag can still be where customers "
-            "leave." + several + why_left + (" Churn is the respondents', weighted to the whole customer base: an "
-                                             "estimate, like the score." if weighted else "") + "</p>"
-            + _table(rows, ["group", "n", *shares, "churn_rate", "churn_rate_ci_low", "churn_rest", "nps", "nps_ci_low",
+            "leave." + several + why_left
+            + (" Share of all who left: of every customer who churned, the share in the group." if shares else "")
+            + (" Churn is the respondents', weighted to the whole customer base, so that it sits beside their "
+               "score; the export's churn over every customer can differ a little." if weighted else "") + "</p>"
+            + _table(rows, ["group", "n", "churn_rate", "churn_rate_ci_low", "churn_rest", *shares, "nps", "nps_ci_low",
                             *(["also"] if at_risk & {r["group"] for r in rows} else [])],
                      {"group": "Group", "n": "Respondents", "nps": label, "nps_ci_low": f"{label}, likely range",
-                      "also": "Also at risk above", **SHARE_HEADERS, **CHURN_HEADERS})
-            + (_tracks_note(label) if tracks else ""))
+                      "also": "In the at-risk tables", **SHARE_HEADERS, **CHURN_HEADERS})
+            + (_tracks_note(label, tracks) if tracks else ""))
 
 
 # --- the decision page ---------------------------------------------------------------------------
@@ -983,17 +989,25 @@ def _per_point_sentence(outcome: str, e: dict[str, Any], score: str) -> str:
     return f"One point more on {fmt.words(score)} goes with {move} (likely range {rng})."
 
 
-def separation_in_words(results: dict[str, Any]) -> str | None:
-    """The board-level reading of a churn contrast between groups in which nobody churned (the
-    effect is then the observed difference, :meth:`cxanalysis.models.OutcomeModels.effects`): the
-    score tracks churn too closely to value a change in experience. None when no contrast is so."""
+def separation_fact(results: dict[str, Any]) -> str | None:
+    """Who, in the churn contrasts, all stayed or all churned ("no promoter and no passive"): the
+    categories whose contrast is the observed difference because nobody in them churned, or
+    everybody did (:meth:`cxanalysis.models.OutcomeModels.effects`). None when no contrast is so."""
     churn = (results.get("effects") or {}).get("churn") or {}
     still = [c.split("_vs_")[0] for c, e in churn.items()
              if isinstance(e, dict) and str(e.get("method", "")).startswith("observed: every")]
     if not still:
         return None
     stayed = all("stayed" in str(churn[f"{c}_vs_passive"]["method"]) for c in still)
-    who = fmt.listing(f"{'no' if stayed else 'every'} {c}" for c in [*still, "passive"])
+    return fmt.listing(f"{'no' if stayed else 'every'} {c}" for c in [*still, "passive"])
+
+
+def separation_in_words(results: dict[str, Any]) -> str | None:
+    """The board-level reading of a churn contrast between groups in which nobody churned (the
+    effect is then the observed difference, :meth:`cxanalysis.models.OutcomeModels.effects`): the
+    score tracks churn too closely to value a change in experience. None when no contrast is so."""
+    if (who := separation_fact(results)) is None:
+        return None
     return (f"{who[:1].upper()}{who[1:]} churned this quarter. A score "
             "that tracks churn this closely may have been recorded with or after the decision to leave (an exit "
             "survey, a field derived from churn): check when it was collected before reading the churn effects as "
@@ -1148,10 +1162,10 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
     terms = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in glossary(results))
     overall_churn = next((m.get("value") for m in results.get("metrics") or [] if isinstance(m, dict)
                           and m.get("metric") == "Churn rate"), None)
-    tracks = separation_in_words(results) is not None
+    tracks = separation_fact(results)
     overall_nps, label = (n.get("value") if n else None), _score_label(n or {})
     segments, clus = results.get("segments") or [], results.get("clusters") or {}
-    seg_html = segments_at_risk_html(segments, overall_nps, label=label, churn=overall_churn, tracks=tracks)
+    seg_html = segments_at_risk_html(segments, overall_nps, label=label, churn=overall_churn)
     seg_html += clusters_at_risk_html(clus.get("profile") or [], overall_nps, weak=clus.get("weak_structure"),
                                       circular=bool(clus.get("circular")), churn=overall_churn, label=label)
     at_risk = {fmt.segment_name(r["dimension"], r["segment"]) for r in segments_at_risk(segments, overall_nps,

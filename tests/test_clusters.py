@@ -482,6 +482,10 @@ def test_a_cluster_that_churns_more_than_the_rest_is_found_after_holm():
         inside = c.labels_ == r.cluster
         assert r.leavers_share == pytest.approx(d.loc[inside, "churned"].sum() / d["churned"].sum(), rel=1e-12)
     assert prof["leavers_share"].sum() == pytest.approx(1.0, rel=1e-12)
+    # two clusters are each other's rest: one test, its p-value not doubled by Holm
+    two = CustomerClusters(columns=COLS, k=2, n_resamples=20).fit(d).profile_
+    assert two["churn_p_holm"].tolist() == two["churn_p_rest"].tolist()
+    assert two["churn_p_rest"].iloc[0] == pytest.approx(two["churn_p_rest"].iloc[1], rel=1e-12)
 
 
 def test_a_cx_score_the_clusters_hardly_differ_on_is_not_circular():

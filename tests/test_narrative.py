@@ -418,6 +418,7 @@ def test_segment_and_cluster_churn_sentences_name_who_churns_more_and_less():
     assert text.endswith("More than the rest: **Plan: Basic** (13.7% against 8.0%). Less than the rest: **Plan: Pro** "
                          "(6.0% against 12.0%).")
     assert rows["segment"].tolist() == ["Basic", "Pro"] and "churn_p_holm" not in rows
+    assert rows["direction"].tolist() == ["more", "less"]
     calm = seg.assign(churn_differs=False)
     assert narrative.segment_churn(calm)[0].endswith("Churn does not tell any segment apart beyond chance.")
     assert narrative.segment_churn(calm)[1].empty

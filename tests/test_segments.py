@@ -452,18 +452,26 @@ def test_respondents_a_dimension_leaves_out_are_counted_and_compared(config):
     assert r["churn_p_rest"] == pytest.approx(proportions_ztest(x, [len(out), len(rest)])[1], rel=1e-9)
     assert r["leavers_share"] == pytest.approx(out["churned"].sum() / resp["churned"].sum(), rel=1e-12)
     prof = segments.profile(seg, dims, config)
-    joint = unsegmented(seg, dims, config, profile=prof).set_index("dimension").loc["age_band"]
-    tested = prof["churn_p_rest"].dropna().to_numpy()
-    want = multipletests(np.r_[r["churn_p_rest"], tested], method="holm")[1][0]
-    assert joint["churn_p_holm"] == pytest.approx(want, rel=1e-12)
-    assert bool(joint["churn_differs"]) == (want < config.alpha)
+    prof2, gaps = segments.churn_holm_together(prof, unsegmented(seg, dims, config), config.alpha)
+    joint = gaps.set_index("dimension").loc["age_band"]
+    tested = prof["churn_p_rest"].notna().to_numpy()
+    want = multipletests(np.r_[prof["churn_p_rest"].to_numpy()[tested], r["churn_p_rest"]], method="holm")[1]
+    assert joint["churn_p_holm"] == pytest.approx(want[-1], rel=1e-12)
+    assert bool(joint["churn_differs"]) == (want[-1] < config.alpha)
+    np.testing.assert_allclose(prof2["churn_p_holm"].to_numpy()[tested], want[:-1], rtol=1e-12)  # one family
+    assert (prof2["churn_differs"].to_numpy(bool)[tested] == (want[:-1] < config.alpha)).all()
+    assert prof["churn_p_holm"].to_numpy()[tested] @ np.ones(tested.sum()) <= prof2["churn_p_holm"].to_numpy()[
+        tested] @ np.ones(tested.sum())  # one test more: no p-value smaller
+    # page 02's churn table reads the group as "Age: no value", a segment of its dimension
+    _, rows = narrative.segment_churn(prof2.assign(churn_differs=True), gaps.assign(churn_differs=True))
+    assert "no value" in rows["segment"].tolist() and set(rows["direction"]) <= {"more", "less"}
     small = unsegmented(seg, dims, config.with_overrides(segments={"min_size": 151}))
     assert small["churn_p_rest"].isna().all() and small["churn_differs"].isna().all()  # too few to test
     said = narrative.unsegmented_summary(t.reset_index())
     assert "**150 respondents (" in said and "have no age**" in said
     verdict = ("more than the others beyond chance" if joint["churn"] > joint["churn_rest"]
                else "less than the others beyond chance") if joint["churn_differs"] else "not different beyond chance"
-    assert verdict in narrative.unsegmented_summary(unsegmented(seg, dims, config, profile=prof))
+    assert verdict in narrative.unsegmented_summary(gaps)
     assert "beyond chance" not in narrative.unsegmented_summary(small)
     assert unsegmented(*add_segments(make_customers(500, 1, random_state=1), config)[:2], config).empty
     assert narrative.unsegmented_summary(unsegmented(seg, [], config)) == ""

@@ -156,16 +156,19 @@ def test_where_customers_leave_reads_its_rows_honestly():
             "nps_ci_low": -96.94, "nps_ci_high": -95.23, "churn_rate": 0.754, "churn_rate_ci_low": 0.735,
             "churn_rate_ci_high": 0.772, "churn_rest": 0.063, "churn_differs": True, "stability": 0.9}
     page = summary.churn_leaders_html([seg, plan], [clus], churn=0.265, label="Net score (CSAT)", circular=True,
-                                      tracks=True, at_risk={"Plan: Month-to-Month"})
+                                      tracks="no promoter and no passive", at_risk={"Plan: Month-to-Month"})
     assert "Low CSAT" not in page and "Clusters are left out: they were cut on the CX score itself" in page
-    assert "the score tracks churn almost exactly" in page and "nearly one fact, not two warnings" in page
-    assert ">Share of respondents</th>" in page and ">Share of leavers</th>" in page and ">89.0%</td>" in page
+    assert ("In this export no promoter and no passive churned (see Read before acting), so a group churns more to "
+            "the extent that it holds more of the low scorers. Here and in Segments at risk, a high churn rate and a "
+            "low Net score (CSAT) are close to one fact, not two warnings.") in page
+    assert page.count("class='caveat'") == 1
+    assert ">Share of all who left</th>" in page and ">89.0%</td>" in page and "Share of customers" not in page
     assert ">-58.2 to -51.3</td>" in page and "-58.22" not in page
-    assert ">Also at risk above</th>" in page and page.count(">yes</td>") == 1
+    assert ">In the at-risk tables</th>" in page and page.count(">yes</td>") == 1 and page.count(">no</td>") == 1
     assert "A customer can be in several rows" in page
     usable = summary.churn_leaders_html([seg], [clus], churn=0.265)
     assert "Cluster: Low CSAT, new" in usable and ">-96.9 to -95.2</td>" in usable and "left out" not in usable
-    assert "tracks churn" not in usable and "Also at risk" not in usable and "several rows" in usable  # and a cluster
+    assert "caveat" not in usable and "at-risk tables" not in usable and "several rows" in usable  # and a cluster
     assert "several rows" not in summary.churn_leaders_html([seg], [], churn=0.265)
     assert "(one per dimension)." in summary.churn_leaders_html([seg, plan], [], churn=0.265)
     assert "Churn is the respondents', weighted to the whole customer base" in summary.churn_leaders_html(
@@ -179,10 +182,13 @@ def test_where_customers_leave_reads_its_rows_honestly():
     assert summary.churn_leaders_html([], [], churn=0.265, unsegmented=[gap]).count("<tr") == 2
     assert "no value" not in summary.churn_leaders_html([seg], [], churn=0.265,
                                                         unsegmented=[dict(gap, churn_differs=False)])
-    # the at-risk block says the same of its own rows when the score tracks churn
+    # the at-risk block gives each segment's share of the leavers; the caveat is the leave block's alone
     risky = dict(seg, differs=True)
-    at_risk = summary.segments_at_risk_html([risky], 20.0, churn=0.265, tracks=True)
-    assert ">Share of leavers</th>" in at_risk and "nearly one fact" in at_risk
+    at_risk = summary.segments_at_risk_html([risky], 20.0, churn=0.265)
+    assert ">Share of all who left</th>" in at_risk and ">47.0%</td>" in at_risk and "caveat" not in at_risk
+    # nothing churns more, yet the score tracks churn: the caveat still stands
+    assert "close to one fact" in summary.churn_leaders_html([dict(seg, churn_differs=False)], [], churn=0.265,
+                                                             tracks="no promoter")
 
 
 def test_a_low_scoring_segment_that_churns_less_is_named_so():
@@ -190,8 +196,11 @@ def test_a_low_scoring_segment_that_churns_less_is_named_so():
     chance after Holm: the block says that a low score there does not go with leaving."""
     calm = [dict(SEGS[0], churn_rate=0.074, churn_rest=0.168, churn_differs=True)]
     page = summary.segments_at_risk_html(calm, 20.0, churn=0.15)
-    assert "No segment is at risk" in page and "One of them churns <b>less</b> than the rest, beyond chance: Plan: " \
-        "Basic (7.4% against 16.8%). A low score there does not go with leaving." in page
+    assert "No segment is at risk" in page and "Plan: Basic (7.4% against 16.8%) scores low but churns <b>less</b> " \
+        "than the rest, beyond chance. A low score there does not go with leaving." in page
+    two = calm + [dict(SEGS[2], churn_rate=0.05, churn_rest=0.17, churn_differs=True, differs=True)]
+    assert "Some score low but churn <b>less</b> than the rest, beyond chance: Plan: Basic (7.4% against 16.8%); " \
+        "Region: North (5.0% against 17.0%)." in summary.segments_at_risk_html(two, 20.0, churn=0.15)
     within = summary.segments_at_risk_html([dict(calm[0], churn_differs=False)], 20.0, churn=0.15)
     assert "No segment is at risk" in within and "less" not in within
 
