@@ -190,7 +190,7 @@ def nps(
     Examples
     --------
     >>> df = pd.DataFrame({"nps_score": [10, 9, 8, 7, 3, 10]})
-    >>> round(nps(df)["nps"].iloc[0], 2)
+    >>> float(round(nps(df)["nps"].iloc[0], 2))
     33.33
     """
     rows = []

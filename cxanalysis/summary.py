@@ -59,7 +59,7 @@ def effect_sentence(outcome: str, contrast: str, eff: dict[str, Any]) -> str:
 
     >>> effect_sentence("churn", "promoter_vs_passive", {"estimate": -4.8, "ci_low": -8.3, "ci_high": -1.2,
     ...                 "scale": "pp", "baseline": 0.112, "counterfactual": 0.064})
-    'Promoters churn 4.8 percentage points lower than comparable passives (6.4% against 11.2% in the quarter; likely range 1.2 to 8.3 pp lower).'
+    'Promoters churn 4.8 percentage points lower than comparable passives (6.4% as promoters against 11.2% as passives, modelled for the current passives over the quarter; likely range 1.2 to 8.3 pp lower).'
     """
     who = "Promoters" if contrast.startswith("promoter") else "Detractors"
     est, lo, hi = eff["estimate"], eff["ci_low"], eff["ci_high"]
@@ -97,8 +97,8 @@ def effect_sentence(outcome: str, contrast: str, eff: dict[str, Any]) -> str:
         a, b = sorted(abs(v) for v in (lo, hi))
         ci = f"likely range {fmt.number(a, 1)} to {fmt.number(b, 1)} pp {direction}"
     base, other = eff.get("baseline"), eff.get("counterfactual")
-    levels = (f"{fmt.percent(other, 1)} against {fmt.percent(base, 1)} in the quarter; "
-              if _finite(base, other) else "")
+    levels = (f"{fmt.percent(other, 1)} as {who.lower()} against {fmt.percent(base, 1)} as passives, modelled for "
+              "the current passives over the quarter; " if _finite(base, other) else "")
     return (f"{who} churn {fmt.number(abs(est), 1)} percentage points {direction} than comparable passives "
             f"({levels}{ci}){flag}.")
 
