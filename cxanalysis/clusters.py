@@ -76,9 +76,9 @@ __all__ = ["CustomerClusters", "MIN_CUSTOMERS", "MIN_COLUMNS", "CX_SCORES", "GMM
            "cluster_jaccard", "stability_band", "CLUSTER_STABLE", "CLUSTER_PATTERN"]
 
 MIN_CUSTOMERS = 50
-CIRCULAR = ("The clusters are built on the CX score itself ({columns}), so 'NPS by cluster' is partly circular: "
-            "clusters differ in NPS partly because they were cut on it. Leave CX scores out of clusters.columns to "
-            "describe behaviour only.")
+CIRCULAR = ("The clusters are built on the CX score itself ({columns}), so each cluster's score is partly circular: "
+            "clusters differ in the score partly because they were cut on it, and in churn as far as the score "
+            "goes with churn. Leave CX scores out of clusters.columns to describe behaviour only.")
 MIN_COLUMNS = 2
 CX_SCORES = ("nps_score", "csat", "ces")
 GMM_REG_COVAR = 1e-3

@@ -108,7 +108,7 @@ def test_a_cx_score_among_the_columns_is_kept_with_a_circularity_warning(config)
     d = make_clustered(400, 2, random_state=3)
     with pytest.warns(UserWarning, match="partly circular"):
         c = CustomerClusters(columns=[*COLS, "nps_score"], n_resamples=1).fit(d)
-    assert "nps_score" in c.used_ and "'NPS by cluster' is partly circular" in c.warnings_[0]
+    assert "nps_score" in c.used_ and "each cluster's score is partly circular" in c.warnings_[0]
     assert c.to_results()["warnings"] == c.warnings_
     assert c.circular and c.to_results()["circular"] is True
     assert not CustomerClusters(columns=COLS, n_resamples=1).fit(d).circular
