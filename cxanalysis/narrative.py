@@ -118,8 +118,12 @@ def cluster_churn(profile: pd.DataFrame, *, circular: bool = False) -> tuple[str
     if circular and len(rows):
         text += (" The clusters were cut on the CX score itself, so their churn differences partly restate the "
                  "score's link with churn; the summary's Where customers leave leaves them out.")
-    return text, rows[[c for c in ("name", "n", "share", "leavers_share", "churn_rate", "churn_rate_ci_low",
-                                   "churn_rate_ci_high", "churn_rest", "churn_p_holm") if c in rows]]
+    if len(rows):  # every cluster tested is listed: one within chance says so
+        beyond = rows["churn_differs"].fillna(False).to_numpy(bool)
+        rows = rows.assign(direction=np.where(~beyond, "within chance",
+                                              np.where(rows["churn_rate"] > rows["churn_rest"], "more", "less")))
+    return text, rows[[c for c in ("name", "n", "direction", "churn_rate", "churn_rate_ci_low", "churn_rate_ci_high",
+                                   "churn_rest", "leavers_share", "churn_p_holm") if c in rows]]
 
 
 def _churn_against_rest(table: pd.DataFrame, noun: str, name, counted: str = "") -> tuple[str, pd.DataFrame]:

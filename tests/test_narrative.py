@@ -430,6 +430,7 @@ def test_segment_and_cluster_churn_sentences_name_who_churns_more_and_less():
     text, rows = narrative.cluster_churn(clus)
     assert "2 of 3 tested clusters" in text and "**leavers** (13.7% against 8.0%)" in text
     assert rows["name"].tolist() == ["<b>x</b>", "leavers", "stayers"]  # every cluster tested, highest churn first
+    assert rows["direction"].tolist() == ["within chance", "more", "less"]  # x does not differ after Holm
     assert narrative.cluster_churn(clus.drop(columns=["churn_p_holm"]))[0].endswith("the clusters were cut on churn itself.")
     two = clus.iloc[:2]
     text, rows = narrative.cluster_churn(two)
