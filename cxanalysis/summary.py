@@ -267,7 +267,10 @@ def headline_sentences(results: dict[str, Any]) -> list[str]:
             f"{m(roi['benefit'])} against cost {m(roi['cost'])}, net {m(roi['net'])}, ROI {r} "
             f"(likely range {r_lo} to {r_hi})."
         )
-        out.append(roi_verdict(roi.get("roi_ci_low"), roi.get("roi_ci_high"), roi.get("roi")))
+        verdict = roi_verdict(roi.get("roi_ci_low"), roi.get("roi_ci_high"), roi.get("roi"))
+        if recommendation(results)[0] == "no-evidence":  # the recommendation disowns the ROI: so does its verdict
+            verdict = f"At face value only, since no recommendation rests on this ROI: {verdict[:1].lower()}{verdict[1:]}"
+        out.append(verdict)
         targets = (results.get("roi") or {}).get("by_segment") or []
         if targets and _finite(vlo, vhi):
             from .narrative import targeting_sentence

@@ -111,6 +111,17 @@ def test_a_flagged_promoter_effect_makes_the_recommendation_indicative():
                  "the score and the outcome measure in this export, and when the score was collected), the ROI does "
                  "not say what a program would return. At face value the ROI's likely range is -90% to -20%, wholly "
                  "below break-even.")
+    # the evidence list does not state as a finding what the recommendation disowns
+    flagged["churn"]["promoter_vs_passive"].update(ci_low=-0.2, ci_high=0.3, scale="pp")
+    flagged["churn"]["detractor_vs_passive"].update(ci_low=28.6, ci_high=31.1, scale="pp")
+    said = summary.headline_sentences(_results(_roi(-0.9, -0.2), segments=[], effects=flagged))
+    verdict = next(x for x in said if "pay for itself" in x)
+    assert verdict.startswith("At face value only, since no recommendation rests on this ROI: the program does not "
+                              "pay for itself")
+    flagged["spend"]["promoter_vs_passive"].update(estimate=1.1, ci_low=1.05, ci_high=1.15)
+    flagged["churn"]["promoter_vs_passive"]["flagged"] = False
+    said = summary.headline_sentences(_results(_roi(-0.9, -0.2), segments=[], effects=flagged))
+    assert "The program does not pay for itself" in " ".join(said) and "At face value only" not in " ".join(said)
 
 
 def test_missing_roi_or_skipped_effects_give_no_recommendation_and_say_why():
