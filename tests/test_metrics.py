@@ -326,6 +326,18 @@ def test_weighted_means_match_statsmodels_descrstatsw(weighted_frame):
     assert by.loc["Average spend per customer", "value"] != pytest.approx(df["spend"].mean(), rel=1e-3)
 
 
+def _simple_clv_by_hand(s, c, w, margin=0.35):
+    """The simple CLV and its interval by hand: weighted means of spend ``s`` and churn ``c``, their
+    covariance (weighted, x n_eff / (n_eff - 1), over n_eff), the delta method on the log."""
+    sb, cb = (w * s).sum() / w.sum(), (w * c).sum() / w.sum()
+    n_eff = w.sum() ** 2 / (w**2).sum()
+    cov = np.cov(np.vstack([s, c]), aweights=w, ddof=0) * n_eff / (n_eff - 1) / n_eff
+    g = np.array([1 / sb, -1 / cb])
+    se_log = np.sqrt(g @ cov @ g)
+    clv = margin * sb / cb
+    return {"sb": sb, "cb": cb, "cov": cov, "clv": (clv, clv * np.exp(-Z * se_log), clv * np.exp(Z * se_log))}
+
+
 def test_a_segments_clv_interval_is_the_dashboards_on_its_customers(weighted_frame):
     """A segment's simple CLV and interval (segments.profile) are the dashboard's formula on its
     own customers: a segment holding everyone gives the dashboard's CLV row exactly, and each of
@@ -342,16 +354,9 @@ def test_a_segments_clv_interval_is_the_dashboards_on_its_customers(weighted_fra
         (dash["value"], dash["ci_low"], dash["ci_high"]), rel=1e-9)
     for name in ("odd", "even"):
         part = df[(df["half"] == name) & df["churned"].notna()]
-        s, c, w = part["spend"].to_numpy(), part["churned"].to_numpy(), part["weight"].to_numpy()
-        sb, cb = (w * s).sum() / w.sum(), (w * c).sum() / w.sum()
-        n_eff = w.sum() ** 2 / (w**2).sum()
-        cov = np.cov(np.vstack([s, c]), aweights=w, ddof=0) * n_eff / (n_eff - 1) / n_eff
-        g = np.array([1 / sb, -1 / cb])
-        se_log = np.sqrt(g @ cov @ g)
-        clv = 0.35 * sb / cb
+        by_hand = _simple_clv_by_hand(part["spend"].to_numpy(), part["churned"].to_numpy(), part["weight"].to_numpy())
         row = table.loc[("half", name)]
-        assert (row["clv"], row["clv_ci_low"], row["clv_ci_high"]) == pytest.approx(
-            (clv, clv * np.exp(-Z * se_log), clv * np.exp(Z * se_log)), rel=1e-9)
+        assert (row["clv"], row["clv_ci_low"], row["clv_ci_high"]) == pytest.approx(by_hand["clv"], rel=1e-9)
     # nobody churned in a segment: its CLV is unbounded, with no interval
     calm = segments.profile(df.assign(churned=0.0), ["everyone"], cfg).iloc[0]
     assert np.isinf(calm["clv"]) and np.isnan(calm["clv_ci_low"]) and np.isnan(calm["clv_ci_high"])
@@ -375,17 +380,11 @@ def test_weighted_ratio_of_totals_and_clv_by_hand(weighted_frame):
     assert (row["ci_low"], row["ci_high"]) == pytest.approx((R - Z * se, R + Z * se), rel=1e-10)
 
     ok = df["churned"].notna().to_numpy()
-    s, c, w = s[ok], df["churned"].to_numpy()[ok], w[ok]
-    sb, cb = (w * s).sum() / w.sum(), (w * c).sum() / w.sum()
-    n_eff = w.sum() ** 2 / (w**2).sum()
-    cov = np.cov(np.vstack([s, c]), aweights=w, ddof=0) * n_eff / (n_eff - 1) / n_eff
-    g = np.array([1 / sb, -1 / cb])
-    se_log = np.sqrt(g @ cov @ g)
-    clv = 0.35 * sb / cb
+    by_hand = _simple_clv_by_hand(s[ok], df["churned"].to_numpy()[ok], w[ok])
+    sb, cb, cov = by_hand["sb"], by_hand["cb"], by_hand["cov"]
     row = by.loc["CLV (simple)"]
-    assert row["value"] == pytest.approx(clv, rel=1e-12)
-    assert (row["ci_low"], row["ci_high"]) == pytest.approx((clv * np.exp(-Z * se_log), clv * np.exp(Z * se_log)),
-                                                            rel=1e-10)
+    assert row["value"] == pytest.approx(by_hand["clv"][0], rel=1e-12)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx(by_hand["clv"][1:], rel=1e-10)
     # discounted CLV: the delta method on its log with a numerical gradient of metrics.clv_discounted
     r = cfg.roi
     f = lambda sv, cv: np.log(metrics.clv_discounted(sv, cv, margin=r["gross_margin"], cost_per_return=0.0,  # noqa: E731
