@@ -68,7 +68,7 @@ from sklearn.mixture import GaussianMixture
 
 from .fmt import label as _label
 from .metrics import nps_from_counts, two_proportion_p, wilson_interval
-from .segments import holm
+from .segments import _with_churn_holm, holm
 from .weighting import kish_n_eff
 
 __all__ = ["CustomerClusters", "MIN_CUSTOMERS", "MIN_COLUMNS", "CX_SCORES", "GMM_REG_COVAR", "STABILITY_ROWS",
@@ -536,9 +536,7 @@ class CustomerClusters:
             raw = self.profile_["churn_p_rest"].to_numpy(float)
             # two clusters are each other's rest: one comparison, not two to correct for
             holm_p = raw.copy() if self.k_ == 2 else holm(raw)
-            differs = pd.array(holm_p < 0.05, dtype="boolean")  # the clusters' intervals are 95% ones
-            differs[np.isnan(holm_p)] = pd.NA
-            self.profile_["churn_p_holm"], self.profile_["churn_differs"] = holm_p, differs
+            self.profile_ = _with_churn_holm(self.profile_, holm_p, 0.05)  # the clusters' intervals are 95% ones
         dup = self.profile_["name"].duplicated(keep=False)  # two clusters alike on their top columns
         self.profile_.loc[dup, "name"] = [f"{n} ({c + 1})" for n, c in
                                           zip(self.profile_.loc[dup, "name"], self.profile_.loc[dup, "cluster"], strict=True)]

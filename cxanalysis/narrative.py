@@ -85,12 +85,12 @@ def segment_churn(table: pd.DataFrame, missing: pd.DataFrame | None = None) -> t
     out as one more segment of it, "no value". The rows (the columns a reader view shows, with
     ``direction``: "more" or "less" than the rest) are empty when none differs or the export has
     no churn."""
+    counted = ""
     if missing is not None and len(missing) and "churn_p_holm" in missing:
         from .segments import missing_as_segments
 
         table = pd.concat([table, missing_as_segments(missing)], ignore_index=True)
-    counted = (" (each dimension's respondents without a value counted as one)"
-               if missing is not None and len(missing) and "churn_p_holm" in missing else "")
+        counted = " (each dimension's respondents without a value counted as one)"
     text, rows = _churn_against_rest(table, "segment", lambda r: segment_name(r["dimension"], r["segment"]), counted)
     rows = rows.assign(direction=np.where(rows["churn_rate"] > rows["churn_rest"], "more", "less")) if len(rows) else rows
     return text, rows[[c for c in ("dimension", "segment", "n", "direction", "churn_rate", "churn_rate_ci_low",

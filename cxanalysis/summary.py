@@ -344,12 +344,19 @@ def roi_tile(roi: dict[str, Any]) -> str:
     return f"<div>ROI, passives to promoters<b>{shown}</b><span class='muted'>{rng}</span></div>"
 
 
+def _churn_side(row: dict[str, Any]) -> str | None:
+    """"more" or "less": which way a segment or cluster churns against the rest of the customers
+    when its churn test, after Holm's correction (``churn_differs``), finds a difference; None
+    when it does not, or was not tested."""
+    if row.get("churn_differs") is not True or not _finite(row.get("churn_rate"), row.get("churn_rest")):
+        return None
+    return "more" if row["churn_rate"] > row["churn_rest"] else "less" if row["churn_rate"] < row["churn_rest"] else None
+
+
 def _churns_more(row: dict[str, Any]) -> bool:
     """Whether a segment or cluster churns more than the rest of the customers beyond chance,
-    allowing for the number of groups compared: its churn test against the rest, after Holm's
-    correction (``churn_differs``), finds a difference and its rate is the higher."""
-    return (row.get("churn_differs") is True and _finite(row.get("churn_rate"), row.get("churn_rest"))
-            and row["churn_rate"] > row["churn_rest"])
+    allowing for the number of groups compared (:func:`_churn_side`)."""
+    return _churn_side(row) == "more"
 
 
 def _churns_no_more(row: dict[str, Any], churn: float | None) -> bool:
@@ -430,8 +437,7 @@ def _tracks_note(label: str, who: str) -> str:
 def churns_less(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows whose churn test against the rest, after Holm's correction (``churn_differs``),
     finds them churning less than the rest of the customers."""
-    return [r for r in rows if r.get("churn_differs") is True and _finite(r.get("churn_rate"), r.get("churn_rest"))
-            and r["churn_rate"] < r["churn_rest"]]
+    return [r for r in rows if _churn_side(r) == "less"]
 
 
 SHARE_HEADERS = {"share": "Share of customers", "leavers_share": "Share of all who left"}
@@ -543,10 +549,11 @@ def _missing_groups(unsegmented: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The respondents a dimension leaves out (``unsegmented`` of results.json,
     :func:`cxanalysis.segments.unsegmented`) as rows like a segment's: "no value" of the dimension,
     their churn in the segments' column names."""
-    from .segments import MISSING_AS_SEGMENT
+    import pandas as pd
 
-    return [{**r, **{new: r.get(old) for old, new in MISSING_AS_SEGMENT.items()},
-             "dimension": str(r["dimension"]).removesuffix("_band"), "segment": "no value"} for r in unsegmented]
+    from .segments import missing_as_segments
+
+    return missing_as_segments(pd.DataFrame(unsegmented)).to_dict("records") if len(unsegmented) else []
 
 
 def churn_leaders(segments: list[dict[str, Any]], clusters: list[dict[str, Any]], *,
