@@ -36,6 +36,9 @@ __all__ = [
     "readiness_warnings",
     "similar_values",
     "spelling_warnings",
+    "near_duplicates",
+    "orders_without_spend",
+    "suspect_rows",
 ]
 
 #: Canonical column -> kind. ``driver_*`` columns (numeric) and ``quarter`` are handled apart.
@@ -567,3 +570,133 @@ def clashing_names(kept: Sequence[str], canonical: Sequence[str] = ()) -> dict[s
     return {c: f"{c} (export)" for c in kept if str(c) not in CANONICAL and str(c) not in canonical
             and str(c).casefold() in names}
 
+
+
+# --------------------------------------------------------------------------------------------
+# suspect rows: valid one by one, doubtful together (kept, and flagged on page 01)
+
+#: A numeric column with at least this many distinct values makes a chance match of two whole rows
+#: unlikely: only exports with one are checked for rows that differ in the id alone.
+NEAR_DUPLICATE_MIN_DISTINCT = 100
+
+#: Columns never compared by :func:`near_duplicates` (besides the id and the loader's own ``_...``).
+_NOT_COMPARED = ("customer_id", "weight", "responded")
+
+
+def _example_ids(ids: pd.Series, k: int = 3) -> list[str]:
+    return [_fmt(v) for v in ids.head(k)]
+
+
+def near_duplicates(frame: pd.DataFrame, *, max_examples: int = 3) -> dict | None:
+    """Rows that match another row on every column but the customer id: likely one customer
+    exported twice under two ids, which no exact-duplicate rule can catch.
+
+    Only exports with a numeric column of at least :data:`NEAR_DUPLICATE_MIN_DISTINCT` distinct
+    values are checked, and only rows with a value in such a column count (with a few coarse
+    columns, different customers match by chance). Candidates are found on those columns first,
+    so the whole rows of a large export are compared only where they can match.
+
+    Returns
+    -------
+    dict or None
+        None when there is nothing to report (or nothing to check). Otherwise ``rule``, ``rows``
+        (rows in a matching group), ``groups``, ``pairs`` (every group is two rows), ``columns``
+        (compared), ``of`` (rows checked), ``example_ids`` (one
+        group per example, ids joined by " and "), ``ids_apart`` and ``groups_apart`` (the most
+        common gap between the numeric ids of a pair, and how many pairs have it, when it is
+        most of them: a block copied under new ids), and ``note``, the sentence page 01 shows.
+    """
+    cols = [c for c in frame.columns if not str(c).startswith("_") and c not in _NOT_COMPARED]
+    if "customer_id" not in frame or len(frame) < 2 or not cols:
+        return None
+    fine = [c for c in cols if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+            and frame[c].nunique() >= NEAR_DUPLICATE_MIN_DISTINCT]
+    if not fine:
+        return None
+    cand = frame[fine].notna().any(axis=1).to_numpy() & frame.duplicated(fine, keep=False).to_numpy()
+    if not cand.any():
+        return None
+    sub = frame.loc[cand]
+    hit = sub.duplicated(cols, keep=False).to_numpy()
+    if not hit.any():
+        return None
+    sub = sub.loc[hit]
+    key = sub.groupby(cols, dropna=False, sort=False).ngroup()
+    groups = [g.sort_values(key=_id_order) for _, g in sub["customer_id"].groupby(key.to_numpy(), sort=False)]
+    out = {"rule": "rows that match another row on every column but the customer id", "rows": int(len(sub)),
+           "groups": len(groups), "pairs": all(len(g) == 2 for g in groups), "columns": len(cols), "of": len(frame),
+           "example_ids": [], "ids_apart": None, "groups_apart": None}
+    numeric = pd.to_numeric(sub["customer_id"], errors="coerce")
+    gaps = pd.Series([abs(float(numeric[g.index[1]]) - float(numeric[g.index[0]])) if len(g) == 2 else np.nan
+                      for g in groups]) if numeric.notna().all() else pd.Series(np.nan, index=range(len(groups)))
+    top = gaps.value_counts()
+    if len(top) and top.iloc[0] >= 2 and top.iloc[0] >= gaps.notna().sum() / 2:
+        out["ids_apart"], out["groups_apart"] = float(top.index[0]), int(top.iloc[0])
+    # the examples show the common gap first, when there is one
+    order = sorted(range(len(groups)), key=lambda i: gaps.iat[i] != out["ids_apart"]) if out["ids_apart"] else range(len(groups))
+    out["example_ids"] = [" and ".join(_example_ids(groups[i], 4)) for i in list(order)[:max_examples]]
+    out["note"] = _near_duplicates_note(out, len(frame))
+    return out
+
+
+def _id_order(ids: pd.Series) -> pd.Series:
+    """Sort key of ids: numerically when they are all numbers, else as text."""
+    numeric = pd.to_numeric(ids, errors="coerce")
+    return numeric if numeric.notna().all() else ids.astype(str)
+
+
+def _near_duplicates_note(found: dict, n: int) -> str:
+    what = (f"{found['groups']:,} pairs of rows ({found['rows']:,} rows, {found['rows'] / n:.1%} of the {n:,})"
+            if found["pairs"] else f"{found['rows']:,} rows ({found['rows'] / n:.1%} of the {n:,}), in "
+            f"{found['groups']:,} groups,")
+    apart = ""
+    if found["ids_apart"] is not None:
+        apart = (f" In {found['groups_apart']:,} of the {found['groups']:,} {'pairs' if found['pairs'] else 'groups'} "
+                 f"the ids are exactly {found['ids_apart']:,.0f} apart, as if a block of customers had been exported "
+                 "again under new ids.")
+    copies = found["rows"] - found["groups"]
+    return (f"{what} are identical in all {found['columns']} columns other than the customer id (e.g. ids "
+            f"{'; '.join(found['example_ids'])}).{apart} No rule drops them: they differ in the id, so they are kept "
+            f"as separate customers. If they are copies, {copies:,} customers are counted twice on every page and "
+            "every interval is too narrow. Ask the owner of the export, and drop the copies (or give them their real "
+            "ids) before the figures are used.")
+
+
+def orders_without_spend(frame: pd.DataFrame, *, max_examples: int = 3) -> dict | None:
+    """Customers with orders in the quarter but a spend of exactly 0 (each value valid alone).
+
+    Returns
+    -------
+    dict or None
+        None without such rows (or without both columns); otherwise ``rule``, ``rows``, ``of``,
+        ``orders_min``, ``orders_max``, ``mrr_zero`` (all of them also have MRR 0, when there is an
+        MRR column), ``example_ids`` and ``note``, the sentence page 01 shows.
+    """
+    if not {"orders", "spend", "customer_id"} <= set(frame.columns):
+        return None
+    orders = pd.to_numeric(frame["orders"], errors="coerce")
+    bad = ((orders > 0) & (pd.to_numeric(frame["spend"], errors="coerce") == 0)).to_numpy()
+    if not bad.any():
+        return None
+    mrr_zero = bool("mrr" in frame and (pd.to_numeric(frame["mrr"], errors="coerce")[bad] == 0).all())
+    out = {"rule": "orders in the quarter but spend 0", "rows": int(bad.sum()), "of": len(frame),
+           "orders_min": float(orders[bad].min()), "orders_max": float(orders[bad].max()), "mrr_zero": mrr_zero,
+           "example_ids": _example_ids(frame.loc[bad, "customer_id"], max_examples)}
+    span = (f"{_fmt(out['orders_min'])}" if out["orders_min"] == out["orders_max"]
+            else f"{_fmt(out['orders_min'])} to {_fmt(out['orders_max'])}")
+    out["note"] = (f"{out['rows']:,} customers ({out['rows'] / len(frame):.1%} of the {len(frame):,}) placed {span} "
+                   f"orders in the quarter but spent 0{' (and have MRR 0)' if mrr_zero else ''} (e.g. ids "
+                   f"{', '.join(out['example_ids'])}). They count as spending nothing: they lower the average spend, "
+                   "the average transaction size (their orders count, their spend does not) and CLV, and the spend "
+                   "model counts them among the customers who spent nothing. If their spend is unknown rather than "
+                   "zero (a billing gap), leave the cell empty in the export; if the orders were free, nothing needs "
+                   "changing.")
+    return out
+
+
+def suspect_rows(frame: pd.DataFrame) -> list[dict]:
+    """The checks of rows that pass every rule but look wrong together (:func:`near_duplicates`,
+    :func:`orders_without_spend`), those that found something. They drop nothing: page 01 shows
+    each ``note`` beside the cleaning counts, and ``results.json`` keeps them under
+    ``data_quality.suspect``."""
+    return [found for check in (near_duplicates, orders_without_spend) if (found := check(frame)) is not None]

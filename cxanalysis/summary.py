@@ -944,6 +944,30 @@ GLOSSARY = (
 )
 
 
+def near_duplicate_warning(results: dict[str, Any]) -> list[str]:
+    """The summary's note (a list of one, or empty) when page 01 found rows identical but for the
+    customer id (``data_quality.suspect`` of results.json, :func:`cxanalysis.schema.near_duplicates`):
+    if they are copies, every figure counts those customers twice.
+
+    Examples
+    --------
+    >>> near_duplicate_warning({"data_quality": {"suspect": [{"rule": "rows that match another row on every "
+    ...     "column but the customer id", "rows": 4, "groups": 2, "pairs": True, "of": 40}]}})[0][:60]
+    '2 pairs of customers (10.0% of the quarter's 40) are identic'
+    """
+    found = next((s for s in (results.get("data_quality") or {}).get("suspect") or []
+                  if str(s.get("rule", "")).endswith("but the customer id")), None)
+    if not found:
+        return []
+    kept = found.get("of") or 0
+    what = (f"{found['groups']:,} pairs of customers" if found.get("pairs")
+            else f"{found['rows']:,} customers in {found['groups']:,} groups")
+    share = f" ({found['rows'] / kept:.1%} of the quarter's {kept:,})" if kept else ""
+    return [f"{what}{share} are identical in every column but the customer id, as if exported twice under "
+            "new ids. If they are copies, those customers count twice in every figure here and every likely "
+            "range is too narrow: ask the owner of the export before acting (data-quality page)."]
+
+
 def unexpected_directions(effects: dict[str, Any], score: str = "nps_score", per_point=None) -> list[str]:
     """Effects whose whole likely range runs against the expected direction (promoters churning
     more, detractors spending more, ...), in one note (a list of one, or empty) asking the reader
@@ -1196,6 +1220,7 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
         warnings = [plain] + [w for w in warnings if "separation" not in w]
     warnings += unexpected_directions(results.get("effects") or {}, (results.get("nps") or {}).get("score", "nps_score"),
                                       per_point=(results.get("models") or {}).get("per_point"))
+    warnings += near_duplicate_warning(results)
     warn_html = ("<h2>Read before acting</h2><ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in warnings)
                  + "</ul>") if warnings else ""
     assumptions = assumptions_sentence(results)

@@ -138,6 +138,14 @@ def test_real_export_reports_without_traceback(tmp_path, name):
     if name == "ecommerce":  # no fit fell back to Firth: no sentence about it
         assert "fell back to Firth's penalised likelihood because" not in (root / "04-cx-and-outcomes.html").read_text(
             encoding="utf-8")
+    if name == "ecommerce":  # 556 pairs identical but for the id, 546 of them 1,470 ids apart: page 01 and summary
+        dup = next(s for s in results["data_quality"]["suspect"] if s["rule"].endswith("but the customer id"))
+        assert (dup["groups"], dup["rows"], dup["ids_apart"], dup["groups_apart"]) == (556, 1112, 1470, 546)
+        page01 = (root / "01-data-quality.html").read_text(encoding="utf-8")
+        assert "In 546 of the 556 pairs the ids are exactly 1,470 apart" in page01
+        assert "556 pairs of customers (19.8% of the quarter&#x27;s 5,630) are identical" in index
+    if name == "telco":  # no copies under new ids, no orders without spend: nothing flagged
+        assert results["data_quality"]["suspect"] == []
     if name == "ecommerce":  # one category spelt several ways: named on the data-quality page
         spellings = results["data_quality"]["spellings"]
         assert len(spellings) == 3 and "'CC' and 'Credit Card' (the initials of the other)" in (

@@ -1,0 +1,140 @@
+"""Rows that pass every rule but look wrong together: copies under new ids, orders without spend
+(page 01, ``data_quality.suspect``). Checked against a brute-force comparison of every pair of rows,
+a hand-built export, and the real e-commerce export's 556 copied pairs."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cxanalysis.schema import (
+    NEAR_DUPLICATE_MIN_DISTINCT,
+    near_duplicates,
+    orders_without_spend,
+    suspect_rows,
+)
+
+from .conftest import real_export
+
+
+def _export(n=300, seed=0):
+    """``n`` distinct customers with one fine-grained money column and a few coarse ones."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"customer_id": np.arange(1, n + 1), "quarter": "2026Q3",
+                         "spend": np.round(rng.gamma(2, 50, n), 2), "plan": rng.choice(["Basic", "Pro"], n),
+                         "orders": rng.integers(0, 5, n), "nps_score": rng.integers(0, 11, n).astype(float)})
+
+
+def test_a_block_copied_under_new_ids_is_found_with_its_offset():
+    d = _export()
+    copies = d.iloc[[4, 9, 19, 29]].assign(customer_id=lambda x: x["customer_id"] + 1000)
+    copies.iloc[3, copies.columns.get_loc("customer_id")] = 7777  # one pair with another gap
+    found = near_duplicates(pd.concat([d, copies], ignore_index=True))
+    assert (found["rows"], found["groups"], found["pairs"], found["of"]) == (8, 4, True, 304)
+    assert (found["ids_apart"], found["groups_apart"]) == (1000, 3)
+    assert found["example_ids"] == ["5 and 1005", "10 and 1010", "20 and 1020"]  # the common gap first
+    assert found["columns"] == 5  # every column but the id
+    assert found["note"].startswith("4 pairs of rows (8 rows, 2.6% of the 304) are identical in all 5 columns other "
+                                    "than the customer id (e.g. ids 5 and 1005; 10 and 1010; 20 and 1020).")
+    assert "In 3 of the 4 pairs the ids are exactly 1,000 apart" in found["note"]
+    assert "4 customers are counted twice" in found["note"]
+
+
+def test_rows_differing_in_any_column_or_without_a_fine_value_are_not_flagged():
+    d = _export()
+    other = d.iloc[[3]].assign(customer_id=999, plan="Enterprise")  # same spend, another plan
+    assert near_duplicates(pd.concat([d, other], ignore_index=True)) is None
+    blank = d.copy()
+    blank.loc[:9, "spend"] = np.nan  # ten rows alike in their coarse columns are not evidence
+    blank.loc[:9, ["plan", "orders", "nps_score"]] = ["Basic", 1, 7.0]
+    assert near_duplicates(blank) is None
+    coarse = d.drop(columns="spend")  # no column fine enough: different customers match by chance
+    assert coarse.duplicated([c for c in coarse if c != "customer_id"]).any()
+    assert near_duplicates(coarse) is None
+
+
+def test_three_copies_form_one_group_and_text_ids_have_no_offset():
+    d = _export().assign(customer_id=lambda x: "C" + x["customer_id"].astype(str))
+    copies = pd.concat([d.iloc[[0]].assign(customer_id="X1"), d.iloc[[0]].assign(customer_id="X2")])
+    found = near_duplicates(pd.concat([d, copies], ignore_index=True))
+    assert (found["rows"], found["groups"], found["pairs"], found["ids_apart"]) == (3, 1, False, None)
+    assert found["note"].startswith("3 rows (1.0% of the 302), in 1 groups, are identical")
+    assert "2 customers are counted twice" in found["note"]
+
+
+def _brute_force(frame: pd.DataFrame) -> int:
+    """Rows with a twin on every column but the id and a value in a fine column, pair by pair."""
+    cols = [c for c in frame if c != "customer_id"]
+    fine = [c for c in cols if frame[c].nunique() >= NEAR_DUPLICATE_MIN_DISTINCT]
+    rows = frame[cols].astype(object).where(frame[cols].notna(), "<NA>").to_numpy().tolist()
+    hit = set()
+    for i, j in itertools.combinations(range(len(rows)), 2):
+        if rows[i] == rows[j] and any(pd.notna(frame[c].iat[i]) for c in fine):
+            hit |= {i, j}
+    return len(hit)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 6), st.floats(0, 0.3))
+def test_the_count_equals_a_pairwise_comparison(seed, n_copies, share_blank):
+    """Any export, copies or not, blanks in the fine column or not: the count is the brute force's,
+    and injected copies are always found."""
+    rng = np.random.default_rng(seed)
+    d = _export(250, seed)
+    d.loc[rng.random(len(d)) < share_blank, "spend"] = np.nan
+    d["spend"] = d["spend"].where(rng.random(len(d)) > 0.2, np.round(d["spend"], -2))  # some spends collide
+    picks = rng.integers(0, len(d), n_copies)
+    both = pd.concat([d, d.iloc[picks].assign(customer_id=lambda x: x["customer_id"] + 10_000)], ignore_index=True)
+    found = near_duplicates(both)
+    expected = _brute_force(both)
+    if NEAR_DUPLICATE_MIN_DISTINCT > both["spend"].nunique():
+        assert found is None
+        return
+    assert (found["rows"] if found else 0) == expected
+    if both["spend"].iloc[len(d):].notna().any():  # a copy with a spend is always found
+        assert found is not None and found["rows"] >= 2
+
+
+def test_orders_without_spend():
+    d = _export().assign(mrr=50.0)
+    d.loc[[2, 5, 8], ["orders", "spend", "mrr"]] = [[3, 0.0, 0.0], [1, 0.0, 0.0], [7, 0.0, 0.0]]
+    d.loc[[11], ["orders", "spend"]] = [0, 0.0]  # no orders, no spend: fine
+    found = orders_without_spend(d)
+    assert (found["rows"], found["orders_min"], found["orders_max"], found["mrr_zero"]) == (3, 1, 7, True)
+    assert found["example_ids"] == ["3", "6", "9"]
+    assert found["note"].startswith("3 customers (1.0% of the 300) placed 1 to 7 orders in the quarter but spent 0 "
+                                    "(and have MRR 0) (e.g. ids 3, 6, 9).")
+    d.loc[5, "mrr"] = 20.0
+    assert orders_without_spend(d)["mrr_zero"] is False
+    assert orders_without_spend(d.drop(columns="spend")) is None
+    assert orders_without_spend(d.assign(spend=1.0)) is None
+
+
+def test_the_real_ecommerce_export_has_556_copied_pairs():
+    """Independently: pandas' own duplicated over the raw CSV's columns but CustomerID."""
+    from cxanalysis.config import load_config
+    from cxanalysis.io import load
+
+    data, cfg = real_export("ecommerce")
+    raw = pd.read_csv(data)
+    twin = raw.duplicated([c for c in raw if c != "CustomerID"], keep=False)
+    found = suspect_rows(load(data, load_config(cfg)).data)
+    assert [f["rule"] for f in found] == ["rows that match another row on every column but the customer id"]
+    assert found[0]["rows"] == int(twin.sum()) == 1112 and found[0]["groups"] == 556
+    ids = raw.loc[twin].groupby([c for c in raw if c != "CustomerID"], dropna=False)["CustomerID"].agg(
+        lambda x: x.max() - x.min())
+    assert found[0]["ids_apart"] == ids.mode().iat[0] == 1470 and found[0]["groups_apart"] == (ids == 1470).sum()
+
+
+@pytest.mark.parametrize("name", ["telco"])
+def test_the_telco_export_has_nothing_suspect(name):
+    from cxanalysis.config import load_config
+    from cxanalysis.io import load
+
+    data, cfg = real_export(name)
+    assert suspect_rows(load(data, load_config(cfg)).data) == []
