@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .fmt import listing, p_phrase, percents, score_span, segment_name, words
+from .fmt import label, listing, p_phrase, percents, score_span, segment_name, words
 from .fmt import percent as fmt_percent
 from .fmt import points as fmt_points
 from .io import CleaningReport
@@ -153,6 +153,22 @@ def _churn_against_rest(table: pd.DataFrame, noun: str, name, counted: str = "")
     parts = ([f"More than the rest: {named(more)}."] if len(more) else []) + \
         ([f"Less than the rest: {named(less)}."] if len(less) else [])
     return head + " " + " ".join(parts), differs
+
+
+def dimensions_sentence(config, skipped: dict[str, str]) -> str:
+    """Markdown: the segment dimensions this run used (cx.yaml ``segments.dimensions``, by name),
+    and those it could not use and why (``skipped`` of :func:`cxanalysis.segments.add_segments`).
+
+    >>> from cxanalysis.config import load_config
+    >>> dimensions_sentence(load_config({"segments": {"dimensions": ["region", "tenure_months"]}}), {})
+    'Segmented by the dimensions configured (segments.dimensions in cx.yaml): Region and Tenure (months).'
+    """
+    used = [d for d in config.segments["dimensions"] if d not in skipped]
+    text = (f"Segmented by the dimensions configured (segments.dimensions in cx.yaml): "
+            f"{listing(label(d) for d in used)}." if used else "No configured segment dimension could be used.")
+    if skipped:
+        text += " " + metrics_summary({f"segment {k}": v for k, v in skipped.items()})
+    return text
 
 
 def metrics_summary(skipped: dict[str, str], table: pd.DataFrame | None = None, *,

@@ -467,3 +467,19 @@ def test_trend_summary_states_the_last_change_and_the_year_in_the_scores_name():
     csat = narrative.trend_summary(trend, year, "Net score (CSAT)")
     assert csat.startswith("Net score (CSAT) moved from 16.0") and "NPS" not in csat
     assert narrative.trend_summary(trend.iloc[:1]).startswith("Only one quarter is loaded")
+
+
+def test_dimensions_sentence_names_the_configured_dimensions_and_the_skipped():
+    """Page 02 names the dimensions this run used, not the defaults; a skipped one with its reason."""
+    from cxanalysis.config import load_config
+    from cxanalysis.sample import make_customers
+    from cxanalysis.segments import add_segments
+
+    cfg = load_config({"segments": {"dimensions": ["region", "tenure_months", "job_title"]}})
+    data = make_customers(400, 1, random_state=3).drop(columns="job_title")
+    _, _, skipped = add_segments(data, cfg)
+    assert set(skipped) == {"job_title"}
+    text = narrative.dimensions_sentence(cfg, skipped)
+    assert text.startswith("Segmented by the dimensions configured (segments.dimensions in cx.yaml): Region and "
+                           "Tenure (months). Not computed (column absent): **segment job_title** (")
+    assert "Plan" not in text
