@@ -39,6 +39,9 @@ __all__ = [
     "exact_nps",
     "exact_metrics",
     "add_nonrespondent_totals",
+    "add_base_rates",
+    "census_rates",
+    "BASE_RATES",
     "nps_from_counts",
     "nps_difference",
     "mean_score",
@@ -676,7 +679,9 @@ def exact_metrics(metrics: pd.DataFrame, skipped: pd.DataFrame, data: pd.DataFra
     the export holds the quarter's non-respondents too (``response``), the two MRR rows are the
     census over every customer of the quarter, respondents or not (no sampling error), not the
     respondents' sum, which would leave out the revenue of everyone who did not answer; when
-    every customer answered, the rows are the base and both rows are its census.
+    every customer answered, the rows are the base and both rows are its census. Likewise the
+    rates of the CRM's 0/1 facts (churn, renewal, trial conversion, first-contact resolution) are
+    then over every customer of the quarter (:func:`census_rates`).
 
     Parameters
     ----------
@@ -688,7 +693,8 @@ def exact_metrics(metrics: pd.DataFrame, skipped: pd.DataFrame, data: pd.DataFra
     quarter : str
     response : mapping, optional
         The quarter's entry of ``CleaningReport.response`` (``RunContext.response_entry``): its
-        ``base``, ``respondents`` and ``nonrespondents_mrr`` (see :func:`add_nonrespondent_totals`).
+        ``base``, ``respondents``, ``nonrespondents_mrr`` (see :func:`add_nonrespondent_totals`)
+        and ``base_rates`` (:func:`add_base_rates`).
 
     Returns
     -------
@@ -696,7 +702,7 @@ def exact_metrics(metrics: pd.DataFrame, skipped: pd.DataFrame, data: pd.DataFra
     """
     table = _of_quarter(metrics, quarter)
     if response is not None:
-        table = _mrr_census(table, response)
+        table = census_rates(_mrr_census(table, response), response, config.alpha)
     skips = {r["metric"]: r["reason"] for r in _of_quarter(skipped, quarter).to_dict("records")}
     extra, mskips = cx_metrics(data, config, part="in memory")
     skips.update(mskips)
@@ -716,6 +722,90 @@ def add_nonrespondent_totals(response: Sequence[dict], nonrespondents: pd.DataFr
     for r in response:
         q = str(r["quarter"])
         r["nonrespondents_mrr"] = {"n": int(n.get(q, 0)), "total": float(total.get(q, 0.0))}
+
+
+#: The 0/1 facts of the CRM, known for every customer whether they answered or not, and their
+#: metric's name: over the whole base when the export holds the non-respondents (:func:`census_rates`).
+BASE_RATES = {"churned": "Churn rate", "first_contact_resolved": "First-contact resolution",
+              "renewed": "Renewal rate", "trial_converted": "Trial conversion"}
+
+
+def add_base_rates(response: Sequence[dict], respondents: pd.DataFrame, nonrespondents: pd.DataFrame) -> None:
+    """Add each quarter's counts of the :data:`BASE_RATES` columns over its whole base to its
+    ``response`` entry, in place: ``base_rates = {column: {"n": customers with a value, "sum":
+    how many are 1, "non_n": how many of those did not answer}}``, unweighted (the respondents
+    after cleaning and every non-respondent). Nothing for a quarter without non-respondents:
+    its respondents are its base. The large route counts the same in its engine
+    (:func:`cxanalysis.engine.large.prepare_large`)."""
+    cols = [c for c in BASE_RATES if c in respondents or c in nonrespondents]
+    if not cols or not len(nonrespondents):
+        return
+    parts = []
+    for frame, answered in ((respondents, True), (nonrespondents, False)):
+        f = pd.DataFrame({c: pd.to_numeric(frame[c], errors="coerce") if c in frame else np.nan for c in cols},
+                         index=frame.index)
+        parts.append(f.assign(_q=frame["quarter"].astype(str).to_numpy(), _answered=answered))
+    both = pd.concat(parts, ignore_index=True)
+    for r in response:
+        q = str(r["quarter"])
+        rows = both[both["_q"] == q]
+        if not len(rows) or rows["_answered"].all():
+            continue
+        r["base_rates"] = {c: {"n": int(rows[c].notna().sum()), "sum": float(rows[c].sum()),
+                               "non_n": int(rows.loc[~rows["_answered"], c].notna().sum())} for c in cols}
+
+
+def census_rates(table: pd.DataFrame, response: Mapping | Sequence[Mapping], alpha: float = 0.05) -> pd.DataFrame:
+    """The :data:`BASE_RATES` rows of a metrics table over every customer of their quarter.
+
+    Churn, renewal, trial conversion and first-contact resolution are facts of the CRM, known for
+    the customers who did not answer the survey as for those who did. When the export holds the
+    non-respondents (``base_rates`` of the quarter's ``response`` entry, :func:`add_base_rates`),
+    each such rate is theirs and the respondents' together, unweighted: the quarter's own rate,
+    not the respondents' weighted estimate of it. Its interval stays (Wilson on the base's
+    customers), for what customers like these do, which one quarter only estimates, as the other
+    averages keep theirs.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Metrics rows (:func:`cx_metrics` columns), of one quarter or with a ``quarter`` column.
+    response : mapping or sequence of mappings
+        The quarter's ``response`` entry (one quarter), or every quarter's (with ``quarter``).
+
+    Returns
+    -------
+    A copy of ``table`` with those rows replaced where the base's counts exist.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"metric": ["Churn rate"], "value": [0.2], "ci_low": [0.1], "ci_high": [0.3],
+    ...                   "n": [50], "n_eff": [40.0], "unit": ["share"], "method": ["Wilson; weighted"]})
+    >>> r = {"base_rates": {"churned": {"n": 200, "sum": 30.0, "non_n": 150}}}
+    >>> census_rates(t, r)[["value", "n"]].iloc[0].tolist()
+    [0.15, 200]
+    """
+    entries = [response] if isinstance(response, Mapping) else list(response)
+    by_q = {str(e.get("quarter")): e.get("base_rates") for e in entries if e.get("base_rates")}
+    if not by_q or not len(table):
+        return table
+    out = table.copy()
+    for i, row in out.iterrows():
+        if "quarter" in out:
+            rates = by_q.get(str(row["quarter"]))
+        else:
+            rates = next(iter(by_q.values())) if len(entries) == 1 else None
+        col = next((c for c, m in BASE_RATES.items() if m == row["metric"]), None)
+        if not rates or col is None or col not in rates or not rates[col]["n"]:
+            continue
+        c = rates[col]
+        n, k = int(c["n"]), float(c["sum"])
+        lo, hi = wilson_interval(k, n, alpha)
+        out.loc[i, ["value", "ci_low", "ci_high", "n", "n_eff", "method"]] = [
+            k / n, lo, hi, n, float(n),
+            f"every customer of the quarter with a value ({n:,}), the {int(c['non_n']):,} who did not answer included; "
+            "Wilson, unweighted"]
+    return out
 
 
 def _mrr_census(table: pd.DataFrame, response: Mapping) -> pd.DataFrame:

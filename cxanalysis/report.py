@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -217,6 +217,23 @@ class RunContext:
         """The report quarter's whole base: respondents and non-respondents (``responded`` 0/1)."""
         return pd.concat([self.current.assign(responded=1), self.current_nonrespondents.assign(responded=0)],
                          ignore_index=True)
+
+    def everyone(self, columns: Sequence[str] = ("customer_id", "quarter", "churned")) -> pd.DataFrame | None:
+        """Every customer of every loaded quarter, respondents and non-respondents alike, with
+        ``columns`` (those the export has), unweighted: what a rate over the whole base is
+        computed from. None when no non-respondent is in memory (everyone answered, or the run
+        analyses a sample of a large export, whose engine counted the base itself)."""
+        if self.nonrespondents_path is not None:  # only the columns asked for: the base can be large
+            import pyarrow.parquet as pq
+
+            names = set(pq.read_schema(self.nonrespondents_path).names)
+            non = pd.read_parquet(self.nonrespondents_path, columns=[c for c in columns if c in names])
+        else:
+            non = self.nonrespondents
+        if not len(non) or self.sample is not None:
+            return None
+        cols = [c for c in columns if c in self.data or c in non]
+        return pd.concat([self.data.reindex(columns=cols), non.reindex(columns=cols)], ignore_index=True)
 
     @property
     def response(self) -> dict[str, Any]:

@@ -578,7 +578,7 @@ def churn_leaders(segments: list[dict[str, Any]], clusters: list[dict[str, Any]]
 def churn_leaders_html(segments: list[dict[str, Any]], clusters: list[dict[str, Any]], *,
                        churn: float | None, label: str = "NPS", clusters_usable: bool = True,
                        circular: bool = False, tracks: str | None = None, at_risk: set[str] = frozenset(),
-                       weighted: bool = False, unsegmented: list[dict[str, Any]] = ()) -> str:
+                       weighted: bool = False, unsegmented: list[dict[str, Any]] = (), census: bool = False) -> str:
     """The "Where customers leave" block (:func:`churn_leaders`): a table with each group's
     share of the respondents and of the leavers, its churn, its likely range, the rest's churn and
     the group's score, or a sentence saying no group churns more than the rest beyond chance.
@@ -588,8 +588,10 @@ def churn_leaders_html(segments: list[dict[str, Any]], clusters: list[dict[str, 
     :func:`_tracks_note`, once for this block and the at-risk ones; ``at_risk`` holds the
     groups (as :func:`churn_leaders` names them) the at-risk tables above already show, marked
     "also at risk" here; ``weighted`` (respondents weighted to the base) says the churn is an
-    estimate from the respondents; ``unsegmented`` (results.json's) adds the respondents a
-    dimension leaves out as a group of their own (:func:`churn_leaders`)."""
+    estimate from the respondents; ``census``, that ``churn`` (all customers) is over every
+    customer of the quarter (:func:`cxanalysis.metrics.census_rates`); ``unsegmented``
+    (results.json's) adds the respondents a dimension leaves out as a group of their own
+    (:func:`churn_leaders`)."""
     usable = clusters_usable and not circular
     tested = [r for r in [*segments, *unsegmented, *(clusters if usable else [])] if r.get("churn_differs") is not None]
     if not _finite(churn) or not tested:
@@ -616,7 +618,10 @@ def churn_leaders_html(segments: list[dict[str, Any]], clusters: list[dict[str, 
             f"highest first, whatever their {lab}: a group the score does not flag can still be where customers "
             "leave." + several + why_left
             + (" Share of all who left: of every customer who churned, the share in the group." if shares else "")
-            + (" Churn is the respondents', weighted to the whole customer base, so that it sits beside their "
+            + (" Each group's churn is its respondents', weighted to the whole customer base, so that it sits "
+               "beside their score; the churn of all customers is over every customer of the quarter, respondents "
+               "or not." if weighted and census else
+               " Churn is the respondents', weighted to the whole customer base, so that it sits beside their "
                "score; the export's churn over every customer can differ a little." if weighted else "") + "</p>"
             + _table(rows, ["group", "n", "churn_rate", "churn_rate_ci_low", "churn_rest", *shares, "nps", "nps_ci_low",
                             *(["also"] if at_risk & {r["group"] for r in rows} else [])],
@@ -1194,8 +1199,9 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
     chart_html = (f"<figure class='trend'><img src='data:image/png;base64,{chart[0]}' alt='{html.escape(chart[1])}' "
                   f"width='572' height='264'></figure>") if chart else ""
     terms = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in glossary(results))
-    overall_churn = next((m.get("value") for m in results.get("metrics") or [] if isinstance(m, dict)
-                          and m.get("metric") == "Churn rate"), None)
+    churn_row = next((m for m in results.get("metrics") or [] if isinstance(m, dict)
+                      and m.get("metric") == "Churn rate"), {})
+    overall_churn = churn_row.get("value")
     tracks = separation_fact(results)
     overall_nps, label = (n.get("value") if n else None), _score_label(n or {})
     segments, clus = results.get("segments") or [], results.get("clusters") or {}
@@ -1211,7 +1217,8 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
                                    clusters_usable="churned" not in (clus.get("columns") or []),
                                    circular=bool(clus.get("circular")), tracks=tracks, at_risk=at_risk,
                                    weighted=str((results.get("response") or {}).get("weighting", "")).startswith("raking"),
-                                   unsegmented=results.get("unsegmented") or [])
+                                   unsegmented=results.get("unsegmented") or [],
+                                   census=str(churn_row.get("method", "")).startswith("every customer"))
     warnings = [w for w in (results.get("models") or {}).get("warnings", [])
                 if "separation" in w or w.endswith(LEFT_OUT_DIFFERS)]  # the effects' own population
     if steady := ((results.get("roi") or {}).get("passive_to_promoter") or {}).get("steady_churn"):

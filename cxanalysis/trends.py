@@ -77,7 +77,7 @@ def change(
 
 
 def quarterly(data: pd.DataFrame, config, *, exact: pd.DataFrame | None = None,
-              metrics: pd.DataFrame | None = None) -> pd.DataFrame:
+              metrics: pd.DataFrame | None = None, base: pd.DataFrame | None = None) -> pd.DataFrame:
     """NPS (and CSAT, churn where present) per quarter, with the change since the previous one.
 
     Parameters
@@ -90,7 +90,13 @@ def quarterly(data: pd.DataFrame, config, *, exact: pd.DataFrame | None = None,
         change's estimate, are the engine's over every row; the change's standard error (paired
         customers) comes from ``data`` (every row, or the run's weighted sample).
     metrics : DataFrame, optional
-        ``RunContext.exact("metrics")``: CSAT and churn rate per quarter, exact.
+        ``RunContext.exact("metrics")``: CSAT and churn rate per quarter, exact (the churn rate
+        over every customer of the quarter once :func:`cxanalysis.metrics.census_rates` has
+        replaced it); the churn change is then the difference of these rates.
+    base : DataFrame, optional
+        Every customer of every quarter, respondents or not (``RunContext.everyone``): the churn
+        change's standard error comes from them, unweighted, instead of from the respondents
+        (weighted). Give it with the census churn rates of ``metrics``.
 
     Returns
     -------
@@ -130,7 +136,11 @@ def quarterly(data: pd.DataFrame, config, *, exact: pd.DataFrame | None = None,
             row["churn_rate"] = met.get((str(q), "Churn rate"), np.nan) if met is not None else c["rate"]
             row["churn_change"], row["churn_p_value"] = None, None
             if prev is not None and "churned" in parts[prev] and parts[prev]["churned"].notna().any():
-                d = change(part, parts[prev], value="churned", weight=weight, alpha=config.alpha)
+                d = _churn_change(parts, base, q, prev, weight, config.alpha)
+                if met is not None and np.isfinite(met.get((str(prev), "Churn rate"), np.nan)):
+                    # the exact rates' difference, the standard error of the rows in memory
+                    diff = float(row["churn_rate"] - met.get((str(prev), "Churn rate")))
+                    d.update(change=diff, p_value=float(2 * ndtr(-abs(diff / d["se"]))) if d["se"] > 0 else np.nan)
                 row["churn_change"] = d["change"]
                 row["churn_p_value"] = d["p_value"] if np.isfinite(d["p_value"]) else None
         rows.append(row)
@@ -138,6 +148,18 @@ def quarterly(data: pd.DataFrame, config, *, exact: pd.DataFrame | None = None,
     out = pd.DataFrame(rows)
     out["n_both"] = out["n_both"].astype("Int64")  # a count: whole numbers, missing for the first quarter
     return out
+
+
+def _churn_change(parts: dict, base: pd.DataFrame | None, to: str, since: str, weight: str | None,
+                  alpha: float) -> dict[str, float]:
+    """:func:`change` of churn from ``since`` to ``to``: over every customer of the two quarters
+    (``base``, unweighted) when given, else over the respondents (weighted when they are)."""
+    if base is not None and "churned" in base:
+        quarter = base["quarter"].astype(str)
+        now, before = base[quarter == str(to)], base[quarter == str(since)]
+        if now["churned"].notna().any() and before["churned"].notna().any():
+            return change(now, before, value="churned", weight=None, alpha=alpha)
+    return change(parts[to], parts[since], value="churned", weight=weight, alpha=alpha)
 
 
 def _nps_parts(data: pd.DataFrame, config, exact: pd.DataFrame | None):

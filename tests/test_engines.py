@@ -322,6 +322,7 @@ def test_spark_large_route_equals_duckdb(spark, tmp_path):
         assert a["n_eff"] == pytest.approx(b["n_eff"], rel=1e-9) and a["n_eff"] < a["respondents"]
         assert a["nonrespondents_mrr"]["n"] == b["nonrespondents_mrr"]["n"] > 0
         assert a["nonrespondents_mrr"]["total"] == pytest.approx(b["nonrespondents_mrr"]["total"], rel=1e-9)
+        assert a["base_rates"] == b["base_rates"] and a["base_rates"]["churned"]["non_n"] > 0
 
 
 # ----------------------------------------------------------------------- report integration

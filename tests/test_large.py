@@ -235,6 +235,8 @@ def test_the_engine_rakes_respondents_to_the_base_as_the_pandas_route_does(tmp_p
         # the non-respondents' MRR (the census of page 03), counted by the engine as in memory
         assert got["nonrespondents_mrr"]["n"] == want["nonrespondents_mrr"]["n"] > 0
         assert got["nonrespondents_mrr"]["total"] == pytest.approx(want["nonrespondents_mrr"]["total"], rel=1e-9)
+        # the CRM rates over the whole base (page 03's churn), counted by the engine as in memory
+        assert got["base_rates"] == want["base_rates"] and got["base_rates"]["churned"]["non_n"] > 0
         # page 01's margins table, from the engine's counts: compare_margins of the rows in memory
         qq = ref.data["quarter"].astype(str) == got["quarter"]
         nq = ref.nonrespondents["quarter"].astype(str) == got["quarter"]

@@ -555,3 +555,52 @@ def test_two_proportion_p_is_statsmodels_pooled_z_test(n_a, x_a, n_b, x_b):
     assert 0 <= p <= 1
     assert p == pytest.approx(proportions_ztest([x_a, x_b], [n_a, n_b])[1], rel=1e-9, abs=1e-300)
     assert np.isnan(metrics.two_proportion_p(0.5, 0, 0.5, 10))
+
+
+def test_crm_rates_are_over_every_customer_when_the_export_holds_the_nonrespondents(tmp_path):
+    """The sample (a third answer): churn, renewal, trial conversion and first-contact resolution
+    per quarter equal the plain mean over every row of the CSV (read here with pandas alone), with
+    the Wilson interval of statsmodels on those customers; the CX scores stay the respondents'."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    from cxanalysis.io import load
+    from cxanalysis.sample import RESPONSE_RATES, make_customers
+
+    make_customers(3000, 2, random_state=8, response_rates=RESPONSE_RATES).to_csv(tmp_path / "x.csv", index=False)
+    raw = pd.read_csv(tmp_path / "x.csv")
+    cfg = load_config()
+    loaded = load(tmp_path / "x.csv", cfg)
+    for entry in loaded.report.response:
+        q = entry["quarter"]
+        rows, resp = raw[raw["quarter"] == q], loaded.data[loaded.data["quarter"] == q]
+        table, _ = metrics.cx_metrics(resp, cfg, part="exact")
+        got = metrics.census_rates(table, entry).set_index("metric")
+        for col, name in metrics.BASE_RATES.items():
+            values = rows[col].dropna()
+            assert entry["base_rates"][col] == {"n": len(values), "sum": float(values.sum()),
+                                                "non_n": int(rows.loc[rows["nps_score"].isna(), col].notna().sum())}
+            assert got.loc[name, "value"] == pytest.approx(values.mean(), rel=1e-12)
+            lo, hi = proportion_confint(values.sum(), len(values), alpha=0.05, method="wilson")
+            assert (got.loc[name, "ci_low"], got.loc[name, "ci_high"]) == (pytest.approx(lo, rel=1e-9),
+                                                                           pytest.approx(hi, rel=1e-9))
+            assert got.loc[name, "n"] == len(values)
+            assert got.loc[name, "method"].startswith(f"every customer of the quarter with a value ({len(values):,})")
+        # the respondents' weighted estimate differs from the census: the replacement is not a no-op
+        assert table.set_index("metric").loc["Churn rate", "value"] != pytest.approx(got.loc["Churn rate", "value"],
+                                                                                     rel=1e-6)
+        assert got.loc["NPS", "value"] == table.set_index("metric").loc["NPS", "value"]  # the score stays
+
+
+def test_census_rates_leave_a_quarter_whose_customers_all_answered():
+    resp = pd.DataFrame({"quarter": ["2026Q1"] * 4 + ["2026Q2"] * 4, "churned": [1, 0, 0, 0, 1, 1, 0, 0]})
+    non = pd.DataFrame({"quarter": ["2026Q2"] * 2, "churned": [1, np.nan]})
+    response = [{"quarter": "2026Q1"}, {"quarter": "2026Q2"}]
+    metrics.add_base_rates(response, resp, non)
+    assert "base_rates" not in response[0]
+    assert response[1]["base_rates"] == {"churned": {"n": 5, "sum": 3.0, "non_n": 1}}
+    table = pd.DataFrame({"quarter": ["2026Q1", "2026Q2"], "metric": "Churn rate", "value": [0.25, 0.5],
+                          "ci_low": 0.0, "ci_high": 1.0, "n": 4, "n_eff": 4.0, "unit": "share", "method": "Wilson"})
+    got = metrics.census_rates(table, response)
+    assert got["value"].tolist() == [0.25, 0.6] and got["n"].tolist() == [4, 5]
+    metrics.add_base_rates(response, resp, non.iloc[:0])  # no non-respondent at all: nothing added
+    assert metrics.census_rates(table, [{"quarter": "2026Q1"}]).equals(table)

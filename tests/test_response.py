@@ -313,10 +313,15 @@ def test_report_writes_the_response_block_and_the_sentence(tmp_path):
     b = _base(3000, quarters=2, seed=17)
     p = tmp_path / "base.csv"
     b.drop(columns=TRUTH_COLS).to_csv(p, index=False)
-    pages = [nb for nb in notebook_paths() if nb.name.startswith("01-")]
+    pages = [nb for nb in notebook_paths() if nb.name.startswith(("01-", "03-"))]
     root = run_report(p, out=tmp_path / "reports", notebooks=pages, progress=lambda m: None, workers=1)
     res = json.loads((root / "results.json").read_text())
     cur = b[b["quarter"] == res["quarter"]]
+    # page 03: the CRM rates and the churn trend over every customer, respondents or not
+    churn = next(m for m in res["metrics"] if m["metric"] == "Churn rate")
+    assert churn["value"] == pytest.approx(cur["churned"].mean(), rel=1e-12) and churn["n"] == len(cur)
+    assert [t["churn_rate"] for t in res["trends"]] == pytest.approx(b.groupby("quarter")["churned"].mean().tolist(),
+                                                                       rel=1e-12)
     r = res["response"]
     assert (r["base"], r["respondents"]) == (len(cur), int(cur["_responded"].sum()))
     assert r["rate"] == pytest.approx(cur["_responded"].mean(), rel=1e-12)

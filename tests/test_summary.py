@@ -173,6 +173,10 @@ def test_where_customers_leave_reads_its_rows_honestly():
     assert "(one per dimension)." in summary.churn_leaders_html([seg, plan], [], churn=0.265)
     assert "Churn is the respondents', weighted to the whole customer base" in summary.churn_leaders_html(
         [seg], [], churn=0.265, weighted=True)
+    census = summary.churn_leaders_html([seg], [], churn=0.265, weighted=True, census=True)
+    assert ("Each group's churn is its respondents', weighted to the whole customer base, so that it sits beside "
+            "their score; the churn of all customers is over every customer of the quarter") in census
+    assert "can differ a little" not in census
     # respondents a dimension leaves out are a group of their own (e-commerce: 264 without a tenure)
     gap = {"dimension": "tenure_months_band", "n": 264, "share": 0.047, "leavers_share": 0.086, "nps": -30.0,
            "nps_ci_low": -40.0, "nps_ci_high": -20.0, "churn": 0.307, "churn_ci_low": 0.25, "churn_ci_high": 0.36,

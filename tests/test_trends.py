@@ -242,3 +242,34 @@ def test_decomposition_recovers_the_planted_cause(scenario):
             cover[part] += row[f"{part}_ci_low"] <= truth[part] <= row[f"{part}_ci_high"]
     for part, c in cover.items():
         assert 0.92 <= c / reps <= 0.98, (part, c / reps)
+
+
+def test_churn_trend_is_over_every_customer_when_the_base_is_given():
+    """Respondents and non-respondents, no customer in both quarters: each quarter's churn is the
+    plain rate over all its customers, and the change's test is the unpooled two-sample z-test on
+    them, worked by hand (not the respondents' weighted test)."""
+    rng = np.random.default_rng(12)
+    n = 4000
+    base = pd.DataFrame({"customer_id": np.arange(n), "quarter": np.where(np.arange(n) < n // 2, "2026Q1", "2026Q2"),
+                         "churned": (rng.random(n) < np.where(np.arange(n) < n // 2, 0.10, 0.13)).astype(float),
+                         "nps_score": rng.integers(0, 11, n).astype(float)})
+    answered = rng.random(n) < 0.3 + 0.4 * base["churned"]  # leavers answer more: respondents overstate churn
+    resp = base[answered].reset_index(drop=True)
+    non = base[~answered].drop(columns="nps_score").reset_index(drop=True)
+    response = [{"quarter": q} for q in ("2026Q1", "2026Q2")]
+    metrics.add_base_rates(response, resp, non)
+    cfg = load_config()
+    table = pd.concat([metrics.cx_metrics(resp[resp["quarter"] == q], cfg, part="exact")[0].assign(quarter=q)
+                       for q in ("2026Q1", "2026Q2")], ignore_index=True)
+    got = trends.quarterly(resp, cfg, metrics=metrics.census_rates(table, response),
+                           base=pd.concat([resp.drop(columns="nps_score"), non], ignore_index=True)).set_index("quarter")
+    p = base.groupby("quarter")["churned"].mean()
+    n_q = base.groupby("quarter")["churned"].size()
+    assert got["churn_rate"].tolist() == pytest.approx(p.tolist(), rel=1e-12)
+    se = np.sqrt(sum(p[q] * (1 - p[q]) / n_q[q] for q in p.index))
+    z = (p["2026Q2"] - p["2026Q1"]) / se
+    assert got.loc["2026Q2", "churn_change"] == pytest.approx(p["2026Q2"] - p["2026Q1"], rel=1e-12)
+    assert got.loc["2026Q2", "churn_p_value"] == pytest.approx(2 * stats.norm.sf(abs(z)), rel=1e-9)
+    # without the base, the respondents' own rates: higher, since leavers answered more
+    own = trends.quarterly(resp, cfg).set_index("quarter")
+    assert (own["churn_rate"] > got["churn_rate"] + 0.05).all()
