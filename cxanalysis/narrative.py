@@ -67,9 +67,16 @@ def segments_summary(table: pd.DataFrame, score: str = "NPS") -> str:
     differs = t[t["differs"].fillna(False).astype(bool)]
     hi = t.loc[t["nps"].idxmax()]
     lo = t.loc[t["nps"].idxmin()]
+    m = len(t)
+    if "p_value" in t:
+        from .segments import one_test_keys
+
+        m = len(set(one_test_keys(t.reset_index(drop=True), "p_value")))
+    family = (f"testing all {len(t)} segments at once" if m == len(t) else
+              f"the {m} tests of these {len(t)} segments at once: the two segments of a dimension cut in two are one test")
     return (f"{len(differs)} of {len(t)} tested segments have {'an' if score.startswith(('NPS', 'A', 'E', 'I', 'O', 'U')) else 'a'} {score} that "
             "differs from the rest of the customers "
-            f"(at the 5% level, corrected for testing all {len(t)} segments at once).{small} Highest tested: "
+            f"(at the 5% level, corrected for {family}).{small} Highest tested: "
             f"**{segment_name(hi['dimension'], hi['segment'])}** at {hi['nps']:.1f} (likely range {hi['ci_low']:.1f} to "
             f"{hi['ci_high']:.1f}); lowest: **{segment_name(lo['dimension'], lo['segment'])}** at {lo['nps']:.1f} "
             f"({lo['ci_low']:.1f} to {lo['ci_high']:.1f}).")

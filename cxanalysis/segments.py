@@ -274,14 +274,46 @@ def churn_holm_together(table: pd.DataFrame, missing: pd.DataFrame, alpha: float
     if "churn_p_rest" not in table or missing.empty or "churn_p_rest" not in missing:
         return table, missing
     p = np.concatenate([table["churn_p_rest"].to_numpy(float), missing["churn_p_rest"].to_numpy(float)])
-    adjusted = holm(p)
+    keys = np.concatenate([one_test_keys(table, "churn_p_rest"), len(table) + np.arange(len(missing))])
+    adjusted = holm(p, keys)
     return (_with_churn_holm(table, adjusted[: len(table)], alpha),
             _with_churn_holm(missing, adjusted[len(table):], alpha))
 
 
-def holm(p: np.ndarray) -> np.ndarray:
-    """Holm step-down adjusted p-values (NaN left as NaN)."""
+def one_test_keys(table: pd.DataFrame, column: str) -> np.ndarray:
+    """A key per row of a :func:`profile` table, shared by rows that are one test: the two segments
+    of a dimension with exactly two, whose tests against the rest (each other) give the same
+    p-value in ``column``. Holm (:func:`holm`) counts such a pair once; with respondents missing
+    the dimension, each segment's rest also holds them, the p-values differ, and both count."""
+    keys = np.arange(len(table))
+    if "dimension" not in table or not len(table):
+        return keys
+    dims = table["dimension"].astype(str).to_numpy()
+    p = table[column].to_numpy(float)
+    for d in pd.unique(dims):
+        rows = np.flatnonzero(dims == d)
+        if len(rows) == 2 and np.isfinite(p[rows]).all() and np.isclose(p[rows[0]], p[rows[1]], rtol=1e-9, atol=0):
+            keys[rows[1]] = keys[rows[0]]
+    return keys
+
+
+def holm(p: np.ndarray, same: np.ndarray | None = None) -> np.ndarray:
+    """Holm step-down adjusted p-values (NaN left as NaN). ``same``: a key per p-value; p-values
+    sharing one are one test, counted once (:func:`one_test_keys`), and get its adjusted value.
+
+    >>> holm([0.01, 0.04, 0.03]).round(3).tolist()
+    [0.03, 0.06, 0.06]
+    >>> holm([0.01, 0.04, 0.04], same=[0, 1, 1]).round(3).tolist()
+    [0.02, 0.04, 0.04]
+    """
     p = np.asarray(p, float)
+    if same is not None:
+        same = np.asarray(same)
+        first = ~pd.Series(same).duplicated().to_numpy() | np.isnan(p)
+        adjusted = np.full_like(p, np.nan)
+        adjusted[first] = holm(p[first])
+        by_key = dict(zip(same[first & ~np.isnan(p)], adjusted[first & ~np.isnan(p)], strict=True))
+        return np.array([by_key.get(k, np.nan) if not np.isnan(v) else np.nan for k, v in zip(same, p, strict=True)])
     ok = ~np.isnan(p)
     q = p[ok]
     m = len(q)
@@ -483,11 +515,11 @@ def _profile(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFr
             })
     table = pd.DataFrame(rows)
     if len(table):
-        table["p_holm"] = holm(table["p_value"].to_numpy(float))
+        table["p_holm"] = holm(table["p_value"].to_numpy(float), one_test_keys(table, "p_value"))
         differs = pd.array(table["p_holm"] < alpha, dtype="boolean")
         differs[~table["tested"].to_numpy(bool)] = pd.NA
         table["differs"] = differs
-        table["churn_p_holm"] = holm(table["churn_p_rest"].to_numpy(float))
+        table["churn_p_holm"] = holm(table["churn_p_rest"].to_numpy(float), one_test_keys(table, "churn_p_rest"))
         churn_differs = pd.array(table["churn_p_holm"] < alpha, dtype="boolean")
         churn_differs[table["churn_p_holm"].isna().to_numpy()] = pd.NA
         table["churn_differs"] = churn_differs

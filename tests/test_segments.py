@@ -475,3 +475,43 @@ def test_respondents_a_dimension_leaves_out_are_counted_and_compared(config):
     assert "beyond chance" not in narrative.unsegmented_summary(small)
     assert unsegmented(*add_segments(make_customers(500, 1, random_state=1), config)[:2], config).empty
     assert narrative.unsegmented_summary(unsegmented(seg, [], config)) == ""
+
+
+def test_a_two_segment_dimension_is_one_test_in_holm(sample_frame):
+    """Plan cut in two (Basic against the rest): Basic against everyone else and Pro-or-Plus
+    against everyone else are the same comparison, with the same p-value, so Holm (checked against
+    statsmodels' multipletests) counts it once, for the score and for churn. With respondents
+    missing the plan, each segment's rest also holds them: two tests, both counted."""
+    from statsmodels.stats.multitest import multipletests
+
+    cfg = load_config({"segments": {"dimensions": ["plan", "region"]}})
+    cur = sample_frame[sample_frame["quarter"] == sample_frame["quarter"].max()].copy()
+    cur["plan"] = np.where(cur["plan"] == "Basic", "Basic", "Plus or Pro")
+    seg, dims, _ = segments.add_segments(cur, cfg)
+    table = segments.profile(seg, dims, cfg)
+    two = table[table["dimension"] == "plan"]
+    for p_col, holm_col in (("p_value", "p_holm"), ("churn_p_rest", "churn_p_holm")):
+        assert two[p_col].iloc[0] == pytest.approx(two[p_col].iloc[1], rel=1e-12)
+        distinct = np.r_[two[p_col].iloc[0], table.loc[table["dimension"] != "plan", p_col].dropna().to_numpy()]
+        want = multipletests(distinct, method="holm")[1]
+        assert two[holm_col].tolist() == pytest.approx([want[0], want[0]], rel=1e-12)
+        others = table.loc[table["dimension"] != "plan", holm_col].dropna().to_numpy()
+        np.testing.assert_allclose(others, want[1:], rtol=1e-12)
+    cur.loc[cur.index[:40], "plan"] = None  # some without a plan: the two tests differ
+    seg, dims, _ = segments.add_segments(cur, cfg)
+    table = segments.profile(seg, dims, cfg)
+    p = table["p_value"].dropna().to_numpy()
+    assert table["p_holm"].dropna().to_numpy() == pytest.approx(multipletests(p, method="holm")[1], rel=1e-12)
+
+
+def test_the_segments_sentence_counts_a_two_segment_dimension_as_one_test(sample_frame):
+    from cxanalysis import narrative
+
+    cfg = load_config({"segments": {"dimensions": ["plan", "region"]}})
+    cur = sample_frame[sample_frame["quarter"] == sample_frame["quarter"].max()].copy()
+    cur["plan"] = np.where(cur["plan"] == "Basic", "Basic", "Plus or Pro")
+    seg, dims, _ = segments.add_segments(cur, cfg)
+    table = segments.profile(seg, dims, cfg)
+    n = int(table["tested"].sum())
+    assert (f"corrected for the {n - 1} tests of these {n} segments at once: the two segments of a dimension cut in "
+            "two are one test") in narrative.segments_summary(table)
