@@ -783,7 +783,7 @@ def census_rates(table: pd.DataFrame, response: Mapping | Sequence[Mapping], alp
     ...                   "n": [50], "n_eff": [40.0], "unit": ["share"], "method": ["Wilson; weighted"]})
     >>> r = {"base_rates": {"churned": {"n": 200, "sum": 30.0, "non_n": 150}}}
     >>> census_rates(t, r)[["value", "n"]].iloc[0].tolist()
-    [0.15, 200]
+    [0.15, 200.0]
     """
     entries = [response] if isinstance(response, Mapping) else list(response)
     by_q = {str(e.get("quarter")): e.get("base_rates") for e in entries if e.get("base_rates")}

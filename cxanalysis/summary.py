@@ -958,7 +958,7 @@ def near_duplicate_warning(results: dict[str, Any]) -> list[str]:
     --------
     >>> near_duplicate_warning({"data_quality": {"suspect": [{"rule": "rows that match another row on every "
     ...     "column but the customer id", "rows": 4, "groups": 2, "pairs": True, "of": 40}]}})[0][:60]
-    '2 pairs of customers (10.0% of the quarter's 40) are identic'
+    "2 pairs of customers (10.0% of the quarter's 40) are identic"
     """
     found = next((s for s in (results.get("data_quality") or {}).get("suspect") or []
                   if str(s.get("rule", "")).endswith("but the customer id")), None)

@@ -425,7 +425,8 @@ def test_clv_when_nobody_spent_anything_is_zero_not_an_error():
 def test_mrr_is_a_census_of_the_whole_base_when_the_export_holds_it(tmp_path):
     """With non-respondents in the export, MRR (total) and MRR per customer add up every
     customer of the quarter (checked against the generator's frame summed by pandas), have no
-    interval, and say so; the other metrics stay the respondents' (weighted) figures. With no
+    interval, and say so; the other metrics stay the respondents' (weighted) figures, but the CRM's
+    0/1 rates (over every customer too). With no
     non-respondent the rows are the base: the same census, of them alone."""
     from cxanalysis.engine import PandasEngine
     from cxanalysis.io import load
@@ -452,10 +453,11 @@ def test_mrr_is_a_census_of_the_whole_base_when_the_export_holds_it(tmp_path):
                                                       f"the {(~answered).sum():,} who did not answer")
     # the respondents' own sum is a different, smaller number: the census is not a no-op
     assert df.loc[answered, "mrr"].sum() < 0.8 * df["mrr"].sum()
-    # every other row is the exact table's
+    # every other row is the exact table's, but the CRM rates, over every customer too (census_rates)
     exact = metrics._of_quarter(tables["metrics"], q).set_index("metric")
-    other = exact.index.difference(["MRR (total)", "MRR per customer"])
+    other = exact.index.difference(["MRR (total)", "MRR per customer", *metrics.BASE_RATES.values()])
     pd.testing.assert_frame_equal(by.loc[other, exact.columns], exact.loc[other])
+    assert by.loc["Churn rate", "value"] == pytest.approx(df["churned"].mean(), rel=1e-12)
     assert "a census, so it has no interval" in metrics_summary({}, table)
     # everyone answered: nothing to add, the rows are the base, and its mean per customer is as much a
     # census as its total (no interval, as with non-respondents)
