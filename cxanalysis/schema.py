@@ -674,11 +674,15 @@ def orders_without_spend(frame: pd.DataFrame, *, max_examples: int = 3) -> dict 
     """
     if not {"orders", "spend", "customer_id"} <= set(frame.columns):
         return None
-    orders = pd.to_numeric(frame["orders"], errors="coerce")
-    bad = ((orders > 0) & (pd.to_numeric(frame["spend"], errors="coerce") == 0)).to_numpy()
+    def values(col):  # nullable dtypes (Int64, Float64) as floats, their missing values NaN
+        return pd.Series(pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan),
+                         index=frame.index)
+
+    orders = values("orders")
+    bad = ((orders > 0) & (values("spend") == 0)).to_numpy()
     if not bad.any():
         return None
-    mrr_zero = bool("mrr" in frame and (pd.to_numeric(frame["mrr"], errors="coerce")[bad] == 0).all())
+    mrr_zero = bool("mrr" in frame and (values("mrr")[bad] == 0).all())
     out = {"rule": "orders in the quarter but spend 0", "rows": int(bad.sum()), "of": len(frame),
            "orders_min": float(orders[bad].min()), "orders_max": float(orders[bad].max()), "mrr_zero": mrr_zero,
            "example_ids": _example_ids(frame.loc[bad, "customer_id"], max_examples)}

@@ -138,3 +138,27 @@ def test_the_telco_export_has_nothing_suspect(name):
 
     data, cfg = real_export(name)
     assert suspect_rows(load(data, load_config(cfg)).data) == []
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.booleans(), st.booleans(), st.booleans())
+def test_nullable_dtypes_and_text_ids_give_the_same_answer(seed, nullable, text_ids, blanks):
+    """Exports read with pandas' nullable dtypes (Int64, Float64, pd.NA), text ids, blanks in orders
+    and spend: the checks never fail and count what they count on plain floats."""
+    rng = np.random.default_rng(seed)
+    d = _export(200, seed)
+    d.loc[rng.random(len(d)) < 0.1, "spend"] = 0.0
+    if blanks:
+        d.loc[rng.random(len(d)) < 0.1, ["orders", "spend"]] = np.nan
+    d = pd.concat([d, d.iloc[rng.integers(0, len(d), 3)].assign(customer_id=lambda x: x["customer_id"] + 500)],
+                  ignore_index=True)
+    plain = suspect_rows(d)
+    other = d.copy()
+    if nullable:
+        other = other.astype({"orders": "Float64"}).astype({"orders": "Int64", "spend": "Float64"})
+        other.loc[other["spend"].isna(), "spend"] = pd.NA
+    if text_ids:
+        other["customer_id"] = "C" + other["customer_id"].astype(str)
+        plain = suspect_rows(d.assign(customer_id="C" + d["customer_id"].astype(str)))
+    got = suspect_rows(other)
+    assert [(f["rule"], f["rows"]) for f in got] == [(f["rule"], f["rows"]) for f in plain]
