@@ -889,10 +889,9 @@ def load(
     from .weighting import weight_to_base
 
     weights, report.response = weight_to_base(frame, nonresp, cfg)
-    from .metrics import add_base_rates, add_nonrespondent_totals
+    from .metrics import add_nonrespondent_totals
 
     add_nonrespondent_totals(report.response, nonresp)
-    add_base_rates(report.response, frame, nonresp)
     if weights is not None:
         frame["weight"] = weights.to_numpy()
     absent = [c for c in CANONICAL if c not in frame and c not in ("quarter",)]

@@ -39,9 +39,7 @@ __all__ = [
     "exact_nps",
     "exact_metrics",
     "add_nonrespondent_totals",
-    "add_base_rates",
-    "census_rates",
-    "BASE_RATES",
+    "with_base",
     "nps_from_counts",
     "nps_difference",
     "mean_score",
@@ -670,7 +668,8 @@ def exact_nps(nps_quarter: pd.DataFrame, quarter: str) -> pd.Series:
 
 
 def exact_metrics(metrics: pd.DataFrame, skipped: pd.DataFrame, data: pd.DataFrame, config,
-                  quarter: str, response: Mapping | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
+                  quarter: str, response: Mapping | None = None,
+                  base: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
     """The quarter's metrics dashboard from the run's exact tables (over every row), plus the
     figures that need every row at once (the health score), computed from ``data``.
 
@@ -679,9 +678,9 @@ def exact_metrics(metrics: pd.DataFrame, skipped: pd.DataFrame, data: pd.DataFra
     the export holds the quarter's non-respondents too (``response``), the two MRR rows are the
     census over every customer of the quarter, respondents or not (no sampling error), not the
     respondents' sum, which would leave out the revenue of everyone who did not answer; when
-    every customer answered, the rows are the base and both rows are its census. Likewise the
-    rates of the CRM's 0/1 facts (churn, renewal, trial conversion, first-contact resolution) are
-    then over every customer of the quarter (:func:`census_rates`).
+    every customer answered, the rows are the base and both rows are its census. With ``base``
+    (the run's ``metrics_base``), every figure of the CRM's facts is over every customer of the
+    quarter (:func:`with_base`), MRR included.
 
     Parameters
     ----------
@@ -693,16 +692,19 @@ def exact_metrics(metrics: pd.DataFrame, skipped: pd.DataFrame, data: pd.DataFra
     quarter : str
     response : mapping, optional
         The quarter's entry of ``CleaningReport.response`` (``RunContext.response_entry``): its
-        ``base``, ``respondents``, ``nonrespondents_mrr`` (see :func:`add_nonrespondent_totals`)
-        and ``base_rates`` (:func:`add_base_rates`).
+        ``base``, ``respondents`` and ``nonrespondents_mrr`` (see :func:`add_nonrespondent_totals`).
+    base : DataFrame, optional
+        ``RunContext.base_metrics()``: the CRM's metrics over every customer, every quarter.
 
     Returns
     -------
     The columns and skips of :func:`cx_metrics`.
     """
     table = _of_quarter(metrics, quarter)
-    if response is not None:
-        table = census_rates(_mrr_census(table, response), response, config.alpha)
+    if base is not None and len(base):
+        table = with_base(table, _of_quarter(base, quarter), response)
+    elif response is not None:
+        table = _mrr_census(table, response)
     skips = {r["metric"]: r["reason"] for r in _of_quarter(skipped, quarter).to_dict("records")}
     extra, mskips = cx_metrics(data, config, part="in memory")
     skips.update(mskips)
@@ -724,87 +726,68 @@ def add_nonrespondent_totals(response: Sequence[dict], nonrespondents: pd.DataFr
         r["nonrespondents_mrr"] = {"n": int(n.get(q, 0)), "total": float(total.get(q, 0.0))}
 
 
-#: The 0/1 facts of the CRM, known for every customer whether they answered or not, and their
-#: metric's name: over the whole base when the export holds the non-respondents (:func:`census_rates`).
-BASE_RATES = {"churned": "Churn rate", "first_contact_resolved": "First-contact resolution",
-              "renewed": "Renewal rate", "trial_converted": "Trial conversion"}
+def with_base(table: pd.DataFrame, base: pd.DataFrame | None,
+              response: Mapping | Sequence[Mapping] | None = None) -> pd.DataFrame:
+    """A metrics table whose figures of the CRM's facts are over every customer of their quarter.
 
-
-def add_base_rates(response: Sequence[dict], respondents: pd.DataFrame, nonrespondents: pd.DataFrame) -> None:
-    """Add each quarter's counts of the :data:`BASE_RATES` columns over its whole base to its
-    ``response`` entry, in place: ``base_rates = {column: {"n": customers with a value, "sum":
-    how many are 1, "non_n": how many of those did not answer}}``, unweighted (the respondents
-    after cleaning and every non-respondent). Nothing for a quarter without non-respondents:
-    its respondents are its base. The large route counts the same in its engine
-    (:func:`cxanalysis.engine.large.prepare_large`)."""
-    cols = [c for c in BASE_RATES if c in respondents or c in nonrespondents]
-    if not cols or not len(nonrespondents):
-        return
-    parts = []
-    for frame, answered in ((respondents, True), (nonrespondents, False)):
-        f = pd.DataFrame({c: pd.to_numeric(frame[c], errors="coerce") if c in frame else np.nan for c in cols},
-                         index=frame.index)
-        parts.append(f.assign(_q=frame["quarter"].astype(str).to_numpy(), _answered=answered))
-    both = pd.concat(parts, ignore_index=True)
-    for r in response:
-        q = str(r["quarter"])
-        rows = both[both["_q"] == q]
-        if not len(rows) or rows["_answered"].all():
-            continue
-        r["base_rates"] = {c: {"n": int(rows[c].notna().sum()), "sum": float(rows[c].sum()),
-                               "non_n": int(rows.loc[~rows["_answered"], c].notna().sum())} for c in cols}
-
-
-def census_rates(table: pd.DataFrame, response: Mapping | Sequence[Mapping], alpha: float = 0.05) -> pd.DataFrame:
-    """The :data:`BASE_RATES` rows of a metrics table over every customer of their quarter.
-
-    Churn, renewal, trial conversion and first-contact resolution are facts of the CRM, known for
-    the customers who did not answer the survey as for those who did. When the export holds the
-    non-respondents (``base_rates`` of the quarter's ``response`` entry, :func:`add_base_rates`),
-    each such rate is theirs and the respondents' together, unweighted: the quarter's own rate,
-    not the respondents' weighted estimate of it. Its interval stays (Wilson on the base's
-    customers), for what customers like these do, which one quarter only estimates, as the other
-    averages keep theirs.
+    Churn and the other rates, spend and the other averages, retention cost, MRR and CLV are facts
+    of the CRM, known for the customers who did not answer the survey as for those who did. When
+    the export holds the non-respondents, ``base`` (the run's ``metrics_base``:
+    :func:`cxanalysis.engine.base.base_metrics`, or the large route's engine) has those metrics
+    over all of them, unweighted; each row of ``table`` it has is replaced by its own: the
+    quarter's figure, not the respondents' weighted estimate of it. The intervals stay (Wilson,
+    t, delta method on the base's customers): they are for what customers like these do, which
+    one quarter only estimates. MRR is a size of the business: a census, no interval, as
+    :func:`exact_metrics` says. The CX scores' rows are left as they are (only respondents have
+    a score).
 
     Parameters
     ----------
-    table : DataFrame
-        Metrics rows (:func:`cx_metrics` columns), of one quarter or with a ``quarter`` column.
-    response : mapping or sequence of mappings
-        The quarter's ``response`` entry (one quarter), or every quarter's (with ``quarter``).
-
-    Returns
-    -------
-    A copy of ``table`` with those rows replaced where the base's counts exist.
+    table, base : DataFrame
+        Metrics rows (:func:`cx_metrics` columns), of one quarter, or both with a ``quarter``
+        column. ``base`` None or empty: ``table`` unchanged.
+    response : mapping or sequence of mappings, optional
+        The quarter's ``response`` entry, or every quarter's: the number who did not answer, for
+        the method column.
 
     Examples
     --------
-    >>> t = pd.DataFrame({"metric": ["Churn rate"], "value": [0.2], "ci_low": [0.1], "ci_high": [0.3],
-    ...                   "n": [50], "n_eff": [40.0], "unit": ["share"], "method": ["Wilson; weighted"]})
-    >>> r = {"base_rates": {"churned": {"n": 200, "sum": 30.0, "non_n": 150}}}
-    >>> census_rates(t, r)[["value", "n"]].iloc[0].tolist()
-    [0.15, 200.0]
+    >>> t = pd.DataFrame({"metric": ["NPS", "Churn rate"], "value": [20.0, 0.2], "ci_low": [15.0, 0.1],
+    ...                   "ci_high": [25.0, 0.3], "n": [50, 50], "n_eff": [40.0, 40.0], "unit": ["points", "share"],
+    ...                   "method": ["adjusted-wald; weighted", "Wilson; weighted"]})
+    >>> b = pd.DataFrame({"metric": ["Churn rate"], "value": [0.15], "ci_low": [0.11], "ci_high": [0.2],
+    ...                   "n": [200], "n_eff": [200.0], "unit": ["share"], "method": ["Wilson"]})
+    >>> out = with_base(t, b, {"base": 200, "respondents": 50})
+    >>> out["value"].tolist(), out["method"].iloc[1]
+    ([20.0, 0.15], 'every customer of the quarter (200, the 150 who did not answer included); Wilson')
     """
-    entries = [response] if isinstance(response, Mapping) else list(response)
-    by_q = {str(e.get("quarter")): e.get("base_rates") for e in entries if e.get("base_rates")}
-    if not by_q or not len(table):
+    if base is None or not len(base) or not len(table):
         return table
+    entries = [response] if isinstance(response, Mapping) else list(response or [])
+    by_q = "quarter" in table and "quarter" in base
+    non = {str(e.get("quarter")): int(e.get("base") or 0) - int(e.get("respondents") or 0) for e in entries
+           if e.get("base") is not None}
+    size = {str(e.get("quarter")): int(e.get("base") or 0) for e in entries if e.get("base") is not None}
+    key = (lambda f: f["quarter"].astype(str)) if by_q else (lambda f: pd.Series("", index=f.index))
+    rows = {(q, m): r for q, m, r in zip(key(base), base["metric"], base.to_dict("records"), strict=True)}
     out = table.copy()
-    for i, row in out.iterrows():
-        if "quarter" in out:
-            rates = by_q.get(str(row["quarter"]))
-        else:
-            rates = next(iter(by_q.values())) if len(entries) == 1 else None
-        col = next((c for c, m in BASE_RATES.items() if m == row["metric"]), None)
-        if not rates or col is None or col not in rates or not rates[col]["n"]:
+    for i, q, m in zip(out.index, key(out), out["metric"], strict=True):
+        r = rows.get((q, m))
+        if r is None:
             continue
-        c = rates[col]
-        n, k = int(c["n"]), float(c["sum"])
-        lo, hi = wilson_interval(k, n, alpha)
-        out.loc[i, ["value", "ci_low", "ci_high", "n", "n_eff", "method"]] = [
-            k / n, lo, hi, n, float(n),
-            f"every customer of the quarter with a value ({n:,}), the {int(c['non_n']):,} who did not answer included; "
-            "Wilson, unweighted"]
+        k = non.get(q) if by_q else (next(iter(non.values())) if len(non) == 1 else None)
+        whole = size.get(q) if by_q else (next(iter(size.values())) if len(size) == 1 else None)
+        who = f", the {k:,} who did not answer included" if k else ""
+        if m in ("MRR (total)", "MRR per customer"):
+            method = f"census of the quarter's {f'{whole:,} ' if whole else ''}customers{who} (no sampling error)"
+            out.loc[i, ["value", "ci_low", "ci_high", "n", "n_eff", "method"]] = [r["value"], np.nan, np.nan, r["n"],
+                                                                                  np.nan, method]
+            continue
+        n = int(r["n"])
+        method = (f"every customer of the quarter ({n:,}{who}); {r['method']}" if whole is None or n == whole else
+                  f"every customer of the quarter with a value ({n:,} of {whole:,}, respondents or not); {r['method']}")
+        out.loc[i, ["value", "ci_low", "ci_high", "n", "n_eff", "method"]] = [r["value"], r["ci_low"], r["ci_high"],
+                                                                              r["n"], r["n_eff"], method]
     return out
 
 

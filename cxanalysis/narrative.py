@@ -198,7 +198,8 @@ def metrics_summary(skipped: dict[str, str], table: pd.DataFrame | None = None, 
         elif len(census):
             text += (f" MRR adds up every customer of the quarter with an MRR ({int(census['n'].iloc[0]):,}), "
                      "those who did not answer the survey included: a census, so it has no interval. The other "
-                     "figures are estimated from the respondents, with their 95% intervals.")
+                     "figures keep their 95% intervals, over every customer too for the CRM's facts (the method "
+                     "column says whose each is).")
     return text
 
 

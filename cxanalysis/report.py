@@ -288,6 +288,19 @@ class RunContext:
             self.__dict__["__exact"] = PandasEngine(self.data, self.config).exact_tables()
         return self.__dict__["__exact"][name]
 
+    def base_metrics(self) -> pd.DataFrame | None:
+        """The CRM's metrics per quarter over every customer, respondents or not (the run's
+        ``metrics_base``, :func:`cxanalysis.engine.base.base_metrics`), for
+        :func:`cxanalysis.metrics.with_base`; None when the export holds no non-respondent."""
+        if self.cache_dir is not None:
+            path = self.cache_dir.parent / "_data" / "exact" / "metrics_base.parquet"
+            return pd.read_parquet(path) if path.is_file() else None
+        from .engine.base import base_metrics
+
+        if "__base" not in self.__dict__:  # a raw export opened in JupyterLab: computed once here
+            self.__dict__["__base"] = base_metrics(self.data, self.nonrespondents, self.config)
+        return self.__dict__["__base"]
+
     def skip(self, analysis: str, reason: str) -> None:
         """Record an analysis that could not run, with the reason shown in the report."""
         self.fragment.setdefault("analyses_skipped", {})[analysis] = reason
@@ -793,14 +806,15 @@ def run_report(
         starter = threading.Thread(target=_start_workers, args=(pool, workers), daemon=True)
         starter.start()
         try:
-            frame, cleaning, q, root = _prepare(data, cfg, quarter, query, Path(out), progress, survey,
-                                                engine=engine_name, per_stratum=per_stratum)
+            frame, cleaning, q, root, non = _prepare(data, cfg, quarter, query, Path(out), progress, survey,
+                                                     engine=engine_name, per_stratum=per_stratum)
             data_path = (root / "_data" / "customers.parquet").resolve()
             sample = read_sample(root / "_data")
             # the large route wrote the exact tables while reading the export; otherwise they are
             # computed here, in the parent, at once: while the fork server may still be importing
             # (loading often ends first), then while the workers start on what does not need them
-            exact = side.submit(_write_exact, engine_name, frame, data_path, cfg, progress) if sample is None else None
+            exact = (side.submit(_write_exact, engine_name, frame, data_path, cfg, progress, non)
+                     if sample is None else None)
         finally:
             starter.join()
         chrome = page_chrome(paths, q)
@@ -858,10 +872,13 @@ def run_report(
 
 
 def _write_exact(name: str, frame: pd.DataFrame, data_path: Path, cfg: Config,
-                 progress: Callable[[str], None]) -> None:
+                 progress: Callable[[str], None], nonrespondents: pd.DataFrame | None = None) -> None:
     """Compute the exact tables with engine ``name`` over every row of the clean table and
-    write them to ``_data/exact/<table>.parquet`` (read by :meth:`RunContext.exact`)."""
+    write them to ``_data/exact/<table>.parquet`` (read by :meth:`RunContext.exact`); with
+    ``nonrespondents``, also ``metrics_base``, the CRM's metrics over every customer
+    (:func:`cxanalysis.engine.base.base_metrics`, in memory: this route loaded the export)."""
     from .engine import PandasEngine, open_engine
+    from .engine.base import base_metrics
 
     t0 = time.perf_counter()
     if name == "pandas":
@@ -872,6 +889,8 @@ def _write_exact(name: str, frame: pd.DataFrame, data_path: Path, cfg: Config,
         tables = eng.exact_tables()
     finally:
         eng.close()
+    if (with_base := base_metrics(frame, nonrespondents, cfg)) is not None:
+        tables["metrics_base"] = with_base
     folder = data_path.parent / "exact"
     folder.mkdir(exist_ok=True)
     for table, value in tables.items():
@@ -898,7 +917,7 @@ def _large_route(data, engine: str, query: str | None, survey) -> bool:
 def _prepare(data, cfg: Config, quarter: str | None, query: str | None, out: Path,
              progress: Callable[[str], None],
              survey: str | Path | None = None, *, engine: str = "pandas",
-             per_stratum: int | None = None) -> tuple[pd.DataFrame, CleaningReport, str, Path]:
+             per_stratum: int | None = None) -> tuple[pd.DataFrame, CleaningReport, str, Path, pd.DataFrame]:
     """Load and validate the export once; write the clean table, cleaning report and config
     under ``<out>/<quarter>/_data`` for the notebooks (stale fragments and cache removed).
 
@@ -947,4 +966,4 @@ def _prepare(data, cfg: Config, quarter: str | None, query: str | None, out: Pat
     (root / "_data" / "config.json").write_text(json.dumps(to_jsonable(cfg.to_dict()), indent=1))
     resp = f" ({cleaning.respondents:,} with a CX score)" if cleaning.respondents not in (None, cleaning.rows_out) else ""
     progress(f"  {cleaning.rows_in:,} rows read, {cleaning.rows_out:,} kept{resp}; report quarter {q}")
-    return frame, cleaning, q, root
+    return frame, cleaning, q, root, non

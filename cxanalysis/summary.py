@@ -589,7 +589,7 @@ def churn_leaders_html(segments: list[dict[str, Any]], clusters: list[dict[str, 
     groups (as :func:`churn_leaders` names them) the at-risk tables above already show, marked
     "also at risk" here; ``weighted`` (respondents weighted to the base) says the churn is an
     estimate from the respondents; ``census``, that ``churn`` (all customers) is over every
-    customer of the quarter (:func:`cxanalysis.metrics.census_rates`); ``unsegmented``
+    customer of the quarter (:func:`cxanalysis.metrics.with_base`); ``unsegmented``
     (results.json's) adds the respondents a dimension leaves out as a group of their own
     (:func:`churn_leaders`)."""
     usable = clusters_usable and not circular

@@ -91,7 +91,7 @@ def quarterly(data: pd.DataFrame, config, *, exact: pd.DataFrame | None = None,
         customers) comes from ``data`` (every row, or the run's weighted sample).
     metrics : DataFrame, optional
         ``RunContext.exact("metrics")``: CSAT and churn rate per quarter, exact (the churn rate
-        over every customer of the quarter once :func:`cxanalysis.metrics.census_rates` has
+        over every customer of the quarter once :func:`cxanalysis.metrics.with_base` has
         replaced it); the churn change is then the difference of these rates.
     base : DataFrame, optional
         Every customer of every quarter, respondents or not (``RunContext.everyone``): the churn

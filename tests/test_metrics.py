@@ -425,8 +425,8 @@ def test_clv_when_nobody_spent_anything_is_zero_not_an_error():
 def test_mrr_is_a_census_of_the_whole_base_when_the_export_holds_it(tmp_path):
     """With non-respondents in the export, MRR (total) and MRR per customer add up every
     customer of the quarter (checked against the generator's frame summed by pandas), have no
-    interval, and say so; the other metrics stay the respondents' (weighted) figures, but the CRM's
-    0/1 rates (over every customer too). With no
+    interval, and say so; the other metrics stay the respondents' (weighted) figures (without the
+    run's ``metrics_base``: see the next tests). With no
     non-respondent the rows are the base: the same census, of them alone."""
     from cxanalysis.engine import PandasEngine
     from cxanalysis.io import load
@@ -453,11 +453,10 @@ def test_mrr_is_a_census_of_the_whole_base_when_the_export_holds_it(tmp_path):
                                                       f"the {(~answered).sum():,} who did not answer")
     # the respondents' own sum is a different, smaller number: the census is not a no-op
     assert df.loc[answered, "mrr"].sum() < 0.8 * df["mrr"].sum()
-    # every other row is the exact table's, but the CRM rates, over every customer too (census_rates)
+    # every other row is the exact table's
     exact = metrics._of_quarter(tables["metrics"], q).set_index("metric")
-    other = exact.index.difference(["MRR (total)", "MRR per customer", *metrics.BASE_RATES.values()])
+    other = exact.index.difference(["MRR (total)", "MRR per customer"])
     pd.testing.assert_frame_equal(by.loc[other, exact.columns], exact.loc[other])
-    assert by.loc["Churn rate", "value"] == pytest.approx(df["churned"].mean(), rel=1e-12)
     assert "a census, so it has no interval" in metrics_summary({}, table)
     # everyone answered: nothing to add, the rows are the base, and its mean per customer is as much a
     # census as its total (no interval, as with non-respondents)
@@ -559,12 +558,15 @@ def test_two_proportion_p_is_statsmodels_pooled_z_test(n_a, x_a, n_b, x_b):
     assert np.isnan(metrics.two_proportion_p(0.5, 0, 0.5, 10))
 
 
-def test_crm_rates_are_over_every_customer_when_the_export_holds_the_nonrespondents(tmp_path):
-    """The sample (a third answer): churn, renewal, trial conversion and first-contact resolution
-    per quarter equal the plain mean over every row of the CSV (read here with pandas alone), with
-    the Wilson interval of statsmodels on those customers; the CX scores stay the respondents'."""
+def test_crm_figures_are_over_every_customer_when_the_export_holds_the_nonrespondents(tmp_path):
+    """The sample (a third answer): churn and the other rates, spend and the other averages and
+    CLV per quarter are the plain figures over every row of the CSV (read here with pandas alone),
+    with statsmodels' Wilson and t intervals on those customers; MRR is their census without an
+    interval; the CX scores stay the respondents' (weighted)."""
+    from scipy import stats
     from statsmodels.stats.proportion import proportion_confint
 
+    from cxanalysis.engine.base import base_metrics
     from cxanalysis.io import load
     from cxanalysis.sample import RESPONSE_RATES, make_customers
 
@@ -572,37 +574,51 @@ def test_crm_rates_are_over_every_customer_when_the_export_holds_the_nonresponde
     raw = pd.read_csv(tmp_path / "x.csv")
     cfg = load_config()
     loaded = load(tmp_path / "x.csv", cfg)
+    base = base_metrics(loaded.data, loaded.nonrespondents, cfg)
     for entry in loaded.report.response:
         q = entry["quarter"]
         rows, resp = raw[raw["quarter"] == q], loaded.data[loaded.data["quarter"] == q]
         table, _ = metrics.cx_metrics(resp, cfg, part="exact")
-        got = metrics.census_rates(table, entry).set_index("metric")
-        for col, name in metrics.BASE_RATES.items():
+        got = metrics.with_base(table, base[base["quarter"] == q].drop(columns="quarter"), entry).set_index("metric")
+        n_non = int(rows["nps_score"].isna().sum())
+        assert entry["base"] - entry["respondents"] == n_non > 0
+        for col, name in (("churned", "Churn rate"), ("renewed", "Renewal rate"), ("trial_converted", "Trial conversion"),
+                          ("first_contact_resolved", "First-contact resolution")):
             values = rows[col].dropna()
-            assert entry["base_rates"][col] == {"n": len(values), "sum": float(values.sum()),
-                                                "non_n": int(rows.loc[rows["nps_score"].isna(), col].notna().sum())}
             assert got.loc[name, "value"] == pytest.approx(values.mean(), rel=1e-12)
             lo, hi = proportion_confint(values.sum(), len(values), alpha=0.05, method="wilson")
             assert (got.loc[name, "ci_low"], got.loc[name, "ci_high"]) == (pytest.approx(lo, rel=1e-9),
                                                                            pytest.approx(hi, rel=1e-9))
             assert got.loc[name, "n"] == len(values)
-            assert got.loc[name, "method"].startswith(f"every customer of the quarter with a value ({len(values):,})")
-        # the respondents' weighted estimate differs from the census: the replacement is not a no-op
+            assert got.loc[name, "method"] == (
+                f"every customer of the quarter ({len(rows):,}, the {n_non:,} who did not answer included); Wilson"
+                if len(values) == len(rows) else
+                f"every customer of the quarter with a value ({len(values):,} of {len(rows):,}, respondents or not); Wilson")
+        spend = rows["spend"]
+        t = stats.t.ppf(0.975, len(spend) - 1) * spend.std(ddof=1) / np.sqrt(len(spend))
+        assert got.loc["Average spend per customer", ["value", "ci_low", "ci_high"]].tolist() == pytest.approx(
+            [spend.mean(), spend.mean() - t, spend.mean() + t], rel=1e-9)
+        assert got.loc["Average transaction size", "value"] == pytest.approx(spend.sum() / rows["orders"].sum(), rel=1e-12)
+        clv = cfg.roi["gross_margin"] * spend.mean() / rows["churned"].mean()
+        assert got.loc["CLV (simple)", "value"] == pytest.approx(clv, rel=1e-12)
+        assert got.loc["MRR (total)", "value"] == pytest.approx(rows["mrr"].sum(), rel=1e-12)
+        assert np.isnan(got.loc["MRR per customer", "ci_low"]) and got.loc["MRR (total)", "method"].startswith(
+            f"census of the quarter's {len(rows):,} customers, the {n_non:,} who did not answer included")
+        # the respondents' weighted estimate differs: the replacement is not a no-op
         assert table.set_index("metric").loc["Churn rate", "value"] != pytest.approx(got.loc["Churn rate", "value"],
                                                                                      rel=1e-6)
-        assert got.loc["NPS", "value"] == table.set_index("metric").loc["NPS", "value"]  # the score stays
+        for score in ("NPS", "CSAT (mean)", "CES (mean)"):  # the scores stay the respondents'
+            assert got.loc[score].equals(table.set_index("metric").loc[score])
 
 
-def test_census_rates_leave_a_quarter_whose_customers_all_answered():
-    resp = pd.DataFrame({"quarter": ["2026Q1"] * 4 + ["2026Q2"] * 4, "churned": [1, 0, 0, 0, 1, 1, 0, 0]})
-    non = pd.DataFrame({"quarter": ["2026Q2"] * 2, "churned": [1, np.nan]})
-    response = [{"quarter": "2026Q1"}, {"quarter": "2026Q2"}]
-    metrics.add_base_rates(response, resp, non)
-    assert "base_rates" not in response[0]
-    assert response[1]["base_rates"] == {"churned": {"n": 5, "sum": 3.0, "non_n": 1}}
+def test_with_base_leaves_the_scores_and_a_table_without_base():
     table = pd.DataFrame({"quarter": ["2026Q1", "2026Q2"], "metric": "Churn rate", "value": [0.25, 0.5],
                           "ci_low": 0.0, "ci_high": 1.0, "n": 4, "n_eff": 4.0, "unit": "share", "method": "Wilson"})
-    got = metrics.census_rates(table, response)
+    base = pd.DataFrame({"quarter": ["2026Q2"], "metric": "Churn rate", "value": [0.6], "ci_low": 0.2, "ci_high": 0.9,
+                         "n": 5, "n_eff": 5.0, "unit": "share", "method": "Wilson"})
+    got = metrics.with_base(table, base, [{"quarter": "2026Q1", "base": 4, "respondents": 4},
+                                          {"quarter": "2026Q2", "base": 6, "respondents": 4}])
     assert got["value"].tolist() == [0.25, 0.6] and got["n"].tolist() == [4, 5]
-    metrics.add_base_rates(response, resp, non.iloc[:0])  # no non-respondent at all: nothing added
-    assert metrics.census_rates(table, [{"quarter": "2026Q1"}]).equals(table)
+    assert got["method"].tolist() == ["Wilson", "every customer of the quarter with a value (5 of 6, respondents or "
+                                                "not); Wilson"]
+    assert metrics.with_base(table, None).equals(table) and metrics.with_base(table, base.iloc[:0]).equals(table)

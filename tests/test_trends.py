@@ -6,6 +6,7 @@ from scipy import stats
 
 from cxanalysis import metrics, trends
 from cxanalysis.config import load_config
+from cxanalysis.engine.base import base_metrics
 
 
 def _panel(n: int, recur: float, rng, shift: float = 0.0) -> pd.DataFrame:
@@ -256,12 +257,10 @@ def test_churn_trend_is_over_every_customer_when_the_base_is_given():
     answered = rng.random(n) < 0.3 + 0.4 * base["churned"]  # leavers answer more: respondents overstate churn
     resp = base[answered].reset_index(drop=True)
     non = base[~answered].drop(columns="nps_score").reset_index(drop=True)
-    response = [{"quarter": q} for q in ("2026Q1", "2026Q2")]
-    metrics.add_base_rates(response, resp, non)
     cfg = load_config()
     table = pd.concat([metrics.cx_metrics(resp[resp["quarter"] == q], cfg, part="exact")[0].assign(quarter=q)
                        for q in ("2026Q1", "2026Q2")], ignore_index=True)
-    got = trends.quarterly(resp, cfg, metrics=metrics.census_rates(table, response),
+    got = trends.quarterly(resp, cfg, metrics=metrics.with_base(table, base_metrics(resp, non, cfg)),
                            base=pd.concat([resp.drop(columns="nps_score"), non], ignore_index=True)).set_index("quarter")
     p = base.groupby("quarter")["churned"].mean()
     n_q = base.groupby("quarter")["churned"].size()

@@ -18,15 +18,37 @@ import pandas as pd
 
 from ..config import Config, load_config
 from ..metrics import configured_nps, cx_metrics
-from ..schema import CATEGORICAL, Problem, check_rules, clashing_names, rules
+from ..schema import CATEGORICAL, CX_SCORES, Problem, check_rules, clashing_names, rules
 from ..schema import sql_name as q
 from . import exact, sql
 
 __all__ = ["Engine", "SQLEngine", "PandasEngine", "EXACT_TABLES", "canonical_select", "quarter_given", "stratified_sql",
-           "finish_sample", "MISSING_LEVEL"]
+           "finish_sample", "MISSING_LEVEL", "crm_columns", "base_metrics"]
 
 #: The exact tables every engine computes (:meth:`Engine.exact_tables`).
 EXACT_TABLES = ("nps_overall", "nps_quarter", "nps_segments", "metrics", "metrics_skipped", "counts")
+
+
+def crm_columns(columns: Sequence[str], config: Config) -> list[str]:
+    """The columns of a table over every customer, respondents or not (:func:`base_metrics`):
+    ``quarter`` and the CRM's facts the metrics read, without the CX scores (only respondents
+    have them) and without the respondents' weights (every customer counts once)."""
+    scores = {*CX_SCORES, config.categories["score"]}
+    return [c for c in columns if c == "quarter" or (c in sql.USED_BY_METRICS and c not in scores and c != "weight")]
+
+
+def base_metrics(respondents: pd.DataFrame, nonrespondents: pd.DataFrame | None, config: Config) -> pd.DataFrame | None:
+    """The exact metrics of the CRM's facts per quarter over every customer, respondents (after
+    cleaning) and non-respondents together, unweighted: churn and the other rates, spend and the
+    other averages, retention cost, MRR, CLV (``metrics_base`` of a run's exact tables; the large
+    route's engine computes the same with :meth:`SQLEngine.metrics_over`). None when the export
+    holds no non-respondent: the respondents are then the base, and their own table says it all.
+    """
+    if nonrespondents is None or not len(nonrespondents):
+        return None
+    cols = crm_columns(list(dict.fromkeys([*respondents.columns, *nonrespondents.columns])), config)
+    base = pd.concat([respondents.reindex(columns=cols), nonrespondents.reindex(columns=cols)], ignore_index=True)
+    return PandasEngine(base, config).metrics(by=("quarter",))[0]
 
 
 class Engine(ABC):
@@ -255,6 +277,15 @@ class SQLEngine(Engine):
 
     def counts(self, by: Sequence[str] = ("quarter",)) -> pd.DataFrame:
         return self.query(sql.counts_sql(self.table, self.config, self.columns, by))
+
+    def metrics_over(self, select: str, columns: Sequence[str], by: Sequence[str] = ("quarter",)) -> pd.DataFrame:
+        """The exact metrics of ``select`` (a statement over this engine's tables, with
+        ``columns``: :func:`crm_columns`, so no score and no weight) per group: what
+        :func:`base_metrics` computes in memory, in the one SQL text."""
+        src = f"({select}) base_rows"
+        stats = self.query(sql.metrics_sql(src, self.config, columns, by))
+        counts = self.query(sql.counts_sql(src, self.config, columns, by))
+        return exact.metrics_table(stats, counts, None, None, self.config, by, False)[0]
 
     def validate(self, *, unique: Sequence[str] = ()) -> list[Problem]:
         """Every rule as a count: the row-wise rules in one pass over the table (one

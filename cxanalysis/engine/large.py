@@ -39,10 +39,10 @@ from ..io import (
     recode_note,
     undated_churn_note,
 )
-from ..metrics import BASE_RATES
 from ..schema import CANONICAL, CATEGORICAL, CX_SCORES, NUMERIC_KINDS, Problem, ValidationError
 from ..schema import sql_name as q
 from . import exact, sql
+from .base import crm_columns
 
 __all__ = ["LargeRun", "prepare_large", "sample_covariates", "DEFAULT_PER_STRATUM", "DEFAULT_SAMPLE_ROWS",
            "auto_per_stratum"]
@@ -291,13 +291,8 @@ def _prepare(eng, source, config: Config, qtr, per_stratum: int | None, seed: in
     mrr = (f", COUNT(CASE WHEN NOT ({answered}) THEN mrr END) AS non_mrr_n, "
            f"COALESCE(SUM(CASE WHEN NOT ({answered}) THEN CAST(mrr AS DOUBLE) END), 0.0) AS non_mrr_total"
            if "mrr" in eng.columns else "")
-    # and their CRM rates, for the rates over the whole base (metrics.add_base_rates, census_rates)
-    rates = [c for c in BASE_RATES if c in eng.columns]
-    non_rates = "".join(f", COUNT(CASE WHEN NOT ({answered}) THEN {q(c)} END) AS non_n__{c}, "
-                        f"COALESCE(SUM(CASE WHEN NOT ({answered}) THEN CAST({q(c)} AS DOUBLE) END), 0.0) AS "
-                        f"non_sum__{c}" for c in rates)
     base = eng.query(f"SELECT quarter, COUNT(*) AS base, SUM(CASE WHEN {answered} THEN 1 ELSE 0 END) AS respondents"
-                     f"{mrr}{non_rates} FROM {eng.table} GROUP BY quarter ORDER BY quarter")
+                     f"{mrr} FROM {eng.table} GROUP BY quarter ORDER BY quarter")
     resp_select = f"SELECT * FROM ({clean_select}) c WHERE {answered}"
     eng.derive_view(resp_select)
     # validation: every rule one count over the respondents
@@ -323,10 +318,7 @@ def _prepare(eng, source, config: Config, qtr, per_stratum: int | None, seed: in
     # what the cleaning report says
     own = "weight" in eng.columns
     by_q = base.set_index("quarter")
-    resp_rates = "".join(f", COUNT({q(c)}) AS n__{c}, COALESCE(SUM(CAST({q(c)} AS DOUBLE)), 0.0) AS sum__{c}"
-                         for c in rates)
-    resp_counts = eng.query(f"SELECT quarter, COUNT(*) AS n{resp_rates} FROM {eng.table} GROUP BY quarter").set_index("quarter")
-    n_resp = resp_counts["n"]
+    n_resp = eng.query(f"SELECT quarter, COUNT(*) AS n FROM {eng.table} GROUP BY quarter").set_index("quarter")["n"]
     raked: dict[str, dict] = {}
     not_raked = "weighting turned off in cx.yaml"
     if not own and int((by_q["base"] - by_q["respondents"]).sum()) and config.weighting.get("method", "raking") == "raking":
@@ -349,12 +341,6 @@ def _prepare(eng, source, config: Config, qtr, per_stratum: int | None, seed: in
             info.update(raked[str(qq)])
         if mrr:
             info["nonrespondents_mrr"] = {"n": int(r["non_mrr_n"]), "total": float(r["non_mrr_total"])}
-        if rates and non:
-            own_r = resp_counts.loc[qq] if qq in resp_counts.index else None
-            info["base_rates"] = {c: {"n": int(r[f"non_n__{c}"]) + (int(own_r[f"n__{c}"]) if own_r is not None else 0),
-                                      "sum": float(r[f"non_sum__{c}"]) + (float(own_r[f"sum__{c}"]) if own_r is not None
-                                                                          else 0.0),
-                                      "non_n": int(r[f"non_n__{c}"])} for c in rates}
         report.response.append(info)
     n_non = int((by_q["base"] - by_q["respondents"]).sum())
     report.respondents = int(n_resp.sum())
@@ -383,6 +369,11 @@ def _prepare(eng, source, config: Config, qtr, per_stratum: int | None, seed: in
     # exact tables over every respondent
     t0 = time.perf_counter()
     tables = eng.exact_tables()
+    if n_non:  # the CRM's metrics over every customer, respondents or not (base.base_metrics in memory)
+        crm = crm_columns(eng.columns, config)
+        cols = ", ".join(q(c) for c in crm)
+        tables["metrics_base"] = eng.metrics_over(
+            f"SELECT {cols} FROM {eng.table} UNION ALL SELECT {cols} FROM ({clean_select}) c WHERE NOT ({answered})", crm)
     unweighted = [c for c in eng.columns if c != "weight"]
     tables["nps_quarter_unweighted"] = exact.nps_table(
         eng.query(sql.nps_sql(eng.table, config, unweighted, ("quarter",))), config, ("quarter",))

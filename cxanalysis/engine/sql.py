@@ -108,7 +108,7 @@ class MeanSpec:
 
 
 #: The columns the metric statistics read.
-_USED = ("nps_score", "csat", "ces", "churned", "first_contact_resolved", "renewed", "trial_converted",
+USED_BY_METRICS = _USED = ("nps_score", "csat", "ces", "churned", "first_contact_resolved", "renewed", "trial_converted",
          "spend", "orders", "contract_value", "support_cost", "mrr", "weight")
 
 
