@@ -168,10 +168,10 @@ def dimensions_sentence(config, skipped: dict[str, str]) -> str:
 
     >>> from cxanalysis.config import load_config
     >>> dimensions_sentence(load_config({"segments": {"dimensions": ["region", "tenure_months"]}}), {})
-    'Segmented by the dimensions configured (segments.dimensions in cx.yaml): Region and Tenure (months).'
+    'Segmented by the dimensions configured (segments.dimensions in cx.yaml, or its defaults): Region and Tenure (months).'
     """
     used = [d for d in config.segments["dimensions"] if d not in skipped]
-    text = (f"Segmented by the dimensions configured (segments.dimensions in cx.yaml): "
+    text = (f"Segmented by the dimensions configured (segments.dimensions in cx.yaml, or its defaults): "
             f"{listing(label(d) for d in used)}." if used else "No configured segment dimension could be used.")
     if skipped:
         text += " " + metrics_summary({f"segment {k}": v for k, v in skipped.items()})
@@ -317,6 +317,30 @@ def trend_summary(table: pd.DataFrame, year: dict | None = None, score: str = "N
             f"{last['change_ci_high']:+.1f}, {p_phrase(last['p_value'])}), {sig} at the 5% level.")
     if (over_year := year_change_sentence(year, score)):
         text += f" {over_year} Small steps that are each within chance can add up to a change beyond chance."
+    return text + churn_trend_sentence(table)
+
+
+def churn_trend_sentence(table: pd.DataFrame) -> str:
+    """Markdown: the latest quarter's churn change (:func:`cxanalysis.trends.quarterly`'s
+    ``churn_change`` and ``churn_p_value``) and any earlier step beyond chance; "" without churn.
+
+    >>> t = pd.DataFrame({"quarter": ["2026Q1", "2026Q2", "2026Q3"], "churn_rate": [0.12, 0.106, 0.105],
+    ...                   "churn_change": [None, -0.014, -0.001], "churn_p_value": [None, 0.005, 0.9]})
+    >>> churn_trend_sentence(t)
+    ' Churn went from 10.6% in 2026Q2 to 10.5% in 2026Q3 (-0.1 percentage points, p = 0.900), within chance. Earlier, beyond chance: 2026Q1 to 2026Q2 (-1.4 pp, p = 0.005).'
+    """
+    if "churn_change" not in table or len(table) < 2 or pd.isna(table["churn_change"].iloc[-1]):
+        return ""
+    last, prev = table.iloc[-1], table.iloc[-2]
+    p = last["churn_p_value"]
+    verdict = "within chance" if not (p is not None and p < 0.05) else "beyond chance at the 5% level"
+    text = (f" Churn went from {prev['churn_rate']:.1%} in {prev['quarter']} to {last['churn_rate']:.1%} in "
+            f"{last['quarter']} ({100 * last['churn_change']:+.1f} percentage points, {p_phrase(p)}), {verdict}.")
+    earlier = [(table["quarter"].iloc[i - 1], r) for i, r in enumerate(table.iloc[:-1].itertuples()) if i > 0
+               and r.churn_p_value is not None and not pd.isna(r.churn_p_value) and r.churn_p_value < 0.05]
+    if earlier:
+        text += " Earlier, beyond chance: " + "; ".join(
+            f"{a} to {r.quarter} ({100 * r.churn_change:+.1f} pp, {p_phrase(r.churn_p_value)})" for a, r in earlier) + "."
     return text
 
 
@@ -898,9 +922,12 @@ def retention_title(result) -> str:
     return title[:1].upper() + title[1:] + flag
 
 
-def retention_summary(result, *, currency: str | None = None) -> str:
+def retention_summary(result, *, currency: str | None = None, counted: tuple[float, int] | None = None) -> str:
     """Markdown: what a retained customer is worth and, per horizon, how many retained a month
-    pay for the program (a :class:`cxanalysis.roi.RetentionScenarios`).
+    pay for the program (a :class:`cxanalysis.roi.RetentionScenarios`). ``counted``: the
+    quarter's churn rate counted over its customers, and their number
+    (:meth:`cxanalysis.report.RunContext.counted_churn`): the customers who leave a month are
+    then counted, not predicted.
 
     A break-even whose interval has no upper end (the value per customer may be zero or
     negative) reads "at least"; a value whose point estimate is not positive gives none.
@@ -921,7 +948,7 @@ def retention_summary(result, *, currency: str | None = None) -> str:
     if not result.value_per_customer > 0:
         return head + ("\n\n**Break-even:** none can be stated: a retained customer may be worth nothing or less, "
                        "so retaining more never pays for the program on this evidence.")
-    leavers = result.leavers_per_month
+    leavers = result.leavers_per_month if counted is None else counted[0] * counted[1] / 3
     known = bool(np.isfinite(leavers) and leavers > 0)
     lines = []
     for r in result.break_even.itertuples():
@@ -934,8 +961,10 @@ def retention_summary(result, *, currency: str | None = None) -> str:
             "(costs are paid at the start of each year, so a quarter pays a whole year):\n" + "\n".join(lines))
     if known:
         row = result.headline_break_even()
-        text += (f"\n\nFor scale: about {leavers:,.0f} customers leave a month (the average customer's "
-                 f"{result.average['churn']:.1%} a quarter, over {result.base_size:,.0f} customers), so keeping "
+        scale = (f"the average customer's {result.average['churn']:.1%} a quarter, over {result.base_size:,.0f} "
+                 "customers" if counted is None else
+                 f"the quarter's churn of {counted[0]:.1%}, counted over its {counted[1]:,} customers")
+        text += (f"\n\nFor scale: about {leavers:,.0f} customers leave a month ({scale}), so keeping "
                  f"{_customers(row['break_even_per_month'])} of them a month means keeping "
                  f"{fmt_percent(row['break_even_per_month'] / leavers)} of those who would leave.")
     return text

@@ -301,6 +301,19 @@ class RunContext:
             self.__dict__["__base"] = base_metrics(self.data, self.nonrespondents, self.config)
         return self.__dict__["__base"]
 
+    def counted_churn(self) -> tuple[float, int] | None:
+        """The report quarter's churn rate counted over every customer, and how many customers
+        had a churn value: from ``metrics_base`` when the export holds non-respondents, from the
+        exact metrics when every customer answered (unweighted); None when the customers are only
+        estimated (respondents with the export's own weights) or the export has no churn."""
+        table = self.base_metrics()
+        if table is None:
+            if "weight" in self.data:
+                return None
+            table = self.exact("metrics")
+        row = table[(table["quarter"].astype(str) == str(self.quarter)) & (table["metric"] == "Churn rate")]
+        return (float(row["value"].iloc[0]), int(row["n"].iloc[0])) if len(row) else None
+
     def skip(self, analysis: str, reason: str) -> None:
         """Record an analysis that could not run, with the reason shown in the report."""
         self.fragment.setdefault("analyses_skipped", {})[analysis] = reason

@@ -601,7 +601,7 @@ def near_duplicates(frame: pd.DataFrame, *, max_examples: int = 3) -> dict | Non
     dict or None
         None when there is nothing to report (or nothing to check). Otherwise ``rule``, ``rows``
         (rows in a matching group), ``groups``, ``pairs`` (every group is two rows), ``columns``
-        (compared), ``of`` (rows checked), ``example_ids`` (one
+        (compared, besides the quarter), ``of`` (rows checked), ``example_ids`` (one
         group per example, ids joined by " and "), ``ids_apart`` and ``groups_apart`` (the most
         common gap between the numeric ids of a pair, and how many pairs have it, when it is
         most of them: a block copied under new ids), and ``note``, the sentence page 01 shows.
@@ -624,7 +624,8 @@ def near_duplicates(frame: pd.DataFrame, *, max_examples: int = 3) -> dict | Non
     key = sub.groupby(cols, dropna=False, sort=False).ngroup()
     groups = [g.sort_values(key=_id_order) for _, g in sub["customer_id"].groupby(key.to_numpy(), sort=False)]
     out = {"rule": "rows that match another row on every column but the customer id", "rows": int(len(sub)),
-           "groups": len(groups), "pairs": all(len(g) == 2 for g in groups), "columns": len(cols), "of": len(frame),
+           "groups": len(groups), "pairs": all(len(g) == 2 for g in groups),
+           "columns": len([c for c in cols if c != "quarter"]), "of": len(frame),
            "example_ids": [], "ids_apart": None, "groups_apart": None}
     numeric = pd.to_numeric(sub["customer_id"], errors="coerce")
     gaps = pd.Series([abs(float(numeric[g.index[1]]) - float(numeric[g.index[0]])) if len(g) == 2 else np.nan
@@ -655,7 +656,7 @@ def _near_duplicates_note(found: dict, n: int) -> str:
                  f"the ids are exactly {found['ids_apart']:,.0f} apart, as if a block of customers had been exported "
                  "again under new ids.")
     copies = found["rows"] - found["groups"]
-    return (f"{what} are identical in all {found['columns']} columns other than the customer id (e.g. ids "
+    return (f"{what} are identical in all {found['columns']} columns besides the customer id and the quarter (e.g. ids "
             f"{'; '.join(found['example_ids'])}).{apart} No rule drops them: they differ in the id, so they are kept "
             f"as separate customers. If they are copies, {copies:,} customers are counted twice on every page and "
             "every interval is too narrow. Ask the owner of the export, and drop the copies (or give them their real "
@@ -669,6 +670,7 @@ def orders_without_spend(frame: pd.DataFrame, *, max_examples: int = 3) -> dict 
     -------
     dict or None
         None without such rows (or without both columns); otherwise ``rule``, ``rows``, ``of``,
+        ``spend_mean`` and ``spend_mean_without`` (the average spend with and without them),
         ``orders_min``, ``orders_max``, ``mrr_zero`` (all of them also have MRR 0, when there is an
         MRR column), ``example_ids`` and ``note``, the sentence page 01 shows.
     """
@@ -683,18 +685,23 @@ def orders_without_spend(frame: pd.DataFrame, *, max_examples: int = 3) -> dict 
     if not bad.any():
         return None
     mrr_zero = bool("mrr" in frame and (values("mrr")[bad] == 0).all())
+    spend = values("spend")
     out = {"rule": "orders in the quarter but spend 0", "rows": int(bad.sum()), "of": len(frame),
            "orders_min": float(orders[bad].min()), "orders_max": float(orders[bad].max()), "mrr_zero": mrr_zero,
-           "example_ids": _example_ids(frame.loc[bad, "customer_id"], max_examples)}
+           "example_ids": _example_ids(frame.loc[bad, "customer_id"], max_examples),
+           "spend_mean": float(spend.mean()), "spend_mean_without": float(spend[~bad].mean())}
     span = (f"{_fmt(out['orders_min'])}" if out["orders_min"] == out["orders_max"]
             else f"{_fmt(out['orders_min'])} to {_fmt(out['orders_max'])}")
     out["note"] = (f"{out['rows']:,} customers ({out['rows'] / len(frame):.1%} of the {len(frame):,}) placed {span} "
                    f"orders in the quarter but spent 0{' (and have MRR 0)' if mrr_zero else ''} (e.g. ids "
                    f"{', '.join(out['example_ids'])}). They count as spending nothing: they lower the average spend, "
-                   "the average transaction size (their orders count, their spend does not) and CLV, and the spend "
-                   "model counts them among the customers who spent nothing. If their spend is unknown rather than "
-                   "zero (a billing gap), leave the cell empty in the export; if the orders were free, nothing needs "
-                   "changing.")
+                   f"the average transaction size (their orders count, their spend does not){', MRR' if mrr_zero else ''}"
+                   " and CLV, and the spend model counts them among the customers who spent nothing"
+                   + (f"; left out, the average spend per customer would be {out['spend_mean_without']:,.0f} instead of "
+                      f"{out['spend_mean']:,.0f} ({out['spend_mean_without'] / out['spend_mean'] - 1:+.1%})"
+                      if out["spend_mean"] > 0 else "")
+                   + ". Unless those orders were free, a billing gap is the likelier cause: leave the cells of an "
+                   "unknown spend empty in the export, and they are left out instead of counted as 0.")
     return out
 
 

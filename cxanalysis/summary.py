@@ -617,7 +617,9 @@ def churn_leaders_html(segments: list[dict[str, Any]], clusters: list[dict[str, 
             f"(all customers: {fmt.percent(churn)}) beyond chance, allowing for the number of groups compared, "
             f"highest first, whatever their {lab}: a group the score does not flag can still be where customers "
             "leave." + several + why_left
-            + (" Share of all who left: of every customer who churned, the share in the group." if shares else "")
+            + ((" Share of all who left: of every respondent who churned (weighted to the base), the share in the "
+                "group." if weighted else " Share of all who left: of every customer who churned, the share in the "
+                "group.") if shares else "")
             + (" Each group's churn is its respondents', weighted to the whole customer base, so that it sits "
                "beside their score; the churn of all customers is over every customer of the quarter, respondents "
                "or not." if weighted and census else
@@ -958,19 +960,22 @@ def near_duplicate_warning(results: dict[str, Any]) -> list[str]:
     --------
     >>> near_duplicate_warning({"data_quality": {"suspect": [{"rule": "rows that match another row on every "
     ...     "column but the customer id", "rows": 4, "groups": 2, "pairs": True, "of": 40}]}})[0][:60]
-    "2 pairs of customers (10.0% of the quarter's 40) are identic"
+    "2 customers appear twice (4 of the quarter's 40 rows, 10.0%,"
     """
     found = next((s for s in (results.get("data_quality") or {}).get("suspect") or []
                   if str(s.get("rule", "")).endswith("but the customer id")), None)
     if not found:
         return []
     kept = found.get("of") or 0
-    what = (f"{found['groups']:,} pairs of customers" if found.get("pairs")
-            else f"{found['rows']:,} customers in {found['groups']:,} groups")
-    share = f" ({found['rows'] / kept:.1%} of the quarter's {kept:,})" if kept else ""
-    return [f"{what}{share} are identical in every column but the customer id, as if exported twice under "
-            "new ids. If they are copies, those customers count twice in every figure here and every likely "
-            "range is too narrow: ask the owner of the export before acting (data-quality page)."]
+    extra = found["rows"] - found["groups"]
+    what = (f"{found['groups']:,} customers appear twice" if found.get("pairs")
+            else f"{found['groups']:,} customers appear several times")
+    share = (f" ({found['rows']:,} of the quarter's {kept:,} rows, {found['rows'] / kept:.1%}, are identical in "
+             "every column but the customer id)" if kept else " (identical in every column but the customer id)")
+    return [f"{what}{share}, as if exported again under new ids. If they are copies, {extra:,} rows count twice in "
+            "every figure here and every likely range is a little too narrow: a finding near the edge of chance "
+            "(p close to 0.05) may not survive without them. Ask the owner of the export before acting "
+            "(data-quality page)."]
 
 
 def unexpected_directions(effects: dict[str, Any], score: str = "nps_score", per_point=None) -> list[str]:

@@ -480,6 +480,6 @@ def test_dimensions_sentence_names_the_configured_dimensions_and_the_skipped():
     _, _, skipped = add_segments(data, cfg)
     assert set(skipped) == {"job_title"}
     text = narrative.dimensions_sentence(cfg, skipped)
-    assert text.startswith("Segmented by the dimensions configured (segments.dimensions in cx.yaml): Region and "
+    assert text.startswith("Segmented by the dimensions configured (segments.dimensions in cx.yaml, or its defaults): Region and "
                            "Tenure (months). Not computed (column absent): **segment job_title** (")
     assert "Plan" not in text

@@ -404,6 +404,10 @@ def test_retention_and_roi_sentences():
     assert "no upper bound" in retention_summary(unbounded)
     worthless = dc_replace(r, value_per_customer=-3.0)
     assert "none can be stated" in retention_summary(worthless) and "a month**" not in retention_summary(worthless)
+    # the quarter's churn counted over its customers, when known: the leavers are counted, not predicted
+    counted = retention_summary(r, counted=(0.10475, 8000))
+    assert "about 279 customers leave a month (the quarter's churn of 10.5%, counted over its 8,000 customers)" in counted
+    assert counted.count("not reachable by retention alone") == 1  # the quarter's 386 a month only
 
 
 def test_roi_headline_names_the_share_range(fitted):

@@ -38,9 +38,9 @@ def test_a_block_copied_under_new_ids_is_found_with_its_offset():
     assert (found["rows"], found["groups"], found["pairs"], found["of"]) == (8, 4, True, 304)
     assert (found["ids_apart"], found["groups_apart"]) == (1000, 3)
     assert found["example_ids"] == ["5 and 1005", "10 and 1010", "20 and 1020"]  # the common gap first
-    assert found["columns"] == 5  # every column but the id
-    assert found["note"].startswith("4 pairs of rows (8 rows, 2.6% of the 304) are identical in all 5 columns other "
-                                    "than the customer id (e.g. ids 5 and 1005; 10 and 1010; 20 and 1020).")
+    assert found["columns"] == 4  # every column but the id and the quarter
+    assert found["note"].startswith("4 pairs of rows (8 rows, 2.6% of the 304) are identical in all 4 columns besides "
+                                    "the customer id and the quarter (e.g. ids 5 and 1005; 10 and 1010; 20 and 1020).")
     assert "In 3 of the 4 pairs the ids are exactly 1,000 apart" in found["note"]
     assert "4 customers are counted twice" in found["note"]
 
@@ -109,6 +109,9 @@ def test_orders_without_spend():
     assert found["example_ids"] == ["3", "6", "9"]
     assert found["note"].startswith("3 customers (1.0% of the 300) placed 1 to 7 orders in the quarter but spent 0 "
                                     "(and have MRR 0) (e.g. ids 3, 6, 9).")
+    without = d["spend"].drop(index=[2, 5, 8]).mean()
+    assert (found["spend_mean"], found["spend_mean_without"]) == (pytest.approx(d["spend"].mean()), pytest.approx(without))
+    assert f"would be {without:,.0f} instead of {d['spend'].mean():,.0f} (+1.0%)" in found["note"]
     d.loc[5, "mrr"] = 20.0
     assert orders_without_spend(d)["mrr_zero"] is False
     assert orders_without_spend(d.drop(columns="spend")) is None
