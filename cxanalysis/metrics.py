@@ -779,7 +779,7 @@ def with_base(table: pd.DataFrame, base: pd.DataFrame | None,
         whole = size.get(q) if by_q else (next(iter(size.values())) if len(size) == 1 else None)
         who = f", the {k:,} who did not answer included" if k else ""
         if m in ("MRR (total)", "MRR per customer"):
-            method = f"census of the quarter's {f'{whole:,} ' if whole else ''}customers{who} (no sampling error)"
+            method = _census_method(whole, k)
             out.loc[i, ["value", "ci_low", "ci_high", "n", "n_eff", "method"]] = [r["value"], np.nan, np.nan, r["n"],
                                                                                   np.nan, method]
             continue
@@ -789,6 +789,17 @@ def with_base(table: pd.DataFrame, base: pd.DataFrame | None,
         out.loc[i, ["value", "ci_low", "ci_high", "n", "n_eff", "method"]] = [r["value"], r["ci_low"], r["ci_high"],
                                                                               r["n"], r["n_eff"], method]
     return out
+
+
+def _census_method(base: int | None, n_non: int | None) -> str:
+    """The method of an MRR row over a quarter's whole base (:func:`_mrr_census`, :func:`with_base`).
+
+    >>> _census_method(8000, 5460)
+    "census of the quarter's 8,000 customers, the 5,460 who did not answer included (no sampling error)"
+    """
+    size = f"{base:,} " if base else ""
+    who = f"the {n_non:,} who did not answer included" if n_non else "every one of whom answered"
+    return f"census of the quarter's {size}customers, {who} (no sampling error)"
 
 
 def _mrr_census(table: pd.DataFrame, response: Mapping) -> pd.DataFrame:
@@ -801,14 +812,12 @@ def _mrr_census(table: pd.DataFrame, response: Mapping) -> pd.DataFrame:
     out = table.copy()
     both = out["metric"].isin(["MRR (total)", "MRR per customer"])
     if not n_non:  # every customer of the quarter answered: the rows are the base, its mean a census like its sum
-        method = (f"census of the quarter's {int(response['base']):,} customers, every one of whom answered "
-                  "(no sampling error)")
+        method = _census_method(int(response["base"]), 0)
         out.loc[both, ["ci_low", "ci_high", "n_eff", "method"]] = [np.nan, np.nan, np.nan, method]
         return out
     n = int(table.loc[rows, "n"].iloc[0]) + non["n"]
     total = float(table.loc[rows, "value"].iloc[0]) + non["total"]
-    method = (f"census of the quarter's {int(response['base']):,} customers, the {n_non:,} who did not answer "
-              "included (no sampling error)")
+    method = _census_method(int(response["base"]), n_non)
     out.loc[both, ["ci_low", "ci_high", "n", "n_eff", "method"]] = [np.nan, np.nan, n, np.nan, method]
     out.loc[both, "value"] = np.where(rows[both], total, total / n)
     return out

@@ -583,6 +583,10 @@ NEAR_DUPLICATE_MIN_DISTINCT = 100
 _NOT_COMPARED = ("customer_id", "weight", "responded")
 
 
+#: The ``rule`` of :func:`near_duplicates` (the summary finds its entry by it).
+NEAR_DUPLICATE_RULE = "rows that match another row on every column but the customer id"
+
+
 def _example_ids(ids: pd.Series, k: int = 3) -> list[str]:
     return [_fmt(v) for v in ids.head(k)]
 
@@ -623,7 +627,7 @@ def near_duplicates(frame: pd.DataFrame, *, max_examples: int = 3) -> dict | Non
     sub = sub.loc[hit]
     key = sub.groupby(cols, dropna=False, sort=False).ngroup()
     groups = [g.sort_values(key=_id_order) for _, g in sub["customer_id"].groupby(key.to_numpy(), sort=False)]
-    out = {"rule": "rows that match another row on every column but the customer id", "rows": int(len(sub)),
+    out = {"rule": NEAR_DUPLICATE_RULE, "rows": int(len(sub)),
            "groups": len(groups), "pairs": all(len(g) == 2 for g in groups),
            "columns": len([c for c in cols if c != "quarter"]), "of": len(frame),
            "example_ids": [], "ids_apart": None, "groups_apart": None}

@@ -17,6 +17,7 @@ from . import fmt
 from .clusters import CLUSTER_PATTERN
 from .design import MAY_FOLLOW_THE_SCORE
 from .models import EXPECTED, LEFT_OUT_DIFFERS, effect_direction
+from .schema import NEAR_DUPLICATE_RULE
 
 __all__ = ["write_index", "headline", "money_at_stake", "recommendation", "trend_chart", "headline_sentences",
            "assumptions_sentence", "effect_sentence", "roi_tile", "segments_at_risk", "clusters_at_risk", "churn_leaders",
@@ -963,7 +964,7 @@ def near_duplicate_warning(results: dict[str, Any]) -> list[str]:
     "2 customers appear twice (4 of the quarter's 40 rows, 10.0%,"
     """
     found = next((s for s in (results.get("data_quality") or {}).get("suspect") or []
-                  if str(s.get("rule", "")).endswith("but the customer id")), None)
+                  if s.get("rule") == NEAR_DUPLICATE_RULE), None)
     if not found:
         return []
     kept = found.get("of") or 0

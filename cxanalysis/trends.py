@@ -138,9 +138,7 @@ def quarterly(data: pd.DataFrame, config, *, exact: pd.DataFrame | None = None,
             if prev is not None and "churned" in parts[prev] and parts[prev]["churned"].notna().any():
                 d = _churn_change(parts, base, q, prev, weight, config.alpha)
                 if met is not None and np.isfinite(met.get((str(prev), "Churn rate"), np.nan)):
-                    # the exact rates' difference, the standard error of the rows in memory
-                    diff = float(row["churn_rate"] - met.get((str(prev), "Churn rate")))
-                    d.update(change=diff, p_value=float(2 * ndtr(-abs(diff / d["se"]))) if d["se"] > 0 else np.nan)
+                    d = _at_exact(d, float(row["churn_rate"] - met.get((str(prev), "Churn rate"))), config.alpha)
                 row["churn_change"] = d["change"]
                 row["churn_p_value"] = d["p_value"] if np.isfinite(d["p_value"]) else None
         rows.append(row)
@@ -180,10 +178,16 @@ def _nps_change(parts: dict, to: str, since: str, ex: pd.DataFrame | None, weigh
     quarter (``ex``), the exact change with the standard error of the paired rows in memory."""
     d = change(parts[to], parts[since], value="_y", weight=weight, alpha=alpha)
     if ex is not None:
-        diff, se, z = float(ex.loc[str(to), "nps"] - ex.loc[str(since), "nps"]), d["se"], float(ndtri(1 - alpha / 2))
-        d.update(change=diff, ci_low=diff - z * se, ci_high=diff + z * se,
-                 p_value=float(2 * ndtr(-abs(diff / se))) if se > 0 else float("nan"))
+        d = _at_exact(d, float(ex.loc[str(to), "nps"] - ex.loc[str(since), "nps"]), alpha)
     return d
+
+
+def _at_exact(d: dict[str, float], diff: float, alpha: float) -> dict[str, float]:
+    """A :func:`change` moved to the exact tables' difference ``diff``, with the standard error
+    of the rows in memory: its interval and p-value recomputed around it."""
+    se, z = d["se"], float(ndtri(1 - alpha / 2))
+    return {**d, "change": diff, "ci_low": diff - z * se, "ci_high": diff + z * se,
+            "p_value": float(2 * ndtr(-abs(diff / se))) if se > 0 else float("nan")}
 
 
 def year_change_skip(n_quarters: int) -> str:

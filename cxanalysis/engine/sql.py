@@ -108,8 +108,8 @@ class MeanSpec:
 
 
 #: The columns the metric statistics read.
-USED_BY_METRICS = _USED = ("nps_score", "csat", "ces", "churned", "first_contact_resolved", "renewed", "trial_converted",
-         "spend", "orders", "contract_value", "support_cost", "mrr", "weight")
+USED_BY_METRICS = ("nps_score", "csat", "ces", "churned", "first_contact_resolved", "renewed", "trial_converted",
+                   "spend", "orders", "contract_value", "support_cost", "mrr", "weight")
 
 
 def metric_specs(config: Config, columns: Sequence[str]) -> list[MeanSpec]:
@@ -154,7 +154,7 @@ def metrics_sql(table: str, config: Config, columns: Sequence[str], by: Sequence
     specs = metric_specs(config, columns)
     has = set(columns)
     # layer 1: each spec's weight (missing where the row does not count), y and x
-    inner_cols = "".join(f"{q(c)}, " for c in columns if c in _USED and c not in by)
+    inner_cols = "".join(f"{q(c)}, " for c in columns if c in USED_BY_METRICS and c not in by)
     if any("_n_all" in s.y or "_n_all" in s.x for s in specs):  # the group's rows, joined on
         n_all = f"SELECT {_as_keys(by)}NULLIF(SUM({w}), 0) AS _n_all FROM {table} WHERE {where}{_group_only(by)}"
         layer1 = (f"SELECT {keys}{inner_cols}g1._n_all FROM {table} JOIN ({n_all}) g1 ON {_on(by, 'g1')} "
