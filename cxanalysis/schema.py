@@ -697,7 +697,7 @@ def orders_without_spend(frame: pd.DataFrame, *, max_examples: int = 3) -> dict 
     span = (f"{_fmt(out['orders_min'])}" if out["orders_min"] == out["orders_max"]
             else f"{_fmt(out['orders_min'])} to {_fmt(out['orders_max'])}")
     out["note"] = (f"{out['rows']:,} customers ({out['rows'] / len(frame):.1%} of the {len(frame):,}) placed {span} "
-                   f"orders in the quarter but spent 0{' (and have MRR 0)' if mrr_zero else ''} (e.g. ids "
+                   f"orders in the quarter but spent 0 ({'MRR 0 too; ' if mrr_zero else ''}e.g. ids "
                    f"{', '.join(out['example_ids'])}). They count as spending nothing: they lower the average spend, "
                    f"the average transaction size (their orders count, their spend does not){', MRR' if mrr_zero else ''}"
                    " and CLV, and the spend model counts them among the customers who spent nothing"
