@@ -726,6 +726,10 @@ def add_nonrespondent_totals(response: Sequence[dict], nonrespondents: pd.DataFr
         r["nonrespondents_mrr"] = {"n": int(n.get(q, 0)), "total": float(total.get(q, 0.0))}
 
 
+#: How :func:`with_base` opens the method of a figure over every customer (the summary reads it).
+EVERY_CUSTOMER = "every customer of the quarter"
+
+
 def with_base(table: pd.DataFrame, base: pd.DataFrame | None,
               response: Mapping | Sequence[Mapping] | None = None) -> pd.DataFrame:
     """A metrics table whose figures of the CRM's facts are over every customer of their quarter.
@@ -784,8 +788,8 @@ def with_base(table: pd.DataFrame, base: pd.DataFrame | None,
                                                                                   np.nan, method]
             continue
         n = int(r["n"])
-        method = (f"every customer of the quarter ({n:,}{who}); {r['method']}" if whole is None or n == whole else
-                  f"every customer of the quarter with a value ({n:,} of {whole:,}, respondents or not); {r['method']}")
+        method = (f"{EVERY_CUSTOMER} ({n:,}{who}); {r['method']}" if whole is None or n == whole else
+                  f"{EVERY_CUSTOMER} with a value ({n:,} of {whole:,}, respondents or not); {r['method']}")
         out.loc[i, ["value", "ci_low", "ci_high", "n", "n_eff", "method"]] = [r["value"], r["ci_low"], r["ci_high"],
                                                                               r["n"], r["n_eff"], method]
     return out

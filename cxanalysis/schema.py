@@ -571,7 +571,6 @@ def clashing_names(kept: Sequence[str], canonical: Sequence[str] = ()) -> dict[s
             and str(c).casefold() in names}
 
 
-
 # --------------------------------------------------------------------------------------------
 # suspect rows: valid one by one, doubtful together (kept, and flagged on page 01)
 
@@ -684,12 +683,11 @@ def orders_without_spend(frame: pd.DataFrame, *, max_examples: int = 3) -> dict 
         return pd.Series(pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan),
                          index=frame.index)
 
-    orders = values("orders")
-    bad = ((orders > 0) & (values("spend") == 0)).to_numpy()
+    orders, spend = values("orders"), values("spend")
+    bad = ((orders > 0) & (spend == 0)).to_numpy()
     if not bad.any():
         return None
     mrr_zero = bool("mrr" in frame and (values("mrr")[bad] == 0).all())
-    spend = values("spend")
     out = {"rule": "orders in the quarter but spend 0", "rows": int(bad.sum()), "of": len(frame),
            "orders_min": float(orders[bad].min()), "orders_max": float(orders[bad].max()), "mrr_zero": mrr_zero,
            "example_ids": _example_ids(frame.loc[bad, "customer_id"], max_examples),

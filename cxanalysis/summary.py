@@ -16,6 +16,7 @@ from typing import Any
 from . import fmt
 from .clusters import CLUSTER_PATTERN
 from .design import MAY_FOLLOW_THE_SCORE
+from .metrics import EVERY_CUSTOMER
 from .models import EXPECTED, LEFT_OUT_DIFFERS, effect_direction
 from .schema import NEAR_DUPLICATE_RULE
 
@@ -1224,7 +1225,7 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
                                    circular=bool(clus.get("circular")), tracks=tracks, at_risk=at_risk,
                                    weighted=str((results.get("response") or {}).get("weighting", "")).startswith("raking"),
                                    unsegmented=results.get("unsegmented") or [],
-                                   census=str(churn_row.get("method", "")).startswith("every customer"))
+                                   census=str(churn_row.get("method", "")).startswith(EVERY_CUSTOMER))
     warnings = [w for w in (results.get("models") or {}).get("warnings", [])
                 if "separation" in w or w.endswith(LEFT_OUT_DIFFERS)]  # the effects' own population
     if steady := ((results.get("roi") or {}).get("passive_to_promoter") or {}).get("steady_churn"):
