@@ -91,16 +91,19 @@ def segment_churn(table: pd.DataFrame, missing: pd.DataFrame | None = None) -> t
     :func:`cxanalysis.segments.churn_holm_together`) adds the respondents each dimension leaves
     out as one more segment of it, "no value". The rows (the columns a reader view shows, with
     ``direction``: "more" or "less" than the rest) are empty when none differs or the export has
-    no churn."""
+    no churn. When the churn is over every customer (``customers`` in the table,
+    :func:`cxanalysis.segments.profile` with ``others``) the rows count customers, not respondents."""
     counted = ""
     if missing is not None and len(missing) and "churn_p_holm" in missing:
         from .segments import missing_as_segments
 
         table = pd.concat([table, missing_as_segments(missing)], ignore_index=True)
-        counted = " (each dimension's respondents without a value counted as one)"
+        counted = (" (each dimension's customers without a value counted as one)" if "customers" in missing else
+                   " (each dimension's respondents without a value counted as one)")
     text, rows = _churn_against_rest(table, "segment", lambda r: segment_name(r["dimension"], r["segment"]), counted)
     rows = rows.assign(direction=np.where(rows["churn_rate"] > rows["churn_rest"], "more", "less")) if len(rows) else rows
-    return text, rows[[c for c in ("dimension", "segment", "n", "direction", "churn_rate", "churn_rate_ci_low",
+    size = "customers" if "customers" in rows else "n"  # over every customer: how many they are
+    return text, rows[[c for c in ("dimension", "segment", size, "direction", "churn_rate", "churn_rate_ci_low",
                                    "churn_rate_ci_high", "churn_rest", "leavers_share", "nps", "ci_low", "ci_high")
                        if c in rows]]
 
@@ -242,11 +245,14 @@ def unsegmented_summary(table: pd.DataFrame, score: str = "NPS") -> str:
     """Markdown: the respondents each dimension's segments leave out (its value missing), and how
     they compare with the rest (:func:`cxanalysis.segments.unsegmented`); "" when none is."""
     lines = []
+    census = "customers" in table
     for r in table.itertuples():
         dim = words(str(r.dimension).removesuffix("_band"))
-        text = (f"- **{r.n:,} respondents ({fmt_percent(r.share)}) have no {dim}** and are in none of its segments: "
-                f"their {score} is {r.nps:.1f} (likely range {r.nps_ci_low:.1f} to {r.nps_ci_high:.1f}) against "
-                f"{r.nps_rest:.1f} for the others")
+        who = (f"{r.customers:,} customers ({fmt_percent(r.share)} of all, {r.n:,} of them respondents)" if census
+               else f"{r.n:,} respondents ({fmt_percent(r.share)})")
+        text = (f"- **{who} have no {dim}** and are in none of its segments: "
+                f"{'the respondents’' if census else 'their'} {score} is {r.nps:.1f} (likely range {r.nps_ci_low:.1f} "
+                f"to {r.nps_ci_high:.1f}) against {r.nps_rest:.1f} for the others")
         if pd.notna(r.churn):
             text += (f", and {fmt_percent(r.churn)} of them churned ({fmt_percent(r.churn_ci_low)} to "
                      f"{fmt_percent(r.churn_ci_high)}) against {fmt_percent(r.churn_rest)}")
@@ -258,8 +264,26 @@ def unsegmented_summary(table: pd.DataFrame, score: str = "NPS") -> str:
         lines.append(text + ".")
     if not lines:
         return ""
-    return ("Segments cover only the respondents with a value; those without one are in no segment of the table "
-            "below:\n" + "\n".join(lines))
+    return (f"Segments cover only the {'customers' if census else 'respondents'} with a value; those without one are "
+            "in no segment of the table below:\n" + "\n".join(lines))
+
+
+def segment_base_sentence(table: pd.DataFrame) -> str:
+    """Markdown: whose figures a segment's columns are when its CRM figures are over every
+    customer (``customers`` in a :func:`cxanalysis.segments.profile` table); "" when they are the
+    respondents'.
+
+    >>> segment_base_sentence(pd.DataFrame({"n": [30, 20], "customers": [300, 100], "share": [0.6, 0.2]}))[:118]
+    'Spend, churn, returns and lifetime value are over **every customer** of each segment (of 500 customers in the quarter)'
+    """
+    if "customers" not in table or not len(table):
+        return ""
+    total = table["customers"].iloc[0] / table["share"].iloc[0]  # share: of every customer
+    return (f"Spend, churn, returns and lifetime value are over **every customer** of each segment "
+            f"(of {total:,.0f} customers in the quarter), unweighted, as on page 03: the CRM knows them whether or not "
+            "they answered. The score, "
+            "its categories, CSAT and health are the respondents' (weighted to the base when they are). A segment's "
+            "size is therefore given twice: its customers and its respondents.")
 
 
 def score_note(config) -> str:

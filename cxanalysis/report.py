@@ -235,6 +235,27 @@ class RunContext:
         cols = [c for c in columns if c in self.data or c in non]
         return pd.concat([self.data.reindex(columns=cols), non.reindex(columns=cols)], ignore_index=True)
 
+    def others(self, columns: Sequence[str]) -> pd.DataFrame | None:
+        """The report quarter's customers who did not answer, with ``columns`` (those the export
+        has; the whole frame is not read for a few columns): what a segment's figures over every
+        customer add to its respondents (:func:`cxanalysis.segments.segment_others`). None when
+        no non-respondent is in memory (everyone answered, or the run analyses a sample of a
+        large export: the sample's respondents are weighted to its base instead)."""
+        if self.sample is not None:
+            return None
+        cols = list(dict.fromkeys(["quarter", *columns]))
+        if self.nonrespondents_path is not None:
+            import pyarrow.parquet as pq
+
+            names = set(pq.read_schema(self.nonrespondents_path).names)
+            non = pd.read_parquet(self.nonrespondents_path, columns=[c for c in cols if c in names])
+        else:
+            non = self.nonrespondents.reindex(columns=[c for c in cols if c in self.nonrespondents])
+        if not len(non) or "quarter" not in non:
+            return None
+        non = non[non["quarter"].astype(str) == self.quarter].reset_index(drop=True)
+        return non if len(non) else None
+
     @property
     def response(self) -> dict[str, Any]:
         """``response`` of results.json for the report's quarter: ``base, respondents, rate,

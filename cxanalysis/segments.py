@@ -30,7 +30,8 @@ from .schema import MAX_AGE
 
 __all__ = [
     "CATEGORY_ORDER", "nps_category", "band", "add_segments", "profile", "holm", "score_counts",
-    "category_shares", "unsegmented", "churn_holm_together", "missing_as_segments",
+    "category_shares", "unsegmented", "churn_holm_together", "missing_as_segments", "segment_others",
+    "others_columns", "for_results", "size_column",
 ]
 
 CATEGORY_ORDER = ["detractor", "passive", "promoter"]
@@ -68,6 +69,15 @@ def band(series: pd.Series, *, edges: Sequence[float] | None = None, q: int = 4,
     a "quartile" holds about a quarter of the customers the respondents stand for (a missing or
     non-positive weight counts 0).
     """
+    return _band_rule(series, edges=edges, q=q, top=top, weights=weights)(series)
+
+
+def _band_rule(series: pd.Series, *, edges: Sequence[float] | None = None, q: int = 4, top: float | None = None,
+               weights: pd.Series | np.ndarray | None = None, outside: bool = False):
+    """The cut :func:`band` makes of ``series``, as a function of a series (so other customers can
+    be put in the same bands). ``outside``: a value beyond the quantile bands' first or last edge
+    (a customer outside the range ``series`` spans) falls in the first or last band, not in none;
+    explicit ``edges`` stay as configured for everyone."""
     s = series.astype(float)
     if edges is not None:
         e = [float(x) for x in edges]
@@ -75,7 +85,7 @@ def band(series: pd.Series, *, edges: Sequence[float] | None = None, q: int = 4,
         if top is not None and e[-1] >= top:
             labels[-1] = f"{_n(e[-2])}+"
             e[-1] = np.nextafter(e[-1], np.inf)  # [a, b]: the top value belongs to the last band
-        return pd.cut(s, e, right=False, labels=labels)
+        return lambda x: pd.cut(x.astype(float), e, right=False, labels=labels)
     values = s.to_numpy()
     ok = ~np.isnan(values)
     known = values[ok]
@@ -95,7 +105,7 @@ def band(series: pd.Series, *, edges: Sequence[float] | None = None, q: int = 4,
         qs = np.unique(np.nanquantile(s, np.linspace(0, 1, q + 1)))
     whole_labels = whole or w is not None
     if len(qs) < 3:
-        return pd.Series(pd.Categorical(np.where(s.notna(), "all", None)), index=s.index)
+        return lambda x: pd.Series(pd.Categorical(np.where(x.notna(), "all", None)), index=x.index)
     if whole_labels and not whole:  # (a, b] named by the values it holds: from the next value up to b
         above = np.unique(known)
         lows = [above[np.searchsorted(above, a, "right")] for a in qs[:-1]]
@@ -104,7 +114,9 @@ def band(series: pd.Series, *, edges: Sequence[float] | None = None, q: int = 4,
     else:
         labels = [f"{_quantile_word(i, len(qs) - 1)} ({_span(a, b, i == 0 and not whole, whole)})"
                   for i, (a, b) in enumerate(zip(qs[:-1], qs[1:], strict=True))]
-    return pd.cut(s, qs, include_lowest=not whole_labels, labels=labels, duplicates="drop")
+    if outside:
+        qs = np.concatenate([[-np.inf], qs[1:-1], [np.inf]])
+    return lambda x: pd.cut(x.astype(float), qs, include_lowest=not whole_labels, labels=labels, duplicates="drop")
 
 
 def _nearest_share_edges(values: np.ndarray, q: int, weights: np.ndarray | None = None) -> np.ndarray:
@@ -188,7 +200,47 @@ def add_segments(data: pd.DataFrame, config) -> tuple[pd.DataFrame, list[str], d
     return out, dims, skipped
 
 
-def unsegmented(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFrame:
+#: The CRM columns a segment's census figures are computed from (:func:`segment_others`).
+CENSUS_COLUMNS = ("quarter", "spend", "churned", "returns", "orders")
+
+
+def others_columns(config) -> list[str]:
+    """The columns :func:`segment_others` needs of the customers who did not answer: the
+    configured segment dimensions and :data:`CENSUS_COLUMNS`."""
+    return list(dict.fromkeys([*CENSUS_COLUMNS, *config.segments["dimensions"]]))
+
+
+def segment_others(others: pd.DataFrame | None, respondents: pd.DataFrame, config) -> pd.DataFrame | None:
+    """The customers who did not answer (``others``: the quarter's non-respondents) in the segments
+    :func:`add_segments` cuts ``respondents`` into, for figures over every customer of a segment
+    (:func:`profile` and :func:`unsegmented` with ``others``).
+
+    A numeric dimension's bands are the respondents' (the same edges and labels, drawn from the
+    respondents weighted to the base); a value beyond the first or last quantile edge falls in the
+    first or last band, while configured edges hold for everyone as they do for the respondents. A
+    category no respondent has stays as it is: those customers are in no row of the profile (it
+    has no score to show) but in every segment's rest. None when ``others`` is None or empty.
+    """
+    if others is None or not len(others):
+        return None
+    out = others.copy()
+    seg = config.segments
+    weights = respondents["weight"] if "weight" in respondents else None
+    for dim in seg["dimensions"]:
+        if dim not in respondents or respondents[dim].notna().sum() == 0 or dim not in out:
+            continue
+        if pd.api.types.is_numeric_dtype(respondents[dim]) and not isinstance(respondents[dim].dtype,
+                                                                                pd.CategoricalDtype):
+            rule = _band_rule(respondents[dim], edges=seg["bands"].get(dim), q=seg["quantile_bands"],
+                              top=MAX_AGE if dim == "age" else None, weights=weights, outside=True)
+            out[f"{dim}_band"] = rule(pd.to_numeric(out[dim], errors="coerce"))
+        else:
+            out[dim] = out[dim].astype("string").astype(object).where(out[dim].notna(), None)
+    return out
+
+
+def unsegmented(data: pd.DataFrame, dimensions: Sequence[str], config, *, others: pd.DataFrame | None = None
+                ) -> pd.DataFrame:
     """The respondents each segment dimension leaves out (its value is missing), beside the rest.
 
     A dimension's segments cover only the respondents with a value; those without one are in
@@ -203,6 +255,11 @@ def unsegmented(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.Dat
     correction runs over these groups alone; :func:`churn_holm_together` runs it over them and
     the segments together, so a missing group is held to the same bar as the segments it sits
     beside. Empty when every dimension is complete.
+
+    With ``others`` (:func:`segment_others`) the churn columns are over every customer without a
+    value, respondents or not, against every customer with one, unweighted (tested when at least
+    ``segments.min_size`` of them have a churn value); ``customers`` counts them and ``share`` is
+    their share of every customer. ``n`` and the score stay the respondents'.
     """
     from .metrics import configured_nps, proportion
     from .weighting import kish_n_eff
@@ -210,6 +267,8 @@ def unsegmented(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.Dat
     score = config.categories["score"]
     answered = data[data[score].notna()]
     w = answered["weight"].to_numpy(float) if "weight" in answered else np.ones(len(answered))
+    # the census: every customer of the quarter, whether or not they gave this score
+    crm, _, wc, census = _census_frame(answered if others is None else data, dimensions, others)
     rows = []
     for dim in dimensions:
         missing = answered[dim].isna().to_numpy()
@@ -217,24 +276,26 @@ def unsegmented(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.Dat
             continue
         parts = {"missing": answered[missing], "rest": answered[~missing]}
         nps = {k: configured_nps(v, config).iloc[0] for k, v in parts.items()}
-        row = dict(dimension=dim, n=int(missing.sum()), share=float(w[missing].sum() / w.sum()),
+        out_of = crm[dim].isna().to_numpy()
+        row = dict(dimension=dim, n=int(missing.sum()), **({"customers": int(out_of.sum())} if census else {}),
+                   share=float(out_of.mean() if census else w[missing].sum() / w.sum()),
                    nps=float(nps["missing"]["nps"]), nps_ci_low=float(nps["missing"]["ci_low"]),
                    nps_ci_high=float(nps["missing"]["ci_high"]), nps_rest=float(nps["rest"]["nps"]))
-        if "churned" in answered and answered["churned"].notna().any():
-            weight = "weight" if "weight" in answered else None
+        if "churned" in crm and crm["churned"].notna().any():
+            weight = "weight" if "weight" in crm and not census else None
             churn = {k: proportion(v, column="churned", weight=weight, alpha=config.alpha).iloc[0]
-                     for k, v in parts.items()}
+                     for k, v in {"missing": crm[out_of], "rest": crm[~out_of]}.items()}
             row.update(churn=float(churn["missing"]["rate"]), churn_ci_low=float(churn["missing"]["ci_low"]),
                        churn_ci_high=float(churn["missing"]["ci_high"]), churn_rest=float(churn["rest"]["rate"]))
-            has = answered["churned"].notna().to_numpy() & (w > 0)
-            left = np.where(has, w * answered["churned"].fillna(0).to_numpy(float), 0.0)
-            row["leavers_share"] = float(left[missing].sum() / left.sum()) if left.sum() > 0 else np.nan
-            if missing.sum() >= config.segments["min_size"]:
-                row["churn_p_rest"] = two_proportion_p(row["churn"], kish_n_eff(w[has & missing]), row["churn_rest"],
-                                                       kish_n_eff(w[has & ~missing]))
+            has = crm["churned"].notna().to_numpy() & (wc > 0)
+            left = np.where(has, wc * crm["churned"].fillna(0).to_numpy(float), 0.0)
+            row["leavers_share"] = float(left[out_of].sum() / left.sum()) if left.sum() > 0 else np.nan
+            if (has & out_of).sum() >= config.segments["min_size"] if census else missing.sum() >= config.segments["min_size"]:
+                row["churn_p_rest"] = two_proportion_p(row["churn"], kish_n_eff(wc[has & out_of]), row["churn_rest"],
+                                                       kish_n_eff(wc[has & ~out_of]))
         rows.append(row)
-    cols = ["dimension", "n", "share", "nps", "nps_ci_low", "nps_ci_high", "nps_rest", "churn", "churn_ci_low",
-            "churn_ci_high", "churn_rest", "leavers_share", "churn_p_rest"]
+    cols = ["dimension", "n", *(["customers"] if census else []), "share", "nps", "nps_ci_low", "nps_ci_high",
+            "nps_rest", "churn", "churn_ci_low", "churn_ci_high", "churn_rest", "leavers_share", "churn_p_rest"]
     table = pd.DataFrame(rows, columns=cols)
     return _with_churn_holm(table, holm(table["churn_p_rest"].to_numpy(float)), config.alpha)
 
@@ -329,7 +390,7 @@ def holm(p: np.ndarray, same: np.ndarray | None = None) -> np.ndarray:
 
 
 def profile(data: pd.DataFrame, dimensions: Sequence[str], config, *, exact: pd.DataFrame | None = None,
-            quarter: str | None = None) -> pd.DataFrame:
+            quarter: str | None = None, others: pd.DataFrame | None = None) -> pd.DataFrame:
     """Profile every segment of every dimension (``data`` from :func:`add_segments`).
 
     Returns
@@ -377,8 +438,17 @@ def profile(data: pd.DataFrame, dimensions: Sequence[str], config, *, exact: pd.
     categorical dimensions) are the engine's, over every row of the export; the other columns,
     the numeric dimensions' bands and the test against the rest come from ``data`` (every row, or
     the run's weighted sample).
+
+    **Every customer.** With ``others`` (the quarter's customers who did not answer, in the same
+    segments: :func:`segment_others`) the CRM's figures of a segment are over every customer in it,
+    respondents or not, unweighted, as the dashboard's (:func:`cxanalysis.metrics.with_base`):
+    ``spend``, ``churn_rate`` and its interval and test against every other customer (tested when
+    at least ``segments.min_size`` customers have a churn value), ``leavers_share``,
+    ``returns_rate`` and ``clv``. ``customers`` counts them and ``share`` is their share of every
+    customer. The score, its categories and test, ``n``, ``csat`` and ``health`` stay the
+    respondents' (weighted). A segment only non-respondents are in has no row.
     """
-    table = _profile(data, dimensions, config)
+    table = _profile(data, dimensions, config, others)
     if exact is None or not len(table):
         return table
     ex = exact if "quarter" not in exact else exact[exact["quarter"].astype(str) == str(quarter)]
@@ -405,43 +475,61 @@ def _churn_against_rest(a: pd.Series, tot: pd.Series, churn: float, churn_n: flo
     return rest, two_proportion_p(churn, churn_n, rest, n_eff(rest_w, tot["_n2_churned"] - a["_n2_churned"]))
 
 
-def _profile(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFrame:
-    """:func:`profile` from ``data`` alone."""
-    alpha = config.alpha
+def _census_frame(data: pd.DataFrame, dimensions: Sequence[str], others: pd.DataFrame | None
+                  ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, bool]:
+    """``data`` with ``others`` (:func:`segment_others`) below it, the survey weight of each row
+    (the respondents' ``weight``, 1 without one; 0 for the others) and the weight of each row in
+    the CRM's figures (the survey weight, or 1 for every customer when ``others`` are given: the
+    census), and whether it is a census."""
     w = data["weight"].to_numpy(float) if "weight" in data else np.ones(len(data))
     w = np.where(np.isnan(w), 0.0, w)
+    if others is None or not len(others):
+        return data, w, w, False
+    cols = [c for c in dict.fromkeys([*dimensions, *CENSUS_COLUMNS]) if c in data or c in others]
+    frame = pd.concat([data, others.reindex(columns=cols)], ignore_index=True)
+    frame["_respondent"] = np.r_[np.ones(len(data)), np.zeros(len(others))]
+    return frame, np.r_[w, np.zeros(len(others))], np.ones(len(frame)), True
+
+
+def _profile(data: pd.DataFrame, dimensions: Sequence[str], config, others: pd.DataFrame | None = None
+             ) -> pd.DataFrame:
+    """:func:`profile` from ``data`` (and ``others``) alone."""
+    alpha = config.alpha
+    data, w, wc, census = _census_frame(data, dimensions, others)
     cat = data["cx_category"]
     scored = cat.notna().to_numpy() & (w > 0)
     ws = w * scored
     base = {
         "_p": ws * (cat == "promoter").to_numpy(), "_d": ws * (cat == "detractor").to_numpy(),
         "_a": ws, "_a2": ws**2, "_r": scored.astype(float),
+        "_resp": data["_respondent"].to_numpy(float) if census else np.ones(len(data)), "_all": np.ones(len(data)),
     }
     extra, present = {}, {}
     for col in ("csat", "spend", "churned", "health_score"):
         if col in data:
             x = data[col].astype(float).to_numpy()
             has = ~np.isnan(x)
-            extra[f"_x_{col}"] = np.where(has, w * x, 0.0)
-            present[f"_n_{col}"] = np.where(has, w, 0.0)
+            v = wc if col in CENSUS_COLUMNS else w  # the CRM's facts over every customer; the survey's, respondents
+            extra[f"_x_{col}"] = np.where(has, v * x, 0.0)
+            present[f"_n_{col}"] = np.where(has, v, 0.0)
             if col == "churned":  # Kish's n for the churn rate's interval
-                present["_n2_churned"] = np.where(has, w**2, 0.0)
+                present["_n2_churned"] = np.where(has, v**2, 0.0)
     if "spend" in data and "churned" in data:  # the CLV's means and their covariance, over rows with both
         sp, ch = data["spend"].astype(float).to_numpy(), data["churned"].astype(float).to_numpy()
-        wb = np.where(np.isnan(sp) | np.isnan(ch), 0.0, w)
+        wb = np.where(np.isnan(sp) | np.isnan(ch), 0.0, wc)
         sp, ch = np.nan_to_num(sp), np.nan_to_num(ch)
         extra.update(_b_w=wb, _b_w2=wb**2, _b_s=wb * sp, _b_c=wb * ch, _b_ss=wb * sp**2, _b_cc=wb * ch**2,
                      _b_sc=wb * sp * ch)
     if "returns" in data and "orders" in data:
         ret, orders = data["returns"].astype(float).to_numpy(), data["orders"].astype(float).to_numpy()
         both = ~(np.isnan(ret) | np.isnan(orders))
-        extra["_ret"], extra["_ord"] = np.where(both, w * ret, 0.0), np.where(both, w * orders, 0.0)
+        extra["_ret"], extra["_ord"] = np.where(both, wc * ret, 0.0), np.where(both, wc * orders, 0.0)
     # one frame of one float block: each grouped sum below is one pass over the rows, not one
     # per column
     base = pd.DataFrame({**base, **extra, **present}, index=data.index)
-    tot = base[[c for c in ("_p", "_d", "_a", "_a2", "_r", "_x_churned", "_n_churned", "_n2_churned")
+    tot = base[[c for c in ("_p", "_d", "_a", "_a2", "_r", "_all", "_x_churned", "_n_churned", "_n2_churned")
                 if c in base]].sum()
-    total_w = tot["_a"]
+    total_w = tot["_all"] if census else tot["_a"]
     margin = config.roi["gross_margin"]
     min_size = config.segments["min_size"]
 
@@ -472,8 +560,9 @@ def _profile(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFr
     for dim in dimensions:
         g = base.groupby(data[dim], observed=True)
         sums = g.sum()
-        counts = g.size()
         for seg, a in sums.iterrows():
+            if not a["_resp"] > 0:  # only customers who did not answer: no score to show, in the rest
+                continue
             pas = a["_a"] - a["_p"] - a["_d"]
             ne = n_eff(a["_a"], a["_a2"])
             r = nps_from_counts(a["_p"], pas, a["_d"], ci=config.nps_ci, alpha=alpha, n_eff=ne)
@@ -487,18 +576,21 @@ def _profile(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFr
                 rest = {"nps": np.nan, "se": np.nan}
             se = np.hypot(wald["se"], rest["se"])
             diff = wald["nps"] - rest["nps"]
-            n = int(counts[seg])
+            n = int(a["_resp"])
             large = a["_r"] >= min_size
+            churn_large = (a["_n_churned"] >= min_size if census and "_n_churned" in a else large)
             testable = bool(large and has_rest and se > 0 and np.isfinite(se))
             p = 2 * ndtr(-abs(diff / se)) if testable else np.nan
             churn, spend = wmean(a, "churned"), wmean(a, "spend")
             churn_n = n_eff(a["_n_churned"], a["_n2_churned"]) if "_n2_churned" in a else 0.0
             churn_ci = wilson_interval(churn * churn_n, churn_n, alpha) if churn == churn else (np.nan, np.nan)
-            churn_rest, churn_p = _churn_against_rest(a, tot, churn, churn_n, n_eff) if large else (np.nan, np.nan)
+            churn_rest, churn_p = (_churn_against_rest(a, tot, churn, churn_n, n_eff) if churn_large
+                                   else (np.nan, np.nan))
             clv_value, clv_low, clv_high = clv(a)
             rows.append({
                 "dimension": dim.removesuffix("_band"), "segment": str(seg), "n": n,
-                "share": a["_a"] / total_w if total_w else np.nan,
+                **({"customers": int(a["_all"])} if census else {}),
+                "share": (a["_all"] if census else a["_a"]) / total_w if total_w else np.nan,
                 "nps": r["nps"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
                 "promoters": r["promoters"], "passives": r["passives"], "detractors": r["detractors"],
                 "csat": wmean(a, "csat"), "spend": spend, "churn_rate": churn,
@@ -526,6 +618,26 @@ def _profile(data: pd.DataFrame, dimensions: Sequence[str], config) -> pd.DataFr
         cols = [c for c in table.columns if c not in ("tested", "note")] + ["tested", "note"]
         table = table[cols]
     return table
+
+
+#: The columns of a :func:`profile` table results.json keeps (``segments``); ``customers`` only
+#: when the segments' CRM figures are over every customer.
+RESULT_COLUMNS = ["dimension", "segment", "n", "customers", "share", "nps", "ci_low", "ci_high", "spend",
+                  "churn_rate", "churn_rate_ci_low", "churn_rate_ci_high", "churn_rest", "leavers_share",
+                  "returns_rate", "clv", "clv_ci_low", "clv_ci_high", "health", "p_holm", "differs", "churn_p_holm",
+                  "churn_differs"]
+
+
+def for_results(table: pd.DataFrame) -> pd.DataFrame:
+    """The columns of a :func:`profile` table that results.json keeps (:data:`RESULT_COLUMNS`)."""
+    return table[[c for c in RESULT_COLUMNS if c in table]]
+
+
+def size_column(table: pd.DataFrame) -> tuple[str, str]:
+    """The column of a :func:`profile` table that sizes a segment's spend, churn and CLV, and
+    its header: ``("customers", "Customers")`` when they are over every customer, else
+    ``("n", "Respondents")``."""
+    return ("customers", "Customers") if "customers" in table else ("n", "Respondents")
 
 
 def score_counts(data: pd.DataFrame, config) -> pd.DataFrame:

@@ -615,21 +615,32 @@ def churn_leaders_html(segments: list[dict[str, Any]], clusters: list[dict[str, 
     several = ("" if len(kinds) < 2 else " A customer can be in several rows (one per dimension"
                + (", and a cluster)." if "cluster" in kinds else ").") )
     shares = ["leavers_share"] if all(_finite(r.get("leavers_share")) for r in rows) else []
+    counted = [r for r in rows if "customers" in r]  # segments over every customer (segments.profile's others)
+    for r in rows:
+        r["size"] = r.get("customers", r["n"])
+    size = ("Customers" if len(counted) == len(rows) else "Respondents" if not counted else
+            "Customers (clusters: respondents)")
+    estimated = weighted and len(counted) < len(rows)  # some rows are respondents weighted to the base
     return (head + f"<p class='muted'>Segments and clusters that churn more than the rest of the customers "
             f"(all customers: {fmt.percent(churn)}) beyond chance, allowing for the number of groups compared, "
             f"highest first, whatever their {lab}: a group the score does not flag can still be where customers "
             "leave." + several + why_left
+            + (" A segment's churn is over every customer in it, respondents or not, as the churn of all customers."
+               if counted else "")
             + ((" Share of all who left: of every respondent who churned (weighted to the base), the share in the "
-                "group." if weighted else " Share of all who left: of every customer who churned, the share in the "
-                "group.") if shares else "")
-            + (" Each group's churn is its respondents', weighted to the whole customer base, so that it sits "
-               "beside their score; the churn of all customers is over every customer of the quarter, respondents "
-               "or not." if weighted and census else
-               " Churn is the respondents', weighted to the whole customer base, so that it sits beside their "
-               "score; the export's churn over every customer can differ a little." if weighted else "") + "</p>"
-            + _table(rows, ["group", "n", "churn_rate", "churn_rate_ci_low", "churn_rest", *shares, "nps", "nps_ci_low",
-                            *(["also"] if at_risk & {r["group"] for r in rows} else [])],
-                     {"group": "Group", "n": "Respondents", "nps": label, "nps_ci_low": f"{label}, likely range",
+                "group." if estimated and not counted else " Share of all who left: of every customer who churned, "
+                "the share in the group" + (" (for a cluster, of every respondent who churned, weighted to the base)."
+                                            if estimated else ".")) if shares else "")
+            + ((" A cluster's churn is its respondents', weighted to the whole customer base: clusters are drawn from "
+                "the answers." if counted else
+                " Each group's churn is its respondents', weighted to the whole customer base, so that it sits "
+                "beside their score; the churn of all customers is over every customer of the quarter, respondents "
+                "or not." if census else
+                " Churn is the respondents', weighted to the whole customer base, so that it sits beside their "
+                "score; the export's churn over every customer can differ a little.") if estimated else "") + "</p>"
+            + _table(rows, ["group", "size", "churn_rate", "churn_rate_ci_low", "churn_rest", *shares, "nps",
+                            "nps_ci_low", *(["also"] if at_risk & {r["group"] for r in rows} else [])],
+                     {"group": "Group", "size": size, "nps": label, "nps_ci_low": f"{label}, likely range",
                       "also": "In the at-risk tables", **SHARE_HEADERS, **CHURN_HEADERS})
             + (_tracks_note(label, tracks) if tracks else ""))
 

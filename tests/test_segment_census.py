@@ -1,0 +1,173 @@
+"""A segment's CRM figures over every customer in it, respondents or not (segments.profile with
+``others``): checked against pandas and statsmodels on the raw CSV, and the bands non-respondents
+are put in checked as a property."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from statsmodels.stats.proportion import proportion_confint, proportions_ztest
+
+from cxanalysis import narrative, segments
+from cxanalysis.config import load_config
+from cxanalysis.io import load
+from cxanalysis.sample import RESPONSE_RATES, make_customers
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory):
+    """A sample export with non-respondents (a third answer), its raw rows and its loaded frames."""
+    path = tmp_path_factory.mktemp("census") / "x.csv"
+    make_customers(4000, 1, random_state=11, response_rates=RESPONSE_RATES).to_csv(path, index=False)
+    cfg = load_config()
+    loaded = load(path, cfg)
+    return pd.read_csv(path), cfg, loaded
+
+
+def _profile(export):
+    raw, cfg, loaded = export
+    seg, dims, _ = segments.add_segments(loaded.data, cfg)
+    others = segments.segment_others(loaded.nonrespondents, loaded.data, cfg)
+    return raw, cfg, loaded, seg, dims, others, segments.profile(seg, dims, cfg, others=others)
+
+
+def test_a_segments_churn_spend_and_clv_are_over_every_customer_in_it(export):
+    """Plan (a category): each segment's customers, share, churn with Wilson's interval, its test
+    against every other customer, spend, returns per order and CLV, from the raw CSV by pandas and
+    statsmodels; the score and ``n`` stay the respondents'."""
+    raw, cfg, loaded, seg, dims, others, table = _profile(export)
+    assert len(others) == raw["nps_score"].isna().sum() > 0
+    plan = table[table["dimension"] == "plan"].set_index("segment")
+    for name, rows in raw.groupby("plan"):
+        got, rest = plan.loc[name], raw[raw["plan"] != name]
+        assert got["customers"] == len(rows) and got["share"] == pytest.approx(len(rows) / len(raw), rel=1e-12)
+        assert got["n"] == rows["nps_score"].notna().sum()
+        churned = rows["churned"].dropna()
+        assert got["churn_rate"] == pytest.approx(churned.mean(), rel=1e-12)
+        lo, hi = proportion_confint(churned.sum(), len(churned), alpha=0.05, method="wilson")
+        assert (got["churn_rate_ci_low"], got["churn_rate_ci_high"]) == (pytest.approx(lo, rel=1e-9),
+                                                                       pytest.approx(hi, rel=1e-9))
+        assert got["churn_rest"] == pytest.approx(rest["churned"].mean(), rel=1e-12)
+        _, p = proportions_ztest([churned.sum(), rest["churned"].sum()], [len(churned), rest["churned"].count()])
+        assert got["churn_p_rest"] == pytest.approx(p, rel=1e-9)
+        assert got["leavers_share"] == pytest.approx(churned.sum() / raw["churned"].sum(), rel=1e-12)
+        assert got["spend"] == pytest.approx(rows["spend"].mean(), rel=1e-12)
+        assert got["returns_rate"] == pytest.approx(rows["returns"].sum() / rows["orders"].sum(), rel=1e-12)
+        clv = cfg.roi["gross_margin"] * rows["spend"].mean() / churned.mean()
+        assert got["clv"] == pytest.approx(clv, rel=1e-12) and got["clv_ci_low"] < clv < got["clv_ci_high"]
+    # the respondents' weighted figures differ: the census is not a relabelling
+    weighted = segments.profile(seg, dims, cfg).set_index(["dimension", "segment"])
+    both = table.set_index(["dimension", "segment"])
+    assert not np.allclose(both["churn_rate"], weighted["churn_rate"], rtol=1e-6)
+    assert np.allclose(both["nps"], weighted["nps"], rtol=1e-12) and (both["n"] == weighted["n"]).all()
+    assert "customers" not in weighted
+
+
+def test_every_customer_is_in_one_band_of_each_numeric_dimension(export):
+    """Contract value's quartiles: the respondents' bands, with every non-respondent in one of
+    them, so the customers of a dimension's segments add up to every customer with a value."""
+    raw, cfg, loaded, seg, dims, others, table = _profile(export)
+    for dim in ("contract_value", "visits_per_month"):
+        rows = table[table["dimension"] == dim]
+        assert rows["customers"].sum() == raw[dim].notna().sum()
+        assert list(rows["segment"]) == list(seg[f"{dim}_band"].cat.categories)
+        # every customer with the same value is in the same band, whichever side of the survey
+        both = pd.concat([seg[[dim, f"{dim}_band"]], others[[dim, f"{dim}_band"]]])
+        assert (both.groupby(dim, observed=True)[f"{dim}_band"].nunique() == 1).all()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.integers(0, 40), min_size=8, max_size=60), st.lists(st.integers(-20, 80), min_size=1, max_size=30),
+       st.sampled_from([2, 3, 4]), st.booleans())
+def test_others_take_the_respondents_bands_and_the_end_bands_past_their_range(resp, other, q, weighted):
+    """A non-respondent with a value a respondent has is in that respondent's band; below the
+    respondents' smallest value, in the first band; above their largest, in the last."""
+    cfg = load_config({"segments": {"dimensions": ["visits_per_month"], "quantile_bands": q}})
+    respondents = pd.DataFrame({"visits_per_month": np.array(resp, float)})
+    if weighted:
+        respondents["weight"] = 1.0 + np.arange(len(resp)) % 3
+    banded = segments.band(respondents["visits_per_month"], q=q,
+                           weights=respondents["weight"] if weighted else None)
+    out = segments.segment_others(pd.DataFrame({"visits_per_month": np.array(other, float)}), respondents, cfg)
+    got = out["visits_per_month_band"]
+    assert got.notna().all()
+    assert list(got.cat.categories) == list(banded.cat.categories)
+    lookup = dict(zip(respondents["visits_per_month"], banded.astype(str), strict=True))
+    cats = list(banded.cat.categories)
+    for v, b in zip(other, got.astype(str), strict=True):
+        if v in lookup:
+            assert b == lookup[v]
+        elif v < min(resp):
+            assert b == cats[0]
+        elif v > max(resp):
+            assert b == cats[-1]
+
+
+def test_a_segment_only_nonrespondents_are_in_has_no_row_but_is_in_every_rest():
+    cfg = load_config({"segments": {"dimensions": ["plan"], "min_size": 1}})
+    resp = pd.DataFrame({"customer_id": ["a", "b", "c", "d"], "quarter": "2026Q1", "nps_score": [10, 9, 3, 7],
+                         "plan": ["Basic", "Basic", "Pro", "Pro"], "churned": [0, 1, 0, 0], "spend": [1.0, 2, 3, 4]})
+    seg, dims, _ = segments.add_segments(resp, cfg)
+    others = segments.segment_others(pd.DataFrame({"quarter": "2026Q1", "plan": ["Gold", "Gold", "Pro"],
+                                                   "churned": [1, 1, 0], "spend": [10.0, 10, 5]}), resp, cfg)
+    table = segments.profile(seg, dims, cfg, others=others).set_index("segment")
+    assert list(table.index) == ["Basic", "Pro"]
+    assert table.loc["Basic", "churn_rest"] == pytest.approx(2 / 5)  # Pro's three and Gold's two
+    assert table.loc["Pro", "customers"] == 3 and table.loc["Pro", "share"] == pytest.approx(3 / 7)
+    assert table.loc["Pro", "spend"] == pytest.approx(4.0)
+
+
+def test_the_customers_a_dimension_leaves_out_are_counted_over_every_customer():
+    """A dimension's "no value" group is every customer without one, respondents or not: its churn,
+    Wilson interval and test against the others by statsmodels on the rows by hand."""
+    rng = np.random.default_rng(3)
+    n, m = 400, 900
+    resp = pd.DataFrame({"quarter": "2026Q1", "nps_score": rng.integers(0, 11, n).astype(float),
+                         "region": np.where(rng.random(n) < 0.2, None, rng.choice(["N", "S"], n)),
+                         "churned": (rng.random(n) < 0.1).astype(float)})
+    non = pd.DataFrame({"quarter": "2026Q1", "region": np.where(rng.random(m) < 0.3, None, rng.choice(["N", "S"], m)),
+                        "churned": (rng.random(m) < 0.2).astype(float)})
+    cfg = load_config({"segments": {"dimensions": ["region"]}})
+    seg, dims, _ = segments.add_segments(resp, cfg)
+    others = segments.segment_others(non, resp, cfg)
+    got = segments.unsegmented(seg, dims, cfg, others=others).iloc[0]
+    every = pd.concat([resp, non])
+    out, rest = every[every["region"].isna()], every[every["region"].notna()]
+    assert got["n"] == resp["region"].isna().sum() and got["customers"] == len(out)
+    assert got["share"] == pytest.approx(len(out) / len(every)) and got["churn"] == pytest.approx(out["churned"].mean())
+    lo, hi = proportion_confint(out["churned"].sum(), len(out), method="wilson")
+    assert (got["churn_ci_low"], got["churn_ci_high"]) == (pytest.approx(lo), pytest.approx(hi))
+    _, p = proportions_ztest([out["churned"].sum(), rest["churned"].sum()], [len(out), len(rest)])
+    assert got["churn_p_rest"] == pytest.approx(p, rel=1e-9)
+    assert got["leavers_share"] == pytest.approx(out["churned"].sum() / every["churned"].sum())
+    text = narrative.unsegmented_summary(segments.unsegmented(seg, dims, cfg, others=others))
+    assert f"{len(out):,} customers" in text and f"{got['n']:,} of them respondents" in text
+
+
+def test_the_page_sentence_and_the_sizes_say_whose_figures_they_are(export):
+    raw, cfg, loaded, seg, dims, others, table = _profile(export)
+    assert segments.size_column(table) == ("customers", "Customers")
+    assert f"of {len(raw):,} customers in the quarter" in narrative.segment_base_sentence(table)
+    assert "customers" in segments.for_results(table)
+    plain = segments.profile(seg, dims, cfg)
+    assert segments.size_column(plain) == ("n", "Respondents") and narrative.segment_base_sentence(plain) == ""
+    _, rows = narrative.segment_churn(table)
+    assert "customers" in rows and "n" not in rows
+
+
+def test_the_summary_counts_customers_for_segments_and_respondents_for_clusters():
+    from cxanalysis.summary import churn_leaders_html
+
+    seg = {"dimension": "plan", "segment": "Basic", "n": 40, "customers": 400, "churn_rate": 0.2, "churn_rest": 0.1,
+           "churn_rate_ci_low": 0.16, "churn_rate_ci_high": 0.24, "churn_differs": True, "churn_p_holm": 0.001,
+           "leavers_share": 0.5, "nps": 10.0, "ci_low": 0.0, "ci_high": 20.0}
+    clus = {"name": "Light users", "n": 70, "churn_rate": 0.3, "churn_rest": 0.1, "churn_rate_ci_low": 0.2,
+            "churn_rate_ci_high": 0.4, "churn_differs": True, "churn_p_holm": 0.001, "leavers_share": 0.3,
+            "nps": 5.0, "nps_ci_low": -5.0, "nps_ci_high": 15.0, "stability": 0.9}
+    alone = churn_leaders_html([seg], [], churn=0.12, weighted=True, census=True)
+    assert ">Customers<" in alone and ">400<" in alone and "over every customer in it" in alone
+    assert "respondents', weighted" not in alone
+    mixed = churn_leaders_html([seg], [clus], churn=0.12, weighted=True, census=True)
+    assert "Customers (clusters: respondents)" in mixed and ">70<" in mixed
+    assert "A cluster's churn is its respondents', weighted" in mixed
