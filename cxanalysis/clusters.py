@@ -67,6 +67,7 @@ from sklearn.metrics import pairwise_distances_chunked
 from sklearn.mixture import GaussianMixture
 
 from .fmt import label as _label
+from .fmt import relabelled
 from .metrics import nps_from_counts, two_proportion_p, wilson_interval
 from .segments import _with_churn_holm, holm
 from .weighting import kish_n_eff
@@ -206,7 +207,17 @@ _ZERO_WORDS = {"returns": ("returned items", "no returns"), "support_tickets": (
 def _cluster_word(f: str, high: bool, member: np.ndarray, everyone: np.ndarray) -> str:
     """The words for column ``f`` of a cluster whose mean is above (``high``) or below the rest:
     "no returns" when every member has none, "returned items" when every member has some and
-    other customers have none, else the column's high / low words."""
+    other customers have none, else the column's high / low words. A column the run names itself
+    (cx.yaml ``labels``) is named by its label ("high complained (0/1)", "complained (0/1): none").
+    """
+    if relabelled(f):
+        name = _label(f)
+        m, a = member[np.isfinite(member)], everyone[np.isfinite(everyone)]
+        if len(m) and not high and (m == 0).all():
+            return f"{name[:1].lower() + name[1:]}: none"
+        if len(m) and high and (m > 0).all() and (a == 0).any():
+            return f"{name[:1].lower() + name[1:]}: all"
+        return f"{'high' if high else 'low'} {name[:1].lower() + name[1:]}"
     if f in _ZERO_WORDS:
         m, a = member[np.isfinite(member)], everyone[np.isfinite(everyone)]
         if len(m) and not high and (m == 0).all():

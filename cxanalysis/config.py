@@ -50,6 +50,10 @@ DEFAULTS: dict[str, Any] = {
     # own for a column kept as it is) -> {spelling in the export: the spelling to use}, e.g.
     # {PreferredPaymentMode: {CC: Credit Card, COD: Cash on Delivery}}; text columns only
     "recode": {},
+    # how the pages name a column (canonical name, or the export's own for a column kept as it
+    # is), when the canonical name would mislead: e.g. {region: City tier, support_tickets:
+    # Complained (0/1)} for an export whose "region" is a city tier and whose tickets are a flag
+    "labels": {},
     # quarter of the export when the file has no quarter column, e.g. "2026Q3"
     "quarter": None,
     # ISO 4217 code of the export's money, e.g. EUR: amounts are shown with its symbol ("€1,234");
@@ -145,7 +149,7 @@ _CHOICES = {
 }
 
 # Keys whose value is a free-form mapping (their own keys are not checked against DEFAULTS).
-_FREE_MAPPINGS = {("columns",), ("recode",), ("scales",), ("segments", "bands"), ("health_score", "weights")}
+_FREE_MAPPINGS = {("columns",), ("labels",), ("recode",), ("scales",), ("segments", "bands"), ("health_score", "weights")}
 
 
 @dataclass(frozen=True)
@@ -230,6 +234,10 @@ def _check(data: dict[str, Any]) -> None:
             f"{cats['detractor_max']} and {cats['promoter_min']}."
         )
     _check_recode(data["recode"])
+    for name, text in data["labels"].items():
+        if not isinstance(text, str) or not text.strip() or len(text) > 60:
+            raise ConfigError(f"'labels.{name}' must be the words the pages show for that column, 1-60 "
+                              f"characters, e.g. labels: {{region: City tier}}; got {text!r}.")
     for name, scale in data["scales"].items():
         if not (isinstance(scale, list | tuple) and len(scale) == 2 and scale[0] < scale[1]):
             raise ConfigError(

@@ -216,15 +216,43 @@ LABELS = {
 }
 
 
+#: The run's own names for columns (cx.yaml ``labels``), set by :func:`use_labels`; they come
+#: before :data:`LABELS`.
+_CONFIGURED: dict[str, str] = {}
+
+
+def use_labels(labels: Mapping[str, str] | None) -> None:
+    """Name columns as cx.yaml's ``labels`` says on every page, table and chart of this process
+    (a report's notebooks each open their run, which calls this; the summary calls it from
+    results.json's config). ``None`` or ``{}``: the built-in names.
+
+    >>> use_labels({"region": "City tier"}); label("region"), segment_name("region", "2"), words("region")
+    ('City tier', 'City tier: 2', 'city tier')
+    >>> use_labels(None); label("region")
+    'Region'
+    """
+    _CONFIGURED.clear()
+    _CONFIGURED.update({str(k): str(v).strip() for k, v in (labels or {}).items()})
+
+
+def relabelled(column) -> bool:
+    """Whether the run names ``column`` itself (cx.yaml ``labels``): then words written for the
+    canonical column ("few tickets") would misname it."""
+    return str(column) in _CONFIGURED
+
+
 def label(column) -> str:
     """A column name in words, for a header or an axis.
 
-    Known columns read from :data:`LABELS` ("n" → "Customers"); ``driver_delivery`` →
+    The run's own names (cx.yaml ``labels``, :func:`use_labels`) come first. Known columns read
+    from :data:`LABELS` ("n" → "Customers"); ``driver_delivery`` →
     "Delivery"; ``X_ci_low`` / ``X_ci_high`` → "X, 95% interval low/high"; otherwise underscores
     become spaces and the first letter is capitalised (``visits_per_month`` → "Visits per month").
     A name that already has capitals or spaces (a heading from the export) is kept as it is.
     """
     c = str(column)
+    if c in _CONFIGURED:
+        return _CONFIGURED[c]
     if c in LABELS:
         return LABELS[c]
     for end, words in (("_ci_low", "95% interval, low"), ("_ci_high", "95% interval, high"), ("_ci", "95% interval")):

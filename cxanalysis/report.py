@@ -192,6 +192,9 @@ class RunContext:
             loaded = load(data_path, cfg, quarter=quarter if quarter and "quarter" not in cfg.columns else None)
             data, cleaning, non, non_path = loaded.data, loaded.report, loaded.nonrespondents, None
         q = parse_quarter(quarter) if quarter else latest_quarter(data)
+        from .fmt import use_labels
+
+        use_labels(cfg.labels)  # the run's own names for columns, on every table and chart of the page
         frag = Path(fragment_path) if fragment_path else None
         cache = run_dir.parent / "_cache" if run_dir is not None else None
         return cls(data, cfg, q, cleaning, frag, cache, nonrespondents=non, nonrespondents_path=non_path)

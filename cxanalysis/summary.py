@@ -1169,8 +1169,10 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
     The page reads as a decision: a headline, the recommendation and how sure it is, the money at
     stake and the break-even, a small NPS trend chart, the evidence in "likely range" wording
     with its causal caveat, a glossary one click away, then the detail (segments and clusters at
-    risk, skipped analyses) and links to every page.
+    risk, skipped analyses) and links to every page. Columns are named as the run's cx.yaml
+    ``labels`` says (results.json's ``run.config``, :func:`cxanalysis.fmt.use_labels`).
     """
+    fmt.use_labels(((results.get("run") or {}).get("config") or {}).get("labels"))
     q = results["quarter"]
     n = results.get("nps", {})
     m = _money_of(results)

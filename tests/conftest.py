@@ -56,3 +56,14 @@ def sample_report(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("run")
     make_customers(1500, 2, random_state=21).to_csv(tmp / "customers.csv", index=False)
     return run_report(tmp / "customers.csv", out=tmp / "reports", progress=lambda m: None)
+
+
+@pytest.fixture(autouse=True)
+def _builtin_labels():
+    """Each test starts and ends with the built-in column names: a run with cx.yaml ``labels``
+    sets them for its process (:func:`cxanalysis.fmt.use_labels`)."""
+    from cxanalysis.fmt import use_labels
+
+    use_labels(None)
+    yield
+    use_labels(None)

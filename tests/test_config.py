@@ -40,6 +40,9 @@ def test_user_values_merge_key_by_key(tmp_path):
         ({"min_quarter_respondents": 0}, r"'min_quarter_respondents' must be a whole number of 1 or more"),
         ({"min_quarter_respondents": 50.5}, r"'min_quarter_respondents' must be a whole number"),
         ({"min_quarter_respondnts": 50}, r"Did you mean 'min_quarter_respondents'\?"),
+        ({"labels": {"region": 3}}, r"'labels.region' must be the words the pages show for that column"),
+        ({"labels": {"region": "  "}}, r"'labels.region' must be the words the pages show"),
+        ({"labels": {"region": "x" * 61}}, r"1-60 characters, e.g. labels: \{region: City tier\}"),
     ],
 )
 def test_bad_config_is_a_clear_error(user, match):

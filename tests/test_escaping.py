@@ -87,6 +87,29 @@ def test_styled_tables_escape_values_headers_and_lists():
     assert ">12.5<" in out and ">-3.0<" in out  # NPS points, one decimal (cxanalysis.fmt)
 
 
+def test_a_configured_label_is_text_in_tables_sentences_and_the_summary(tmp_path):
+    """cx.yaml ``labels`` names a column on every page: it is the user's text, shown as typed and
+    never as markup, in a table's header, a sentence and the summary."""
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    from cxanalysis.fmt import segment_name, use_labels
+
+    hostile = "<img src=x onerror=alert(1)> tier"
+    use_labels({"region": hostile})
+    out = narrative.styled(pd.DataFrame({"region": ["North"], "nps": [1.0]})).to_html()
+    assert _raw_markup(out) == [] and hostile in _visible(out)
+    sentence = markdown2html_mistune(narrative.md(f"Lowest: **{segment_name('region', 'North')}**").data)
+    assert _raw_markup(sentence) == [] and f"{hostile}: North" in _visible(sentence)
+    results = {"quarter": "2026Q3", "n_customers": 100, "run": {"config": {"labels": {"region": hostile}}},
+               "segments": [{"dimension": "region", "segment": "North", "n": 40, "nps": -5.0, "ci_low": -9.0,
+                             "ci_high": -1.0, "differs": True}],
+               "nps": {"value": 1.0, "ci_low": 0.0, "ci_high": 2.0, "promoters": .4, "passives": .3, "detractors": .3,
+                       "score": "nps_score"}}
+    use_labels(None)  # the summary takes the labels from results.json, not from the process
+    page = write_index(tmp_path, results, ["02-segments"]).read_text(encoding="utf-8")
+    assert _raw_markup(page) == [] and f"{hostile}" in _visible(page) and ">Region<" not in page
+
+
 @pytest.mark.parametrize("value", HOSTILE)
 def test_sentences_render_as_text_through_markdown(value):
     """nbconvert renders markdown output with mistune, raw HTML and javascript: links allowed;
