@@ -85,7 +85,10 @@ DEFAULTS: dict[str, Any] = {
     "min_quarter_respondents": 100,
     # what to do with rows that break a validation rule: "error" (stop, list them) or "drop"
     # (remove them and count them in the cleaning report)
-    "cleaning": {"invalid_rows": "error"},
+    # near_duplicates: rows identical in every column but the customer id (one customer exported
+    # twice under two ids; page 01 flags them): "keep" them, flagged, or "drop" every copy but the
+    # first id's, counted in the cleaning report
+    "cleaning": {"invalid_rows": "error", "near_duplicates": "keep"},
     # NPS interval: "adjusted-wald" (Rocks 2016; good at small n) or "wald"
     "nps_ci": "adjusted-wald",
     # which engine computes the exact tables (NPS, metrics, counts over every row): auto picks
@@ -139,6 +142,7 @@ DEFAULTS: dict[str, Any] = {
 
 _CHOICES = {
     ("cleaning", "invalid_rows"): {"error", "drop"},
+    ("cleaning", "near_duplicates"): {"keep", "drop"},
     ("nps_ci",): {"adjusted-wald", "wald"},
     ("engine",): {"auto", "pandas", "duckdb", "spark"},
     ("spend_period",): {"quarter", "month", "year"},

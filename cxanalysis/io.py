@@ -131,6 +131,10 @@ class LoadResult:
         return pd.concat([self.data, self.nonrespondents], ignore_index=True)
 
 
+#: The cleaning report's name for rows dropped by ``cleaning.near_duplicates: drop``.
+NEAR_DUPLICATE_DROP = "copy of another row under a new customer id (cleaning.near_duplicates: drop)"
+
+
 # --------------------------------------------------------------------------------------------
 # small parsers
 
@@ -773,6 +777,9 @@ def load(
     not dropped but kept in ``nonrespondents`` (unvalidated, without score, comment and driver
     columns) as the base, and each quarter's respondents are weighted to it (``weight`` column,
     :func:`cxanalysis.weighting.weight_to_base`; ``report.response`` per quarter). With
+    ``cleaning.near_duplicates: drop``, rows identical to another in every column but the
+    customer id (:func:`cxanalysis.schema.near_duplicate_copies`) are dropped, the first id's row
+    of each group kept, and counted (:data:`NEAR_DUPLICATE_DROP`). With
     ``cleaning.invalid_rows: drop``, rows breaking a validation rule are also dropped and
     counted per rule instead of stopping the run.
     """
@@ -848,6 +855,14 @@ def load(
     if dup.any():
         report.drop("exact duplicate of an earlier row", frame.loc[dup, "customer_id"], int(dup.sum()))
     keep &= ~dup
+    if cfg.cleaning["near_duplicates"] == "drop":  # one customer under two ids: the first id's row kept
+        from .schema import near_duplicate_copies
+
+        copy = np.zeros(len(frame), dtype=bool)
+        copy[np.flatnonzero(keep)] = near_duplicate_copies(frame.loc[keep])
+        if copy.any():
+            report.drop(NEAR_DUPLICATE_DROP, frame.loc[copy, "customer_id"], int(copy.sum()))
+        keep &= ~copy
     # a score cell holding unparseable text is a problem to report, not a non-response
     empty = [frame[c].isna() & (frame[f"_raw_{c}"].isna() if f"_raw_{c}" in frame else True)
              for c in present_scores]

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "near_duplicate_copies",
     "CANONICAL",
     "CX_SCORES",
     "BINARY",
@@ -609,6 +610,30 @@ def near_duplicates(frame: pd.DataFrame, *, max_examples: int = 3) -> dict | Non
         common gap between the numeric ids of a pair, and how many pairs have it, when it is
         most of them: a block copied under new ids), and ``note``, the sentence page 01 shows.
     """
+    found = _near_duplicate_groups(frame)
+    if found is None:
+        return None
+    sub, groups, cols = found
+    out = {"rule": NEAR_DUPLICATE_RULE, "rows": int(len(sub)),
+           "groups": len(groups), "pairs": all(len(g) == 2 for g in groups),
+           "columns": len([c for c in cols if c != "quarter"]), "of": len(frame),
+           "example_ids": [], "ids_apart": None, "groups_apart": None}
+    numeric = pd.to_numeric(sub["customer_id"], errors="coerce")
+    gaps = pd.Series([abs(float(numeric[g.index[1]]) - float(numeric[g.index[0]])) if len(g) == 2 else np.nan
+                      for g in groups]) if numeric.notna().all() else pd.Series(np.nan, index=range(len(groups)))
+    top = gaps.value_counts()
+    if len(top) and top.iloc[0] >= 2 and top.iloc[0] >= gaps.notna().sum() / 2:
+        out["ids_apart"], out["groups_apart"] = float(top.index[0]), int(top.iloc[0])
+    # the examples show the common gap first, when there is one
+    order = sorted(range(len(groups)), key=lambda i: gaps.iat[i] != out["ids_apart"]) if out["ids_apart"] else range(len(groups))
+    out["example_ids"] = [" and ".join(_example_ids(groups[i], 4)) for i in list(order)[:max_examples]]
+    out["note"] = _near_duplicates_note(out, len(frame))
+    return out
+
+
+def _near_duplicate_groups(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[pd.Series], list[str]] | None:
+    """The rows :func:`near_duplicates` finds, each group's customer ids in id order (their
+    index: ``frame``'s), and the columns compared; None when there are none."""
     cols = [c for c in frame.columns if not str(c).startswith("_") and c not in _NOT_COMPARED]
     if "customer_id" not in frame or len(frame) < 2 or not cols:
         return None
@@ -626,21 +651,20 @@ def near_duplicates(frame: pd.DataFrame, *, max_examples: int = 3) -> dict | Non
     sub = sub.loc[hit]
     key = sub.groupby(cols, dropna=False, sort=False).ngroup()
     groups = [g.sort_values(key=_id_order) for _, g in sub["customer_id"].groupby(key.to_numpy(), sort=False)]
-    out = {"rule": NEAR_DUPLICATE_RULE, "rows": int(len(sub)),
-           "groups": len(groups), "pairs": all(len(g) == 2 for g in groups),
-           "columns": len([c for c in cols if c != "quarter"]), "of": len(frame),
-           "example_ids": [], "ids_apart": None, "groups_apart": None}
-    numeric = pd.to_numeric(sub["customer_id"], errors="coerce")
-    gaps = pd.Series([abs(float(numeric[g.index[1]]) - float(numeric[g.index[0]])) if len(g) == 2 else np.nan
-                      for g in groups]) if numeric.notna().all() else pd.Series(np.nan, index=range(len(groups)))
-    top = gaps.value_counts()
-    if len(top) and top.iloc[0] >= 2 and top.iloc[0] >= gaps.notna().sum() / 2:
-        out["ids_apart"], out["groups_apart"] = float(top.index[0]), int(top.iloc[0])
-    # the examples show the common gap first, when there is one
-    order = sorted(range(len(groups)), key=lambda i: gaps.iat[i] != out["ids_apart"]) if out["ids_apart"] else range(len(groups))
-    out["example_ids"] = [" and ".join(_example_ids(groups[i], 4)) for i in list(order)[:max_examples]]
-    out["note"] = _near_duplicates_note(out, len(frame))
-    return out
+    return sub, groups, cols
+
+
+def near_duplicate_copies(frame: pd.DataFrame) -> np.ndarray:
+    """A mask of ``frame``'s rows that copy another row on every column but the customer id
+    (:func:`near_duplicates`' rule): every row of a group but the one with the first id (in id
+    order, numeric when the ids are numbers), which is kept. All False when there are none
+    (or nothing to check: no numeric column with enough distinct values)."""
+    mask = np.zeros(len(frame), dtype=bool)
+    found = _near_duplicate_groups(frame)
+    if found is not None:
+        later = [i for g in found[1] for i in g.index[1:]]
+        mask[frame.index.get_indexer(later)] = True
+    return mask
 
 
 def _id_order(ids: pd.Series) -> pd.Series:
@@ -660,10 +684,10 @@ def _near_duplicates_note(found: dict, n: int) -> str:
                  "again under new ids.")
     copies = found["rows"] - found["groups"]
     return (f"{what} are identical in all {found['columns']} columns besides the customer id and the quarter (e.g. ids "
-            f"{'; '.join(found['example_ids'])}).{apart} No rule drops them: they differ in the id, so they are kept "
-            f"as separate customers. If they are copies, {copies:,} customers are counted twice on every page and "
-            "every interval is too narrow. Ask the owner of the export, and drop the copies (or give them their real "
-            "ids) before the figures are used.")
+            f"{'; '.join(found['example_ids'])}).{apart} They are kept as separate customers: they differ in the id. "
+            f"If they are copies, {copies:,} customers are counted twice on every page and every interval is too "
+            "narrow. Ask the owner of the export; to see the figures without them, set cleaning: {near_duplicates: "
+            "drop} in cx.yaml (each copy's first id is kept, the others dropped and counted on this page).")
 
 
 def orders_without_spend(frame: pd.DataFrame, *, max_examples: int = 3) -> dict | None:

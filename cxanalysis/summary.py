@@ -987,8 +987,8 @@ def near_duplicate_warning(results: dict[str, Any]) -> list[str]:
              "every column but the customer id)" if kept else " (identical in every column but the customer id)")
     return [f"{what}{share}, as if exported again under new ids. If they are copies, {extra:,} rows count twice in "
             "every figure here and every likely range is a little too narrow: a finding near the edge of chance "
-            "(p close to 0.05) may not survive without them. Ask the owner of the export before acting "
-            "(data-quality page)."]
+            "(p close to 0.05) may not survive without them. Ask the owner of the export before acting, or re-run "
+            "with cleaning: {near_duplicates: drop} in cx.yaml to see the figures without them (data-quality page)."]
 
 
 def unexpected_directions(effects: dict[str, Any], score: str = "nps_score", per_point=None) -> list[str]:

@@ -165,3 +165,71 @@ def test_nullable_dtypes_and_text_ids_give_the_same_answer(seed, nullable, text_
         plain = suspect_rows(d.assign(customer_id="C" + d["customer_id"].astype(str)))
     got = suspect_rows(other)
     assert [(f["rule"], f["rows"]) for f in got] == [(f["rule"], f["rows"]) for f in plain]
+
+
+# --- cleaning.near_duplicates: drop ---------------------------------------------------------------
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 6), st.integers(1, 3))
+def test_dropping_copies_keeps_the_first_id_of_each_group_and_leaves_none(seed, n_copies, times):
+    """Any export with ``times`` copies of some rows under new ids: the copies marked are every
+    row of a group but the lowest id's (checked by the brute force), and without them nothing is
+    flagged."""
+    from cxanalysis.schema import near_duplicate_copies
+
+    rng = np.random.default_rng(seed)
+    d = _export(250, seed)
+    picks = rng.choice(len(d), n_copies, replace=False)
+    both = pd.concat([d] + [d.iloc[picks].assign(customer_id=lambda x, k=k: x["customer_id"] + 10_000 * k)
+                            for k in range(1, times + 1)], ignore_index=True).sample(frac=1, random_state=seed)
+    copies = near_duplicate_copies(both)
+    if NEAR_DUPLICATE_MIN_DISTINCT > both["spend"].nunique():
+        assert not copies.any()
+        return
+    flagged = _brute_force(both)
+    found = near_duplicates(both)
+    assert copies.sum() == flagged - (found["groups"] if found else 0)
+    assert near_duplicates(both.loc[~copies]) is None
+    kept = both.loc[~copies, "customer_id"]
+    assert set(both.loc[copies, "customer_id"]).isdisjoint(kept) and (both.loc[copies, "customer_id"] > 10_000).all()
+
+
+def test_the_real_ecommerce_export_loads_without_its_556_copies(tmp_path):
+    """cleaning.near_duplicates: drop on the real export: the 556 later ids dropped and counted,
+    the rows left pandas' own drop_duplicates of the raw CSV over every column but CustomerID (the
+    first id kept), the input file untouched; by default they stay and are flagged."""
+    import hashlib
+
+    import yaml
+
+    from cxanalysis.config import load_config
+    from cxanalysis.io import NEAR_DUPLICATE_DROP, load
+
+    data, cfg_path = real_export("ecommerce")
+    before = hashlib.sha256(data.read_bytes()).hexdigest()
+    user = yaml.safe_load(cfg_path.read_text())
+    user["cleaning"] = {"near_duplicates": "drop"}
+    loaded = load(data, load_config(user))
+    raw = pd.read_csv(data).sort_values("CustomerID")
+    expected = raw.drop_duplicates([c for c in raw if c != "CustomerID"], keep="first")
+    assert sorted(loaded.base["customer_id"].astype(int)) == sorted(expected["CustomerID"]) and len(expected) == 5074
+    drop = [d for d in loaded.report.steps if d["rule"] == NEAR_DUPLICATE_DROP]
+    assert drop and drop[0]["rows_dropped"] == 556 and loaded.report.rows_out == 5074
+    assert set(drop[0]["example_ids"]) <= set(raw.loc[~raw.index.isin(expected.index), "CustomerID"].astype(str))
+    assert hashlib.sha256(data.read_bytes()).hexdigest() == before
+    assert suspect_rows(loaded.data) == []
+    kept = load(data, load_config(cfg_path))
+    assert len(kept.base) == 5630 and not any(d["rule"] == NEAR_DUPLICATE_DROP for d in kept.report.steps)
+
+
+def test_the_large_route_says_it_keeps_the_copies(tmp_path):
+    """The DuckDB route does not drop them: its cleaning notes say so, the run goes on."""
+    from cxanalysis.config import load_config
+    from cxanalysis.engine.large import prepare_large
+
+    d = _export(400)
+    pd.concat([d, d.iloc[:3].assign(customer_id=lambda x: x["customer_id"] + 1000)]).to_parquet(tmp_path / "e.parquet")
+    run = prepare_large(tmp_path / "e.parquet", load_config({"cleaning": {"near_duplicates": "drop"},
+                                                              "min_quarter_respondents": 10}), per_stratum=50)
+    assert any("cleaning.near_duplicates: drop is applied by the pandas engine only; this duckdb run keeps" in n
+               for n in run.cleaning.notes)

@@ -285,6 +285,9 @@ def _prepare(eng, source, config: Config, qtr, per_stratum: int | None, seed: in
                             "ORDER BY customer_id LIMIT 5")["customer_id"].astype(str)
             report.drop("exact duplicate of an earlier row", ids, n_dup)
     clean_select = f"SELECT * FROM {stored}"
+    if config.cleaning["near_duplicates"] == "drop":  # said, not silently ignored
+        report.notes.append(f"cleaning.near_duplicates: drop is applied by the pandas engine only; this {eng.name} run "
+                            "keeps rows that copy another under a new customer id.")
     # respondents and the base, per quarter
     answered = " OR ".join(f"{q(c)} IS NOT NULL" for c in scores)
     # with the MRR of those who did not answer, for the census of MRR (metrics.add_nonrespondent_totals)
