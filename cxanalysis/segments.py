@@ -235,7 +235,7 @@ def segment_others(others: pd.DataFrame | None, respondents: pd.DataFrame, confi
                               top=MAX_AGE if dim == "age" else None, weights=weights, outside=True)
             out[f"{dim}_band"] = rule(pd.to_numeric(out[dim], errors="coerce"))
         else:
-            out[dim] = out[dim].astype("string").astype(object).where(out[dim].notna(), None)
+            out[dim] = out[dim].astype("category")
     return out
 
 
@@ -485,8 +485,17 @@ def _census_frame(data: pd.DataFrame, dimensions: Sequence[str], others: pd.Data
     w = np.where(np.isnan(w), 0.0, w)
     if others is None or not len(others):
         return data, w, w, False
-    cols = [c for c in dict.fromkeys([*dimensions, *CENSUS_COLUMNS]) if c in data or c in others]
-    frame = pd.concat([data, others.reindex(columns=cols)], ignore_index=True)
+    used = [*dimensions, *CENSUS_COLUMNS, "cx_category", "csat", "health_score"]
+    mine = data[[c for c in dict.fromkeys(used) if c in data]]
+    theirs = others.reindex(columns=[c for c in dict.fromkeys([*dimensions, *CENSUS_COLUMNS]) if c in data or c in others])
+    for dim in dimensions:  # one categorical of both sides' values: concatenated and grouped as codes
+        if dim in mine and dim in theirs and isinstance(mine[dim].dtype, pd.CategoricalDtype):
+            known = mine[dim].cat.categories
+            other = theirs[dim] if isinstance(theirs[dim].dtype, pd.CategoricalDtype) else theirs[dim].astype("category")
+            new = known.append(other.cat.categories.difference(known))  # the categories only: no row converted
+            mine = mine.assign(**{dim: mine[dim].cat.set_categories(new)})
+            theirs = theirs.assign(**{dim: other.cat.set_categories(new)})
+    frame = pd.concat([mine, theirs], ignore_index=True)
     frame["_respondent"] = np.r_[np.ones(len(data)), np.zeros(len(others))]
     return frame, np.r_[w, np.zeros(len(others))], np.ones(len(frame)), True
 
@@ -526,7 +535,11 @@ def _profile(data: pd.DataFrame, dimensions: Sequence[str], config, others: pd.D
         extra["_ret"], extra["_ord"] = np.where(both, wc * ret, 0.0), np.where(both, wc * orders, 0.0)
     # one frame of one float block: each grouped sum below is one pass over the rows, not one
     # per column
-    base = pd.DataFrame({**base, **extra, **present}, index=data.index)
+    columns = {**base, **extra, **present}
+    block = np.empty((len(data), len(columns)), order="F")  # filled in place, a column at a time: one allocation
+    for j, v in enumerate(columns.values()):
+        block[:, j] = v
+    base = pd.DataFrame(block, index=data.index, columns=list(columns), copy=False)
     tot = base[[c for c in ("_p", "_d", "_a", "_a2", "_r", "_all", "_x_churned", "_n_churned", "_n2_churned")
                 if c in base]].sum()
     total_w = tot["_all"] if census else tot["_a"]
