@@ -56,6 +56,7 @@ explicitly it is kept, with a warning in ``warnings_``.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Sequence
 
@@ -208,16 +209,18 @@ def _cluster_word(f: str, high: bool, member: np.ndarray, everyone: np.ndarray) 
     """The words for column ``f`` of a cluster whose mean is above (``high``) or below the rest:
     "no returns" when every member has none, "returned items" when every member has some and
     other customers have none, else the column's high / low words. A column the run names itself
-    (cx.yaml ``labels``) is named by its label ("high complained (0/1)", "complained (0/1): none").
+    (cx.yaml ``labels``) is named by its label, without a closing note in brackets ("Complained
+    (0/1)" gives "complained > 0", "complained = 0", "high complained").
     """
     if relabelled(f):
-        name = _label(f)
+        name = re.sub(r"\s*\([^()]*\)$", "", _label(f)) or _label(f)
+        name = name[:1].lower() + name[1:]
         m, a = member[np.isfinite(member)], everyone[np.isfinite(everyone)]
         if len(m) and not high and (m == 0).all():
-            return f"{name[:1].lower() + name[1:]}: none"
+            return f"{name} = 0"
         if len(m) and high and (m > 0).all() and (a == 0).any():
-            return f"{name[:1].lower() + name[1:]}: all"
-        return f"{'high' if high else 'low'} {name[:1].lower() + name[1:]}"
+            return f"{name} > 0"
+        return f"{'high' if high else 'low'} {name}"
     if f in _ZERO_WORDS:
         m, a = member[np.isfinite(member)], everyone[np.isfinite(everyone)]
         if len(m) and not high and (m == 0).all():

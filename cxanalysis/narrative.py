@@ -268,22 +268,51 @@ def unsegmented_summary(table: pd.DataFrame, score: str = "NPS") -> str:
             "in no segment of the table below:\n" + "\n".join(lines))
 
 
-def segment_base_sentence(table: pd.DataFrame) -> str:
+def segment_base_sentence(table: pd.DataFrame, others: pd.DataFrame | None = None) -> str:
     """Markdown: whose figures a segment's columns are when its CRM figures are over every
-    customer (``customers`` in a :func:`cxanalysis.segments.profile` table); "" when they are the
-    respondents'.
+    customer (``customers`` in a :func:`cxanalysis.segments.profile` table), how unevenly its
+    customers answered (the lowest and highest response rates, ``n / customers``, of the
+    segments of at least 30 customers), and the customers beyond the respondents' range that
+    ``others`` (:func:`cxanalysis.segments.segment_others`) put in an end band; "" when the
+    figures are the respondents'.
 
-    >>> segment_base_sentence(pd.DataFrame({"n": [30, 20], "customers": [300, 100], "share": [0.6, 0.2]}))[:118]
+    >>> t = pd.DataFrame({"dimension": ["plan"] * 2, "segment": ["Basic", "Pro"], "n": [30, 80],
+    ...                   "customers": [300, 100], "share": [0.6, 0.2]})
+    >>> segment_base_sentence(t)[:118]
     'Spend, churn, returns and lifetime value are over **every customer** of each segment (of 500 customers in the quarter)'
+    >>> segment_base_sentence(t).split("unevenly: ")[1][:48]
+    'from 10% of Plan: Basic to 80% of Plan: Pro. A s'
     """
     if "customers" not in table or not len(table):
         return ""
     total = table["customers"].iloc[0] / table["share"].iloc[0]  # share: of every customer
-    return (f"Spend, churn, returns and lifetime value are over **every customer** of each segment "
+    text = (f"Spend, churn, returns and lifetime value are over **every customer** of each segment "
             f"(of {total:,.0f} customers in the quarter), unweighted, as on page 03: the CRM knows them whether or not "
-            "they answered. The score, "
-            "its categories, CSAT and health are the respondents' (weighted to the base when they are). A segment's "
-            "size is therefore given twice: its customers and its respondents.")
+            "they answered. The score, its categories, CSAT and health are the respondents' (weighted to the base when "
+            "they are). A segment's size is therefore given twice: its customers and its respondents.")
+    sized = table[table["customers"] >= 30]
+    if len(sized) >= 2:
+        rate = sized["n"] / sized["customers"]
+        lo, hi = sized.loc[rate.idxmin()], sized.loc[rate.idxmax()]
+        if rate.max() >= 1.5 * rate.min():
+            text += (f" Segments' customers answered the survey unevenly: from {fmt_percent(rate.min(), 0)} of "
+                     f"{segment_name(lo['dimension'], lo['segment'])} to {fmt_percent(rate.max(), 0)} of "
+                     f"{segment_name(hi['dimension'], hi['segment'])}. A segment's score stands for its customers only "
+                     "as far as those who answered are like those who did not; the fewer answered, the more it rests on "
+                     "that.")
+    for dim, o in ((others.attrs.get("outside") or {}) if others is not None else {}).items():
+        def beyond(n, side, edge, reach, band):
+            one = n == 1
+            return (f"{n:,} {'has' if one else 'have'} a value {side} ({edge:,.4g}; {reach}) and "
+                    f"{'is' if one else 'are'} in the {band} band")
+
+        parts = ([beyond(o["below"], "below the respondents' lowest", o["low"], f"down to {o['min']:,.4g}", "lowest")]
+                 if o["below"] else []) + \
+                ([beyond(o["above"], "above the respondents' highest", o["high"], f"up to {o['max']:,.4g}", "highest")]
+                 if o["above"] else [])
+        text += (f" {label(dim)}'s bands are cut on the respondents, so the values they name are the respondents': of "
+                 f"the customers who did not answer, {' and '.join(parts)}.")
+    return text
 
 
 def score_note(config) -> str:

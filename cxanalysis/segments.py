@@ -31,7 +31,7 @@ from .schema import MAX_AGE
 __all__ = [
     "CATEGORY_ORDER", "nps_category", "band", "add_segments", "profile", "holm", "score_counts",
     "category_shares", "unsegmented", "churn_holm_together", "missing_as_segments", "segment_others",
-    "others_columns", "for_results", "size_column",
+    "others_columns", "for_results", "size_column", "profile_columns",
 ]
 
 CATEGORY_ORDER = ["detractor", "passive", "promoter"]
@@ -217,7 +217,9 @@ def segment_others(others: pd.DataFrame | None, respondents: pd.DataFrame, confi
 
     A numeric dimension's bands are the respondents' (the same edges and labels, drawn from the
     respondents weighted to the base); a value beyond the first or last quantile edge falls in the
-    first or last band, while configured edges hold for everyone as they do for the respondents. A
+    first or last band (counted in ``attrs["outside"]``: dimension -> ``below, above, min, max``
+    of those customers and ``low, high`` of the respondents), while configured edges hold for
+    everyone as they do for the respondents. A
     category no respondent has stays as it is: those customers are in no row of the profile (it
     has no score to show) but in every segment's rest. None when ``others`` is None or empty.
     """
@@ -233,7 +235,15 @@ def segment_others(others: pd.DataFrame | None, respondents: pd.DataFrame, confi
                                                                                 pd.CategoricalDtype):
             rule = _band_rule(respondents[dim], edges=seg["bands"].get(dim), q=seg["quantile_bands"],
                               top=MAX_AGE if dim == "age" else None, weights=weights, outside=True)
-            out[f"{dim}_band"] = rule(pd.to_numeric(out[dim], errors="coerce"))
+            values = pd.to_numeric(out[dim], errors="coerce")
+            out[f"{dim}_band"] = rule(values)
+            if seg["bands"].get(dim) is None:  # beyond the respondents' range: in an end band, counted
+                lo, hi = respondents[dim].min(), respondents[dim].max()
+                below, above = int((values < lo).sum()), int((values > hi).sum())
+                if below or above:
+                    out.attrs.setdefault("outside", {})[dim] = {"below": below, "above": above, "min": float(values.min()),
+                                                                "max": float(values.max()), "low": float(lo),
+                                                                "high": float(hi)}
         else:
             out[dim] = out[dim].astype("category")
     return out
@@ -644,6 +654,15 @@ RESULT_COLUMNS = ["dimension", "segment", "n", "customers", "share", "nps", "ci_
 def for_results(table: pd.DataFrame) -> pd.DataFrame:
     """The columns of a :func:`profile` table that results.json keeps (:data:`RESULT_COLUMNS`)."""
     return table[[c for c in RESULT_COLUMNS if c in table]]
+
+
+def profile_columns(table: pd.DataFrame) -> list[str]:
+    """The columns page 02's profile table shows of a :func:`profile` table: both sizes (customers
+    and respondents) when the segments' CRM figures are over every customer (spend is then in the
+    CLV table beside it), else the respondents and spend."""
+    if "customers" in table:
+        return ["dimension", "segment", "customers", "n", "nps", "ci_low", "churn_rate", "differs"]
+    return ["dimension", "segment", "n", "nps", "ci_low", "spend", "churn_rate", "differs"]
 
 
 def size_column(table: pd.DataFrame) -> tuple[str, str]:

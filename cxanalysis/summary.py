@@ -480,7 +480,9 @@ def segments_at_risk_html(segments: list[dict[str, Any]], overall: float | None,
     return (f"<h2>Segments at risk</h2><p class='muted'>Segments whose {lab} is below the overall one and differs "
             f"from the rest of the customers{against}; lowest first"
             + ("; a customer can be in several rows, one per dimension" if len({r["dimension"] for r in worst}) > 1
-               else "") + ".</p>"
+               else "") + "."
+            + (f" The {lab} is from each segment's respondents (counted here); its churn is over every customer in it, "
+               "respondents or not." if cols and all("customers" in r for r in worst) else "") + "</p>"
             + _table(worst, ["dimension", "segment", "n", "nps", "ci_low", *cols, *shares],
                      {"n": "Respondents", "nps": label, "ci_low": f"{label}, likely range", **SHARE_HEADERS,
                       **CHURN_HEADERS}))
@@ -625,8 +627,8 @@ def churn_leaders_html(segments: list[dict[str, Any]], clusters: list[dict[str, 
             f"(all customers: {fmt.percent(churn)}) beyond chance, allowing for the number of groups compared, "
             f"highest first, whatever their {lab}: a group the score does not flag can still be where customers "
             "leave." + several + why_left
-            + (" A segment's churn is over every customer in it, respondents or not, as the churn of all customers."
-               if counted else "")
+            + (f" A segment's churn is over every customer in it (counted here), respondents or not, as the churn of "
+               f"all customers; its {lab} is from those who answered." if counted else "")
             + ((" Share of all who left: of every respondent who churned (weighted to the base), the share in the "
                 "group." if estimated and not counted else " Share of all who left: of every customer who churned, "
                 "the share in the group" + (" (for a cluster, of every respondent who churned, weighted to the base)."

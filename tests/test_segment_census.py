@@ -171,3 +171,34 @@ def test_the_summary_counts_customers_for_segments_and_respondents_for_clusters(
     mixed = churn_leaders_html([seg], [clus], churn=0.12, weighted=True, census=True)
     assert "Customers (clusters: respondents)" in mixed and ">70<" in mixed
     assert "A cluster's churn is its respondents', weighted" in mixed
+
+
+def test_the_sentence_counts_customers_beyond_the_respondents_range_and_the_uneven_answers(export):
+    """The non-respondents put in an end band are counted as pandas counts them on the raw rows,
+    and the lowest and highest response rates are named."""
+    raw, cfg, loaded, seg, dims, others, table = _profile(export)
+    text = narrative.segment_base_sentence(table, others)
+    answered, silent = raw[raw["nps_score"].notna()], raw[raw["nps_score"].isna()]
+    below = int((silent["contract_value"] < answered["contract_value"].min()).sum())
+    above = int((silent["contract_value"] > answered["contract_value"].max()).sum())
+    assert below + above > 0
+    outside = others.attrs["outside"]["contract_value"]
+    assert (outside["below"], outside["above"]) == (below, above)
+    if below:
+        assert f"{below:,} ha{'s' if below == 1 else 've'} a value below the respondents' lowest" in text
+    rate = (table["n"] / table["customers"])[table["customers"] >= 30]
+    lo = table.loc[rate.idxmin()]
+    assert f"from {rate.min():.0%} of {narrative.segment_name(lo['dimension'], lo['segment'])}" in text
+    assert "age" not in others.attrs["outside"]  # configured edges hold for everyone: nothing to say
+
+
+def test_a_relabelled_column_names_clusters_by_its_label():
+    from cxanalysis.clusters import _cluster_word
+    from cxanalysis.fmt import use_labels
+
+    member, everyone = np.array([1.0, 1, 1]), np.array([0.0, 1, 1, 0])
+    assert _cluster_word("support_tickets", True, member, everyone) == "raised tickets"
+    use_labels({"support_tickets": "Complained (0/1)"})
+    assert _cluster_word("support_tickets", True, member, everyone) == "complained > 0"
+    assert _cluster_word("support_tickets", False, np.zeros(3), everyone) == "complained = 0"
+    assert _cluster_word("support_tickets", True, np.array([0.0, 1]), everyone) == "high complained"
