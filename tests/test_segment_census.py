@@ -202,3 +202,42 @@ def test_a_relabelled_column_names_clusters_by_its_label():
     assert _cluster_word("support_tickets", True, member, everyone) == "complained > 0"
     assert _cluster_word("support_tickets", False, np.zeros(3), everyone) == "complained = 0"
     assert _cluster_word("support_tickets", True, np.array([0.0, 1]), everyone) == "high complained"
+
+
+from .messy import interval_contains, messy_exports  # noqa: E402
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(messy_exports(), st.integers(0, 400), st.integers(0, 2**31 - 1), st.sampled_from([0.0, 0.5, 1.0]))
+def test_a_census_profile_of_any_export_never_raises_and_adds_up(case, n_others, seed, blank):
+    """Any messy export with any customers who did not answer (none, a category no respondent has,
+    blanks in every column, values far beyond the respondents'): no crash; each dimension's
+    customers add up to those with a value that some respondent shares; every churn interval holds
+    its rate."""
+    df, cfg, _ = case
+    rng = np.random.default_rng(seed)
+    others = pd.DataFrame({
+        "quarter": "2026Q3", "plan": rng.choice(["Basic", "Plus", "Gold"], n_others).astype(object),
+        "region": rng.choice(["North", "South"], n_others).astype(object),
+        "spend": rng.gamma(2, 50, n_others), "churned": rng.binomial(1, 0.3, n_others).astype(float),
+        "orders": rng.poisson(3, n_others).astype(float),
+        "visits_per_month": rng.poisson(2, n_others).astype(float) * rng.choice([1, 100], n_others)})
+    for col in ("plan", "spend", "churned", "visits_per_month"):
+        others.loc[rng.random(n_others) < blank, col] = np.nan
+    seg, dims, _ = segments.add_segments(df, cfg)
+    extra = segments.segment_others(others, df, cfg)
+    table = segments.profile(seg, dims, cfg, others=extra)
+    segments.churn_holm_together(table, segments.unsegmented(seg, dims, cfg, others=extra), cfg.alpha)
+    narrative.segment_base_sentence(table, extra)
+    if table.empty or extra is None:
+        return
+    assert (table["customers"] >= table["n"]).all()
+    assert interval_contains(table["churn_rate"], table["churn_rate_ci_low"], table["churn_rate_ci_high"])
+    everyone = pd.concat([seg.assign(_r=1), extra.assign(_r=0)], ignore_index=True)
+    for dim in table["dimension"].unique():
+        col = f"{dim}_band" if f"{dim}_band" in seg else dim
+        shown = table.loc[table["dimension"] == dim, "segment"]
+        answered = everyone.loc[everyone["_r"] == 1, col].dropna().astype(str).unique()
+        held = everyone[col].dropna().astype(str).isin(answered)
+        assert table.loc[table["dimension"] == dim, "customers"].sum() == held.sum()
+        assert set(shown) <= set(answered)
