@@ -272,8 +272,8 @@ def segment_base_sentence(table: pd.DataFrame, others: pd.DataFrame | None = Non
     """Markdown: whose figures a segment's columns are when its CRM figures are over every
     customer (``customers`` in a :func:`cxanalysis.segments.profile` table), how unevenly its
     customers answered (the lowest and highest response rates, ``n / customers``, of the
-    segments of at least 30 customers), and the customers beyond the respondents' range that
-    ``others`` (:func:`cxanalysis.segments.segment_others`) put in an end band; "" when the
+    segments of at least 30 customers), and the numeric dimensions whose bands ``others``
+    (:func:`cxanalysis.segments.segment_others`) says were cut on every customer; "" when the
     figures are the respondents'.
 
     >>> t = pd.DataFrame({"dimension": ["plan"] * 2, "segment": ["Basic", "Pro"], "n": [30, 80],
@@ -300,18 +300,13 @@ def segment_base_sentence(table: pd.DataFrame, others: pd.DataFrame | None = Non
                      f"{segment_name(hi['dimension'], hi['segment'])}. A segment's score stands for its customers only "
                      "as far as those who answered are like those who did not; the fewer answered, the more it rests on "
                      "that.")
-    for dim, o in ((others.attrs.get("outside") or {}) if others is not None else {}).items():
-        def beyond(n, side, edge, reach, band):
-            one = n == 1
-            return (f"{n:,} {'has' if one else 'have'} a value {side} ({edge:,.4g}; {reach}) and "
-                    f"{'is' if one else 'are'} in the {band} band")
-
-        parts = ([beyond(o["below"], "below the respondents' lowest", o["low"], f"down to {o['min']:,.4g}", "lowest")]
-                 if o["below"] else []) + \
-                ([beyond(o["above"], "above the respondents' highest", o["high"], f"up to {o['max']:,.4g}", "highest")]
-                 if o["above"] else [])
-        text += (f" {label(dim)}'s bands are cut on the respondents, so the values they name are the respondents': of "
-                 f"the customers who did not answer, {' and '.join(parts)}.")
+    cut = (others.attrs.get("census_bands") or []) if others is not None else []
+    if cut:
+        names = [label(d) for d in cut]
+        both = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+        text += (f" {both}{'' if len(names) == 1 else ' are each'} cut into bands of equal shares of every customer, "
+                 "respondents or not, so each band holds about as many customers (tied values aside) and the values "
+                 "its label names are its customers'; its respondents can be far fewer or more.")
     return text
 
 

@@ -164,8 +164,14 @@ def _n(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 100 or float(x).is_integer() else f"{x:,.1f}"
 
 
-def add_segments(data: pd.DataFrame, config) -> tuple[pd.DataFrame, list[str], dict[str, str]]:
+def add_segments(data: pd.DataFrame, config, *, others: pd.DataFrame | None = None
+                 ) -> tuple[pd.DataFrame, list[str], dict[str, str]]:
     """Add ``cx_category``, ``health_score`` and a segment column per configured dimension.
+
+    A numeric dimension without configured edges is cut into ``segments.quantile_bands`` bands of
+    equal shares of the customers: of every customer when ``others`` (the quarter's customers who
+    did not answer) hold the column, otherwise of the respondents weighted to the base
+    (:func:`_dimension_rule`; :func:`segment_others` puts ``others`` in the same bands).
 
     Returns
     -------
@@ -190,9 +196,7 @@ def add_segments(data: pd.DataFrame, config) -> tuple[pd.DataFrame, list[str], d
             continue
         if pd.api.types.is_numeric_dtype(out[dim]) and not isinstance(out[dim].dtype, pd.CategoricalDtype):
             name = f"{dim}_band"
-            out[name] = band(out[dim], edges=seg["bands"].get(dim), q=seg["quantile_bands"],
-                             top=MAX_AGE if dim == "age" else None,
-                             weights=out["weight"] if "weight" in out else None)
+            out[name] = _dimension_rule(out, dim, config, others)(out[dim])
             dims.append(name)
         else:
             out[dim] = out[dim].astype("category")
@@ -210,40 +214,53 @@ def others_columns(config) -> list[str]:
     return list(dict.fromkeys([*CENSUS_COLUMNS, *config.segments["dimensions"]]))
 
 
+def _census_cut(dim: str, config, others: pd.DataFrame | None) -> bool:
+    """Whether ``dim``'s quantile bands are cut on every customer: no configured edges, and
+    ``others`` (the customers who did not answer) hold a value of it."""
+    return (config.segments["bands"].get(dim) is None and others is not None and dim in others
+            and bool(pd.to_numeric(others[dim], errors="coerce").notna().any()))
+
+
+def _dimension_rule(respondents: pd.DataFrame, dim: str, config, others: pd.DataFrame | None = None):
+    """The band rule (:func:`_band_rule`) of the numeric dimension ``dim``: configured edges as
+    they are; otherwise quantiles of every customer, respondents and ``others`` alike each counting
+    one (:func:`_census_cut`), so a quartile holds a quarter of the customers whose figures it
+    shows; without ``others``, quantiles of the respondents weighted to the base (the weights
+    standing them for the customers). Labels name the values the bands hold."""
+    seg = config.segments
+    values = respondents[dim].astype(float)
+    weights = respondents["weight"] if "weight" in respondents else None
+    if _census_cut(dim, config, others):
+        values = pd.concat([values, pd.to_numeric(others[dim], errors="coerce").astype(float)], ignore_index=True)
+        weights = np.ones(len(values))  # each customer counts one: the same edges and labels as the weighted cut's
+    return _band_rule(values, edges=seg["bands"].get(dim), q=seg["quantile_bands"],
+                      top=MAX_AGE if dim == "age" else None, weights=weights, outside=True)
+
+
 def segment_others(others: pd.DataFrame | None, respondents: pd.DataFrame, config) -> pd.DataFrame | None:
     """The customers who did not answer (``others``: the quarter's non-respondents) in the segments
     :func:`add_segments` cuts ``respondents`` into, for figures over every customer of a segment
     (:func:`profile` and :func:`unsegmented` with ``others``).
 
-    A numeric dimension's bands are the respondents' (the same edges and labels, drawn from the
-    respondents weighted to the base); a value beyond the first or last quantile edge falls in the
-    first or last band (counted in ``attrs["outside"]``: dimension -> ``below, above, min, max``
-    of those customers and ``low, high`` of the respondents), while configured edges hold for
-    everyone as they do for the respondents. A
+    A numeric dimension's bands are those :func:`add_segments` cuts with the same ``others``
+    (:func:`_dimension_rule`): quantiles of every customer, or configured edges, the same edges and
+    labels on both sides of the survey (``attrs["census_bands"]`` names the dimensions cut on
+    every customer). A
     category no respondent has stays as it is: those customers are in no row of the profile (it
     has no score to show) but in every segment's rest. None when ``others`` is None or empty.
     """
     if others is None or not len(others):
         return None
     out = others.copy()
-    seg = config.segments
-    weights = respondents["weight"] if "weight" in respondents else None
-    for dim in seg["dimensions"]:
+    out.attrs["census_bands"] = []
+    for dim in config.segments["dimensions"]:
         if dim not in respondents or respondents[dim].notna().sum() == 0 or dim not in out:
             continue
         if pd.api.types.is_numeric_dtype(respondents[dim]) and not isinstance(respondents[dim].dtype,
                                                                                 pd.CategoricalDtype):
-            rule = _band_rule(respondents[dim], edges=seg["bands"].get(dim), q=seg["quantile_bands"],
-                              top=MAX_AGE if dim == "age" else None, weights=weights, outside=True)
-            values = pd.to_numeric(out[dim], errors="coerce")
-            out[f"{dim}_band"] = rule(values)
-            if seg["bands"].get(dim) is None:  # beyond the respondents' range: in an end band, counted
-                lo, hi = respondents[dim].min(), respondents[dim].max()
-                below, above = int((values < lo).sum()), int((values > hi).sum())
-                if below or above:
-                    out.attrs.setdefault("outside", {})[dim] = {"below": below, "above": above, "min": float(values.min()),
-                                                                "max": float(values.max()), "low": float(lo),
-                                                                "high": float(hi)}
+            out[f"{dim}_band"] = _dimension_rule(respondents, dim, config, others)(pd.to_numeric(out[dim], errors="coerce"))
+            if _census_cut(dim, config, others):
+                out.attrs["census_bands"].append(dim)
         else:
             out[dim] = out[dim].astype("category")
     return out

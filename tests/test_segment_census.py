@@ -27,7 +27,7 @@ def export(tmp_path_factory):
 
 def _profile(export):
     raw, cfg, loaded = export
-    seg, dims, _ = segments.add_segments(loaded.data, cfg)
+    seg, dims, _ = segments.add_segments(loaded.data, cfg, others=loaded.nonrespondents)
     others = segments.segment_others(loaded.nonrespondents, loaded.data, cfg)
     return raw, cfg, loaded, seg, dims, others, segments.profile(seg, dims, cfg, others=others)
 
@@ -65,43 +65,64 @@ def test_a_segments_churn_spend_and_clv_are_over_every_customer_in_it(export):
 
 
 def test_every_customer_is_in_one_band_of_each_numeric_dimension(export):
-    """Contract value's quartiles: the respondents' bands, with every non-respondent in one of
-    them, so the customers of a dimension's segments add up to every customer with a value."""
+    """Contract value's and visits' quartiles: cut on every customer, the same bands on both sides
+    of the survey, so the customers of a dimension's segments add up to every customer with a
+    value, and the customers in contract value's lowest k quartiles number, of the counts a cut
+    between its distinct values allows, the nearest to k / 4 of them (brute force on the raw CSV);
+    the labels span every customer's values."""
     raw, cfg, loaded, seg, dims, others, table = _profile(export)
     for dim in ("contract_value", "visits_per_month"):
         rows = table[table["dimension"] == dim]
         assert rows["customers"].sum() == raw[dim].notna().sum()
         assert list(rows["segment"]) == list(seg[f"{dim}_band"].cat.categories)
+        assert list(others[f"{dim}_band"].cat.categories) == list(seg[f"{dim}_band"].cat.categories)
         # every customer with the same value is in the same band, whichever side of the survey
         both = pd.concat([seg[[dim, f"{dim}_band"]], others[[dim, f"{dim}_band"]]])
         assert (both.groupby(dim, observed=True)[f"{dim}_band"].nunique() == 1).all()
+    values = raw["contract_value"].dropna().to_numpy()
+    rows = table[table["dimension"] == "contract_value"]
+    allowed = np.array([(values <= v).sum() for v in np.unique(values)])  # every cut between distinct values
+    below = rows["customers"].cumsum().to_numpy()[:-1]
+    for k, got in enumerate(below, start=1):
+        target = k * len(values) / 4
+        assert abs(got - target) == np.abs(allowed - target).min() < len(values) / 40
+    assert rows["segment"].iloc[0].startswith(f"lowest quartile ({segments._n(values.min())}–")
+    assert rows["segment"].iloc[-1].endswith(f"–{segments._n(values.max())})")
+    assert set(others.attrs["census_bands"]) >= {"contract_value", "visits_per_month"}
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.integers(0, 40), min_size=8, max_size=60), st.lists(st.integers(-20, 80), min_size=1, max_size=30),
        st.sampled_from([2, 3, 4]), st.booleans())
-def test_others_take_the_respondents_bands_and_the_end_bands_past_their_range(resp, other, q, weighted):
-    """A non-respondent with a value a respondent has is in that respondent's band; below the
-    respondents' smallest value, in the first band; above their largest, in the last."""
+def test_bands_are_cut_on_every_customer_as_near_equal_counts_as_ties_allow(resp, other, q, weighted):
+    """Any respondents (weighted or not) and customers who did not answer: everyone is in a band,
+    a value in one band only, and the customers in the lowest k bands number, of the counts a
+    cut between distinct values allows, the nearest to k / q of them (brute force over every cut;
+    the respondents' weights play no part: each customer counts one)."""
     cfg = load_config({"segments": {"dimensions": ["visits_per_month"], "quantile_bands": q}})
-    respondents = pd.DataFrame({"visits_per_month": np.array(resp, float)})
+    respondents = pd.DataFrame({"visits_per_month": np.array(resp, float), "nps_score": 9.0})
     if weighted:
         respondents["weight"] = 1.0 + np.arange(len(resp)) % 3
-    banded = segments.band(respondents["visits_per_month"], q=q,
-                           weights=respondents["weight"] if weighted else None)
-    out = segments.segment_others(pd.DataFrame({"visits_per_month": np.array(other, float)}), respondents, cfg)
-    got = out["visits_per_month_band"]
-    assert got.notna().all()
-    assert list(got.cat.categories) == list(banded.cat.categories)
-    lookup = dict(zip(respondents["visits_per_month"], banded.astype(str), strict=True))
-    cats = list(banded.cat.categories)
-    for v, b in zip(other, got.astype(str), strict=True):
-        if v in lookup:
-            assert b == lookup[v]
-        elif v < min(resp):
-            assert b == cats[0]
-        elif v > max(resp):
-            assert b == cats[-1]
+    others_in = pd.DataFrame({"visits_per_month": np.array(other, float)})
+    seg, dims, _ = segments.add_segments(respondents, cfg, others=others_in)
+    out = segments.segment_others(others_in, respondents, cfg)
+    values = np.array(resp + other, float)
+    bands = pd.concat([seg["visits_per_month_band"].astype(str), out["visits_per_month_band"].astype(str)],
+                      ignore_index=True)
+    assert bands.notna().all() and (bands != "nan").all()
+    assert pd.Series(bands.to_numpy()).groupby(values).nunique().max() == 1
+    cats = list(seg["visits_per_month_band"].cat.categories)
+    assert list(out["visits_per_month_band"].cat.categories) == cats
+    if cats == ["all"]:
+        return
+    allowed = [int((values <= v).sum()) for v in np.unique(values)]  # every cut between distinct values
+    below = 0
+    for k, c in enumerate(cats[:-1], start=1):
+        below += int((bands == c).sum())
+        target = k * len(values) / q
+        best = min(abs(a - target) for a in allowed)
+        # a band is dropped when two edges meet (ties): its count is then the next edge's
+        assert abs(below - target) == pytest.approx(best) or len(cats) < q
 
 
 def test_a_segment_only_nonrespondents_are_in_has_no_row_but_is_in_every_rest():
@@ -173,23 +194,17 @@ def test_the_summary_counts_customers_for_segments_and_respondents_for_clusters(
     assert "A cluster's churn is its respondents', weighted" in mixed
 
 
-def test_the_sentence_counts_customers_beyond_the_respondents_range_and_the_uneven_answers(export):
-    """The non-respondents put in an end band are counted as pandas counts them on the raw rows,
-    and the lowest and highest response rates are named."""
+def test_the_sentence_names_the_bands_cut_on_every_customer_and_the_uneven_answers(export):
+    """The lowest and highest response rates are named, and the numeric dimensions cut on every
+    customer; configured edges (age) are not among them."""
     raw, cfg, loaded, seg, dims, others, table = _profile(export)
     text = narrative.segment_base_sentence(table, others)
-    answered, silent = raw[raw["nps_score"].notna()], raw[raw["nps_score"].isna()]
-    below = int((silent["contract_value"] < answered["contract_value"].min()).sum())
-    above = int((silent["contract_value"] > answered["contract_value"].max()).sum())
-    assert below + above > 0
-    outside = others.attrs["outside"]["contract_value"]
-    assert (outside["below"], outside["above"]) == (below, above)
-    if below:
-        assert f"{below:,} ha{'s' if below == 1 else 've'} a value below the respondents' lowest" in text
+    assert "age" not in others.attrs["census_bands"]
+    assert "Contract value" in text.split("cut into bands of equal shares of every customer")[0]
     rate = (table["n"] / table["customers"])[table["customers"] >= 30]
     lo = table.loc[rate.idxmin()]
     assert f"from {rate.min():.0%} of {narrative.segment_name(lo['dimension'], lo['segment'])}" in text
-    assert "age" not in others.attrs["outside"]  # configured edges hold for everyone: nothing to say
+    assert "cut into bands" not in narrative.segment_base_sentence(table, None)
 
 
 def test_a_relabelled_column_names_clusters_by_its_label():
