@@ -482,9 +482,9 @@ class CustomerClusters:
         if cx and not self.circular:  # the score was used but hardly differs: say so instead
             self.warnings_ = [w for w in self.warnings_ if not w.startswith("The clusters are built on the CX score")]
             self.warnings_.insert(0, (
-                f"The clusters use the CX score ({', '.join(cx)}), but no cluster's mean score lies {NAME_MIN_SD} "
+                f"The clusters use the CX score ({', '.join(_label(c) for c in cx)}), but no cluster's mean score lies {NAME_MIN_SD} "
                 f"standard deviations or more from the average (largest {self.score_spread():.2f} SD): the score hardly "
-                "shaped them, so their NPS is read as a finding, not as how they were made."))
+                "shaped them, so their score is read as a finding, not as how they were made."))
         return self
 
     def _profile(self, data: pd.DataFrame, X: np.ndarray) -> None:

@@ -350,6 +350,20 @@ def roi_skipped(missing: Mapping[str, str]) -> str:
     return f"*Skipped: the ROI could not be computed from this export; {why}.*"
 
 
+def segment_clv_skipped(table: pd.DataFrame) -> str:
+    """Markdown for page 02's lifetime-value section when no segment has a CLV: which of its two
+    inputs (spend, churn) the export lacks, so the section is never an empty heading.
+
+    >>> segment_clv_skipped(pd.DataFrame({"spend": [np.nan], "churn_rate": [0.1]}))
+    '*Skipped: no lifetime value by segment; the export has no spend to compute it from.*'
+    """
+    lacks = [name for col, name in (("spend", "spend"), ("churn_rate", "churn"))
+             if col not in table or table[col].isna().all()]
+    if lacks:
+        return f"*Skipped: no lifetime value by segment; the export has no {' and no '.join(lacks)} to compute it from.*"
+    return "*Skipped: no lifetime value by segment; no segment has customers with both spend and churn.*"
+
+
 def trend_summary(table: pd.DataFrame, year: dict | None = None, score: str = "NPS") -> str:
     """Markdown: the latest quarter-over-quarter change and its significance, then the change over
     the year (:func:`cxanalysis.trends.year_change`) when three or more quarters are loaded;

@@ -500,7 +500,7 @@ def test_a_cx_score_the_clusters_hardly_differ_on_is_not_circular():
     z = d.groupby(c.labels_)["csat"].mean().sub(d["csat"].mean()).div(d["csat"].std(ddof=0))
     assert c.score_spread() == pytest.approx(z.abs().max(), abs=0.02) and c.score_spread() < 0.5
     assert not c.circular and c.to_results()["circular"] is False
-    assert c.warnings_[0].startswith("The clusters use the CX score (csat), but no cluster's mean score lies 0.5 "
+    assert c.warnings_[0].startswith("The clusters use the CX score (CSAT), but no cluster's mean score lies 0.5 "
                                      "standard deviations or more from the average (largest ")
     assert not any("partly circular" in w for w in c.warnings_)
     with pytest.warns(UserWarning, match="partly circular"):

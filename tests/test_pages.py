@@ -153,7 +153,7 @@ def test_money_at_stake_and_break_even_in_the_currency():
                      "€100 to €330): €8,480 in total against the program and team cost of €6,000, net €2,480. The passives "
                      "are moved once and their gain counted over the 3 years; passives moved in later years would add "
                      "value not counted here.",
-                     "Break-even: the program pays for itself once 7% of passives are moved (28 customers); likely "
+                     "Break-even: the program pays for itself once 7.1% of passives are moved (28 customers); likely "
                      "range 5% to 15%, from the value's likely range."]  # 6,000 / (400 x 330) and / (400 x 100)
     costs = dict(program_cost_per_year=1500.0, team_cost_per_year=500.0)
     assert ("against the program and team cost of €6,000 (€2,000 a year for 3 years, discounted), net" in
