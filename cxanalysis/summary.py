@@ -582,7 +582,8 @@ def churn_leaders(segments: list[dict[str, Any]], clusters: list[dict[str, Any]]
 def churn_leaders_html(segments: list[dict[str, Any]], clusters: list[dict[str, Any]], *,
                        churn: float | None, label: str = "NPS", clusters_usable: bool = True,
                        circular: bool = False, tracks: str | None = None, at_risk: set[str] = frozenset(),
-                       weighted: bool = False, unsegmented: list[dict[str, Any]] = (), census: bool = False) -> str:
+                       weighted: bool = False, unsegmented: list[dict[str, Any]] = (), census: bool = False,
+                       all_answered: bool = False) -> str:
     """The "Where customers leave" block (:func:`churn_leaders`): a table with each group's
     share of the respondents and of the leavers, its churn, its likely range, the rest's churn and
     the group's score, or a sentence saying no group churns more than the rest beyond chance.
@@ -595,7 +596,8 @@ def churn_leaders_html(segments: list[dict[str, Any]], clusters: list[dict[str, 
     estimate from the respondents; ``census``, that ``churn`` (all customers) is over every
     customer of the quarter (:func:`cxanalysis.metrics.with_base`); ``unsegmented``
     (results.json's) adds the respondents a dimension leaves out as a group of their own
-    (:func:`churn_leaders`)."""
+    (:func:`churn_leaders`); ``all_answered`` (every customer of the quarter a respondent) heads
+    the sizes "Customers" whoever's they are."""
     usable = clusters_usable and not circular
     tested = [r for r in [*segments, *unsegmented, *(clusters if usable else [])] if r.get("churn_differs") is not None]
     if not _finite(churn) or not tested:
@@ -620,8 +622,8 @@ def churn_leaders_html(segments: list[dict[str, Any]], clusters: list[dict[str, 
     counted = [r for r in rows if "customers" in r]  # segments over every customer (segments.profile's others)
     for r in rows:
         r["size"] = r.get("customers", r["n"])
-    size = ("Customers" if len(counted) == len(rows) else "Respondents" if not counted else
-            "Customers (clusters: respondents)")
+    size = ("Customers" if len(counted) == len(rows) or all_answered else "Respondents" if not counted else
+            "Customers (clusters: respondents)")  # all_answered: every customer is a respondent
     estimated = weighted and len(counted) < len(rows)  # some rows are respondents weighted to the base
     return (head + f"<p class='muted'>Segments and clusters that churn more than the rest of the customers "
             f"(all customers: {fmt.percent(churn)}) beyond chance, allowing for the number of groups compared, "
@@ -1241,7 +1243,8 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
                                    circular=bool(clus.get("circular")), tracks=tracks, at_risk=at_risk,
                                    weighted=str((results.get("response") or {}).get("weighting", "")).startswith("raking"),
                                    unsegmented=results.get("unsegmented") or [],
-                                   census=str(churn_row.get("method", "")).startswith(EVERY_CUSTOMER))
+                                   census=str(churn_row.get("method", "")).startswith(EVERY_CUSTOMER),
+                                   all_answered=(results.get("response") or {}).get("rate") == 1)
     warnings = [w for w in (results.get("models") or {}).get("warnings", [])
                 if "separation" in w or w.endswith(LEFT_OUT_DIFFERS)]  # the effects' own population
     if steady := ((results.get("roi") or {}).get("passive_to_promoter") or {}).get("steady_churn"):

@@ -192,6 +192,11 @@ def test_the_summary_counts_customers_for_segments_and_respondents_for_clusters(
     mixed = churn_leaders_html([seg], [clus], churn=0.12, weighted=True, census=True)
     assert "Customers (clusters: respondents)" in mixed and ">70<" in mixed
     assert "A cluster's churn is its respondents', weighted" in mixed
+    # an export every customer answered (e-commerce): its respondents are its customers
+    plain = {k: v for k, v in seg.items() if k != "customers"}
+    assert ">Respondents<" in churn_leaders_html([plain], [clus], churn=0.12)
+    everyone = churn_leaders_html([plain], [clus], churn=0.12, all_answered=True)
+    assert ">Customers<" in everyone and ">Respondents<" not in everyone and ">40<" in everyone
 
 
 def test_the_sentence_names_the_bands_cut_on_every_customer_and_the_uneven_answers(export):
