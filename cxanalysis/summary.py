@@ -445,6 +445,23 @@ def churns_less(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 SHARE_HEADERS = {"share": "Share of customers", "leavers_share": "Share of all who left"}
 
 
+def _answered_note(rows: list[dict[str, Any]]) -> str:
+    """HTML: how many of each segment's customers answered (``n`` of ``customers``), for the rows
+    with both; "" when none has them. A score resting on one customer in ten stands for the rest
+    only as far as those who answered are like those who did not.
+
+    >>> _answered_note([{"dimension": "plan", "segment": "Basic", "n": 385, "customers": 3730}])
+    ' Answered: Plan: Basic, 385 of its 3,730 customers (10%). A segment&#x27;s score stands for its customers only as far as those who answered are like those who did not.'
+    """
+    parts = [f"{fmt.segment_name(r['dimension'], r['segment'])}, {fmt.integer(r['n'])} of its "
+             f"{fmt.integer(r['customers'])} customers ({fmt.percent(r['n'] / r['customers'], 0)})"
+             for r in rows if _finite(r.get("customers")) and r["customers"] > 0 and _finite(r.get("n"))]
+    if not parts:
+        return ""
+    return html.escape(f" Answered: {'; '.join(parts)}. A segment's score stands for its customers only as far as "
+                       "those who answered are like those who did not.")
+
+
 def segments_at_risk_html(segments: list[dict[str, Any]], overall: float | None, *, label: str = "NPS",
                           churn: float | None = None) -> str:
     """The segments block: a reader-view table (dimension in words, one "Likely range" column, and
@@ -482,7 +499,8 @@ def segments_at_risk_html(segments: list[dict[str, Any]], overall: float | None,
             + ("; a customer can be in several rows, one per dimension" if len({r["dimension"] for r in worst}) > 1
                else "") + "."
             + (f" The {lab} is from each segment's respondents (counted here); its churn is over every customer in it, "
-               "respondents or not." if cols and all("customers" in r for r in worst) else "") + "</p>"
+               "respondents or not." if cols and all("customers" in r for r in worst) else "")
+            + _answered_note(worst) + "</p>"
             + _table(worst, ["dimension", "segment", "n", "nps", "ci_low", *cols, *shares],
                      {"n": "Respondents", "nps": label, "ci_low": f"{label}, likely range", **SHARE_HEADERS,
                       **CHURN_HEADERS}))
@@ -1215,7 +1233,7 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
         if _finite(share) and share > 0:
             n_pass = roi.get("n_passives") or 0
             be = break_even_range(roi)
-            kpis += _tile("Break-even", f"{_pct0(share)} of passives",
+            kpis += _tile("Break-even", f"{fmt.percent(share, 1) if share <= 1 else _pct0(share)} of passives",
                           (f"{fmt.integer(share * n_pass)} customers" if share <= 1
                            else f"more than the {fmt.integer(n_pass)} there are")
                           + (f"; likely range {_pct0(be[0])} to {_pct0(be[1])}" if be else ""))

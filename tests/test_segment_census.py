@@ -261,3 +261,16 @@ def test_a_census_profile_of_any_export_never_raises_and_adds_up(case, n_others,
         held = everyone[col].dropna().astype(str).isin(answered)
         assert table.loc[table["dimension"] == dim, "customers"].sum() == held.sum()
         assert set(shown) <= set(answered)
+
+
+def test_the_at_risk_note_says_how_many_of_each_segments_customers_answered():
+    """The share of a segment's customers who answered, by hand (7 of 70: 10%); rows without a count
+    of customers (the respondents' own figures) add nothing; a name from the export is escaped."""
+    from cxanalysis.summary import _answered_note
+
+    rows = [{"dimension": "plan", "segment": "<b>Basic</b>", "n": 7, "customers": 70},
+            {"dimension": "region", "segment": "North", "n": 30}]
+    note = _answered_note(rows)
+    assert "7 of its 70 customers (10%)" in note and "North" not in note
+    assert "<b>" not in note and "&lt;b&gt;Basic&lt;/b&gt;" in note
+    assert _answered_note(rows[1:]) == ""
