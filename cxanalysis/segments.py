@@ -73,11 +73,10 @@ def band(series: pd.Series, *, edges: Sequence[float] | None = None, q: int = 4,
 
 
 def _band_rule(series: pd.Series, *, edges: Sequence[float] | None = None, q: int = 4, top: float | None = None,
-               weights: pd.Series | np.ndarray | None = None, outside: bool = False):
+               weights: pd.Series | np.ndarray | None = None):
     """The cut :func:`band` makes of ``series``, as a function of a series (so other customers can
-    be put in the same bands). ``outside``: a value beyond the quantile bands' first or last edge
-    (a customer outside the range ``series`` spans) falls in the first or last band, not in none;
-    explicit ``edges`` stay as configured for everyone."""
+    be put in the same bands: :func:`_dimension_rule` cuts on every customer, so none is beyond
+    the edges)."""
     s = series.astype(float)
     if edges is not None:
         e = [float(x) for x in edges]
@@ -114,8 +113,6 @@ def _band_rule(series: pd.Series, *, edges: Sequence[float] | None = None, q: in
     else:
         labels = [f"{_quantile_word(i, len(qs) - 1)} ({_span(a, b, i == 0 and not whole, whole)})"
                   for i, (a, b) in enumerate(zip(qs[:-1], qs[1:], strict=True))]
-    if outside:
-        qs = np.concatenate([[-np.inf], qs[1:-1], [np.inf]])
     return lambda x: pd.cut(x.astype(float), qs, include_lowest=not whole_labels, labels=labels, duplicates="drop")
 
 
@@ -234,7 +231,7 @@ def _dimension_rule(respondents: pd.DataFrame, dim: str, config, others: pd.Data
         values = pd.concat([values, pd.to_numeric(others[dim], errors="coerce").astype(float)], ignore_index=True)
         weights = np.ones(len(values))  # each customer counts one: the same edges and labels as the weighted cut's
     return _band_rule(values, edges=seg["bands"].get(dim), q=seg["quantile_bands"],
-                      top=MAX_AGE if dim == "age" else None, weights=weights, outside=True)
+                      top=MAX_AGE if dim == "age" else None, weights=weights)
 
 
 def segment_others(others: pd.DataFrame | None, respondents: pd.DataFrame, config) -> pd.DataFrame | None:
