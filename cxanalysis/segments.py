@@ -13,6 +13,7 @@ missing (``<NA>``), not False. They are never named as the highest or lowest seg
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -31,7 +32,7 @@ from .schema import MAX_AGE
 __all__ = [
     "CATEGORY_ORDER", "nps_category", "band", "add_segments", "profile", "holm", "score_counts",
     "category_shares", "unsegmented", "churn_holm_together", "missing_as_segments", "segment_others",
-    "others_columns", "for_results", "size_column", "profile_columns",
+    "others_columns", "band_rules", "BandRule", "for_results", "size_column", "profile_columns",
 ]
 
 CATEGORY_ORDER = ["detractor", "passive", "promoter"]
@@ -75,7 +76,7 @@ def band(series: pd.Series, *, edges: Sequence[float] | None = None, q: int = 4,
 def _band_rule(series: pd.Series, *, edges: Sequence[float] | None = None, q: int = 4, top: float | None = None,
                weights: pd.Series | np.ndarray | None = None):
     """The cut :func:`band` makes of ``series``, as a function of a series (so other customers can
-    be put in the same bands: :func:`_dimension_rule` cuts on every customer, so none is beyond
+    be put in the same bands: :func:`band_rules` cuts on every customer, so none is beyond
     the edges)."""
     s = series.astype(float)
     if edges is not None:
@@ -161,14 +162,16 @@ def _n(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 100 or float(x).is_integer() else f"{x:,.1f}"
 
 
-def add_segments(data: pd.DataFrame, config, *, others: pd.DataFrame | None = None
-                 ) -> tuple[pd.DataFrame, list[str], dict[str, str]]:
+def add_segments(data: pd.DataFrame, config, *, others: pd.DataFrame | None = None,
+                 rules: dict[str, BandRule] | None = None) -> tuple[pd.DataFrame, list[str], dict[str, str]]:
     """Add ``cx_category``, ``health_score`` and a segment column per configured dimension.
 
     A numeric dimension without configured edges is cut into ``segments.quantile_bands`` bands of
     equal shares of the customers: of every customer when ``others`` (the quarter's customers who
     did not answer) hold the column, otherwise of the respondents weighted to the base
-    (:func:`_dimension_rule`; :func:`segment_others` puts ``others`` in the same bands).
+    (:func:`band_rules`; :func:`segment_others` puts ``others`` in the same bands). ``rules``, when
+    given, are those bands already cut (``band_rules(data, config, others)``), so a caller that
+    also calls :func:`segment_others` cuts them once.
 
     Returns
     -------
@@ -185,15 +188,16 @@ def add_segments(data: pd.DataFrame, config, *, others: pd.DataFrame | None = No
                                       detractor_max=cats["detractor_max"])
     out["health_score"] = health_score(out, weights=config.health_score["weights"], score=cats["score"],
                                        scale=config.scales.get(cats["score"], [0, 10]))
-    seg = config.segments
+    if rules is None:
+        rules = band_rules(data, config, others)
     dims, skipped = [], {}
-    for dim in seg["dimensions"]:
+    for dim in config.segments["dimensions"]:
         if dim not in out or out[dim].notna().sum() == 0:
             skipped[dim] = f"no {dim} column"
             continue
-        if pd.api.types.is_numeric_dtype(out[dim]) and not isinstance(out[dim].dtype, pd.CategoricalDtype):
+        if dim in rules:
             name = f"{dim}_band"
-            out[name] = _dimension_rule(out, dim, config, others)(out[dim])
+            out[name] = rules[dim].cut(out[dim])
             dims.append(name)
         else:
             out[dim] = out[dim].astype("category")
@@ -211,36 +215,60 @@ def others_columns(config) -> list[str]:
     return list(dict.fromkeys([*CENSUS_COLUMNS, *config.segments["dimensions"]]))
 
 
-def _census_cut(dim: str, config, others: pd.DataFrame | None) -> bool:
-    """Whether ``dim``'s quantile bands are cut on every customer: no configured edges, and
-    ``others`` (the customers who did not answer) hold a value of it."""
-    return (config.segments["bands"].get(dim) is None and others is not None and dim in others
-            and bool(pd.to_numeric(others[dim], errors="coerce").notna().any()))
+@dataclass(frozen=True)
+class BandRule:
+    """How a numeric segment dimension is cut into bands (:func:`band_rules`).
+
+    ``cut`` maps a numeric series to its band labels; ``census`` is whether the bands are
+    quantiles of every customer (the respondents and the customers who did not answer alike)
+    rather than of the respondents weighted to the base, or configured edges.
+    """
+
+    cut: Callable[[pd.Series], pd.Series]
+    census: bool
 
 
-def _dimension_rule(respondents: pd.DataFrame, dim: str, config, others: pd.DataFrame | None = None):
-    """The band rule (:func:`_band_rule`) of the numeric dimension ``dim``: configured edges as
-    they are; otherwise quantiles of every customer, respondents and ``others`` alike each counting
-    one (:func:`_census_cut`), so a quartile holds a quarter of the customers whose figures it
-    shows; without ``others``, quantiles of the respondents weighted to the base (the weights
-    standing them for the customers). Labels name the values the bands hold."""
+def _is_numeric_dimension(column: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(column) and not isinstance(column.dtype, pd.CategoricalDtype)
+
+
+def band_rules(respondents: pd.DataFrame, config, others: pd.DataFrame | None = None) -> dict[str, BandRule]:
+    """The band rule of every numeric segment dimension the respondents hold a value of.
+
+    Configured edges (``segments.bands``) are used as they are. Otherwise the bands are
+    ``segments.quantile_bands`` quantiles of every customer, respondents and ``others`` (the
+    quarter's customers who did not answer) each counting one, when ``others`` hold a value of the
+    dimension: a quartile then holds a quarter of the customers whose figures it shows. Without
+    ``others``, they are quantiles of the respondents weighted to the base (the weights standing
+    them for the customers). Labels name the values the bands hold; ages are capped at
+    :data:`~cxanalysis.schema.MAX_AGE`.
+    """
     seg = config.segments
-    values = respondents[dim].astype(float)
     weights = respondents["weight"] if "weight" in respondents else None
-    if _census_cut(dim, config, others):
-        values = pd.concat([values, pd.to_numeric(others[dim], errors="coerce").astype(float)], ignore_index=True)
-        weights = np.ones(len(values))  # each customer counts one: the same edges and labels as the weighted cut's
-    return _band_rule(values, edges=seg["bands"].get(dim), q=seg["quantile_bands"],
-                      top=MAX_AGE if dim == "age" else None, weights=weights)
+    rules = {}
+    for dim in seg["dimensions"]:
+        if dim not in respondents or respondents[dim].notna().sum() == 0 or not _is_numeric_dimension(respondents[dim]):
+            continue
+        values, w, census = respondents[dim].astype(float), weights, False
+        edges = seg["bands"].get(dim)
+        if edges is None and others is not None and dim in others:
+            theirs = pd.to_numeric(others[dim], errors="coerce").astype(float)
+            if theirs.notna().any():
+                values, census = pd.concat([values, theirs], ignore_index=True), True
+                w = np.ones(len(values))  # each customer counts one: the same edges and labels as the weighted cut's
+        rules[dim] = BandRule(_band_rule(values, edges=edges, q=seg["quantile_bands"],
+                                         top=MAX_AGE if dim == "age" else None, weights=w), census)
+    return rules
 
 
-def segment_others(others: pd.DataFrame | None, respondents: pd.DataFrame, config) -> pd.DataFrame | None:
+def segment_others(others: pd.DataFrame | None, respondents: pd.DataFrame, config, *,
+                   rules: dict[str, BandRule] | None = None) -> pd.DataFrame | None:
     """The customers who did not answer (``others``: the quarter's non-respondents) in the segments
     :func:`add_segments` cuts ``respondents`` into, for figures over every customer of a segment
     (:func:`profile` and :func:`unsegmented` with ``others``).
 
     A numeric dimension's bands are those :func:`add_segments` cuts with the same ``others``
-    (:func:`_dimension_rule`): quantiles of every customer, or configured edges, the same edges and
+    (:func:`band_rules`; pass the same ``rules`` to both to cut them once): quantiles of every customer, or configured edges, the same edges and
     labels on both sides of the survey (``attrs["census_bands"]`` names the dimensions cut on
     every customer). A
     category no respondent has stays as it is: those customers are in no row of the profile (it
@@ -248,15 +276,16 @@ def segment_others(others: pd.DataFrame | None, respondents: pd.DataFrame, confi
     """
     if others is None or not len(others):
         return None
+    if rules is None:
+        rules = band_rules(respondents, config, others)
     out = others.copy()
     out.attrs["census_bands"] = []
     for dim in config.segments["dimensions"]:
         if dim not in respondents or respondents[dim].notna().sum() == 0 or dim not in out:
             continue
-        if pd.api.types.is_numeric_dtype(respondents[dim]) and not isinstance(respondents[dim].dtype,
-                                                                                pd.CategoricalDtype):
-            out[f"{dim}_band"] = _dimension_rule(respondents, dim, config, others)(pd.to_numeric(out[dim], errors="coerce"))
-            if _census_cut(dim, config, others):
+        if dim in rules:
+            out[f"{dim}_band"] = rules[dim].cut(pd.to_numeric(out[dim], errors="coerce"))
+            if rules[dim].census:
                 out.attrs["census_bands"].append(dim)
         else:
             out[dim] = out[dim].astype("category")

@@ -274,3 +274,28 @@ def test_the_at_risk_note_says_how_many_of_each_segments_customers_answered():
     assert "7 of its 70 customers (10%)" in note and "North" not in note
     assert "<b>" not in note and "&lt;b&gt;Basic&lt;/b&gt;" in note
     assert _answered_note(rows[1:]) == ""
+
+
+def test_band_rules_cut_once_give_both_sides_the_same_bands_as_cutting_each_alone(export, monkeypatch):
+    """Page 02 cuts the bands once (``band_rules``) and hands them to ``add_segments`` and
+    ``segment_others``: the same segments, labels and census flags as each cutting its own, and
+    the quantiles computed once per dimension, not twice."""
+    _, cfg, loaded = export
+    resp, non = loaded.data, loaded.nonrespondents
+    alone = segments.add_segments(resp, cfg, others=non)[0], segments.segment_others(non, resp, cfg)
+    calls = []
+    real = segments._band_rule
+    monkeypatch.setattr(segments, "_band_rule", lambda *a, **k: calls.append(1) or real(*a, **k))
+    rules = segments.band_rules(resp, cfg, others=non)
+    seg, dims, _ = segments.add_segments(resp, cfg, others=non, rules=rules)
+    others = segments.segment_others(non, resp, cfg, rules=rules)
+    numeric = [d for d in dims if d.endswith("_band")]
+    assert numeric and len(calls) == len(rules) == len(numeric)
+    quantiled = [d[:-5] for d in numeric if cfg.segments["bands"].get(d[:-5]) is None]
+    assert quantiled and len(quantiled) < len(numeric)  # configured edges (age) are not a census cut
+    assert others.attrs["census_bands"] == [d for d, r in rules.items() if r.census] == quantiled
+    for d in numeric:
+        pd.testing.assert_series_equal(seg[d], alone[0][d])
+        pd.testing.assert_series_equal(others[d], alone[1][d])
+    # without customers who did not answer, the bands are the respondents' weighted quantiles
+    assert not any(r.census for r in segments.band_rules(resp, cfg).values())
