@@ -205,24 +205,40 @@ _ZERO_WORDS = {"returns": ("returned items", "no returns"), "support_tickets": (
                "orders": ("ordered", "no orders")}
 
 
+def _flag_words(label: str, member: np.ndarray) -> str:
+    """A cluster's words for a yes/no column: "complained = yes" when every member is 1, "= no"
+    when none is, else the share that is ("complained: 45% yes"). "> 0" and "high" misread a
+    flag, and a cluster is not the set of the flag's customers unless every member has it."""
+    name = re.sub(r"\s*\([^()]*\)$", "", label) or label
+    name = name[:1].lower() + name[1:]
+    share = float(member.mean())
+    if share == 1:
+        return f"{name} = yes"
+    if share == 0:
+        return f"{name} = no"
+    return f"{name}: {min(max(round(100 * share), 1), 99)}% yes"
+
+
 def _cluster_word(f: str, high: bool, member: np.ndarray, everyone: np.ndarray) -> str:
     """The words for column ``f`` of a cluster whose mean is above (``high``) or below the rest:
     "no returns" when every member has none, "returned items" when every member has some and
     other customers have none, else the column's high / low words. A column the run names itself
-    (cx.yaml ``labels``) is named by its label, without a closing note in brackets ("Complained
-    (0/1)" gives "complained > 0", "complained = 0", "high complained").
+    (cx.yaml ``labels``) is named by its label, without a closing note in brackets ("Spend (EUR)"
+    gives "high spend"). A yes/no column (every customer 0 or 1), relabelled or not one of the
+    canonical counts, says what share of the cluster is yes (:func:`_flag_words`).
     """
+    m, a = member[np.isfinite(member)], everyone[np.isfinite(everyone)]
+    if len(m) and np.isin(a, (0, 1)).all() and (relabelled(f) or f not in _ZERO_WORDS):
+        return _flag_words(_label(f), m)
     if relabelled(f):
         name = re.sub(r"\s*\([^()]*\)$", "", _label(f)) or _label(f)
         name = name[:1].lower() + name[1:]
-        m, a = member[np.isfinite(member)], everyone[np.isfinite(everyone)]
         if len(m) and not high and (m == 0).all():
             return f"{name} = 0"
         if len(m) and high and (m > 0).all() and (a == 0).any():
             return f"{name} > 0"
         return f"{'high' if high else 'low'} {name}"
     if f in _ZERO_WORDS:
-        m, a = member[np.isfinite(member)], everyone[np.isfinite(everyone)]
         if len(m) and not high and (m == 0).all():
             return _ZERO_WORDS[f][1]
         if len(m) and high and (m > 0).all() and (a == 0).any():

@@ -18,7 +18,7 @@ from .fmt import percent as fmt_percent
 from .fmt import points as fmt_points
 from .io import CleaningReport
 
-__all__ = ["assumptions_table", "firth_sentence", "untargeted_clusters", "effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "retention_summary", "retention_title", "targeting_sentence", "targeting_summary", "cleaning_summary", "nps_summary", "segments_summary", "segment_churn", "cluster_churn", "metrics_summary", "roi_missing_summary", "spend_check", "spend_check_sentence", "trend_summary", "styled",
+__all__ = ["leave_out", "assumptions_table", "firth_sentence", "untargeted_clusters", "effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "retention_summary", "retention_title", "targeting_sentence", "targeting_summary", "cleaning_summary", "nps_summary", "segments_summary", "segment_churn", "cluster_churn", "metrics_summary", "roi_missing_summary", "spend_check", "spend_check_sentence", "trend_summary", "styled",
            "change_decomposition_sentence", "change_decomposition_summary", "sample_sentence", "md", "escape_markdown", "neutralise_csv", "safe_csv"]
 
 
@@ -237,8 +237,8 @@ def roi_missing_summary(missing: dict[str, str]) -> str:
     if not missing:
         return "The spend and churn models the ROI needs were fitted."
     why = "; ".join(f"a {o} model ({reason})" for o, reason in missing.items())
-    return (f"**No ROI on this export.** It needs {why}, so every section of this page is skipped for that "
-            "reason: the assumptions above are those it would use, and the sections below say what each would show.")
+    return (f"**No ROI on this export.** It needs {why}, so the page's ROI sections are skipped for that "
+            "reason and left out: the assumptions above are those it would use.")
 
 
 def unsegmented_summary(table: pd.DataFrame, score: str = "NPS") -> str:
@@ -553,6 +553,35 @@ def md(text: str):
     from IPython.display import Markdown
 
     return Markdown(escape_markdown(text))
+
+
+#: The display metadata key with which a page asks the renderer to leave out the cells of given
+#: tags (:func:`leave_out`; :func:`cxanalysis.report.leave_out_cells`).
+LEAVE_OUT_KEY = "cxanalysis_leave_out"
+
+
+class _LeaveOut:
+    """A display of nothing that carries, in its metadata, the cell tags to leave out."""
+
+    def __init__(self, tags: Sequence[str]):
+        self.tags = list(tags)
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"text/plain": ""}, {LEAVE_OUT_KEY: self.tags}
+
+    def __repr__(self) -> str:
+        return f"leave_out({', '.join(map(repr, self.tags))})"
+
+
+def leave_out(*tags: str) -> _LeaveOut:
+    """Ask the page's renderer to leave out every cell tagged with one of ``tags``.
+
+    For the method text of a section whose analysis was skipped: the page then says in one line
+    what was skipped and why, not a paragraph on how a table it does not show was computed. The
+    notebook still runs every cell (its skips reach ``results.json``); only the rendered page
+    changes. Display it: ``display(narrative.leave_out("roi"))``.
+    """
+    return _LeaveOut(tags)
 
 
 #: First characters that make a spreadsheet read a cell as a formula (OWASP, CSV injection).

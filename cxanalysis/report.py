@@ -537,6 +537,29 @@ def page_chrome(notebooks: list[Path], quarter: str) -> dict[str, dict[str, Any]
     return out
 
 
+def leave_out_cells(nb):
+    """Remove the cells whose tags a page asked to leave out (:func:`cxanalysis.narrative.leave_out`,
+    an output carrying them in its metadata), and those outputs. Returns the notebook (changed in
+    place)."""
+    from .narrative import LEAVE_OUT_KEY
+
+    tags: set[str] = set()
+    for c in nb.cells:
+        if c.get("cell_type") != "code":
+            continue
+        keep = []
+        for o in c.get("outputs", []):
+            asked = o.get("metadata", {}).get(LEAVE_OUT_KEY)
+            if asked is None:
+                keep.append(o)
+            else:
+                tags.update(asked)
+        c["outputs"] = keep
+    if tags:
+        nb.cells = [c for c in nb.cells if not tags & set(c.get("metadata", {}).get("tags", []))]
+    return nb
+
+
 def group_appendix(nb):
     """Move the cells tagged ``appendix`` to the end, in their order, and mark the first and the
     last (cell metadata ``cx_appendix``: ``first``, ``last`` or ``only``) for the template, which
@@ -621,6 +644,7 @@ def _render_html(executed, html_path: Path, with_code: bool,
     # tagged cells are removed by the preprocessor; group the rest before it runs
     tags = TagRemovePreprocessor(remove_cell_tags=HIDDEN_TAGS, enabled=True)
     nb, _ = tags.preprocess(nb, {})
+    leave_out_cells(nb)
     group_appendix(nb)
     if chrome:
         nb.metadata["title"] = chrome["title"]

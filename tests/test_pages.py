@@ -201,6 +201,38 @@ def test_appendix_cells_move_to_the_end_in_order_and_are_marked():
     assert [c.source for c in group_appendix(_nb([[], []])).cells] == ["cell 0", "cell 1"]
 
 
+def test_a_page_leaves_out_the_cells_it_names_when_it_runs(tmp_path):
+    """A cell's ``narrative.leave_out("roi")`` output, captured by the in-process engine as
+    IPython displays it, removes every cell tagged ``roi`` (method text of a skipped section) and
+    itself from the rendered page; other tags and untagged cells stay."""
+    from cxanalysis import narrative
+    from cxanalysis.inprocess import run_cell
+
+    outputs, _, ok = run_cell('from IPython.display import display\nfrom cxanalysis import narrative\n'
+                                  'display(narrative.leave_out("roi"))')
+    assert ok and len(outputs) == 1
+    asked = nbformat.from_dict(outputs[0])
+    said = nbformat.v4.new_output("display_data", data={"text/markdown": "No ROI on this export."})
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# ROI"),
+                nbformat.v4.new_markdown_cell("How the ROI is computed", metadata={"tags": ["roi"]}),
+                nbformat.v4.new_code_cell("skip()", outputs=[said, asked]),
+                nbformat.v4.new_markdown_cell("## Sensitivity and break-even", metadata={"tags": ["x", "roi"]}),
+                nbformat.v4.new_markdown_cell("How retention is valued", metadata={"tags": ["retention"]})]
+    src = tmp_path / "05-roi.ipynb"
+    nbformat.write(nb, src)
+    _render_html(src, tmp_path / "p.html", False)
+    page = (tmp_path / "p.html").read_text()
+    assert "No ROI on this export." in page and "How retention is valued" in page
+    assert "How the ROI is computed" not in page and "Sensitivity" not in page
+    assert "leave_out" not in page and narrative.LEAVE_OUT_KEY not in page
+    # nothing asked: every cell stays
+    nb.cells[2].outputs = [said]
+    nbformat.write(nb, src)
+    _render_html(src, tmp_path / "q.html", False)
+    assert "How the ROI is computed" in (tmp_path / "q.html").read_text()
+
+
 def test_rendered_page_has_title_nav_escaped_alt_and_a_collapsed_appendix(tmp_path):
     nb = nbformat.v4.new_notebook()
     png = base64.b64encode(b"\x89PNG fake").decode()

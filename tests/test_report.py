@@ -121,7 +121,7 @@ def test_real_export_reports_without_traceback(tmp_path, name):
         leave = index[index.index("<h2>Where customers leave"):]
         leave = leave[:leave.index("<h2>", 4)]
         # cx.yaml labels: "region" is the city tier, "support tickets" a complaint flag, on every page
-        assert "Tenure (months): lowest quartile (0–2)</td>" in leave and "Cluster: Complained &gt; 0</td>" in leave
+        assert "Tenure (months): lowest quartile (0–2)</td>" in leave and "Cluster: Complained = yes</td>" in leave
         for page in [root / "index.html", *sorted(root.glob("0[1-6]-*.html"))]:
             text = page.read_text(encoding="utf-8")
             assert not re.search(r"\bRegion\b|[Tt]ickets\b", text), page.name
@@ -138,7 +138,7 @@ def test_real_export_reports_without_traceback(tmp_path, name):
         # the low-scoring tenure 3-8 churns less, beyond chance: said, not only left out
         risk = index[index.index("<h2>Segments at risk"):index.index("<h2>Behavioural clusters")]
         assert "Tenure (months): second quartile (3–8) (7.4% against 19.6%) scores low but churns <b>less</b>" in risk
-        assert "Churn does tell Complained &gt; 0 apart" in index  # no cluster's score stands out, but its churn does
+        assert "Churn does tell Complained = yes apart" in index  # no cluster's score stands out, but its churn does
         assert "<strong>Modelled on this export:</strong> churn. Not modelled: spend (no spend column)" in (
             root / "04-cx-and-outcomes.html").read_text(encoding="utf-8")
     if name == "ecommerce":  # no fit fell back to Firth: no sentence about it
@@ -157,10 +157,20 @@ def test_real_export_reports_without_traceback(tmp_path, name):
         spellings = results["data_quality"]["spellings"]
         assert len(spellings) == 3 and "'CC' and 'Credit Card' (the initials of the other)" in (
             root / "01-data-quality.html").read_text(encoding="utf-8")
-    if name == "ecommerce":  # no spend column: every section of the ROI page says it is skipped, and why
+    if name == "ecommerce":  # no spend column: the ROI page says so once, without the skipped sections' method text
         roi_page = (root / "05-roi.html").read_text(encoding="utf-8")
-        assert roi_page.count("Skipped: the ROI could not be computed from this export; it needs a spend model: "
-                              "no spend column.") == 3
+        assert "No ROI on this export.</strong> It needs a spend model (no spend column)" in roi_page
+        assert "Retention scenarios skipped: needs spend and churned columns (no spend)." in roi_page
+        for gone in ("Uncertainty.", "Where the value comes from", "Sensitivity and break-even", "What a retained",
+                     "Where a moved passive", "What must hold", "Skipped: the ROI could not be computed"):
+            assert gone not in roi_page, gone
+        assert "Gross margin</td>" in roi_page  # the assumptions it would use stay
+        # one quarter: no trend tables, nor the method text of the trend and of its split
+        page03 = (root / "03-metrics-and-trends.html").read_text(encoding="utf-8")
+        trend = page03[page03.index(">Trends<"):]
+        assert "Only one quarter is loaded: no trend to show yet" in trend and "<table" not in trend
+        assert "paired" not in trend and "split into" not in trend
+        assert "Skipped: only one quarter is loaded, so there is no change since a previous quarter to split." in trend
     if name == "telco":  # scores 1-2 always churned, 4-5 never: separation, flagged on the summary
         assert "Read before acting" in index and "separation" in index
         assert results["effects"]["churn"]["detractor_vs_passive"]["flagged"] is True

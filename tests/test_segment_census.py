@@ -219,9 +219,20 @@ def test_a_relabelled_column_names_clusters_by_its_label():
     member, everyone = np.array([1.0, 1, 1]), np.array([0.0, 1, 1, 0])
     assert _cluster_word("support_tickets", True, member, everyone) == "raised tickets"
     use_labels({"support_tickets": "Complained (0/1)"})
-    assert _cluster_word("support_tickets", True, member, everyone) == "complained > 0"
-    assert _cluster_word("support_tickets", False, np.zeros(3), everyone) == "complained = 0"
-    assert _cluster_word("support_tickets", True, np.array([0.0, 1]), everyone) == "high complained"
+    # a 0/1 flag: yes or no for the whole cluster, else the share that is yes; never "> 0" or "high"
+    assert _cluster_word("support_tickets", True, member, everyone) == "complained = yes"
+    assert _cluster_word("support_tickets", False, np.zeros(3), everyone) == "complained = no"
+    assert _cluster_word("support_tickets", True, np.array([0.0, 1, 1, np.nan]), everyone) == "complained: 67% yes"
+    assert _cluster_word("support_tickets", False, np.r_[np.ones(1), np.zeros(999)], everyone) == "complained: 1% yes"
+    # a relabelled count: zero or not zero, else high or low
+    use_labels({"support_tickets": "Contacts (count)"})
+    counts = np.array([0.0, 2, 3, 0])
+    assert _cluster_word("support_tickets", True, np.array([2.0, 3]), counts) == "contacts > 0"
+    assert _cluster_word("support_tickets", False, np.zeros(2), counts) == "contacts = 0"
+    assert _cluster_word("support_tickets", True, np.array([0.0, 3]), counts) == "high contacts"
+    # a yes/no column of the export's own, not relabelled
+    use_labels({})
+    assert _cluster_word("coupon_used", True, np.ones(4), everyone).endswith(" = yes")
 
 
 from .messy import interval_contains, messy_exports  # noqa: E402
