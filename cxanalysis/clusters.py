@@ -74,7 +74,7 @@ from .segments import _with_churn_holm, holm
 from .weighting import kish_n_eff
 
 __all__ = ["CustomerClusters", "MIN_CUSTOMERS", "MIN_COLUMNS", "CX_SCORES", "GMM_REG_COVAR", "STABILITY_ROWS",
-           "adjusted_rand_index", "silhouette", "WEAK_SILHOUETTE", "WEAK_ARI", "weak_structure_message", "from_config",
+           "adjusted_rand_index", "silhouette", "near_ties", "WEAK_SILHOUETTE", "WEAK_ARI", "weak_structure_message", "from_config",
            "cluster_jaccard", "stability_band", "CLUSTER_STABLE", "CLUSTER_PATTERN"]
 
 MIN_CUSTOMERS = 50
@@ -90,6 +90,32 @@ WEAK_ARI = 0.6
 CLUSTER_PATTERN = 0.6
 CLUSTER_STABLE = 0.75
 MIN_SHARE = 0.01
+
+
+#: Two k whose silhouettes lie within this are a near tie: the silhouette is computed on up to
+#: 3,000 customers, and a difference in the third decimal is within what another 3,000 would give.
+SILHOUETTE_TIE = 0.01
+#: Two k whose BICs lie within this are a near tie: a difference below 2 is "not worth more than a
+#: bare mention" (Kass and Raftery, 1995).
+BIC_TIE = 2.0
+
+
+def near_ties(selection: pd.DataFrame, chosen: int) -> pd.DataFrame:
+    """The other k of ``selection`` (:attr:`CustomerClusters.selection_`) whose criterion lies
+    within a near tie of the chosen k's (:data:`SILHOUETTE_TIE`, :data:`BIC_TIE`): rows ``k`` and
+    the criterion, by k. A chart or sentence that says k was "the highest silhouette" names them,
+    so a reader does not take a third-decimal win for a clear choice.
+
+    >>> sel = pd.DataFrame({"k": [2, 3, 4, 8], "silhouette": [0.23, 0.321, 0.279, 0.317]})
+    >>> near_ties(sel, 3)["k"].tolist()
+    [8]
+    """
+    col, tie = ("silhouette", SILHOUETTE_TIE) if "silhouette" in selection else ("bic", BIC_TIE)
+    if col not in selection or chosen not in set(selection["k"]):
+        return selection.iloc[:0][["k"]]
+    best = float(selection.loc[selection["k"] == chosen, col].iloc[0])
+    near = selection[(selection["k"] != chosen) & ((selection[col] - best).abs() < tie)]
+    return near[["k", col]].sort_values("k").reset_index(drop=True)
 
 
 def silhouette(dist: np.ndarray, labels: np.ndarray) -> float:

@@ -18,7 +18,7 @@ from .fmt import percent as fmt_percent
 from .fmt import points as fmt_points
 from .io import CleaningReport
 
-__all__ = ["leave_out", "assumptions_table", "firth_sentence", "untargeted_clusters", "effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "retention_summary", "retention_title", "targeting_sentence", "targeting_summary", "cleaning_summary", "nps_summary", "segments_summary", "segment_churn", "cluster_churn", "metrics_summary", "roi_missing_summary", "spend_check", "spend_check_sentence", "trend_summary", "styled",
+__all__ = ["leave_out", "clusters_sentence", "k_choice", "assumptions_table", "firth_sentence", "untargeted_clusters", "effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "retention_summary", "retention_title", "targeting_sentence", "targeting_summary", "cleaning_summary", "nps_summary", "segments_summary", "segment_churn", "cluster_churn", "metrics_summary", "roi_missing_summary", "spend_check", "spend_check_sentence", "trend_summary", "styled",
            "change_decomposition_sentence", "change_decomposition_summary", "sample_sentence", "md", "escape_markdown", "neutralise_csv", "safe_csv"]
 
 
@@ -809,7 +809,8 @@ def _money(x: float | None, currency: str | None = None) -> str:
 
 
 def targeting_sentence(best: dict, overall_value: float, overall_ci: tuple[float, float], *,
-                       currency: str | None = None, n_compared: int | None = None, n_clusters: int = 0) -> str:
+                       currency: str | None = None, n_compared: int | None = None, n_clusters: int = 0,
+                       clusters_left_out: Mapping[str, str] | None = None) -> str:
     """Where a moved passive is worth most, with its interval against the overall value per passive
     (amounts in ``currency``, :func:`cxanalysis.fmt.money`).
 
@@ -817,8 +818,9 @@ def targeting_sentence(best: dict, overall_value: float, overall_ci: tuple[float
     :func:`cxanalysis.roi.by_segment`), the segment is "singled out" only when the difference's
     interval at Bonferroni's level over the ``n_compared`` segments lies above 0: the best of many
     segments is always ahead by chance alone (``n_clusters`` of them behavioural clusters, so the
-    sentence counts "groups"). Without it, the segment's own interval is read against the overall
-    value."""
+    sentence counts "groups"; ``clusters_left_out``, cluster name -> why, are the clusters that are
+    not among them, named so the count adds up to the clusters page 06 shows). Without it, the
+    segment's own interval is read against the overall value."""
     m = lambda x: _money(x, currency)  # noqa: E731
     seg = segment_name(best["dimension"], best["segment"])
     figures = (f"{m(best['value_per_customer'])} per moved passive (likely range {m(best['ci_low'])} to "
@@ -828,8 +830,12 @@ def targeting_sentence(best: dict, overall_value: float, overall_ci: tuple[float
     alo = best.get("diff_adj_ci_low")
     among = "the segments compared"
     if n_compared and n_compared > 1:
-        among = (f"the {n_compared} groups compared ({n_compared - n_clusters} segments and {n_clusters} "
-                 f"cluster{'s' if n_clusters > 1 else ''})" if n_clusters else f"the {n_compared} segments compared")
+        left = dict(clusters_left_out or {})
+        clusters = (f"{n_clusters} of the {n_clusters + len(left)} clusters; "
+                    + "; ".join(f"{name} left out, {why}" for name, why in left.items())
+                    if left else f"{n_clusters} cluster{'s' if n_clusters > 1 else ''}")
+        among = (f"the {n_compared} groups compared ({n_compared - n_clusters} segments and {clusters})"
+                 if n_clusters else f"the {n_compared} segments compared")
     compared = all(v is not None and np.isfinite(v) for v in (diff, dlo, dhi, alo))
     if best["ci_high"] < 0:  # even the best segment loses value: no segment "pays"
         s = f"Moving passives loses value in every segment on this evidence; the smallest loss is in {seg}, at {figures}"
@@ -848,6 +854,42 @@ def targeting_sentence(best: dict, overall_value: float, overall_ci: tuple[float
     if best["ci_low"] <= overall_value:
         return s + "; its likely range reaches the overall value, so the data do not single it out."
     return s + "."
+
+
+def k_choice(selection: pd.DataFrame, chosen: int) -> str:
+    """Words for how clearly the criterion chose ``chosen`` clusters: "" when no other k comes
+    near it, else the near ties (:func:`cxanalysis.clusters.near_ties`) with their values, e.g.
+    "k = 8 and 9 come within 0.01 of it (0.317 and 0.317): the silhouette barely prefers 3
+    clusters (it is the simplest of them)"."""
+    from .clusters import BIC_TIE, SILHOUETTE_TIE, near_ties
+
+    near = near_ties(selection, chosen)
+    if near.empty:
+        return ""
+    col = "silhouette" if "silhouette" in near else "bic"
+    ks = listing(int(k) for k in near["k"])
+    values = listing(f"{v:.3f}" if col == "silhouette" else f"{v:,.1f}" for v in near[col])
+    tie = f"{SILHOUETTE_TIE:g}" if col == "silhouette" else f"{BIC_TIE:g}"
+    simplest = " (it is the simplest of them)" if chosen < near["k"].min() else ""
+    return (f"k = {ks} come{'s' if len(near) == 1 else ''} within {tie} of it ({values}): the "
+            f"{'silhouette' if col == 'silhouette' else 'BIC'} barely prefers {chosen} clusters{simplest}")
+
+
+def clusters_sentence(clustering, method: str) -> str:
+    """Markdown: the clusters found (a fitted :class:`cxanalysis.clusters.CustomerClusters`): k,
+    the silhouette to three decimals with any near tie of k, the refits' agreement with its 95%
+    range, the columns, the values filled and the transforms."""
+    st = clustering.stability_
+    tie = k_choice(clustering.selection_, clustering.k_)
+    text = (f"**{clustering.k_} clusters** ({method}), silhouette {clustering.silhouette_:.3f}"
+            + (f"; {tie}" if tie else "") + ". "
+            f"Agreement of refits on {st['n_resamples']} bootstrap resamples (adjusted Rand index) {st['ari_mean']:.2f} "
+            f"(95% range {st['ari_low']:.2f} to {st['ari_high']:.2f}). "
+            f"Columns: {', '.join(map(words, clustering.used_))}; "
+            f"{clustering.imputed_:,} missing values filled with the column median.")
+    if clustering.transform_:
+        text += " Transformed before scaling: " + ", ".join(f"{words(c)} ({t})" for c, t in clustering.transform_.items()) + "."
+    return text
 
 
 def untargeted_clusters(names: Sequence[str]) -> str:

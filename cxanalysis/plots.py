@@ -822,8 +822,14 @@ def k_selection(table: pd.DataFrame, *, chosen: int, title: str | None = None):
         ax.annotate(f"below {WEAK_SILHOUETTE:g}: no substantial structure", (1.0, WEAK_SILHOUETTE),
                     xycoords=("axes fraction", "data"),
                     xytext=(-4, 3), textcoords="offset points", ha="right", va="bottom", fontsize=8, color="grey")
-    _top_title(ax, title or f"{name}: k = {chosen} has the {'highest silhouette' if col == 'silhouette' else 'lowest BIC'}",
-               fontweight="bold")
+    if title is None:
+        from .clusters import near_ties
+
+        near = near_ties(table, chosen)
+        title = f"{name}: k = {chosen} has the {'highest silhouette' if col == 'silhouette' else 'lowest BIC'}"
+        if len(near):  # a third-decimal win is not a clear choice: the chart says which k nearly tie
+            title += f"; k = {', '.join(str(int(k)) for k in near['k'])} nearly as {'high' if col == 'silhouette' else 'low'}"
+    _top_title(ax, title, fontweight="bold")
     return fig
 
 

@@ -277,9 +277,14 @@ def headline_sentences(results: dict[str, Any]) -> list[str]:
         if targets and _finite(vlo, vhi):
             from .narrative import targeting_sentence
 
+            targeted = {str(t.get("segment")) for t in targets if t.get("dimension") == "cluster"}
+            left = {str(r["name"]): ("as it does not reproduce in refits" if _unstable(r) else
+                                     "as it holds too few passives")
+                    for r in (results.get("clusters") or {}).get("profile") or []
+                    if targeted and str(r.get("name")) not in targeted}
             out.append(targeting_sentence(targets[0], roi["value_per_customer"], (vlo, vhi),
                                           currency=_currency(results), n_compared=len(targets),
-                                          n_clusters=sum(t.get("dimension") == "cluster" for t in targets)))
+                                          n_clusters=len(targeted), clusters_left_out=left))
     return out
 
 

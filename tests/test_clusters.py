@@ -532,3 +532,24 @@ def test_a_cluster_that_does_not_reproduce_is_no_target():
         cut = CustomerClusters(columns=[*COLS, "nps_score"], k=3, n_resamples=20).fit(make_clustered(2000, 2,
                                                                                                       random_state=1))
     assert cut.circular and cut.target_names() is None and cut.unstable_targets() == []
+
+
+def test_near_ties_of_the_chosen_k_are_named_with_their_values():
+    """The chosen k's criterion against every other k's, by hand: silhouettes within 0.01 and BICs
+    within 2 are near ties, named on page 06 and in the chart's title; none, no words."""
+    from cxanalysis import narrative
+    from cxanalysis.clusters import near_ties
+
+    sel = pd.DataFrame({"k": [2, 3, 4, 5, 8], "silhouette": [0.232, 0.3212, 0.3113, 0.3111, 0.3209],
+                        "inertia": 1.0})
+    # 4 is 0.0099 below the best (a tie), 5 is 0.0101 below (not), 8 is 0.0003 below (a tie)
+    assert near_ties(sel, 3)["k"].tolist() == [4, 8]
+    text = narrative.k_choice(sel, 3)
+    assert text == ("k = 4 and 8 come within 0.01 of it (0.311 and 0.321): the silhouette barely prefers 3 clusters "
+                    "(it is the simplest of them)")
+    assert near_ties(sel, 2).empty and narrative.k_choice(sel, 2) == ""
+    bic = pd.DataFrame({"k": [2, 3, 4], "bic": [1000.0, 990.0, 991.5]})
+    assert near_ties(bic, 3)["k"].tolist() == [4]
+    assert narrative.k_choice(bic, 3) == ("k = 4 comes within 2 of it (991.5): the BIC barely prefers 3 clusters "
+                                          "(it is the simplest of them)")
+    assert near_ties(bic, 7).empty  # a k not tried: nothing to compare

@@ -739,6 +739,34 @@ def test_the_best_segment_is_singled_out_only_allowing_for_the_segments_compared
     # two of them behavioural clusters: the sentence counts groups, not segments
     s = narrative.targeting_sentence(best, 407.0, (193.0, 603.0), n_compared=28, n_clusters=2)
     assert "allowing for the 28 groups compared (26 segments and 2 clusters), the data do not single it out." in s
+    # a cluster left out of the targets is named, so the count adds up to the clusters page 06 shows
+    s = narrative.targeting_sentence(best, 407.0, (193.0, 603.0), n_compared=27, n_clusters=1,
+                                     clusters_left_out={"Returned items": "as it does not reproduce in refits"})
+    assert ("allowing for the 27 groups compared (26 segments and 1 of the 2 clusters; Returned items left out, as it "
+            "does not reproduce in refits), the data do not single it out.") in s
+
+
+def test_the_summary_names_the_clusters_the_targeting_leaves_out():
+    """From results.json: the targets' one cluster, and page 06's two (one below Hennig's 0.6)."""
+    from cxanalysis import summary
+
+    roi = {"value_per_customer": 407.0, "value_per_customer_ci_low": 193.0, "value_per_customer_ci_high": 603.0,
+           "customers_moved": 288, "horizon_years": 3, "benefit": 1.0e5, "cost": 5.0e5, "net": -4.0e5, "roi": -0.8,
+           "roi_ci_low": -0.9, "roi_ci_high": -0.6}
+    best = {"dimension": "plan", "segment": "Pro", "value_per_customer": 652.0, "ci_low": 319.0, "ci_high": 961.0,
+            "diff_vs_all": 245.0, "diff_ci_low": 12.0, "diff_ci_high": 480.0, "diff_adj_ci_low": 5.0}
+    targets = [best, {**best, "dimension": "cluster", "segment": "No returns"}, {**best, "segment": "Basic"}]
+    results = {"roi": {"passive_to_promoter": roi, "by_segment": targets},
+               "clusters": {"profile": [{"name": "No returns", "stability": 0.73},
+                                        {"name": "Returned items", "stability": 0.54},
+                                        {"name": "Frequent visitors", "stability": 0.91}]}}
+    line = next(x for x in summary.headline_sentences(results) if "groups compared" in x)
+    assert ("the 3 groups compared (2 segments and 1 of the 3 clusters; Returned items left out, as it does not "
+            "reproduce in refits; Frequent visitors left out, as it holds too few passives)") in line
+    # no cluster among the targets: segments only, no cluster named
+    results["roi"]["by_segment"] = [best, {**best, "segment": "Basic"}]
+    line = next(x for x in summary.headline_sentences(results) if "segments compared" in x)
+    assert "the 2 segments compared" in line and "Returned items" not in line
 
 
 def test_contributions_sentence_shares_add_up_to_the_benefit(fitted):
