@@ -521,7 +521,9 @@ def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_colum
         Decimals of the other numbers (counts and whole numbers have none).
     csv : path, optional
         Where to write the full table as CSV (:func:`cxanalysis.narrative.safe_csv`: formulas
-        neutralised, full precision, column names as in the data).
+        neutralised, full precision, column names as in the data, but for a bare count ``n``,
+        which takes its header's name: "Respondents" writes ``respondents``, "Comments"
+        ``comments``; :func:`csv_columns`).
     href : str, optional
         The link to that CSV from the page (default: the file's name).
     rows : int, optional
@@ -609,12 +611,29 @@ def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_colum
         from .narrative import safe_csv  # narrative imports this module
 
         Path(csv).parent.mkdir(parents=True, exist_ok=True)
-        safe_csv(data, csv)
+        safe_csv(data.rename(columns=csv_columns(data.columns, own)), csv)
         link = href or Path(csv).name
     represented = set(units) | {pairs[c] for c in units if c in pairs}
     return Table(shown, data, styler, link, hidden=len(cols) - len(represented),
                  hidden_rows=len(data) - len(frame),
                  numeric=tuple(h for h in shown.columns if (numeric[h] == "cx-num").all()))
+
+
+def csv_columns(columns, headers: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The renames of a table's CSV download: a column ``n`` (what it counts differs from table to
+    table) takes the name of its header in snake case ("Respondents" -> ``respondents``, the
+    default "Customers" -> ``customers``), unless the table has a column of that name already.
+
+    >>> csv_columns(["segment", "n", "customers"], {"n": "Respondents"})
+    {'n': 'respondents'}
+    >>> csv_columns(["segment", "n", "customers"])
+    {}
+    """
+    cols = [str(c) for c in columns]
+    if "n" not in cols:
+        return {}
+    name = re.sub(r"[^0-9a-z]+", "_", str((headers or {}).get("n") or label("n")).lower()).strip("_")
+    return {"n": name} if name and name not in cols else {}
 
 
 def _row_kind(kind: str, frame: pd.DataFrame, unit: str | None, i: int) -> str:

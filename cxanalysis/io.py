@@ -897,9 +897,9 @@ def load(
     extras = [c for c in frame.columns if c not in CANONICAL and not str(c).startswith(("_", "driver_"))]
     if extras:
         report.notes.append(
-            f"{len(extras)} column(s) not in the canonical table kept as they are (usable as "
-            f"covariates or segments): {', '.join(map(str, extras[:12]))}"
-            + (" ..." if len(extras) > 12 else "")
+            f"{len(extras)} column(s) not in the canonical table kept as they are, not analysed unless cx.yaml "
+            f"names them (models.covariates, segments.dimensions, clusters.columns): {', '.join(map(str, extras[:40]))}"
+            + (f" and {len(extras) - 40} more (every column is in the columns table and its CSV)" if len(extras) > 40 else "")
         )
     from .weighting import weight_to_base
 

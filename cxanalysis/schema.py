@@ -276,7 +276,7 @@ def check_rules(frame: pd.DataFrame, scales: dict[str, list[float]]) -> list[Pro
 KIND_WORDS = {"id": "identifier", "quarter": "quarter", "score": "CX score", "money": "amount of money",
               "binary": "yes/no", "count": "count", "category": "category", "nonneg": "number, 0 or more",
               "age": "age", "text": "text", "weight": "survey weight", "driver": "driver rating",
-              "extra": "extra (kept, not analysed)"}
+              "extra": "extra (not analysed unless cx.yaml names it)"}
 
 
 #: Columns whose blanks usually mean "does not apply" rather than "not recorded".
@@ -290,16 +290,22 @@ def column_summary(frame: pd.DataFrame) -> pd.DataFrame:
     """Per column: ``column, kind, non_missing, missing_share, unique, min, max, note``; ``kind``
     in words (:data:`KIND_WORDS`: "yes/no", "amount of money", "number, 0 or more", ...);
     ``note`` says when blanks usually mean "does not apply" (:data:`NOT_APPLICABLE`), so a
-    renewal column 71% blank is not read as 71% of the data lost."""
+    renewal column 71% blank is not read as 71% of the data lost. A count that holds only 0 and 1
+    (a complaint flag mapped to ``support_tickets``) says so: "count (only 0 and 1 here: a yes/no
+    flag)"."""
     rows = []
     for col in frame.columns:
         if str(col).startswith("_"):
             continue
         s = frame[col]
         numeric = pd.api.types.is_numeric_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype)
+        kind = CANONICAL.get(col, "driver" if str(col).startswith("driver_") else "extra")
+        words = KIND_WORDS[kind]
+        if kind == "count" and numeric and s.notna().any() and s.dropna().isin((0, 1)).all():
+            words = "count (only 0 and 1 here: a yes/no flag)"
         rows.append({
             "column": col,
-            "kind": KIND_WORDS[CANONICAL.get(col, "driver" if str(col).startswith("driver_") else "extra")],
+            "kind": words,
             "non_missing": int(s.notna().sum()),
             "missing_share": float(s.isna().mean()),
             "unique": int(s.nunique()),

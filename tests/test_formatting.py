@@ -159,7 +159,14 @@ def test_table_writes_the_full_table_as_csv_and_links_it(tmp_path):
     assert '<a class="cx-table-csv" href="tables/02-segments-profile.csv" download>Full table as CSV</a>' in html
     assert "(2 rows, 16 columns)" in html
     back = pd.read_csv(target["csv"])
-    assert list(back.columns) == list(_wide().columns)  # full table, names as in the data
+    # full table, names as in the data; the bare count ``n`` named by its header ("Customers" by default)
+    assert list(back.columns) == [("customers" if c == "n" else c) for c in _wide().columns]
+    assert back["customers"].tolist() == [2331, 40]
+    narrative.styled(_wide(), headers={"n": "Respondents"}, **target)
+    assert "respondents" in pd.read_csv(target["csv"]).columns
+    both = _wide().assign(customers=[5000, 90])  # a column of the header's name already: n stays n
+    narrative.styled(both, headers={"n": "Customers"}, **target)
+    assert {"n", "customers"} <= set(pd.read_csv(target["csv"]).columns)
     assert back.loc[1, "segment"] == "'=HYPERLINK(1)"  # formula neutralised
     assert math.isclose(back.loc[0, "share"], 0.4662, rel_tol=0, abs_tol=1e-12)  # full precision
     assert fmt.csv_target(type("NoRun", (), {"cache_dir": None})(), "x") == {}

@@ -679,3 +679,22 @@ def test_the_large_route_gives_the_same_undated_note_as_the_pandas_route(tmp_pat
     assert dated_notes(large) == dated_notes(memory) and len(dated_notes(large)) == 1
     assert not dated_notes(prepare_large(tmp_path / "dated.parquet", cfg, per_stratum=50).cleaning.notes)
     assert not dated_notes(prepare_large(tmp_path / "no_churn.parquet", cfg, quarter="2026Q3", per_stratum=50).cleaning.notes)
+
+
+@pytest.mark.parametrize("n_extra", [13, 45])
+def test_the_extra_columns_note_names_every_one_up_to_forty(tmp_path, n_extra):
+    """The ecommerce export's 13 extra columns were listed as 12 and "...": every name up to 40 is
+    given, and beyond that how many more, with where to find them."""
+    from cxanalysis.sample import make_customers
+
+    df = make_customers(60, 1, random_state=3)
+    for i in range(n_extra):
+        df[f"Extra{i:02d}"] = i
+    path = tmp_path / "x.csv"
+    df.to_csv(path, index=False)
+    note = next(n for n in load(path).report.notes if "not in the canonical table" in n)
+    shown = [f"Extra{i:02d}" for i in range(min(n_extra, 40))]
+    assert note.startswith(f"{n_extra} column(s) not in the canonical table") and note.endswith(
+        ", ".join(shown) if n_extra <= 40 else f"{', '.join(shown)} and {n_extra - 40} more (every column is in "
+                                                "the columns table and its CSV)")
+    assert "not analysed unless cx.yaml names them" in note

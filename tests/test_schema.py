@@ -177,13 +177,18 @@ def test_column_summary_in_words_and_blanks_that_mean_not_applicable():
     from cxanalysis import schema
 
     frame = pd.DataFrame({"spend": [1.0, 2.0, 3.0, 4.0], "renewed": [1.0, None, None, 0.0],
-                          "tenure_months": [1, 2, 3, 4], "favourite_colour": ["red", "blue", None, "red"]})
+                          "tenure_months": [1, 2, 3, 4], "favourite_colour": ["red", "blue", None, "red"],
+                          "support_tickets": [0, 1, None, 1], "returns": [0, 1, 2, 0]})
     t = schema.column_summary(frame).set_index("column")
     assert t.loc["spend", "kind"] == "amount of money" and t.loc["spend", "note"] == ""
     assert t.loc["renewed", "kind"] == "yes/no" and t.loc["renewed", "missing_share"] == 0.5
     assert t.loc["renewed", "note"] == "blank for customers not up for renewal this quarter"
     assert t.loc["tenure_months", "kind"] == "number, 0 or more"
-    assert t.loc["favourite_colour", "kind"] == "extra (kept, not analysed)" and t.loc["favourite_colour", "note"] == ""
+    assert t.loc["favourite_colour", "kind"] == "extra (not analysed unless cx.yaml names it)"
+    assert t.loc["favourite_colour", "note"] == ""
+    # a count holding only 0 and 1 (a complaint flag in the tickets column) says so; a real count does not
+    assert t.loc["support_tickets", "kind"] == "count (only 0 and 1 here: a yes/no flag)"
+    assert t.loc["returns", "kind"] == "count"
     assert (t.loc["renewed", "non_missing"], t.loc["favourite_colour", "unique"]) == (2, 2)
 
 
