@@ -18,7 +18,7 @@ from .fmt import percent as fmt_percent
 from .fmt import points as fmt_points
 from .io import CleaningReport
 
-__all__ = ["leave_out", "clusters_sentence", "k_choice", "assumptions_table", "firth_sentence", "untargeted_clusters", "effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "retention_summary", "retention_title", "targeting_sentence", "targeting_summary", "cleaning_summary", "nps_summary", "segments_summary", "segment_churn", "cluster_churn", "metrics_summary", "roi_missing_summary", "spend_check", "spend_check_sentence", "trend_summary", "styled",
+__all__ = ["leave_out", "profile_caption", "clusters_sentence", "k_choice", "assumptions_table", "firth_sentence", "untargeted_clusters", "effects_summary", "warnings_block", "roi_summary", "roi_verdict", "break_even_summary", "retention_summary", "retention_title", "targeting_sentence", "targeting_summary", "cleaning_summary", "nps_summary", "segments_summary", "segment_churn", "cluster_churn", "metrics_summary", "roi_missing_summary", "spend_check", "spend_check_sentence", "trend_summary", "styled",
            "change_decomposition_sentence", "change_decomposition_summary", "sample_sentence", "md", "escape_markdown", "neutralise_csv", "safe_csv"]
 
 
@@ -348,6 +348,27 @@ def roi_skipped(missing: Mapping[str, str]) -> str:
     (``missing``: outcome -> reason, :func:`cxanalysis.roi.missing_inputs`)."""
     why = "; ".join(f"it needs a {o} model: {reason}" for o, reason in missing.items())
     return f"*Skipped: the ROI could not be computed from this export; {why}.*"
+
+
+def profile_caption(table: pd.DataFrame) -> str:
+    """Markdown: what page 02's profile columns mean, for those the export gives a value of (a
+    :func:`cxanalysis.segments.profile` table), so the caption never defines a column it lacks;
+    "" when it has none of them.
+
+    >>> profile_caption(pd.DataFrame({"spend": [np.nan], "churn_rate": [0.1], "health": [np.nan]}))
+    'Churn is the share who left in the quarter.'
+    """
+    has = lambda c: c in table and table[c].notna().any()  # noqa: E731
+    parts = [text for col, text in (
+        ("spend", "spend is per quarter (a monthly or yearly figure in the export is converted: spend_period in cx.yaml)"),
+        ("churn_rate", "churn is the share who left in the quarter"),
+        ("returns_rate", "returns rate is returns per order"),
+        ("clv", "CLV, below, is margin x spend / churn (see page 03 for its definition)"),
+        ("health", "health is the configured 0-100 composite")) if has(col)]
+    if not parts:
+        return ""
+    text = "; ".join(parts)
+    return f"{text[:1].upper()}{text[1:]}."
 
 
 def segment_clv_skipped(table: pd.DataFrame) -> str:

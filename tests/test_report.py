@@ -135,6 +135,11 @@ def test_real_export_reports_without_traceback(tmp_path, name):
         gap = next(r for r in results["unsegmented"] if r["dimension"] == "tenure_months_band")
         assert gap["n"] == 264 and gap["churn_differs"] is True
         assert "30.7% of them churned" in page02 and "more than the others beyond chance" in page02
+        # no spend, returns or CLV: the profiles' caption defines churn and health only, and the CLV section is one line
+        assert "Churn is the share who left in the quarter; health is the configured 0-100 composite." in page02
+        assert "Spend is per quarter" not in page02 and "returns per order" not in page02
+        assert "Skipped: no lifetime value by segment; the export has no spend" in page02
+        assert "delta method on its log" not in page02
         # the low-scoring tenure 3-8 churns less, beyond chance: said, not only left out
         risk = index[index.index("<h2>Segments at risk"):index.index("<h2>Behavioural clusters")]
         assert "Tenure (months): second quartile (3–8) (7.4% against 19.6%) scores low but churns <b>less</b>" in risk
