@@ -340,8 +340,8 @@ def test_metrics_summary_says_what_was_complete_in_the_pages_words():
 def test_the_roi_page_says_once_at_its_top_when_it_has_nothing_to_show():
     assert narrative.roi_missing_summary({}) == "The spend and churn models the ROI needs were fitted."
     text = narrative.roi_missing_summary({"spend": "no spend column"})
-    assert text.startswith("**No ROI on this export.** It needs a spend model (no spend column), so every section of "
-                           "this page is skipped for that reason")
+    assert text == ("**No ROI on this export.** It needs a spend model (no spend column), so the page's ROI sections "
+                    "are skipped for that reason and left out: the assumptions above are those it would use.")
 
 
 def test_the_page_says_which_outcomes_were_modelled():
