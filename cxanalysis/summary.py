@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import fmt
-from .clusters import CLUSTER_PATTERN
+from .clusters import CLUSTER_PATTERN, CLUSTER_STABLE
 from .design import MAY_FOLLOW_THE_SCORE
 from .metrics import EVERY_CUSTOMER
 from .models import EXPECTED, LEFT_OUT_DIFFERS, effect_direction
@@ -669,7 +669,24 @@ def churn_leaders_html(segments: list[dict[str, Any]], clusters: list[dict[str, 
                             "nps_ci_low", *(["also"] if at_risk & {r["group"] for r in rows} else [])],
                      {"group": "Group", "size": size, "nps": label, "nps_ci_low": f"{label}, likely range",
                       "also": "In the at-risk tables", **SHARE_HEADERS, **CHURN_HEADERS})
+            + _pattern_note(rows)
             + (_tracks_note(label, tracks) if tracks else ""))
+
+
+def _pattern_note(rows: list[dict[str, Any]]) -> str:
+    """A sentence under the churn table for its clusters that reproduce only as a pattern in the
+    refits (stability from ``CLUSTER_PATTERN`` to below ``CLUSTER_STABLE``, Hennig's 0.6 to 0.75):
+    the group is there, but who belongs to it is doubtful, so its churn is a rough guide. "" when
+    every cluster row is stable."""
+    doubtful = [r for r in rows if r.get("dimension", "cluster") == "cluster" and "name" in r
+                and _finite(r.get("stability")) and r["stability"] < CLUSTER_STABLE]
+    if not doubtful:
+        return ""
+    names = fmt.listing(f"{html.escape(str(r['name']))} (stability {r['stability']:.2f})" for r in doubtful)
+    one = len(doubtful) == 1
+    return (f"<p class='muted'>The cluster{'' if one else 's'} {names} reproduce{'s' if one else ''} in the refits "
+            f"only as a pattern (below {CLUSTER_STABLE:g}, page 06): the group is there, but who belongs to it is "
+            f"doubtful, so {'its' if one else 'their'} churn is a rough guide.</p>")
 
 
 # --- the decision page ---------------------------------------------------------------------------

@@ -133,6 +133,11 @@ def test_where_customers_leave_lists_the_groups_churning_more_than_the_rest(grou
     assert "Cluster: " not in summary.churn_leaders_html(segs, clus, churn=0.1, circular=True)  # cut on the score
     page = summary.churn_leaders_html(segs, clus, churn=0.1, unsegmented=gaps)
     assert "<b>" not in page
+    # the clusters shown that reproduce only as a pattern (0.6 to 0.75) are named under the table, the others not
+    doubtful = [r["name"] for r in got if "name" in r and r["stability"] is not None and r["stability"] < 0.75]
+    assert ("only as a pattern" in page) == bool(doubtful)
+    for r in clus:
+        assert (f"{r['name']} (stability" in page) == (r["name"] in doubtful)
     if got:
         assert "<h2>Where customers leave</h2>" in page and page.count("<tr") == len(got) + 1
     elif any(r["churn_differs"] is not None for r in segs + clus + gaps):
