@@ -106,7 +106,7 @@ def test_the_churn_rule_compares_with_the_rest_after_holm():
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1), st.sampled_from([True, False, None]),
-                          st.sampled_from([0.3, 0.7, None])), min_size=0, max_size=12))
+                          st.sampled_from([0.3, 0.7, 0.9, None])), min_size=0, max_size=12))
 def test_where_customers_leave_lists_the_groups_churning_more_than_the_rest(groups):
     """Exactly the segments and reproducible clusters whose churn differs from the rest's and is the
     higher, highest churn first, at most six; unstable clusters and, when the clusters were cut
