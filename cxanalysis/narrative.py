@@ -837,8 +837,8 @@ def targeting_sentence(best: dict, overall_value: float, overall_ci: tuple[float
 
     With the difference from every passive (``diff_vs_all`` and its intervals from
     :func:`cxanalysis.roi.by_segment`), the segment is "singled out" only when the difference's
-    interval at Bonferroni's level over the ``n_compared`` segments lies above 0: the best of many
-    segments is always ahead by chance alone (``n_clusters`` of them behavioural clusters, so the
+    interval at Bonferroni's level over the ``n_compared`` segments lies above 0 (that wider range
+    is quoted beside the claim): the best of many segments is always ahead by chance alone (``n_clusters`` of them behavioural clusters, so the
     sentence counts "groups"; ``clusters_left_out``, cluster name -> why, are the clusters that are
     not among them, named so the count adds up to the clusters page 06 shows). Without it, the
     segment's own interval is read against the overall value."""
@@ -869,9 +869,13 @@ def targeting_sentence(best: dict, overall_value: float, overall_ci: tuple[float
     if compared:
         lead = (f"{m(diff)} more than the average passive (likely range {m(dlo)} to {m(dhi)})" if diff >= 0 else
                 f"{m(-diff)} less than the average passive (likely range {m(dlo)} to {m(dhi)})")
+        ahi = best.get("diff_adj_ci_high")
+        known = ahi is not None and np.isfinite(ahi)
         if alo > 0:
-            return f"{s}: {lead}, a lead that holds even allowing for {among}."
-        return f"{s}: {lead}; allowing for {among}, the data do not single it out."
+            return (f"{s}: {lead}, a lead that holds even allowing for {among}"
+                    + (f". Allowing for them, its likely range is {m(alo)} to {m(ahi)}." if known else "."))
+        return (f"{s}: {lead}; allowing for {among}, the data do not single it out"
+                + (f" (its likely range widens to {m(alo)} to {m(ahi)})." if known else "."))
     if best["ci_low"] <= overall_value:
         return s + "; its likely range reaches the overall value, so the data do not single it out."
     return s + "."

@@ -736,6 +736,14 @@ def test_the_best_segment_is_singled_out_only_allowing_for_the_segments_compared
     s = narrative.targeting_sentence({**best, "diff_adj_ci_low": 5.0}, 407.0, (193.0, 603.0), n_compared=28)
     assert s.endswith("245 more than the average passive (likely range 12 to 480), a lead that holds even allowing "
                       "for the 28 segments compared.")
+    # the range allowing for the segments compared is quoted beside the claim that rests on it
+    s = narrative.targeting_sentence({**best, "diff_adj_ci_low": 5.0, "diff_adj_ci_high": 485.0}, 407.0,
+                                     (193.0, 603.0), n_compared=28)
+    assert s.endswith("a lead that holds even allowing for the 28 segments compared. Allowing for them, its likely "
+                      "range is 5 to 485.")
+    s = narrative.targeting_sentence({**best, "diff_adj_ci_high": 580.0}, 407.0, (193.0, 603.0), n_compared=28)
+    assert s.endswith("allowing for the 28 segments compared, the data do not single it out (its likely range "
+                      "widens to -90 to 580).")
     # two of them behavioural clusters: the sentence counts groups, not segments
     s = narrative.targeting_sentence(best, 407.0, (193.0, 603.0), n_compared=28, n_clusters=2)
     assert "allowing for the 28 groups compared (26 segments and 2 clusters), the data do not single it out." in s
