@@ -130,6 +130,33 @@ def percent(x, decimals: int = 1, *, missing: str = MISSING) -> str:
     return out[1:] if re.fullmatch(r"-0\.?0*%", out) else out
 
 
+def percent_pair(a, b, decimals: int = 1, gap: float | None = None, gap_decimals: int = 1) -> tuple[str, str]:
+    """Two shares as percentages (:func:`percent`) whose printed difference agrees with their gap
+    in percentage points printed to ``gap_decimals`` (``gap``, in pp; default ``100 * (a - b)``):
+    with ``decimals`` when that is enough, else with the one or two more it takes. "18.2% against
+    11.2%" beside "6.9 pp" reads as a slip; "18.17% against 11.23%" does not.
+
+    Examples
+    --------
+    >>> percent_pair(0.1817, 0.1123)
+    ('18.17%', '11.23%')
+    >>> percent_pair(0.27, 0.031, 0)
+    ('27.0%', '3.1%')
+    >>> percent_pair(0.25, 0.10, 0)
+    ('25%', '10%')
+    """
+    if _missing(a) or _missing(b):
+        return percent(a, decimals), percent(b, decimals)
+    a, b = float(a), float(b)
+    want = float(f"{abs(100 * (a - b) if gap is None else float(gap)):.{gap_decimals}f}")
+    last = max(decimals, gap_decimals + 2)
+    for d in range(decimals, last + 1):  # a reader's check: the printed levels' difference rounds to the gap
+        shown = abs(float(f"{100 * a:.{d}f}") - float(f"{100 * b:.{d}f}"))
+        if abs(shown - want) <= 0.5 * 10**-gap_decimals + 1e-9 or d == last:
+            return percent(a, d), percent(b, d)
+    return percent(a, decimals), percent(b, decimals)  # pragma: no cover (the loop returns)
+
+
 def percents(*xs, decimals: int = 0, missing: str = MISSING) -> list[str]:
     """Shares as percentages (:func:`percent`) with the decimals they need, up to two more than
     ``decimals``, for values that differ to print differently: an ROI of -101.2% with a likely

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .fmt import label, listing, p_phrase, percents, score_span, segment_name, words
+from .fmt import label, listing, p_phrase, percent_pair, percents, score_span, segment_name, words
 from .fmt import percent as fmt_percent
 from .fmt import points as fmt_points
 from .io import CleaningReport
@@ -417,7 +417,8 @@ def churn_trend_sentence(table: pd.DataFrame) -> str:
     last, prev = table.iloc[-1], table.iloc[-2]
     p = last["churn_p_value"]
     verdict = "within chance" if not (p is not None and p < 0.05) else "beyond chance at the 5% level"
-    text = (f" Churn went from {prev['churn_rate']:.1%} in {prev['quarter']} to {last['churn_rate']:.1%} in "
+    before, after = percent_pair(prev["churn_rate"], last["churn_rate"], 1, gap=100 * last["churn_change"])
+    text = (f" Churn went from {before} in {prev['quarter']} to {after} in "
             f"{last['quarter']} ({100 * last['churn_change']:+.1f} percentage points, {p_phrase(p)}), {verdict}.")
     earlier = [(table["quarter"].iloc[i - 1], r) for i, r in enumerate(table.iloc[:-1].itertuples()) if i > 0
                and r.churn_p_value is not None and not pd.isna(r.churn_p_value) and r.churn_p_value < 0.05]

@@ -54,7 +54,7 @@ def effect_sentence(outcome: str, contrast: str, eff: dict[str, Any]) -> str:
     'Promoters spend 18% more than comparable passives (likely range 15% to 21% more).'
     >>> effect_sentence("churn", "promoter_vs_passive",
     ...                 {"estimate": -1.5, "ci_low": -3.8, "ci_high": 0.9, "scale": "pp"})
-    'Promoters and comparable passives show no detectable difference in churn (estimate -1.5 pp, likely range -3.8 to +0.9 pp).'
+    'Promoters and comparable passives show no detectable difference in churn (estimate for promoters against passives: -1.5 pp, likely range -3.8 to +0.9 pp).'
 
     A churn difference in percentage points is read against its level when the effect carries
     ``baseline`` and ``counterfactual`` (:meth:`cxanalysis.models.OutcomeModels.effects`):
@@ -84,7 +84,8 @@ def effect_sentence(outcome: str, contrast: str, eff: dict[str, Any]) -> str:
                 "do not vary).")
     if _finite(lo, hi) and min(lo, hi) <= null <= max(lo, hi):
         shown = f"{fmt.points((est - 1) * 100, 0)}%" if ratio else f"{fmt.points(est)} pp"
-        return f"{who} and comparable passives show no detectable difference in {topic} (estimate {shown}, {ci}){flag}."
+        return (f"{who} and comparable passives show no detectable difference in {topic} (estimate for "
+                f"{who.lower()} against passives: {shown}, {ci}){flag}.")
     # the range in the sentence's own direction ("2% to 23% more"), never "lower ... -8 to -1"
     if ratio:
         pct = fmt.number(abs(est - 1) * 100, 0)
@@ -99,7 +100,8 @@ def effect_sentence(outcome: str, contrast: str, eff: dict[str, Any]) -> str:
         a, b = sorted(abs(v) for v in (lo, hi))
         ci = f"likely range {fmt.number(a, 1)} to {fmt.number(b, 1)} pp {direction}"
     base, other = eff.get("baseline"), eff.get("counterfactual")
-    levels = (f"{fmt.percent(other, 1)} as {who.lower()} against {fmt.percent(base, 1)} as passives, modelled for "
+    shown_other, shown_base = fmt.percent_pair(other, base, 1, gap=est)  # their difference reads as the effect's
+    levels = (f"{shown_other} as {who.lower()} against {shown_base} as passives, modelled for "
               "the current passives over the quarter; " if _finite(base, other) else "")
     return (f"{who} churn {fmt.number(abs(est), 1)} percentage points {direction} than comparable passives "
             f"({levels}{ci}){flag}.")
@@ -149,10 +151,11 @@ def themes_sentence(themes: list[dict[str, Any]] | None, top: int = 2) -> str | 
     out = []
     if rows:
         rows = sorted(rows, key=lambda t: -t["diff"])[:top]
-        parts = [f"\u201c{t['theme']}\u201d (in {fmt.percent(t['share_detractors'], 0)} of detractors' comments "
-                 f"against {fmt.percent(t['share_promoters'], 0)} of promoters', {fmt.points(100 * t['diff'])} pp, "
+        shares = [fmt.percent_pair(t["share_detractors"], t["share_promoters"], 0, gap=100 * t["diff"]) for t in rows]
+        parts = [f"\u201c{t['theme']}\u201d (in {sd} of detractors' comments "
+                 f"against {sp} of promoters', {fmt.points(100 * t['diff'])} pp, "
                  f"likely range {fmt.points(100 * t['diff_ci_low'])} to {fmt.points(100 * t['diff_ci_high'])} pp)"
-                 for t in rows]
+                 for t, (sd, sp) in zip(rows, shares, strict=True)]
         out.append("Where to look first: detractors raise " + " and ".join(parts)
                    + " more often than promoters (comment themes, page 06).")
     if named:

@@ -34,14 +34,14 @@ def _effects(**over):
 
 @pytest.mark.parametrize(("outcome", "scale", "est", "lo", "hi", "expected"), [
     ("churn", "pp", -1.5, -3.8, 0.9,
-     "Promoters and comparable passives show no detectable difference in churn (estimate -1.5 pp, likely range -3.8 to +0.9 pp)."),
+     "Promoters and comparable passives show no detectable difference in churn (estimate for promoters against passives: -1.5 pp, likely range -3.8 to +0.9 pp)."),
     ("churn", "pp", -3.1, -3.8, -2.4, "Promoters churn 3.1 percentage points lower than comparable passives (likely range 2.4 to 3.8 pp lower)."),
     ("spend", "ratio", 1.02, 0.97, 1.08,
-     "Promoters and comparable passives show no detectable difference in spend (estimate +2%, likely range -3% to +8%)."),
+     "Promoters and comparable passives show no detectable difference in spend (estimate for promoters against passives: +2%, likely range -3% to +8%)."),
     ("returns", "ratio", 0.74, 0.69, 0.80,
      "Promoters return 26% fewer items per order than comparable passives (likely range 20% to 31% fewer)."),
     ("returns", "ratio", 0.9, 0.7, 1.0,  # touching no effect is not a detected difference
-     "Promoters and comparable passives show no detectable difference in returns per order (estimate -10%, likely range -30% to 0%)."),
+     "Promoters and comparable passives show no detectable difference in returns per order (estimate for promoters against passives: -10%, likely range -30% to 0%)."),
 ])
 def test_effect_sentence_says_no_detectable_difference_when_the_interval_spans_no_effect(outcome, scale, est, lo, hi, expected):
     assert effect_sentence(outcome, "promoter_vs_passive", dict(estimate=est, ci_low=lo, ci_high=hi, scale=scale)) == expected
@@ -62,7 +62,7 @@ def test_effects_summary_flags_separation_and_prints_no_e_value():
     flagged = narrative.effects_summary(_effects(estimate=-3.0, ci_low=-5.0, ci_high=-1.0, flagged=True))
     assert "(indicative: separation)" in flagged and "E-value" not in flagged
     spans = narrative.effects_summary(_effects())
-    assert "no detectable difference in churn (estimate -1.5 pp, likely range -3.8 to +0.9 pp)" in spans and "lower" not in spans
+    assert "no detectable difference in churn (estimate for promoters against passives: -1.5 pp, likely range -3.8 to +0.9 pp)" in spans and "lower" not in spans
 
 
 @pytest.mark.parametrize(("lo", "hi", "start"), [
@@ -319,7 +319,7 @@ def test_adjustment_summary_reads_each_effect_both_ways():
     t.attrs["added"] = ["visits_per_month", "contract_value"]
     md = narrative.adjustment_summary(t)
     assert md.startswith("**Adjusted also for visits per month and contract value**")
-    assert ("- Promoters and comparable passives show no detectable difference in spend (estimate +5%, likely range "
+    assert ("- Promoters and comparable passives show no detectable difference in spend (estimate for promoters against passives: +5%, likely range "
             "-4% to +15%). As reported above: +12%.") in md
     assert "- Promoters churn 4.1 percentage points lower than comparable passives (likely range 0.4 to 7.7 pp " \
            "lower). As reported above: -4.8 pp." in md

@@ -24,7 +24,7 @@ def _results(**over):
 
 def test_headline_effect_spanning_no_effect_and_roi_spanning_break_even():
     s = summary.headline_sentences(_results())
-    assert "Promoters and comparable passives show no detectable difference in churn (estimate -1.5 pp, likely range -3.8 to +0.9 pp)." in s
+    assert "Promoters and comparable passives show no detectable difference in churn (estimate for promoters against passives: -1.5 pp, likely range -3.8 to +0.9 pp)." in s
     assert not any("percentage points lower" in x for x in s)
     assert any(x.startswith("The data cannot tell whether the program pays for itself") for x in s)
     assert not any("does not pay for itself" in x for x in s)
@@ -706,3 +706,23 @@ def test_read_before_acting_carries_a_left_out_group_that_churns_differently(tmp
     same = "12 customers lack a covariate and are left out of the models. ... : no detectable difference."
     page = summary.write_index(tmp_path, _results(models={"warnings": [differs, same]}), []).read_text()
     assert "Read before acting" in page and html.escape(differs) in page and "no detectable difference." not in page
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(0.001, 0.999), st.floats(0.001, 0.999))
+def test_churn_levels_print_a_difference_that_agrees_with_the_effect(base, other):
+    """Any two modelled churn levels: the rates the sentence prints, subtracted, give the effect it
+    prints in percentage points (one decimal), so "6.9 pp (18.2% against 11.2%)" cannot happen."""
+    import re
+
+    est = 100 * (other - base)
+    if abs(est) < 0.05:
+        return
+    s = summary.effect_sentence("churn", "detractor_vs_passive", {"estimate": est, "ci_low": est - 0.01,
+                                "ci_high": est + 0.01, "scale": "pp", "baseline": base, "counterfactual": other})
+    gap = float(re.search(r"churn ([\d.]+) percentage points", s).group(1))
+    levels = re.search(r"\(([\d.]+)% as detractors against ([\d.]+)% as passives", s).groups()
+    a, b = (float(x) for x in levels)
+    d = len(levels[0].partition(".")[2])
+    # the printed levels' difference rounds to the printed gap (within the levels' own last decimal at 3)
+    assert d <= 3 and abs(abs(a - b) - gap) <= 0.05 + (10**-d if d == 3 else 0) + 1e-9, s
