@@ -509,8 +509,10 @@ class OutcomeModels:
             from .fmt import listing, words
 
             lacking = [f"{words(c)} ({n:,})" for c in (self.score, *covs) if (n := int(data[c].isna().sum()))]
+            who = ("customers lack the CX score or a covariate" if data[self.score].isna().any() else
+                   "respondents lack a covariate")
             self.warnings_.append(
-                f"{self.design_.n_dropped:,} customers lack the CX score or a covariate and are left out of the models"
+                f"{self.design_.n_dropped:,} {who} and are left out of the models"
                 + (f" (missing: {listing(lacking)})." if lacking else ".") + self._left_out_churn(data))
         cat = data["cx_category"].to_numpy()[self.design_.rows]
         self._cat = cat.astype(str)
@@ -777,7 +779,7 @@ class OutcomeModels:
         from .fmt import percent, points
 
         n_left = int(left.sum())
-        who = (f" All {n_left:,} answered; they churned" if n_left == self.design_.n_dropped else
+        who = (" They churned" if n_left == self.design_.n_dropped else  # respondents all: said just before
                f" Those of them who answered ({n_left:,}) churned")
         told = (f"{who} at {percent(p1)}, against {percent(p2)} "
                 f"among the customers modelled (difference {points(100 * (p1 - p2))} pp, likely range "
