@@ -68,7 +68,7 @@ from sklearn.metrics import pairwise_distances_chunked
 from sklearn.mixture import GaussianMixture
 
 from .fmt import label as _label
-from .fmt import relabelled
+from .fmt import listing, relabelled
 from .metrics import nps_from_counts, two_proportion_p, wilson_interval
 from .segments import _with_churn_holm, holm
 from .weighting import kish_n_eff
@@ -270,6 +270,26 @@ def _cluster_word(f: str, high: bool, member: np.ndarray, everyone: np.ndarray) 
         if len(m) and high and (m > 0).all() and (a == 0).any():
             return _ZERO_WORDS[f][0]
     return _WORDS.get(f, (f"high {_label(f).lower()}", f"low {_label(f).lower()}"))[0 if high else 1]
+
+
+def _flag_notes(flags, data: pd.DataFrame, labels: np.ndarray, names: Sequence[str]) -> list[str]:
+    """For each cluster named after a yes/no column's value ("complained = yes": every member has
+    it), a note when customers with that value are in other clusters too: the cluster is not
+    the set of them, so its churn is not theirs. ``flags`` holds (cluster, column, value, words)."""
+    notes = []
+    for c, f, value, word in flags:
+        has = data[f].to_numpy(float) == value
+        inside, total = int((has & (labels == c)).sum()), int(has.sum())
+        if inside >= total:
+            continue
+        elsewhere = pd.Series(labels[has & (labels != c)]).value_counts()
+        where = (f"in {names[int(elsewhere.index[0])]}" if len(elsewhere) == 1 else
+                 "in " + listing(f"{names[int(k)]} ({int(n):,})" for k, n in elsewhere.items()))
+        notes.append(f"{names[c]} holds {inside:,} of the {total:,} respondents with {word} ({inside / total:.0%}); "
+                     f"the other {total - inside:,} {'is' if total - inside == 1 else 'are'} {where}. The cluster is "
+                     "not the set of them: its "
+                     "churn and score are not theirs.")
+    return notes
 
 
 class CustomerClusters:
@@ -539,13 +559,15 @@ class CustomerClusters:
         data = data[list(dict.fromkeys(c for c in (*num, self.score, "churned", "spend") if c in data))]
         z = pd.DataFrame(X[:, [self.features_.index(c) for c in num]], columns=num).groupby(labels).mean().reindex(range(self.k_))
         self.zscores_ = z
-        rows = []
+        rows, flags = [], []
         for c in range(self.k_):
             sel = labels == c
             part = data[sel]
             top = z.loc[c].abs().sort_values(ascending=False)
-            words = [_cluster_word(f, z.loc[c, f] > 0, part[f].to_numpy(float), data[f].to_numpy(float))
-                     for f in top.index[:3] if abs(z.loc[c, f]) >= NAME_MIN_SD]
+            named = [f for f in top.index[:3] if abs(z.loc[c, f]) >= NAME_MIN_SD]
+            words = [_cluster_word(f, z.loc[c, f] > 0, part[f].to_numpy(float), data[f].to_numpy(float)) for f in named]
+            flags += [(c, f, 1.0 if word.endswith(" = yes") else 0.0, word) for f, word in zip(named, words, strict=True)
+                      if word.endswith((" = yes", " = no"))]
             name = ", ".join(words) or "average on every column"
             w = w_all[sel]
             stab = float(self.cluster_stability_[c])
@@ -596,6 +618,7 @@ class CustomerClusters:
         dup = self.profile_["name"].duplicated(keep=False)  # two clusters alike on their top columns
         self.profile_.loc[dup, "name"] = [f"{n} ({c + 1})" for n, c in
                                           zip(self.profile_.loc[dup, "name"], self.profile_.loc[dup, "cluster"], strict=True)]
+        self.warnings_ += _flag_notes(flags, data, labels, self.profile_["name"].tolist())
 
     @property
     def summary(self) -> pd.DataFrame:

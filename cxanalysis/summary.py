@@ -10,6 +10,7 @@ import html
 import json
 import math
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -609,7 +610,7 @@ def churn_leaders_html(segments: list[dict[str, Any]], clusters: list[dict[str, 
                        churn: float | None, label: str = "NPS", clusters_usable: bool = True,
                        circular: bool = False, tracks: str | None = None, at_risk: set[str] = frozenset(),
                        weighted: bool = False, unsegmented: list[dict[str, Any]] = (), census: bool = False,
-                       all_answered: bool = False) -> str:
+                       all_answered: bool = False, cluster_notes: list[str] = ()) -> str:
     """The "Where customers leave" block (:func:`churn_leaders`): a table with each group's
     share of the respondents and of the leavers, its churn, its likely range, the rest's churn and
     the group's score, or a sentence saying no group churns more than the rest beyond chance.
@@ -623,7 +624,9 @@ def churn_leaders_html(segments: list[dict[str, Any]], clusters: list[dict[str, 
     customer of the quarter (:func:`cxanalysis.metrics.with_base`); ``unsegmented``
     (results.json's) adds the respondents a dimension leaves out as a group of their own
     (:func:`churn_leaders`); ``all_answered`` (every customer of the quarter a respondent) heads
-    the sizes "Customers" whoever's they are."""
+    the sizes "Customers" whoever's they are; ``cluster_notes`` (results.json's clusters'
+    warnings) adds, under the table, the note of a cluster it shows that is named after a yes/no
+    column but does not hold every customer with it (:func:`_pattern_note`)."""
     usable = clusters_usable and not circular
     tested = [r for r in [*segments, *unsegmented, *(clusters if usable else [])] if r.get("churn_differs") is not None]
     if not _finite(churn) or not tested:
@@ -672,24 +675,27 @@ def churn_leaders_html(segments: list[dict[str, Any]], clusters: list[dict[str, 
                             "nps_ci_low", *(["also"] if at_risk & {r["group"] for r in rows} else [])],
                      {"group": "Group", "size": size, "nps": label, "nps_ci_low": f"{label}, likely range",
                       "also": "In the at-risk tables", **SHARE_HEADERS, **CHURN_HEADERS})
-            + _pattern_note(rows)
+            + _pattern_note(rows, cluster_notes)
             + (_tracks_note(label, tracks) if tracks else ""))
 
 
-def _pattern_note(rows: list[dict[str, Any]]) -> str:
-    """A sentence under the churn table for its clusters that reproduce only as a pattern in the
-    refits (stability from ``CLUSTER_PATTERN`` to below ``CLUSTER_STABLE``, Hennig's 0.6 to 0.75):
-    the group is there, but who belongs to it is doubtful, so its churn is a rough guide. "" when
-    every cluster row is stable."""
-    doubtful = [r for r in rows if r.get("dimension", "cluster") == "cluster" and "name" in r
-                and _finite(r.get("stability")) and r["stability"] < CLUSTER_STABLE]
+def _pattern_note(rows: list[dict[str, Any]], notes: Sequence[str] = ()) -> str:
+    """Sentences under the churn table about the clusters it shows: those that reproduce only as a
+    pattern in the refits (stability from ``CLUSTER_PATTERN`` to below ``CLUSTER_STABLE``,
+    Hennig's 0.6 to 0.75): the group is there, but who belongs to it is doubtful, so its churn is a
+    rough guide; and those named after a yes/no column's value that other clusters share (their
+    note in ``notes``, :func:`cxanalysis.clusters._flag_notes`). "" when neither."""
+    shown = [r for r in rows if r.get("dimension", "cluster") == "cluster" and "name" in r]
+    flagged = "".join(f"<p class='muted'>{html.escape(n)}</p>" for n in notes
+                      if any(n.startswith(f"{r['name']} holds ") for r in shown))
+    doubtful = [r for r in shown if _finite(r.get("stability")) and r["stability"] < CLUSTER_STABLE]
     if not doubtful:
-        return ""
+        return flagged
     names = fmt.listing(f"{html.escape(str(r['name']))} (stability {r['stability']:.2f})" for r in doubtful)
     one = len(doubtful) == 1
     return (f"<p class='muted'>The cluster{'' if one else 's'} {names} reproduce{'s' if one else ''} in the refits "
             f"only as a pattern (below {CLUSTER_STABLE:g}, page 06): the group is there, but who belongs to it is "
-            f"doubtful, so {'its' if one else 'their'} churn is a rough guide.</p>")
+            f"doubtful, so {'its' if one else 'their'} churn is a rough guide.</p>" + flagged)
 
 
 # --- the decision page ---------------------------------------------------------------------------
@@ -1287,7 +1293,8 @@ def write_index(root: Path, results: dict[str, Any], pages: list[str]) -> Path:
                                    weighted=str((results.get("response") or {}).get("weighting", "")).startswith("raking"),
                                    unsegmented=results.get("unsegmented") or [],
                                    census=str(churn_row.get("method", "")).startswith(EVERY_CUSTOMER),
-                                   all_answered=(results.get("response") or {}).get("rate") == 1)
+                                   all_answered=(results.get("response") or {}).get("rate") == 1,
+                                   cluster_notes=clus.get("warnings") or [])
     warnings = [w for w in (results.get("models") or {}).get("warnings", [])
                 if "separation" in w or w.endswith(LEFT_OUT_DIFFERS)]  # the effects' own population
     if steady := ((results.get("roi") or {}).get("passive_to_promoter") or {}).get("steady_churn"):

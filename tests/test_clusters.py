@@ -553,3 +553,25 @@ def test_near_ties_of_the_chosen_k_are_named_with_their_values():
     assert narrative.k_choice(bic, 3) == ("k = 4 comes within 2 of it (991.5): the BIC barely prefers 3 clusters "
                                           "(it is the simplest of them)")
     assert near_ties(bic, 7).empty  # a k not tried: nothing to compare
+
+
+def test_a_cluster_named_after_a_flag_says_when_others_hold_it_too():
+    """A cluster named "complained = yes" holds only complainers, but not every complainer: the
+    note counts them by hand, cluster by cluster; a cluster that holds all of them gets none."""
+    import numpy as np
+
+    from cxanalysis.clusters import _flag_notes
+
+    labels = np.array([0] * 6 + [1] * 4 + [2] * 3)
+    flag = np.array([1.0] * 6 + [1, 0, 0, np.nan] + [1, 1, 0])
+    data = pd.DataFrame({"complained": flag})
+    names = ["Complained = yes", "Few orders", "Frequent buyers"]
+    notes = _flag_notes([(0, "complained", 1.0, "complained = yes")], data, labels, names)
+    assert notes == ["Complained = yes holds 6 of the 9 respondents with complained = yes (67%); the other 3 are in "
+                     "Frequent buyers (2) and Few orders (1). The cluster is not the set of them: its churn and score "
+                     "are not theirs."]
+    only = np.array([1.0] * 6 + [0, 0, 0, np.nan] + [0, 0, 0])
+    assert _flag_notes([(0, "complained", 1.0, "complained = yes")], pd.DataFrame({"complained": only}), labels,
+                       names) == []
+    one = _flag_notes([(1, "complained", 0.0, "complained = no")], data, labels, names)
+    assert one[0].startswith("Complained = yes") is False and "the other 1 is in Frequent buyers." in one[0]

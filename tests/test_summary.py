@@ -726,3 +726,19 @@ def test_churn_levels_print_a_difference_that_agrees_with_the_effect(base, other
     d = len(levels[0].partition(".")[2])
     # the printed levels' difference rounds to the printed gap (within the levels' own last decimal at 3)
     assert d <= 3 and abs(abs(a - b) - gap) <= 0.05 + (10**-d if d == 3 else 0) + 1e-9, s
+
+
+def test_the_churn_table_carries_the_note_of_a_flag_cluster_it_shows():
+    """A cluster named after a flag that other clusters share: its page-06 note is under the summary's
+    churn table when the table shows it, escaped; a note about a cluster not shown is not."""
+    clus = [{"name": "Complained = yes", "n": 1471, "nps": -45.5, "nps_ci_low": -49.5, "nps_ci_high": -41.3,
+             "churn_rate": 0.329, "churn_rest": 0.112, "churn_differs": True, "stability": 0.93},
+            {"name": "Frequent <buyers>", "n": 1009, "nps": -37.1, "nps_ci_low": -41.9, "nps_ci_high": -32.0,
+             "churn_rate": 0.094, "churn_rest": 0.185, "churn_differs": True, "stability": 0.74}]
+    notes = ["Complained = yes holds 1,471 of the 1,604 respondents with complained = yes (92%); the other 133 are "
+             "in Frequent <buyers>. The cluster is not the set of them: its churn and score are not theirs.",
+             "Frequent <buyers> holds 5 of the 9 respondents with coupon = yes (56%); the other 4 are in X."]
+    page = summary.churn_leaders_html([], clus, churn=0.168, cluster_notes=notes)
+    assert "Complained = yes holds 1,471 of the 1,604" in page and "in Frequent &lt;buyers&gt;." in page
+    assert "coupon" not in page  # Frequent buyers churns less: not in the table, nor its note
+    assert "only as a pattern" not in page  # the doubtful cluster is not shown either
