@@ -351,24 +351,32 @@ def roi_skipped(missing: Mapping[str, str]) -> str:
 
 
 def profile_caption(table: pd.DataFrame) -> str:
-    """Markdown: what page 02's profile columns mean, for those the export gives a value of (a
-    :func:`cxanalysis.segments.profile` table), so the caption never defines a column it lacks;
-    "" when it has none of them.
+    """Markdown: what page 02's profile columns mean (a :func:`cxanalysis.segments.profile`
+    table), for those the export gives a value of: first those the page's two tables show (the
+    profiles, :func:`cxanalysis.segments.profile_columns`, and the lifetime values when there are
+    any), then those only its CSV holds. A column the export lacks is not defined; "" when none is.
 
-    >>> profile_caption(pd.DataFrame({"spend": [np.nan], "churn_rate": [0.1], "health": [np.nan]}))
-    'Churn is the share who left in the quarter.'
+    >>> profile_caption(pd.DataFrame({"spend": [np.nan], "churn_rate": [0.1], "health": [50.0]}))
+    'Churn is the share who left in the quarter. The full table (CSV) adds health (the configured 0-100 composite).'
     """
+    from .segments import profile_columns
+
     has = lambda c: c in table and table[c].notna().any()  # noqa: E731
-    parts = [text for col, text in (
-        ("spend", "spend is per quarter (a monthly or yearly figure in the export is converted: spend_period in cx.yaml)"),
-        ("churn_rate", "churn is the share who left in the quarter"),
-        ("returns_rate", "returns rate is returns per order"),
-        ("clv", "CLV, below, is margin x spend / churn (see page 03 for its definition)"),
-        ("health", "health is the configured 0-100 composite")) if has(col)]
-    if not parts:
-        return ""
-    text = "; ".join(parts)
-    return f"{text[:1].upper()}{text[1:]}."
+    shown = set(profile_columns(table)) | ({"spend", "churn_rate", "clv"} if has("clv") else set())
+    words = {"spend": "spend is per quarter (a monthly or yearly figure in the export is converted: spend_period in "
+                      "cx.yaml)",
+             "churn_rate": "churn is the share who left in the quarter",
+             "clv": "CLV, below, is margin x spend / churn (see page 03 for its definition)",
+             "returns_rate": "returns rate (returns per order)",
+             "health": "health (the configured 0-100 composite)"}
+    seen = [c for c in ("spend", "churn_rate", "clv") if has(c) and c in shown]
+    extra = [c for c in ("spend", "returns_rate", "health") if has(c) and c not in shown]
+    text = "; ".join(words[c] for c in seen)
+    out = f"{text[:1].upper()}{text[1:]}." if text else ""
+    if extra:
+        more = listing(words[c] if c != "spend" else "spend (per quarter)" for c in extra)
+        out += f" The full table (CSV) adds {more}."
+    return out.strip()
 
 
 def segment_clv_skipped(table: pd.DataFrame) -> str:

@@ -483,3 +483,16 @@ def test_dimensions_sentence_names_the_configured_dimensions_and_the_skipped():
     assert text.startswith("Segmented by the dimensions configured (segments.dimensions in cx.yaml, or its defaults): Region and "
                            "Tenure (months). Not computed (column absent): **segment job_title** (")
     assert "Plan" not in text
+
+
+def test_the_profile_caption_defines_what_the_page_shows_then_what_only_the_csv_holds():
+    full = pd.DataFrame({"customers": [10], "spend": [100.0], "churn_rate": [0.1], "clv": [350.0],
+                         "returns_rate": [0.05], "health": [60.0]})
+    assert narrative.profile_caption(full) == (
+        "Spend is per quarter (a monthly or yearly figure in the export is converted: spend_period in cx.yaml); churn "
+        "is the share who left in the quarter; CLV, below, is margin x spend / churn (see page 03 for its "
+        "definition). The full table (CSV) adds returns rate (returns per order) and health (the configured 0-100 "
+        "composite).")
+    # respondents only, no CLV: spend is in the profiles' table itself; nothing at all: no caption
+    assert narrative.profile_caption(full.drop(columns=["customers", "clv", "returns_rate", "health"])).startswith(
+        "Spend is per quarter") and narrative.profile_caption(pd.DataFrame({"n": [3]})) == ""

@@ -136,7 +136,8 @@ def test_real_export_reports_without_traceback(tmp_path, name):
         assert gap["n"] == 264 and gap["churn_differs"] is True
         assert "30.7% of them churned" in page02 and "more than the others beyond chance" in page02
         # no spend, returns or CLV: the profiles' caption defines churn and health only, and the CLV section is one line
-        assert "Churn is the share who left in the quarter; health is the configured 0-100 composite." in page02
+        assert ("Churn is the share who left in the quarter. The full table (CSV) adds health (the configured 0-100 "
+                "composite).") in page02
         assert "Spend is per quarter" not in page02 and "returns per order" not in page02
         assert "Skipped: no lifetime value by segment; the export has no spend" in page02
         assert "delta method on its log" not in page02
