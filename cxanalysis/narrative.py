@@ -1158,13 +1158,15 @@ def health_weights_sentence(weights: dict, present: Sequence[str] | None = None,
         lacking = [k for k in weights if k not in have]
         total = sum(float(v) for v in have.values())
         if not lacking or not have or total == 0:
-            return health_weights_sentence(weights) if have else (
+            return health_weights_sentence(weights, score=score) if have else (
                 "Health score: none of its components (" + listing(words(k) for k in weights) + ") is in this export.")
         name = {"cx": f"CX score ({words(score)})"}
         used = ", ".join(f"{name.get(k, words(k))} {float(v) / total:.2g}" for k, v in have.items())
         return (f"Health score weights, as used: {used}. These are the configured weights of the components this export "
                 f"has, rescaled to sum to 1; not in it: {listing(words(k) for k in lacking)}.")
-    parts = [f"{words(k)} {v:g}" if isinstance(v, (int, float)) else f"{words(k)} {v}" for k, v in weights.items()]
+    name = {"cx": f"CX score ({words(score)})" if score else "CX score"}  # never the config's key "cx"
+    parts = [f"{name.get(k, words(k))} {v:g}" if isinstance(v, (int, float)) else f"{name.get(k, words(k))} {v}"
+             for k, v in weights.items()]
     return "Health score weights: " + (", ".join(parts) if parts else "none configured") + "."
 
 

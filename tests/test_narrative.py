@@ -263,6 +263,11 @@ def test_health_weights_sentence_names_columns_in_words():
     assert (narrative.health_weights_sentence({"visits_per_month": 0.3, "support_tickets": -0.25})
             == "Health score weights: visits per month 0.3, support tickets -0.25.")
     assert narrative.health_weights_sentence({}) == "Health score weights: none configured."
+    # every component present: the CX score named as the score it is, never the config's key "cx"
+    every = {"cx": 0.4, "visits_per_month": 0.2, "support_tickets": 0.2, "tenure_months": 0.2}
+    assert (narrative.health_weights_sentence(every, ["nps_score", *every], score="nps_score")
+            == "Health score weights: CX score (NPS score) 0.4, visits per month 0.2, support tickets 0.2, "
+               "tenure (months) 0.2.")
 
 
 def test_health_weights_sentence_gives_the_weights_used_when_components_are_missing():
@@ -280,7 +285,7 @@ def test_health_weights_sentence_gives_the_weights_used_when_components_are_miss
     np.testing.assert_allclose(h, by_hand, rtol=1e-12)
     # every component present: the configured weights as they are
     assert narrative.health_weights_sentence(weights, present=["csat", *weights], score="csat") == \
-        narrative.health_weights_sentence(weights)
+        narrative.health_weights_sentence(weights, score="csat")
     assert "none of its components" in narrative.health_weights_sentence(weights, present=["churned"], score="csat")
 
 
