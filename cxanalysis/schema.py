@@ -286,13 +286,14 @@ NOT_APPLICABLE = {"renewed": "blank for customers not up for renewal this quarte
                   "comment": "blank for respondents who wrote no comment"}
 
 
-def column_summary(frame: pd.DataFrame) -> pd.DataFrame:
+def column_summary(frame: pd.DataFrame, *, raked: bool = False) -> pd.DataFrame:
     """Per column: ``column, kind, non_missing, missing_share, unique, min, max, note``; ``kind``
     in words (:data:`KIND_WORDS`: "yes/no", "amount of money", "number, 0 or more", ...);
     ``note`` says when blanks usually mean "does not apply" (:data:`NOT_APPLICABLE`), so a
     renewal column 71% blank is not read as 71% of the data lost. A count that holds only 0 and 1
     (a complaint flag mapped to ``support_tickets``) says so: "count (only 0 and 1 here: a yes/no
-    flag)"."""
+    flag)". ``raked``: the ``weight`` column is the report's own (respondents raked to the base,
+    :mod:`cxanalysis.weighting`), said so, not read as the export's."""
     rows = []
     for col in frame.columns:
         if str(col).startswith("_"):
@@ -303,6 +304,8 @@ def column_summary(frame: pd.DataFrame) -> pd.DataFrame:
         words = KIND_WORDS[kind]
         if kind == "count" and numeric and s.notna().any() and s.dropna().isin((0, 1)).all():
             words = "count (only 0 and 1 here: a yes/no flag)"
+        if kind == "weight" and raked:
+            words = "survey weight (computed by this report: raking to the base; not in the export)"
         rows.append({
             "column": col,
             "kind": words,

@@ -189,6 +189,10 @@ def test_column_summary_in_words_and_blanks_that_mean_not_applicable():
     # a count holding only 0 and 1 (a complaint flag in the tickets column) says so; a real count does not
     assert t.loc["support_tickets", "kind"] == "count (only 0 and 1 here: a yes/no flag)"
     assert t.loc["returns", "kind"] == "count"
+    # the report's own raking weight is said to be computed, an export's own weight is not
+    w = pd.DataFrame({"weight": [1.2, 3.4]})
+    assert schema.column_summary(w, raked=True).loc[0, "kind"].startswith("survey weight (computed by this report")
+    assert schema.column_summary(w).loc[0, "kind"] == "survey weight"
     assert (t.loc["renewed", "non_missing"], t.loc["favourite_colour", "unique"]) == (2, 2)
 
 
