@@ -556,9 +556,9 @@ def clusters_at_risk_html(clusters: list[dict[str, Any]], overall: float | None,
     if not worst:
         leaving = [str(r["name"]) for r in clusters if _churns_more(r) and not _unstable(r)]
         apart = ("" if not leaving else
-                 f" Churn does tell {html.escape(leaving[0])} apart: it is under Where customers leave."
+                 f" Churn does tell the cluster {html.escape(leaving[0])} apart: it is under Where customers leave."
                  if len(leaving) == 1 else
-                 f" Churn does tell {html.escape(fmt.listing(leaving))} apart: they are under Where customers leave.")
+                 f" Churn does tell the clusters {html.escape(fmt.listing(leaving))} apart: they are under Where customers leave.")
         return head + (("<p>No cluster is named at risk.</p>" + left) if left else
                        (f"<p>No cluster's {lab} stands out: none is below the overall {lab} with its whole likely "
                         "range below it." + apart + "</p>"))

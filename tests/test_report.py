@@ -144,7 +144,7 @@ def test_real_export_reports_without_traceback(tmp_path, name):
         # the low-scoring tenure 3-8 churns less, beyond chance: said, not only left out
         risk = index[index.index("<h2>Segments at risk"):index.index("<h2>Behavioural clusters")]
         assert "Tenure (months): second quartile (3–8) (7.4% against 19.6%) scores low but churns <b>less</b>" in risk
-        assert "Churn does tell Complained = yes apart" in index
+        assert "Churn does tell the cluster Complained = yes apart" in index
         # the complainers' cluster holds 1,471 of the 1,604 who complained: said on page 06 and under the churn table
         note = "Complained = yes holds 1,471 of the 1,604 respondents with complained = yes (92%); the other 133 are in"
         assert note in leave and note in (root / "06-clusters-and-drivers.html").read_text(encoding="utf-8")
