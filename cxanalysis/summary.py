@@ -840,8 +840,10 @@ def skipped_html(skipped: dict[str, str], *, score: str = "NPS") -> str:
         items.insert(0, f"<li><b>{html.escape(fmt.listing(one_quarter))}</b>: only one quarter loaded</li>")
     if absent:
         items.append(f"<li><b>Metrics</b> whose column this export lacks: {html.escape(fmt.listing(absent))}</li>")
-    n = len(skipped)
-    return (f"<h2>Analyses skipped</h2><details><summary>{n} analys{'es' if n > 1 else 'is'} could not run on this "
+    n = len(skipped) - len(absent)
+    counted = fmt.listing(([f"{n} analys{'es' if n > 1 else 'is'}"] if n else [])
+                          + ([f"{len(absent)} metric{'s' if len(absent) > 1 else ''}"] if absent else []))
+    return (f"<h2>Analyses skipped</h2><details><summary>{counted} could not run on this "
             f"export (open for the list and the reasons)</summary><ul>{''.join(items)}</ul></details>")
 
 

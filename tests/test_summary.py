@@ -370,7 +370,11 @@ def test_skipped_analyses_are_named_in_words_with_their_reasons(tmp_path):
                          ("Segment dimension: Age", "no age column"),
                          # the metrics whose column is absent, in one line
                          ("Metrics", "whose column this export lacks: CSAT")]
-    assert "<details><summary>5 analyses could not run on this export (open for the list and the reasons)" in page
+    # the absent metrics are counted as metrics, not as analyses
+    assert "<details><summary>4 analyses and 1 metric could not run on this export (open for the list" in page
+    assert "<summary>3 metrics could not run" in summary.skipped_html({"metric CES": "no ces column",
+                                                                      "metric MRR": "no mrr column",
+                                                                      "metric CLV": "no spend column"})
     many = summary.skipped_html({"metric CES": "no ces column", "metric NPS": "no nps_score column",
                                  "metric Renewal rate": "no renewed column", "metric CLV": "spend is constant"})
     assert "<li><b>Metrics</b> whose column this export lacks: CES, NPS and Renewal rate</li>" in many
