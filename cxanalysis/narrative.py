@@ -619,7 +619,8 @@ CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _neutral_cell(value):
-    if isinstance(value, str) and value.startswith(CSV_FORMULA_START):
+    # a lone sign ("+", "-": a driver's slope) holds no formula: prefixed, it would read "'+"
+    if isinstance(value, str) and value.startswith(CSV_FORMULA_START) and value not in ("+", "-"):
         return "'" + value
     return value
 
@@ -629,7 +630,8 @@ def neutralise_csv(table: pd.DataFrame) -> pd.DataFrame:
 
     Following OWASP's CSV-injection advice, a text cell (or column name) starting with ``=``,
     ``+``, ``-``, ``@``, a tab or a carriage return is prefixed with a single quote, which
-    spreadsheets show and do not evaluate. Numbers stay numbers: a negative spend is not text.
+    spreadsheets show and do not evaluate. Numbers stay numbers: a negative spend is not text; so
+    does a lone sign ("+", "-"), which can hold no formula.
 
     Examples
     --------

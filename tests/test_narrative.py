@@ -146,6 +146,9 @@ def test_neutralise_csv_keeps_numbers_numeric_and_checks_headers(tmp_path):
     back = pd.read_csv(tmp_path / "t.csv")
     assert back["spend"].tolist() == [-5.5, 2.0] and back["n"].tolist() == [-1, 3]
     assert (tmp_path / "t.csv").read_text().splitlines()[0] == "'=cmd,plan,spend,n,mixed"
+    # a lone sign (a driver's slope, "+") holds no formula and stays as it is; "+1" or "-x" do not
+    signs = narrative.neutralise_csv(pd.DataFrame({"sign": ["+", "-", "+1", "-x", "++"]}))
+    assert signs["sign"].tolist() == ["+", "-", "'+1", "'-x", "'++"]
 
 
 def test_flagged_effect_says_why_instead_of_an_e_value():
