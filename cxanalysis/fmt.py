@@ -649,18 +649,27 @@ def table(data: pd.DataFrame, *, columns: Sequence[str] | None = None, max_colum
 def csv_columns(columns, headers: Mapping[str, str] | None = None) -> dict[str, str]:
     """The renames of a table's CSV download: a column ``n`` (what it counts differs from table to
     table) takes the name of its header in snake case ("Respondents" -> ``respondents``, the
-    default "Customers" -> ``customers``), unless the table has a column of that name already.
+    default "Customers" -> ``customers``), unless the table has a column of that name already;
+    so does another count (``n_eff``, ``n_passives``) the table heads itself ("Effective sample
+    size" -> ``effective_sample_size``).
 
     >>> csv_columns(["segment", "n", "customers"], {"n": "Respondents"})
     {'n': 'respondents'}
     >>> csv_columns(["segment", "n", "customers"])
     {}
+    >>> csv_columns(["metric", "n", "n_eff"], {"n": "Customers counted", "n_eff": "Effective sample size"})
+    {'n': 'customers_counted', 'n_eff': 'effective_sample_size'}
     """
     cols = [str(c) for c in columns]
-    if "n" not in cols:
-        return {}
-    name = re.sub(r"[^0-9a-z]+", "_", str((headers or {}).get("n") or label("n")).lower()).strip("_")
-    return {"n": name} if name and name not in cols else {}
+    own = dict(headers or {})
+    out = {}
+    for c in cols:
+        if c != "n" and not (c.startswith("n_") and c in own):  # another count ("n_eff") only by its own header
+            continue
+        name = re.sub(r"[^0-9a-z]+", "_", str(own.get(c) or label(c)).lower()).strip("_")
+        if name and name not in cols and name not in out.values():
+            out[c] = name
+    return out
 
 
 def _row_kind(kind: str, frame: pd.DataFrame, unit: str | None, i: int) -> str:
