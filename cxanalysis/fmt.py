@@ -152,9 +152,10 @@ def percent_pair(a, b, decimals: int = 1, gap: float | None = None, gap_decimals
     last = max(decimals, gap_decimals + 2)
     for d in range(decimals, last + 1):  # a reader's check: the printed levels' difference rounds to the gap
         shown = abs(float(f"{100 * a:.{d}f}") - float(f"{100 * b:.{d}f}"))
-        if abs(shown - want) <= 0.5 * 10**-gap_decimals + 1e-9 or d == last:
+        off = abs(shown - want) - 0.5 * 10**-gap_decimals
+        if off <= 1e-9 or (d == last and off <= 10**-d + 1e-9):  # at the last, within its own rounding
             return percent(a, d), percent(b, d)
-    return percent(a, decimals), percent(b, decimals)  # pragma: no cover (the loop returns)
+    return percent(a, decimals), percent(b, decimals)  # the gap is not these two rates' difference
 
 
 def percents(*xs, decimals: int = 0, missing: str = MISSING) -> list[str]:

@@ -878,11 +878,12 @@ def assumption_hinge(roi: dict[str, Any]) -> str:
     if not n or moved is None or not _finite(share):
         return ""
     be = break_even_range(roi)
-    rng = f" (likely range {_pct0(be[0])} to {_pct0(be[1])})" if be else ""
+    pct1 = lambda x: fmt.percent(x, 1)  # noqa: E731 - as the break-even card and page 05 give it
+    rng = f" (likely range {pct1(be[0])} to {pct1(be[1])})" if be else ""
     assumed = f"This rests on the program moving {_pct0(moved / n)} of passives ({fmt.integer(moved)} customers, moved once)"
     if share > 1:
-        return f"{assumed}; it would break even only by moving {_pct0(share)}{rng} of them, more than there are."
-    return f"{assumed}; it breaks even at {_pct0(share)}{rng}."
+        return f"{assumed}; it would break even only by moving {pct1(share)}{rng} of them, more than there are."
+    return f"{assumed}; it breaks even at {pct1(share)}{rng}."
 
 
 def _recommendation(results: dict[str, Any], roi: dict[str, Any]) -> tuple[str, str]:

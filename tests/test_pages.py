@@ -51,8 +51,8 @@ def test_whole_roi_interval_above_break_even_recommends_funding_and_names_the_be
     assert kind == "fund"
     assert s == ("Fund the program. Fairly sure, given the assumptions below: the ROI's likely range is 10% to 90%, wholly above break-even. "
                  "Start where it pays most, in Plan: Gold (€690 per moved passive, likely range €610 to €770). "
-                 "This rests on the program moving 10% of passives (40 customers, moved once); it breaks even at 7% "
-                 "(likely range 5% to 15%).")
+                 "This rests on the program moving 10% of passives (40 customers, moved once); it breaks even at 7.1% "
+                 "(likely range 4.5% to 15.0%).")
 
 
 def test_roi_interval_spanning_break_even_recommends_a_pilot_in_the_best_segment():
@@ -62,7 +62,7 @@ def test_roi_interval_spanning_break_even_recommends_a_pilot_in_the_best_segment
                         "-30% to 120%, which spans break-even")
     assert s.endswith("Pilot it in Plan: Gold (€690 per moved passive, likely range €610 to €770) and measure "
                       "the moved passives' spend and churn. This rests on the program moving 10% of passives "
-                      "(40 customers, moved once); it breaks even at 7% (likely range 5% to 15%).")
+                      "(40 customers, moved once); it breaks even at 7.1% (likely range 4.5% to 15.0%).")
 
 
 def test_roi_interval_below_break_even_says_do_not_fund_and_whether_any_segment_pays():
@@ -81,7 +81,7 @@ def test_roi_interval_below_break_even_says_do_not_fund_and_whether_any_segment_
     kind, s = summary.recommendation(_results(_roi(-0.9, -0.2), segments=[]))
     assert s == ("Do not fund the program at its configured cost. Fairly sure, given the assumptions below: the ROI's likely range is -90% to "
                  "-20%, wholly below break-even. This rests on the program moving 10% of passives (40 customers, moved once); "
-                 "it breaks even at 7% (likely range 5% to 15%).")
+                 "it breaks even at 7.1% (likely range 4.5% to 15.0%).")
 
 
 def test_a_flagged_promoter_effect_makes_the_recommendation_indicative():

@@ -351,10 +351,10 @@ def test_recommendation_names_the_assumption_it_hinges_on():
     r["roi"]["passive_to_promoter"].update(n_passives=400, break_even_share=6000 / (400 * 212.0))
     kind, text = summary.recommendation(r)
     assert kind == "pilot"
-    assert text.endswith("This rests on the program moving 10% of passives (40 customers, moved once); it breaks even at 7% "
-                         "(likely range 5% to 15%).")
+    assert text.endswith("This rests on the program moving 10% of passives (40 customers, moved once); it breaks even at 7.1% "
+                         "(likely range 4.5% to 15.0%).")
     r["roi"]["passive_to_promoter"].update(break_even_share=1.4)
-    assert "break even only by moving 140% (likely range 5% to 15%) of them, more than there are" in \
+    assert "break even only by moving 140.0% (likely range 4.5% to 15.0%) of them, more than there are" in \
         summary.recommendation(r)[1]
     assert summary.assumption_hinge({"n_passives": 0}) == ""
 
