@@ -1178,10 +1178,12 @@ def trend_chart(results: dict[str, Any]) -> tuple[str, str] | None:
     y = [t["nps"] for t in trends]
     lo = [t["nps"] - t["ci_low"] if t.get("ci_low") is not None else 0 for t in trends]
     hi = [t["ci_high"] - t["nps"] if t.get("ci_high") is not None else 0 for t in trends]
-    ax.errorbar(x, y, yerr=[lo, hi], color="#0072B2", ecolor="#777", capsize=3, lw=1.8, marker="o", label="NPS")
+    score = _score_label(results.get("nps") or {})
+    ax.errorbar(x, y, yerr=[lo, hi], color="#0072B2", ecolor="#777", capsize=3, lw=1.8, marker="o", label=score)
     ax.set_xticks(x, [t["quarter"] for t in trends])
-    ax.set_title("NPS per quarter (bars: likely range)", fontsize=10)
-    ax.set_ylabel("NPS (points, -100 to +100)", fontsize=8)
+    ax.set_title(f"{score} per quarter (bars: likely range)", fontsize=10)
+    # the axis spans the data, not the scale's -100 to +100: said, so a small rise is not read as steep
+    ax.set_ylabel("points (axis zoomed\nto the data)", fontsize=8)
     ax.tick_params(labelsize=8)
     ax.grid(axis="y", color="#eee")
     for side in ("top", "right"):

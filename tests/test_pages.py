@@ -170,6 +170,8 @@ def test_summary_page_has_the_decision_chart_and_glossary(tmp_path):
     assert "<title>2026Q3 · Summary · CX report</title>" in page
     assert "class=\"rec pilot\"" in page and "Run a pilot" in page
     assert "alt='Line chart of NPS per quarter (bars: likely range): 2026Q2 12, 2026Q3 20.'" in page
+    csat = summary.trend_chart({"trends": trends, "nps": {"score": "csat"}})
+    assert csat[1].startswith("Line chart of Net score (CSAT) per quarter (bars: likely range)")  # its own name
     assert '<details id="glossary">' in page and "E-value" in page
     assert "€8,480" in page
 
