@@ -231,12 +231,18 @@ _ZERO_WORDS = {"returns": ("returned items", "no returns"), "support_tickets": (
                "orders": ("ordered", "no orders")}
 
 
+def _short_label(label: str) -> str:
+    """A column's label in a cluster's name: without a closing note in brackets, lower case first
+    ("Complained (0/1)" -> "complained")."""
+    name = re.sub(r"\s*\([^()]*\)$", "", label) or label
+    return name[:1].lower() + name[1:]
+
+
 def _flag_words(label: str, member: np.ndarray) -> str:
     """A cluster's words for a yes/no column: "complained = yes" when every member is 1, "= no"
     when none is, else the share that is ("complained: 45% yes"). "> 0" and "high" misread a
     flag, and a cluster is not the set of the flag's customers unless every member has it."""
-    name = re.sub(r"\s*\([^()]*\)$", "", label) or label
-    name = name[:1].lower() + name[1:]
+    name = _short_label(label)
     share = float(member.mean())
     if share == 1:
         return f"{name} = yes"
@@ -257,8 +263,7 @@ def _cluster_word(f: str, high: bool, member: np.ndarray, everyone: np.ndarray) 
     if len(m) and np.isin(a, (0, 1)).all() and (relabelled(f) or f not in _ZERO_WORDS):
         return _flag_words(_label(f), m)
     if relabelled(f):
-        name = re.sub(r"\s*\([^()]*\)$", "", _label(f)) or _label(f)
-        name = name[:1].lower() + name[1:]
+        name = _short_label(_label(f))
         if len(m) and not high and (m == 0).all():
             return f"{name} = 0"
         if len(m) and high and (m > 0).all() and (a == 0).any():
